@@ -1,0 +1,137 @@
+/**
+ * `npm run bench [-- options]`: starts each target, drives it with ../shared/tools/seqbench, and prints
+ * a table of INC throughput and latency with the SeqDB/Redis ratio. Writes JSON to bench/results/.
+ *
+ * Method: closed-loop clients on the same 2-core machine as the servers; each cell is the median of
+ * `--runs` runs of `--duration` seconds after a 1 s warm-up; every INC reply is checked for uniqueness.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { targets, type RunningTarget } from './targets.ts';
+
+const repoDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Workload { readonly connections: number; readonly pipeline: number; readonly keys: number }
+interface Cell { target: string; workload: Workload; opsPerS: number; p50Ms: number; p99Ms: number; errors: number; checkOk: boolean | null }
+
+const fullMatrix: Workload[] = [1, 16, 50, 64].flatMap((c) => [1, 10_000].map((k) => ({ connections: c, pipeline: 1, keys: k })))
+  .concat([1, 10_000].map((k) => ({ connections: 50, pipeline: 16, keys: k })));
+const quickMatrix: Workload[] = [{ connections: 1, pipeline: 1, keys: 1 }, { connections: 50, pipeline: 1, keys: 1 }];
+
+function seqbenchDir(): string {
+  const source = process.env.SEQBENCH_DIR ?? join(repoDir, '..', 'shared', 'tools', 'seqbench');
+  if (!existsSync(join(source, 'seqbench.mjs'))) throw new Error(`seqbench not found at ${source} (set SEQBENCH_DIR)`);
+  // shared/ is read-only: install seqbench's two dependencies into a private copy once.
+  const copy = join(tmpdir(), 'seqdb-seqbench');
+  if (!existsSync(join(copy, 'node_modules'))) {
+    mkdirSync(copy, { recursive: true });
+    cpSync(source, copy, { recursive: true });
+    const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: copy, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('npm ci for seqbench failed');
+  }
+  return copy;
+}
+
+function runSeqbench(dir: string, t: RunningTarget, w: Workload, durationS: number): Promise<Record<string, any>> {
+  const common = ['-c', String(w.connections), '-d', String(durationS), '-k', String(w.keys), '--quiet', '--check'];
+  const args = t.mode === 'etcd'
+    ? ['seqbench.mjs', '--mode', 'etcd', '--endpoints', t.endpoints!, '--etcd-reset', ...common]
+    : ['seqbench.mjs', '-p', String(t.port), '-P', String(w.pipeline), ...common, '--', ...t.incCommand];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('error', reject);
+    child.once('exit', () => {
+      const line = out.trim().split('\n').pop() ?? '';
+      try { resolve(JSON.parse(line)); } catch { reject(new Error(`seqbench printed no result: ${out.slice(0, 300)}`)); }
+    });
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+async function measure(dir: string, t: RunningTarget, w: Workload, runs: number, durationS: number): Promise<Cell> {
+  const results = [];
+  for (let i = 0; i < runs; i++) results.push(await runSeqbench(dir, t, w, durationS));
+  const mid = results.sort((a, b) => a.ops_per_s - b.ops_per_s)[Math.floor(results.length / 2)]!;
+  return {
+    target: t.name, workload: w, opsPerS: Math.round(median(results.map((r) => r.ops_per_s))),
+    p50Ms: mid.latency_ms?.p50 ?? NaN, p99Ms: mid.latency_ms?.p99 ?? NaN,
+    errors: results.reduce((n, r) => n + (r.errors ?? 0), 0),
+    checkOk: results.every((r) => r.check?.ok !== false),
+  };
+}
+
+function describe(w: Workload): string {
+  return `${w.connections}c${w.pipeline > 1 ? `x${w.pipeline}P` : ''} ${w.keys === 1 ? 'hot' : `${w.keys} keys`}`;
+}
+
+function printTable(cells: Cell[], targetNames: string[]): void {
+  const workloads = [...new Map(cells.map((c) => [describe(c.workload), c.workload])).values()];
+  const header = ['workload', ...targetNames.flatMap((n) => [`${n} ops/s`, 'p50/p99 ms']), 'seqdb/redis'];
+  console.log(`| ${header.join(' | ')} |\n|${header.map(() => ' --- ').join('|')}|`);
+  for (const w of workloads) {
+    const row = [describe(w)];
+    const find = (n: string) => cells.find((c) => c.target === n && describe(c.workload) === describe(w));
+    for (const n of targetNames) {
+      const c = find(n);
+      row.push(c ? `${c.opsPerS.toLocaleString('en')}${c.checkOk ? '' : ' CHECK FAILED'}` : '-', c ? `${c.p50Ms}/${c.p99Ms}` : '-');
+    }
+    const seq = find(targetNames.find((n) => n.startsWith('seqdb')) ?? ''); const red = find('redis-always');
+    row.push(seq && red && red.opsPerS > 0 ? (seq.opsPerS / red.opsPerS).toFixed(2) : '-');
+    console.log(`| ${row.join(' | ')} |`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: {
+    targets: { type: 'string', default: 'seqdb-3,redis-always,etcd-3nodes' },
+    duration: { type: 'string', default: '10' }, runs: { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false }, port: { type: 'string', default: '17400' },
+    help: { type: 'boolean', default: false },
+  }, strict: true });
+  if (values.help) {
+    console.log('npm run bench -- [--targets seqdb-3,seqdb-1,redis-always,etcd-3nodes] [--duration S] [--runs N] [--quick]');
+    return;
+  }
+  const durationS = values.quick ? 2 : Number(values.duration);
+  const runs = values.quick ? 1 : Number(values.runs);
+  if (!(durationS > 0) || !(runs >= 1)) throw new Error('--duration and --runs must be positive numbers');
+  const dir = seqbenchDir();
+  const names = values.targets.split(',');
+  const cells: Cell[] = [];
+  let port = Number(values.port);
+  for (const name of names) {
+    const spec = targets[name];
+    if (!spec) throw new Error(`unknown target ${name}; known: ${Object.keys(targets).join(', ')}`);
+    const why = spec.unavailable();
+    if (why) { console.log(`skip ${name}: ${why}`); continue; }
+    const matrix = values.quick ? quickMatrix : name.startsWith('etcd') ? fullMatrix.filter((w) => w.keys === 1 && w.pipeline === 1) : fullMatrix;
+    for (const w of matrix) {
+      // A fresh server per workload keeps one run's backlog out of the next.
+      const running = await spec.start(port); port += 20;
+      try {
+        const cell = await measure(dir, running, w, runs, durationS);
+        console.error(`${name} ${describe(w)}: ${cell.opsPerS} ops/s p50 ${cell.p50Ms} ms p99 ${cell.p99Ms} ms${cell.checkOk ? '' : ' CHECK FAILED'}`);
+        cells.push(cell);
+      } finally { await running.stop(); }
+    }
+  }
+  printTable(cells, names.filter((n) => cells.some((c) => c.target === n)));
+  const out = join(repoDir, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  const file = join(out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, durationS, runs, cells }, null, 2));
+  console.log(`\nJSON: ${file}`);
+  if (cells.some((c) => c.checkOk === false)) process.exitCode = 1;
+}
+
+main().catch((err) => { console.error(`bench: ${err instanceof Error ? err.message : err}`); process.exit(1); });
