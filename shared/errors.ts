@@ -29,6 +29,16 @@ export const ErrorCode = {
   STORAGE: 'STORAGE',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   INTERNAL: 'INTERNAL',
+  /** A data dir that belongs to another node identity (shard or cluster); the node refuses to start. */
+  IDENTITY_MISMATCH: 'IDENTITY_MISMATCH',
+  /** A write whose fate is unknown (leadership lost, timeout): retry only with the same ID token. */
+  OUTCOME_UNKNOWN: 'OUTCOME_UNKNOWN',
+  /** Discovery options are invalid, or --host is not an IPv4 address of a local interface. */
+  DISCOVERY_CONFIG: 'DISCOVERY_CONFIG',
+  /** The mDNS socket could not be bound or joined to the multicast group on --host. */
+  DISCOVERY_SOCKET: 'DISCOVERY_SOCKET',
+  /** Another live process already announces our instance name (same cluster, role, shard, host, port). */
+  DISCOVERY_NAME_CONFLICT: 'DISCOVERY_NAME_CONFLICT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
