@@ -70,9 +70,12 @@ export type MessageType =
  * - appResp: index = last index accepted (or rejected probe index), reject, rejectHint, logTerm.
  * - heartbeat: commit, context (ReadIndex round). heartbeatResp: context.
  * - vote/preVote: index = last log index, logTerm = last log term.
- *   preVote carries the term the candidate would campaign in.
+ *   preVote carries the term the candidate would campaign in. context = 'transfer' on the
+ *   votes of a campaign forced by timeoutNow (voters then skip the leader-lease check).
  * - voteResp/preVoteResp: reject.
- * - snap: snapshot. timeoutNow: -
+ * - snap: snapshot (not split by maxMsgBytes). timeoutNow: -
+ * A node answers an app/heartbeat of a lower term with an empty appResp of its own term, so
+ * a stale leader learns it was replaced.
  */
 export interface Message {
   readonly type: MessageType;
@@ -128,6 +131,7 @@ export interface Storage {
   term(index: number): number;
   firstIndex(): number;
   lastIndex(): number;
+  /** The latest snapshot; may throw RaftError UNAVAILABLE while one is being produced (retried later). */
   snapshot(): Snapshot;
 }
 
@@ -154,6 +158,8 @@ export interface RaftConfig {
   readonly maxUncommittedBytes?: number;
   /** Committed entries returned per Ready, in bytes. Default 4 MiB. */
   readonly maxCommittedBytesPerReady?: number;
+  /** ReadIndex requests awaiting their heartbeat round; more are refused with READS_FULL. Default 4096. */
+  readonly maxPendingReads?: number;
 }
 
 export const RaftErrorCode = {
@@ -168,6 +174,8 @@ export const RaftErrorCode = {
   COMPACTED: 'COMPACTED',
   UNAVAILABLE: 'UNAVAILABLE',
   TOO_LARGE: 'TOO_LARGE',
+  /** Too many ReadIndex requests awaiting confirmation (maxPendingReads); retry later. */
+  READS_FULL: 'READS_FULL',
 } as const;
 export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];
 
@@ -184,4 +192,34 @@ export class RaftError extends Error {
 export interface ProposalTicket {
   readonly index: number;
   readonly term: number;
+}
+
+/** Replication state of one peer, as the leader sees it (etcd's probe / replicate / snapshot). */
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
+
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+  readonly recentActive: boolean;
+  readonly learner: boolean;
+}
+
+/** A read-only view of one node, for INFO and tests. */
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly role: Role;
+  readonly leader: NodeId | null;
+  /** Membership as of the last applied conf change (or snapshot). */
+  readonly conf: ConfState;
+  /** Per peer (self included), only on the leader. */
+  readonly progress?: Readonly<Record<NodeId, ProgressStatus>>;
+  /** Target of a leadership transfer in progress, on the leader. */
+  readonly leadTransferee: NodeId | null;
 }

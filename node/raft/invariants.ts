@@ -1,0 +1,26 @@
+/**
+ * Safety invariants of the core. A violation is a bug (or corrupted storage), never a
+ * recoverable condition: the error names the invariant so a simulator trace points at it.
+ */
+export class InvariantError extends Error {
+  readonly invariant: string;
+  constructor(invariant: string, detail: string) {
+    super(`raft invariant "${invariant}" violated: ${detail}`);
+    this.name = 'InvariantError';
+    this.invariant = invariant;
+  }
+}
+
+export function invariant(cond: boolean, name: string, detail: () => string): asserts cond {
+  if (!cond) throw new InvariantError(name, detail());
+}
+
+export const Invariant = {
+  TERM_MONOTONIC: 'term never decreases',
+  COMMIT_LE_LAST: 'commit <= last index',
+  APPLIED_LE_COMMIT: 'applied <= commit',
+  ONE_VOTE_PER_TERM: 'one vote per term',
+  LEADER_APPEND_ONLY: 'a leader never truncates its own log',
+  COMMITTED_NEVER_TRUNCATED: 'committed entries are never truncated',
+  COMMIT_MONOTONIC: 'commit never decreases',
+} as const;

@@ -1,0 +1,309 @@
+import { applyConfChange, confChangeError } from './conf-change.ts';
+import { decodeConfChangeEntry } from './conf-change-codec.ts';
+import { Invariant, invariant } from './invariants.ts';
+import { Progress } from './progress.ts';
+import { hasQuorum } from './quorum.ts';
+import { RaftLog } from './raft-log.ts';
+import { ReadOnly } from './read-only.ts';
+import {
+  EntryType,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type RaftConfig,
+  type ReadState,
+  type Role,
+  type SoftState,
+} from './types.ts';
+
+/** Marks vote requests of a campaign forced by TimeoutNow: they bypass the leader lease. */
+export const TRANSFER_CONTEXT = 'transfer';
+
+export type CampaignType = 'preElection' | 'election' | 'transfer';
+
+export interface ResolvedConfig {
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly maxMsgBytes: number;
+  readonly maxInflightMsgs: number;
+  readonly maxUncommittedBytes: number;
+  readonly maxCommittedBytesPerReady: number;
+  readonly maxPendingReads: number;
+  readonly rng: () => number;
+}
+
+export type MessageInit = Partial<Message> & Pick<Message, 'type' | 'to'>;
+
+function resolve(c: RaftConfig): ResolvedConfig {
+  const r: ResolvedConfig = {
+    electionTimeoutTicks: c.electionTimeoutTicks ?? 10,
+    heartbeatTicks: c.heartbeatTicks ?? 1,
+    preVote: c.preVote ?? true,
+    checkQuorum: c.checkQuorum ?? true,
+    maxMsgBytes: c.maxMsgBytes ?? 1024 * 1024,
+    maxInflightMsgs: c.maxInflightMsgs ?? 256,
+    maxUncommittedBytes: c.maxUncommittedBytes ?? 64 * 1024 * 1024,
+    maxCommittedBytesPerReady: c.maxCommittedBytesPerReady ?? 4 * 1024 * 1024,
+    maxPendingReads: c.maxPendingReads ?? 4096,
+    rng: c.rng,
+  };
+  if (!(r.heartbeatTicks >= 1 && r.electionTimeoutTicks > r.heartbeatTicks)) {
+    throw new Error('raft config: need 1 <= heartbeatTicks < electionTimeoutTicks');
+  }
+  if (!(r.maxInflightMsgs >= 1 && r.maxMsgBytes >= 1)) throw new Error('raft config: bad bounds');
+  if (typeof r.rng !== 'function') throw new Error('raft config: rng is required');
+  return r;
+}
+
+/**
+ * The state of one Raft node. Role behaviour lives in step.ts, step-leader.ts and
+ * step-follower.ts (stepFollower, stepCandidate: free functions over this state); elections
+ * in election.ts, replication in replication.ts.
+ */
+export class Raft {
+  readonly id: NodeId;
+  readonly cfg: ResolvedConfig;
+  readonly log: RaftLog;
+  term = 0;
+  vote: NodeId | null = null;
+  lead: NodeId | null = null;
+  role: Role = 'follower';
+  conf: ConfState;
+  /** Index at which `conf` took effect (a conf entry or the snapshot point). */
+  confIndex: number;
+  progress = new Map<NodeId, Progress>();
+  votes = new Map<NodeId, boolean>();
+  msgs: Message[] = [];
+  readStates: ReadState[] = [];
+  readonly readOnly = new ReadOnly();
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  randomizedElectionTimeout = 0;
+  leadTransferee: NodeId | null = null;
+  /** Leader: index of the latest conf change proposed; a new one waits until it is applied. */
+  pendingConfIndex = 0;
+  uncommittedSize = 0;
+  /** Leader: proposals arrived since the last broadcast; flushed as one batch at ready(). */
+  pendingBcast = false;
+
+  constructor(config: RaftConfig) {
+    this.id = config.id;
+    this.cfg = resolve(config);
+    const storage = config.storage;
+    const { hardState, confState } = storage.initialState();
+    this.log = new RaftLog(storage);
+    const snapIndex = storage.firstIndex() - 1;
+    invariant(hardState.commit <= this.log.lastIndex(), Invariant.COMMIT_LE_LAST, () => `stored commit ${hardState.commit}`);
+    this.log.committed = Math.max(hardState.commit, snapIndex);
+    const applied = Math.max(config.applied ?? 0, snapIndex);
+    invariant(applied <= this.log.committed, Invariant.APPLIED_LE_COMMIT, () => `applied ${applied} > commit`);
+    this.log.applied = applied;
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    this.conf = { voters: [...confState.voters], learners: [...confState.learners] };
+    this.confIndex = snapIndex;
+    // Conf changes the state machine already applied are not in confState; replay them.
+    if (applied > snapIndex) {
+      for (const e of this.log.slice(snapIndex + 1, applied + 1, Number.MAX_SAFE_INTEGER)) {
+        if (e.type === EntryType.ConfChange) this.applyConfEntry(e);
+      }
+    }
+    this.becomeFollower(this.term, null);
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  isVoter(id: NodeId): boolean {
+    return this.conf.voters.includes(id);
+  }
+
+  /** Only voters campaign; learners and removed or not-yet-added nodes never do. */
+  promotable(): boolean {
+    return this.isVoter(this.id);
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  softState(): SoftState {
+    return { leader: this.lead, role: this.role };
+  }
+
+  send(m: MessageInit): void {
+    this.msgs.push({
+      from: this.id,
+      term: this.term,
+      index: 0,
+      logTerm: 0,
+      commit: 0,
+      entries: [],
+      reject: false,
+      rejectHint: 0,
+      ...m,
+    });
+  }
+
+  setVote(v: NodeId): void {
+    invariant(this.vote === null || this.vote === v, Invariant.ONE_VOTE_PER_TERM, () => `term ${this.term}: voted ${this.vote}, now ${v}`);
+    this.vote = v;
+  }
+
+  pastElectionTimeout(): boolean {
+    return this.electionElapsed >= this.randomizedElectionTimeout;
+  }
+
+  /** Heard from a live leader within the (minimum) election timeout: the leader lease (§4.2.3). */
+  inLease(): boolean {
+    return this.cfg.checkQuorum && this.lead !== null && this.electionElapsed < this.cfg.electionTimeoutTicks;
+  }
+
+  // ---- role transitions --------------------------------------------------------------------
+
+  private reset(term: number): void {
+    invariant(term >= this.term, Invariant.TERM_MONOTONIC, () => `${this.term} -> ${term}`);
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.lead = null;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout =
+      this.cfg.electionTimeoutTicks + Math.floor(this.cfg.rng() * this.cfg.electionTimeoutTicks);
+    this.leadTransferee = null;
+    this.votes.clear();
+    this.readOnly.reset();
+    this.pendingConfIndex = 0;
+    this.uncommittedSize = 0;
+    this.pendingBcast = false;
+    this.progress = new Map();
+    const next = this.log.lastIndex() + 1;
+    for (const id of this.conf.voters) this.progress.set(id, new Progress(next, this.cfg.maxInflightMsgs, false));
+    for (const id of this.conf.learners) this.progress.set(id, new Progress(next, this.cfg.maxInflightMsgs, true));
+  }
+
+  becomeFollower(term: number, lead: NodeId | null): void {
+    this.reset(term);
+    this.lead = lead;
+    this.role = 'follower';
+  }
+
+  becomePreCandidate(): void {
+    invariant(this.role !== 'leader', 'leader does not campaign', () => `${this.id}`);
+    // Neither term nor vote change: a pre-election must not disturb anyone (§9.6).
+    this.votes.clear();
+    this.lead = null;
+    this.role = 'preCandidate';
+  }
+
+  becomeCandidate(): void {
+    invariant(this.role !== 'leader', 'leader does not campaign', () => `${this.id}`);
+    this.reset(this.term + 1);
+    this.setVote(this.id);
+    this.role = 'candidate';
+  }
+
+  becomeLeader(): void {
+    invariant(this.role === 'candidate', 'only a candidate becomes leader', () => this.role);
+    this.reset(this.term);
+    this.lead = this.id;
+    this.role = 'leader';
+    const self = this.progress.get(this.id)!;
+    // Only what the driver acknowledged as durable counts toward commit (etcd issue 14370).
+    self.match = this.log.stableLastIndex();
+    self.becomeReplicate();
+    self.recentActive = true;
+    // An uncommitted conf change may sit in the log; allow none until everything is applied.
+    this.pendingConfIndex = this.log.lastIndex();
+    // The no-op of this term (§5.4.2, Figure 8): commits all earlier entries once replicated.
+    this.appendEntries([{ index: 0, term: 0, type: EntryType.Normal, data: new Uint8Array(0) }]);
+    this.pendingBcast = true;
+  }
+
+  /** Leader: appends at the end of its log, never truncating it. */
+  appendEntries(ents: readonly Entry[]): Entry[] {
+    const last = this.log.lastIndex();
+    const out = ents.map((e, i) => ({ index: last + 1 + i, term: this.term, type: e.type, data: e.data }));
+    invariant(this.role === 'leader', Invariant.LEADER_APPEND_ONLY, () => `appendEntries as ${this.role}`);
+    this.log.append(out, true);
+    return out;
+  }
+
+  // ---- membership --------------------------------------------------------------------------
+
+  /**
+   * Applies a committed ConfChange entry (called when the driver advance()s past it, or on
+   * restart for entries already applied). Invalid or already-reflected changes are no-ops,
+   * identically on every replica.
+   */
+  applyConfEntry(e: Entry): void {
+    if (e.index <= this.confIndex) return;
+    this.confIndex = e.index;
+    let decoded;
+    try {
+      decoded = decodeConfChangeEntry(e.data);
+    } catch {
+      return;
+    }
+    const { cc, result } = decoded;
+    if (result !== undefined) {
+      // The leader recorded the resulting membership; every replica adopts exactly that.
+      this.conf = result;
+    } else {
+      if (confChangeError(this.conf, cc) !== null) return;
+      this.conf = applyConfChange(this.conf, cc);
+    }
+    this.syncProgress();
+  }
+
+  /** Tracks exactly the members of `conf`, keeping the progress of those that stay. */
+  private syncProgress(): void {
+    const next = this.log.lastIndex() + 1;
+    const members = new Map<NodeId, boolean>();
+    for (const id of this.conf.voters) members.set(id, false);
+    for (const id of this.conf.learners) members.set(id, true);
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    for (const [id, learner] of members) {
+      const pr = this.progress.get(id);
+      if (pr !== undefined) pr.learner = learner;
+      else this.progress.set(id, new Progress(next, this.cfg.maxInflightMsgs, learner));
+    }
+  }
+
+  /** Called when leadership is checked after a conf change: a removed leader steps down. */
+  stepDownIfRemoved(): boolean {
+    if (this.role === 'leader' && !this.isVoter(this.id)) {
+      this.becomeFollower(this.term, null);
+      return true;
+    }
+    return false;
+  }
+
+  /** Whether a committed but unapplied conf change exists: such a node must not campaign yet. */
+  hasUnappliedConfChanges(): boolean {
+    if (this.log.committed <= this.log.applied) return false;
+    const lo = Math.max(this.log.applied + 1, this.log.firstIndex());
+    return this.log.slice(lo, this.log.committed + 1, Number.MAX_SAFE_INTEGER).some((e) => e.type === EntryType.ConfChange);
+  }
+
+  /** Check-quorum: the leader heard from a majority of voters in the last election timeout. */
+  quorumActive(): boolean {
+    const active = new Set<NodeId>();
+    for (const [id, pr] of this.progress) {
+      if (id === this.id || pr.recentActive) active.add(id);
+      if (id !== this.id) pr.recentActive = false;
+    }
+    return hasQuorum(this.conf.voters, active);
+  }
+
+  checkInvariants(): void {
+    const l = this.log;
+    invariant(l.committed <= l.lastIndex(), Invariant.COMMIT_LE_LAST, () => `commit ${l.committed} > last ${l.lastIndex()}`);
+    invariant(l.applied <= l.committed, Invariant.APPLIED_LE_COMMIT, () => `applied ${l.applied} > commit ${l.committed}`);
+  }
+}

@@ -1,0 +1,201 @@
+import { campaign } from './election.ts';
+import { entrySize } from './entry-size.ts';
+import { propose, proposeConfChange, readIndex, transferLeadership } from './leader-requests.ts';
+import { Raft } from './raft.ts';
+import { bcastAppend, maybeCommit } from './replication.ts';
+import { step, tick } from './step.ts';
+import {
+  EntryType,
+  type ConfChange,
+  type HardState,
+  type Message,
+  type NodeId,
+  type ProgressStatus,
+  type ProposalTicket,
+  type RaftConfig,
+  type RaftStatus,
+  type Ready,
+  type SoftState,
+} from './types.ts';
+
+/**
+ * The synchronous API over one Raft node (model: etcd-io/raft RawNode). One Ready is
+ * outstanding at a time: ready() -> persist, send, apply -> advance().
+ */
+export class RawNode {
+  private readonly r: Raft;
+  private prevHardState: HardState;
+  private prevSoftState: SoftState;
+  private outstanding: Ready | null = null;
+
+  constructor(config: RaftConfig) {
+    this.r = new Raft(config);
+    this.prevHardState = this.r.hardState();
+    this.prevSoftState = this.r.softState();
+  }
+
+  tick(): void {
+    tick(this.r);
+    this.r.checkInvariants();
+  }
+
+  step(m: Message): void {
+    step(this.r, m);
+    this.r.checkInvariants();
+  }
+
+  propose(data: Uint8Array): ProposalTicket {
+    return propose(this.r, data);
+  }
+
+  proposeConfChange(cc: ConfChange): ProposalTicket {
+    return proposeConfChange(this.r, cc);
+  }
+
+  readIndex(context: string): void {
+    readIndex(this.r, context);
+  }
+
+  transferLeadership(to: NodeId): void {
+    transferLeadership(this.r, to);
+  }
+
+  /** Starts an election now (pre-vote first when enabled); no-op for learners and leaders. */
+  campaign(): void {
+    const r = this.r;
+    if (r.role === 'leader' || !r.promotable()) return;
+    campaign(r, r.cfg.preVote ? 'preElection' : 'election');
+    r.checkInvariants();
+  }
+
+  hasReady(): boolean {
+    if (this.outstanding !== null) return false;
+    const r = this.r;
+    return (
+      r.msgs.length > 0 ||
+      (r.pendingBcast && r.role === 'leader') ||
+      r.log.unstable.entries.length > 0 ||
+      r.log.unstable.snapshot !== undefined ||
+      r.readStates.length > 0 ||
+      r.log.hasNextCommittedEnts() ||
+      !sameHardState(r.hardState(), this.prevHardState) ||
+      !sameSoftState(r.softState(), this.prevSoftState)
+    );
+  }
+
+  ready(): Ready {
+    if (this.outstanding !== null) throw new Error('raft: ready() called again before advance()');
+    const r = this.r;
+    if (r.pendingBcast && r.role === 'leader') bcastAppend(r);
+    r.pendingBcast = false;
+    const hs = r.hardState();
+    const ss = r.softState();
+    const snapshot = r.log.unstable.snapshot;
+    const rd: Ready = {
+      entries: r.log.unstable.entries.slice(),
+      messages: r.msgs,
+      committedEntries: r.log.nextCommittedEnts(r.cfg.maxCommittedBytesPerReady),
+      readStates: r.readStates,
+      ...(sameHardState(hs, this.prevHardState) ? {} : { hardState: hs }),
+      ...(sameSoftState(ss, this.prevSoftState) ? {} : { softState: ss }),
+      ...(snapshot !== undefined ? { snapshot } : {}),
+    };
+    r.msgs = [];
+    r.readStates = [];
+    this.outstanding = rd;
+    return rd;
+  }
+
+  /** The driver persisted, sent and applied the last Ready. */
+  advance(): void {
+    const rd = this.outstanding;
+    if (rd === null) throw new Error('raft: advance() without ready()');
+    this.outstanding = null;
+    const r = this.r;
+    if (rd.hardState) this.prevHardState = rd.hardState;
+    if (rd.softState) this.prevSoftState = rd.softState;
+    if (rd.snapshot) {
+      r.log.unstable.stableSnapTo(rd.snapshot.meta.index);
+      r.log.appliedTo(rd.snapshot.meta.index);
+    }
+    const last = rd.entries[rd.entries.length - 1];
+    if (last !== undefined) r.log.unstable.stableTo(last.index, last.term);
+    this.applyCommitted(rd);
+    if (r.role === 'leader') {
+      // The leader's own copy counts toward the quorum only now that it is durable.
+      r.progress.get(r.id)?.maybeUpdate(r.log.stableLastIndex());
+      if (maybeCommit(r)) bcastAppend(r);
+    }
+    r.checkInvariants();
+  }
+
+  private applyCommitted(rd: Ready): void {
+    const r = this.r;
+    const ents = rd.committedEntries;
+    if (ents.length === 0) return;
+    let freed = 0;
+    let confChanged = false;
+    for (const e of ents) {
+      freed += entrySize(e);
+      if (e.type === EntryType.ConfChange) {
+        r.applyConfEntry(e);
+        confChanged = true;
+      }
+    }
+    r.log.appliedTo(ents[ents.length - 1]!.index);
+    r.uncommittedSize = Math.max(0, r.uncommittedSize - freed);
+    if (!confChanged || r.role !== 'leader') return;
+    if (r.stepDownIfRemoved()) return;
+    if (r.leadTransferee !== null && !r.isVoter(r.leadTransferee)) r.leadTransferee = null;
+    // The quorum may have shrunk, and new learners need their first probe.
+    maybeCommit(r);
+    bcastAppend(r);
+  }
+
+  reportUnreachable(id: NodeId): void {
+    const pr = this.r.role === 'leader' ? this.r.progress.get(id) : undefined;
+    if (pr !== undefined && pr.state === 'replicate') pr.becomeProbe();
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    const pr = this.r.role === 'leader' ? this.r.progress.get(id) : undefined;
+    if (pr === undefined || pr.state !== 'snapshot') return;
+    if (!ok) pr.pendingSnapshot = 0;
+    pr.becomeProbe();
+    // Wait for the next heartbeat response before probing: the snapshot may still be applying.
+    pr.probeSent = true;
+  }
+
+  status(): RaftStatus {
+    const r = this.r;
+    let progress: Record<NodeId, ProgressStatus> | undefined;
+    if (r.role === 'leader') {
+      progress = {};
+      for (const [id, pr] of r.progress) {
+        progress[id] = { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive, learner: pr.learner };
+      }
+    }
+    return {
+      id: r.id,
+      term: r.term,
+      vote: r.vote,
+      commit: r.log.committed,
+      applied: r.log.applied,
+      firstIndex: r.log.firstIndex(),
+      lastIndex: r.log.lastIndex(),
+      role: r.role,
+      leader: r.lead,
+      conf: { voters: [...r.conf.voters], learners: [...r.conf.learners] },
+      leadTransferee: r.leadTransferee,
+      ...(progress !== undefined ? { progress } : {}),
+    };
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+function sameSoftState(a: SoftState, b: SoftState): boolean {
+  return a.leader === b.leader && a.role === b.role;
+}

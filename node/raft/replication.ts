@@ -1,0 +1,86 @@
+import type { Progress } from './progress.ts';
+import { committedIndex } from './quorum.ts';
+import type { Raft } from './raft.ts';
+import { RaftError, RaftErrorCode, type Entry, type NodeId } from './types.ts';
+
+/**
+ * Leader: send `to` the next app message its progress allows (or a snapshot when the entries
+ * it needs are compacted). Returns whether a message was sent. With sendIfEmpty false an
+ * app without entries is not sent (used to keep pipelining until nothing is left).
+ */
+export function sendAppend(r: Raft, to: NodeId, sendIfEmpty = true): boolean {
+  const pr = r.progress.get(to);
+  if (pr === undefined || to === r.id || pr.isPaused()) return false;
+  const prevIndex = pr.next - 1;
+  const prevTerm = r.log.term(prevIndex);
+  if (prevTerm === undefined) return sendSnapshot(r, to, pr);
+  let ents: Entry[];
+  try {
+    ents = r.log.slice(pr.next, r.log.lastIndex() + 1, r.cfg.maxMsgBytes);
+  } catch (e) {
+    if (e instanceof RaftError && e.code === RaftErrorCode.COMPACTED) return sendSnapshot(r, to, pr);
+    throw e;
+  }
+  if (ents.length === 0 && !sendIfEmpty) return false;
+  r.send({ type: 'app', to, index: prevIndex, logTerm: prevTerm, entries: ents, commit: r.log.committed });
+  pr.sentEntries(prevIndex + ents.length, ents.length);
+  return true;
+}
+
+function sendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
+  // A peer we have not heard from recently may be down; don't ship it a whole snapshot.
+  if (!pr.recentActive) return false;
+  let snapshot;
+  try {
+    snapshot = r.log.storage.snapshot();
+  } catch (e) {
+    // A storage may be building one right now; the next heartbeat response retries.
+    if (e instanceof RaftError && e.code === RaftErrorCode.UNAVAILABLE) return false;
+    throw e;
+  }
+  if (snapshot.meta.index === 0) return false;
+  r.send({ type: 'snap', to, snapshot });
+  pr.becomeSnapshot(snapshot.meta.index);
+  return true;
+}
+
+/** Sends every peer what it lacks: one message in probe state, up to the window in replicate. */
+export function bcastAppend(r: Raft): void {
+  for (const id of r.progress.keys()) {
+    if (id === r.id) continue;
+    sendAppend(r, id);
+    pipeline(r, id);
+  }
+}
+
+/** Keeps a replicating peer's window full with what remains to send (bounded by the window). */
+export function pipeline(r: Raft, id: NodeId): void {
+  let bound = r.cfg.maxInflightMsgs;
+  while (bound-- > 0 && sendAppend(r, id, false));
+}
+
+/** Heartbeats carry commit only up to what each peer is known to have (it may lack the rest). */
+export function bcastHeartbeat(r: Raft, context?: string): void {
+  for (const [id, pr] of r.progress) {
+    if (id === r.id) continue;
+    const commit = Math.min(pr.match, r.log.committed);
+    r.send({ type: 'heartbeat', to: id, commit, ...(context !== undefined ? { context } : {}) });
+  }
+}
+
+/**
+ * Advances commit to the largest index a majority of voters (the leader's own durable copy
+ * included) holds, but only if that entry is of the current term (§5.4.2).
+ */
+export function maybeCommit(r: Raft): boolean {
+  const mci = committedIndex(r.conf.voters, (id) => r.progress.get(id)?.match ?? 0);
+  if (mci > r.log.committed && r.log.term(mci) === r.term) {
+    r.log.commitTo(mci);
+    return true;
+  }
+  return false;
+}
+
+export function sendTimeoutNow(r: Raft, to: NodeId): void {
+  r.send({ type: 'timeoutNow', to });
+}

@@ -1,0 +1,95 @@
+import { poll, winElection, hup } from './election.ts';
+import { Invariant, invariant } from './invariants.ts';
+import type { Raft } from './raft.ts';
+import type { Message } from './types.ts';
+
+export function stepFollower(r: Raft, m: Message): void {
+  switch (m.type) {
+    case 'app':
+      r.electionElapsed = 0;
+      r.lead = m.from;
+      handleAppend(r, m);
+      return;
+    case 'heartbeat':
+      r.electionElapsed = 0;
+      r.lead = m.from;
+      handleHeartbeat(r, m);
+      return;
+    case 'snap':
+      r.electionElapsed = 0;
+      r.lead = m.from;
+      handleSnapshot(r, m);
+      return;
+    case 'timeoutNow':
+      // Leadership transfer (§3.10): campaign now, skipping pre-vote; voters skip the lease check.
+      hup(r, 'transfer');
+      return;
+    default:
+      return;
+  }
+}
+
+/** Candidate and pre-candidate. */
+export function stepCandidate(r: Raft, m: Message): void {
+  const respType = r.role === 'preCandidate' ? 'preVoteResp' : 'voteResp';
+  switch (m.type) {
+    case 'app':
+    case 'heartbeat':
+    case 'snap':
+      // A leader exists in our term (or, for a pre-candidate, a newer or equal one).
+      r.becomeFollower(m.term, m.from);
+      stepFollower(r, m);
+      return;
+    case respType: {
+      const res = poll(r, m.from, !m.reject);
+      if (res === 'won') winElection(r, r.role === 'preCandidate' ? 'preElection' : 'election');
+      else if (res === 'lost') r.becomeFollower(r.term, null);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/** AppendEntries on a follower: consistency check, conflict truncation, fast-backoff hint. */
+export function handleAppend(r: Raft, m: Message): void {
+  invariant(r.role !== 'leader', Invariant.LEADER_APPEND_ONLY, () => `leader ${r.id} handling app from ${m.from}`);
+  if (m.index < r.log.committed) {
+    r.send({ type: 'appResp', to: m.from, index: r.log.committed });
+    return;
+  }
+  const lastNew = r.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+  if (lastNew !== undefined) {
+    r.send({ type: 'appResp', to: m.from, index: lastNew });
+    return;
+  }
+  // Tell the leader where to probe: the last index <= its prev index whose term is <= its prev
+  // term; the leader skips every index in between (one round trip per term, not per entry).
+  const hint = r.log.findConflictByTerm(Math.min(m.index, r.log.lastIndex()), m.logTerm);
+  r.send({ type: 'appResp', to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term });
+}
+
+export function handleHeartbeat(r: Raft, m: Message): void {
+  r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
+  r.send({ type: 'heartbeatResp', to: m.from, ...(m.context !== undefined ? { context: m.context } : {}) });
+}
+
+/** InstallSnapshot: restore unless our log already has it, then report our last index. */
+export function handleSnapshot(r: Raft, m: Message): void {
+  const s = m.snapshot;
+  if (s === undefined) return;
+  if (s.meta.index <= r.log.committed) {
+    r.send({ type: 'appResp', to: m.from, index: r.log.committed });
+    return;
+  }
+  if (r.log.matchTerm(s.meta.index, s.meta.term)) {
+    // We hold the snapshot's last entry: by log matching everything before it agrees too.
+    r.log.commitTo(s.meta.index);
+    r.send({ type: 'appResp', to: m.from, index: r.log.committed });
+    return;
+  }
+  r.log.restore(s);
+  r.conf = { voters: [...s.meta.conf.voters], learners: [...s.meta.conf.learners] };
+  r.confIndex = s.meta.index;
+  r.send({ type: 'appResp', to: m.from, index: r.log.lastIndex() });
+}

@@ -1,0 +1,142 @@
+// Raft paper §5.2 (leader election), §5.4.1 (election restriction), vote durability.
+import test from 'ava';
+import { MemoryStorage } from '../../node/raft/memory-storage.ts';
+import { RawNode } from '../../node/raft/raw-node.ts';
+import { Network, entry, msg, seededRng } from './helpers/network.ts';
+
+test('a single-voter group elects itself on campaign and commits its no-op', (t) => {
+  const net = new Network(['a']);
+  net.elect('a');
+  const s = net.raw('a').status();
+  t.is(s.role, 'leader');
+  t.is(s.term, 1);
+  t.is(s.commit, 1);
+  t.is(net.get('a').applied.length, 1);
+});
+
+test('three nodes: a campaign wins, everyone follows, the no-op commits everywhere', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  for (const id of ['a', 'b', 'c']) {
+    const s = net.raw(id).status();
+    t.is(s.leader, 'a', id);
+    t.is(s.term, 1);
+    t.is(s.commit, 1);
+  }
+  t.is(net.raw('a').status().role, 'leader');
+});
+
+test('a follower campaigns after its randomized timeout in [T, 2T) and wins', (t) => {
+  const T = 10;
+  for (let seed = 1; seed <= 20; seed++) {
+    const net = new Network(['a', 'b', 'c'], { electionTimeoutTicks: T }, seed);
+    let ticks = 0;
+    while (net.leader() === null && ticks < 100) {
+      net.tick('a');
+      ticks++;
+      net.deliver();
+    }
+    t.is(net.leader(), 'a');
+    t.true(ticks >= T && ticks < 2 * T, `seed ${seed}: campaigned after ${ticks} ticks`);
+  }
+});
+
+test('randomized timeouts spread: not every seed picks the same timeout', (t) => {
+  const seen = new Set<number>();
+  for (let seed = 1; seed <= 30; seed++) {
+    const s = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
+    const n = new RawNode({ id: 'a', storage: s, rng: seededRng(seed), preVote: false });
+    let ticks = 0;
+    while (n.status().role === 'follower') {
+      n.tick();
+      ticks++;
+    }
+    seen.add(ticks);
+  }
+  t.true(seen.size >= 4, `timeouts seen: ${[...seen].join(',')}`);
+});
+
+test('a node grants one vote per term and the vote is in the Ready that carries the reply', (t) => {
+  const s = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
+  const n = new RawNode({ id: 'a', storage: s, rng: seededRng(1) });
+  n.step(msg({ type: 'vote', from: 'b', to: 'a', term: 1 }));
+  const rd = n.ready();
+  t.deepEqual(rd.hardState, { term: 1, vote: 'b', commit: 0 });
+  t.is(rd.messages.length, 1);
+  t.like(rd.messages[0], { type: 'voteResp', to: 'b', reject: false, term: 1 });
+  n.advance();
+  n.step(msg({ type: 'vote', from: 'c', to: 'a', term: 1 }));
+  const rd2 = n.ready();
+  t.like(rd2.messages[0], { type: 'voteResp', to: 'c', reject: true });
+  t.is(rd2.hardState, undefined);
+  n.advance();
+  // The same candidate asking again (a retransmission) gets the same answer.
+  n.step(msg({ type: 'vote', from: 'b', to: 'a', term: 1 }));
+  t.like(n.ready().messages[0], { type: 'voteResp', to: 'b', reject: false });
+});
+
+test('after a restart the persisted vote still holds: no second vote in the same term', (t) => {
+  const net = new Network(['a', 'b', 'c'], { preVote: false });
+  net.raw('b').step(msg({ type: 'vote', from: 'a', to: 'b', term: 1 }));
+  net.drain('b');
+  net.restart('b');
+  net.raw('b').step(msg({ type: 'vote', from: 'c', to: 'b', term: 1 }));
+  const rd = net.drain('b')!;
+  t.like(rd.messages[0], { type: 'voteResp', to: 'c', reject: true });
+  t.is(net.raw('b').status().vote, 'a');
+});
+
+test('election restriction compares last term first, then last index (§5.4.1)', (t) => {
+  // Voter log: [1@1, 2@2]. Candidate with a longer log of an older term loses; with a newer
+  // last term but a shorter log wins; same term needs index >= ours.
+  const cases: { index: number; logTerm: number; grant: boolean }[] = [
+    { index: 5, logTerm: 1, grant: false },
+    { index: 1, logTerm: 3, grant: true },
+    { index: 1, logTerm: 2, grant: false },
+    { index: 2, logTerm: 2, grant: true },
+    { index: 3, logTerm: 2, grant: true },
+  ];
+  for (const c of cases) {
+    const s = new MemoryStorage({ voters: ['a', 'b'], learners: [] });
+    s.append([entry(1, 1), entry(2, 2)]);
+    s.setHardState({ term: 2, vote: null, commit: 0 });
+    const n = new RawNode({ id: 'a', storage: s, rng: seededRng(1) });
+    n.step(msg({ type: 'vote', from: 'b', to: 'a', term: 3, index: c.index, logTerm: c.logTerm }));
+    const rd = n.ready();
+    t.is(rd.messages[0]!.reject, !c.grant, JSON.stringify(c));
+  }
+});
+
+test('a candidate that loses the vote steps back; split votes retry in a later term', (t) => {
+  const net = new Network(['a', 'b', 'c'], { preVote: false });
+  // b and c vote for each other? No: b and a campaign at once; c votes for the first it hears.
+  net.raw('a').campaign();
+  net.raw('b').campaign();
+  net.deliver();
+  const leaders = ['a', 'b', 'c'].filter((id) => net.raw(id).status().role === 'leader');
+  t.true(leaders.length <= 1);
+  net.tickAll(60);
+  const l = net.leader();
+  t.not(l, null);
+  const terms = new Set(['a', 'b', 'c'].map((id) => net.raw(id).status().term));
+  t.is(terms.size, 1);
+});
+
+test('learners never campaign, but vote when asked', (t) => {
+  const s = new MemoryStorage({ voters: ['a', 'b'], learners: ['l'] });
+  const n = new RawNode({ id: 'l', storage: s, rng: seededRng(3) });
+  for (let i = 0; i < 100; i++) n.tick();
+  t.is(n.status().role, 'follower');
+  n.campaign();
+  t.is(n.status().role, 'follower');
+  n.step(msg({ type: 'vote', from: 'a', to: 'l', term: 1 }));
+  t.like(n.ready().messages[0], { type: 'voteResp', reject: false });
+});
+
+test('messages for another node id are ignored', (t) => {
+  const s = new MemoryStorage({ voters: ['a', 'b'], learners: [] });
+  const n = new RawNode({ id: 'a', storage: s, rng: seededRng(3) });
+  n.step(msg({ type: 'vote', from: 'b', to: 'z', term: 5 }));
+  t.is(n.status().term, 0);
+  t.false(n.hasReady());
+});

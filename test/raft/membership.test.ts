@@ -1,0 +1,147 @@
+// Membership changes (dissertation §4): single-server changes through the log.
+import test from 'ava';
+import { MemoryStorage } from '../../node/raft/memory-storage.ts';
+import { RaftError } from '../../node/raft/types.ts';
+import { decodeConfChange, encodeConfChange } from '../../node/raft/conf-change-codec.ts';
+import { Network } from './helpers/network.ts';
+
+const code = (e: unknown) => (e instanceof RaftError ? e.code : String(e));
+
+/** Adds a fresh node with an empty storage (it learns membership from the log). */
+function join(net: Network, id: string): void {
+  net.add(id, new MemoryStorage());
+}
+
+test('conf change codec round-trips and rejects garbage with INVALID_CONF_CHANGE', (t) => {
+  const cc = { type: 'addLearner' as const, nodeId: 'n4', context: '127.0.0.1:7001' };
+  t.deepEqual(decodeConfChange(encodeConfChange(cc)), cc);
+  t.deepEqual(decodeConfChange(encodeConfChange({ type: 'remove', nodeId: 'x' })), { type: 'remove', nodeId: 'x' });
+  t.is(code(t.throws(() => decodeConfChange(new Uint8Array([1, 2, 3])))), 'INVALID_CONF_CHANGE');
+  t.is(code(t.throws(() => decodeConfChange(new TextEncoder().encode('{"t":"zap","n":"x"}')))), 'INVALID_CONF_CHANGE');
+});
+
+test('add a learner, let it catch up, promote it: it then counts in the quorum', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.propose('a', 'before');
+  join(net, 'd');
+  net.raw('a').proposeConfChange({ type: 'addLearner', nodeId: 'd' });
+  net.deliver();
+  net.tickAll(3);
+  t.deepEqual(net.raw('a').status().conf, { voters: ['a', 'b', 'c'], learners: ['d'] });
+  t.deepEqual(net.appliedData('d'), ['before']);
+  t.deepEqual(net.raw('d').status().conf.learners, ['d']);
+  // A learner never campaigns.
+  net.isolate('d');
+  net.tickAll(50);
+  t.is(net.raw('d').status().role, 'follower');
+  net.heal();
+  net.tickAll(2);
+  net.raw('a').proposeConfChange({ type: 'promote', nodeId: 'd' });
+  net.deliver();
+  t.deepEqual(net.raw('a').status().conf, { voters: ['a', 'b', 'c', 'd'], learners: [] });
+  // 4 voters: quorum is 3. With b and c down, a + d cannot commit.
+  net.isolate('b');
+  net.isolate('c');
+  net.propose('a', 'needs-three');
+  t.false(net.appliedData('a').includes('needs-three'));
+  net.heal();
+  net.isolate('c');
+  net.tickAll(2);
+  t.true(net.appliedData('a').includes('needs-three'));
+});
+
+test('one change at a time: a second change before the first is applied gets CONF_CHANGE_PENDING', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  join(net, 'd');
+  join(net, 'e');
+  net.raw('a').proposeConfChange({ type: 'addLearner', nodeId: 'd' });
+  t.is(code(t.throws(() => net.raw('a').proposeConfChange({ type: 'addLearner', nodeId: 'e' }))), 'CONF_CHANGE_PENDING');
+  net.deliver();
+  t.notThrows(() => net.raw('a').proposeConfChange({ type: 'addLearner', nodeId: 'e' }));
+});
+
+test('no change before the leader committed an entry of its term: NOT_READY', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.filter = (m) => m.type === 'appResp';
+  net.elect('a');
+  t.is(code(t.throws(() => net.raw('a').proposeConfChange({ type: 'addLearner', nodeId: 'd' }))), 'NOT_READY');
+  t.is(code(t.throws(() => net.raw('b').proposeConfChange({ type: 'addLearner', nodeId: 'd' }))), 'NOT_LEADER');
+});
+
+test('invalid changes are refused with INVALID_CONF_CHANGE', (t) => {
+  const net = new Network(['a', 'b', 'c'], {}, 1, { voters: ['a', 'b', 'c'], learners: ['l'] });
+  net.elect('a');
+  const bad = [
+    { type: 'addLearner' as const, nodeId: 'b' },
+    { type: 'addLearner' as const, nodeId: 'l' },
+    { type: 'promote' as const, nodeId: 'b' },
+    { type: 'promote' as const, nodeId: 'zz' },
+    { type: 'remove' as const, nodeId: 'zz' },
+  ];
+  for (const cc of bad) t.is(code(t.throws(() => net.raw('a').proposeConfChange(cc))), 'INVALID_CONF_CHANGE', JSON.stringify(cc));
+  const solo = new Network(['a']);
+  solo.elect('a');
+  t.is(code(t.throws(() => solo.raw('a').proposeConfChange({ type: 'remove', nodeId: 'a' }))), 'INVALID_CONF_CHANGE');
+});
+
+test('remove a follower: the group continues with the remaining voters', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.raw('a').proposeConfChange({ type: 'remove', nodeId: 'c' });
+  net.deliver();
+  t.deepEqual(net.raw('a').status().conf.voters, ['a', 'b']);
+  t.false('c' in net.raw('a').status().progress!);
+  net.isolate('c');
+  net.propose('a', 'two-of-two');
+  t.deepEqual(net.appliedData('b'), ['two-of-two']);
+  // The removed node never campaigns.
+  net.tickAll(40);
+  t.is(net.raw('c').status().role, 'follower');
+  t.is(net.leader(), 'a');
+});
+
+test('a removed leader steps down and the others elect a new leader', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.raw('a').proposeConfChange({ type: 'remove', nodeId: 'a' });
+  net.deliver();
+  t.is(net.raw('a').status().role, 'follower');
+  net.tickAll(3); // the removal reaches b and c as committed
+  net.tickAll(50);
+  const l = net.leader();
+  t.true(l === 'b' || l === 'c', `leader ${l}`);
+  t.deepEqual(net.raw(l!).status().conf.voters, ['b', 'c']);
+  net.propose(l!, 'after');
+  t.deepEqual(net.appliedData(l === 'b' ? 'c' : 'b'), ['after']);
+});
+
+test('membership survives a restart: applied conf changes are replayed from the log', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  join(net, 'd');
+  net.raw('a').proposeConfChange({ type: 'addLearner', nodeId: 'd' });
+  net.deliver();
+  net.restart('b');
+  t.deepEqual(net.raw('b').status().conf, { voters: ['a', 'b', 'c'], learners: ['d'] });
+});
+
+test('a node joining with an empty log learns the whole membership from the conf entries', (t) => {
+  // Regression: the bootstrap membership lives at index 0, outside the log. A joiner that only
+  // replayed "addLearner d, promote d" believed it was the only voter and could elect itself.
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  join(net, 'd');
+  net.raw('a').proposeConfChange({ type: 'addLearner', nodeId: 'd' });
+  net.deliver();
+  net.tickAll(2);
+  net.raw('a').proposeConfChange({ type: 'promote', nodeId: 'd' });
+  net.deliver();
+  net.tickAll(2);
+  t.deepEqual(net.raw('d').status().conf, { voters: ['a', 'b', 'c', 'd'], learners: [] });
+  net.isolate('d');
+  net.tickAll(60);
+  t.not(net.raw('d').status().role, 'leader');
+  t.is(net.raw('d').status().term, 1, 'pre-vote kept it from inflating the term');
+});

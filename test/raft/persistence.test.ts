@@ -1,0 +1,123 @@
+// Persistence order: what is not durable does not count, and a crash loses only that.
+import test from 'ava';
+import { MemoryStorage } from '../../node/raft/memory-storage.ts';
+import { RawNode } from '../../node/raft/raw-node.ts';
+import { Network, enc, seededRng } from './helpers/network.ts';
+
+test('a single-node leader commits its entry only after advance() acknowledges persistence', (t) => {
+  const s = new MemoryStorage({ voters: ['a'], learners: [] });
+  const n = new RawNode({ id: 'a', storage: s, rng: seededRng(1) });
+  n.campaign();
+  let rd = n.ready();
+  t.is(n.status().commit, 0, 'no-op not durable yet');
+  t.is(rd.committedEntries.length, 0);
+  s.append(rd.entries);
+  s.setHardState(rd.hardState!);
+  n.advance();
+  t.is(n.status().commit, 1);
+  n.propose(enc('x'));
+  rd = n.ready();
+  t.is(n.status().commit, 1);
+  t.deepEqual(rd.entries.map((e) => e.index), [2]);
+  s.append(rd.entries);
+  n.advance();
+  rd = n.ready();
+  t.deepEqual(rd.committedEntries.map((e) => e.index), [2]);
+  t.is(rd.hardState?.commit, 2);
+});
+
+test('a leader with unpersisted entries does not count itself: one follower ack is not enough', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  const a = net.raw('a');
+  a.propose(enc('x'));
+  const rd = a.ready(); // entries handed to the driver, not yet acknowledged by advance()
+  t.is(a.status().progress!['a']!.match, 1);
+  // b receives and answers before a's advance(); c is silent.
+  const toB = rd.messages.filter((m) => m.to === 'b');
+  for (const m of toB) net.raw('b').step(m);
+  const bRd = net.drain('b')!;
+  net.queue = [];
+  for (const m of bRd.messages) a.step(m);
+  t.is(a.status().commit, 1, 'b alone is not a majority without a durable leader copy');
+  net.get('a').storage.append(rd.entries);
+  a.advance();
+  t.is(a.status().progress!['a']!.match, 2);
+  t.is(a.status().commit, 2);
+});
+
+test('a follower acks appended entries only in the Ready that carries them for persistence', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.raw('a').propose(enc('x'));
+  const rd = net.drain('a')!;
+  net.queue = [];
+  const b = net.raw('b');
+  for (const m of rd.messages.filter((m) => m.to === 'b')) b.step(m);
+  const bRd = b.ready();
+  const ack = bRd.messages.find((m) => m.type === 'appResp')!;
+  t.is(ack.index, 2);
+  t.true(bRd.entries.some((e) => e.index === 2), 'the acked entry is in the same Ready, persisted before sending');
+  b.advance();
+});
+
+test('a crash before persisting a Ready loses its entries and vote; the node stays consistent', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.propose('a', 'durable');
+  const b = net.raw('b');
+  net.raw('a').propose(enc('lost-on-b'));
+  const rd = net.drain('a')!;
+  net.queue = [];
+  for (const m of rd.messages.filter((m) => m.to === 'b')) b.step(m);
+  b.ready(); // never persisted
+  net.restart('b');
+  const st = net.raw('b').status();
+  t.is(st.lastIndex, 2);
+  t.is(st.term, 1);
+  // The leader resends; b catches up.
+  net.tickAll(3);
+  t.deepEqual(net.appliedData('b'), ['durable', 'lost-on-b']);
+});
+
+test('the term and vote are in the Ready before the vote request goes out', (t) => {
+  const s = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
+  const n = new RawNode({ id: 'a', storage: s, rng: seededRng(1), preVote: false });
+  n.campaign();
+  const rd = n.ready();
+  t.deepEqual(rd.hardState, { term: 1, vote: 'a', commit: 0 });
+  t.is(rd.messages.filter((m) => m.type === 'vote').length, 2);
+});
+
+test('restart keeps term, vote, commit and the log; applied resumes from the config', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  for (let i = 0; i < 3; i++) net.propose('a', `v${i}`);
+  const before = net.raw('a').status();
+  const storage = net.get('a').storage;
+  const n = new RawNode({ id: 'a', storage, rng: seededRng(9), applied: 2 });
+  const st = n.status();
+  t.is(st.term, before.term);
+  t.is(st.vote, 'a');
+  t.is(st.commit, before.commit);
+  t.is(st.applied, 2);
+  t.is(st.role, 'follower');
+  const rd = n.ready();
+  t.deepEqual(rd.committedEntries.map((e) => e.index), [3, 4]);
+});
+
+test('invariant: a stored commit beyond the last index is refused at startup', (t) => {
+  const s = new MemoryStorage({ voters: ['a'], learners: [] });
+  s.setHardState({ term: 1, vote: null, commit: 5 });
+  const e = t.throws(() => new RawNode({ id: 'a', storage: s, rng: seededRng(1) }));
+  t.regex(e!.message, /commit <= last index/);
+});
+
+test('ready() twice without advance() is a driver bug and throws', (t) => {
+  const net = new Network(['a']);
+  const a = net.raw('a');
+  a.campaign();
+  a.ready();
+  t.false(a.hasReady());
+  t.throws(() => a.ready());
+});

@@ -1,0 +1,138 @@
+// Raft paper §5.3 (log replication): consistency check, conflicts, backoff, batching, pipelining.
+import test from 'ava';
+import { MemoryStorage } from '../../node/raft/memory-storage.ts';
+import { RawNode } from '../../node/raft/raw-node.ts';
+import { Network, enc, entry, msg, seededRng } from './helpers/network.ts';
+
+function follower(entries: [number, number][], term: number, commit = 0): RawNode {
+  const s = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
+  s.append(entries.map(([i, tm]) => entry(i, tm)));
+  s.setHardState({ term, vote: null, commit });
+  return new RawNode({ id: 'b', storage: s, rng: seededRng(1) });
+}
+
+test('a proposal commits on a majority and is applied everywhere in order', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  for (let i = 0; i < 10; i++) net.propose('a', `x${i}`);
+  for (const id of ['a', 'b', 'c']) {
+    t.deepEqual(net.appliedData(id), Array.from({ length: 10 }, (_, i) => `x${i}`), id);
+    t.is(net.raw(id).status().commit, 11);
+  }
+});
+
+test('commit with one follower down; the follower catches up when back', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.isolate('c');
+  net.propose('a', 'p1');
+  t.is(net.raw('a').status().commit, 2);
+  t.is(net.raw('c').status().commit, 1);
+  net.heal();
+  net.tickAll(2);
+  t.deepEqual(net.appliedData('c'), ['p1']);
+});
+
+test('the consistency check rejects an app whose prev entry does not match, with a hint', (t) => {
+  const n = follower([[1, 1], [2, 1]], 2);
+  n.step(msg({ type: 'app', from: 'a', to: 'b', term: 2, index: 3, logTerm: 2, entries: [entry(4, 2)] }));
+  const m = n.ready().messages[0]!;
+  t.like(m, { type: 'appResp', reject: true, index: 3, rejectHint: 2, logTerm: 1 });
+  t.is(n.status().lastIndex, 2);
+});
+
+test('a real conflict truncates the follower log from the conflicting entry', (t) => {
+  const n = follower([[1, 1], [2, 1], [3, 1]], 2);
+  n.step(msg({ type: 'app', from: 'a', to: 'b', term: 2, index: 1, logTerm: 1, entries: [entry(2, 2)] }));
+  const rd = n.ready();
+  t.deepEqual(rd.entries.map((e) => [e.index, e.term]), [[2, 2]]);
+  t.like(rd.messages[0], { type: 'appResp', reject: false, index: 2 });
+  t.is(n.status().lastIndex, 2);
+});
+
+test('a stale or duplicate app never truncates (no conflict, entries beyond stay)', (t) => {
+  const n = follower([[1, 1], [2, 1], [3, 1]], 1);
+  n.step(msg({ type: 'app', from: 'a', to: 'b', term: 1, index: 0, logTerm: 0, entries: [entry(1, 1), entry(2, 1)] }));
+  const rd = n.ready();
+  t.is(rd.entries.length, 0);
+  t.like(rd.messages[0], { type: 'appResp', index: 2, reject: false });
+  t.is(n.status().lastIndex, 3);
+});
+
+test('an app below the commit index is answered with the commit index', (t) => {
+  const n = follower([[1, 1], [2, 1], [3, 1]], 1, 3);
+  n.step(msg({ type: 'app', from: 'a', to: 'b', term: 1, index: 1, logTerm: 1, entries: [entry(2, 1)] }));
+  t.like(n.ready().messages[0], { type: 'appResp', index: 3, reject: false });
+});
+
+test('follower commit follows the leader but never beyond what the message proves', (t) => {
+  const n = follower([[1, 1], [2, 1], [3, 1]], 1);
+  n.step(msg({ type: 'app', from: 'a', to: 'b', term: 1, index: 1, logTerm: 1, entries: [], commit: 3 }));
+  t.is(n.status().commit, 1);
+});
+
+test('fast backoff: the leader skips a whole conflicting term per round trip', (t) => {
+  // a and b hold k0..k4 at 2..6 in term 2; c holds 50 junk entries of term 1 at 2..51.
+  const net = new Network(['a', 'b', 'c'], { maxMsgBytes: 2 });
+  for (const id of ['a', 'b']) {
+    const s = net.get(id).storage;
+    s.append([entry(1, 1), ...Array.from({ length: 5 }, (_, i) => entry(2 + i, 2, `k${i}`))]);
+    s.setHardState({ term: 2, vote: null, commit: 1 });
+  }
+  const cs = net.get('c').storage;
+  cs.append([entry(1, 1), ...Array.from({ length: 50 }, (_, i) => entry(2 + i, 1, 'junk'))]);
+  cs.setHardState({ term: 2, vote: null, commit: 1 });
+  for (const id of ['a', 'b', 'c']) net.restart(id);
+  net.elect('a');
+  net.tickAll(3);
+  const rejects = net.log.filter((m) => m.type === 'appResp' && m.from === 'c' && m.reject).length;
+  t.true(rejects <= 1, `rejections: ${rejects}`);
+  t.deepEqual(net.appliedData('c'), ['k0', 'k1', 'k2', 'k3', 'k4']);
+  t.is(net.raw('c').status().lastIndex, net.raw('a').status().lastIndex);
+});
+
+test('batching: proposals made before ready() travel in one app message per follower', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  const a = net.raw('a');
+  for (let i = 0; i < 100; i++) a.propose(enc(`v${i}`));
+  const rd = net.drain('a')!;
+  const apps = rd.messages.filter((m) => m.type === 'app');
+  t.is(apps.length, 2);
+  t.is(apps[0]!.entries.length, 100);
+  net.deliver();
+  t.is(net.appliedData('c').length, 100);
+});
+
+test('maxMsgBytes splits a batch; replicate state pipelines up to maxInflightMsgs', (t) => {
+  const net = new Network(['a', 'b', 'c'], { maxMsgBytes: 10, maxInflightMsgs: 3 });
+  net.elect('a');
+  const a = net.raw('a');
+  for (let i = 0; i < 20; i++) a.propose(enc('12345')); // 2 entries per message
+  const rd = net.drain('a')!;
+  const toB = rd.messages.filter((m) => m.type === 'app' && m.to === 'b');
+  t.is(toB.length, 3, 'window of 3 messages');
+  for (const m of toB) t.is(m.entries.length, 2);
+  // Acks free the window and the rest flows; everything commits.
+  net.deliver();
+  t.is(net.appliedData('b').length, 20);
+  t.is(a.status().commit, 21);
+});
+
+test('a follower in probe state gets one app at a time until it answers', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.isolate('c');
+  net.propose('a', 'x');
+  net.raw('a').reportUnreachable('c');
+  t.is(net.raw('a').status().progress!['c']!.state, 'probe');
+  net.queue = [];
+  const a = net.raw('a');
+  a.propose(enc('y'));
+  a.propose(enc('z'));
+  const rd1 = net.drain('a')!;
+  a.propose(enc('w'));
+  const rd2 = net.drain('a')!;
+  const toC = [...rd1.messages, ...rd2.messages].filter((m) => m.type === 'app' && m.to === 'c');
+  t.is(toC.length, 1);
+});

@@ -1,0 +1,66 @@
+// Leadership transfer (dissertation §3.10).
+import test from 'ava';
+import { RaftError } from '../../node/raft/types.ts';
+import { Network, enc } from './helpers/network.ts';
+
+const code = (e: unknown) => (e instanceof RaftError ? e.code : String(e));
+
+test('transfer to an up-to-date follower: it campaigns at once and wins', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.propose('a', 'x');
+  const mark = net.log.length;
+  net.raw('a').transferLeadership('b');
+  net.deliver();
+  t.is(net.leader(), 'b');
+  t.is(net.raw('b').status().term, 2);
+  t.is(net.raw('a').status().leader, 'b');
+  const tn = net.log.filter((m) => m.type === 'timeoutNow');
+  t.is(tn.length, 1);
+  t.false(net.log.slice(mark).some((m) => m.type === 'preVote'), 'the forced campaign skips pre-vote');
+  t.true(net.log.slice(mark).some((m) => m.type === 'vote' && m.context === 'transfer'));
+});
+
+test('transfer to a lagging follower first brings it up to date', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.isolate('c');
+  for (let i = 0; i < 5; i++) net.propose('a', `v${i}`);
+  net.heal();
+  net.queue = [];
+  net.raw('a').transferLeadership('c');
+  t.is(code(t.throws(() => net.raw('a').propose(enc('refused')))), 'TRANSFERRING');
+  net.tickAll(3);
+  t.is(net.leader(), 'c');
+  t.deepEqual(net.appliedData('c'), ['v0', 'v1', 'v2', 'v3', 'v4']);
+});
+
+test('a transfer that cannot finish is aborted after an election timeout; proposals resume', (t) => {
+  const net = new Network(['a', 'b', 'c'], { electionTimeoutTicks: 10 });
+  net.elect('a');
+  net.isolate('c');
+  net.raw('a').transferLeadership('c');
+  t.is(net.raw('a').status().leadTransferee, 'c');
+  net.tickAll(11);
+  t.is(net.raw('a').status().leadTransferee, null);
+  t.is(net.leader(), 'a');
+  t.notThrows(() => net.raw('a').propose(enc('ok')));
+});
+
+test('transfer to self, a learner or a non-member is ignored', (t) => {
+  const net = new Network(['a', 'b', 'l'], {}, 1, { voters: ['a', 'b'], learners: ['l'] });
+  net.elect('a');
+  for (const to of ['a', 'l', 'zz']) {
+    net.raw('a').transferLeadership(to);
+    t.is(net.raw('a').status().leadTransferee, null, to);
+  }
+});
+
+test('the transfer target campaigns despite the other followers\' lease', (t) => {
+  const net = new Network(['a', 'b', 'c', 'd', 'e']);
+  net.elect('a');
+  net.tickAll(2); // everyone heard from a just now: all are in lease
+  net.raw('a').transferLeadership('e');
+  net.deliver();
+  t.is(net.leader(), 'e');
+});
