@@ -1,0 +1,57 @@
+/** `seqdb cli`: an interactive prompt like redis-cli (client/cli/repl.ts). */
+import { parseArgs } from 'node:util';
+import { createClient } from '../../client/index.ts';
+import { Exit, routersFrom } from '../../client/cli/common.ts';
+import { defaultHistoryFile } from '../../client/cli/history.ts';
+import { runRepl } from '../../client/cli/repl.ts';
+import type { Subcommand } from '../cli.ts';
+
+const USAGE = `Usage: seqdb cli [--router H:P]... [--timeout MS]
+
+An interactive prompt: type commands (INC, GET, SET, PING, INFO), "help" or "help <command>",
+"quit" or Ctrl-D to leave. Replies read as in redis-cli: (integer) 5, (nil), (error) ….
+INC lines without ID get a fresh token, so automatic retries never leave a gap.
+History: ~/.seqdb_history ($SEQDB_HISTFILE overrides; empty disables), newest 1000 lines.
+With input that is not a terminal, runs each line and prints its reply.
+--timeout: each command's overall deadline, retries included (default 15000 ms).
+Routers: --router H:P (repeatable or comma-separated), else $SEQDB_ROUTERS, else 127.0.0.1:7379.`;
+
+export const cli: Subcommand = {
+  name: 'cli',
+  summary: 'interactive prompt (like redis-cli)',
+  async run(argv) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: [...argv],
+        options: { router: { type: 'string', multiple: true }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+        strict: true,
+      }));
+    } catch (err) {
+      console.error(`seqdb cli: ${(err as Error).message.split('\n')[0]}\n${USAGE}`);
+      return Exit.USAGE;
+    }
+    if (values.help) {
+      console.log(USAGE);
+      return Exit.OK;
+    }
+    if (values.timeout !== undefined && !/^[1-9]\d{0,6}$/.test(values.timeout)) {
+      console.error('seqdb cli: --timeout must be a positive integer (ms), at most 9999999');
+      return Exit.USAGE;
+    }
+    const routers = routersFrom(values.router);
+    let client;
+    try {
+      client = createClient({ routers, ...(values.timeout === undefined ? {} : { deadlineMs: Number(values.timeout) }) });
+    } catch (err) {
+      console.error(`seqdb cli: ${(err as Error).message}`);
+      return Exit.USAGE;
+    }
+    try {
+      await runRepl({ client, label: routers[0]!, input: process.stdin, output: process.stdout, historyFile: defaultHistoryFile() });
+    } finally {
+      client.destroy();
+    }
+    return Exit.OK;
+  },
+};

@@ -1,0 +1,168 @@
+/**
+ * `seqdb node`: one storage node of a replicated shard (Raft over TCP, LMDB on disk).
+ * `seqdb node admin <op> --addr H:P`: leadership transfer, node removal, snapshot, status.
+ */
+import { resolve } from 'node:path';
+import { startReplicaNode } from '../../node/replication/replica-node.ts';
+import { Transport } from '../../node/replication/transport.ts';
+import { CliError, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
+
+const USAGE = `Usage: seqdb node --shard ID --host IP --port PORT --data DIR [--bootstrap-expect N] [--join H:P,...]
+       seqdb node admin <status|transfer ID|remove ID|snapshot> --addr H:P [--shard ID] [--cluster NAME]
+
+Runs one storage node of shard --shard. Clients and peers use the same --port.
+Without --join, nodes find each other with mDNS on the interface of --host and form a sharded
+cluster (shard 1 holds the catalog); with --join alone the shard is standalone and owns every bucket.
+
+Options:
+  --shard <id>               shard this node serves (stored in --data; a mismatch is refused)
+  --host <ip>                address to listen on and advertise (default 127.0.0.1)
+  --port <n>                 TCP port for clients and peers (default 7379; 0 picks a free one)
+  --data <dir>               data directory (default ./data)
+  --cluster <name>           cluster name (default seqdb; stored in --data)
+  --join <h:p,...>           peers' addresses; may include this node's own
+  --bootstrap-expect <n>     form a new shard once n fresh nodes know each other
+  --catalog <h:p,...>        with --join: addresses of catalog-shard (shard 1) nodes; makes this
+                             shard part of a sharded cluster without multicast (see router/DESIGN.md)
+  --shards-expect <n>        catalog shard only: wait for n registered shards before assigning slots
+  --tick-ms <n>              Raft tick (default 50)
+  --election-ticks <n>       election timeout in ticks, randomized in [n, 2n) (default 10)
+  --snapshot-entries <n>     applied entries between snapshots (default 10000)
+  --token-retention-ms <n>   how long INC ... ID tokens are remembered (default 86400000 = 24 h)
+  --tokens-max <n>           most tokens remembered (default 1000000)
+  -h, --help                 show this help
+
+SIGTERM on the leader transfers leadership before the process exits.`;
+
+const FLAGS = {
+  shard: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  data: { type: 'string' },
+  cluster: { type: 'string' },
+  join: { type: 'string' },
+  'bootstrap-expect': { type: 'string' },
+  'tick-ms': { type: 'string' },
+  'election-ticks': { type: 'string' },
+  'snapshot-entries': { type: 'string' },
+  'token-retention-ms': { type: 'string' },
+  'tokens-max': { type: 'string' },
+  catalog: { type: 'string' },
+  'shards-expect': { type: 'string' },
+  addr: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export const node: Subcommand = {
+  name: 'node',
+  summary: 'run one storage node of a replicated shard (Raft), or administer one',
+  async run(argv) {
+    if (argv[0] === 'admin') return admin(argv.slice(1));
+    const { values } = parseFlags(argv, FLAGS);
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const shard = values.shard;
+    if (shard === undefined || !NAME.test(shard)) throw new CliError('--shard is required: 1-64 of [A-Za-z0-9_.-]');
+    const cluster = values.cluster ?? 'seqdb';
+    if (!NAME.test(cluster)) throw new CliError('--cluster must be 1-64 of [A-Za-z0-9_.-]');
+    const host = values.host ?? '127.0.0.1';
+    if (!/^[\x21-\x7e]+$/.test(host)) throw new CliError('--host must be an address');
+    const join = parseJoin(values.join);
+    const bootstrapExpect = parsePositiveInt('bootstrap-expect', values['bootstrap-expect']);
+    const tickMs = parsePositiveInt('tick-ms', values['tick-ms']);
+    const electionTimeoutTicks = parsePositiveInt('election-ticks', values['election-ticks']);
+    if (electionTimeoutTicks !== undefined && electionTimeoutTicks < 2) throw new CliError('--election-ticks must be at least 2');
+    const snapshotEntries = parsePositiveInt('snapshot-entries', values['snapshot-entries']);
+    const dataDir = resolve(values.data ?? './data');
+    const catalog = parseJoin(values.catalog);
+    const shardsExpect = parsePositiveInt('shards-expect', values['shards-expect']);
+    // No --join: discovery. --catalog: static sharded cluster. --join alone: standalone shard.
+    const sharded = join.length === 0 || catalog.length > 0;
+    const n = await startReplicaNode({
+      ...(sharded ? { sharding: { discovery: join.length === 0, catalog, ...(shardsExpect !== undefined ? { shardsExpect } : {}) } } : {}),
+      dataDir,
+      shard,
+      cluster,
+      host,
+      port: parsePort(values.port, 7379),
+      join,
+      ...(bootstrapExpect !== undefined ? { bootstrapExpect } : {}),
+      tuning: { tickMs, electionTimeoutTicks, snapshotEntries },
+      stateMachine: {
+        tokenRetentionMs: parsePositiveInt('token-retention-ms', values['token-retention-ms']),
+        tokensMax: parsePositiveInt('tokens-max', values['tokens-max']),
+      },
+    });
+    console.log(`seqdb node ${n.nodeId} of shard ${shard} listening on ${n.address} (data: ${dataDir})`);
+    return new Promise((resolveExit) => {
+      let stopping = false;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        console.log(`seqdb node: ${signal}, shutting down`);
+        n.shutdown().then(
+          () => resolveExit(0),
+          (err: Error) => {
+            console.error(`seqdb node: shutdown failed: ${err.message}`);
+            resolveExit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+  },
+};
+
+function parseJoin(text: string | undefined): string[] {
+  if (text === undefined || text === '') return [];
+  const list = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const a of list) {
+    const i = a.lastIndexOf(':');
+    const port = Number(a.slice(i + 1));
+    if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new CliError(`--join: bad address '${a}' (want host:port)`);
+  }
+  return list;
+}
+
+async function admin(argv: readonly string[]): Promise<number> {
+  const [op, ...rest] = argv;
+  const arg = rest[0] !== undefined && !rest[0].startsWith('--') ? rest.shift() : undefined;
+  const { values } = parseFlags(rest, FLAGS);
+  if (values.help || op === undefined) {
+    console.log(USAGE);
+    return op === undefined ? 2 : 0;
+  }
+  const addr = values.addr;
+  if (!addr) throw new CliError('admin needs --addr H:P of a node');
+  const control: Record<string, unknown> = { op };
+  if (op === 'transfer') control.to = arg;
+  else if (op === 'remove') control.id = arg;
+  else if (op !== 'snapshot' && op !== 'status') throw new CliError(`unknown admin op '${op}'`);
+  if ((op === 'transfer' || op === 'remove') && !arg) throw new CliError(`${op} needs a node id`);
+  // An admin client is a peer of the shard for one request; its id marks it as such in logs.
+  const t = new Transport({
+    cluster: values.cluster ?? 'seqdb', shard: values.shard ?? '0', nodeId: `admin-${process.pid}`, advertise: () => 'admin:1',
+    addressOf: () => undefined, isRemoved: () => false, onMessage: () => {}, onPeerHello: () => {},
+    onControl: async () => ({}), onClientSocket: (s) => s.destroy(), onUnreachable: () => {}, onSnapshotSent: () => {},
+    log: (l) => console.error(l),
+  });
+  let target = addr;
+  for (let hop = 0; hop < 4; hop++) {
+    const reply = await t.request(target, control, 10_000);
+    if (typeof reply.redirect === 'string' && op !== 'status') {
+      target = reply.redirect;
+      continue;
+    }
+    console.log(JSON.stringify(reply, null, 2));
+    return reply.error ? 1 : 0;
+  }
+  console.error('seqdb node admin: too many redirects');
+  return 1;
+}
+
+export default node;

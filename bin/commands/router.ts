@@ -1,0 +1,66 @@
+/** `seqdb router`: a stateless router in front of the shards of a cluster. */
+import { startRouter } from '../../router/router.ts';
+import { CliError, parseFlags, parsePort, type Subcommand } from '../cli.ts';
+
+const USAGE = `Usage: seqdb router --host IP --port PORT [--join H:P,...] [--cluster NAME]
+
+Speaks the client protocol and forwards each command to the leader of the shard owning its
+bucket. Keeps no data: run as many as you like, restart them at will.
+
+Options:
+  --host <ip>          address to listen on; mDNS is pinned to its interface (default 127.0.0.1)
+  --port <n>           TCP port for clients (default 7379; 0 picks a free one)
+  --join <h:p,...>     node addresses to fetch the catalog from (include a node of shard 1);
+                       without it the router finds the nodes with mDNS
+  --cluster <name>     cluster name (default seqdb): other clusters on the network are ignored
+  --deadline-ms <n>    most time one command may take, retries included (default 5000)
+  -h, --help           show this help`;
+
+const FLAGS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  join: { type: 'string' },
+  cluster: { type: 'string' },
+  'deadline-ms': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const router: Subcommand = {
+  name: 'router',
+  summary: 'run a stateless router in front of a sharded cluster',
+  async run(argv) {
+    const { values } = parseFlags(argv, FLAGS);
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const host = values.host ?? '127.0.0.1';
+    const cluster = values.cluster ?? 'seqdb';
+    if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(cluster)) throw new CliError('--cluster must be 1-32 of [a-z0-9-], starting with a letter or digit');
+    const join = (values.join ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+    for (const a of join) if (!/^[^\s:]+:\d{1,5}$/.test(a)) throw new CliError(`--join: bad address '${a}' (want host:port)`);
+    const deadlineText = values['deadline-ms'];
+    const deadlineMs = deadlineText === undefined ? undefined : Number(deadlineText);
+    if (deadlineMs !== undefined && (!Number.isInteger(deadlineMs) || deadlineMs < 100 || deadlineMs > 600_000)) {
+      throw new CliError('--deadline-ms must be an integer in 100..600000');
+    }
+    const r = await startRouter({
+      host, port: parsePort(values.port, 7379), join, cluster,
+      ...(deadlineMs !== undefined ? { forwarder: { deadlineMs } } : {}),
+    });
+    console.log(`seqdb router listening on ${r.address} (cluster ${cluster}, ${join.length > 0 ? `join ${join.join(',')}` : 'mDNS discovery'})`);
+    return new Promise((resolveExit) => {
+      let stopping = false;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        console.log(`seqdb router: ${signal}, shutting down`);
+        r.close().then(() => resolveExit(0), () => resolveExit(1));
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+  },
+};
+
+export default router;

@@ -1,0 +1,52 @@
+/**
+ * The `seqdb` command: dispatches to a subcommand from bin/commands/. To add one, write
+ * bin/commands/<name>.ts exporting a Subcommand and add it to SUBCOMMANDS.
+ */
+import { CliError, type Subcommand } from './cli.ts';
+import { dev } from './commands/dev.ts';
+import { node } from './commands/node.ts';
+import { inc } from './commands/inc.ts';
+import { get } from './commands/get.ts';
+import { set } from './commands/set.ts';
+import { cli } from './commands/cli.ts';
+import { status } from './commands/status.ts';
+import { router } from './commands/router.ts';
+
+const SUBCOMMANDS: readonly Subcommand[] = [dev, node, router, inc, get, set, cli, status];
+
+function usage(): string {
+  const width = Math.max(...SUBCOMMANDS.map((s) => s.name.length));
+  const lines = SUBCOMMANDS.map((s) => `  ${s.name.padEnd(width)}  ${s.summary}`);
+  return `Usage: seqdb <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'seqdb <command> --help' for a command's options.`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    console.error(usage());
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return 0;
+  }
+  const subcommand = SUBCOMMANDS.find((s) => s.name === name);
+  if (subcommand === undefined) {
+    console.error(`seqdb: unknown command '${name}' (run 'seqdb --help')`);
+    return 2;
+  }
+  try {
+    return await subcommand.run(rest);
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    console.error(`seqdb ${name}: ${error.message}`);
+    return 2;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2)).catch((error: Error) => {
+  console.error(`seqdb: ${error.message}`);
+  return 1;
+});
+// Anything still holding the event loop open after a clean finish must not keep us alive.
+setTimeout(() => process.exit(), 2000).unref();

@@ -1,0 +1,122 @@
+/**
+ * The server's command table: the state-machine commands (SET, GET, INC) go to the engine;
+ * connection-level commands (PING, ECHO, QUIT, INFO and what Redis clients send on connect)
+ * are answered here. Handlers return encoded replies; they never touch the socket.
+ */
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import { NULL_BULK, OK, PONG, array, bulk, errorReply, integer, type Encoded } from '../../shared/protocol/index.ts';
+import { parseCommand, unknownCommand, wrongArity, type CommandResult } from '../state-machine/index.ts';
+import type { Engine } from './engine.ts';
+import { clusterHandler } from '../ownership/cluster-handler.ts';
+
+/** Per-connection facts a handler may read or change. */
+export interface ClientContext {
+  readonly id: number;
+  name: Buffer | null;
+}
+
+export interface ServerFacts {
+  readonly engine: Engine;
+  infoText(): string;
+}
+
+/** A reply, and whether the connection closes once it is written (QUIT). */
+export interface Outcome {
+  readonly reply: Encoded | Promise<Encoded>;
+  readonly close?: boolean;
+}
+
+type Handler = (args: readonly Buffer[], client: ClientContext, server: ServerFacts) => Outcome;
+
+export function resultReply(result: CommandResult): Encoded {
+  switch (result.type) {
+    case 'ok':
+      return OK;
+    case 'int':
+      return integer(result.value);
+    case 'nil':
+      return NULL_BULK;
+    case 'bulk':
+      return bulk(result.value);
+    case 'error':
+      return errorReply(result);
+  }
+}
+
+const dataCommand: Handler = (args, _client, server) => {
+  // Decoder arguments may be views into socket chunks: copy what outlives this call.
+  const command = parseCommand(args.map((arg) => Buffer.from(arg)));
+  return { reply: server.engine.execute(command).then(resultReply) };
+};
+
+const HANDLERS: Readonly<Record<string, Handler>> = {
+  set: dataCommand,
+  get: dataCommand,
+  inc: dataCommand,
+  ping: (args) => {
+    if (args.length > 2) throw wrongArity('ping');
+    return { reply: args.length === 2 ? bulk(args[1]!) : PONG };
+  },
+  echo: (args) => {
+    if (args.length !== 2) throw wrongArity('echo');
+    return { reply: bulk(args[1]!) };
+  },
+  quit: () => ({ reply: OK, close: true }),
+  info: (_args, _client, server) => ({ reply: bulk(server.infoText()) }),
+  // Clients select database 0 when configured to; there is only database 0.
+  select: (args) => {
+    if (args.length !== 2) throw wrongArity('select');
+    if (args[1]!.toString('latin1') !== '0') throw new SeqError(ErrorCode.SYNTAX, 'DB index is out of range');
+    return { reply: OK };
+  },
+  // redis-cli asks COMMAND DOCS for hints: an empty answer means "no hints".
+  command: (args) => {
+    const sub = args[1]?.toString('latin1').toLowerCase();
+    return { reply: sub === 'count' ? integer(0) : array([]) };
+  },
+  client: clientCommand,
+  // Internal catalog/ownership commands (node/ownership/cluster-command.ts).
+  cluster: (args, _client, server) => clusterHandler(args, server.engine, resultReply),
+  // RESP3 is not spoken: HELLO is an unknown command, as on Redis before 6, so clients stay on RESP2.
+};
+
+function clientCommand(args: readonly Buffer[], client: ClientContext): Outcome {
+  if (args.length < 2) throw wrongArity('client');
+  const sub = args[1]!.toString('latin1').toLowerCase();
+  switch (sub) {
+    case 'setinfo':
+      if (args.length !== 4) throw wrongArity('client|setinfo');
+      return { reply: OK };
+    case 'setname':
+      if (args.length !== 3) throw wrongArity('client|setname');
+      client.name = Buffer.from(args[2]!);
+      return { reply: OK };
+    case 'getname':
+      return { reply: bulk(client.name) };
+    case 'id':
+      return { reply: integer(client.id) };
+    default:
+      throw new SeqError(ErrorCode.UNKNOWN_COMMAND, `unknown subcommand '${printableName(args[1]!)}'`);
+  }
+}
+
+/** Runs one request; client errors become error replies, the connection stays usable. */
+export function dispatch(args: readonly Buffer[], client: ClientContext, server: ServerFacts): Outcome {
+  const name = args[0]!.toString('latin1').toLowerCase();
+  const handler = HANDLERS[name];
+  try {
+    if (handler === undefined) {
+      const extra = server.engine.extraCommand?.(name);
+      if (extra !== undefined) return { reply: extra(args).then(resultReply) };
+      throw unknownCommand(args[0]!);
+    }
+    return handler(args, client, server);
+  } catch (error) {
+    if (error instanceof SeqError) return { reply: errorReply(error) };
+    throw error;
+  }
+}
+
+function printableName(arg: Buffer): string {
+  return arg.subarray(0, 64).toString('latin1').replace(/[\x00-\x1f\x7f-\xff']/g, '?');
+}

@@ -1,0 +1,23 @@
+/**
+ * What the TCP server needs from whatever executes commands: the single-node executor
+ * (node/single/) today, a Raft-replicated node later. The server never touches storage.
+ */
+import type { Command, CommandResult } from '../state-machine/index.ts';
+
+export interface Engine {
+  /**
+   * Executes one command. Commands submitted in order are applied in that order; the promise
+   * resolves only once the result is durable (writes) or reflects every write acknowledged
+   * before the call (reads). Never rejects: failures are `error` results.
+   */
+  execute(command: Command): Promise<CommandResult>;
+  /** Extra `key:value` lines for INFO (e.g. role, sequences). */
+  info(): Readonly<Record<string, string | number>>;
+  /** Stops accepting, finishes what was accepted, releases storage. */
+  close(): Promise<void>;
+  /**
+   * Commands this engine adds to the table (e.g. SEQDB.TRANSFER on a replicated node): given the
+   * lower-case command name, a handler, or undefined when the engine has no such command.
+   */
+  extraCommand?(name: string): ((args: readonly Buffer[]) => Promise<CommandResult>) | undefined;
+}

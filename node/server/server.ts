@@ -1,0 +1,123 @@
+/**
+ * SeqDB's TCP server: accepts connections (up to a bound), gives each a Connection, answers
+ * INFO, and shuts down gracefully. It executes data commands through an Engine and knows
+ * nothing of storage.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import { errorReply, type RequestLimits } from '../../shared/protocol/index.ts';
+import { Connection } from './connection.ts';
+import type { Engine } from './engine.ts';
+import { VERSION } from './version.ts';
+
+export interface ServerOptions {
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 7379; 0 picks a free port. */
+  readonly port?: number;
+  /** Open client connections beyond which new ones are refused with -BUSY. Default 10,000. */
+  readonly connectionsMax?: number;
+  /** Async replies waiting per connection before it stops reading. Default 1,024. */
+  readonly pipelineMax?: number;
+  /** Reply bytes buffered per client before it is dropped. Default 8 MiB. */
+  readonly outputBytesMax?: number;
+  /** How long a request may stay half-sent before its connection is dropped. Default 30,000. */
+  readonly requestTimeoutMs?: number;
+  /** Request decoder limits (args, request and inline bytes). Defaults: shared/protocol/limits.ts. */
+  readonly requestLimits?: Partial<RequestLimits>;
+}
+
+export class SeqServer {
+  private readonly server: Server;
+  private readonly connections = new Set<Connection>();
+  private readonly startedMs = Date.now();
+  private nextClientId = 1;
+  private address: AddressInfo | undefined;
+
+  constructor(
+    readonly engine: Engine,
+    private readonly options: ServerOptions = {},
+  ) {
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+  }
+
+  /** Starts listening; resolves with the bound address. */
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port ?? 7379, this.options.host ?? '127.0.0.1', () => {
+        this.server.off('error', reject);
+        this.address = this.server.address() as AddressInfo;
+        resolve(this.address);
+      });
+    });
+  }
+
+  get connectedClients(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Stops accepting, lets every connection finish the requests it already sent (replies
+   * flushed), then closes them. Connections still open after `graceMs` are destroyed.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const drained = Promise.all([...this.connections].map((c) => c.shutdown()));
+    const timer = setTimeout(() => this.destroyAll(), graceMs);
+    await drained;
+    clearTimeout(timer);
+    await closed;
+  }
+
+  infoText(): string {
+    const engineInfo = this.engine.info();
+    const lines = [
+      '# Server',
+      `version:${VERSION}`,
+      `process_id:${process.pid}`,
+      `tcp_port:${this.address?.port ?? 0}`,
+      `uptime_seconds:${Math.floor((Date.now() - this.startedMs) / 1000)}`,
+      '# Clients',
+      `connected_clients:${this.connections.size}`,
+      '# Persistence',
+      // ioredis's ready check waits for loading:0.
+      'loading:0',
+      '# SeqDB',
+      ...Object.entries(engineInfo).map(([key, value]) => `${key}:${value}`),
+    ];
+    return lines.join('\r\n') + '\r\n';
+  }
+
+  /**
+   * Serves a client connection accepted by someone else (a replicated node shares its one port
+   * with peer traffic and sniffs the first bytes); `head` holds the bytes already read from it.
+   * The server need not be listening itself.
+   */
+  adopt(socket: Socket, head?: Buffer): void {
+    if (head !== undefined && head.length > 0) socket.unshift(head);
+    this.accept(socket);
+    socket.resume();
+  }
+
+  private accept(socket: Socket): void {
+    if (this.connections.size >= (this.options.connectionsMax ?? 10_000)) {
+      socket.on('error', () => socket.destroy());
+      socket.end(errorReply(new SeqError(ErrorCode.BUSY, 'max number of clients reached')));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    const connection = new Connection(socket, this.nextClientId++, this, {
+      pipelineMax: this.options.pipelineMax ?? 1024,
+      outputBytesMax: this.options.outputBytesMax ?? 8 * 1024 * 1024,
+      requestTimeoutMs: this.options.requestTimeoutMs ?? 30_000,
+      ...(this.options.requestLimits === undefined ? {} : { request: this.options.requestLimits }),
+    });
+    this.connections.add(connection);
+    socket.once('close', () => this.connections.delete(connection));
+  }
+
+  private destroyAll(): void {
+    for (const connection of this.connections) connection.destroy();
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Single-node executor with group commit. Commands are queued in arrival order; whenever the
+ * writer is idle, everything queued (up to `batchMax`) is applied in order inside ONE LMDB write
+ * transaction, and every result is released only after that transaction is fsynced. Commands
+ * arriving during a flush form the next batch, so one fsync serves many clients.
+ *
+ * Because every command goes through this one writer in order, work on a bucket is serialized
+ * (the bucket lock), and a GET placed after a write in the queue observes it. A GET is only
+ * answered once the batch it ran in is durable, so no reply ever shows a value that a crash
+ * could take back.
+ */
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import {
+  errorResult,
+  isWrite,
+  read,
+  type Command,
+  type CommandResult,
+  type LmdbStore,
+  type StateMachine,
+} from '../state-machine/index.ts';
+import type { Engine } from '../server/engine.ts';
+
+export interface ExecutorOptions {
+  /** Commands waiting for the writer beyond which new ones get BUSY. Default 100,000. */
+  readonly queueMax?: number;
+  /** Commands applied per transaction. Default 4,096. */
+  readonly batchMax?: number;
+  /** Wall clock stamped on each command as its proposal time. Default Date.now. */
+  readonly nowMs?: () => number;
+}
+
+interface Pending {
+  readonly command: Command;
+  readonly timeMs: number;
+  readonly resolve: (result: CommandResult) => void;
+}
+
+export class SingleExecutor implements Engine {
+  private readonly queue: Pending[] = [];
+  private running = false;
+  private closing = false;
+  private failure: SeqError | undefined;
+  private idle: (() => void) | undefined;
+  private closeOnce: Promise<void> | undefined;
+  private readonly queueMax: number;
+  private readonly batchMax: number;
+  private readonly nowMs: () => number;
+
+  constructor(
+    private readonly store: LmdbStore,
+    private readonly machine: StateMachine,
+    options: ExecutorOptions = {},
+  ) {
+    this.queueMax = options.queueMax ?? 100_000;
+    this.batchMax = options.batchMax ?? 4096;
+    this.nowMs = options.nowMs ?? Date.now;
+  }
+
+  execute(command: Command): Promise<CommandResult> {
+    const refusal = this.refusal();
+    if (refusal !== undefined) return Promise.resolve(refusal);
+    return new Promise((resolve) => {
+      this.queue.push({ command, timeMs: this.nowMs(), resolve });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  info(): Record<string, string | number> {
+    const summary = this.store.summary();
+    return { role: 'standalone', sequences: summary.sequences, tokens: summary.tokens };
+  }
+
+  /** Refuses new commands, waits for queued ones to be durable, closes LMDB. */
+  close(): Promise<void> {
+    this.closeOnce ??= (async () => {
+      this.closing = true;
+      if (this.running) await new Promise<void>((resolve) => (this.idle = resolve));
+      await this.store.close();
+    })();
+    return this.closeOnce;
+  }
+
+  private refusal(): CommandResult | undefined {
+    if (this.failure !== undefined) return errorResult(this.failure.code, this.failure.message);
+    if (this.closing) return errorResult(ErrorCode.SHUTTING_DOWN, 'server is shutting down');
+    if (this.queue.length >= this.queueMax) return errorResult(ErrorCode.BUSY, 'too many pending commands');
+    return undefined;
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.batchMax);
+        const results = await this.runBatch(batch);
+        batch.forEach((pending, i) => pending.resolve(results[i]!));
+      }
+    } finally {
+      this.running = false;
+      this.idle?.();
+    }
+  }
+
+  private async runBatch(batch: readonly Pending[]): Promise<CommandResult[]> {
+    if (this.failure !== undefined) return batch.map(() => this.refusal()!);
+    try {
+      if (!batch.some((p) => isWrite(p.command))) {
+        return this.store.read((kv) => batch.map((p) => read(kv, p.command as Extract<Command, { type: 'get' }>)));
+      }
+      return await this.store.write((txn) => batch.map((p) => this.machine.apply(txn, p.command, p.timeMs)));
+    } catch (error) {
+      // Never acknowledge after a failed commit: from now on every command gets STORAGE.
+      this.failure = new SeqError(ErrorCode.STORAGE, `storage failed: ${(error as Error).message}`);
+      return batch.map(() => errorResult(this.failure!.code, this.failure!.message));
+    }
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * A complete single-node SeqDB: LMDB store + state machine + group-commit executor + TCP server.
+ * `seqdb dev` runs one; tests start them in-process or as child processes.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { LmdbStore, StateMachine, type StateMachineOptions } from '../state-machine/index.ts';
+import { SeqServer, type ServerOptions } from '../server/server.ts';
+import { SingleExecutor, type ExecutorOptions } from './executor.ts';
+
+export interface SingleNodeOptions {
+  /** Data directory; the LMDB environment lives in `<dataDir>/lmdb`. Created if missing. */
+  readonly dataDir: string;
+  readonly server?: ServerOptions;
+  readonly stateMachine?: StateMachineOptions;
+  readonly executor?: ExecutorOptions;
+}
+
+export interface SingleNode {
+  readonly address: AddressInfo;
+  readonly server: SeqServer;
+  /** Stops accepting, finishes in-flight requests, closes LMDB. */
+  close(): Promise<void>;
+}
+
+export async function startSingleNode(options: SingleNodeOptions): Promise<SingleNode> {
+  const lmdbPath = join(options.dataDir, 'lmdb');
+  mkdirSync(lmdbPath, { recursive: true });
+  const store = LmdbStore.open({ path: lmdbPath });
+  const executor = new SingleExecutor(store, new StateMachine(options.stateMachine), options.executor);
+  const server = new SeqServer(executor, options.server);
+  let address: AddressInfo;
+  try {
+    address = await server.listen();
+  } catch (error) {
+    await executor.close();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await server.close();
+      await executor.close();
+    })());
+  return { address, server, close };
+}

@@ -1,0 +1,105 @@
+/**
+ * Deterministic application of commands. Given the same store contents, command and timeMs,
+ * every replica computes the same result and the same writes. The clock is the largest timeMs
+ * applied so far (stored in meta), so a proposer whose clock steps back cannot un-expire tokens.
+ */
+import { ErrorCode } from '../../shared/errors.ts';
+import {
+  NIL_RESULT,
+  OK_RESULT,
+  SEQUENCE_VALUE_MAX,
+  errorResult,
+  intResult,
+  type Command,
+  type CommandResult,
+  type GetCommand,
+  type IncCommand,
+  type SetCommand,
+} from './command.ts';
+import { readU64, sequenceKey, tokenKey, u64 } from './keys.ts';
+import type { KvReader, KvTxn } from './kv.ts';
+import { addMeta, getMeta, setMeta } from './meta.ts';
+import { resolveOptions, type ResolvedOptions, type StateMachineOptions } from './options.ts';
+import { applyClusterCommand } from '../ownership/apply-cluster.ts';
+import { ownershipRefusal } from '../ownership/ownership.ts';
+import { evictExpiredTokens, isForgottenToken, readToken, rememberToken } from './tokens.ts';
+
+/** Applies commands with fixed options; see `apply`. */
+export class StateMachine {
+  readonly options: ResolvedOptions;
+  constructor(options: StateMachineOptions = {}) {
+    this.options = resolveOptions(options);
+  }
+
+  /**
+   * Applies one command inside `txn` (a write transaction) and returns its result. Never throws
+   * for client-level failures (those are `error` results); a throw means storage is broken.
+   * `timeMs` is the proposer's clock carried with the command (decodeCommand gives it).
+   */
+  apply(txn: KvTxn, command: Command, timeMs: number): CommandResult {
+    if (command.type === 'cluster') return applyClusterCommand(txn, command);
+    if (command.type === 'get') return read(txn, command);
+    // Sharded cluster: a bucket of a slot this shard does not own changes nothing (node/ownership/).
+    const refusal = ownershipRefusal(txn, command.bucket);
+    if (refusal !== null) return refusal;
+    const nowMs = advanceClock(txn, timeMs);
+    evictExpiredTokens(txn, nowMs, this.options);
+    if (command.type === 'set') return applySet(txn, command);
+    return this.applyInc(txn, command, nowMs);
+  }
+
+  private applyInc(txn: KvTxn, command: IncCommand, nowMs: number): CommandResult {
+    if (command.token === undefined) return increment(txn, command);
+    const key = tokenKey(command.bucket, command.sequence, command.token);
+    const known = readToken(txn, key);
+    if (known !== undefined) {
+      if (known.count !== command.count) {
+        return errorResult(ErrorCode.TOKEN_MISMATCH, 'ID token was used with a different COUNT');
+      }
+      return intResult(known.value);
+    }
+    if (isForgottenToken(txn, command.token, nowMs, this.options)) {
+      return errorResult(ErrorCode.TOKEN_EXPIRED, 'ID token expired: older than the retention window or already evicted');
+    }
+    const result = increment(txn, command);
+    if (result.type === 'int') {
+      const entry = { token: command.token, count: command.count, value: result.value };
+      rememberToken(txn, key, entry, nowMs, this.options);
+    }
+    return result;
+  }
+}
+
+/** GET: the value, or nil if the sequence was never set or incremented. Pure read. */
+export function read(kv: KvReader, command: GetCommand): CommandResult {
+  const refusal = ownershipRefusal(kv, command.bucket);
+  if (refusal !== null) return refusal;
+  const bytes = kv.get(sequenceKey(command.bucket, command.sequence));
+  return bytes === undefined ? NIL_RESULT : intResult(readU64(bytes));
+}
+
+function applySet(txn: KvTxn, command: SetCommand): CommandResult {
+  writeSequence(txn, sequenceKey(command.bucket, command.sequence), command.value);
+  return OK_RESULT;
+}
+
+/** Takes `count` numbers; never wraps: past the maximum it refuses and the value stays. */
+function increment(txn: KvTxn, command: IncCommand): CommandResult {
+  const key = sequenceKey(command.bucket, command.sequence);
+  const next = readU64(txn.get(key)) + BigInt(command.count);
+  if (next > SEQUENCE_VALUE_MAX) return errorResult(ErrorCode.OVERFLOW, 'increment would overflow');
+  writeSequence(txn, key, next);
+  return intResult(next);
+}
+
+function writeSequence(txn: KvTxn, key: Buffer, value: bigint): void {
+  if (txn.get(key) === undefined) addMeta(txn, 'sequences', 1n);
+  txn.put(key, u64(value));
+}
+
+function advanceClock(txn: KvTxn, timeMs: number): number {
+  const clockMs = Number(getMeta(txn, 'clockMs'));
+  if (timeMs <= clockMs) return clockMs;
+  setMeta(txn, 'clockMs', BigInt(timeMs));
+  return timeMs;
+}

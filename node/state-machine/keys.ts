@@ -1,0 +1,75 @@
+/**
+ * Key layout. Every key starts with a one-byte space tag; names inside keys are length-prefixed
+ * (u16 length, then the bytes), so no two different (bucket, sequence[, token]) tuples can ever
+ * produce the same key: bucket "a\0b" + sequence "c" and bucket "a" + sequence "\0bc" differ in
+ * their first length field. Meta keys are the tag plus an ASCII name.
+ *
+ *   0x00 name                         -> u64 meta value
+ *   0x01 lp(bucket) lp(sequence)      -> u64 sequence value
+ *   0x02 lp(bucket) lp(sequence) lp(token) -> token record (tokens.ts)
+ *   0x03 u64 serial                   -> token key (eviction order, oldest first)
+ */
+export const SPACE_META = 0x00;
+export const SPACE_SEQUENCE = 0x01;
+export const SPACE_TOKEN = 0x02;
+export const SPACE_TOKEN_ORDER = 0x03;
+
+export const META = {
+  /** Last log index applied (Raft); 0 in single-node mode. */
+  appliedIndex: metaKey('appliedIndex'),
+  /** Number of distinct sequences ever set or incremented. */
+  sequences: metaKey('sequences'),
+  /** Number of remembered exactly-once tokens. */
+  tokens: metaKey('tokens'),
+  /** Serial for the next remembered token (eviction order). */
+  tokenSerial: metaKey('tokenSerial'),
+  /** State-machine clock: the largest command timeMs applied so far (never goes back). */
+  clockMs: metaKey('clockMs'),
+  /** Largest embedded time of any timed token evicted so far (the TOKEN_EXPIRED fence). */
+  evictedTimedMaxMs: metaKey('evictedTimedMaxMs'),
+} as const;
+
+export function metaKey(name: string): Buffer {
+  return Buffer.concat([Buffer.of(SPACE_META), Buffer.from(name, 'ascii')]);
+}
+
+export function sequenceKey(bucket: Buffer, sequence: Buffer): Buffer {
+  return Buffer.concat([Buffer.of(SPACE_SEQUENCE), lengthPrefixed(bucket), lengthPrefixed(sequence)]);
+}
+
+export function tokenKey(bucket: Buffer, sequence: Buffer, token: Buffer): Buffer {
+  return Buffer.concat([
+    Buffer.of(SPACE_TOKEN),
+    lengthPrefixed(bucket),
+    lengthPrefixed(sequence),
+    lengthPrefixed(token),
+  ]);
+}
+
+export const TOKEN_ORDER_PREFIX = Buffer.of(SPACE_TOKEN_ORDER);
+
+export function tokenOrderKey(serial: bigint): Buffer {
+  const key = Buffer.alloc(9);
+  key[0] = SPACE_TOKEN_ORDER;
+  key.writeBigUInt64BE(serial, 1);
+  return key;
+}
+
+function lengthPrefixed(bytes: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(2 + bytes.length);
+  out.writeUInt16BE(bytes.length, 0);
+  bytes.copy(out, 2);
+  return out;
+}
+
+export function u64(value: bigint): Buffer {
+  const out = Buffer.allocUnsafe(8);
+  out.writeBigUInt64BE(value, 0);
+  return out;
+}
+
+export function readU64(bytes: Buffer | undefined): bigint {
+  if (bytes === undefined) return 0n;
+  if (bytes.length !== 8) throw new Error(`expected 8 bytes, got ${bytes.length}`);
+  return bytes.readBigUInt64BE(0);
+}

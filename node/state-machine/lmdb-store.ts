@@ -1,0 +1,130 @@
+/**
+ * The LMDB home of the state machine: one named database ("state") inside an LMDB environment,
+ * binary keys and values. Write transactions resolve only once durably flushed (see
+ * node/DESIGN.md: overlappingSync is off, so LMDB's commit includes the fsync).
+ *
+ * Other parts (the Raft log in issue 4) may open their own named databases in the same
+ * environment via `root` and write them in the same transaction as `write`.
+ */
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { KvEntry, KvReader, KvTxn } from './kv.ts';
+import { startsWith } from './kv.ts';
+import { getAppliedIndex, stateSummary, type StateSummary } from './meta.ts';
+import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
+
+export interface LmdbStoreOptions {
+  /** Directory of the LMDB environment; created if missing. */
+  readonly path: string;
+  /** Named databases the caller will open in the same environment. Default 8. */
+  readonly extraDbs?: number;
+}
+
+const STATE_DB_NAME = 'state';
+
+export class LmdbStore {
+  private closed = false;
+
+  private constructor(
+    /** The environment's root database: open further named databases from it. */
+    readonly root: RootDatabase,
+    private readonly db: Database<Buffer, Buffer>,
+  ) {}
+
+  static open(options: LmdbStoreOptions): LmdbStore {
+    const root = open({
+      path: options.path,
+      maxDbs: 1 + (options.extraDbs ?? 8),
+      // Off on purpose: with overlapping sync the commit promise resolves before the fsync.
+      // We acknowledge writes on that promise, so it must mean "on disk".
+      overlappingSync: false,
+    });
+    const db = root.openDB<Buffer, Buffer>({ name: STATE_DB_NAME, keyEncoding: 'binary', encoding: 'binary' });
+    return new LmdbStore(root, db);
+  }
+
+  /**
+   * Runs `fn` inside one LMDB write transaction (on the main thread, synchronously) and
+   * resolves with its return value once the transaction is committed and fsynced. If `fn`
+   * throws, the promise rejects; treat that as a storage failure.
+   */
+  write<T>(fn: (txn: KvTxn) => T): Promise<T> {
+    this.assertOpen();
+    return this.root.transaction(() => fn(this.txnView()));
+  }
+
+  /** Runs `fn` over the latest committed state. */
+  read<T>(fn: (kv: KvReader) => T): T {
+    this.assertOpen();
+    this.root.resetReadTxn();
+    return fn(this.txnView());
+  }
+
+  appliedIndex(): number {
+    return this.read(getAppliedIndex);
+  }
+
+  summary(): StateSummary {
+    return this.read(stateSummary);
+  }
+
+  /**
+   * The whole state (sequences, tokens, meta incl. applied index) from ONE read transaction,
+   * as chunks of about `chunkBytes` bytes. Iterate it to the end (or return early) to release
+   * the read transaction.
+   */
+  *exportSnapshot(chunkBytes = 1 << 20): Generator<Buffer> {
+    this.assertOpen();
+    const txn = this.root.useReadTransaction();
+    try {
+      const entries = this.db.getRange({ transaction: txn });
+      yield* encodeSnapshot(mapEntries(entries), chunkBytes);
+    } finally {
+      txn.done();
+    }
+  }
+
+  /** Replaces the whole state with a snapshot image, in one durable transaction. */
+  async importSnapshot(chunks: Iterable<Uint8Array>): Promise<void> {
+    const entries = [...decodeSnapshot(chunks)];
+    await this.write(() => {
+      for (const { key } of [...this.db.getRange({})].map(toEntry)) this.db.removeSync(key);
+      for (const { key, value } of entries) this.db.putSync(key, value);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.root.close();
+  }
+
+  private txnView(): KvTxn {
+    const db = this.db;
+    return {
+      get: (key) => db.get(key),
+      first: (prefix) => firstWithPrefix(db, prefix),
+      put: (key, value) => void db.putSync(key, value),
+      remove: (key) => void db.removeSync(key),
+    };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('LmdbStore is closed');
+  }
+}
+
+function firstWithPrefix(db: Database<Buffer, Buffer>, prefix: Buffer): KvEntry | undefined {
+  for (const entry of db.getRange({ start: prefix, limit: 1 })) {
+    const found = toEntry(entry);
+    return startsWith(found.key, prefix) ? found : undefined;
+  }
+  return undefined;
+}
+
+function toEntry(entry: { key: unknown; value: unknown }): KvEntry {
+  return { key: entry.key as Buffer, value: entry.value as Buffer };
+}
+
+function* mapEntries(entries: Iterable<{ key: unknown; value: unknown }>): Generator<KvEntry> {
+  for (const entry of entries) yield toEntry(entry);
+}

@@ -1,0 +1,111 @@
+/**
+ * Client arguments -> typed commands, with every validation of the protocol. Throws SeqError with
+ * a stable code and a Redis-worded message; never touches storage.
+ */
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import {
+  INC_COUNT_MAX,
+  NAME_BYTES_MAX,
+  SEQUENCE_VALUE_MAX,
+  TOKEN_BYTES_MAX,
+  type Command,
+  type IncCommand,
+} from './command.ts';
+
+/** Lower-case names of the commands the state machine applies. */
+export const DATA_COMMAND_NAMES: ReadonlySet<string> = new Set(['set', 'get', 'inc']);
+
+const NOT_INTEGER_MESSAGE = 'value is not an integer or out of range';
+/** Canonical decimal: no sign, no leading zeros (Redis's string2ll rejects those too). */
+const DECIMAL = /^(?:0|[1-9][0-9]{0,18})$/;
+
+/** Parses `args` (args[0] is the command name, any case) into a state-machine command. */
+export function parseCommand(args: readonly Buffer[]): Command {
+  if (args.length === 0) throw new SeqError(ErrorCode.UNKNOWN_COMMAND, "unknown command ''");
+  const name = args[0]!.toString('latin1').toLowerCase();
+  switch (name) {
+    case 'set':
+      return parseSet(args);
+    case 'get':
+      return parseGet(args);
+    case 'inc':
+      return parseInc(args);
+    default:
+      throw unknownCommand(args[0]!);
+  }
+}
+
+export function unknownCommand(nameArg: Buffer): SeqError {
+  return new SeqError(ErrorCode.UNKNOWN_COMMAND, `unknown command '${printable(nameArg, 128)}'`);
+}
+
+export function wrongArity(name: string): SeqError {
+  return new SeqError(ErrorCode.WRONG_ARITY, `wrong number of arguments for '${name}'`);
+}
+
+export function syntaxError(): SeqError {
+  return new SeqError(ErrorCode.SYNTAX, 'syntax error');
+}
+
+/** Parses a canonical decimal in [min, max]; anything else is NOT_INTEGER. */
+export function parseInteger(arg: Buffer, min: bigint, max: bigint): bigint {
+  const text = arg.toString('latin1');
+  if (!DECIMAL.test(text)) throw new SeqError(ErrorCode.NOT_INTEGER, NOT_INTEGER_MESSAGE);
+  const value = BigInt(text);
+  if (value < min || value > max) throw new SeqError(ErrorCode.NOT_INTEGER, NOT_INTEGER_MESSAGE);
+  return value;
+}
+
+function parseSet(args: readonly Buffer[]): Command {
+  if (args.length !== 4) throw wrongArity('set');
+  const value = parseInteger(args[3]!, 0n, SEQUENCE_VALUE_MAX);
+  return { type: 'set', bucket: name(args[1]!, 'bucket'), sequence: name(args[2]!, 'sequence'), value };
+}
+
+function parseGet(args: readonly Buffer[]): Command {
+  if (args.length !== 3) throw wrongArity('get');
+  return { type: 'get', bucket: name(args[1]!, 'bucket'), sequence: name(args[2]!, 'sequence') };
+}
+
+/** INC bucket sequence [COUNT n] [ID token], options in any order, each at most once. */
+function parseInc(args: readonly Buffer[]): IncCommand {
+  if (args.length < 3) throw wrongArity('inc');
+  const bucket = name(args[1]!, 'bucket');
+  const sequence = name(args[2]!, 'sequence');
+  let count: number | undefined;
+  let token: Buffer | undefined;
+  for (let i = 3; i < args.length; i += 2) {
+    const option = args[i]!.toString('latin1').toLowerCase();
+    const value = args[i + 1];
+    if (value === undefined) throw syntaxError();
+    if (option === 'count' && count === undefined) {
+      count = Number(parseInteger(value, 1n, BigInt(INC_COUNT_MAX)));
+    } else if (option === 'id' && token === undefined) {
+      token = tokenArg(value);
+    } else {
+      throw syntaxError();
+    }
+  }
+  const command: IncCommand = { type: 'inc', bucket, sequence, count: count ?? 1 };
+  return token === undefined ? command : { ...command, token };
+}
+
+function name(arg: Buffer, what: 'bucket' | 'sequence'): Buffer {
+  if (arg.length === 0 || arg.length > NAME_BYTES_MAX) {
+    throw new SeqError(ErrorCode.NAME_TOO_LONG, `${what} name must be 1 to ${NAME_BYTES_MAX} bytes`);
+  }
+  return arg;
+}
+
+function tokenArg(arg: Buffer): Buffer {
+  if (arg.length === 0 || arg.length > TOKEN_BYTES_MAX) {
+    throw new SeqError(ErrorCode.SYNTAX, `syntax error: ID token must be 1 to ${TOKEN_BYTES_MAX} bytes`);
+  }
+  return arg;
+}
+
+/** Echoes client bytes into an error message without CR/LF or control bytes, bounded in length. */
+export function printable(arg: Buffer, bytesMax: number): string {
+  const text = arg.subarray(0, bytesMax).toString('latin1');
+  return text.replace(/[\x00-\x1f\x7f-\xff']/g, '?');
+}

@@ -1,0 +1,124 @@
+/**
+ * The exactly-once token table. A token is remembered per (bucket, sequence, token) with the
+ * COUNT it came with and the reply it got. Tokens are evicted oldest first, when older than the
+ * retention window or beyond the count bound, and only ever by applying a command with the log's
+ * clock, so every replica evicts exactly the same tokens.
+ *
+ * A forgotten token cannot be told apart from a new one, unless it is *timed*: `<unix ms>-<rest>`
+ * (what SeqDB's client and router generate). An unknown timed token whose time is older than
+ * (clock - retention), or not newer than the newest time of any timed token already evicted,
+ * gets TOKEN_EXPIRED instead of a fresh number.
+ */
+import { getMeta, setMeta, addMeta } from './meta.ts';
+import { TOKEN_ORDER_PREFIX, tokenOrderKey } from './keys.ts';
+import type { KvEntry, KvTxn } from './kv.ts';
+import type { ResolvedOptions } from './options.ts';
+
+export interface TokenRecord {
+  /** Log clock when the token was first applied. */
+  readonly createdMs: number;
+  readonly count: number;
+  /** The reply the first INC got: the last number of its block. */
+  readonly value: bigint;
+  readonly serial: bigint;
+  /** Embedded time if the token was timed when first seen. */
+  readonly timedMs?: number;
+}
+
+const RECORD_BYTES = 8 + 4 + 8 + 8 + 1 + 8;
+const TIMED = /^([0-9]{1,15})-/;
+
+/** The embedded unix-ms time of a `<decimal ms>-<anything>` token, or undefined. */
+export function tokenTimeMs(token: Buffer): number | undefined {
+  const match = TIMED.exec(token.subarray(0, 17).toString('latin1'));
+  return match === null ? undefined : Number(match[1]);
+}
+
+export function readToken(txn: KvTxn, key: Buffer): TokenRecord | undefined {
+  const bytes = txn.get(key);
+  return bytes === undefined ? undefined : decodeRecord(bytes);
+}
+
+/** True if an unknown token must be refused because it may be one we already forgot. */
+export function isForgottenToken(txn: KvTxn, token: Buffer, nowMs: number, options: ResolvedOptions): boolean {
+  const timedMs = timedFor(token, nowMs, options);
+  if (timedMs === undefined) return false;
+  return timedMs < nowMs - options.tokenRetentionMs || timedMs <= Number(getMeta(txn, 'evictedTimedMaxMs'));
+}
+
+/** Remembers a new token, then evicts the oldest while over the count bound. */
+export function rememberToken(
+  txn: KvTxn,
+  key: Buffer,
+  entry: { token: Buffer; count: number; value: bigint },
+  nowMs: number,
+  options: ResolvedOptions,
+): void {
+  const serial = getMeta(txn, 'tokenSerial');
+  setMeta(txn, 'tokenSerial', serial + 1n);
+  const timedMs = timedFor(entry.token, nowMs, options);
+  const record: TokenRecord = { createdMs: nowMs, count: entry.count, value: entry.value, serial };
+  txn.put(key, encodeRecord(timedMs === undefined ? record : { ...record, timedMs }));
+  txn.put(tokenOrderKey(serial), key);
+  let tokens = addMeta(txn, 'tokens', 1n);
+  for (let i = 0; tokens > BigInt(options.tokensMax) && i < options.evictionsPerCommandMax; i++) {
+    const oldest = txn.first(TOKEN_ORDER_PREFIX);
+    if (oldest === undefined) break;
+    evict(txn, oldest);
+    tokens--;
+  }
+}
+
+/** Evicts tokens older than the retention window, oldest first, at most a bounded number. */
+export function evictExpiredTokens(txn: KvTxn, nowMs: number, options: ResolvedOptions): number {
+  const cutoffMs = nowMs - options.tokenRetentionMs;
+  let evicted = 0;
+  while (evicted < options.evictionsPerCommandMax) {
+    const oldest = txn.first(TOKEN_ORDER_PREFIX);
+    if (oldest === undefined) break;
+    const record = readToken(txn, oldest.value);
+    if (record !== undefined && record.createdMs >= cutoffMs) break;
+    evict(txn, oldest);
+    evicted++;
+  }
+  return evicted;
+}
+
+function evict(txn: KvTxn, order: KvEntry): void {
+  const record = readToken(txn, order.value);
+  txn.remove(order.key);
+  if (record === undefined) return;
+  txn.remove(order.value);
+  addMeta(txn, 'tokens', -1n);
+  if (record.timedMs !== undefined && BigInt(record.timedMs) > getMeta(txn, 'evictedTimedMaxMs')) {
+    setMeta(txn, 'evictedTimedMaxMs', BigInt(record.timedMs));
+  }
+}
+
+function timedFor(token: Buffer, nowMs: number, options: ResolvedOptions): number | undefined {
+  const timeMs = tokenTimeMs(token);
+  if (timeMs === undefined || timeMs > nowMs + options.tokenFutureMsMax) return undefined;
+  return timeMs;
+}
+
+function encodeRecord(record: TokenRecord): Buffer {
+  const out = Buffer.alloc(RECORD_BYTES);
+  let at = out.writeBigUInt64BE(BigInt(record.createdMs), 0);
+  at = out.writeUInt32BE(record.count, at);
+  at = out.writeBigUInt64BE(record.value, at);
+  at = out.writeBigUInt64BE(record.serial, at);
+  at = out.writeUInt8(record.timedMs === undefined ? 0 : 1, at);
+  out.writeBigUInt64BE(BigInt(record.timedMs ?? 0), at);
+  return out;
+}
+
+function decodeRecord(bytes: Buffer): TokenRecord {
+  if (bytes.length !== RECORD_BYTES) throw new Error(`token record of ${bytes.length} bytes`);
+  const record: TokenRecord = {
+    createdMs: Number(bytes.readBigUInt64BE(0)),
+    count: bytes.readUInt32BE(8),
+    value: bytes.readBigUInt64BE(12),
+    serial: bytes.readBigUInt64BE(20),
+  };
+  return bytes[28] === 1 ? { ...record, timedMs: Number(bytes.readBigUInt64BE(29)) } : record;
+}

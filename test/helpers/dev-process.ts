@@ -1,0 +1,74 @@
+/**
+ * Runs `seqdb dev` as a real child process on a free port with the given data dir, waits until
+ * it prints where it listens, and kills it on teardown.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const READY = /listening on ([0-9.]+):([0-9]+)/;
+
+export interface DevProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly pid: number;
+  /** Everything printed so far on stdout and stderr. */
+  output(): string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  readonly exited: Promise<number | string>;
+  /** Resident set size of the server process in KiB, from /proc. */
+  rssKiB(): number;
+}
+
+export async function startDev(
+  t: { teardown(fn: () => unknown): void },
+  dataDir: string,
+  extraArgs: readonly string[] = [],
+  readyTimeoutMs = 20_000,
+): Promise<DevProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import=tsx', 'bin/seqdb.ts', 'dev', '--port', '0', '--data', dataDir, ...extraArgs],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let output = '';
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`seqdb dev not ready:\n${output}`)), readyTimeoutMs);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const match = READY.exec(output);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve(Number(match[2]));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`seqdb dev exited (${code}) before ready:\n${output}`));
+    });
+  });
+  return {
+    child,
+    port,
+    pid: child.pid!,
+    output: () => output,
+    exited,
+    rssKiB: () => rssKiB(child.pid!),
+  };
+}
+
+export function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+([0-9]+) kB/.exec(status);
+  if (match === null) throw new Error('no VmRSS');
+  return Number(match[1]);
+}

@@ -1,0 +1,53 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { RespClient, encodeRequest } from '../helpers/resp-client.ts';
+import { startDev } from '../helpers/dev-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function seqdb(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/seqdb.js', ...args], { cwd: ROOT, timeout: 20_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
+    });
+  });
+}
+
+test('seqdb --help lists the subcommands; each has --help', async (t) => {
+  const help = await seqdb('--help');
+  t.is(help.code, 0);
+  t.regex(help.stdout, /Commands:\n {2}dev +run SeqDB/);
+  const devHelp = await seqdb('dev', '--help');
+  t.is(devHelp.code, 0);
+  t.regex(devHelp.stdout, /--port/);
+  t.regex(devHelp.stdout, /--data/);
+});
+
+test('unknown commands, unknown flags and bad values exit non-zero with a one-line reason', async (t) => {
+  for (const args of [['frob'], ['dev', '--bogus'], ['dev', '--port', 'x'], ['dev', '--port', '70000'], ['dev', 'extra'], ['dev', '--tokens-max', '0'], []]) {
+    const result = await seqdb(...args);
+    t.not(result.code, 0, args.join(' '));
+    if (args.length > 0) t.is(result.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${result.stderr}`);
+  }
+});
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`seqdb dev shuts down cleanly on ${signal}: in-flight requests answered, exit 0, data kept`, async (t) => {
+    const dataDir = await tempDir(t);
+    const server = await startDev(t, dataDir);
+    const client = await RespClient.connect(server.port);
+    t.teardown(() => client.close());
+    client.write(Buffer.concat(Array.from({ length: 200 }, () => encodeRequest('INC', 'b', 's'))));
+    t.is(await client.next(), ':1\r\n');
+    server.child.kill(signal);
+    const rest = await client.take(199);
+    t.is(rest.at(-1), ':200\r\n');
+    t.is(await server.exited, 0);
+    const again = await startDev(t, dataDir);
+    const c2 = await RespClient.connect(again.port);
+    t.teardown(() => c2.close());
+    t.is(await c2.call('GET', 'b', 's'), ':200\r\n');
+  });
+}
