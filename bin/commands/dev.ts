@@ -18,9 +18,9 @@ Options:
   --data <dir>               data directory (default ./data)
   --token-retention-ms <n>   how long INC ... ID tokens are remembered (default 86400000 = 24 h)
   --tokens-max <n>           most tokens remembered; oldest evicted first (default 1000000)
-  --shards <n>               a local sharded cluster: n shards of --nodes node processes (default 3)
-                             each, and a router on --port; nodes use the ports after --port
-  --nodes <n>                nodes per shard (with --shards)
+  --shards <n>               a local sharded cluster: n shards of --nodes node processes each,
+                             and a router on --port; nodes use the ports after --port
+  --nodes <n>                nodes per shard (default 3 with --shards); alone: one shard of n nodes
   -h, --help                 show this help`;
 
 const FLAGS = {
@@ -48,15 +48,17 @@ export const dev: Subcommand = {
     const dataDir = resolve(values.data ?? './data');
     const retention = parsePositiveInt('token-retention-ms', values['token-retention-ms']);
     const tokensMax = parsePositiveInt('tokens-max', values['tokens-max']);
-    const shards = parsePositiveInt('shards', values.shards);
+    const nodesPerShard = parsePositiveInt('nodes', values.nodes);
+    const shards = parsePositiveInt('shards', values.shards) ?? (nodesPerShard !== undefined ? 1 : undefined);
     if (shards !== undefined) {
       const nodeArgs = [
         ...(retention !== undefined ? ['--token-retention-ms', String(retention)] : []),
         ...(tokensMax !== undefined ? ['--tokens-max', String(tokensMax)] : []),
       ];
       const port = parsePort(values.port, 7379);
-      if (port === 0) throw new CliError('--shards needs a fixed --port (nodes use the ports after it)');
-      const nodes = parsePositiveInt('nodes', values.nodes) ?? 3;
+      if (port === 0) throw new CliError('--shards/--nodes need a fixed --port (nodes use the ports after it)');
+      const nodes = nodesPerShard ?? 3;
+      if (shards > 16 || nodes > 7) throw new CliError('at most 16 shards of 7 nodes');
       const cluster = await startDevCluster({ host, port, dataDir, shards, nodes, nodeArgs });
       console.log(`seqdb dev: ${shards} shards x ${nodes} nodes, router listening on ${cluster.address} (data: ${dataDir})`);
       return waitForSignal({ close: () => cluster.close() });

@@ -1,0 +1,199 @@
+import net from 'node:net';
+import { ReplyDecoder, type Reply } from '../shared/protocol/reply-decoder.ts';
+import { ClientError, ClientErrorCode } from './errors.ts';
+import type { Address } from './address.ts';
+import type { AttemptFailure } from './outcome.ts';
+
+/** One request on its way through a connection. Exactly one of onReply/onFailure is called. */
+export interface Request {
+  readonly bytes: Buffer;
+  onReply(reply: Reply): void;
+  onFailure(failure: AttemptFailure): void;
+}
+
+interface Entry {
+  readonly request: Request;
+  /** Set when the caller gave up on it (deadline): it is skipped if unsent, its reply dropped. */
+  cancelled: boolean;
+  writtenAtMs: number;
+}
+
+export interface ConnectionOptions {
+  readonly connectTimeoutMs: number;
+  readonly attemptTimeoutMs: number;
+}
+
+/** A handle to cancel a request that is still queued or in flight. */
+export interface Ticket {
+  cancel(): void;
+  /** True once the bytes were handed to the socket. */
+  readonly written: boolean;
+}
+
+/**
+ * One pipelined socket to one address. Requests queued in the same tick go out in one write;
+ * replies are matched to requests in order. Any trouble (connect failure, reset, a reply overdue
+ * by attemptTimeoutMs, bytes that are not RESP) kills the whole connection: its written requests
+ * fail as 'lost' (they may have been applied) and its unwritten ones as 'unsent'. Dropping the
+ * connection instead of the single overdue request is deliberate: replies are matched by order,
+ * so a stuck or half-open socket cannot be trusted for anything queued behind.
+ */
+export class Connection {
+  readonly address: Address;
+  readonly #options: ConnectionOptions;
+  readonly #socket: net.Socket;
+  readonly #decoder: ReplyDecoder;
+  readonly #onDead: (connection: Connection) => void;
+  #open = false;
+  #dead = false;
+  #unsent: Entry[] = [];
+  #inFlight: Entry[] = [];
+  #inFlightHead = 0;
+  #flushScheduled = false;
+  #connectTimer: NodeJS.Timeout | null = null;
+  #replyTimer: NodeJS.Timeout | null = null;
+
+  constructor(address: Address, options: ConnectionOptions, onDead: (connection: Connection) => void) {
+    this.address = address;
+    this.#options = options;
+    this.#onDead = onDead;
+    this.#decoder = new ReplyDecoder({
+      onReply: (reply) => this.#reply(reply),
+      onFatal: (err) => this.destroy(new ClientError(ClientErrorCode.PROTOCOL, err.message, { cause: err })),
+    });
+    this.#socket = net.connect({ host: address.host, port: address.port });
+    this.#socket.setNoDelay(true);
+    this.#socket.setKeepAlive(true, 10_000);
+    this.#connectTimer = setTimeout(
+      () => this.destroy(new ClientError(ClientErrorCode.TIMEOUT, `connect to ${address.key} timed out`)),
+      options.connectTimeoutMs,
+    );
+    this.#connectTimer.unref();
+    this.#socket.on('connect', () => this.#connected());
+    this.#socket.on('data', (chunk: Buffer) => this.#decoder.write(chunk));
+    this.#socket.on('error', (err) => this.destroy(err));
+    this.#socket.on('close', () => this.destroy(new Error(`connection to ${address.key} closed`)));
+  }
+
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** Requests queued or awaiting a reply. */
+  get load(): number {
+    return this.#unsent.length + this.#inFlight.length - this.#inFlightHead;
+  }
+
+  send(request: Request): Ticket {
+    const entry: Entry = { request, cancelled: false, writtenAtMs: -1 };
+    if (this.#dead) {
+      queueMicrotask(() => request.onFailure({ kind: 'unsent', error: new Error('connection is closed') }));
+    } else {
+      this.#unsent.push(entry);
+      this.#scheduleFlush();
+    }
+    return {
+      cancel: () => {
+        entry.cancelled = true;
+      },
+      get written() {
+        return entry.writtenAtMs >= 0;
+      },
+    };
+  }
+
+  /** Fails everything pending and closes the socket. Idempotent. */
+  destroy(error: Error): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#open = false;
+    this.#clearTimers();
+    this.#decoder.stop();
+    this.#socket.destroy();
+    const inFlight = this.#inFlight.slice(this.#inFlightHead);
+    const unsent = this.#unsent;
+    this.#inFlight = [];
+    this.#inFlightHead = 0;
+    this.#unsent = [];
+    for (const entry of inFlight) if (!entry.cancelled) entry.request.onFailure({ kind: 'lost', error });
+    for (const entry of unsent) if (!entry.cancelled) entry.request.onFailure({ kind: 'unsent', error });
+    this.#onDead(this);
+  }
+
+  #connected(): void {
+    if (this.#dead) return;
+    this.#open = true;
+    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
+    this.#connectTimer = null;
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || !this.#open || this.#unsent.length === 0) return;
+    this.#flushScheduled = true;
+    // setImmediate rather than a microtask: calls issued by the continuations of replies that
+    // arrived in one chunk all land in the same batch.
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#dead || this.#unsent.length === 0) return;
+    const batch = this.#unsent.filter((entry) => !entry.cancelled);
+    this.#unsent = [];
+    if (batch.length === 0) return;
+    const nowMs = Date.now();
+    for (const entry of batch) {
+      entry.writtenAtMs = nowMs;
+      this.#inFlight.push(entry);
+    }
+    this.#socket.write(batch.length === 1 ? batch[0]!.request.bytes : Buffer.concat(batch.map((e) => e.request.bytes)));
+    this.#armReplyTimer();
+  }
+
+  #reply(reply: Reply): void {
+    if (this.#inFlightHead >= this.#inFlight.length) {
+      this.destroy(new ClientError(ClientErrorCode.PROTOCOL, `unsolicited reply from ${this.address.key}`));
+      return;
+    }
+    const entry = this.#inFlight[this.#inFlightHead]!;
+    this.#inFlightHead += 1;
+    // Compact now and then so the array does not grow with the connection's lifetime.
+    if (this.#inFlightHead > 1024 && this.#inFlightHead * 2 > this.#inFlight.length) {
+      this.#inFlight = this.#inFlight.slice(this.#inFlightHead);
+      this.#inFlightHead = 0;
+    }
+    if (!entry.cancelled) entry.request.onReply(reply);
+  }
+
+  /** One timer for the oldest written request: replies come in order, so if it is overdue the
+   * connection is stuck; if it was answered, the timer re-arms for the new oldest. */
+  #armReplyTimer(): void {
+    if (this.#replyTimer !== null || this.#dead) return;
+    const head = this.#inFlight[this.#inFlightHead];
+    if (head === undefined) return;
+    const waitMs = Math.max(0, head.writtenAtMs + this.#options.attemptTimeoutMs - Date.now());
+    this.#replyTimer = setTimeout(() => {
+      this.#replyTimer = null;
+      const current = this.#inFlight[this.#inFlightHead];
+      if (current === undefined) return;
+      if (current === head || current.writtenAtMs + this.#options.attemptTimeoutMs <= Date.now()) {
+        this.destroy(new ClientError(ClientErrorCode.TIMEOUT, `no reply from ${this.address.key} within ${this.#options.attemptTimeoutMs} ms`));
+        return;
+      }
+      this.#armReplyTimer();
+    }, waitMs);
+    this.#replyTimer.unref();
+  }
+
+  #clearTimers(): void {
+    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
+    if (this.#replyTimer !== null) clearTimeout(this.#replyTimer);
+    this.#connectTimer = null;
+    this.#replyTimer = null;
+  }
+}
