@@ -1,0 +1,43 @@
+/**
+ * Applies a CLUSTER command inside the state machine's transaction (deterministic: the same
+ * log gives every replica the same catalog and ownership).
+ */
+import { ErrorCode } from '../../shared/errors.ts';
+import { OK_RESULT, errorResult, intResult, type CommandResult } from '../state-machine/command.ts';
+import type { KvTxn } from '../state-machine/kv.ts';
+import { CATALOG_SHARD_ID, catalogToJson, initSlots, readCatalog, registerShard } from './catalog.ts';
+import type { ClusterCommand } from './cluster-command.ts';
+import { readOwnership, setOwnership, shardedAs } from './ownership.ts';
+
+export function applyClusterCommand(txn: KvTxn, command: ClusterCommand): CommandResult {
+  const shard = shardedAs(txn);
+  if (shard === null) return errorResult(ErrorCode.CLUSTER_DOWN, 'this node is not part of a sharded cluster');
+  switch (command.op) {
+    case 'register':
+    case 'initslots':
+    case 'catalog':
+      if (shard !== CATALOG_SHARD_ID) {
+        return errorResult(ErrorCode.CLUSTER_DOWN, `shard ${shard} does not hold the catalog (shard ${CATALOG_SHARD_ID} does)`);
+      }
+      if (command.op === 'register') {
+        registerShard(txn, command.shard, command.addrs);
+        return OK_RESULT;
+      }
+      if (command.op === 'initslots') {
+        const epoch = initSlots(txn);
+        return epoch === 0 ? errorResult(ErrorCode.TRY_AGAIN, 'no shard registered yet') : intResult(BigInt(epoch));
+      }
+      return bulkResult(catalogToJson(readCatalog(txn)));
+    case 'setslots':
+      if (command.shard !== shard) return errorResult(ErrorCode.SYNTAX, `slots for shard ${command.shard} sent to shard ${shard}`);
+      return intResult(BigInt(setOwnership(txn, command.epoch, command.slots)));
+    case 'ownership': {
+      const own = readOwnership(txn)!;
+      return bulkResult(JSON.stringify({ shard: own.shard, epoch: own.epoch, slots: own.slots.size }));
+    }
+  }
+}
+
+function bulkResult(text: string): CommandResult {
+  return { type: 'bulk', value: Buffer.from(text) };
+}

@@ -1,0 +1,115 @@
+/**
+ * Internal cluster commands: they ride the same Raft log as SET/INC/GET and are applied by
+ * apply-cluster.ts in the same deterministic step. On the wire they are `CLUSTER <op> ...`:
+ *
+ *   CLUSTER REGISTER <shard> <host:port,...>   catalog shard: add/refresh a shard (idempotent)
+ *   CLUSTER INITSLOTS                          catalog shard: slot table over registered shards, once
+ *   CLUSTER CATALOG                            catalog shard: JSON of epoch, shards, their slots
+ *   CLUSTER SETSLOTS <shard> <epoch> <base64>  any sharded shard: the slots it owns from `epoch` on
+ *   CLUSTER OWNERSHIP                          any shard: JSON of what this shard owns
+ *
+ * Accepted from anyone today (see router/DESIGN.md: a cluster secret comes with issue 11).
+ */
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import { SlotSet } from './slot-set.ts';
+
+export type ClusterCommand =
+  | { readonly type: 'cluster'; readonly op: 'register'; readonly shard: string; readonly addrs: readonly string[] }
+  | { readonly type: 'cluster'; readonly op: 'initslots' }
+  | { readonly type: 'cluster'; readonly op: 'catalog' }
+  | { readonly type: 'cluster'; readonly op: 'setslots'; readonly shard: string; readonly epoch: number; readonly slots: SlotSet }
+  | { readonly type: 'cluster'; readonly op: 'ownership' };
+
+/** Shard ids as `seqdb node --shard` accepts them. */
+export const SHARD_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+const ADDRESS = /^[A-Za-z0-9_.:[\]-]{1,80}:\d{1,5}$/;
+/** Addresses a registration may carry (members of one shard). */
+export const REGISTER_ADDRS_MAX = 16;
+
+export function isValidShardId(text: string): boolean {
+  return SHARD_ID.test(text);
+}
+
+/** `CLUSTER ...` arguments (args[0] is "cluster") -> command; throws SeqError on bad input. */
+export function parseClusterCommand(args: readonly Buffer[]): ClusterCommand {
+  const op = args[1]?.toString('latin1').toLowerCase();
+  const text = (i: number): string => args[i]!.toString('latin1');
+  const arity = (n: number): void => {
+    if (args.length !== n) throw new SeqError(ErrorCode.WRONG_ARITY, `wrong number of arguments for 'cluster|${op}'`);
+  };
+  switch (op) {
+    case 'register': {
+      arity(4);
+      const shard = shardArg(text(2));
+      const addrs = text(3) === '' ? [] : text(3).split(',');
+      if (addrs.length > REGISTER_ADDRS_MAX || !addrs.every((a) => ADDRESS.test(a))) throw syntax('bad address list');
+      return { type: 'cluster', op, shard, addrs: [...new Set(addrs)].sort() };
+    }
+    case 'initslots':
+    case 'catalog':
+    case 'ownership':
+      arity(2);
+      return { type: 'cluster', op };
+    case 'setslots': {
+      arity(5);
+      const shard = shardArg(text(2));
+      const epochText = text(3);
+      if (!/^[1-9][0-9]{0,14}$/.test(epochText)) throw syntax('bad epoch');
+      const slots = SlotSet.fromBase64(text(4));
+      if (slots === null) throw syntax('bad slot bitmap');
+      return { type: 'cluster', op, shard, epoch: Number(epochText), slots };
+    }
+    default:
+      throw new SeqError(ErrorCode.UNKNOWN_COMMAND, `unknown subcommand for 'cluster'`);
+  }
+}
+
+/** The wire arguments of a command (what a peer or agent sends). */
+export function clusterArgs(command: ClusterCommand): string[] {
+  switch (command.op) {
+    case 'register':
+      return ['CLUSTER', 'REGISTER', command.shard, command.addrs.join(',')];
+    case 'setslots':
+      return ['CLUSTER', 'SETSLOTS', command.shard, String(command.epoch), command.slots.toBase64()];
+    default:
+      return ['CLUSTER', command.op.toUpperCase()];
+  }
+}
+
+/**
+ * Log encoding: u8 0xC1 | u64 timeMs | the wire arguments as JSON. A distinct first byte from the
+ * data-command format (node/state-machine/codec.ts), so decodeCommand can branch on it.
+ */
+export const CLUSTER_FORMAT = 0xc1;
+
+export function encodeClusterCommand(command: ClusterCommand, timeMs: number): Uint8Array {
+  const json = Buffer.from(JSON.stringify(clusterArgs(command)));
+  const out = Buffer.allocUnsafe(9 + json.length);
+  out.writeUInt8(CLUSTER_FORMAT, 0);
+  out.writeBigUInt64BE(BigInt(timeMs), 1);
+  json.copy(out, 9);
+  return out;
+}
+
+export function decodeClusterCommand(bytes: Uint8Array): { command: ClusterCommand; timeMs: number } {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 9 || buf[0] !== CLUSTER_FORMAT) throw new SeqError(ErrorCode.INTERNAL, 'corrupt cluster command');
+  const timeMs = Number(buf.readBigUInt64BE(1));
+  let args: unknown;
+  try {
+    args = JSON.parse(buf.subarray(9).toString('utf8'));
+  } catch {
+    throw new SeqError(ErrorCode.INTERNAL, 'corrupt cluster command');
+  }
+  if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) throw new SeqError(ErrorCode.INTERNAL, 'corrupt cluster command');
+  return { command: parseClusterCommand(args.map((a: string) => Buffer.from(a, 'latin1'))), timeMs };
+}
+
+function shardArg(text: string): string {
+  if (!isValidShardId(text)) throw syntax('bad shard id');
+  return text;
+}
+
+function syntax(what: string): SeqError {
+  return new SeqError(ErrorCode.SYNTAX, `syntax error: ${what}`);
+}

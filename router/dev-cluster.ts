@@ -1,0 +1,106 @@
+/**
+ * `seqdb dev --shards N [--nodes M]`: a local cluster of N shards of M `seqdb node` processes
+ * each, plus an in-process router on --port that clients talk to. For trying sharding and
+ * failover on one machine; every process is a real node with its own LMDB under --data.
+ *
+ * Nodes listen on the ports right after --port (shard s, node i: port + 1 + (s-1)*M + i), fixed
+ * so that a restart on the same --data finds the same members. They are wired statically
+ * (--join within a shard, --catalog to shard 1, --shards-expect N on shard 1): no multicast on
+ * the machine's loopback, where other local clusters could be heard.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRouter, type Router } from './router.ts';
+
+export interface DevClusterOptions {
+  readonly host: string;
+  /** The router's port; nodes take the next shards x nodes ports. */
+  readonly port: number;
+  readonly dataDir: string;
+  readonly shards: number;
+  /** Nodes per shard. Default 3. */
+  readonly nodes?: number;
+  /** Extra flags for every node (e.g. --token-retention-ms). */
+  readonly nodeArgs?: readonly string[];
+  readonly log?: (line: string) => void;
+}
+
+export interface DevNode {
+  readonly shard: string;
+  readonly address: string;
+  readonly child: ChildProcess;
+}
+
+export interface DevCluster {
+  readonly address: string;
+  readonly router: Router;
+  readonly nodes: readonly DevNode[];
+  close(): Promise<void>;
+}
+
+const SEQDB = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'seqdb.ts');
+/** How long close() waits for nodes after SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 5000;
+
+export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster> {
+  const perShard = o.nodes ?? 3;
+  if (!Number.isInteger(o.shards) || o.shards < 1 || o.shards > 16) throw new RangeError('shards must be 1..16');
+  if (!Number.isInteger(perShard) || perShard < 1 || perShard > 7) throw new RangeError('nodes must be 1..7');
+  if (o.port === 0) throw new RangeError('a dev cluster needs a fixed --port (nodes use the ports after it)');
+  if (o.port + o.shards * perShard > 65535) throw new RangeError('--port too high for that many nodes');
+  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const addr = (shard: number, i: number): string => `${o.host}:${o.port + 1 + (shard - 1) * perShard + i}`;
+  const catalog = Array.from({ length: perShard }, (_, i) => addr(1, i));
+  const nodes: DevNode[] = [];
+  for (let shard = 1; shard <= o.shards; shard++) {
+    const members = Array.from({ length: perShard }, (_, i) => addr(shard, i));
+    for (let i = 0; i < perShard; i++) {
+      const dataDir = join(o.dataDir, `shard-${shard}`, `node-${i}`);
+      mkdirSync(dataDir, { recursive: true });
+      const args = [
+        '--import=tsx', SEQDB, 'node', '--shard', String(shard), '--host', o.host,
+        '--port', members[i]!.split(':').pop()!, '--data', dataDir, '--join', members.join(','),
+        '--bootstrap-expect', String(perShard), '--catalog', catalog.join(','),
+        ...(shard === 1 ? ['--shards-expect', String(o.shards)] : []), ...(o.nodeArgs ?? []),
+      ];
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const prefix = `[s${shard}n${i}] `;
+      const relay = (chunk: Buffer): void => {
+        for (const line of chunk.toString().split('\n')) if (line.trim() !== '') log(prefix + line);
+      };
+      child.stdout!.on('data', relay);
+      child.stderr!.on('data', relay);
+      nodes.push({ shard: String(shard), address: members[i]!, child });
+    }
+  }
+  let router: Router;
+  try {
+    router = await startRouter({ host: o.host, port: o.port, join: catalog, discovery: false, log });
+  } catch (err) {
+    for (const n of nodes) n.child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    address: router.address,
+    router,
+    nodes,
+    async close() {
+      await router.close();
+      await Promise.all(nodes.map((n) => stopChild(n.child)));
+    },
+  };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolveStop) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolveStop();
+    });
+    child.kill('SIGTERM');
+  });
+}

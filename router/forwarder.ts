@@ -1,0 +1,191 @@
+/**
+ * Forwards one data command to the shard that owns its bucket, and keeps at it within a bounded
+ * time: follows NOTLEADER hints, refreshes the map on MOVED (at most `redirectsMax`), backs off on
+ * TRYAGAIN and while a shard has no leader, and retries after timeouts or lost connections.
+ *
+ * Retrying is safe because every INC carries an exactly-once token (the client's ID or one made
+ * here) that is reused on every attempt; GET is a read. A SET is retried only when it certainly
+ * did not apply (refused, or never sent): re-applying an old SET after later INCs would rewind
+ * the sequence and repeat numbers, so an unknown SET outcome goes back to the client. When the
+ * deadline passes the client gets -CLUSTERDOWN (for an INC whose outcome is unknown the message
+ * names the token, so the client may retry it with `ID <token>`).
+ */
+import { ErrorCode } from '../shared/errors.ts';
+import { slotOf } from '../shared/placement/slot.ts';
+import { codeForWireWord, type Reply } from '../shared/protocol/index.ts';
+import { errorResult, type Command, type CommandResult } from '../node/state-machine/command.ts';
+import type { CatalogSource } from './catalog-source.ts';
+import type { NodePool } from './node-connection.ts';
+import type { ShardEntry, ShardMap } from './shard-map.ts';
+import { routerToken } from './token.ts';
+
+export interface ForwarderOptions {
+  /** Total time one command may take, retries included, before -CLUSTERDOWN. Default 5000 ms. */
+  readonly deadlineMs?: number;
+  /** One attempt's timeout on a node. Default 2000 ms. */
+  readonly attemptTimeoutMs?: number;
+  /** MOVED redirections followed per command. Default 16 (as ioredis). */
+  readonly redirectsMax?: number;
+  /** Pause before retrying TRYAGAIN / no-leader / BUSY. Default 100 ms. */
+  readonly backoffMs?: number;
+}
+
+export interface ForwarderStats {
+  requests: number;
+  errors: number;
+  retries: number;
+  redirects: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Messages of results whose outcome is unknown: only a retry with the same token is safe. */
+const OUTCOME_UNKNOWN_TEXT = /retry only with the same ID token/;
+const SHUTTING_DOWN_TEXT = /shutting down/;
+
+export class Forwarder {
+  readonly stats: ForwarderStats = { requests: 0, errors: 0, retries: 0, redirects: 0 };
+  private readonly deadlineMs: number;
+  private readonly attemptTimeoutMs: number;
+  private readonly redirectsMax: number;
+  private readonly backoffMs: number;
+
+  constructor(
+    private readonly map: ShardMap,
+    private readonly pool: NodePool,
+    private readonly catalog: CatalogSource,
+    options: ForwarderOptions = {},
+  ) {
+    this.deadlineMs = options.deadlineMs ?? 5000;
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 2000;
+    this.redirectsMax = options.redirectsMax ?? 16;
+    this.backoffMs = options.backoffMs ?? 100;
+  }
+
+  async execute(command: Command): Promise<CommandResult> {
+    this.stats.requests++;
+    const result = await this.run(command);
+    if (result.type === 'error') this.stats.errors++;
+    return result;
+  }
+
+  private async run(command: Command): Promise<CommandResult> {
+    if (command.type === 'cluster') return errorResult(ErrorCode.UNKNOWN_COMMAND, "CLUSTER commands go to nodes, not routers");
+    const withToken = command.type === 'inc' && command.token === undefined ? { ...command, token: routerToken() } : command;
+    const args = commandArgs(withToken);
+    const slot = slotOf(command.bucket);
+    const deadline = Date.now() + this.deadlineMs;
+    let redirects = 0;
+    let lastProblem = 'no catalog yet';
+    let mayHaveApplied = false;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      if (attempt > 0) this.stats.retries++;
+      const shard = this.map.ownerOf(slot);
+      if (shard === null) {
+        lastProblem = this.map.epoch === 0 ? 'the slot table is not initialized yet' : `slot ${slot} has no owner`;
+        await Promise.race([this.catalog.refresh(), sleep(this.backoffMs)]);
+        if (this.map.ownerOf(slot) === null) await sleep(this.backoffMs);
+        continue;
+      }
+      const address = this.map.target(shard);
+      if (address === null) {
+        lastProblem = `shard ${shard.id} has no known address`;
+        await sleep(this.backoffMs);
+        void this.catalog.refresh();
+        continue;
+      }
+      const timeout = Math.max(1, Math.min(this.attemptTimeoutMs, deadline - Date.now()));
+      const out = await this.pool.send(address, args, timeout);
+      if (!out.ok) {
+        if (out.why === 'lost' || out.why === 'timeout') {
+          // Re-sending a SET that did apply could rewind the sequence under later INCs: a repeat.
+          if (command.type === 'set') return errorResult(ErrorCode.OUTCOME_UNKNOWN, `shard ${shard.id}: connection ${out.why}; the SET may or may not have applied`);
+          mayHaveApplied = true;
+        }
+        lastProblem = `shard ${shard.id}: ${address} ${out.why}`;
+        if (shard.leader === address) shard.leader = null;
+        if (out.why === 'busy') await sleep(this.backoffMs);
+        continue;
+      }
+      const step = this.judge(out.reply, shard, address, command);
+      if (step.kind === 'done') return step.result;
+      lastProblem = step.problem;
+      if (step.kind === 'moved') {
+        if (++redirects > this.redirectsMax) break;
+        this.stats.redirects++;
+        await this.catalog.refresh();
+      } else if (step.kind === 'unknown') {
+        mayHaveApplied = true;
+      } else if (step.kind === 'wait') {
+        await sleep(this.backoffMs);
+      }
+    }
+    const token = withToken.type === 'inc' && mayHaveApplied ? `; the INC may have applied: retry with ID ${withToken.token!.toString('latin1')}` : '';
+    return errorResult(ErrorCode.CLUSTER_DOWN, `no answer within ${this.deadlineMs} ms (${lastProblem})${token}`);
+  }
+
+  private judge(reply: Reply, shard: ShardEntry, address: string, command: Command): Step {
+    if (reply.kind !== 'error' || reply.word !== 'NOTLEADER') {
+      // Whoever answered other than NOTLEADER is (or just was) the leader: remember it.
+      if (shard.leader === null) shard.leader = address;
+    }
+    if (reply.kind !== 'error') return { kind: 'done', result: toResult(reply) };
+    const problem = `${reply.word} ${reply.message}`;
+    switch (reply.word) {
+      case 'NOTLEADER': {
+        const hint = reply.message.split(' ')[1];
+        shard.leader = hint !== undefined && hint !== '?' && hint !== address ? hint : null;
+        if (shard.leader !== null) this.map.addMember(shard, shard.leader);
+        return shard.leader === null ? { kind: 'wait', problem } : { kind: 'retry', problem };
+      }
+      case 'MOVED':
+        return { kind: 'moved', problem };
+      case 'TRYAGAIN':
+      case 'BUSY':
+        return { kind: 'wait', problem };
+      case 'ERR':
+        if (SHUTTING_DOWN_TEXT.test(reply.message)) {
+          if (shard.leader === address) shard.leader = null;
+          return { kind: 'wait', problem };
+        }
+        // With a token (every INC here) the retry is exactly-once. A SET is not retried: see run().
+        if (OUTCOME_UNKNOWN_TEXT.test(reply.message) && command.type === 'inc') {
+          if (shard.leader === address) shard.leader = null;
+          return { kind: 'unknown', problem };
+        }
+        return { kind: 'done', result: toResult(reply) };
+      default:
+        return { kind: 'done', result: toResult(reply) };
+    }
+  }
+}
+
+type Step =
+  | { kind: 'done'; result: CommandResult }
+  | { kind: 'retry' | 'wait' | 'moved' | 'unknown'; problem: string };
+
+/** A node's reply as a result the router's server re-encodes byte-identically. */
+function toResult(reply: Reply): CommandResult {
+  switch (reply.kind) {
+    case 'integer':
+      return { type: 'int', value: reply.value };
+    case 'null':
+      return { type: 'nil' };
+    case 'string':
+      return reply.value.toString('latin1') === 'OK' ? { type: 'ok' } : { type: 'bulk', value: reply.value };
+    case 'error':
+      // Words other than MOVED/TRYAGAIN/CLUSTERDOWN/BUSY/NOTLEADER are ERR: any ERR-mapped code re-encodes alike.
+      return errorResult(codeForWireWord(reply.word) ?? ErrorCode.INTERNAL, reply.message);
+    case 'array':
+      return errorResult(ErrorCode.INTERNAL, 'unexpected array reply from a node');
+  }
+}
+
+function commandArgs(command: Command): Buffer[] {
+  if (command.type === 'cluster') throw new Error('unreachable');
+  const name = Buffer.from(command.type.toUpperCase());
+  if (command.type === 'get') return [name, command.bucket, command.sequence];
+  if (command.type === 'set') return [name, command.bucket, command.sequence, Buffer.from(String(command.value))];
+  const args = [name, command.bucket, command.sequence, Buffer.from('COUNT'), Buffer.from(String(command.count))];
+  if (command.token !== undefined) args.push(Buffer.from('ID'), command.token);
+  return args;
+}

@@ -1,0 +1,156 @@
+/**
+ * One pipelined connection from a router to a storage node: requests go out in order, replies
+ * are matched to them in order (RESP guarantees it). If one request times out, later replies
+ * on the same socket could no longer be trusted to line up, so the whole connection is dropped
+ * and every request on it fails with 'lost' (the forwarder retries them, INCs with their token).
+ */
+import { connect, type Socket } from 'node:net';
+import { ReplyDecoder, type Reply } from '../shared/protocol/index.ts';
+
+/**
+ * Why a request got no reply: 'unreachable' (never connected: certainly not executed), 'lost'
+ * (the connection broke after sending: may have executed), 'timeout' (same), 'busy' (not sent).
+ */
+export type SendFailure = 'unreachable' | 'lost' | 'timeout' | 'busy';
+export type SendOutcome = { readonly ok: true; readonly reply: Reply } | { readonly ok: false; readonly why: SendFailure };
+
+interface Pending {
+  readonly resolve: (o: SendOutcome) => void;
+  readonly deadlineMs: number;
+}
+
+export interface NodeConnectionOptions {
+  /** Requests in flight on this connection beyond which sends fail with 'busy'. Default 4096. */
+  readonly inflightMax?: number;
+  /** TCP connect timeout. Default 1000 ms. */
+  readonly connectTimeoutMs?: number;
+}
+
+export class NodeConnection {
+  private readonly socket: Socket;
+  private readonly pending: Pending[] = [];
+  private readonly decoder: ReplyDecoder;
+  private readonly inflightMax: number;
+  private connected = false;
+  private dead = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(readonly address: string, options: NodeConnectionOptions = {}, private readonly onDead: () => void = () => {}) {
+    this.inflightMax = options.inflightMax ?? 4096;
+    const at = address.lastIndexOf(':');
+    this.socket = connect({ host: address.slice(0, at), port: Number(address.slice(at + 1)), noDelay: true });
+    this.decoder = new ReplyDecoder({
+      onReply: (reply) => this.pending.shift()?.resolve({ ok: true, reply }),
+      onFatal: () => this.kill(),
+    });
+    const connectTimer = setTimeout(() => this.kill(), options.connectTimeoutMs ?? 1000);
+    this.socket.once('connect', () => {
+      this.connected = true;
+      clearTimeout(connectTimer);
+    });
+    this.socket.on('data', (chunk: Buffer) => this.decoder.write(chunk));
+    this.socket.on('error', () => this.kill());
+    this.socket.on('close', () => {
+      clearTimeout(connectTimer);
+      this.kill();
+    });
+    // Deadlines are checked on a coarse tick: one timer per connection, not per request.
+    this.timer = setInterval(() => this.checkDeadlines(), 50);
+    this.timer.unref();
+  }
+
+  get alive(): boolean {
+    return !this.dead;
+  }
+
+  get inflight(): number {
+    return this.pending.length;
+  }
+
+  /** Sends one request (already RESP-encoded); resolves with its reply or why there is none. */
+  send(request: Buffer, timeoutMs: number): Promise<SendOutcome> {
+    if (this.dead) return Promise.resolve({ ok: false, why: 'lost' });
+    if (this.pending.length >= this.inflightMax) return Promise.resolve({ ok: false, why: 'busy' });
+    return new Promise((resolve) => {
+      this.pending.push({ resolve, deadlineMs: Date.now() + timeoutMs });
+      this.socket.write(request);
+    });
+  }
+
+  close(): void {
+    this.kill();
+  }
+
+  private checkDeadlines(): void {
+    const head = this.pending[0];
+    if (head !== undefined && head.deadlineMs <= Date.now()) this.kill('timeout');
+  }
+
+  private kill(reason: 'lost' | 'timeout' = 'lost'): void {
+    if (this.dead) return;
+    const why: SendFailure = this.connected ? reason : 'unreachable';
+    this.dead = true;
+    clearInterval(this.timer);
+    this.decoder.stop();
+    this.socket.destroy();
+    const waiting = this.pending.splice(0);
+    // The head timed out; the rest may or may not have been executed: equally unknown.
+    for (const p of waiting) p.resolve({ ok: false, why });
+    this.onDead();
+  }
+
+  /** Test hook: whether the TCP connection was ever established. */
+  get everConnected(): boolean {
+    return this.connected;
+  }
+}
+
+/** RESP array of bulk strings. */
+export function encodeArgs(args: readonly (Buffer | string)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const arg of args) {
+    const bytes = typeof arg === 'string' ? Buffer.from(arg, 'latin1') : arg;
+    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF);
+  }
+  return Buffer.concat(parts);
+}
+
+const CRLF = Buffer.from('\r\n');
+
+/** A pool of one connection per node address, reconnected on demand; bounded in size. */
+export class NodePool {
+  private readonly conns = new Map<string, NodeConnection>();
+
+  constructor(private readonly options: NodeConnectionOptions & { readonly nodesMax?: number } = {}) {}
+
+  get(address: string): NodeConnection {
+    let c = this.conns.get(address);
+    if (c === undefined || !c.alive) {
+      if (c === undefined && this.conns.size >= (this.options.nodesMax ?? 1024)) this.evictIdle();
+      c = new NodeConnection(address, this.options, () => {
+        if (this.conns.get(address) === c) this.conns.delete(address);
+      });
+      this.conns.set(address, c);
+    }
+    return c;
+  }
+
+  send(address: string, args: readonly (Buffer | string)[], timeoutMs: number): Promise<SendOutcome> {
+    return this.get(address).send(encodeArgs(args), timeoutMs);
+  }
+
+  closeAll(): void {
+    for (const c of this.conns.values()) c.close();
+    this.conns.clear();
+  }
+
+  private evictIdle(): void {
+    for (const [address, c] of this.conns) {
+      if (c.inflight === 0) {
+        c.close();
+        this.conns.delete(address);
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The forwarder against scripted fake nodes on real sockets: NOTLEADER hints, TRYAGAIN, MOVED
+ * (bounded, with catalog refreshes), lost connections and timeouts (retried with the SAME token),
+ * and CLUSTERDOWN after a bounded wait when no leader answers.
+ */
+import test from 'ava';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { RequestDecoder } from '../../shared/protocol/index.ts';
+import { slotCount } from '../../shared/placement/slot.ts';
+import { catalogToJson } from '../../node/ownership/catalog.ts';
+import { SlotSet } from '../../node/ownership/slot-set.ts';
+import { CatalogSource } from '../../router/catalog-source.ts';
+import { Forwarder, type ForwarderOptions } from '../../router/forwarder.ts';
+import { NodePool } from '../../router/node-connection.ts';
+import { ShardMap } from '../../router/shard-map.ts';
+import type { Command } from '../../node/state-machine/command.ts';
+
+/** What a fake node does with a request: a wire reply, 'drop' the connection, or 'ignore' it. */
+type Script = (args: string[], n: number) => string | 'drop' | 'ignore';
+
+interface FakeNode {
+  readonly address: string;
+  readonly seen: string[][];
+  close(): Promise<void>;
+}
+
+async function fakeNode(script: Script): Promise<FakeNode> {
+  const seen: string[][] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const decoder = new RequestDecoder({
+      onRequest: (raw) => {
+        const args = raw.map((a) => a.toString('latin1'));
+        seen.push(args);
+        const out = script(args, seen.length);
+        if (out === 'drop') socket.destroy();
+        else if (out !== 'ignore') socket.write(out);
+      },
+      onError: () => socket.destroy(),
+    });
+    socket.on('data', (chunk: Buffer) => decoder.write(chunk));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    address: `127.0.0.1:${port}`,
+    seen,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const ALL = SlotSet.of(Array.from({ length: slotCount }, (_, i) => i));
+const bulk = (text: string): string => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
+
+/** A catalog node (shard 1) listing shard 2, owning every slot, at `addrs`; counts its fetches. */
+async function catalogNode(addrs: () => string[]): Promise<FakeNode> {
+  return fakeNode(() => bulk(catalogToJson({ epoch: 1, shards: [{ id: '1', addrs: [], slots: new SlotSet() }, { id: '2', addrs: addrs(), slots: ALL }] })));
+}
+
+async function forwarderFor(t: { teardown(fn: () => unknown): void }, nodes: FakeNode[], options: ForwarderOptions = {}) {
+  const cat = await catalogNode(() => nodes.map((n) => n.address));
+  const pool = new NodePool();
+  const map = new ShardMap();
+  const catalog = new CatalogSource({ pool, map, seeds: () => [cat.address], refreshGapMs: 5 });
+  t.teardown(async () => {
+    pool.closeAll();
+    await Promise.all([cat, ...nodes].map((n) => n.close()));
+  });
+  await catalog.refresh();
+  return { forwarder: new Forwarder(map, pool, catalog, { backoffMs: 10, ...options }), map, cat };
+}
+
+const inc = (token?: string): Command => ({
+  type: 'inc', bucket: Buffer.from('b'), sequence: Buffer.from('s'), count: 1, ...(token ? { token: Buffer.from(token) } : {}),
+});
+const tokenOf = (args: string[]): string | undefined => args[args.indexOf('ID') + 1];
+
+test('follows a NOTLEADER hint; every INC carries a router token', async (t) => {
+  let b: FakeNode | undefined;
+  const a = await fakeNode(() => `-NOTLEADER 2 ${b!.address}\r\n`);
+  b = await fakeNode(() => ':7\r\n');
+  const { forwarder, map } = await forwarderFor(t, [a, b]);
+  map.entry('2').leader = a.address;
+  t.deepEqual(await forwarder.execute(inc()), { type: 'int', value: 7n });
+  const sent = b.seen.find((args) => args[0] === 'INC')!;
+  t.regex(tokenOf(sent)!, /^\d{13}-[A-Za-z0-9_-]{16}$/);
+  t.is(map.get('2')!.leader, b.address);
+  // The client's own ID is passed through untouched.
+  await forwarder.execute(inc('mine'));
+  t.is(tokenOf(b.seen.at(-1)!), 'mine');
+});
+
+test('a lost connection and a timed-out attempt are retried with the same token', async (t) => {
+  const a = await fakeNode((args) => (args[0] === 'INC' ? 'drop' : '+OK\r\n'));
+  const b = await fakeNode((args, n) => (args[0] === 'INC' && n === 1 ? 'ignore' : ':9\r\n'));
+  const { forwarder, map } = await forwarderFor(t, [a, b], { attemptTimeoutMs: 300 });
+  map.entry('2').leader = a.address;
+  t.deepEqual(await forwarder.execute(inc()), { type: 'int', value: 9n });
+  const tokens = [...a.seen, ...b.seen].filter((args) => args[0] === 'INC').map(tokenOf);
+  t.true(tokens.length >= 3, `attempts: ${tokens.length}`);
+  t.is(new Set(tokens).size, 1, 'one token for every attempt');
+  t.true(forwarder.stats.retries >= 2);
+});
+
+test('TRYAGAIN is retried after a pause', async (t) => {
+  const a = await fakeNode((_args, n) => (n <= 2 ? '-TRYAGAIN shard 2 has no slot ownership committed yet\r\n' : ':3\r\n'));
+  const { forwarder } = await forwarderFor(t, [a]);
+  t.deepEqual(await forwarder.execute(inc()), { type: 'int', value: 3n });
+  t.is(a.seen.length, 3);
+});
+
+test('MOVED refreshes the catalog and is followed at most redirectsMax times', async (t) => {
+  const a = await fakeNode(() => '-MOVED 0 ? not owned by shard 2 (epoch 1)\r\n');
+  const { forwarder, cat } = await forwarderFor(t, [a], { redirectsMax: 4 });
+  const fetchesBefore = cat.seen.length;
+  const r = await forwarder.execute(inc());
+  t.is(r.type === 'error' ? r.code : r.type, 'CLUSTER_DOWN');
+  t.is(a.seen.length, 5);
+  t.true(cat.seen.length - fetchesBefore >= 4, 'the map was refreshed on each MOVED');
+});
+
+test('no leader anywhere: CLUSTERDOWN after the deadline, not a hang', async (t) => {
+  const a = await fakeNode(() => '-NOTLEADER 2 ?\r\n');
+  const b = await fakeNode(() => '-NOTLEADER 2 ?\r\n');
+  const { forwarder } = await forwarderFor(t, [a, b], { deadlineMs: 500 });
+  const started = Date.now();
+  const r = await forwarder.execute({ type: 'get', bucket: Buffer.from('b'), sequence: Buffer.from('s') });
+  const took = Date.now() - started;
+  t.is(r.type === 'error' ? r.code : r.type, 'CLUSTER_DOWN');
+  t.true(took >= 450 && took < 1500, `took ${took} ms`);
+});
+
+test('an INC whose outcome is unknown at the deadline names its token in the error', async (t) => {
+  const a = await fakeNode((args) => (args[0] === 'INC' ? 'ignore' : '+OK\r\n'));
+  const { forwarder } = await forwarderFor(t, [a], { deadlineMs: 400, attemptTimeoutMs: 150 });
+  const r = await forwarder.execute(inc());
+  t.is(r.type === 'error' ? r.code : r.type, 'CLUSTER_DOWN');
+  const token = tokenOf(a.seen.find((args) => args[0] === 'INC')!)!;
+  t.true(r.type === 'error' && r.message.includes(`retry with ID ${token}`));
+});
+
+test('node errors pass through byte-identically as ERR', async (t) => {
+  const a = await fakeNode(() => '-ERR increment would overflow\r\n');
+  const { forwarder } = await forwarderFor(t, [a]);
+  const r = await forwarder.execute(inc());
+  t.true(r.type === 'error' && r.message === 'increment would overflow');
+  const { errorReply } = await import('../../shared/protocol/index.ts');
+  t.is(r.type === 'error' ? errorReply(r) : '', '-ERR increment would overflow\r\n');
+});
+
+test('a SET whose connection is lost is not re-sent (it could rewind the sequence)', async (t) => {
+  const a = await fakeNode((args) => (args[0] === 'SET' ? 'drop' : '+OK\r\n'));
+  const { forwarder } = await forwarderFor(t, [a]);
+  const r = await forwarder.execute({ type: 'set', bucket: Buffer.from('b'), sequence: Buffer.from('s'), value: 5n });
+  t.is(r.type === 'error' ? r.code : r.type, 'OUTCOME_UNKNOWN');
+  t.is(a.seen.filter((args) => args[0] === 'SET').length, 1);
+});

@@ -1,0 +1,153 @@
+/**
+ * A router in front of real node processes wired statically (router/dev-cluster.ts, as
+ * `seqdb dev --shards 2 --nodes 1` runs it; no multicast, so no namespace needed): routing,
+ * the storage-side fence, pipelining, a real Redis client, ID retries, and CLUSTERDOWN after a
+ * bounded wait. Serial: one cluster, the last test takes a shard down.
+ */
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { slotOf } from '../../shared/placement/slot.ts';
+import { startDevCluster, type DevCluster } from '../../router/dev-cluster.ts';
+import { RespClient, encodeRequest, intOf } from '../helpers/resp-client.ts';
+
+let cluster: DevCluster;
+let dir: string;
+let port: number;
+
+async function portFree(p: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A base port with the next `count` ports free too. */
+async function freeRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    let ok = true;
+    for (let p = base; p <= base + count && ok; p++) ok = await portFree(p);
+    if (ok) return base;
+  }
+  throw new Error('no free port range');
+}
+
+async function info(): Promise<Record<string, string>> {
+  const c = await RespClient.connect(port);
+  const text = await c.call('INFO');
+  c.close();
+  return Object.fromEntries(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]));
+}
+
+const ownerOf = (bucket: string): string => cluster.router.map.ownerOf(slotOf(bucket))!.id;
+/** The first bucket name `prefix<i>` that shard `shard` owns. */
+function bucketOf(shard: string, prefix: string): string {
+  for (let i = 0; ; i++) if (ownerOf(`${prefix}${i}`) === shard) return `${prefix}${i}`;
+}
+
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'seqdb-router-test-'));
+  port = await freeRange(3);
+  const lines: string[] = [];
+  cluster = await startDevCluster({ host: '127.0.0.1', port, dataDir: dir, shards: 2, nodes: 1, log: (l) => lines.push(l) });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const i = await info();
+    if (i.catalog_epoch === '1' && /slots=[1-9]/.test(i.shard_1 ?? '') && /slots=[1-9]/.test(i.shard_2 ?? '')) break;
+    if (Date.now() > deadline) throw new Error(`cluster did not form:\n${lines.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+});
+
+test.after.always(async () => {
+  await cluster?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test.serial('INFO lists both shards, slots spread over both, every bucket served', async (t) => {
+  const i = await info();
+  t.is(i.role, 'router');
+  t.is(i.shards, '2');
+  const slots = (s: string): number => Number(/slots=(\d+)/.exec(s)![1]);
+  t.is(slots(i.shard_1!) + slots(i.shard_2!), 16384);
+  t.regex(i.shard_1!, /leader=127\.0\.0\.1:\d+,members=127\.0\.0\.1:\d+,slots=\d+,share=[\d.]+%/);
+  t.true('requests_per_sec' in i && 'errors_total' in i);
+  const c = await RespClient.connect(port);
+  const owners = new Set<string>();
+  for (let b = 0; b < 64; b++) {
+    t.is(intOf(await c.call('INC', `spread${b}`, 's')), 1n);
+    owners.add(ownerOf(`spread${b}`));
+  }
+  c.close();
+  t.deepEqual([...owners].sort(), ['1', '2']);
+});
+
+test.serial('a shard refuses a bucket it does not own (a stale view) and changes nothing', async (t) => {
+  const bucket = bucketOf('2', 'fence');
+  const wrong = cluster.nodes.find((n) => n.shard === '1')!.address;
+  const direct = await RespClient.connect(Number(wrong.split(':')[1]));
+  t.regex(await direct.call('INC', bucket, 's'), new RegExp(`^-MOVED ${slotOf(bucket)} `));
+  t.regex(await direct.call('SET', bucket, 's', '100'), /^-MOVED /);
+  t.regex(await direct.call('GET', bucket, 's'), /^-MOVED /);
+  direct.close();
+  const c = await RespClient.connect(port);
+  t.is(await c.call('GET', bucket, 's'), '$-1\r\n', 'nothing was written anywhere');
+  t.is(intOf(await c.call('INC', bucket, 's')), 1n);
+  c.close();
+});
+
+test.serial('pipelined requests through the router are answered in request order', async (t) => {
+  const c = await RespClient.connect(port);
+  const buckets = Array.from({ length: 16 }, (_, i) => `pipe${i}`);
+  const order = Array.from({ length: 400 }, (_, i) => buckets[(i * 7) % buckets.length]!);
+  c.write(Buffer.concat([encodeRequest('PING'), ...order.map((b) => encodeRequest('INC', b, 's')), encodeRequest('PING')]));
+  const replies = await c.take(order.length + 2);
+  t.is(replies[0], '+PONG\r\n');
+  t.is(replies.at(-1), '+PONG\r\n');
+  const seen = new Map<string, bigint>();
+  order.forEach((b, i) => {
+    const expected = (seen.get(b) ?? 0n) + 1n;
+    seen.set(b, expected);
+    t.is(intOf(replies[i + 1]!), expected, `request ${i} (${b})`);
+  });
+  c.close();
+});
+
+test.serial('a client ID retried through the router gets the same number, never a second one', async (t) => {
+  const c = await RespClient.connect(port);
+  const first = intOf(await c.call('INC', 'tok', 's', 'ID', 'abc-1'));
+  t.is(intOf(await c.call('INC', 'tok', 's', 'ID', 'abc-1')), first);
+  t.is(intOf(await c.call('INC', 'tok', 's')), first + 1n);
+  t.regex(await c.call('CLUSTER', 'CATALOG'), /^-ERR /);
+  c.close();
+});
+
+test.serial('ioredis with default options works through the router', async (t) => {
+  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  t.is(await redis.call('INC', 'io', 's'), 1);
+  t.is(await redis.call('SET', 'io', 'v', '41'), 'OK');
+  t.is(await redis.call('INC', 'io', 'v', 'COUNT', '2'), 43);
+  t.is(await redis.call('GET', 'io', 'v'), 43);
+  await t.throwsAsync(redis.call('INC', 'io'), { message: /wrong number of arguments/ });
+  redis.disconnect();
+});
+
+test.serial('a shard with no reachable leader answers CLUSTERDOWN after a bounded wait; others keep serving', async (t) => {
+  const down = bucketOf('2', 'down');
+  const up = bucketOf('1', 'up');
+  for (const n of cluster.nodes.filter((x) => x.shard === '2')) n.child.kill('SIGKILL');
+  const c = await RespClient.connect(port);
+  const started = Date.now();
+  const reply = await c.call('INC', down, 's');
+  const tookMs = Date.now() - started;
+  t.regex(reply, /^-CLUSTERDOWN /);
+  t.true(tookMs < 8000, `took ${tookMs} ms`);
+  t.is(intOf(await c.call('INC', up, 's')), 1n);
+  c.close();
+});
