@@ -33,12 +33,30 @@ export const ErrorCode = {
   IDENTITY_MISMATCH: 'IDENTITY_MISMATCH',
   /** A write whose fate is unknown (leadership lost, timeout): retry only with the same ID token. */
   OUTCOME_UNKNOWN: 'OUTCOME_UNKNOWN',
+  /** A slot-move step (CLUSTER FREEZE/IMPORT/REJECT/..., node/ownership/) is refused by its guards. */
+  MOVE_REFUSED: 'MOVE_REFUSED',
   /** Discovery options are invalid, or --host is not an IPv4 address of a local interface. */
   DISCOVERY_CONFIG: 'DISCOVERY_CONFIG',
   /** The mDNS socket could not be bound or joined to the multicast group on --host. */
   DISCOVERY_SOCKET: 'DISCOVERY_SOCKET',
   /** Another live process already announces our instance name (same cluster, role, shard, host, port). */
   DISCOVERY_NAME_CONFLICT: 'DISCOVERY_NAME_CONFLICT',
+  /** The connection has not authenticated (AUTH) and the server requires a password. */
+  AUTH_REQUIRED: 'AUTH_REQUIRED',
+  /** A wrong password, or a refused cluster-secret proof. */
+  AUTH_FAILED: 'AUTH_FAILED',
+  /** An internal command (CLUSTER, SEQDB.* admin) on a connection that did not prove the cluster secret. */
+  NO_PERMISSION: 'NO_PERMISSION',
+  /** Series (issue 12): CONFIRM/VOID of a number not handed out yet. */
+  NUMBER_UNKNOWN: 'NUMBER_UNKNOWN',
+  /** Series: CONFIRM/VOID of a number that was not reserved (plain INC, before the series, pruned). */
+  NOT_RESERVED: 'NOT_RESERVED',
+  /** Series: VOID of a used number (used numbers stay used), or CONFIRM again with another REF. */
+  NUMBER_USED: 'NUMBER_USED',
+  /** Series: CONFIRM of a voided number (voided by VOID or by its reservation running out). */
+  NUMBER_VOID: 'NUMBER_VOID',
+  /** Series: SET on a series sequence is refused (it would reuse or skip numbers). */
+  SERIES_SET: 'SERIES_SET',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

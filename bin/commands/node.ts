@@ -6,6 +6,9 @@ import { resolve } from 'node:path';
 import { startReplicaNode } from '../../node/replication/replica-node.ts';
 import { Transport } from '../../node/replication/transport.ts';
 import { CliError, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
+import { SECURITY_FLAGS, SECURITY_USAGE, securityFromFlags } from '../../shared/security/cli-flags.ts';
+import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
+import { OPS_FLAGS, OPS_USAGE, Metrics, makeLogger, maybeAdmin, parseAdminPort } from '../ops-flags.ts';
 
 const USAGE = `Usage: seqdb node --shard ID --host IP --port PORT --data DIR [--bootstrap-expect N] [--join H:P,...]
        seqdb node admin <status|transfer ID|remove ID|snapshot> --addr H:P [--shard ID] [--cluster NAME]
@@ -30,7 +33,10 @@ Options:
   --snapshot-entries <n>     applied entries between snapshots (default 10000)
   --token-retention-ms <n>   how long INC ... ID tokens are remembered (default 86400000 = 24 h)
   --tokens-max <n>           most tokens remembered (default 1000000)
+${OPS_USAGE}
   -h, --help                 show this help
+
+${SECURITY_USAGE}
 
 SIGTERM on the leader transfers leadership before the process exits.`;
 
@@ -51,6 +57,8 @@ const FLAGS = {
   'shards-expect': { type: 'string' },
   addr: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...SECURITY_FLAGS,
+  ...OPS_FLAGS,
 } as const;
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -82,7 +90,13 @@ export const node: Subcommand = {
     const shardsExpect = parsePositiveInt('shards-expect', values['shards-expect']);
     // No --join: discovery. --catalog: static sharded cluster. --join alone: standalone shard.
     const sharded = join.length === 0 || catalog.length > 0;
+    const security = cliSecurity(values);
+    const adminPort = parseAdminPort(values['admin-port']);
+    const logger = makeLogger(values, { role: 'node', shard });
+    const metrics = new Metrics({ component: 'node', shard });
     const n = await startReplicaNode({
+      observability: { logger, metrics },
+      server: security.server,
       ...(sharded ? { sharding: { discovery: join.length === 0, catalog, ...(shardsExpect !== undefined ? { shardsExpect } : {}) } } : {}),
       dataDir,
       shard,
@@ -98,13 +112,15 @@ export const node: Subcommand = {
       },
     });
     console.log(`seqdb node ${n.nodeId} of shard ${shard} listening on ${n.address} (data: ${dataDir})`);
+    metrics.registry.setDefaultLabels({ component: 'node', shard, node: n.nodeId });
+    const adminServer = await maybeAdmin(adminPort, values['admin-host'] ?? host, metrics, `seqdb node ${n.nodeId}`);
     return new Promise((resolveExit) => {
       let stopping = false;
       const onSignal = (signal: NodeJS.Signals): void => {
         if (stopping) process.exit(1);
         stopping = true;
-        console.log(`seqdb node: ${signal}, shutting down`);
-        n.shutdown().then(
+        logger.child({ node: n.nodeId }).info({ event: 'shutdown', signal }, `seqdb node: ${signal}, shutting down`);
+        n.shutdown().then(() => adminServer?.close()).then(
           () => resolveExit(0),
           (err: Error) => {
             console.error(`seqdb node: shutdown failed: ${err.message}`);
@@ -145,7 +161,10 @@ async function admin(argv: readonly string[]): Promise<number> {
   else if (op !== 'snapshot' && op !== 'status') throw new CliError(`unknown admin op '${op}'`);
   if ((op === 'transfer' || op === 'remove') && !arg) throw new CliError(`${op} needs a node id`);
   // An admin client is a peer of the shard for one request; its id marks it as such in logs.
+  const security = cliSecurity(values);
   const t = new Transport({
+    ...(security.clusterSecret !== undefined ? { clusterSecret: new ClusterSecret(security.clusterSecret) } : {}),
+    ...(security.server.tls !== undefined ? { tls: security.server.tls } : {}),
     cluster: values.cluster ?? 'seqdb', shard: values.shard ?? '0', nodeId: `admin-${process.pid}`, advertise: () => 'admin:1',
     addressOf: () => undefined, isRemoved: () => false, onMessage: () => {}, onPeerHello: () => {},
     onControl: async () => ({}), onClientSocket: (s) => s.destroy(), onUnreachable: () => {}, onSnapshotSent: () => {},
@@ -163,6 +182,14 @@ async function admin(argv: readonly string[]): Promise<number> {
   }
   console.error('seqdb node admin: too many redirects');
   return 1;
+}
+
+function cliSecurity(values: Parameters<typeof securityFromFlags>[0]): ReturnType<typeof securityFromFlags> {
+  try {
+    return securityFromFlags(values);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
 }
 
 export default node;

@@ -5,19 +5,27 @@
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { NULL_BULK, OK, PONG, array, bulk, errorReply, integer, type Encoded } from '../../shared/protocol/index.ts';
-import { parseCommand, unknownCommand, wrongArity, type CommandResult } from '../state-machine/index.ts';
+import { parseCommand, unknownCommand, wrongArity, type CommandResult, type ResultItem } from '../state-machine/index.ts';
+import { SERIES_COMMAND_NAMES } from '../state-machine/series-command.ts';
 import type { Engine } from './engine.ts';
 import { clusterHandler } from '../ownership/cluster-handler.ts';
+import type { ServerGate } from '../../shared/security/server-gate.ts';
 
 /** Per-connection facts a handler may read or change. */
 export interface ClientContext {
   readonly id: number;
   name: Buffer | null;
+  /** host:port of the peer, for logs. */
+  readonly remote?: string;
 }
 
 export interface ServerFacts {
   readonly engine: Engine;
   infoText(): string;
+  /** AUTH and cluster-secret checks (shared/security/); absent when neither is configured. */
+  readonly gate?: ServerGate | undefined;
+  /** Limit counters for INFO. */
+  readonly stats?: { idleClosed: number; outputBufferClosed: number; requestErrors: number };
 }
 
 /** A reply, and whether the connection closes once it is written (QUIT). */
@@ -40,7 +48,16 @@ export function resultReply(result: CommandResult): Encoded {
       return bulk(result.value);
     case 'error':
       return errorReply(result);
+    case 'array':
+      return array(result.value.map(itemReply));
   }
+}
+
+function itemReply(item: ResultItem): Encoded {
+  if (item === null) return NULL_BULK;
+  if (typeof item === 'bigint') return integer(item);
+  if (Buffer.isBuffer(item)) return bulk(item);
+  return array(item.map(itemReply));
 }
 
 const dataCommand: Handler = (args, _client, server) => {
@@ -53,6 +70,8 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   set: dataCommand,
   get: dataCommand,
   inc: dataCommand,
+  // Issue 12: RESERVE, CONFIRM, VOID, AUDIT, SEQ.INFO, SEQ.RETAIN, SEQ.LIST.
+  ...Object.fromEntries(SERIES_COMMAND_NAMES.map((name) => [name, dataCommand])),
   ping: (args) => {
     if (args.length > 2) throw wrongArity('ping');
     return { reply: args.length === 2 ? bulk(args[1]!) : PONG };
@@ -103,7 +122,10 @@ function clientCommand(args: readonly Buffer[], client: ClientContext): Outcome 
 /** Runs one request; client errors become error replies, the connection stays usable. */
 export function dispatch(args: readonly Buffer[], client: ClientContext, server: ServerFacts): Outcome {
   const name = args[0]!.toString('latin1').toLowerCase();
-  const handler = HANDLERS[name];
+  const gated = server.gate?.intercept(name, args, client);
+  if (gated !== undefined) return { reply: gated, close: false };
+  // Own keys only: 'constructor', '__proto__' etc. must not resolve to Object.prototype members.
+  const handler = Object.hasOwn(HANDLERS, name) ? HANDLERS[name] : undefined;
   try {
     if (handler === undefined) {
       const extra = server.engine.extraCommand?.(name);

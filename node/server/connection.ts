@@ -19,6 +19,8 @@ export interface ConnectionLimits {
   /** How long one request may stay incomplete (holding bytes) before the connection is dropped. Default 30,000. */
   readonly requestTimeoutMs: number;
   readonly request?: Partial<RequestLimits>;
+  /** A client silent this long is closed; 0 = never. Connections that proved the cluster secret are exempt. Default 0. */
+  readonly idleTimeoutMs?: number;
 }
 
 /** How long an ended connection may linger before it is destroyed. */
@@ -49,7 +51,7 @@ export class Connection {
     private readonly server: ServerFacts,
     private readonly limits: ConnectionLimits,
   ) {
-    this.client = { id, name: null };
+    this.client = { id, name: null, remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` };
     this.decoder = new RequestDecoder(
       { onRequest: (args) => this.onRequest(args), onError: (err, fatal) => this.onDecodeError(err, fatal) },
       limits.request,
@@ -63,6 +65,10 @@ export class Connection {
     });
     socket.once('close', () => this.deadline.clear());
     socket.on('error', () => socket.destroy());
+    if ((limits.idleTimeoutMs ?? 0) > 0) {
+      socket.setTimeout(limits.idleTimeoutMs!);
+      socket.on('timeout', () => this.onIdle());
+    }
     // The peer half-closed (e.g. `nc` after its input): answer what it sent, then end.
     socket.on('end', () => {
       this.draining = true;
@@ -116,6 +122,7 @@ export class Connection {
 
   private onDecodeError(err: SeqError, fatal: boolean): void {
     this.deadline.requestCompleted();
+    if (this.server.stats !== undefined) this.server.stats.requestErrors++;
     if (this.draining) return;
     this.slots.push({ reply: errorReply(err), close: fatal });
     if (fatal) this.stopReading();
@@ -142,6 +149,7 @@ export class Connection {
     if (this.paused && this.slots.length <= this.limits.pipelineMax / 2) this.resume();
     const outputBytes = this.socket.writableLength + this.writesPending * WRITE_OVERHEAD_BYTES;
     if (outputBytes > this.limits.outputBytesMax) {
+      if (this.server.stats !== undefined) this.server.stats.outputBufferClosed++;
       this.socket.destroy(); // does not read its replies: drop it, never let it grow
       return;
     }
@@ -174,6 +182,13 @@ export class Connection {
       setTimeout(() => this.socket.destroy(), END_GRACE_MS).unref();
     }
     this.onSettled?.();
+  }
+
+  /** Idle (no bytes either way) for idleTimeoutMs: closed as Redis's `timeout` does, without a reply. */
+  private onIdle(): void {
+    if (this.slots.length > 0 || this.server.gate?.isInternal(this.client) === true) return;
+    if (this.server.stats !== undefined) this.server.stats.idleClosed++;
+    this.socket.destroy();
   }
 
   private onRequestTimeout(): void {

@@ -4,6 +4,9 @@
  * nothing of storage.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { ServerGate, type ServerSecurityOptions } from '../../shared/security/server-gate.ts';
+import type { TlsConfig } from '../../shared/security/tls-config.ts';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { errorReply, type RequestLimits } from '../../shared/protocol/index.ts';
 import { Connection } from './connection.ts';
@@ -25,6 +28,21 @@ export interface ServerOptions {
   readonly requestTimeoutMs?: number;
   /** Request decoder limits (args, request and inline bytes). Defaults: shared/protocol/limits.ts. */
   readonly requestLimits?: Partial<RequestLimits>;
+  /** Password and cluster secret (shared/security/server-gate.ts). Default: neither. */
+  readonly security?: ServerSecurityOptions;
+  /** Serve TLS (when this server listens itself; adopted sockets arrive decrypted). Default: plain TCP. */
+  readonly tls?: TlsConfig;
+  /** Clients idle this long are closed (`--timeout`, as Redis's); internal connections are exempt. Default 0 = never. */
+  readonly idleTimeoutMs?: number;
+}
+
+/** Limit counters INFO shows. */
+export interface ServerStats {
+  rejectedConnections: number;
+  idleClosed: number;
+  outputBufferClosed: number;
+  /** Requests refused by the decoder's limits or as malformed (too many args, too large, bad syntax). */
+  requestErrors: number;
 }
 
 export class SeqServer {
@@ -33,12 +51,18 @@ export class SeqServer {
   private readonly startedMs = Date.now();
   private nextClientId = 1;
   private address: AddressInfo | undefined;
+  readonly gate: ServerGate | undefined;
+  readonly stats: ServerStats = { rejectedConnections: 0, idleClosed: 0, outputBufferClosed: 0, requestErrors: 0 };
 
   constructor(
     readonly engine: Engine,
     private readonly options: ServerOptions = {},
   ) {
-    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    const security = options.security;
+    this.gate = security?.password !== undefined || security?.clusterSecret !== undefined ? new ServerGate(security) : undefined;
+    this.server = options.tls === undefined
+      ? createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket))
+      : createTlsServer({ ...options.tls.server, allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
   /** Starts listening; resolves with the bound address. */
@@ -80,6 +104,15 @@ export class SeqServer {
       `uptime_seconds:${Math.floor((Date.now() - this.startedMs) / 1000)}`,
       '# Clients',
       `connected_clients:${this.connections.size}`,
+      `maxclients:${this.options.connectionsMax ?? 10_000}`,
+      `rejected_connections:${this.stats.rejectedConnections}`,
+      `idle_timeout_seconds:${Math.floor((this.options.idleTimeoutMs ?? 0) / 1000)}`,
+      `idle_clients_closed:${this.stats.idleClosed}`,
+      `output_buffer_clients_closed:${this.stats.outputBufferClosed}`,
+      `request_limit_errors:${this.stats.requestErrors}`,
+      '# Security',
+      `tls:${this.options.tls === undefined ? 0 : 1}`,
+      ...Object.entries(this.gate?.info() ?? { auth_required: 0, cluster_secret: 0 }).map(([key, value]) => `${key}:${value}`),
       '# Persistence',
       // ioredis's ready check waits for loading:0.
       'loading:0',
@@ -102,6 +135,7 @@ export class SeqServer {
 
   private accept(socket: Socket): void {
     if (this.connections.size >= (this.options.connectionsMax ?? 10_000)) {
+      this.stats.rejectedConnections++;
       socket.on('error', () => socket.destroy());
       socket.end(errorReply(new SeqError(ErrorCode.BUSY, 'max number of clients reached')));
       setTimeout(() => socket.destroy(), 1000).unref();
@@ -111,6 +145,7 @@ export class SeqServer {
       pipelineMax: this.options.pipelineMax ?? 1024,
       outputBytesMax: this.options.outputBytesMax ?? 8 * 1024 * 1024,
       requestTimeoutMs: this.options.requestTimeoutMs ?? 30_000,
+      idleTimeoutMs: this.options.idleTimeoutMs ?? 0,
       ...(this.options.requestLimits === undefined ? {} : { request: this.options.requestLimits }),
     });
     this.connections.add(connection);

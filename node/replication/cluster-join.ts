@@ -1,0 +1,106 @@
+/**
+ * How a fresh node becomes part of a shard (Consul's bootstrap-expect model, made safe):
+ *
+ * - Probe every --join address. If any peer already belongs to a shard, join it.
+ * - Otherwise, with --bootstrap-expect N: once this node knows N uninitialized nodes (itself
+ *   included) and has the LOWEST id among all it knows, it alone bootstraps a one-voter group;
+ *   every other node keeps probing, sees it initialized, and joins it as a learner; the leader
+ *   promotes caught-up learners one at a time. So there is exactly one bootstrap as long as at
+ *   most N nodes are started with --bootstrap-expect N and their --join lists are the same: any
+ *   two such nodes that both count N know each other, and only the lower id bootstraps.
+ * - Joining: ask the join addresses (following leader redirects) to add us as a learner, until
+ *   our id is in the shard's configuration. Requests are idempotent.
+ */
+import type { Control } from './transport.ts';
+
+export interface ProbeReply {
+  readonly nodeId: string;
+  readonly addr: string;
+  readonly initialized: boolean;
+  readonly leader: string | null;
+}
+
+export interface JoinDeps {
+  readonly selfId: string;
+  readonly selfAddr: () => string;
+  readonly joinAddrs: readonly string[];
+  readonly bootstrapExpect?: number;
+  readonly request: (addr: string, control: Control, timeoutMs: number) => Promise<Control>;
+  readonly log: (line: string) => void;
+  readonly stopped: () => boolean;
+  /** Probe/join round interval. Default 200 ms. */
+  readonly intervalMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function peersOf(d: JoinDeps): string[] {
+  const self = d.selfAddr();
+  return [...new Set(d.joinAddrs)].filter((a) => a !== self);
+}
+
+async function probeAll(d: JoinDeps): Promise<ProbeReply[]> {
+  const settled = await Promise.allSettled(peersOf(d).map((a) => d.request(a, { op: 'probe' }, 1000)));
+  const out: ProbeReply[] = [];
+  for (const s of settled) {
+    if (s.status !== 'fulfilled') continue;
+    const r = s.value as Partial<ProbeReply>;
+    if (typeof r.nodeId === 'string' && r.nodeId !== d.selfId && typeof r.initialized === 'boolean') {
+      out.push({ nodeId: r.nodeId, addr: String(r.addr), initialized: r.initialized, leader: typeof r.leader === 'string' ? r.leader : null });
+    }
+  }
+  return out;
+}
+
+/** Waits until this fresh node should bootstrap the shard, or join an existing one. */
+export async function decideStart(d: JoinDeps): Promise<'bootstrap' | 'join' | 'stopped'> {
+  if (d.bootstrapExpect === 1) return 'bootstrap';
+  let lastLogMs = 0;
+  while (!d.stopped()) {
+    const replies = await probeAll(d);
+    if (replies.some((r) => r.initialized)) return 'join';
+    if (d.bootstrapExpect !== undefined) {
+      const ids = new Set([d.selfId, ...replies.map((r) => r.nodeId)]);
+      const lowest = [...ids].sort()[0];
+      if (ids.size >= d.bootstrapExpect && lowest === d.selfId) {
+        d.log(`bootstrapping the shard: ${ids.size} nodes known, this node has the lowest id`);
+        return 'bootstrap';
+      }
+    }
+    if (Date.now() - lastLogMs > 5000) {
+      lastLogMs = Date.now();
+      d.log(`waiting for peers: ${replies.length} reachable of ${peersOf(d).length}, bootstrap-expect ${d.bootstrapExpect ?? '-'}`);
+    }
+    await sleep(d.intervalMs ?? 200);
+  }
+  return 'stopped';
+}
+
+/** Asks the shard to add this node until `isMember()` (its id is in the configuration). */
+export async function joinUntilMember(d: JoinDeps, isMember: () => boolean): Promise<void> {
+  let redirect: string | null = null;
+  let lastLogMs = 0;
+  while (!d.stopped() && !isMember()) {
+    const targets: string[] = redirect ? [redirect, ...peersOf(d)] : peersOf(d);
+    redirect = null;
+    for (const addr of targets) {
+      if (d.stopped() || isMember()) return;
+      let reply: Control;
+      try {
+        reply = await d.request(addr, { op: 'join', nodeId: d.selfId, addr: d.selfAddr() }, 2000);
+      } catch {
+        continue;
+      }
+      if (typeof reply.redirect === 'string' && reply.redirect !== d.selfAddr()) {
+        redirect = reply.redirect;
+        break;
+      }
+      if (reply.ok === true) break;
+    }
+    if (Date.now() - lastLogMs > 5000) {
+      lastLogMs = Date.now();
+      d.log('asking the shard to add this node');
+    }
+    await sleep(d.intervalMs ?? 200);
+  }
+}

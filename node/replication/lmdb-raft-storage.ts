@@ -1,0 +1,329 @@
+/**
+ * The Raft log, hard state and snapshot on LMDB: the `Storage` the core reads synchronously, plus
+ * the durable write path the driver awaits before it sends anything that depends on it.
+ *
+ * Layout (one LMDB environment in `<data>/raft`, separate from the state machine's):
+ * - db `log`: key = 8-byte big-endian index (so LMDB's byte order is log order), value =
+ *   term (u64) | type (u8) | data.
+ * - db `meta` (msgpack): `hs` hard state, `trunc` {index, term} the compaction point (the dummy
+ *   that keeps term(firstIndex-1) answerable), `snap` the snapshot meta, `snapData` its image,
+ *   `identity`, and small driver records (`members`, `removed`) through getMeta/putMeta.
+ *
+ * Durability: the environment is opened with overlappingSync off, so LMDB fsyncs inside the
+ * commit; `persist` additionally awaits `flushed`, so it resolves only once the bytes are on disk.
+ * In-memory indexes move only after the commit resolves: until then the core still holds the
+ * new entries in its unstable log and never reads them from here.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { SeqError, ErrorCode } from '../../shared/errors.ts';
+import {
+  RaftError,
+  RaftErrorCode,
+  type ConfState,
+  type Entry,
+  type EntryType,
+  type HardState,
+  type Snapshot,
+  type SnapshotMeta,
+  type Storage,
+} from '../raft/types.ts';
+
+export interface NodeIdentity {
+  readonly nodeId: string;
+  readonly shard: string;
+  readonly cluster: string;
+}
+
+export interface OpenStorageOptions {
+  /** The node's data dir; the log lives in `<dir>/raft`. */
+  readonly dir: string;
+  readonly shard: string;
+  readonly cluster: string;
+  /** Id for a fresh data dir. Default: 16 random hex chars. */
+  readonly newNodeId?: () => string;
+}
+
+export interface PersistBatch {
+  readonly snapshot?: Snapshot;
+  readonly entries: readonly Entry[];
+  readonly hardState?: HardState;
+}
+
+interface IndexTerm {
+  readonly index: number;
+  readonly term: number;
+}
+
+const EMPTY_CONF: ConfState = { voters: [], learners: [] };
+const EMPTY_HS: HardState = { term: 0, vote: null, commit: 0 };
+const TWO_32 = 2 ** 32;
+
+export function indexKey(index: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeUInt32BE(Math.floor(index / TWO_32), 0);
+  b.writeUInt32BE(index >>> 0, 4);
+  return b;
+}
+
+function readU64(b: Uint8Array, off: number): number {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return v.getUint32(off) * TWO_32 + v.getUint32(off + 4);
+}
+
+function encodeEntryValue(e: Entry): Buffer {
+  const b = Buffer.allocUnsafe(9 + e.data.length);
+  b.writeUInt32BE(Math.floor(e.term / TWO_32), 0);
+  b.writeUInt32BE(e.term >>> 0, 4);
+  b.writeUInt8(e.type, 8);
+  b.set(e.data, 9);
+  return b;
+}
+
+function decodeEntry(index: number, v: Uint8Array): Entry {
+  // Copy: lmdb may hand out buffers backed by the memory map.
+  return { index, term: readU64(v, 0), type: v[8] as EntryType, data: Uint8Array.prototype.slice.call(v, 9) };
+}
+
+function sameIdentity(a: NodeIdentity, b: Omit<NodeIdentity, 'nodeId'>): boolean {
+  return a.shard === b.shard && a.cluster === b.cluster;
+}
+
+export class LmdbRaftStorage implements Storage {
+  readonly identity: NodeIdentity;
+  private readonly env: RootDatabase;
+  private readonly log: Database<Buffer, Buffer>;
+  private readonly meta: Database<unknown, string>;
+  private hs: HardState;
+  private trunc: IndexTerm;
+  private snapMeta: SnapshotMeta;
+  private last: number;
+  private closed = false;
+
+  /** Opens (or creates) the node's Raft storage; refuses a data dir of another shard or cluster. */
+  static open(opts: OpenStorageOptions): LmdbRaftStorage {
+    const path = join(opts.dir, 'raft');
+    mkdirSync(path, { recursive: true });
+    const env = open({ path, maxDbs: 4, overlappingSync: false, noSync: false });
+    try {
+      return new LmdbRaftStorage(env, opts);
+    } catch (err) {
+      void env.close();
+      throw err;
+    }
+  }
+
+  private constructor(env: RootDatabase, opts: OpenStorageOptions) {
+    this.env = env;
+    this.log = env.openDB<Buffer, Buffer>('log', { keyEncoding: 'binary', encoding: 'binary' });
+    this.meta = env.openDB<unknown, string>('meta', {});
+    this.identity = this.loadIdentity(opts);
+    this.hs = (this.meta.get('hs') as HardState | undefined) ?? EMPTY_HS;
+    this.snapMeta = (this.meta.get('snap') as SnapshotMeta | undefined) ?? { index: 0, term: 0, conf: EMPTY_CONF };
+    this.trunc = (this.meta.get('trunc') as IndexTerm | undefined) ?? { index: 0, term: 0 };
+    this.last = this.scanLastIndex();
+  }
+
+  private loadIdentity(opts: OpenStorageOptions): NodeIdentity {
+    const stored = this.meta.get('identity') as NodeIdentity | undefined;
+    if (stored) {
+      if (!sameIdentity(stored, opts)) {
+        throw new SeqError(
+          ErrorCode.IDENTITY_MISMATCH,
+          `data dir ${opts.dir} belongs to cluster '${stored.cluster}' shard '${stored.shard}' (node ${stored.nodeId}), ` +
+            `not cluster '${opts.cluster}' shard '${opts.shard}'`,
+        );
+      }
+      return stored;
+    }
+    const nodeId = (opts.newNodeId ?? (() => randomBytes(8).toString('hex')))();
+    const identity: NodeIdentity = { nodeId, shard: opts.shard, cluster: opts.cluster };
+    this.meta.putSync('identity', identity);
+    return identity;
+  }
+
+  private scanLastIndex(): number {
+    for (const key of this.log.getKeys({ reverse: true, limit: 1 })) return readU64(key, 0);
+    return this.trunc.index;
+  }
+
+  // ---- Storage (read by the core, synchronous) ----
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: this.hs, confState: this.snapMeta.conf };
+  }
+
+  firstIndex(): number {
+    return this.trunc.index + 1;
+  }
+
+  lastIndex(): number {
+    return this.last;
+  }
+
+  term(index: number): number {
+    if (index === this.trunc.index) return this.trunc.term;
+    if (index < this.trunc.index) throw new RaftError(RaftErrorCode.COMPACTED, `index ${index} compacted`);
+    if (index > this.last) throw new RaftError(RaftErrorCode.UNAVAILABLE, `index ${index} > last ${this.last}`);
+    const v = this.log.getBinaryFast(indexKey(index));
+    if (!v) throw new RaftError(RaftErrorCode.UNAVAILABLE, `index ${index} missing`);
+    return readU64(v, 0);
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    if (lo <= this.trunc.index) throw new RaftError(RaftErrorCode.COMPACTED, `index ${lo} compacted`);
+    if (hi > this.last + 1) throw new RaftError(RaftErrorCode.UNAVAILABLE, `index ${hi - 1} > last ${this.last}`);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (const { key, value } of this.log.getRange({ start: indexKey(lo), end: indexKey(hi) })) {
+      const e = decodeEntry(readU64(key, 0), value);
+      bytes += e.data.length;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(e);
+    }
+    if (out.length === 0 && lo < hi) throw new RaftError(RaftErrorCode.UNAVAILABLE, `entries ${lo}..${hi} missing`);
+    return out;
+  }
+
+  snapshot(): Snapshot {
+    const data = (this.meta.get('snapData') as Uint8Array | undefined) ?? new Uint8Array(0);
+    return { meta: this.snapMeta, data: new Uint8Array(data) };
+  }
+
+  // ---- Durable writes (driver) ----
+
+  hardState(): HardState {
+    return this.hs;
+  }
+
+  snapshotMeta(): SnapshotMeta {
+    return this.snapMeta;
+  }
+
+  /**
+   * Entries up to `index` are known committed (the state machine applied them). Raises the
+   * in-memory commit so the core starts consistent (applied <= commit); the next hard state
+   * write persists it. Only indexes present in the log are accepted.
+   */
+  raiseCommitTo(index: number): void {
+    const to = Math.min(index, this.last);
+    if (to > this.hs.commit) this.hs = { ...this.hs, commit: to };
+  }
+
+  /** True once the node has any Raft state: it was bootstrapped, joined, or received a snapshot. */
+  isInitialized(): boolean {
+    return this.hs.term > 0 || this.last > 0 || this.snapMeta.conf.voters.length > 0;
+  }
+
+  /**
+   * Starts a brand-new group: a snapshot at index 1, term 1 holding the initial membership and
+   * state image. Membership lives in the snapshot, never only in a conf at index 0, so nodes that
+   * join later learn it by InstallSnapshot like any lagging follower.
+   */
+  async bootstrap(conf: ConfState, data: Uint8Array): Promise<void> {
+    if (this.isInitialized()) throw new SeqError(ErrorCode.INTERNAL, 'bootstrap of an initialized node');
+    const meta: SnapshotMeta = { index: 1, term: 1, conf };
+    const trunc = { index: 1, term: 1 };
+    const hs: HardState = { term: 1, vote: null, commit: 1 };
+    await this.commit(() => {
+      this.removeRange(this.trunc.index + 1, this.last);
+      this.meta.putSync('snap', meta);
+      this.meta.putSync('snapData', data);
+      this.meta.putSync('trunc', trunc);
+      this.meta.putSync('hs', hs);
+    });
+    this.snapMeta = meta;
+    this.trunc = trunc;
+    this.last = 1;
+    this.hs = hs;
+  }
+
+  /**
+   * Persists one Ready: snapshot (replaces the whole log), then entries (replacing stored entries
+   * at and after entries[0].index), then the hard state, in ONE fsynced LMDB commit.
+   */
+  async persist(batch: PersistBatch): Promise<void> {
+    const { snapshot, entries, hardState } = batch;
+    if (!snapshot && entries.length === 0 && !hardState) return;
+    let last = this.last;
+    let trunc = this.trunc;
+    await this.commit(() => {
+      if (snapshot) {
+        this.removeRange(trunc.index + 1, last);
+        trunc = { index: snapshot.meta.index, term: snapshot.meta.term };
+        last = trunc.index;
+        this.meta.putSync('snap', snapshot.meta);
+        this.meta.putSync('snapData', snapshot.data);
+        this.meta.putSync('trunc', trunc);
+      }
+      if (entries.length > 0) {
+        const first = entries[0]!.index;
+        if (first <= trunc.index) throw new SeqError(ErrorCode.INTERNAL, `append at ${first} below compaction ${trunc.index}`);
+        if (first > last + 1) throw new SeqError(ErrorCode.INTERNAL, `append at ${first} leaves a gap after ${last}`);
+        this.removeRange(first, last);
+        for (const e of entries) this.log.putSync(indexKey(e.index), encodeEntryValue(e));
+        last = entries[entries.length - 1]!.index;
+      }
+      if (hardState) this.meta.putSync('hs', hardState);
+    });
+    this.last = last;
+    this.trunc = trunc;
+    if (snapshot) this.snapMeta = snapshot.meta;
+    if (hardState) this.hs = hardState;
+  }
+
+  /** Records a snapshot the driver produced from its state machine at `index` (already applied). */
+  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    if (snapshot.meta.index < this.snapMeta.index) return;
+    if (snapshot.meta.index > this.last) throw new SeqError(ErrorCode.INTERNAL, 'snapshot beyond the log');
+    await this.commit(() => {
+      this.meta.putSync('snap', snapshot.meta);
+      this.meta.putSync('snapData', snapshot.data);
+    });
+    this.snapMeta = snapshot.meta;
+  }
+
+  /** Drops entries <= index; index must be covered by the stored snapshot. term(index) keeps answering. */
+  async compact(index: number): Promise<void> {
+    if (index <= this.trunc.index) return;
+    if (index > this.snapMeta.index) throw new SeqError(ErrorCode.INTERNAL, `compact ${index} beyond snapshot ${this.snapMeta.index}`);
+    const trunc = { index, term: this.term(index) };
+    const from = this.trunc.index + 1;
+    await this.commit(() => {
+      this.meta.putSync('trunc', trunc);
+      this.removeRange(from, index);
+    });
+    this.trunc = trunc;
+  }
+
+  getMeta<T>(key: string): T | undefined {
+    return this.meta.get(key) as T | undefined;
+  }
+
+  /** Durably stores a small driver record (members, removed ids). */
+  async putMeta(key: string, value: unknown): Promise<void> {
+    await this.commit(() => this.meta.putSync(key, value));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.env.close();
+  }
+
+  private removeRange(from: number, to: number): void {
+    for (let i = from; i <= to; i++) this.log.removeSync(indexKey(i));
+  }
+
+  private async commit(fn: () => void): Promise<void> {
+    if (this.closed) throw new SeqError(ErrorCode.STORAGE, 'raft storage closed');
+    try {
+      await this.env.transaction(fn);
+      await this.env.flushed;
+    } catch (err) {
+      throw err instanceof SeqError ? err : new SeqError(ErrorCode.STORAGE, `raft storage write failed: ${String(err)}`);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Who is in the shard and where they listen. The core knows ids only (ConfState); addresses
+ * travel in the ConfChange context (addLearner carries the joiner's address) and in the snapshot
+ * envelope, so every replica derives the same map from the log. Removed ids are remembered
+ * forever (ids are never reused) so that their peer traffic can be refused.
+ *
+ * Snapshot envelope: "SQRS" | u32 jsonLen | {members, removed} JSON | state machine image.
+ */
+import { decodeConfChange } from '../raft/conf-change-codec.ts';
+import { EntryType, type Entry, type NodeId } from '../raft/types.ts';
+
+const MAGIC = Buffer.from('SQRS', 'latin1');
+
+export interface MembersImage {
+  readonly members: Record<NodeId, string>;
+  readonly removed: NodeId[];
+}
+
+export class Members {
+  private readonly addrs = new Map<NodeId, string>();
+  private readonly removedIds = new Set<NodeId>();
+  /** Bumped on every change, so the owner knows when to persist the map. */
+  version = 0;
+
+  constructor(private readonly selfId: NodeId, private readonly selfAddr: string) {
+    this.addrs.set(selfId, selfAddr);
+  }
+
+  addressOf(id: NodeId): string | undefined {
+    return this.addrs.get(id);
+  }
+
+  isRemoved(id: NodeId): boolean {
+    return this.removedIds.has(id);
+  }
+
+  /** A peer that passed the cluster/shard check told us (hello line) where it listens now. */
+  learnAddress(id: NodeId, addr: string): void {
+    if (this.removedIds.has(id) || this.addrs.get(id) === addr) return;
+    this.addrs.set(id, addr);
+    this.version++;
+  }
+
+  /** Records the effect of one committed entry (a no-op for normal entries). */
+  applyEntry(e: Entry): void {
+    if (e.type !== EntryType.ConfChange) return;
+    let cc;
+    try {
+      cc = decodeConfChange(e.data);
+    } catch {
+      return; // the core ignores it identically
+    }
+    this.version++;
+    if (cc.type === 'remove') {
+      this.removedIds.add(cc.nodeId);
+      if (cc.nodeId !== this.selfId) this.addrs.delete(cc.nodeId);
+    } else if (cc.context && !this.removedIds.has(cc.nodeId) && cc.nodeId !== this.selfId) {
+      this.addrs.set(cc.nodeId, cc.context);
+    }
+  }
+
+  image(): MembersImage {
+    return { members: Object.fromEntries(this.addrs), removed: [...this.removedIds] };
+  }
+
+  restore(img: MembersImage): void {
+    this.addrs.clear();
+    for (const [id, addr] of Object.entries(img.members)) this.addrs.set(id, addr);
+    this.addrs.set(this.selfId, this.selfAddr);
+    this.removedIds.clear();
+    for (const id of img.removed) this.removedIds.add(id);
+    this.version++;
+  }
+}
+
+export function wrapSnapshot(members: MembersImage, stateImage: readonly Uint8Array[]): Uint8Array {
+  const json = Buffer.from(JSON.stringify(members), 'utf8');
+  const head = Buffer.allocUnsafe(8);
+  MAGIC.copy(head, 0);
+  head.writeUInt32BE(json.length, 4);
+  return Buffer.concat([head, json, ...stateImage]);
+}
+
+export function unwrapSnapshot(data: Uint8Array): { members: MembersImage; state: Uint8Array } | null {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (b.length < 8 || !b.subarray(0, 4).equals(MAGIC)) return null;
+  const len = b.readUInt32BE(4);
+  if (8 + len > b.length) return null;
+  try {
+    const members = JSON.parse(b.subarray(8, 8 + len).toString('utf8')) as MembersImage;
+    return { members, state: b.subarray(8 + len) };
+  } catch {
+    return null;
+  }
+}

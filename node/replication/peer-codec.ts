@@ -1,0 +1,345 @@
+/**
+ * Binary encoding of Raft messages between peers, framed as `u32 length | u8 kind | payload`.
+ *
+ * - kind 1 (MESSAGE): one Raft Message. A `snap` message carries only the snapshot's meta and total
+ *   size; its image follows in kind 2 (SNAP_CHUNK) frames, so no frame is ever larger than
+ *   `maxFrameBytes` whatever the state size. The decoder reassembles and emits the whole Message.
+ * - kind 3 (CONTROL): a small JSON object (join requests and replies), outside Raft.
+ *
+ * The decoder is fed bytes (any split) and returns whole frames. Oversized frames, bad kinds,
+ * truncated fields and trailing bytes are reported as one SeqError(PROTOCOL) and the decoder is
+ * then dead (the transport drops the connection); it never throws anything else.
+ */
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import type { Entry, EntryType, Message, MessageType, Snapshot, SnapshotMeta } from '../raft/types.ts';
+
+export const FrameKind = { MESSAGE: 1, SNAP_CHUNK: 2, CONTROL: 3 } as const;
+
+const MESSAGE_TYPES: readonly MessageType[] = [
+  'app', 'appResp', 'heartbeat', 'heartbeatResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'snap', 'timeoutNow',
+];
+const TYPE_CODE = new Map(MESSAGE_TYPES.map((t, i) => [t, i] as const));
+
+export interface PeerCodecOptions {
+  /** Largest frame accepted or produced, header excluded. Default 4 MiB. */
+  readonly maxFrameBytes?: number;
+  /** Largest snapshot image accepted. Default 256 MiB. */
+  readonly maxSnapshotBytes?: number;
+}
+
+export type PeerFrame =
+  | { readonly kind: 'message'; readonly message: Message }
+  | { readonly kind: 'control'; readonly control: Record<string, unknown> };
+
+const DEFAULT_MAX_FRAME = 4 << 20;
+const DEFAULT_MAX_SNAPSHOT = 256 << 20;
+const TWO_32 = 2 ** 32;
+const HEADER_BYTES = 5;
+
+class Writer {
+  private buf = Buffer.allocUnsafe(256);
+  private pos = HEADER_BYTES;
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+  }
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32BE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+  u64(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new SeqError(ErrorCode.INTERNAL, `peer codec: bad u64 ${v}`);
+    this.u32(Math.floor(v / TWO_32));
+    this.u32(v >>> 0);
+  }
+  bytes(b: Uint8Array): void {
+    this.u32(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  str(s: string): void {
+    this.bytes(Buffer.from(s, 'utf8'));
+  }
+  finish(kind: number, maxFrameBytes: number): Buffer {
+    const len = this.pos - 4;
+    if (len - 1 > maxFrameBytes) throw new SeqError(ErrorCode.INTERNAL, `peer frame of ${len} bytes exceeds ${maxFrameBytes}`);
+    this.buf.writeUInt32BE(len, 0);
+    this.buf[4] = kind;
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+class Reader {
+  private pos = 0;
+  constructor(private readonly buf: Buffer) {}
+
+  private need(n: number): void {
+    if (this.pos + n > this.buf.length) throw bad('truncated field');
+  }
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  u64(): number {
+    const v = this.u32() * TWO_32 + this.u32();
+    if (!Number.isSafeInteger(v)) throw bad('u64 beyond 2^53');
+    return v;
+  }
+  bytes(): Uint8Array {
+    const n = this.u32();
+    this.need(n);
+    const out = new Uint8Array(n);
+    out.set(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return out;
+  }
+  str(): string {
+    return Buffer.from(this.bytes()).toString('utf8');
+  }
+  end(): void {
+    if (this.pos !== this.buf.length) throw bad('trailing bytes in frame');
+  }
+}
+
+function bad(what: string): SeqError {
+  return new SeqError(ErrorCode.PROTOCOL, `peer stream: ${what}`);
+}
+
+function writeStrings(w: Writer, list: readonly string[]): void {
+  w.u32(list.length);
+  for (const s of list) w.str(s);
+}
+
+function readStrings(r: Reader, max: number): string[] {
+  const n = r.u32();
+  if (n > max) throw bad('list too long');
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(r.str());
+  return out;
+}
+
+function writeSnapMeta(w: Writer, m: SnapshotMeta): void {
+  w.u64(m.index);
+  w.u64(m.term);
+  writeStrings(w, m.conf.voters);
+  writeStrings(w, m.conf.learners);
+}
+
+function readSnapMeta(r: Reader): SnapshotMeta {
+  const index = r.u64();
+  const term = r.u64();
+  const voters = readStrings(r, 1024);
+  const learners = readStrings(r, 1024);
+  return { index, term, conf: { voters, learners } };
+}
+
+/** Encodes a message as frames: one MESSAGE frame, plus SNAP_CHUNK frames for a snapshot image. */
+export function encodeMessage(m: Message, opts: PeerCodecOptions = {}): Buffer[] {
+  const maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
+  const w = new Writer();
+  const code = TYPE_CODE.get(m.type);
+  if (code === undefined) throw new SeqError(ErrorCode.INTERNAL, `unknown message type ${m.type}`);
+  w.u8(code);
+  w.str(m.from);
+  w.str(m.to);
+  w.u64(m.term);
+  w.u64(m.index);
+  w.u64(m.logTerm);
+  w.u64(m.commit);
+  w.u8(m.reject ? 1 : 0);
+  w.u64(m.rejectHint);
+  w.u8(m.context === undefined ? 0 : 1);
+  if (m.context !== undefined) w.str(m.context);
+  w.u32(m.entries.length);
+  for (const e of m.entries) {
+    w.u64(e.index);
+    w.u64(e.term);
+    w.u8(e.type);
+    w.bytes(e.data);
+  }
+  w.u8(m.snapshot ? 1 : 0);
+  if (m.snapshot) {
+    writeSnapMeta(w, m.snapshot.meta);
+    w.u64(m.snapshot.data.length);
+  }
+  const frames = [w.finish(FrameKind.MESSAGE, maxFrame)];
+  if (m.snapshot) frames.push(...chunkFrames(m.snapshot.data, maxFrame));
+  return frames;
+}
+
+function chunkFrames(data: Uint8Array, maxFrame: number): Buffer[] {
+  const chunk = Math.max(1, maxFrame - 8);
+  const out: Buffer[] = [];
+  for (let off = 0; off < data.length; off += chunk) {
+    const piece = data.subarray(off, Math.min(data.length, off + chunk));
+    const f = Buffer.allocUnsafe(HEADER_BYTES + piece.length);
+    f.writeUInt32BE(1 + piece.length, 0);
+    f[4] = FrameKind.SNAP_CHUNK;
+    f.set(piece, HEADER_BYTES);
+    out.push(f);
+  }
+  return out;
+}
+
+export function encodeControl(control: Record<string, unknown>, opts: PeerCodecOptions = {}): Buffer {
+  const w = new Writer();
+  w.str(JSON.stringify(control));
+  return w.finish(FrameKind.CONTROL, opts.maxFrameBytes ?? DEFAULT_MAX_FRAME);
+}
+
+function decodeMessageBody(body: Buffer, maxSnapshot: number): { message: Message; snapBytes: number } {
+  const r = new Reader(body);
+  const type = MESSAGE_TYPES[r.u8()];
+  if (type === undefined) throw bad('unknown message type');
+  const from = r.str();
+  const to = r.str();
+  const term = r.u64();
+  const index = r.u64();
+  const logTerm = r.u64();
+  const commit = r.u64();
+  const rejectByte = r.u8();
+  if (rejectByte > 1) throw bad('bad reject flag');
+  const rejectHint = r.u64();
+  const hasContext = r.u8();
+  if (hasContext > 1) throw bad('bad context flag');
+  const context = hasContext ? r.str() : undefined;
+  const n = r.u32();
+  if (n > body.length) throw bad('entry count beyond frame');
+  const entries: Entry[] = [];
+  for (let i = 0; i < n; i++) {
+    const e = { index: r.u64(), term: r.u64(), type: r.u8() as EntryType, data: r.bytes() };
+    if (e.type !== 0 && e.type !== 1) throw bad('bad entry type');
+    entries.push(e);
+  }
+  const hasSnap = r.u8();
+  if (hasSnap > 1) throw bad('bad snapshot flag');
+  let snapMeta: SnapshotMeta | undefined;
+  let snapBytes = 0;
+  if (hasSnap) {
+    snapMeta = readSnapMeta(r);
+    snapBytes = r.u64();
+    if (snapBytes > maxSnapshot) throw bad(`snapshot of ${snapBytes} bytes exceeds ${maxSnapshot}`);
+  }
+  r.end();
+  const base = { type, from, to, term, index, logTerm, commit, entries, reject: rejectByte === 1, rejectHint };
+  const withCtx = context === undefined ? base : { ...base, context };
+  const message: Message = snapMeta ? { ...withCtx, snapshot: { meta: snapMeta, data: new Uint8Array(0) } } : withCtx;
+  return { message, snapBytes };
+}
+
+interface PendingSnapshot {
+  readonly message: Message;
+  readonly data: Uint8Array;
+  filled: number;
+}
+
+/** Incremental frame decoder for one peer connection. */
+export class PeerDecoder {
+  private readonly maxFrame: number;
+  private readonly maxSnapshot: number;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private pending: PendingSnapshot | null = null;
+  private dead: SeqError | null = null;
+
+  constructor(opts: PeerCodecOptions = {}) {
+    this.maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
+    this.maxSnapshot = opts.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT;
+  }
+
+  /** Feeds bytes; returns the frames completed by them. Throws SeqError(PROTOCOL) on bad input. */
+  push(chunk: Uint8Array): PeerFrame[] {
+    if (this.dead) throw this.dead;
+    try {
+      return this.drain(chunk);
+    } catch (err) {
+      this.dead = err instanceof SeqError ? err : bad(String(err));
+      this.chunks = [];
+      this.buffered = 0;
+      this.pending = null;
+      throw this.dead;
+    }
+  }
+
+  private drain(chunk: Uint8Array): PeerFrame[] {
+    this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.buffered += chunk.byteLength;
+    const out: PeerFrame[] = [];
+    let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    let pos = 0;
+    while (buf.length - pos >= 4) {
+      const len = buf.readUInt32BE(pos);
+      if (len < 1 || len - 1 > this.maxFrame) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
+      if (buf.length - pos < 4 + len) break;
+      const frame = this.onFrame(buf[pos + 4]!, buf.subarray(pos + 5, pos + 4 + len));
+      if (frame) out.push(frame);
+      pos += 4 + len;
+    }
+    buf = buf.subarray(pos);
+    // Copy the tail so a small remainder never pins a large socket buffer.
+    this.chunks = buf.length ? [Buffer.from(buf)] : [];
+    this.buffered = buf.length;
+    return out;
+  }
+
+  private onFrame(kind: number, body: Buffer): PeerFrame | null {
+    if (this.pending && kind !== FrameKind.SNAP_CHUNK) throw bad('snapshot chunks interrupted');
+    switch (kind) {
+      case FrameKind.MESSAGE: {
+        const { message, snapBytes } = decodeMessageBody(body, this.maxSnapshot);
+        if (!message.snapshot || snapBytes === 0) return { kind: 'message', message };
+        this.pending = { message, data: new Uint8Array(snapBytes), filled: 0 };
+        return null;
+      }
+      case FrameKind.SNAP_CHUNK:
+        return this.onChunk(body);
+      case FrameKind.CONTROL: {
+        const r = new Reader(body);
+        const json = Buffer.from(r.bytes()).toString('utf8');
+        r.end();
+        let control: unknown;
+        try {
+          control = JSON.parse(json);
+        } catch {
+          throw bad('control frame is not JSON');
+        }
+        if (typeof control !== 'object' || control === null || Array.isArray(control)) throw bad('control frame is not an object');
+        return { kind: 'control', control: control as Record<string, unknown> };
+      }
+      default:
+        throw bad(`unknown frame kind ${kind}`);
+    }
+  }
+
+  private onChunk(body: Buffer): PeerFrame | null {
+    const p = this.pending;
+    if (!p) throw bad('snapshot chunk without a snapshot message');
+    if (p.filled + body.length > p.data.length) throw bad('snapshot chunk beyond declared size');
+    p.data.set(body, p.filled);
+    p.filled += body.length;
+    if (p.filled < p.data.length) return null;
+    this.pending = null;
+    const snapshot: Snapshot = { meta: p.message.snapshot!.meta, data: p.data };
+    return { kind: 'message', message: { ...p.message, snapshot } };
+  }
+
+  /** Bytes held waiting for the rest of a frame (bounded by maxFrameBytes + one chunk). */
+  bufferedBytes(): number {
+    return this.buffered;
+  }
+}

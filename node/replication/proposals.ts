@@ -1,0 +1,66 @@
+/**
+ * Client writes waiting for their log entry. A proposal succeeded iff the entry applied at its
+ * index has its term; another term at that index means it was certainly lost (safe to retry).
+ * Proposals that outlive `timeoutMs`, or whose index is covered by a snapshot from elsewhere,
+ * have an unknown outcome: only a retry with the same ID token is safe.
+ */
+import { ErrorCode } from '../../shared/errors.ts';
+import { errorResult, type CommandResult } from '../state-machine/index.ts';
+import type { ProposalTicket } from '../raft/types.ts';
+
+interface Waiting {
+  readonly term: number;
+  readonly deadlineMs: number;
+  readonly resolve: (r: CommandResult | null) => void;
+}
+
+export const UNKNOWN_OUTCOME = (why: string): CommandResult =>
+  errorResult(ErrorCode.OUTCOME_UNKNOWN, `${why}; the write may or may not have applied: retry only with the same ID token`);
+
+export class Proposals {
+  private readonly byIndex = new Map<number, Waiting>();
+
+  constructor(private readonly timeoutMs: number, private readonly lostResult: () => CommandResult) {}
+
+  get size(): number {
+    return this.byIndex.size;
+  }
+
+  /** Resolves with the apply result, or null for entries without one (conf changes). */
+  wait(ticket: ProposalTicket, nowMs: number): Promise<CommandResult | null> {
+    return new Promise((resolve) => {
+      this.byIndex.get(ticket.index)?.resolve(this.lostResult());
+      this.byIndex.set(ticket.index, { term: ticket.term, deadlineMs: nowMs + this.timeoutMs, resolve });
+    });
+  }
+
+  /** The entry at `index` with `term` was applied with `result`. */
+  applied(index: number, term: number, result: CommandResult | null): void {
+    const w = this.byIndex.get(index);
+    if (!w) return;
+    this.byIndex.delete(index);
+    w.resolve(w.term === term ? result : this.lostResult());
+  }
+
+  /** A snapshot installed from elsewhere covers every index <= `index`. */
+  coveredBySnapshot(index: number): void {
+    for (const [i, w] of this.byIndex) {
+      if (i > index) continue;
+      this.byIndex.delete(i);
+      w.resolve(UNKNOWN_OUTCOME('a snapshot replaced the log'));
+    }
+  }
+
+  expire(nowMs: number): void {
+    for (const [i, w] of this.byIndex) {
+      if (w.deadlineMs > nowMs) continue;
+      this.byIndex.delete(i);
+      w.resolve(UNKNOWN_OUTCOME('timed out waiting for the log'));
+    }
+  }
+
+  failAll(result: CommandResult): void {
+    for (const w of this.byIndex.values()) w.resolve(result);
+    this.byIndex.clear();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The client server's Engine over a Raft node: the leader executes, everyone else answers
+ * `-NOTLEADER <shard> <leader host:port or ?>` and never executes a write. Before the node has
+ * joined a shard (bootstrap/join in progress) there is no RaftNode yet: NOTLEADER with '?'.
+ */
+import { ErrorCode } from '../../shared/errors.ts';
+import type { Engine } from '../server/engine.ts';
+import { errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
+import type { Members } from './members.ts';
+import type { RaftNode } from './raft-node.ts';
+
+export interface RaftEngineDeps {
+  readonly shard: string;
+  readonly nodeId: string;
+  readonly store: LmdbStore;
+  readonly members: Members;
+  /** The node once it is part of a shard. */
+  readonly node: () => RaftNode | null;
+  readonly close: () => Promise<void>;
+}
+
+const OK: CommandResult = { type: 'ok' };
+
+/** Asks `to` to take over and waits (bounded) until this node is no longer leader. */
+async function transfer(node: RaftNode, to: string): Promise<CommandResult> {
+  const st = node.status();
+  if (!st.conf.voters.includes(to) || to === st.id) return errorResult(ErrorCode.SYNTAX, `'${to}' is not another voter of this shard`);
+  node.transferLeadership(to);
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    if (node.status().role !== 'leader') return OK;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return errorResult(ErrorCode.TRY_AGAIN, `leadership did not move to ${to} within 3 s`);
+}
+
+export class RaftEngine implements Engine {
+  constructor(private readonly d: RaftEngineDeps) {}
+
+  execute(command: Command): Promise<CommandResult> {
+    const node = this.d.node();
+    if (!node) return Promise.resolve(errorResult(ErrorCode.NOT_LEADER, `${this.d.shard} ?`));
+    return node.execute(command);
+  }
+
+  info(): Record<string, string | number> {
+    const summary = this.d.store.summary();
+    const base = { shard: this.d.shard, node_id: this.d.nodeId, sequences: summary.sequences, tokens: summary.tokens };
+    const node = this.d.node();
+    if (!node) return { role: 'joining', ...base, applied_index: summary.appliedIndex };
+    const st = node.status();
+    const learner = st.conf.learners.includes(st.id);
+    const role = learner ? 'learner' : st.role === 'preCandidate' ? 'candidate' : st.role;
+    return {
+      role,
+      ...base,
+      term: st.term,
+      leader: node.leaderAddress() ?? '?',
+      leader_id: st.leader ?? '?',
+      commit_index: st.commit,
+      applied_index: node.appliedIndex(),
+      last_index: st.lastIndex,
+      first_index: st.firstIndex,
+      members: this.membersLine(node),
+    };
+  }
+
+  close(): Promise<void> {
+    return this.d.close();
+  }
+
+  /** SEQDB.TRANSFER <id>, SEQDB.REMOVE <id>, SEQDB.SNAPSHOT: run on the leader. */
+  extraCommand(name: string): ((args: readonly Buffer[]) => Promise<CommandResult>) | undefined {
+    const arity = () => errorResult(ErrorCode.WRONG_ARITY, `wrong number of arguments for '${name}'`);
+    const onLeader = async (args: readonly Buffer[], want: number, run: (node: RaftNode) => Promise<CommandResult>): Promise<CommandResult> => {
+      if (args.length !== want) return arity();
+      const node = this.d.node();
+      if (!node) return errorResult(ErrorCode.NOT_LEADER, `${this.d.shard} ?`);
+      if (node.status().role !== 'leader') return node.notLeader();
+      return run(node);
+    };
+    switch (name) {
+      case 'seqdb.transfer':
+        return (args) => onLeader(args, 2, (node) => transfer(node, args[1]!.toString('latin1')));
+      case 'seqdb.remove':
+        return (args) => onLeader(args, 2, (node) => node.changeMembers({ type: 'remove', nodeId: args[1]!.toString('latin1') }));
+      case 'seqdb.snapshot':
+        return (args) => onLeader(args, 1, async (node) => (await node.snapshotNow(), OK));
+      default:
+        return undefined;
+    }
+  }
+
+  /** `id=host:port/voter/match,...` (match only known on the leader, else -). */
+  private membersLine(node: RaftNode): string {
+    const st = node.status();
+    const one = (id: string, kind: string): string =>
+      `${id}=${this.d.members.addressOf(id) ?? '?'}/${kind}/${st.progress?.[id]?.match ?? '-'}`;
+    return [...st.conf.voters.map((id) => one(id, 'voter')), ...st.conf.learners.map((id) => one(id, 'learner'))].join(',');
+  }
+}

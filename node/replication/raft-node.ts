@@ -1,0 +1,406 @@
+/**
+ * The Raft driver of one storage node: ticks the core, runs the Ready loop (persist -> send ->
+ * apply -> advance), turns client commands into proposals and ReadIndex rounds, takes snapshots
+ * and compacts. One loop at a time; the core is stepped and proposed to while a Ready persists,
+ * so whatever arrives during one fsync rides the next Ready (group commit).
+ *
+ * Ordering rules (see DESIGN.md):
+ * - Messages go out only after the entries, hard state and snapshot they depend on are fsynced,
+ *   except the leader's app/heartbeat/snap/timeoutNow when its term is already durable: the core
+ *   counts the leader's own copy toward commit only after advance() (i.e. after our fsync).
+ * - Committed entries are applied in ONE state-machine transaction that also stores the applied
+ *   index; results are released after it is durable.
+ */
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import { RawNode } from '../raft/raw-node.ts';
+import {
+  EntryType,
+  RaftError,
+  RaftErrorCode,
+  type Entry,
+  type Message,
+  type NodeId,
+  type RaftStatus,
+  type Ready,
+} from '../raft/types.ts';
+import {
+  decodeCommand,
+  encodeCommand,
+  errorResult,
+  read,
+  setAppliedIndex,
+  type Command,
+  type CommandResult,
+  type LmdbStore,
+  type StateMachine,
+} from '../state-machine/index.ts';
+import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
+import { Members, unwrapSnapshot, wrapSnapshot } from './members.ts';
+import { Proposals } from './proposals.ts';
+import { ReadQueue } from './read-queue.ts';
+
+export interface RaftNodeTuning {
+  /** Milliseconds per Raft tick. Default 50. */
+  readonly tickMs?: number;
+  /** Election timeout in ticks, randomized in [t, 2t). Default 10 (0.5-1 s at 50 ms). */
+  readonly electionTimeoutTicks?: number;
+  /** Heartbeat interval in ticks. Default 1. */
+  readonly heartbeatTicks?: number;
+  /** Applied entries since the last snapshot that trigger a new one (+ compaction). Default 10,000. */
+  readonly snapshotEntries?: number;
+  /** A write not applied within this long gets OUTCOME_UNKNOWN. Default 5,000. */
+  readonly proposalTimeoutMs?: number;
+  /** Writes waiting for their entry beyond which new ones get BUSY. Default 100,000. */
+  readonly pendingMax?: number;
+}
+
+export interface RaftNodeDeps {
+  readonly shard: string;
+  readonly storage: LmdbRaftStorage;
+  readonly store: LmdbStore;
+  readonly machine: StateMachine;
+  readonly members: Members;
+  readonly send: (m: Message) => void;
+  readonly log: (line: string) => void;
+  /** Storage failed: the node must stop participating. */
+  readonly onFatal: (err: Error) => void;
+  readonly tuning?: RaftNodeTuning;
+}
+
+const LEADER_MESSAGES = new Set(['app', 'heartbeat', 'snap', 'timeoutNow']);
+
+export class RaftNode {
+  readonly id: NodeId;
+  private readonly raw: RawNode;
+  private readonly proposals: Proposals;
+  private readonly reads: ReadQueue;
+  private readonly tickMs: number;
+  private readonly snapshotEntries: number;
+  private readonly pendingMax: number;
+  private applied: number;
+  private timer: NodeJS.Timeout | null = null;
+  private looping = false;
+  private scheduled = false;
+  private stopped = false;
+  private failed: SeqError | null = null;
+  private snapshotWaiters: ((err: Error | null) => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly d: RaftNodeDeps) {
+    const t = d.tuning ?? {};
+    this.id = d.storage.identity.nodeId;
+    this.tickMs = t.tickMs ?? 50;
+    this.snapshotEntries = t.snapshotEntries ?? 10_000;
+    this.pendingMax = t.pendingMax ?? 100_000;
+    this.proposals = new Proposals(t.proposalTimeoutMs ?? 5000, () => this.notLeader());
+    this.reads = new ReadQueue(t.proposalTimeoutMs ?? 5000, this.pendingMax);
+    this.applied = d.store.appliedIndex();
+    // Entries are applied while the hard state carrying their commit index may still be in
+    // flight (see handleReady): after a crash the applied index can exceed the stored commit.
+    d.storage.raiseCommitTo(this.applied);
+    this.raw = new RawNode({
+      id: this.id,
+      storage: d.storage,
+      applied: this.applied,
+      electionTimeoutTicks: t.electionTimeoutTicks ?? 10,
+      heartbeatTicks: t.heartbeatTicks ?? 1,
+      rng: Math.random,
+      // Keep app messages well under the peer frame limit (4 MiB).
+      maxMsgBytes: 1 << 20,
+      maxCommittedBytesPerReady: 4 << 20,
+    });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.onTick(), this.tickMs);
+    // A lone voter (fresh bootstrap or 1-node shard) needs no election timeout.
+    const st = this.raw.status();
+    if (st.conf.voters.length === 1 && st.conf.voters[0] === this.id) this.raw.campaign();
+    this.schedule();
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------
+
+  step(m: Message): void {
+    if (this.stopped) return;
+    try {
+      this.raw.step(m);
+    } catch (err) {
+      this.d.log(`step ${m.type} from ${m.from} failed: ${(err as Error).message}`);
+      return;
+    }
+    this.schedule();
+  }
+
+  reportUnreachable(id: NodeId): void {
+    if (!this.stopped) this.raw.reportUnreachable(id);
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    if (this.stopped) return;
+    this.raw.reportSnapshot(id, ok);
+    this.schedule();
+  }
+
+  /** Executes a client command on the leader: writes through the log, reads through ReadIndex. */
+  execute(command: Command): Promise<CommandResult> {
+    const refusal = this.refusal();
+    if (refusal) return Promise.resolve(refusal);
+    const now = Date.now();
+    if (command.type === 'get') {
+      return new Promise((resolve) => {
+        if (!this.reads.add(command, now, resolve)) return resolve(errorResult(ErrorCode.BUSY, 'too many pending reads'));
+        this.schedule();
+      });
+    }
+    if (this.proposals.size >= this.pendingMax) return Promise.resolve(errorResult(ErrorCode.BUSY, 'too many pending writes'));
+    let ticket;
+    try {
+      ticket = this.raw.propose(encodeCommand(command, now));
+    } catch (err) {
+      return Promise.resolve(this.proposeError(err));
+    }
+    this.schedule();
+    return this.proposals.wait(ticket, now).then((r) => r ?? errorResult(ErrorCode.INTERNAL, 'no result for a command entry'));
+  }
+
+  /** Proposes a membership change and resolves once it is applied (or fails). */
+  async changeMembers(cc: Parameters<RawNode['proposeConfChange']>[0]): Promise<CommandResult> {
+    const refusal = this.refusal();
+    if (refusal) return refusal;
+    let ticket;
+    try {
+      ticket = this.raw.proposeConfChange(cc);
+    } catch (err) {
+      return this.proposeError(err);
+    }
+    this.schedule();
+    const r = await this.proposals.wait(ticket, Date.now());
+    return r ?? { type: 'ok' };
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.raw.transferLeadership(to);
+    this.schedule();
+  }
+
+  /** Takes a snapshot now (and compacts the log to it). */
+  snapshotNow(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.snapshotWaiters.push((err) => (err ? reject(err) : resolve()));
+      this.schedule();
+    });
+  }
+
+  status(): RaftStatus {
+    return this.raw.status();
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  leaderAddress(): string | null {
+    const lead = this.raw.status().leader;
+    return lead ? (this.d.members.addressOf(lead) ?? null) : null;
+  }
+
+  notLeader(): CommandResult {
+    return errorResult(ErrorCode.NOT_LEADER, `${this.d.shard} ${this.leaderAddress() ?? '?'}`);
+  }
+
+  /** Stops ticking and answering; waits for the Ready in flight to finish. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.looping) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    const bye = errorResult(ErrorCode.SHUTTING_DOWN, 'node is shutting down');
+    this.proposals.failAll(errorResult(ErrorCode.OUTCOME_UNKNOWN, 'node shut down before the write was applied; retry only with the same ID token'));
+    this.reads.failAll(bye);
+    for (const w of this.snapshotWaiters.splice(0)) w(new SeqError(ErrorCode.SHUTTING_DOWN, 'shutting down'));
+  }
+
+  // ---- the loop ----------------------------------------------------------------------------
+
+  private refusal(): CommandResult | null {
+    if (this.failed) return errorResult(this.failed.code, this.failed.message);
+    if (this.stopped) return errorResult(ErrorCode.SHUTTING_DOWN, 'node is shutting down');
+    if (this.raw.status().role !== 'leader') return this.notLeader();
+    return null;
+  }
+
+  private proposeError(err: unknown): CommandResult {
+    if (!(err instanceof RaftError)) throw err;
+    switch (err.code) {
+      case RaftErrorCode.UNCOMMITTED_FULL:
+        return errorResult(ErrorCode.BUSY, 'too many uncommitted writes');
+      case RaftErrorCode.CONF_CHANGE_PENDING:
+      case RaftErrorCode.NOT_READY:
+        return errorResult(ErrorCode.TRY_AGAIN, err.message);
+      case RaftErrorCode.INVALID_CONF_CHANGE:
+        return errorResult(ErrorCode.SYNTAX, err.message);
+      default:
+        return this.notLeader();
+    }
+  }
+
+  private onTick(): void {
+    if (this.stopped) return;
+    this.raw.tick();
+    const now = Date.now();
+    this.proposals.expire(now);
+    this.reads.expire(now, errorResult(ErrorCode.TRY_AGAIN, 'read timed out waiting for a quorum'));
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.runLoop();
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    if (this.looping || this.stopped || this.failed) return;
+    this.looping = true;
+    try {
+      // Bounded so timers and sockets get their turn; the tail reschedules.
+      for (let i = 0; i < 64 && !this.stopped; i++) {
+        this.reads.issue((ctx) => this.raw.readIndex(ctx), () => this.notLeader());
+        if (this.raw.hasReady()) {
+          const rd = this.raw.ready();
+          await this.handleReady(rd);
+          this.raw.advance();
+        } else if (this.snapshotWaiters.length === 0) {
+          break;
+        }
+        await this.afterAdvance();
+      }
+    } catch (err) {
+      this.fail(err as Error);
+    } finally {
+      this.looping = false;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+    if (!this.stopped && this.raw.hasReady()) this.schedule();
+  }
+
+  private fail(err: Error): void {
+    this.failed = new SeqError(ErrorCode.STORAGE, `replication stopped: ${err.message}`);
+    this.d.log(`FATAL ${err.stack ?? err.message}`);
+    if (this.timer) clearInterval(this.timer);
+    this.proposals.failAll(errorResult(ErrorCode.OUTCOME_UNKNOWN, this.failed.message));
+    this.reads.failAll(errorResult(this.failed.code, this.failed.message));
+    this.d.onFatal(err);
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState && rd.softState.role !== 'leader') this.reads.failAll(this.notLeader());
+    const termDurable = !rd.hardState || rd.hardState.term === this.d.storage.hardState().term;
+    const early = termDurable && !rd.snapshot ? rd.messages.filter((m) => LEADER_MESSAGES.has(m.type)) : [];
+    for (const m of early) this.d.send(m);
+    // Committed entries already durable in our own log are applied while this Ready's log write
+    // runs (two LMDB environments, two fsyncs in parallel); the rest after it.
+    const firstNew = rd.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+    const durableLast = rd.snapshot ? 0 : Math.min(this.d.storage.lastIndex(), firstNew - 1);
+    const cut = rd.committedEntries.findIndex((e) => e.index > durableLast);
+    const applyNow = cut < 0 ? rd.committedEntries : rd.committedEntries.slice(0, cut);
+    const applyLater = cut < 0 ? [] : rd.committedEntries.slice(cut);
+    const persisted = rd.snapshot
+      ? this.installSnapshot(rd)
+      : this.d.storage.persist({ entries: rd.entries, ...(rd.hardState ? { hardState: rd.hardState } : {}) });
+    await Promise.all([persisted, applyNow.length > 0 ? this.apply(applyNow) : null]);
+    for (const m of rd.messages) if (!early.includes(m)) this.d.send(m);
+    if (applyLater.length > 0) await this.apply(applyLater);
+    this.reads.onReadStates(rd.readStates);
+    this.reads.serve(this.applied, (cmds) => this.d.store.read((kv) => cmds.map((c) => read(kv, c))));
+  }
+
+  private async installSnapshot(rd: Ready): Promise<void> {
+    const snap = rd.snapshot!;
+    // The raft storage keeps the image, so a crash between these two writes is repaired at startup.
+    await this.d.storage.persist({ snapshot: snap, entries: rd.entries, ...(rd.hardState ? { hardState: rd.hardState } : {}) });
+    await restoreStateFromSnapshot(this.d.store, this.d.members, snap.data);
+    this.applied = snap.meta.index;
+    this.proposals.coveredBySnapshot(snap.meta.index);
+    this.d.log(`installed snapshot at index ${snap.meta.index} term ${snap.meta.term}`);
+  }
+
+  private async apply(entries: readonly Entry[]): Promise<void> {
+    const last = entries[entries.length - 1]!;
+    const fresh = entries.filter((e) => e.index > this.applied);
+    let results: (CommandResult | null)[] = [];
+    if (fresh.length > 0) {
+      results = await this.d.store.write((txn) => {
+        const out = fresh.map((e) => {
+          if (e.type !== EntryType.Normal || e.data.length === 0) return null;
+          const { command, timeMs } = decodeCommand(e.data);
+          return this.d.machine.apply(txn, command, timeMs);
+        });
+        setAppliedIndex(txn, last.index);
+        return out;
+      });
+    }
+    fresh.forEach((e, i) => {
+      this.d.members.applyEntry(e);
+      this.proposals.applied(e.index, e.term, results[i] ?? null);
+    });
+    this.applied = Math.max(this.applied, last.index);
+  }
+
+  private async afterAdvance(): Promise<void> {
+    const st = this.raw.status();
+    if (st.role === 'leader') this.maybePromote(st);
+    const due = this.applied - this.d.storage.snapshotMeta().index >= this.snapshotEntries;
+    if (due || this.snapshotWaiters.length > 0) {
+      const waiters = this.snapshotWaiters.splice(0);
+      try {
+        await this.takeSnapshot(st);
+        for (const w of waiters) w(null);
+      } catch (err) {
+        for (const w of waiters) w(err as Error);
+        throw err;
+      }
+    }
+  }
+
+  /** Promotes one learner that has caught up (one conf change at a time; errors mean "later"). */
+  private maybePromote(st: RaftStatus): void {
+    if (st.conf.learners.length === 0 || !st.progress) return;
+    for (const id of st.conf.learners) {
+      const pr = st.progress[id];
+      if (!pr || !pr.recentActive || pr.state !== 'replicate' || pr.match + 16 < st.lastIndex) continue;
+      try {
+        this.raw.proposeConfChange({ type: 'promote', nodeId: id });
+        this.d.log(`promoting learner ${id} (match ${pr.match}, last ${st.lastIndex})`);
+        this.schedule();
+      } catch {
+        // CONF_CHANGE_PENDING / NOT_READY: try again after the next Ready.
+      }
+      return;
+    }
+  }
+
+  private async takeSnapshot(st: RaftStatus): Promise<void> {
+    const index = this.applied;
+    if (index <= this.d.storage.snapshotMeta().index) return;
+    const term = this.d.storage.term(index);
+    // One LMDB read transaction: writes (the next Ready's apply) are not blocked by it.
+    const image = [...this.d.store.exportSnapshot()];
+    const data = wrapSnapshot(this.d.members.image(), image);
+    await this.d.storage.saveSnapshot({ meta: { index, term, conf: st.conf }, data });
+    await this.d.storage.compact(index);
+    this.d.log(`snapshot at index ${index} term ${term} (${data.length} bytes); log compacted`);
+  }
+}
+
+/** Replaces the state machine (and members) with a snapshot image from the raft storage. */
+export async function restoreStateFromSnapshot(store: LmdbStore, members: Members, data: Uint8Array): Promise<void> {
+  const env = unwrapSnapshot(data);
+  if (!env) throw new SeqError(ErrorCode.INTERNAL, 'snapshot image has no SeqDB envelope');
+  await store.importSnapshot([env.state]);
+  members.restore(env.members);
+}

@@ -1,0 +1,278 @@
+/**
+ * One storage node of a replicated shard, assembled: Raft storage + state machine (two LMDB
+ * environments under the data dir), the peer transport and the client server on ONE port, the
+ * Raft driver, and the bootstrap/join procedure. `seqdb node` runs one; tests start processes.
+ */
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { EntryType, type NodeId } from '../raft/types.ts';
+import { SeqServer, type ServerOptions } from '../server/server.ts';
+import { LmdbStore, StateMachine, setAppliedIndex, type StateMachineOptions } from '../state-machine/index.ts';
+import { decideStart, joinUntilMember } from './cluster-join.ts';
+import { LmdbRaftStorage } from './lmdb-raft-storage.ts';
+import { Members, type MembersImage, unwrapSnapshot, wrapSnapshot } from './members.ts';
+import { RaftEngine } from './raft-engine.ts';
+import { RaftNode, restoreStateFromSnapshot, type RaftNodeTuning } from './raft-node.ts';
+import { Transport, type Control } from './transport.ts';
+import type { PeerHello } from './peer-hello.ts';
+import { startNodeCluster, type NodeCluster, type ShardingOptions } from '../ownership/node-cluster.ts';
+import { markSharded } from '../ownership/ownership.ts';
+import { observeReplica, replicaLog, type NodeObservability } from '../../shared/observability/node-observer.ts';
+import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
+import { internalDialOptions } from '../../shared/security/internal-options.ts';
+
+export interface ReplicaNodeOptions {
+  readonly dataDir: string;
+  readonly shard: string;
+  /** Default 'seqdb'. */
+  readonly cluster?: string;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Peers' addresses (may include our own). */
+  readonly join?: readonly string[];
+  /** Form a new shard once this many fresh nodes know each other. */
+  readonly bootstrapExpect?: number;
+  readonly tuning?: RaftNodeTuning;
+  readonly stateMachine?: StateMachineOptions;
+  readonly server?: Omit<ServerOptions, 'host' | 'port'>;
+  /** Default: stderr with a `[node <id>]` prefix. */
+  readonly log?: (line: string) => void;
+  /** A storage failure; default exits the process with code 1. */
+  readonly onFatal?: (err: Error) => void;
+  /** Metrics, structured logs (used when `log` is absent) and SEQDB.EXPORT (shared/observability/). */
+  readonly observability?: NodeObservability;
+  /**
+   * Part of a cluster of shards (node/ownership/): discovery, registration in the catalog, and
+   * ownership checks (committed at bootstrap, so only a shard bootstrapped with this set is
+   * fenced). Absent: a standalone shard that owns every bucket.
+   */
+  readonly sharding?: ShardingOptions;
+}
+
+export interface ReplicaNode {
+  readonly nodeId: NodeId;
+  readonly address: string;
+  raft(): RaftNode | null;
+  /** Transfers leadership away when leader (bounded wait), then stops everything. */
+  shutdown(transferMs?: number): Promise<void>;
+}
+
+export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNode> {
+  const cluster = o.cluster ?? 'seqdb';
+  mkdirSync(o.dataDir, { recursive: true });
+  const storage = LmdbRaftStorage.open({ dir: o.dataDir, shard: o.shard, cluster });
+  const nodeId = storage.identity.nodeId;
+  const log = o.log ?? replicaLog(o.observability, nodeId) ?? ((line: string) => process.stderr.write(`[node ${nodeId}] ${line}\n`));
+  mkdirSync(join(o.dataDir, 'lmdb'), { recursive: true });
+  const store = LmdbStore.open({ path: join(o.dataDir, 'lmdb') });
+  const machine = new StateMachine(o.stateMachine);
+  let advertise = `${o.host}:${o.port}`;
+  const members = new Members(nodeId, advertise);
+  let node: RaftNode | null = null;
+  let stopped = false;
+
+  const observed = observeReplica(o.observability && { ...o.observability, ...(o.observability.logger ? { logger: o.observability.logger.child({ node: nodeId }) } : {}) }, {
+    engine: new RaftEngine({ shard: o.shard, nodeId, store, members, node: () => node, close: async () => {} }),
+    shard: o.shard, nodeId, store, storage, node: () => node,
+  });
+  const server = new SeqServer(
+    observed.engine,
+    { ...o.server, host: o.host, port: o.port },
+  );
+  observed.attachServer(server);
+  const transport = new Transport({
+    cluster,
+    shard: o.shard,
+    nodeId,
+    advertise: () => advertise,
+    addressOf: (id) => members.addressOf(id),
+    isRemoved: (id) => members.isRemoved(id),
+    onMessage: (m) => node?.step(m),
+    onPeerHello: (h: PeerHello) => members.learnAddress(h.nodeId, h.addr),
+    onControl: (h, c) => onControl(h, c),
+    onClientSocket: (socket, head) => server.adopt(socket, head),
+    onUnreachable: (id) => node?.reportUnreachable(id),
+    onSnapshotSent: (id, ok) => node?.reportSnapshot(id, ok),
+    log,
+    // The cluster secret and TLS of the client server guard peer traffic too (shared/security/).
+    ...(o.server?.security?.clusterSecret !== undefined ? { clusterSecret: new ClusterSecret(o.server.security.clusterSecret) } : {}),
+    ...(o.server?.tls !== undefined ? { tls: o.server.tls } : {}),
+  });
+
+  async function onControl(_from: PeerHello, c: Control): Promise<Control> {
+    const st = node?.status();
+    switch (c.op) {
+      case 'probe':
+        return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null };
+      case 'join': {
+        if (typeof c.nodeId !== 'string' || typeof c.addr !== 'string') return { error: 'join needs nodeId and addr' };
+        if (!node || !st) return { retry: 'not part of a shard yet' };
+        if (st.conf.voters.includes(c.nodeId) || st.conf.learners.includes(c.nodeId)) return { ok: true };
+        if (members.isRemoved(c.nodeId)) return { error: `node ${c.nodeId} was removed; start it with a fresh data dir` };
+        if (st.role !== 'leader') return node.leaderAddress() ? { redirect: node.leaderAddress() } : { retry: 'no leader' };
+        const r = await withTimeout(node.changeMembers({ type: 'addLearner', nodeId: c.nodeId, context: c.addr }), 1000);
+        if (r && r.type === 'error') return { retry: r.message };
+        log(`adding learner ${c.nodeId} at ${c.addr}`);
+        return { ok: true };
+      }
+      default:
+        return adminControl(c);
+    }
+  }
+
+  async function adminControl(c: Control): Promise<Control> {
+    if (!node) return { error: 'not part of a shard yet' };
+    const st = node.status();
+    if (c.op === 'status') return { status: st, applied: node.appliedIndex(), leader: node.leaderAddress() };
+    if (st.role !== 'leader') return { redirect: node.leaderAddress() };
+    if (c.op === 'transfer' && typeof c.to === 'string') {
+      node.transferLeadership(c.to);
+      return { ok: true };
+    }
+    if (c.op === 'remove' && typeof c.id === 'string') {
+      const r = await node.changeMembers({ type: 'remove', nodeId: c.id });
+      return r.type === 'error' ? { error: r.message } : { ok: true };
+    }
+    if (c.op === 'snapshot') {
+      await node.snapshotNow();
+      return { ok: true, index: node.appliedIndex() };
+    }
+    return { error: `unknown op ${String(c.op)}` };
+  }
+
+  const port = await transport.listen(o.host, o.port);
+  advertise = `${o.host}:${port}`;
+  members.restore({ ...members.image(), members: { ...members.image().members, [nodeId]: advertise } });
+  await recoverLocalState(storage, store, members, advertise);
+  const joinAddrs = [...(o.join ?? [])];
+  const nodeCluster: NodeCluster | null = o.sharding === undefined ? null : await startNodeCluster({
+    options: o.sharding, cluster, shard: o.shard, nodeId, host: o.host, port, joinAddrs, engine: server.engine,
+    isLeader: () => node?.status().role === 'leader',
+    memberAddrs: () => {
+      const conf = node?.status().conf;
+      const ids = conf ? [...conf.voters, ...conf.learners] : [];
+      return ids.map((id) => members.addressOf(id)).filter((a): a is string => a !== undefined);
+    },
+    readState: (fn) => store.read(fn),
+    log,
+    internal: internalDialOptions(o.server, log),
+  });
+
+  // Addresses learned from hellos are not in the log: keep them across restarts.
+  let savedVersion = members.version;
+  const persistMembers = setInterval(() => {
+    if (members.version === savedVersion || stopped) return;
+    savedVersion = members.version;
+    storage.putMeta('members', members.image()).catch((err: Error) => log(`saving members failed: ${err.message}`));
+  }, 1000);
+
+  const joinDeps = {
+    selfId: nodeId,
+    selfAddr: () => advertise,
+    joinAddrs,
+    ...(o.bootstrapExpect !== undefined ? { bootstrapExpect: o.bootstrapExpect } : {}),
+    request: (addr: string, c: Control, ms: number) => transport.request(addr, c, ms),
+    log,
+    stopped: () => stopped,
+  };
+  const startRaft = (): void => {
+    node = new RaftNode({
+      shard: o.shard,
+      storage,
+      store,
+      machine,
+      members,
+      send: (m) => transport.send(m),
+      log,
+      onFatal: o.onFatal ?? (() => process.exit(1)),
+      ...(o.tuning ? { tuning: o.tuning } : {}),
+    });
+    node.start();
+    const isMember = (): boolean => {
+      const conf = node!.status().conf;
+      return conf.voters.includes(nodeId) || conf.learners.includes(nodeId);
+    };
+    if (!isMember() && joinDeps.joinAddrs.length > 0) void joinUntilMember(joinDeps, isMember);
+  };
+
+  const starting = (async () => {
+    if (!storage.isInitialized()) {
+      const decision = await decideStart(joinDeps);
+      if (decision === 'stopped') return;
+      if (decision === 'bootstrap' && !storage.isInitialized()) await bootstrapShard(storage, store, members, nodeId, o.sharding ? o.shard : null);
+    }
+    if (!stopped) startRaft();
+  })().catch((err: Error) => {
+    log(`start failed: ${err.message}`);
+    (o.onFatal ?? (() => process.exit(1)))(err);
+  });
+  if (storage.isInitialized()) await starting;
+
+  async function shutdown(transferMs = 3000): Promise<void> {
+    if (stopped) return;
+    const n = node;
+    if (n) await transferAway(n, nodeId, transferMs, log);
+    stopped = true;
+    await transport.stopAccepting();
+    await nodeCluster?.stop();
+    clearInterval(persistMembers);
+    observed.stop();
+    await n?.stop();
+    await server.close(1000);
+    await transport.close();
+    await starting;
+    await storage.close();
+    await store.close();
+  }
+
+  return { nodeId, get address() { return advertise; }, raft: () => node, shutdown };
+}
+
+/** The first node of a new shard: a snapshot at index 1 with itself as the only voter. */
+async function bootstrapShard(storage: LmdbRaftStorage, store: LmdbStore, members: Members, nodeId: NodeId, shardedAs: string | null): Promise<void> {
+  await store.write((txn) => {
+    setAppliedIndex(txn, 1);
+    // Sharded mode is committed state from the first index on (node/ownership/ownership.ts).
+    if (shardedAs !== null) markSharded(txn, shardedAs);
+  });
+  const data = wrapSnapshot(members.image(), [...store.exportSnapshot()]);
+  await storage.bootstrap({ voters: [nodeId], learners: [] }, data);
+}
+
+/** Rebuilds what the log implies but the state machine may lack after a crash. */
+async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbStore, members: Members, selfAddr: string): Promise<void> {
+  const snapIndex = storage.firstIndex() - 1;
+  const snap = snapIndex > 0 ? storage.snapshot() : null;
+  if (snap && store.appliedIndex() < snapIndex) {
+    // Crashed between persisting a received snapshot and importing it: import it now.
+    await restoreStateFromSnapshot(store, members, snap.data);
+  } else if (snap) {
+    const env = unwrapSnapshot(snap.data);
+    if (env) members.restore(env.members);
+  }
+  const saved = storage.getMeta<MembersImage>('members');
+  if (saved) for (const [id, addr] of Object.entries(saved.members)) members.learnAddress(id, addr);
+  const commit = storage.hardState().commit;
+  for (let i = storage.firstIndex(); i <= Math.min(commit, storage.lastIndex()); i++) {
+    const [e] = storage.entries(i, i + 1, Number.MAX_SAFE_INTEGER);
+    if (e && e.type === EntryType.ConfChange) members.applyEntry(e);
+  }
+  members.learnAddress(storage.identity.nodeId, selfAddr);
+}
+
+async function transferAway(n: RaftNode, self: NodeId, waitMs: number, log: (l: string) => void): Promise<void> {
+  const st = n.status();
+  if (st.role !== 'leader' || !st.progress) return;
+  const candidates = st.conf.voters.filter((v) => v !== self).sort((a, b) => (st.progress![b]?.match ?? 0) - (st.progress![a]?.match ?? 0));
+  const to = candidates[0];
+  if (!to) return;
+  log(`transferring leadership to ${to} before exiting`);
+  n.transferLeadership(to);
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline && n.status().role === 'leader') await new Promise((r) => setTimeout(r, 20));
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  return Promise.race([p, new Promise<null>((r) => setTimeout(() => r(null), ms).unref())]);
+}

@@ -1,0 +1,275 @@
+/**
+ * Real `seqdb node` processes on loopback for replication tests: free ports, a temp dir per
+ * node, SIGKILL of everything on teardown. Plus a retrying INC client that follows NOTLEADER and
+ * records a history (invoke/ack times, values) for the INC checker.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RespClient, encodeRequest } from '../../helpers/resp-client.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+  log(...values: unknown[]): void;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface NodeProc {
+  readonly index: number;
+  readonly port: number;
+  readonly addr: string;
+  readonly dataDir: string;
+  child: ChildProcess | null;
+  output: string;
+}
+
+export interface ClusterOptions {
+  readonly size: number;
+  readonly extraArgs?: readonly string[];
+}
+
+export class Cluster {
+  readonly nodes: NodeProc[] = [];
+  private constructor(readonly joinList: string, private readonly extraArgs: readonly string[]) {}
+
+  static async start(t: Teardown, o: ClusterOptions): Promise<Cluster> {
+    const base = await mkdtemp(join(tmpdir(), 'seqdb-repl-'));
+    const ports: number[] = [];
+    while (ports.length < o.size) {
+      const p = await freePort();
+      if (!ports.includes(p)) ports.push(p);
+    }
+    const c = new Cluster(ports.map((p) => `127.0.0.1:${p}`).join(','), o.extraArgs ?? []);
+    ports.forEach((port, index) => c.nodes.push({ index, port, addr: `127.0.0.1:${port}`, dataDir: join(base, `n${index}`), child: null, output: '' }));
+    t.teardown(async () => {
+      for (const n of c.nodes) c.kill(n.index, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 100));
+      await rm(base, { recursive: true, force: true });
+    });
+    for (const n of c.nodes) c.spawn(n.index, ['--bootstrap-expect', String(o.size)]);
+    return c;
+  }
+
+  /** A new node (fresh data dir, free port) started with --join to the existing ones. */
+  async addNode(): Promise<number> {
+    const port = await freePort();
+    const index = this.nodes.length;
+    const dataDir = join(this.nodes[0]!.dataDir, '..', `n${index}`);
+    this.nodes.push({ index, port, addr: `127.0.0.1:${port}`, dataDir, child: null, output: '' });
+    this.spawn(index);
+    return index;
+  }
+
+  spawn(i: number, args: readonly string[] = []): void {
+    const n = this.nodes[i]!;
+    const child = spawn(
+      process.execPath,
+      ['--import=tsx', 'bin/seqdb.ts', 'node', '--shard', 's1', '--host', '127.0.0.1', '--port', String(n.port),
+        '--data', n.dataDir, '--join', this.joinList, ...this.extraArgs, ...args],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    n.child = child;
+    const onData = (d: Buffer): void => {
+      n.output += d.toString();
+      if (n.output.length > 1 << 20) n.output = n.output.slice(-(1 << 19));
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', () => {
+      if (n.child === child) n.child = null;
+    });
+  }
+
+  kill(i: number, signal: NodeJS.Signals): void {
+    const child = this.nodes[i]!.child;
+    // The exit handler clears n.child; SIGSTOP/SIGCONT keep it.
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+  }
+
+  alive(): NodeProc[] {
+    return this.nodes.filter((n) => n.child !== null);
+  }
+
+  async info(i: number, timeoutMs = 1000): Promise<Record<string, string> | null> {
+    try {
+      const reply = await command(this.nodes[i]!.port, ['INFO'], timeoutMs);
+      const out: Record<string, string> = {};
+      for (const line of reply.split('\r\n')) {
+        const at = line.indexOf(':');
+        if (at > 0) out[line.slice(0, at)] = line.slice(at + 1);
+      }
+      return out;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Polls until one live node is leader with `voters` voters; returns its index. */
+  async waitForLeader(voters: number, timeoutMs = 30_000, among = this.alive().map((n) => n.index)): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const i of among) {
+        const info = await this.info(i, 500);
+        if (info?.role !== 'leader') continue;
+        const count = (info.members ?? '').split(',').filter((m) => m.includes('/voter/')).length;
+        if (count === voters) return i;
+      }
+      await sleep(100);
+    }
+    throw new Error(`no leader with ${voters} voters within ${timeoutMs} ms\n${this.dump()}`);
+  }
+
+  /** Polls until node i has applied at least `index`. */
+  async waitApplied(i: number, index: number, timeoutMs = 30_000): Promise<Record<string, string>> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Record<string, string> | null = null;
+    while (Date.now() < deadline) {
+      last = await this.info(i, 500);
+      if (last && Number(last.applied_index) >= index) return last;
+      await sleep(100);
+    }
+    throw new Error(`node ${i} did not apply ${index}: ${JSON.stringify(last)}\n${this.dump()}`);
+  }
+
+  dump(): string {
+    return this.nodes.map((n) => `--- node ${n.index} (${n.addr}) ---\n${n.output.slice(-3000)}`).join('\n');
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One command on a fresh connection; resolves with the reply's wire text. */
+export async function command(port: number, args: readonly string[], timeoutMs = 1000): Promise<string> {
+  const c = await withTimeout(RespClient.connect(port), timeoutMs);
+  try {
+    c.write(encodeRequest(...args));
+    return await c.next(timeoutMs);
+  } finally {
+    c.socket.destroy();
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timeout')), ms);
+    p.then((v) => (clearTimeout(timer), resolve(v)), (e) => (clearTimeout(timer), reject(e)));
+  });
+}
+
+export interface IncOp {
+  readonly client: number;
+  readonly token: string;
+  readonly invokeMs: number;
+  ackMs: number;
+  value: bigint | null;
+  attempts: number;
+}
+
+/**
+ * A client that INCs with an ID token and retries the same token until it gets a number:
+ * NOTLEADER -> the named leader, anything else (error, timeout, closed) -> the next node.
+ */
+export class RetryingIncClient {
+  private conn: RespClient | null = null;
+  private port: number;
+  readonly errors: string[] = [];
+
+  constructor(private readonly id: number, private readonly ports: readonly number[], private readonly callTimeoutMs = 1000) {
+    this.port = ports[id % ports.length]!;
+  }
+
+  async inc(bucket: string, seq: string, opNo: number, deadlineMs: number): Promise<IncOp> {
+    const op: IncOp = { client: this.id, token: `c${this.id}-o${opNo}`, invokeMs: Date.now(), ackMs: 0, value: null, attempts: 0 };
+    while (Date.now() < deadlineMs) {
+      op.attempts++;
+      const reply = await this.call(['INC', bucket, seq, 'ID', op.token]);
+      if (reply !== null && reply.startsWith(':')) {
+        op.value = BigInt(reply.slice(1).trim());
+        op.ackMs = Date.now();
+        return op;
+      }
+      this.errors.push(`${this.port}: ${reply?.trim() ?? 'no reply'}`);
+      if (this.errors.length > 1000) this.errors.splice(0, 500);
+      const leader = reply?.match(/^-NOTLEADER \S+ (\S+):(\d+)/);
+      if (leader && this.ports.includes(Number(leader[2])) && Number(leader[2]) !== this.port) {
+        this.switchTo(Number(leader[2]));
+        continue;
+      }
+      this.switchTo(this.ports[(this.ports.indexOf(this.port) + 1) % this.ports.length]!);
+      await sleep(reply?.startsWith('-NOTLEADER') ? 30 : 50);
+    }
+    return op;
+  }
+
+  close(): void {
+    this.conn?.socket.destroy();
+    this.conn = null;
+  }
+
+  private switchTo(port: number): void {
+    this.close();
+    this.port = port;
+  }
+
+  private async call(args: string[]): Promise<string | null> {
+    try {
+      if (!this.conn || this.conn.socket.destroyed) this.conn = await withTimeout(RespClient.connect(this.port), this.callTimeoutMs);
+      this.conn.write(encodeRequest(...args));
+      return await this.conn.next(this.callTimeoutMs);
+    } catch {
+      this.close();
+      return null;
+    }
+  }
+}
+
+/**
+ * The INC-only history check (../shared/notes/raft.md): acknowledged values distinct, real-time
+ * order respected, and — since every op retried its token to success — the values are exactly
+ * start+1..start+n. Returns a list of violations (empty when the history is correct).
+ */
+export function checkIncHistory(ops: readonly IncOp[], start = 0n): string[] {
+  const problems: string[] = [];
+  const ok = ops.filter((o) => o.value !== null);
+  const seen = new Map<bigint, IncOp>();
+  for (const o of ok) {
+    const prev = seen.get(o.value!);
+    if (prev) problems.push(`value ${o.value} acknowledged twice: ${prev.token} and ${o.token}`);
+    seen.set(o.value!, o);
+  }
+  const values = [...seen.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] !== start + BigInt(i + 1)) {
+      problems.push(`gap: expected ${start + BigInt(i + 1)}, found ${values[i]}`);
+      break;
+    }
+  }
+  // Real time: if a was acknowledged before b was invoked, a's value is smaller.
+  const byAck = [...ok].sort((a, b) => a.ackMs - b.ackMs);
+  const byInvoke = [...ok].sort((a, b) => a.invokeMs - b.invokeMs);
+  let maxAcked = start;
+  let j = 0;
+  for (const b of byInvoke) {
+    while (j < byAck.length && byAck[j]!.ackMs < b.invokeMs) {
+      if (byAck[j]!.value! > maxAcked) maxAcked = byAck[j]!.value!;
+      j++;
+    }
+    if (b.value! <= maxAcked) problems.push(`real-time order: ${b.token}=${b.value} invoked after a value ${maxAcked} was acknowledged`);
+  }
+  return problems;
+}

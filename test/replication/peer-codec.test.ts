@@ -1,0 +1,187 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { encodeControl, encodeMessage, PeerDecoder, type PeerFrame } from '../../node/replication/peer-codec.ts';
+import { SeqError, ErrorCode } from '../../shared/errors.ts';
+import type { Entry, Message, MessageType } from '../../node/raft/types.ts';
+
+const SEED = Number(process.env.SEQDB_SEED ?? Date.now() % 2 ** 31);
+
+function msg(over: Partial<Message> = {}): Message {
+  return {
+    type: 'app', from: 'aaaa', to: 'bbbb', term: 7, index: 41, logTerm: 6, commit: 40,
+    entries: [], reject: false, rejectHint: 0, ...over,
+  };
+}
+
+function norm(m: Message): unknown {
+  return {
+    ...m,
+    entries: m.entries.map((e) => ({ ...e, data: Buffer.from(e.data).toString('hex') })),
+    snapshot: m.snapshot ? { meta: m.snapshot.meta, data: Buffer.from(m.snapshot.data).toString('hex') } : undefined,
+  };
+}
+
+function feedWhole(frames: Buffer[], opts = {}): PeerFrame[] {
+  return new PeerDecoder(opts).push(Buffer.concat(frames));
+}
+
+function feedBytes(frames: Buffer[], opts = {}): PeerFrame[] {
+  const d = new PeerDecoder(opts);
+  const out: PeerFrame[] = [];
+  const all = Buffer.concat(frames);
+  for (let i = 0; i < all.length; i++) out.push(...d.push(all.subarray(i, i + 1)));
+  return out;
+}
+
+const entries: Entry[] = [
+  { index: 42, term: 7, type: 0, data: Buffer.from('hello') },
+  { index: 43, term: 7, type: 1, data: new Uint8Array(0) },
+  { index: 2 ** 53 - 1, term: 2 ** 40, type: 0, data: Buffer.alloc(300, 7) },
+];
+
+const samples: Message[] = [
+  msg(),
+  msg({ entries }),
+  msg({ type: 'appResp', reject: true, rejectHint: 12, logTerm: 3 }),
+  msg({ type: 'heartbeat', context: 'read-17' }),
+  msg({ type: 'heartbeatResp', context: '' }),
+  msg({ type: 'vote', from: 'ünïcode-id' }),
+  msg({ type: 'timeoutNow' }),
+  msg({
+    type: 'snap',
+    snapshot: { meta: { index: 100, term: 5, conf: { voters: ['a', 'b'], learners: ['c'] } }, data: Buffer.alloc(1000, 3) },
+  }),
+  msg({ type: 'snap', snapshot: { meta: { index: 1, term: 1, conf: { voters: [], learners: [] } }, data: new Uint8Array(0) } }),
+];
+
+for (const [name, feed] of [['whole', feedWhole], ['byte by byte', feedBytes]] as const) {
+  test(`messages round-trip (${name})`, (t) => {
+    const frames = samples.flatMap((m) => encodeMessage(m, { maxFrameBytes: 600 }));
+    const got = feed(frames, { maxFrameBytes: 600 });
+    t.deepEqual(got.map((f) => (f.kind === 'message' ? norm(f.message) : f)), samples.map(norm));
+  });
+
+  test(`control frames round-trip (${name})`, (t) => {
+    const frames = [encodeControl({ op: 'join', nodeId: 'x', addr: '127.0.0.1:9' }), encodeControl({ ok: true })];
+    t.deepEqual(feed(frames), [
+      { kind: 'control', control: { op: 'join', nodeId: 'x', addr: '127.0.0.1:9' } },
+      { kind: 'control', control: { ok: true } },
+    ]);
+  });
+}
+
+test('a large snapshot is split into bounded chunks and reassembled', (t) => {
+  const data = Buffer.alloc(10_000);
+  for (let i = 0; i < data.length; i++) data[i] = i % 251;
+  const m = msg({ type: 'snap', snapshot: { meta: { index: 9, term: 2, conf: { voters: ['a'], learners: [] } }, data } });
+  const frames = encodeMessage(m, { maxFrameBytes: 1024 });
+  t.true(frames.length > 10);
+  for (const f of frames) t.true(f.length <= 1024 + 5);
+  const got = feedWhole(frames, { maxFrameBytes: 1024 });
+  t.is(got.length, 1);
+  t.deepEqual(norm((got[0] as { message: Message }).message), norm(m));
+});
+
+test('oversized frames are rejected from the header alone', (t) => {
+  const d = new PeerDecoder({ maxFrameBytes: 100 });
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(1000);
+  const err = t.throws(() => d.push(header));
+  t.is((err as SeqError).code, ErrorCode.PROTOCOL);
+  t.is(d.bufferedBytes(), 0);
+  // A dead decoder keeps refusing.
+  t.is((t.throws(() => d.push(Buffer.alloc(1))) as SeqError).code, ErrorCode.PROTOCOL);
+});
+
+test('encoding a message larger than the frame limit fails loudly', (t) => {
+  const big = msg({ entries: [{ index: 1, term: 1, type: 0, data: Buffer.alloc(2000) }] });
+  t.is((t.throws(() => encodeMessage(big, { maxFrameBytes: 1000 })) as SeqError).code, ErrorCode.INTERNAL);
+});
+
+test('specific malformed frames give PROTOCOL errors', (t) => {
+  const cases: Buffer[] = [
+    Buffer.from([0, 0, 0, 1, 9]), // unknown kind
+    Buffer.from([0, 0, 0, 0]), // zero length
+    Buffer.from([0, 0, 0, 2, 1, 99]), // unknown message type
+    Buffer.from([0, 0, 0, 3, 2, 1, 2]), // chunk without snapshot
+    Buffer.concat([encodeMessage(msg())[0]!.subarray(0, 4), Buffer.from([1]), Buffer.alloc(200, 0xff)]).subarray(0, 40),
+  ];
+  const trailing = Buffer.concat([encodeMessage(msg())[0]!, Buffer.from([0])]);
+  trailing.writeUInt32BE(trailing.length - 4, 0);
+  cases.push(trailing);
+  const ctl = encodeControl({ a: 1 });
+  ctl[ctl.length - 1] = 0x7b; // '{' : broken JSON
+  cases.push(ctl);
+  for (const c of cases) {
+    const d = new PeerDecoder();
+    const err = t.throws(() => d.push(c).length === 0 && d.push(Buffer.alloc(64)));
+    t.is((err as SeqError).code, ErrorCode.PROTOCOL, `case ${c.toString('hex')}`);
+  }
+});
+
+const messageTypes: MessageType[] = ['app', 'appResp', 'heartbeat', 'heartbeatResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'snap', 'timeoutNow'];
+const u53 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+const arbEntry = fc.record({ index: u53, term: u53, type: fc.constantFrom(0 as const, 1 as const), data: fc.uint8Array({ maxLength: 64 }) });
+const arbMessage: fc.Arbitrary<Message> = fc
+  .record({
+    type: fc.constantFrom(...messageTypes), from: fc.string({ maxLength: 20 }), to: fc.string({ maxLength: 20 }),
+    term: u53, index: u53, logTerm: u53, commit: u53, entries: fc.array(arbEntry, { maxLength: 5 }),
+    reject: fc.boolean(), rejectHint: u53, context: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+    snap: fc.option(fc.record({
+      meta: fc.record({ index: u53, term: u53, conf: fc.record({ voters: fc.array(fc.string(), { maxLength: 4 }), learners: fc.array(fc.string(), { maxLength: 4 }) }) }),
+      data: fc.uint8Array({ maxLength: 600 }),
+    }), { nil: undefined }),
+  })
+  .map(({ snap, context, ...rest }) => {
+    const base: Message = context === undefined ? rest : { ...rest, context };
+    return snap ? { ...base, snapshot: snap } : base;
+  });
+
+test('fuzz: arbitrary messages round-trip under arbitrary splits', (t) => {
+  fc.assert(
+    fc.property(fc.array(arbMessage, { minLength: 1, maxLength: 4 }), fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1 }), (ms, cuts) => {
+      const all = Buffer.concat(ms.flatMap((m) => encodeMessage(m, { maxFrameBytes: 4096 })));
+      const d = new PeerDecoder({ maxFrameBytes: 4096 });
+      const got: PeerFrame[] = [];
+      let pos = 0;
+      for (let i = 0; pos < all.length; i++) {
+        const n = cuts[i % cuts.length]!;
+        got.push(...d.push(all.subarray(pos, pos + n)));
+        pos += n;
+      }
+      return JSON.stringify(got.map((f) => (f.kind === 'message' ? norm(f.message) : f))) === JSON.stringify(ms.map(norm));
+    }),
+    { seed: SEED, numRuns: 200 },
+  );
+  t.pass(`seed ${SEED}`);
+});
+
+test('fuzz: garbage and mutated frames never throw anything but PROTOCOL, memory stays bounded', (t) => {
+  const maxFrameBytes = 1024;
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.tuple(arbMessage, fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 255 })).map(([m, at, v]) => {
+          const b = Buffer.concat(encodeMessage(m, { maxFrameBytes }));
+          if (b.length > 0) b[at % b.length] = v;
+          return new Uint8Array(b);
+        }),
+      ),
+      (bytes) => {
+        const d = new PeerDecoder({ maxFrameBytes, maxSnapshotBytes: 4096 });
+        try {
+          for (let i = 0; i < bytes.length; i += 7) {
+            d.push(bytes.subarray(i, i + 7));
+            if (d.bufferedBytes() > maxFrameBytes + 16) return false;
+          }
+        } catch (err) {
+          return err instanceof SeqError && err.code === ErrorCode.PROTOCOL;
+        }
+        return true;
+      },
+    ),
+    { seed: SEED, numRuns: 500 },
+  );
+  t.pass(`seed ${SEED}`);
+});

@@ -1,0 +1,69 @@
+import test from 'ava';
+import { Proposals } from '../../node/replication/proposals.ts';
+import { ReadQueue } from '../../node/replication/read-queue.ts';
+import { RaftError, RaftErrorCode } from '../../node/raft/types.ts';
+import { ErrorCode } from '../../shared/errors.ts';
+import { errorResult, type CommandResult, type GetCommand } from '../../node/state-machine/index.ts';
+
+const lost = (): CommandResult => errorResult(ErrorCode.NOT_LEADER, 's1 ?');
+const int = (v: bigint): CommandResult => ({ type: 'int', value: v });
+
+test('a proposal succeeds iff the entry applied at its index has its term', async (t) => {
+  const p = new Proposals(1000, lost);
+  const a = p.wait({ index: 5, term: 2 }, 0);
+  const b = p.wait({ index: 6, term: 2 }, 0);
+  p.applied(5, 2, int(7n));
+  p.applied(6, 3, int(8n)); // another leader's entry landed at 6
+  t.deepEqual(await a, int(7n));
+  t.is(((await b) as { code: string }).code, ErrorCode.NOT_LEADER);
+  t.is(p.size, 0);
+});
+
+test('timeouts and snapshots give OUTCOME_UNKNOWN; a reused index fails the older proposal', async (t) => {
+  const p = new Proposals(1000, lost);
+  const old = p.wait({ index: 3, term: 1 }, 0);
+  const again = p.wait({ index: 3, term: 2 }, 0);
+  t.is(((await old) as { code: string }).code, ErrorCode.NOT_LEADER);
+  const covered = p.wait({ index: 2, term: 2 }, 0);
+  const late = p.wait({ index: 9, term: 2 }, 500);
+  p.coveredBySnapshot(3);
+  t.is(((await again) as { code: string }).code, ErrorCode.OUTCOME_UNKNOWN);
+  t.is(((await covered) as { code: string }).code, ErrorCode.OUTCOME_UNKNOWN);
+  p.expire(1400);
+  t.is(p.size, 1);
+  p.expire(1500);
+  t.is(((await late) as { code: string }).code, ErrorCode.OUTCOME_UNKNOWN);
+});
+
+const get = (s: string): GetCommand => ({ type: 'get', bucket: Buffer.from('b'), sequence: Buffer.from(s) });
+
+test('GETs queued together share one ReadIndex round and are served once applied reaches it', (t) => {
+  const q = new ReadQueue(1000, 10);
+  const answers: string[] = [];
+  for (const s of ['x', 'y']) q.add(get(s), 0, (r) => answers.push(`${s}:${r.type}`));
+  const contexts: string[] = [];
+  q.issue((ctx) => contexts.push(ctx), lost);
+  t.is(contexts.length, 1);
+  q.onReadStates([{ index: 10, context: contexts[0]! }]);
+  q.serve(9, () => t.fail('served before applied reached the read index'));
+  t.deepEqual(answers, []);
+  q.serve(10, (cmds) => cmds.map(() => ({ type: 'nil' })));
+  t.deepEqual(answers, ['x:nil', 'y:nil']);
+  t.is(q.size, 0);
+});
+
+test('NOT_READY keeps GETs queued; losing leadership answers every pending GET; the queue is bounded', (t) => {
+  const q = new ReadQueue(1000, 2);
+  const answers: string[] = [];
+  t.true(q.add(get('a'), 0, (r) => answers.push((r as { code: string }).code)));
+  t.true(q.add(get('b'), 0, (r) => answers.push((r as { code: string }).code)));
+  t.false(q.add(get('c'), 0, () => t.fail()));
+  q.issue(() => {
+    throw new RaftError(RaftErrorCode.NOT_READY, 'no commit in term yet');
+  }, lost);
+  t.is(q.size, 2);
+  q.issue(() => {}, lost);
+  q.failAll(lost());
+  t.deepEqual(answers, [ErrorCode.NOT_LEADER, ErrorCode.NOT_LEADER]);
+  t.is(q.size, 0);
+});
