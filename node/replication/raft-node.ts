@@ -77,6 +77,7 @@ export class RaftNode {
   private readonly tickMs: number;
   private readonly snapshotEntries: number;
   private readonly pendingMax: number;
+  private lastProposedIndex = 0;
   private applied: number;
   private timer: NodeJS.Timeout | null = null;
   private looping = false;
@@ -149,7 +150,7 @@ export class RaftNode {
     const now = Date.now();
     if (command.type === 'get') {
       return new Promise((resolve) => {
-        if (!this.reads.add(command, now, resolve)) return resolve(errorResult(ErrorCode.BUSY, 'too many pending reads'));
+        if (!this.reads.add(command, now, this.lastProposedIndex, resolve)) return resolve(errorResult(ErrorCode.BUSY, 'too many pending reads'));
         this.schedule();
       });
     }
@@ -160,6 +161,7 @@ export class RaftNode {
     } catch (err) {
       return Promise.resolve(this.proposeError(err));
     }
+    this.lastProposedIndex = ticket.index;
     this.schedule();
     return this.proposals.wait(ticket, now).then((r) => r ?? errorResult(ErrorCode.INTERNAL, 'no result for a command entry'));
   }

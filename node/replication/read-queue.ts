@@ -9,6 +9,9 @@ import type { CommandResult, GetCommand } from '../state-machine/index.ts';
 interface Reader {
   readonly command: GetCommand;
   readonly deadlineMs: number;
+  /** The last index proposed when the read arrived: a GET pipelined behind an INC on the same
+   * connection must see it (read-your-writes), though ReadIndex alone only covers what was committed. */
+  readonly minIndex: number;
   readonly resolve: (r: CommandResult) => void;
 }
 
@@ -25,9 +28,9 @@ export class ReadQueue {
   }
 
   /** False when full. */
-  add(command: GetCommand, nowMs: number, resolve: (r: CommandResult) => void): boolean {
+  add(command: GetCommand, nowMs: number, minIndex: number, resolve: (r: CommandResult) => void): boolean {
     if (this.queued.length >= this.maxQueued) return false;
-    this.queued.push({ command, deadlineMs: nowMs + this.timeoutMs, resolve });
+    this.queued.push({ command, deadlineMs: nowMs + this.timeoutMs, minIndex, resolve });
     return true;
   }
 
@@ -51,7 +54,8 @@ export class ReadQueue {
       const readers = this.rounds.get(rs.context);
       if (!readers) continue;
       this.rounds.delete(rs.context);
-      this.ready.push({ index: rs.index, readers });
+      const index = readers.reduce((max, r) => Math.max(max, r.minIndex), rs.index);
+      this.ready.push({ index, readers });
     }
   }
 

@@ -15,7 +15,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.ts';
 import { encodeControl, encodeMessage, PeerDecoder, type PeerCodecOptions } from './peer-codec.ts';
 import { formatHello, sniff, type PeerHello } from './peer-hello.ts';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { acceptPeerAuth, offerPeerAuth } from '../../shared/security/peer-auth.ts';
 import { dial, type TlsConfig } from '../../shared/security/tls-config.ts';
@@ -74,8 +74,10 @@ export class Transport {
 
   constructor(private readonly opts: TransportOptions) {
     this.server = opts.tls === undefined
-      ? createServer((s) => this.onConnection(s))
-      : createTlsServer(opts.tls.server, (s) => this.onConnection(s));
+      // Half-open like the client server: `printf 'INC b s\n' | nc` closes its side first and must
+      // still get the reply of a command that takes a Raft round.
+      ? createServer({ noDelay: true, allowHalfOpen: true }, (s) => this.onConnection(s))
+      : createTlsServer({ ...opts.tls.server, allowHalfOpen: true }, (s) => this.onConnection(s));
     this.server.maxConnections = 10_000;
   }
 
@@ -178,8 +180,13 @@ export class Transport {
   }
 
   private onPeer(socket: Socket, hello: PeerHello, rest: Buffer, proven = false): void {
+    // The listener allows half-open sockets for clients; a peer that closes its side is gone.
+    if (!proven) socket.once('end', () => socket.destroy());
     const why = this.refusal(hello);
     if (why) return this.refuse(socket, why, `${hello.nodeId}@${hello.addr}`);
+    if (!proven && this.opts.tls?.peerCertRequired === true && (socket as TLSSocket).authorized !== true) {
+      return this.refuse(socket, 'peer certificate not signed by --tls-ca', `${hello.nodeId}@${hello.addr} (${socket.remoteAddress ?? '?'})`);
+    }
     const secret = this.opts.clusterSecret;
     if (secret !== undefined && !proven) {
       // Nothing from this peer (not even its address) is used before it proved the secret.

@@ -1,0 +1,115 @@
+/**
+ * The pure parts of the chaos harness: the seeded schedule, attempt classification, shard
+ * placement, and the SVG plot.
+ */
+import test from 'ava';
+import type { Op } from './checker/history.ts';
+import { classify, shardOf } from './clients.ts';
+import { leaderSpans } from './monitor.ts';
+import { throughputSvg } from './plot.ts';
+import { FAULT_KINDS, makeSchedule, NFT_KINDS, type ScheduleOptions } from './schedule.ts';
+
+const BASE: ScheduleOptions = { seed: 7, durationMs: 120_000, nodesPerShard: 5, shards: 2 };
+
+test('the same seed gives the same schedule; another seed another', (t) => {
+  t.deepEqual(makeSchedule(BASE), makeSchedule({ ...BASE }));
+  t.notDeepEqual(makeSchedule(BASE).events, makeSchedule({ ...BASE, seed: 8 }).events);
+});
+
+test('a schedule stays inside warm-up and cool-down, one fault at a time, targets in range', (t) => {
+  for (let seed = 0; seed < 50; seed++) {
+    const s = makeSchedule({ ...BASE, seed, warmupMs: 4_000, cooldownMs: 5_000 });
+    t.true(s.events.length > 5, `seed ${seed}`);
+    let lastEnd = 0;
+    for (const e of s.events) {
+      t.true(e.startMs >= 4_000 && e.endMs <= 115_000 && e.endMs >= e.startMs, `seed ${seed} #${e.id}`);
+      t.true(e.startMs >= lastEnd, `seed ${seed}: #${e.id} overlaps the previous fault`);
+      lastEnd = e.endMs;
+      t.true(e.shard >= 0 && e.shard < 2);
+      t.true(e.nodes.length > 0 && e.nodes.every((n) => Number.isInteger(n) && n >= 0 && n < 5));
+      t.is(new Set(e.nodes).size, e.nodes.length);
+    }
+  }
+});
+
+test('a schedule uses only the kinds allowed, and over many seeds all of them', (t) => {
+  const allowed = FAULT_KINDS.filter((k) => !NFT_KINDS.has(k));
+  const seen = new Set<string>();
+  for (let seed = 0; seed < 40; seed++) {
+    for (const e of makeSchedule({ ...BASE, seed, routers: 2, kinds: allowed }).events) seen.add(e.kind);
+  }
+  t.deepEqual([...seen].sort(), [...allowed].sort());
+  const partitions = makeSchedule({ ...BASE, kinds: ['partition-half'] }).events;
+  for (const e of partitions) t.is(e.nodes.length, 2, 'a minority of 5 is 2');
+});
+
+test('router faults only when there are routers, aimed at a router position', (t) => {
+  const without = makeSchedule({ ...BASE, durationMs: 600_000 }).events;
+  t.false(without.some((e) => e.kind === 'kill-router' || e.kind === 'pause-router'));
+  const withRouters = makeSchedule({ ...BASE, routers: 2, kinds: ['kill-router', 'pause-router'] }).events;
+  t.true(withRouters.length > 5);
+  for (const e of withRouters) t.true(e.nodes.length === 1 && e.nodes[0]! >= 0 && e.nodes[0]! < 2);
+});
+
+test('a one-node shard gets no partitions, transfers or member changes', (t) => {
+  const kinds = new Set(makeSchedule({ ...BASE, nodesPerShard: 1, durationMs: 600_000 }).events.map((e) => e.kind));
+  for (const k of ['partition-half', 'isolate-leader', 'bridge', 'transfer-leader', 'member-cycle', 'kill-majority']) t.false(kinds.has(k as never), k);
+});
+
+test('classify: replies ok, refusals fail, lost writes unknown, lost reads fail', (t) => {
+  const reply = (r: object) => ({ kind: 'reply', reply: r }) as never;
+  t.deepEqual(classify(reply({ kind: 'integer', value: 5n }), 'inc'), { status: 'ok', value: 5n, hint: null });
+  t.deepEqual(classify(reply({ kind: 'null' }), 'get'), { status: 'ok', value: null, hint: null });
+  t.deepEqual(classify(reply({ kind: 'string', value: Buffer.from('OK') }), 'set'), { status: 'ok', hint: null });
+  t.deepEqual(classify(reply({ kind: 'error', word: 'NOTLEADER', message: 's0 10.77.0.2:7379' }), 'incId'), { status: 'fail', hint: '10.77.0.2:7379' });
+  t.deepEqual(classify(reply({ kind: 'error', word: 'NOTLEADER', message: 's0 ?' }), 'inc'), { status: 'fail', hint: null });
+  t.deepEqual(classify(reply({ kind: 'error', word: 'ERR', message: 'timed out; the write may or may not have applied' }), 'inc').status, 'unknown');
+  t.is(classify({ kind: 'lost', error: 'timeout' }, 'set').status, 'unknown');
+  t.is(classify({ kind: 'lost', error: 'timeout' }, 'get').status, 'fail');
+  t.is(classify({ kind: 'unsent', error: 'refused' }, 'incId').status, 'fail');
+});
+
+test('shardOf spreads names and is stable', (t) => {
+  const counts = [0, 0];
+  for (let i = 0; i < 1000; i++) counts[shardOf(`cold-${i}`, 2)]!++;
+  t.true(counts[0]! > 400 && counts[1]! > 400, String(counts));
+  t.is(shardOf('hot-0', 3), shardOf('hot-0', 3));
+});
+
+test('the plot is one SVG with a line per series and a bar per fault', (t) => {
+  const history: Op[] = Array.from({ length: 200 }, (_, i) => ({
+    process: 0, type: 'inc', bucket: 'b', sequence: 's', invokeMs: i * 50, completeMs: i * 50 + 5,
+    status: i % 10 === 0 ? 'unknown' : 'ok', ...(i % 10 === 0 ? {} : { value: BigInt(i) }),
+  }));
+  const svg = throughputSvg({
+    title: 'seed <1> & more', history, durationMs: 9_000,
+    faults: [{ kind: 'kill', startMs: 2_000, endMs: 4_000, label: 'kill [1]' }, { kind: 'transfer-leader', startMs: 5_000, endMs: 5_000, label: 't' }],
+    leaders: [{ label: 'leader 0', spans: [{ startMs: 0, endMs: 2_000, leader: 1 }, { startMs: 2_000, endMs: 2_500, leader: null }, { startMs: 2_500, endMs: 9_000, leader: 0 }] }],
+  });
+  t.regex(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  t.true(svg.trimEnd().endsWith('</svg>'));
+  t.is(svg.match(/<path /g)?.length, 2);
+  t.is(svg.match(/<title>/g)?.length, 5, 'two faults and three leader spans');
+  t.true(svg.includes('<title>leader: node 1</title>') && svg.includes('<title>no leader</title>'));
+  t.true(svg.includes('seed &lt;1&gt; &amp; more'));
+  t.false(/NaN|Infinity|undefined/.test(svg));
+});
+
+test('leaderSpans: the highest term among self-declared leaders, merged into spans', (t) => {
+  const node = (role: string, term: number) => ({ role, term, commit: 0 });
+  const samples = [
+    { atMs: 0, nodes: [node('leader', 1), node('follower', 1), null] },
+    { atMs: 100, nodes: [node('leader', 1), node('follower', 1), node('follower', 1)] },
+    // A deposed leader still saying so, next to the new one with a higher term.
+    { atMs: 200, nodes: [node('leader', 1), node('leader', 2), node('follower', 2)] },
+    { atMs: 300, nodes: [null, node('candidate', 3), node('follower', 2)] },
+    { atMs: 400, nodes: [null, node('follower', 3), node('leader', 3)] },
+  ];
+  t.deepEqual(leaderSpans(samples, [0, 1, 2]), [
+    { startMs: 0, endMs: 200, leader: 0 },
+    { startMs: 200, endMs: 300, leader: 1 },
+    { startMs: 300, endMs: 400, leader: null },
+    { startMs: 400, endMs: 400, leader: 2 },
+  ]);
+  t.deepEqual(leaderSpans(samples, [2]).map((s) => s.leader), [null, 2]);
+});

@@ -1,0 +1,335 @@
+/**
+ * One simulated server: a RawNode driven by the contract's loop (persist -> send -> apply ->
+ * advance), its "disk" (MemoryStorage plus the counter machine, which survive a crash) and
+ * its in-memory proposal tickets (which do not). A crash may tear the next Ready at any stage.
+ */
+import { MemoryStorage } from '../../node/raft/memory-storage.ts';
+import { RawNode } from '../../node/raft/raw-node.ts';
+import type { ConfState, Message, NodeId, Ready, Role } from '../../node/raft/types.ts';
+import type { SafetyChecker } from './invariants.ts';
+import type { Rng } from './rng.ts';
+import { CounterMachine } from './state-machine.ts';
+import { violation } from './violation.ts';
+
+/** Where a torn crash stops the next Ready: nothing done, persisted only, part sent, part applied. */
+export type TornStage = 'beforePersist' | 'afterPersist' | 'midSend' | 'midApply';
+export const TORN_STAGES: readonly TornStage[] = ['beforePersist', 'afterPersist', 'midSend', 'midApply'];
+
+/** Deliberately broken drivers, to prove the checks catch them. */
+export type Mutant = 'none' | 'send-before-persist' | 'forget-vote' | 'skip-hardstate' | 'lose-unsynced-tail' | 'local-read';
+export const MUTANTS: readonly Mutant[] = ['none', 'send-before-persist', 'forget-vote', 'skip-hardstate', 'lose-unsynced-tail', 'local-read'];
+
+export interface NodeContext {
+  readonly checker: SafetyChecker;
+  readonly mutant: Mutant;
+  trace(line: string): void;
+  send(from: NodeId, m: Message): void;
+  /** The proposer learned the fate of a client op (ok with its value, or fail). */
+  resolve(opId: number, outcome: 'ok' | 'fail', value?: number): void;
+  /** The proposer can no longer tell the op's fate (crash, snapshot over it). */
+  lose(opId: number): void;
+  /** A snapshot from the leader was installed. */
+  installed(): void;
+  /** This node just became leader (its Ready persisted). */
+  becameLeader(id: NodeId): void;
+  /** As leader it just persisted a higher commit index; true: crash before telling anyone. */
+  leaderCommitted(id: NodeId): boolean;
+  /** A ReadIndex read was served from the local state machine. */
+  readDone(readId: number, value: number): void;
+}
+
+/** Core settings drawn once per run, shared by every node. */
+export interface CoreTuning {
+  readonly maxMsgBytes: number;
+  readonly maxInflightMsgs: number;
+  readonly maxUncommittedBytes: number;
+  readonly maxCommittedBytesPerReady: number;
+  /** Compact the log once this many applied entries sit above the snapshot. */
+  readonly compactEvery: number;
+  /** Entries kept below the snapshot point when compacting (slow followers can still catch up from the log). */
+  readonly compactKeep: number;
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatTicks: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+}
+
+interface Ticket {
+  readonly opId: number;
+  readonly term: number;
+}
+
+/**
+ * Readies per input: a catching-up follower with a tiny maxCommittedBytesPerReady needs one
+ * per entry, so this only bounds a core that loops forever.
+ */
+const READIES_PER_EVENT_MAX = 50_000;
+
+export class SimNode {
+  /** The disk; replaced only by the lose-unsynced-tail mutant. */
+  storage: MemoryStorage;
+  readonly sm = new CounterMachine();
+  raw: RawNode | null = null;
+  role: Role | 'down' = 'down';
+  leader: NodeId | null = null;
+  incarnation = 0;
+  torn: TornStage | null = null;
+  /** Client ops this node accepted, by log index; lost on crash. */
+  readonly tickets = new Map<number, Ticket>();
+  /** ReadIndex requests by context; `index` is set once the ReadState arrives. Lost on crash. */
+  private readonly reads = new Map<string, { readonly readId: number; readonly key: string; index: number | null }>();
+  /** Commit index of the last persisted hard state, to see a leader's commit advance. */
+  private commitSeen = 0;
+  /** First index of the last appended batch (for the lose-unsynced-tail mutant). */
+  private lastBatchFrom = 0;
+  /** Virtual ms between this node's ticks (clocks drift: 8..12 around the nominal 10). */
+  readonly tickEveryMs: number;
+  nextTickAt: number;
+  /** A stop-the-world pause (GC, VM freeze): no ticks, incoming messages wait until then. */
+  pausedUntil = 0;
+
+  constructor(
+    readonly id: NodeId,
+    bootstrap: ConfState,
+    tickEveryMs: number,
+    firstTickAt: number,
+    private readonly tuning: CoreTuning,
+    private readonly ctx: NodeContext,
+  ) {
+    this.storage = new MemoryStorage(bootstrap);
+    this.tickEveryMs = tickEveryMs;
+    this.nextTickAt = firstTickAt;
+  }
+
+  get up(): boolean {
+    return this.raw !== null;
+  }
+
+  start(rng: Rng): void {
+    if (this.ctx.mutant === 'forget-vote') {
+      const hs = this.storage.initialState().hardState;
+      this.storage.setHardState({ ...hs, vote: null });
+    }
+    const coreRng = rng.fork();
+    this.raw = new RawNode({
+      id: this.id,
+      rng: () => coreRng.next(),
+      storage: this.storage,
+      applied: this.sm.applied,
+      maxMsgBytes: this.tuning.maxMsgBytes,
+      maxInflightMsgs: this.tuning.maxInflightMsgs,
+      maxUncommittedBytes: this.tuning.maxUncommittedBytes,
+      maxCommittedBytesPerReady: this.tuning.maxCommittedBytesPerReady,
+      electionTimeoutTicks: this.tuning.electionTimeoutTicks,
+      heartbeatTicks: this.tuning.heartbeatTicks,
+      preVote: this.tuning.preVote,
+      checkQuorum: this.tuning.checkQuorum,
+    });
+    this.incarnation++;
+    this.role = 'follower';
+    this.leader = null;
+    this.torn = null;
+    const hs = this.storage.initialState().hardState;
+    this.ctx.trace(`${this.id} start #${this.incarnation} term=${hs.term} vote=${hs.vote} commit=${hs.commit} applied=${this.sm.applied} log=${this.storage.firstIndex()}..${this.storage.lastIndex()}`);
+  }
+
+  /** Loses everything not persisted: the core's memory, unsent messages, tickets. */
+  crash(why: string): void {
+    if (!this.raw) return;
+    this.raw = null;
+    this.role = 'down';
+    this.leader = null;
+    this.torn = null;
+    for (const t of this.tickets.values()) this.ctx.lose(t.opId);
+    this.tickets.clear();
+    this.reads.clear();
+    this.ctx.trace(`${this.id} CRASH (${why})`);
+    if (this.ctx.mutant === 'lose-unsynced-tail') this.loseTail();
+  }
+
+  /** Mutant: the last appended batch (above commit) was acknowledged but never reached the disk. */
+  private loseTail(): void {
+    const old = this.storage;
+    const hs = old.initialState().hardState;
+    const keep = Math.max(hs.commit, this.lastBatchFrom - 1, old.firstIndex() - 1);
+    if (keep >= old.lastIndex()) return;
+    const snap = old.snapshot();
+    const disk = new MemoryStorage(snap.meta.conf);
+    if (snap.meta.index > 0) disk.applySnapshot(snap);
+    if (keep >= old.firstIndex()) disk.append(old.entries(old.firstIndex(), keep + 1, Number.MAX_SAFE_INTEGER));
+    disk.setHardState(hs);
+    this.storage = disk;
+    this.ctx.trace(`${this.id} MUTANT lost entries ${keep + 1}..${old.lastIndex()}`);
+  }
+
+  /** Handles Readies until none is left or a torn crash hits. */
+  drain(): void {
+    for (let n = 0; this.raw && this.raw.hasReady(); n++) {
+      if (n >= READIES_PER_EVENT_MAX) violation('ready-loop', `${this.id}: ${n} Readies for one input`);
+      this.handle(this.raw, this.raw.ready());
+    }
+  }
+
+  private handle(raw: RawNode, rd: Ready): void {
+    const torn = this.torn;
+    if (torn === 'beforePersist') return this.crash('torn before persist');
+    if (this.ctx.mutant === 'send-before-persist') this.sendAll(rd.messages);
+    this.persist(rd);
+    if (rd.softState) this.onSoftState(raw, rd);
+    for (const rs of rd.readStates) {
+      const w = this.reads.get(rs.context);
+      if (w) w.index = rs.index;
+    }
+    if (torn === 'afterPersist') return this.crash('torn after persist');
+    const advanced = rd.hardState !== undefined && this.role === 'leader' && rd.hardState.commit > this.commitSeen;
+    if (rd.hardState) this.commitSeen = rd.hardState.commit;
+    if (advanced && this.ctx.leaderCommitted(this.id)) return this.crash('leader churn: died right after committing');
+    if (this.ctx.mutant !== 'send-before-persist') {
+      const cut = torn === 'midSend' ? Math.floor(rd.messages.length / 2) : rd.messages.length;
+      this.sendAll(rd.messages.slice(0, cut));
+      if (torn === 'midSend') return this.crash(`torn after sending ${cut}/${rd.messages.length}`);
+    }
+    const cut = torn === 'midApply' ? Math.floor(rd.committedEntries.length / 2) : rd.committedEntries.length;
+    for (let i = 0; i < cut; i++) this.applyOne(rd.committedEntries[i]!);
+    if (torn === 'midApply') return this.crash(`torn after applying ${cut}/${rd.committedEntries.length}`);
+    raw.advance();
+    this.serveReads();
+    this.maybeCompact(raw);
+  }
+
+  /** Serves every read whose ReadState index is applied (§6.4). */
+  private serveReads(): void {
+    for (const [ctx, w] of this.reads) {
+      if (w.index === null || this.sm.applied < w.index) continue;
+      this.reads.delete(ctx);
+      this.ctx.trace(`${this.id} read r${w.readId} ${w.key}=${this.sm.counters.get(w.key) ?? 0} (read index ${w.index}, applied ${this.sm.applied})`);
+      this.ctx.readDone(w.readId, this.sm.counters.get(w.key) ?? 0);
+    }
+  }
+
+  /** Starts a ReadIndex read; returns the refusal code when the core refuses. */
+  read(readId: number, key: string): string | null {
+    const raw = this.raw;
+    if (!raw) return 'DOWN';
+    const context = `r${readId}`;
+    if (this.ctx.mutant === 'local-read') {
+      // Mutant: serve from local state at once, skipping ReadIndex (stale on a deposed leader).
+      this.ctx.readDone(readId, this.sm.counters.get(key) ?? 0);
+      return null;
+    }
+    try {
+      raw.readIndex(context);
+    } catch (err) {
+      return raftCode(err, READ_CODES);
+    }
+    this.reads.set(context, { readId, key, index: null });
+    return null;
+  }
+
+  private persist(rd: Ready): void {
+    const { checker } = this.ctx;
+    if (rd.snapshot) {
+      const s = rd.snapshot;
+      const before = this.sm.applied;
+      const image = new CounterMachine();
+      image.restore(s.data, s.meta.index);
+      checker.onSnapshot(this.id, s, before, image.counters);
+      this.storage.applySnapshot(s);
+      this.sm.restore(s.data, s.meta.index);
+      for (const [index, t] of this.tickets) {
+        if (index <= s.meta.index) (this.ctx.lose(t.opId), this.tickets.delete(index));
+      }
+      this.ctx.installed();
+      this.ctx.trace(`${this.id} install snapshot ${s.meta.index}/t${s.meta.term} voters=${s.meta.conf.voters} learners=${s.meta.conf.learners}`);
+    }
+    if (rd.entries.length > 0) {
+      this.lastBatchFrom = rd.entries[0]!.index;
+      checker.beforeAppend(this.id, this.storage, rd.entries);
+      this.storage.append(rd.entries);
+      checker.afterAppend(this.id, this.storage, rd.entries);
+    }
+    if (rd.hardState && this.ctx.mutant !== 'skip-hardstate') {
+      this.storage.setHardState(rd.hardState);
+      checker.onHardState(this.id, rd.hardState, this.storage);
+    }
+    if (rd.entries.length > 0 || rd.hardState) {
+      const hs = this.storage.initialState().hardState;
+      const e = rd.entries;
+      const span = e.length > 0 ? ` +${e[0]!.index}..${e[e.length - 1]!.index}/t${e[e.length - 1]!.term}` : '';
+      this.ctx.trace(`${this.id} persist term=${hs.term} vote=${hs.vote} commit=${hs.commit}${span}`);
+    }
+  }
+
+  private onSoftState(raw: RawNode, rd: Ready): void {
+    const ss = rd.softState!;
+    const was = this.role;
+    this.role = ss.role;
+    this.leader = ss.leader;
+    if (ss.role === was) return;
+    const term = raw.status().term;
+    this.ctx.trace(`${this.id} becomes ${ss.role} term=${term}`);
+    if (ss.role === 'leader') {
+      this.ctx.checker.onLeader(this.id, term, this.storage);
+      this.ctx.becameLeader(this.id);
+    }
+  }
+
+  private sendAll(msgs: readonly Message[]): void {
+    for (const m of msgs) {
+      this.ctx.checker.onSend(this.id, m, this.storage);
+      this.ctx.send(this.id, m);
+    }
+  }
+
+  private applyOne(e: Ready['committedEntries'][number]): void {
+    const before = this.sm.applied;
+    const result = this.sm.apply(e);
+    this.ctx.checker.onApply(this.id, e, before, result);
+    const t = this.tickets.get(e.index);
+    if (t === undefined) return;
+    this.tickets.delete(e.index);
+    if (t.term !== e.term) return this.ctx.resolve(t.opId, 'fail');
+    if (!result || result.opId !== t.opId) {
+      violation('ticket-mismatch', `${this.id}: ticket ${e.index}/t${t.term} for op ${t.opId} but the entry there is op ${result?.opId ?? 'none'}`);
+    }
+    this.ctx.resolve(t.opId, 'ok', result.value);
+  }
+
+  private maybeCompact(raw: RawNode): void {
+    const applied = this.sm.applied;
+    const snapAt = this.storage.snapshot().meta.index;
+    if (applied - snapAt < this.tuning.compactEvery) return;
+    const conf = raw.status().conf;
+    this.storage.createSnapshot(applied, conf, this.sm.encode());
+    const upTo = Math.max(this.storage.firstIndex() - 1, applied - this.tuning.compactKeep);
+    this.storage.compact(upTo);
+    this.ctx.trace(`${this.id} snapshot at ${applied}, compact to ${upTo}`);
+  }
+
+  /** Hands a client op to this node's core; returns false with the error code when refused. */
+  propose(opId: number, data: Uint8Array): { ok: true; index: number } | { ok: false; code: string } {
+    const raw = this.raw;
+    if (!raw) return { ok: false, code: 'DOWN' };
+    try {
+      const t = raw.propose(data);
+      // A ticket from an earlier term at this index: that entry left our log, but another
+      // node may still hold it and commit it later, so its fate is unknown to us.
+      const old = this.tickets.get(t.index);
+      if (old !== undefined) this.ctx.lose(old.opId);
+      this.tickets.set(t.index, { opId, term: t.term });
+      return { ok: true, index: t.index };
+    } catch (err) {
+      return { ok: false, code: raftCode(err) };
+    }
+  }
+}
+
+const PROPOSE_CODES = new Set(['NOT_LEADER', 'TRANSFERRING', 'UNCOMMITTED_FULL', 'TOO_LARGE']);
+const READ_CODES = new Set(['NOT_LEADER', 'NOT_READY']);
+
+/** A documented RaftError code, or a violation: the core must not throw anything else. */
+export function raftCode(err: unknown, allowed: ReadonlySet<string> = PROPOSE_CODES): string {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && allowed.has(code)) return code;
+  return violation('core-threw', `unexpected error: ${(err as Error)?.stack ?? String(err)}`);
+}
