@@ -11,8 +11,13 @@ import { set } from './commands/set.ts';
 import { cli } from './commands/cli.ts';
 import { status } from './commands/status.ts';
 import { router } from './commands/router.ts';
+import { rebalanceCommand } from './commands/rebalance.ts';
+import { shard } from './commands/shard.ts';
+import { backup } from './commands/backup.ts';
+import { restore } from './commands/restore.ts';
+import { audit } from './commands/audit.ts';
 
-const SUBCOMMANDS: readonly Subcommand[] = [dev, node, router, inc, get, set, cli, status];
+const SUBCOMMANDS: readonly Subcommand[] = [dev, node, router, inc, get, set, cli, status, rebalanceCommand, shard, backup, restore, audit];
 
 function usage(): string {
   const width = Math.max(...SUBCOMMANDS.map((s) => s.name.length));

@@ -9,10 +9,13 @@
  * the machine's loopback, where other local clusters could be heard.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRouter, type Router } from './router.ts';
+import type { Metrics } from '../shared/observability/metrics.ts';
+import { ClusterSecret } from '../shared/security/cluster-proof.ts';
+import type { SecuritySettings } from '../shared/security/cli-flags.ts';
 
 export interface DevClusterOptions {
   readonly host: string;
@@ -25,6 +28,15 @@ export interface DevClusterOptions {
   /** Extra flags for every node (e.g. --token-retention-ms). */
   readonly nodeArgs?: readonly string[];
   readonly log?: (line: string) => void;
+  /**
+   * Password, cluster secret, TLS and idle timeout for the router and every node. Secrets reach
+   * the nodes through their environment, not argv. Without a cluster secret, one is generated.
+   */
+  readonly security?: SecuritySettings;
+  /** Node k (0-based, in port order) gets `--admin-port nodeAdminBasePort + 1 + k`. Default: no admin ports. */
+  readonly nodeAdminBasePort?: number;
+  /** The router's metrics (shared/observability/). */
+  readonly metrics?: Metrics;
 }
 
 export interface DevNode {
@@ -54,6 +66,17 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
   const addr = (shard: number, i: number): string => `${o.host}:${o.port + 1 + (shard - 1) * perShard + i}`;
   const catalog = Array.from({ length: perShard }, (_, i) => addr(1, i));
   const nodes: DevNode[] = [];
+  const security = o.security;
+  const clusterSecret = security?.clusterSecret ?? devClusterSecret(o.dataDir, log);
+  const env = {
+    ...process.env,
+    SEQDB_CLUSTER_SECRET: clusterSecret,
+    ...(security?.password !== undefined ? { SEQDB_PASSWORD: security.password } : { SEQDB_PASSWORD: '' }),
+  };
+  const tlsArgs = security?.tlsFiles === undefined ? [] : [
+    '--tls-cert', security.tlsFiles.cert, '--tls-key', security.tlsFiles.key,
+    ...(security.tlsFiles.ca !== undefined ? ['--tls-ca', security.tlsFiles.ca] : []),
+  ];
   for (let shard = 1; shard <= o.shards; shard++) {
     const members = Array.from({ length: perShard }, (_, i) => addr(shard, i));
     for (let i = 0; i < perShard; i++) {
@@ -63,9 +86,10 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
         '--import=tsx', SEQDB, 'node', '--shard', String(shard), '--host', o.host,
         '--port', members[i]!.split(':').pop()!, '--data', dataDir, '--join', members.join(','),
         '--bootstrap-expect', String(perShard), '--catalog', catalog.join(','),
-        ...(shard === 1 ? ['--shards-expect', String(o.shards)] : []), ...(o.nodeArgs ?? []),
+        ...(shard === 1 ? ['--shards-expect', String(o.shards)] : []), ...(o.nodeArgs ?? []), ...tlsArgs,
+        ...(o.nodeAdminBasePort !== undefined ? ['--admin-port', String(o.nodeAdminBasePort + 1 + (shard - 1) * perShard + i)] : []),
       ];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
       const prefix = `[s${shard}n${i}] `;
       const relay = (chunk: Buffer): void => {
         for (const line of chunk.toString().split('\n')) if (line.trim() !== '') log(prefix + line);
@@ -77,7 +101,8 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
   }
   let router: Router;
   try {
-    router = await startRouter({ host: o.host, port: o.port, join: catalog, discovery: false, log });
+    const server = { ...security?.server, security: { ...security?.server.security, clusterSecret } };
+    router = await startRouter({ host: o.host, port: o.port, join: catalog, discovery: false, log, server, ...(o.metrics ? { metrics: o.metrics } : {}) });
   } catch (err) {
     for (const n of nodes) n.child.kill('SIGKILL');
     throw err;
@@ -91,6 +116,21 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
       await Promise.all(nodes.map((n) => stopChild(n.child)));
     },
   };
+}
+
+/**
+ * The generated secret of a dev cluster, kept in `<data>/cluster-secret` (mode 0600) so that a
+ * restart reuses it and other local tools (`seqdb rebalance --cluster-secret "$(cat ...)"`) can
+ * prove it too.
+ */
+function devClusterSecret(dataDir: string, log: (line: string) => void): string {
+  const file = join(dataDir, 'cluster-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = ClusterSecret.generate();
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  log(`generated a cluster secret for this dev cluster in ${file}`);
+  return secret;
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

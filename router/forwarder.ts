@@ -18,6 +18,8 @@ import type { CatalogSource } from './catalog-source.ts';
 import type { NodePool } from './node-connection.ts';
 import type { ShardEntry, ShardMap } from './shard-map.ts';
 import { routerToken } from './token.ts';
+import { isSeriesCommand } from '../node/state-machine/series-command.ts';
+import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/series-wire.ts';
 
 export interface ForwarderOptions {
   /** Total time one command may take, retries included, before -CLUSTERDOWN. Default 5000 ms. */
@@ -28,6 +30,11 @@ export interface ForwarderOptions {
   readonly redirectsMax?: number;
   /** Pause before retrying TRYAGAIN / no-leader / BUSY. Default 100 ms. */
   readonly backoffMs?: number;
+  /**
+   * First pause after TRYAGAIN (a slot frozen by a move, issue 6), doubling per TRYAGAIN of the
+   * same command up to `backoffMs`: moves are short, so the first retries come soon. Default 10 ms.
+   */
+  readonly tryAgainBackoffMs?: number;
 }
 
 export interface ForwarderStats {
@@ -48,6 +55,7 @@ export class Forwarder {
   private readonly attemptTimeoutMs: number;
   private readonly redirectsMax: number;
   private readonly backoffMs: number;
+  private readonly tryAgainBackoffMs: number;
 
   constructor(
     private readonly map: ShardMap,
@@ -59,6 +67,7 @@ export class Forwarder {
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 2000;
     this.redirectsMax = options.redirectsMax ?? 16;
     this.backoffMs = options.backoffMs ?? 100;
+    this.tryAgainBackoffMs = Math.min(options.tryAgainBackoffMs ?? 10, this.backoffMs);
   }
 
   async execute(command: Command): Promise<CommandResult> {
@@ -77,6 +86,7 @@ export class Forwarder {
     let redirects = 0;
     let lastProblem = 'no catalog yet';
     let mayHaveApplied = false;
+    let tryAgains = 0;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       if (attempt > 0) this.stats.retries++;
       const shard = this.map.ownerOf(slot);
@@ -117,6 +127,8 @@ export class Forwarder {
         mayHaveApplied = true;
       } else if (step.kind === 'wait') {
         await sleep(this.backoffMs);
+      } else if (step.kind === 'tryagain') {
+        await sleep(Math.min(this.backoffMs, this.tryAgainBackoffMs * 2 ** Math.min(tryAgains++, 16)));
       }
     }
     const token = withToken.type === 'inc' && mayHaveApplied ? `; the INC may have applied: retry with ID ${withToken.token!.toString('latin1')}` : '';
@@ -140,6 +152,7 @@ export class Forwarder {
       case 'MOVED':
         return { kind: 'moved', problem };
       case 'TRYAGAIN':
+        return { kind: 'tryagain', problem };
       case 'BUSY':
         return { kind: 'wait', problem };
       case 'ERR':
@@ -161,7 +174,7 @@ export class Forwarder {
 
 type Step =
   | { kind: 'done'; result: CommandResult }
-  | { kind: 'retry' | 'wait' | 'moved' | 'unknown'; problem: string };
+  | { kind: 'retry' | 'wait' | 'tryagain' | 'moved' | 'unknown'; problem: string };
 
 /** A node's reply as a result the router's server re-encodes byte-identically. */
 function toResult(reply: Reply): CommandResult {
@@ -176,7 +189,7 @@ function toResult(reply: Reply): CommandResult {
       // Words other than MOVED/TRYAGAIN/CLUSTERDOWN/BUSY/NOTLEADER are ERR: any ERR-mapped code re-encodes alike.
       return errorResult(codeForWireWord(reply.word) ?? ErrorCode.INTERNAL, reply.message);
     case 'array':
-      return errorResult(ErrorCode.INTERNAL, 'unexpected array reply from a node');
+      return arrayReplyResult(reply); // AUDIT, SEQ.INFO, SEQ.LIST (issue 12)
   }
 }
 
@@ -185,6 +198,7 @@ function commandArgs(command: Command): Buffer[] {
   const name = Buffer.from(command.type.toUpperCase());
   if (command.type === 'get') return [name, command.bucket, command.sequence];
   if (command.type === 'set') return [name, command.bucket, command.sequence, Buffer.from(String(command.value))];
+  if (isSeriesCommand(command)) return seriesCommandArgs(command); // issue 12
   const args = [name, command.bucket, command.sequence, Buffer.from('COUNT'), Buffer.from(String(command.count))];
   if (command.token !== undefined) args.push(Buffer.from('ID'), command.token);
   return args;

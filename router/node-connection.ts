@@ -4,8 +4,11 @@
  * on the same socket could no longer be trusted to line up, so the whole connection is dropped
  * and every request on it fails with 'lost' (the forwarder retries them, INCs with their token).
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { ReplyDecoder, type Reply } from '../shared/protocol/index.ts';
+import type { ClusterSecret } from '../shared/security/cluster-proof.ts';
+import { InternalHandshake } from '../shared/security/internal-handshake.ts';
+import { dial, type TlsConfig } from '../shared/security/tls-config.ts';
 
 /**
  * Why a request got no reply: 'unreachable' (never connected: certainly not executed), 'lost'
@@ -24,6 +27,15 @@ export interface NodeConnectionOptions {
   readonly inflightMax?: number;
   /** TCP connect timeout. Default 1000 ms. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Prove the cluster secret on connect (shared/security/internal-handshake.ts) and send nothing
+   * else until the node proved it too; a node that cannot is treated as unreachable. Default: none.
+   */
+  readonly clusterSecret?: ClusterSecret;
+  /** Connect over TLS. Default: plain TCP. */
+  readonly tls?: TlsConfig;
+  /** Where refused handshakes are logged. Default: stderr. */
+  readonly log?: (line: string) => void;
 }
 
 export class NodeConnection {
@@ -34,11 +46,13 @@ export class NodeConnection {
   private connected = false;
   private dead = false;
   private readonly timer: NodeJS.Timeout;
+  /** Requests written only once the cluster handshake completed (null: none pending, write at once). */
+  private held: Buffer[] | null = null;
 
   constructor(readonly address: string, options: NodeConnectionOptions = {}, private readonly onDead: () => void = () => {}) {
     this.inflightMax = options.inflightMax ?? 4096;
     const at = address.lastIndexOf(':');
-    this.socket = connect({ host: address.slice(0, at), port: Number(address.slice(at + 1)), noDelay: true });
+    this.socket = dial(address.slice(0, at), Number(address.slice(at + 1)), options.tls);
     this.decoder = new ReplyDecoder({
       onReply: (reply) => this.pending.shift()?.resolve({ ok: true, reply }),
       onFatal: () => this.kill(),
@@ -57,6 +71,43 @@ export class NodeConnection {
     // Deadlines are checked on a coarse tick: one timer per connection, not per request.
     this.timer = setInterval(() => this.checkDeadlines(), 50);
     this.timer.unref();
+    if (options.clusterSecret !== undefined) this.handshake(new InternalHandshake(options.clusterSecret), options);
+  }
+
+  /** Runs the cluster handshake ahead of every request; requests sent meanwhile are held. */
+  private handshake(h: InternalHandshake, options: NodeConnectionOptions): void {
+    this.held = [];
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const refuse = (err: Error): void => {
+      log(`not using node ${this.address}: ${err.message}`);
+      this.kill();
+    };
+    const timeoutMs = options.connectTimeoutMs ?? 1000;
+    this.pending.push({
+      deadlineMs: Date.now() + timeoutMs + 1000,
+      resolve: (o) => {
+        if (!o.ok) return;
+        let prove: string[];
+        try {
+          prove = h.proveArgs(o.reply);
+        } catch (err) {
+          return refuse(err as Error);
+        }
+        // Ahead of the held requests: PROVE's reply comes before theirs.
+        this.pending.unshift({ deadlineMs: Date.now() + timeoutMs + 1000, resolve: (p) => {
+          if (!p.ok) return;
+          try {
+            InternalHandshake.accepted(p.reply);
+          } catch (err) {
+            refuse(err as Error);
+          }
+        } });
+        const held = this.held ?? [];
+        this.held = null;
+        this.socket.write(Buffer.concat([encodeArgs(prove), ...held]));
+      },
+    });
+    this.socket.write(encodeArgs(h.helloArgs()));
   }
 
   get alive(): boolean {
@@ -73,7 +124,8 @@ export class NodeConnection {
     if (this.pending.length >= this.inflightMax) return Promise.resolve({ ok: false, why: 'busy' });
     return new Promise((resolve) => {
       this.pending.push({ resolve, deadlineMs: Date.now() + timeoutMs });
-      this.socket.write(request);
+      if (this.held !== null) this.held.push(request);
+      else this.socket.write(request);
     });
   }
 
@@ -88,7 +140,8 @@ export class NodeConnection {
 
   private kill(reason: 'lost' | 'timeout' = 'lost'): void {
     if (this.dead) return;
-    const why: SendFailure = this.connected ? reason : 'unreachable';
+    // Held requests were never written: as certainly not executed as with no connection at all.
+    const why: SendFailure = this.connected && this.held === null ? reason : 'unreachable';
     this.dead = true;
     clearInterval(this.timer);
     this.decoder.stop();

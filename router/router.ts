@@ -14,6 +14,9 @@ import { CatalogSource } from './catalog-source.ts';
 import { Forwarder, type ForwarderOptions } from './forwarder.ts';
 import { NodePool } from './node-connection.ts';
 import { ShardMap } from './shard-map.ts';
+import type { Metrics } from '../shared/observability/metrics.ts';
+import { observeEngine } from '../shared/observability/observed-engine.ts';
+import { internalDialOptions } from '../shared/security/internal-options.ts';
 
 export interface RouterOptions {
   /** Address to listen on (and to pin mDNS to). Default 127.0.0.1. */
@@ -33,6 +36,8 @@ export interface RouterOptions {
   readonly forwarder?: ForwarderOptions;
   readonly server?: Omit<ServerOptions, 'host' | 'port'>;
   readonly log?: (line: string) => void;
+  /** Records command counts/latency and open connections here (shared/observability/). */
+  readonly metrics?: Metrics;
 }
 
 export interface Router {
@@ -46,7 +51,8 @@ export async function startRouter(o: RouterOptions = {}): Promise<Router> {
   const host = o.host ?? '127.0.0.1';
   const join = [...(o.join ?? [])];
   const log = o.log ?? ((line: string) => process.stderr.write(`[router] ${line}\n`));
-  const pool = new NodePool();
+  // Nodes are used only once they proved the cluster secret (when one is configured).
+  const pool = new NodePool(internalDialOptions(o.server, log));
   const map = new ShardMap();
   let discovery: Discovery | null = null;
   const seeds = (): string[] => {
@@ -57,8 +63,9 @@ export async function startRouter(o: RouterOptions = {}): Promise<Router> {
   const forwarder = new Forwarder(map, pool, catalog, o.forwarder);
   const rate = new RateMeter(() => forwarder.stats.requests);
   const engine = new RouterEngine(forwarder, () => infoLines(map, forwarder, rate, catalog, o.cluster ?? 'seqdb'));
-  const server = new SeqServer(engine, { ...o.server, host, port: o.port ?? 7379 });
+  const server = new SeqServer(o.metrics ? observeEngine(engine, { metrics: o.metrics }) : engine, { ...o.server, host, port: o.port ?? 7379 });
   const bound = await server.listen();
+  o.metrics?.setConnectionsSource(() => server.connectedClients);
 
   if (o.discovery ?? join.length === 0) {
     // Discovered nodes are only places to ask for the catalog (seeds()); data goes to the

@@ -7,6 +7,10 @@ import { resolve } from 'node:path';
 import { startSingleNode, type SingleNode } from '../../node/single/single-node.ts';
 import { startDevCluster } from '../../router/dev-cluster.ts';
 import { CliError, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
+import { SECURITY_FLAGS, SECURITY_USAGE, securityFromFlags } from '../../shared/security/cli-flags.ts';
+import { OPS_FLAGS, Metrics, makeLogger, maybeAdmin, parseAdminPort } from '../ops-flags.ts';
+import { startAdminForRouter } from '../../router/admin/router-admin.ts';
+import { formatLine, lineLogger } from '../../shared/observability/logger.ts';
 
 const USAGE = `Usage: seqdb dev [--port 7379] [--host 127.0.0.1] [--data ./data]
 
@@ -21,7 +25,14 @@ Options:
   --shards <n>               a local sharded cluster: n shards of --nodes node processes each,
                              and a router on --port; nodes use the ports after --port
   --nodes <n>                nodes per shard (default 3 with --shards); alone: one shard of n nodes
-  -h, --help                 show this help`;
+  --admin-port <n>           HTTP admin port: /metrics, and with --shards/--nodes the status page
+                             at / (default --port + 1000, or a free one with --port 0; nodes of a
+                             dev cluster use the ports after it)
+  --log-level <level>        trace|debug|info|warn|error|fatal|silent (default info)
+  -h, --help                 show this help
+
+${SECURITY_USAGE}
+  (with --shards/--nodes a cluster secret is generated unless given)`;
 
 const FLAGS = {
   port: { type: 'string' },
@@ -32,6 +43,8 @@ const FLAGS = {
   shards: { type: 'string' },
   nodes: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...SECURITY_FLAGS,
+  ...OPS_FLAGS,
 } as const;
 
 export const dev: Subcommand = {
@@ -50,6 +63,12 @@ export const dev: Subcommand = {
     const tokensMax = parsePositiveInt('tokens-max', values['tokens-max']);
     const nodesPerShard = parsePositiveInt('nodes', values.nodes);
     const shards = parsePositiveInt('shards', values.shards) ?? (nodesPerShard !== undefined ? 1 : undefined);
+    let security;
+    try {
+      security = securityFromFlags(values);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
     if (shards !== undefined) {
       const nodeArgs = [
         ...(retention !== undefined ? ['--token-retention-ms', String(retention)] : []),
@@ -59,18 +78,31 @@ export const dev: Subcommand = {
       if (port === 0) throw new CliError('--shards/--nodes need a fixed --port (nodes use the ports after it)');
       const nodes = nodesPerShard ?? 3;
       if (shards > 16 || nodes > 7) throw new CliError('at most 16 shards of 7 nodes');
-      const cluster = await startDevCluster({ host, port, dataDir, shards, nodes, nodeArgs });
+      const adminPort = parseAdminPort(values['admin-port']) ?? (port + 1000 + 1 + shards * nodes <= 65535 ? port + 1000 : 0);
+      const metrics = new Metrics({ component: 'router' });
+      const logger = makeLogger(values, { role: 'router' });
+      const cluster = await startDevCluster({
+        host, port, dataDir, shards, nodes, nodeArgs, security, metrics, log: devClusterLog(lineLogger(logger)),
+        ...(adminPort !== 0 ? { nodeAdminBasePort: adminPort } : {}),
+      });
       console.log(`seqdb dev: ${shards} shards x ${nodes} nodes, router listening on ${cluster.address} (data: ${dataDir})`);
-      return waitForSignal({ close: () => cluster.close() });
+      const admin = await startAdminForRouter(cluster.router, { host, port: adminPort, metrics, cluster: 'seqdb' });
+      console.log(`seqdb dev: status page on http://${admin.address}/ (metrics: /metrics${adminPort !== 0 ? `; nodes' metrics on ports ${adminPort + 1}-${adminPort + shards * nodes}` : ''})`);
+      return waitForSignal({ close: async () => { await admin.close(); await cluster.close(); } });
     }
+    const devPort = parsePort(values.port, 7379);
+    const metrics = new Metrics({ component: 'single' });
     const node = await startSingleNode({
+      observability: { metrics, logger: makeLogger(values, { role: 'single' }) },
       dataDir,
-      server: { host, port: parsePort(values.port, 7379) },
+      server: { host, port: parsePort(values.port, 7379), ...security.server },
       stateMachine: { tokenRetentionMs: retention, tokensMax },
     });
     const { address, port } = node.address;
     console.log(`seqdb dev listening on ${address}:${port} (data: ${dataDir})`);
-    return waitForSignal(node);
+    const adminPort = parseAdminPort(values['admin-port']) ?? (devPort !== 0 && devPort + 1000 <= 65535 ? devPort + 1000 : 0);
+    const admin = await maybeAdmin(adminPort, host, metrics, 'seqdb dev');
+    return waitForSignal({ close: async () => { await node.close(); await admin?.close(); } });
   },
 };
 
@@ -96,3 +128,16 @@ function waitForSignal(node: Pick<SingleNode, 'close'>): Promise<number> {
 }
 
 export default dev;
+
+/**
+ * Output of a dev cluster: node lines come prefixed (`[s1n0] `) and are JSON log lines, shown
+ * as they are or, on a terminal, formatted; the in-process router's own lines go to `routerLog`.
+ */
+function devClusterLog(routerLog: (line: string) => void): (line: string) => void {
+  const pretty = process.stdout.isTTY === true;
+  return (line) => {
+    const m = /^(\[s\d+n\d+\] )(.*)$/.exec(line);
+    if (m === null) return routerLog(line);
+    process.stdout.write(pretty && m[2]!.startsWith('{') ? m[1]! + formatLine(m[2]!) : line + '\n');
+  };
+}

@@ -1,6 +1,10 @@
 /** `seqdb router`: a stateless router in front of the shards of a cluster. */
 import { startRouter } from '../../router/router.ts';
 import { CliError, parseFlags, parsePort, type Subcommand } from '../cli.ts';
+import { OPS_FLAGS, Metrics, makeLogger, parseAdminPort } from '../ops-flags.ts';
+import { startAdminForRouter } from '../../router/admin/router-admin.ts';
+import { lineLogger } from '../../shared/observability/logger.ts';
+import { SECURITY_FLAGS, SECURITY_USAGE, securityFromFlags } from '../../shared/security/cli-flags.ts';
 
 const USAGE = `Usage: seqdb router --host IP --port PORT [--join H:P,...] [--cluster NAME]
 
@@ -14,7 +18,12 @@ Options:
                        without it the router finds the nodes with mDNS
   --cluster <name>     cluster name (default seqdb): other clusters on the network are ignored
   --deadline-ms <n>    most time one command may take, retries included (default 5000)
-  -h, --help           show this help`;
+  --admin-port <n>     HTTP port for the status page (/), /status.json, /metrics; off unless given
+  --admin-host <addr>  address for the admin port (default: --host)
+  --log-level <level>  trace|debug|info|warn|error|fatal|silent (default info)
+  -h, --help           show this help
+
+${SECURITY_USAGE}`;
 
 const FLAGS = {
   host: { type: 'string' },
@@ -23,6 +32,8 @@ const FLAGS = {
   cluster: { type: 'string' },
   'deadline-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...SECURITY_FLAGS,
+  ...OPS_FLAGS,
 } as const;
 
 export const router: Subcommand = {
@@ -44,23 +55,38 @@ export const router: Subcommand = {
     if (deadlineMs !== undefined && (!Number.isInteger(deadlineMs) || deadlineMs < 100 || deadlineMs > 600_000)) {
       throw new CliError('--deadline-ms must be an integer in 100..600000');
     }
+    const security = cliSecurity(values);
+    const adminPort = parseAdminPort(values['admin-port']);
+    const logger = makeLogger(values, { role: 'router' });
+    const metrics = new Metrics({ component: 'router' });
     const r = await startRouter({
-      host, port: parsePort(values.port, 7379), join, cluster,
+      log: lineLogger(logger), metrics,
+      host, port: parsePort(values.port, 7379), join, cluster, server: security.server,
       ...(deadlineMs !== undefined ? { forwarder: { deadlineMs } } : {}),
     });
     console.log(`seqdb router listening on ${r.address} (cluster ${cluster}, ${join.length > 0 ? `join ${join.join(',')}` : 'mDNS discovery'})`);
+    const admin = adminPort === undefined ? null : await startAdminForRouter(r, { host: values['admin-host'] ?? host, port: adminPort, metrics, cluster });
+    if (admin) console.log(`seqdb router status page on http://${admin.address}/ (metrics: /metrics)`);
     return new Promise((resolveExit) => {
       let stopping = false;
       const onSignal = (signal: NodeJS.Signals): void => {
         if (stopping) process.exit(1);
         stopping = true;
-        console.log(`seqdb router: ${signal}, shutting down`);
-        r.close().then(() => resolveExit(0), () => resolveExit(1));
+        logger.info({ event: 'shutdown', signal }, `seqdb router: ${signal}, shutting down`);
+        Promise.all([r.close(), admin?.close()]).then(() => resolveExit(0), () => resolveExit(1));
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
     });
   },
 };
+
+function cliSecurity(values: Parameters<typeof securityFromFlags>[0]): ReturnType<typeof securityFromFlags> {
+  try {
+    return securityFromFlags(values);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
 
 export default router;

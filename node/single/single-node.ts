@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { LmdbStore, StateMachine, type StateMachineOptions } from '../state-machine/index.ts';
 import { SeqServer, type ServerOptions } from '../server/server.ts';
 import { SingleExecutor, type ExecutorOptions } from './executor.ts';
+import { observeSingle, type NodeObservability } from '../../shared/observability/node-observer.ts';
 
 export interface SingleNodeOptions {
   /** Data directory; the LMDB environment lives in `<dataDir>/lmdb`. Created if missing. */
@@ -15,6 +16,8 @@ export interface SingleNodeOptions {
   readonly server?: ServerOptions;
   readonly stateMachine?: StateMachineOptions;
   readonly executor?: ExecutorOptions;
+  /** Metrics, logs and SEQDB.EXPORT (shared/observability/). Default: SEQDB.EXPORT only. */
+  readonly observability?: NodeObservability;
 }
 
 export interface SingleNode {
@@ -29,7 +32,9 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
   mkdirSync(lmdbPath, { recursive: true });
   const store = LmdbStore.open({ path: lmdbPath });
   const executor = new SingleExecutor(store, new StateMachine(options.stateMachine), options.executor);
-  const server = new SeqServer(executor, options.server);
+  const observed = observeSingle(options.observability, { engine: executor, store });
+  const server = new SeqServer(observed.engine, options.server);
+  observed.attachServer(server);
   let address: AddressInfo;
   try {
     address = await server.listen();

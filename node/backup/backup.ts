@@ -1,0 +1,117 @@
+/**
+ * `seqdb backup`: finds the shards behind an address (a router's INFO lists them; a node's INFO
+ * lists its shard's members; a single node is its own shard), asks each shard's leader for
+ * SEQDB.EXPORT (following NOTLEADER hints, retrying briefly while there is no leader), and
+ * writes every image to one file. Each image is consistent as of one committed index of its
+ * shard; shards are independent, so there is no cross-shard cut (none is needed: a bucket lives
+ * on one shard).
+ */
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import { infoFields, respCall } from '../../shared/observability/resp-call.ts';
+import type { ExportHeader } from './export.ts';
+import { sha256, writeBackupFile, type BackupManifest, type ShardImage } from './backup-file.ts';
+
+export interface ShardTarget {
+  readonly shard: string;
+  /** Leader first when known, then the other members. */
+  readonly addrs: readonly string[];
+}
+
+export interface BackupOptions {
+  /** A router, a node of a standalone shard, or a single node. */
+  readonly address: string;
+  readonly out: string;
+  /** Per shard, time to find a leader and export. Default 15,000 ms. */
+  readonly shardDeadlineMs?: number;
+  /** Largest image accepted. Default 1 GiB. */
+  readonly imageBytesMax?: number;
+  /** After each chunk: shards finished, shards in all, bytes fetched so far, the shard at hand. */
+  readonly onProgress?: (done: number, total: number, bytes: number, shard: string) => void;
+}
+
+export async function discoverShards(address: string): Promise<{ source: string; targets: ShardTarget[] }> {
+  const info = await infoFields(address, 3000);
+  if (info.role === 'router') {
+    const targets: ShardTarget[] = [];
+    for (const [key, value] of Object.entries(info)) {
+      if (!key.startsWith('shard_')) continue;
+      const fields = Object.fromEntries(value.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      const leader = fields.leader && fields.leader !== '?' ? [fields.leader] : [];
+      const members = (fields.members ?? '').split('|').filter((m) => m !== '');
+      targets.push({ shard: key.slice('shard_'.length), addrs: [...new Set([...leader, ...members])] });
+    }
+    if (targets.length === 0) throw new SeqError(ErrorCode.CLUSTER_DOWN, 'the router knows no shards yet');
+    return { source: 'router', targets };
+  }
+  if (info.role === 'standalone') return { source: 'single', targets: [{ shard: 'single', addrs: [address] }] };
+  const members = (info.members ?? '').split(',').map((m) => m.slice(m.indexOf('=') + 1).split('/')[0]!).filter((a) => a !== '' && a !== '?');
+  const leader = info.leader && info.leader !== '?' ? [info.leader] : [];
+  return { source: 'shard', targets: [{ shard: info.shard ?? '?', addrs: [...new Set([...leader, address, ...members])] }] };
+}
+
+/** Reads an export's image chunk by chunk from the node that took it. */
+async function fetchImage(addr: string, h: ExportHeader, imageBytesMax: number, onBytes: (n: number) => void): Promise<Buffer> {
+  if (!Number.isSafeInteger(h.bytes) || h.bytes < 0 || h.bytes > imageBytesMax) throw new SeqError(ErrorCode.REQUEST_TOO_LARGE, `image of ${h.bytes} bytes exceeds ${imageBytesMax}`);
+  const parts: Buffer[] = [];
+  let offset = 0;
+  while (offset < h.bytes) {
+    const r = await respCall(addr, ['SEQDB.EXPORT', h.id, String(offset)], { timeoutMs: 10_000, replyBytesMax: h.chunkBytes + 1024 });
+    if (r.kind !== 'string' || r.value.length === 0) throw new Error(`chunk at ${offset}: ${r.kind === 'error' ? `-${r.word} ${r.message}` : 'empty'}`);
+    parts.push(Buffer.from(r.value));
+    offset += r.value.length;
+    onBytes(offset);
+  }
+  return Buffer.concat(parts);
+}
+
+export async function exportShard(t: ShardTarget, deadlineMs: number, imageBytesMax: number, onBytes: (n: number) => void = () => {}): Promise<ShardImage> {
+  const deadline = Date.now() + deadlineMs;
+  const queue = [...t.addrs];
+  let lastProblem = 'no address';
+  let hops = 0;
+  for (let attempt = 0; Date.now() < deadline && attempt < 200; attempt++) {
+    const addr = queue[attempt % Math.max(1, queue.length)];
+    if (addr === undefined) break;
+    try {
+      const r = await respCall(addr, ['SEQDB.EXPORT'], { timeoutMs: Math.max(1000, deadline - Date.now()) });
+      if (r.kind === 'string') {
+        const header = JSON.parse(r.value.toString('utf8')) as ExportHeader;
+        const image = await fetchImage(addr, header, imageBytesMax, onBytes);
+        return { meta: { shard: t.shard, index: header.index, bytes: image.length, sha256: sha256(image), from: addr }, image };
+      }
+      if (r.kind !== 'error') throw new Error(`unexpected ${r.kind} reply`);
+      lastProblem = `${addr}: -${r.word} ${r.message}`;
+      if (r.word === 'NOTLEADER') {
+        const hint = r.message.split(' ')[1];
+        if (hint && hint !== '?' && !queue.includes(hint)) queue.push(hint);
+        if (hint && hint !== '?' && hops++ < 8) {
+          queue.splice(0, queue.length, hint, ...queue.filter((a) => a !== hint));
+          attempt = -1;
+          continue;
+        }
+      } else if (r.word === 'ERR' && /unknown command/i.test(r.message)) {
+        throw new SeqError(ErrorCode.UNKNOWN_COMMAND, `${addr} does not support SEQDB.EXPORT`);
+      }
+    } catch (err) {
+      if (err instanceof SeqError && (err.code === ErrorCode.UNKNOWN_COMMAND || err.code === ErrorCode.REQUEST_TOO_LARGE)) throw err;
+      lastProblem = `${addr}: ${(err as Error).message}`;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new SeqError(ErrorCode.CLUSTER_DOWN, `shard ${t.shard}: no leader exported its state (${lastProblem})`);
+}
+
+export async function backup(o: BackupOptions): Promise<BackupManifest> {
+  const { source, targets } = await discoverShards(o.address);
+  const images: ShardImage[] = [];
+  let bytes = 0;
+  o.onProgress?.(0, targets.length, 0, '');
+  for (const t of targets) {
+    const before = bytes;
+    const img = await exportShard(t, o.shardDeadlineMs ?? 15_000, o.imageBytesMax ?? 1 << 30, (n) => o.onProgress?.(images.length, targets.length, before + n, t.shard));
+    images.push(img);
+    bytes += img.image.length;
+    o.onProgress?.(images.length, targets.length, bytes, t.shard);
+  }
+  return writeBackupFile(o.out, source, images);
+}

@@ -1,0 +1,87 @@
+/**
+ * `seqdb restore`: turns a backup file into a data directory that `seqdb dev --data DIR` (a
+ * single node) or `seqdb node --data DIR` (the first node of a new shard: it bootstraps from
+ * this state and ships it to the others in its first snapshot) starts from.
+ *
+ * The images of the chosen shards are merged into ONE standalone state: sequences verbatim (a
+ * bucket lives on one shard, so they never collide), exactly-once tokens re-numbered into one
+ * eviction order, the state clock and eviction fence at their maxima, the applied index at 0 (a
+ * new Raft history begins), and ownership/catalog records dropped (the restored state owns
+ * every bucket). Refuses a directory that already holds data.
+ */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import { decodeSnapshot, LmdbStore, type KvEntry } from '../state-machine/index.ts';
+import { META, SPACE_SEQUENCE, SPACE_TOKEN, SPACE_TOKEN_ORDER, readU64 } from '../state-machine/keys.ts';
+import { getMeta, setMeta } from '../state-machine/meta.ts';
+import { adoptTokenRecord } from '../state-machine/tokens.ts';
+import { readBackupFile, type BackupManifest } from './backup-file.ts';
+
+export interface RestoreOptions {
+  readonly in: string;
+  readonly dataDir: string;
+  /** Only these shards (default: all in the file). */
+  readonly shards?: readonly string[];
+}
+
+export interface RestoreSummary {
+  readonly manifest: BackupManifest;
+  readonly shards: readonly string[];
+  readonly sequences: number;
+  readonly tokens: number;
+}
+
+export async function restore(o: RestoreOptions): Promise<RestoreSummary> {
+  const { manifest, images } = await readBackupFile(o.in);
+  const chosen = o.shards === undefined ? images : images.filter((i) => o.shards!.includes(i.meta.shard));
+  if (chosen.length === 0) throw new SeqError(ErrorCode.SYNTAX, `no such shard in ${o.in} (it has ${images.map((i) => i.meta.shard).join(', ')})`);
+  if (existsSync(o.dataDir) && readdirSync(o.dataDir).length > 0) {
+    throw new SeqError(ErrorCode.IDENTITY_MISMATCH, `${o.dataDir} is not empty: restore only into a new data directory`);
+  }
+  const lmdbPath = join(o.dataDir, 'lmdb');
+  mkdirSync(lmdbPath, { recursive: true });
+  const store = LmdbStore.open({ path: lmdbPath });
+  let sequences = 0;
+  let tokens = 0;
+  try {
+    for (const { image } of chosen) {
+      const entries = [...decodeSnapshot([image])];
+      const r = await store.write((txn) => mergeImage(txn, entries));
+      sequences += r.sequences;
+      tokens += r.tokens;
+    }
+  } finally {
+    await store.close();
+  }
+  return { manifest, shards: chosen.map((i) => i.meta.shard), sequences, tokens };
+}
+
+type Txn = Parameters<Parameters<LmdbStore['write']>[0]>[0];
+
+function mergeImage(txn: Txn, entries: readonly KvEntry[]): { sequences: number; tokens: number } {
+  const byKey = new Map(entries.map((e) => [e.key.toString('latin1'), e.value]));
+  let sequences = 0;
+  let tokens = 0;
+  for (const { key, value } of entries) {
+    if (key[0] === SPACE_SEQUENCE) {
+      if (txn.get(key) === undefined) sequences++;
+      txn.put(key, value);
+    }
+  }
+  // Token order entries are in key (= serial) order: adopt oldest first, keeping eviction order.
+  for (const { key, value: tokenKey } of entries) {
+    if (key[0] !== SPACE_TOKEN_ORDER) continue;
+    const record = byKey.get(tokenKey.toString('latin1'));
+    if (record === undefined || tokenKey[0] !== SPACE_TOKEN) continue;
+    adoptTokenRecord(txn, tokenKey, record);
+    tokens++;
+  }
+  setMeta(txn, 'sequences', getMeta(txn, 'sequences') + BigInt(sequences));
+  const meta = (k: Buffer): bigint => readU64(byKey.get(k.toString('latin1')));
+  for (const name of ['clockMs', 'evictedTimedMaxMs'] as const) {
+    const v = meta(META[name]);
+    if (v > getMeta(txn, name)) setMeta(txn, name, v);
+  }
+  return { sequences, tokens };
+}

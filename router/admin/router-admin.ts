@@ -1,0 +1,104 @@
+/**
+ * The router's admin port: Prometheus metrics, and the status page (static HTML, CSS and JS from
+ * ./page/, read once at start) with the JSON it polls (`/status.json`).
+ */
+import { readFileSync } from 'node:fs';
+import { Gauge } from 'prom-client';
+import type { ServerResponse } from 'node:http';
+import { startAdminServer, type AdminServer } from '../../shared/observability/admin-server.ts';
+import type { Metrics } from '../../shared/observability/metrics.ts';
+import type { ShardMap } from '../shard-map.ts';
+import { StatusCollector } from './status-collector.ts';
+
+export interface RouterAdminOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly metrics: Metrics;
+  readonly cluster: string;
+  readonly routerAddress: () => string;
+  readonly map: ShardMap;
+  readonly stats: { readonly requests: number; readonly errors: number };
+}
+
+export interface RouterAdmin {
+  readonly address: string;
+  readonly collector: StatusCollector;
+  close(): Promise<void>;
+}
+
+const PAGE = new URL('./page/', import.meta.url);
+
+function file(name: string, type: string): (_req: unknown, res: ServerResponse) => void {
+  const body = readFileSync(new URL(name, PAGE));
+  return (_req, res) => void res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache' }).end(body);
+}
+
+export async function startRouterAdmin(o: RouterAdminOptions): Promise<RouterAdmin> {
+  const collector = new StatusCollector({ cluster: o.cluster, router: o.routerAddress, map: o.map, stats: o.stats });
+  clusterGauges(o.metrics, collector, o.map);
+  let server: AdminServer;
+  try {
+    server = await startAdminServer({
+      host: o.host, port: o.port, metrics: o.metrics,
+      routes: {
+        '/': file('status.html', 'text/html; charset=utf-8'),
+        '/status.css': file('status.css', 'text/css; charset=utf-8'),
+        '/status.js': file('status.js', 'text/javascript; charset=utf-8'),
+        '/status.json': (_req, res) => void res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(collector.status())),
+      },
+    });
+  } catch (err) {
+    collector.stop();
+    throw err;
+  }
+  return {
+    address: server.address,
+    collector,
+    async close() {
+      collector.stop();
+      await server.close();
+    },
+  };
+}
+
+/** The admin port of a running router, with its request counters read from its INFO fields. */
+export function startAdminForRouter(
+  r: { readonly address: string; readonly map: ShardMap; info(): Record<string, string | number> },
+  o: { host: string; port: number; metrics: Metrics; cluster: string },
+): Promise<RouterAdmin> {
+  const stats = {
+    get requests(): number { return Number(r.info().requests_total ?? 0); },
+    get errors(): number { return Number(r.info().errors_total ?? 0); },
+  };
+  return startRouterAdmin({ ...o, routerAddress: () => r.address, map: r.map, stats });
+}
+
+/**
+ * Cluster-level gauges on the router's registry, from the status collector: slots per shard
+ * (watch them converge during a rebalance), shard health, member count, catalog epoch.
+ */
+function clusterGauges(metrics: Metrics, collector: StatusCollector, map: ShardMap): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: 'seqdb_cluster_shard_slots', help: 'Slots each shard owns in the router\'s catalog view.', labelNames: ['shard'], registers,
+    collect() {
+      this.reset();
+      for (const s of map.list()) if (s.inCatalog) this.set({ shard: s.id }, s.slots);
+    },
+  });
+  new Gauge({
+    name: 'seqdb_cluster_shard_healthy', help: '1 if the shard has a leader and every member answers, else 0.', labelNames: ['shard'], registers,
+    collect() {
+      this.reset();
+      for (const s of collector.status().shards) this.set({ shard: s.id }, s.healthy ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'seqdb_cluster_nodes_up', help: 'Members of each shard answering INFO.', labelNames: ['shard'], registers,
+    collect() {
+      this.reset();
+      for (const s of collector.status().shards) this.set({ shard: s.id }, s.nodes.filter((n) => n.up).length);
+    },
+  });
+  new Gauge({ name: 'seqdb_catalog_epoch', help: 'Epoch of the slot table the router uses.', registers, collect() { this.set(map.epoch); } });
+}

@@ -1,0 +1,123 @@
+/**
+ * Prometheus metrics of one SeqDB process (node or router), on a Registry of its own rather
+ * than prom-client's global one, so that tests can run several nodes in one process.
+ *
+ * Sources that change often (Raft status, open connections) are read at scrape time through
+ * `collect` callbacks; event counts (commands, flushes) are recorded as they happen.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What the Raft gauges read at scrape time (a subset of node/raft's RaftStatus). */
+export interface RaftGaugeSource {
+  readonly term: number;
+  readonly role: string;
+  readonly commit: number;
+  readonly applied: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  /** Leader only: each follower's match index. */
+  readonly matchByPeer?: Readonly<Record<string, number>>;
+  readonly snapshotIndex: number;
+  /** Wall-clock ms of the last snapshot taken or installed by this process; null if none yet. */
+  readonly snapshotAtMs: number | null;
+}
+
+export const RAFT_ROLES = ['leader', 'follower', 'candidate', 'preCandidate', 'learner', 'joining', 'standalone'] as const;
+
+const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly commands: Counter<'type' | 'result'>;
+  readonly commandSeconds: Histogram<'type'>;
+  readonly flushBytes: Counter;
+  readonly flushSeconds: Histogram;
+  /** Rebalance progress in [0, 1]; set by whoever moves slots (node/ownership). */
+  readonly rebalanceProgress: Gauge<'move'>;
+  private connections: () => number = () => 0;
+  private raft: () => RaftGaugeSource | null = () => null;
+
+  /**
+   * `labels` (e.g. component, node, shard) go on every series of this process. Not `role`:
+   * seqdb_raft_role uses that label for the Raft role.
+   */
+  constructor(labels: Readonly<Record<string, string>> = {}) {
+    this.registry.setDefaultLabels(labels);
+    const registers = [this.registry];
+    this.commands = new Counter({ name: 'seqdb_commands_total', help: 'Commands executed, by type and result (ok or error code).', labelNames: ['type', 'result'], registers });
+    this.commandSeconds = new Histogram({ name: 'seqdb_command_duration_seconds', help: 'Command latency from dispatch to result.', labelNames: ['type'], buckets: LATENCY_BUCKETS_S, registers });
+    this.flushBytes = new Counter({ name: 'seqdb_flush_bytes_total', help: 'Bytes written by durable flushes (Raft log entries, or commands in single-node mode).', registers });
+    this.flushSeconds = new Histogram({ name: 'seqdb_flush_duration_seconds', help: 'Latency of one durable flush (write + fsync).', buckets: LATENCY_BUCKETS_S, registers });
+    this.rebalanceProgress = new Gauge({ name: 'seqdb_rebalance_progress_ratio', help: 'Progress of a slot move in progress, 0..1 (set by the rebalancer).', labelNames: ['move'], registers });
+    const self = this;
+    new Gauge({ name: 'seqdb_open_connections', help: 'Open client connections.', registers, collect() { this.set(self.connections()); } });
+    this.raftGauges(registers);
+  }
+
+  /** Where `seqdb_open_connections` reads from. */
+  setConnectionsSource(fn: () => number): void {
+    this.connections = fn;
+  }
+
+  /** Where the Raft gauges read from; null (or a source returning null) leaves them empty. */
+  setRaftSource(fn: () => RaftGaugeSource | null): void {
+    this.raft = fn;
+  }
+
+  /** Records one executed command. */
+  observeCommand(type: string, result: string, seconds: number): void {
+    this.commands.inc({ type, result });
+    this.commandSeconds.observe({ type }, seconds);
+  }
+
+  observeFlush(bytes: number, seconds: number): void {
+    this.flushBytes.inc(bytes);
+    this.flushSeconds.observe(seconds);
+  }
+
+  /** The text exposition format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private raftGauges(registers: Registry[]): void {
+    const self = this;
+    const simple = (name: string, help: string, pick: (s: RaftGaugeSource) => number | null): void => {
+      new Gauge({
+        name, help, registers,
+        collect() {
+          this.reset();
+          const s = self.raft();
+          // Unknown (no Raft yet, no snapshot yet) is NaN, not a misleading 0.
+          const v = s === null ? null : pick(s);
+          this.set(v === null ? Number.NaN : v);
+        },
+      });
+    };
+    simple('seqdb_raft_term', 'Current Raft term.', (s) => s.term);
+    simple('seqdb_raft_commit_index', 'Raft commit index.', (s) => s.commit);
+    simple('seqdb_raft_applied_index', 'Index applied to the state machine.', (s) => s.applied);
+    simple('seqdb_raft_log_entries', 'Entries in the Raft log (not yet compacted).', (s) => Math.max(0, s.lastIndex - s.firstIndex + 1));
+    simple('seqdb_raft_last_index', 'Last index in the Raft log.', (s) => s.lastIndex);
+    simple('seqdb_snapshot_index', 'Index of the newest snapshot.', (s) => s.snapshotIndex);
+    simple('seqdb_snapshot_age_seconds', 'Seconds since this process last took or installed a snapshot.', (s) => (s.snapshotAtMs === null ? null : (Date.now() - s.snapshotAtMs) / 1000));
+    new Gauge({
+      name: 'seqdb_raft_role', help: '1 for the current Raft role of this node, 0 for the others.', labelNames: ['role'], registers,
+      collect() {
+        this.reset();
+        const s = self.raft();
+        if (s === null) return;
+        for (const role of RAFT_ROLES) this.set({ role }, role === s.role ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'seqdb_follower_lag_entries', help: 'Leader only: entries each follower is behind the leader\'s last index.', labelNames: ['peer'], registers,
+      collect() {
+        this.reset();
+        const s = self.raft();
+        if (s?.matchByPeer === undefined) return;
+        for (const [peer, match] of Object.entries(s.matchByPeer)) this.set({ peer }, Math.max(0, s.lastIndex - match));
+      },
+    });
+  }
+}

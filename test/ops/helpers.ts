@@ -1,0 +1,126 @@
+/**
+ * Real `seqdb` processes for the operations tests: spawn, collect output, wait for a line,
+ * SIGKILL on teardown. Plus small RESP/HTTP helpers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { respCall, infoFields } from '../../shared/observability/resp-call.ts';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface Proc {
+  readonly child: ChildProcess;
+  output(): string;
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function seqdb(t: { teardown(fn: () => unknown): void }, args: readonly string[]): Proc {
+  const child = spawn(process.execPath, ['--import=tsx', 'bin/seqdb.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const onData = (d: Buffer): void => {
+    out += d.toString();
+    if (out.length > 1 << 21) out = out.slice(-(1 << 20));
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return {
+    child,
+    output: () => out,
+    exited,
+    async waitFor(re, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const m = re.exec(out);
+        if (m) return m;
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`seqdb ${args[0]} exited before ${re}:\n${out}`);
+        await sleep(50);
+      }
+      throw new Error(`timed out waiting for ${re}:\n${out}`);
+    },
+  };
+}
+
+/** Runs a short seqdb command to completion. */
+export async function seqdbRun(args: readonly string[], timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
+  const p = seqdb({ teardown: () => {} }, args);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
+  const { code } = await p.exited;
+  clearTimeout(timer);
+  return { code, output: p.output() };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function portFree(p: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A base port with `count` free ports after it, and the same at base + 1000 (dev admin ports). */
+export async function freeRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    let ok = true;
+    for (let p = base; p <= base + count && ok; p++) ok = (await portFree(p)) && (await portFree(p + 1000));
+    if (ok) return base;
+  }
+  throw new Error('no free port range');
+}
+
+/** INC through any node/router; returns the number or throws with the error text. */
+export async function inc(addr: string, bucket: string, seq: string, ...extra: string[]): Promise<bigint> {
+  const r = await respCall(addr, ['INC', bucket, seq, ...extra], { timeoutMs: 10_000 });
+  if (r.kind === 'integer') return r.value;
+  throw new Error(r.kind === 'error' ? `-${r.word} ${r.message}` : `unexpected ${r.kind}`);
+}
+
+/** INC that follows NOTLEADER and retries briefly (same ID token) while a shard elects. */
+export async function incRetry(addrs: readonly string[], bucket: string, seq: string, token: string, deadlineMs = 15_000): Promise<bigint> {
+  const deadline = Date.now() + deadlineMs;
+  let target = addrs[0]!;
+  let i = 0;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      return await inc(target, bucket, seq, 'ID', token);
+    } catch (err) {
+      last = (err as Error).message;
+      const hint = /^-NOTLEADER \S+ (\S+)/.exec(last)?.[1];
+      target = hint && hint !== '?' ? hint : addrs[++i % addrs.length]!;
+      await sleep(100);
+    }
+  }
+  throw new Error(`INC ${bucket} ${seq} failed until the deadline: ${last}`);
+}
+
+export async function leaderOf(addrs: readonly string[], timeoutMs = 20_000): Promise<{ addr: string; pid: number }> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const a of addrs) {
+      const f = await infoFields(a, 500).catch(() => null);
+      if (f?.role === 'leader') return { addr: a, pid: Number(f.process_id) };
+    }
+    await sleep(100);
+  }
+  throw new Error(`no leader among ${addrs.join(',')}`);
+}
