@@ -23,4 +23,6 @@ export const Invariant = {
   LEADER_APPEND_ONLY: 'a leader never truncates its own log',
   COMMITTED_NEVER_TRUNCATED: 'committed entries are never truncated',
   COMMIT_MONOTONIC: 'commit never decreases',
+  LEADER_VOTED_SELF: 'a leader voted for itself in its term',
+  NO_SKIPPED_APPLY: 'committed entries are never skipped (storage compacted past applied)',
 } as const;

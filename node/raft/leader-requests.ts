@@ -34,11 +34,12 @@ export function propose(r: Raft, data: Uint8Array, type: EntryType = EntryType.N
     throw new RaftError(RaftErrorCode.TOO_LARGE, `entry of ${size} bytes exceeds maxMsgBytes ${r.cfg.maxMsgBytes}`);
   }
   // An empty window always admits one entry, so an entry larger than the bound still goes through alone.
-  if (r.uncommittedSize > 0 && r.uncommittedSize + size > r.cfg.maxUncommittedBytes) {
-    throw new RaftError(RaftErrorCode.UNCOMMITTED_FULL, `${r.uncommittedSize} uncommitted bytes`);
+  const held = r.uncommitted.bytes;
+  if (held > 0 && held + size > r.cfg.maxUncommittedBytes) {
+    throw new RaftError(RaftErrorCode.UNCOMMITTED_FULL, `${held} uncommitted bytes`);
   }
   const [appended] = r.appendEntries([e]);
-  r.uncommittedSize += size;
+  r.uncommitted.add(appended!.index, size);
   // Sent at the next ready(): every proposal until then travels in the same app message.
   r.pendingBcast = true;
   return { index: appended!.index, term: appended!.term };
@@ -88,7 +89,7 @@ export function transferLeadership(r: Raft, to: NodeId): void {
   if (pr === undefined) return;
   r.leadTransferee = to;
   // The transfer must finish within one election timeout (tickLeader aborts it).
-  r.electionElapsed = 0;
+  r.transferElapsed = 0;
   if (pr.match === r.log.lastIndex()) sendTimeoutNow(r, to);
   else sendAppend(r, to);
 }

@@ -138,7 +138,9 @@ export class RaftLog {
   /** Committed entries to hand to the state machine; none while a snapshot awaits install. */
   nextCommittedEnts(maxBytes: number): Entry[] {
     if (this.unstable.snapshot !== undefined) return [];
-    const lo = Math.max(this.applied + 1, this.firstIndex());
+    const lo = this.applied + 1;
+    // Storage compacted past applied (a driver bug) would otherwise skip entries silently.
+    invariant(lo >= this.firstIndex() || lo > this.committed, Invariant.NO_SKIPPED_APPLY, () => `applied ${this.applied}, first index ${this.firstIndex()}`);
     return this.slice(lo, this.committed + 1, maxBytes);
   }
 
@@ -153,6 +155,7 @@ export class RaftLog {
   }
 
   restore(s: Snapshot): void {
+    invariant(s.meta.index > this.committed, Invariant.COMMIT_MONOTONIC, () => `restore ${s.meta.index} <= commit ${this.committed}`);
     this.committed = s.meta.index;
     this.unstable.restore(s);
   }

@@ -5,6 +5,7 @@ import { Progress } from './progress.ts';
 import { hasQuorum } from './quorum.ts';
 import { RaftLog } from './raft-log.ts';
 import { ReadOnly } from './read-only.ts';
+import { Uncommitted } from './uncommitted.ts';
 import {
   EntryType,
   type ConfState,
@@ -75,6 +76,11 @@ export class Raft {
   conf: ConfState;
   /** Index at which `conf` took effect (a conf entry or the snapshot point). */
   confIndex: number;
+  /**
+   * Membership as of `log.applied`, for status() (drivers snapshot with it). Differs from
+   * `conf` only while a received snapshot awaits install: raft already follows its membership.
+   */
+  appliedConf: ConfState;
   progress = new Map<NodeId, Progress>();
   votes = new Map<NodeId, boolean>();
   msgs: Message[] = [];
@@ -84,11 +90,17 @@ export class Raft {
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
   leadTransferee: NodeId | null = null;
+  /** Leader: ticks since the transfer to leadTransferee started. */
+  transferElapsed = 0;
   /** Leader: index of the latest conf change proposed; a new one waits until it is applied. */
   pendingConfIndex = 0;
-  uncommittedSize = 0;
+  /** Leader: its own proposals not committed yet (the maxUncommittedBytes bound). */
+  readonly uncommitted = new Uncommitted();
   /** Leader: proposals arrived since the last broadcast; flushed as one batch at ready(). */
   pendingBcast = false;
+  /** Term and commit at the last checkInvariants(), to assert neither goes back. */
+  private checkedTerm = 0;
+  private checkedCommit = 0;
 
   constructor(config: RaftConfig) {
     this.id = config.id;
@@ -105,6 +117,7 @@ export class Raft {
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.conf = { voters: [...confState.voters], learners: [...confState.learners] };
+    this.appliedConf = this.conf;
     this.confIndex = snapIndex;
     // Conf changes the state machine already applied are not in confState; replay them.
     if (applied > snapIndex) {
@@ -176,10 +189,11 @@ export class Raft {
     this.randomizedElectionTimeout =
       this.cfg.electionTimeoutTicks + Math.floor(this.cfg.rng() * this.cfg.electionTimeoutTicks);
     this.leadTransferee = null;
+    this.transferElapsed = 0;
     this.votes.clear();
     this.readOnly.reset();
     this.pendingConfIndex = 0;
-    this.uncommittedSize = 0;
+    this.uncommitted.reset();
     this.pendingBcast = false;
     this.progress = new Map();
     const next = this.log.lastIndex() + 1;
@@ -242,22 +256,13 @@ export class Raft {
    * identically on every replica.
    */
   applyConfEntry(e: Entry): void {
+    const next = confAfter(this.appliedConf, e);
+    this.appliedConf = next;
+    // A snapshot received but not yet installed may already have moved raft's conf past e.
     if (e.index <= this.confIndex) return;
     this.confIndex = e.index;
-    let decoded;
-    try {
-      decoded = decodeConfChangeEntry(e.data);
-    } catch {
-      return;
-    }
-    const { cc, result } = decoded;
-    if (result !== undefined) {
-      // The leader recorded the resulting membership; every replica adopts exactly that.
-      this.conf = result;
-    } else {
-      if (confChangeError(this.conf, cc) !== null) return;
-      this.conf = applyConfChange(this.conf, cc);
-    }
+    if (next === this.conf) return;
+    this.conf = next;
     this.syncProgress();
   }
 
@@ -301,9 +306,32 @@ export class Raft {
     return hasQuorum(this.conf.voters, active);
   }
 
+  /** Checked after every input (RawNode); term and commit are compared with the last check. */
   checkInvariants(): void {
     const l = this.log;
     invariant(l.committed <= l.lastIndex(), Invariant.COMMIT_LE_LAST, () => `commit ${l.committed} > last ${l.lastIndex()}`);
     invariant(l.applied <= l.committed, Invariant.APPLIED_LE_COMMIT, () => `applied ${l.applied} > commit ${l.committed}`);
+    invariant(this.term >= this.checkedTerm, Invariant.TERM_MONOTONIC, () => `${this.checkedTerm} -> ${this.term}`);
+    invariant(l.committed >= this.checkedCommit, Invariant.COMMIT_MONOTONIC, () => `${this.checkedCommit} -> ${l.committed}`);
+    invariant(this.role !== 'leader' || (this.vote === this.id && this.lead === this.id), Invariant.LEADER_VOTED_SELF, () => `leader ${this.id} vote ${this.vote} lead ${this.lead}`);
+    this.checkedTerm = this.term;
+    this.checkedCommit = l.committed;
   }
+}
+
+/**
+ * The membership after the committed conf entry `e`, given `conf` before it: the membership
+ * the leader recorded in the entry, or the plain change applied. Undecodable or invalid
+ * changes leave `conf` (the same object) unchanged, identically on every replica.
+ */
+function confAfter(conf: ConfState, e: Entry): ConfState {
+  let decoded;
+  try {
+    decoded = decodeConfChangeEntry(e.data);
+  } catch {
+    return conf;
+  }
+  const { cc, result } = decoded;
+  if (result !== undefined) return result;
+  return confChangeError(conf, cc) === null ? applyConfChange(conf, cc) : conf;
 }

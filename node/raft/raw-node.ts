@@ -1,5 +1,4 @@
-import { campaign } from './election.ts';
-import { entrySize } from './entry-size.ts';
+import { hup } from './election.ts';
 import { propose, proposeConfChange, readIndex, transferLeadership } from './leader-requests.ts';
 import { Raft } from './raft.ts';
 import { bcastAppend, maybeCommit } from './replication.ts';
@@ -45,11 +44,15 @@ export class RawNode {
   }
 
   propose(data: Uint8Array): ProposalTicket {
-    return propose(this.r, data);
+    const ticket = propose(this.r, data);
+    this.r.checkInvariants();
+    return ticket;
   }
 
   proposeConfChange(cc: ConfChange): ProposalTicket {
-    return proposeConfChange(this.r, cc);
+    const ticket = proposeConfChange(this.r, cc);
+    this.r.checkInvariants();
+    return ticket;
   }
 
   readIndex(context: string): void {
@@ -58,14 +61,16 @@ export class RawNode {
 
   transferLeadership(to: NodeId): void {
     transferLeadership(this.r, to);
+    this.r.checkInvariants();
   }
 
-  /** Starts an election now (pre-vote first when enabled); no-op for learners and leaders. */
+  /**
+   * Starts an election now (pre-vote first when enabled); no-op for learners, non-members,
+   * leaders, and while a committed conf change is not applied yet (as on election timeout).
+   */
   campaign(): void {
-    const r = this.r;
-    if (r.role === 'leader' || !r.promotable()) return;
-    campaign(r, r.cfg.preVote ? 'preElection' : 'election');
-    r.checkInvariants();
+    hup(this.r, 'election');
+    this.r.checkInvariants();
   }
 
   hasReady(): boolean {
@@ -117,6 +122,7 @@ export class RawNode {
     if (rd.snapshot) {
       r.log.unstable.stableSnapTo(rd.snapshot.meta.index);
       r.log.appliedTo(rd.snapshot.meta.index);
+      r.appliedConf = { voters: [...rd.snapshot.meta.conf.voters], learners: [...rd.snapshot.meta.conf.learners] };
     }
     const last = rd.entries[rd.entries.length - 1];
     if (last !== undefined) r.log.unstable.stableTo(last.index, last.term);
@@ -133,17 +139,14 @@ export class RawNode {
     const r = this.r;
     const ents = rd.committedEntries;
     if (ents.length === 0) return;
-    let freed = 0;
     let confChanged = false;
     for (const e of ents) {
-      freed += entrySize(e);
       if (e.type === EntryType.ConfChange) {
         r.applyConfEntry(e);
         confChanged = true;
       }
     }
     r.log.appliedTo(ents[ents.length - 1]!.index);
-    r.uncommittedSize = Math.max(0, r.uncommittedSize - freed);
     if (!confChanged || r.role !== 'leader') return;
     if (r.stepDownIfRemoved()) return;
     if (r.leadTransferee !== null && !r.isVoter(r.leadTransferee)) r.leadTransferee = null;
@@ -185,7 +188,7 @@ export class RawNode {
       lastIndex: r.log.lastIndex(),
       role: r.role,
       leader: r.lead,
-      conf: { voters: [...r.conf.voters], learners: [...r.conf.learners] },
+      conf: { voters: [...r.appliedConf.voters], learners: [...r.appliedConf.learners] },
       leadTransferee: r.leadTransferee,
       ...(progress !== undefined ? { progress } : {}),
     };

@@ -76,6 +76,7 @@ export function maybeCommit(r: Raft): boolean {
   const mci = committedIndex(r.conf.voters, (id) => r.progress.get(id)?.match ?? 0);
   if (mci > r.log.committed && r.log.term(mci) === r.term) {
     r.log.commitTo(mci);
+    r.uncommitted.commitTo(mci);
     return true;
   }
   return false;

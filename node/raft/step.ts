@@ -11,6 +11,7 @@ import type { Message } from './types.ts';
  */
 export function step(r: Raft, m: Message): void {
   if (m.to !== r.id) return;
+  let timer: { elapsed: number; timeout: number } | undefined;
   if (m.term > r.term) {
     if (m.type === 'vote' || m.type === 'preVote') {
       // While we hear from a live leader, a vote request comes from a node that was cut off
@@ -24,6 +25,10 @@ export function step(r: Raft, m: Message): void {
     } else if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') {
       r.becomeFollower(m.term, m.from);
     } else {
+      // A vote request we end up rejecting must not restart our election timer (Figure 2:
+      // only the leader's messages and granted votes do), or candidates with stale logs and
+      // faster clocks keep the electable nodes from ever timing out.
+      if (m.type === 'vote' && r.role !== 'leader') timer = { elapsed: r.electionElapsed, timeout: r.randomizedElectionTimeout };
       r.becomeFollower(m.term, null);
     }
   } else if (m.term < r.term) {
@@ -38,6 +43,10 @@ export function step(r: Raft, m: Message): void {
   }
   if (m.type === 'vote' || m.type === 'preVote') {
     handleVoteRequest(r, m);
+    if (timer !== undefined && r.vote !== m.from) {
+      r.electionElapsed = timer.elapsed;
+      r.randomizedElectionTimeout = timer.timeout;
+    }
     return;
   }
   if (r.role === 'leader') stepLeader(r, m);
@@ -67,9 +76,11 @@ function tickLeader(r: Raft): void {
       r.becomeFollower(r.term, null);
       return;
     }
-    // A transfer that did not finish within an election timeout is abandoned (§3.10).
-    r.leadTransferee = null;
   }
+  // A transfer that did not finish within an election timeout is abandoned (§3.10). Its own
+  // clock: restarting the quorum check's clock would let repeated requests keep a cut-off
+  // leader in place.
+  if (r.leadTransferee !== null && ++r.transferElapsed >= r.cfg.electionTimeoutTicks) r.leadTransferee = null;
   expireSnapshots(r);
   if (r.heartbeatElapsed >= r.cfg.heartbeatTicks) {
     r.heartbeatElapsed = 0;

@@ -43,7 +43,23 @@ function runSeed(seed: number): void {
     const rd = net.drain(id);
     if (rd && TRACE === id) console.log(`ready ${id}: ents=${rd.entries.map((e) => `${e.index}@${e.term}`).join(',')} committed=${rd.committedEntries.map((e) => `${e.index}@${e.term}`).join(',')} hs=${JSON.stringify(rd.hardState)} snap=${rd.snapshot?.meta.index}`);
     if (rd) checkApplied(id, rd.committedEntries);
+    if (rd) checkDurable(id, rd.committedEntries);
+    if (!net.raw(id).hasReady()) checkSettled(id);
     return rd;
+  };
+  // Ready contract: every entry handed out to apply is already durable in this node's storage.
+  const checkDurable = (id: string, ents: readonly Entry[]) => {
+    const st = net.get(id).storage;
+    for (const e of ents) {
+      if (st.term(e.index) !== e.term) throw new Error(`seed ${seed}: ${id} applies ${e.index}@${e.term} not durable (stored term ${st.term(e.index)})`);
+    }
+  };
+  // With no Ready pending, the stored term, vote and commit are the node's own: nothing unpersisted hides.
+  const checkSettled = (id: string) => {
+    const s = net.raw(id).status();
+    const hs = net.get(id).storage.initialState().hardState;
+    if (hs.term !== s.term || hs.vote !== s.vote) throw new Error(`seed ${seed}: ${id} term/vote ${s.term}/${s.vote} not persisted (${hs.term}/${hs.vote})`);
+    if (s.applied > s.commit || s.commit > s.lastIndex) throw new Error(`seed ${seed}: ${id} applied ${s.applied} commit ${s.commit} last ${s.lastIndex}`);
   };
   const drainAll = () => {
     for (const id of IDS) while (drain(id));

@@ -1,5 +1,5 @@
 // Unit tests of the core's parts: quorum math, inflight window, progress, unstable log,
-// raft log queries, invariants.
+// raft log queries, invariants, the uncommitted budget.
 import test from 'ava';
 import { Inflights } from '../../node/raft/inflights.ts';
 import { InvariantError } from '../../node/raft/invariants.ts';
@@ -8,6 +8,7 @@ import { Progress } from '../../node/raft/progress.ts';
 import { committedIndex, hasQuorum, voteResult } from '../../node/raft/quorum.ts';
 import { Raft } from '../../node/raft/raft.ts';
 import { RaftLog } from '../../node/raft/raft-log.ts';
+import { Uncommitted } from '../../node/raft/uncommitted.ts';
 import { Unstable } from '../../node/raft/unstable.ts';
 import { entry, seededRng } from './helpers/network.ts';
 
@@ -130,4 +131,37 @@ test('config is validated: rng required, heartbeat below election timeout', (t) 
   const s = new MemoryStorage({ voters: ['a'], learners: [] });
   t.throws(() => new Raft({ id: 'a', storage: s, rng: seededRng(1), heartbeatTicks: 10, electionTimeoutTicks: 10 }));
   t.throws(() => new Raft({ id: 'a', storage: s, rng: undefined as unknown as () => number }));
+});
+
+test('invariant: commit never decreases (a snapshot at or below commit is never restored)', (t) => {
+  const s = new MemoryStorage({ voters: ['a'], learners: [] });
+  s.append([entry(1, 1), entry(2, 1)]);
+  const log = new RaftLog(s);
+  log.commitTo(2);
+  const snap = { meta: { index: 2, term: 1, conf: { voters: ['a'], learners: [] } }, data: new Uint8Array(0) };
+  t.throws(() => log.restore(snap), { instanceOf: InvariantError, message: /commit never decreases/ });
+  const r = raft();
+  r.checkInvariants();
+  r.log.append([entry(1, 1)]);
+  r.log.commitTo(1);
+  r.checkInvariants();
+  r.log.committed = 0; // what a bug would do
+  t.throws(() => r.checkInvariants(), { instanceOf: InvariantError, message: /commit never decreases/ });
+});
+
+test('uncommitted budget: proposals are freed in index order as commit passes them', (t) => {
+  const u = new Uncommitted();
+  for (let i = 1; i <= 3000; i++) u.add(i, i % 3 === 0 ? 0 : 2);
+  t.is(u.bytes, 4000);
+  u.commitTo(1500);
+  t.is(u.bytes, 2000);
+  u.commitTo(1499); // commit never goes back; nothing changes
+  t.is(u.bytes, 2000);
+  u.commitTo(2998);
+  t.is(u.bytes, 2, 'only 2999 is held (3000 has no payload)');
+  u.commitTo(3000);
+  t.is(u.bytes, 0);
+  u.add(3001, 5);
+  u.reset();
+  t.is(u.bytes, 0);
 });

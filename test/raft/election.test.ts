@@ -2,6 +2,8 @@
 import test from 'ava';
 import { MemoryStorage } from '../../node/raft/memory-storage.ts';
 import { RawNode } from '../../node/raft/raw-node.ts';
+import { encodeConfChange } from '../../node/raft/conf-change-codec.ts';
+import { EntryType } from '../../node/raft/types.ts';
 import { Network, entry, msg, seededRng } from './helpers/network.ts';
 
 test('a single-voter group elects itself on campaign and commits its no-op', (t) => {
@@ -139,4 +141,44 @@ test('messages for another node id are ignored', (t) => {
   n.step(msg({ type: 'vote', from: 'b', to: 'z', term: 5 }));
   t.is(n.status().term, 0);
   t.false(n.hasReady());
+});
+
+test('campaign() waits while a committed conf change is not applied yet', (t) => {
+  // The membership that decides the election is the one after that change.
+  const s = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
+  s.append([{ index: 1, term: 1, type: EntryType.ConfChange, data: encodeConfChange({ type: 'addLearner', nodeId: 'd' }) }]);
+  s.setHardState({ term: 1, vote: null, commit: 1 });
+  const n = new RawNode({ id: 'a', storage: s, rng: seededRng(1), preVote: false });
+  n.campaign();
+  t.is(n.status().role, 'follower');
+  t.is(n.status().term, 1);
+  const rd = n.ready();
+  t.deepEqual(rd.committedEntries.map((e) => e.index), [1]);
+  n.advance();
+  t.deepEqual(n.status().conf.learners, ['d']);
+  n.campaign();
+  t.is(n.status().role, 'candidate');
+});
+
+test('rejecting a vote does not restart the election timer: fast stale candidates cannot starve the up-to-date majority', (t) => {
+  // Figure 2: a follower's timer restarts on AppendEntries from the leader or on GRANTING a
+  // vote. Regression (found by sim seed 5500): every higher-term vote request restarted it,
+  // so d and e (stale logs, faster clocks) kept a, b and c (the only electable nodes) from
+  // ever timing out.
+  const net = new Network(['a', 'b', 'c', 'd', 'e'], { preVote: false, electionTimeoutTicks: 10 });
+  for (const id of ['a', 'b', 'c', 'd', 'e']) {
+    const s = net.get(id).storage;
+    s.append(['a', 'b', 'c'].includes(id) ? [entry(1, 1), entry(2, 1)] : [entry(1, 1)]);
+    s.setHardState({ term: 1, vote: null, commit: 1 });
+    net.restart(id);
+  }
+  let round = 0;
+  for (; round < 600 && net.leader() === null; round++) {
+    net.tick('d');
+    net.tick('e');
+    if (round % 2 === 0) for (const id of ['a', 'b', 'c']) net.tick(id);
+    net.deliver();
+  }
+  const l = net.leader();
+  t.true(l !== null && ['a', 'b', 'c'].includes(l), `leader ${l} after ${round} rounds`);
 });

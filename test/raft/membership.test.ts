@@ -3,7 +3,7 @@ import test from 'ava';
 import { MemoryStorage } from '../../node/raft/memory-storage.ts';
 import { RaftError } from '../../node/raft/types.ts';
 import { decodeConfChange, encodeConfChange } from '../../node/raft/conf-change-codec.ts';
-import { Network } from './helpers/network.ts';
+import { Network, msg } from './helpers/network.ts';
 
 const code = (e: unknown) => (e instanceof RaftError ? e.code : String(e));
 
@@ -144,4 +144,56 @@ test('a node joining with an empty log learns the whole membership from the conf
   net.tickAll(60);
   t.not(net.raw('d').status().role, 'leader');
   t.is(net.raw('d').status().term, 1, 'pre-vote kept it from inflating the term');
+});
+
+for (const preVote of [true, false]) {
+  test(`a voter removed while cut off cannot disrupt the group when it returns (preVote ${preVote})`, (t) => {
+    // It never learns of its removal, so it keeps campaigning. Pre-vote fails for its stale
+    // log; without pre-vote its inflated term is ignored by members that hear the leader.
+    const net = new Network(['a', 'b', 'c'], { preVote, electionTimeoutTicks: 10 });
+    net.elect('a');
+    net.isolate('c');
+    net.raw('a').proposeConfChange({ type: 'remove', nodeId: 'c' });
+    net.deliver();
+    net.tickAll(2);
+    t.deepEqual(net.raw('b').status().conf.voters, ['a', 'b']);
+    t.deepEqual(net.raw('c').status().conf.voters, ['a', 'b', 'c']);
+    net.tickAll(50);
+    if (!preVote) t.true(net.raw('c').status().term > 1, 'c campaigned on its own');
+    net.heal();
+    net.tickAll(100);
+    t.is(net.leader(), 'a');
+    t.is(net.raw('a').status().term, 1);
+    t.is(net.raw('b').status().term, 1);
+    net.propose('a', 'after');
+    t.deepEqual(net.appliedData('b'), ['after']);
+  });
+}
+
+test('a new leader with an unapplied conf change in its log refuses another change until it applies it', (t) => {
+  const net = new Network(['a', 'b', 'c'], { checkQuorum: false });
+  net.elect('a');
+  join(net, 'd');
+  join(net, 'e');
+  // The addLearner reaches b but does not commit; a goes away; b takes over.
+  net.isolate('c');
+  net.filter = (m) => m.type === 'appResp' && m.to === 'a';
+  net.raw('a').proposeConfChange({ type: 'addLearner', nodeId: 'd' });
+  net.deliver();
+  net.heal();
+  net.isolate('a');
+  net.filter = (m) => m.type === 'appResp' && m.to === 'b';
+  net.elect('b');
+  const b = net.raw('b');
+  t.is(b.status().role, 'leader');
+  t.deepEqual(b.status().conf.learners, [], 'the addLearner is not applied yet');
+  t.is(code(t.throws(() => b.proposeConfChange({ type: 'addLearner', nodeId: 'e' }))), 'NOT_READY');
+  // c acknowledges b's no-op: the change and the no-op commit, but b has not applied them yet.
+  b.step(msg({ type: 'appResp', from: 'c', to: 'b', term: b.status().term, index: b.status().lastIndex }));
+  t.true(b.status().commit > b.status().applied);
+  t.is(code(t.throws(() => b.proposeConfChange({ type: 'addLearner', nodeId: 'e' }))), 'CONF_CHANGE_PENDING');
+  net.filter = null;
+  net.tickAll(3);
+  t.deepEqual(b.status().conf.learners, ['d']);
+  t.notThrows(() => b.proposeConfChange({ type: 'addLearner', nodeId: 'e' }));
 });

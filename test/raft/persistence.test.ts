@@ -2,7 +2,8 @@
 import test from 'ava';
 import { MemoryStorage } from '../../node/raft/memory-storage.ts';
 import { RawNode } from '../../node/raft/raw-node.ts';
-import { Network, enc, seededRng } from './helpers/network.ts';
+import { InvariantError } from '../../node/raft/invariants.ts';
+import { Network, enc, entry, msg, seededRng } from './helpers/network.ts';
 
 test('a single-node leader commits its entry only after advance() acknowledges persistence', (t) => {
   const s = new MemoryStorage({ voters: ['a'], learners: [] });
@@ -120,4 +121,61 @@ test('ready() twice without advance() is a driver bug and throws', (t) => {
   a.ready();
   t.false(a.hasReady());
   t.throws(() => a.ready());
+});
+
+test('a vote granted while a Ready is outstanding goes out only in the next Ready, which carries the vote', (t) => {
+  const s = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
+  const n = new RawNode({ id: 'a', storage: s, rng: seededRng(1), preVote: false });
+  n.tick();
+  const rd1 = n.ready(); // whatever it holds, the driver is still persisting it
+  n.step(msg({ type: 'vote', from: 'b', to: 'a', term: 3 }));
+  t.false(rd1.messages.some((m) => m.type === 'voteResp'), 'not in the Ready already handed out');
+  t.false(n.hasReady(), 'nothing new before advance()');
+  n.advance();
+  const rd2 = n.ready();
+  t.deepEqual(rd2.hardState, { term: 3, vote: 'b', commit: 0 });
+  t.like(rd2.messages.find((m) => m.type === 'voteResp'), { to: 'b', term: 3, reject: false });
+  n.advance();
+});
+
+test('a node elected while its log is unpersisted counts only its durable entries toward commit', (t) => {
+  const net = new Network(['a', 'b', 'c'], { preVote: false, checkQuorum: false });
+  net.elect('a');
+  const b = net.raw('b');
+  // b receives 2..3 from a but has not persisted them when it becomes leader of term 2.
+  b.step(msg({ type: 'app', from: 'a', to: 'b', term: 1, index: 1, logTerm: 1, entries: [entry(2, 1, 'x'), entry(3, 1, 'y')], commit: 1 }));
+  b.campaign();
+  b.step(msg({ type: 'voteResp', from: 'c', to: 'b', term: 2 }));
+  t.is(b.status().role, 'leader');
+  t.is(b.status().lastIndex, 4);
+  t.is(b.status().progress!['b']!.match, 1, 'only index 1 is durable on b');
+  // c acknowledges everything; b's own copy is still missing from the quorum count.
+  b.step(msg({ type: 'appResp', from: 'c', to: 'b', term: 2, index: 4 }));
+  t.is(b.status().commit, 1);
+  net.drain('b');
+  t.is(b.status().progress!['b']!.match, 4);
+  t.is(b.status().commit, 4);
+});
+
+test('invariant: committed entries are never skipped, even if the driver compacts past applied', (t) => {
+  const s = new MemoryStorage({ voters: ['a'], learners: [] });
+  const n = new RawNode({ id: 'a', storage: s, rng: seededRng(1), maxCommittedBytesPerReady: 10 });
+  n.campaign();
+  const drain = () => {
+    const rd = n.ready();
+    s.append(rd.entries);
+    if (rd.hardState) s.setHardState(rd.hardState);
+    n.advance();
+    return rd;
+  };
+  drain();
+  for (let i = 0; i < 5; i++) n.propose(new Uint8Array(10));
+  drain();
+  drain();
+  const st = n.status();
+  t.true(st.commit === 6 && st.applied < 5, `commit ${st.commit}, applied ${st.applied}`);
+  // A driver bug: snapshot and compaction beyond what it applied.
+  s.createSnapshot(5, st.conf, new Uint8Array(0));
+  s.compact(5);
+  t.throws(() => n.ready(), { instanceOf: InvariantError, message: /never skipped/ });
 });

@@ -110,3 +110,13 @@ test('a stale leader learns the new term from a follower answering its heartbeat
   t.is(net.raw('a').status().term, newTerm);
   t.is(net.raw('a').status().role, 'follower');
 });
+
+test('check-quorum counts voters only: a leader hearing just a learner steps down', (t) => {
+  const net = new Network(['a', 'b', 'c', 'l'], { electionTimeoutTicks: 10 }, 1, { voters: ['a', 'b', 'c'], learners: ['l'] });
+  net.elect('a');
+  net.isolate('b');
+  net.isolate('c');
+  net.tickAll(21);
+  t.true(net.log.some((m) => m.type === 'heartbeatResp' && m.from === 'l'), 'the learner kept answering');
+  t.is(net.raw('a').status().role, 'follower');
+});

@@ -93,3 +93,26 @@ test('learner acks do not count toward the read quorum', (t) => {
   t.true(net.log.some((m) => m.type === 'heartbeatResp' && m.from === 'l' && m.context === 'r'));
   t.deepEqual(net.get('a').readStates, []);
 });
+
+test('a deposed leader still reaching one follower of its old term cannot complete a read (5 nodes)', (t) => {
+  const ids = ['a', 'b', 'c', 'd', 'e'];
+  const net = new Network(ids, { checkQuorum: false });
+  net.elect('a');
+  net.propose('a', 'x');
+  // {a, b} | {c, d, e}: the majority side elects a new leader; a and b stay in term 1.
+  for (const l of ['a', 'b']) for (const r of ['c', 'd', 'e']) (net.cutLink(l, r), net.cutLink(r, l));
+  net.tickAll(60);
+  const nl = ['c', 'd', 'e'].find((id) => net.raw(id).status().role === 'leader');
+  t.truthy(nl);
+  net.propose(nl!, 'newer');
+  t.is(net.raw('a').status().role, 'leader');
+  t.is(net.raw('b').status().term, 1);
+  net.raw('a').readIndex('stale');
+  net.tickAll(5);
+  t.true(net.log.some((m) => m.type === 'heartbeatResp' && m.from === 'b' && m.context === 'stale'), 'b did answer');
+  t.deepEqual(net.get('a').readStates, [], 'a + b is not a majority of 5');
+  net.raw(nl!).readIndex('fresh');
+  net.tickAll(1);
+  t.deepEqual(net.get(nl!).readStates.map((r) => r.context), ['fresh']);
+  t.is(net.get(nl!).readStates[0]!.index, net.raw(nl!).status().commit);
+});

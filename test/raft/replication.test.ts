@@ -136,3 +136,24 @@ test('a follower in probe state gets one app at a time until it answers', (t) =>
   const toC = [...rd1.messages, ...rd2.messages].filter((m) => m.type === 'app' && m.to === 'c');
   t.is(toC.length, 1);
 });
+
+test('a whole inflight window lost in replicate state is recovered: no window slot leaks', (t) => {
+  const net = new Network(['a', 'b', 'c'], { maxInflightMsgs: 2, maxMsgBytes: 1 });
+  net.elect('a');
+  const a = net.raw('a');
+  t.is(a.status().progress!['b']!.state, 'replicate');
+  // Every app to b is lost: its window fills with messages that will never be acknowledged.
+  net.filter = (m) => m.type === 'app' && m.to === 'b';
+  for (let i = 0; i < 6; i++) a.propose(new Uint8Array(1));
+  net.deliver();
+  t.is(a.status().commit, 7, 'c keeps the quorum');
+  net.filter = null;
+  // Heartbeat responses let one app through; b's rejection drops it to probe and resends.
+  net.tickAll(4);
+  t.is(net.raw('b').status().lastIndex, 7);
+  t.is(a.status().progress!['b']!.match, 7);
+  t.is(a.status().progress!['b']!.state, 'replicate');
+  for (let i = 0; i < 4; i++) a.propose(new Uint8Array(1));
+  net.deliver();
+  t.is(a.status().progress!['b']!.match, 11, 'the window is whole again');
+});

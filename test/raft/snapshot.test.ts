@@ -181,3 +181,25 @@ test('a snapshot installed after the leader compacted further leads straight to 
   net.tickAll(2);
   t.deepEqual(net.appliedData('c'), ['v0', 'v1', 'v2', 'w0', 'w1', 'w2']);
 });
+
+test('status().conf stays the membership as of applied until a received snapshot is installed', (t) => {
+  // A driver snapshots with (status().applied, status().conf). A snapshot stepped in while the
+  // driver was busy must not show its membership before the driver installed it and called
+  // advance(): a snapshot at the old applied index would otherwise record the wrong voters.
+  const s = new MemoryStorage({ voters: ['a', 'b'], learners: [] });
+  s.append([entry(1, 1), entry(2, 1)]);
+  s.setHardState({ term: 2, vote: null, commit: 2 });
+  const n = new RawNode({ id: 'b', storage: s, rng: seededRng(1), applied: 2 });
+  const snapshot = { meta: { index: 9, term: 2, conf: { voters: ['a', 'b', 'x'], learners: ['y'] } }, data: enc('[]') };
+  n.step(msg({ type: 'snap', from: 'a', to: 'b', term: 2, snapshot }));
+  t.deepEqual(n.status().conf, { voters: ['a', 'b'], learners: [] });
+  t.is(n.status().applied, 2);
+  const rd = n.ready();
+  t.is(rd.snapshot?.meta.index, 9);
+  t.deepEqual(n.status().conf, { voters: ['a', 'b'], learners: [] }, 'not installed yet');
+  s.applySnapshot(rd.snapshot!);
+  s.setHardState(rd.hardState!);
+  n.advance();
+  t.is(n.status().applied, 9);
+  t.deepEqual(n.status().conf, { voters: ['a', 'b', 'x'], learners: ['y'] });
+});

@@ -64,3 +64,28 @@ test('the transfer target campaigns despite the other followers\' lease', (t) =>
   net.deliver();
   t.is(net.leader(), 'e');
 });
+
+test('repeated transfer requests do not postpone check-quorum: a cut-off leader still steps down', (t) => {
+  // Regression: each transfer reset the election clock that also times the quorum check.
+  const net = new Network(['a', 'b', 'c'], { electionTimeoutTicks: 10 });
+  net.elect('a');
+  net.isolate('a');
+  for (let i = 0; i < 30 && net.raw('a').status().role === 'leader'; i++) {
+    if (i % 5 === 0) net.raw('a').transferLeadership(i % 10 === 0 ? 'b' : 'c');
+    net.tickAll(1);
+  }
+  t.is(net.raw('a').status().role, 'follower');
+});
+
+test('a transfer is abandoned one election timeout after it started, not at the next quorum check', (t) => {
+  const net = new Network(['a', 'b', 'c'], { electionTimeoutTicks: 10 });
+  net.elect('a');
+  net.tickAll(8);
+  net.isolate('c');
+  net.raw('a').transferLeadership('c');
+  net.tickAll(5); // a quorum check passes meanwhile (b answers)
+  t.is(net.raw('a').status().leadTransferee, 'c', 'still within its election timeout');
+  net.tickAll(6);
+  t.is(net.raw('a').status().leadTransferee, null);
+  t.is(net.leader(), 'a');
+});
