@@ -23,6 +23,9 @@ import { resolveOptions, type ResolvedOptions, type StateMachineOptions } from '
 import { applyClusterCommand } from '../ownership/apply-cluster.ts';
 import { ownershipRefusal } from '../ownership/ownership.ts';
 import { evictExpiredTokens, isForgottenToken, readToken, rememberToken } from './tokens.ts';
+import { applySeries } from './audit.ts';
+import { isSeriesCommand } from './series-command.ts';
+import { noteIncrement, seriesRefusesSet, sweepExpiredReservations } from './series.ts';
 
 /** Applies commands with fixed options; see `apply`. */
 export class StateMachine {
@@ -44,7 +47,10 @@ export class StateMachine {
     if (refusal !== null) return refusal;
     const nowMs = advanceClock(txn, timeMs);
     evictExpiredTokens(txn, nowMs, this.options);
-    if (command.type === 'set') return applySet(txn, command);
+    // Issue 12 (series.ts): void due reservations (bounded), then series commands.
+    sweepExpiredReservations(txn, nowMs);
+    if (isSeriesCommand(command)) return applySeries(txn, command, nowMs, this.options);
+    if (command.type === 'set') return seriesRefusesSet(txn, command.bucket, command.sequence) ?? applySet(txn, command);
     return this.applyInc(txn, command, nowMs);
   }
 
@@ -89,6 +95,7 @@ function increment(txn: KvTxn, command: IncCommand): CommandResult {
   const next = readU64(txn.get(key)) + BigInt(command.count);
   if (next > SEQUENCE_VALUE_MAX) return errorResult(ErrorCode.OVERFLOW, 'increment would overflow');
   writeSequence(txn, key, next);
+  noteIncrement(txn, command.bucket, command.sequence, next - BigInt(command.count) + 1n, next); // series audit
   return intResult(next);
 }
 

@@ -16,6 +16,8 @@ import {
   type Command,
 } from './command.ts';
 import { CLUSTER_FORMAT, decodeClusterCommand, encodeClusterCommand } from '../ownership/cluster-command.ts';
+import { isSeriesCommand } from './series-command.ts';
+import { SERIES_FORMAT, decodeSeriesCommand, encodeSeriesCommand } from './series-codec.ts';
 
 const FORMAT = 1;
 const TYPE_CODE = { set: 1, inc: 2, get: 3 } as const;
@@ -29,6 +31,7 @@ export interface DecodedCommand {
 export function encodeCommand(command: Command, timeMs: number): Uint8Array {
   if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new RangeError(`bad timeMs ${timeMs}`);
   if (command.type === 'cluster') return encodeClusterCommand(command, timeMs);
+  if (isSeriesCommand(command)) return encodeSeriesCommand(command, timeMs);
   const tail = tailBytes(command);
   const out = Buffer.allocUnsafe(2 + 8 + 2 + command.bucket.length + 2 + command.sequence.length + tail);
   let at = out.writeUInt8(FORMAT, 0);
@@ -50,6 +53,7 @@ export function encodeCommand(command: Command, timeMs: number): Uint8Array {
 /** Decodes and re-validates; malformed bytes throw SeqError INTERNAL (a corrupt log, not a client error). */
 export function decodeCommand(bytes: Uint8Array): DecodedCommand {
   if (bytes[0] === CLUSTER_FORMAT) return decodeClusterCommand(bytes);
+  if (bytes[0] === SERIES_FORMAT) return decodeSeriesCommand(bytes);
   const reader = new Reader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   if (reader.u8() !== FORMAT) throw corrupt('unknown format');
   const typeCode = reader.u8();

@@ -5,6 +5,7 @@
  */
 import type { ErrorCode } from '../../shared/errors.ts';
 import type { ClusterCommand } from '../ownership/cluster-command.ts';
+import type { SeriesCommand } from './series-command.ts';
 
 /** Largest value a sequence can hold: 2^63 - 1, so it fits a signed 64-bit integer everywhere. */
 export const SEQUENCE_VALUE_MAX = 9223372036854775807n;
@@ -39,7 +40,7 @@ export interface GetCommand {
 }
 
 /** ClusterCommand: internal catalog/ownership commands (node/ownership/), applied in the same log. */
-export type Command = SetCommand | IncCommand | GetCommand | ClusterCommand;
+export type Command = SetCommand | IncCommand | GetCommand | ClusterCommand | SeriesCommand;
 export type WriteCommand = SetCommand | IncCommand;
 
 /**
@@ -52,7 +53,12 @@ export type CommandResult =
   | { readonly type: 'nil' }
   /** A bulk string (CLUSTER CATALOG / OWNERSHIP replies). */
   | { readonly type: 'bulk'; readonly value: Buffer }
-  | { readonly type: 'error'; readonly code: ErrorCode; readonly message: string };
+  | { readonly type: 'error'; readonly code: ErrorCode; readonly message: string }
+  /** A RESP array (AUDIT, SEQ.INFO, SEQ.LIST of issue 12). */
+  | { readonly type: 'array'; readonly value: readonly ResultItem[] };
+
+/** An element of an array result: an integer, a bulk string, nil, or a nested array. */
+export type ResultItem = bigint | Buffer | null | readonly ResultItem[];
 
 export function isWrite(command: Command): command is WriteCommand {
   return command.type !== 'get';

@@ -12,6 +12,11 @@ export interface KvReader {
   get(key: Buffer): Buffer | undefined;
   /** The entry with the smallest key that starts with `prefix`, if any. */
   first(prefix: Buffer): KvEntry | undefined;
+  /**
+   * Every entry whose key starts with `prefix`, in key order (slot moves read a slot's data with
+   * it, node/ownership/slot-data.ts). Do not write while iterating; values may alias storage.
+   */
+  scan(prefix: Buffer): Iterable<KvEntry>;
 }
 
 /** One write transaction: reads see the transaction's own earlier writes. */
@@ -34,6 +39,13 @@ export class MemoryKv implements KvTxn {
     const key = this.keys[i];
     if (key === undefined || !startsWith(key, prefix)) return undefined;
     return { key, value: this.values.get(key.toString('hex'))! };
+  }
+
+  *scan(prefix: Buffer): Generator<KvEntry> {
+    for (let i = this.lowerBound(prefix); i < this.keys.length && startsWith(this.keys[i]!, prefix); i++) {
+      const key = this.keys[i]!;
+      yield { key, value: this.values.get(key.toString('hex'))! };
+    }
   }
 
   put(key: Buffer, value: Buffer): void {

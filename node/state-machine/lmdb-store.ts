@@ -103,6 +103,7 @@ export class LmdbStore {
     return {
       get: (key) => db.get(key),
       first: (prefix) => firstWithPrefix(db, prefix),
+      scan: (prefix) => scanPrefix(db, prefix),
       put: (key, value) => void db.putSync(key, value),
       remove: (key) => void db.removeSync(key),
     };
@@ -119,6 +120,14 @@ function firstWithPrefix(db: Database<Buffer, Buffer>, prefix: Buffer): KvEntry 
     return startsWith(found.key, prefix) ? found : undefined;
   }
   return undefined;
+}
+
+function* scanPrefix(db: Database<Buffer, Buffer>, prefix: Buffer): Generator<KvEntry> {
+  for (const entry of db.getRange({ start: prefix })) {
+    const found = toEntry(entry);
+    if (!startsWith(found.key, prefix)) return;
+    yield found;
+  }
 }
 
 function toEntry(entry: { key: unknown; value: unknown }): KvEntry {

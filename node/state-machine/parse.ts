@@ -11,6 +11,7 @@ import {
   type Command,
   type IncCommand,
 } from './command.ts';
+import { parseSeriesCommand } from './series-command.ts';
 
 /** Lower-case names of the commands the state machine applies. */
 export const DATA_COMMAND_NAMES: ReadonlySet<string> = new Set(['set', 'get', 'inc']);
@@ -31,8 +32,13 @@ export function parseCommand(args: readonly Buffer[]): Command {
     case 'inc':
       return parseInc(args);
     default:
-      throw unknownCommand(args[0]!);
+      // Issue 12: RESERVE, CONFIRM, VOID, AUDIT, SEQ.* (series-command.ts).
+      return parseSeriesCommand(name, args) ?? throwUnknown(args[0]!);
   }
+}
+
+function throwUnknown(nameArg: Buffer): never {
+  throw unknownCommand(nameArg);
 }
 
 export function unknownCommand(nameArg: Buffer): SeqError {

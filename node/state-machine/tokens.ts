@@ -84,6 +84,29 @@ export function evictExpiredTokens(txn: KvTxn, nowMs: number, options: ResolvedO
   return evicted;
 }
 
+/**
+ * Slot moves (node/ownership/slot-data.ts): remembers a token record exported by another shard,
+ * under a fresh local serial (it joins the eviction order as the newest; retention is a minimum,
+ * so keeping it a little longer is harmless).
+ */
+export function adoptTokenRecord(txn: KvTxn, key: Buffer, recordBytes: Buffer): void {
+  forgetTokenRecord(txn, key);
+  const serial = getMeta(txn, 'tokenSerial');
+  setMeta(txn, 'tokenSerial', serial + 1n);
+  txn.put(key, encodeRecord({ ...decodeRecord(recordBytes), serial }));
+  txn.put(tokenOrderKey(serial), key);
+  addMeta(txn, 'tokens', 1n);
+}
+
+/** Slot moves: drops a token record and its eviction-order entry (the slot left this shard). */
+export function forgetTokenRecord(txn: KvTxn, key: Buffer): void {
+  const record = readToken(txn, key);
+  if (record === undefined) return;
+  txn.remove(key);
+  txn.remove(tokenOrderKey(record.serial));
+  addMeta(txn, 'tokens', -1n);
+}
+
 function evict(txn: KvTxn, order: KvEntry): void {
   const record = readToken(txn, order.value);
   txn.remove(order.key);

@@ -1,0 +1,289 @@
+/**
+ * Gapless legal series (issue 12): RESERVE / CONFIRM / VOID / SEQ.RETAIN, the expiry of
+ * reservations, and the recording of plain INCs on a series. Deterministic like apply.ts: the
+ * only clock is `nowMs`, the log clock, so every replica reaches the same states.
+ *
+ * A sequence becomes a series at its first RESERVE or SEQ.RETAIN; numbers taken before that
+ * (1..base) are reported as `pre`. From then on every number is in exactly one state: reserved,
+ * used, void (by VOID, or `expired` when its TTL ran out) or inc (plain INC, kept as runs).
+ * Numbers come from the sequence's one counter, so INC and RESERVE interleave with no repeat or
+ * gap; SET on a series is refused. A due reservation is voided by a committed apply: a bounded
+ * sweep on every write (oldest expiry first), and at once when a command touches it.
+ */
+import { ErrorCode } from '../../shared/errors.ts';
+import { OK_RESULT, SEQUENCE_VALUE_MAX, errorResult, intResult, type CommandResult } from './command.ts';
+import { readU64, sequenceKey, tokenKey, u64 } from './keys.ts';
+import type { KvReader, KvTxn } from './kv.ts';
+import { addMeta, getMeta } from './meta.ts';
+import type { ResolvedOptions } from './options.ts';
+import type { ConfirmCommand, ReserveCommand, SeqRetainCommand, VoidCommand } from './series-command.ts';
+import {
+  EXPIRY_PREFIX,
+  SPACE_SERIES_NUMBER,
+  expiryKey,
+  headerKey,
+  numberKey,
+  openKey,
+  parseExpiryKey,
+  runKey,
+  seriesPrefix,
+  trailingU64,
+} from './series-keys.ts';
+import {
+  decodeHeader,
+  decodeNumber,
+  decodeRun,
+  encodeHeader,
+  encodeNumber,
+  encodeRun,
+  type NumberRecord,
+  type SeriesHeader,
+} from './series-record.ts';
+import { isForgottenToken, readToken, rememberToken } from './tokens.ts';
+
+/** Consecutive plain INCs within this much log time share one run record (audit time precision). */
+export const INC_RUN_WINDOW_MS = 1000;
+/** Most due reservations one apply voids in its sweep: every apply stays short. */
+export const EXPIRY_SWEEP_MAX = 64;
+/** Most records one command on a series prunes under its retention. */
+export const PRUNE_MAX = 64;
+/** A RESERVE's exactly-once token record carries COUNT 0: an INC can never have it. */
+const RESERVE_TOKEN_COUNT = 0;
+const EXPIRED_REASON = Buffer.from('expired');
+
+export function readHeader(kv: KvReader, bucket: Buffer, sequence: Buffer): SeriesHeader | undefined {
+  const bytes = kv.get(headerKey(bucket, sequence));
+  return bytes === undefined ? undefined : decodeHeader(bytes);
+}
+
+function writeHeader(txn: KvTxn, bucket: Buffer, sequence: Buffer, header: SeriesHeader): void {
+  txn.put(headerKey(bucket, sequence), encodeHeader(header));
+}
+
+export function sequenceValue(kv: KvReader, bucket: Buffer, sequence: Buffer): bigint {
+  return readU64(kv.get(sequenceKey(bucket, sequence)));
+}
+
+export function readNumber(kv: KvReader, bucket: Buffer, sequence: Buffer, n: bigint): NumberRecord | undefined {
+  const bytes = kv.get(numberKey(bucket, sequence, n));
+  return bytes === undefined ? undefined : decodeNumber(bytes);
+}
+
+function startSeries(txn: KvTxn, bucket: Buffer, sequence: Buffer, nowMs: number): SeriesHeader {
+  const header: SeriesHeader = {
+    base: sequenceValue(txn, bucket, sequence),
+    reserved: 0n,
+    used: 0n,
+    void: 0n,
+    inc: 0n,
+    runNext: 0n,
+    runFirst: 0n,
+    retain: 0n,
+    prunedThrough: 0n,
+    createdMs: nowMs,
+  };
+  writeHeader(txn, bucket, sequence, header);
+  return header;
+}
+
+/** SET on a series would reuse or skip numbers: refused. Null when SET may proceed. */
+export function seriesRefusesSet(kv: KvReader, bucket: Buffer, sequence: Buffer): CommandResult | null {
+  if (kv.get(headerKey(bucket, sequence)) === undefined) return null;
+  return errorResult(ErrorCode.SERIES_SET, 'SERIES SET is refused on a series: its numbers are never reused or skipped');
+}
+
+export function applyReserve(txn: KvTxn, command: ReserveCommand, nowMs: number, options: ResolvedOptions): CommandResult {
+  const { bucket, sequence, token } = command;
+  if (token !== undefined) {
+    const known = readToken(txn, tokenKey(bucket, sequence, token));
+    if (known !== undefined) {
+      if (known.count !== RESERVE_TOKEN_COUNT) return errorResult(ErrorCode.TOKEN_MISMATCH, 'ID token was used with a different command');
+      return intResult(known.value);
+    }
+    if (isForgottenToken(txn, token, nowMs, options)) {
+      return errorResult(ErrorCode.TOKEN_EXPIRED, 'ID token expired: older than the retention window or already evicted');
+    }
+  }
+  const header = readHeader(txn, bucket, sequence) ?? startSeries(txn, bucket, sequence, nowMs);
+  const key = sequenceKey(bucket, sequence);
+  const before = txn.get(key);
+  const n = readU64(before) + 1n;
+  if (n > SEQUENCE_VALUE_MAX) return errorResult(ErrorCode.OVERFLOW, 'increment would overflow');
+  if (before === undefined) addMeta(txn, 'sequences', 1n);
+  txn.put(key, u64(n));
+  const expiresMs = nowMs + command.ttlSeconds * 1000;
+  const record: NumberRecord = { state: 'reserved', reservedMs: nowMs, expiresMs, changedMs: nowMs, ...(command.ref ? { ref: command.ref } : {}) };
+  txn.put(numberKey(bucket, sequence, n), encodeNumber(record));
+  txn.put(openKey(bucket, sequence, n), u64(BigInt(expiresMs)));
+  txn.put(expiryKey(expiresMs, bucket, sequence, n), Buffer.alloc(0));
+  writeHeader(txn, bucket, sequence, prune(txn, bucket, sequence, { ...header, reserved: header.reserved + 1n }));
+  if (token !== undefined) {
+    rememberToken(txn, tokenKey(bucket, sequence, token), { token, count: RESERVE_TOKEN_COUNT, value: n }, nowMs, options);
+  }
+  return intResult(n);
+}
+
+export function applyConfirm(txn: KvTxn, command: ConfirmCommand, nowMs: number): CommandResult {
+  const found = touchNumber(txn, command.bucket, command.sequence, command.number, nowMs);
+  if ('error' in found) return found.error;
+  const { record } = found;
+  if (record.state === 'void') {
+    const why = record.reason?.toString('latin1') ?? '';
+    return errorResult(ErrorCode.NUMBER_VOID, `VOIDED number ${command.number} is void (${why})`);
+  }
+  if (record.state === 'used') {
+    // A retried CONFIRM (same or no REF) is answered OK: CONFIRM is idempotent.
+    if (command.ref === undefined || (record.ref !== undefined && record.ref.equals(command.ref))) return OK_RESULT;
+    return errorResult(ErrorCode.NUMBER_USED, `USED number ${command.number} is already used with another REF`);
+  }
+  const ref = command.ref ?? record.ref;
+  close(txn, command.bucket, command.sequence, command.number, record, { ...record, state: 'used', changedMs: nowMs, ...(ref ? { ref } : {}) });
+  return OK_RESULT;
+}
+
+export function applyVoid(txn: KvTxn, command: VoidCommand, nowMs: number): CommandResult {
+  const found = touchNumber(txn, command.bucket, command.sequence, command.number, nowMs);
+  if ('error' in found) return found.error;
+  const { record } = found;
+  // Used numbers stay used: the law corrects an issued invoice by a credit note, not by voiding it.
+  if (record.state === 'used') return errorResult(ErrorCode.NUMBER_USED, `USED number ${command.number} is used; used numbers stay used`);
+  if (record.state === 'void') return OK_RESULT; // idempotent; the first reason stays
+  close(txn, command.bucket, command.sequence, command.number, record, { ...record, state: 'void', changedMs: nowMs, reason: command.reason });
+  return OK_RESULT;
+}
+
+/** SEQ.RETAIN: sets the retention (and makes the sequence a series if it was not). */
+export function applyRetain(txn: KvTxn, command: SeqRetainCommand, nowMs: number): CommandResult {
+  const { bucket, sequence } = command;
+  const header = readHeader(txn, bucket, sequence) ?? startSeries(txn, bucket, sequence, nowMs);
+  writeHeader(txn, bucket, sequence, prune(txn, bucket, sequence, { ...header, retain: command.numbers }));
+  return OK_RESULT;
+}
+
+/**
+ * The record of number n for CONFIRM/VOID, expired first if its reservation is due; or the error
+ * to answer (not handed out yet, or not a reserved number).
+ */
+function touchNumber(
+  txn: KvTxn,
+  bucket: Buffer,
+  sequence: Buffer,
+  n: bigint,
+  nowMs: number,
+): { record: NumberRecord } | { error: CommandResult } {
+  if (n > sequenceValue(txn, bucket, sequence)) {
+    return { error: errorResult(ErrorCode.NUMBER_UNKNOWN, `NOTISSUED number ${n} was not handed out yet`) };
+  }
+  let record = readNumber(txn, bucket, sequence, n);
+  if (record === undefined) {
+    return { error: errorResult(ErrorCode.NOT_RESERVED, `NOTRESERVED number ${n} was not reserved (plain INC, before the series, or pruned)`) };
+  }
+  if (record.state === 'reserved' && record.expiresMs <= nowMs) record = expire(txn, bucket, sequence, n, record);
+  return { record };
+}
+
+/** Voids a due reservation with reason `expired`, at the time it ran out. */
+export function expire(txn: KvTxn, bucket: Buffer, sequence: Buffer, n: bigint, record: NumberRecord): NumberRecord {
+  const next: NumberRecord = { ...record, state: 'void', changedMs: record.expiresMs, reason: EXPIRED_REASON };
+  close(txn, bucket, sequence, n, record, next);
+  return next;
+}
+
+/** reserved -> used | void: the record, both indexes and the header counts in one step. */
+function close(txn: KvTxn, bucket: Buffer, sequence: Buffer, n: bigint, before: NumberRecord, after: NumberRecord): void {
+  txn.put(numberKey(bucket, sequence, n), encodeNumber(after));
+  txn.remove(openKey(bucket, sequence, n));
+  txn.remove(expiryKey(before.expiresMs, bucket, sequence, n));
+  const header = readHeader(txn, bucket, sequence)!;
+  const counted = { ...header, reserved: header.reserved - 1n };
+  const updated = after.state === 'used' ? { ...counted, used: counted.used + 1n } : { ...counted, void: counted.void + 1n };
+  writeHeader(txn, bucket, sequence, prune(txn, bucket, sequence, updated));
+}
+
+/**
+ * The bounded sweep every write apply runs: voids the reservations due by `nowMs`, oldest expiry
+ * first, at most `max`. Index entries whose record is gone (the bucket moved away) are dropped.
+ */
+export function sweepExpiredReservations(txn: KvTxn, nowMs: number, max = EXPIRY_SWEEP_MAX): number {
+  let done = 0;
+  while (done < max) {
+    const first = txn.first(EXPIRY_PREFIX);
+    if (first === undefined) break;
+    const entry = parseExpiryKey(first.key);
+    if (entry.expiresMs > nowMs) break;
+    const key = Buffer.from(first.key);
+    const record = readNumber(txn, entry.bucket, entry.sequence, entry.n);
+    if (record?.state === 'reserved' && record.expiresMs === entry.expiresMs) {
+      expire(txn, entry.bucket, entry.sequence, entry.n, record);
+    }
+    txn.remove(key);
+    done++;
+  }
+  return done;
+}
+
+/** Hook for INC (apply.ts): on a series, records first..last as plain-INC numbers. */
+export function noteIncrement(txn: KvTxn, bucket: Buffer, sequence: Buffer, first: bigint, last: bigint): void {
+  const header = readHeader(txn, bucket, sequence);
+  if (header === undefined) return;
+  const nowMs = Number(getMeta(txn, 'clockMs'));
+  let runNext = header.runNext;
+  const lastKey = runNext > header.runFirst ? runKey(bucket, sequence, runNext - 1n) : undefined;
+  const previous = lastKey === undefined ? undefined : txn.get(lastKey);
+  const run = previous === undefined ? undefined : decodeRun(previous);
+  if (lastKey !== undefined && run !== undefined && run.end + 1n === first && nowMs - run.firstMs < INC_RUN_WINDOW_MS) {
+    txn.put(lastKey, encodeRun({ ...run, end: last, lastMs: nowMs }));
+  } else {
+    txn.put(runKey(bucket, sequence, runNext), encodeRun({ start: first, end: last, firstMs: nowMs, lastMs: nowMs }));
+    runNext++;
+  }
+  const updated = { ...header, runNext, inc: header.inc + (last - first + 1n) };
+  writeHeader(txn, bucket, sequence, prune(txn, bucket, sequence, updated));
+}
+
+/**
+ * Retention: removes up to PRUNE_MAX closed records and runs of numbers <= value - retain,
+ * oldest first, stopping at an open reservation (it is pruned once closed). Returns the header
+ * with runFirst and prunedThrough moved; the caller writes it.
+ */
+function prune(txn: KvTxn, bucket: Buffer, sequence: Buffer, header: SeriesHeader): SeriesHeader {
+  if (header.retain === 0n) return header;
+  const floor = sequenceValue(txn, bucket, sequence) - header.retain;
+  if (floor <= header.prunedThrough) return header;
+  let budget = PRUNE_MAX;
+  let runFirst = header.runFirst;
+  while (budget > 0 && runFirst < header.runNext) {
+    const key = runKey(bucket, sequence, runFirst);
+    const run = decodeRun(txn.get(key)!);
+    if (run.end > floor) break;
+    txn.remove(key);
+    runFirst++;
+    budget--;
+  }
+  const prefix = seriesPrefix(SPACE_SERIES_NUMBER, bucket, sequence);
+  let lowest: bigint | undefined;
+  while (budget > 0) {
+    const first = txn.first(prefix);
+    if (first === undefined) break;
+    const n = trailingU64(first.key);
+    if (n > floor || decodeNumber(first.value).state === 'reserved') {
+      lowest = n;
+      break;
+    }
+    txn.remove(Buffer.from(first.key));
+    budget--;
+  }
+  if (budget === 0 && lowest === undefined) lowest = lowestNumber(txn, prefix);
+  let through = floor;
+  if (lowest !== undefined && lowest - 1n < through) through = lowest - 1n;
+  if (runFirst < header.runNext) {
+    const start = decodeRun(txn.get(runKey(bucket, sequence, runFirst))!).start;
+    if (start - 1n < through) through = start - 1n;
+  }
+  return { ...header, runFirst, prunedThrough: through > header.prunedThrough ? through : header.prunedThrough };
+}
+
+function lowestNumber(kv: KvReader, prefix: Buffer): bigint | undefined {
+  const entry = kv.first(prefix);
+  return entry === undefined ? undefined : trailingU64(entry.key);
+}
