@@ -40,7 +40,7 @@ const get = (s: string): GetCommand => ({ type: 'get', bucket: Buffer.from('b'),
 test('GETs queued together share one ReadIndex round and are served once applied reaches it', (t) => {
   const q = new ReadQueue(1000, 10);
   const answers: string[] = [];
-  for (const s of ['x', 'y']) q.add(get(s), 0, (r) => answers.push(`${s}:${r.type}`));
+  for (const s of ['x', 'y']) q.add(get(s), 0, 0, (r) => answers.push(`${s}:${r.type}`));
   const contexts: string[] = [];
   q.issue((ctx) => contexts.push(ctx), lost);
   t.is(contexts.length, 1);
@@ -55,9 +55,9 @@ test('GETs queued together share one ReadIndex round and are served once applied
 test('NOT_READY keeps GETs queued; losing leadership answers every pending GET; the queue is bounded', (t) => {
   const q = new ReadQueue(1000, 2);
   const answers: string[] = [];
-  t.true(q.add(get('a'), 0, (r) => answers.push((r as { code: string }).code)));
-  t.true(q.add(get('b'), 0, (r) => answers.push((r as { code: string }).code)));
-  t.false(q.add(get('c'), 0, () => t.fail()));
+  t.true(q.add(get('a'), 0, 0, (r) => answers.push((r as { code: string }).code)));
+  t.true(q.add(get('b'), 0, 0, (r) => answers.push((r as { code: string }).code)));
+  t.false(q.add(get('c'), 0, 0, () => t.fail()));
   q.issue(() => {
     throw new RaftError(RaftErrorCode.NOT_READY, 'no commit in term yet');
   }, lost);
@@ -66,4 +66,17 @@ test('NOT_READY keeps GETs queued; losing leadership answers every pending GET; 
   q.failAll(lost());
   t.deepEqual(answers, [ErrorCode.NOT_LEADER, ErrorCode.NOT_LEADER]);
   t.is(q.size, 0);
+});
+
+test('a GET waits for writes proposed before it arrived, even if its ReadIndex round is older (read-your-writes)', (t) => {
+  const q = new ReadQueue(1000, 10);
+  const answers: string[] = [];
+  // An INC was proposed at index 12 and is not committed yet; the GET pipelined behind it arrives now.
+  q.add(get('x'), 0, 12, (r) => answers.push(r.type));
+  const contexts: string[] = [];
+  q.issue((ctx) => contexts.push(ctx), lost);
+  q.onReadStates([{ index: 10, context: contexts[0]! }]);
+  q.serve(11, () => t.fail('served before the earlier write was applied'));
+  q.serve(12, (cmds) => cmds.map(() => ({ type: 'int', value: 1n }) as const));
+  t.deepEqual(answers, ['int']);
 });
