@@ -25,6 +25,17 @@ function usage(): string {
   return `Usage: seqdb <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'seqdb <command> --help' for a command's options.`;
 }
 
+/**
+ * Node processes of `seqdb dev --nodes/--shards` must not outlive the dev process, even one killed
+ * with -9 (which runs no cleanup): their stdin is a pipe from it, so EOF there means it is gone.
+ */
+function exitWithParent(): void {
+  if (process.env.SEQDB_EXIT_WITH_PARENT !== '1') return;
+  process.stdin.on('error', () => {});
+  process.stdin.once('end', () => process.kill(process.pid, 'SIGTERM'));
+  process.stdin.resume();
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
@@ -49,6 +60,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+exitWithParent();
 process.exitCode = await main(process.argv.slice(2)).catch((error: Error) => {
   console.error(`seqdb: ${error.message}`);
   return 1;

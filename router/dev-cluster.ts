@@ -71,6 +71,7 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
   const env = {
     ...process.env,
     SEQDB_CLUSTER_SECRET: clusterSecret,
+    SEQDB_EXIT_WITH_PARENT: '1',
     ...(security?.password !== undefined ? { SEQDB_PASSWORD: security.password } : { SEQDB_PASSWORD: '' }),
   };
   const tlsArgs = security?.tlsFiles === undefined ? [] : [
@@ -89,7 +90,8 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
         ...(shard === 1 ? ['--shards-expect', String(o.shards)] : []), ...(o.nodeArgs ?? []), ...tlsArgs,
         ...(o.nodeAdminBasePort !== undefined ? ['--admin-port', String(o.nodeAdminBasePort + 1 + (shard - 1) * perShard + i)] : []),
       ];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+      // stdin is a pipe only so that the node sees EOF when this process dies, even by kill -9.
+      const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
       const prefix = `[s${shard}n${i}] `;
       const relay = (chunk: Buffer): void => {
         for (const line of chunk.toString().split('\n')) if (line.trim() !== '') log(prefix + line);

@@ -13,6 +13,7 @@ import type { Reply } from '../../shared/protocol/index.ts';
 import type { Engine } from '../server/engine.ts';
 import type { CommandResult, KvReader } from '../state-machine/index.ts';
 import { NodePool } from '../../router/node-connection.ts';
+import type { InternalDialOptions } from '../../shared/security/internal-options.ts';
 import { CATALOG_SHARD_ID, readCatalog, type CatalogView } from './catalog.ts';
 import { REGISTER_ADDRS_MAX, clusterArgs, type ClusterCommand } from './cluster-command.ts';
 import { shardedAs } from './ownership.ts';
@@ -44,6 +45,8 @@ export interface ShardAgentDeps {
   /** Re-registration period (refreshes address hints). Default 10000 ms. */
   readonly reregisterMs?: number;
   readonly log: (line: string) => void;
+  /** Cluster secret and TLS for connections to other shards' nodes (shared/security/). Default: none. */
+  readonly internal?: InternalDialOptions;
 }
 
 export interface ShardAgent {
@@ -51,9 +54,11 @@ export interface ShardAgent {
 }
 
 const REQUEST_TIMEOUT_MS = 1000;
+/** The catalog's refusal to register a removed shard (apply-cluster.ts). */
+const RETIRED_TEXT = /was removed from the cluster/;
 
 export function startShardAgent(d: ShardAgentDeps): ShardAgent {
-  const pool = new NodePool();
+  const pool = new NodePool(d.internal);
   const pushed = new Map<string, number>();
   const leaders = new Map<string, string>();
   let registeredKey = '';
@@ -64,6 +69,7 @@ export function startShardAgent(d: ShardAgentDeps): ShardAgent {
   let stopped = false;
   let busy = false;
   let warnedStandalone = false;
+  let retired = false;
 
   const sendToShard = async (shard: string, addrs: readonly string[], command: ClusterCommand): Promise<CommandResult | null> => {
     if (shard === d.shard) return d.engine.execute(command);
@@ -94,6 +100,12 @@ export function startShardAgent(d: ShardAgentDeps): ShardAgent {
     const key = addrs.join(',');
     if (key === registeredKey && Date.now() - registeredMs < (d.reregisterMs ?? 10_000)) return;
     const r = await sendToShard(CATALOG_SHARD_ID, d.catalogSeeds(), { type: 'cluster', op: 'register', shard: d.shard, addrs });
+    if (r?.type === 'error' && RETIRED_TEXT.test(r.message)) {
+      // `seqdb shard remove` took this shard off the list for good: stop asking.
+      if (!retired) d.log(`shard ${d.shard} was removed from the cluster: not registering again (stop these nodes)`);
+      retired = true;
+      return;
+    }
     if (r?.type === 'ok') {
       if (key !== registeredKey) d.log(`registered shard ${d.shard} in the catalog (${key})`);
       registeredKey = key;
@@ -119,9 +131,10 @@ export function startShardAgent(d: ShardAgentDeps): ShardAgent {
 
   const push = async (view: CatalogView): Promise<void> => {
     await Promise.all(view.shards.map(async (s) => {
-      if ((pushed.get(s.id) ?? 0) >= view.epoch) return;
+      // Only the first push initializes a shard (setOwnership); moves change ownership after it.
+      if (pushed.has(s.id)) return;
       const r = await sendToShard(s.id, s.addrs, { type: 'cluster', op: 'setslots', shard: s.id, epoch: view.epoch, slots: s.slots });
-      if (r?.type === 'int' && Number(r.value) >= view.epoch) {
+      if (r?.type === 'int' && Number(r.value) > 0) {
         pushed.set(s.id, view.epoch);
         d.log(`shard ${s.id} committed ${s.slots.size} slots at epoch ${view.epoch}`);
       }
@@ -139,7 +152,7 @@ export function startShardAgent(d: ShardAgentDeps): ShardAgent {
       warnedStandalone = true;
       return;
     }
-    await register();
+    if (!retired) await register();
     if (d.shard !== CATALOG_SHARD_ID) return;
     const view = d.readState(readCatalog);
     if (view.epoch === 0) await maybeInit(view);

@@ -8,6 +8,8 @@ import type { KvTxn } from '../state-machine/kv.ts';
 import { CATALOG_SHARD_ID, catalogToJson, initSlots, readCatalog, registerShard } from './catalog.ts';
 import type { ClusterCommand } from './cluster-command.ts';
 import { readOwnership, setOwnership, shardedAs } from './ownership.ts';
+import { drainShard, forgetShard, moveAbort, moveBegin, moveCommit, moveEnd, moveStatusJson, readRetired } from './move-catalog.ts';
+import { exportFrozen, freezeSlots, importSlots, rejectSlots, releaseSlots, unfreezeSlots } from './move-shard.ts';
 
 export function applyClusterCommand(txn: KvTxn, command: ClusterCommand): CommandResult {
   const shard = shardedAs(txn);
@@ -16,13 +18,28 @@ export function applyClusterCommand(txn: KvTxn, command: ClusterCommand): Comman
     case 'register':
     case 'initslots':
     case 'catalog':
+    case 'move':
+    case 'movebegin':
+    case 'movecommit':
+    case 'moveabort':
+    case 'moveend':
+    case 'drain':
+    case 'forget':
       if (shard !== CATALOG_SHARD_ID) {
         return errorResult(ErrorCode.CLUSTER_DOWN, `shard ${shard} does not hold the catalog (shard ${CATALOG_SHARD_ID} does)`);
       }
       if (command.op === 'register') {
+        if (readRetired(txn).includes(command.shard)) return errorResult(ErrorCode.MOVE_REFUSED, `shard ${command.shard} was removed from the cluster; start a new shard id`);
         registerShard(txn, command.shard, command.addrs);
         return OK_RESULT;
       }
+      if (command.op === 'move') return bulkResult(moveStatusJson(txn));
+      if (command.op === 'movebegin') return moveBegin(txn, command.from, command.to, command.slots);
+      if (command.op === 'movecommit') return moveCommit(txn, command.epoch);
+      if (command.op === 'moveabort') return moveAbort(txn, command.epoch);
+      if (command.op === 'moveend') return moveEnd(txn, command.epoch);
+      if (command.op === 'drain') return drainShard(txn, command.shard);
+      if (command.op === 'forget') return forgetShard(txn, command.shard);
       if (command.op === 'initslots') {
         const epoch = initSlots(txn);
         return epoch === 0 ? errorResult(ErrorCode.TRY_AGAIN, 'no shard registered yet') : intResult(BigInt(epoch));
@@ -31,6 +48,18 @@ export function applyClusterCommand(txn: KvTxn, command: ClusterCommand): Comman
     case 'setslots':
       if (command.shard !== shard) return errorResult(ErrorCode.SYNTAX, `slots for shard ${command.shard} sent to shard ${shard}`);
       return intResult(BigInt(setOwnership(txn, command.epoch, command.slots)));
+    case 'freeze':
+      return freezeSlots(txn, command.epoch, command.slots);
+    case 'export':
+      return exportFrozen(txn, command.epoch, command.slots);
+    case 'release':
+      return releaseSlots(txn, command.epoch, command.slots);
+    case 'unfreeze':
+      return unfreezeSlots(txn, command.epoch, command.slots);
+    case 'reject':
+      return rejectSlots(txn, command.epoch, command.slots);
+    case 'import':
+      return importSlots(txn, command.epoch, command.slots, command.data);
     case 'ownership': {
       const own = readOwnership(txn)!;
       return bulkResult(JSON.stringify({ shard: own.shard, epoch: own.epoch, slots: own.slots.size }));

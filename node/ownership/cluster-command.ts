@@ -7,6 +7,12 @@
  *   CLUSTER CATALOG                            catalog shard: JSON of epoch, shards, their slots
  *   CLUSTER SETSLOTS <shard> <epoch> <base64>  any sharded shard: the slots it owns from `epoch` on
  *   CLUSTER OWNERSHIP                          any shard: JSON of what this shard owns
+ *   CLUSTER MOVEBEGIN <from> <to> <base64>     catalog: record a move (move-catalog.ts)
+ *   CLUSTER MOVECOMMIT|MOVEABORT|MOVEEND <M>   catalog: advance the move of epoch M
+ *   CLUSTER MOVE                               catalog: JSON {epoch, move, draining}
+ *   CLUSTER DRAIN|FORGET <shard>               catalog: shard removal
+ *   CLUSTER FREEZE|EXPORT|RELEASE|UNFREEZE|REJECT <M> <base64>   a shard's move steps (move-shard.ts)
+ *   CLUSTER IMPORT <M> <base64 slots> <base64 data>              the target's move step
  *
  * Accepted from anyone today (see router/DESIGN.md: a cluster secret comes with issue 11).
  */
@@ -18,7 +24,16 @@ export type ClusterCommand =
   | { readonly type: 'cluster'; readonly op: 'initslots' }
   | { readonly type: 'cluster'; readonly op: 'catalog' }
   | { readonly type: 'cluster'; readonly op: 'setslots'; readonly shard: string; readonly epoch: number; readonly slots: SlotSet }
-  | { readonly type: 'cluster'; readonly op: 'ownership' };
+  | { readonly type: 'cluster'; readonly op: 'ownership' }
+  | { readonly type: 'cluster'; readonly op: 'move' }
+  | { readonly type: 'cluster'; readonly op: 'movebegin'; readonly from: string; readonly to: string; readonly slots: SlotSet }
+  | { readonly type: 'cluster'; readonly op: 'movecommit' | 'moveabort' | 'moveend'; readonly epoch: number }
+  | { readonly type: 'cluster'; readonly op: 'drain' | 'forget'; readonly shard: string }
+  | { readonly type: 'cluster'; readonly op: MoveStepOp; readonly epoch: number; readonly slots: SlotSet }
+  | { readonly type: 'cluster'; readonly op: 'import'; readonly epoch: number; readonly slots: SlotSet; readonly data: Buffer };
+
+export type MoveStepOp = 'freeze' | 'export' | 'release' | 'unfreeze' | 'reject';
+const MOVE_STEP_OPS: readonly string[] = ['freeze', 'export', 'release', 'unfreeze', 'reject'];
 
 /** Shard ids as `seqdb node --shard` accepts them. */
 export const SHARD_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -48,8 +63,28 @@ export function parseClusterCommand(args: readonly Buffer[]): ClusterCommand {
     case 'initslots':
     case 'catalog':
     case 'ownership':
+    case 'move':
       arity(2);
       return { type: 'cluster', op };
+    case 'movebegin': {
+      arity(5);
+      return { type: 'cluster', op, from: shardArg(text(2)), to: shardArg(text(3)), slots: slotsArg(text(4)) };
+    }
+    case 'movecommit':
+    case 'moveabort':
+    case 'moveend':
+      arity(3);
+      return { type: 'cluster', op, epoch: epochArg(text(2)) };
+    case 'drain':
+    case 'forget':
+      arity(3);
+      return { type: 'cluster', op, shard: shardArg(text(2)) };
+    case 'import': {
+      arity(5);
+      const data = Buffer.from(text(4), 'base64');
+      if (data.toString('base64') !== text(4)) throw syntax('bad slot data');
+      return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), data };
+    }
     case 'setslots': {
       arity(5);
       const shard = shardArg(text(2));
@@ -60,6 +95,10 @@ export function parseClusterCommand(args: readonly Buffer[]): ClusterCommand {
       return { type: 'cluster', op, shard, epoch: Number(epochText), slots };
     }
     default:
+      if (op !== undefined && MOVE_STEP_OPS.includes(op)) {
+        arity(4);
+        return { type: 'cluster', op: op as MoveStepOp, epoch: epochArg(text(2)), slots: slotsArg(text(3)) };
+      }
       throw new SeqError(ErrorCode.UNKNOWN_COMMAND, `unknown subcommand for 'cluster'`);
   }
 }
@@ -71,6 +110,23 @@ export function clusterArgs(command: ClusterCommand): string[] {
       return ['CLUSTER', 'REGISTER', command.shard, command.addrs.join(',')];
     case 'setslots':
       return ['CLUSTER', 'SETSLOTS', command.shard, String(command.epoch), command.slots.toBase64()];
+    case 'movebegin':
+      return ['CLUSTER', 'MOVEBEGIN', command.from, command.to, command.slots.toBase64()];
+    case 'movecommit':
+    case 'moveabort':
+    case 'moveend':
+      return ['CLUSTER', command.op.toUpperCase(), String(command.epoch)];
+    case 'drain':
+    case 'forget':
+      return ['CLUSTER', command.op.toUpperCase(), command.shard];
+    case 'import':
+      return ['CLUSTER', 'IMPORT', String(command.epoch), command.slots.toBase64(), command.data.toString('base64')];
+    case 'freeze':
+    case 'export':
+    case 'release':
+    case 'unfreeze':
+    case 'reject':
+      return ['CLUSTER', command.op.toUpperCase(), String(command.epoch), command.slots.toBase64()];
     default:
       return ['CLUSTER', command.op.toUpperCase()];
   }
@@ -108,6 +164,17 @@ export function decodeClusterCommand(bytes: Uint8Array): { command: ClusterComma
 function shardArg(text: string): string {
   if (!isValidShardId(text)) throw syntax('bad shard id');
   return text;
+}
+
+function epochArg(text: string): number {
+  if (!/^[1-9][0-9]{0,14}$/.test(text)) throw syntax('bad epoch');
+  return Number(text);
+}
+
+function slotsArg(text: string): SlotSet {
+  const slots = SlotSet.fromBase64(text);
+  if (slots === null) throw syntax('bad slot bitmap');
+  return slots;
 }
 
 function syntax(what: string): SeqError {

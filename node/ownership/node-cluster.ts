@@ -7,6 +7,7 @@ import { startDiscovery, type Discovery } from '../../shared/discovery/index.ts'
 import type { Engine } from '../server/engine.ts';
 import type { KvReader } from '../state-machine/index.ts';
 import { startShardAgent, type ShardAgent } from './agent.ts';
+import type { InternalDialOptions } from '../../shared/security/internal-options.ts';
 
 export interface ShardingOptions {
   /** Announce and browse `_seqdb._tcp` on the interface of --host. Default true. */
@@ -33,6 +34,8 @@ export interface NodeClusterDeps {
   readonly memberAddrs: () => string[];
   readonly readState: <T>(fn: (kv: KvReader) => T) => T;
   readonly log: (line: string) => void;
+  /** Cluster secret and TLS for the agent's connections to other shards. Default: none. */
+  readonly internal?: InternalDialOptions;
 }
 
 export interface NodeCluster {
@@ -74,6 +77,7 @@ export async function startNodeCluster(d: NodeClusterDeps): Promise<NodeCluster>
     knownShards: () => [...new Set(nodes().filter((p) => p.role === 'node' && p.shard !== undefined).map((p) => p.shard!))],
     ...(d.options.shardsExpect !== undefined ? { shardsExpect: d.options.shardsExpect } : {}),
     log: d.log,
+    ...(d.internal !== undefined ? { internal: d.internal } : {}),
   });
   return {
     async stop() {

@@ -13,6 +13,7 @@ import { errorResult, type CommandResult } from '../state-machine/command.ts';
 import type { KvReader, KvTxn } from '../state-machine/kv.ts';
 import { OWN, readU64, u64 } from './keys.ts';
 import { hasSlot, SlotSet } from './slot-set.ts';
+import { isFrozen } from './move-shard.ts';
 
 /** The shard this state belongs to, if it is part of a sharded cluster; null otherwise. */
 export function shardedAs(kv: KvReader): string | null {
@@ -50,18 +51,24 @@ export function ownershipRefusal(kv: KvReader, bucket: Uint8Array): CommandResul
     return errorResult(ErrorCode.TRY_AGAIN, `shard ${mode.toString('latin1')} has no slot ownership committed yet`);
   }
   const bits = kv.get(OWN.slots);
-  if (bits !== undefined && hasSlot(bits, slot)) return null;
+  if (bits !== undefined && hasSlot(bits, slot)) {
+    // A move out of this slot is under way (move-shard.ts): nothing may change or be read here
+    // until it is released (then MOVED) or unfrozen. Routers retry TRYAGAIN after a backoff.
+    if (isFrozen(kv, slot)) return errorResult(ErrorCode.TRY_AGAIN, `slot ${slot} is moving off shard ${mode.toString('latin1')}`);
+    return null;
+  }
   return errorResult(ErrorCode.MOVED, `${slot} ? not owned by shard ${mode.toString('latin1')} (epoch ${epoch})`);
 }
 
 /**
- * Installs the slots this shard owns from `epoch` on. Only a newer epoch replaces what is
- * there: a delayed or repeated push of an older table changes nothing (idempotent retries).
+ * Installs the slots this shard owns, once: the first push of the committed table (at whatever
+ * epoch) initializes ownership; after that only slot moves change it (move-shard.ts), so a
+ * delayed or repeated push changes nothing (idempotent retries) and cannot undo a move.
  * Returns the epoch in force afterwards.
  */
 export function setOwnership(txn: KvTxn, epoch: number, slots: SlotSet): number {
   const current = readU64(txn.get(OWN.epoch));
-  if (epoch <= current) return current;
+  if (current > 0) return current;
   txn.put(OWN.slots, Buffer.from(slots.bits));
   txn.put(OWN.epoch, u64(epoch));
   return epoch;

@@ -1,0 +1,140 @@
+/**
+ * The data of a set of slots inside one shard's state: what a slot move reads from the source
+ * (one consistent read, inside the apply step of CLUSTER EXPORT), installs on the target
+ * (CLUSTER IMPORT) and deletes from the source (CLUSTER RELEASE).
+ *
+ * Bucket-keyed spaces: every key is `tag | u16 len | bucket | ...` (node/state-machine/keys.ts),
+ * so a key's slot is slotOf(bucket). Sequences are copied verbatim; exactly-once token records
+ * are re-serialized into the target's eviction order (tokens.ts adoptTokenRecord). The source's
+ * TOKEN_EXPIRED fence (meta evictedTimedMaxMs) travels too: the target keeps the larger one, so
+ * a retry with a token the source already forgot cannot get a fresh number on the target.
+ *
+ * Issue 12's audit spaces (state-machine/series-keys.ts) are copied verbatim, including its
+ * global expiry index, whose keys carry the bucket after a u64 time. Any new space that holds
+ * per-bucket data must be listed in MOVABLE_SPACES, or a move would leave it behind.
+ */
+import { slotOf } from '../../shared/placement/slot.ts';
+import { SPACE_SEQUENCE, SPACE_TOKEN, META } from '../state-machine/keys.ts';
+import type { KvEntry, KvReader, KvTxn } from '../state-machine/kv.ts';
+import { addMeta, getMeta, setMeta } from '../state-machine/meta.ts';
+import { decodeSnapshot, encodeSnapshot } from '../state-machine/snapshot.ts';
+import { adoptTokenRecord, forgetTokenRecord } from '../state-machine/tokens.ts';
+import { SERIES_BUCKET_SPACES, SPACE_SERIES_EXPIRY } from '../state-machine/series-keys.ts';
+import type { SlotSet } from './slot-set.ts';
+
+export interface MovableSpace {
+  readonly tag: number;
+  /** How an entry is installed on the target. */
+  readonly kind: 'sequence' | 'token' | 'verbatim';
+  /** Offset of lp(bucket) in the key. Default 1 (right after the tag). */
+  readonly bucketAt?: number;
+}
+
+/** Spaces whose keys name a bucket: their entries move with the bucket's slot. */
+export const MOVABLE_SPACES: readonly MovableSpace[] = [
+  { tag: SPACE_SEQUENCE, kind: 'sequence' },
+  { tag: SPACE_TOKEN, kind: 'token' },
+  ...SERIES_BUCKET_SPACES.map((tag) => ({ tag, kind: 'verbatim' as const })),
+  { tag: SPACE_SERIES_EXPIRY, kind: 'verbatim', bucketAt: 9 },
+];
+
+function spaceOf(key: Buffer): MovableSpace | undefined {
+  return MOVABLE_SPACES.find((s) => s.tag === key[0]);
+}
+
+/**
+ * Most bytes of one export: its base64 must fit one CLUSTER IMPORT request within the client
+ * protocol's 64 KiB request limit (shared/protocol/limits.ts), with room for the other arguments.
+ */
+export const SLOT_DATA_BYTES_MAX = 40 * 1024;
+
+/** The bucket of a key of a movable space, or null when the key is malformed or not one. */
+export function bucketOfKey(key: Buffer): Buffer | null {
+  const at = spaceOf(key)?.bucketAt ?? 1;
+  if (key.length < at + 2) return null;
+  const length = key.readUInt16BE(at);
+  if (length < 1 || key.length < at + 2 + length) return null;
+  return key.subarray(at + 2, at + 2 + length);
+}
+
+function* slotEntries(kv: KvReader, slots: SlotSet): Generator<KvEntry> {
+  for (const space of MOVABLE_SPACES) {
+    for (const entry of kv.scan(Buffer.of(space.tag))) {
+      const bucket = bucketOfKey(entry.key);
+      if (bucket !== null && slots.has(slotOf(bucket))) yield entry;
+    }
+  }
+}
+
+/**
+ * Every entry of `slots` plus the token fence, as a snapshot image (state-machine/snapshot.ts);
+ * null when larger than `bytesMax` (the caller moves fewer slots at once).
+ */
+export function exportSlotData(kv: KvReader, slots: SlotSet, bytesMax = SLOT_DATA_BYTES_MAX): Buffer | null {
+  const entries: KvEntry[] = [{ key: META.evictedTimedMaxMs, value: Buffer.from(kv.get(META.evictedTimedMaxMs) ?? Buffer.alloc(8)) }];
+  let bytes = 0;
+  for (const e of slotEntries(kv, slots)) {
+    bytes += 6 + e.key.length + e.value.length;
+    if (bytes > bytesMax) return null;
+    entries.push({ key: Buffer.from(e.key), value: Buffer.from(e.value) });
+  }
+  return Buffer.concat([...encodeSnapshot(entries, 1 << 30)]);
+}
+
+/**
+ * Validates an export against `slots` without writing: null when every entry belongs to a slot
+ * of `slots` in a movable space, else why not. Deterministic (runs in the apply step).
+ */
+export function checkSlotData(data: Buffer, slots: SlotSet): string | null {
+  try {
+    for (const { key, value } of decodeSnapshot([data])) {
+      if (key.equals(META.evictedTimedMaxMs)) {
+        if (value.length !== 8) return 'bad token fence';
+        continue;
+      }
+      const space = spaceOf(key);
+      const bucket = bucketOfKey(key);
+      if (space === undefined || bucket === null) return 'entry outside the movable spaces';
+      if (!slots.has(slotOf(bucket))) return `entry of slot ${slotOf(bucket)}, not part of this import`;
+      if (space.kind === 'sequence' && value.length !== 8) return 'bad sequence value';
+    }
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return null;
+}
+
+/** Installs the entries of `slots` from a checked export (replacing what these slots held here). */
+export function importSlotData(txn: KvTxn, slots: SlotSet, data: Buffer): void {
+  deleteSlotData(txn, slots);
+  for (const { key, value } of decodeSnapshot([data])) {
+    if (key.equals(META.evictedTimedMaxMs)) {
+      if (value.readBigUInt64BE(0) > getMeta(txn, 'evictedTimedMaxMs')) setMeta(txn, 'evictedTimedMaxMs', value.readBigUInt64BE(0));
+      continue;
+    }
+    if (!slots.has(slotOf(bucketOfKey(key)!))) continue;
+    const kind = spaceOf(key)!.kind;
+    if (kind === 'token') {
+      adoptTokenRecord(txn, key, value);
+      continue;
+    }
+    if (kind === 'sequence' && txn.get(key) === undefined) addMeta(txn, 'sequences', 1n);
+    txn.put(key, value);
+  }
+}
+
+/** Deletes every entry of `slots` (the source after the move, or stale leftovers). */
+export function deleteSlotData(txn: KvTxn, slots: SlotSet): number {
+  // Collect first: no writes while a scan is open.
+  const doomed = [...slotEntries(txn, slots)].map((e) => Buffer.from(e.key));
+  for (const key of doomed) {
+    const kind = spaceOf(key)!.kind;
+    if (kind === 'token') {
+      forgetTokenRecord(txn, key);
+      continue;
+    }
+    if (kind === 'sequence') addMeta(txn, 'sequences', -1n);
+    txn.remove(key);
+  }
+  return doomed.length;
+}
