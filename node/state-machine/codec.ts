@@ -18,6 +18,7 @@ import {
 import { CLUSTER_FORMAT, decodeClusterCommand, encodeClusterCommand } from '../ownership/cluster-command.ts';
 import { isSeriesCommand } from './series-command.ts';
 import { SERIES_FORMAT, decodeSeriesCommand, encodeSeriesCommand } from './series-codec.ts';
+import { ByteReader } from './byte-reader.ts';
 
 const FORMAT = 1;
 const TYPE_CODE = { set: 1, inc: 2, get: 3 } as const;
@@ -96,34 +97,12 @@ function corrupt(what: string): SeqError {
   return new SeqError(ErrorCode.INTERNAL, `corrupt command encoding: ${what}`);
 }
 
-class Reader {
-  private at = 0;
-  constructor(private readonly buf: Buffer) {}
-  private need(n: number): number {
-    if (this.at + n > this.buf.length) throw corrupt('truncated');
-    const at = this.at;
-    this.at += n;
-    return at;
+class Reader extends ByteReader {
+  constructor(buf: Buffer) {
+    super(buf, corrupt);
   }
-  u8(): number {
-    return this.buf.readUInt8(this.need(1));
-  }
-  u16(): number {
-    return this.buf.readUInt16BE(this.need(2));
-  }
-  u32(): number {
-    return this.buf.readUInt32BE(this.need(4));
-  }
-  u64(): bigint {
-    return this.buf.readBigUInt64BE(this.need(8));
-  }
-  /** Copies, so decoded commands never alias the log's buffer. */
   bytes(length: number, min: number, max: number): Buffer {
     if (length < min || length > max) throw corrupt('length');
-    const at = this.need(length);
-    return Buffer.from(this.buf.subarray(at, at + length));
-  }
-  done(): boolean {
-    return this.at === this.buf.length;
+    return this.take(length);
   }
 }

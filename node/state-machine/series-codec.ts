@@ -9,6 +9,7 @@
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { DecodedCommand } from './codec.ts';
 import type { SeriesCommand } from './series-command.ts';
+import { ByteReader } from './byte-reader.ts';
 
 export const SERIES_FORMAT = 0xa1;
 const OPS = ['reserve', 'confirm', 'void', 'audit', 'seq.info', 'seq.retain', 'seq.list'] as const;
@@ -114,37 +115,17 @@ function corrupt(what: string): SeqError {
   return new SeqError(ErrorCode.INTERNAL, `corrupt series command encoding: ${what}`);
 }
 
-class Reader {
-  private at = 0;
-  constructor(private readonly buf: Buffer) {}
-  private need(n: number): number {
-    if (this.at + n > this.buf.length) throw corrupt('truncated');
-    const at = this.at;
-    this.at += n;
-    return at;
+class Reader extends ByteReader {
+  constructor(buf: Buffer) {
+    super(buf, corrupt);
   }
-  u8(): number {
-    return this.buf.readUInt8(this.need(1));
-  }
-  u32(): number {
-    return this.buf.readUInt32BE(this.need(4));
-  }
-  u64(): bigint {
-    return this.buf.readBigUInt64BE(this.need(8));
-  }
-  /** Copies, so decoded commands never alias the log's buffer. */
   bytes(): Buffer | undefined {
-    const length = this.buf.readUInt16BE(this.need(2));
-    if (length === ABSENT) return undefined;
-    const at = this.need(length);
-    return Buffer.from(this.buf.subarray(at, at + length));
+    const length = this.u16();
+    return length === ABSENT ? undefined : this.take(length);
   }
   required(): Buffer {
     const v = this.bytes();
     if (v === undefined) throw corrupt('missing bytes');
     return v;
-  }
-  done(): boolean {
-    return this.at === this.buf.length;
   }
 }
