@@ -18,6 +18,7 @@ import { assertIsolatedNamespace, printResult, REPO_ROOT } from '../helpers/netn
 import { NodePool } from '../../router/node-connection.ts';
 import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { call, closePool, dump, info, killAll, respawn, runMain, sleep, start, stopProc, waitUntil, type Proc } from '../router/scenario-util.ts';
+import { Rng } from '../sim/rng.ts';
 
 const seed = Number(process.argv[2] ?? 1);
 /**
@@ -27,15 +28,8 @@ const seed = Number(process.argv[2] ?? 1);
 const SECRET = process.argv[3];
 if (SECRET !== undefined && SECRET !== '') process.env.SEQDB_CLUSTER_SECRET = SECRET;
 const internalPool = new NodePool(SECRET ? { clusterSecret: new ClusterSecret(SECRET) } : {});
-let rngState = seed >>> 0 || 1;
-const rand = (n: number): number => {
-  rngState ^= rngState << 13;
-  rngState >>>= 0;
-  rngState ^= rngState >>> 17;
-  rngState ^= rngState << 5;
-  rngState >>>= 0;
-  return rngState % n;
-};
+const rng = new Rng(seed);
+const rand = (n: number): number => rng.int(n);
 
 const HOST = '127.0.0.1';
 const BUCKETS = Array.from({ length: 64 }, (_, i) => `b${i}`);

@@ -9,17 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertIsolatedNamespace, printResult } from '../helpers/netns.ts';
 import { call, closePool, dump, info, killAll, respawn, runMain, sleep, start, stopProc, waitUntil, type Proc } from './scenario-util.ts';
+import { Rng } from '../sim/rng.ts';
 
 const seed = Number(process.argv[2] ?? 1);
-let rngState = seed >>> 0 || 1;
-const rand = (n: number): number => {
-  rngState ^= rngState << 13;
-  rngState >>>= 0;
-  rngState ^= rngState >>> 17;
-  rngState ^= rngState << 5;
-  rngState >>>= 0;
-  return rngState % n;
-};
+const rng = new Rng(seed);
+const rand = (n: number): number => rng.int(n);
 
 const HOST = '127.0.0.1';
 const BUCKETS = Array.from({ length: 64 }, (_, i) => `b${i}`);
