@@ -57,6 +57,8 @@ export class SeqClient {
       attemptTimeoutMs: this.#options.attemptTimeoutMs,
       connectionsPerRouter: this.#options.connectionsPerRouter,
       routerDownMs: Math.max(this.#options.backoffMaxMs, 100),
+      ...(this.#options.password !== undefined ? { password: this.#options.password } : {}),
+      ...(this.#options.tls !== undefined ? { tls: this.#options.tls } : {}),
     });
     this.#gate = new CallGate(this.#options.pendingCallsMax, this.#options.waitingCallsMax);
     // Every call sleeping in backoff listens on the signal; their number is bounded by the gate.

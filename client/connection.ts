@@ -1,4 +1,6 @@
 import net from 'node:net';
+import tls from 'node:tls';
+import { encodeRequest } from './encode.ts';
 import { ReplyDecoder, type Reply } from '../shared/protocol/reply-decoder.ts';
 import { ClientError, ClientErrorCode } from './errors.ts';
 import type { Address } from './address.ts';
@@ -21,6 +23,9 @@ interface Entry {
 export interface ConnectionOptions {
   readonly connectTimeoutMs: number;
   readonly attemptTimeoutMs: number;
+  /** Sent as AUTH ahead of everything else on the connection. */
+  readonly password?: string;
+  readonly tls?: tls.ConnectionOptions;
 }
 
 /** A handle to cancel a request that is still queued or in flight. */
@@ -61,7 +66,9 @@ export class Connection {
       onReply: (reply) => this.#reply(reply),
       onFatal: (err) => this.destroy(new ClientError(ClientErrorCode.PROTOCOL, err.message, { cause: err })),
     });
-    this.#socket = net.connect({ host: address.host, port: address.port });
+    this.#socket = options.tls === undefined
+      ? net.connect({ host: address.host, port: address.port })
+      : tls.connect({ ...options.tls, host: address.host, port: address.port });
     this.#socket.setNoDelay(true);
     this.#socket.setKeepAlive(true, 10_000);
     this.#connectTimer = setTimeout(
@@ -69,7 +76,13 @@ export class Connection {
       options.connectTimeoutMs,
     );
     this.#connectTimer.unref();
-    this.#socket.on('connect', () => this.#connected());
+    this.#socket.on(options.tls === undefined ? 'connect' : 'secureConnect', () => this.#connected());
+    // AUTH rides first in the pipeline; its reply is not a call's. A refused password shows in the
+    // calls behind it, each answered -NOAUTH: a definite error, never retried.
+    if (options.password !== undefined) {
+      const auth: Request = { bytes: encodeRequest(['AUTH', options.password]), onReply: () => {}, onFailure: () => {} };
+      this.#unsent.push({ request: auth, cancelled: false, writtenAtMs: -1 });
+    }
     this.#socket.on('data', (chunk: Buffer) => this.#decoder.write(chunk));
     this.#socket.on('error', (err) => this.destroy(err));
     this.#socket.on('close', () => this.destroy(new Error(`connection to ${address.key} closed`)));

@@ -1,3 +1,4 @@
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { invalidArgument } from './errors.ts';
 import { parseAddress, type Address } from './address.ts';
 
@@ -37,6 +38,12 @@ export interface ClientOptions {
    * `<unix ms>-<16 random base64url chars>` (see token.ts); the server can tell such a token
    * expired instead of treating it as new. */
   tokenFactory?: () => string;
+  /** Sent as `AUTH <password>` first on every connection (servers started with --requirepass).
+   * A wrong one makes every call fail with a ServerError whose serverCode is NOAUTH. Default: none. */
+  password?: string;
+  /** Connect with TLS using these options (e.g. `{ ca }`); host names are checked as usual.
+   * Default: plain TCP. */
+  tls?: TlsConnectionOptions;
 }
 
 export interface ResolvedOptions {
@@ -51,6 +58,8 @@ export interface ResolvedOptions {
   readonly waitingCallsMax: number;
   readonly random: () => number;
   readonly tokenFactory: (() => string) | undefined;
+  readonly password: string | undefined;
+  readonly tls: TlsConnectionOptions | undefined;
 }
 
 export const ROUTERS_MAX = 64;
@@ -72,7 +81,12 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     waitingCallsMax: intOption('waitingCallsMax', options.waitingCallsMax, 16_384, 0, 10_000_000),
     random: options.random ?? Math.random,
     tokenFactory: options.tokenFactory,
+    password: options.password,
+    tls: options.tls,
   };
+  if (resolved.password !== undefined && (typeof resolved.password !== 'string' || resolved.password === '')) {
+    throw invalidArgument('password must be a non-empty string');
+  }
   return resolved;
 }
 

@@ -15,10 +15,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.ts';
 import { encodeControl, encodeMessage, PeerDecoder, type PeerCodecOptions } from './peer-codec.ts';
 import { formatHello, sniff, type PeerHello } from './peer-hello.ts';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { acceptPeerAuth, offerPeerAuth } from '../../shared/security/peer-auth.ts';
-import { dial, type TlsConfig } from '../../shared/security/tls-config.ts';
+import { dial, guardTlsServer, type TlsConfig } from '../../shared/security/tls-config.ts';
 
 export type Control = Record<string, unknown>;
 
@@ -70,6 +70,8 @@ export class Transport {
   private readonly links = new Map<NodeId, PeerLink>();
   /** Every accepted socket still open (peers, clients, and those still being sniffed). */
   private readonly accepted = new Set<Socket>();
+  /** TCP sockets under TLS, handshake included: a failed handshake must not hold its socket forever. */
+  private readonly raw: Set<Socket>;
   private closed = false;
 
   constructor(private readonly opts: TransportOptions) {
@@ -79,6 +81,7 @@ export class Transport {
       ? createServer({ noDelay: true, allowHalfOpen: true }, (s) => this.onConnection(s))
       : createTlsServer({ ...opts.tls.server, allowHalfOpen: true }, (s) => this.onConnection(s));
     this.server.maxConnections = 10_000;
+    this.raw = opts.tls === undefined ? new Set() : guardTlsServer(this.server as TlsServer, opts.tls.handshakeTimeoutMs);
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -130,6 +133,7 @@ export class Transport {
     this.links.clear();
     const done = new Promise<void>((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
     for (const s of this.accepted) s.destroy();
+    for (const s of this.raw) s.destroy();
     await done;
   }
 
@@ -312,6 +316,12 @@ class PeerLink {
   private flush(): void {
     const s = this.socket;
     if (!s || !this.connected) return;
+    // One Ready sends several messages to this peer synchronously: cork so they leave in one
+    // writev at the end of this tick instead of one syscall per frame (a top cost in profiles).
+    if (this.queue.length > 0 && s.writableCorked === 0) {
+      s.cork();
+      process.nextTick(() => s.uncork());
+    }
     while (this.writable && this.queue.length > 0) {
       const item = this.queue.shift()!;
       for (const f of item.frames) {

@@ -123,7 +123,7 @@ test.serial('a client ID retried through the router gets the same number, never 
   const first = intOf(await c.call('INC', 'tok', 's', 'ID', 'abc-1'));
   t.is(intOf(await c.call('INC', 'tok', 's', 'ID', 'abc-1')), first);
   t.is(intOf(await c.call('INC', 'tok', 's')), first + 1n);
-  t.regex(await c.call('CLUSTER', 'CATALOG'), /^-ERR /);
+  t.regex(await c.call('CLUSTER', 'CATALOG'), /^-(ERR|NOPERM) /);
   c.close();
 });
 
