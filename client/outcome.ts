@@ -49,6 +49,9 @@ export function judge(failure: AttemptFailure, idempotent: boolean): Verdict {
     case 'lost':
       return { retry: idempotent, mayHaveApplied: true, failover: true, hint: null };
     case 'reply': {
+      if (isOutcomeUnknown(failure.word, failure.message)) {
+        return { retry: idempotent, mayHaveApplied: true, failover: true, hint: null };
+      }
       if (!RETRYABLE_WORDS.has(failure.word)) {
         return { retry: false, mayHaveApplied: false, failover: false, hint: null };
       }
@@ -69,4 +72,13 @@ function hintOf(failure: { word: string; message: string }): Address | null {
 /** True for the server's TOKEN_EXPIRED wording, `-ERR ID token expired: …`. */
 export function isTokenExpired(word: string, message: string): boolean {
   return word === 'ERR' && /\btoken expired\b/i.test(message);
+}
+
+/**
+ * A node's OUTCOME_UNKNOWN (`-ERR ... retry only with the same ID token`): the write was proposed
+ * but its fate is unknown (leader lost, node shutting down, timeout). Reached when a client talks
+ * to a node directly; routers turn it into their own retries.
+ */
+export function isOutcomeUnknown(word: string, message: string): boolean {
+  return word === 'ERR' && /retry only with the same ID token/.test(message);
 }

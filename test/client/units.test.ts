@@ -101,3 +101,10 @@ test('options are validated with ERR_INVALID_ARGUMENT', (t) => {
   }
   t.is(resolveOptions({ routers: ['h:1'] }).deadlineMs, 15_000);
 });
+
+test("a node's OUTCOME_UNKNOWN reply may have applied: INC retries with its token, SET does not", (t) => {
+  const unknown = { kind: 'reply', word: 'ERR', message: 'leader changed; the write may or may not have applied: retry only with the same ID token' } as const;
+  t.like(judge(unknown, true), { retry: true, mayHaveApplied: true });
+  t.like(judge(unknown, false), { retry: false, mayHaveApplied: true });
+  t.like(judge({ kind: 'reply', word: 'ERR', message: 'syntax error' }, true), { retry: false, mayHaveApplied: false });
+});
