@@ -4,6 +4,7 @@
  * fence every command themselves, so a stale map costs a redirect, never a wrong answer.
  */
 import { slotCount } from '../shared/placement/slot.ts';
+import { planSlots } from '../shared/placement/ring.ts';
 import type { CatalogView } from '../node/ownership/catalog.ts';
 
 export interface ShardEntry {
@@ -29,6 +30,8 @@ export class ShardMap {
   private owners: (string | null)[] = new Array<string | null>(slotCount).fill(null);
   private readonly shards = new Map<string, ShardEntry>();
   epoch = 0;
+  private plan: string[] = [];
+  private planKey = '';
 
   /** Installs a fetched catalog unless it is older than what we have. */
   update(view: CatalogView): boolean {
@@ -48,6 +51,23 @@ export class ShardMap {
     this.owners = owners;
     this.epoch = view.epoch;
     return true;
+  }
+
+  /**
+   * Fraction of slots whose committed owner is the shard the ring plans for them over the
+   * catalog's shards: 1 at rest, lower after a shard joins, back to 1 as a rebalance completes.
+   */
+  placedRatio(): number {
+    const ids = this.list().filter((s) => s.inCatalog).map((s) => s.id);
+    if (ids.length === 0) return 0;
+    const key = ids.join('\u0000');
+    if (this.planKey !== key) {
+      this.plan = planSlots(ids);
+      this.planKey = key;
+    }
+    let placed = 0;
+    for (let slot = 0; slot < slotCount; slot++) if (this.owners[slot] === this.plan[slot]) placed++;
+    return placed / slotCount;
   }
 
   ownerOf(slot: number): ShardEntry | null {

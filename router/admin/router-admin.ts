@@ -100,5 +100,11 @@ function clusterGauges(metrics: Metrics, collector: StatusCollector, map: ShardM
       for (const s of collector.status().shards) this.set({ shard: s.id }, s.nodes.filter((n) => n.up).length);
     },
   });
+  new Gauge({
+    name: 'seqdb_rebalance_progress_ratio',
+    help: 'Fraction of slots owned by the shard the ring plans for them: drops when a shard joins, reaches 1 when the rebalance is done.',
+    registers,
+    collect() { this.set(map.placedRatio()); },
+  });
   new Gauge({ name: 'seqdb_catalog_epoch', help: 'Epoch of the slot table the router uses.', registers, collect() { this.set(map.epoch); } });
 }

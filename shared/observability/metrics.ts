@@ -33,7 +33,6 @@ export class Metrics {
   readonly flushBytes: Counter;
   readonly flushSeconds: Histogram;
   /** Rebalance progress in [0, 1]; set by whoever moves slots (node/ownership). */
-  readonly rebalanceProgress: Gauge<'move'>;
   private connections: () => number = () => 0;
   private raft: () => RaftGaugeSource | null = () => null;
 
@@ -48,7 +47,6 @@ export class Metrics {
     this.commandSeconds = new Histogram({ name: 'seqdb_command_duration_seconds', help: 'Command latency from dispatch to result.', labelNames: ['type'], buckets: LATENCY_BUCKETS_S, registers });
     this.flushBytes = new Counter({ name: 'seqdb_flush_bytes_total', help: 'Bytes written by durable flushes (Raft log entries, or commands in single-node mode).', registers });
     this.flushSeconds = new Histogram({ name: 'seqdb_flush_duration_seconds', help: 'Latency of one durable flush (write + fsync).', buckets: LATENCY_BUCKETS_S, registers });
-    this.rebalanceProgress = new Gauge({ name: 'seqdb_rebalance_progress_ratio', help: 'Progress of a slot move in progress, 0..1 (set by the rebalancer).', labelNames: ['move'], registers });
     const self = this;
     new Gauge({ name: 'seqdb_open_connections', help: 'Open client connections.', registers, collect() { this.set(self.connections()); } });
     this.raftGauges(registers);
