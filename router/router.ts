@@ -66,6 +66,7 @@ export async function startRouter(o: RouterOptions = {}): Promise<Router> {
   const server = new SeqServer(o.metrics ? observeEngine(engine, { metrics: o.metrics }) : engine, { ...o.server, host, port: o.port ?? 7379 });
   const bound = await server.listen();
   o.metrics?.setConnectionsSource(() => server.connectedClients);
+  o.metrics?.setLimitsSource(() => server.limitCounters());
 
   if (o.discovery ?? join.length === 0) {
     // Discovered nodes are only places to ask for the catalog (seeds()); data goes to the

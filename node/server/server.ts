@@ -4,9 +4,9 @@
  * nothing of storage.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { ServerGate, type ServerSecurityOptions } from '../../shared/security/server-gate.ts';
-import type { TlsConfig } from '../../shared/security/tls-config.ts';
+import { guardTlsServer, type TlsConfig } from '../../shared/security/tls-config.ts';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { errorReply, type RequestLimits } from '../../shared/protocol/index.ts';
 import { Connection } from './connection.ts';
@@ -52,6 +52,8 @@ export class SeqServer {
   private nextClientId = 1;
   private address: AddressInfo | undefined;
   readonly gate: ServerGate | undefined;
+  /** With TLS: raw sockets, including those mid-handshake, destroyed when the grace ends. */
+  private readonly rawSockets: Set<Socket>;
   readonly stats: ServerStats = { rejectedConnections: 0, idleClosed: 0, outputBufferClosed: 0, requestErrors: 0 };
 
   constructor(
@@ -63,6 +65,7 @@ export class SeqServer {
     this.server = options.tls === undefined
       ? createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket))
       : createTlsServer({ ...options.tls.server, allowHalfOpen: true }, (socket) => this.accept(socket));
+    this.rawSockets = options.tls === undefined ? new Set() : guardTlsServer(this.server as TlsServer, options.tls.handshakeTimeoutMs);
   }
 
   /** Starts listening; resolves with the bound address. */
@@ -91,7 +94,23 @@ export class SeqServer {
     const timer = setTimeout(() => this.destroyAll(), graceMs);
     await drained;
     clearTimeout(timer);
+    // TLS sockets that never finished their handshake are no Connection: nothing to drain.
+    for (const socket of this.rawSockets) socket.destroy();
     await closed;
+  }
+
+  /** Every time a limit or an access check turned a client away, by reason (also in INFO and metrics). */
+  limitCounters(): Readonly<Record<string, number>> {
+    const gate = this.gate?.counters;
+    return {
+      max_clients: this.stats.rejectedConnections,
+      idle_timeout: this.stats.idleClosed,
+      output_buffer: this.stats.outputBufferClosed,
+      request_limit: this.stats.requestErrors,
+      auth_failure: gate?.authFailures ?? 0,
+      noauth: gate?.noauthRejections ?? 0,
+      cluster_auth_failure: gate?.clusterAuthFailures ?? 0,
+    };
   }
 
   infoText(): string {
@@ -154,5 +173,6 @@ export class SeqServer {
 
   private destroyAll(): void {
     for (const connection of this.connections) connection.destroy();
+    for (const socket of this.rawSockets) socket.destroy();
   }
 }

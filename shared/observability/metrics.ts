@@ -32,9 +32,9 @@ export class Metrics {
   readonly commandSeconds: Histogram<'type'>;
   readonly flushBytes: Counter;
   readonly flushSeconds: Histogram;
-  /** Rebalance progress in [0, 1]; set by whoever moves slots (node/ownership). */
   private connections: () => number = () => 0;
   private raft: () => RaftGaugeSource | null = () => null;
+  private limits: () => Readonly<Record<string, number>> = () => ({});
 
   /**
    * `labels` (e.g. component, node, shard) go on every series of this process. Not `role`:
@@ -49,12 +49,21 @@ export class Metrics {
     this.flushSeconds = new Histogram({ name: 'seqdb_flush_duration_seconds', help: 'Latency of one durable flush (write + fsync).', buckets: LATENCY_BUCKETS_S, registers });
     const self = this;
     new Gauge({ name: 'seqdb_open_connections', help: 'Open client connections.', registers, collect() { this.set(self.connections()); } });
+    new Gauge({
+      name: 'seqdb_limit_events_total', help: 'Clients turned away or cut off by a limit or an access check, by reason (monotonic).', labelNames: ['limit'], registers,
+      collect() { for (const [limit, n] of Object.entries(self.limits())) this.set({ limit }, n); },
+    });
     this.raftGauges(registers);
   }
 
   /** Where `seqdb_open_connections` reads from. */
   setConnectionsSource(fn: () => number): void {
     this.connections = fn;
+  }
+
+  /** Where `seqdb_limit_events_total` reads from (SeqServer.limitCounters). */
+  setLimitsSource(fn: () => Readonly<Record<string, number>>): void {
+    this.limits = fn;
   }
 
   /** Where the Raft gauges read from; null (or a source returning null) leaves them empty. */

@@ -26,7 +26,7 @@ export interface NodeObservability {
 export interface ObservedParts {
   readonly engine: Engine;
   /** Where `seqdb_open_connections` reads from, once the server exists. */
-  attachServer(server: { readonly connectedClients: number }): void;
+  attachServer(server: { readonly connectedClients: number; limitCounters(): Readonly<Record<string, number>> }): void;
   stop(): void;
 }
 
@@ -80,7 +80,7 @@ export function observeReplica(obs: NodeObservability | undefined, p: ReplicaPar
   const watcher = obs.logger ? watchRaft(obs.logger, p.node, (id) => addressOf(p, id)) : null;
   return {
     engine,
-    attachServer: (server) => obs.metrics?.setConnectionsSource(() => server.connectedClients),
+    attachServer: (server) => attachServerMetrics(obs.metrics, server),
     stop: () => {
       if (watcher) clearInterval(watcher);
     },
@@ -111,7 +111,7 @@ export function observeSingle(obs: NodeObservability | undefined, p: SingleParts
     return out;
   }) as LmdbStore['write'];
   obs.metrics?.setRaftSource(() => null);
-  return { engine, attachServer: (server) => obs.metrics?.setConnectionsSource(() => server.connectedClients), stop: () => {} };
+  return { engine, attachServer: (server) => attachServerMetrics(obs.metrics, server), stop: () => {} };
 }
 
 function raftSource(st: RaftStatus, applied: number, snapshotIndex: number, snapshotAtMs: number | null): RaftGaugeSource {
@@ -160,4 +160,12 @@ function watchRaft(logger: Logger, node: () => RaftNode | null, leaderAddr: (id:
 /** The `log` hook of a replica node as structured logs with the node id bound; undefined without a logger. */
 export function replicaLog(obs: NodeObservability | undefined, nodeId: string): ((line: string) => void) | undefined {
   return obs?.logger ? lineLogger(obs.logger.child({ node: nodeId })) : undefined;
+}
+
+function attachServerMetrics(
+  metrics: Metrics | undefined,
+  server: { readonly connectedClients: number; limitCounters(): Readonly<Record<string, number>> },
+): void {
+  metrics?.setConnectionsSource(() => server.connectedClients);
+  metrics?.setLimitsSource(() => server.limitCounters());
 }

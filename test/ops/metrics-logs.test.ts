@@ -6,6 +6,7 @@
 import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { startSingleNode } from '../../node/single/single-node.ts';
 import { startAdminServer } from '../../shared/observability/admin-server.ts';
@@ -60,6 +61,16 @@ test('a single node with an admin port serves /metrics and /healthz over HTTP', 
   t.regex(text, /seqdb_commands_total\{type="inc",result="ok",component="single"\} 3/);
   t.regex(text, /seqdb_command_duration_seconds_count\{component="single",type="inc"\} 3/);
   t.regex(text, /seqdb_flush_duration_seconds_count\{component="single"\} [1-9]/);
+  t.regex(text, /seqdb_limit_events_total\{limit="request_limit",component="single"\} 0/);
+  // A request over the argument limit is refused, and the refusal shows in the metrics.
+  const refused = await new Promise<string>((resolve, reject) => {
+    const s = connect(node.address.port, '127.0.0.1', () => s.write(`INC ${'a '.repeat(20)}\r\n`));
+    s.once('data', (d) => { s.destroy(); resolve(d.toString()); });
+    s.once('error', reject);
+  });
+  t.regex(refused, /^-ERR /);
+  const after = await (await fetch(`http://${admin.address}/metrics`)).text();
+  t.regex(after, /seqdb_limit_events_total\{limit="request_limit",component="single"\} 1/);
   t.is(await (await fetch(`http://${admin.address}/healthz`)).text(), 'ok\n');
   t.is((await fetch(`http://${admin.address}/nope`)).status, 404);
   // slowFlushMs 0: every flush is "slow", so the warning path is exercised with real flushes.
