@@ -3,12 +3,12 @@
  * time: follows NOTLEADER hints, refreshes the map on MOVED (at most `redirectsMax`), backs off on
  * TRYAGAIN and while a shard has no leader, and retries after timeouts or lost connections.
  *
- * Retrying is safe because every INC carries an exactly-once token (the client's ID or one made
- * here) that is reused on every attempt; GET is a read. A SET is retried only when it certainly
- * did not apply (refused, or never sent): re-applying an old SET after later INCs would rewind
+ * Retrying is safe because every INC and RESERVE (issue 12) carries an exactly-once token (the
+ * client's ID or one made here) that is reused on every attempt; GET is a read. A SET is retried
+ * only when it certainly did not apply (refused, or never sent): re-applying an old SET after later INCs would rewind
  * the sequence and repeat numbers, so an unknown SET outcome goes back to the client. When the
  * deadline passes the client gets -CLUSTERDOWN (for an INC whose outcome is unknown the message
- * names the token, so the client may retry it with `ID <token>`).
+ * names the token, so the client may retry it with `ID <token>`; likewise for a RESERVE).
  */
 import { ErrorCode } from '../shared/errors.ts';
 import { slotOf } from '../shared/placement/slot.ts';
@@ -79,7 +79,7 @@ export class Forwarder {
 
   private async run(command: Command): Promise<CommandResult> {
     if (command.type === 'cluster') return errorResult(ErrorCode.UNKNOWN_COMMAND, "CLUSTER commands go to nodes, not routers");
-    const withToken = command.type === 'inc' && command.token === undefined ? { ...command, token: routerToken() } : command;
+    const withToken = withRouterToken(command);
     const args = commandArgs(withToken);
     const slot = slotOf(command.bucket);
     const deadline = Date.now() + this.deadlineMs;
@@ -131,7 +131,7 @@ export class Forwarder {
         await sleep(Math.min(this.backoffMs, this.tryAgainBackoffMs * 2 ** Math.min(tryAgains++, 16)));
       }
     }
-    const token = withToken.type === 'inc' && mayHaveApplied ? `; the INC may have applied: retry with ID ${withToken.token!.toString('latin1')}` : '';
+    const token = isTokened(withToken) && mayHaveApplied ? `; the ${withToken.type.toUpperCase()} may have applied: retry with ID ${withToken.token!.toString('latin1')}` : '';
     return errorResult(ErrorCode.CLUSTER_DOWN, `no answer within ${this.deadlineMs} ms (${lastProblem})${token}`);
   }
 
@@ -160,8 +160,8 @@ export class Forwarder {
           if (shard.leader === address) shard.leader = null;
           return { kind: 'wait', problem };
         }
-        // With a token (every INC here) the retry is exactly-once. A SET is not retried: see run().
-        if (OUTCOME_UNKNOWN_TEXT.test(reply.message) && command.type === 'inc') {
+        // With a token (every INC and RESERVE here) the retry is exactly-once. A SET is not retried: see run().
+        if (OUTCOME_UNKNOWN_TEXT.test(reply.message) && isTokened(command)) {
           if (shard.leader === address) shard.leader = null;
           return { kind: 'unknown', problem };
         }
@@ -170,6 +170,18 @@ export class Forwarder {
         return { kind: 'done', result: toResult(reply) };
     }
   }
+}
+
+type Tokened = Extract<Command, { type: 'inc' } | { type: 'reserve' }>;
+
+/** Commands that take an exactly-once ID token, so the router can retry them after a lost reply. */
+function isTokened(command: Command): command is Tokened {
+  return command.type === 'inc' || command.type === 'reserve';
+}
+
+/** INC and RESERVE without a client ID get a router token, reused on every attempt. */
+function withRouterToken(command: Command): Command {
+  return isTokened(command) && command.token === undefined ? { ...command, token: routerToken() } : command;
 }
 
 type Step =

@@ -4,8 +4,9 @@
  * this state and ships it to the others in its first snapshot) starts from.
  *
  * The images of the chosen shards are merged into ONE standalone state: sequences verbatim (a
- * bucket lives on one shard, so they never collide), exactly-once tokens re-numbered into one
- * eviction order, the state clock and eviction fence at their maxima, the applied index at 0 (a
+ * bucket lives on one shard, so they never collide), issue 12's series audit trail verbatim
+ * (bucket-keyed, plus an expiry index keyed by time then bucket: no collisions either),
+ * exactly-once tokens re-numbered into one eviction order, the state clock and eviction fence at their maxima, the applied index at 0 (a
  * new Raft history begins), and ownership/catalog records dropped (the restored state owns
  * every bucket). Refuses a directory that already holds data.
  */
@@ -16,6 +17,7 @@ import { decodeSnapshot, LmdbStore, type KvEntry } from '../state-machine/index.
 import { META, SPACE_SEQUENCE, SPACE_TOKEN, SPACE_TOKEN_ORDER, readU64 } from '../state-machine/keys.ts';
 import { getMeta, setMeta } from '../state-machine/meta.ts';
 import { adoptTokenRecord } from '../state-machine/tokens.ts';
+import { SERIES_SPACES } from '../state-machine/series-keys.ts';
 import { readBackupFile, type BackupManifest } from './backup-file.ts';
 
 export interface RestoreOptions {
@@ -30,6 +32,8 @@ export interface RestoreSummary {
   readonly shards: readonly string[];
   readonly sequences: number;
   readonly tokens: number;
+  /** Records of the series audit trail copied (series-keys.ts SERIES_SPACES). */
+  readonly seriesRecords: number;
 }
 
 export async function restore(o: RestoreOptions): Promise<RestoreSummary> {
@@ -44,29 +48,36 @@ export async function restore(o: RestoreOptions): Promise<RestoreSummary> {
   const store = LmdbStore.open({ path: lmdbPath });
   let sequences = 0;
   let tokens = 0;
+  let seriesRecords = 0;
   try {
     for (const { image } of chosen) {
       const entries = [...decodeSnapshot([image])];
       const r = await store.write((txn) => mergeImage(txn, entries));
       sequences += r.sequences;
       tokens += r.tokens;
+      seriesRecords += r.seriesRecords;
     }
   } finally {
     await store.close();
   }
-  return { manifest, shards: chosen.map((i) => i.meta.shard), sequences, tokens };
+  return { manifest, shards: chosen.map((i) => i.meta.shard), sequences, tokens, seriesRecords };
 }
 
 type Txn = Parameters<Parameters<LmdbStore['write']>[0]>[0];
 
-function mergeImage(txn: Txn, entries: readonly KvEntry[]): { sequences: number; tokens: number } {
+function mergeImage(txn: Txn, entries: readonly KvEntry[]): { sequences: number; tokens: number; seriesRecords: number } {
   const byKey = new Map(entries.map((e) => [e.key.toString('latin1'), e.value]));
   let sequences = 0;
   let tokens = 0;
+  let seriesRecords = 0;
   for (const { key, value } of entries) {
     if (key[0] === SPACE_SEQUENCE) {
       if (txn.get(key) === undefined) sequences++;
       txn.put(key, value);
+    } else if (SERIES_SPACES.includes(key[0]!)) {
+      // Without the trail a restored series could not account for its numbers (issue 12).
+      txn.put(key, value);
+      seriesRecords++;
     }
   }
   // Token order entries are in key (= serial) order: adopt oldest first, keeping eviction order.
@@ -83,5 +94,5 @@ function mergeImage(txn: Txn, entries: readonly KvEntry[]): { sequences: number;
     const v = meta(META[name]);
     if (v > getMeta(txn, name)) setMeta(txn, name, v);
   }
-  return { sequences, tokens };
+  return { sequences, tokens, seriesRecords };
 }

@@ -9,6 +9,7 @@ import { CATALOG_SHARD_ID, catalogToJson, initSlots, readCatalog, registerShard 
 import type { ClusterCommand } from './cluster-command.ts';
 import { readOwnership, setOwnership, shardedAs } from './ownership.ts';
 import { drainShard, forgetShard, moveAbort, moveBegin, moveCommit, moveEnd, moveStatusJson, readRetired } from './move-catalog.ts';
+import { exportPage, importDone, importPart, importStatus } from './move-import.ts';
 import { exportFrozen, freezeSlots, importSlots, rejectSlots, releaseSlots, unfreezeSlots } from './move-shard.ts';
 
 export function applyClusterCommand(txn: KvTxn, command: ClusterCommand): CommandResult {
@@ -60,6 +61,14 @@ export function applyClusterCommand(txn: KvTxn, command: ClusterCommand): Comman
       return rejectSlots(txn, command.epoch, command.slots);
     case 'import':
       return importSlots(txn, command.epoch, command.slots, command.data);
+    case 'exportpage':
+      return exportPage(txn, command.epoch, command.slots, command.after);
+    case 'importpart':
+      return importPart(txn, command.epoch, command.slots, command.part, command.after, command.data);
+    case 'importstatus':
+      return importStatus(txn, command.epoch, command.slots);
+    case 'importdone':
+      return importDone(txn, command.epoch, command.slots, command.parts, command.count);
     case 'ownership': {
       const own = readOwnership(txn)!;
       return bulkResult(JSON.stringify({ shard: own.shard, epoch: own.epoch, slots: own.slots.size }));

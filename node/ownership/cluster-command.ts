@@ -13,6 +13,10 @@
  *   CLUSTER DRAIN|FORGET <shard>               catalog: shard removal
  *   CLUSTER FREEZE|EXPORT|RELEASE|UNFREEZE|REJECT <M> <base64>   a shard's move steps (move-shard.ts)
  *   CLUSTER IMPORT <M> <base64 slots> <base64 data>              the target's move step
+ *   CLUSTER EXPORTPAGE <M> <slots> <cursor>                      a page of the source's data
+ *   CLUSTER IMPORTPART <M> <slots> <k> <cursor> <data>          the target stages part k
+ *   CLUSTER IMPORTSTATUS <M> <slots> | IMPORTDONE <M> <slots> <n> <count>   (move-import.ts)
+ *   (<cursor>: base64 of the last key before the page, or "-" for the start)
  *
  * Accepted from anyone today (see router/DESIGN.md: a cluster secret comes with issue 11).
  */
@@ -30,10 +34,23 @@ export type ClusterCommand =
   | { readonly type: 'cluster'; readonly op: 'movecommit' | 'moveabort' | 'moveend'; readonly epoch: number }
   | { readonly type: 'cluster'; readonly op: 'drain' | 'forget'; readonly shard: string }
   | { readonly type: 'cluster'; readonly op: MoveStepOp; readonly epoch: number; readonly slots: SlotSet }
-  | { readonly type: 'cluster'; readonly op: 'import'; readonly epoch: number; readonly slots: SlotSet; readonly data: Buffer };
+  | { readonly type: 'cluster'; readonly op: 'import'; readonly epoch: number; readonly slots: SlotSet; readonly data: Buffer }
+  | { readonly type: 'cluster'; readonly op: 'exportpage'; readonly epoch: number; readonly slots: SlotSet; readonly after: Buffer }
+  | { readonly type: 'cluster'; readonly op: 'importpart'; readonly epoch: number; readonly slots: SlotSet; readonly part: number; readonly after: Buffer; readonly data: Buffer }
+  | { readonly type: 'cluster'; readonly op: 'importstatus'; readonly epoch: number; readonly slots: SlotSet }
+  | { readonly type: 'cluster'; readonly op: 'importdone'; readonly epoch: number; readonly slots: SlotSet; readonly parts: number; readonly count: number };
 
 export type MoveStepOp = 'freeze' | 'export' | 'release' | 'unfreeze' | 'reject';
 const MOVE_STEP_OPS: readonly string[] = ['freeze', 'export', 'release', 'unfreeze', 'reject'];
+
+/**
+ * Most bytes of one IMPORT / IMPORTPART data argument. A page is at most SLOT_DATA_BYTES_MAX
+ * (40 KiB, slot-data.ts); as base64 inside the log entry's JSON that is about 55 KiB, well within
+ * the client protocol's 64 KiB request and Raft's 1 MiB maxMsgBytes (node/replication/raft-node.ts).
+ */
+export const IMPORT_DATA_BYTES_MAX = 48 * 1024;
+/** Most bytes of an export cursor (a key: tag, two length-prefixed names, a token). */
+const CURSOR_BYTES_MAX = 1024;
 
 /** Shard ids as `seqdb node --shard` accepts them. */
 export const SHARD_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -81,10 +98,20 @@ export function parseClusterCommand(args: readonly Buffer[]): ClusterCommand {
       return { type: 'cluster', op, shard: shardArg(text(2)) };
     case 'import': {
       arity(5);
-      const data = Buffer.from(text(4), 'base64');
-      if (data.toString('base64') !== text(4)) throw syntax('bad slot data');
-      return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), data };
+      return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), data: dataArg(text(4)) };
     }
+    case 'exportpage':
+      arity(5);
+      return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), after: cursorArg(text(4)) };
+    case 'importpart':
+      arity(7);
+      return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), part: countArg(text(4)), after: cursorArg(text(5)), data: dataArg(text(6)) };
+    case 'importstatus':
+      arity(4);
+      return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)) };
+    case 'importdone':
+      arity(6);
+      return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), parts: countArg(text(4)), count: countArg(text(5)) };
     case 'setslots': {
       arity(5);
       const shard = shardArg(text(2));
@@ -121,6 +148,14 @@ export function clusterArgs(command: ClusterCommand): string[] {
       return ['CLUSTER', command.op.toUpperCase(), command.shard];
     case 'import':
       return ['CLUSTER', 'IMPORT', String(command.epoch), command.slots.toBase64(), command.data.toString('base64')];
+    case 'exportpage':
+      return ['CLUSTER', 'EXPORTPAGE', String(command.epoch), command.slots.toBase64(), cursorText(command.after)];
+    case 'importpart':
+      return ['CLUSTER', 'IMPORTPART', String(command.epoch), command.slots.toBase64(), String(command.part), cursorText(command.after), command.data.toString('base64')];
+    case 'importstatus':
+      return ['CLUSTER', 'IMPORTSTATUS', String(command.epoch), command.slots.toBase64()];
+    case 'importdone':
+      return ['CLUSTER', 'IMPORTDONE', String(command.epoch), command.slots.toBase64(), String(command.parts), String(command.count)];
     case 'freeze':
     case 'export':
     case 'release':
@@ -169,6 +204,30 @@ function shardArg(text: string): string {
 function epochArg(text: string): number {
   if (!/^[1-9][0-9]{0,14}$/.test(text)) throw syntax('bad epoch');
   return Number(text);
+}
+
+function dataArg(text: string): Buffer {
+  const data = Buffer.from(text, 'base64');
+  if (data.toString('base64') !== text) throw syntax('bad slot data');
+  if (data.length > IMPORT_DATA_BYTES_MAX) throw syntax(`slot data over ${IMPORT_DATA_BYTES_MAX} bytes`);
+  return data;
+}
+
+function countArg(text: string): number {
+  if (!/^(0|[1-9][0-9]{0,14})$/.test(text)) throw syntax('bad count');
+  return Number(text);
+}
+
+/** An export cursor on the wire: base64 of a key, or "-" for the start of the data. */
+export function cursorText(after: Buffer): string {
+  return after.length === 0 ? '-' : after.toString('base64');
+}
+
+function cursorArg(text: string): Buffer {
+  if (text === '-') return Buffer.alloc(0);
+  const key = Buffer.from(text, 'base64');
+  if (key.length === 0 || key.length > CURSOR_BYTES_MAX || key.toString('base64') !== text) throw syntax('bad cursor');
+  return key;
 }
 
 function slotsArg(text: string): SlotSet {

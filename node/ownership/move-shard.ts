@@ -8,11 +8,13 @@
  *             RELEASE M S   S frozen at M: A drops S and its data (then answers MOVED)
  *             UNFREEZE M S  S frozen at M: A serves S again (only after B's REJECT M)
  *   target B  IMPORT M S d  slot epochs < M: B installs d and owns S (slot epoch M)
+ *             IMPORTPART / IMPORTDONE: the same, in pages staged first (move-import.ts)
  *             REJECT M S    no slot of S imported at M: slot epochs := M, so IMPORT M is refused
  *
- * At most one owner: B serves S only after IMPORT M, which B commits only if it never committed
- * REJECT M; A serves S again only after UNFREEZE, which the coordinator sends only after B
- * committed REJECT M (so IMPORT M can never apply), or RELEASE, after which A never serves S.
+ * At most one owner: B serves S only after IMPORT M (or IMPORTDONE M: staged parts serve
+ * nothing), which B commits only if it never committed REJECT M; A serves S again only after
+ * UNFREEZE, which the coordinator sends only after B committed REJECT M (so IMPORT M can never
+ * apply), or RELEASE, after which A never serves S.
  * REJECT is all-or-nothing over the move's slots, so no move ends split.
  */
 import { ErrorCode } from '../../shared/errors.ts';
@@ -22,6 +24,7 @@ import type { KvReader, KvTxn } from '../state-machine/kv.ts';
 import { OWN, readU64, slotEpochKey, u64 } from './keys.ts';
 import { checkSlotData, deleteSlotData, exportSlotData, importSlotData } from './slot-data.ts';
 import { SlotSet } from './slot-set.ts';
+import { clearStaging } from './import-staging.ts';
 
 export function slotEpoch(kv: KvReader, slot: number): number {
   return readU64(kv.get(slotEpochKey(slot)));
@@ -87,10 +90,16 @@ function frozenAt(kv: KvReader, epoch: number, slots: SlotSet): string | null {
   return null;
 }
 
+/** The refusal of an export of S at M (S not frozen at M here), or null. */
+export function exportFrozenCheck(kv: KvReader, epoch: number, slots: SlotSet): CommandResult | null {
+  const why = frozenAt(kv, epoch, slots);
+  return why === null ? null : refused(why);
+}
+
 /** EXPORT: the frozen slots' data, from this apply step's consistent view. */
 export function exportFrozen(kv: KvReader, epoch: number, slots: SlotSet, bytesMax?: number): CommandResult {
-  const why = frozenAt(kv, epoch, slots);
-  if (why !== null) return refused(why);
+  const why = exportFrozenCheck(kv, epoch, slots);
+  if (why !== null) return why;
   const data = exportSlotData(kv, slots, bytesMax);
   if (data === null) return errorResult(ErrorCode.REQUEST_TOO_LARGE, `the data of these ${slots.size} slots exceeds one import: move fewer at once`);
   return { type: 'bulk', value: data };
@@ -141,27 +150,43 @@ export function unfreezeSlots(txn: KvTxn, epoch: number, slots: SlotSet): Comman
 }
 
 /**
- * IMPORT: only over slot epochs older than M (never after REJECT M). Slots this IMPORT M already
- * installed are skipped, data and all: they may have advanced since (a resumed move can cut its
- * imports differently), and installing their old values again would repeat numbers.
+ * The slots of S an import of epoch M would install: those not yet imported at M; or the refusal
+ * when one is owned from elsewhere or already saw an epoch >= M (REJECT M, or a newer move).
  */
-export function importSlots(txn: KvTxn, epoch: number, slots: SlotSet, data: Buffer): CommandResult {
-  const owned = ownedSlots(txn);
+export function importableSlots(kv: KvReader, epoch: number, slots: SlotSet): number[] | CommandResult {
+  const owned = ownedSlots(kv);
   const fresh: number[] = [];
   for (const slot of list(slots)) {
-    const seen = slotEpoch(txn, slot);
+    const seen = slotEpoch(kv, slot);
     if (owned.has(slot) && seen === epoch) continue;
     if (owned.has(slot)) return refused(`slot ${slot} is already owned here (epoch ${seen})`);
     if (seen >= epoch) return refused(`slot ${slot} already saw move epoch ${seen} >= ${epoch} (rejected or newer)`);
     fresh.push(slot);
   }
+  return fresh;
+}
+
+/** Takes ownership of imported slots at epoch M (their data is installed by the caller). */
+export function adoptSlots(txn: KvTxn, epoch: number, fresh: readonly number[]): void {
+  const owned = ownedSlots(txn);
+  for (const slot of fresh) setBits(owned, slot, true);
+  txn.put(OWN.slots, Buffer.from(owned.bits));
+  raiseEpochs(txn, epoch, fresh);
+}
+
+/**
+ * IMPORT: only over slot epochs older than M (never after REJECT M). Slots this IMPORT M already
+ * installed are skipped, data and all: they may have advanced since (a resumed move can cut its
+ * imports differently), and installing their old values again would repeat numbers.
+ */
+export function importSlots(txn: KvTxn, epoch: number, slots: SlotSet, data: Buffer): CommandResult {
+  const fresh = importableSlots(txn, epoch, slots);
+  if (!Array.isArray(fresh)) return fresh;
   if (fresh.length === 0) return intResult(0n);
   const bad = checkSlotData(data, slots);
   if (bad !== null) return errorResult(ErrorCode.SYNTAX, `bad slot data: ${bad}`);
   importSlotData(txn, SlotSet.of(fresh), data);
-  for (const slot of fresh) setBits(owned, slot, true);
-  txn.put(OWN.slots, Buffer.from(owned.bits));
-  raiseEpochs(txn, epoch, fresh);
+  adoptSlots(txn, epoch, fresh);
   return intResult(BigInt(fresh.length));
 }
 
@@ -172,6 +197,8 @@ export function rejectSlots(txn: KvTxn, epoch: number, slots: SlotSet): CommandR
     if (owned.has(slot) && slotEpoch(txn, slot) === epoch) return refused(`slot ${slot} was imported at epoch ${epoch}: finish the move`);
   }
   raiseEpochs(txn, epoch, list(slots));
+  // Staged parts of a chunked import (move-import.ts) can never be used now: drop them.
+  clearStaging(txn, epoch);
   return OK_RESULT;
 }
 

@@ -104,9 +104,70 @@ export function checkSlotData(data: Buffer, slots: SlotSet): string | null {
   return null;
 }
 
+/** One page of a paged export (exportSlotPage). */
+export interface SlotPage {
+  /** Snapshot image: the token fence, then the page's entries in key order. */
+  readonly data: Buffer;
+  /** Entries in the page, the fence not counted. */
+  readonly count: number;
+  /** The last key in the page (the next page starts after it); `after` when the page is empty. */
+  readonly last: Buffer;
+  /** True when no entry of `slots` follows `last`. */
+  readonly done: boolean;
+}
+
+/**
+ * A page of `slots`' entries strictly after key `after` (empty: from the start), in bytewise key
+ * order over the movable spaces, at most `bytesMax` bytes (always at least one entry). Frozen
+ * slots gain no entries, so pages read in different apply steps never repeat or skip a key; a
+ * token evicted between pages is simply missing, as if evicted before the export, and the fence
+ * carried by every page (the target keeps the largest) covers it.
+ */
+export function exportSlotPage(kv: KvReader, slots: SlotSet, after: Buffer, bytesMax = SLOT_DATA_BYTES_MAX): SlotPage {
+  const entries: KvEntry[] = [{ key: META.evictedTimedMaxMs, value: Buffer.from(kv.get(META.evictedTimedMaxMs) ?? Buffer.alloc(8)) }];
+  const spaces = [...MOVABLE_SPACES].sort((a, b) => a.tag - b.tag);
+  let bytes = 0;
+  let last = after;
+  for (const space of spaces) {
+    if (after.length > 0 && space.tag < after[0]!) continue;
+    for (const e of kv.scan(Buffer.of(space.tag))) {
+      if (after.length > 0 && Buffer.compare(e.key, after) <= 0) continue;
+      const bucket = bucketOfKey(e.key);
+      if (bucket === null || !slots.has(slotOf(bucket))) continue;
+      const size = 6 + e.key.length + e.value.length;
+      if (entries.length > 1 && bytes + size > bytesMax) return page(entries, last, false);
+      bytes += size;
+      last = Buffer.from(e.key);
+      entries.push({ key: last, value: Buffer.from(e.value) });
+    }
+  }
+  return page(entries, last, true);
+}
+
+function page(entries: KvEntry[], last: Buffer, done: boolean): SlotPage {
+  return { data: Buffer.concat([...encodeSnapshot(entries, 1 << 30)]), count: entries.length - 1, last, done };
+}
+
+/** The entries of a checked export, the fence not counted, and its last key (null when none). */
+export function slotDataSummary(data: Buffer): { count: number; last: Buffer | null } {
+  let count = 0;
+  let last: Buffer | null = null;
+  for (const { key } of decodeSnapshot([data])) {
+    if (key.equals(META.evictedTimedMaxMs)) continue;
+    count++;
+    last = Buffer.from(key);
+  }
+  return { count, last };
+}
+
 /** Installs the entries of `slots` from a checked export (replacing what these slots held here). */
 export function importSlotData(txn: KvTxn, slots: SlotSet, data: Buffer): void {
   deleteSlotData(txn, slots);
+  installSlotData(txn, slots, data);
+}
+
+/** Installs the entries of `slots` from a checked export over what is there (one page of several). */
+export function installSlotData(txn: KvTxn, slots: SlotSet, data: Buffer): void {
   for (const { key, value } of decodeSnapshot([data])) {
     if (key.equals(META.evictedTimedMaxMs)) {
       if (value.readBigUInt64BE(0) > getMeta(txn, 'evictedTimedMaxMs')) setMeta(txn, 'evictedTimedMaxMs', value.readBigUInt64BE(0));

@@ -3,17 +3,19 @@
  * ../shared/notes/routing.md; the guards live in node/ownership/move-shard.ts and
  * move-catalog.ts). Resumable from any state of the record, since every step is idempotent:
  *
- *   begun:      FREEZE on A -> EXPORT from A / IMPORT on B, chunk by chunk -> MOVECOMMIT
+ *   begun:      FREEZE on A -> EXPORTPAGE from A / IMPORTPART on B, page by page ->
+ *               IMPORTDONE on B -> MOVECOMMIT
  *   committed:  RELEASE on A -> MOVEEND
  *   aborting:   REJECT on B -> (MOVEABORT) -> UNFREEZE on A -> MOVEEND
  *
- * A move is aborted only when it cannot go on (A refuses to freeze, B refuses the import, one
- * slot's data exceeds an import); if B already imported something, REJECT is refused and the
- * move is finished instead.
+ * A move is aborted only when it cannot go on (A refuses to freeze, B refuses the import); if B
+ * already imported it, REJECT is refused and the move is finished instead. Data of any size
+ * moves: it travels in pages staged on B, and B owns nothing until IMPORTDONE.
  */
 import { CATALOG_SHARD_ID } from '../ownership/catalog.ts';
+import { cursorText } from '../ownership/cluster-command.ts';
+import { IMPORT_ORDER_TEXT } from '../ownership/move-import.ts';
 import type { SlotSet } from '../ownership/slot-set.ts';
-import { SlotSet as Slots } from '../ownership/slot-set.ts';
 import type { Reply } from '../../shared/protocol/index.ts';
 import { isMoveRefusal, StepRefused, type ShardClient } from './shard-client.ts';
 
@@ -34,7 +36,7 @@ export interface MoverContext {
   readonly afterStep?: (step: MoveStep, move: MoveSpec) => Promise<void> | void;
 }
 
-export type MoveStep = 'begin' | 'freeze' | 'import' | 'commit' | 'release' | 'reject' | 'unfreeze' | 'end';
+export type MoveStep = 'begin' | 'freeze' | 'part' | 'import' | 'commit' | 'release' | 'reject' | 'unfreeze' | 'end';
 
 export interface MoveOutcome {
   readonly move: MoveSpec;
@@ -44,8 +46,65 @@ export interface MoveOutcome {
   readonly why?: string;
 }
 
-/** One slot's data exceeded one import: the move cannot go on in any chunking. */
-const TOO_LARGE_TEXT = /exceeds one import/;
+/** Rounds of a chunked import interrupted by another coordinator's parts before giving up. */
+const IMPORT_ROUNDS_MAX = 5;
+
+/**
+ * Copies the frozen data A -> B in pages (node/ownership/move-import.ts), resuming after what B
+ * already staged: IMPORTSTATUS, then EXPORTPAGE / IMPORTPART per page, then IMPORTDONE. Null when
+ * B owns S at M; else why the move must be aborted (a guard refused a step).
+ */
+async function copyData(ctx: MoverContext, move: MoveSpec): Promise<string | null> {
+  const m = String(move.epoch);
+  const slots = move.slots.toBase64();
+  for (let round = 0; round < IMPORT_ROUNDS_MAX; round++) {
+    try {
+      const status = items(await step(ctx, move.to, ['CLUSTER', 'IMPORTSTATUS', m, slots]));
+      if (int(status[0]) === 1) return null;
+      let parts = int(status[1]);
+      let count = int(status[3]);
+      let cursor = bytes(status[2]);
+      for (;;) {
+        const page = items(await step(ctx, move.from, ['CLUSTER', 'EXPORTPAGE', m, slots, cursorText(cursor)]));
+        const entries = int(page[1]);
+        if (entries > 0) {
+          const data = bytes(page[0]).toString('base64');
+          await step(ctx, move.to, ['CLUSTER', 'IMPORTPART', m, slots, String(parts), cursorText(cursor), data]);
+          parts++;
+          count += entries;
+          cursor = bytes(page[2]);
+          await ctx.afterStep?.('part', move);
+        }
+        if (int(page[3]) === 1) break;
+      }
+      await step(ctx, move.to, ['CLUSTER', 'IMPORTDONE', m, slots, String(parts), String(count)]);
+      return null;
+    } catch (err) {
+      if (!(err instanceof StepRefused)) throw err;
+      if (err.reply.includes(IMPORT_ORDER_TEXT)) {
+        ctx.log(`move of epoch ${move.epoch}: import parts interrupted (${err.reply}); resuming from the target's staged parts`);
+        continue;
+      }
+      return err.message;
+    }
+  }
+  throw new Error(`move of epoch ${move.epoch}: the chunked import was interrupted ${IMPORT_ROUNDS_MAX} times (another coordinator running?)`);
+}
+
+function items(r: Reply): Reply[] {
+  if (r.kind !== 'array') throw new Error(`expected an array reply, got ${r.kind}`);
+  return r.items;
+}
+
+function int(r: Reply | undefined): number {
+  if (r?.kind !== 'integer') throw new Error(`expected an integer reply, got ${r?.kind}`);
+  return Number(r.value);
+}
+
+function bytes(r: Reply | undefined): Buffer {
+  if (r?.kind !== 'string') throw new Error(`expected a bulk reply, got ${r?.kind}`);
+  return r.value;
+}
 
 export async function runMove(ctx: MoverContext, move: MoveSpec): Promise<MoveOutcome> {
   let freezeAtMs: number | null = null;
@@ -86,29 +145,8 @@ async function forward(ctx: MoverContext, move: MoveSpec): Promise<Forward> {
   }
   const freezeAtMs = Date.now();
   await ctx.afterStep?.('freeze', move);
-  const chunks: number[][] = [[...move.slots.slots()]];
-  while (chunks.length > 0) {
-    const chunk = chunks.shift()!;
-    const slots = Slots.of(chunk).toBase64();
-    let data: Buffer;
-    try {
-      const r = await step(ctx, move.from, ['CLUSTER', 'EXPORT', m, slots]);
-      if (r.kind !== 'string') throw new Error(`EXPORT answered ${r.kind}`);
-      data = r.value;
-    } catch (err) {
-      if (!(err instanceof StepRefused)) throw err;
-      if (!TOO_LARGE_TEXT.test(err.reply) || chunk.length === 1) return { kind: 'abort', why: err.message };
-      const half = chunk.length >> 1;
-      chunks.unshift(chunk.slice(0, half), chunk.slice(half));
-      continue;
-    }
-    try {
-      await step(ctx, move.to, ['CLUSTER', 'IMPORT', m, slots, data.toString('base64')]);
-    } catch (err) {
-      if (err instanceof StepRefused) return { kind: 'abort', why: err.message };
-      throw err;
-    }
-  }
+  const copied = await copyData(ctx, move);
+  if (copied !== null) return { kind: 'abort', why: copied };
   await ctx.afterStep?.('import', move);
   try {
     await catalog(ctx, ['CLUSTER', 'MOVECOMMIT', m]);

@@ -40,11 +40,14 @@ import {
   type SeriesHeader,
 } from './series-record.ts';
 import { isForgottenToken, readToken, rememberToken } from './tokens.ts';
+import { ownershipRefusal } from '../ownership/ownership.ts';
 
 /** Consecutive plain INCs within this much log time share one run record (audit time precision). */
 export const INC_RUN_WINDOW_MS = 1000;
 /** Most due reservations one apply voids in its sweep: every apply stays short. */
 export const EXPIRY_SWEEP_MAX = 64;
+/** Most due index entries of frozen or not-owned buckets one sweep steps over. */
+export const EXPIRY_SKIP_MAX = 256;
 /** Most records one command on a series prunes under its retention. */
 export const PRUNE_MAX = 64;
 /** A RESERVE's exactly-once token record carries COUNT 0: an INC can never have it. */
@@ -202,24 +205,38 @@ function close(txn: KvTxn, bucket: Buffer, sequence: Buffer, n: bigint, before: 
 
 /**
  * The bounded sweep every write apply runs: voids the reservations due by `nowMs`, oldest expiry
- * first, at most `max`. Index entries whose record is gone (the bucket moved away) are dropped.
+ * first, at most `max`. Index entries whose record is gone are dropped. Buckets this shard may
+ * not change (a slot frozen for a move out, or not owned: node/ownership/ownership.ts) are
+ * skipped, at most EXPIRY_SKIP_MAX of them: a frozen slot's data must stay exactly as exported,
+ * and its reservations expire on whichever shard serves it next (the unfrozen source or the
+ * target), from the same index entries, which travel with the slot.
  */
 export function sweepExpiredReservations(txn: KvTxn, nowMs: number, max = EXPIRY_SWEEP_MAX): number {
-  let done = 0;
-  while (done < max) {
-    const first = txn.first(EXPIRY_PREFIX);
-    if (first === undefined) break;
-    const entry = parseExpiryKey(first.key);
+  // The common case (nothing due) costs one lookup, as before: every write runs this.
+  const first = txn.first(EXPIRY_PREFIX);
+  if (first === undefined || parseExpiryKey(first.key).expiresMs > nowMs) return 0;
+  const due: Buffer[] = [];
+  let skipped = 0;
+  // Collect first: no writes while a scan is open.
+  for (const e of txn.scan(EXPIRY_PREFIX)) {
+    if (due.length >= max || skipped >= EXPIRY_SKIP_MAX) break;
+    const entry = parseExpiryKey(e.key);
     if (entry.expiresMs > nowMs) break;
-    const key = Buffer.from(first.key);
+    if (ownershipRefusal(txn, entry.bucket) !== null) {
+      skipped++;
+      continue;
+    }
+    due.push(Buffer.from(e.key));
+  }
+  for (const key of due) {
+    const entry = parseExpiryKey(key);
     const record = readNumber(txn, entry.bucket, entry.sequence, entry.n);
     if (record?.state === 'reserved' && record.expiresMs === entry.expiresMs) {
       expire(txn, entry.bucket, entry.sequence, entry.n, record);
     }
     txn.remove(key);
-    done++;
   }
-  return done;
+  return due.length;
 }
 
 /** Hook for INC (apply.ts): on a series, records first..last as plain-INC numbers. */

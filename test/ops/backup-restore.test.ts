@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBackupFile } from '../../node/backup/backup-file.ts';
 import { freePort, inc, incRetry, leaderOf, seqdb, seqdbRun, sleep } from './helpers.ts';
-import { infoFields } from '../../shared/observability/resp-call.ts';
+import { infoFields, respCall } from '../../shared/observability/resp-call.ts';
+import type { Reply } from '../../shared/protocol/index.ts';
 
 async function tempDir(t: { teardown(fn: () => unknown): void }, name: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `seqdb-ops-${name}-`));
@@ -24,6 +25,14 @@ test('single node: backup, more writes, restore into a new dir: sequences contin
   for (let i = 1; i <= 5; i++) t.is(await inc(addr, 'b', 's1'), BigInt(i));
   const tokenValue = await inc(addr, 'b', 's2', 'ID', 'tok-1');
   t.is(await inc(addr, 'b2', 's3', 'COUNT', '10'), 10n);
+  // A gapless series (issue 12): used, void, reserved (open) and a plain INC.
+  t.is(await call(addr, 'RESERVE', 'inv', 'x', 'TTL', '3600', 'REF', 'cart-1'), 1n);
+  t.is(await call(addr, 'CONFIRM', 'inv', 'x', '1', 'REF', 'INV-1'), 'OK');
+  t.is(await call(addr, 'RESERVE', 'inv', 'x', 'TTL', '3600'), 2n);
+  t.is(await call(addr, 'VOID', 'inv', 'x', '2', 'REASON', 'damaged form'), 'OK');
+  t.is(await call(addr, 'RESERVE', 'inv', 'x', 'TTL', '3600', 'ID', 'r-3'), 3n);
+  t.is(await inc(addr, 'inv', 'x'), 4n);
+  const auditBefore = await call(addr, 'AUDIT', 'inv', 'x', 'FROM', '1', 'TO', '4');
 
   const file = join(dir, 'single.bak');
   const b = await seqdbRun(['backup', '--router', addr, '--out', file]);
@@ -42,7 +51,23 @@ test('single node: backup, more writes, restore into a new dir: sequences contin
   t.is(await inc(addr2, 'b', 's2', 'ID', 'tok-1'), tokenValue, 'an ID retry gets its original number');
   t.is(await inc(addr2, 'b', 's2'), tokenValue + 1n);
   t.is(await inc(addr2, 'b2', 's3'), 11n);
+  t.deepEqual(await call(addr2, 'AUDIT', 'inv', 'x', 'FROM', '1', 'TO', '4'), auditBefore, 'the audit trail is restored as it was');
+  t.deepEqual((auditBefore as unknown[][]).map((row) => row[1]), ['used', 'void', 'reserved', 'inc']);
+  t.is(await call(addr2, 'RESERVE', 'inv', 'x', 'TTL', '3600', 'ID', 'r-3'), 3n, 'a RESERVE retry gets its original number');
+  t.is(await call(addr2, 'CONFIRM', 'inv', 'x', '3'), 'OK', 'the open reservation survived and can be confirmed');
+  t.is(await call(addr2, 'RESERVE', 'inv', 'x', 'TTL', '3600'), 5n);
 });
+
+/** One command; integers, strings (latin1), nil and arrays as plain values; errors throw. */
+async function call(addr: string, ...args: string[]): Promise<unknown> {
+  const plain = (r: Reply): unknown => {
+    if (r.kind === 'error') throw new Error(`-${r.word} ${r.message}`);
+    if (r.kind === 'array') return r.items.map(plain);
+    if (r.kind === 'null') return null;
+    return r.kind === 'string' ? r.value.toString('latin1') : r.value;
+  };
+  return plain(await respCall(addr, args, { timeoutMs: 10_000 }));
+}
 
 test('restore refuses a damaged backup file', async (t) => {
   const dir = await tempDir(t, 'damaged');

@@ -13,7 +13,7 @@ import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
 import { markSharded, ownershipRefusal } from '../../node/ownership/ownership.ts';
 import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { exportSlotData } from '../../node/ownership/slot-data.ts';
-import { LmdbStore, MemoryKv, StateMachine, read, type GetCommand, decodeCommand, encodeCommand, stateSummary, type Command, type CommandResult, type KvTxn } from '../../node/state-machine/index.ts';
+import { LmdbStore, MemoryKv, StateMachine, read, type GetCommand, decodeCommand, encodeCommand, stateSummary, type Command, type CommandResult, type KvTxn, type ResultItem } from '../../node/state-machine/index.ts';
 
 const machine = new StateMachine();
 const cluster = (...a: string[]): Command => parseClusterCommand(['CLUSTER', ...a].map((x) => Buffer.from(x)));
@@ -276,6 +276,90 @@ test('never two owners: a finishing and an aborting coordinator interleaved at r
   t.true(finished > 0 && aborted > 0, 'both outcomes were exercised');
 });
 
+test('never two owners with chunked imports: paged parts vs an aborting coordinator (seeded)', (t) => {
+  const seed = Number(process.env.SEQDB_SEED ?? Date.now() % 1_000_000);
+  t.log(`seed ${seed} (SEQDB_SEED=${seed} to replay)`);
+  const rand = rng(seed);
+  const prepared = cluster3();
+  const [a] = bucketsOf(prepared.s1, '2', 1) as [string];
+  // ~1,200 token records: about 2 pages of 40 KiB.
+  for (let k = 0; k < 1200; k++) apply(prepared.s2, inc(a, `1000-${a}-${k}`));
+  let finished = 0;
+  let aborted = 0;
+  for (let round = 0; round < 60; round++) {
+    const [s1, s2, s3] = [copy(prepared.s1), copy(prepared.s2), copy(prepared.s3)];
+    const slots = SlotSet.of([slotOf(a)]).toBase64();
+    const m = String(begin(s1, '2', '3', SlotSet.fromBase64(slots)!));
+    let cursor = '-';
+    let parts = 0;
+    let count = 0n;
+    let last = false;
+    let page: readonly ResultItem[] = [];
+    const exportPage = (): CommandResult => {
+      const r = apply(s2, cluster('EXPORTPAGE', m, slots, cursor));
+      if (r.type === 'array') page = r.value;
+      return r;
+    };
+    const importPart = (): CommandResult => {
+      const r = apply(s3, cluster('IMPORTPART', m, slots, String(parts), cursor, (page[0] as Buffer).toString('base64')));
+      if (r.type !== 'int') return r;
+      parts++;
+      count += page[1] as bigint;
+      const key = page[2] as Buffer;
+      cursor = key.length === 0 ? '-' : key.toString('base64');
+      last = page[3] === 1n;
+      return r;
+    };
+    // Each page is two steps; after a part that was not the last, the next page's steps come next.
+    const partStep = (): CommandResult => {
+      const r = importPart();
+      if (r.type === 'int' && !last) fwd.unshift(exportPage, partStep);
+      return r;
+    };
+    const fwd: (() => CommandResult)[] = [
+      () => apply(s2, cluster('FREEZE', m, slots)),
+      exportPage,
+      partStep,
+      () => apply(s3, cluster('IMPORTDONE', m, slots, String(parts), String(count))),
+      () => apply(s1, cluster('MOVECOMMIT', m)),
+      () => apply(s2, cluster('RELEASE', m, slots)),
+    ];
+    const back: (() => CommandResult)[] = [
+      () => apply(s3, cluster('REJECT', m, slots)),
+      () => apply(s1, cluster('MOVEABORT', m)),
+      () => apply(s2, cluster('UNFREEZE', m, slots)),
+    ];
+    const queues = [fwd, back];
+    const done = [false, false];
+    const servers = (): number => [s2, s3].filter((kv) => ownershipRefusal(kv, Buffer.from(a)) === null).length;
+    while (!done[0] || !done[1]) {
+      // The forward path has many more steps: favour it so both outcomes occur.
+      const which = done[0] ? 1 : done[1] ? 0 : rand(8) === 0 ? 1 : 0;
+      const next = queues[which]!.shift();
+      if (next === undefined) {
+        done[which] = true;
+        continue;
+      }
+      const r = next();
+      if (r.type === 'error') done[which] = true;
+      t.true(servers() <= 1, `round ${round}: two shards serve ${a}`);
+      if (servers() > 1) return;
+    }
+    const owner = [s2, s3].find((kv) => ownershipRefusal(kv, Buffer.from(a)) === null);
+    t.not(owner, undefined, `round ${round}: the slot ended with no owner (stuck frozen)`);
+    if (owner === s3) {
+      finished++;
+      t.true(parts >= 2, `round ${round}: ${parts} parts`);
+    }
+    if (owner === s2) aborted++;
+    t.is([...s3.entries()].filter((e) => e.key[0] === 0x12).length, 0, `round ${round}: no staged part left behind`);
+    if (owner !== undefined) t.is(intOf(apply(owner, inc(a))), 1201n, `round ${round}`);
+    if (owner !== undefined) t.is(intOf(apply(owner, inc(a, `1000-${a}-700`))), 701n, `round ${round}: tokens moved exactly`);
+  }
+  t.log(`${finished} rounds finished on the target, ${aborted} rolled back to the source`);
+  t.true(finished > 0 && aborted > 0, 'both outcomes were exercised');
+});
+
 test('the data copy over real LMDB: one scan per export, counters and token order rebuilt on the target', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'seqdb-move-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -315,4 +399,56 @@ test('the data copy over real LMDB: one scan per export, counters and token orde
     const again = await dst.write((txn) => apply(txn, inc(b, `1000-${b}-0`)));
     t.is(intOf(again), 1n, 'token of the first INC still known on the target');
   }
+});
+
+test('a chunked import over real LMDB: 3,000 tokens of one bucket in pages, installed exactly by IMPORTDONE', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'seqdb-move-paged-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const src = LmdbStore.open({ path: join(dir, 'src') });
+  const dst = LmdbStore.open({ path: join(dir, 'dst') });
+  t.teardown(async () => {
+    await src.close();
+    await dst.close();
+  });
+  const { s1 } = cluster3();
+  const [big, small] = bucketsOf(s1, '2', 2) as [string, string];
+  const view = readCatalog(s1);
+  await src.write((txn) => {
+    markSharded(txn, '2');
+    apply(txn, cluster('SETSLOTS', '2', '1', view.shards.find((s) => s.id === '2')!.slots.toBase64()));
+    for (let k = 0; k < 3000; k++) apply(txn, inc(big, `1000-${big}-${k}`));
+    apply(txn, inc(small));
+  });
+  await dst.write((txn) => {
+    markSharded(txn, '3');
+    apply(txn, cluster('SETSLOTS', '3', '1', new SlotSet().toBase64()));
+  });
+  const moving = SlotSet.of([slotOf(big), slotOf(small)]).toBase64();
+  const m = String(begin(s1, '2', '3', SlotSet.fromBase64(moving)!));
+  await src.write((txn) => apply(txn, cluster('FREEZE', m, moving)));
+  let cursor = '-';
+  let parts = 0;
+  let count = 0n;
+  for (let last = false; !last; parts++) {
+    const r = await src.write((txn) => apply(txn, cluster('EXPORTPAGE', m, moving, cursor)));
+    if (r.type !== 'array') throw new Error(JSON.stringify(r));
+    const [data, n, key, done] = r.value as [Buffer, bigint, Buffer, bigint];
+    t.true(data.length <= 40 * 1024 + 64, `page of ${data.length} bytes`);
+    t.is(intOf(await dst.write((txn) => apply(txn, cluster('IMPORTPART', m, moving, String(parts), cursor, data.toString('base64'))))), n);
+    t.is(dst.read((kv) => ownershipRefusal(kv, Buffer.from(big)))?.type, 'error', 'a staged part does not make the target an owner');
+    cursor = key.toString('base64');
+    count += n;
+    last = done === 1n;
+  }
+  t.true(parts >= 5, `${parts} parts`);
+  t.is(count, 3002n, '3,000 tokens and two sequences');
+  t.is(intOf(await dst.write((txn) => apply(txn, cluster('IMPORTDONE', m, moving, String(parts), String(count))))), 2n);
+  await src.write((txn) => apply(txn, cluster('RELEASE', m, moving)));
+  t.is(dst.read(stateSummary).tokens, 3000);
+  t.is(src.read(stateSummary).tokens, 0);
+  t.is(intOf(dst.read((kv) => read(kv, get(big) as GetCommand))), 3000n);
+  t.is(intOf(await dst.write((txn) => apply(txn, inc(big, `1000-${big}-2999`)))), 3000n, 'the newest token moved');
+  t.is(intOf(await dst.write((txn) => apply(txn, inc(big, `1000-${big}-0`)))), 1n, 'the oldest token moved');
+  t.is(intOf(await dst.write((txn) => apply(txn, inc(small)))), 2n);
+  t.is(dst.read((kv) => [...kv.scan(Buffer.of(0x12))].length), 0, 'staging emptied');
 });

@@ -24,6 +24,8 @@ interface Result {
   errors: Record<string, number>;
   acks: [string, string, string, number, number][];
   finals: Record<string, string | null>;
+  heavyFinals: Record<string, string[]>;
+  heavyIncs: number;
   sharesBefore1: Record<string, number>;
   shares1: Record<string, number>;
   shares2: Record<string, number>;
@@ -99,6 +101,13 @@ test('add a shard under load; another with coordinator and source leader killed 
   t.true(movedBuckets.length >= 8, `${movedBuckets.length} of the 64 buckets changed shard`);
   for (const b of movedBuckets) {
     t.true(acks.some((a) => a.bucket === b && a.atMs > r.phases.phase3EndMs), `${b} served after the last move`);
+  }
+  // Heavy buckets (more token records than one import holds) moved in staged parts, exactly.
+  t.is(Object.keys(r.heavyFinals).length, 2);
+  for (const [b, [value, first, last, firstWas, lastWas]] of Object.entries(r.heavyFinals)) {
+    t.is(planSlots(['1', '2', '3'])[slotOf(b)], '3', `${b} moved to shard 3 in phase 1`);
+    t.is(value, String(r.heavyIncs), `${b}: the value after the moves`);
+    t.deepEqual([first, last], [firstWas, lastWas], `${b}: retried tokens get their original numbers after the moves`);
   }
   t.true(acks.filter((a) => a.token !== null && a.atMs > r.phases.phase1StartMs && a.atMs < r.phases.phase1EndMs).length > 20, 'load went on during rebalance 1');
 

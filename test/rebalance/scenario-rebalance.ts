@@ -8,6 +8,9 @@
  *            `seqdb rebalance` finishes that move and the rest.
  *   phase 3: `seqdb shard remove --shard 3` drains it while the leader of shard 1 (catalog
  *            and a target) is killed -9 under the running coordinator.
+ * Before phase 1, a few "heavy" buckets that move in phase 1 get HEAVY_INCS ID-tokened INCs
+ * each: their token records alone exceed one 40 KiB import, so their slots move in several
+ * staged parts (IMPORTPART / IMPORTDONE), the case that used to stop a rebalance.
  * Prints what the test asserts. Arguments: the seed, and optionally a cluster secret.
  */
 import { spawn } from 'node:child_process';
@@ -19,6 +22,8 @@ import { NodePool } from '../../router/node-connection.ts';
 import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { call, closePool, dump, info, killAll, respawn, runMain, sleep, start, stopProc, waitUntil, type Proc } from '../router/scenario-util.ts';
 import { Rng } from '../sim/rng.ts';
+import { planSlots } from '../../shared/placement/ring.ts';
+import { slotOf } from '../../shared/placement/slot.ts';
 
 const seed = Number(process.argv[2] ?? 1);
 /**
@@ -37,6 +42,37 @@ const PLAIN_BUCKETS = Array.from({ length: 8 }, (_, i) => `p${i}`);
 const OP_DEADLINE_MS = 30_000;
 const LOAD_MAX_MS = 90_000;
 const ROUTERS = ['127.0.0.1:7001', '127.0.0.1:7002'];
+/** ID-tokened INCs per heavy bucket: ~80 bytes of token record each, so ~2 pages per bucket. */
+const HEAVY_INCS = 1000;
+
+/** Buckets whose slot moves from shard 1 or 2 to shard 3 in phase 1. */
+function heavyBuckets(n: number): string[] {
+  const before = planSlots(['1', '2']);
+  const after = planSlots(['1', '2', '3']);
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) if (after[slotOf(`h${i}`)] === '3' && before[slotOf(`h${i}`)] !== '3') out.push(`h${i}`);
+  return out;
+}
+
+/** HEAVY_INCS INCs with ID tokens on `bucket`, 20 in flight, retried with the same token; their numbers by token index. */
+async function loadHeavy(bucket: string): Promise<string[]> {
+  const got: string[] = [];
+  for (let k = 0; k < HEAVY_INCS; k += 20) {
+    await Promise.all(Array.from({ length: Math.min(20, HEAVY_INCS - k) }, async (_, j) => {
+      const args = ['INC', bucket, 's', 'ID', `heavy-${bucket}-${k + j}`];
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const reply = await call(ROUTERS[attempt % 2]!, args, 8000);
+        if (reply?.kind === 'integer') {
+          got[k + j] = String(reply.value);
+          return;
+        }
+        await sleep(50);
+      }
+      throw new Error(`heavy INC ${args.join(' ')} got no answer`);
+    }));
+  }
+  return got;
+}
 
 interface Ack { bucket: string; value: string; token: string | null; startMs: number; atMs: number; router: number }
 interface Node { proc: Proc; shard: string; address: string }
@@ -152,7 +188,9 @@ runMain(async () => {
     ...Array.from({ length: 10 }, (_, i) => client(i, true)),
     ...Array.from({ length: 2 }, (_, i) => client(100 + i, false)),
   ]);
-  await sleep(2000);
+  const heavy = heavyBuckets(2);
+  const heavyGot = await Promise.all(heavy.map((b) => loadHeavy(b)));
+  await sleep(500);
 
   // Phase 1: a third shard, then a full rebalance.
   startShard('3', 1);
@@ -217,13 +255,22 @@ runMain(async () => {
     const reply = await call(ROUTERS[1]!, ['GET', b, 's'], 8000);
     finals[b] = reply?.kind === 'integer' ? String(reply.value) : null;
   }
+  // Heavy buckets: the value, and retries of their oldest and newest tokens, with the numbers
+  // those tokens first got (a retry must get the same number after the moves).
+  const heavyFinals: Record<string, string[]> = {};
+  for (const [i, b] of heavy.entries()) {
+    const replies = [await call(ROUTERS[0]!, ['GET', b, 's'], 8000)];
+    for (const k of [0, HEAVY_INCS - 1]) replies.push(await call(ROUTERS[1]!, ['INC', b, 's', 'ID', `heavy-${b}-${k}`], 8000));
+    const expected = [heavyGot[i]![0]!, heavyGot[i]![HEAVY_INCS - 1]!];
+    heavyFinals[b] = [...replies.map((r) => (r?.kind === 'integer' ? String(r.value) : JSON.stringify(r))), ...expected];
+  }
   const finalMove = (await catalogOf(nodes, 'MOVE')) as { move: unknown };
   closePool();
   internalPool.closeAll();
   printResult({
     seed, formedMs, errors,
     acks: acks.map((a) => [a.bucket, a.value, a.token ?? '', a.startMs, a.atMs]),
-    finals, sharesBefore1, shares1, shares2, shares3, killed, killed3, finalMove: finalMove.move,
+    finals, heavyFinals, heavyIncs: HEAVY_INCS, sharesBefore1, shares1, shares2, shares3, killed, killed3, finalMove: finalMove.move,
     pendingAfterKill: pending.move === null ? null : { ...pending.move, slots: undefined },
     phases: { phase1StartMs, phase1EndMs, phase2StartMs, phase2EndMs, phase3StartMs, phase3EndMs },
     dryRun: { code: dryRun.code, output: dryRun.output.slice(-4000) },

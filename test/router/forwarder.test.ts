@@ -161,3 +161,42 @@ test('a SET whose connection is lost is not re-sent (it could rewind the sequenc
   t.is(r.type === 'error' ? r.code : r.type, 'OUTCOME_UNKNOWN');
   t.is(a.seen.filter((args) => args[0] === 'SET').length, 1);
 });
+
+const reserve = (token?: string): Command => ({
+  type: 'reserve', bucket: Buffer.from('b'), sequence: Buffer.from('s'), ttlSeconds: 60, ...(token ? { token: Buffer.from(token) } : {}),
+});
+
+test('a RESERVE without ID gets a router token, reused after a lost connection and a timeout', async (t) => {
+  const a = await fakeNode((args) => (args[0] === 'RESERVE' ? 'drop' : '+OK\r\n'));
+  const b = await fakeNode((args, n) => (args[0] === 'RESERVE' && n === 1 ? 'ignore' : ':4\r\n'));
+  const { forwarder, map } = await forwarderFor(t, [a, b], { attemptTimeoutMs: 300 });
+  map.entry('2').leader = a.address;
+  t.deepEqual(await forwarder.execute(reserve()), { type: 'int', value: 4n });
+  const tokens = [...a.seen, ...b.seen].filter((args) => args[0] === 'RESERVE').map(tokenOf);
+  t.true(tokens.length >= 3, `attempts: ${tokens.length}`);
+  t.is(new Set(tokens).size, 1, 'one token for every attempt');
+  t.regex(tokens[0]!, /^\d{13}-[A-Za-z0-9_-]{16}$/);
+  // The client's own ID is passed through untouched.
+  await forwarder.execute(reserve('mine'));
+  t.is(tokenOf(b.seen.at(-1)!), 'mine');
+});
+
+test('a RESERVE whose outcome is unknown is retried with its token, and named at the deadline', async (t) => {
+  let unknowns = 0;
+  const a = await fakeNode((args) => {
+    if (args[0] !== 'RESERVE') return '+OK\r\n';
+    return ++unknowns <= 1 ? '-ERR leader changed; the write may or may not have applied: retry only with the same ID token\r\n' : ':8\r\n';
+  });
+  const { forwarder } = await forwarderFor(t, [a]);
+  t.deepEqual(await forwarder.execute(reserve()), { type: 'int', value: 8n }, 'an unknown outcome is retried, not returned');
+  const sent = a.seen.filter((args) => args[0] === 'RESERVE').map(tokenOf);
+  t.is(sent.length, 2);
+  t.is(new Set(sent).size, 1);
+
+  const c = await fakeNode((args) => (args[0] === 'RESERVE' ? 'ignore' : '+OK\r\n'));
+  const second = await forwarderFor(t, [c], { deadlineMs: 400, attemptTimeoutMs: 150 });
+  const r = await second.forwarder.execute(reserve());
+  t.is(r.type === 'error' ? r.code : r.type, 'CLUSTER_DOWN');
+  const token = tokenOf(c.seen.find((args) => args[0] === 'RESERVE')!)!;
+  t.true(r.type === 'error' && r.message.includes(`RESERVE may have applied: retry with ID ${token}`), r.type === 'error' ? r.message : '');
+});
