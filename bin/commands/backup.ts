@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { backup as runBackup } from '../../node/backup/backup.ts';
 import { CliError, parseFlags, parsePositiveInt, type Subcommand } from '../cli.ts';
+import { CLIENT_SECURITY_FLAGS, CLIENT_SECURITY_USAGE, CLUSTER_SECRET_USAGE, clientSecurityFromFlags } from '../../shared/security/client-security.ts';
 
 const USAGE = `Usage: seqdb backup --router H:P --out FILE
 
@@ -13,13 +14,17 @@ Options:
   --router <h:p>        a router (or node) of the cluster to back up
   --out <file>          backup file to write (replaced atomically)
   --deadline-ms <n>     per shard, time to find a leader and export (default 15000)
-  -h, --help            show this help`;
+  -h, --help            show this help
+
+${CLIENT_SECURITY_USAGE}
+${CLUSTER_SECRET_USAGE}`;
 
 const FLAGS = {
   router: { type: 'string' },
   out: { type: 'string' },
   'deadline-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...CLIENT_SECURITY_FLAGS,
 } as const;
 
 export const backup: Subcommand = {
@@ -34,10 +39,17 @@ export const backup: Subcommand = {
     if (!values.router || !/^[^\s]+:\d{1,5}$/.test(values.router)) throw new CliError('--router H:P is required');
     if (!values.out) throw new CliError('--out FILE is required');
     const out = resolve(values.out);
+    let security;
+    try {
+      security = clientSecurityFromFlags(values);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
     const bar = process.stderr.isTTY === true;
     const manifest = await runBackup({
       address: values.router,
       out,
+      security,
       shardDeadlineMs: parsePositiveInt('deadline-ms', values['deadline-ms']) ?? 15_000,
       onProgress: (done, total, bytes, shard) => {
         if (bar) process.stderr.write(`\r${progressBar(done, total)} ${done}/${total} shards ${formatBytes(bytes)}${shard ? ` (shard ${shard})` : ''}   `);

@@ -3,13 +3,16 @@ import { parseArgs } from 'node:util';
 import { Exit, routersFrom } from '../../client/cli/common.ts';
 import { gatherStatus, renderStatus } from '../../client/cli/status.ts';
 import type { Subcommand } from '../cli.ts';
+import { CLIENT_SECURITY_USAGE, clientSecurityFromFlags } from '../../shared/security/client-security.ts';
 
 const USAGE = `Usage: seqdb status [--router H:P]... [--json] [--timeout MS]
 
 Asks every given router or node for INFO and shows roles, terms, leaders, members, lag, shards
 and ownership as far as each reports them, with anything unhealthy marked "!".
 Exit codes: 0 healthy; 1 something unhealthy; 2 usage; 3 nothing reachable.
-Routers: --router H:P (repeatable or comma-separated), else $SEQDB_ROUTERS, else 127.0.0.1:7379.`;
+Routers: --router H:P (repeatable or comma-separated), else $SEQDB_ROUTERS, else 127.0.0.1:7379.
+
+${CLIENT_SECURITY_USAGE}`;
 
 export const status: Subcommand = {
   name: 'status',
@@ -24,6 +27,11 @@ export const status: Subcommand = {
           json: { type: 'boolean' },
           timeout: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
+          requirepass: { type: 'string' },
+          tls: { type: 'boolean' },
+          'tls-ca': { type: 'string' },
+          'tls-cert': { type: 'string' },
+          'tls-key': { type: 'string' },
         },
         strict: true,
       }));
@@ -40,9 +48,16 @@ export const status: Subcommand = {
       return Exit.USAGE;
     }
     const deadlineMs = values.timeout === undefined ? 3000 : Number(values.timeout);
+    let security;
+    try {
+      security = clientSecurityFromFlags(values, process.env, false);
+    } catch (err) {
+      console.error(`seqdb status: ${(err as Error).message}`);
+      return Exit.USAGE;
+    }
     let report;
     try {
-      report = await gatherStatus(routersFrom(values.router), deadlineMs);
+      report = await gatherStatus(routersFrom(values.router), deadlineMs, true, security);
     } catch (err) {
       console.error(`seqdb status: ${(err as Error).message}`);
       return Exit.USAGE;

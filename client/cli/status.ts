@@ -2,10 +2,17 @@
  * `seqdb status`: asks the given addresses for INFO, then the shard members they name (so that a
  * router leads to every node), and renders the cluster with unhealthy parts flagged.
  */
+import type { ConnectionOptions } from 'node:tls';
 import { createClient } from '../index.ts';
 import { analyzeInfo, clusterProblems, memberAddresses, type NodeStatus, type StatusReport } from './status-analysis.ts';
 
 export { analyzeInfo, type NodeStatus, type StatusReport } from './status-analysis.ts';
+
+/** How to reach a cluster with a password and/or TLS (INFO needs no cluster secret). */
+export interface StatusSecurity {
+  readonly password?: string;
+  readonly tls?: ConnectionOptions;
+}
 
 /** Most addresses asked in one status run, given and discovered together. */
 export const STATUS_ADDRESSES_MAX = 64;
@@ -15,23 +22,25 @@ export const STATUS_ADDRESSES_MAX = 64;
  * name (one more round, `expand`), so the report covers the whole cluster. Never throws for an
  * unreachable address; a malformed one is an invalid argument.
  */
-export async function gatherStatus(addresses: readonly string[], deadlineMs: number, expand = true): Promise<StatusReport> {
+export async function gatherStatus(addresses: readonly string[], deadlineMs: number, expand = true, security: StatusSecurity = {}): Promise<StatusReport> {
   const given = [...new Set(addresses)].slice(0, STATUS_ADDRESSES_MAX);
-  const nodes = await Promise.all(given.map((a) => nodeStatus(a, deadlineMs, false)));
+  const nodes = await Promise.all(given.map((a) => nodeStatus(a, deadlineMs, false, security)));
   if (expand) {
     const known = new Set(given);
     const more = [...new Set(nodes.flatMap(memberAddresses))].filter((a) => !known.has(a)).sort();
     const room = STATUS_ADDRESSES_MAX - given.length;
-    nodes.push(...(await Promise.all(more.slice(0, room).map((a) => nodeStatus(a, deadlineMs, true)))));
+    nodes.push(...(await Promise.all(more.slice(0, room).map((a) => nodeStatus(a, deadlineMs, true, security)))));
   }
   const problems = clusterProblems(nodes);
   const healthy = problems.length === 0 && nodes.every((n) => n.problems.length === 0);
   return { nodes, problems, healthy };
 }
 
-async function nodeStatus(address: string, deadlineMs: number, discovered: boolean): Promise<NodeStatus> {
+async function nodeStatus(address: string, deadlineMs: number, discovered: boolean, security: StatusSecurity): Promise<NodeStatus> {
   const client = createClient({
     routers: [address],
+    ...(security.password !== undefined ? { password: security.password } : {}),
+    ...(security.tls !== undefined ? { tls: security.tls } : {}),
     deadlineMs,
     connectTimeoutMs: Math.min(1000, deadlineMs),
     attemptTimeoutMs: Math.min(2000, deadlineMs),

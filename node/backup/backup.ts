@@ -7,7 +7,7 @@
  * on one shard).
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
-import { infoFields, respCall } from '../../shared/observability/resp-call.ts';
+import { infoFields, respCall, type CallSecurity } from '../../shared/observability/resp-call.ts';
 import type { ExportHeader } from './export.ts';
 import { sha256, writeBackupFile, type BackupManifest, type ShardImage } from './backup-file.ts';
 
@@ -25,12 +25,14 @@ export interface BackupOptions {
   readonly shardDeadlineMs?: number;
   /** Largest image accepted. Default 1 GiB. */
   readonly imageBytesMax?: number;
+  /** Password, TLS and cluster secret for every connection (the cluster's nodes and router). Default: none. */
+  readonly security?: CallSecurity;
   /** After each chunk: shards finished, shards in all, bytes fetched so far, the shard at hand. */
   readonly onProgress?: (done: number, total: number, bytes: number, shard: string) => void;
 }
 
-export async function discoverShards(address: string): Promise<{ source: string; targets: ShardTarget[] }> {
-  const info = await infoFields(address, 3000);
+export async function discoverShards(address: string, security: CallSecurity = {}): Promise<{ source: string; targets: ShardTarget[] }> {
+  const info = await infoFields(address, 3000, security);
   if (info.role === 'router') {
     const targets: ShardTarget[] = [];
     for (const [key, value] of Object.entries(info)) {
@@ -50,12 +52,12 @@ export async function discoverShards(address: string): Promise<{ source: string;
 }
 
 /** Reads an export's image chunk by chunk from the node that took it. */
-async function fetchImage(addr: string, h: ExportHeader, imageBytesMax: number, onBytes: (n: number) => void): Promise<Buffer> {
+async function fetchImage(addr: string, h: ExportHeader, imageBytesMax: number, onBytes: (n: number) => void, security: CallSecurity): Promise<Buffer> {
   if (!Number.isSafeInteger(h.bytes) || h.bytes < 0 || h.bytes > imageBytesMax) throw new SeqError(ErrorCode.REQUEST_TOO_LARGE, `image of ${h.bytes} bytes exceeds ${imageBytesMax}`);
   const parts: Buffer[] = [];
   let offset = 0;
   while (offset < h.bytes) {
-    const r = await respCall(addr, ['SEQDB.EXPORT', h.id, String(offset)], { timeoutMs: 10_000, replyBytesMax: h.chunkBytes + 1024 });
+    const r = await respCall(addr, ['SEQDB.EXPORT', h.id, String(offset)], { ...security, timeoutMs: 10_000, replyBytesMax: h.chunkBytes + 1024 });
     if (r.kind !== 'string' || r.value.length === 0) throw new Error(`chunk at ${offset}: ${r.kind === 'error' ? `-${r.word} ${r.message}` : 'empty'}`);
     parts.push(Buffer.from(r.value));
     offset += r.value.length;
@@ -64,7 +66,9 @@ async function fetchImage(addr: string, h: ExportHeader, imageBytesMax: number, 
   return Buffer.concat(parts);
 }
 
-export async function exportShard(t: ShardTarget, deadlineMs: number, imageBytesMax: number, onBytes: (n: number) => void = () => {}): Promise<ShardImage> {
+export async function exportShard(
+  t: ShardTarget, deadlineMs: number, imageBytesMax: number, onBytes: (n: number) => void = () => {}, security: CallSecurity = {},
+): Promise<ShardImage> {
   const deadline = Date.now() + deadlineMs;
   const queue = [...t.addrs];
   let lastProblem = 'no address';
@@ -73,10 +77,10 @@ export async function exportShard(t: ShardTarget, deadlineMs: number, imageBytes
     const addr = queue[attempt % Math.max(1, queue.length)];
     if (addr === undefined) break;
     try {
-      const r = await respCall(addr, ['SEQDB.EXPORT'], { timeoutMs: Math.max(1000, deadline - Date.now()) });
+      const r = await respCall(addr, ['SEQDB.EXPORT'], { ...security, timeoutMs: Math.max(1000, deadline - Date.now()) });
       if (r.kind === 'string') {
         const header = JSON.parse(r.value.toString('utf8')) as ExportHeader;
-        const image = await fetchImage(addr, header, imageBytesMax, onBytes);
+        const image = await fetchImage(addr, header, imageBytesMax, onBytes, security);
         return { meta: { shard: t.shard, index: header.index, bytes: image.length, sha256: sha256(image), from: addr }, image };
       }
       if (r.kind !== 'error') throw new Error(`unexpected ${r.kind} reply`);
@@ -102,13 +106,14 @@ export async function exportShard(t: ShardTarget, deadlineMs: number, imageBytes
 }
 
 export async function backup(o: BackupOptions): Promise<BackupManifest> {
-  const { source, targets } = await discoverShards(o.address);
+  const security = o.security ?? {};
+  const { source, targets } = await discoverShards(o.address, security);
   const images: ShardImage[] = [];
   let bytes = 0;
   o.onProgress?.(0, targets.length, 0, '');
   for (const t of targets) {
     const before = bytes;
-    const img = await exportShard(t, o.shardDeadlineMs ?? 15_000, o.imageBytesMax ?? 1 << 30, (n) => o.onProgress?.(images.length, targets.length, before + n, t.shard));
+    const img = await exportShard(t, o.shardDeadlineMs ?? 15_000, o.imageBytesMax ?? 1 << 30, (n) => o.onProgress?.(images.length, targets.length, before + n, t.shard), security);
     images.push(img);
     bytes += img.image.length;
     o.onProgress?.(images.length, targets.length, bytes, t.shard);

@@ -10,6 +10,7 @@ import { SERIES_COMMAND_NAMES } from '../state-machine/series-command.ts';
 import type { Engine } from './engine.ts';
 import { clusterHandler } from '../ownership/cluster-handler.ts';
 import type { ServerGate } from '../../shared/security/server-gate.ts';
+import { OPEN_HELLO_AUTH, answerHello } from '../../shared/security/hello.ts';
 
 /** Per-connection facts a handler may read or change. */
 export interface ClientContext {
@@ -96,7 +97,8 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   client: clientCommand,
   // Internal catalog/ownership commands (node/ownership/cluster-command.ts).
   cluster: (args, _client, server) => clusterHandler(args, server.engine, resultReply),
-  // RESP3 is not spoken: HELLO is an unknown command, as on Redis before 6, so clients stay on RESP2.
+  // Without a gate (no password, no secret): HELLO 2 answers, HELLO 3 -NOPROTO (shared/security/hello.ts).
+  hello: (args, client) => ({ reply: answerHello(args, client, OPEN_HELLO_AUTH) }),
 };
 
 function clientCommand(args: readonly Buffer[], client: ClientContext): Outcome {

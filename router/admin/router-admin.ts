@@ -7,6 +7,7 @@ import { Gauge } from 'prom-client';
 import type { ServerResponse } from 'node:http';
 import { startAdminServer, type AdminServer } from '../../shared/observability/admin-server.ts';
 import type { Metrics } from '../../shared/observability/metrics.ts';
+import type { CallSecurity } from '../../shared/observability/resp-call.ts';
 import type { ShardMap } from '../shard-map.ts';
 import { StatusCollector } from './status-collector.ts';
 
@@ -18,6 +19,8 @@ export interface RouterAdminOptions {
   readonly routerAddress: () => string;
   readonly map: ShardMap;
   readonly stats: { readonly requests: number; readonly errors: number };
+  /** How the status collector reaches members (TLS, cluster secret, password). Default: none. */
+  readonly security?: CallSecurity;
 }
 
 export interface RouterAdmin {
@@ -34,7 +37,9 @@ function file(name: string, type: string): (_req: unknown, res: ServerResponse) 
 }
 
 export async function startRouterAdmin(o: RouterAdminOptions): Promise<RouterAdmin> {
-  const collector = new StatusCollector({ cluster: o.cluster, router: o.routerAddress, map: o.map, stats: o.stats });
+  const collector = new StatusCollector({
+    cluster: o.cluster, router: o.routerAddress, map: o.map, stats: o.stats, ...(o.security !== undefined ? { security: o.security } : {}),
+  });
   clusterGauges(o.metrics, collector, o.map);
   let server: AdminServer;
   try {
@@ -63,14 +68,14 @@ export async function startRouterAdmin(o: RouterAdminOptions): Promise<RouterAdm
 
 /** The admin port of a running router, with its request counters read from its INFO fields. */
 export function startAdminForRouter(
-  r: { readonly address: string; readonly map: ShardMap; info(): Record<string, string | number> },
+  r: { readonly address: string; readonly map: ShardMap; readonly callSecurity?: CallSecurity; info(): Record<string, string | number> },
   o: { host: string; port: number; metrics: Metrics; cluster: string },
 ): Promise<RouterAdmin> {
   const stats = {
     get requests(): number { return Number(r.info().requests_total ?? 0); },
     get errors(): number { return Number(r.info().errors_total ?? 0); },
   };
-  return startRouterAdmin({ ...o, routerAddress: () => r.address, map: r.map, stats });
+  return startRouterAdmin({ ...o, routerAddress: () => r.address, map: r.map, stats, ...(r.callSecurity !== undefined ? { security: r.callSecurity } : {}) });
 }
 
 /**

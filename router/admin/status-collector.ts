@@ -4,7 +4,7 @@
  * shard's leader, and the router's ops/s history. Problems are named so the page can mark them.
  * Polling is bounded: one short INFO per member per period, each with a timeout.
  */
-import { infoFields } from '../../shared/observability/resp-call.ts';
+import { infoFields, type CallSecurity } from '../../shared/observability/resp-call.ts';
 import type { ShardMap } from '../shard-map.ts';
 
 export interface NodeStatus {
@@ -61,6 +61,8 @@ export interface CollectorOptions {
   readonly historySeconds?: number;
   /** A member this far behind its leader is marked lagging. Default 1000 entries. */
   readonly lagWarnEntries?: number;
+  /** How INFO polls reach members: the router's own TLS, cluster secret and password. Default: none. */
+  readonly security?: CallSecurity;
 }
 
 const SLOTS = 16384;
@@ -115,7 +117,7 @@ export class StatusCollector {
       const addrs = [...new Set(this.o.map.list().flatMap((s) => [...s.members]))];
       const results = await Promise.all(addrs.map(async (addr): Promise<NodeStatus> => {
         try {
-          const f = await infoFields(addr, 800);
+          const f = await infoFields(addr, 800, this.o.security);
           return {
             addr, up: true, role: f.role ?? '?',
             ...(f.node_id ? { nodeId: f.node_id } : {}),

@@ -50,7 +50,8 @@ export function array(parts: readonly Encoded[] | null): Encoded {
 
 /**
  * The one place that turns an error code into a wire error. Codes that clients and tools act on
- * keep Redis's words (MOVED, TRYAGAIN, CLUSTERDOWN, BUSY) plus our NOTLEADER; the rest are ERR.
+ * keep Redis's words (MOVED, TRYAGAIN, CLUSTERDOWN, BUSY, NOAUTH, WRONGPASS, NOPERM) plus our NOTLEADER;
+ * the rest are ERR.
  * PROTOCOL errors read `-ERR Protocol error: <message>` as Redis's do.
  */
 export function errorReply(err: Pick<SeqError, 'code' | 'message'>): string {
@@ -67,6 +68,9 @@ const WIRE_WORDS: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.TRY_AGAIN]: 'TRYAGAIN',
   [ErrorCode.CLUSTER_DOWN]: 'CLUSTERDOWN',
   [ErrorCode.BUSY]: 'BUSY',
+  [ErrorCode.AUTH_REQUIRED]: 'NOAUTH',
+  [ErrorCode.AUTH_FAILED]: 'WRONGPASS',
+  [ErrorCode.NO_PERMISSION]: 'NOPERM',
 };
 
 const CRLF = Buffer.from('\r\n');

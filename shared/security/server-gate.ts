@@ -4,6 +4,7 @@
  * secret)? It also answers the commands that change that state:
  *
  *   AUTH <password> | AUTH default <password>   (Redis forms: redis-cli -a, ioredis, node-redis)
+ *   HELLO [2 [AUTH default <password>] [SETNAME n]]   (Redis 6 form, RESP2 only: hello.ts)
  *   SEQDB.HELLO <clientNonce>   -> [serverNonce, serverProof]   internal handshake, step 1
  *   SEQDB.PROVE <clientProof>   -> +OK, the connection is internal (and authenticated)
  *
@@ -15,6 +16,7 @@
 import { ErrorCode, SeqError } from '../errors.ts';
 import { OK, array, bulk, errorReply, type Encoded } from '../protocol/index.ts';
 import { ClusterSecret, HEX_TOKEN, newNonce } from './cluster-proof.ts';
+import { answerHello, type HelloClient } from './hello.ts';
 import { Password } from './password.ts';
 
 export interface ServerSecurityOptions {
@@ -26,7 +28,7 @@ export interface ServerSecurityOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface GateClient {
+export interface GateClient extends HelloClient {
   readonly id: number;
   readonly remote?: string;
 }
@@ -79,6 +81,14 @@ export class ServerGate {
     switch (name) {
       case 'auth':
         return this.auth(args, client, state);
+      case 'hello': {
+        const reply = answerHello(args, client, {
+          authenticated: state.authenticated,
+          authenticate: (user, password) => this.checkPassword(user, password, client, state),
+        });
+        if (!state.authenticated && typeof reply === 'string' && reply.startsWith('-NOAUTH')) this.counters.noauthRejections++;
+        return reply;
+      }
       case 'seqdb.hello':
         return this.hello(args, state);
       case 'seqdb.prove':
@@ -122,12 +132,22 @@ export class ServerGate {
       return errorReply(new SeqError(ErrorCode.SYNTAX,
         'AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?'));
     }
-    const user = args.length === 3 ? args[1]!.toString('latin1') : 'default';
-    // The password is checked even for an unknown user, so the reply time does not tell them apart.
-    const ok = this.password.matches(args[args.length - 1]!) && user === 'default';
-    if (ok) {
-      state.authenticated = true;
-      return OK;
+    return this.checkPassword(args.length === 3 ? args[1]! : 'default', args[args.length - 1]!, client, state) ?? OK;
+  }
+
+  /** AUTH's and HELLO AUTH's check: null when it passed (the connection is now authenticated). */
+  private checkPassword(userArg: Buffer | string, password: Buffer, client: GateClient, state: ClientState): Encoded | null {
+    const user = typeof userArg === 'string' ? userArg : userArg.toString('latin1');
+    if (this.password === null) {
+      // HELLO AUTH without --requirepass: the default user has no password (AUTH itself errors above).
+      if (user === 'default') return null;
+    } else {
+      // The password is checked even for an unknown user, so the reply time does not tell them apart.
+      const ok = this.password.matches(password) && user === 'default';
+      if (ok) {
+        state.authenticated = true;
+        return null;
+      }
     }
     this.counters.authFailures++;
     this.log(`AUTH failed for client ${client.id} from ${client.remote ?? '?'} (failures so far: ${this.counters.authFailures})`);

@@ -131,7 +131,10 @@ test('what Redis clients send on connect', async (t) => {
   t.regex(await c.call('SELECT', '1'), /^-ERR /);
   t.is(await c.call('COMMAND', 'DOCS'), '*0\r\n');
   t.is(await c.call('COMMAND'), '*0\r\n');
-  t.is(await c.call('HELLO', '3'), "-ERR unknown command 'HELLO'\r\n");
+  // RESP3 is not spoken: clients fall back to RESP2 on NOPROTO; HELLO 2 answers Redis 6's facts.
+  t.is(await c.call('HELLO', '3'), '-NOPROTO sorry, this protocol version is not supported\r\n');
+  t.regex(await c.call('HELLO', '2', 'SETNAME', 'hi'), /^\*14\r\n\$6\r\nserver\r\n\$5\r\nseqdb\r\n.*\$5\r\nproto\r\n:2\r\n/s);
+  t.is(await c.call('CLIENT', 'GETNAME'), '$2\r\nhi\r\n');
 });
 
 test('a fatal protocol error answers -ERR Protocol error and closes only that connection', async (t) => {

@@ -32,7 +32,8 @@ test('until AUTH every command but AUTH, HELLO and QUIT is refused with -NOAUTH'
   t.is(await c.call('INFO'), NOAUTH);
   t.is(await c.call('CLUSTER', 'CATALOG'), NOAUTH);
   t.is(await c.call('CLIENT', 'SETNAME', 'x'), NOAUTH);
-  t.regex(await c.call('HELLO', '3'), /^-ERR unknown command/); // clients then stay on RESP2
+  t.is(await c.call('HELLO', '3'), '-NOPROTO sorry, this protocol version is not supported\r\n'); // clients then stay on RESP2
+  t.regex(await c.call('HELLO', '2'), /^-NOAUTH HELLO must be called with the client already authenticated/);
   t.is(await c.call('AUTH', WRONG), WRONGPASS);
   t.is(await c.call('AUTH', 'default', WRONG), WRONGPASS);
   t.is(await c.call('AUTH', 'alice', PASSWORD), WRONGPASS); // only the default user exists
@@ -85,6 +86,37 @@ test('redis-cli -a, ioredis and node-redis password options work; no password fa
   t.teardown(() => seqWrong.close());
   const err = await t.throwsAsync(seqWrong.inc('b', 's'));
   t.is((err as { serverCode?: string }).serverCode, 'NOAUTH');
+});
+
+test('HELLO 2 AUTH authenticates like Redis 6 (RESP2 facts); a wrong password or HELLO 3 does not', async (t) => {
+  const dev = await devWithPassword(t);
+  const c = await RespClient.connect(dev.port);
+  t.teardown(() => c.close());
+  t.is(await c.call('HELLO', '2', 'AUTH', 'default', WRONG), WRONGPASS);
+  t.is(await c.call('HELLO', '2', 'AUTH', 'alice', PASSWORD), WRONGPASS); // only the default user exists
+  t.is(await c.call('HELLO', '3', 'AUTH', 'default', PASSWORD), '-NOPROTO sorry, this protocol version is not supported\r\n');
+  t.is(await c.call('HELLO', '2', 'AUTH', 'default'), "-ERR Syntax error in HELLO option 'AUTH'\r\n");
+  t.is(await c.call('INC', 'b', 's'), NOAUTH, 'none of those authenticated');
+  const facts = await c.call('HELLO', '2', 'AUTH', 'default', PASSWORD, 'SETNAME', 'app');
+  t.regex(facts, /^\*14\r\n\$6\r\nserver\r\n\$5\r\nseqdb\r\n\$7\r\nversion\r\n\$\d+\r\n[0-9.]+\r\n\$5\r\nproto\r\n:2\r\n\$2\r\nid\r\n:\d+\r\n/);
+  t.regex(facts, /\$4\r\nmode\r\n\$10\r\nstandalone\r\n\$4\r\nrole\r\n\$6\r\nmaster\r\n\$7\r\nmodules\r\n\*0\r\n$/);
+  t.is(await c.call('INC', 'b', 's'), ':1\r\n');
+  t.is(await c.call('CLIENT', 'GETNAME'), '$3\r\napp\r\n');
+  t.regex(await c.call('HELLO'), /^\*14\r\n/, 'HELLO without a version, once authenticated');
+  t.regex(await c.call('INFO'), /auth_failures:2/);
+  t.false(dev.output().includes(WRONG), 'the password attempt is never logged');
+
+  // node-redis with RESP: 2 authenticates with HELLO 2 AUTH default <password> SETNAME <name>.
+  const nodeRedis = createRedisClient({ url: `redis://127.0.0.1:${dev.port}`, password: PASSWORD, RESP: 2, name: 'nr' });
+  nodeRedis.on('error', () => {});
+  await nodeRedis.connect();
+  t.teardown(() => nodeRedis.destroy());
+  t.is(Number(await nodeRedis.sendCommand(['INC', 'b', 's'])), 2);
+  t.is(String(await nodeRedis.sendCommand(['CLIENT', 'GETNAME'])), 'nr');
+  const nodeRedisWrong = createRedisClient({ url: `redis://127.0.0.1:${dev.port}`, password: WRONG, RESP: 2, socket: { reconnectStrategy: false } });
+  nodeRedisWrong.on('error', () => {});
+  await t.throwsAsync(nodeRedisWrong.connect(), { message: /WRONGPASS/ });
+  if (nodeRedisWrong.isOpen) nodeRedisWrong.destroy();
 });
 
 test('idle clients are closed after --timeout seconds; the count shows in INFO', async (t) => {
