@@ -4,8 +4,9 @@
  * - Probe every --join address. If any peer already belongs to a shard, join it.
  * - Otherwise, with --bootstrap-expect N: once this node knows N uninitialized nodes (itself
  *   included) and has the LOWEST id among all it knows, it alone bootstraps a one-voter group;
- *   every other node keeps probing, sees it initialized, and joins it as a learner; the leader
- *   promotes caught-up learners one at a time. So there is exactly one bootstrap as long as at
+ *   every other node keeps probing, sees it initialized, and joins it as a learner (the new leader
+ *   also adds every node it counted right away, back to back, without waiting for their join
+ *   requests); the leader promotes caught-up learners one conf change at a time. So there is exactly one bootstrap as long as at
  *   most N nodes are started with --bootstrap-expect N and their --join lists are the same: any
  *   two such nodes that both count N know each other, and only the lower id bootstraps.
  * - Joining: ask the join addresses (following leader redirects) to add us as a learner, until
@@ -28,6 +29,11 @@ export interface JoinDeps {
   readonly request: (addr: string, control: Control, timeoutMs: number) => Promise<Control>;
   readonly log: (line: string) => void;
   readonly stopped: () => boolean;
+  /**
+   * Called once, just before this node bootstraps, with the fresh peers it counted: the new
+   * leader adds them all as learners at once instead of waiting for each one's join request.
+   */
+  readonly onBootstrapPeers?: (peers: readonly ProbeReply[]) => void;
   /** Probe/join round interval. Default 200 ms. */
   readonly intervalMs?: number;
 }
@@ -64,6 +70,7 @@ export async function decideStart(d: JoinDeps): Promise<'bootstrap' | 'join' | '
       const lowest = [...ids].sort()[0];
       if (ids.size >= d.bootstrapExpect && lowest === d.selfId) {
         d.log(`bootstrapping the shard: ${ids.size} nodes known, this node has the lowest id`);
+        d.onBootstrapPeers?.(replies);
         return 'bootstrap';
       }
     }

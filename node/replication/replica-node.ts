@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { EntryType, type NodeId } from '../raft/types.ts';
 import { SeqServer, type ServerOptions } from '../server/server.ts';
 import { LmdbStore, StateMachine, setAppliedIndex, type StateMachineOptions } from '../state-machine/index.ts';
-import { decideStart, joinUntilMember } from './cluster-join.ts';
+import { decideStart, joinUntilMember, type ProbeReply } from './cluster-join.ts';
 import { LmdbRaftStorage } from './lmdb-raft-storage.ts';
 import { Members, type MembersImage, unwrapSnapshot, wrapSnapshot } from './members.ts';
 import { RaftEngine } from './raft-engine.ts';
@@ -167,7 +167,9 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     storage.putMeta('members', members.image()).catch((err: Error) => log(`saving members failed: ${err.message}`));
   }, 1000);
 
+  let bootstrapPeers: readonly ProbeReply[] = [];
   const joinDeps = {
+    onBootstrapPeers: (peers: readonly ProbeReply[]) => { bootstrapPeers = peers; },
     selfId: nodeId,
     selfAddr: () => advertise,
     joinAddrs,
@@ -194,6 +196,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
       return conf.voters.includes(nodeId) || conf.learners.includes(nodeId);
     };
     if (!isMember() && joinDeps.joinAddrs.length > 0) void joinUntilMember(joinDeps, isMember);
+    if (bootstrapPeers.length > 0) void addLearnersAtOnce(node, bootstrapPeers, () => stopped, log);
   };
 
   const starting = (async () => {
@@ -240,6 +243,8 @@ async function bootstrapShard(storage: LmdbRaftStorage, store: LmdbStore, member
   await storage.bootstrap({ voters: [nodeId], learners: [] }, data);
 }
 
+const RECOVER_CHUNK_ENTRIES = 4096;
+
 /** Rebuilds what the log implies but the state machine may lack after a crash. */
 async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbStore, members: Members, selfAddr: string): Promise<void> {
   const snapIndex = storage.firstIndex() - 1;
@@ -254,11 +259,42 @@ async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbStore, mem
   const saved = storage.getMeta<MembersImage>('members');
   if (saved) for (const [id, addr] of Object.entries(saved.members)) members.learnAddress(id, addr);
   const commit = storage.hardState().commit;
-  for (let i = storage.firstIndex(); i <= Math.min(commit, storage.lastIndex()); i++) {
-    const [e] = storage.entries(i, i + 1, Number.MAX_SAFE_INTEGER);
-    if (e && e.type === EntryType.ConfChange) members.applyEntry(e);
+  // Read in chunks (one LMDB cursor each), not one entry per cursor: restart time grows with the
+  // log between snapshots, and a cursor per entry was most of it.
+  const last = Math.min(commit, storage.lastIndex());
+  for (let lo = storage.firstIndex(); lo <= last; lo += RECOVER_CHUNK_ENTRIES) {
+    for (const e of storage.entries(lo, Math.min(last + 1, lo + RECOVER_CHUNK_ENTRIES), Number.MAX_SAFE_INTEGER)) {
+      if (e.type === EntryType.ConfChange) members.applyEntry(e);
+    }
   }
   members.learnAddress(storage.identity.nodeId, selfAddr);
+}
+
+/**
+ * The bootstrap leader adds every node it counted as a learner, back to back (one conf change in
+ * flight at a time, each proposed as soon as the previous one applied), instead of waiting for
+ * each node's next join request: the shard spends less time with one or two voters, the window
+ * in which losing the bootstrap node stalls it (DESIGN.md, "Forming a shard"). Bounded by 30 s;
+ * join requests add any node this misses.
+ */
+async function addLearnersAtOnce(n: RaftNode, peers: readonly ProbeReply[], stopped: () => boolean, log: (l: string) => void): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  const pending = new Map(peers.map((p) => [p.nodeId, p.addr]));
+  while (pending.size > 0 && !stopped() && Date.now() < deadline) {
+    const st = n.status();
+    for (const id of [...pending.keys()]) if (st.conf.voters.includes(id) || st.conf.learners.includes(id)) pending.delete(id);
+    const next = pending.entries().next();
+    if (next.done) return;
+    if (st.role !== 'leader') {
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
+    const [id, addr] = next.value;
+    const r = await withTimeout(n.changeMembers({ type: 'addLearner', nodeId: id, context: addr }), 1000);
+    if (r && r.type !== 'error') log(`adding learner ${id} at ${addr} (counted at bootstrap)`);
+    // A pending conf change (a promotion, a join request's add) means: try again shortly.
+    else await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 async function transferAway(n: RaftNode, self: NodeId, waitMs: number, log: (l: string) => void): Promise<void> {

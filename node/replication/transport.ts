@@ -7,7 +7,8 @@
  * Outbound: one connection per peer, written only by us (Raft messages flow one way on it; the
  * peer answers on its own connection to us). Each link has a bounded queue: when full, messages
  * are dropped (Raft retransmits). A failed link reports the peer unreachable and reconnects with
- * capped exponential backoff on the next send.
+ * capped exponential backoff on the next send. A link is also failed when the peer leaves what we
+ * send unanswered for too long or a dial hangs: silent packet loss never errors a TCP connection.
  * Control requests (join, bootstrap discovery) use short-lived connections: hello, one CONTROL
  * frame, one CONTROL frame back.
  */
@@ -48,8 +49,22 @@ export interface TransportOptions {
   readonly queueBytesMax?: number;
   /** First reconnect delay; doubles per failure up to backoffMsMax. Default 50. */
   readonly backoffMsMin?: number;
-  /** Default 1,000. */
+  /**
+   * Default 500: it bounds how long a link stays down after the network to the peer heals (a
+   * dial to a dead peer costs one SYN, so a short cap is cheap).
+   */
   readonly backoffMsMax?: number;
+  /**
+   * A connected link is declared dead (destroyed, reported unreachable, re-dialed with the backoff
+   * above) when we keep sending on it and nothing at all has come back from that peer for this
+   * long. Raft traffic is request/response (app/appResp, heartbeat/heartbeatResp, vote/voteResp),
+   * so a healthy peer answers within a few ms; a silently dropping network (a partition, a downed
+   * link) otherwise leaves the connection in TCP's retransmission backoff for seconds after it
+   * heals. About one election timeout at the default timing. Default 1,000.
+   */
+  readonly peerSilenceMsMax?: number;
+  /** A dial whose TCP handshake has not completed within this long is abandoned. Default 250. */
+  readonly connectTimeoutMs?: number;
   readonly codec?: PeerCodecOptions;
   /**
    * Both ends of every peer connection prove it (shared/security/peer-auth.ts) before any frame;
@@ -64,10 +79,23 @@ export interface TransportOptions {
 const SILENT_CLIENT_MS = 1000;
 /** A connection stuck inside a partial hello this long is dropped. */
 const SNIFF_TIMEOUT_MS = 10_000;
+/** TCP keepalive on peer connections: a dead, idle connection is found by the kernel eventually. */
+const KEEPALIVE_DELAY_MS = 5_000;
+
+/** What a link needs to know about the peer's traffic to us (it arrives on other sockets). */
+interface InboundView {
+  /** When anything last arrived from this peer (0: never). */
+  heardMs(id: NodeId): number;
+}
 
 export class Transport {
   private readonly server: Server;
   private readonly links = new Map<NodeId, PeerLink>();
+  /** When each peer last sent us anything: the liveness signal of our links to it. */
+  private readonly heard = new Map<NodeId, number>();
+  /** The accepted socket each peer last sent Raft messages on; an older one is a dead leftover. */
+  private readonly inboundOf = new Map<NodeId, Socket>();
+  private readonly inbound: InboundView = { heardMs: (id) => this.heard.get(id) ?? 0 };
   /** Every accepted socket still open (peers, clients, and those still being sniffed). */
   private readonly accepted = new Set<Socket>();
   /** TCP sockets under TLS, handshake included: a failed handshake must not hold its socket forever. */
@@ -99,7 +127,7 @@ export class Transport {
     if (this.closed || m.to === this.opts.nodeId) return;
     let link = this.links.get(m.to);
     if (!link) {
-      link = new PeerLink(m.to, this.opts);
+      link = new PeerLink(m.to, this.opts, this.inbound);
       this.links.set(m.to, link);
     }
     link.send(m);
@@ -169,6 +197,18 @@ export class Transport {
     });
   }
 
+  /**
+   * Each peer sends Raft messages on one connection at a time (its link to us). Once it uses a
+   * new one, the old one is a leftover of a link it gave up on, possibly during a partition that
+   * swallowed its FIN: close it instead of holding it until keepalive finds it.
+   */
+  private supersede(peer: NodeId, socket: Socket): void {
+    const prev = this.inboundOf.get(peer);
+    if (prev === socket) return;
+    this.inboundOf.set(peer, socket);
+    prev?.destroy();
+  }
+
   private refusal(h: PeerHello): string | null {
     if (h.cluster !== this.opts.cluster) return `cluster ${h.cluster} is not ${this.opts.cluster}`;
     if (h.shard !== this.opts.shard) return `shard ${h.shard} is not ${this.opts.shard}`;
@@ -202,8 +242,18 @@ export class Transport {
     }
     this.opts.onPeerHello(hello);
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    const peer = hello.nodeId;
+    // The peer reached us, so the path works now: a link of ours to it that is backing off or
+    // stuck in a handshake (SYNs lost while the network was down) re-dials at once.
+    this.heard.set(peer, Date.now());
+    this.links.get(peer)?.peerReachable();
+    socket.once('close', () => {
+      if (this.inboundOf.get(peer) === socket) this.inboundOf.delete(peer);
+    });
     const decoder = new PeerDecoder(this.opts.codec);
     const onData = (chunk: Buffer): void => {
+      this.heard.set(peer, Date.now());
       let frames;
       try {
         frames = decoder.push(chunk);
@@ -216,7 +266,10 @@ export class Transport {
       if (this.opts.isRemoved(hello.nodeId)) return void socket.destroy();
       for (const f of frames) {
         if (f.kind === 'message') {
-          if (f.message.from === hello.nodeId && f.message.to === this.opts.nodeId) this.opts.onMessage(f.message);
+          if (f.message.from === hello.nodeId && f.message.to === this.opts.nodeId) {
+            this.supersede(peer, socket);
+            this.opts.onMessage(f.message);
+          }
         } else {
           this.opts.onControl(hello, f.control).then(
             (reply) => socket.writable && socket.write(encodeControl(reply, this.opts.codec)),
@@ -231,7 +284,14 @@ export class Transport {
   }
 }
 
-/** One outbound connection to one peer, with its bounded queue and backoff. */
+/**
+ * One outbound connection to one peer, with its bounded queue and backoff.
+ *
+ * Dead links: a partition that drops packets silently never errors a TCP connection; writes pile
+ * up in the kernel and, once the network heals, TCP retransmits only at its next backoff step
+ * (seconds later). So a link is also failed when its TCP handshake does not complete within
+ * connectTimeoutMs, or when we keep sending and the peer stays silent for peerSilenceMsMax.
+ */
 class PeerLink {
   private socket: Socket | null = null;
   private connected = false;
@@ -241,11 +301,20 @@ class PeerLink {
   private retryAtMs = 0;
   private writable = true;
   private closed = false;
+  /** When we first sent something the peer has not answered yet (null: all answered). */
+  private unansweredSinceMs: number | null = null;
+  /** Snapshots queued or being written: the peer answers only after installing one. */
+  private snapshotsInFlight = 0;
+  private connectTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly id: NodeId, private readonly opts: TransportOptions) {}
+  constructor(private readonly id: NodeId, private readonly opts: TransportOptions, private readonly inbound: InboundView) {}
 
   send(m: Message): void {
     if (this.closed) return;
+    if (this.socket && this.connected && this.silentTooLong(Date.now())) {
+      this.opts.log(`peer ${this.id}: nothing heard for ${this.opts.peerSilenceMsMax ?? 1000} ms while sending; reconnecting`);
+      this.drop(this.socket);
+    }
     const max = this.opts.queueMessagesMax ?? 4096;
     const frames = encodeMessage(m, this.opts.codec);
     const bytes = frames.reduce((n, f) => n + f.length, 0);
@@ -262,6 +331,7 @@ class PeerLink {
       if (!this.socket) return;
     }
     this.queue.push({ frames, snapshot: m.type === 'snap' });
+    if (m.type === 'snap') this.snapshotsInFlight++;
     this.queuedBytes += bytes;
     this.flush();
   }
@@ -271,13 +341,54 @@ class PeerLink {
     this.socket?.destroy();
   }
 
+  /** The peer just connected to us: the network to it works, so skip the rest of any backoff. */
+  peerReachable(): void {
+    if (this.closed) return;
+    if (this.socket === null) {
+      this.retryAtMs = 0;
+      this.failures = 0;
+    } else if (this.socket.connecting) {
+      // Our SYN was probably lost while the path was down; the kernel would resend it only after 1 s+.
+      this.drop(this.socket);
+      this.retryAtMs = 0;
+      this.failures = 0;
+    }
+  }
+
+  /** Called on every send: true when the peer has left our traffic unanswered for too long. */
+  private silentTooLong(now: number): boolean {
+    if (this.snapshotsInFlight > 0) {
+      this.unansweredSinceMs = null;
+      return false;
+    }
+    const since = this.unansweredSinceMs;
+    if (since === null || this.inbound.heardMs(this.id) >= since) {
+      this.unansweredSinceMs = now;
+      return false;
+    }
+    return now - since > (this.opts.peerSilenceMsMax ?? 1000);
+  }
+
+  /** Fails the link now (the socket's close event comes later and is then ignored). */
+  private drop(s: Socket): void {
+    this.fail(s);
+    s.destroy();
+  }
+
   private connect(): void {
     const addr = this.opts.addressOf(this.id);
     if (!addr) return this.fail(null);
     const [host, port] = splitAddr(addr);
     const s = dial(host, port, this.opts.tls);
     this.socket = s;
+    this.unansweredSinceMs = null;
     s.setNoDelay(true);
+    s.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = null;
+      if (this.socket === s && s.connecting) this.drop(s);
+    }, this.opts.connectTimeoutMs ?? 250);
+    this.connectTimer.unref();
     const hello = formatHello({ cluster: this.opts.cluster, shard: this.opts.shard, nodeId: this.opts.nodeId, addr: this.opts.advertise() });
     s.write(hello);
     s.once('connect', () => {
@@ -331,6 +442,7 @@ class PeerLink {
       if (item.snapshot) {
         // The callback of the last write fires once the whole image left through the socket.
         s.write(Buffer.alloc(0), (err) => {
+          if (this.socket === s) this.snapshotsInFlight = Math.max(0, this.snapshotsInFlight - 1);
           this.opts.onSnapshotSent(this.id, !err);
         });
       }
@@ -344,10 +456,14 @@ class PeerLink {
     this.queuedBytes = 0;
     this.socket = null;
     this.connected = false;
+    this.snapshotsInFlight = 0;
+    this.unansweredSinceMs = null;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
     this.writable = true;
     this.failures++;
     const min = this.opts.backoffMsMin ?? 50;
-    const max = this.opts.backoffMsMax ?? 1000;
+    const max = this.opts.backoffMsMax ?? 500;
     this.retryAtMs = Date.now() + Math.min(max, min * 2 ** Math.min(this.failures - 1, 16));
     if (!this.closed) this.opts.onUnreachable(this.id);
   }

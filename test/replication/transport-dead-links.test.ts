@@ -1,0 +1,110 @@
+/**
+ * Dead peer links (node/replication/transport.ts): a link whose peer leaves what we send
+ * unanswered is failed and re-dialed; a live, answering peer keeps its one connection; a peer
+ * that connects to us cuts our link's backoff short. Real sockets on loopback. The silent-drop
+ * partition itself is covered with real processes in partition-rejoin.test.ts.
+ */
+import test from 'ava';
+import { createServer, type Socket } from 'node:net';
+import { Transport, type TransportOptions } from '../../node/replication/transport.ts';
+import type { Message } from '../../node/raft/types.ts';
+import { freePort, sleep } from './helpers/cluster.ts';
+
+interface Harness {
+  readonly t: Transport;
+  readonly got: Message[];
+  readonly logs: string[];
+  readonly unreachable: string[];
+  readonly hellos: string[];
+}
+
+async function start(tt: { teardown(fn: () => unknown): void }, id: string, addrs: Map<string, string>, over: Partial<TransportOptions> = {}, port = 0): Promise<Harness> {
+  const h = { got: [] as Message[], logs: [] as string[], unreachable: [] as string[], hellos: [] as string[] };
+  let advertise = '';
+  const t: Transport = new Transport({
+    cluster: 'c1', shard: 's1', nodeId: id, advertise: () => advertise,
+    addressOf: (peer) => addrs.get(peer), isRemoved: () => false,
+    onMessage: (m) => h.got.push(m), onPeerHello: (hello) => h.hellos.push(hello.nodeId),
+    onControl: async () => ({}), onClientSocket: (s) => s.destroy(),
+    onUnreachable: (peer) => h.unreachable.push(peer), onSnapshotSent: () => {},
+    log: (l) => h.logs.push(l), backoffMsMin: 20, backoffMsMax: 100, peerSilenceMsMax: 300,
+    ...over,
+  });
+  const bound = await t.listen('127.0.0.1', port);
+  advertise = `127.0.0.1:${bound}`;
+  addrs.set(id, advertise);
+  tt.teardown(() => t.close());
+  return { t, ...h };
+}
+
+const heartbeat = (from: string, to: string, type: 'heartbeat' | 'heartbeatResp' = 'heartbeat'): Message => ({
+  type, from, to, term: 1, index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0,
+});
+
+test('a peer that accepts our bytes but never answers is declared dead and re-dialed', async (t) => {
+  // A black hole: the kernel takes what we write (like a SIGSTOPped node, or a path that drops
+  // the peer's answers), so the socket never errors by itself.
+  const accepted: Socket[] = [];
+  const hole = createServer((s) => {
+    accepted.push(s);
+    s.resume();
+  });
+  await new Promise<void>((r) => hole.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => {
+    for (const s of accepted) s.destroy();
+    hole.close();
+  });
+  const addrs = new Map([['b', `127.0.0.1:${(hole.address() as { port: number }).port}`]]);
+  const a = await start(t, 'a', addrs);
+  const stopAt = Date.now() + 1500;
+  while (Date.now() < stopAt) {
+    a.t.send(heartbeat('a', 'b'));
+    await sleep(20);
+  }
+  t.true(a.logs.some((l) => l.includes('nothing heard for 300 ms')), a.logs.join('\n'));
+  t.true(a.unreachable.includes('b'));
+  // 1.5 s of sending at a 300 ms silence limit: several connections, each given up on.
+  t.true(accepted.length >= 3, `connections: ${accepted.length}`);
+});
+
+test('a peer that answers keeps its one connection (no false alarm)', async (t) => {
+  const addrs = new Map<string, string>();
+  const a = await start(t, 'a', addrs);
+  const b = await start(t, 'b', addrs);
+  // b answers every heartbeat on its own link to a, as Raft does.
+  const stopAt = Date.now() + 1200;
+  let sent = 0;
+  while (Date.now() < stopAt) {
+    a.t.send(heartbeat('a', 'b'));
+    sent++;
+    await sleep(20);
+    for (const m of b.got.splice(0)) b.t.send(heartbeat('b', m.from, 'heartbeatResp'));
+  }
+  await sleep(50);
+  t.true(a.got.length > sent / 2, `${a.got.length} answers to ${sent} heartbeats`);
+  t.deepEqual(a.unreachable, []);
+  t.false(a.logs.some((l) => l.includes('nothing heard')), a.logs.join('\n'));
+  t.deepEqual(b.hellos, ['a'], 'one connection from a to b');
+});
+
+test('a peer connecting to us cuts our link to it short of its backoff', async (t) => {
+  const addrs = new Map<string, string>();
+  const bPort = await freePort();
+  addrs.set('b', `127.0.0.1:${bPort}`);
+  // A 10 s backoff: without the shortcut, a's link to b would stay down through this test.
+  const a = await start(t, 'a', addrs, { backoffMsMin: 10_000, backoffMsMax: 10_000 });
+  a.t.send(heartbeat('a', 'b')); // refused: b is not listening yet
+  const deadline = Date.now() + 2000;
+  while (!a.unreachable.includes('b') && Date.now() < deadline) await sleep(10);
+  t.deepEqual(a.unreachable, ['b']);
+  const b = await start(t, 'b', addrs, {}, bPort);
+  b.t.send(heartbeat('b', 'a'));
+  while (a.got.length === 0 && Date.now() < deadline + 2000) await sleep(10);
+  t.is(a.got.length, 1, 'b reached a');
+  const sentAt = Date.now();
+  while (b.got.length === 0 && Date.now() - sentAt < 1000) {
+    a.t.send(heartbeat('a', 'b'));
+    await sleep(20);
+  }
+  t.is(b.got.length > 0, true, 'a re-dialed b at once instead of after 10 s');
+});
