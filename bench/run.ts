@@ -21,6 +21,8 @@ interface Cell { target: string; workload: Workload; opsPerS: number; p50Ms: num
 const fullMatrix: Workload[] = [1, 16, 50, 64].flatMap((c) => [1, 10_000].map((k) => ({ connections: c, pipeline: 1, keys: k })))
   .concat([1, 10_000].map((k) => ({ connections: 50, pipeline: 16, keys: k })));
 const quickMatrix: Workload[] = [{ connections: 1, pipeline: 1, keys: 1 }, { connections: 50, pipeline: 1, keys: 1 }];
+/** Shard scaling: keys spread over every shard, enough load to keep them all busy. */
+const scalingMatrix: Workload[] = [{ connections: 64, pipeline: 1, keys: 10_000 }, { connections: 50, pipeline: 16, keys: 10_000 }];
 
 function seqbenchDir(): string {
   const source = process.env.SEQBENCH_DIR ?? join(repoDir, '..', 'shared', 'tools', 'seqbench');
@@ -95,11 +97,11 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     targets: { type: 'string', default: 'seqdb-3,redis-always,etcd-3nodes' },
     duration: { type: 'string', default: '10' }, runs: { type: 'string', default: '3' },
-    quick: { type: 'boolean', default: false }, port: { type: 'string', default: '17400' },
+    quick: { type: 'boolean', default: false }, scaling: { type: 'boolean', default: false }, port: { type: 'string', default: '17400' },
     help: { type: 'boolean', default: false },
   }, strict: true });
   if (values.help) {
-    console.log('npm run bench -- [--targets seqdb-3,seqdb-1,redis-always,etcd-3nodes] [--duration S] [--runs N] [--quick]');
+    console.log('npm run bench -- [--targets seqdb-3,seqdb-1,seqdb-3x2,seqdb-3x4,redis-always,etcd-3nodes] [--duration S] [--runs N] [--quick | --scaling]');
     return;
   }
   const durationS = values.quick ? 2 : Number(values.duration);
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
     if (!spec) throw new Error(`unknown target ${name}; known: ${Object.keys(targets).join(', ')}`);
     const why = spec.unavailable();
     if (why) { console.log(`skip ${name}: ${why}`); continue; }
-    const matrix = values.quick ? quickMatrix : name.startsWith('etcd') ? fullMatrix.filter((w) => w.keys === 1 && w.pipeline === 1) : fullMatrix;
+    const matrix = values.scaling ? scalingMatrix : values.quick ? quickMatrix : name.startsWith('etcd') ? fullMatrix.filter((w) => w.keys === 1 && w.pipeline === 1) : fullMatrix;
     for (const w of matrix) {
       // A fresh server per workload keeps one run's backlog out of the next.
       const running = await spec.start(port); port += 20;

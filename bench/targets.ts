@@ -47,23 +47,28 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
 }
 
-/** Sends PING until the server answers +PONG: a listening socket is not yet a ready server. */
-async function waitForPong(port: number, timeoutMs: number): Promise<void> {
+/**
+ * Sends `probe` until the first reply line starts with `expect`: a listening socket is not yet a
+ * ready server, and a router answers PING before its shard has a leader.
+ */
+async function waitForReply(port: number, timeoutMs: number, probe = 'PING', expect = /^\+PONG/): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = createConnection({ host: '127.0.0.1', port });
       let got = '';
       s.setTimeout(1000, () => { s.destroy(); resolve(false); });
-      s.once('connect', () => s.write('PING\r\n'));
-      s.on('data', (d) => { got += d.toString(); if (got.includes('\r\n')) { s.destroy(); resolve(got.startsWith('+PONG')); } });
+      s.once('connect', () => s.write(`${probe}\r\n`));
+      s.on('data', (d) => { got += d.toString(); if (got.includes('\r\n')) { s.destroy(); resolve(expect.test(got)); } });
       s.once('error', () => resolve(false));
     });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`no PONG from 127.0.0.1:${port} after ${timeoutMs} ms`);
+  throw new Error(`no ${expect} reply to ${probe} from 127.0.0.1:${port} after ${timeoutMs} ms`);
 }
+
+const waitForPong = (port: number, timeoutMs: number): Promise<void> => waitForReply(port, timeoutMs);
 
 async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -82,7 +87,8 @@ function seqdbTarget(name: string, extraArgs: string[]): TargetSpec {
       const dir = mkdtempSync(join(tmpdir(), 'seqdb-bench-'));
       const child = spawn(process.execPath, ['--import=tsx', join(repoDir, 'bin/seqdb.ts'), 'dev',
         '--port', String(basePort), '--data', dir, ...extraArgs], { cwd: repoDir, stdio: ['ignore', 'ignore', 'inherit'] });
-      await waitForPong(basePort, 30_000);
+      // An INC on a key the workload never uses: ready means a shard leader answers writes.
+      await waitForReply(basePort, 120_000, 'INC benchready probe', /^:\d+/);
       return {
         name, mode: 'resp', port: basePort, incCommand: ['INC', 'bench', 's{k}'],
         async stop() { await stopProcess(child); rmSync(dir, { recursive: true, force: true }); },
@@ -133,6 +139,9 @@ const etcd3: TargetSpec = {
 export const targets: Record<string, TargetSpec> = {
   'seqdb-1': seqdbTarget('seqdb-1', []),
   'seqdb-3': seqdbTarget('seqdb-3', ['--nodes', '3']),
+  // Scaling: N shards of 3 nodes behind one router, all on this machine (3N + 1 processes).
+  'seqdb-3x2': seqdbTarget('seqdb-3x2', ['--shards', '2', '--nodes', '3']),
+  'seqdb-3x4': seqdbTarget('seqdb-3x4', ['--shards', '4', '--nodes', '3']),
   'redis-always': redisAlways,
   'etcd-3nodes': etcd3,
 };

@@ -48,6 +48,8 @@ export class NodeConnection {
   private readonly timer: NodeJS.Timeout;
   /** Requests written only once the cluster handshake completed (null: none pending, write at once). */
   private held: Buffer[] | null = null;
+  /** Requests waiting for the end of this poll phase (see queueWrite). */
+  private readonly outbound: Buffer[] = [];
 
   constructor(readonly address: string, options: NodeConnectionOptions = {}, private readonly onDead: () => void = () => {}) {
     this.inflightMax = options.inflightMax ?? 4096;
@@ -125,7 +127,22 @@ export class NodeConnection {
     return new Promise((resolve) => {
       this.pending.push({ resolve, deadlineMs: Date.now() + timeoutMs });
       if (this.held !== null) this.held.push(request);
-      else this.socket.write(request);
+      else this.queueWrite(request);
+    });
+  }
+
+  /**
+   * Requests from many client connections arrive in one poll phase: they leave in one socket
+   * write after it (setImmediate) instead of one syscall each; order is kept, so replies still
+   * match `pending` in order.
+   */
+  private queueWrite(request: Buffer): void {
+    this.outbound.push(request);
+    if (this.outbound.length > 1) return;
+    setImmediate(() => {
+      const parts = this.outbound.splice(0);
+      if (this.dead || parts.length === 0) return;
+      this.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
     });
   }
 

@@ -17,6 +17,7 @@ import { ShardMap } from './shard-map.ts';
 import type { Metrics } from '../shared/observability/metrics.ts';
 import { observeEngine } from '../shared/observability/observed-engine.ts';
 import { internalDialOptions } from '../shared/security/internal-options.ts';
+import { callSecurityFor, type CallSecurity } from '../shared/security/client-security.ts';
 
 export interface RouterOptions {
   /** Address to listen on (and to pin mDNS to). Default 127.0.0.1. */
@@ -44,6 +45,8 @@ export interface Router {
   readonly address: string;
   readonly map: ShardMap;
   info(): Record<string, string | number>;
+  /** How this router's tool connections (the status collector's INFO polls) reach nodes. */
+  readonly callSecurity: CallSecurity;
   close(): Promise<void>;
 }
 
@@ -92,6 +95,7 @@ export async function startRouter(o: RouterOptions = {}): Promise<Router> {
     address: `${bound.address}:${bound.port}`,
     map,
     info: () => engine.info(),
+    callSecurity: callSecurityFor(o.server),
     async close() {
       closed = true;
       rate.stop();

@@ -24,9 +24,12 @@ export class ClusterSecret {
     if (this.key.length < SECRET_BYTES_MIN) throw new RangeError(`a cluster secret needs at least ${SECRET_BYTES_MIN} bytes`);
   }
 
-  /** A fresh random secret, as `seqdb dev` makes for its own processes. */
+  /**
+   * A fresh random secret, as `seqdb dev` makes for its own processes. Hex, never base64url: a
+   * secret starting with '-' reads as an option after `--cluster-secret` on a command line.
+   */
   static generate(): string {
-    return randomBytes(24).toString('base64url');
+    return randomBytes(24).toString('hex');
   }
 
   proof(role: ProofRole, context: string, clientNonce: string, serverNonce: string): string {

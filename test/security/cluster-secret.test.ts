@@ -132,3 +132,10 @@ test('internal RESP handshake: CLUSTER needs the secret; a node that cannot prov
   t.regex(bytes, /SEQDB\.HELLO/);
   t.notRegex(bytes, /INC/);
 });
+
+test('generated secrets can be passed as --cluster-secret values: never starting with "-"', (t) => {
+  for (let i = 0; i < 2000; i++) {
+    const secret = ClusterSecret.generate();
+    t.regex(secret, /^[0-9a-f]{48}$/);
+  }
+});

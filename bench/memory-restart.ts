@@ -1,0 +1,104 @@
+/**
+ * Node memory and restart time with many sequences: `seqdb dev --nodes 3`, then `--sequences`
+ * distinct sequences created by pipelined INCs through the router (each also stores the router's
+ * ID token, as in production). Reports every node's RSS, then kill -9 of one follower and the
+ * time until the restarted process answers INFO with its applied index back at the shard's
+ * commit index (restart = open LMDB, replay nothing already applied, rejoin).
+ *
+ *   node --import=tsx bench/memory-restart.ts [--sequences 1000000] [--connections 16] [--pipeline 64]
+ *     [--port 17700] [--max-load-s 600]
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { RespClient, rssMb, sleep, startDev } from './dev-cluster.ts';
+
+function infoField(info: unknown, field: string): string | undefined {
+  return typeof info === 'string' ? new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim() : undefined;
+}
+
+async function info(port: number): Promise<string | null> {
+  const c = await RespClient.connect(port).catch(() => null);
+  if (!c) return null;
+  const r = await c.call(['INFO']);
+  c.close();
+  return typeof r === 'string' ? r : null;
+}
+
+/** Creates sequences m0..m(n-1) with `connections` x `pipeline` INCs in flight; returns how many. */
+async function load(port: number, n: number, connections: number, pipeline: number, maxS: number): Promise<number> {
+  const conns = await Promise.all(Array.from({ length: connections }, () => RespClient.connect(port)));
+  let next = 0; let done = 0; let errors = 0;
+  const deadline = Date.now() + maxS * 1000;
+  const started = Date.now();
+  const progress = setInterval(() => console.log(`  ${done.toLocaleString('en')} sequences, ${Math.round(done / ((Date.now() - started) / 1000))}/s`), 10_000);
+  const worker = async (c: RespClient): Promise<void> => {
+    while (next < n && Date.now() < deadline && errors < 1000) {
+      const i = next++;
+      const r = await c.call(['INC', 'mem', `m${i}`]);
+      if (typeof r === 'number') done++;
+      else if (errors++ < 3) console.log(`  error reply: ${r instanceof Error ? r.message : String(r)}`);
+    }
+  };
+  await Promise.all(conns.flatMap((c) => Array.from({ length: pipeline }, () => worker(c))));
+  clearInterval(progress);
+  for (const c of conns) c.close();
+  if (errors > 0) console.log(`  ${errors} error replies while loading`);
+  return done;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: {
+    sequences: { type: 'string', default: '1000000' }, connections: { type: 'string', default: '16' },
+    pipeline: { type: 'string', default: '64' }, port: { type: 'string', default: '17700' }, 'max-load-s': { type: 'string', default: '600' },
+  } });
+  const port = Number(values.port);
+  const cluster = await startDev(port, ['--nodes', '3']);
+  const extra: number[] = [];
+  try {
+    const t0 = Date.now();
+    const created = await load(port, Number(values.sequences), Number(values.connections), Number(values.pipeline), Number(values['max-load-s']));
+    const loadS = (Date.now() - t0) / 1000;
+    console.log(`created ${created.toLocaleString('en')} sequences in ${loadS.toFixed(0)} s (${Math.round(created / loadS)}/s, pipelined, fsync on)`);
+    await sleep(2000);
+    const nodes = cluster.nodes();
+    let follower: { pid: number; port: number } | null = null;
+    let commit = 0;
+    for (const n of nodes) {
+      const i = await info(n.port);
+      const role = infoField(i, 'role');
+      commit = Math.max(commit, Number(infoField(i, 'commit_index') ?? 0));
+      const m = rssMb(n.pid);
+      console.log(`node :${n.port} ${role} RSS ${m.total.toFixed(0)} MB = ${m.anon.toFixed(0)} MB anonymous (heap) + ${m.file.toFixed(0)} MB file-backed (LMDB map) (goal < 150 MB)`);
+      if (role === 'follower' && !follower) follower = n;
+    }
+    if (!follower) throw new Error('no follower found');
+    const argv = readFileSync(`/proc/${follower.pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+    // Same environment too: dev passes the cluster secret to its nodes there.
+    const env = Object.fromEntries(readFileSync(`/proc/${follower.pid}/environ`, 'utf8').split('\0')
+      .filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    process.kill(follower.pid, 'SIGKILL');
+    await sleep(500);
+    const started = performance.now();
+    // stdin a pipe, as dev does: a node exits when its stdin ends.
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'ignore'], env });
+    extra.push(child.pid!);
+    let answeredMs = NaN;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const i = await info(follower.port);
+      if (i !== null && Number.isNaN(answeredMs)) answeredMs = performance.now() - started;
+      if (i !== null && Number(infoField(i, 'applied_index') ?? 0) >= commit) break;
+      if (Date.now() > deadline) throw new Error('restarted node did not catch up in 60 s');
+      await sleep(20);
+    }
+    const caughtUpMs = performance.now() - started;
+    await sleep(500);
+    console.log(`restart of a follower with ${created.toLocaleString('en')} sequences: answers INFO after ${answeredMs.toFixed(0)} ms, applied index back at the commit index after ${caughtUpMs.toFixed(0)} ms (goal < 2000 ms); RSS after restart ${rssMb(child.pid!).total.toFixed(0)} MB (${rssMb(child.pid!).anon.toFixed(0)} MB anonymous)`);
+  } finally {
+    for (const pid of extra) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    await cluster.stop();
+  }
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });
