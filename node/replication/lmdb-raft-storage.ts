@@ -100,6 +100,8 @@ export class LmdbRaftStorage implements Storage {
   private trunc: IndexTerm;
   private snapMeta: SnapshotMeta;
   private last: number;
+  /** The in-memory hard state has a commit index not yet written (see persist). */
+  private hsUnsaved = false;
   private closed = false;
 
   /** Opens (or creates) the node's Raft storage; refuses a data dir of another shard or cluster. */
@@ -247,6 +249,14 @@ export class LmdbRaftStorage implements Storage {
   async persist(batch: PersistBatch): Promise<void> {
     const { snapshot, entries, hardState } = batch;
     if (!snapshot && entries.length === 0 && !hardState) return;
+    if (!snapshot && entries.length === 0 && hardState && hardState.term === this.hs.term && hardState.vote === this.hs.vote) {
+      // Only the commit index moved. Raft never needs it durable (a restarted node learns it
+      // again, and starts from its applied index), so it rides the next write instead of
+      // holding the Ready loop for an fsync: with one client that fsync delayed every next INC.
+      this.hs = hardState;
+      this.hsUnsaved = true;
+      return;
+    }
     let last = this.last;
     let trunc = this.trunc;
     await this.commit(() => {
@@ -266,8 +276,9 @@ export class LmdbRaftStorage implements Storage {
         for (const e of entries) this.log.putSync(indexKey(e.index), encodeEntryValue(e));
         last = entries[entries.length - 1]!.index;
       }
-      if (hardState) this.meta.putSync('hs', hardState);
+      if (hardState || this.hsUnsaved) this.meta.putSync('hs', hardState ?? this.hs);
     });
+    this.hsUnsaved = false;
     this.last = last;
     this.trunc = trunc;
     if (snapshot) this.snapMeta = snapshot.meta;

@@ -9,7 +9,8 @@
  *   except the leader's app/heartbeat/snap/timeoutNow when its term is already durable: the core
  *   counts the leader's own copy toward commit only after advance() (i.e. after our fsync).
  * - Committed entries are applied in ONE state-machine transaction that also stores the applied
- *   index; results are released after it is durable.
+ *   index. The loop does not wait for that transaction's fsync (see `apply`): INC/SET replies go
+ *   out as soon as their results are computed, everything else (and reads) once it is durable.
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { RawNode } from '../raft/raw-node.ts';
@@ -31,6 +32,7 @@ import {
   setAppliedIndex,
   type Command,
   type CommandResult,
+  type KvTxn,
   type LmdbStore,
   type StateMachine,
 } from '../state-machine/index.ts';
@@ -75,6 +77,8 @@ export interface RaftNodeDeps {
 }
 
 const LEADER_MESSAGES = new Set(['app', 'heartbeat', 'snap', 'timeoutNow']);
+/** State-machine commits the loop may run ahead of before it waits for the oldest. */
+const APPLIES_IN_FLIGHT_MAX = 4;
 /** What a log entry costs besides its data (index, term, type, key): for the snapshot rule. */
 const ENTRY_OVERHEAD_BYTES = 24;
 
@@ -87,7 +91,13 @@ export class RaftNode {
   private readonly snapshotEntries: number;
   private readonly pendingMax: number;
   private lastProposedIndex = 0;
+  /** Applied and durable in the state machine. */
   private applied: number;
+  /** Handed to the state machine (computed; its commit may still be in flight). */
+  private applyStarted: number;
+  /** The newest state-machine commit in flight; LMDB commits in order, so it settles last. */
+  private applying: Promise<void> = Promise.resolve();
+  private appliesInFlight = 0;
   /** Bytes of the entries applied since the last snapshot, and that snapshot's image size. */
   private appliedBytesSinceSnapshot = 0;
   private lastSnapshotBytes = 0;
@@ -108,6 +118,7 @@ export class RaftNode {
     this.proposals = new Proposals(t.proposalTimeoutMs ?? 5000, () => this.notLeader());
     this.reads = new ReadQueue(t.proposalTimeoutMs ?? 5000, this.pendingMax);
     this.applied = d.store.appliedIndex();
+    this.applyStarted = this.applied;
     // Entries are applied while the hard state carrying their commit index may still be in
     // flight (see handleReady): after a crash the applied index can exceed the stored commit.
     d.storage.raiseCommitTo(this.applied);
@@ -229,6 +240,7 @@ export class RaftNode {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.looping) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.applying.catch(() => {});
     const bye = errorResult(ErrorCode.SHUTTING_DOWN, 'node is shutting down');
     this.proposals.failAll(errorResult(ErrorCode.OUTCOME_UNKNOWN, 'node shut down before the write was applied; retry only with the same ID token'));
     this.reads.failAll(bye);
@@ -303,6 +315,7 @@ export class RaftNode {
   }
 
   private fail(err: Error): void {
+    if (this.failed) return;
     this.failed = new SeqError(ErrorCode.STORAGE, `replication stopped: ${err.message}`);
     this.d.log(`FATAL ${err.stack ?? err.message}`);
     if (this.timer) clearInterval(this.timer);
@@ -330,42 +343,71 @@ export class RaftNode {
     for (const m of rd.messages) if (!early.includes(m)) this.d.send(m);
     if (applyLater.length > 0) await this.apply(applyLater);
     this.reads.onReadStates(rd.readStates);
-    this.reads.serve(this.applied, (cmds) => this.d.store.read((kv) => cmds.map((c) => read(kv, c))));
+    this.serveReads();
   }
 
   private async installSnapshot(rd: Ready): Promise<void> {
     const snap = rd.snapshot!;
+    await this.applying;
     // The raft storage keeps the image, so a crash between these two writes is repaired at startup.
     await this.d.storage.persist({ snapshot: snap, entries: rd.entries, ...(rd.hardState ? { hardState: rd.hardState } : {}) });
     await restoreStateFromSnapshot(this.d.store, this.d.members, snap.data);
     this.applied = snap.meta.index;
+    this.applyStarted = snap.meta.index;
     this.appliedBytesSinceSnapshot = 0;
     this.lastSnapshotBytes = snap.data.length;
     this.proposals.coveredBySnapshot(snap.meta.index);
     this.d.log(`installed snapshot at index ${snap.meta.index} term ${snap.meta.term}`);
   }
 
+  /**
+   * Applies committed entries in one state-machine transaction without waiting for its fsync:
+   * the next Ready persists and sends while it commits. INC and SET results are released as soon
+   * as they are computed, before that fsync: their entries are committed (durable on a majority),
+   * so a crash before this commit re-applies them from the log with the same results. Other
+   * results (cluster and series commands, whose callers may read local state next) and reads wait
+   * for the commit, as does `applied`.
+   */
   private async apply(entries: readonly Entry[]): Promise<void> {
-    const last = entries[entries.length - 1]!;
-    const fresh = entries.filter((e) => e.index > this.applied);
-    let results: (CommandResult | null)[] = [];
-    if (fresh.length > 0) {
-      results = await this.d.store.write((txn) => {
-        const out = fresh.map((e) => {
-          if (e.type !== EntryType.Normal || e.data.length === 0) return null;
+    const fresh = entries.filter((e) => e.index > this.applyStarted);
+    if (fresh.length === 0) return;
+    const last = fresh[fresh.length - 1]!.index;
+    this.applyStarted = last;
+    const late: [Entry, CommandResult | null][] = [];
+    const store = this.d.store;
+    const applyAll = (txn: KvTxn): void => {
+      for (const e of fresh) {
+        let result: CommandResult | null = null;
+        let early = true;
+        if (e.type === EntryType.Normal && e.data.length > 0) {
           const { command, timeMs } = decodeCommand(e.data);
-          return this.d.machine.apply(txn, command, timeMs);
-        });
-        setAppliedIndex(txn, last.index);
-        return out;
-      });
-    }
-    fresh.forEach((e, i) => {
-      this.d.members.applyEntry(e);
-      this.proposals.applied(e.index, e.term, results[i] ?? null);
+          result = this.d.machine.apply(txn, command, timeMs);
+          early = command.type === 'inc' || command.type === 'set';
+        }
+        this.d.members.applyEntry(e);
+        if (early) this.proposals.applied(e.index, e.term, result);
+        else late.push([e, result]);
+      }
+      setAppliedIndex(txn, last);
+    };
+    // A state store without fsync commits in place: no worker-thread round trip per batch.
+    const committed = store.syncs ? store.write(applyAll) : Promise.resolve().then(() => store.writeNow(applyAll));
+    this.appliesInFlight++;
+    const done = committed.then(() => {
+      this.appliesInFlight--;
+      for (const [e, result] of late) this.proposals.applied(e.index, e.term, result);
+      for (const e of fresh) this.appliedBytesSinceSnapshot += e.data.length + ENTRY_OVERHEAD_BYTES;
+      this.applied = Math.max(this.applied, last);
+      this.serveReads();
     });
-    for (const e of fresh) this.appliedBytesSinceSnapshot += e.data.length + ENTRY_OVERHEAD_BYTES;
-    this.applied = Math.max(this.applied, last.index);
+    this.applying = done;
+    done.catch((err: Error) => this.fail(err));
+    if (this.appliesInFlight >= APPLIES_IN_FLIGHT_MAX) await done;
+  }
+
+  /** Reads whose ReadIndex the durable state has reached. */
+  private serveReads(): void {
+    this.reads.serve(this.applied, (cmds) => this.d.store.read((kv) => cmds.map((c) => read(kv, c))));
   }
 
   private async afterAdvance(): Promise<void> {
@@ -403,6 +445,8 @@ export class RaftNode {
   }
 
   private async takeSnapshot(st: RaftStatus): Promise<void> {
+    // The image must be exactly the state at `index`: no state-machine commit may be in flight.
+    await this.applying;
     const index = this.applied;
     if (index <= this.d.storage.snapshotMeta().index) return;
     const term = this.d.storage.term(index);

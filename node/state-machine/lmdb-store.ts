@@ -9,6 +9,8 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { KvEntry, KvReader, KvTxn } from './kv.ts';
 import { startsWith } from './kv.ts';
+import { CachedTxn } from './cached-txn.ts';
+import { SPACE_META } from './keys.ts';
 import { getAppliedIndex, stateSummary, type StateSummary } from './meta.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
 
@@ -17,6 +19,13 @@ export interface LmdbStoreOptions {
   readonly path: string;
   /** Named databases the caller will open in the same environment. Default 8. */
   readonly extraDbs?: number;
+  /**
+   * Fsync every commit. Default true: a standalone node's state is its only copy. A replica
+   * passes false (node/replication/state-reboot-guard.ts): its state is rebuilt from the Raft log
+   * and snapshot, so commits need not wait for the disk; writes then resolve once in the page
+   * cache, which survives a process crash but not an OS crash (the guard handles that).
+   */
+  readonly sync?: boolean;
 }
 
 const STATE_DB_NAME = 'state';
@@ -28,6 +37,8 @@ export class LmdbStore {
     /** The environment's root database: open further named databases from it. */
     readonly root: RootDatabase,
     private readonly db: Database<Buffer, Buffer>,
+    /** Whether commits fsync (LmdbStoreOptions.sync). */
+    readonly syncs: boolean,
   ) {}
 
   static open(options: LmdbStoreOptions): LmdbStore {
@@ -37,9 +48,10 @@ export class LmdbStore {
       // Off on purpose: with overlapping sync the commit promise resolves before the fsync.
       // We acknowledge writes on that promise, so it must mean "on disk".
       overlappingSync: false,
+      noSync: options.sync === false,
     });
     const db = root.openDB<Buffer, Buffer>({ name: STATE_DB_NAME, keyEncoding: 'binary', encoding: 'binary' });
-    return new LmdbStore(root, db);
+    return new LmdbStore(root, db, options.sync !== false);
   }
 
   /**
@@ -49,14 +61,24 @@ export class LmdbStore {
    */
   write<T>(fn: (txn: KvTxn) => T): Promise<T> {
     this.assertOpen();
-    return this.root.transaction(() => fn(this.txnView()));
+    return this.root.transaction(() => this.inTxn(fn));
+  }
+
+  /**
+   * Runs `fn` in one write transaction committed before returning, on the main thread. Meant for
+   * a store that does not fsync (`sync: false`): its commit is a few page writes, cheaper than
+   * the worker-thread round trip of `write`; with fsync it would block the event loop.
+   */
+  writeNow<T>(fn: (txn: KvTxn) => T): T {
+    this.assertOpen();
+    return this.root.transactionSync(() => this.inTxn(fn));
   }
 
   /** Runs `fn` over the latest committed state. */
   read<T>(fn: (kv: KvReader) => T): T {
     this.assertOpen();
     this.root.resetReadTxn();
-    return fn(this.txnView());
+    return fn(new CachedTxn(this.txnView()));
   }
 
   appliedIndex(): number {
@@ -96,6 +118,14 @@ export class LmdbStore {
     if (this.closed) return;
     this.closed = true;
     await this.root.close();
+  }
+
+  /** The meta counters are written once per transaction (cached-txn.ts). */
+  private inTxn<T>(fn: (txn: KvTxn) => T): T {
+    const view = new CachedTxn(this.txnView(), [SPACE_META]);
+    const result = fn(view);
+    view.flush();
+    return result;
   }
 
   private txnView(): KvTxn {

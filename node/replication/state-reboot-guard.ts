@@ -1,0 +1,65 @@
+/**
+ * A replica's state-machine LMDB is written without fsync (see `prepareStateDir`): the Raft log
+ * and its snapshot are the durable copy, the state is a materialized view of them. A process
+ * crash (kill -9) loses nothing, because the written pages sit in the OS page cache; only an OS
+ * crash or power loss can lose or tear them, and LMDB without fsync may then be corrupt. Both
+ * cases mean the OS restarted, so the state dir records the boot id of the OS that wrote it, and
+ * a node that finds another boot id discards the state and rebuilds it from its Raft snapshot
+ * and log (the same path as a node that crashed while installing a snapshot).
+ */
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
+const MARKER = 'written-by-boot';
+
+/** The running OS's boot id, or null where the platform has none (then the state is fsynced). */
+export function currentBootId(path = BOOT_ID_PATH): string | null {
+  try {
+    const id = readFileSync(path, 'latin1').trim();
+    return id === '' ? null : id;
+  } catch {
+    return null;
+  }
+}
+
+export interface StateDirPlan {
+  /** Whether commits of the state may skip fsync (a boot id is available to guard them). */
+  readonly sync: boolean;
+  /** True if an unsynced state from an earlier OS boot was discarded. */
+  readonly discarded: boolean;
+}
+
+/**
+ * Readies the state dir before LMDB opens it: discards a state that an earlier OS boot wrote
+ * without fsync, then records this boot (durably, before any unsynced write can happen).
+ */
+export function prepareStateDir(dir: string, bootId: string | null = currentBootId()): StateDirPlan {
+  mkdirSync(dir, { recursive: true });
+  if (bootId === null) return { sync: true, discarded: false };
+  const markerPath = join(dir, MARKER);
+  const writtenBy = existsSync(markerPath) ? readFileSync(markerPath, 'latin1').trim() : null;
+  let discarded = false;
+  if (writtenBy !== null && writtenBy !== bootId) {
+    for (const f of ['data.mdb', 'lock.mdb']) rmSync(join(dir, f), { force: true });
+    discarded = true;
+  }
+  if (writtenBy !== bootId) writeDurably(markerPath, bootId);
+  return { sync: false, discarded };
+}
+
+function writeDurably(path: string, text: string): void {
+  writeFileSync(path, text);
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const dirFd = openSync(join(path, '..'), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
