@@ -60,6 +60,8 @@ interface IndexTerm {
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 const EMPTY_HS: HardState = { term: 0, vote: null, commit: 0 };
 const TWO_32 = 2 ** 32;
+/** See snapshotHead(). */
+const SNAPSHOT_HEAD_BYTES = 64 * 1024;
 
 export function indexKey(index: number): Buffer {
   const b = Buffer.allocUnsafe(8);
@@ -189,6 +191,24 @@ export class LmdbRaftStorage implements Storage {
     return out;
   }
 
+  /**
+   * The stored log entries of `type` in [lo, hi), others skipped without copying their data:
+   * a restart replays only the conf changes (members.ts), and the log can hold a million INCs.
+   */
+  *entriesOfType(type: EntryType, lo: number, hi: number): Generator<Entry> {
+    for (const { key, value } of this.log.getRange({ start: indexKey(Math.max(lo, this.trunc.index + 1)), end: indexKey(hi) })) {
+      if (value[8] === type) yield decodeEntry(readU64(key, 0), value);
+    }
+  }
+
+  /**
+   * The first bytes of the stored snapshot image (up to SNAPSHOT_HEAD_BYTES), kept beside it:
+   * enough for the members envelope, without reading a whole image of ~100 MB at restart.
+   */
+  snapshotHead(): Uint8Array | undefined {
+    return this.meta.get('snapHead') as Uint8Array | undefined;
+  }
+
   snapshot(): Snapshot {
     const data = (this.meta.get('snapData') as Uint8Array | undefined) ?? new Uint8Array(0);
     return { meta: this.snapMeta, data: new Uint8Array(data) };
@@ -264,8 +284,7 @@ export class LmdbRaftStorage implements Storage {
         this.removeRange(trunc.index + 1, last);
         trunc = { index: snapshot.meta.index, term: snapshot.meta.term };
         last = trunc.index;
-        this.meta.putSync('snap', snapshot.meta);
-        this.meta.putSync('snapData', snapshot.data);
+        this.putSnapshot(snapshot);
         this.meta.putSync('trunc', trunc);
       }
       if (entries.length > 0) {
@@ -289,10 +308,7 @@ export class LmdbRaftStorage implements Storage {
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
     if (snapshot.meta.index < this.snapMeta.index) return;
     if (snapshot.meta.index > this.last) throw new SeqError(ErrorCode.INTERNAL, 'snapshot beyond the log');
-    await this.commit(() => {
-      this.meta.putSync('snap', snapshot.meta);
-      this.meta.putSync('snapData', snapshot.data);
-    });
+    await this.commit(() => this.putSnapshot(snapshot));
     this.snapMeta = snapshot.meta;
   }
 
@@ -322,6 +338,12 @@ export class LmdbRaftStorage implements Storage {
     if (this.closed) return;
     this.closed = true;
     await this.env.close();
+  }
+
+  private putSnapshot(snapshot: Snapshot): void {
+    this.meta.putSync('snap', snapshot.meta);
+    this.meta.putSync('snapData', snapshot.data);
+    this.meta.putSync('snapHead', snapshot.data.slice(0, SNAPSHOT_HEAD_BYTES));
   }
 
   private removeRange(from: number, to: number): void {

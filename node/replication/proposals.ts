@@ -6,12 +6,13 @@
  */
 import { ErrorCode } from '../../shared/errors.ts';
 import { errorResult, type CommandResult } from '../state-machine/index.ts';
-import type { ProposalTicket } from '../raft/types.ts';
+import { RaftError, RaftErrorCode, type NodeId, type ProposalTicket, type RaftStatus } from '../raft/types.ts';
+import type { EntryResult } from './write-batch.ts';
 
 interface Waiting {
   readonly term: number;
   readonly deadlineMs: number;
-  readonly resolve: (r: CommandResult | null) => void;
+  readonly resolve: (r: EntryResult) => void;
 }
 
 export const UNKNOWN_OUTCOME = (why: string): CommandResult =>
@@ -26,8 +27,8 @@ export class Proposals {
     return this.byIndex.size;
   }
 
-  /** Resolves with the apply result, or null for entries without one (conf changes). */
-  wait(ticket: ProposalTicket, nowMs: number): Promise<CommandResult | null> {
+  /** Resolves with the apply result(s), or null for entries without one (conf changes). */
+  wait(ticket: ProposalTicket, nowMs: number): Promise<EntryResult> {
     return new Promise((resolve) => {
       this.byIndex.get(ticket.index)?.resolve(this.lostResult());
       this.byIndex.set(ticket.index, { term: ticket.term, deadlineMs: nowMs + this.timeoutMs, resolve });
@@ -35,7 +36,7 @@ export class Proposals {
   }
 
   /** The entry at `index` with `term` was applied with `result`. */
-  applied(index: number, term: number, result: CommandResult | null): void {
+  applied(index: number, term: number, result: EntryResult): void {
     const w = this.byIndex.get(index);
     if (!w) return;
     this.byIndex.delete(index);
@@ -63,4 +64,30 @@ export class Proposals {
     for (const w of this.byIndex.values()) w.resolve(result);
     this.byIndex.clear();
   }
+}
+
+/** The reply for a write the Raft core refused to propose. */
+export function proposeErrorResult(err: unknown, notLeader: () => CommandResult): CommandResult {
+  if (!(err instanceof RaftError)) throw err;
+  switch (err.code) {
+    case RaftErrorCode.UNCOMMITTED_FULL:
+      return errorResult(ErrorCode.BUSY, 'too many uncommitted writes');
+    case RaftErrorCode.CONF_CHANGE_PENDING:
+    case RaftErrorCode.NOT_READY:
+      return errorResult(ErrorCode.TRY_AGAIN, err.message);
+    case RaftErrorCode.INVALID_CONF_CHANGE:
+      return errorResult(ErrorCode.SYNTAX, err.message);
+    default:
+      return notLeader();
+  }
+}
+
+/** A learner that has caught up and is heard from (promote one at a time), or null. */
+export function learnerToPromote(st: RaftStatus): NodeId | null {
+  if (st.conf.learners.length === 0 || !st.progress) return null;
+  for (const id of st.conf.learners) {
+    const pr = st.progress[id];
+    if (pr && pr.recentActive && pr.state === 'replicate' && pr.match + 16 >= st.lastIndex) return id;
+  }
+  return null;
 }

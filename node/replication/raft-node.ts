@@ -15,30 +15,27 @@
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { RawNode } from '../raft/raw-node.ts';
 import {
-  EntryType,
-  RaftError,
-  RaftErrorCode,
-  type Entry,
   type Message,
   type NodeId,
   type RaftStatus,
   type Ready,
 } from '../raft/types.ts';
 import {
-  decodeCommand,
   encodeCommand,
   errorResult,
   read,
-  setAppliedIndex,
   type Command,
   type CommandResult,
-  type KvTxn,
   type LmdbStore,
   type StateMachine,
 } from '../state-machine/index.ts';
 import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
-import { Members, unwrapSnapshot, wrapSnapshot } from './members.ts';
-import { Proposals } from './proposals.ts';
+import { Members, wrapSnapshot } from './members.ts';
+import { Proposals, learnerToPromote, proposeErrorResult } from './proposals.ts';
+import { restoreStateFromSnapshot } from './snapshot-image.ts';
+import { WriteBatch, distribute, type BatchedWrite } from './write-batch.ts';
+import { encodeBatch } from '../state-machine/batch-codec.ts';
+import { ApplyPipeline } from './apply-pipeline.ts';
 import { ReadQueue } from './read-queue.ts';
 
 export interface RaftNodeTuning {
@@ -77,10 +74,6 @@ export interface RaftNodeDeps {
 }
 
 const LEADER_MESSAGES = new Set(['app', 'heartbeat', 'snap', 'timeoutNow']);
-/** State-machine commits the loop may run ahead of before it waits for the oldest. */
-const APPLIES_IN_FLIGHT_MAX = 4;
-/** What a log entry costs besides its data (index, term, type, key): for the snapshot rule. */
-const ENTRY_OVERHEAD_BYTES = 24;
 
 export class RaftNode {
   readonly id: NodeId;
@@ -91,15 +84,11 @@ export class RaftNode {
   private readonly snapshotEntries: number;
   private readonly pendingMax: number;
   private lastProposedIndex = 0;
-  /** Applied and durable in the state machine. */
-  private applied: number;
-  /** Handed to the state machine (computed; its commit may still be in flight). */
-  private applyStarted: number;
-  /** The newest state-machine commit in flight; LMDB commits in order, so it settles last. */
-  private applying: Promise<void> = Promise.resolve();
-  private appliesInFlight = 0;
-  /** Bytes of the entries applied since the last snapshot, and that snapshot's image size. */
-  private appliedBytesSinceSnapshot = 0;
+  private readonly batch = new WriteBatch();
+  /** Client writes accepted and not yet answered (bounded by pendingMax). */
+  private writesWaiting = 0;
+  private readonly applier: ApplyPipeline;
+  /** The last snapshot's image size (the snapshot rule). */
   private lastSnapshotBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private looping = false;
@@ -117,15 +106,19 @@ export class RaftNode {
     this.pendingMax = t.pendingMax ?? 100_000;
     this.proposals = new Proposals(t.proposalTimeoutMs ?? 5000, () => this.notLeader());
     this.reads = new ReadQueue(t.proposalTimeoutMs ?? 5000, this.pendingMax);
-    this.applied = d.store.appliedIndex();
-    this.applyStarted = this.applied;
+    this.applier = new ApplyPipeline({
+      store: d.store, machine: d.machine, members: d.members,
+      onResult: (index, term, result) => this.proposals.applied(index, term, result),
+      onDurable: () => this.serveReads(),
+      onFatal: (err) => this.fail(err),
+    });
     // Entries are applied while the hard state carrying their commit index may still be in
     // flight (see handleReady): after a crash the applied index can exceed the stored commit.
-    d.storage.raiseCommitTo(this.applied);
+    d.storage.raiseCommitTo(this.applier.applied);
     this.raw = new RawNode({
       id: this.id,
       storage: d.storage,
-      applied: this.applied,
+      applied: this.applier.applied,
       electionTimeoutTicks: t.electionTimeoutTicks ?? 10,
       heartbeatTicks: t.heartbeatTicks ?? 1,
       rng: Math.random,
@@ -172,21 +165,49 @@ export class RaftNode {
     if (refusal) return Promise.resolve(refusal);
     const now = Date.now();
     if (command.type === 'get') {
+      // A GET pipelined after a write must see it: propose waiting writes first.
+      this.flushWrites();
       return new Promise((resolve) => {
         if (!this.reads.add(command, now, this.lastProposedIndex, resolve)) return resolve(errorResult(ErrorCode.BUSY, 'too many pending reads'));
         this.schedule();
       });
     }
-    if (this.proposals.size >= this.pendingMax) return Promise.resolve(errorResult(ErrorCode.BUSY, 'too many pending writes'));
+    if (this.writesWaiting >= this.pendingMax) return Promise.resolve(errorResult(ErrorCode.BUSY, 'too many pending writes'));
+    this.writesWaiting++;
+    const done = (r: CommandResult): CommandResult => {
+      this.writesWaiting--;
+      return r;
+    };
+    const bytes = encodeCommand(command, now);
+    if (command.type === 'inc' || command.type === 'set') {
+      if (!this.batch.fits(bytes.length)) this.flushWrites();
+      this.schedule();
+      return new Promise<CommandResult>((resolve) => this.batch.add({ bytes, resolve })).then(done);
+    }
+    // Other writes keep their own entry, after the writes that arrived before them.
+    this.flushWrites();
+    return new Promise<CommandResult>((resolve) => this.proposeEntry(bytes, now, [{ bytes, resolve }])).then(done);
+  }
+
+  /** Proposes the batched writes (node/replication/write-batch.ts) as one entry. */
+  private flushWrites(): void {
+    if (this.batch.size === 0) return;
+    const items = this.batch.take();
+    const data = items.length === 1 ? items[0]!.bytes : encodeBatch(items.map((i) => i.bytes));
+    this.proposeEntry(data, Date.now(), items);
+  }
+
+  private proposeEntry(data: Uint8Array, now: number, items: readonly BatchedWrite[]): void {
     let ticket;
     try {
-      ticket = this.raw.propose(encodeCommand(command, now));
+      ticket = this.raw.propose(data);
     } catch (err) {
-      return Promise.resolve(this.proposeError(err));
+      distribute(items, this.proposeError(err));
+      return;
     }
     this.lastProposedIndex = ticket.index;
     this.schedule();
-    return this.proposals.wait(ticket, now).then((r) => r ?? errorResult(ErrorCode.INTERNAL, 'no result for a command entry'));
+    void this.proposals.wait(ticket, now).then((r) => distribute(items, r));
   }
 
   /** Proposes a membership change and resolves once it is applied (or fails). */
@@ -201,7 +222,7 @@ export class RaftNode {
     }
     this.schedule();
     const r = await this.proposals.wait(ticket, Date.now());
-    return r ?? { type: 'ok' };
+    return Array.isArray(r) ? errorResult(ErrorCode.INTERNAL, 'a conf change got command results') : ((r as CommandResult | null) ?? { type: 'ok' });
   }
 
   transferLeadership(to: NodeId): void {
@@ -222,7 +243,7 @@ export class RaftNode {
   }
 
   appliedIndex(): number {
-    return this.applied;
+    return this.applier.applied;
   }
 
   leaderAddress(): string | null {
@@ -240,9 +261,10 @@ export class RaftNode {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.looping) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    await this.applying.catch(() => {});
+    await this.applier.drain().catch(() => {});
     const bye = errorResult(ErrorCode.SHUTTING_DOWN, 'node is shutting down');
     this.proposals.failAll(errorResult(ErrorCode.OUTCOME_UNKNOWN, 'node shut down before the write was applied; retry only with the same ID token'));
+    distribute(this.batch.take(), bye);
     this.reads.failAll(bye);
     for (const w of this.snapshotWaiters.splice(0)) w(new SeqError(ErrorCode.SHUTTING_DOWN, 'shutting down'));
   }
@@ -257,18 +279,7 @@ export class RaftNode {
   }
 
   private proposeError(err: unknown): CommandResult {
-    if (!(err instanceof RaftError)) throw err;
-    switch (err.code) {
-      case RaftErrorCode.UNCOMMITTED_FULL:
-        return errorResult(ErrorCode.BUSY, 'too many uncommitted writes');
-      case RaftErrorCode.CONF_CHANGE_PENDING:
-      case RaftErrorCode.NOT_READY:
-        return errorResult(ErrorCode.TRY_AGAIN, err.message);
-      case RaftErrorCode.INVALID_CONF_CHANGE:
-        return errorResult(ErrorCode.SYNTAX, err.message);
-      default:
-        return this.notLeader();
-    }
+    return proposeErrorResult(err, () => this.notLeader());
   }
 
   private onTick(): void {
@@ -295,6 +306,7 @@ export class RaftNode {
     try {
       // Bounded so timers and sockets get their turn; the tail reschedules.
       for (let i = 0; i < 64 && !this.stopped; i++) {
+        this.flushWrites();
         this.reads.issue((ctx) => this.raw.readIndex(ctx), () => this.notLeader());
         if (this.raw.hasReady()) {
           const rd = this.raw.ready();
@@ -311,7 +323,7 @@ export class RaftNode {
       this.looping = false;
       for (const w of this.idleWaiters.splice(0)) w();
     }
-    if (!this.stopped && this.raw.hasReady()) this.schedule();
+    if (!this.stopped && (this.raw.hasReady() || this.batch.size > 0)) this.schedule();
   }
 
   private fail(err: Error): void {
@@ -320,6 +332,7 @@ export class RaftNode {
     this.d.log(`FATAL ${err.stack ?? err.message}`);
     if (this.timer) clearInterval(this.timer);
     this.proposals.failAll(errorResult(ErrorCode.OUTCOME_UNKNOWN, this.failed.message));
+    distribute(this.batch.take(), errorResult(this.failed.code, this.failed.message));
     this.reads.failAll(errorResult(this.failed.code, this.failed.message));
     this.d.onFatal(err);
   }
@@ -339,82 +352,35 @@ export class RaftNode {
     const persisted = rd.snapshot
       ? this.installSnapshot(rd)
       : this.d.storage.persist({ entries: rd.entries, ...(rd.hardState ? { hardState: rd.hardState } : {}) });
-    await Promise.all([persisted, applyNow.length > 0 ? this.apply(applyNow) : null]);
+    await Promise.all([persisted, applyNow.length > 0 ? this.applier.apply(applyNow) : null]);
     for (const m of rd.messages) if (!early.includes(m)) this.d.send(m);
-    if (applyLater.length > 0) await this.apply(applyLater);
+    if (applyLater.length > 0) await this.applier.apply(applyLater);
     this.reads.onReadStates(rd.readStates);
     this.serveReads();
   }
 
   private async installSnapshot(rd: Ready): Promise<void> {
     const snap = rd.snapshot!;
-    await this.applying;
+    await this.applier.drain();
     // The raft storage keeps the image, so a crash between these two writes is repaired at startup.
     await this.d.storage.persist({ snapshot: snap, entries: rd.entries, ...(rd.hardState ? { hardState: rd.hardState } : {}) });
     await restoreStateFromSnapshot(this.d.store, this.d.members, snap.data);
-    this.applied = snap.meta.index;
-    this.applyStarted = snap.meta.index;
-    this.appliedBytesSinceSnapshot = 0;
+    this.applier.resetTo(snap.meta.index);
     this.lastSnapshotBytes = snap.data.length;
     this.proposals.coveredBySnapshot(snap.meta.index);
     this.d.log(`installed snapshot at index ${snap.meta.index} term ${snap.meta.term}`);
   }
 
-  /**
-   * Applies committed entries in one state-machine transaction without waiting for its fsync:
-   * the next Ready persists and sends while it commits. INC and SET results are released as soon
-   * as they are computed, before that fsync: their entries are committed (durable on a majority),
-   * so a crash before this commit re-applies them from the log with the same results. Other
-   * results (cluster and series commands, whose callers may read local state next) and reads wait
-   * for the commit, as does `applied`.
-   */
-  private async apply(entries: readonly Entry[]): Promise<void> {
-    const fresh = entries.filter((e) => e.index > this.applyStarted);
-    if (fresh.length === 0) return;
-    const last = fresh[fresh.length - 1]!.index;
-    this.applyStarted = last;
-    const late: [Entry, CommandResult | null][] = [];
-    const store = this.d.store;
-    const applyAll = (txn: KvTxn): void => {
-      for (const e of fresh) {
-        let result: CommandResult | null = null;
-        let early = true;
-        if (e.type === EntryType.Normal && e.data.length > 0) {
-          const { command, timeMs } = decodeCommand(e.data);
-          result = this.d.machine.apply(txn, command, timeMs);
-          early = command.type === 'inc' || command.type === 'set';
-        }
-        this.d.members.applyEntry(e);
-        if (early) this.proposals.applied(e.index, e.term, result);
-        else late.push([e, result]);
-      }
-      setAppliedIndex(txn, last);
-    };
-    // A state store without fsync commits in place: no worker-thread round trip per batch.
-    const committed = store.syncs ? store.write(applyAll) : Promise.resolve().then(() => store.writeNow(applyAll));
-    this.appliesInFlight++;
-    const done = committed.then(() => {
-      this.appliesInFlight--;
-      for (const [e, result] of late) this.proposals.applied(e.index, e.term, result);
-      for (const e of fresh) this.appliedBytesSinceSnapshot += e.data.length + ENTRY_OVERHEAD_BYTES;
-      this.applied = Math.max(this.applied, last);
-      this.serveReads();
-    });
-    this.applying = done;
-    done.catch((err: Error) => this.fail(err));
-    if (this.appliesInFlight >= APPLIES_IN_FLIGHT_MAX) await done;
-  }
-
   /** Reads whose ReadIndex the durable state has reached. */
   private serveReads(): void {
-    this.reads.serve(this.applied, (cmds) => this.d.store.read((kv) => cmds.map((c) => read(kv, c))));
+    this.reads.serve(this.applier.applied, (cmds) => this.d.store.read((kv) => cmds.map((c) => read(kv, c))));
   }
 
   private async afterAdvance(): Promise<void> {
     const st = this.raw.status();
     if (st.role === 'leader') this.maybePromote(st);
-    const due = this.applied - this.d.storage.snapshotMeta().index >= this.snapshotEntries
-      && this.appliedBytesSinceSnapshot >= this.lastSnapshotBytes;
+    const due = this.applier.applied - this.d.storage.snapshotMeta().index >= this.snapshotEntries
+      && this.applier.bytesSinceReset >= this.lastSnapshotBytes;
     if (due || this.snapshotWaiters.length > 0) {
       const waiters = this.snapshotWaiters.splice(0);
       try {
@@ -429,25 +395,21 @@ export class RaftNode {
 
   /** Promotes one learner that has caught up (one conf change at a time; errors mean "later"). */
   private maybePromote(st: RaftStatus): void {
-    if (st.conf.learners.length === 0 || !st.progress) return;
-    for (const id of st.conf.learners) {
-      const pr = st.progress[id];
-      if (!pr || !pr.recentActive || pr.state !== 'replicate' || pr.match + 16 < st.lastIndex) continue;
-      try {
-        this.raw.proposeConfChange({ type: 'promote', nodeId: id });
-        this.d.log(`promoting learner ${id} (match ${pr.match}, last ${st.lastIndex})`);
-        this.schedule();
-      } catch {
-        // CONF_CHANGE_PENDING / NOT_READY: try again after the next Ready.
-      }
-      return;
+    const id = learnerToPromote(st);
+    if (id === null) return;
+    try {
+      this.raw.proposeConfChange({ type: 'promote', nodeId: id });
+      this.d.log(`promoting learner ${id} (match ${st.progress?.[id]?.match}, last ${st.lastIndex})`);
+      this.schedule();
+    } catch {
+      // CONF_CHANGE_PENDING / NOT_READY: try again after the next Ready.
     }
   }
 
   private async takeSnapshot(st: RaftStatus): Promise<void> {
     // The image must be exactly the state at `index`: no state-machine commit may be in flight.
-    await this.applying;
-    const index = this.applied;
+    await this.applier.drain();
+    const index = this.applier.applied;
     if (index <= this.d.storage.snapshotMeta().index) return;
     const term = this.d.storage.term(index);
     // One LMDB read transaction: writes (the next Ready's apply) are not blocked by it.
@@ -456,15 +418,8 @@ export class RaftNode {
     await this.d.storage.saveSnapshot({ meta: { index, term, conf: st.conf }, data });
     await this.d.storage.compact(index);
     this.lastSnapshotBytes = data.length;
-    this.appliedBytesSinceSnapshot = 0;
+    this.applier.resetBytes();
     this.d.log(`snapshot at index ${index} term ${term} (${data.length} bytes); log compacted`);
   }
 }
 
-/** Replaces the state machine (and members) with a snapshot image from the raft storage. */
-export async function restoreStateFromSnapshot(store: LmdbStore, members: Members, data: Uint8Array): Promise<void> {
-  const env = unwrapSnapshot(data);
-  if (!env) throw new SeqError(ErrorCode.INTERNAL, 'snapshot image has no SeqDB envelope');
-  await store.importSnapshot([env.state]);
-  members.restore(env.members);
-}

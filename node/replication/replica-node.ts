@@ -13,7 +13,8 @@ import { decideStart, joinUntilMember, type ProbeReply } from './cluster-join.ts
 import { LmdbRaftStorage } from './lmdb-raft-storage.ts';
 import { Members, type MembersImage, unwrapSnapshot, wrapSnapshot } from './members.ts';
 import { RaftEngine } from './raft-engine.ts';
-import { RaftNode, restoreStateFromSnapshot, type RaftNodeTuning } from './raft-node.ts';
+import { RaftNode, type RaftNodeTuning } from './raft-node.ts';
+import { restoreStateFromSnapshot } from './snapshot-image.ts';
 import { Transport, type Control } from './transport.ts';
 import type { PeerHello } from './peer-hello.ts';
 import { startNodeCluster, type NodeCluster, type ShardingOptions } from '../ownership/node-cluster.ts';
@@ -245,30 +246,24 @@ async function bootstrapShard(storage: LmdbRaftStorage, store: LmdbStore, member
   await storage.bootstrap({ voters: [nodeId], learners: [] }, data);
 }
 
-const RECOVER_CHUNK_ENTRIES = 4096;
 
 /** Rebuilds what the log implies but the state machine may lack after a crash. */
 async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbStore, members: Members, selfAddr: string): Promise<void> {
   const snapIndex = storage.firstIndex() - 1;
-  const snap = snapIndex > 0 ? storage.snapshot() : null;
-  if (snap && store.appliedIndex() < snapIndex) {
-    // Crashed between persisting a received snapshot and importing it: import it now.
-    await restoreStateFromSnapshot(store, members, snap.data);
-  } else if (snap) {
-    const env = unwrapSnapshot(snap.data);
+  if (snapIndex > 0 && store.appliedIndex() < snapIndex) {
+    // Crashed between persisting a received snapshot and importing it, or the unsynced state was
+    // discarded after an OS restart (state-reboot-guard.ts): import the stored image now.
+    await restoreStateFromSnapshot(store, members, storage.snapshot().data);
+  } else if (snapIndex > 0) {
+    // Only the members envelope is needed: read the head stored beside the image, not the image.
+    const head = storage.snapshotHead();
+    const env = unwrapSnapshot(head ?? storage.snapshot().data) ?? unwrapSnapshot(storage.snapshot().data);
     if (env) members.restore(env.members);
   }
   const saved = storage.getMeta<MembersImage>('members');
   if (saved) for (const [id, addr] of Object.entries(saved.members)) members.learnAddress(id, addr);
-  const commit = storage.hardState().commit;
-  // Read in chunks (one LMDB cursor each), not one entry per cursor: restart time grows with the
-  // log between snapshots, and a cursor per entry was most of it.
-  const last = Math.min(commit, storage.lastIndex());
-  for (let lo = storage.firstIndex(); lo <= last; lo += RECOVER_CHUNK_ENTRIES) {
-    for (const e of storage.entries(lo, Math.min(last + 1, lo + RECOVER_CHUNK_ENTRIES), Number.MAX_SAFE_INTEGER)) {
-      if (e.type === EntryType.ConfChange) members.applyEntry(e);
-    }
-  }
+  const last = Math.min(storage.hardState().commit, storage.lastIndex());
+  for (const e of storage.entriesOfType(EntryType.ConfChange, storage.firstIndex(), last + 1)) members.applyEntry(e);
   members.learnAddress(storage.identity.nodeId, selfAddr);
 }
 

@@ -1,0 +1,107 @@
+/**
+ * Applies committed entries to the state machine for the Ready loop (raft-node.ts), one
+ * state-machine transaction per call that also stores the applied index, without making the loop
+ * wait for that transaction's commit: the next Ready persists and sends while it commits.
+ *
+ * Two indexes: `started` (handed to the state machine, results computed) and `applied` (its
+ * commit is done: reads and snapshots may rely on it). INC and SET results are released at
+ * `started`: their entries are committed (durable on a majority), so a crash before the state
+ * commit re-applies them from the log with the same results. Other results (cluster and series
+ * commands, whose callers may read local state next) are released at `applied`.
+ */
+import { EntryType, type Entry } from '../raft/types.ts';
+import { setAppliedIndex, type KvTxn, type LmdbStore, type StateMachine } from '../state-machine/index.ts';
+import { BATCH_FORMAT, decodeEntryCommands } from '../state-machine/batch-codec.ts';
+import type { Members } from './members.ts';
+import type { EntryResult } from './write-batch.ts';
+
+/** State-machine commits the loop may run ahead of before it waits for the oldest. */
+const APPLIES_IN_FLIGHT_MAX = 4;
+/** What a log entry costs besides its data (index, term, type, key): for the snapshot rule. */
+const ENTRY_OVERHEAD_BYTES = 24;
+
+export interface ApplyDeps {
+  readonly store: LmdbStore;
+  readonly machine: StateMachine;
+  readonly members: Members;
+  /** The entry at (index, term) has this result. */
+  readonly onResult: (index: number, term: number, result: EntryResult) => void;
+  /** `applied` moved: serve reads. */
+  readonly onDurable: () => void;
+  /** The state-machine commit failed: the node must stop. */
+  readonly onFatal: (err: Error) => void;
+}
+
+export class ApplyPipeline {
+  /** Applied and committed in the state machine. */
+  applied: number;
+  /** Handed to the state machine (its commit may still be in flight). */
+  private started: number;
+  /** The newest commit in flight; LMDB commits in order, so it settles last. */
+  private newest: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  /** Bytes of the entries applied since `resetBytes` (the snapshot rule). */
+  bytesSinceReset = 0;
+
+  constructor(private readonly d: ApplyDeps) {
+    this.applied = d.store.appliedIndex();
+    this.started = this.applied;
+  }
+
+  /** Resolves once every commit handed out so far is done (before snapshots and stop). */
+  drain(): Promise<void> {
+    return this.newest;
+  }
+
+  /** The state was replaced by a snapshot at `index` (call after `drain`). */
+  resetTo(index: number): void {
+    this.applied = index;
+    this.started = index;
+    this.bytesSinceReset = 0;
+  }
+
+  resetBytes(): void {
+    this.bytesSinceReset = 0;
+  }
+
+  /** Applies the entries not applied yet; waits only if too many commits are in flight. */
+  async apply(entries: readonly Entry[]): Promise<void> {
+    const fresh = entries.filter((e) => e.index > this.started);
+    if (fresh.length === 0) return;
+    const last = fresh[fresh.length - 1]!.index;
+    this.started = last;
+    const late: [Entry, EntryResult][] = [];
+    const applyAll = (txn: KvTxn): void => {
+      for (const e of fresh) {
+        const [result, early] = this.applyEntry(txn, e);
+        this.d.members.applyEntry(e);
+        if (early) this.d.onResult(e.index, e.term, result);
+        else late.push([e, result]);
+      }
+      setAppliedIndex(txn, last);
+    };
+    const store = this.d.store;
+    // A state store without fsync commits in place: no worker-thread round trip per batch.
+    const committed = store.syncs ? store.write(applyAll) : Promise.resolve().then(() => store.writeNow(applyAll));
+    this.inFlight++;
+    const done = committed.then(() => {
+      this.inFlight--;
+      for (const [e, result] of late) this.d.onResult(e.index, e.term, result);
+      for (const e of fresh) this.bytesSinceReset += e.data.length + ENTRY_OVERHEAD_BYTES;
+      this.applied = Math.max(this.applied, last);
+      this.d.onDurable();
+    });
+    this.newest = done;
+    done.catch((err: Error) => this.d.onFatal(err));
+    if (this.inFlight >= APPLIES_IN_FLIGHT_MAX) await done;
+  }
+
+  /** The entry's result(s), and whether they may be released before the state commit. */
+  private applyEntry(txn: KvTxn, e: Entry): [EntryResult, boolean] {
+    if (e.type !== EntryType.Normal || e.data.length === 0) return [null, true];
+    const commands = decodeEntryCommands(e.data);
+    const results = commands.map(({ command, timeMs }) => this.d.machine.apply(txn, command, timeMs));
+    const early = commands.every(({ command }) => command.type === 'inc' || command.type === 'set');
+    return [e.data[0] === BATCH_FORMAT ? results : results[0]!, early];
+  }
+}
