@@ -30,7 +30,9 @@ Options:
   --shards-expect <n>        catalog shard only: wait for n registered shards before assigning slots
   --tick-ms <n>              Raft tick (default 50)
   --election-ticks <n>       election timeout in ticks, randomized in [n, 2n) (default 10)
-  --snapshot-entries <n>     applied entries between snapshots (default 10000)
+  --snapshot-entries <n>     applied entries (or writes) between snapshots (default 10000); a
+                             snapshot also waits until the log since the last one is as large
+                             as that snapshot
   --token-retention-ms <n>   how long INC ... ID tokens are remembered (default 86400000 = 24 h)
   --tokens-max <n>           most tokens remembered (default 1000000)
 ${OPS_USAGE}

@@ -42,6 +42,8 @@ export class ApplyPipeline {
   private inFlight = 0;
   /** Bytes of the entries applied since `resetBytes` (the snapshot rule). */
   bytesSinceReset = 0;
+  /** Client writes applied since `resetBytes`: a batch entry counts its parts (the snapshot rule). */
+  writesSinceReset = 0;
 
   constructor(private readonly d: ApplyDeps) {
     this.applied = d.store.appliedIndex();
@@ -57,11 +59,12 @@ export class ApplyPipeline {
   resetTo(index: number): void {
     this.applied = index;
     this.started = index;
-    this.bytesSinceReset = 0;
+    this.resetBytes();
   }
 
   resetBytes(): void {
     this.bytesSinceReset = 0;
+    this.writesSinceReset = 0;
   }
 
   /** Applies the entries not applied yet; waits only if too many commits are in flight. */
@@ -71,9 +74,11 @@ export class ApplyPipeline {
     const last = fresh[fresh.length - 1]!.index;
     this.started = last;
     const late: [Entry, EntryResult][] = [];
+    let writes = 0;
     const applyAll = (txn: KvTxn): void => {
       for (const e of fresh) {
         const [result, early] = this.applyEntry(txn, e);
+        writes += Array.isArray(result) ? result.length : 1;
         this.d.members.applyEntry(e);
         if (early) this.d.onResult(e.index, e.term, result);
         else late.push([e, result]);
@@ -88,6 +93,7 @@ export class ApplyPipeline {
       this.inFlight--;
       for (const [e, result] of late) this.d.onResult(e.index, e.term, result);
       for (const e of fresh) this.bytesSinceReset += e.data.length + ENTRY_OVERHEAD_BYTES;
+      this.writesSinceReset += writes;
       this.applied = Math.max(this.applied, last);
       this.d.onDurable();
     });

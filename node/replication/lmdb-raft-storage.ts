@@ -6,7 +6,8 @@
  * - db `log`: key = 8-byte big-endian index (so LMDB's byte order is log order), value =
  *   term (u64) | type (u8) | data.
  * - db `meta` (msgpack): `hs` hard state, `trunc` {index, term} the compaction point (the dummy
- *   that keeps term(firstIndex-1) answerable), `snap` the snapshot meta, `snapData` its image,
+ *   that keeps term(firstIndex-1) answerable), `snap` the snapshot meta, `imageRef`/`snapHead`
+ *   naming its image (chunks in db `image`, snapshot-images.ts),
  *   `identity`, and small driver records (`members`, `removed`) through getMeta/putMeta.
  *
  * Durability: the environment is opened with overlappingSync off, so LMDB fsyncs inside the
@@ -19,6 +20,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
+import { SnapshotImages } from './snapshot-images.ts';
 import {
   RaftError,
   RaftErrorCode,
@@ -60,8 +62,6 @@ interface IndexTerm {
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 const EMPTY_HS: HardState = { term: 0, vote: null, commit: 0 };
 const TWO_32 = 2 ** 32;
-/** See snapshotHead(). */
-const SNAPSHOT_HEAD_BYTES = 64 * 1024;
 
 export function indexKey(index: number): Buffer {
   const b = Buffer.allocUnsafe(8);
@@ -98,10 +98,13 @@ export class LmdbRaftStorage implements Storage {
   private readonly env: RootDatabase;
   private readonly log: Database<Buffer, Buffer>;
   private readonly meta: Database<unknown, string>;
+  private readonly images: SnapshotImages;
   private hs: HardState;
   private trunc: IndexTerm;
   private snapMeta: SnapshotMeta;
   private last: number;
+  /** The compaction point most recently written inside a transaction (committed or not yet). */
+  private truncWritten: IndexTerm;
   /** The in-memory hard state has a commit index not yet written (see persist). */
   private hsUnsaved = false;
   private closed = false;
@@ -123,10 +126,12 @@ export class LmdbRaftStorage implements Storage {
     this.env = env;
     this.log = env.openDB<Buffer, Buffer>('log', { keyEncoding: 'binary', encoding: 'binary' });
     this.meta = env.openDB<unknown, string>('meta', {});
+    this.snapMeta = (this.meta.get('snap') as SnapshotMeta | undefined) ?? { index: 0, term: 0, conf: EMPTY_CONF };
+    this.images = new SnapshotImages(env.openDB<Buffer, string>('image', { encoding: 'binary' }), this.meta, this.snapMeta.index);
     this.identity = this.loadIdentity(opts);
     this.hs = (this.meta.get('hs') as HardState | undefined) ?? EMPTY_HS;
-    this.snapMeta = (this.meta.get('snap') as SnapshotMeta | undefined) ?? { index: 0, term: 0, conf: EMPTY_CONF };
     this.trunc = (this.meta.get('trunc') as IndexTerm | undefined) ?? { index: 0, term: 0 };
+    this.truncWritten = this.trunc;
     this.last = this.scanLastIndex();
   }
 
@@ -206,12 +211,15 @@ export class LmdbRaftStorage implements Storage {
    * enough for the members envelope, without reading a whole image of ~100 MB at restart.
    */
   snapshotHead(): Uint8Array | undefined {
-    return this.meta.get('snapHead') as Uint8Array | undefined;
+    return this.images.head();
   }
 
   snapshot(): Snapshot {
-    const data = (this.meta.get('snapData') as Uint8Array | undefined) ?? new Uint8Array(0);
-    return { meta: this.snapMeta, data: new Uint8Array(data) };
+    // Meta and image from the database in one read: a background snapshot may have committed a
+    // newer pair whose in-memory `snapMeta` update has not run yet. A mismatched pair would make
+    // a follower re-apply entries its image already holds.
+    const meta = (this.meta.get('snap') as SnapshotMeta | undefined) ?? this.snapMeta;
+    return { meta, data: this.images.read() };
   }
 
   // ---- Durable writes (driver) ----
@@ -252,8 +260,9 @@ export class LmdbRaftStorage implements Storage {
     await this.commit(() => {
       this.removeRange(this.trunc.index + 1, this.last);
       this.meta.putSync('snap', meta);
-      this.meta.putSync('snapData', data);
+      this.images.putWhole(data, meta.index);
       this.meta.putSync('trunc', trunc);
+      this.truncWritten = trunc;
       this.meta.putSync('hs', hs);
     });
     this.snapMeta = meta;
@@ -280,9 +289,13 @@ export class LmdbRaftStorage implements Storage {
     let last = this.last;
     let trunc = this.trunc;
     await this.commit(() => {
+      // A background snapshot's compaction may have run in an earlier callback of this same
+      // transaction or commit: start from what was last written, not from this.trunc.
+      trunc = this.truncWritten;
       if (snapshot) {
         this.removeRange(trunc.index + 1, last);
         trunc = { index: snapshot.meta.index, term: snapshot.meta.term };
+        this.truncWritten = trunc;
         last = trunc.index;
         this.putSnapshot(snapshot);
         this.meta.putSync('trunc', trunc);
@@ -299,17 +312,27 @@ export class LmdbRaftStorage implements Storage {
     });
     this.hsUnsaved = false;
     this.last = last;
-    this.trunc = trunc;
-    if (snapshot) this.snapMeta = snapshot.meta;
+    this.raiseTrunc(trunc);
+    if (snapshot && snapshot.meta.index >= this.snapMeta.index) this.snapMeta = snapshot.meta;
     if (hardState) this.hs = hardState;
   }
 
   /** Records a snapshot the driver produced from its state machine at `index` (already applied). */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
-    if (snapshot.meta.index < this.snapMeta.index) return;
-    if (snapshot.meta.index > this.last) throw new SeqError(ErrorCode.INTERNAL, 'snapshot beyond the log');
-    await this.commit(() => this.putSnapshot(snapshot));
-    this.snapMeta = snapshot.meta;
+    await this.saveSnapshotStreamed(snapshot.meta, [snapshot.data]);
+  }
+
+  /**
+   * Records a snapshot the driver is exporting (`chunks`, consumed a few at a time between
+   * commits, see snapshot-images.ts). Resolves false if a newer snapshot (an InstallSnapshot)
+   * was stored meanwhile: then this one is dropped.
+   */
+  async saveSnapshotStreamed(meta: SnapshotMeta, chunks: Iterable<Uint8Array>): Promise<boolean> {
+    if (meta.index < this.snapMeta.index) return false;
+    if (meta.index > this.last) throw new SeqError(ErrorCode.INTERNAL, 'snapshot beyond the log');
+    const saved = await this.images.putStreamed(chunks, meta.index, (fn) => this.commit(fn), () => this.meta.putSync('snap', meta));
+    if (saved && meta.index >= this.snapMeta.index) this.snapMeta = meta;
+    return saved;
   }
 
   /** Drops entries <= index; index must be covered by the stored snapshot. term(index) keeps answering. */
@@ -317,12 +340,19 @@ export class LmdbRaftStorage implements Storage {
     if (index <= this.trunc.index) return;
     if (index > this.snapMeta.index) throw new SeqError(ErrorCode.INTERNAL, `compact ${index} beyond snapshot ${this.snapMeta.index}`);
     const trunc = { index, term: this.term(index) };
-    const from = this.trunc.index + 1;
     await this.commit(() => {
+      // An InstallSnapshot may have replaced the log meanwhile (see persist).
+      if (index <= this.truncWritten.index) return;
+      this.removeRange(this.truncWritten.index + 1, index);
       this.meta.putSync('trunc', trunc);
-      this.removeRange(from, index);
+      this.truncWritten = trunc;
     });
-    this.trunc = trunc;
+    this.raiseTrunc(trunc);
+  }
+
+  /** Compaction points only move forward, whichever commit settles first. */
+  private raiseTrunc(trunc: IndexTerm): void {
+    if (trunc.index > this.trunc.index) this.trunc = trunc;
   }
 
   getMeta<T>(key: string): T | undefined {
@@ -342,8 +372,7 @@ export class LmdbRaftStorage implements Storage {
 
   private putSnapshot(snapshot: Snapshot): void {
     this.meta.putSync('snap', snapshot.meta);
-    this.meta.putSync('snapData', snapshot.data);
-    this.meta.putSync('snapHead', snapshot.data.slice(0, SNAPSHOT_HEAD_BYTES));
+    this.images.putWhole(snapshot.data, snapshot.meta.index);
   }
 
   private removeRange(from: number, to: number): void {

@@ -74,11 +74,16 @@ export class Members {
 }
 
 export function wrapSnapshot(members: MembersImage, stateImage: readonly Uint8Array[]): Uint8Array {
+  return Buffer.concat([snapshotEnvelopeHead(members), ...stateImage]);
+}
+
+/** The envelope's head (magic, length, members JSON); the state image's chunks follow it. */
+export function snapshotEnvelopeHead(members: MembersImage): Buffer {
   const json = Buffer.from(JSON.stringify(members), 'utf8');
   const head = Buffer.allocUnsafe(8);
   MAGIC.copy(head, 0);
   head.writeUInt32BE(json.length, 4);
-  return Buffer.concat([head, json, ...stateImage]);
+  return Buffer.concat([head, json]);
 }
 
 export function unwrapSnapshot(data: Uint8Array): { members: MembersImage; state: Uint8Array } | null {

@@ -30,7 +30,7 @@ import {
   type StateMachine,
 } from '../state-machine/index.ts';
 import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
-import { Members, wrapSnapshot } from './members.ts';
+import { Members, snapshotEnvelopeHead } from './members.ts';
 import { Proposals, learnerToPromote, proposeErrorResult } from './proposals.ts';
 import { restoreStateFromSnapshot } from './snapshot-image.ts';
 import { WriteBatch, distribute, type BatchedWrite } from './write-batch.ts';
@@ -46,7 +46,8 @@ export interface RaftNodeTuning {
   /** Heartbeat interval in ticks. Default 1. */
   readonly heartbeatTicks?: number;
   /**
-   * Applied entries since the last snapshot that trigger a new one (+ compaction). Default 10,000.
+   * Applied entries (or client writes: a batch entry counts each) since the last snapshot that
+   * trigger a new one (+ compaction). Default 10,000.
    * A snapshot also waits until the entries applied since the last one carry at least as many
    * bytes as that snapshot's image: an image is the whole state, so without this rule a large
    * state (1M sequences and their tokens) was re-exported every 10,000 INCs and throughput
@@ -96,6 +97,8 @@ export class RaftNode {
   private stopped = false;
   private failed: SeqError | null = null;
   private snapshotWaiters: ((err: Error | null) => void)[] = [];
+  /** A snapshot being written in the background (afterAdvance). */
+  private snapshotting: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly d: RaftNodeDeps) {
@@ -262,6 +265,7 @@ export class RaftNode {
     if (this.timer) clearInterval(this.timer);
     if (this.looping) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await this.applier.drain().catch(() => {});
+    await this.snapshotting;
     const bye = errorResult(ErrorCode.SHUTTING_DOWN, 'node is shutting down');
     this.proposals.failAll(errorResult(ErrorCode.OUTCOME_UNKNOWN, 'node shut down before the write was applied; retry only with the same ID token'));
     distribute(this.batch.take(), bye);
@@ -312,7 +316,7 @@ export class RaftNode {
           const rd = this.raw.ready();
           await this.handleReady(rd);
           this.raw.advance();
-        } else if (this.snapshotWaiters.length === 0) {
+        } else if (this.snapshotWaiters.length === 0 || this.snapshotting !== null) {
           break;
         }
         await this.afterAdvance();
@@ -379,17 +383,25 @@ export class RaftNode {
   private async afterAdvance(): Promise<void> {
     const st = this.raw.status();
     if (st.role === 'leader') this.maybePromote(st);
-    const due = this.applier.applied - this.d.storage.snapshotMeta().index >= this.snapshotEntries
-      && this.applier.bytesSinceReset >= this.lastSnapshotBytes;
-    if (due || this.snapshotWaiters.length > 0) {
+    // Counted in writes as well as entries: one batch entry may carry a thousand INCs.
+    const many = this.applier.applied - this.d.storage.snapshotMeta().index >= this.snapshotEntries
+      || this.applier.writesSinceReset >= this.snapshotEntries;
+    const due = many && this.applier.bytesSinceReset >= this.lastSnapshotBytes;
+    if ((due || this.snapshotWaiters.length > 0) && this.snapshotting === null) {
       const waiters = this.snapshotWaiters.splice(0);
-      try {
-        await this.takeSnapshot(st);
-        for (const w of waiters) w(null);
-      } catch (err) {
-        for (const w of waiters) w(err as Error);
-        throw err;
-      }
+      // The export is pinned here (a read transaction at `applied`) and then written in the
+      // background: the loop keeps sending heartbeats and appends while a large image is saved.
+      await this.applier.drain();
+      this.snapshotting = this.takeSnapshot(this.raw.status())
+        .then(() => { for (const w of waiters) w(null); })
+        .catch((err: Error) => {
+          for (const w of waiters) w(err);
+          this.fail(err);
+        })
+        .finally(() => {
+          this.snapshotting = null;
+          this.schedule();
+        });
     }
   }
 
@@ -406,20 +418,45 @@ export class RaftNode {
     }
   }
 
+  /** Call with no state-machine commit in flight (`applier.drain()`): the image is the state at `applied`. */
   private async takeSnapshot(st: RaftStatus): Promise<void> {
-    // The image must be exactly the state at `index`: no state-machine commit may be in flight.
-    await this.applier.drain();
     const index = this.applier.applied;
     if (index <= this.d.storage.snapshotMeta().index) return;
     const term = this.d.storage.term(index);
-    // One LMDB read transaction: writes (the next Ready's apply) are not blocked by it.
-    const image = [...this.d.store.exportSnapshot()];
-    const data = wrapSnapshot(this.d.members.image(), image);
-    await this.d.storage.saveSnapshot({ meta: { index, term, conf: st.conf }, data });
-    await this.d.storage.compact(index);
-    this.lastSnapshotBytes = data.length;
+    const state = pinned(this.d.store.exportSnapshot());
+    const head = snapshotEnvelopeHead(this.d.members.image());
+    let bytes = head.length;
+    const chunks = (function* (): Generator<Uint8Array> {
+      yield head;
+      for (const c of state) {
+        bytes += c.length;
+        yield c;
+      }
+    })();
     this.applier.resetBytes();
-    this.d.log(`snapshot at index ${index} term ${term} (${data.length} bytes); log compacted`);
+    if (!(await this.d.storage.saveSnapshotStreamed({ index, term, conf: st.conf }, chunks))) return;
+    await this.d.storage.compact(index);
+    this.lastSnapshotBytes = bytes;
+    this.d.log(`snapshot at index ${index} term ${term} (${bytes} bytes); log compacted`);
   }
 }
 
+
+/**
+ * Starts a generator now (its first step opens the read transaction it exports from) and yields
+ * the same values later: the snapshot must be the state at the moment it was decided.
+ */
+function pinned<T>(gen: Generator<T>): Iterable<T> {
+  const first = gen.next();
+  return {
+    *[Symbol.iterator]() {
+      try {
+        if (first.done) return;
+        yield first.value;
+        yield* { [Symbol.iterator]: () => gen };
+      } finally {
+        gen.return(undefined);
+      }
+    },
+  };
+}

@@ -166,3 +166,87 @@ test('meta records survive reopen', async (t) => {
   t.deepEqual(s2.getMeta('members'), { a: '127.0.0.1:1' });
   await s2.close();
 });
+
+test('a hard state that only moves the commit index is written with the next append, never alone', async (t) => {
+  const dir = await tempDir(t);
+  const s = openS(dir);
+  await s.persist({ entries: ents(1, 5, 1), hardState: { term: 1, vote: 'a', commit: 1 } });
+  await s.persist({ entries: [], hardState: { term: 1, vote: 'a', commit: 4 } });
+  t.is(s.hardState().commit, 4, 'the core sees the new commit at once');
+  await s.close();
+  const reopened = openS(dir);
+  t.deepEqual(reopened.hardState(), { term: 1, vote: 'a', commit: 1 }, 'not on disk on its own');
+  // A vote or term change is never deferred.
+  await reopened.persist({ entries: [], hardState: { term: 2, vote: 'b', commit: 3 } });
+  await reopened.persist({ entries: [], hardState: { term: 2, vote: 'b', commit: 5 } });
+  await reopened.persist({ entries: ents(6, 6, 2) });
+  await reopened.close();
+  const again = openS(dir);
+  t.deepEqual(again.hardState(), { term: 2, vote: 'b', commit: 5 }, 'the deferred commit rode the append');
+  t.is(again.lastIndex(), 6);
+  await again.close();
+});
+
+test('the snapshot image lives in its own binary db; its head is readable without the image', async (t) => {
+  const dir = await tempDir(t);
+  const s = openS(dir);
+  const image = Buffer.alloc(200_000, 3);
+  image.write('HEAD', 0);
+  await s.bootstrap({ voters: ['a'], learners: [] }, image);
+  await s.close();
+  const reopened = openS(dir);
+  t.true(Buffer.from(reopened.snapshot().data).equals(image));
+  const head = Buffer.from(reopened.snapshotHead()!);
+  t.is(head.length, 64 * 1024);
+  t.true(head.equals(image.subarray(0, 64 * 1024)));
+  await reopened.close();
+});
+
+test('a streamed snapshot is written in chunks and becomes current only at its end', async (t) => {
+  const dir = await tempDir(t);
+  const s = openS(dir);
+  await s.bootstrap({ voters: ['a'], learners: [] }, Buffer.from('first image'));
+  await s.persist({ entries: ents(2, 40, 1), hardState: { term: 1, vote: 'a', commit: 40 } });
+  const parts = Array.from({ length: 30 }, (_, i) => Buffer.alloc(10_000 + i, i));
+  let pulled = 0;
+  const chunks = (function* () {
+    for (const p of parts) {
+      pulled++;
+      yield p;
+    }
+  })();
+  const saving = s.saveSnapshotStreamed({ index: 20, term: 1, conf: { voters: ['a'], learners: [] } }, chunks);
+  // Until the last chunk is written, the previous image is the current one.
+  t.is(s.snapshotMeta().index, 1);
+  t.true(await saving);
+  t.is(pulled, 30);
+  await s.compact(20);
+  await s.close();
+  const reopened = openS(dir);
+  const snap = reopened.snapshot();
+  t.is(snap.meta.index, 20);
+  t.true(Buffer.from(snap.data).equals(Buffer.concat(parts)));
+  t.is(reopened.firstIndex(), 21);
+  await reopened.close();
+});
+
+test('a streamed snapshot overtaken by an InstallSnapshot is dropped, and the compaction point never moves back', async (t) => {
+  const dir = await tempDir(t);
+  const s = openS(dir);
+  await s.bootstrap({ voters: ['a'], learners: [] }, Buffer.from('first image'));
+  await s.persist({ entries: ents(2, 40, 1), hardState: { term: 1, vote: 'a', commit: 40 } });
+  const chunks = Array.from({ length: 40 }, () => Buffer.alloc(50_000, 1));
+  const saving = s.saveSnapshotStreamed({ index: 20, term: 1, conf: { voters: ['a'], learners: [] } }, chunks);
+  const received = Buffer.from('image from the leader at 100');
+  await s.persist({ snapshot: { meta: { index: 100, term: 2, conf: { voters: ['a', 'b'], learners: [] } }, data: received }, entries: [] });
+  t.false(await saving);
+  await s.compact(20); // what the driver would do had it not checked: must change nothing
+  t.is(s.firstIndex(), 101);
+  await s.close();
+  const reopened = openS(dir);
+  t.is(reopened.snapshot().meta.index, 100);
+  t.true(Buffer.from(reopened.snapshot().data).equals(received));
+  t.is(reopened.firstIndex(), 101);
+  t.is(reopened.lastIndex(), 100);
+  await reopened.close();
+});
