@@ -202,11 +202,17 @@ test('the snapshot image lives in its own binary db; its head is readable withou
   await reopened.close();
 });
 
-test('a streamed snapshot is written in chunks and becomes current only at its end', async (t) => {
+/** A bootstrapped storage with entries 2..40 committed. */
+async function bootstrappedWithLog(t: { teardown(fn: () => Promise<void>): void }): Promise<{ dir: string; s: LmdbRaftStorage }> {
   const dir = await tempDir(t);
   const s = openS(dir);
   await s.bootstrap({ voters: ['a'], learners: [] }, Buffer.from('first image'));
   await s.persist({ entries: ents(2, 40, 1), hardState: { term: 1, vote: 'a', commit: 40 } });
+  return { dir, s };
+}
+
+test('a streamed snapshot is written in chunks and becomes current only at its end', async (t) => {
+  const { dir, s } = await bootstrappedWithLog(t);
   const parts = Array.from({ length: 30 }, (_, i) => Buffer.alloc(10_000 + i, i));
   let pulled = 0;
   const chunks = (function* () {
@@ -231,10 +237,7 @@ test('a streamed snapshot is written in chunks and becomes current only at its e
 });
 
 test('a streamed snapshot overtaken by an InstallSnapshot is dropped, and the compaction point never moves back', async (t) => {
-  const dir = await tempDir(t);
-  const s = openS(dir);
-  await s.bootstrap({ voters: ['a'], learners: [] }, Buffer.from('first image'));
-  await s.persist({ entries: ents(2, 40, 1), hardState: { term: 1, vote: 'a', commit: 40 } });
+  const { dir, s } = await bootstrappedWithLog(t);
   const chunks = Array.from({ length: 40 }, () => Buffer.alloc(50_000, 1));
   const saving = s.saveSnapshotStreamed({ index: 20, term: 1, conf: { voters: ['a'], learners: [] } }, chunks);
   const received = Buffer.from('image from the leader at 100');
