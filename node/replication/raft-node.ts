@@ -30,36 +30,17 @@ import {
   type StateMachine,
 } from '../state-machine/index.ts';
 import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
-import { Members, snapshotEnvelopeHead } from './members.ts';
+import { Members } from './members.ts';
 import { Proposals, learnerToPromote, proposeErrorResult } from './proposals.ts';
-import { restoreStateFromSnapshot } from './snapshot-image.ts';
+import { restoreStateFromSnapshot, saveLocalSnapshot } from './snapshot-image.ts';
 import { WriteBatch, distribute, type BatchedWrite } from './write-batch.ts';
 import { encodeBatch } from '../state-machine/batch-codec.ts';
 import { ApplyPipeline } from './apply-pipeline.ts';
+import type { RaftNodeTuning } from './raft-tuning.ts';
+
+export type { RaftNodeTuning };
 import { ReadQueue } from './read-queue.ts';
 
-export interface RaftNodeTuning {
-  /** Milliseconds per Raft tick. Default 50. */
-  readonly tickMs?: number;
-  /** Election timeout in ticks, randomized in [t, 2t). Default 10 (0.5-1 s at 50 ms). */
-  readonly electionTimeoutTicks?: number;
-  /** Heartbeat interval in ticks. Default 1. */
-  readonly heartbeatTicks?: number;
-  /**
-   * Applied entries (or client writes: a batch entry counts each) since the last snapshot that
-   * trigger a new one (+ compaction). Default 10,000.
-   * A snapshot also waits until the entries applied since the last one carry at least as many
-   * bytes as that snapshot's image: an image is the whole state, so without this rule a large
-   * state (1M sequences and their tokens) was re-exported every 10,000 INCs and throughput
-   * collapsed as the state grew. Snapshot work stays proportional to the write volume; the log
-   * kept between snapshots is then about as large as the state (read at restart).
-   */
-  readonly snapshotEntries?: number;
-  /** A write not applied within this long gets OUTCOME_UNKNOWN. Default 5,000. */
-  readonly proposalTimeoutMs?: number;
-  /** Writes waiting for their entry beyond which new ones get BUSY. Default 100,000. */
-  readonly pendingMax?: number;
-}
 
 export interface RaftNodeDeps {
   readonly shard: string;
@@ -422,41 +403,12 @@ export class RaftNode {
   private async takeSnapshot(st: RaftStatus): Promise<void> {
     const index = this.applier.applied;
     if (index <= this.d.storage.snapshotMeta().index) return;
-    const term = this.d.storage.term(index);
-    const state = pinned(this.d.store.exportSnapshot());
-    const head = snapshotEnvelopeHead(this.d.members.image());
-    let bytes = head.length;
-    const chunks = (function* (): Generator<Uint8Array> {
-      yield head;
-      for (const c of state) {
-        bytes += c.length;
-        yield c;
-      }
-    })();
     this.applier.resetBytes();
-    if (!(await this.d.storage.saveSnapshotStreamed({ index, term, conf: st.conf }, chunks))) return;
-    await this.d.storage.compact(index);
+    const bytes = await saveLocalSnapshot(this.d, index, st.conf);
+    if (bytes === null) return;
     this.lastSnapshotBytes = bytes;
-    this.d.log(`snapshot at index ${index} term ${term} (${bytes} bytes); log compacted`);
+    this.d.log(`snapshot at index ${index} term ${this.d.storage.snapshotMeta().term} (${bytes} bytes); log compacted`);
   }
 }
 
 
-/**
- * Starts a generator now (its first step opens the read transaction it exports from) and yields
- * the same values later: the snapshot must be the state at the moment it was decided.
- */
-function pinned<T>(gen: Generator<T>): Iterable<T> {
-  const first = gen.next();
-  return {
-    *[Symbol.iterator]() {
-      try {
-        if (first.done) return;
-        yield first.value;
-        yield* { [Symbol.iterator]: () => gen };
-      } finally {
-        gen.return(undefined);
-      }
-    },
-  };
-}

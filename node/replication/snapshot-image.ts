@@ -1,7 +1,9 @@
-/** Moving a snapshot image (state + members envelope, members.ts) into the state machine. */
+/** Snapshot images (state + members envelope, members.ts) into and out of the state machine. */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import type { ConfState } from '../raft/types.ts';
 import type { LmdbStore } from '../state-machine/index.ts';
-import { unwrapSnapshot, type Members } from './members.ts';
+import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
+import { snapshotEnvelopeHead, unwrapSnapshot, type Members } from './members.ts';
 
 /** Replaces the state machine (and members) with a snapshot image from the raft storage. */
 export async function restoreStateFromSnapshot(store: LmdbStore, members: Members, data: Uint8Array): Promise<void> {
@@ -9,4 +11,49 @@ export async function restoreStateFromSnapshot(store: LmdbStore, members: Member
   if (!env) throw new SeqError(ErrorCode.INTERNAL, 'snapshot image has no SeqDB envelope');
   await store.importSnapshot([env.state]);
   members.restore(env.members);
+}
+
+/**
+ * Saves the state at `index` (nothing applied beyond it may be committed to the store yet) as the
+ * Raft storage's snapshot, streamed chunk by chunk, then compacts the log to it. Resolves with
+ * the image's size, or null if a newer snapshot was installed meanwhile.
+ */
+export async function saveLocalSnapshot(
+  d: { readonly storage: LmdbRaftStorage; readonly store: LmdbStore; readonly members: Members },
+  index: number,
+  conf: ConfState,
+): Promise<number | null> {
+  const term = d.storage.term(index);
+  const state = pinned(d.store.exportSnapshot());
+  const head = snapshotEnvelopeHead(d.members.image());
+  let bytes = head.length;
+  const chunks = (function* (): Generator<Uint8Array> {
+    yield head;
+    for (const c of state) {
+      bytes += c.length;
+      yield c;
+    }
+  })();
+  if (!(await d.storage.saveSnapshotStreamed({ index, term, conf }, chunks))) return null;
+  await d.storage.compact(index);
+  return bytes;
+}
+
+/**
+ * Starts a generator now (its first step opens the read transaction it exports from) and yields
+ * the same values later: the snapshot must be the state at the moment it was decided.
+ */
+function pinned<T>(gen: Generator<T>): Iterable<T> {
+  const first = gen.next();
+  return {
+    *[Symbol.iterator]() {
+      try {
+        if (first.done) return;
+        yield first.value;
+        yield* { [Symbol.iterator]: () => gen };
+      } finally {
+        gen.return(undefined);
+      }
+    },
+  };
 }

@@ -33,6 +33,8 @@ const USAGE = `Usage: npm run chaos -- [options]
                       ${FAULT_KINDS.join(', ')}
   --out <dir>         where to write the run (default: $TMPDIR/seqdb-chaos/<time>-seed<S>)
   --tick-ms <n>, --election-ticks <n>   passed to every node
+  --snapshot-entries <n>  passed to every node: small values make snapshots, compaction and
+                      InstallSnapshot happen all through the run
   --system broken     run broken-node.ts (no replication) instead of seqdb: the run must fail
   --check <dir>       only re-check <dir>/raw.json
 Exit: 0 valid, 1 violation, 2 usage, 3 undecided, 4 harness failure.`;
@@ -48,7 +50,8 @@ async function main(argv: readonly string[]): Promise<number> {
     options: {
       seed: { type: 'string' }, duration: { type: 'string' }, nodes: { type: 'string' }, shards: { type: 'string' },
       processes: { type: 'string' }, routers: { type: 'string' }, faults: { type: 'string' }, out: { type: 'string' }, check: { type: 'string' },
-      system: { type: 'string' }, 'tick-ms': { type: 'string' }, 'election-ticks': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      system: { type: 'string' }, 'tick-ms': { type: 'string' }, 'election-ticks': { type: 'string' }, 'snapshot-entries': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -84,6 +87,7 @@ async function main(argv: readonly string[]): Promise<number> {
       routers: net.nodes.slice(nodeCount, nodeCount + routerCount), buckets: routerCount > 0 ? ROUTED_BUCKETS : 1,
       ...(values['tick-ms'] !== undefined ? { tickMs: int('tick-ms', values['tick-ms'], 50, 1, 10_000) } : {}),
       ...(values['election-ticks'] !== undefined ? { electionTicks: int('election-ticks', values['election-ticks'], 10, 2, 1_000) } : {}),
+      ...(values['snapshot-entries'] !== undefined ? { snapshotEntries: int('snapshot-entries', values['snapshot-entries'], 10_000, 1, 10_000_000) } : {}),
     };
     const configPath = join(outDir, 'config.json');
     writeFileSync(configPath, JSON.stringify(config, null, 2));

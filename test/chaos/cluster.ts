@@ -42,6 +42,8 @@ export interface ClusterOptions {
   /** Raft tick and election timeout in ticks, passed to every node. Defaults: the node's. */
   readonly tickMs?: number;
   readonly electionTicks?: number;
+  /** `--snapshot-entries` for every node (default: the node's). */
+  readonly snapshotEntries?: number;
   readonly log: (line: string) => void;
   /**
    * What runs as a node: the real `seqdb node` (default), or 'broken' (broken-node.ts: no
@@ -314,6 +316,7 @@ export class ChaosCluster {
       ...(this.#o.sharded === true && n.shard === '1' ? ['--shards-expect', String(this.shardIds.length - (this.#o.lateShards ?? 0))] : []),
       ...(this.#o.tickMs !== undefined ? ['--tick-ms', String(this.#o.tickMs)] : []),
       ...(this.#o.electionTicks !== undefined ? ['--election-ticks', String(this.#o.electionTicks)] : []),
+      ...(this.#o.snapshotEntries !== undefined ? ['--snapshot-entries', String(this.#o.snapshotEntries)] : []),
     ];
     const fd = openSync(n.logPath, 'a');
     // `ip netns exec` execs node in place, so the child's pid is the node's: signals reach it.

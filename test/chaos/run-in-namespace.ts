@@ -27,6 +27,7 @@ export interface RunConfig {
   readonly outDir: string;
   readonly tickMs?: number;
   readonly electionTicks?: number;
+  readonly snapshotEntries?: number;
   readonly finishMs?: number;
   readonly system?: 'seqdb' | 'broken';
   /** Router namespaces; with any, the shards form one sharded cluster and clients use the routers. */
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
     lateShards: lateShards(config),
     ...(config.tickMs !== undefined ? { tickMs: config.tickMs } : {}),
     ...(config.electionTicks !== undefined ? { electionTicks: config.electionTicks } : {}),
+    ...(config.snapshotEntries !== undefined ? { snapshotEntries: config.snapshotEntries } : {}),
   });
   let history: Op[] = [];
   let faults: AppliedFault[] = [];
