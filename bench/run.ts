@@ -3,7 +3,8 @@
  * a table of INC throughput and latency with the SeqDB/Redis ratio. Writes JSON to bench/results/.
  *
  * Method: closed-loop clients on the same 2-core machine as the servers; each cell is the median of
- * `--runs` runs of `--duration` seconds after a 1 s warm-up; every INC reply is checked for uniqueness.
+ * `--runs` runs of `--duration` seconds after a `--warmup` (default 3 s; the same for every target:
+ * a JIT-compiled server needs more than a second at one client) ; every INC reply is checked for uniqueness.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -38,8 +39,8 @@ function seqbenchDir(): string {
   return copy;
 }
 
-function runSeqbench(dir: string, t: RunningTarget, w: Workload, durationS: number): Promise<Record<string, any>> {
-  const common = ['-c', String(w.connections), '-d', String(durationS), '-k', String(w.keys), '--quiet', '--check'];
+function runSeqbench(dir: string, t: RunningTarget, w: Workload, durationS: number, warmupS: number): Promise<Record<string, any>> {
+  const common = ['-c', String(w.connections), '-d', String(durationS), '-w', String(warmupS), '-k', String(w.keys), '--quiet', '--check'];
   const args = t.mode === 'etcd'
     ? ['seqbench.mjs', '--mode', 'etcd', '--endpoints', t.endpoints!, '--etcd-reset', ...common]
     : ['seqbench.mjs', '-p', String(t.port), '-P', String(w.pipeline), ...common, '--', ...t.incCommand];
@@ -60,9 +61,9 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] ?? 0;
 }
 
-async function measure(dir: string, t: RunningTarget, w: Workload, runs: number, durationS: number): Promise<Cell> {
+async function measure(dir: string, t: RunningTarget, w: Workload, runs: number, durationS: number, warmupS: number): Promise<Cell> {
   const results = [];
-  for (let i = 0; i < runs; i++) results.push(await runSeqbench(dir, t, w, durationS));
+  for (let i = 0; i < runs; i++) results.push(await runSeqbench(dir, t, w, durationS, warmupS));
   const mid = results.sort((a, b) => a.ops_per_s - b.ops_per_s)[Math.floor(results.length / 2)]!;
   return {
     target: t.name, workload: w, opsPerS: Math.round(median(results.map((r) => r.ops_per_s))),
@@ -96,17 +97,18 @@ function printTable(cells: Cell[], targetNames: string[]): void {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     targets: { type: 'string', default: 'seqdb-3,redis-always,etcd-3nodes' },
-    duration: { type: 'string', default: '10' }, runs: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10' }, runs: { type: 'string', default: '3' }, warmup: { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false }, scaling: { type: 'boolean', default: false }, port: { type: 'string', default: '17400' },
     help: { type: 'boolean', default: false },
   }, strict: true });
   if (values.help) {
-    console.log('npm run bench -- [--targets seqdb-3,seqdb-1,seqdb-3x2,seqdb-3x4,redis-always,etcd-3nodes] [--duration S] [--runs N] [--quick | --scaling]');
+    console.log('npm run bench -- [--targets seqdb-3,seqdb-1,seqdb-3x2,seqdb-3x4,redis-always,etcd-3nodes] [--duration S] [--runs N] [--warmup S] [--quick | --scaling]');
     return;
   }
   const durationS = values.quick ? 2 : Number(values.duration);
   const runs = values.quick ? 1 : Number(values.runs);
-  if (!(durationS > 0) || !(runs >= 1)) throw new Error('--duration and --runs must be positive numbers');
+  const warmupS = values.quick ? 1 : Number(values.warmup);
+  if (!(durationS > 0) || !(runs >= 1) || !(warmupS >= 0)) throw new Error('--duration and --runs must be positive numbers, --warmup not negative');
   const dir = seqbenchDir();
   const names = values.targets.split(',');
   const cells: Cell[] = [];
@@ -121,7 +123,7 @@ async function main(): Promise<void> {
       // A fresh server per workload keeps one run's backlog out of the next.
       const running = await spec.start(port); port += 20;
       try {
-        const cell = await measure(dir, running, w, runs, durationS);
+        const cell = await measure(dir, running, w, runs, durationS, warmupS);
         console.error(`${name} ${describe(w)}: ${cell.opsPerS} ops/s p50 ${cell.p50Ms} ms p99 ${cell.p99Ms} ms${cell.checkOk ? '' : ' CHECK FAILED'}`);
         cells.push(cell);
       } finally { await running.stop(); }
@@ -131,7 +133,7 @@ async function main(): Promise<void> {
   const out = join(repoDir, 'bench', 'results');
   mkdirSync(out, { recursive: true });
   const file = join(out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, durationS, runs, cells }, null, 2));
+  writeFileSync(file, JSON.stringify({ machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, durationS, warmupS, runs, cells }, null, 2));
   console.log(`\nJSON: ${file}`);
   if (cells.some((c) => c.checkOk === false)) process.exitCode = 1;
 }

@@ -9,8 +9,11 @@
  *   except the leader's app/heartbeat/snap/timeoutNow when its term is already durable: the core
  *   counts the leader's own copy toward commit only after advance() (i.e. after our fsync).
  * - Committed entries are applied in ONE state-machine transaction that also stores the applied
- *   index. The loop does not wait for that transaction's fsync (see `apply`): INC/SET replies go
- *   out as soon as their results are computed, everything else (and reads) once it is durable.
+ *   index. The loop does not wait for that transaction's commit (apply-pipeline.ts): INC/SET
+ *   replies go out as soon as their results are computed, everything else (and reads) once it
+ *   is committed.
+ * - Writes of one loop turn share one entry (write-batch.ts); snapshots are written in the
+ *   background (snapshot-image.ts).
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { RawNode } from '../raft/raw-node.ts';
@@ -37,9 +40,9 @@ import { WriteBatch, distribute, type BatchedWrite } from './write-batch.ts';
 import { encodeBatch } from '../state-machine/batch-codec.ts';
 import { ApplyPipeline } from './apply-pipeline.ts';
 import type { RaftNodeTuning } from './raft-tuning.ts';
+import { ReadQueue } from './read-queue.ts';
 
 export type { RaftNodeTuning };
-import { ReadQueue } from './read-queue.ts';
 
 
 export interface RaftNodeDeps {
