@@ -66,6 +66,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const shards = int('shards', values.shards, 1, 1, 4);
   const processes = int('processes', values.processes, 8, 1, 64);
   const routerCount = int('routers', values.routers, 0, 0, 8);
+  // Passed to every node; checked here, before anything is printed or started.
+  const nodeTuning = {
+    ...(values['tick-ms'] !== undefined ? { tickMs: int('tick-ms', values['tick-ms'], 50, 1, 10_000) } : {}),
+    ...(values['election-ticks'] !== undefined ? { electionTicks: int('election-ticks', values['election-ticks'], 10, 2, 1_000) } : {}),
+    ...(values['snapshot-entries'] !== undefined ? { snapshotEntries: int('snapshot-entries', values['snapshot-entries'], 10_000, 1, 10_000_000) } : {}),
+  };
   if (nodes * shards + routerCount + 1 > 32) throw new UsageError('at most 31 nodes and routers in all');
   const system = values.system ?? 'seqdb';
   if (system !== 'seqdb' && system !== 'broken') throw new UsageError(`--system must be seqdb or broken`);
@@ -85,9 +91,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const config: RunConfig = {
       seed, shards, processes, schedule, outDir, namespaces: net.nodes.slice(0, nodeCount), system,
       routers: net.nodes.slice(nodeCount, nodeCount + routerCount), buckets: routerCount > 0 ? ROUTED_BUCKETS : 1,
-      ...(values['tick-ms'] !== undefined ? { tickMs: int('tick-ms', values['tick-ms'], 50, 1, 10_000) } : {}),
-      ...(values['election-ticks'] !== undefined ? { electionTicks: int('election-ticks', values['election-ticks'], 10, 2, 1_000) } : {}),
-      ...(values['snapshot-entries'] !== undefined ? { snapshotEntries: int('snapshot-entries', values['snapshot-entries'], 10_000, 1, 10_000_000) } : {}),
+      ...nodeTuning,
     };
     const configPath = join(outDir, 'config.json');
     writeFileSync(configPath, JSON.stringify(config, null, 2));

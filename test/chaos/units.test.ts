@@ -3,6 +3,7 @@
  * placement, and the SVG plot.
  */
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import type { Op } from './checker/history.ts';
 import { classify, shardOf } from './clients.ts';
 import { leaderSpans } from './monitor.ts';
@@ -112,4 +113,13 @@ test('leaderSpans: the highest term among self-declared leaders, merged into spa
     { startMs: 400, endMs: 400, leader: 2 },
   ]);
   t.deepEqual(leaderSpans(samples, [2]).map((s) => s.leader), [null, 2]);
+});
+
+test('the chaos CLI refuses a bad number for a node flag with exit 2, before it prints or starts anything', (t) => {
+  for (const args of [['--snapshot-entries', '0'], ['--tick-ms', 'x'], ['--election-ticks', '1']]) {
+    const r = spawnSync(process.execPath, ['--import=tsx', 'test/chaos/cli.ts', ...args], { encoding: 'utf8', timeout: 20_000 });
+    t.is(r.status, 2, args.join(' '));
+    t.is(r.stdout, '', args.join(' '));
+    t.regex(r.stderr, new RegExp(`${args[0]} must be an integer`), args.join(' '));
+  }
 });
