@@ -101,6 +101,15 @@ export class ChaosCluster {
         await sleep(200);
       }
     }
+    // Every node answering too: a voter list can name nodes still starting (the broken system's
+    // nodes list every --join address at once), and clients that find their node down move on
+    // and may all end up on one node, which hides exactly what the broken system must show.
+    for (const n of this.nodes.filter((m) => shards.includes(m.shard))) {
+      while ((await this.info(n.index)) === null) {
+        if (Date.now() > deadline) throw new Error(`node ${n.index} does not answer INFO after ${timeoutMs} ms\n${this.logTails()}`);
+        await sleep(100);
+      }
+    }
   }
 
   /** Voters in the current leader's configuration (0 without a leader). */
