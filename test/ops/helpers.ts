@@ -113,12 +113,17 @@ export async function incRetry(addrs: readonly string[], bucket: string, seq: st
   throw new Error(`INC ${bucket} ${seq} failed until the deadline: ${last}`);
 }
 
-export async function leaderOf(addrs: readonly string[], timeoutMs = 20_000): Promise<{ addr: string; pid: number }> {
+/**
+ * The node that reports itself leader; with `votersMin`, only once its configuration has that many
+ * voters (a shard still forming has learners, and losing a node then can cost the quorum).
+ */
+export async function leaderOf(addrs: readonly string[], timeoutMs = 20_000, votersMin = 0): Promise<{ addr: string; pid: number }> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const a of addrs) {
       const f = await infoFields(a, 500).catch(() => null);
-      if (f?.role === 'leader') return { addr: a, pid: Number(f.process_id) };
+      const voters = (f?.members ?? '').split(',').filter((m) => m.includes('/voter/')).length;
+      if (f?.role === 'leader' && voters >= votersMin) return { addr: a, pid: Number(f.process_id) };
     }
     await sleep(100);
   }
