@@ -18,6 +18,11 @@ export class Progress {
   snapshotTicks = 0;
   /** Probe state: a message is out; wait for its answer or a heartbeat response. */
   probeSent = false;
+  /**
+   * The commit index the last app message to this peer carried. A commit that moved only needs
+   * an app of its own when the peer has not been sent it yet (replication.ts bcastAppend).
+   */
+  sentCommit = 0;
   learner: boolean;
   readonly inflights: Inflights;
 

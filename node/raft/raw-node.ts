@@ -1,7 +1,7 @@
 import { hup } from './election.ts';
 import { propose, proposeConfChange, readIndex, transferLeadership } from './leader-requests.ts';
 import { Raft } from './raft.ts';
-import { bcastAppend, maybeCommit } from './replication.ts';
+import { bcastAppend, commitMoved, maybeCommit } from './replication.ts';
 import { step, tick } from './step.ts';
 import {
   EntryType,
@@ -130,7 +130,7 @@ export class RawNode {
     if (r.role === 'leader') {
       // The leader's own copy counts toward the quorum only now that it is durable.
       r.progress.get(r.id)?.maybeUpdate(r.log.stableLastIndex());
-      if (maybeCommit(r)) bcastAppend(r);
+      if (maybeCommit(r)) commitMoved(r);
     }
     r.checkInvariants();
   }

@@ -1,6 +1,6 @@
 import type { Raft } from './raft.ts';
 import { hasQuorum } from './quorum.ts';
-import { bcastAppend, maybeCommit, pipeline, sendAppend, sendTimeoutNow } from './replication.ts';
+import { commitMoved, maybeCommit, pipeline, sendAppend, sendTimeoutNow } from './replication.ts';
 import type { Message } from './types.ts';
 
 export function stepLeader(r: Raft, m: Message): void {
@@ -45,8 +45,8 @@ function handleAppResp(r: Raft, m: Message): void {
     }
   } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
 
-  if (maybeCommit(r)) bcastAppend(r);
-  else if (wasPaused) sendAppend(r, m.from);
+  if (maybeCommit(r)) commitMoved(r);
+  else if (wasPaused) sendAppend(r, m.from, pr.sentCommit < r.log.committed);
   // Keep the pipeline full: send what remains, within the inflight window.
   pipeline(r, m.from);
   if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) sendTimeoutNow(r, m.from);

@@ -9,9 +9,12 @@
  * and the token count) are written back once, by `flush()` at the end of the transaction, not on
  * every put. Nothing scans those spaces inside a transaction; if something does, `scan`/`first`
  * flush first, so the view is exact either way. Callers must call `flush()` before committing.
+ *
+ * Keys of the *uncached* spaces (token records: each is read once, to find it is new, and written
+ * once) go straight to the transaction, which sees its own writes: caching them only cost a
+ * string id and two copies per INC.
  */
 import type { KvEntry, KvTxn } from './kv.ts';
-import { startsWith } from './kv.ts';
 
 /** Values up to this size are copied into the cache on put; larger ones are just forgotten. */
 const CACHED_VALUE_BYTES_MAX = 4096;
@@ -27,8 +30,15 @@ export class CachedTxn implements KvTxn {
   /** Deferred writes: key id -> key, value (undefined = remove). */
   private readonly dirty = new Map<string, [Buffer, Buffer | undefined]>();
 
-  /** @param deferredSpaces first key bytes whose writes wait for `flush()` (default: none). */
-  constructor(private readonly inner: KvTxn, private readonly deferredSpaces: readonly number[] = []) {}
+  /**
+   * @param deferredSpaces first key bytes whose writes wait for `flush()` (default: none).
+   * @param uncachedSpaces first key bytes read and written straight through (default: none).
+   */
+  constructor(
+    private readonly inner: KvTxn,
+    private readonly deferredSpaces: readonly number[] = [],
+    private readonly uncachedSpaces: readonly number[] = [],
+  ) {}
 
   /** Writes the deferred keys to the transaction. */
   flush(): void {
@@ -40,7 +50,8 @@ export class CachedTxn implements KvTxn {
   }
 
   get(key: Buffer): Buffer | undefined {
-    const id = key.toString('latin1');
+    if (this.isUncached(key)) return this.inner.get(key);
+    const id = this.isDeferred(key) ? deferredId(key) : key.toString('latin1');
     if (this.values.has(id)) return this.values.get(id);
     const value = this.inner.get(key);
     if (value === undefined || value.length <= CACHED_VALUE_BYTES_MAX) this.values.set(id, value);
@@ -63,18 +74,23 @@ export class CachedTxn implements KvTxn {
   }
 
   put(key: Buffer, value: Buffer): void {
-    const id = key.toString('latin1');
-    if (this.isDeferred(key)) {
+    if (this.isUncached(key)) {
+      this.inner.put(key, value);
+    } else if (this.isDeferred(key)) {
+      const id = deferredId(key);
       const copy = Buffer.from(value);
-      this.dirty.set(id, [Buffer.from(key), copy]);
+      const pending = this.dirty.get(id);
+      if (pending === undefined) this.dirty.set(id, [Buffer.from(key), copy]);
+      else pending[1] = copy;
       this.values.set(id, copy);
     } else {
+      const id = key.toString('latin1');
       this.inner.put(key, value);
       if (value.length <= CACHED_VALUE_BYTES_MAX) this.values.set(id, Buffer.from(value));
       else this.values.delete(id);
     }
     for (const memo of this.firsts.values()) {
-      if (!startsWith(key, memo.prefix)) continue;
+      if (!hasPrefix(key, memo.prefix)) continue;
       const order = memo.entry === undefined ? -1 : Buffer.compare(key, memo.entry.key);
       if (order <= 0) memo.entry = { key: Buffer.from(key), value: Buffer.from(value) };
     }
@@ -84,7 +100,7 @@ export class CachedTxn implements KvTxn {
     const id = key.toString('latin1');
     if (this.isDeferred(key)) this.dirty.set(id, [Buffer.from(key), undefined]);
     else this.inner.remove(key);
-    this.values.set(id, undefined);
+    if (!this.isUncached(key)) this.values.set(id, undefined);
     for (const [prefixId, memo] of this.firsts) {
       if (memo.entry !== undefined && memo.entry.key.equals(key)) this.firsts.delete(prefixId);
     }
@@ -94,9 +110,35 @@ export class CachedTxn implements KvTxn {
     return key.length > 0 && this.deferredSpaces.includes(key[0]!);
   }
 
+  private isUncached(key: Buffer): boolean {
+    return key.length > 0 && this.uncachedSpaces.includes(key[0]!);
+  }
+
   private flushIfDeferred(prefix: Buffer): void {
     if (this.dirty.size > 0 && (prefix.length === 0 || this.deferredSpaces.includes(prefix[0]!))) this.flush();
   }
+}
+
+/**
+ * Ids of deferred keys by key object: those are the meta keys, a few constant Buffers read and
+ * written several times per INC, so each id is computed once per process instead of per call.
+ */
+const deferredIds = new WeakMap<Buffer, string>();
+
+function deferredId(key: Buffer): string {
+  let id = deferredIds.get(key);
+  if (id === undefined) {
+    id = key.toString('latin1');
+    deferredIds.set(key, id);
+  }
+  return id;
+}
+
+/** startsWith without a subarray per call: put runs this against every memo. */
+function hasPrefix(key: Buffer, prefix: Buffer): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
 }
 
 function copyEntry(entry: KvEntry): KvEntry {

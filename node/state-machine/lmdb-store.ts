@@ -10,7 +10,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import type { KvEntry, KvReader, KvTxn } from './kv.ts';
 import { startsWith } from './kv.ts';
 import { CachedTxn } from './cached-txn.ts';
-import { SPACE_META } from './keys.ts';
+import { SPACE_META, SPACE_TOKEN } from './keys.ts';
 import { getAppliedIndex, stateSummary, type StateSummary } from './meta.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
 
@@ -120,9 +120,9 @@ export class LmdbStore {
     await this.root.close();
   }
 
-  /** The meta counters are written once per transaction (cached-txn.ts). */
+  /** The meta counters are written once per transaction; token records bypass the cache (cached-txn.ts). */
   private inTxn<T>(fn: (txn: KvTxn) => T): T {
-    const view = new CachedTxn(this.txnView(), [SPACE_META]);
+    const view = new CachedTxn(this.txnView(), [SPACE_META], [SPACE_TOKEN]);
     const result = fn(view);
     view.flush();
     return result;

@@ -11,6 +11,8 @@
  *   0x23 lp(b) lp(s) u64 number       -> u64 expiresMs: the open reservations, by number
  *   0x24 u64 expiresMs lp(b) lp(s) u64 number -> empty: every open reservation, by expiry time
  */
+import { namesKey } from './keys.ts';
+
 export const SPACE_SERIES = 0x20;
 export const SPACE_SERIES_NUMBER = 0x21;
 export const SPACE_SERIES_RUN = 0x22;
@@ -40,7 +42,7 @@ function u64(value: bigint): Buffer {
 
 /** `tag | lp(bucket) | lp(sequence)`: the prefix of one sequence's keys in a space. */
 export function seriesPrefix(tag: number, bucket: Buffer, sequence: Buffer): Buffer {
-  return Buffer.concat([Buffer.of(tag), lp(bucket), lp(sequence)]);
+  return namesKey(tag, bucket, sequence);
 }
 
 export function headerKey(bucket: Buffer, sequence: Buffer): Buffer {

@@ -26,12 +26,22 @@ export interface TokenRecord {
 }
 
 const RECORD_BYTES = 8 + 4 + 8 + 8 + 1 + 8;
-const TIMED = /^([0-9]{1,15})-/;
+/** Most digits of a timed token's time (15 digits stay exact in a double). */
+const TIMED_DIGITS_MAX = 15;
+const DIGIT_0 = 0x30;
+const DASH = 0x2d;
 
-/** The embedded unix-ms time of a `<decimal ms>-<anything>` token, or undefined. */
-export function tokenTimeMs(token: Buffer): number | undefined {
-  const match = TIMED.exec(token.subarray(0, 17).toString('latin1'));
-  return match === null ? undefined : Number(match[1]);
+/** The embedded unix-ms time of a `<1-15 decimal digits>-<anything>` token, or undefined. */
+export function tokenTimeMs(token: Uint8Array): number | undefined {
+  let timeMs = 0;
+  for (let i = 0; i < token.length && i <= TIMED_DIGITS_MAX; i++) {
+    const byte = token[i]!;
+    if (byte === DASH) return i === 0 ? undefined : timeMs;
+    const digit = byte - DIGIT_0;
+    if (digit < 0 || digit > 9) return undefined;
+    timeMs = timeMs * 10 + digit;
+  }
+  return undefined;
 }
 
 export function readToken(txn: KvTxn, key: Buffer): TokenRecord | undefined {
@@ -76,8 +86,8 @@ export function evictExpiredTokens(txn: KvTxn, nowMs: number, options: ResolvedO
   while (evicted < options.evictionsPerCommandMax) {
     const oldest = txn.first(TOKEN_ORDER_PREFIX);
     if (oldest === undefined) break;
-    const record = readToken(txn, oldest.value);
-    if (record !== undefined && record.createdMs >= cutoffMs) break;
+    const createdMs = oldestCreatedMs(txn, oldest);
+    if (createdMs !== undefined && createdMs >= cutoffMs) break;
     evict(txn, oldest);
     evicted++;
   }
@@ -125,14 +135,43 @@ function timedFor(token: Buffer, nowMs: number, options: ResolvedOptions): numbe
 }
 
 function encodeRecord(record: TokenRecord): Buffer {
-  const out = Buffer.alloc(RECORD_BYTES);
-  let at = out.writeBigUInt64BE(BigInt(record.createdMs), 0);
+  const out = Buffer.allocUnsafe(RECORD_BYTES);
+  let at = writeMs(out, record.createdMs, 0);
   at = out.writeUInt32BE(record.count, at);
   at = out.writeBigUInt64BE(record.value, at);
   at = out.writeBigUInt64BE(record.serial, at);
   at = out.writeUInt8(record.timedMs === undefined ? 0 : 1, at);
-  out.writeBigUInt64BE(BigInt(record.timedMs ?? 0), at);
+  writeMs(out, record.timedMs ?? 0, at);
   return out;
+}
+
+/** A u64 of a safe-integer time without going through BigInt (this runs for every INC). */
+function writeMs(out: Buffer, ms: number, at: number): number {
+  out.writeUInt32BE(Math.floor(ms / 0x1_0000_0000), at);
+  return out.writeUInt32BE(ms % 0x1_0000_0000, at + 4);
+}
+
+/**
+ * Creation times of the oldest token by its eviction-order entry object. Every INC checks the
+ * oldest token; the transaction's `first` memo (cached-txn.ts) returns the same entry object until
+ * that token is evicted, and a token record never changes while its order entry exists (adopt and
+ * forget replace both), so the record is read once per transaction instead of once per INC.
+ */
+const createdMsByOrderEntry = new WeakMap<KvEntry, number>();
+
+function oldestCreatedMs(txn: KvTxn, oldest: KvEntry): number | undefined {
+  const known = createdMsByOrderEntry.get(oldest);
+  if (known !== undefined) return known;
+  const bytes = txn.get(oldest.value);
+  if (bytes === undefined) return undefined;
+  const createdMs = recordCreatedMs(bytes);
+  createdMsByOrderEntry.set(oldest, createdMs);
+  return createdMs;
+}
+
+function recordCreatedMs(bytes: Buffer): number {
+  if (bytes.length !== RECORD_BYTES) throw new Error(`token record of ${bytes.length} bytes`);
+  return bytes.readUInt32BE(0) * 0x1_0000_0000 + bytes.readUInt32BE(4);
 }
 
 function decodeRecord(bytes: Buffer): TokenRecord {

@@ -4,7 +4,8 @@ import { CachedTxn } from '../../node/state-machine/cached-txn.ts';
 import { MemoryKv, type KvEntry } from '../../node/state-machine/kv.ts';
 
 // Keys from a tiny alphabet so that puts, removes, firsts and scans keep hitting the same keys
-// and prefixes; space 0x00 is deferred (written back at flush), like the meta counters.
+// and prefixes; space 0x00 is deferred (written back at flush), like the meta counters, and space
+// 0x01 is uncached (read and written straight through), like the token records.
 const key = fc.uint8Array({ minLength: 1, maxLength: 3, max: 2 }).map((b) => Buffer.from(b));
 const prefix = fc.uint8Array({ minLength: 0, maxLength: 2, max: 2 }).map((b) => Buffer.from(b));
 const value = fc.uint8Array({ minLength: 0, maxLength: 5 }).map((b) => Buffer.from(b));
@@ -27,7 +28,7 @@ test('CachedTxn answers exactly like the transaction under it, and leaves the sa
         plain.put(k, v);
         under.put(k, v);
       }
-      const cached = new CachedTxn(under, [0]);
+      const cached = new CachedTxn(under, [0], [1]);
       for (const o of ops) {
         switch (o.kind) {
           case 'get':

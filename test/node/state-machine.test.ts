@@ -11,7 +11,12 @@ import {
   type Command,
   type CommandResult,
   type StateMachineOptions,
+  type DecodedCommand,
+  type KvEntry,
+  decodeSnapshot,
+  tokenTimeMs,
 } from '../../node/state-machine/index.ts';
+import { Rng } from '../sim/rng.ts';
 import { SeqError } from '../../shared/errors.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -296,4 +301,51 @@ test('snapshot: writes made while an export is being read do not leak into it', 
   t.deepEqual(store.read((kv) => new StateMachine().apply(kv as never, cmd('GET', 'b0', 's'), 2)), int(999));
   const rest = [...chunks];
   t.deepEqual(Buffer.concat([first.value as Buffer, ...rest]), expected);
+});
+
+test('tokens: the embedded time of a timed token (1-15 digits, then a dash)', (t) => {
+  const time = (s: string) => tokenTimeMs(Buffer.from(s, 'latin1'));
+  t.is(time('1700000000000-abc'), 1_700_000_000_000);
+  t.is(time('0-x'), 0);
+  t.is(time('123456789012345-x'), 123_456_789_012_345);
+  t.is(time('1234567890123456-x'), undefined); // 16 digits
+  t.is(time('-x'), undefined);
+  t.is(time('123'), undefined);
+  t.is(time('12a-x'), undefined);
+  t.is(time(' 12-x'), undefined);
+  t.is(time(''), undefined);
+});
+
+test('an LMDB transaction (read cache, deferred meta, uncached tokens) applies batches exactly like a plain store (seeded)', async (t) => {
+  const seed = Number(process.env.APPLY_SEED ?? 1 + Math.floor(Math.random() * 1e6));
+  t.log(`seed ${seed} (APPLY_SEED=${seed} to replay)`);
+  const rng = new Rng(seed);
+  const options: StateMachineOptions = { tokenRetentionMs: 2000, tokensMax: 40, evictionsPerCommandMax: 3 };
+  const t0 = 1_700_000_000_000;
+  const batches: DecodedCommand[][] = [];
+  let nowMs = t0;
+  for (let b = 0; b < 120; b++) {
+    const batch: DecodedCommand[] = [];
+    for (let i = 1 + rng.int(12); i > 0; i--) {
+      nowMs += rng.int(4) === 0 ? rng.int(900) - 200 : 0; // the proposer's clock may step back
+      const sequence = `s${rng.int(4)}`;
+      const token = [undefined, `${nowMs - rng.int(3000)}-r${rng.int(60)}`, `opaque${rng.int(20)}`][rng.int(3)];
+      const args = rng.int(10) === 0 ? ['SET', 'b', sequence, String(rng.int(50))]
+        : rng.int(10) === 0 ? ['GET', 'b', sequence]
+        : ['INC', 'b', sequence, 'COUNT', String(1 + rng.int(2)), ...(token === undefined ? [] : ['ID', token])];
+      batch.push({ command: cmd(...args), timeMs: nowMs });
+    }
+    batches.push(batch);
+  }
+  const plain = new MemoryKv();
+  const reference = new StateMachine(options);
+  const expected = batches.map((batch) => batch.map(({ command, timeMs }) => reference.apply(plain, command, timeMs)));
+  const { store } = await openStore(t);
+  const machine = new StateMachine(options);
+  const actual = batches.map((batch) => store.writeNow((txn) => batch.map(({ command, timeMs }) => machine.apply(txn, command, timeMs))));
+  t.deepEqual(actual, expected, `seed ${seed}`);
+  t.true(expected.flat().some((r) => r.type === 'error' && r.code === 'TOKEN_EXPIRED'), 'the run reaches token expiry');
+  const show = (e: KvEntry) => `${e.key.toString('hex')}=${e.value.toString('hex')}`;
+  const stored = [...decodeSnapshot(store.exportSnapshot())].map(show);
+  t.deepEqual(stored, [...plain.entries()].map(show), `seed ${seed}`);
 });

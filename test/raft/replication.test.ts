@@ -157,3 +157,36 @@ test('a whole inflight window lost in replicate state is recovered: no window sl
   net.deliver();
   t.is(a.status().progress!['b']!.match, 11, 'the window is whole again');
 });
+
+test('a commit that moves while proposals are pending rides their app: one app per follower per batch', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.propose('a', 'p0');
+  net.log = [];
+  // Batch 1 goes out; its acks arrive while batch 2 is already proposed.
+  net.raw('a').propose(new TextEncoder().encode('p1'));
+  net.drainAll();
+  net.deliverWhere((m) => m.type === 'app'); // followers append p1 and queue their acks
+  net.raw('a').propose(new TextEncoder().encode('p2'));
+  // The acks reach the leader before its next Ready (as when they arrive during its log write).
+  const acks = net.queue.filter((m) => m.type === 'appResp');
+  net.queue = net.queue.filter((m) => m.type !== 'appResp');
+  for (const m of acks) net.raw('a').step(m);
+  net.drainAll(); // p1 is committed; p2 and the new commit leave together
+  const apps = [...net.log, ...net.queue].filter((m) => m.type === 'app' && m.from === 'a');
+  const second = apps.filter((m) => m.type === 'app' && m.entries.length > 0 && m.entries[0]!.index === 4);
+  t.is(second.length, 2);
+  t.true(second.every((m) => m.type === 'app' && m.commit === 3), 'the app carrying p2 carries p1\'s commit');
+  t.false(apps.some((m) => m.type === 'app' && m.entries.length === 0), 'no app of its own for the commit');
+  net.deliver();
+  for (const id of ['a', 'b', 'c']) t.deepEqual(net.appliedData(id), ['p0', 'p1', 'p2'], id);
+});
+
+test('a commit with nothing else to send still reaches the followers at once (an empty app)', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.log = [];
+  net.propose('a', 'p1');
+  t.true(net.log.some((m) => m.type === 'app' && m.from === 'a' && m.entries.length === 0 && m.commit === 2));
+  for (const id of ['b', 'c']) t.is(net.raw(id).status().commit, 2, id);
+});
