@@ -23,7 +23,8 @@ export interface LmdbStoreOptions {
    * Fsync every commit. Default true: a standalone node's state is its only copy. A replica
    * passes false (node/replication/state-reboot-guard.ts): its state is rebuilt from the Raft log
    * and snapshot, so commits need not wait for the disk; writes then resolve once in the page
-   * cache, which survives a process crash but not an OS crash (the guard handles that).
+   * cache, which survives a process crash but not an OS crash (the guard handles that). Such a
+   * store also writes through LMDB's writable memory map (MDB_WRITEMAP).
    */
   readonly sync?: boolean;
 }
@@ -49,6 +50,10 @@ export class LmdbStore {
       // We acknowledge writes on that promise, so it must mean "on disk".
       overlappingSync: false,
       noSync: options.sync === false,
+      // Without fsync, commit in the memory map itself: no write() of every dirty page per
+      // commit (1-2 us per INC at small batches). A process crash still keeps every committed
+      // page (they are in the page cache); an OS crash is the reboot guard's case either way.
+      useWritemap: options.sync === false,
     });
     const db = root.openDB<Buffer, Buffer>({ name: STATE_DB_NAME, keyEncoding: 'binary', encoding: 'binary' });
     return new LmdbStore(root, db, options.sync !== false);
