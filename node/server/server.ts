@@ -132,6 +132,8 @@ export class SeqServer {
       '# Security',
       `tls:${this.options.tls === undefined ? 0 : 1}`,
       ...Object.entries(this.gate?.info() ?? { auth_required: 0, cluster_secret: 0 }).map(([key, value]) => `${key}:${value}`),
+      '# Memory',
+      ...memoryInfoLines(),
       '# Persistence',
       // ioredis's ready check waits for loading:0.
       'loading:0',
@@ -175,4 +177,20 @@ export class SeqServer {
     for (const connection of this.connections) connection.destroy();
     for (const socket of this.rawSockets) socket.destroy();
   }
+}
+
+/**
+ * Redis's used_memory fields, from the process: `used_memory` is the JavaScript heap plus memory
+ * outside it (Buffers, native allocations V8 knows of); the LMDB map is file-backed and not in it.
+ */
+function memoryInfoLines(): string[] {
+  const m = process.memoryUsage();
+  return [
+    `used_memory:${m.heapUsed + m.external}`,
+    `used_memory_rss:${m.rss}`,
+    `used_memory_heap:${m.heapUsed}`,
+    `used_memory_heap_total:${m.heapTotal}`,
+    `used_memory_external:${m.external}`,
+    `used_memory_array_buffers:${m.arrayBuffers}`,
+  ];
 }

@@ -6,25 +6,69 @@ import type { KvEntry } from './kv.ts';
 
 const MAGIC = Buffer.from('SEQDBSN1', 'ascii');
 const KEY_BYTES_MAX = 0xffff;
+/** A chunk buffer starts at most this large and doubles up to chunkBytes as entries come. */
+const CHUNK_ALLOC_BYTES = 1 << 20;
 
 export function* encodeSnapshot(entries: Iterable<KvEntry>, chunkBytes: number): Generator<Buffer> {
-  let parts: Buffer[] = [MAGIC];
-  let size = MAGIC.length;
+  // Entries are copied straight into the chunk (LMDB's buffers are only valid while the read
+  // transaction is open): no per-entry Buffers that would live until the chunk is joined, which
+  // a million-entry export promoted into the old generation by the tens of MB.
+  const out = new ChunkWriter(chunkBytes);
+  out.reserve(MAGIC.length);
+  out.put(MAGIC);
   for (const { key, value } of entries) {
     if (key.length > KEY_BYTES_MAX) throw new Error('snapshot key too long');
-    const head = Buffer.allocUnsafe(6);
-    head.writeUInt16BE(key.length, 0);
-    head.writeUInt32BE(value.length, 2);
-    // Copy: LMDB buffers from a read transaction are only valid while it is open.
-    parts.push(head.subarray(0, 2), Buffer.from(key), head.subarray(2), Buffer.from(value));
-    size += 6 + key.length + value.length;
-    if (size >= chunkBytes) {
-      yield Buffer.concat(parts);
-      parts = [];
-      size = 0;
-    }
+    const size = 6 + key.length + value.length;
+    if (out.size > 0 && out.size + size > chunkBytes) yield out.take();
+    out.reserve(size);
+    out.u16(key.length);
+    out.put(key);
+    out.u32(value.length);
+    out.put(value);
   }
-  if (parts.length > 0) yield Buffer.concat(parts);
+  if (out.size > 0) yield out.take();
+}
+
+/** One chunk being filled: starts at most CHUNK_ALLOC_BYTES and doubles up to chunkBytes as needed. */
+class ChunkWriter {
+  private buf: Buffer;
+  size = 0;
+
+  constructor(private readonly chunkBytes: number) {
+    this.buf = this.fresh();
+  }
+
+  reserve(bytes: number): void {
+    if (this.size + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.size + bytes, Math.min(this.buf.length * 2, this.chunkBytes)));
+    this.buf.copy(grown, 0, 0, this.size);
+    this.buf = grown;
+  }
+
+  u16(n: number): void {
+    this.size = this.buf.writeUInt16BE(n, this.size);
+  }
+
+  u32(n: number): void {
+    this.size = this.buf.writeUInt32BE(n, this.size);
+  }
+
+  put(bytes: Uint8Array): void {
+    this.buf.set(bytes, this.size);
+    this.size += bytes.length;
+  }
+
+  /** The filled part; the writer starts a new buffer (the one handed out is never written again). */
+  take(): Buffer {
+    const full = this.buf.subarray(0, this.size);
+    this.buf = this.fresh();
+    this.size = 0;
+    return full;
+  }
+
+  private fresh(): Buffer {
+    return Buffer.allocUnsafeSlow(Math.max(1, Math.min(this.chunkBytes, CHUNK_ALLOC_BYTES)));
+  }
 }
 
 /** Parses a snapshot image given in chunks split anywhere. Throws on any malformation. */

@@ -105,6 +105,10 @@ test('PING, ECHO, QUIT and INFO', async (t) => {
   }
   t.regex(info, /\r\nsequences:1\r\n/);
   t.regex(info, /\r\nconnected_clients:1\r\n/);
+  // Memory, as Redis names it: numbers of bytes, the heap within the total.
+  const field = (name: string) => Number(new RegExp(`\r\n${name}:(\\d+)\r\n`).exec(info)?.[1]);
+  t.true(field('used_memory_heap') > 0 && field('used_memory') >= field('used_memory_heap'));
+  t.true(field('used_memory_rss') > 0);
   t.is(await c.call('QUIT'), '+OK\r\n');
   await c.closed;
 });
