@@ -169,6 +169,11 @@ export class RawNode {
     pr.probeSent = true;
   }
 
+  /** The node's role, without building a whole status (asked for every client request). */
+  get role(): RaftStatus['role'] {
+    return this.r.role;
+  }
+
   status(): RaftStatus {
     const r = this.r;
     let progress: Record<NodeId, ProgressStatus> | undefined;

@@ -52,6 +52,11 @@ export interface PersistBatch {
   readonly snapshot?: Snapshot;
   readonly entries: readonly Entry[];
   readonly hardState?: HardState;
+  /**
+   * Commit (with its fsync) on the calling thread instead of lmdb-js's write thread; it blocks
+   * the event loop for the write. Default false.
+   */
+  readonly inline?: boolean;
 }
 
 interface IndexTerm {
@@ -288,7 +293,7 @@ export class LmdbRaftStorage implements Storage {
     }
     let last = this.last;
     let trunc = this.trunc;
-    await this.commit(() => {
+    const write = (): void => {
       // A background snapshot's compaction may have run in an earlier callback of this same
       // transaction or commit: start from what was last written, not from this.trunc.
       trunc = this.truncWritten;
@@ -309,7 +314,9 @@ export class LmdbRaftStorage implements Storage {
         last = entries[entries.length - 1]!.index;
       }
       if (hardState || this.hsUnsaved) this.meta.putSync('hs', hardState ?? this.hs);
-    });
+    };
+    if (batch.inline) this.commitNow(write);
+    else await this.commit(write);
     this.hsUnsaved = false;
     this.last = last;
     this.raiseTrunc(trunc);
@@ -377,6 +384,15 @@ export class LmdbRaftStorage implements Storage {
 
   private removeRange(from: number, to: number): void {
     for (let i = from; i <= to; i++) this.log.removeSync(indexKey(i));
+  }
+
+  private commitNow(fn: () => void): void {
+    if (this.closed) throw new SeqError(ErrorCode.STORAGE, 'raft storage closed');
+    try {
+      this.env.transactionSync(fn);
+    } catch (err) {
+      throw err instanceof SeqError ? err : new SeqError(ErrorCode.STORAGE, `raft storage write failed: ${String(err)}`);
+    }
   }
 
   private async commit(fn: () => void): Promise<void> {

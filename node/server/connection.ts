@@ -117,7 +117,10 @@ export class Connection {
 
   private settle(slot: Slot, reply: Encoded): void {
     slot.reply = reply;
-    this.scheduleFlush();
+    // The only reply outstanding (a client waiting for it, as nc and most clients do): nothing
+    // could share its write, so it goes now rather than after the next poll phase.
+    if (this.slots.length === 1 && this.slots[0] === slot) this.flush();
+    else this.scheduleFlush();
   }
 
   private onDecodeError(err: SeqError, fatal: boolean): void {

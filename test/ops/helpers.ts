@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { freePortRange } from '../helpers/port-range.ts';
 import { fileURLToPath } from 'node:url';
 import { respCall, infoFields } from '../../shared/observability/resp-call.ts';
 
@@ -68,23 +69,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-function portFree(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
 /** A base port with `count` free ports after it, and the same at base + 1000 (dev admin ports). */
-export async function freeRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let p = base; p <= base + count && ok; p++) ok = (await portFree(p)) && (await portFree(p + 1000));
-    if (ok) return base;
-  }
-  throw new Error('no free port range');
+export function freeRange(count: number): Promise<number> {
+  return freePortRange(count, true);
 }
 
 /** INC through any node/router; returns the number or throws with the error text. */

@@ -5,21 +5,14 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RespClient, intOf } from '../helpers/resp-client.ts';
+import { freePortRange } from '../helpers/port-range.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-function portFree(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
 
 function accepting(p: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -31,13 +24,7 @@ function accepting(p: number): Promise<boolean> {
 
 test('seqdb dev --shards 2 --nodes 3 spreads buckets over both shards and stops cleanly', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'seqdb-dev-shards-'));
-  let port = 0;
-  for (let attempt = 0; attempt < 50 && port === 0; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let p = base; p <= base + 6 && ok; p++) ok = await portFree(p);
-    if (ok) port = base;
-  }
+  const port = await freePortRange(6, true);
   const child = spawn(process.execPath, ['--import=tsx', 'bin/seqdb.ts', 'dev', '--shards', '2', '--nodes', '3', '--port', String(port), '--data', dir],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

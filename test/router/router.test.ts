@@ -6,36 +6,18 @@
  */
 import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { slotOf } from '../../shared/placement/slot.ts';
 import { startDevCluster, type DevCluster } from '../../router/dev-cluster.ts';
 import { RespClient, encodeRequest, intOf } from '../helpers/resp-client.ts';
+import { freePortRange } from '../helpers/port-range.ts';
 
 let cluster: DevCluster;
 let dir: string;
 let port: number;
 
-async function portFree(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A base port with the next `count` ports free too. */
-async function freeRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let p = base; p <= base + count && ok; p++) ok = await portFree(p);
-    if (ok) return base;
-  }
-  throw new Error('no free port range');
-}
 
 async function info(): Promise<Record<string, string>> {
   const c = await RespClient.connect(port);
@@ -52,7 +34,7 @@ function bucketOf(shard: string, prefix: string): string {
 
 test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'seqdb-router-test-'));
-  port = await freeRange(3);
+  port = await freePortRange(3);
   const lines: string[] = [];
   cluster = await startDevCluster({ host: '127.0.0.1', port, dataDir: dir, shards: 2, nodes: 1, log: (l) => lines.push(l) });
   const deadline = Date.now() + 30_000;

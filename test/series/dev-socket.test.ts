@@ -4,9 +4,9 @@
  * value ends in exactly one state, none is handed out twice, none is lost.
  */
 import test from 'ava';
+import { freePortRange } from '../helpers/port-range.ts';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createClient, type Reply } from '../../client/index.ts';
@@ -186,26 +186,8 @@ test('kill -9 and lost replies: every number ends in exactly one state, none twi
   }
 });
 
-/** A port p with p..p+3 free (the router and three nodes of `seqdb dev --nodes 3`). */
-async function fourFreePorts(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const free = await Promise.all([0, 1, 2, 3].map((i) => portFree(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error('no four free consecutive ports');
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
 test('through the router of `seqdb dev --nodes 3`: same replies, arrays passed through', async (t) => {
-  const port = await fourFreePorts();
+  const port = await freePortRange(3, true);
   const dev = await startDev(t, await tempDir(t), ['--nodes', '3', '--port', String(port)], 60_000);
   // Teardowns run last-registered first: stop the cluster cleanly before the helper's SIGKILL of
   // the parent, and kill -9 any node process still alive after that (none should be).
