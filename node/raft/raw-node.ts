@@ -155,6 +155,24 @@ export class RawNode {
     bcastAppend(r);
   }
 
+  /**
+   * The driver saw the leader `id` close its connection (its process died: the kernel closed the
+   * socket). A follower then stops honoring its lease and campaigns within a few ticks instead of
+   * a whole election timeout. Always safe (an election is); a leader that is in fact alive keeps
+   * its place: its next heartbeat restores it here before the campaign starts, and pre-vote
+   * fails while any other voter still hears it.
+   */
+  leaderGone(id: NodeId): void {
+    const r = this.r;
+    if (r.role !== 'follower' || r.lead !== id) return;
+    r.lead = null;
+    // At least 2 ticks (a heartbeat interval or two for a live leader to show up), spread over
+    // half an election timeout so that the survivors rarely campaign in the same tick.
+    const spreadTicks = Math.max(1, Math.floor(r.cfg.electionTimeoutTicks / 2));
+    const waitTicks = 2 + Math.floor(r.cfg.rng() * spreadTicks);
+    r.electionElapsed = Math.max(r.electionElapsed, r.randomizedElectionTimeout - waitTicks);
+  }
+
   reportUnreachable(id: NodeId): void {
     const pr = this.r.role === 'leader' ? this.r.progress.get(id) : undefined;
     if (pr !== undefined && pr.state === 'replicate') pr.becomeProbe();

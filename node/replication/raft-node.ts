@@ -140,6 +140,11 @@ export class RaftNode {
     if (!this.stopped) this.raw.reportUnreachable(id);
   }
 
+  /** A peer closed its connection to us (see RawNode.leaderGone). */
+  peerGone(id: NodeId): void {
+    if (!this.stopped) this.raw.leaderGone(id);
+  }
+
   reportSnapshot(id: NodeId, ok: boolean): void {
     if (this.stopped) return;
     this.raw.reportSnapshot(id, ok);

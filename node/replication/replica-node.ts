@@ -96,6 +96,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     onControl: (h, c) => onControl(h, c),
     onClientSocket: (socket, head) => server.adopt(socket, head),
     onUnreachable: (id) => node?.reportUnreachable(id),
+    onPeerGone: (id) => node?.peerGone(id),
     onSnapshotSent: (id, ok) => node?.reportSnapshot(id, ok),
     log,
     // The cluster secret and TLS of the client server guard peer traffic too (shared/security/).

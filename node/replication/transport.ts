@@ -40,6 +40,11 @@ export interface TransportOptions {
   /** A connection that speaks the client protocol; `head` holds bytes already read from it. */
   readonly onClientSocket: (socket: Socket, head: Buffer) => void;
   readonly onUnreachable: (id: NodeId) => void;
+  /**
+   * The connection a peer last sent Raft messages on was closed by it (FIN or reset): when it is
+   * the leader, its process is most likely gone (raft-node.ts peerGone). Optional.
+   */
+  readonly onPeerGone?: (id: NodeId) => void;
   /** A snap message was written to the socket (ok) or lost with the connection (!ok). */
   readonly onSnapshotSent: (id: NodeId, ok: boolean) => void;
   readonly log: (line: string) => void;
@@ -249,7 +254,9 @@ export class Transport {
     this.heard.set(peer, Date.now());
     this.links.get(peer)?.peerReachable();
     socket.once('close', () => {
-      if (this.inboundOf.get(peer) === socket) this.inboundOf.delete(peer);
+      if (this.inboundOf.get(peer) !== socket) return;
+      this.inboundOf.delete(peer);
+      if (!this.closed) this.opts.onPeerGone?.(peer);
     });
     const decoder = new PeerDecoder(this.opts.codec);
     const onData = (chunk: Buffer): void => {

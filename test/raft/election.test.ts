@@ -182,3 +182,53 @@ test('rejecting a vote does not restart the election timer: fast stale candidate
   const l = net.leader();
   t.true(l !== null && ['a', 'b', 'c'].includes(l), `leader ${l} after ${round} rounds`);
 });
+
+test('leaderGone: the survivors elect a new leader within a few ticks, not an election timeout', (t) => {
+  const T = 10;
+  const took: number[] = [];
+  for (let seed = 1; seed <= 20; seed++) {
+    const net = new Network(['a', 'b', 'c'], { electionTimeoutTicks: T }, seed);
+    net.elect('a');
+    net.isolate('a'); // a's process died: its sockets were closed by the kernel
+    net.raw('b').leaderGone('a');
+    net.raw('c').leaderGone('a');
+    let ticks = 0;
+    const isNewLeader = () => ['b', 'c'].some((id) => net.raw(id).status().role === 'leader');
+    while (!isNewLeader() && ticks < 4 * T) {
+      net.tick('b');
+      net.tick('c');
+      net.deliver();
+      ticks++;
+    }
+    t.true(isNewLeader(), `seed ${seed}`);
+    // The first campaign starts within 2 + T/2 ticks; a split vote costs one more timeout (< 2T).
+    t.true(ticks <= 2 + T / 2 + 2 * T, `seed ${seed}: ${ticks} ticks`);
+    took.push(ticks);
+  }
+  took.sort((x, y) => x - y);
+  // Without leaderGone no follower campaigns before T ticks.
+  t.true(took[took.length >> 1]! <= 2 + T / 2, `median ${took[took.length >> 1]} ticks (${took.join(',')})`);
+});
+
+test('leaderGone on one follower while the leader lives: no election, no term change', (t) => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const net = new Network(['a', 'b', 'c'], { electionTimeoutTicks: 10 }, seed);
+    net.elect('a');
+    const term = net.raw('a').status().term;
+    net.raw('b').leaderGone('a'); // e.g. a's link to b was re-dialed
+    net.tickAll(40);
+    for (const id of ['a', 'b', 'c']) {
+      t.is(net.raw(id).status().term, term, `seed ${seed} ${id}`);
+      t.is(net.raw(id).status().leader, 'a', `seed ${seed} ${id}`);
+    }
+  }
+});
+
+test('leaderGone names a node that is not our leader: nothing changes', (t) => {
+  const net = new Network(['a', 'b', 'c'], { electionTimeoutTicks: 10 }, 3);
+  net.elect('a');
+  net.raw('b').leaderGone('c');
+  t.is(net.raw('b').status().leader, 'a');
+  net.raw('a').leaderGone('b'); // a leader ignores it
+  t.is(net.raw('a').status().role, 'leader');
+});
