@@ -21,6 +21,9 @@ import {
  * The synchronous API over one Raft node (model: etcd-io/raft RawNode). One Ready is
  * outstanding at a time: ready() -> persist, send, apply -> advance().
  */
+/** leaderGone: the campaign starts 2 + [0, this) ticks later. */
+const LEADER_GONE_SPREAD_TICKS = 5;
+
 export class RawNode {
   private readonly r: Raft;
   private prevHardState: HardState;
@@ -167,8 +170,9 @@ export class RawNode {
     if (r.role !== 'follower' || r.lead !== id) return;
     r.lead = null;
     // At least 2 ticks (a heartbeat interval or two for a live leader to show up), spread over
-    // half an election timeout so that the survivors rarely campaign in the same tick.
-    const spreadTicks = Math.max(1, Math.floor(r.cfg.electionTimeoutTicks / 2));
+    // up to 5 more (half an election timeout at most) so that the survivors rarely campaign in
+    // the same tick: a tick is far longer than an election round trip.
+    const spreadTicks = Math.max(1, Math.min(LEADER_GONE_SPREAD_TICKS, Math.floor(r.cfg.electionTimeoutTicks / 2)));
     const waitTicks = 2 + Math.floor(r.cfg.rng() * spreadTicks);
     r.electionElapsed = Math.max(r.electionElapsed, r.randomizedElectionTimeout - waitTicks);
   }

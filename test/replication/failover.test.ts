@@ -68,3 +68,19 @@ test('3-node shard: kill -9 the leader under INC load; numbers stay unique, gapl
   }
   t.is(reply, `:${ops.length}`);
 });
+
+test('kill -9 of the leader: the followers see its connection close and elect a new leader long before an election timeout', async (t) => {
+  // An election timeout of 100 ticks (5-10 s): without the closed connection telling the
+  // followers, nobody could campaign for 5 s after the kill.
+  const c = await Cluster.start(t, { size: 3, extraArgs: ['--election-ticks', '100'] });
+  const leader = await c.waitForLeader(3, 60_000);
+  t.is((await command(c.nodes[leader]!.port, ['INC', 'b', 'x'])).trim(), ':1');
+  const killedAt = Date.now();
+  c.kill(leader, 'SIGKILL');
+  const survivors = c.alive().map((n) => n.index);
+  const newLeader = await c.waitForLeader(3, 20_000, survivors);
+  const tookMs = Date.now() - killedAt;
+  t.log(`new leader ${newLeader} after ${tookMs} ms (the election timeout is at least 5,000 ms)`);
+  t.true(tookMs < 4000, `new leader after ${tookMs} ms`);
+  t.is((await command(c.nodes[newLeader]!.port, ['INC', 'b', 'x'], 5000)).trim(), ':2');
+});
