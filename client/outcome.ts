@@ -75,10 +75,10 @@ export function isTokenExpired(word: string, message: string): boolean {
 }
 
 /**
- * A node's OUTCOME_UNKNOWN (`-ERR ... retry only with the same ID token`): the write was proposed
- * but its fate is unknown (leader lost, node shutting down, timeout). Reached when a client talks
- * to a node directly; routers turn it into their own retries.
+ * OUTCOME_UNKNOWN (`-AMBIGUOUS ...`): the write was proposed but its fate is unknown (leader lost,
+ * node shutting down, timeout; a router's SET whose connection broke). Nodes of before the word
+ * answered `-ERR ... retry only with the same ID token`, still recognized during an upgrade.
  */
 export function isOutcomeUnknown(word: string, message: string): boolean {
-  return word === 'ERR' && /retry only with the same ID token/.test(message);
+  return word === 'AMBIGUOUS' || (word === 'ERR' && /retry only with the same ID token/.test(message));
 }

@@ -45,7 +45,7 @@ export interface ForwarderStats {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** Messages of results whose outcome is unknown: only a retry with the same token is safe. */
+/** How nodes of before the AMBIGUOUS word said OUTCOME_UNKNOWN (accepted during an upgrade). */
 const OUTCOME_UNKNOWN_TEXT = /retry only with the same ID token/;
 const SHUTTING_DOWN_TEXT = /shutting down/;
 
@@ -135,6 +135,16 @@ export class Forwarder {
     return errorResult(ErrorCode.CLUSTER_DOWN, `no answer within ${this.deadlineMs} ms (${lastProblem})${token}`);
   }
 
+  /**
+   * The write may or may not have applied. With a token (every INC and RESERVE here) the retry is
+   * exactly-once; a SET is not retried (see run()) and its client gets the AMBIGUOUS reply.
+   */
+  private ambiguous(reply: Reply, shard: ShardEntry, address: string, command: Command, problem: string): Step {
+    if (!isTokened(command)) return { kind: 'done', result: toResult(reply) };
+    if (shard.leader === address) shard.leader = null;
+    return { kind: 'unknown', problem };
+  }
+
   private judge(reply: Reply, shard: ShardEntry, address: string, command: Command): Step {
     if (reply.kind !== 'error' || reply.word !== 'NOTLEADER') {
       // Whoever answered other than NOTLEADER is (or just was) the leader: remember it.
@@ -155,16 +165,15 @@ export class Forwarder {
         return { kind: 'tryagain', problem };
       case 'BUSY':
         return { kind: 'wait', problem };
+      case 'AMBIGUOUS':
+        return this.ambiguous(reply, shard, address, command, problem);
       case 'ERR':
         if (SHUTTING_DOWN_TEXT.test(reply.message)) {
           if (shard.leader === address) shard.leader = null;
           return { kind: 'wait', problem };
         }
-        // With a token (every INC and RESERVE here) the retry is exactly-once. A SET is not retried: see run().
-        if (OUTCOME_UNKNOWN_TEXT.test(reply.message) && isTokened(command)) {
-          if (shard.leader === address) shard.leader = null;
-          return { kind: 'unknown', problem };
-        }
+        // A node of before the AMBIGUOUS word (during an upgrade) said it in the text.
+        if (OUTCOME_UNKNOWN_TEXT.test(reply.message)) return this.ambiguous(reply, shard, address, command, problem);
         return { kind: 'done', result: toResult(reply) };
       default:
         return { kind: 'done', result: toResult(reply) };

@@ -50,8 +50,9 @@ export function array(parts: readonly Encoded[] | null): Encoded {
 
 /**
  * The one place that turns an error code into a wire error. Codes that clients and tools act on
- * keep Redis's words (MOVED, TRYAGAIN, CLUSTERDOWN, BUSY, NOAUTH, WRONGPASS, NOPERM) plus our NOTLEADER;
- * the rest are ERR.
+ * keep Redis's words (MOVED, TRYAGAIN, CLUSTERDOWN, BUSY, NOAUTH, WRONGPASS, NOPERM) plus our
+ * NOTLEADER and AMBIGUOUS (a write that may or may not have applied: retry it only with the same
+ * ID token; the word CockroachDB uses for the same case); the rest are ERR.
  * PROTOCOL errors read `-ERR Protocol error: <message>` as Redis's do.
  */
 export function errorReply(err: Pick<SeqError, 'code' | 'message'>): string {
@@ -71,6 +72,7 @@ const WIRE_WORDS: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.AUTH_REQUIRED]: 'NOAUTH',
   [ErrorCode.AUTH_FAILED]: 'WRONGPASS',
   [ErrorCode.NO_PERMISSION]: 'NOPERM',
+  [ErrorCode.OUTCOME_UNKNOWN]: 'AMBIGUOUS',
 };
 
 const CRLF = Buffer.from('\r\n');

@@ -65,6 +65,7 @@ test('classify: replies ok, refusals fail, lost writes unknown, lost reads fail'
   t.deepEqual(classify(reply({ kind: 'error', word: 'NOTLEADER', message: 's0 10.77.0.2:7379' }), 'incId'), { status: 'fail', hint: '10.77.0.2:7379' });
   t.deepEqual(classify(reply({ kind: 'error', word: 'NOTLEADER', message: 's0 ?' }), 'inc'), { status: 'fail', hint: null });
   t.deepEqual(classify(reply({ kind: 'error', word: 'ERR', message: 'timed out; the write may or may not have applied' }), 'inc').status, 'unknown');
+  t.deepEqual(classify(reply({ kind: 'error', word: 'AMBIGUOUS', message: 'timed out; the write may or may not have applied' }), 'inc').status, 'unknown');
   t.is(classify({ kind: 'lost', error: 'timeout' }, 'set').status, 'unknown');
   t.is(classify({ kind: 'lost', error: 'timeout' }, 'get').status, 'fail');
   t.is(classify({ kind: 'unsent', error: 'refused' }, 'incId').status, 'fail');

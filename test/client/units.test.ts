@@ -103,8 +103,13 @@ test('options are validated with ERR_INVALID_ARGUMENT', (t) => {
 });
 
 test("a node's OUTCOME_UNKNOWN reply may have applied: INC retries with its token, SET does not", (t) => {
-  const unknown = { kind: 'reply', word: 'ERR', message: 'leader changed; the write may or may not have applied: retry only with the same ID token' } as const;
+  const unknown = { kind: 'reply', word: 'AMBIGUOUS', message: 'leader changed; the write may or may not have applied: retry only with the same ID token' } as const;
   t.like(judge(unknown, true), { retry: true, mayHaveApplied: true });
   t.like(judge(unknown, false), { retry: false, mayHaveApplied: true });
+  // A router's SET whose connection broke says so with the word only.
+  t.like(judge({ kind: 'reply', word: 'AMBIGUOUS', message: 'shard 1: connection lost; the SET may or may not have applied' }, false), { retry: false, mayHaveApplied: true });
+  // A node of before the word (during an upgrade) said it in the text.
+  const legacy = { kind: 'reply', word: 'ERR', message: 'leader changed; the write may or may not have applied: retry only with the same ID token' } as const;
+  t.like(judge(legacy, true), { retry: true, mayHaveApplied: true });
   t.like(judge({ kind: 'reply', word: 'ERR', message: 'syntax error' }, true), { retry: false, mayHaveApplied: false });
 });
