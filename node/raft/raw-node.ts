@@ -17,13 +17,13 @@ import {
   type SoftState,
 } from './types.ts';
 
+/** leaderGone: the campaign starts 2 + [0, this) ticks later. */
+const LEADER_GONE_SPREAD_TICKS = 5;
+
 /**
  * The synchronous API over one Raft node (model: etcd-io/raft RawNode). One Ready is
  * outstanding at a time: ready() -> persist, send, apply -> advance().
  */
-/** leaderGone: the campaign starts 2 + [0, this) ticks later. */
-const LEADER_GONE_SPREAD_TICKS = 5;
-
 export class RawNode {
   private readonly r: Raft;
   private prevHardState: HardState;
