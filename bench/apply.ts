@@ -4,7 +4,10 @@
  * (apply-pipeline.ts: one in-place transaction per batch, no fsync). Prints microseconds of CPU
  * per INC, on one hot sequence and spread over 10,000 sequences.
  *
- *   node --import=tsx bench/apply.ts [--seconds 3] [--batch 64] [--no-tokens]
+ *   node --import=tsx bench/apply.ts [--seconds 3] [--batch 64] [--no-tokens] [--tokens-max N]
+ *
+ * --tokens-max makes the token table reach its bound during the run, so that every INC past it
+ * also evicts the oldest token (the steady state of a busy shard; default: the product's 1M).
  *
  * Not part of npm test. Wall-clock time is fine here: this measures, it decides nothing.
  */
@@ -25,6 +28,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '3' },
     batch: { type: 'string', default: '64' },
     'no-tokens': { type: 'boolean', default: false },
+    'tokens-max': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -44,7 +48,7 @@ function entry(keys: number, n: number, nowMs: number): Uint8Array {
 function row(keys: number): void {
   const dir = mkdtempSync(join(tmpdir(), 'seqdb-apply-bench-'));
   const store = LmdbStore.open({ path: dir, sync: false });
-  const machine = new StateMachine();
+  const machine = new StateMachine(values['tokens-max'] === undefined ? {} : { tokensMax: Number(values['tokens-max']) });
   // Entries are encoded ahead: the proposer's cost, not the applier's.
   const pool = Array.from({ length: Math.ceil(INCS_MAX / batchSize) }, (_, n) => entry(keys, n, Date.now()));
   let index = 0;
@@ -65,7 +69,6 @@ function row(keys: number): void {
   }
   const cpu = process.cpuUsage(cpu0);
   const us = (cpu.user + cpu.system) / incs;
-  console.log(`user ${(cpu.user / incs).toFixed(2)} sys ${(cpu.system / incs).toFixed(2)}`);
   const summary = store.summary();
   console.log(
     `${keys === 1 ? 'hot' : `${keys} keys`}: ${incs} INCs in ${index} batches of ${batchSize}, ` +

@@ -15,29 +15,30 @@
  * string id and two copies per INC.
  */
 import type { KvEntry, KvTxn } from './kv.ts';
+import { FirstWindow } from './first-window.ts';
 
 /** Values up to this size are copied into the cache on put; larger ones are just forgotten. */
 const CACHED_VALUE_BYTES_MAX = 4096;
 
-interface FirstMemo {
-  readonly prefix: Buffer;
-  entry: KvEntry | undefined;
-}
+/** Smallest keys kept per prefix asked for with `first` (first-window.ts). */
+const FIRST_WINDOW_ENTRIES = 64;
 
 export class CachedTxn implements KvTxn {
   private readonly values = new Map<string, Buffer | undefined>();
-  private readonly firsts = new Map<string, FirstMemo>();
+  private readonly firsts = new Map<string, FirstWindow>();
   /** Deferred writes: key id -> key, value (undefined = remove). */
   private readonly dirty = new Map<string, [Buffer, Buffer | undefined]>();
 
   /**
    * @param deferredSpaces first key bytes whose writes wait for `flush()` (default: none).
    * @param uncachedSpaces first key bytes read and written straight through (default: none).
+   * @param firstWindowEntries smallest keys `first` keeps per prefix (default 64).
    */
   constructor(
     private readonly inner: KvTxn,
     private readonly deferredSpaces: readonly number[] = [],
     private readonly uncachedSpaces: readonly number[] = [],
+    private readonly firstWindowEntries = FIRST_WINDOW_ENTRIES,
   ) {}
 
   /** Writes the deferred keys to the transaction. */
@@ -61,11 +62,13 @@ export class CachedTxn implements KvTxn {
   first(prefix: Buffer): KvEntry | undefined {
     this.flushIfDeferred(prefix);
     const id = prefix.toString('latin1');
-    const memo = this.firsts.get(id);
-    if (memo !== undefined) return memo.entry;
-    const entry = this.inner.first(prefix);
-    this.firsts.set(id, { prefix: Buffer.from(prefix), entry: entry && copyEntry(entry) });
-    return entry;
+    let window = this.firsts.get(id);
+    if (window === undefined) {
+      window = new FirstWindow(Buffer.from(prefix), this.firstWindowEntries);
+      this.firsts.set(id, window);
+    }
+    if (window.drained()) window.fill(this.inner.scan(prefix));
+    return window.head();
   }
 
   scan(prefix: Buffer): Iterable<KvEntry> {
@@ -89,21 +92,19 @@ export class CachedTxn implements KvTxn {
       if (value.length <= CACHED_VALUE_BYTES_MAX) this.values.set(id, Buffer.from(value));
       else this.values.delete(id);
     }
-    for (const memo of this.firsts.values()) {
-      if (!hasPrefix(key, memo.prefix)) continue;
-      const order = memo.entry === undefined ? -1 : Buffer.compare(key, memo.entry.key);
-      if (order <= 0) memo.entry = { key: Buffer.from(key), value: Buffer.from(value) };
-    }
+    for (const window of this.firsts.values()) if (hasPrefix(key, window.prefix)) window.onPut(key, value);
   }
 
   remove(key: Buffer): void {
-    const id = key.toString('latin1');
-    if (this.isDeferred(key)) this.dirty.set(id, [Buffer.from(key), undefined]);
-    else this.inner.remove(key);
-    if (!this.isUncached(key)) this.values.set(id, undefined);
-    for (const [prefixId, memo] of this.firsts) {
-      if (memo.entry !== undefined && memo.entry.key.equals(key)) this.firsts.delete(prefixId);
+    if (this.isUncached(key)) {
+      this.inner.remove(key);
+    } else {
+      const id = key.toString('latin1');
+      if (this.isDeferred(key)) this.dirty.set(id, [Buffer.from(key), undefined]);
+      else this.inner.remove(key);
+      this.values.set(id, undefined);
     }
+    for (const window of this.firsts.values()) if (hasPrefix(key, window.prefix)) window.onRemove(key);
   }
 
   private isDeferred(key: Buffer): boolean {
@@ -134,13 +135,9 @@ function deferredId(key: Buffer): string {
   return id;
 }
 
-/** startsWith without a subarray per call: put runs this against every memo. */
+/** startsWith without a subarray per call: put runs this against every first-window. */
 function hasPrefix(key: Buffer, prefix: Buffer): boolean {
   if (key.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
   return true;
-}
-
-function copyEntry(entry: KvEntry): KvEntry {
-  return { key: Buffer.from(entry.key), value: Buffer.from(entry.value) };
 }

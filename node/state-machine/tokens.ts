@@ -118,13 +118,15 @@ export function forgetTokenRecord(txn: KvTxn, key: Buffer): void {
 }
 
 function evict(txn: KvTxn, order: KvEntry): void {
-  const record = readToken(txn, order.value);
+  const bytes = txn.get(order.value);
   txn.remove(order.key);
-  if (record === undefined) return;
+  if (bytes === undefined) return;
   txn.remove(order.value);
   addMeta(txn, 'tokens', -1n);
-  if (record.timedMs !== undefined && BigInt(record.timedMs) > getMeta(txn, 'evictedTimedMaxMs')) {
-    setMeta(txn, 'evictedTimedMaxMs', BigInt(record.timedMs));
+  // Only the embedded time matters here (the fence); at the token bound every INC evicts one.
+  const timedMs = recordTimedMs(bytes);
+  if (timedMs !== undefined && BigInt(timedMs) > getMeta(txn, 'evictedTimedMaxMs')) {
+    setMeta(txn, 'evictedTimedMaxMs', BigInt(timedMs));
   }
 }
 
@@ -167,6 +169,11 @@ function oldestCreatedMs(txn: KvTxn, oldest: KvEntry): number | undefined {
   const createdMs = recordCreatedMs(bytes);
   createdMsByOrderEntry.set(oldest, createdMs);
   return createdMs;
+}
+
+function recordTimedMs(bytes: Buffer): number | undefined {
+  if (bytes.length !== RECORD_BYTES) throw new Error(`token record of ${bytes.length} bytes`);
+  return bytes[28] === 1 ? bytes.readUInt32BE(29) * 0x1_0000_0000 + bytes.readUInt32BE(33) : undefined;
 }
 
 function recordCreatedMs(bytes: Buffer): number {

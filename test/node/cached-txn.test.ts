@@ -19,7 +19,9 @@ const op = fc.oneof(
 
 const show = (e: KvEntry | undefined): string => (e === undefined ? '-' : `${e.key.toString('hex')}=${e.value.toString('hex')}`);
 
-test('CachedTxn answers exactly like the transaction under it, and leaves the same state after flush', (t) => {
+// Windows of 1 and 2 keys per `first` prefix are refilled all the time; 64 holds every key here.
+for (const window of [1, 2, 64]) {
+test(`CachedTxn answers exactly like the transaction under it, and leaves the same state after flush (first window ${window})`, (t) => {
   fc.assert(
     fc.property(fc.array(fc.tuple(key, value), { maxLength: 12 }), fc.array(op, { maxLength: 60 }), (initial, ops) => {
       const plain = new MemoryKv();
@@ -28,7 +30,7 @@ test('CachedTxn answers exactly like the transaction under it, and leaves the sa
         plain.put(k, v);
         under.put(k, v);
       }
-      const cached = new CachedTxn(under, [0], [1]);
+      const cached = new CachedTxn(under, [0], [1], window);
       for (const o of ops) {
         switch (o.kind) {
           case 'get':
@@ -57,6 +59,7 @@ test('CachedTxn answers exactly like the transaction under it, and leaves the sa
   );
   t.pass();
 });
+}
 
 test('a value handed to put and changed afterwards does not change what CachedTxn returns', (t) => {
   const cached = new CachedTxn(new MemoryKv(), [0]);
