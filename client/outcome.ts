@@ -22,7 +22,8 @@ export interface Verdict {
 
 /**
  * Error words after which a retry may succeed. All but CLUSTERDOWN promise that the command was
- * refused before any state changed (LOADING is Redis's word for a server still starting).
+ * refused before any state changed (LOADING is Redis's word for a server still starting;
+ * SHUTDOWN is SeqDB's for one that is stopping).
  * CLUSTERDOWN is what a router answers when its own deadline passed, possibly after forwarding
  * an attempt that was applied and whose reply was lost; so it counts as "may have applied".
  */
@@ -33,6 +34,7 @@ export const RETRYABLE_WORDS: ReadonlySet<string> = new Set([
   'NOTLEADER',
   'MOVED',
   'LOADING',
+  'SHUTDOWN',
 ]);
 
 const MAY_HAVE_APPLIED_WORDS: ReadonlySet<string> = new Set(['CLUSTERDOWN']);

@@ -45,7 +45,7 @@ export interface ForwarderStats {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** How nodes of before the AMBIGUOUS word said OUTCOME_UNKNOWN (accepted during an upgrade). */
+/** How nodes of before the AMBIGUOUS and SHUTDOWN words said those (accepted during an upgrade). */
 const OUTCOME_UNKNOWN_TEXT = /retry only with the same ID token/;
 const SHUTTING_DOWN_TEXT = /shutting down/;
 
@@ -167,12 +167,15 @@ export class Forwarder {
         return { kind: 'wait', problem };
       case 'AMBIGUOUS':
         return this.ambiguous(reply, shard, address, command, problem);
+      case 'SHUTDOWN':
+        if (shard.leader === address) shard.leader = null;
+        return { kind: 'wait', problem };
       case 'ERR':
+        // Nodes of before the SHUTDOWN and AMBIGUOUS words (during an upgrade) said them in the text.
         if (SHUTTING_DOWN_TEXT.test(reply.message)) {
           if (shard.leader === address) shard.leader = null;
           return { kind: 'wait', problem };
         }
-        // A node of before the AMBIGUOUS word (during an upgrade) said it in the text.
         if (OUTCOME_UNKNOWN_TEXT.test(reply.message)) return this.ambiguous(reply, shard, address, command, problem);
         return { kind: 'done', result: toResult(reply) };
       default:

@@ -34,7 +34,7 @@ export class StepTimeout extends Error {
 
 const MOVE_REFUSED_TEXT = /^move refused:/;
 /** Answers after which another attempt (maybe elsewhere) is the thing to do. */
-const TRANSIENT_WORDS = new Set(['NOTLEADER', 'TRYAGAIN', 'CLUSTERDOWN', 'BUSY', 'AMBIGUOUS']);
+const TRANSIENT_WORDS = new Set(['NOTLEADER', 'TRYAGAIN', 'CLUSTERDOWN', 'BUSY', 'AMBIGUOUS', 'SHUTDOWN']);
 const TRANSIENT_ERR_TEXT = /shutting down|may or may not have applied|retry only with the same ID token|not leader/i;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -51,8 +51,9 @@ export function array(parts: readonly Encoded[] | null): Encoded {
 /**
  * The one place that turns an error code into a wire error. Codes that clients and tools act on
  * keep Redis's words (MOVED, TRYAGAIN, CLUSTERDOWN, BUSY, NOAUTH, WRONGPASS, NOPERM) plus our
- * NOTLEADER and AMBIGUOUS (a write that may or may not have applied: retry it only with the same
- * ID token; the word CockroachDB uses for the same case); the rest are ERR.
+ * NOTLEADER, AMBIGUOUS (a write that may or may not have applied: retry it only with the same
+ * ID token; the word CockroachDB uses for the same case) and SHUTDOWN (refused, not executed: the
+ * server is stopping, ask another); the rest are ERR.
  * PROTOCOL errors read `-ERR Protocol error: <message>` as Redis's do.
  */
 export function errorReply(err: Pick<SeqError, 'code' | 'message'>): string {
@@ -73,6 +74,7 @@ const WIRE_WORDS: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.AUTH_FAILED]: 'WRONGPASS',
   [ErrorCode.NO_PERMISSION]: 'NOPERM',
   [ErrorCode.OUTCOME_UNKNOWN]: 'AMBIGUOUS',
+  [ErrorCode.SHUTTING_DOWN]: 'SHUTDOWN',
 };
 
 const CRLF = Buffer.from('\r\n');

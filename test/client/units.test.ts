@@ -108,6 +108,8 @@ test("a node's OUTCOME_UNKNOWN reply may have applied: INC retries with its toke
   t.like(judge(unknown, false), { retry: false, mayHaveApplied: true });
   // A router's SET whose connection broke says so with the word only.
   t.like(judge({ kind: 'reply', word: 'AMBIGUOUS', message: 'shard 1: connection lost; the SET may or may not have applied' }, false), { retry: false, mayHaveApplied: true });
+  // SHUTDOWN: refused before anything ran, so even a SET is retried (elsewhere).
+  t.like(judge({ kind: 'reply', word: 'SHUTDOWN', message: 'node is shutting down' }, false), { retry: true, mayHaveApplied: false, failover: true });
   // A node of before the word (during an upgrade) said it in the text.
   const legacy = { kind: 'reply', word: 'ERR', message: 'leader changed; the write may or may not have applied: retry only with the same ID token' } as const;
   t.like(judge(legacy, true), { retry: true, mayHaveApplied: true });

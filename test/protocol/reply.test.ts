@@ -61,6 +61,7 @@ test('errorReply maps codes to wire words', (t) => {
     [ErrorCode.TRY_AGAIN, 'slot moving', '-TRYAGAIN slot moving\r\n'],
     [ErrorCode.CLUSTER_DOWN, 'no quorum', '-CLUSTERDOWN no quorum\r\n'],
     [ErrorCode.BUSY, 'queue full', '-BUSY queue full\r\n'],
+    [ErrorCode.SHUTTING_DOWN, 'node is shutting down', '-SHUTDOWN node is shutting down\r\n'],
     [ErrorCode.OUTCOME_UNKNOWN, 'leader changed; retry only with the same ID token', '-AMBIGUOUS leader changed; retry only with the same ID token\r\n'],
     [ErrorCode.STORAGE, 'disk failed', '-ERR disk failed\r\n'],
   ];
@@ -72,6 +73,7 @@ test('wire words map back to codes', (t) => {
   t.is(codeForWireWord('MOVED'), ErrorCode.MOVED);
   t.is(codeForWireWord('TRYAGAIN'), ErrorCode.TRY_AGAIN);
   t.is(codeForWireWord('AMBIGUOUS'), ErrorCode.OUTCOME_UNKNOWN);
+  t.is(codeForWireWord('SHUTDOWN'), ErrorCode.SHUTTING_DOWN);
   t.is(codeForWireWord('ERR'), null);
 });
 

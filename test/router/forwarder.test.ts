@@ -115,6 +115,14 @@ test('TRYAGAIN is retried after a pause', async (t) => {
   t.is(a.seen.length, 3);
 });
 
+test('SHUTDOWN (and the -ERR text of older nodes) is waited out and retried, a SET too: nothing ran', async (t) => {
+  const replies = ['-SHUTDOWN node is shutting down\r\n', '-ERR node is shutting down\r\n'];
+  const a = await fakeNode((_args, n) => replies[n - 1] ?? '+OK\r\n');
+  const { forwarder } = await forwarderFor(t, [a]);
+  t.deepEqual(await forwarder.execute({ type: 'set', bucket: Buffer.from('b'), sequence: Buffer.from('s'), value: 5n }), { type: 'ok' });
+  t.is(a.seen.length, 3);
+});
+
 test('MOVED refreshes the catalog and is followed at most redirectsMax times', async (t) => {
   const a = await fakeNode(() => '-MOVED 0 ? not owned by shard 2 (epoch 1)\r\n');
   const { forwarder, cat } = await forwarderFor(t, [a], { redirectsMax: 4 });
