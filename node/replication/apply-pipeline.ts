@@ -15,6 +15,16 @@ import { BATCH_FORMAT, decodeEntryCommands } from '../state-machine/batch-codec.
 import type { Members } from './members.ts';
 import type { EntryResult } from './write-batch.ts';
 
+/**
+ * Splits a Ready's committed entries into those already durable in our own log before this
+ * Ready's write (`durableLast`), which may be applied while that write runs, and the rest, which
+ * wait for it (a follower's entries committed in the same Ready that carries them).
+ */
+export function splitCommitted(committed: readonly Entry[], durableLast: number): [now: readonly Entry[], later: readonly Entry[]] {
+  const cut = committed.findIndex((e) => e.index > durableLast);
+  return cut < 0 ? [committed, []] : [committed.slice(0, cut), committed.slice(cut)];
+}
+
 /** State-machine commits the loop may run ahead of before it waits for the oldest. */
 const APPLIES_IN_FLIGHT_MAX = 4;
 /** What a log entry costs besides its data (index, term, type, key): for the snapshot rule. */
@@ -60,6 +70,16 @@ export class ApplyPipeline {
     this.applied = index;
     this.started = index;
     this.resetBytes();
+  }
+
+  /**
+   * The snapshot rule (raft-tuning.ts `snapshotEntries`): enough entries, or writes (one batch
+   * entry may carry a thousand INCs), since the snapshot at `snapshotIndex`, carrying at least as
+   * many bytes as its image.
+   */
+  snapshotDue(snapshotIndex: number, entriesMin: number, lastImageBytes: number): boolean {
+    const many = this.applied - snapshotIndex >= entriesMin || this.writesSinceReset >= entriesMin;
+    return many && this.bytesSinceReset >= lastImageBytes;
   }
 
   resetBytes(): void {

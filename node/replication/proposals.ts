@@ -8,6 +8,7 @@ import { ErrorCode } from '../../shared/errors.ts';
 import { errorResult, type CommandResult } from '../state-machine/index.ts';
 import { RaftError, RaftErrorCode, type NodeId, type ProposalTicket, type RaftStatus } from '../raft/types.ts';
 import type { EntryResult } from './write-batch.ts';
+import type { RawNode } from '../raft/raw-node.ts';
 
 interface Waiting {
   readonly term: number;
@@ -79,6 +80,22 @@ export function proposeErrorResult(err: unknown, notLeader: () => CommandResult)
       return errorResult(ErrorCode.SYNTAX, err.message);
     default:
       return notLeader();
+  }
+}
+
+/**
+ * Leader: proposes the promotion of one learner that has caught up (one conf change at a time).
+ * Returns whether it proposed; a refusal (CONF_CHANGE_PENDING, NOT_READY) means "after the next Ready".
+ */
+export function promoteCaughtUpLearner(raw: Pick<RawNode, 'proposeConfChange'>, st: RaftStatus, log: (line: string) => void): boolean {
+  const id = learnerToPromote(st);
+  if (id === null) return false;
+  try {
+    raw.proposeConfChange({ type: 'promote', nodeId: id });
+    log(`promoting learner ${id} (match ${st.progress?.[id]?.match}, last ${st.lastIndex})`);
+    return true;
+  } catch {
+    return false;
   }
 }
 
