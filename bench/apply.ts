@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LmdbStore, StateMachine, setAppliedIndex } from '../node/state-machine/index.ts';
 import { encodeCommand } from '../node/state-machine/codec.ts';
-import { decodeEntryCommands, encodeBatch } from '../node/state-machine/batch-codec.ts';
+import { BATCH_PARTS_MAX, decodeEntryCommands, encodeBatch } from '../node/state-machine/batch-codec.ts';
 import { routerToken } from '../router/token.ts';
 
 /** INCs encoded ahead per row: every token is fresh, as for new INCs (the run stops at the end). */
@@ -33,6 +33,12 @@ const { values } = parseArgs({
 });
 const seconds = Number(values.seconds);
 const batchSize = Number(values.batch);
+const tokensMax = values['tokens-max'] === undefined ? undefined : Number(values['tokens-max']);
+if (!(seconds > 0) || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > BATCH_PARTS_MAX
+  || (tokensMax !== undefined && !(Number.isSafeInteger(tokensMax) && tokensMax >= 1))) {
+  console.error(`bench/apply.ts: --seconds > 0, --batch 1..${BATCH_PARTS_MAX} and --tokens-max >= 1 (integers)`);
+  process.exit(2);
+}
 const withTokens = !values['no-tokens'];
 
 function entry(keys: number, n: number, nowMs: number): Uint8Array {
@@ -48,7 +54,7 @@ function entry(keys: number, n: number, nowMs: number): Uint8Array {
 function row(keys: number): void {
   const dir = mkdtempSync(join(tmpdir(), 'seqdb-apply-bench-'));
   const store = LmdbStore.open({ path: dir, sync: false });
-  const machine = new StateMachine(values['tokens-max'] === undefined ? {} : { tokensMax: Number(values['tokens-max']) });
+  const machine = new StateMachine(tokensMax === undefined ? {} : { tokensMax });
   // Entries are encoded ahead: the proposer's cost, not the applier's.
   const pool = Array.from({ length: Math.ceil(INCS_MAX / batchSize) }, (_, n) => entry(keys, n, Date.now()));
   let index = 0;

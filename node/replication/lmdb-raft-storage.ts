@@ -264,8 +264,7 @@ export class LmdbRaftStorage implements Storage {
     const hs: HardState = { term: 1, vote: null, commit: 1 };
     await this.commit(() => {
       this.removeRange(this.trunc.index + 1, this.last);
-      this.meta.putSync('snap', meta);
-      this.images.putWhole(data, meta.index);
+      this.putSnapshot({ meta, data });
       this.meta.putSync('trunc', trunc);
       this.truncWritten = trunc;
       this.meta.putSync('hs', hs);
@@ -387,21 +386,29 @@ export class LmdbRaftStorage implements Storage {
   }
 
   private commitNow(fn: () => void): void {
-    if (this.closed) throw new SeqError(ErrorCode.STORAGE, 'raft storage closed');
+    this.assertWritable();
     try {
       this.env.transactionSync(fn);
     } catch (err) {
-      throw err instanceof SeqError ? err : new SeqError(ErrorCode.STORAGE, `raft storage write failed: ${String(err)}`);
+      throw writeFailure(err);
     }
   }
 
   private async commit(fn: () => void): Promise<void> {
-    if (this.closed) throw new SeqError(ErrorCode.STORAGE, 'raft storage closed');
+    this.assertWritable();
     try {
       await this.env.transaction(fn);
       await this.env.flushed;
     } catch (err) {
-      throw err instanceof SeqError ? err : new SeqError(ErrorCode.STORAGE, `raft storage write failed: ${String(err)}`);
+      throw writeFailure(err);
     }
   }
+
+  private assertWritable(): void {
+    if (this.closed) throw new SeqError(ErrorCode.STORAGE, 'raft storage closed');
+  }
+}
+
+function writeFailure(err: unknown): SeqError {
+  return err instanceof SeqError ? err : new SeqError(ErrorCode.STORAGE, `raft storage write failed: ${String(err)}`);
 }

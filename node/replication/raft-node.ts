@@ -44,7 +44,6 @@ import { ReadQueue } from './read-queue.ts';
 
 export type { RaftNodeTuning };
 
-
 export interface RaftNodeDeps {
   readonly shard: string;
   readonly storage: LmdbRaftStorage;
@@ -402,5 +401,3 @@ export class RaftNode {
     this.d.log(`snapshot at index ${index} term ${this.d.storage.snapshotMeta().term} (${bytes} bytes); log compacted`);
   }
 }
-
-

@@ -29,18 +29,20 @@ export function* encodeSnapshot(entries: Iterable<KvEntry>, chunkBytes: number):
   if (out.size > 0) yield out.take();
 }
 
-/** One chunk being filled: starts at most CHUNK_ALLOC_BYTES and doubles up to chunkBytes as needed. */
+/**
+ * One chunk being filled: allocated at the first write, at most CHUNK_ALLOC_BYTES, doubling up to
+ * chunkBytes as needed.
+ */
 class ChunkWriter {
-  private buf: Buffer;
+  private buf = Buffer.alloc(0);
   size = 0;
 
-  constructor(private readonly chunkBytes: number) {
-    this.buf = this.fresh();
-  }
+  constructor(private readonly chunkBytes: number) {}
 
   reserve(bytes: number): void {
     if (this.size + bytes <= this.buf.length) return;
-    const grown = Buffer.allocUnsafeSlow(Math.max(this.size + bytes, Math.min(this.buf.length * 2, this.chunkBytes)));
+    const next = this.buf.length === 0 ? Math.min(this.chunkBytes, CHUNK_ALLOC_BYTES) : Math.min(this.buf.length * 2, this.chunkBytes);
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.size + bytes, next));
     this.buf.copy(grown, 0, 0, this.size);
     this.buf = grown;
   }
@@ -58,16 +60,12 @@ class ChunkWriter {
     this.size += bytes.length;
   }
 
-  /** The filled part; the writer starts a new buffer (the one handed out is never written again). */
+  /** The filled part; the next write starts a new buffer (the one handed out is never written again). */
   take(): Buffer {
     const full = this.buf.subarray(0, this.size);
-    this.buf = this.fresh();
+    this.buf = Buffer.alloc(0);
     this.size = 0;
     return full;
-  }
-
-  private fresh(): Buffer {
-    return Buffer.allocUnsafeSlow(Math.max(1, Math.min(this.chunkBytes, CHUNK_ALLOC_BYTES)));
   }
 }
 

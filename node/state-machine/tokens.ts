@@ -155,8 +155,8 @@ function writeMs(out: Buffer, ms: number, at: number): number {
 
 /**
  * Creation times of the oldest token by its eviction-order entry object. Every INC checks the
- * oldest token; the transaction's `first` memo (cached-txn.ts) returns the same entry object until
- * that token is evicted, and a token record never changes while its order entry exists (adopt and
+ * oldest token; the transaction's `first` window (first-window.ts) returns the same entry object
+ * until that entry is written, removed or preceded, and a token record never changes while its order entry exists (adopt and
  * forget replace both), so the record is read once per transaction instead of once per INC.
  */
 const createdMsByOrderEntry = new WeakMap<KvEntry, number>();
@@ -171,23 +171,31 @@ function oldestCreatedMs(txn: KvTxn, oldest: KvEntry): number | undefined {
   return createdMs;
 }
 
-function recordTimedMs(bytes: Buffer): number | undefined {
+/** The inverse of writeMs. */
+function readMs(bytes: Buffer, at: number): number {
+  return bytes.readUInt32BE(at) * 0x1_0000_0000 + bytes.readUInt32BE(at + 4);
+}
+
+function checked(bytes: Buffer): Buffer {
   if (bytes.length !== RECORD_BYTES) throw new Error(`token record of ${bytes.length} bytes`);
-  return bytes[28] === 1 ? bytes.readUInt32BE(29) * 0x1_0000_0000 + bytes.readUInt32BE(33) : undefined;
+  return bytes;
+}
+
+function recordTimedMs(bytes: Buffer): number | undefined {
+  return checked(bytes)[28] === 1 ? readMs(bytes, 29) : undefined;
 }
 
 function recordCreatedMs(bytes: Buffer): number {
-  if (bytes.length !== RECORD_BYTES) throw new Error(`token record of ${bytes.length} bytes`);
-  return bytes.readUInt32BE(0) * 0x1_0000_0000 + bytes.readUInt32BE(4);
+  return readMs(checked(bytes), 0);
 }
 
 function decodeRecord(bytes: Buffer): TokenRecord {
-  if (bytes.length !== RECORD_BYTES) throw new Error(`token record of ${bytes.length} bytes`);
   const record: TokenRecord = {
-    createdMs: Number(bytes.readBigUInt64BE(0)),
+    createdMs: recordCreatedMs(bytes),
     count: bytes.readUInt32BE(8),
     value: bytes.readBigUInt64BE(12),
     serial: bytes.readBigUInt64BE(20),
   };
-  return bytes[28] === 1 ? { ...record, timedMs: Number(bytes.readBigUInt64BE(29)) } : record;
+  const timedMs = recordTimedMs(bytes);
+  return timedMs === undefined ? record : { ...record, timedMs };
 }
