@@ -196,6 +196,11 @@ export class RawNode {
     return this.r.role;
   }
 
+  /** The last index of the log (a leader's: of every entry it proposed so far). */
+  get lastIndex(): number {
+    return this.r.log.lastIndex();
+  }
+
   status(): RaftStatus {
     const r = this.r;
     let progress: Record<NodeId, ProgressStatus> | undefined;

@@ -38,6 +38,8 @@ export interface ApplyDeps {
   readonly onResult: (index: number, term: number, result: EntryResult) => void;
   /** `applied` moved: serve reads. */
   readonly onDurable: () => void;
+  /** Called in the apply transaction before the entry at `index` is applied (reads capture state there). */
+  readonly beforeEntry?: (index: number, txn: KvTxn) => void;
   /** The state-machine commit failed: the node must stop. */
   readonly onFatal: (err: Error) => void;
 }
@@ -97,6 +99,7 @@ export class ApplyPipeline {
     let writes = 0;
     const applyAll = (txn: KvTxn): void => {
       for (const e of fresh) {
+        this.d.beforeEntry?.(e.index, txn);
         const [result, early] = this.applyEntry(txn, e);
         writes += Array.isArray(result) ? result.length : 1;
         this.d.members.applyEntry(e);

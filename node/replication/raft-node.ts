@@ -96,6 +96,7 @@ export class RaftNode {
       store: d.store, machine: d.machine, members: d.members,
       onResult: (index, term, result) => this.proposals.applied(index, term, result),
       onDurable: () => this.serveReads(),
+      beforeEntry: (index, txn) => this.reads.capture(index, (c) => read(txn, c)),
       onFatal: (err) => this.fail(err),
     });
     // Entries are applied while the hard state carrying their commit index may still be in
@@ -159,7 +160,7 @@ export class RaftNode {
       // A GET pipelined after a write must see it: propose waiting writes first.
       this.flushWrites();
       return new Promise((resolve) => {
-        if (!this.reads.add(command, now, this.lastProposedIndex, resolve)) return resolve(errorResult(ErrorCode.BUSY, 'too many pending reads'));
+        if (!this.reads.add(command, now, this.lastProposedIndex, this.raw.lastIndex, resolve)) return resolve(errorResult(ErrorCode.BUSY, 'too many pending reads'));
         this.schedule();
       });
     }

@@ -2,6 +2,14 @@
  * Linearizable GETs through ReadIndex (§6.4), batched: all GETs queued since the last round ride
  * one readIndex() call (one heartbeat quorum). A round's ReadState says "serve once applied >=
  * index"; rounds lost with leadership are answered NOT_LEADER (a read is always safe to retry).
+ *
+ * A GET reads the state at a point between what was proposed before it arrived (`minIndex`, so
+ * it sees a write pipelined before it) and the leader's last index when it arrived (`boundIndex`),
+ * so it never sees a write that arrived after it, such as the next INC pipelined on the same
+ * connection (Redis runs a connection's commands in order). Served while applied <= boundIndex,
+ * it reads the current state; otherwise it took its value in the apply transaction just before
+ * entry boundIndex + 1 (`capture`). Both points hold everything committed when it arrived
+ * (commit <= last index), which is what linearizability asks once the round confirms leadership.
  */
 import { RaftError, RaftErrorCode, type ReadState } from '../raft/types.ts';
 import type { CommandResult, GetCommand } from '../state-machine/index.ts';
@@ -12,13 +20,21 @@ interface Reader {
   /** The last index proposed when the read arrived: a GET pipelined behind an INC on the same
    * connection must see it (read-your-writes), though ReadIndex alone only covers what was committed. */
   readonly minIndex: number;
+  /** The leader's last index when the read arrived: the latest state it may see. */
+  readonly boundIndex: number;
   readonly resolve: (r: CommandResult) => void;
+  /** Its value at boundIndex, taken by `capture` once the state moved past that. */
+  captured?: CommandResult;
+  done: boolean;
 }
 
 export class ReadQueue {
   private queued: Reader[] = [];
   private readonly rounds = new Map<string, Reader[]>();
   private ready: { index: number; readers: Reader[] }[] = [];
+  /** Readers whose value is not captured yet, in arrival order (so by boundIndex). */
+  private uncaptured: Reader[] = [];
+  private uncapturedHead = 0;
   private seq = 0;
 
   constructor(private readonly timeoutMs: number, private readonly maxQueued: number) {}
@@ -28,10 +44,34 @@ export class ReadQueue {
   }
 
   /** False when full. */
-  add(command: GetCommand, nowMs: number, minIndex: number, resolve: (r: CommandResult) => void): boolean {
+  add(command: GetCommand, nowMs: number, minIndex: number, boundIndex: number, resolve: (r: CommandResult) => void): boolean {
     if (this.queued.length >= this.maxQueued) return false;
-    this.queued.push({ command, deadlineMs: nowMs + this.timeoutMs, minIndex, resolve });
+    const reader: Reader = { command, deadlineMs: nowMs + this.timeoutMs, minIndex, boundIndex, done: false, resolve: (r) => {
+      reader.done = true;
+      resolve(r);
+    } };
+    this.queued.push(reader);
+    this.uncaptured.push(reader);
     return true;
+  }
+
+  /**
+   * In the apply transaction, before the entry at `index`: readers whose bound is below it take
+   * their value from the state as it is now (after entry index - 1, their bound at the latest).
+   */
+  capture(index: number, read: (command: GetCommand) => CommandResult): void {
+    const list = this.uncaptured;
+    let head = this.uncapturedHead;
+    while (head < list.length && list[head]!.boundIndex < index) {
+      const reader = list[head++]!;
+      if (!reader.done) reader.captured = read(reader.command);
+    }
+    if (head === list.length) {
+      this.uncaptured = [];
+      this.uncapturedHead = 0;
+    } else {
+      this.uncapturedHead = head;
+    }
   }
 
   /** Starts a round for everything queued. NOT_READY keeps them queued (retried next tick). */
@@ -65,8 +105,10 @@ export class ReadQueue {
     if (due.length === 0) return;
     this.ready = this.ready.filter((r) => r.index > applied);
     const readers = due.flatMap((r) => r.readers);
-    const results = serve(readers.map((r) => r.command));
-    readers.forEach((r, i) => r.resolve(results[i]!));
+    const current = readers.filter((r) => r.captured === undefined);
+    const results = current.length === 0 ? [] : serve(current.map((r) => r.command));
+    let next = 0;
+    for (const r of readers) r.resolve(r.captured ?? results[next++]!);
   }
 
   /** Leadership lost: no pending round can be trusted any more. */
@@ -76,6 +118,8 @@ export class ReadQueue {
     this.rounds.clear();
     for (const { readers } of this.ready) for (const r of readers) r.resolve(result);
     this.ready = [];
+    this.uncaptured = [];
+    this.uncapturedHead = 0;
   }
 
   expire(nowMs: number, result: CommandResult): void {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDevCluster } from '../../node/replication/dev-cluster.ts';
 import { command, freePort, sleep } from './helpers/cluster.ts';
+import { RespClient, encodeRequest, intOf } from '../helpers/resp-client.ts';
 
 async function incThroughProxy(port: number, deadlineMs: number): Promise<string> {
   let last = '';
@@ -34,6 +35,20 @@ test('dev cluster: 3 node processes behind a leader-following proxy survive kill
     await sleep(100);
   }
   t.is((members.match(/\/voter\//g) ?? []).length, 3);
+  // Pipelined INC, GET, INC on each of 16 connections at once: a GET sees the INC sent before it
+  // and never the one sent after it, however the leader batches and applies them.
+  const conns = await Promise.all(Array.from({ length: 16 }, () => RespClient.connect(dev.address.port)));
+  const triples = (await Promise.all(conns.map(async (c) => {
+    const out: bigint[][] = [];
+    for (let round = 0; round < 10; round++) {
+      c.write(Buffer.concat([encodeRequest('INC', 'dev', 'p'), encodeRequest('GET', 'dev', 'p'), encodeRequest('INC', 'dev', 'p')]));
+      out.push((await c.take(3)).map(intOf));
+    }
+    c.close();
+    return out;
+  }))).flat();
+  const misordered = triples.filter(([a, g, b]) => !(a! <= g! && g! < b!));
+  t.deepEqual(misordered, [], 'INC, GET, INC of one connection');
   const leaderLine = [...lines].reverse().find((l) => l.startsWith('leader is now'))!;
   const leaderAddr = leaderLine.split(' ').pop()!;
   const victim = dev.nodes.find((n) => n.addr === leaderAddr)!;

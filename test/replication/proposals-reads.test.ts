@@ -40,7 +40,7 @@ const get = (s: string): GetCommand => ({ type: 'get', bucket: Buffer.from('b'),
 test('GETs queued together share one ReadIndex round and are served once applied reaches it', (t) => {
   const q = new ReadQueue(1000, 10);
   const answers: string[] = [];
-  for (const s of ['x', 'y']) q.add(get(s), 0, 0, (r) => answers.push(`${s}:${r.type}`));
+  for (const s of ['x', 'y']) q.add(get(s), 0, 0, 10, (r) => answers.push(`${s}:${r.type}`));
   const contexts: string[] = [];
   q.issue((ctx) => contexts.push(ctx), lost);
   t.is(contexts.length, 1);
@@ -55,9 +55,9 @@ test('GETs queued together share one ReadIndex round and are served once applied
 test('NOT_READY keeps GETs queued; losing leadership answers every pending GET; the queue is bounded', (t) => {
   const q = new ReadQueue(1000, 2);
   const answers: string[] = [];
-  t.true(q.add(get('a'), 0, 0, (r) => answers.push((r as { code: string }).code)));
-  t.true(q.add(get('b'), 0, 0, (r) => answers.push((r as { code: string }).code)));
-  t.false(q.add(get('c'), 0, 0, () => t.fail()));
+  t.true(q.add(get('a'), 0, 0, 0, (r) => answers.push((r as { code: string }).code)));
+  t.true(q.add(get('b'), 0, 0, 0, (r) => answers.push((r as { code: string }).code)));
+  t.false(q.add(get('c'), 0, 0, 0, () => t.fail()));
   q.issue(() => {
     throw new RaftError(RaftErrorCode.NOT_READY, 'no commit in term yet');
   }, lost);
@@ -72,11 +72,42 @@ test('a GET waits for writes proposed before it arrived, even if its ReadIndex r
   const q = new ReadQueue(1000, 10);
   const answers: string[] = [];
   // An INC was proposed at index 12 and is not committed yet; the GET pipelined behind it arrives now.
-  q.add(get('x'), 0, 12, (r) => answers.push(r.type));
+  q.add(get('x'), 0, 12, 12, (r) => answers.push(r.type));
   const contexts: string[] = [];
   q.issue((ctx) => contexts.push(ctx), lost);
   q.onReadStates([{ index: 10, context: contexts[0]! }]);
   q.serve(11, () => t.fail('served before the earlier write was applied'));
   q.serve(12, (cmds) => cmds.map(() => ({ type: 'int', value: 1n }) as const));
   t.deepEqual(answers, ['int']);
+});
+
+test('a GET never sees an entry proposed after it arrived: its value is taken before the apply moves past its bound', (t) => {
+  const q = new ReadQueue(1000, 10);
+  const answers: string[] = [];
+  const value = (v: bigint) => ({ type: 'int', value: v }) as const;
+  // Pipelined on one connection: INC (index 12), GET, INC (index 13). The GET's bound is 12.
+  q.add(get('x'), 0, 12, 12, (r) => answers.push(`early:${r.type === 'int' ? r.value : r.type}`));
+  q.add(get('x'), 0, 13, 15, (r) => answers.push(`late:${r.type === 'int' ? r.value : r.type}`));
+  const contexts: string[] = [];
+  q.issue((ctx) => contexts.push(ctx), lost);
+  // The apply transaction reaches entry 13: state is "after 12" now, value 1.
+  q.capture(13, () => value(1n));
+  q.capture(14, () => t.fail('the second GET may still see entries up to 15'));
+  q.capture(16, () => value(3n));
+  q.onReadStates([{ index: 12, context: contexts[0]! }]);
+  q.serve(16, () => t.fail('both values were captured'));
+  t.deepEqual(answers, ['early:1', 'late:3']);
+});
+
+test('a GET served while applied is within its bound reads the current state; an answered GET is not captured', (t) => {
+  const q = new ReadQueue(1000, 10);
+  const answers: string[] = [];
+  q.add(get('x'), 0, 5, 9, (r) => answers.push(r.type));
+  q.add(get('y'), 0, 5, 9, (r) => answers.push(r.type));
+  const contexts: string[] = [];
+  q.issue((ctx) => contexts.push(ctx), lost);
+  q.onReadStates([{ index: 7, context: contexts[0]! }]);
+  q.serve(8, (cmds) => cmds.map(() => ({ type: 'nil' }) as const));
+  t.deepEqual(answers, ['nil', 'nil']);
+  q.capture(10, () => t.fail('nothing left to capture'));
 });
