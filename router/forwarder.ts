@@ -18,6 +18,8 @@ import type { CatalogSource } from './catalog-source.ts';
 import type { NodePool } from './node-connection.ts';
 import type { ShardEntry, ShardMap } from './shard-map.ts';
 import { routerToken } from './token.ts';
+import { IncCoalescer, type CoalescerStats, type Forwarded } from './inc-coalescer.ts';
+import { BLOCK_PARTS_MAX, partToken } from '../node/state-machine/part-token.ts';
 import { isSeriesCommand } from '../node/state-machine/series-command.ts';
 import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/series-wire.ts';
 
@@ -35,9 +37,15 @@ export interface ForwarderOptions {
    * same command up to `backoffMs`: moves are short, so the first retries come soon. Default 10 ms.
    */
   readonly tryAgainBackoffMs?: number;
+  /**
+   * Most concurrent plain INCs (no ID, no COUNT) of one sequence merged into one `INC ... COUNT k
+   * ID <token>` block (router/inc-coalescer.ts); 0 or 1 turns merging off. Default and most:
+   * BLOCK_PARTS_MAX (1024).
+   */
+  readonly incBlockMax?: number;
 }
 
-export interface ForwarderStats {
+export interface ForwarderStats extends CoalescerStats {
   requests: number;
   errors: number;
   retries: number;
@@ -50,12 +58,13 @@ const OUTCOME_UNKNOWN_TEXT = /retry only with the same ID token/;
 const SHUTTING_DOWN_TEXT = /shutting down/;
 
 export class Forwarder {
-  readonly stats: ForwarderStats = { requests: 0, errors: 0, retries: 0, redirects: 0 };
+  readonly stats: ForwarderStats = { requests: 0, errors: 0, retries: 0, redirects: 0, blocks: 0, blockIncs: 0 };
   private readonly deadlineMs: number;
   private readonly attemptTimeoutMs: number;
   private readonly redirectsMax: number;
   private readonly backoffMs: number;
   private readonly tryAgainBackoffMs: number;
+  private readonly coalescer: IncCoalescer | null;
 
   constructor(
     private readonly map: ShardMap,
@@ -68,17 +77,31 @@ export class Forwarder {
     this.redirectsMax = options.redirectsMax ?? 16;
     this.backoffMs = options.backoffMs ?? 100;
     this.tryAgainBackoffMs = Math.min(options.tryAgainBackoffMs ?? 10, this.backoffMs);
+    const blockMax = Math.min(options.incBlockMax ?? BLOCK_PARTS_MAX, BLOCK_PARTS_MAX);
+    this.coalescer = blockMax < 2 ? null : new IncCoalescer((c) => this.forward(c), () => this.pool.flush(), { blockMax, stats: this.stats });
   }
 
   async execute(command: Command): Promise<CommandResult> {
     this.stats.requests++;
-    const result = await this.run(command);
+    let out: Forwarded;
+    if (this.coalescer !== null && IncCoalescer.mergeable(command)) {
+      out = await this.coalescer.submit(command);
+    } else {
+      // Per bucket, commands leave in the order they came: an open block of this bucket goes first.
+      if (command.type !== 'cluster') this.coalescer?.closeBucket(command.bucket);
+      out = await this.forward(command);
+    }
+    const result = out.retryToken === undefined ? out.result : withRetryHint(out.result, command.type, out.retryToken);
     if (result.type === 'error') this.stats.errors++;
     return result;
   }
 
-  private async run(command: Command): Promise<CommandResult> {
-    if (command.type === 'cluster') return errorResult(ErrorCode.UNKNOWN_COMMAND, "CLUSTER commands go to nodes, not routers");
+  /**
+   * One command to its shard, retried within the deadline. A give-up after an attempt that may
+   * have applied carries the token the client may retry with (`retryToken`).
+   */
+  private async forward(command: Command): Promise<Forwarded> {
+    if (command.type === 'cluster') return { result: errorResult(ErrorCode.UNKNOWN_COMMAND, "CLUSTER commands go to nodes, not routers") };
     const withToken = withRouterToken(command);
     const args = commandArgs(withToken);
     const slot = slotOf(command.bucket);
@@ -108,7 +131,7 @@ export class Forwarder {
       if (!out.ok) {
         if (out.why === 'lost' || out.why === 'timeout') {
           // Re-sending a SET that did apply could rewind the sequence under later INCs: a repeat.
-          if (command.type === 'set') return errorResult(ErrorCode.OUTCOME_UNKNOWN, `shard ${shard.id}: connection ${out.why}; the SET may or may not have applied`);
+          if (command.type === 'set') return { result: errorResult(ErrorCode.OUTCOME_UNKNOWN, `shard ${shard.id}: connection ${out.why}; the SET may or may not have applied`) };
           mayHaveApplied = true;
         }
         lastProblem = `shard ${shard.id}: ${address} ${out.why}`;
@@ -117,7 +140,7 @@ export class Forwarder {
         continue;
       }
       const step = this.judge(out.reply, shard, address, command);
-      if (step.kind === 'done') return step.result;
+      if (step.kind === 'done') return { result: step.result };
       lastProblem = step.problem;
       if (step.kind === 'moved') {
         if (++redirects > this.redirectsMax) break;
@@ -131,8 +154,8 @@ export class Forwarder {
         await sleep(Math.min(this.backoffMs, this.tryAgainBackoffMs * 2 ** Math.min(tryAgains++, 16)));
       }
     }
-    const token = isTokened(withToken) && mayHaveApplied ? `; the ${withToken.type.toUpperCase()} may have applied: retry with ID ${withToken.token!.toString('latin1')}` : '';
-    return errorResult(ErrorCode.CLUSTER_DOWN, `no answer within ${this.deadlineMs} ms (${lastProblem})${token}`);
+    const result = errorResult(ErrorCode.CLUSTER_DOWN, `no answer within ${this.deadlineMs} ms (${lastProblem})`);
+    return isTokened(withToken) && mayHaveApplied ? { result, retryToken: retryTokenOf(withToken) } : { result };
   }
 
   /**
@@ -194,6 +217,17 @@ function isTokened(command: Command): command is Tokened {
 /** INC and RESERVE without a client ID get a router token, reused on every attempt. */
 function withRouterToken(command: Command): Command {
   return isTokened(command) && command.token === undefined ? { ...command, token: routerToken() } : command;
+}
+
+/** The token a client retries an unknown outcome with: the part token for one number of a block. */
+function retryTokenOf(command: Tokened): Buffer {
+  const token = command.token!;
+  return command.type === 'inc' && command.part !== undefined ? partToken(token, command.part, command.count) : token;
+}
+
+function withRetryHint(result: CommandResult, type: Command['type'], token: Buffer): CommandResult {
+  if (result.type !== 'error') return result;
+  return errorResult(result.code, `${result.message}; the ${type.toUpperCase()} may have applied: retry with ID ${token.toString('latin1')}`);
 }
 
 type Step =

@@ -146,6 +146,13 @@ export class NodeConnection {
     });
   }
 
+  /** Writes the requests queued in this poll phase now instead of at its end. */
+  flush(): void {
+    if (this.dead || this.outbound.length === 0) return;
+    const parts = this.outbound.splice(0);
+    this.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  }
+
   close(): void {
     this.kill();
   }
@@ -207,6 +214,11 @@ export class NodePool {
 
   send(address: string, args: readonly (Buffer | string)[], timeoutMs: number): Promise<SendOutcome> {
     return this.get(address).send(encodeArgs(args), timeoutMs);
+  }
+
+  /** Writes what every connection queued in this poll phase (see NodeConnection.flush). */
+  flush(): void {
+    for (const c of this.conns.values()) c.flush();
   }
 
   closeAll(): void {

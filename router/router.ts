@@ -153,6 +153,8 @@ function infoLines(map: ShardMap, f: Forwarder, rate: RateMeter, catalog: Catalo
     errors_total: f.stats.errors,
     retries_total: f.stats.retries,
     redirects_total: f.stats.redirects,
+    inc_blocks_total: f.stats.blocks,
+    inc_block_incs_total: f.stats.blockIncs,
     catalog_fetches: catalog.fetches,
     catalog_fetch_failures: catalog.failures,
   });

@@ -1,5 +1,6 @@
 /** `seqdb router`: a stateless router in front of the shards of a cluster. */
 import { startRouter } from '../../router/router.ts';
+import { BLOCK_PARTS_MAX } from '../../node/state-machine/part-token.ts';
 import { CliError, parseFlags, parsePort, type Subcommand } from '../cli.ts';
 import { OPS_FLAGS, Metrics, makeLogger, parseAdminPort } from '../ops-flags.ts';
 import { startAdminForRouter } from '../../router/admin/router-admin.ts';
@@ -18,6 +19,8 @@ Options:
                        without it the router finds the nodes with mDNS
   --cluster <name>     cluster name (default seqdb): other clusters on the network are ignored
   --deadline-ms <n>    most time one command may take, retries included (default 5000)
+  --inc-block-max <n>  most concurrent plain INCs of one sequence sent as one block
+                       (default 1024; 0 sends each INC alone)
   --admin-port <n>     HTTP port for the status page (/), /status.json, /metrics; off unless given
   --admin-host <addr>  address for the admin port (default: --host)
   --log-level <level>  trace|debug|info|warn|error|fatal|silent (default info)
@@ -31,6 +34,7 @@ const FLAGS = {
   join: { type: 'string' },
   cluster: { type: 'string' },
   'deadline-ms': { type: 'string' },
+  'inc-block-max': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   ...SECURITY_FLAGS,
   ...OPS_FLAGS,
@@ -55,6 +59,10 @@ export const router: Subcommand = {
     if (deadlineMs !== undefined && (!Number.isInteger(deadlineMs) || deadlineMs < 100 || deadlineMs > 600_000)) {
       throw new CliError('--deadline-ms must be an integer in 100..600000');
     }
+    const incBlockMax = values['inc-block-max'] === undefined ? undefined : Number(values['inc-block-max']);
+    if (incBlockMax !== undefined && (!Number.isInteger(incBlockMax) || incBlockMax < 0 || incBlockMax > BLOCK_PARTS_MAX)) {
+      throw new CliError(`--inc-block-max must be an integer in 0..${BLOCK_PARTS_MAX}`);
+    }
     const security = cliSecurity(values);
     const adminPort = parseAdminPort(values['admin-port']);
     const logger = makeLogger(values, { role: 'router' });
@@ -62,7 +70,7 @@ export const router: Subcommand = {
     const r = await startRouter({
       log: lineLogger(logger), metrics,
       host, port: parsePort(values.port, 7379), join, cluster, server: security.server,
-      ...(deadlineMs !== undefined ? { forwarder: { deadlineMs } } : {}),
+      forwarder: { ...(deadlineMs !== undefined ? { deadlineMs } : {}), ...(incBlockMax !== undefined ? { incBlockMax } : {}) },
     });
     console.log(`seqdb router listening on ${r.address} (cluster ${cluster}, ${join.length > 0 ? `join ${join.join(',')}` : 'mDNS discovery'})`);
     const admin = adminPort === undefined ? null : await startAdminForRouter(r, { host: values['admin-host'] ?? host, port: adminPort, metrics, cluster });

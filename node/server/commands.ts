@@ -5,8 +5,9 @@
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { NULL_BULK, OK, PONG, array, bulk, errorReply, integer, type Encoded } from '../../shared/protocol/index.ts';
-import { parseCommand, unknownCommand, wrongArity, type CommandResult, type ResultItem } from '../state-machine/index.ts';
+import { intResult, parseCommand, unknownCommand, wrongArity, type CommandResult, type ResultItem } from '../state-machine/index.ts';
 import { SERIES_COMMAND_NAMES } from '../state-machine/series-command.ts';
+import { partValue } from '../state-machine/part-token.ts';
 import type { Engine } from './engine.ts';
 import { clusterHandler } from '../ownership/cluster-handler.ts';
 import type { ServerGate } from '../../shared/security/server-gate.ts';
@@ -64,7 +65,11 @@ function itemReply(item: ResultItem): Encoded {
 const dataCommand: Handler = (args, _client, server) => {
   // Decoder arguments may be views into socket chunks: copy what outlives this call.
   const command = parseCommand(args.map((arg) => Buffer.from(arg)));
-  return { reply: server.engine.execute(command).then(resultReply) };
+  const reply = server.engine.execute(command);
+  if (command.type !== 'inc' || command.part === undefined) return { reply: reply.then(resultReply) };
+  const { count, part } = command;
+  // A part token (part-token.ts): the block's number `part`, not its last.
+  return { reply: reply.then((r) => resultReply(r.type === 'int' ? intResult(partValue(r.value, count, part)) : r)) };
 };
 
 const HANDLERS: Readonly<Record<string, Handler>> = {

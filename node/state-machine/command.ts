@@ -31,6 +31,11 @@ export interface IncCommand {
   readonly count: number;
   /** Exactly-once token; absent for a plain INC. */
   readonly token?: Buffer;
+  /**
+   * Reply number `part` (0 = first) of the block instead of its last: set when the client's ID
+   * was a part token (part-token.ts). A reply rule only: never in the log.
+   */
+  readonly part?: number;
 }
 
 export interface GetCommand {

@@ -12,6 +12,7 @@ import {
   type IncCommand,
 } from './command.ts';
 import { parseSeriesCommand } from './series-command.ts';
+import { parsePartToken } from './part-token.ts';
 
 /** Lower-case names of the commands the state machine applies. */
 export const DATA_COMMAND_NAMES: ReadonlySet<string> = new Set(['set', 'get', 'inc']);
@@ -93,7 +94,11 @@ function parseInc(args: readonly Buffer[]): IncCommand {
     }
   }
   const command: IncCommand = { type: 'inc', bucket, sequence, count: count ?? 1 };
-  return token === undefined ? command : { ...command, token };
+  if (token === undefined) return command;
+  const part = parsePartToken(token);
+  if (part === undefined) return { ...command, token };
+  if (count !== undefined) throw new SeqError(ErrorCode.SYNTAX, 'syntax error: a part token takes no COUNT (the block has its own)');
+  return { ...command, count: part.count, token: part.token, part: part.index };
 }
 
 function name(arg: Buffer, what: 'bucket' | 'sequence'): Buffer {

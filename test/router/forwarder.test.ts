@@ -4,77 +4,8 @@
  * and CLUSTERDOWN after a bounded wait when no leader answers.
  */
 import test from 'ava';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { RequestDecoder } from '../../shared/protocol/index.ts';
-import { slotCount } from '../../shared/placement/slot.ts';
-import { catalogToJson } from '../../node/ownership/catalog.ts';
-import { SlotSet } from '../../node/ownership/slot-set.ts';
-import { CatalogSource } from '../../router/catalog-source.ts';
-import { Forwarder, type ForwarderOptions } from '../../router/forwarder.ts';
-import { NodePool } from '../../router/node-connection.ts';
-import { ShardMap } from '../../router/shard-map.ts';
 import type { Command } from '../../node/state-machine/command.ts';
-
-/** What a fake node does with a request: a wire reply, 'drop' the connection, or 'ignore' it. */
-type Script = (args: string[], n: number) => string | 'drop' | 'ignore';
-
-interface FakeNode {
-  readonly address: string;
-  readonly seen: string[][];
-  close(): Promise<void>;
-}
-
-async function fakeNode(script: Script): Promise<FakeNode> {
-  const seen: string[][] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const decoder = new RequestDecoder({
-      onRequest: (raw) => {
-        const args = raw.map((a) => a.toString('latin1'));
-        seen.push(args);
-        const out = script(args, seen.length);
-        if (out === 'drop') socket.destroy();
-        else if (out !== 'ignore') socket.write(out);
-      },
-      onError: () => socket.destroy(),
-    });
-    socket.on('data', (chunk: Buffer) => decoder.write(chunk));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    address: `127.0.0.1:${port}`,
-    seen,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-const ALL = SlotSet.of(Array.from({ length: slotCount }, (_, i) => i));
-const bulk = (text: string): string => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
-
-/** A catalog node (shard 1) listing shard 2, owning every slot, at `addrs`; counts its fetches. */
-async function catalogNode(addrs: () => string[]): Promise<FakeNode> {
-  return fakeNode(() => bulk(catalogToJson({ epoch: 1, shards: [{ id: '1', addrs: [], slots: new SlotSet() }, { id: '2', addrs: addrs(), slots: ALL }] })));
-}
-
-async function forwarderFor(t: { teardown(fn: () => unknown): void }, nodes: FakeNode[], options: ForwarderOptions = {}) {
-  const cat = await catalogNode(() => nodes.map((n) => n.address));
-  const pool = new NodePool();
-  const map = new ShardMap();
-  const catalog = new CatalogSource({ pool, map, seeds: () => [cat.address], refreshGapMs: 5 });
-  t.teardown(async () => {
-    pool.closeAll();
-    await Promise.all([cat, ...nodes].map((n) => n.close()));
-  });
-  await catalog.refresh();
-  return { forwarder: new Forwarder(map, pool, catalog, { backoffMs: 10, ...options }), map, cat };
-}
+import { fakeNode, forwarderFor, type FakeNode } from './fake-node.ts';
 
 const inc = (token?: string): Command => ({
   type: 'inc', bucket: Buffer.from('b'), sequence: Buffer.from('s'), count: 1, ...(token ? { token: Buffer.from(token) } : {}),

@@ -100,6 +100,41 @@ test.serial('pipelined requests through the router are answered in request order
   c.close();
 });
 
+test.serial('concurrent plain INCs of one sequence are merged into blocks: each number once, no gap, each connection in order', async (t) => {
+  const before = Number((await info()).inc_block_incs_total);
+  const conns = await Promise.all(Array.from({ length: 24 }, () => RespClient.connect(port)));
+  const rounds = 20;
+  // Each connection pipelines INC, GET, INC of the hot sequence per round, all connections at once.
+  const perConn = await Promise.all(conns.map(async (c) => {
+    const out: bigint[][] = [];
+    for (let r = 0; r < rounds; r++) {
+      c.write(Buffer.concat([encodeRequest('INC', 'hot', 's'), encodeRequest('GET', 'hot', 's'), encodeRequest('INC', 'hot', 's')]));
+      out.push((await c.take(3)).map(intOf));
+    }
+    return out;
+  }));
+  for (const c of conns) c.close();
+  const numbers = perConn.flat().flatMap(([first, , second]) => [first!, second!]).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  t.deepEqual(numbers, Array.from({ length: numbers.length }, (_, i) => BigInt(i + 1)), 'every number handed out once, none skipped');
+  for (const [first, read, second] of perConn.flat()) {
+    // The GET was sent after the first INC and before the second: it must see one and not the other.
+    t.true(first! <= read! && read! < second!, `INC ${first}, GET ${read}, INC ${second}`);
+  }
+  t.true(Number((await info()).inc_block_incs_total) > before, 'some INCs were merged into blocks');
+});
+
+test.serial('a part token through the router takes (or finds) its whole block and answers its own number', async (t) => {
+  const c = await RespClient.connect(port);
+  const token = `${Date.now()}-blocktest`;
+  t.is(intOf(await c.call('INC', 'parts', 's', 'ID', `${token}*1/4`)), 2n, 'the block 1..4 was taken; part 1 is 2');
+  t.is(intOf(await c.call('INC', 'parts', 's', 'ID', `${token}*3/4`)), 4n);
+  t.is(intOf(await c.call('INC', 'parts', 's', 'ID', `${token}*1/4`)), 2n, 'a retry finds it');
+  t.is(intOf(await c.call('INC', 'parts', 's', 'COUNT', '4', 'ID', token)), 4n, 'the block itself');
+  t.is(intOf(await c.call('GET', 'parts', 's')), 4n, 'taken once');
+  t.regex(await c.call('INC', 'parts', 's', 'ID', `${token}*0/5`), /^-ERR ID token was used with a different COUNT/);
+  c.close();
+});
+
 test.serial('a client ID retried through the router gets the same number, never a second one', async (t) => {
   const c = await RespClient.connect(port);
   const first = intOf(await c.call('INC', 'tok', 's', 'ID', 'abc-1'));

@@ -1,0 +1,118 @@
+/**
+ * Merging concurrent plain INCs of one sequence into one block (router/inc-coalescer.ts), through
+ * the real Forwarder and node connection against scripted fake nodes on real sockets: what the
+ * node receives, in what order, and which number each caller gets. The node side of blocks and
+ * part tokens runs against real nodes in test/node/part-token.test.ts and
+ * test/router/inc-blocks.test.ts.
+ */
+import test from 'ava';
+import type { Command, CommandResult } from '../../node/state-machine/command.ts';
+import { fakeNode, forwarderFor } from './fake-node.ts';
+
+/** A fake node that counts per sequence, answers INC COUNT n with the last number, GET with the value. */
+function countingScript(start = 100n, max = 1n << 62n): (args: string[]) => string {
+  const values = new Map<string, bigint>();
+  return (args) => {
+    const key = `${args[1]}/${args[2]}`;
+    const value = values.get(key) ?? start;
+    if (args[0] === 'GET') return `:${value}\r\n`;
+    if (args[0] !== 'INC') return '+OK\r\n';
+    const next = value + BigInt(args[args.indexOf('COUNT') + 1] ?? '1');
+    if (next > max) return '-ERR increment would overflow\r\n';
+    values.set(key, next);
+    return `:${next}\r\n`;
+  };
+}
+
+const inc = (sequence = 's', bucket = 'b'): Command => ({ type: 'inc', bucket: Buffer.from(bucket), sequence: Buffer.from(sequence), count: 1 });
+const get = (sequence = 's', bucket = 'b'): Command => ({ type: 'get', bucket: Buffer.from(bucket), sequence: Buffer.from(sequence) });
+const ints = (results: CommandResult[]): (bigint | string)[] => results.map((r) => (r.type === 'int' ? r.value : r.type === 'error' ? r.code : r.type));
+const shape = (args: string[]): string => [args[0], args[1], args[2], ...(args.includes('COUNT') ? [args[args.indexOf('COUNT') + 1]] : [])].join(' ');
+
+test('INCs of one sequence in one turn leave as one block; numbers go out in arrival order', async (t) => {
+  const node = await fakeNode(countingScript());
+  const { forwarder } = await forwarderFor(t, [node]);
+  const results = await Promise.all(Array.from({ length: 20 }, () => forwarder.execute(inc())));
+  t.deepEqual(ints(results), Array.from({ length: 20 }, (_, i) => 101n + BigInt(i)));
+  const incs = node.seen.filter((a) => a[0] === 'INC');
+  t.deepEqual(incs.map(shape), ['INC b s 20']);
+  t.regex(incs[0]![incs[0]!.indexOf('ID') + 1]!, /^\d{13}-[A-Za-z0-9_-]{16}$/, 'the block carries a router token');
+  t.deepEqual([forwarder.stats.blocks, forwarder.stats.blockIncs, forwarder.stats.requests], [1, 20, 20]);
+});
+
+test('another command of the bucket sends the open block first: per-bucket order is kept', async (t) => {
+  const node = await fakeNode(countingScript());
+  const { forwarder } = await forwarderFor(t, [node]);
+  const results = await Promise.all([
+    forwarder.execute(inc()),
+    forwarder.execute(inc()),
+    forwarder.execute(get()),
+    forwarder.execute(inc()),
+    forwarder.execute(inc('other')),
+    forwarder.execute(inc()),
+    forwarder.execute(inc('x', 'elsewhere')),
+    forwarder.execute(inc('x', 'elsewhere')),
+  ]);
+  // The GET sees both INCs sent before it and none after; INC s after INC other is a new block.
+  t.deepEqual(ints(results), [101n, 102n, 102n, 103n, 101n, 104n, 101n, 102n]);
+  const sent = node.seen.filter((a) => a[0] !== 'CLUSTER').map(shape);
+  t.deepEqual(sent.filter((s) => !s.includes('elsewhere')), ['INC b s 2', 'GET b s', 'INC b s 1', 'INC b other 1', 'INC b s 1']);
+  t.deepEqual(sent.filter((s) => s.includes('elsewhere')), ['INC elsewhere x 2']);
+});
+
+test('INCs with an ID or a COUNT are never merged', async (t) => {
+  const node = await fakeNode(countingScript());
+  const { forwarder } = await forwarderFor(t, [node]);
+  const withId: Command = { ...inc(), token: Buffer.from('mine') } as Command;
+  const withCount: Command = { ...inc(), count: 3 } as Command;
+  await Promise.all([forwarder.execute(withId), forwarder.execute(withCount), forwarder.execute(inc())]);
+  t.deepEqual(node.seen.map(shape), ['INC b s 1', 'INC b s 3', 'INC b s 1']);
+  t.is(forwarder.stats.blocks, 0);
+});
+
+test('blocks are bounded by incBlockMax; 0 turns merging off', async (t) => {
+  const node = await fakeNode(countingScript());
+  const { forwarder } = await forwarderFor(t, [node], { incBlockMax: 4 });
+  const results = await Promise.all(Array.from({ length: 10 }, () => forwarder.execute(inc())));
+  t.deepEqual(ints(results), Array.from({ length: 10 }, (_, i) => 101n + BigInt(i)));
+  t.deepEqual(node.seen.map(shape), ['INC b s 4', 'INC b s 4', 'INC b s 2']);
+
+  const plain = await fakeNode(countingScript());
+  const off = await forwarderFor(t, [plain], { incBlockMax: 0 });
+  await Promise.all(Array.from({ length: 3 }, () => off.forwarder.execute(inc())));
+  t.deepEqual(plain.seen.map(shape), ['INC b s 1', 'INC b s 1', 'INC b s 1']);
+});
+
+test('a block refused with ERR (overflow) is sent again one INC at a time', async (t) => {
+  const node = await fakeNode(countingScript(100n, 103n));
+  const { forwarder } = await forwarderFor(t, [node]);
+  const results = await Promise.all(Array.from({ length: 5 }, () => forwarder.execute(inc())));
+  t.deepEqual(ints(results), [101n, 102n, 103n, 'INTERNAL', 'INTERNAL']);
+  t.true(results[4]!.type === 'error' && results[4]!.message === 'increment would overflow');
+  t.deepEqual(node.seen.map(shape), ['INC b s 5', 'INC b s 1', 'INC b s 1', 'INC b s 1', 'INC b s 1', 'INC b s 1']);
+});
+
+test('a block whose outcome is unknown at the deadline gives each caller its own part token', async (t) => {
+  const node = await fakeNode((args) => (args[0] === 'INC' ? 'ignore' : '+OK\r\n'));
+  const { forwarder } = await forwarderFor(t, [node], { deadlineMs: 400, attemptTimeoutMs: 150 });
+  const results = await Promise.all(Array.from({ length: 3 }, () => forwarder.execute(inc())));
+  const sent = node.seen.filter((a) => a[0] === 'INC');
+  t.true(sent.length >= 2, 'the block was retried');
+  const tokens = new Set(sent.map((a) => a[a.indexOf('ID') + 1]));
+  t.is(tokens.size, 1, 'every retry of the block carries the same token');
+  t.true(sent.every((a) => shape(a) === 'INC b s 3'));
+  const [token] = tokens;
+  results.forEach((r, i) => {
+    t.is(r.type === 'error' ? r.code : r.type, 'CLUSTER_DOWN');
+    t.true(r.type === 'error' && r.message.endsWith(`the INC may have applied: retry with ID ${token}*${i}/3`), r.type === 'error' ? r.message : '');
+  });
+});
+
+test('a cluster error of a block (no owner: CLUSTERDOWN, nothing sent) goes to every caller once', async (t) => {
+  const node = await fakeNode(() => '-MOVED 0 ? not owned by shard 2 (epoch 1)\r\n');
+  const { forwarder } = await forwarderFor(t, [node], { redirectsMax: 1 });
+  const results = await Promise.all(Array.from({ length: 4 }, () => forwarder.execute(inc())));
+  t.deepEqual(ints(results), ['CLUSTER_DOWN', 'CLUSTER_DOWN', 'CLUSTER_DOWN', 'CLUSTER_DOWN']);
+  t.true(results.every((r) => r.type === 'error' && !r.message.includes('retry with ID')), 'refused: no token to retry');
+  t.deepEqual(node.seen.map(shape), ['INC b s 4', 'INC b s 4'], 'not re-sent one by one');
+});
