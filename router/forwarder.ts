@@ -19,7 +19,7 @@ import type { NodePool } from './node-connection.ts';
 import type { ShardEntry, ShardMap } from './shard-map.ts';
 import { routerToken } from './token.ts';
 import { IncCoalescer, type CoalescerStats, type Forwarded } from './inc-coalescer.ts';
-import { BLOCK_PARTS_MAX, partToken } from '../node/state-machine/part-token.ts';
+import { BLOCK_PARTS_MAX, partRetry } from '../node/state-machine/part-token.ts';
 import { isSeriesCommand } from '../node/state-machine/series-command.ts';
 import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/series-wire.ts';
 
@@ -91,14 +91,14 @@ export class Forwarder {
       if (command.type !== 'cluster') this.coalescer?.closeBucket(command.bucket);
       out = await this.forward(command);
     }
-    const result = out.retryToken === undefined ? out.result : withRetryHint(out.result, command.type, out.retryToken);
+    const result = out.retryWith === undefined ? out.result : withRetryHint(out.result, command.type, out.retryWith);
     if (result.type === 'error') this.stats.errors++;
     return result;
   }
 
   /**
    * One command to its shard, retried within the deadline. A give-up after an attempt that may
-   * have applied carries the token the client may retry with (`retryToken`).
+   * have applied carries what the client may retry with (`retryWith`).
    */
   private async forward(command: Command): Promise<Forwarded> {
     if (command.type === 'cluster') return { result: errorResult(ErrorCode.UNKNOWN_COMMAND, "CLUSTER commands go to nodes, not routers") };
@@ -155,7 +155,7 @@ export class Forwarder {
       }
     }
     const result = errorResult(ErrorCode.CLUSTER_DOWN, `no answer within ${this.deadlineMs} ms (${lastProblem})`);
-    return isTokened(withToken) && mayHaveApplied ? { result, retryToken: retryTokenOf(withToken) } : { result };
+    return isTokened(withToken) && mayHaveApplied ? { result, retryWith: retryWithOf(withToken) } : { result };
   }
 
   /**
@@ -219,15 +219,15 @@ function withRouterToken(command: Command): Command {
   return isTokened(command) && command.token === undefined ? { ...command, token: routerToken() } : command;
 }
 
-/** The token a client retries an unknown outcome with: the part token for one number of a block. */
-function retryTokenOf(command: Tokened): Buffer {
+/** What a client retries an unknown outcome with: its ID, and PART for one number of a block. */
+function retryWithOf(command: Tokened): string {
   const token = command.token!;
-  return command.type === 'inc' && command.part !== undefined ? partToken(token, command.part, command.count) : token;
+  return command.type === 'inc' && command.part !== undefined ? partRetry(token, command.part, command.count) : `ID ${token.toString('latin1')}`;
 }
 
-function withRetryHint(result: CommandResult, type: Command['type'], token: Buffer): CommandResult {
+function withRetryHint(result: CommandResult, type: Command['type'], retryWith: string): CommandResult {
   if (result.type !== 'error') return result;
-  return errorResult(result.code, `${result.message}; the ${type.toUpperCase()} may have applied: retry with ID ${token.toString('latin1')}`);
+  return errorResult(result.code, `${result.message}; the ${type.toUpperCase()} may have applied: retry with ${retryWith}`);
 }
 
 type Step =

@@ -10,27 +10,33 @@
  *   numbers are handed out in arrival order, so one connection's pipelined INCs still ascend.
  * - Per bucket, commands leave in arrival order: a bucket has at most one open block, and any
  *   other command of that bucket (GET, SET, an INC with ID or of another sequence) first sends
- *   the open block (`closeBucket`). Only commands of other buckets, which go to other shards and
- *   are never ordered against it anyway, can be overtaken.
+ *   the open block (`closeBucket`). Only later commands of other buckets can overtake it; no
+ *   order between buckets is promised (they may live on different shards).
  * - Retries resend the same block with the same token (exactly-once on the node). If the router
- *   gives up with the outcome unknown, member i is told to retry with the part token
- *   `<token>*<i>/<k>` (node/state-machine/part-token.ts), which takes or finds the whole block and
- *   answers number i.
+ *   gives up with the outcome unknown, member i is told to retry with `ID <token> PART <i>/<k>`
+ *   (node/state-machine/part-token.ts), which takes or finds the whole block and answers number
+ *   i. (So one member's retry takes all k numbers: members that never retry leave theirs unused.)
  * - A block the shard refuses with an ERR (nothing applied: OVERFLOW near the maximum value, an
  *   expired token) is sent again one INC at a time, so each client gets what it would have got
- *   without merging (the numbers left below the maximum still go out).
+ *   without merging (the numbers left below the maximum still go out), unless another command of
+ *   the bucket went out meanwhile: re-sent after it, the INCs would run out of their order, so
+ *   then every member gets the block's error (near the maximum, an INC may then be refused
+ *   although a few numbers remain; nothing is taken or skipped).
  */
 import { ErrorCode } from '../shared/errors.ts';
 import { errorReply } from '../shared/protocol/index.ts';
 import { errorResult, intResult, type Command, type CommandResult, type IncCommand } from '../node/state-machine/command.ts';
-import { partToken, partValue } from '../node/state-machine/part-token.ts';
+import { partRetry, partValue } from '../node/state-machine/part-token.ts';
 import { routerToken } from './token.ts';
 
 /** What forwarding one command ended with. */
 export interface Forwarded {
   readonly result: CommandResult;
-  /** Set when the router gave up after an attempt that may have applied: the token to retry with. */
-  readonly retryToken?: Buffer;
+  /**
+   * Set when the router gave up after an attempt that may have applied: what to retry with
+   * (`ID <token>`, or `ID <token> PART <i>/<k>` for one number of a block).
+   */
+  readonly retryWith?: string;
 }
 
 export interface CoalescerStats {
@@ -48,6 +54,10 @@ export interface CoalescerOptions {
 
 type Settle = (out: Forwarded) => void;
 
+interface Flight {
+  overtaken: boolean;
+}
+
 interface Block {
   readonly bucketKey: string;
   /** The first INC; the block is this command with COUNT k and a token. */
@@ -58,6 +68,8 @@ interface Block {
 export class IncCoalescer {
   /** The open block of each bucket, by the bucket's bytes as latin1. */
   private readonly open = new Map<string, Block>();
+  /** Blocks sent and not settled, per bucket: whether a later command of the bucket went out. */
+  private readonly inFlight = new Map<string, Set<Flight>>();
   private flushScheduled = false;
 
   /**
@@ -94,9 +106,11 @@ export class IncCoalescer {
 
   /** Sends the bucket's open block now: call before any other command of that bucket is sent. */
   closeBucket(bucket: Buffer): void {
-    if (this.open.size === 0) return;
-    const block = this.open.get(bucket.toString('latin1'));
+    if (this.open.size === 0 && this.inFlight.size === 0) return;
+    const bucketKey = bucket.toString('latin1');
+    const block = this.open.get(bucketKey);
     if (block !== undefined) this.dispatch(block);
+    this.overtake(bucketKey);
   }
 
   /** Blocks wait for the end of the poll phase, when the INCs of every client read in it are in. */
@@ -112,8 +126,9 @@ export class IncCoalescer {
   }
 
   private dispatch(block: Block): void {
-    this.open.delete(block.bucketKey);
-    const { members } = block;
+    const { bucketKey, members } = block;
+    this.open.delete(bucketKey);
+    this.overtake(bucketKey);
     if (members.length === 1) {
       this.send(block.first, members[0]!);
       return;
@@ -121,19 +136,34 @@ export class IncCoalescer {
     this.options.stats.blocks++;
     this.options.stats.blockIncs += members.length;
     const command: IncCommand = { ...block.first, count: members.length, token: routerToken() };
-    this.send(command, (out) => this.settle(command, members, out));
+    const flight: Flight = { overtaken: false };
+    let flights = this.inFlight.get(bucketKey);
+    if (flights === undefined) this.inFlight.set(bucketKey, (flights = new Set()));
+    flights.add(flight);
+    this.send(command, (out) => {
+      flights.delete(flight);
+      if (flights.size === 0 && this.inFlight.get(bucketKey) === flights) this.inFlight.delete(bucketKey);
+      this.settle(command, members, out, flight.overtaken);
+    });
   }
 
-  private settle(block: IncCommand, members: readonly Settle[], out: Forwarded): void {
+  /** A command of the bucket is going out: blocks in flight can no longer be re-sent in their place. */
+  private overtake(bucketKey: string): void {
+    const flights = this.inFlight.get(bucketKey);
+    if (flights !== undefined) for (const flight of flights) flight.overtaken = true;
+  }
+
+  private settle(block: IncCommand, members: readonly Settle[], out: Forwarded, overtaken: boolean): void {
     const { result } = out;
     const count = members.length;
     const token = block.token!;
     if (result.type === 'int') {
       members.forEach((settle, i) => settle({ result: intResult(partValue(result.value, count, i)) }));
-    } else if (out.retryToken !== undefined) {
-      members.forEach((settle, i) => settle({ result, retryToken: partToken(token, i, count) }));
-    } else if (result.type === 'error' && isNodeRefusal(result)) {
-      // Certainly not applied (e.g. OVERFLOW): one at a time, the numbers left below the maximum still go out.
+    } else if (out.retryWith !== undefined) {
+      members.forEach((settle, i) => settle({ result, retryWith: partRetry(token, i, count) }));
+    } else if (result.type === 'error' && isNodeRefusal(result) && !overtaken) {
+      // Certainly not applied (e.g. OVERFLOW), and nothing of the bucket went out after it: one
+      // at a time in its place, the numbers left below the maximum still go out.
       const single: IncCommand = { type: 'inc', bucket: block.bucket, sequence: block.sequence, count: 1 };
       for (const settle of members) this.send(single, settle);
     } else {

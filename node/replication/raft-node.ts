@@ -160,7 +160,8 @@ export class RaftNode {
       // A GET pipelined after a write must see it: propose waiting writes first.
       this.flushWrites();
       return new Promise((resolve) => {
-        if (!this.reads.add(command, now, this.lastProposedIndex, this.raw.lastIndex, resolve)) return resolve(errorResult(ErrorCode.BUSY, 'too many pending reads'));
+        const lastIndex = this.raw.lastIndex; // an older term's proposals may have been cut from the log
+        if (!this.reads.add(command, now, Math.min(this.lastProposedIndex, lastIndex), lastIndex, resolve)) return resolve(errorResult(ErrorCode.BUSY, 'too many pending reads'));
         this.schedule();
       });
     }
@@ -331,8 +332,9 @@ export class RaftNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    if (rd.softState && rd.softState.role !== 'leader') this.reads.failAll(this.notLeader());
     const termDurable = !rd.hardState || rd.hardState.term === this.d.storage.hardState().term;
+    // A new term (even one this node leads again) voids every pending read round (read-queue.ts).
+    if ((rd.softState && rd.softState.role !== 'leader') || !termDurable) this.reads.failAll(this.notLeader());
     const early = termDurable && !rd.snapshot ? rd.messages.filter((m) => LEADER_MESSAGES.has(m.type)) : [];
     for (const m of early) this.d.send(m);
     // Committed entries already durable in our own log are applied while this Ready's log write

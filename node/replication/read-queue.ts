@@ -51,6 +51,7 @@ export class ReadQueue {
       resolve(r);
     } };
     this.queued.push(reader);
+    this.trimUncaptured();
     this.uncaptured.push(reader);
     return true;
   }
@@ -66,12 +67,34 @@ export class ReadQueue {
       const reader = list[head++]!;
       if (!reader.done) reader.captured = read(reader.command);
     }
+    this.uncapturedHead = head;
+    this.trimUncaptured();
+  }
+
+  /**
+   * Drops answered readers from the front (a read-only load applies no entries, so `capture`
+   * alone would never drop them). What stays is bounded by the readers of the last `timeoutMs`:
+   * an unanswered one at the front expires by then. Bounds only grow within a term, and a term
+   * change fails every pending read (raft-node.ts), so the list stays ordered by bound.
+   */
+  private trimUncaptured(): void {
+    const list = this.uncaptured;
+    let head = this.uncapturedHead;
+    while (head < list.length && list[head]!.done) head++;
     if (head === list.length) {
       this.uncaptured = [];
+      this.uncapturedHead = 0;
+    } else if (head >= 64 && head * 2 >= list.length) {
+      this.uncaptured = list.slice(head);
       this.uncapturedHead = 0;
     } else {
       this.uncapturedHead = head;
     }
+  }
+
+  /** Readers not yet dropped from the capture list (for tests: it must stay bounded). */
+  get trackedForCapture(): number {
+    return this.uncaptured.length - this.uncapturedHead;
   }
 
   /** Starts a round for everything queued. NOT_READY keeps them queued (retried next tick). */
@@ -134,6 +157,9 @@ export class ReadQueue {
       if (left.length === 0) this.rounds.delete(ctx);
       else this.rounds.set(ctx, left);
     }
+    // A confirmed round can still wait for an index that never comes (a write cut with the tail).
+    this.ready = this.ready.map((r) => ({ index: r.index, readers: keep(r.readers) })).filter((r) => r.readers.length > 0);
+    this.trimUncaptured();
   }
 
   private failQueued(result: CommandResult): void {

@@ -32,8 +32,8 @@ export interface IncCommand {
   /** Exactly-once token; absent for a plain INC. */
   readonly token?: Buffer;
   /**
-   * Reply number `part` (0 = first) of the block instead of its last: set when the client's ID
-   * was a part token (part-token.ts). A reply rule only: never in the log.
+   * Reply number `part` (0 = first) of the block instead of its last: set by `PART i/k`
+   * (part-token.ts). A reply rule only: never in the log.
    */
   readonly part?: number;
 }

@@ -12,7 +12,7 @@ import {
   type IncCommand,
 } from './command.ts';
 import { parseSeriesCommand } from './series-command.ts';
-import { parsePartToken } from './part-token.ts';
+import { parsePart, type Part } from './part-token.ts';
 
 /** Lower-case names of the commands the state machine applies. */
 export const DATA_COMMAND_NAMES: ReadonlySet<string> = new Set(['set', 'get', 'inc']);
@@ -74,13 +74,18 @@ function parseGet(args: readonly Buffer[]): Command {
   return { type: 'get', bucket: name(args[1]!, 'bucket'), sequence: name(args[2]!, 'sequence') };
 }
 
-/** INC bucket sequence [COUNT n] [ID token], options in any order, each at most once. */
+/**
+ * INC bucket sequence [COUNT n] [ID token] [PART i/k], options in any order, each at most once.
+ * PART (part-token.ts) needs an ID and names one number of the block `COUNT k ID token`: a COUNT
+ * beside it may only be 1 (what the part is).
+ */
 function parseInc(args: readonly Buffer[]): IncCommand {
   if (args.length < 3) throw wrongArity('inc');
   const bucket = name(args[1]!, 'bucket');
   const sequence = name(args[2]!, 'sequence');
   let count: number | undefined;
   let token: Buffer | undefined;
+  let part: Part | undefined;
   for (let i = 3; i < args.length; i += 2) {
     const option = args[i]!.toString('latin1').toLowerCase();
     const value = args[i + 1];
@@ -89,16 +94,19 @@ function parseInc(args: readonly Buffer[]): IncCommand {
       count = Number(parseInteger(value, 1n, BigInt(INC_COUNT_MAX)));
     } else if (option === 'id' && token === undefined) {
       token = tokenArg(value);
+    } else if (option === 'part' && part === undefined) {
+      part = parsePart(value);
     } else {
       throw syntaxError();
     }
   }
   const command: IncCommand = { type: 'inc', bucket, sequence, count: count ?? 1 };
-  if (token === undefined) return command;
-  const part = parsePartToken(token);
-  if (part === undefined) return { ...command, token };
-  if (count !== undefined) throw new SeqError(ErrorCode.SYNTAX, 'syntax error: a part token takes no COUNT (the block has its own)');
-  return { ...command, count: part.count, token: part.token, part: part.index };
+  if (part !== undefined) {
+    if (token === undefined) throw new SeqError(ErrorCode.SYNTAX, 'syntax error: PART needs the ID of its block');
+    if (count !== undefined && count !== 1) throw new SeqError(ErrorCode.SYNTAX, 'syntax error: a PART is one number (COUNT 1 or none)');
+    return { ...command, count: part.count, token, part: part.index };
+  }
+  return token === undefined ? command : { ...command, token };
 }
 
 function name(arg: Buffer, what: 'bucket' | 'sequence'): Buffer {

@@ -111,3 +111,32 @@ test('a GET served while applied is within its bound reads the current state; an
   t.deepEqual(answers, ['nil', 'nil']);
   q.capture(10, () => t.fail('nothing left to capture'));
 });
+
+test('answered GETs leave the capture list even when no entry is applied (a read-only load stays bounded)', (t) => {
+  const q = new ReadQueue(1000, 100);
+  let answered = 0;
+  for (let round = 0; round < 500; round++) {
+    for (let i = 0; i < 10; i++) q.add(get('x'), 0, 7, 7, () => answered++);
+    const contexts: string[] = [];
+    q.issue((ctx) => contexts.push(ctx), lost);
+    q.onReadStates([{ index: 7, context: contexts[0]! }]);
+    q.serve(7, (cmds) => cmds.map(() => ({ type: 'nil' }) as const));
+  }
+  t.is(answered, 5000);
+  t.true(q.trackedForCapture <= 10, `${q.trackedForCapture} readers still tracked`);
+});
+
+test('a confirmed GET waiting for an index that never comes expires', (t) => {
+  const q = new ReadQueue(100, 10);
+  const answers: string[] = [];
+  q.add(get('x'), 0, 12, 12, (r) => answers.push(r.type === 'error' ? r.code : r.type));
+  const contexts: string[] = [];
+  q.issue((ctx) => contexts.push(ctx), lost);
+  q.onReadStates([{ index: 10, context: contexts[0]! }]);
+  q.expire(50, lost());
+  t.deepEqual(answers, []);
+  q.expire(100, { type: 'error', code: ErrorCode.TRY_AGAIN, message: 'read timed out' });
+  t.deepEqual(answers, [ErrorCode.TRY_AGAIN]);
+  t.is(q.size, 0);
+  t.is(q.trackedForCapture, 0);
+});

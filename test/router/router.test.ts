@@ -123,15 +123,15 @@ test.serial('concurrent plain INCs of one sequence are merged into blocks: each 
   t.true(Number((await info()).inc_block_incs_total) > before, 'some INCs were merged into blocks');
 });
 
-test.serial('a part token through the router takes (or finds) its whole block and answers its own number', async (t) => {
+test.serial('a PART through the router takes (or finds) its whole block and answers its own number', async (t) => {
   const c = await RespClient.connect(port);
   const token = `${Date.now()}-blocktest`;
-  t.is(intOf(await c.call('INC', 'parts', 's', 'ID', `${token}*1/4`)), 2n, 'the block 1..4 was taken; part 1 is 2');
-  t.is(intOf(await c.call('INC', 'parts', 's', 'ID', `${token}*3/4`)), 4n);
-  t.is(intOf(await c.call('INC', 'parts', 's', 'ID', `${token}*1/4`)), 2n, 'a retry finds it');
+  t.is(intOf(await c.call('INC', 'parts', 's', 'ID', token, 'PART', '1/4')), 2n, 'the block 1..4 was taken; part 1 is 2');
+  t.is(intOf(await c.call('INC', 'parts', 's', 'ID', token, 'PART', '3/4')), 4n);
+  t.is(intOf(await c.call('INC', 'parts', 's', 'ID', token, 'PART', '1/4')), 2n, 'a retry finds it');
   t.is(intOf(await c.call('INC', 'parts', 's', 'COUNT', '4', 'ID', token)), 4n, 'the block itself');
   t.is(intOf(await c.call('GET', 'parts', 's')), 4n, 'taken once');
-  t.regex(await c.call('INC', 'parts', 's', 'ID', `${token}*0/5`), /^-ERR ID token was used with a different COUNT/);
+  t.regex(await c.call('INC', 'parts', 's', 'ID', token, 'PART', '0/5'), /^-ERR ID token was used with a different COUNT/);
   c.close();
 });
 
