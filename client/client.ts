@@ -7,6 +7,7 @@ import { encodeRequest, type Arg } from './encode.ts';
 import {
   ClientError,
   ClientErrorCode,
+  invalidArgument,
   OutcomeUnknownError,
   ServerError,
   TimeoutError,
@@ -14,6 +15,7 @@ import {
 import { isTokenExpired, judge, RETRYABLE_WORDS, type AttemptFailure } from './outcome.ts';
 import { deadlineOption, resolveOptions, type ClientOptions, type ResolvedOptions } from './options.ts';
 import { RouterPool } from './router-pool.ts';
+import { IncMerger, INC_BLOCK_MAX, type BlockPart } from './inc-merger.ts';
 import { timedToken } from './token.ts';
 import { checkCount, checkName, checkToken, checkValue, type Name } from './validate.ts';
 
@@ -28,6 +30,9 @@ export interface IncOptions extends CallOptions {
   /** Exactly-once token, 1..64 bytes. Default: a fresh timed token. Pass the token of an
    * ERR_OUTCOME_UNKNOWN error to finish that INC. */
   id?: string;
+  /** With `id`: number `index` of the block of `count` taken with that token (the `part` of an
+   * ERR_OUTCOME_UNKNOWN error of a merged call, see ClientOptions.mergeIncs). */
+  part?: BlockPart;
 }
 
 export interface CommandOptions extends CallOptions {
@@ -48,6 +53,7 @@ export class SeqClient {
   readonly #pool: RouterPool;
   readonly #gate: CallGate;
   readonly #abort = new AbortController();
+  readonly #merger: IncMerger | null;
   #closing: Promise<void> | null = null;
 
   constructor(options: ClientOptions) {
@@ -63,6 +69,11 @@ export class SeqClient {
     this.#gate = new CallGate(this.#options.pendingCallsMax, this.#options.waitingCallsMax);
     // Every call sleeping in backoff listens on the signal; their number is bounded by the gate.
     setMaxListeners(this.#options.pendingCallsMax + 1, this.#abort.signal);
+    this.#merger = !this.#options.mergeIncs ? null : new IncMerger({
+      block: (bucket, sequence, count, id, deadlineMs) => this.#inc(bucket, sequence, { count, id, ...(deadlineMs !== undefined ? { deadlineMs } : {}) }),
+      single: (bucket, sequence, deadlineMs) => this.#inc(bucket, sequence, deadlineMs !== undefined ? { deadlineMs } : {}),
+      newToken: () => this.#newToken(),
+    });
   }
 
   /**
@@ -73,11 +84,24 @@ export class SeqClient {
   async inc(bucket: Name, sequence: Name, options: IncOptions = {}): Promise<bigint> {
     checkName(bucket, 'bucket');
     checkName(sequence, 'sequence');
+    if (this.#merger !== null && options.id === undefined && options.part === undefined && (options.count ?? 1) === 1) {
+      if (options.count !== undefined) checkCount(options.count);
+      if (options.deadlineMs !== undefined) deadlineOption(options.deadlineMs, this.#options.deadlineMs);
+      return this.#merger.add(bucket, sequence, options.deadlineMs);
+    }
+    return this.#inc(bucket, sequence, options);
+  }
+
+  async #inc(bucket: Name, sequence: Name, options: IncOptions): Promise<bigint> {
     const args: Arg[] = ['INC', bucket, sequence];
     if (options.count !== undefined) args.push('COUNT', String(checkCount(options.count)));
     const token = options.id ?? this.#newToken();
     checkToken(token);
     args.push('ID', token);
+    if (options.part !== undefined) {
+      if (options.id === undefined) throw invalidArgument('part needs the id of its block');
+      args.push('PART', checkPart(options.part, options.count));
+    }
     const reply = await this.#call(args, { ...options, idempotent: true, token });
     return expectInteger(reply, 'INC');
   }
@@ -243,6 +267,16 @@ function failureOf(result: AttemptResult): AttemptFailure {
   if (result.kind === 'failure') return result.failure;
   if (result.reply.kind !== 'error') throw new Error('failureOf called on a successful reply');
   return { kind: 'reply', word: result.reply.word, message: result.reply.message };
+}
+
+/** `<index>/<count>` of a valid part; a COUNT beside it may only be 1 (a part is one number). */
+function checkPart(part: BlockPart, count: number | undefined): string {
+  const { index, count: blockCount } = part ?? {};
+  if (!Number.isInteger(blockCount) || blockCount < 2 || blockCount > INC_BLOCK_MAX || !Number.isInteger(index) || index < 0 || index >= blockCount) {
+    throw invalidArgument(`part must be { index, count } with 0 <= index < count, 2 <= count <= ${INC_BLOCK_MAX}`);
+  }
+  if (count !== undefined && count !== 1) throw invalidArgument('a part is one number: count must be 1 or absent');
+  return `${index}/${blockCount}`;
 }
 
 function closedError(): ClientError {

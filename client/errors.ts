@@ -60,11 +60,17 @@ export class OutcomeUnknownError extends ClientError {
   readonly token: string | undefined;
   /** Attempts made, the first included. */
   readonly attempts: number;
-  constructor(message: string, token: string | undefined, attempts: number, cause: unknown) {
+  /**
+   * Set when the INC went out merged with others into one block (ClientOptions.mergeIncs): which
+   * number of the block was this call's. Retry with `{ id: token, part }`.
+   */
+  readonly part: { readonly index: number; readonly count: number } | undefined;
+  constructor(message: string, token: string | undefined, attempts: number, cause: unknown, part?: { index: number; count: number }) {
     super(ClientErrorCode.OUTCOME_UNKNOWN, message, { cause });
     this.name = 'OutcomeUnknownError';
     this.token = token;
     this.attempts = attempts;
+    this.part = part;
   }
 }
 

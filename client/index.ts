@@ -27,5 +27,6 @@ export {
 } from './errors.ts';
 export { parseInfo, type ParsedInfo } from './info.ts';
 export { timedToken } from './token.ts';
+export type { BlockPart } from './inc-merger.ts';
 export type { Name } from './validate.ts';
 export type { Reply } from '../shared/protocol/reply-decoder.ts';

@@ -1,0 +1,90 @@
+/**
+ * ClientOptions.mergeIncs (client/inc-merger.ts): concurrent inc() calls of one sequence leave
+ * as one `INC ... COUNT k ID <token>` and each caller gets one number, in call order. Against the
+ * fake server for what is sent and how failures spread; against a real node for PART retries.
+ */
+import test from 'ava';
+import { createClient, ClientErrorCode, type OutcomeUnknownError, type ServerError } from '../../client/index.ts';
+import { startTestNode } from '../helpers/single-node.ts';
+import { FakeServer } from './fake-server.ts';
+import { gaplessDefect } from './helpers.ts';
+
+async function fake(t: { teardown(fn: () => Promise<void> | void): void }): Promise<FakeServer> {
+  const server = new FakeServer();
+  await server.start();
+  t.teardown(() => server.stop());
+  return server;
+}
+
+const fast = { backoffBaseMs: 5, backoffMaxMs: 40, attemptTimeoutMs: 300, connectTimeoutMs: 300 };
+
+test('concurrent incs of one sequence leave as one block; each caller gets its own number in call order', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address], mergeIncs: true });
+  t.teardown(() => client.destroy());
+  await client.ping();
+  const before = server.requests;
+  const values = await Promise.all(Array.from({ length: 40 }, () => client.inc('b', 's')));
+  t.deepEqual(values, Array.from({ length: 40 }, (_, i) => BigInt(i + 1)));
+  t.is(server.requests - before, 1, 'one request for 40 calls');
+  t.deepEqual([...server.applied.values()], [1], 'one token, applied once');
+  // Other sequences, ids, counts and deadlines go apart; a lone call goes as before.
+  const mixed = await Promise.all([
+    client.inc('b', 's'), client.inc('b', 't'), client.inc('b', 's', { id: 'mine' }), client.inc('b', 's', { count: 3 }), client.inc('b', 's'),
+    client.inc('b', 's', { deadlineMs: 9000 }),
+  ]);
+  t.is(gaplessDefect([...values, mixed[0]!, mixed[4]!, mixed[2]!, mixed[3]! - 2n, mixed[3]! - 1n, mixed[3]!, mixed[5]!]), null);
+  t.is(mixed[1], 1n);
+  t.is(mixed[4], mixed[0]! + 1n, 'the two plain calls of s share a block, in call order');
+  await client.close();
+});
+
+test('without mergeIncs every inc is its own request (the default)', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address] });
+  t.teardown(() => client.destroy());
+  await client.ping();
+  const before = server.requests;
+  await Promise.all(Array.from({ length: 10 }, () => client.inc('b', 's')));
+  t.is(server.requests - before, 10);
+});
+
+test('a block refused with a plain error is sent again one call at a time', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast });
+  t.teardown(() => client.destroy());
+  server.script = (args) => (args[0] === 'inc' && args.includes('COUNT') ? { reply: '-ERR increment would overflow\r\n' } : undefined);
+  const values = await Promise.all(Array.from({ length: 5 }, () => client.inc('b', 's')));
+  t.deepEqual(values, [1n, 2n, 3n, 4n, 5n]);
+  server.script = () => ({ reply: '-ERR increment would overflow\r\n' });
+  const errors = await Promise.all(Array.from({ length: 3 }, () => client.inc('b', 's').then(() => null, (e: ServerError) => e.code)));
+  t.deepEqual(errors, [ClientErrorCode.SERVER, ClientErrorCode.SERVER, ClientErrorCode.SERVER]);
+});
+
+test('a block of unknown outcome gives each caller the token and its own part', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast, deadlineMs: 300 });
+  t.teardown(() => client.destroy());
+  server.script = () => ({ reply: '-CLUSTERDOWN no answer within 5000 ms\r\n' });
+  const errors = await Promise.all(Array.from({ length: 3 }, () => client.inc('b', 's').then(() => null, (e: OutcomeUnknownError) => e)));
+  t.true(errors.every((e) => e?.code === ClientErrorCode.OUTCOME_UNKNOWN));
+  t.is(new Set(errors.map((e) => e!.token)).size, 1, 'one token for the block');
+  t.deepEqual(errors.map((e) => e!.part), [0, 1, 2].map((index) => ({ index, count: 3 })));
+  await t.throwsAsync(client.inc('b', 's', { part: { index: 0, count: 3 } }), { code: ClientErrorCode.INVALID_ARGUMENT });
+  await t.throwsAsync(client.inc('b', 's', { id: 'x', part: { index: 3, count: 3 } }), { code: ClientErrorCode.INVALID_ARGUMENT });
+});
+
+test('a real node: merged calls, then each part of a block retried alone gets its own number once', async (t) => {
+  const node = await startTestNode(t);
+  const client = createClient({ routers: [`127.0.0.1:${node.address.port}`], mergeIncs: true });
+  t.teardown(() => client.destroy());
+  const values = await Promise.all(Array.from({ length: 64 }, () => client.inc('b', 's')));
+  t.deepEqual(values, Array.from({ length: 64 }, (_, i) => BigInt(i + 1)));
+  const id = `${Date.now()}-parts`;
+  t.is(await client.inc('b', 's', { id, part: { index: 2, count: 4 } }), 67n, 'takes the block 65..68');
+  t.is(await client.inc('b', 's', { id, part: { index: 0, count: 4 } }), 65n);
+  t.is(await client.inc('b', 's', { id, part: { index: 2, count: 4 } }), 67n);
+  t.is(await client.inc('b', 's', { id, count: 4 }), 68n);
+  t.is(await client.get('b', 's'), 68n);
+  await client.close();
+});
