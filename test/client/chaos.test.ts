@@ -6,9 +6,11 @@ import { gaplessDefect, seededRandom, seedFromEnv } from './helpers.ts';
 /**
  * Randomized, seeded: 8 clients INC one sequence through two fake routers over one state while
  * requests are dropped before/after applying, delayed, swallowed or refused with TRYAGAIN, and
- * one router is restarted. Every call must return, and the numbers must be exactly 1..n.
+ * one router is restarted. Every call must return, and the numbers must be exactly 1..n. Run
+ * twice: one call at a time per client, and with mergeIncs and four loops per client (blocks
+ * retried under the same faults).
  */
-test('8 clients under seeded faults get unique, gapless numbers', async (t) => {
+for (const merge of [false, true]) test(`8 clients under seeded faults get unique, gapless numbers${merge ? ' (mergeIncs, 4 loops each)' : ''}`, async (t) => {
   const seed = seedFromEnv();
   t.log(`seed ${seed} (rerun with SEQDB_TEST_SEED=${seed})`);
   const random = seededRandom(seed);
@@ -37,8 +39,10 @@ test('8 clients under seeded faults get unique, gapless numbers', async (t) => {
       backoffMaxMs: 50,
       deadlineMs: 20_000,
       random: seededRandom(seed + i),
+      mergeIncs: merge,
     }),
   );
+  const loops = merge ? 4 : 1;
   t.teardown(() => clients.forEach((c) => c.destroy()));
   const callsPerClient = 60;
   const restart = (async () => {
@@ -49,19 +53,20 @@ test('8 clients under seeded faults get unique, gapless numbers', async (t) => {
     await routers[0]!.start(port);
   })();
   const results = await Promise.all(
-    clients.map(async (client) => {
+    clients.flatMap((client) => Array.from({ length: loops }, async () => {
       const got: bigint[] = [];
       for (let i = 0; i < callsPerClient; i++) got.push(await client.inc('b', 's', { count: 1 }));
       return got;
-    }),
+    })),
   );
   await restart;
   const all = results.flat();
-  t.is(all.length, 8 * callsPerClient);
+  t.is(all.length, 8 * loops * callsPerClient);
   t.is(gaplessDefect(all), null, `seed ${seed}`);
   t.is(state.values.get('b\u0000s'), BigInt(all.length));
   for (const [token, count] of state.applied) t.is(count, 1, `token ${token} applied twice; seed ${seed}`);
-  // Each client's own numbers increase: a retried call never returned an older one.
+  if (merge) t.true(state.applied.size < all.length, `blocks were formed: ${state.applied.size} tokens for ${all.length} numbers`);
+  // Each loop's own numbers increase: a retried call never returned an older one.
   for (const got of results) t.true(got.every((v, i) => i === 0 || v > got[i - 1]!), `seed ${seed}`);
   await Promise.all(clients.map((c) => c.close()));
 });
