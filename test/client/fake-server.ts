@@ -179,3 +179,14 @@ export class FakeServer {
     return reply;
   }
 }
+
+/** A started fake server, stopped on teardown. */
+export async function startFake(t: { teardown(fn: () => Promise<void> | void): void }, state?: FakeState): Promise<FakeServer> {
+  const server = new FakeServer(state);
+  await server.start();
+  t.teardown(() => server.stop());
+  return server;
+}
+
+/** Client timings for tests against a fake: short backoff and attempt timeouts. */
+export const FAST_RETRIES = { backoffBaseMs: 5, backoffMaxMs: 40, attemptTimeoutMs: 300, connectTimeoutMs: 300 };

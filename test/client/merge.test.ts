@@ -6,17 +6,11 @@
 import test from 'ava';
 import { createClient, ClientErrorCode, type OutcomeUnknownError, type ServerError } from '../../client/index.ts';
 import { startTestNode } from '../helpers/single-node.ts';
-import { FakeServer } from './fake-server.ts';
+import { FAST_RETRIES, startFake } from './fake-server.ts';
 import { gaplessDefect } from './helpers.ts';
 
-async function fake(t: { teardown(fn: () => Promise<void> | void): void }): Promise<FakeServer> {
-  const server = new FakeServer();
-  await server.start();
-  t.teardown(() => server.stop());
-  return server;
-}
-
-const fast = { backoffBaseMs: 5, backoffMaxMs: 40, attemptTimeoutMs: 300, connectTimeoutMs: 300 };
+const fake = startFake;
+const fast = FAST_RETRIES;
 
 test('concurrent incs of one sequence leave as one block; each caller gets its own number in call order', async (t) => {
   const server = await fake(t);

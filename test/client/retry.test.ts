@@ -1,17 +1,11 @@
 import test from 'ava';
 import net from 'node:net';
 import { createClient, ClientErrorCode, type OutcomeUnknownError, type ServerError } from '../../client/index.ts';
-import { FakeServer, FakeState } from './fake-server.ts';
+import { FAST_RETRIES, FakeState, startFake } from './fake-server.ts';
 import { gaplessDefect } from './helpers.ts';
 
-async function fake(t: { teardown(fn: () => Promise<void> | void): void }, state?: FakeState): Promise<FakeServer> {
-  const server = new FakeServer(state);
-  await server.start();
-  t.teardown(() => server.stop());
-  return server;
-}
-
-const fast = { backoffBaseMs: 5, backoffMaxMs: 40, attemptTimeoutMs: 300, connectTimeoutMs: 300 };
+const fake = startFake;
+const fast = FAST_RETRIES;
 
 test('inc, get, set, ping and info work and integers stay exact as bigint', async (t) => {
   const server = await fake(t);
