@@ -16,6 +16,7 @@ import { isTokenExpired, judge, RETRYABLE_WORDS, type AttemptFailure } from './o
 import { deadlineOption, resolveOptions, type ClientOptions, type ResolvedOptions } from './options.ts';
 import { RouterPool } from './router-pool.ts';
 import { IncMerger, INC_BLOCK_MAX, type BlockPart } from './inc-merger.ts';
+import { blockTokenCount } from '../shared/protocol/part-token.ts';
 import { timedToken } from './token.ts';
 import { checkCount, checkName, checkToken, checkValue, type Name } from './validate.ts';
 
@@ -70,9 +71,9 @@ export class SeqClient {
     // Every call sleeping in backoff listens on the signal; their number is bounded by the gate.
     setMaxListeners(this.#options.pendingCallsMax + 1, this.#abort.signal);
     this.#merger = !this.#options.mergeIncs ? null : new IncMerger({
-      block: (bucket, sequence, count, id, deadlineMs) => this.#inc(bucket, sequence, { count, id, ...(deadlineMs !== undefined ? { deadlineMs } : {}) }),
-      single: (bucket, sequence, deadlineMs) => this.#inc(bucket, sequence, deadlineMs !== undefined ? { deadlineMs } : {}),
-      newToken: () => this.#newToken(),
+      block: (bucket, sequence, count, id, deadlineAtMs) => this.#inc(bucket, sequence, { count, id }, deadlineAtMs),
+      single: (bucket, sequence, deadlineAtMs) => this.#inc(bucket, sequence, {}, deadlineAtMs),
+      membersMax: this.#options.pendingCallsMax + this.#options.waitingCallsMax,
     });
   }
 
@@ -86,23 +87,24 @@ export class SeqClient {
     checkName(sequence, 'sequence');
     if (this.#merger !== null && options.id === undefined && options.part === undefined && (options.count ?? 1) === 1) {
       if (options.count !== undefined) checkCount(options.count);
-      if (options.deadlineMs !== undefined) deadlineOption(options.deadlineMs, this.#options.deadlineMs);
-      return this.#merger.add(bucket, sequence, options.deadlineMs);
+      const deadlineAtMs = Date.now() + deadlineOption(options.deadlineMs, this.#options.deadlineMs);
+      return this.#merger.add(bucket, sequence, deadlineAtMs);
     }
     return this.#inc(bucket, sequence, options);
   }
 
-  async #inc(bucket: Name, sequence: Name, options: IncOptions): Promise<bigint> {
+  async #inc(bucket: Name, sequence: Name, options: IncOptions, deadlineAtMs?: number): Promise<bigint> {
     const args: Arg[] = ['INC', bucket, sequence];
     if (options.count !== undefined) args.push('COUNT', String(checkCount(options.count)));
     const token = options.id ?? this.#newToken();
     checkToken(token);
+    checkBlockToken(token, options);
     args.push('ID', token);
     if (options.part !== undefined) {
       if (options.id === undefined) throw invalidArgument('part needs the id of its block');
       args.push('PART', checkPart(options.part, options.count));
     }
-    const reply = await this.#call(args, { ...options, idempotent: true, token });
+    const reply = await this.#call(args, { ...options, idempotent: true, token }, deadlineAtMs);
     return expectInteger(reply, 'INC');
   }
 
@@ -148,6 +150,7 @@ export class SeqClient {
    * connections. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#merger?.flush(); // merged calls already made go out like any other call in progress
       this.#gate.close(closedError());
       await this.#gate.idle();
       this.#pool.destroy(closedError());
@@ -168,8 +171,8 @@ export class SeqClient {
     return this.#options.tokenFactory?.() ?? timedToken();
   }
 
-  async #call(args: readonly Arg[], options: CommandOptions): Promise<Reply> {
-    const deadlineAtMs = Date.now() + deadlineOption(options.deadlineMs, this.#options.deadlineMs);
+  /** `deadlineAtMs`: an absolute deadline fixed earlier (a merged call's, from its inc()). */
+  async #call(args: readonly Arg[], options: CommandOptions, deadlineAtMs = Date.now() + deadlineOption(options.deadlineMs, this.#options.deadlineMs)): Promise<Reply> {
     await this.#gate.enter(deadlineAtMs);
     try {
       return await this.#retryLoop(encodeRequest(args), options, deadlineAtMs);
@@ -243,7 +246,7 @@ export class SeqClient {
   ): Error {
     if (why === 'final' && failure.kind === 'reply' && !RETRYABLE_WORDS.has(failure.word)) {
       const code = isTokenExpired(failure.word, failure.message) ? ClientErrorCode.TOKEN_EXPIRED : ClientErrorCode.SERVER;
-      return new ServerError(failure.word, failure.message, code);
+      return new ServerError(failure.word, failure.message, code, attempts);
     }
     const cause = failure.kind === 'reply' ? new ServerError(failure.word, failure.message) : failure.error;
     if (mayHaveApplied) {
@@ -267,6 +270,17 @@ function failureOf(result: AttemptResult): AttemptFailure {
   if (result.kind === 'failure') return result.failure;
   if (result.reply.kind !== 'error') throw new Error('failureOf called on a successful reply');
   return { kind: 'reply', word: result.reply.word, message: result.reply.message };
+}
+
+/**
+ * A block token (`...~k`, shared/protocol/part-token.ts) is shared by k merged calls: used alone
+ * it would let them share one number, so only COUNT k or a part of k goes with it.
+ */
+function checkBlockToken(token: string, options: IncOptions): void {
+  const k = blockTokenCount(Buffer.from(token));
+  if (k === undefined) return;
+  const ok = options.part !== undefined ? options.part.count === k : (options.count ?? 1) === k;
+  if (!ok) throw invalidArgument(`id ${token} is the token of a block of ${k}: retry with its part ({ id, part: { index, count: ${k} } })`);
 }
 
 /** `<index>/<count>` of a valid part; a COUNT beside it may only be 1 (a part is one number). */

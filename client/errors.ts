@@ -45,11 +45,14 @@ export class ServerError extends ClientError {
   readonly serverCode: string;
   /** The rest of the error line. */
   readonly serverMessage: string;
-  constructor(serverCode: string, serverMessage: string, code: ClientErrorCode = ClientErrorCode.SERVER) {
+  /** Attempts the call made, the first included (set when the client gave up on this reply). */
+  readonly attempts: number | undefined;
+  constructor(serverCode: string, serverMessage: string, code: ClientErrorCode = ClientErrorCode.SERVER, attempts?: number) {
     super(code, serverMessage === '' ? serverCode : `${serverCode} ${serverMessage}`);
     this.name = 'ServerError';
     this.serverCode = serverCode;
     this.serverMessage = serverMessage;
+    this.attempts = attempts;
   }
 }
 

@@ -4,15 +4,23 @@
  * and the k numbers go back in call order. The shard logs, replicates and applies one command
  * and remembers one token instead of k; each caller still gets one number of its own.
  *
- * Why it is safe: the k calls were all in progress at once, so any order among them is valid.
- * The block is retried with its one token (across routers too), so it applies once. If its
- * outcome stays unknown, caller i gets ERR_OUTCOME_UNKNOWN with the token and `part` {i, k}:
- * `inc(b, s, { id: token, part })` takes the whole block if it never applied, or finds it, and
- * answers number i (the server's `PART`, node/state-machine/part-token.ts). A block the server
- * refuses with a plain error (overflow near the maximum) is sent again one call at a time, so
- * each caller gets what it would have got alone.
+ * Why it is safe:
+ * - The k calls were all in progress at once, so any order among them is valid.
+ * - The block is retried with its one token (across routers too), so it applies once. The token
+ *   is a block token (`<ms>-<16 chars>~<k>`, shared/protocol/part-token.ts) that servers accept
+ *   only with COUNT k or PART i/k (and this client refuses otherwise too): k callers retrying it
+ *   alone would otherwise share the one number the first of them took.
+ * - If its outcome stays unknown, caller i gets ERR_OUTCOME_UNKNOWN with the token and `part`
+ *   {i, k}: `inc(b, s, { id: token, part })` takes the whole block if it never applied, or finds
+ *   it, and answers number i. So one caller's retry takes all k numbers: callers that never retry
+ *   leave theirs unused.
+ * - Only an overflow refusal of the block's first attempt is re-sent one call at a time (nothing
+ *   was applied, and alone some calls may still get a number); any other error reaches every
+ *   caller as it is.
+ * - A block's deadline is the earliest of its callers', counted from their inc() calls.
  */
-import { OutcomeUnknownError, ServerError } from './errors.ts';
+import { ClientError, ClientErrorCode, OutcomeUnknownError, ServerError } from './errors.ts';
+import { timedToken } from './token.ts';
 import type { Name } from './validate.ts';
 
 /** Most calls in one block (the server's largest PART). */
@@ -26,47 +34,59 @@ export interface BlockPart {
 }
 
 interface Member {
+  readonly deadlineAtMs: number;
   readonly resolve: (value: bigint) => void;
   readonly reject: (err: unknown) => void;
 }
 
 interface Group {
+  readonly key: string;
   readonly bucket: Name;
   readonly sequence: Name;
-  readonly deadlineMs: number | undefined;
   readonly members: Member[];
 }
 
 export interface MergerDeps {
-  /** `INC bucket sequence COUNT count ID token` with the client's retries; the last number. */
-  readonly block: (bucket: Name, sequence: Name, count: number, token: string, deadlineMs: number | undefined) => Promise<bigint>;
-  /** One plain inc() as without merging. */
-  readonly single: (bucket: Name, sequence: Name, deadlineMs: number | undefined) => Promise<bigint>;
-  readonly newToken: () => string;
+  /** `INC bucket sequence COUNT count ID token` with the client's retries until `deadlineAtMs`. */
+  readonly block: (bucket: Name, sequence: Name, count: number, token: string, deadlineAtMs: number) => Promise<bigint>;
+  /** One plain inc() as without merging, until `deadlineAtMs`. */
+  readonly single: (bucket: Name, sequence: Name, deadlineAtMs: number) => Promise<bigint>;
+  /** Calls held by the merger (waiting for their block, or in it) beyond which inc() fails with ERR_QUEUE_FULL. */
+  readonly membersMax: number;
 }
 
 export class IncMerger {
   readonly #open = new Map<string, Group>();
   #scheduled = false;
+  /** Calls added and not settled yet. */
+  #members = 0;
 
   constructor(private readonly deps: MergerDeps) {}
 
-  /** Joins this call to its sequence's block (calls with another deadline go in another block). */
-  add(bucket: Name, sequence: Name, deadlineMs: number | undefined): Promise<bigint> {
-    const key = groupKey(bucket, sequence, deadlineMs);
+  /** Joins this call to its sequence's open block. */
+  add(bucket: Name, sequence: Name, deadlineAtMs: number): Promise<bigint> {
+    if (this.#members >= this.deps.membersMax) {
+      return Promise.reject(new ClientError(ClientErrorCode.QUEUE_FULL, `${this.#members} merged calls in progress`));
+    }
+    const key = groupKey(bucket, sequence);
     let group = this.#open.get(key);
     if (group !== undefined && group.members.length >= INC_BLOCK_MAX) {
-      this.#open.delete(key);
       this.#dispatch(group);
       group = undefined;
     }
     if (group === undefined) {
-      group = { bucket, sequence, deadlineMs, members: [] };
+      group = { key, bucket, sequence, members: [] };
       this.#open.set(key, group);
       this.#schedule();
     }
     const members = group.members;
-    return new Promise<bigint>((resolve, reject) => members.push({ resolve, reject }));
+    this.#members++;
+    return new Promise<bigint>((resolve, reject) => members.push({ deadlineAtMs, resolve, reject })).finally(() => this.#members--);
+  }
+
+  /** Sends every open block now (close() lets calls already made go out before the gate closes). */
+  flush(): void {
+    for (const group of [...this.#open.values()]) this.#dispatch(group);
   }
 
   #schedule(): void {
@@ -74,45 +94,50 @@ export class IncMerger {
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      const groups = [...this.#open.values()];
-      this.#open.clear();
-      for (const group of groups) this.#dispatch(group);
+      this.flush();
     });
   }
 
   #dispatch(group: Group): void {
-    const { bucket, sequence, deadlineMs, members } = group;
-    if (members.length === 1) {
-      this.deps.single(bucket, sequence, deadlineMs).then(members[0]!.resolve, members[0]!.reject);
-      return;
+    if (this.#open.get(group.key) === group) this.#open.delete(group.key);
+    const { bucket, sequence, members } = group;
+    try {
+      if (members.length === 1) {
+        const m = members[0]!;
+        this.deps.single(bucket, sequence, m.deadlineAtMs).then(m.resolve, m.reject);
+        return;
+      }
+      const count = members.length;
+      const token = `${timedToken()}~${count}`;
+      const deadlineAtMs = Math.min(...members.map((m) => m.deadlineAtMs));
+      this.deps.block(bucket, sequence, count, token, deadlineAtMs).then(
+        (last) => members.forEach((m, i) => m.resolve(last - BigInt(count - 1 - i))),
+        (err: unknown) => this.#failed(group, token, err),
+      );
+    } catch (err) {
+      for (const m of members) m.reject(err);
     }
-    const count = members.length;
-    const token = this.deps.newToken();
-    this.deps.block(bucket, sequence, count, token, deadlineMs).then(
-      (last) => members.forEach((m, i) => m.resolve(last - BigInt(count - 1 - i))),
-      (err: unknown) => this.#failed(group, token, err),
-    );
   }
 
   #failed(group: Group, token: string, err: unknown): void {
-    const { bucket, sequence, deadlineMs, members } = group;
+    const { bucket, sequence, members } = group;
     const count = members.length;
     if (err instanceof OutcomeUnknownError) {
       members.forEach((m, i) => m.reject(new OutcomeUnknownError(
         `${err.message} (number ${i} of a block of ${count}: retry with { id: '${token}', part: { index: ${i}, count: ${count} } })`,
         token, err.attempts, err.cause, { index: i, count },
       )));
-    } else if (err instanceof ServerError && err.serverCode === 'ERR') {
-      // A plain error reply: certainly not applied. Alone, each call gets its own answer.
-      for (const m of members) this.deps.single(bucket, sequence, deadlineMs).then(m.resolve, m.reject);
+    } else if (err instanceof ServerError && err.attempts === 1 && /^increment would overflow/.test(err.serverMessage)) {
+      // Refused at its only attempt: nothing applied. Alone, the numbers left below the maximum still go out.
+      for (const m of members) this.deps.single(bucket, sequence, m.deadlineAtMs).then(m.resolve, m.reject);
     } else {
       for (const m of members) m.reject(err);
     }
   }
 }
 
-function groupKey(bucket: Name, sequence: Name, deadlineMs: number | undefined): string {
+function groupKey(bucket: Name, sequence: Name): string {
   const b = typeof bucket === 'string' ? Buffer.from(bucket) : bucket;
   const s = typeof sequence === 'string' ? Buffer.from(sequence) : sequence;
-  return `${b.length}:${b.toString('latin1')}${s.toString('latin1')}|${deadlineMs ?? ''}`;
+  return `${b.length}:${b.toString('latin1')}${s.toString('latin1')}`;
 }

@@ -19,7 +19,7 @@ import type { NodePool } from './node-connection.ts';
 import type { ShardEntry, ShardMap } from './shard-map.ts';
 import { routerToken } from './token.ts';
 import { IncCoalescer, type CoalescerStats, type Forwarded } from './inc-coalescer.ts';
-import { BLOCK_PARTS_MAX, partRetry } from '../node/state-machine/part-token.ts';
+import { BLOCK_PARTS_MAX, partRetry } from '../shared/protocol/part-token.ts';
 import { isSeriesCommand } from '../node/state-machine/series-command.ts';
 import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/series-wire.ts';
 
@@ -140,7 +140,7 @@ export class Forwarder {
         continue;
       }
       const step = this.judge(out.reply, shard, address, command);
-      if (step.kind === 'done') return { result: step.result };
+      if (step.kind === 'done') return mayHaveApplied ? { result: step.result, mayHaveApplied } : { result: step.result };
       lastProblem = step.problem;
       if (step.kind === 'moved') {
         if (++redirects > this.redirectsMax) break;

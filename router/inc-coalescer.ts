@@ -14,19 +14,22 @@
  *   order between buckets is promised (they may live on different shards).
  * - Retries resend the same block with the same token (exactly-once on the node). If the router
  *   gives up with the outcome unknown, member i is told to retry with `ID <token> PART <i>/<k>`
- *   (node/state-machine/part-token.ts), which takes or finds the whole block and answers number
+ *   (shared/protocol/part-token.ts), which takes or finds the whole block and answers number
  *   i. (So one member's retry takes all k numbers: members that never retry leave theirs unused.)
- * - A block the shard refuses with an ERR (nothing applied: OVERFLOW near the maximum value, an
- *   expired token) is sent again one INC at a time, so each client gets what it would have got
- *   without merging (the numbers left below the maximum still go out), unless another command of
- *   the bucket went out meanwhile: re-sent after it, the INCs would run out of their order, so
- *   then every member gets the block's error (near the maximum, an INC may then be refused
- *   although a few numbers remain; nothing is taken or skipped).
+ * - The block's token is a block token (`<ms>-<16 chars>~<k>`, part-token.ts), which the shard
+ *   accepts only with COUNT k or PART i/k: k clients that all retried `ID <token>` alone would
+ *   otherwise share the one number the first of them took.
+ * - A block refused for OVERFLOW (near the maximum value) at its first try is sent again one INC
+ *   at a time, so each client gets what it would have got without merging (the numbers left
+ *   below the maximum still go out), unless another command of the bucket went out meanwhile:
+ *   re-sent after it, the INCs would run out of their order, so then every member gets the
+ *   error (an INC may then be refused although a few numbers remain; nothing is taken or
+ *   skipped). Other errors go to every member as they are.
  */
 import { ErrorCode } from '../shared/errors.ts';
 import { errorReply } from '../shared/protocol/index.ts';
 import { errorResult, intResult, type Command, type CommandResult, type IncCommand } from '../node/state-machine/command.ts';
-import { partRetry, partValue } from '../node/state-machine/part-token.ts';
+import { blockToken, partRetry, partValue } from '../shared/protocol/part-token.ts';
 import { routerToken } from './token.ts';
 
 /** What forwarding one command ended with. */
@@ -37,6 +40,8 @@ export interface Forwarded {
    * (`ID <token>`, or `ID <token> PART <i>/<k>` for one number of a block).
    */
   readonly retryWith?: string;
+  /** An earlier attempt may have applied (the result is a later attempt's answer). */
+  readonly mayHaveApplied?: boolean;
 }
 
 export interface CoalescerStats {
@@ -135,7 +140,8 @@ export class IncCoalescer {
     }
     this.options.stats.blocks++;
     this.options.stats.blockIncs += members.length;
-    const command: IncCommand = { ...block.first, count: members.length, token: routerToken() };
+    const token = Buffer.from(blockToken(routerToken().toString('latin1'), members.length), 'latin1');
+    const command: IncCommand = { ...block.first, count: members.length, token };
     const flight: Flight = { overtaken: false };
     let flights = this.inFlight.get(bucketKey);
     if (flights === undefined) this.inFlight.set(bucketKey, (flights = new Set()));
@@ -161,9 +167,9 @@ export class IncCoalescer {
       members.forEach((settle, i) => settle({ result: intResult(partValue(result.value, count, i)) }));
     } else if (out.retryWith !== undefined) {
       members.forEach((settle, i) => settle({ result, retryWith: partRetry(token, i, count) }));
-    } else if (result.type === 'error' && isNodeRefusal(result) && !overtaken) {
-      // Certainly not applied (e.g. OVERFLOW), and nothing of the bucket went out after it: one
-      // at a time in its place, the numbers left below the maximum still go out.
+    } else if (result.type === 'error' && isOverflow(result) && !out.mayHaveApplied && !overtaken) {
+      // Certainly not applied, and nothing of the bucket went out after it: one at a time in its
+      // place, the numbers left below the maximum still go out.
       const single: IncCommand = { type: 'inc', bucket: block.bucket, sequence: block.sequence, count: 1 };
       for (const settle of members) this.send(single, settle);
     } else {
@@ -177,11 +183,13 @@ export class IncCoalescer {
 }
 
 /**
- * An `-ERR` refusal of the shard (the router passes those on as ERR): nothing was applied. The
- * router's cluster words (CLUSTERDOWN, MOVED, ...) are not: those go to every member as they are.
+ * The shard's overflow refusal (passed on by the router as `-ERR increment would overflow`): the
+ * one error of a fresh block that says nothing was applied and that the same INCs one at a time
+ * could partly avoid. Any other error (a cluster word, an expired token after a lost reply) goes
+ * to every member as it is: re-sending could take numbers the block already took.
  */
-function isNodeRefusal(result: Extract<CommandResult, { type: 'error' }>): boolean {
-  return errorReply(result).startsWith('-ERR ');
+function isOverflow(result: Extract<CommandResult, { type: 'error' }>): boolean {
+  return errorReply(result).startsWith('-ERR increment would overflow');
 }
 
 function internal(err: unknown): CommandResult {

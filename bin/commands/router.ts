@@ -1,6 +1,6 @@
 /** `seqdb router`: a stateless router in front of the shards of a cluster. */
 import { startRouter } from '../../router/router.ts';
-import { BLOCK_PARTS_MAX } from '../../node/state-machine/part-token.ts';
+import { BLOCK_PARTS_MAX } from '../../shared/protocol/part-token.ts';
 import { CliError, parseFlags, parsePort, type Subcommand } from '../cli.ts';
 import { OPS_FLAGS, Metrics, makeLogger, parseAdminPort } from '../ops-flags.ts';
 import { startAdminForRouter } from '../../router/admin/router-admin.ts';

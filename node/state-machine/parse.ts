@@ -12,7 +12,7 @@ import {
   type IncCommand,
 } from './command.ts';
 import { parseSeriesCommand } from './series-command.ts';
-import { parsePart, type Part } from './part-token.ts';
+import { blockTokenCount, parsePart, type Part } from '../../shared/protocol/part-token.ts';
 
 /** Lower-case names of the commands the state machine applies. */
 export const DATA_COMMAND_NAMES: ReadonlySet<string> = new Set(['set', 'get', 'inc']);
@@ -101,6 +101,10 @@ function parseInc(args: readonly Buffer[]): IncCommand {
     }
   }
   const command: IncCommand = { type: 'inc', bucket, sequence, count: count ?? 1 };
+  const blockCount = token === undefined ? undefined : blockTokenCount(token);
+  if (blockCount !== undefined && (part === undefined ? (count ?? 1) !== blockCount : part.count !== blockCount)) {
+    throw new SeqError(ErrorCode.SYNTAX, `syntax error: a block token (~${blockCount}) is used with COUNT ${blockCount} or PART <i>/${blockCount}`);
+  }
   if (part !== undefined) {
     if (token === undefined) throw new SeqError(ErrorCode.SYNTAX, 'syntax error: PART needs the ID of its block');
     if (count !== undefined && count !== 1) throw new SeqError(ErrorCode.SYNTAX, 'syntax error: a PART is one number (COUNT 1 or none)');

@@ -64,8 +64,54 @@ test('a block of unknown outcome gives each caller the token and its own part', 
   t.true(errors.every((e) => e?.code === ClientErrorCode.OUTCOME_UNKNOWN));
   t.is(new Set(errors.map((e) => e!.token)).size, 1, 'one token for the block');
   t.deepEqual(errors.map((e) => e!.part), [0, 1, 2].map((index) => ({ index, count: 3 })));
+  t.regex(errors[0]!.token!, /^\d{13}-[A-Za-z0-9_-]{16}~3$/, 'a block token');
   await t.throwsAsync(client.inc('b', 's', { part: { index: 0, count: 3 } }), { code: ClientErrorCode.INVALID_ARGUMENT });
   await t.throwsAsync(client.inc('b', 's', { id: 'x', part: { index: 3, count: 3 } }), { code: ClientErrorCode.INVALID_ARGUMENT });
+  // The block's token alone would let the three callers share one number: refused before sending.
+  const sent = server.requests;
+  await t.throwsAsync(client.inc('b', 's', { id: errors[0]!.token! }), { code: ClientErrorCode.INVALID_ARGUMENT });
+  await t.throwsAsync(client.inc('b', 's', { id: errors[0]!.token!, part: { index: 0, count: 2 } }), { code: ClientErrorCode.INVALID_ARGUMENT });
+  t.is(server.requests, sent);
+});
+
+test('an error after a reply that may have been lost goes to every caller: nothing is re-sent', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast });
+  t.teardown(() => client.destroy());
+  let incs = 0;
+  server.script = (args) => {
+    if (args[0] !== 'inc') return undefined;
+    incs++;
+    return incs === 1 ? { drop: 'after' } : { reply: '-ERR increment would overflow\r\n' };
+  };
+  const errors = await Promise.all(Array.from({ length: 3 }, () => client.inc('b', 's').then(() => null, (e: ServerError) => e.code)));
+  t.deepEqual(errors, [ClientErrorCode.SERVER, ClientErrorCode.SERVER, ClientErrorCode.SERVER]);
+  t.is(incs, 2, 'the block and its retry, no single re-sends');
+  t.is(server.values.get('b\u0000s'), 3n, 'the block had applied: its numbers are not handed out twice');
+});
+
+test('close() right after inc() lets the merged calls go out; merged calls are bounded like calls', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address], mergeIncs: true });
+  const calls = [client.inc('b', 's'), client.inc('b', 's')];
+  await client.close();
+  t.deepEqual(await Promise.all(calls), [1n, 2n]);
+  const small = createClient({ routers: [server.address], mergeIncs: true, pendingCallsMax: 1, waitingCallsMax: 2 });
+  t.teardown(() => small.destroy());
+  const settled = await Promise.allSettled(Array.from({ length: 5 }, () => small.inc('b', 'q')));
+  t.deepEqual(settled.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as { code: string }).code)), [1n, 2n, 3n, ClientErrorCode.QUEUE_FULL, ClientErrorCode.QUEUE_FULL]);
+});
+
+test('a merged call keeps the deadline it was made with: a block has its earliest', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast });
+  t.teardown(() => client.destroy());
+  server.script = (args) => (args[0] === 'inc' ? { reply: '-TRYAGAIN busy\r\n' } : undefined);
+  const started = Date.now();
+  const results = await Promise.all([client.inc('b', 's', { deadlineMs: 300 }), client.inc('b', 's', { deadlineMs: 5000 })].map((p) => p.then(() => null, (e: { code: string }) => e.code)));
+  const tookMs = Date.now() - started;
+  t.deepEqual(results, [ClientErrorCode.TIMEOUT, ClientErrorCode.TIMEOUT]);
+  t.true(tookMs < 1500, `took ${tookMs} ms`);
 });
 
 test('a real node: merged calls, then each part of a block retried alone gets its own number once', async (t) => {

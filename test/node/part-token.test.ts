@@ -1,12 +1,12 @@
 /**
- * Parts of a block (`PART i/k`, node/state-machine/part-token.ts): the grammar, and a real node answering number i
+ * Parts of a block (`PART i/k`, shared/protocol/part-token.ts): the grammar, and a real node answering number i
  * of the block a part names, exactly once however often and in whatever order the parts and the
  * block itself arrive.
  */
 import test from 'ava';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { parseCommand } from '../../node/state-machine/index.ts';
-import { BLOCK_PARTS_MAX, parsePart, partRetry, partValue } from '../../node/state-machine/part-token.ts';
+import { BLOCK_PARTS_MAX, blockTokenCount, parsePart, partRetry, partValue } from '../../shared/protocol/part-token.ts';
 import { RespClient, intOf } from '../helpers/resp-client.ts';
 import { startTestNode } from '../helpers/single-node.ts';
 
@@ -69,4 +69,23 @@ test('a real node: any part first takes the whole block once; every part and the
   t.is(intOf(await c.call('INC', 'b', 's', 'COUNT', '2', 'ID', other)), 6n);
   t.is(intOf(await c.call('INC', 'b', 's', 'ID', other, 'PART', '0/2')), 5n);
   t.is(intOf(await c.call('INC', 'b', 's')), 7n);
+});
+
+test('a block token (<ms>-<16 chars>~k) is accepted only with COUNT k or PART i/k: k callers can never share one number', async (t) => {
+  const block = '1700000000000-AbCdEfGhIjKlMnOp~3';
+  t.is(blockTokenCount(b(block)), 3);
+  for (const other of ['1700000000000-AbCdEfGhIjKlMnOp', 'job~3', '1700000000000-AbCdEfGhIjKlMnOp~03', '1700000000000-short~3']) t.is(blockTokenCount(b(other)), undefined, other);
+  t.is(codeOf(() => parseCommand([b('INC'), b('bk'), b('sq'), b('ID'), b(block)])), ErrorCode.SYNTAX, 'alone: refused');
+  t.is(codeOf(() => parseCommand([b('INC'), b('bk'), b('sq'), b('ID'), b(block), b('COUNT'), b('2')])), ErrorCode.SYNTAX);
+  t.is(codeOf(() => parseCommand([b('INC'), b('bk'), b('sq'), b('ID'), b(block), b('PART'), b('0/2')])), ErrorCode.SYNTAX);
+  t.is((parseCommand([b('INC'), b('bk'), b('sq'), b('ID'), b(block), b('COUNT'), b('3')]) as { count: number }).count, 3);
+  t.is((parseCommand([b('INC'), b('bk'), b('sq'), b('ID'), b(block), b('PART'), b('2/3')]) as { part: number }).part, 2);
+  const node = await startTestNode(t);
+  const c = await RespClient.connect(node.address.port);
+  t.teardown(() => c.close());
+  const fresh = `${Date.now()}-AbCdEfGhIjKlMnOp~3`;
+  // Three callers of a block that never applied, each retrying the token alone: none gets a number.
+  for (let i = 0; i < 3; i++) t.regex(await c.call('INC', 'b', 's', 'ID', fresh), /^-ERR syntax error: a block token/);
+  t.is(await c.call('GET', 'b', 's'), '$-1\r\n');
+  t.is(intOf(await c.call('INC', 'b', 's', 'ID', fresh, 'PART', '1/3')), 2n);
 });

@@ -37,7 +37,7 @@ test('INCs of one sequence in one turn leave as one block; numbers go out in arr
   t.deepEqual(ints(results), Array.from({ length: 20 }, (_, i) => 101n + BigInt(i)));
   const incs = node.seen.filter((a) => a[0] === 'INC');
   t.deepEqual(incs.map(shape), ['INC b s 20']);
-  t.regex(incs[0]![incs[0]!.indexOf('ID') + 1]!, /^\d{13}-[A-Za-z0-9_-]{16}$/, 'the block carries a router token');
+  t.regex(incs[0]![incs[0]!.indexOf('ID') + 1]!, /^\d{13}-[A-Za-z0-9_-]{16}~20$/, 'the block carries a block token (a router token ~k)');
   t.deepEqual([forwarder.stats.blocks, forwarder.stats.blockIncs, forwarder.stats.requests], [1, 20, 20]);
 });
 
@@ -207,4 +207,23 @@ test('seeded: whatever mix arrives, every caller gets what running its bucket\'s
     if (JSON.stringify(got, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) !== JSON.stringify(expected, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))) return;
   }
   t.true(forwarder.stats.blocks > 0, 'blocks were formed');
+});
+
+test('only a first-try overflow is re-sent one by one: any other error, or one after a lost reply, goes to every caller', async (t) => {
+  let incs = 0;
+  const node = await fakeNode((args) => {
+    if (args[0] !== 'INC') return '+OK\r\n';
+    incs++;
+    // The first attempt's reply is lost (it may have applied); the retry is refused.
+    return incs === 1 ? 'drop' : '-ERR increment would overflow\r\n';
+  });
+  const { forwarder } = await forwarderFor(t, [node]);
+  t.deepEqual(ints(await Promise.all(Array.from({ length: 3 }, () => forwarder.execute(inc())))), ['INTERNAL', 'INTERNAL', 'INTERNAL']);
+  t.deepEqual(node.seen.filter((a) => a[0] === 'INC').map(shape), ['INC b s 3', 'INC b s 3'], 'not re-sent one by one');
+
+  const expired = await fakeNode((args) => (args[0] === 'INC' ? '-ERR ID token expired: older than the retention window or already evicted\r\n' : '+OK\r\n'));
+  const other = await forwarderFor(t, [expired]);
+  const results = await Promise.all(Array.from({ length: 2 }, () => other.forwarder.execute(inc())));
+  t.true(results.every((r) => r.type === 'error' && r.message.startsWith('ID token expired')));
+  t.deepEqual(expired.seen.filter((a) => a[0] === 'INC').map(shape), ['INC b s 2']);
 });

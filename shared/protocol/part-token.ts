@@ -12,7 +12,7 @@
  * meaning what it meant. PART is only a reply rule: the log and the token table see the block's
  * `COUNT k ID <token>`; nothing about parts is stored.
  */
-import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import { ErrorCode, SeqError } from '../errors.ts';
 
 /** Most numbers in one merged block (and largest k of a PART). */
 export const BLOCK_PARTS_MAX = 1024;
@@ -35,6 +35,28 @@ export function parsePart(arg: Buffer): Part {
     throw new SeqError(ErrorCode.SYNTAX, `syntax error: PART is <i>/<k> with 0 <= i < k, 2 <= k <= ${BLOCK_PARTS_MAX}`);
   }
   return { index, count };
+}
+
+/**
+ * Block tokens: `<unix ms>-<16 base64url chars>~<k>`, what routers and the client library make
+ * for a merged block of k. k different callers share it, so it must never serve as an ordinary
+ * one-number token: if each caller retried `ID <it>` alone, the first would take a number under
+ * it and the others would be answered the same number. So a token of this exact shape is only
+ * accepted with `COUNT k` (the block) or `PART i/k` (one of its numbers). The shape is the
+ * timed-token form plus a suffix, not something a client's own token has by accident.
+ */
+const BLOCK_TOKEN = /^[0-9]{1,15}-[A-Za-z0-9_-]{16}~([1-9][0-9]{0,3})$/;
+
+/** The k of a block token, or undefined for any other token. */
+export function blockTokenCount(token: Buffer): number | undefined {
+  if (token.length > 40 || token.length < 20) return undefined;
+  const match = BLOCK_TOKEN.exec(token.toString('latin1'));
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** A block token for `count` numbers from a timed token (`<ms>-<16 chars>`). */
+export function blockToken(timedToken: string, count: number): string {
+  return `${timedToken}~${count}`;
 }
 
 /** What a client retries part `index` of the block of `count` taken with `token` with. */
