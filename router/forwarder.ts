@@ -38,7 +38,7 @@ export interface ForwarderOptions {
    */
   readonly tryAgainBackoffMs?: number;
   /**
-   * Most concurrent plain INCs (no ID, no COUNT) of one sequence merged into one `INC ... COUNT k
+   * Most concurrent plain INCs (no ID, COUNT 1) of one sequence merged into one `INC ... COUNT k
    * ID <token>` block (router/inc-coalescer.ts); 0 or 1 turns merging off. Default and most:
    * BLOCK_PARTS_MAX (1024).
    */

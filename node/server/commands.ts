@@ -68,7 +68,7 @@ const dataCommand: Handler = (args, _client, server) => {
   const reply = server.engine.execute(command);
   if (command.type !== 'inc' || command.part === undefined) return { reply: reply.then(resultReply) };
   const { count, part } = command;
-  // A part token (part-token.ts): the block's number `part`, not its last.
+  // PART (shared/protocol/part-token.ts): the block's number `part`, not its last.
   return { reply: reply.then((r) => resultReply(r.type === 'int' ? intResult(partValue(r.value, count, part)) : r)) };
 };
 
