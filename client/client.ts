@@ -15,8 +15,8 @@ import {
 import { isTokenExpired, judge, RETRYABLE_WORDS, type AttemptFailure } from './outcome.ts';
 import { deadlineOption, resolveOptions, type ClientOptions, type ResolvedOptions } from './options.ts';
 import { RouterPool } from './router-pool.ts';
-import { IncMerger, INC_BLOCK_MAX, type BlockPart } from './inc-merger.ts';
-import { blockTokenCount } from '../shared/protocol/part-token.ts';
+import { IncMerger, type BlockPart } from './inc-merger.ts';
+import { blockTokenCount, parsePart } from '../shared/protocol/part-token.ts';
 import { timedToken } from './token.ts';
 import { checkCount, checkName, checkToken, checkValue, type Name } from './validate.ts';
 
@@ -285,12 +285,14 @@ function checkBlockToken(token: string, options: IncOptions): void {
 
 /** `<index>/<count>` of a valid part; a COUNT beside it may only be 1 (a part is one number). */
 function checkPart(part: BlockPart, count: number | undefined): string {
-  const { index, count: blockCount } = part ?? {};
-  if (!Number.isInteger(blockCount) || blockCount < 2 || blockCount > INC_BLOCK_MAX || !Number.isInteger(index) || index < 0 || index >= blockCount) {
-    throw invalidArgument(`part must be { index, count } with 0 <= index < count, 2 <= count <= ${INC_BLOCK_MAX}`);
+  const text = `${part?.index}/${part?.count}`;
+  try {
+    parsePart(Buffer.from(text)); // the server's own rule
+  } catch (err) {
+    throw invalidArgument(`part: ${(err as Error).message}`);
   }
   if (count !== undefined && count !== 1) throw invalidArgument('a part is one number: count must be 1 or absent');
-  return `${index}/${blockCount}`;
+  return text;
 }
 
 function closedError(): ClientError {

@@ -22,16 +22,10 @@
 import { ClientError, ClientErrorCode, OutcomeUnknownError, ServerError } from './errors.ts';
 import { timedToken } from './token.ts';
 import type { Name } from './validate.ts';
+import { BLOCK_PARTS_MAX, blockToken, partValue, type Part } from '../shared/protocol/part-token.ts';
 
-/** Most calls in one block (the server's largest PART). */
-export const INC_BLOCK_MAX = 1024;
-
-export interface BlockPart {
-  /** Which number of the block (0 = the first). */
-  readonly index: number;
-  /** Numbers in the block. */
-  readonly count: number;
-}
+/** Which number (`index`, 0 = first) of a block of `count` a merged call was. */
+export type BlockPart = Part;
 
 interface Member {
   readonly deadlineAtMs: number;
@@ -70,7 +64,7 @@ export class IncMerger {
     }
     const key = groupKey(bucket, sequence);
     let group = this.#open.get(key);
-    if (group !== undefined && group.members.length >= INC_BLOCK_MAX) {
+    if (group !== undefined && group.members.length >= BLOCK_PARTS_MAX) {
       this.#dispatch(group);
       group = undefined;
     }
@@ -108,10 +102,10 @@ export class IncMerger {
         return;
       }
       const count = members.length;
-      const token = `${timedToken()}~${count}`;
+      const token = blockToken(timedToken(), count);
       const deadlineAtMs = Math.min(...members.map((m) => m.deadlineAtMs));
       this.deps.block(bucket, sequence, count, token, deadlineAtMs).then(
-        (last) => members.forEach((m, i) => m.resolve(last - BigInt(count - 1 - i))),
+        (last) => members.forEach((m, i) => m.resolve(partValue(last, count, i))),
         (err: unknown) => this.#failed(group, token, err),
       );
     } catch (err) {

@@ -27,7 +27,6 @@
  *   skipped). Other errors go to every member as they are.
  */
 import { ErrorCode } from '../shared/errors.ts';
-import { errorReply } from '../shared/protocol/index.ts';
 import { errorResult, intResult, type Command, type CommandResult, type IncCommand } from '../node/state-machine/command.ts';
 import { blockToken, partRetry, partValue } from '../shared/protocol/part-token.ts';
 import { routerToken } from './token.ts';
@@ -189,7 +188,7 @@ export class IncCoalescer {
  * to every member as it is: re-sending could take numbers the block already took.
  */
 function isOverflow(result: Extract<CommandResult, { type: 'error' }>): boolean {
-  return errorReply(result).startsWith('-ERR increment would overflow');
+  return result.message.startsWith('increment would overflow');
 }
 
 function internal(err: unknown): CommandResult {
