@@ -22,7 +22,7 @@ export interface DevCluster {
 
 /** Starts `seqdb dev --port port ...args` and resolves once an INC through it succeeds. */
 export async function startDev(port: number, args: string[], dir = mkdtempSync(join(tmpdir(), 'seqdb-bench-'))): Promise<DevCluster> {
-  const child = spawn(process.execPath, ['--import=tsx', join(repoDir, 'bin/seqdb.ts'), 'dev', '--port', String(port), '--data', dir, ...args],
+  const child = spawn(process.execPath, [join(repoDir, 'bin/seqdb.js'), 'dev', '--port', String(port), '--data', dir, ...args],
     { cwd: repoDir, stdio: ['ignore', 'ignore', 'ignore'] });
   const c = await RespClient.connectRetry(port, 30_000);
   try {

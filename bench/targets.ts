@@ -85,7 +85,7 @@ function seqdbTarget(name: string, extraArgs: string[]): TargetSpec {
     unavailable: () => null,
     async start(basePort) {
       const dir = mkdtempSync(join(tmpdir(), 'seqdb-bench-'));
-      const child = spawn(process.execPath, ['--import=tsx', join(repoDir, 'bin/seqdb.ts'), 'dev',
+      const child = spawn(process.execPath, [join(repoDir, 'bin/seqdb.js'), 'dev',
         '--port', String(basePort), '--data', dir, ...extraArgs], { cwd: repoDir, stdio: ['ignore', 'ignore', 'inherit'] });
       // An INC on a key the workload never uses: ready means a shard leader answers writes.
       await waitForReply(basePort, 120_000, 'INC benchready probe', /^:\d+/);

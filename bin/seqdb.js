@@ -1,5 +1,22 @@
 #!/usr/bin/env node
-// The published entry point: registers tsx so the TypeScript sources run without a build step.
-import { register } from 'tsx/esm/api';
-register();
-await import('./seqdb.ts');
+// The published entry point. It runs a cached JavaScript bundle of the TypeScript sources
+// (bin/bundle.js); SEQDB_TSX=1 runs the sources through tsx instead (stack traces point at the
+// .ts lines), as does a package directory the bundle cannot be written to.
+import { pathToFileURL } from 'node:url';
+
+async function entry() {
+  if (process.env.SEQDB_TSX !== '1') {
+    const { bundledEntry } = await import('./bundle.js');
+    try {
+      return pathToFileURL(await bundledEntry()).href;
+    } catch (err) {
+      if (!['EACCES', 'EROFS', 'EPERM'].includes(err?.code)) throw err;
+      process.stderr.write(`seqdb: cannot cache the bundle (${err.code}); running through tsx\n`);
+    }
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  return new URL('./seqdb.ts', import.meta.url).href;
+}
+
+await import(await entry());

@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SEQDB_BIN } from '../../shared/package-root.ts';
 
 export interface DevClusterOptions {
   /** Number of node processes: 1..9. */
@@ -36,7 +37,7 @@ export interface DevCluster {
   close(): Promise<void>;
 }
 
-const SEQDB = fileURLToPath(new URL('../../bin/seqdb.ts', import.meta.url));
+const SEQDB = fileURLToPath(SEQDB_BIN);
 const POLL_MS = 200;
 
 export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster> {
@@ -49,7 +50,7 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
     mkdirSync(dir, { recursive: true });
     const child = spawn(
       process.execPath,
-      ['--import=tsx', SEQDB, 'node', '--shard', '0', '--host', '127.0.0.1', '--port', addr.split(':')[1]!, '--data', dir,
+      [SEQDB, 'node', '--shard', '0', '--host', '127.0.0.1', '--port', addr.split(':')[1]!, '--data', dir,
         '--join', addrs.join(','), '--bootstrap-expect', String(o.nodes)],
       { stdio: ['ignore', o.nodeOutput ?? 'inherit', o.nodeOutput ?? 'inherit'] },
     );

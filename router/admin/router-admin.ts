@@ -10,6 +10,7 @@ import type { Metrics } from '../../shared/observability/metrics.ts';
 import type { CallSecurity } from '../../shared/observability/resp-call.ts';
 import type { ShardMap } from '../shard-map.ts';
 import { StatusCollector } from './status-collector.ts';
+import { PACKAGE_ROOT } from '../../shared/package-root.ts';
 
 export interface RouterAdminOptions {
   readonly host: string;
@@ -29,7 +30,7 @@ export interface RouterAdmin {
   close(): Promise<void>;
 }
 
-const PAGE = new URL('./page/', import.meta.url);
+const PAGE = new URL('router/admin/page/', PACKAGE_ROOT);
 
 function file(name: string, type: string): (_req: unknown, res: ServerResponse) => void {
   const body = readFileSync(new URL(name, PAGE));

@@ -317,8 +317,8 @@ export class ChaosCluster {
   #spawn(n: ChaosNode, bootstrap: boolean): void {
     const join = this.shardNodes(n.shard).map((m) => m.addr).join(',');
     const args = [
-      'netns', 'exec', n.ns, process.execPath, '--import=tsx',
-      ...(this.#o.system === 'broken' ? ['test/chaos/broken-node.ts'] : ['bin/seqdb.ts', 'node']),
+      'netns', 'exec', n.ns, process.execPath,
+      ...(this.#o.system === 'broken' ? ['--import=tsx', 'test/chaos/broken-node.ts'] : ['bin/seqdb.js', 'node']),
       '--shard', n.shard, '--host', n.address, '--port', String(NODE_PORT), '--data', n.dataDir, '--join', join,
       ...(bootstrap ? ['--bootstrap-expect', String(this.#perShard)] : []),
       ...(this.#o.sharded === true ? ['--catalog', this.shardNodes('1').map((m) => m.addr).join(',')] : []),

@@ -27,7 +27,7 @@ export class Rebalancer {
     if (this.#child !== null) return;
     const fd = openSync(this.logPath, 'a');
     const router = this.router();
-    const child = spawn(process.execPath, ['--import=tsx', 'bin/seqdb.ts', 'rebalance', '--router', router], { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] });
+    const child = spawn(process.execPath, ['bin/seqdb.js', 'rebalance', '--router', router], { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.#runs++;
     this.#child = child;

@@ -139,7 +139,7 @@ export class ChaosRouters {
   }
 
   #spawn(r: ChaosRouter): void {
-    const args = ['netns', 'exec', r.ns, process.execPath, '--import=tsx', 'bin/seqdb.ts', 'router',
+    const args = ['netns', 'exec', r.ns, process.execPath, 'bin/seqdb.js', 'router',
       '--host', r.address, '--port', String(NODE_PORT), '--join', this.seeds.join(',')];
     const fd = openSync(r.logPath, 'a');
     const child = spawn('ip', args, { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] });

@@ -79,7 +79,7 @@ test('cli with piped input runs each line and prints redis-cli style replies', a
 });
 
 function pty(steps: { after: string; send: string }[], histFile: string): Promise<{ code: number | null; out: string }> {
-  const spec = JSON.stringify({ argv: [process.execPath, '--import=tsx', SEQDB, 'cli', '--router', router], steps, timeout: 30 });
+  const spec = JSON.stringify({ argv: [process.execPath, SEQDB, 'cli', '--router', router], steps, timeout: 30 });
   return new Promise((resolve) => {
     const child = spawn('python3', [join(ROOT, 'test/client/pty-run.py'), spec], {
       cwd: ROOT,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
-export const SEQDB = join(ROOT, 'bin/seqdb.ts');
+export const SEQDB = join(ROOT, 'bin/seqdb.js');
 
 export interface DevProcess {
   readonly port: number;
@@ -21,7 +21,7 @@ export async function tempDir(prefix: string): Promise<{ path: string; remove():
 
 /** Starts `seqdb dev` on `port` (0: any) and resolves once it printed its address. */
 export function startDev(dataDir: string, port = 0, timeoutMs = 20_000, extraArgs: readonly string[] = []): Promise<DevProcess> {
-  const child = spawn(process.execPath, ['--import=tsx', SEQDB, 'dev', '--port', String(port), '--data', dataDir, ...extraArgs], {
+  const child = spawn(process.execPath, [SEQDB, 'dev', '--port', String(port), '--data', dataDir, ...extraArgs], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -65,7 +65,7 @@ export interface RunResult {
 /** Runs `seqdb <args>` to completion (bounded by timeoutMs). */
 export function runSeqdb(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import=tsx', SEQDB, ...args], {
+    const child = spawn(process.execPath, [SEQDB, ...args], {
       cwd: ROOT,
       env: { ...process.env, SEQDB_HISTFILE: '', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

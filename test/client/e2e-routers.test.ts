@@ -23,7 +23,7 @@ interface Proc {
 }
 
 function launch(p: Proc): void {
-  const child = spawn(process.execPath, ['--import=tsx', SEQDB, ...p.args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SEQDB, ...p.args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   p.child = child;
   const keep = (d: Buffer): void => {
     p.output = (p.output + d.toString()).slice(-20_000);

@@ -29,7 +29,7 @@ export async function startDev(
 ): Promise<DevProcess> {
   const child = spawn(
     process.execPath,
-    ['--import=tsx', 'bin/seqdb.ts', 'dev', '--port', '0', '--data', dataDir, ...extraArgs],
+    ['bin/seqdb.js', 'dev', '--port', '0', '--data', dataDir, ...extraArgs],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   t.teardown(() => {

@@ -18,7 +18,7 @@ export interface Proc {
 }
 
 export function seqdb(t: { teardown(fn: () => unknown): void }, args: readonly string[]): Proc {
-  const child = spawn(process.execPath, ['--import=tsx', 'bin/seqdb.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/seqdb.js', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const onData = (d: Buffer): void => {
     out += d.toString();

@@ -81,7 +81,7 @@ test('percentile: nearest rank', (t) => {
 
 test('CLI: seqdb rebalance and seqdb shard remove check their arguments', (t) => {
   const run = (...args: string[]): { status: number | null; err: string } => {
-    const r = spawnSync(process.execPath, ['--import=tsx', 'bin/seqdb.ts', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, ['bin/seqdb.js', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
     return { status: r.status, err: r.stderr };
   };
   const noRouter = run('rebalance');

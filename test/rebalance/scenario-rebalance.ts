@@ -79,7 +79,7 @@ interface Node { proc: Proc; shard: string; address: string }
 
 function runRebalance(env: Record<string, string>, extra: readonly string[] = ['rebalance'], onLine?: (line: string) => void): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import=tsx', 'bin/seqdb.ts', ...extra, '--router', ROUTERS[0]!, '--batch-slots', '512'], {
+    const child = spawn(process.execPath, ['bin/seqdb.js', ...extra, '--router', ROUTERS[0]!, '--batch-slots', '512'], {
       cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
     });
     let output = '';

@@ -7,7 +7,7 @@ import { LmdbRaftStorage } from '../../node/replication/lmdb-raft-storage.ts';
 import { freePort } from './helpers/cluster.ts';
 
 function seqdb(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, ['--import=tsx', 'bin/seqdb.ts', ...args], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, ['bin/seqdb.js', ...args], { encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 

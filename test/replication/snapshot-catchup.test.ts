@@ -30,7 +30,7 @@ test('a follower that missed a compacted part of the log catches up by InstallSn
 
   // The restored follower serves correctly once it leads.
   const followerId = /node_id:(\S+)/.exec(await command(follower.port, ['INFO']))![1]!;
-  const r = spawnSync(process.execPath, ['--import=tsx', 'bin/seqdb.ts', 'node', 'admin', 'transfer', followerId, '--addr', c.nodes[leader]!.addr, '--shard', 's1'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['bin/seqdb.js', 'node', 'admin', 'transfer', followerId, '--addr', c.nodes[leader]!.addr, '--shard', 's1'], { encoding: 'utf8' });
   t.is(r.status, 0, r.stderr + r.stdout);
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline && (await c.info(follower.index))?.role !== 'leader') await sleep(50);

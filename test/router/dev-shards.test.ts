@@ -25,7 +25,7 @@ function accepting(p: number): Promise<boolean> {
 test('seqdb dev --shards 2 --nodes 3 spreads buckets over both shards and stops cleanly', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'seqdb-dev-shards-'));
   const port = await freePortRange(6, true);
-  const child = spawn(process.execPath, ['--import=tsx', 'bin/seqdb.ts', 'dev', '--shards', '2', '--nodes', '3', '--port', String(port), '--data', dir],
+  const child = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', '3', '--port', String(port), '--data', dir],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));

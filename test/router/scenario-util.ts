@@ -24,7 +24,7 @@ export function start(name: string, args: readonly string[]): Proc {
 }
 
 export function respawn(p: Proc): void {
-  const child = spawn(process.execPath, ['--import=tsx', 'bin/seqdb.ts', ...p.args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/seqdb.js', ...p.args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   p.child = child;
   const onData = (d: Buffer): void => {
     p.output += d.toString();

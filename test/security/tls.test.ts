@@ -70,7 +70,7 @@ test('seqdb dev --shards 2 --nodes 2 over TLS with a generated cluster secret se
   const certs = makeCerts(await tempDir(t, 'seqdb-certs-'));
   const dir = await tempDir(t);
   const port = await freeRange(5);
-  const child = spawn(process.execPath, ['--import=tsx', 'bin/seqdb.ts', 'dev', '--shards', '2', '--nodes', '2', '--port', String(port),
+  const child = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', '2', '--port', String(port),
     '--data', dir, '--requirepass', PASSWORD, '--tls-cert', certs.cert, '--tls-key', certs.key, '--tls-ca', certs.ca],
   { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SEQDB_CLUSTER_SECRET: '' } });
   let output = '';
@@ -108,7 +108,7 @@ test('seqdb dev --shards 2 --nodes 2 over TLS with a generated cluster secret se
   // Admin requests are peer control requests: they need the generated secret (kept in the data dir).
   const secret = readFileSync(join(dir, 'cluster-secret'), 'utf8').trim();
   const tlsFlags = ['--tls-cert', certs.cert, '--tls-key', certs.key, '--tls-ca', certs.ca];
-  const admin = (extra: string[]) => run(process.execPath, ['--import=tsx', 'bin/seqdb.ts', 'node', 'admin', 'status', '--addr', `127.0.0.1:${port + 1}`,
+  const admin = (extra: string[]) => run(process.execPath, ['bin/seqdb.js', 'node', 'admin', 'status', '--addr', `127.0.0.1:${port + 1}`,
     '--shard', '1', ...tlsFlags, ...extra], { cwd: ROOT, env: { ...process.env, SEQDB_CLUSTER_SECRET: '' } });
   const status = await admin(['--cluster-secret', secret]);
   t.regex(status.stdout, /"status"/);

@@ -59,7 +59,7 @@ test('the series commands and their replies on the wire', async (t) => {
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 function run(args: string[]): Promise<{ stdout: string }> {
-  return promisify(execFile)(process.execPath, ['--import=tsx', 'bin/seqdb.ts', ...args], { cwd: ROOT, timeout: 20_000 });
+  return promisify(execFile)(process.execPath, ['bin/seqdb.js', ...args], { cwd: ROOT, timeout: 20_000 });
 }
 
 interface Ledger {

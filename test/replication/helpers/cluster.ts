@@ -79,7 +79,7 @@ export class Cluster {
     const n = this.nodes[i]!;
     const child = spawn(
       process.execPath,
-      ['--import=tsx', 'bin/seqdb.ts', 'node', '--shard', 's1', '--host', '127.0.0.1', '--port', String(n.port),
+      ['bin/seqdb.js', 'node', '--shard', 's1', '--host', '127.0.0.1', '--port', String(n.port),
         '--data', n.dataDir, '--join', this.joinList, ...this.extraArgs, ...args],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
