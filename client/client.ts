@@ -244,11 +244,14 @@ export class SeqClient {
     options: CommandOptions,
     why: 'final' | 'deadline' | 'closed',
   ): Error {
-    if (why === 'final' && failure.kind === 'reply' && !RETRYABLE_WORDS.has(failure.word)) {
-      const code = isTokenExpired(failure.word, failure.message) ? ClientErrorCode.TOKEN_EXPIRED : ClientErrorCode.SERVER;
-      return new ServerError(failure.word, failure.message, code, attempts);
+    const expired = failure.kind === 'reply' && isTokenExpired(failure.word, failure.message);
+    const serverCode = expired ? ClientErrorCode.TOKEN_EXPIRED : ClientErrorCode.SERVER;
+    // A retry's "token expired" says the server no longer knows the token: whether an earlier
+    // attempt applied stays unknown, so it is not reported as a plain refusal.
+    if (why === 'final' && failure.kind === 'reply' && !RETRYABLE_WORDS.has(failure.word) && !(expired && mayHaveApplied)) {
+      return new ServerError(failure.word, failure.message, serverCode, attempts);
     }
-    const cause = failure.kind === 'reply' ? new ServerError(failure.word, failure.message) : failure.error;
+    const cause = failure.kind === 'reply' ? new ServerError(failure.word, failure.message, serverCode) : failure.error;
     if (mayHaveApplied) {
       const retryHint = options.token === undefined ? '' : `; retry with token ${options.token}`;
       return new OutcomeUnknownError(

@@ -216,6 +216,20 @@ test('an expired token is ERR_TOKEN_EXPIRED, not retried', async (t) => {
   await client.close();
 });
 
+test('a retry answered "token expired" after a lost reply is ERR_OUTCOME_UNKNOWN, not a refusal', async (t) => {
+  const server = await fake(t);
+  // The first attempt applies and its reply is lost; the retry finds the token gone.
+  server.script = (_args, n) => (n === 0 ? { drop: 'after' } : { reply: '-ERR ID token expired: older than the retention window or already evicted\r\n' });
+  const client = createClient({ routers: [server.address], ...fast });
+  t.teardown(() => client.destroy());
+  const err = (await t.throwsAsync(client.inc('b', 's'))) as OutcomeUnknownError;
+  t.is(err.code, ClientErrorCode.OUTCOME_UNKNOWN);
+  t.truthy(err.token);
+  t.is((err.cause as ServerError).code, ClientErrorCode.TOKEN_EXPIRED);
+  t.is(server.state.values.get('b\u0000s'), 1n, 'the first attempt did apply');
+  await client.close();
+});
+
 test('bad arguments are ERR_INVALID_ARGUMENT and nothing is sent', async (t) => {
   const server = await fake(t);
   const client = createClient({ routers: [server.address] });
