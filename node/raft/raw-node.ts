@@ -196,6 +196,11 @@ export class RawNode {
     return this.r.role;
   }
 
+  /** Whether the applied configuration has learners (cheaper than status() per loop turn). */
+  get hasLearners(): boolean {
+    return this.r.appliedConf.learners.length > 0;
+  }
+
   /** The last index of the log (a leader's: of every entry it proposed so far). */
   get lastIndex(): number {
     return this.r.log.lastIndex();

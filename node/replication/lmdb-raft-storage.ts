@@ -3,8 +3,8 @@
  * the durable write path the driver awaits before it sends anything that depends on it.
  *
  * Layout (one LMDB environment in `<data>/raft`, separate from the state machine's):
- * - db `log`: key = 8-byte big-endian index (so LMDB's byte order is log order), value =
- *   term (u64) | type (u8) | data.
+ * - db `log`: entries (log-entry-codec.ts: key = 8-byte big-endian index, value =
+ *   term (u64) | type (u8) | data).
  * - db `meta` (msgpack): `hs` hard state, `trunc` {index, term} the compaction point (the dummy
  *   that keeps term(firstIndex-1) answerable), `snap` the snapshot meta, `imageRef`/`snapHead`
  *   naming its image (chunks in db `image`, snapshot-images.ts),
@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
 import { SnapshotImages } from './snapshot-images.ts';
+import { decodeEntry, encodeEntryValue, indexKey, readU64 } from './log-entry-codec.ts';
 import {
   RaftError,
   RaftErrorCode,
@@ -66,34 +67,6 @@ interface IndexTerm {
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 const EMPTY_HS: HardState = { term: 0, vote: null, commit: 0 };
-const TWO_32 = 2 ** 32;
-
-export function indexKey(index: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeUInt32BE(Math.floor(index / TWO_32), 0);
-  b.writeUInt32BE(index >>> 0, 4);
-  return b;
-}
-
-function readU64(b: Uint8Array, off: number): number {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return v.getUint32(off) * TWO_32 + v.getUint32(off + 4);
-}
-
-function encodeEntryValue(e: Entry): Buffer {
-  const b = Buffer.allocUnsafe(9 + e.data.length);
-  b.writeUInt32BE(Math.floor(e.term / TWO_32), 0);
-  b.writeUInt32BE(e.term >>> 0, 4);
-  b.writeUInt8(e.type, 8);
-  b.set(e.data, 9);
-  return b;
-}
-
-function decodeEntry(index: number, v: Uint8Array): Entry {
-  // Copy: lmdb may hand out buffers backed by the memory map.
-  return { index, term: readU64(v, 0), type: v[8] as EntryType, data: Uint8Array.prototype.slice.call(v, 9) };
-}
-
 function sameIdentity(a: NodeIdentity, b: Omit<NodeIdentity, 'nodeId'>): boolean {
   return a.shard === b.shard && a.cluster === b.cluster;
 }

@@ -17,21 +17,8 @@
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { RawNode } from '../raft/raw-node.ts';
-import {
-  type Message,
-  type NodeId,
-  type RaftStatus,
-  type Ready,
-} from '../raft/types.ts';
-import {
-  encodeCommand,
-  errorResult,
-  read,
-  type Command,
-  type CommandResult,
-  type LmdbStore,
-  type StateMachine,
-} from '../state-machine/index.ts';
+import type { Message, NodeId, RaftStatus, Ready } from '../raft/types.ts';
+import { encodeCommand, errorResult, read, type Command, type CommandResult, type LmdbStore, type StateMachine } from '../state-machine/index.ts';
 import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
 import { Members } from './members.ts';
 import { Proposals, promoteCaughtUpLearner, proposeErrorResult } from './proposals.ts';
@@ -372,8 +359,7 @@ export class RaftNode {
   }
 
   private async afterAdvance(): Promise<void> {
-    const st = this.raw.status();
-    if (st.role === 'leader' && promoteCaughtUpLearner(this.raw, st, this.d.log)) this.schedule();
+    if (this.raw.role === 'leader' && this.raw.hasLearners && promoteCaughtUpLearner(this.raw, this.raw.status(), this.d.log)) this.schedule();
     const due = this.applier.snapshotDue(this.d.storage.snapshotMeta().index, this.snapshotEntries, this.lastSnapshotBytes);
     if ((due || this.snapshotWaiters.length > 0) && this.snapshotting === null) {
       const waiters = this.snapshotWaiters.splice(0);

@@ -4,22 +4,24 @@
  * Inbound: every connection is sniffed (peer-hello.ts). A peer hello of another cluster or shard,
  * or from a removed node, is refused with one `SEQDB-PEER-REFUSED <reason>` line and logged;
  * anything that is not a hello is handed, bytes intact, to the client server.
- * Outbound: one connection per peer, written only by us (Raft messages flow one way on it; the
- * peer answers on its own connection to us). Each link has a bounded queue: when full, messages
- * are dropped (Raft retransmits). A failed link reports the peer unreachable and reconnects with
- * capped exponential backoff on the next send. A link is also failed when the peer leaves what we
- * send unanswered for too long or a dial hangs: silent packet loss never errors a TCP connection.
- * Control requests (join, bootstrap discovery) use short-lived connections: hello, one CONTROL
- * frame, one CONTROL frame back.
+ * Outbound (peer-link.ts): one connection per peer, written only by us (Raft messages flow one way
+ * on it; the peer answers on its own connection to us). Each link has a bounded queue: when full,
+ * messages are dropped (Raft retransmits). A failed link reports the peer unreachable and
+ * reconnects with capped exponential backoff on the next send. A link is also failed when the peer
+ * leaves what we send unanswered for too long or a dial hangs: silent packet loss never errors a
+ * TCP connection. Control requests (join, bootstrap discovery; control-request.ts) use short-lived
+ * connections: hello, one CONTROL frame, one CONTROL frame back.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.ts';
-import { encodeControl, encodeMessage, PeerDecoder, type PeerCodecOptions } from './peer-codec.ts';
+import { encodeControl, PeerDecoder, type PeerCodecOptions } from './peer-codec.ts';
 import { formatHello, sniff, type PeerHello } from './peer-hello.ts';
+import { controlRequest } from './control-request.ts';
+import { KEEPALIVE_DELAY_MS, PeerLink, type InboundView } from './peer-link.ts';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { ClusterSecret } from '../../shared/security/cluster-proof.ts';
-import { acceptPeerAuth, offerPeerAuth } from '../../shared/security/peer-auth.ts';
-import { dial, guardTlsServer, type TlsConfig } from '../../shared/security/tls-config.ts';
+import { acceptPeerAuth } from '../../shared/security/peer-auth.ts';
+import { guardTlsServer, type TlsConfig } from '../../shared/security/tls-config.ts';
 
 export type Control = Record<string, unknown>;
 
@@ -84,14 +86,6 @@ export interface TransportOptions {
 const SILENT_CLIENT_MS = 1000;
 /** A connection stuck inside a partial hello this long is dropped. */
 const SNIFF_TIMEOUT_MS = 10_000;
-/** TCP keepalive on peer connections: a dead, idle connection is found by the kernel eventually. */
-const KEEPALIVE_DELAY_MS = 5_000;
-
-/** What a link needs to know about the peer's traffic to us (it arrives on other sockets). */
-interface InboundView {
-  /** When anything last arrived from this peer (0: never). */
-  heardMs(id: NodeId): number;
-}
 
 export class Transport {
   private readonly server: Server;
@@ -289,239 +283,4 @@ export class Transport {
     if (rest.length) onData(rest);
     socket.resume();
   }
-}
-
-/**
- * One outbound connection to one peer, with its bounded queue and backoff.
- *
- * Dead links: a partition that drops packets silently never errors a TCP connection; writes pile
- * up in the kernel and, once the network heals, TCP retransmits only at its next backoff step
- * (seconds later). So a link is also failed when its TCP handshake does not complete within
- * connectTimeoutMs, or when we keep sending and the peer stays silent for peerSilenceMsMax.
- */
-class PeerLink {
-  private socket: Socket | null = null;
-  private connected = false;
-  private queue: { frames: Buffer[]; snapshot: boolean }[] = [];
-  private queuedBytes = 0;
-  private failures = 0;
-  private retryAtMs = 0;
-  private writable = true;
-  private closed = false;
-  /** When we first sent something the peer has not answered yet (null: all answered). */
-  private unansweredSinceMs: number | null = null;
-  /** Snapshots queued or being written: the peer answers only after installing one. */
-  private snapshotsInFlight = 0;
-  private connectTimer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly id: NodeId, private readonly opts: TransportOptions, private readonly inbound: InboundView) {}
-
-  send(m: Message): void {
-    if (this.closed) return;
-    if (this.socket && this.connected && this.silentTooLong(Date.now())) {
-      this.opts.log(`peer ${this.id}: nothing heard for ${this.opts.peerSilenceMsMax ?? 1000} ms while sending; reconnecting`);
-      this.drop(this.socket);
-    }
-    const max = this.opts.queueMessagesMax ?? 4096;
-    const frames = encodeMessage(m, this.opts.codec);
-    const bytes = frames.reduce((n, f) => n + f.length, 0);
-    if (this.queue.length >= max || this.queuedBytes + bytes > (this.opts.queueBytesMax ?? 64 << 20)) {
-      if (m.type === 'snap') this.opts.onSnapshotSent(this.id, false);
-      return;
-    }
-    if (!this.socket) {
-      if (Date.now() < this.retryAtMs) {
-        if (m.type === 'snap') this.opts.onSnapshotSent(this.id, false);
-        return;
-      }
-      this.connect();
-      if (!this.socket) return;
-    }
-    this.queue.push({ frames, snapshot: m.type === 'snap' });
-    if (m.type === 'snap') this.snapshotsInFlight++;
-    this.queuedBytes += bytes;
-    this.flush();
-  }
-
-  close(): void {
-    this.closed = true;
-    this.socket?.destroy();
-  }
-
-  /** The peer just connected to us: the network to it works, so skip the rest of any backoff. */
-  peerReachable(): void {
-    if (this.closed) return;
-    if (this.socket === null) {
-      this.retryAtMs = 0;
-      this.failures = 0;
-    } else if (this.socket.connecting) {
-      // Our SYN was probably lost while the path was down; the kernel would resend it only after 1 s+.
-      this.drop(this.socket);
-      this.retryAtMs = 0;
-      this.failures = 0;
-    }
-  }
-
-  /** Called on every send: true when the peer has left our traffic unanswered for too long. */
-  private silentTooLong(now: number): boolean {
-    if (this.snapshotsInFlight > 0) {
-      this.unansweredSinceMs = null;
-      return false;
-    }
-    const since = this.unansweredSinceMs;
-    if (since === null || this.inbound.heardMs(this.id) >= since) {
-      this.unansweredSinceMs = now;
-      return false;
-    }
-    return now - since > (this.opts.peerSilenceMsMax ?? 1000);
-  }
-
-  /** Fails the link now (the socket's close event comes later and is then ignored). */
-  private drop(s: Socket): void {
-    this.fail(s);
-    s.destroy();
-  }
-
-  private connect(): void {
-    const addr = this.opts.addressOf(this.id);
-    if (!addr) return this.fail(null);
-    const [host, port] = splitAddr(addr);
-    const s = dial(host, port, this.opts.tls);
-    this.socket = s;
-    this.unansweredSinceMs = null;
-    s.setNoDelay(true);
-    s.setKeepAlive(true, KEEPALIVE_DELAY_MS);
-    this.connectTimer = setTimeout(() => {
-      this.connectTimer = null;
-      if (this.socket === s && s.connecting) this.drop(s);
-    }, this.opts.connectTimeoutMs ?? 250);
-    this.connectTimer.unref();
-    const hello = formatHello({ cluster: this.opts.cluster, shard: this.opts.shard, nodeId: this.opts.nodeId, addr: this.opts.advertise() });
-    s.write(hello);
-    s.once('connect', () => {
-      const secret = this.opts.clusterSecret;
-      if (secret !== undefined) {
-        // Frames wait until the peer proved the secret (and we did).
-        offerPeerAuth(s, secret, hello.trimEnd()).then(
-          () => {
-            if (this.socket !== s) return;
-            this.connected = true;
-            this.failures = 0;
-            this.flush();
-          },
-          (err: Error) => {
-            this.opts.log(`peer ${this.id} at ${addr}: ${err.message}`);
-            s.destroy();
-          },
-        );
-        return;
-      }
-      this.connected = true;
-      this.failures = 0;
-      this.flush();
-    });
-    s.on('drain', () => {
-      this.writable = true;
-      this.flush();
-    });
-    s.on('data', (d: Buffer) => {
-      if (d.toString('latin1').startsWith('SEQDB-PEER-REFUSED')) this.opts.log(`peer ${this.id} at ${addr} ${d.toString('latin1').trim()}`);
-    });
-    s.on('error', () => s.destroy());
-    s.once('close', () => this.fail(s));
-  }
-
-  private flush(): void {
-    const s = this.socket;
-    if (!s || !this.connected) return;
-    // One Ready sends several messages to this peer synchronously: cork so they leave in one
-    // writev at the end of this tick instead of one syscall per frame (a top cost in profiles).
-    if (this.queue.length > 0 && s.writableCorked === 0) {
-      s.cork();
-      process.nextTick(() => s.uncork());
-    }
-    while (this.writable && this.queue.length > 0) {
-      const item = this.queue.shift()!;
-      for (const f of item.frames) {
-        this.queuedBytes -= f.length;
-        this.writable = s.write(f);
-      }
-      if (item.snapshot) {
-        // The callback of the last write fires once the whole image left through the socket.
-        s.write(Buffer.alloc(0), (err) => {
-          if (this.socket === s) this.snapshotsInFlight = Math.max(0, this.snapshotsInFlight - 1);
-          this.opts.onSnapshotSent(this.id, !err);
-        });
-      }
-    }
-  }
-
-  private fail(s: Socket | null): void {
-    if (s !== null && s !== this.socket) return;
-    for (const item of this.queue) if (item.snapshot) this.opts.onSnapshotSent(this.id, false);
-    this.queue = [];
-    this.queuedBytes = 0;
-    this.socket = null;
-    this.connected = false;
-    this.snapshotsInFlight = 0;
-    this.unansweredSinceMs = null;
-    if (this.connectTimer) clearTimeout(this.connectTimer);
-    this.connectTimer = null;
-    this.writable = true;
-    this.failures++;
-    const min = this.opts.backoffMsMin ?? 50;
-    const max = this.opts.backoffMsMax ?? 500;
-    this.retryAtMs = Date.now() + Math.min(max, min * 2 ** Math.min(this.failures - 1, 16));
-    if (!this.closed) this.opts.onUnreachable(this.id);
-  }
-}
-
-export function splitAddr(addr: string): [string, number] {
-  const i = addr.lastIndexOf(':');
-  const port = Number(addr.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`bad address '${addr}' (want host:port)`);
-  return [addr.slice(0, i).replace(/^\[|\]$/g, ''), port];
-}
-
-function controlRequest(addr: string, control: Control, timeoutMs: number, opts: TransportOptions): Promise<Control> {
-  return new Promise((resolve, reject) => {
-    let host: string;
-    let port: number;
-    try {
-      [host, port] = splitAddr(addr);
-    } catch (err) {
-      return reject(err);
-    }
-    const s = dial(host, port, opts.tls);
-    const decoder = new PeerDecoder(opts.codec);
-    let head = '';
-    const done = (err: Error | null, reply?: Control): void => {
-      clearTimeout(timer);
-      s.destroy();
-      if (err) reject(err);
-      else resolve(reply!);
-    };
-    const timer = setTimeout(() => done(new Error(`control request to ${addr} timed out`)), timeoutMs);
-    const hello = formatHello({ cluster: opts.cluster, shard: opts.shard, nodeId: opts.nodeId, addr: opts.advertise() });
-    s.write(hello);
-    const onData = (d: Buffer): void => {
-      if (head.length < 32) {
-        head += d.toString('latin1');
-        if (head.startsWith('SEQDB-PEER-REFUSED')) return done(new Error(`${addr}: ${head.trim()}`));
-      }
-      try {
-        for (const f of decoder.push(d)) if (f.kind === 'control') return done(null, f.control);
-      } catch (err) {
-        done(err as Error);
-      }
-    };
-    const start = (): void => {
-      s.write(encodeControl(control, opts.codec));
-      s.on('data', onData);
-    };
-    if (opts.clusterSecret === undefined) start();
-    else offerPeerAuth(s, opts.clusterSecret, hello.trimEnd()).then(start, (err: Error) => done(new Error(`${addr}: ${err.message}`)));
-    s.on('error', (err) => done(err));
-    s.on('close', () => done(new Error(`control connection to ${addr} closed`)));
-  });
 }
