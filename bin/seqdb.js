@@ -10,7 +10,7 @@ async function entry() {
     try {
       return pathToFileURL(await bundledEntry()).href;
     } catch (err) {
-      if (!['EACCES', 'EROFS', 'EPERM'].includes(err?.code)) throw err;
+      if (!['EACCES', 'EROFS', 'EPERM', 'ENOTDIR'].includes(err?.code)) throw err;
       process.stderr.write(`seqdb: cannot cache the bundle (${err.code}); running through tsx\n`);
     }
   }

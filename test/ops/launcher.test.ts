@@ -70,6 +70,14 @@ test('SEQDB_TSX=1 runs the sources through tsx and builds nothing', async (t) =>
   t.deepEqual(await bundles(cache), []);
 });
 
+test('a cache that cannot be written falls back to tsx with a warning', async (t) => {
+  const { dir } = await packageCopy(t);
+  const notADir = join(dir, 'package.json', 'cache'); // under a file: ENOTDIR, as a read-only dir gives EACCES/EROFS
+  const out = await seqdb(dir, notADir, ['--help']);
+  t.regex(out.stdout, /^Usage: seqdb <command>/m);
+  t.regex(out.stderr, /cannot cache the bundle \(ENOTDIR\); running through tsx/);
+});
+
 test('a command that fails in the bundle exits with its own code and message', async (t) => {
   const { dir, cache } = await packageCopy(t);
   const err = await seqdb(dir, cache, ['no-such-command']).then(() => null, (e: { code: number; stderr: string }) => e);
