@@ -3,7 +3,7 @@
 // its module hooks run on a second V8 isolate for the life of the process, ~35 MB of resident
 // memory per node and router (bench/README.md, "Failover, memory, restart").
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 

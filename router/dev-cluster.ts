@@ -11,7 +11,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SEQDB_BIN } from '../shared/package-root.ts';
 import { startRouter, type Router } from './router.ts';
 import type { Metrics } from '../shared/observability/metrics.ts';
@@ -53,7 +52,6 @@ export interface DevCluster {
   close(): Promise<void>;
 }
 
-const SEQDB = fileURLToPath(SEQDB_BIN);
 /** How long close() waits for nodes after SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 5000;
 
@@ -85,7 +83,7 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
       const dataDir = join(o.dataDir, `shard-${shard}`, `node-${i}`);
       mkdirSync(dataDir, { recursive: true });
       const args = [
-        SEQDB, 'node', '--shard', String(shard), '--host', o.host,
+        SEQDB_BIN, 'node', '--shard', String(shard), '--host', o.host,
         '--port', members[i]!.split(':').pop()!, '--data', dataDir, '--join', members.join(','),
         '--bootstrap-expect', String(perShard), '--catalog', catalog.join(','),
         ...(shard === 1 ? ['--shards-expect', String(o.shards)] : []), ...(o.nodeArgs ?? []), ...tlsArgs,

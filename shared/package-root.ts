@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The directory of SeqDB's package.json, found by walking up from this module. Paths inside the
@@ -20,5 +21,5 @@ function findPackageRoot(): URL {
 /** file:// URL of the package directory, ending in '/'. */
 export const PACKAGE_ROOT: URL = findPackageRoot();
 
-/** The `seqdb` command's entry (bin/seqdb.js): what dev clusters start their nodes with. */
-export const SEQDB_BIN: URL = new URL('bin/seqdb.js', PACKAGE_ROOT);
+/** Path of the `seqdb` command's entry (bin/seqdb.js): what dev clusters start their nodes with. */
+export const SEQDB_BIN: string = fileURLToPath(new URL('bin/seqdb.js', PACKAGE_ROOT));

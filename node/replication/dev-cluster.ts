@@ -11,7 +11,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SEQDB_BIN } from '../../shared/package-root.ts';
 
 export interface DevClusterOptions {
@@ -37,7 +36,6 @@ export interface DevCluster {
   close(): Promise<void>;
 }
 
-const SEQDB = fileURLToPath(SEQDB_BIN);
 const POLL_MS = 200;
 
 export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster> {
@@ -50,7 +48,7 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
     mkdirSync(dir, { recursive: true });
     const child = spawn(
       process.execPath,
-      [SEQDB, 'node', '--shard', '0', '--host', '127.0.0.1', '--port', addr.split(':')[1]!, '--data', dir,
+      [SEQDB_BIN, 'node', '--shard', '0', '--host', '127.0.0.1', '--port', addr.split(':')[1]!, '--data', dir,
         '--join', addrs.join(','), '--bootstrap-expect', String(o.nodes)],
       { stdio: ['ignore', o.nodeOutput ?? 'inherit', o.nodeOutput ?? 'inherit'] },
     );
