@@ -1,19 +1,29 @@
 // The `seqdb` command runs one JavaScript bundle of its TypeScript sources, built by esbuild on
 // first use and cached by content hash in node_modules/.cache/seqdb/. Why not tsx at run time:
 // its module hooks run on a second V8 isolate for the life of the process, ~35 MB of resident
-// memory per node and router (bench/README.md, "Failover, memory, restart").
-import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+// memory per node and router (node/DESIGN.md, "How the process runs").
+import { randomBytes, createHash } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** Everything the command imports lives under these; tests and benches never do. */
 const SOURCE_DIRS = ['bin', 'node', 'router', 'shared', 'client'];
-/** SEQDB_CACHE_DIR moves the cache (a read-only package directory, tests). */
-const CACHE_DIR = process.env.SEQDB_CACHE_DIR || join(ROOT, 'node_modules', '.cache', 'seqdb');
 /** Bundles of older sources are removed once this old (a process may still be importing one). */
 const STALE_MS = 24 * 3600 * 1000;
+/** A build whose sources changed while esbuild read them is retried this many times. */
+const BUILD_ATTEMPTS_MAX = 3;
+
+/**
+ * SEQDB_CACHE_DIR moves the cache (tests). It must stay inside the package: the bundle imports
+ * its dependencies by name, resolved from the node_modules/ above it.
+ */
+function cacheDir() {
+  const dir = resolve(process.env.SEQDB_CACHE_DIR || join(ROOT, 'node_modules', '.cache', 'seqdb'));
+  if (!dir.startsWith(ROOT)) throw new Error(`SEQDB_CACHE_DIR ${dir} is outside the package directory ${ROOT}`);
+  return dir;
+}
 
 function sourceFiles(dir, out) {
   for (const ent of readdirSync(dir, { withFileTypes: true })) {
@@ -25,28 +35,74 @@ function sourceFiles(dir, out) {
 }
 
 /** Hash of every source file's path and bytes, and of the build's own inputs. */
-function sourceHash() {
+function sourceHash(esbuildVersion) {
   const h = createHash('sha256');
   const files = SOURCE_DIRS.flatMap((d) => sourceFiles(join(ROOT, d), [])).sort();
   for (const f of files) h.update(relative(ROOT, f)).update('\0').update(readFileSync(f)).update('\0');
-  h.update(readFileSync(join(ROOT, 'tsconfig.json')));
-  h.update(readFileSync(new URL('./bundle.js', import.meta.url)));
+  for (const f of ['tsconfig.json', 'package.json', 'bin/bundle.js']) h.update(readFileSync(join(ROOT, f)));
+  h.update(esbuildVersion);
   return h.digest('hex').slice(0, 20);
 }
 
-function removeStale(keep) {
-  for (const name of readdirSync(CACHE_DIR)) {
-    const path = join(CACHE_DIR, name);
-    if (name !== keep && Date.now() - statSync(path).mtimeMs > STALE_MS) rmSync(path, { force: true });
+/** The last line of every bundle: a file cut short (a crash right after the build) lacks it. */
+const trailer = (hash) => `\n//# seqdb-bundle ${hash}\n`;
+
+function isWhole(path, hash) {
+  const want = Buffer.from(trailer(hash));
+  let fd;
+  try {
+    fd = openSync(path, 'r');
+    const size = statSync(path).size;
+    if (size < want.length) return false;
+    const got = Buffer.alloc(want.length);
+    readSync(fd, got, 0, want.length, size - want.length);
+    return got.equals(want);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
-async function build(target) {
-  const esbuild = await import('esbuild');
-  const tmp = `${target}.${process.pid}.tmp`;
-  await esbuild.build({
+/** Best effort: another process may be removing or renaming the same files. */
+function removeStale(dir, keep) {
+  for (const name of readdirSync(dir)) {
+    if (name === keep) continue;
+    const path = join(dir, name);
+    try {
+      const ageMs = Date.now() - statSync(path).mtimeMs;
+      if (ageMs > STALE_MS) rmSync(path, { force: true });
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+}
+
+function writeDurably(path, text) {
+  // fs errors carry codes (EACCES, EROFS...): the launcher falls back to tsx on those.
+  writeFileSync(path, text);
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncDir(dir) {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function bundleText(esbuild) {
+  const out = await esbuild.build({
     entryPoints: [join(ROOT, 'bin', 'seqdb.ts')],
-    outfile: tmp,
+    write: false,
+    outfile: 'seqdb.mjs',
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -55,20 +111,31 @@ async function build(target) {
     packages: 'external',
     logLevel: 'error',
   });
-  // Atomic: processes started together may build at once; each reader sees a whole file.
-  renameSync(tmp, target);
+  return out.outputFiles[0].text;
 }
 
-/** Path of the bundle for the current sources, built first when there is none. */
+/** Path of the bundle for the current sources, built first when there is none (or a cut one). */
 export async function bundledEntry() {
-  const name = `seqdb-${sourceHash()}.mjs`;
-  const target = join(CACHE_DIR, name);
-  try {
-    statSync(target);
-  } catch {
-    mkdirSync(CACHE_DIR, { recursive: true });
-    await build(target);
-    removeStale(name);
+  const dir = cacheDir();
+  let esbuild = null;
+  const version = () => esbuild?.version ?? JSON.parse(readFileSync(join(ROOT, 'node_modules', 'esbuild', 'package.json'), 'utf8')).version;
+  for (let attempt = 1; attempt <= BUILD_ATTEMPTS_MAX; attempt++) {
+    const hash = sourceHash(version());
+    const name = `seqdb-${hash}.mjs`;
+    const target = join(dir, name);
+    if (isWhole(target, hash)) return target;
+    mkdirSync(dir, { recursive: true });
+    esbuild ??= await import('esbuild');
+    const text = await bundleText(esbuild);
+    // A source saved while esbuild read it: this text may mix versions, so it is not cached.
+    if (sourceHash(version()) !== hash) continue;
+    const tmp = join(dir, `${name}.${randomBytes(6).toString('hex')}.tmp`);
+    writeDurably(tmp, text + trailer(hash));
+    // Atomic: processes started together may build at once; each reader sees a whole file.
+    renameSync(tmp, target);
+    syncDir(dir);
+    removeStale(dir, name);
+    return target;
   }
-  return target;
+  throw new Error(`the sources kept changing while they were bundled (${BUILD_ATTEMPTS_MAX} attempts)`);
 }

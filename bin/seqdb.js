@@ -4,6 +4,10 @@
 // .ts lines), as does a package directory the bundle cannot be written to.
 import { pathToFileURL } from 'node:url';
 
+// The bundle runs from the cache, whose real path may lie in another checkout (a symlinked
+// node_modules/): it finds this package through this, not through its own location.
+globalThis[Symbol.for('seqdb.packageRoot')] = new URL('../', import.meta.url).href;
+
 async function entry() {
   if (process.env.SEQDB_TSX !== '1') {
     const { bundledEntry } = await import('./bundle.js');

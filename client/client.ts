@@ -253,7 +253,9 @@ export class SeqClient {
     }
     const cause = failure.kind === 'reply' ? new ServerError(failure.word, failure.message, serverCode) : failure.error;
     if (mayHaveApplied) {
-      const retryHint = options.token === undefined ? '' : `; retry with token ${options.token}`;
+      const retryHint = options.token === undefined ? '' : expired
+        ? '; the server no longer knows its token: read the sequence to see whether it moved'
+        : `; retry with token ${options.token}`;
       return new OutcomeUnknownError(
         `outcome unknown after ${attempts} attempt(s) (${describe(cause)})${retryHint}`,
         options.token,

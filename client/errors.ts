@@ -75,6 +75,14 @@ export class OutcomeUnknownError extends ClientError {
     this.attempts = attempts;
     this.part = part;
   }
+
+  /**
+   * False when the server has forgotten the token (its last reply was TOKEN_EXPIRED): retrying
+   * with it would only be refused again; read the sequence to see whether it moved.
+   */
+  get retryable(): boolean {
+    return this.token !== undefined && !(this.cause instanceof ServerError && this.cause.code === ClientErrorCode.TOKEN_EXPIRED);
+  }
 }
 
 export class TimeoutError extends ClientError {

@@ -117,8 +117,9 @@ export class IncMerger {
     const { bucket, sequence, members } = group;
     const count = members.length;
     if (err instanceof OutcomeUnknownError) {
+      const how = (i: number) => (err.retryable ? `retry with { id: '${token}', part: { index: ${i}, count: ${count} } }` : 'its token is no longer known');
       members.forEach((m, i) => m.reject(new OutcomeUnknownError(
-        `${err.message} (number ${i} of a block of ${count}: retry with { id: '${token}', part: { index: ${i}, count: ${count} } })`,
+        `${err.message} (number ${i} of a block of ${count}: ${how(i)})`,
         token, err.attempts, err.cause, { index: i, count },
       )));
     } else if (err instanceof ServerError && err.attempts === 1 && /^increment would overflow/.test(err.serverMessage)) {

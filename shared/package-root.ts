@@ -2,11 +2,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The directory of SeqDB's package.json, found by walking up from this module. Paths inside the
- * package are built from it, never from a module's own location: the `seqdb` command runs a
- * bundle cached elsewhere in the package (bin/bundle.js), where every module shares one URL.
+ * The directory of SeqDB's package.json: the one bin/seqdb.js names, else found by walking up
+ * from this module. Paths inside the package are built from it, never from a module's own
+ * location: the `seqdb` command runs a bundle cached elsewhere (bin/bundle.js), where every
+ * module shares one URL.
  */
 function findPackageRoot(): URL {
+  // Set by bin/seqdb.js: the bundle's own (real) path may lie in another checkout.
+  const given = (globalThis as Record<symbol, unknown>)[Symbol.for('seqdb.packageRoot')];
+  if (typeof given === 'string') return new URL(given);
   let dir = new URL('./', import.meta.url);
   for (let i = 0; i < 16; i++) {
     const pkg = new URL('package.json', dir);

@@ -35,8 +35,11 @@ export function exitCodeFor(err: unknown): Exit {
 
 /** One line for stderr; an unknown INC outcome names the token to finish it with. */
 export function describeError(err: unknown, retryCommand?: (token: string) => string): string {
-  if (err instanceof OutcomeUnknownError && err.token !== undefined && retryCommand !== undefined) {
-    return `outcome unknown (${causeText(err)}); retry with the same token: ${retryCommand(err.token)}`;
+  if (err instanceof OutcomeUnknownError && err.retryable && retryCommand !== undefined) {
+    return `outcome unknown (${causeText(err)}); retry with the same token: ${retryCommand(err.token!)}`;
+  }
+  if (err instanceof OutcomeUnknownError && err.token !== undefined && !err.retryable) {
+    return `outcome unknown (${causeText(err)}); the server no longer knows its token: read the sequence to see whether it moved`;
   }
   if (err instanceof ServerError) return `(${err.code}) ${err.message}`;
   if (err instanceof ClientError) return `(${err.code}) ${err.message}`;

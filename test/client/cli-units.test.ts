@@ -8,9 +8,21 @@ import { helpText } from '../../client/cli/help.ts';
 import { appendHistory, HISTORY_LINES_MAX, loadHistory, trimHistory } from '../../client/cli/history.ts';
 import { runLine } from '../../client/cli/repl.ts';
 import { analyzeInfo, clusterProblems, memberAddresses } from '../../client/cli/status-analysis.ts';
-import { exitCodeFor, routersFrom } from '../../client/cli/common.ts';
+import { describeError, exitCodeFor, routersFrom } from '../../client/cli/common.ts';
 import { ClientError, ClientErrorCode, OutcomeUnknownError, ServerError } from '../../client/errors.ts';
 import { FakeServer } from './fake-server.ts';
+
+test('an unknown outcome names the retry command only while the server still knows the token', (t) => {
+  const retry = (token: string) => `seqdb inc b s --id ${token}`;
+  const lost = new OutcomeUnknownError('outcome unknown', '1-tok', 2, new Error('connection closed'));
+  t.true(lost.retryable);
+  t.regex(describeError(lost, retry), /retry with the same token: seqdb inc b s --id 1-tok/);
+  const forgotten = new OutcomeUnknownError('outcome unknown', '1-tok', 2,
+    new ServerError('ERR', 'ID token expired: older than the retention window', ClientErrorCode.TOKEN_EXPIRED));
+  t.false(forgotten.retryable);
+  t.notRegex(describeError(forgotten, retry), /retry with/);
+  t.regex(describeError(forgotten, retry), /no longer knows its token: read the sequence/);
+});
 
 test('replies render like redis-cli', (t) => {
   t.is(formatReply({ kind: 'integer', value: 2n ** 63n - 1n }), '(integer) 9223372036854775807');

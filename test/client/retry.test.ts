@@ -226,6 +226,8 @@ test('a retry answered "token expired" after a lost reply is ERR_OUTCOME_UNKNOWN
   t.is(err.code, ClientErrorCode.OUTCOME_UNKNOWN);
   t.truthy(err.token);
   t.is((err.cause as ServerError).code, ClientErrorCode.TOKEN_EXPIRED);
+  t.false(err.retryable, 'a retry with a forgotten token could only be refused again');
+  t.notRegex(err.message, /retry with token/);
   t.is(server.state.values.get('b\u0000s'), 1n, 'the first attempt did apply');
   await client.close();
 });
