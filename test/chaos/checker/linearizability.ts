@@ -12,7 +12,10 @@ import type { LogicalOp } from './history.ts';
 import { type SeqState, stateKey, step } from './model.ts';
 
 export interface SearchBounds {
-  /** Search steps before giving up as undecided. Default 5,000,000. */
+  /**
+   * Search steps before giving up as undecided. Default 50,000,000 (~10-20 s of search): register
+   * sequences of runs with 16 client processes and ~20 unknown outcomes needed 8-12M (seed 9090).
+   */
   readonly stepsMax?: number;
   /** Cached (linearized-set, state) configurations before giving up. Default 2,000,000. */
   readonly cacheEntriesMax?: number;
@@ -44,7 +47,7 @@ interface Entry {
  * invocation, which includes "never".
  */
 export function checkLinearizable(ops: readonly LogicalOp[], initial: SeqState, bounds: SearchBounds = {}): SearchResult {
-  const stepsMax = bounds.stepsMax ?? 5_000_000;
+  const stepsMax = bounds.stepsMax ?? 50_000_000;
   const cacheEntriesMax = bounds.cacheEntriesMax ?? 2_000_000;
   const head = buildList(ops);
   const linearized = new Bitset(ops.length);
