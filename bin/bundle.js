@@ -78,19 +78,9 @@ function removeStale(dir, keep) {
   }
 }
 
-function writeDurably(path, text) {
-  // fs errors carry codes (EACCES, EROFS...): the launcher falls back to tsx on those.
-  writeFileSync(path, text);
+/** fsync of a file or a directory (a rename is durable once its directory is). */
+function fsyncPath(path) {
   const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function syncDir(dir) {
-  const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);
   } finally {
@@ -130,10 +120,12 @@ export async function bundledEntry() {
     // A source saved while esbuild read it: this text may mix versions, so it is not cached.
     if (sourceHash(version()) !== hash) continue;
     const tmp = join(dir, `${name}.${randomBytes(6).toString('hex')}.tmp`);
-    writeDurably(tmp, text + trailer(hash));
+    // fs errors carry codes (EACCES, EROFS...): the launcher falls back to tsx on those.
+    writeFileSync(tmp, text + trailer(hash));
+    fsyncPath(tmp);
     // Atomic: processes started together may build at once; each reader sees a whole file.
     renameSync(tmp, target);
-    syncDir(dir);
+    fsyncPath(dir);
     removeStale(dir, name);
     return target;
   }
