@@ -7,6 +7,7 @@ import { encodeRequest, type Arg } from './encode.ts';
 import {
   ClientError,
   ClientErrorCode,
+  FORGOTTEN_TOKEN_ADVICE,
   invalidArgument,
   OutcomeUnknownError,
   ServerError,
@@ -254,7 +255,7 @@ export class SeqClient {
     const cause = failure.kind === 'reply' ? new ServerError(failure.word, failure.message, serverCode) : failure.error;
     if (mayHaveApplied) {
       const retryHint = options.token === undefined ? '' : expired
-        ? '; the server no longer knows its token: read the sequence to see whether it moved'
+        ? `; ${FORGOTTEN_TOKEN_ADVICE}`
         : `; retry with token ${options.token}`;
       return new OutcomeUnknownError(
         `outcome unknown after ${attempts} attempt(s) (${describe(cause)})${retryHint}`,

@@ -56,6 +56,9 @@ export class ServerError extends ClientError {
   }
 }
 
+/** What to do about an unknown outcome whose token the server has forgotten (not `retryable`). */
+export const FORGOTTEN_TOKEN_ADVICE = 'the server no longer knows its token: read the sequence to see whether it moved';
+
 /** The deadline passed after an attempt that may have been applied. */
 export class OutcomeUnknownError extends ClientError {
   /** The exactly-once token of the INC: pass it as `id` to retry without a gap. Absent for SET

@@ -19,7 +19,7 @@
  *   caller as it is.
  * - A block's deadline is the earliest of its callers', counted from their inc() calls.
  */
-import { ClientError, ClientErrorCode, OutcomeUnknownError, ServerError } from './errors.ts';
+import { ClientError, ClientErrorCode, FORGOTTEN_TOKEN_ADVICE, OutcomeUnknownError, ServerError } from './errors.ts';
 import { timedToken } from './token.ts';
 import type { Name } from './validate.ts';
 import { BLOCK_PARTS_MAX, blockToken, partValue, type Part } from '../shared/protocol/part-token.ts';
@@ -117,7 +117,7 @@ export class IncMerger {
     const { bucket, sequence, members } = group;
     const count = members.length;
     if (err instanceof OutcomeUnknownError) {
-      const how = (i: number) => (err.retryable ? `retry with { id: '${token}', part: { index: ${i}, count: ${count} } }` : 'its token is no longer known');
+      const how = (i: number) => (err.retryable ? `retry with { id: '${token}', part: { index: ${i}, count: ${count} } }` : FORGOTTEN_TOKEN_ADVICE);
       members.forEach((m, i) => m.reject(new OutcomeUnknownError(
         `${err.message} (number ${i} of a block of ${count}: ${how(i)})`,
         token, err.attempts, err.cause, { index: i, count },

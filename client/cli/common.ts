@@ -1,4 +1,4 @@
-import { ClientErrorCode, ClientError, OutcomeUnknownError, ServerError } from '../errors.ts';
+import { ClientErrorCode, ClientError, FORGOTTEN_TOKEN_ADVICE, OutcomeUnknownError, ServerError } from '../errors.ts';
 
 /**
  * Exit codes of `seqdb inc|get|set|status`, for scripts:
@@ -39,7 +39,7 @@ export function describeError(err: unknown, retryCommand?: (token: string) => st
     return `outcome unknown (${causeText(err)}); retry with the same token: ${retryCommand(err.token!)}`;
   }
   if (err instanceof OutcomeUnknownError && err.token !== undefined && !err.retryable) {
-    return `outcome unknown (${causeText(err)}); the server no longer knows its token: read the sequence to see whether it moved`;
+    return `outcome unknown (${causeText(err)}); ${FORGOTTEN_TOKEN_ADVICE}`;
   }
   if (err instanceof ServerError) return `(${err.code}) ${err.message}`;
   if (err instanceof ClientError) return `(${err.code}) ${err.message}`;
