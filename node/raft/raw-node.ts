@@ -82,7 +82,7 @@ export class RawNode {
     return (
       r.msgs.length > 0 ||
       (r.pendingBcast && r.role === 'leader') ||
-      r.log.unstable.entries.length > 0 ||
+      r.log.unstable.hasPending() ||
       r.log.unstable.snapshot !== undefined ||
       r.readStates.length > 0 ||
       r.log.hasNextCommittedEnts() ||
@@ -100,7 +100,7 @@ export class RawNode {
     const ss = r.softState();
     const snapshot = r.log.unstable.snapshot;
     const rd: Ready = {
-      entries: r.log.unstable.entries.slice(),
+      entries: r.log.unstable.takePending(),
       messages: r.msgs,
       committedEntries: r.log.nextCommittedEnts(r.cfg.maxCommittedBytesPerReady),
       readStates: r.readStates,
@@ -114,10 +114,17 @@ export class RawNode {
     return rd;
   }
 
-  /** The driver persisted, sent and applied the last Ready. */
-  advance(): void {
+  /**
+   * The driver persisted, sent and applied the last Ready. With `entriesPending` (a leader only,
+   * no snapshot in the Ready) its entries may still be being written: the driver reports them
+   * with appended() once durable, in order, and until then the leader's own copy does not count
+   * toward commit (Ongaro's thesis §10.2.1: the leader writes in parallel with replicating).
+   */
+  advance(opts?: { readonly entriesPending?: boolean }): void {
     const rd = this.outstanding;
     if (rd === null) throw new Error('raft: advance() without ready()');
+    const pending = opts?.entriesPending === true;
+    if (pending && (rd.snapshot !== undefined || this.r.role !== 'leader')) throw new Error('raft: entriesPending is for a leader\'s entries only');
     this.outstanding = null;
     const r = this.r;
     if (rd.hardState) this.prevHardState = rd.hardState;
@@ -128,14 +135,28 @@ export class RawNode {
       r.appliedConf = { voters: [...rd.snapshot.meta.conf.voters], learners: [...rd.snapshot.meta.conf.learners] };
     }
     const last = rd.entries[rd.entries.length - 1];
-    if (last !== undefined) r.log.unstable.stableTo(last.index, last.term);
+    if (last !== undefined && !pending) r.log.unstable.stableTo(last.index, last.term);
     this.applyCommitted(rd);
-    if (r.role === 'leader') {
-      // The leader's own copy counts toward the quorum only now that it is durable.
-      r.progress.get(r.id)?.maybeUpdate(r.log.stableLastIndex());
-      if (maybeCommit(r)) commitMoved(r);
-    }
+    this.countOwnCopy();
     r.checkInvariants();
+  }
+
+  /**
+   * The entries through (index, term), handed out by a Ready advanced with `entriesPending`,
+   * are durable. Ignored if the log replaced that entry meanwhile.
+   */
+  appended(index: number, term: number): void {
+    this.r.log.unstable.stableTo(index, term);
+    this.countOwnCopy();
+    this.r.checkInvariants();
+  }
+
+  /** The leader's own copy counts toward the quorum only once it is durable. */
+  private countOwnCopy(): void {
+    const r = this.r;
+    if (r.role !== 'leader') return;
+    r.progress.get(r.id)?.maybeUpdate(r.log.stableLastIndex());
+    if (maybeCommit(r)) commitMoved(r);
   }
 
   private applyCommitted(rd: Ready): void {

@@ -2,15 +2,31 @@ import type { Entry, Snapshot } from './types.ts';
 
 /**
  * The part of the log not yet acknowledged as durable by the driver: an incoming snapshot
- * and/or entries starting at `offset`. Everything below `offset` is in Storage.
+ * and/or entries starting at `offset`. Everything below `offset` is in Storage. Entries below
+ * `inProgress` were handed to the driver in a Ready and are being written (a leader's writes may
+ * still be in flight after advance(), see RawNode.appended).
  */
 export class Unstable {
   snapshot: Snapshot | undefined;
   entries: Entry[] = [];
   offset: number;
+  inProgress: number;
 
   constructor(offset: number) {
     this.offset = offset;
+    this.inProgress = offset;
+  }
+
+  /** Entries not handed to the driver yet. */
+  hasPending(): boolean {
+    return this.inProgress < this.offset + this.entries.length;
+  }
+
+  /** The entries not handed out yet, now marked as being written. */
+  takePending(): Entry[] {
+    const out = this.entries.slice(this.inProgress - this.offset);
+    this.inProgress = this.offset + this.entries.length;
+    return out;
   }
 
   lastIndex(): number | undefined {
@@ -36,6 +52,8 @@ export class Unstable {
     } else {
       this.entries = this.entries.slice(0, after - this.offset).concat(ents);
     }
+    // Replaced entries that were being written must be handed out again, as their replacements.
+    if (after < this.inProgress) this.inProgress = after;
   }
 
   /** The driver persisted entries through (i, t); drop them unless they were replaced meanwhile. */
@@ -43,6 +61,7 @@ export class Unstable {
     if (i < this.offset || this.term(i) !== t) return;
     this.entries = this.entries.slice(i + 1 - this.offset);
     this.offset = i + 1;
+    if (this.inProgress < this.offset) this.inProgress = this.offset;
   }
 
   stableSnapTo(i: number): void {
@@ -51,6 +70,7 @@ export class Unstable {
 
   restore(s: Snapshot): void {
     this.offset = s.meta.index + 1;
+    this.inProgress = this.offset;
     this.entries = [];
     this.snapshot = s;
   }

@@ -81,6 +81,8 @@ export class LmdbRaftStorage implements Storage {
   private trunc: IndexTerm;
   private snapMeta: SnapshotMeta;
   private last: number;
+  /** The last index most recently written inside a transaction (committed or not yet). */
+  private lastWritten: number;
   /** The compaction point most recently written inside a transaction (committed or not yet). */
   private truncWritten: IndexTerm;
   /** The in-memory hard state has a commit index not yet written (see persist). */
@@ -111,6 +113,7 @@ export class LmdbRaftStorage implements Storage {
     this.trunc = (this.meta.get('trunc') as IndexTerm | undefined) ?? { index: 0, term: 0 };
     this.truncWritten = this.trunc;
     this.last = this.scanLastIndex();
+    this.lastWritten = this.last;
   }
 
   private loadIdentity(opts: OpenStorageOptions): NodeIdentity {
@@ -245,6 +248,7 @@ export class LmdbRaftStorage implements Storage {
     this.snapMeta = meta;
     this.trunc = trunc;
     this.last = 1;
+    this.lastWritten = 1;
     this.hs = hs;
   }
 
@@ -263,12 +267,14 @@ export class LmdbRaftStorage implements Storage {
       this.hsUnsaved = true;
       return;
     }
-    let last = this.last;
+    let last = this.lastWritten;
     let trunc = this.trunc;
     const write = (): void => {
-      // A background snapshot's compaction may have run in an earlier callback of this same
-      // transaction or commit: start from what was last written, not from this.trunc.
+      // Writes may be queued behind others (a leader's background writes) and a background
+      // snapshot's compaction may have run in an earlier callback: start from what was last
+      // written, not from the in-memory indexes, which move only when a commit resolves.
       trunc = this.truncWritten;
+      last = this.lastWritten;
       if (snapshot) {
         this.removeRange(trunc.index + 1, last);
         trunc = { index: snapshot.meta.index, term: snapshot.meta.term };
@@ -285,15 +291,22 @@ export class LmdbRaftStorage implements Storage {
         for (const e of entries) this.log.putSync(indexKey(e.index), encodeEntryValue(e));
         last = entries[entries.length - 1]!.index;
       }
-      if (hardState || this.hsUnsaved) this.meta.putSync('hs', hardState ?? this.hs);
+      this.lastWritten = last;
+      if (hardState || this.hsUnsaved) {
+        // A leader commits through its followers before its own write is done: on disk the
+        // commit index never passes the entries on disk (a restart could not start from it).
+        const hs = hardState ?? this.hs;
+        this.meta.putSync('hs', hs.commit > last ? { ...hs, commit: last } : hs);
+        this.hsUnsaved = false;
+      }
     };
     if (batch.inline) this.commitNow(write);
     else await this.commit(write);
-    this.hsUnsaved = false;
     this.last = last;
     this.raiseTrunc(trunc);
     if (snapshot && snapshot.meta.index >= this.snapMeta.index) this.snapMeta = snapshot.meta;
-    if (hardState) this.hs = hardState;
+    // A commit-only hard state kept in memory meanwhile may be newer than this write's.
+    if (hardState && !(hardState.term === this.hs.term && hardState.vote === this.hs.vote && hardState.commit <= this.hs.commit)) this.hs = hardState;
   }
 
   /** Records a snapshot the driver produced from its state machine at `index` (already applied). */

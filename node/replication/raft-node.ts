@@ -6,8 +6,9 @@
  *
  * Ordering rules (see DESIGN.md):
  * - Messages go out only after the entries, hard state and snapshot they depend on are fsynced,
- *   except the leader's app/heartbeat/snap/timeoutNow when its term is already durable: the core
- *   counts the leader's own copy toward commit only after advance() (i.e. after our fsync).
+ *   except the leader's app/heartbeat/snap/timeoutNow when its term is already durable. A
+ *   leader's entries are written in the background (leader-writes.ts): its own copy counts
+ *   toward commit only once written (RawNode.appended), and it applies what a quorum holds.
  * - Committed entries are applied in ONE state-machine transaction that also stores the applied
  *   index. The loop does not wait for that transaction's commit (apply-pipeline.ts): INC/SET
  *   replies go out as soon as their results are computed, everything else (and reads) once it
@@ -17,7 +18,7 @@
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { RawNode } from '../raft/raw-node.ts';
-import type { Message, NodeId, RaftStatus, Ready } from '../raft/types.ts';
+import { EntryType, type Message, type NodeId, type RaftStatus, type Ready } from '../raft/types.ts';
 import { encodeCommand, errorResult, read, type Command, type CommandResult, type LmdbStore, type StateMachine } from '../state-machine/index.ts';
 import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
 import { Members } from './members.ts';
@@ -28,6 +29,7 @@ import { encodeBatch } from '../state-machine/batch-codec.ts';
 import { ApplyPipeline, splitCommitted } from './apply-pipeline.ts';
 import type { RaftNodeTuning } from './raft-tuning.ts';
 import { ReadQueue } from './read-queue.ts';
+import { LEADER_MESSAGES, LeaderWrites, writesInBackground } from './leader-writes.ts';
 
 export type { RaftNodeTuning };
 
@@ -44,8 +46,6 @@ export interface RaftNodeDeps {
   readonly tuning?: RaftNodeTuning;
 }
 
-const LEADER_MESSAGES = new Set(['app', 'heartbeat', 'snap', 'timeoutNow']);
-
 export class RaftNode {
   readonly id: NodeId;
   private readonly raw: RawNode;
@@ -59,6 +59,7 @@ export class RaftNode {
   /** Client writes accepted and not yet answered (bounded by pendingMax). */
   private writesWaiting = 0;
   private readonly applier: ApplyPipeline;
+  private readonly leaderWrites: LeaderWrites;
   /** The last snapshot's image size (the snapshot rule). */
   private lastSnapshotBytes = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -79,6 +80,15 @@ export class RaftNode {
     this.pendingMax = t.pendingMax ?? 100_000;
     this.proposals = new Proposals(t.proposalTimeoutMs ?? 5000, () => this.notLeader());
     this.reads = new ReadQueue(t.proposalTimeoutMs ?? 5000, this.pendingMax);
+    this.leaderWrites = new LeaderWrites(
+      (entries) => this.d.storage.persist({ entries }),
+      (index, term) => {
+        if (this.stopped || this.failed) return;
+        this.raw.appended(index, term);
+        this.schedule();
+      },
+      (err) => this.fail(err),
+    );
     this.applier = new ApplyPipeline({
       store: d.store, machine: d.machine, members: d.members,
       onResult: (index, term, result) => this.proposals.applied(index, term, result),
@@ -92,7 +102,9 @@ export class RaftNode {
     this.raw = new RawNode({
       id: this.id,
       storage: d.storage,
-      applied: this.applier.applied,
+      // A leader applies ahead of its own log (leader-writes.ts): after a crash the state can be
+      // beyond the log. The core starts from the log; the applier skips what it already applied.
+      applied: Math.min(this.applier.applied, d.storage.lastIndex()),
       electionTimeoutTicks: t.electionTimeoutTicks ?? 10,
       heartbeatTicks: t.heartbeatTicks ?? 1,
       rng: Math.random,
@@ -241,6 +253,7 @@ export class RaftNode {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.looping) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.leaderWrites.drain();
     await this.applier.drain().catch(() => {});
     await this.snapshotting;
     const bye = errorResult(ErrorCode.SHUTTING_DOWN, 'node is shutting down');
@@ -291,8 +304,14 @@ export class RaftNode {
         this.reads.issue((ctx) => this.raw.readIndex(ctx), () => this.notLeader());
         if (this.raw.hasReady()) {
           const rd = this.raw.ready();
-          await this.handleReady(rd);
-          this.raw.advance();
+          if (writesInBackground(this.raw.role, rd, this.d.storage.hardState())) {
+            await this.handleLeaderReady(rd);
+            this.raw.advance({ entriesPending: true });
+          } else {
+            await this.leaderWrites.drain();
+            await this.handleReady(rd);
+            this.raw.advance();
+          }
         } else if (this.snapshotWaiters.length === 0 || this.snapshotting !== null) {
           break;
         }
@@ -341,6 +360,24 @@ export class RaftNode {
     this.serveReads();
   }
 
+  /**
+   * Sends, starts the log write, applies what is committed (a quorum has it on disk, even if
+   * this leader's own copy is still being written), and returns without waiting for the write.
+   * A conf change is applied only from our own disk: a restart skips entries its state machine
+   * applied beyond its log (apply-pipeline.ts), and the members must see every conf change.
+   */
+  private async handleLeaderReady(rd: Ready): Promise<void> {
+    for (const m of rd.messages) this.d.send(m);
+    // A hard state here only moves the commit index: kept in memory, written with the next entries.
+    if (rd.hardState) await this.d.storage.persist({ entries: [], hardState: rd.hardState });
+    if (rd.entries.length > 0) await this.leaderWrites.add(rd.entries);
+    const ahead = rd.committedEntries.some((e) => e.type === EntryType.ConfChange && e.index > this.d.storage.lastIndex());
+    if (ahead) await this.leaderWrites.drain();
+    if (rd.committedEntries.length > 0) await this.applier.apply(rd.committedEntries);
+    this.reads.onReadStates(rd.readStates);
+    this.serveReads();
+  }
+
   private async installSnapshot(rd: Ready): Promise<void> {
     const snap = rd.snapshot!;
     await this.applier.drain();
@@ -360,6 +397,8 @@ export class RaftNode {
 
   private async afterAdvance(): Promise<void> {
     if (this.raw.role === 'leader' && this.raw.hasLearners && promoteCaughtUpLearner(this.raw, this.raw.status(), this.d.log)) this.schedule();
+    // Not while the state is ahead of our own log (writes in flight): the snapshot would be too.
+    if (this.applier.applied > this.d.storage.lastIndex()) return;
     const due = this.applier.snapshotDue(this.d.storage.snapshotMeta().index, this.snapshotEntries, this.lastSnapshotBytes);
     if ((due || this.snapshotWaiters.length > 0) && this.snapshotting === null) {
       const waiters = this.snapshotWaiters.splice(0);

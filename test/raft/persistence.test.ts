@@ -179,3 +179,66 @@ test('invariant: committed entries are never skipped, even if the driver compact
   s.compact(5);
   t.throws(() => n.ready(), { instanceOf: InvariantError, message: /never skipped/ });
 });
+
+// ---- a leader's background writes: advance({ entriesPending }) then appended() ----
+
+function leaderWithPendingWrite(): { net: Network; a: RawNode; rd: ReturnType<RawNode['ready']> } {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  const a = net.raw('a');
+  a.propose(enc('x'));
+  const rd = a.ready();
+  a.advance({ entriesPending: true });
+  return { net, a, rd };
+}
+
+test('entriesPending: the leader\'s own copy counts only at appended(); two followers commit without it', (t) => {
+  const { net, a, rd } = leaderWithPendingWrite();
+  t.deepEqual(rd.entries.map((e) => e.index), [2]);
+  t.is(a.status().progress!['a']!.match, 1, 'not durable: not counted');
+  t.false(a.hasReady() && a.ready().entries.length > 0, 'the entries in flight are not handed out again');
+  for (const m of rd.messages) net.raw(m.to).step(m);
+  for (const id of ['b', 'c']) {
+    const frd = net.drain(id)!;
+    for (const m of frd.messages.filter((m) => m.to === 'a')) a.step(m);
+  }
+  t.is(a.status().commit, 2, 'b and c hold entry 2 on disk: a quorum without the leader');
+  t.is(a.status().progress!['a']!.match, 1);
+  net.get('a').storage.append(rd.entries);
+  a.appended(2, rd.entries[0]!.term);
+  t.is(a.status().progress!['a']!.match, 2);
+});
+
+test('entriesPending: one follower plus the leader\'s appended() commit', (t) => {
+  const { net, a, rd } = leaderWithPendingWrite();
+  const toB = rd.messages.filter((m) => m.to === 'b');
+  for (const m of toB) net.raw('b').step(m);
+  for (const m of net.drain('b')!.messages.filter((m) => m.to === 'a')) a.step(m);
+  t.is(a.status().commit, 1, 'b alone is not a majority');
+  net.get('a').storage.append(rd.entries);
+  a.appended(2, rd.entries[0]!.term);
+  t.is(a.status().commit, 2);
+});
+
+test('entriesPending: appended() of a replaced entry is ignored; replaced entries are handed out again', (t) => {
+  const { a, rd } = leaderWithPendingWrite();
+  const term = rd.entries[0]!.term;
+  // A new leader of a higher term replaces entry 2 before our write of it finishes.
+  a.step(msg({ type: 'app', from: 'b', to: 'a', term: term + 1, index: 1, logTerm: term, commit: 1, entries: [entry(2, term + 1, 'y')] }));
+  a.appended(2, term);
+  const next = a.ready();
+  t.deepEqual(next.entries.map((e) => `${e.index}@${e.term}`), [`2@${term + 1}`], 'the replacement is handed out for writing');
+  t.is(a.status().role, 'follower');
+});
+
+test('entriesPending is refused for a follower\'s Ready', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  net.raw('a').propose(enc('x'));
+  const rd = net.drain('a')!;
+  net.queue = [];
+  const b = net.raw('b');
+  for (const m of rd.messages.filter((m) => m.to === 'b')) b.step(m);
+  b.ready();
+  t.throws(() => b.advance({ entriesPending: true }), { message: /leader/ });
+});

@@ -253,3 +253,27 @@ test('a streamed snapshot overtaken by an InstallSnapshot is dropped, and the co
   t.is(reopened.lastIndex(), 100);
   await reopened.close();
 });
+
+test('writes queued behind each other (a leader\'s background writes) chain; the stored commit never passes the stored log', async (t) => {
+  const dir = await tempDir(t);
+  const s = openS(dir);
+  await s.persist({ entries: ents(1, 2, 1), hardState: { term: 1, vote: 'a', commit: 0 } });
+  // Three writes started without waiting, and a commit that ran ahead of them (through followers).
+  const w1 = s.persist({ entries: ents(3, 4, 1) });
+  await s.persist({ entries: [], hardState: { term: 1, vote: 'a', commit: 9 } });
+  const w2 = s.persist({ entries: ents(5, 7, 1) });
+  const w3 = s.persist({ entries: ents(8, 8, 1) });
+  t.is(s.lastIndex(), 2, 'nothing counts before its commit resolves');
+  await w1;
+  t.true(s.lastIndex() >= 4);
+  await Promise.all([w2, w3]);
+  t.is(s.lastIndex(), 8);
+  t.is(s.hardState().commit, 9, 'the in-memory commit is not moved back by an older write resolving');
+  t.deepEqual(s.entries(1, 9, 1 << 20).map((e) => e.index), [1, 2, 3, 4, 5, 6, 7, 8]);
+  await s.close();
+  const s2 = openS(dir);
+  t.is(s2.lastIndex(), 8);
+  t.true(s2.initialState().hardState.commit <= 8, 'on disk the commit is clamped to the entries on disk');
+  t.true(s2.initialState().hardState.commit >= 4);
+  await s2.close();
+});

@@ -1,6 +1,6 @@
 /**
  * npm run sim -- [--seeds N] [--start S] [--seed X] [--nodes 3|5] [--ms FAULT_PHASE_MS]
- *                [--mutant NAME] [--verbose] [--keep-going] [--prevote on|off|mixed]
+ *                [--mutant NAME] [--verbose] [--keep-going] [--prevote on|off|mixed] [--async-writes]
  *                [--checkquorum on|off|mixed]
  * Runs seeds S..S+N-1 (default 100 seeds from 1; cluster size alternates 3/5 unless --nodes)
  * and exits 1 on the first violation with the seed, the property and the last trace events
@@ -26,6 +26,7 @@ function main(): number {
       'keep-going': { type: 'boolean', default: false },
       prevote: { type: 'string', default: 'mixed' },
       checkquorum: { type: 'string', default: 'mixed' },
+      'async-writes': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -46,6 +47,7 @@ function main(): number {
       seed,
       nodes: (nodes ?? (seed % 2 === 0 ? 5 : 3)) as 3 | 5,
       mutant,
+      asyncLeaderWrites: values['async-writes'],
       keepTrace: values.verbose,
       tuning,
       ...(faultPhaseMs !== undefined ? { faultPhaseMs } : {}),
@@ -82,8 +84,9 @@ function main(): number {
   return 0;
 }
 
-function replayFlags(nodes: number | undefined, v: { ms?: string; mutant: string; prevote: string; checkquorum: string }): string {
+function replayFlags(nodes: number | undefined, v: { ms?: string; mutant: string; prevote: string; checkquorum: string; 'async-writes': boolean }): string {
   return [
+    v['async-writes'] ? ' --async-writes' : '',
     nodes !== undefined ? ` --nodes ${nodes}` : '',
     v.ms !== undefined ? ` --ms ${v.ms}` : '',
     v.mutant !== 'none' ? ` --mutant ${v.mutant}` : '',

@@ -176,10 +176,11 @@ export class SafetyChecker {
   }
 
   /** The state machine applied `e`: in order, committed, the same entry every node applied there. */
-  onApply(id: NodeId, e: Entry, appliedBefore: number, result: ApplyResult | null): void {
+  onApply(id: NodeId, e: Entry, appliedBefore: number, result: ApplyResult | null, quorumDurable = false): void {
     const r = this.node(id);
     if (e.index !== appliedBefore + 1) violation('apply-order', `${id}: applied ${e.index} after ${appliedBefore}`);
-    if (e.index > r.commit) violation('apply-uncommitted', `${id}: applied ${e.index} with persisted commit ${r.commit}`);
+    // quorumDurable: the driver checked that a quorum holds it on disk (a leader applying ahead of its own write).
+    if (e.index > r.commit && !quorumDurable) violation('apply-uncommitted', `${id}: applied ${e.index} with persisted commit ${r.commit}`);
     const rec: AppliedEntry = { term: e.term, type: e.type, data: dataKey(e.data), key: result?.key ?? null, value: result?.value ?? null };
     const known = this.applied[e.index];
     if (known === undefined) {
@@ -191,6 +192,14 @@ export class SafetyChecker {
       violation('applied-prefix', `${id}: applied ${e.index}/t${e.term} (${rec.data}) where another node applied t${known.term} (${known.data})`);
     }
     r.applied = e.index;
+  }
+
+  /** A restarted node skips an entry its state machine applied before the crash: it must be that entry. */
+  onReapply(id: NodeId, e: Entry): void {
+    const known = this.applied[e.index];
+    if (known === undefined || known.term !== e.term || known.type !== e.type || known.data !== dataKey(e.data)) {
+      violation('applied-prefix', `${id}: skips ${e.index}/t${e.term} as applied, but the entry applied there is ${known ? `t${known.term}` : 'none'}`);
+    }
   }
 
   /**

@@ -9,7 +9,7 @@ export function runSeedRange(t: ExecutionContext, first: number, count: number, 
     commits += r.stats.commits;
     if (!r.ok) {
       t.log(r.trace.join('\n'));
-      t.fail(`seed ${seed} (${opts.nodes ?? 3} nodes): ${r.property}: ${r.detail}\nreplay: npm run sim -- --seed ${seed} --nodes ${opts.nodes ?? 3} --verbose`);
+      t.fail(`seed ${seed} (${opts.nodes ?? 3} nodes): ${r.property}: ${r.detail}\nreplay: npm run sim -- --seed ${seed} --nodes ${opts.nodes ?? 3}${opts.asyncLeaderWrites ? ' --async-writes' : ''} --verbose`);
       return;
     }
   }

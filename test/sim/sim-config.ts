@@ -14,6 +14,11 @@ export interface SimOptions {
   readonly keepTrace?: boolean;
   /** Core settings forced over the drawn ones (drawn anyway, so the seed's stream is unchanged). */
   readonly tuning?: Partial<CoreTuning>;
+  /**
+   * Leaders write their entries in the background and apply what a quorum holds (the driver in
+   * node/replication/raft-node.ts). Default false: every Ready persists before it acts.
+   */
+  readonly asyncLeaderWrites?: boolean;
   /** Trace lines kept for a failure report. Default 50. */
   readonly traceLines?: number;
 }

@@ -5,7 +5,7 @@
  */
 import { MemoryStorage } from '../../node/raft/memory-storage.ts';
 import { RawNode } from '../../node/raft/raw-node.ts';
-import type { ConfState, Message, NodeId, Ready, Role } from '../../node/raft/types.ts';
+import type { ConfState, Entry, Message, NodeId, Ready, Role } from '../../node/raft/types.ts';
 import type { SafetyChecker } from './invariants.ts';
 import type { Rng } from './rng.ts';
 import { CounterMachine } from './state-machine.ts';
@@ -16,8 +16,8 @@ export type TornStage = 'beforePersist' | 'afterPersist' | 'midSend' | 'midApply
 export const TORN_STAGES: readonly TornStage[] = ['beforePersist', 'afterPersist', 'midSend', 'midApply'];
 
 /** Deliberately broken drivers, to prove the checks catch them. */
-export type Mutant = 'none' | 'send-before-persist' | 'forget-vote' | 'skip-hardstate' | 'lose-unsynced-tail' | 'local-read';
-export const MUTANTS: readonly Mutant[] = ['none', 'send-before-persist', 'forget-vote', 'skip-hardstate', 'lose-unsynced-tail', 'local-read'];
+export type Mutant = 'none' | 'send-before-persist' | 'forget-vote' | 'skip-hardstate' | 'lose-unsynced-tail' | 'local-read' | 'count-unwritten';
+export const MUTANTS: readonly Mutant[] = ['none', 'send-before-persist', 'forget-vote', 'skip-hardstate', 'lose-unsynced-tail', 'local-read', 'count-unwritten'];
 
 export interface NodeContext {
   readonly checker: SafetyChecker;
@@ -36,6 +36,15 @@ export interface NodeContext {
   leaderCommitted(id: NodeId): boolean;
   /** A ReadIndex read was served from the local state machine. */
   readDone(readId: number, value: number): void;
+  /**
+   * A leader writes its entries in the background, as node/replication/raft-node.ts does: sends
+   * and applies what a quorum holds before its own write is done (advance with entriesPending).
+   */
+  readonly asyncLeaderWrites: boolean;
+  /** Runs `done` after a drawn disk delay (an async leader write). */
+  writeLater(done: () => void): void;
+  /** How many of `voters` hold the entry (index, term) on disk (or compacted under a snapshot). */
+  durableCopies(index: number, term: number, voters: readonly NodeId[]): number;
 }
 
 /** Core settings drawn once per run, shared by every node. */
@@ -80,6 +89,9 @@ export class SimNode {
   private readonly reads = new Map<string, { readonly readId: number; readonly key: string; index: number | null }>();
   /** Commit index of the last persisted hard state, to see a leader's commit advance. */
   private commitSeen = 0;
+  /** A leader's entry batches handed out but not on disk yet (asyncLeaderWrites); lost on crash. */
+  private readonly writes: Entry[][] = [];
+  private voters: { now: readonly NodeId[]; before: readonly NodeId[] } = { now: [], before: [] };
   /** First index of the last appended batch (for the lose-unsynced-tail mutant). */
   private lastBatchFrom = 0;
   /** Virtual ms between this node's ticks (clocks drift: 8..12 around the nominal 10). */
@@ -115,7 +127,9 @@ export class SimNode {
       id: this.id,
       rng: () => coreRng.next(),
       storage: this.storage,
-      applied: this.sm.applied,
+      // A leader that applied ahead of its own log (asyncLeaderWrites) and crashed restarts with
+      // a state machine beyond its log: the core starts lower, and re-delivered entries are skipped.
+      applied: Math.min(this.sm.applied, this.storage.initialState().hardState.commit, this.storage.lastIndex()),
       maxMsgBytes: this.tuning.maxMsgBytes,
       maxInflightMsgs: this.tuning.maxInflightMsgs,
       maxUncommittedBytes: this.tuning.maxUncommittedBytes,
@@ -143,6 +157,8 @@ export class SimNode {
     for (const t of this.tickets.values()) this.ctx.lose(t.opId);
     this.tickets.clear();
     this.reads.clear();
+    if (this.writes.length > 0) this.ctx.trace(`${this.id} lost ${this.writes.length} leader writes in flight`);
+    this.writes.length = 0;
     this.ctx.trace(`${this.id} CRASH (${why})`);
     if (this.ctx.mutant === 'lose-unsynced-tail') this.loseTail();
   }
@@ -171,6 +187,11 @@ export class SimNode {
   }
 
   private handle(raw: RawNode, rd: Ready): void {
+    if (this.ctx.asyncLeaderWrites) this.noteVoters(raw);
+    const async = this.writesAsync(raw, rd);
+    // A Ready that must be durable before it acts waits for the writes in flight (they are in order).
+    if (!async) this.flushWrites(raw);
+    else return this.handleAsync(raw, rd);
     const torn = this.torn;
     if (torn === 'beforePersist') return this.crash('torn before persist');
     if (this.ctx.mutant === 'send-before-persist') this.sendAll(rd.messages);
@@ -195,6 +216,88 @@ export class SimNode {
     raw.advance();
     this.serveReads();
     this.maybeCompact(raw);
+  }
+
+  /** A leader's Ready whose term and vote are already on disk: its entries may be written later. */
+  private writesAsync(raw: RawNode, rd: Ready): boolean {
+    if (!this.ctx.asyncLeaderWrites || this.torn !== null || rd.snapshot || raw.role !== 'leader') return false;
+    const hs = this.storage.initialState().hardState;
+    return rd.hardState === undefined || (rd.hardState.term === hs.term && rd.hardState.vote === hs.vote);
+  }
+
+  private handleAsync(raw: RawNode, rd: Ready): void {
+    if (rd.hardState) {
+      // Only the commit moved; on disk it never passes the entries on disk.
+      const hs = { ...rd.hardState, commit: Math.min(rd.hardState.commit, this.storage.lastIndex()) };
+      this.storage.setHardState(hs);
+      this.ctx.checker.onHardState(this.id, hs, this.storage);
+    }
+    if (rd.softState) this.onSoftState(raw, rd);
+    for (const rs of rd.readStates) {
+      const w = this.reads.get(rs.context);
+      if (w) w.index = rs.index;
+    }
+    const advanced = rd.hardState !== undefined && rd.hardState.commit > this.commitSeen;
+    if (rd.hardState) this.commitSeen = rd.hardState.commit;
+    if (advanced && this.ctx.leaderCommitted(this.id)) return this.crash('leader churn: died right after committing');
+    this.sendAll(rd.messages);
+    for (const e of rd.committedEntries) {
+      if (e.index > this.storage.lastIndex() && !this.onQuorumDisk(e)) {
+        violation('apply-not-durable', `${this.id}: applied ${e.index}/t${e.term} ahead of its own log, on disk on fewer than a quorum of ${this.voters.now} (before: ${this.voters.before})`);
+      }
+      this.applyOne(e, true);
+    }
+    raw.advance({ entriesPending: true });
+    const last = rd.entries[rd.entries.length - 1];
+    // Mutant (with asyncLeaderWrites): the leader counts its own copy before it is on disk.
+    if (last !== undefined && this.ctx.mutant === 'count-unwritten') raw.appended(last.index, last.term);
+    if (rd.entries.length > 0) {
+      this.writes.push([...rd.entries]);
+      const incarnation = this.incarnation;
+      this.ctx.writeLater(() => this.completeWrite(incarnation));
+    }
+    this.serveReads();
+    this.maybeCompact(raw);
+  }
+
+  /**
+   * On the disks of a quorum of the configuration that committed it: the applied one, or the one
+   * before the last conf change (the commit may have been counted just before that change applied;
+   * one conf change at a time, so no older configuration can have counted it).
+   */
+  private onQuorumDisk(e: Entry): boolean {
+    const { now, before } = this.voters;
+    const quorumOf = (voters: readonly NodeId[]) => this.ctx.durableCopies(e.index, e.term, voters) > voters.length / 2;
+    return quorumOf(now) || (before.length > 0 && quorumOf(before));
+  }
+
+  /** Tracks the last two applied voter sets (see onQuorumDisk). */
+  private noteVoters(raw: RawNode): void {
+    const now = raw.status().conf.voters;
+    if (now.join() === this.voters.now.join()) return;
+    this.voters = { now, before: this.voters.now };
+  }
+
+  /** The oldest write in flight reached the disk (writes finish in order, whichever timer fires). */
+  private completeWrite(incarnation: number): void {
+    if (incarnation !== this.incarnation || !this.raw || this.writes.length === 0) return;
+    this.writeOne(this.raw);
+    this.drain();
+  }
+
+  private flushWrites(raw: RawNode): void {
+    while (this.writes.length > 0) this.writeOne(raw);
+  }
+
+  private writeOne(raw: RawNode): void {
+    const batch = this.writes.shift()!;
+    this.lastBatchFrom = batch[0]!.index;
+    this.ctx.checker.beforeAppend(this.id, this.storage, batch);
+    this.storage.append(batch);
+    this.ctx.checker.afterAppend(this.id, this.storage, batch);
+    const last = batch[batch.length - 1]!;
+    this.ctx.trace(`${this.id} wrote +${batch[0]!.index}..${last.index}/t${last.term}`);
+    raw.appended(last.index, last.term);
   }
 
   /** Serves every read whose ReadState index is applied (§6.4). */
@@ -281,10 +384,15 @@ export class SimNode {
     }
   }
 
-  private applyOne(e: Ready['committedEntries'][number]): void {
+  private applyOne(e: Ready['committedEntries'][number], quorumDurable = false): void {
     const before = this.sm.applied;
+    if (e.index <= before) {
+      // Applied before a crash that lost this leader's own copy (asyncLeaderWrites).
+      this.ctx.checker.onReapply(this.id, e);
+      return;
+    }
     const result = this.sm.apply(e);
-    this.ctx.checker.onApply(this.id, e, before, result);
+    this.ctx.checker.onApply(this.id, e, before, result, quorumDurable);
     const t = this.tickets.get(e.index);
     if (t === undefined) return;
     this.tickets.delete(e.index);
@@ -297,6 +405,7 @@ export class SimNode {
 
   private maybeCompact(raw: RawNode): void {
     const applied = this.sm.applied;
+    if (applied > this.storage.lastIndex()) return; // applied ahead of its own log: not yet
     const snapAt = this.storage.snapshot().meta.index;
     if (applied - snapAt < this.tuning.compactEvery) return;
     const conf = raw.status().conf;

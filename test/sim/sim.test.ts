@@ -25,9 +25,9 @@ test('a run exercises elections, faults, membership, transfers and snapshots', (
   for (const [k, v] of Object.entries(total)) t.true(v > 0, `no ${k} in 10 seeds`);
 });
 
-function firstCatch(mutant: Mutant, seeds: number): { seed: number; property: string } | null {
+function firstCatch(mutant: Mutant, seeds: number, asyncLeaderWrites = false): { seed: number; property: string } | null {
   for (let seed = 1; seed <= seeds; seed++) {
-    const r = runSeed({ seed, nodes: seed % 2 ? 3 : 5, mutant });
+    const r = runSeed({ seed, nodes: seed % 2 ? 3 : 5, mutant, asyncLeaderWrites });
     if (!r.ok) return { seed, property: r.property! };
   }
   return null;
@@ -54,4 +54,10 @@ test('mutant: a node that forgets its vote on restart is caught', (t) => {
 test('mutant: reads served from local state without ReadIndex are caught', (t) => {
   const c = firstCatch('local-read', 10);
   t.is(c?.property, 'stale-read');
+});
+
+test('mutant: a leader that counts its own copy before its background write is done is caught', (t) => {
+  const c = firstCatch('count-unwritten', 200, true);
+  t.truthy(c, 'not caught');
+  t.log(`caught at seed ${c?.seed}: ${c?.property}`);
 });

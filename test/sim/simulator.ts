@@ -23,6 +23,8 @@ import { formatMessage } from './format.ts';
 export const TICK_MS = 10;
 /** After healing, a leader, answers to all pending ops and convergence must come within this. */
 export const LIVENESS_MS = 6000;
+/** An async leader write (asyncLeaderWrites) reaches the disk within this many virtual ms. */
+const WRITE_DELAY_MS_MAX = 12;
 /** While converging, a new probe INC goes out at least this often. */
 const PROBE_RETRY_MS = 200;
 
@@ -41,6 +43,7 @@ export class Simulation {
   readonly baseline: LinkFaults;
   readonly initialVoters: number;
   readonly mutant: Mutant;
+  readonly asyncLeaderWrites: boolean;
   /** Membership as of the committed (globally applied) log. */
   committedConf: ConfState;
   now = 0;
@@ -63,6 +66,7 @@ export class Simulation {
     this.net = new Network(this.rng.fork());
     this.client = new Client(this.rng.fork(), (l) => this.log(l));
     this.mutant = opts.mutant ?? 'none';
+    this.asyncLeaderWrites = opts.asyncLeaderWrites ?? false;
     this.initialVoters = opts.nodes ?? 3;
     this.faultPhaseMs = opts.faultPhaseMs ?? 10_000;
     this.tuning = { ...drawTuning(this.rng), ...opts.tuning };
@@ -103,9 +107,24 @@ export class Simulation {
       readDone: (readId, value) => this.client.readDone(this.now, readId, value),
       becameLeader: (leaderId) => onNewLeader(this, leaderId),
       leaderCommitted: (leaderId) => this.churnAfterCommit(leaderId),
+      asyncLeaderWrites: this.asyncLeaderWrites,
+      writeLater: (done) => this.schedule(this.rng.range(0, WRITE_DELAY_MS_MAX), done),
+      durableCopies: (index, term, voters) => this.durableCopies(index, term, voters),
     });
     this.nodes.set(id, node);
     return node;
+  }
+
+  /** How many of `voters` hold (index, term) on disk; an index compacted away counts (it was committed). */
+  durableCopies(index: number, term: number, voters: readonly NodeId[]): number {
+    let n = 0;
+    for (const v of voters) {
+      const st = this.nodes.get(v)?.storage;
+      if (st === undefined) continue;
+      if (index < st.firstIndex() - 1) n++;
+      else if (index <= st.lastIndex() && st.term(index) === term) n++;
+    }
+    return n;
   }
 
   isMember(id: NodeId): boolean {

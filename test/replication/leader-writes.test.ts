@@ -1,0 +1,61 @@
+// A leader applies what its followers hold on disk before its own log write is done
+// (node/replication/leader-writes.ts). If it crashes in between, it restarts with a state
+// machine ahead of its log: it must take the missing entries from the new leader without
+// applying them a second time.
+import test from 'ava';
+import { join } from 'node:path';
+import { open } from 'lmdb';
+import { indexKey, readU64 } from '../../node/replication/log-entry-codec.ts';
+import { Cluster, RetryingIncClient, command, sleep } from './helpers/cluster.ts';
+
+const INCS = 120;
+const LOST_ENTRIES = 5;
+
+/** What a crash between applying and writing leaves: the log's last entries never reached the disk. */
+async function dropLogTail(dataDir: string, count: number): Promise<number> {
+  const env = open({ path: join(dataDir, 'raft'), maxDbs: 4 });
+  const log = env.openDB<Buffer, Buffer>('log', { keyEncoding: 'binary', encoding: 'binary' });
+  const meta = env.openDB<unknown, string>('meta', {});
+  const keys = [...log.getKeys({ reverse: true, limit: count })];
+  const last = readU64(keys[keys.length - 1]!, 0) - 1;
+  await env.transaction(() => {
+    for (const k of keys) log.removeSync(k);
+    const hs = meta.get('hs') as { term: number; vote: string | null; commit: number };
+    meta.putSync('hs', { ...hs, commit: Math.min(hs.commit, last) });
+  });
+  await env.close();
+  return last;
+}
+
+test('a node whose state machine is ahead of its log (a leader that applied before its write) catches up without applying twice', async (t) => {
+  const c = await Cluster.start(t, { size: 3 });
+  await c.waitForLeader(3);
+  const client = new RetryingIncClient(0, c.nodes.map((n) => n.port));
+  for (let op = 0; op < INCS; op++) t.not((await client.inc('b', 'ahead', op, Date.now() + 10_000)).value, null);
+  client.close();
+  await sleep(300); // every node has applied the last commit (heartbeats carry it)
+  for (const n of c.nodes) c.kill(n.index, 'SIGKILL');
+  await sleep(300);
+  const victim = c.nodes[0]!;
+  const last = await dropLogTail(victim.dataDir, LOST_ENTRIES);
+  t.true(last > 1, `log now ends at ${last}`);
+  t.is(indexKey(last).length, 8);
+  for (const n of c.nodes) c.spawn(n.index);
+  let leader = await c.waitForLeader(3);
+  const info = await c.info(victim.index);
+  if (leader !== victim.index) {
+    t.is((await command(c.nodes[leader]!.port, ['SEQDB.TRANSFER', info!.node_id!], 5000)).trim(), '+OK');
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && leader !== victim.index; await sleep(100)) {
+      leader = await c.waitForLeader(3);
+    }
+  }
+  t.is(leader, victim.index, 'the node with the short log leads (its state is what answers)');
+  let reply = '';
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await sleep(100)) {
+    reply = (await command(victim.port, ['GET', 'b', 'ahead'], 3000)).trim();
+    if (!reply.startsWith('-')) break;
+  }
+  t.is(reply, `:${INCS}`);
+  t.is((await command(victim.port, ['INC', 'b', 'ahead'], 5000)).trim(), `:${INCS + 1}`);
+  t.notRegex(victim.output, /FATAL/);
+});
