@@ -29,6 +29,8 @@ export class RawNode {
   private prevHardState: HardState;
   private prevSoftState: SoftState;
   private outstanding: Ready | null = null;
+  /** The outstanding Ready was produced by a leader (its entries may be written in the background). */
+  private outstandingByLeader = false;
 
   constructor(config: RaftConfig) {
     this.r = new Raft(config);
@@ -111,6 +113,7 @@ export class RawNode {
     r.msgs = [];
     r.readStates = [];
     this.outstanding = rd;
+    this.outstandingByLeader = r.role === 'leader';
     return rd;
   }
 
@@ -124,7 +127,9 @@ export class RawNode {
     const rd = this.outstanding;
     if (rd === null) throw new Error('raft: advance() without ready()');
     const pending = opts?.entriesPending === true;
-    if (pending && (rd.snapshot !== undefined || this.r.role !== 'leader')) throw new Error('raft: entriesPending is for a leader\'s entries only');
+    // Checked against the role that produced the Ready: the node may have stepped down while the
+    // driver handled it, and its write still reports through appended().
+    if (pending && (rd.snapshot !== undefined || !this.outstandingByLeader)) throw new Error('raft: entriesPending is for a leader\'s entries only');
     this.outstanding = null;
     const r = this.r;
     if (rd.hardState) this.prevHardState = rd.hardState;
@@ -215,6 +220,11 @@ export class RawNode {
   /** The node's role, without building a whole status (asked for every client request). */
   get role(): RaftStatus['role'] {
     return this.r.role;
+  }
+
+  /** The core's applied index (what it handed out to apply), without building a whole status. */
+  get appliedIndex(): number {
+    return this.r.log.applied;
   }
 
   /** Whether the applied configuration has learners (cheaper than status() per loop turn). */

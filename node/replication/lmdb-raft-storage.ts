@@ -1,19 +1,21 @@
 /**
- * The Raft log, hard state and snapshot on LMDB: the `Storage` the core reads synchronously, plus
- * the durable write path the driver awaits before it sends anything that depends on it.
+ * The Raft log, hard state and snapshot: the `Storage` the core reads synchronously, plus the
+ * durable write path the driver awaits before it sends anything that depends on it.
  *
- * Layout (one LMDB environment in `<data>/raft`, separate from the state machine's):
- * - db `log`: entries (log-entry-codec.ts: key = 8-byte big-endian index, value =
- *   term (u64) | type (u8) | data).
- * - db `meta` (msgpack): `hs` hard state, `trunc` {index, term} the compaction point (the dummy
- *   that keeps term(firstIndex-1) answerable), `snap` the snapshot meta, `imageRef`/`snapHead`
- *   naming its image (chunks in db `image`, snapshot-images.ts),
- *   `identity`, and small driver records (`members`, `removed`) through getMeta/putMeta.
+ * Layout under `<data>/raft`:
+ * - `wal/`: the log's entries and the hard state, in append-only segment files (wal.ts): one
+ *   write + one fdatasync per persist. Versions before it kept them in LMDB (db `log`, meta
+ *   `hs`); such a log is moved into the files once, at open.
+ * - one LMDB environment, db `meta` (msgpack): `trunc` {index, term} the compaction point (the
+ *   dummy that keeps term(firstIndex-1) answerable), `snap` the snapshot meta, `imageRef`/
+ *   `snapHead` naming its image (chunks in db `image`, snapshot-images.ts), `identity`, and
+ *   small driver records (`members`, `removed`) through getMeta/putMeta.
  *
- * Durability: the environment is opened with overlappingSync off, so LMDB fsyncs inside the
- * commit; `persist` additionally awaits `flushed`, so it resolves only once the bytes are on disk.
- * In-memory indexes move only after the commit resolves: until then the core still holds the
- * new entries in its unstable log and never reads them from here.
+ * Durability: LMDB is opened with overlappingSync off and `commit` awaits `flushed`; the log's
+ * files are fdatasynced before a write resolves. A snapshot is written to LMDB first, then the
+ * log restarts after it (a RESET record); a crash in between is reconciled at open. In-memory
+ * indexes move only after a write is on disk: until then the core still holds the new entries
+ * in its unstable log and never reads them from here.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -21,7 +23,8 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
 import { SnapshotImages } from './snapshot-images.ts';
-import { decodeEntry, encodeEntryValue, indexKey, readU64 } from './log-entry-codec.ts';
+import { Wal, type WalWrite } from './wal.ts';
+import { migrateLmdbLog, reconcileWithSnapshot } from './raft-log-open.ts';
 import {
   RaftError,
   RaftErrorCode,
@@ -74,15 +77,14 @@ function sameIdentity(a: NodeIdentity, b: Omit<NodeIdentity, 'nodeId'>): boolean
 export class LmdbRaftStorage implements Storage {
   readonly identity: NodeIdentity;
   private readonly env: RootDatabase;
-  private readonly log: Database<Buffer, Buffer>;
+  private readonly wal: Wal;
   private readonly meta: Database<unknown, string>;
   private readonly images: SnapshotImages;
   private hs: HardState;
   private trunc: IndexTerm;
   private snapMeta: SnapshotMeta;
-  private last: number;
-  /** The last index most recently written inside a transaction (committed or not yet). */
-  private lastWritten: number;
+  /** The log's last index including writes queued but not on disk yet (appends are checked against it). */
+  private lastIssued: number;
   /** The compaction point most recently written inside a transaction (committed or not yet). */
   private truncWritten: IndexTerm;
   /** The in-memory hard state has a commit index not yet written (see persist). */
@@ -94,26 +96,33 @@ export class LmdbRaftStorage implements Storage {
     const path = join(opts.dir, 'raft');
     mkdirSync(path, { recursive: true });
     const env = open({ path, maxDbs: 4, overlappingSync: false, noSync: false });
+    let wal: Wal | undefined;
     try {
-      return new LmdbRaftStorage(env, opts);
+      wal = Wal.open({ dir: join(path, 'wal') });
+      return new LmdbRaftStorage(env, wal, opts);
     } catch (err) {
+      void wal?.close();
       void env.close();
       throw err;
     }
   }
 
-  private constructor(env: RootDatabase, opts: OpenStorageOptions) {
+  private constructor(env: RootDatabase, wal: Wal, opts: OpenStorageOptions) {
     this.env = env;
-    this.log = env.openDB<Buffer, Buffer>('log', { keyEncoding: 'binary', encoding: 'binary' });
+    this.wal = wal;
     this.meta = env.openDB<unknown, string>('meta', {});
     this.snapMeta = (this.meta.get('snap') as SnapshotMeta | undefined) ?? { index: 0, term: 0, conf: EMPTY_CONF };
     this.images = new SnapshotImages(env.openDB<Buffer, string>('image', { encoding: 'binary' }), this.meta, this.snapMeta.index);
     this.identity = this.loadIdentity(opts);
-    this.hs = (this.meta.get('hs') as HardState | undefined) ?? EMPTY_HS;
     this.trunc = (this.meta.get('trunc') as IndexTerm | undefined) ?? { index: 0, term: 0 };
     this.truncWritten = this.trunc;
-    this.last = this.scanLastIndex();
-    this.lastWritten = this.last;
+    migrateLmdbLog(env, this.meta, wal, this.trunc);
+    reconcileWithSnapshot(wal, this.trunc);
+    const hs = this.wal.hardState() ?? EMPTY_HS;
+    // A commit index learned ahead of the entries on disk is not kept (Raft never needs it durable).
+    const end = Math.max(this.wal.lastIndex(), this.trunc.index);
+    this.hs = hs.commit > end ? { ...hs, commit: end } : hs;
+    this.lastIssued = this.wal.lastIndex();
   }
 
   private loadIdentity(opts: OpenStorageOptions): NodeIdentity {
@@ -134,11 +143,6 @@ export class LmdbRaftStorage implements Storage {
     return identity;
   }
 
-  private scanLastIndex(): number {
-    for (const key of this.log.getKeys({ reverse: true, limit: 1 })) return readU64(key, 0);
-    return this.trunc.index;
-  }
-
   // ---- Storage (read by the core, synchronous) ----
 
   initialState(): { hardState: HardState; confState: ConfState } {
@@ -150,28 +154,27 @@ export class LmdbRaftStorage implements Storage {
   }
 
   lastIndex(): number {
-    return this.last;
+    return Math.max(this.wal.lastIndex(), this.trunc.index);
   }
 
   term(index: number): number {
     if (index === this.trunc.index) return this.trunc.term;
     if (index < this.trunc.index) throw new RaftError(RaftErrorCode.COMPACTED, `index ${index} compacted`);
-    if (index > this.last) throw new RaftError(RaftErrorCode.UNAVAILABLE, `index ${index} > last ${this.last}`);
-    const v = this.log.getBinaryFast(indexKey(index));
-    if (!v) throw new RaftError(RaftErrorCode.UNAVAILABLE, `index ${index} missing`);
-    return readU64(v, 0);
+    const t = this.wal.term(index);
+    if (t === undefined) throw new RaftError(RaftErrorCode.UNAVAILABLE, `index ${index} > last ${this.lastIndex()}`);
+    return t;
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     if (lo <= this.trunc.index) throw new RaftError(RaftErrorCode.COMPACTED, `index ${lo} compacted`);
-    if (hi > this.last + 1) throw new RaftError(RaftErrorCode.UNAVAILABLE, `index ${hi - 1} > last ${this.last}`);
+    const last = this.lastIndex();
+    if (hi > last + 1) throw new RaftError(RaftErrorCode.UNAVAILABLE, `index ${hi - 1} > last ${last}`);
     const out: Entry[] = [];
     let bytes = 0;
-    for (const { key, value } of this.log.getRange({ start: indexKey(lo), end: indexKey(hi) })) {
-      const e = decodeEntry(readU64(key, 0), value);
-      bytes += e.data.length;
+    for (let i = lo; i < hi; i++) {
+      bytes += this.wal.dataLength(i);
       if (out.length > 0 && bytes > maxBytes) break;
-      out.push(e);
+      out.push(this.wal.entry(i));
     }
     if (out.length === 0 && lo < hi) throw new RaftError(RaftErrorCode.UNAVAILABLE, `entries ${lo}..${hi} missing`);
     return out;
@@ -182,8 +185,9 @@ export class LmdbRaftStorage implements Storage {
    * a restart replays only the conf changes (members.ts), and the log can hold a million INCs.
    */
   *entriesOfType(type: EntryType, lo: number, hi: number): Generator<Entry> {
-    for (const { key, value } of this.log.getRange({ start: indexKey(Math.max(lo, this.trunc.index + 1)), end: indexKey(hi) })) {
-      if (value[8] === type) yield decodeEntry(readU64(key, 0), value);
+    const end = Math.min(hi, this.wal.lastIndex() + 1);
+    for (let i = Math.max(lo, this.trunc.index + 1); i < end; i++) {
+      if (this.wal.type(i) === type) yield this.wal.entry(i);
     }
   }
 
@@ -219,13 +223,13 @@ export class LmdbRaftStorage implements Storage {
    * write persists it. Only indexes present in the log are accepted.
    */
   raiseCommitTo(index: number): void {
-    const to = Math.min(index, this.last);
+    const to = Math.min(index, this.lastIndex());
     if (to > this.hs.commit) this.hs = { ...this.hs, commit: to };
   }
 
   /** True once the node has any Raft state: it was bootstrapped, joined, or received a snapshot. */
   isInitialized(): boolean {
-    return this.hs.term > 0 || this.last > 0 || this.snapMeta.conf.voters.length > 0;
+    return this.hs.term > 0 || this.lastIndex() > 0 || this.snapMeta.conf.voters.length > 0;
   }
 
   /**
@@ -239,16 +243,14 @@ export class LmdbRaftStorage implements Storage {
     const trunc = { index: 1, term: 1 };
     const hs: HardState = { term: 1, vote: null, commit: 1 };
     await this.commit(() => {
-      this.removeRange(this.trunc.index + 1, this.last);
       this.putSnapshot({ meta, data });
       this.meta.putSync('trunc', trunc);
       this.truncWritten = trunc;
-      this.meta.putSync('hs', hs);
     });
+    await this.wal.write({ reset: trunc, hardState: hs });
     this.snapMeta = meta;
     this.trunc = trunc;
-    this.last = 1;
-    this.lastWritten = 1;
+    this.lastIssued = 1;
     this.hs = hs;
   }
 
@@ -267,46 +269,50 @@ export class LmdbRaftStorage implements Storage {
       this.hsUnsaved = true;
       return;
     }
-    let last = this.lastWritten;
-    let trunc = this.trunc;
-    const write = (): void => {
-      // Writes may be queued behind others (a leader's background writes) and a background
-      // snapshot's compaction may have run in an earlier callback: start from what was last
-      // written, not from the in-memory indexes, which move only when a commit resolves.
-      trunc = this.truncWritten;
-      last = this.lastWritten;
-      if (snapshot) {
-        this.removeRange(trunc.index + 1, last);
-        trunc = { index: snapshot.meta.index, term: snapshot.meta.term };
-        this.truncWritten = trunc;
-        last = trunc.index;
-        this.putSnapshot(snapshot);
-        this.meta.putSync('trunc', trunc);
-      }
-      if (entries.length > 0) {
-        const first = entries[0]!.index;
-        if (first <= trunc.index) throw new SeqError(ErrorCode.INTERNAL, `append at ${first} below compaction ${trunc.index}`);
-        if (first > last + 1) throw new SeqError(ErrorCode.INTERNAL, `append at ${first} leaves a gap after ${last}`);
-        this.removeRange(first, last);
-        for (const e of entries) this.log.putSync(indexKey(e.index), encodeEntryValue(e));
-        last = entries[entries.length - 1]!.index;
-      }
-      this.lastWritten = last;
-      if (hardState || this.hsUnsaved) {
-        // A leader commits through its followers before its own write is done: on disk the
-        // commit index never passes the entries on disk (a restart could not start from it).
-        const hs = hardState ?? this.hs;
-        this.meta.putSync('hs', hs.commit > last ? { ...hs, commit: last } : hs);
-        this.hsUnsaved = false;
-      }
+    if (snapshot) await this.storeSnapshot(snapshot, batch.inline === true);
+    const trunc = this.truncWritten;
+    let last = snapshot ? snapshot.meta.index : this.lastIssued;
+    if (entries.length > 0) {
+      const first = entries[0]!.index;
+      if (first <= trunc.index) throw new SeqError(ErrorCode.INTERNAL, `append at ${first} below compaction ${trunc.index}`);
+      if (first > last + 1) throw new SeqError(ErrorCode.INTERNAL, `append at ${first} leaves a gap after ${last}`);
+      last = entries[entries.length - 1]!.index;
+    }
+    // A leader commits through its followers before its own write is done: on disk the commit
+    // index never passes the entries on disk (a restart could not start from it).
+    const given = hardState ?? (this.hsUnsaved ? this.hs : undefined);
+    // A Ready's hard state can be older than the commit kept in memory since (never write it back).
+    const hs = given && given.term === this.hs.term && given.vote === this.hs.vote && this.hs.commit > given.commit ? this.hs : given;
+    const w: WalWrite = {
+      ...(snapshot ? { reset: { index: snapshot.meta.index, term: snapshot.meta.term } } : {}),
+      entries,
+      ...(hs ? { hardState: hs.commit > last ? { ...hs, commit: last } : hs } : {}),
     };
-    if (batch.inline) this.commitNow(write);
-    else await this.commit(write);
-    this.last = last;
-    this.raiseTrunc(trunc);
+    this.lastIssued = last;
+    // A clamped commit is written again with the next entries, until it is written whole.
+    this.hsUnsaved = hs !== undefined && hs.commit > last;
+    try {
+      if (batch.inline) this.wal.writeSync(w);
+      else await this.wal.write(w);
+    } catch (err) {
+      throw writeFailure(err);
+    }
+    if (snapshot) this.raiseTrunc({ index: snapshot.meta.index, term: snapshot.meta.term });
     if (snapshot && snapshot.meta.index >= this.snapMeta.index) this.snapMeta = snapshot.meta;
     // A commit-only hard state kept in memory meanwhile may be newer than this write's.
     if (hardState && !(hardState.term === this.hs.term && hardState.vote === this.hs.vote && hardState.commit <= this.hs.commit)) this.hs = hardState;
+  }
+
+  /** A received snapshot goes to LMDB (image, meta, compaction point) before the log restarts after it. */
+  private async storeSnapshot(snapshot: Snapshot, inline: boolean): Promise<void> {
+    const trunc = { index: snapshot.meta.index, term: snapshot.meta.term };
+    const write = (): void => {
+      this.truncWritten = trunc;
+      this.putSnapshot(snapshot);
+      this.meta.putSync('trunc', trunc);
+    };
+    if (inline) this.commitNow(write);
+    else await this.commit(write);
   }
 
   /** Records a snapshot the driver produced from its state machine at `index` (already applied). */
@@ -321,7 +327,7 @@ export class LmdbRaftStorage implements Storage {
    */
   async saveSnapshotStreamed(meta: SnapshotMeta, chunks: Iterable<Uint8Array>): Promise<boolean> {
     if (meta.index < this.snapMeta.index) return false;
-    if (meta.index > this.last) throw new SeqError(ErrorCode.INTERNAL, 'snapshot beyond the log');
+    if (meta.index > this.lastIndex()) throw new SeqError(ErrorCode.INTERNAL, 'snapshot beyond the log');
     const saved = await this.images.putStreamed(chunks, meta.index, (fn) => this.commit(fn), () => this.meta.putSync('snap', meta));
     if (saved && meta.index >= this.snapMeta.index) this.snapMeta = meta;
     return saved;
@@ -335,11 +341,11 @@ export class LmdbRaftStorage implements Storage {
     await this.commit(() => {
       // An InstallSnapshot may have replaced the log meanwhile (see persist).
       if (index <= this.truncWritten.index) return;
-      this.removeRange(this.truncWritten.index + 1, index);
       this.meta.putSync('trunc', trunc);
       this.truncWritten = trunc;
     });
     this.raiseTrunc(trunc);
+    this.wal.compact(index);
   }
 
   /** Compaction points only move forward, whichever commit settles first. */
@@ -359,6 +365,7 @@ export class LmdbRaftStorage implements Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.wal.close();
     await this.env.close();
   }
 
@@ -367,9 +374,6 @@ export class LmdbRaftStorage implements Storage {
     this.images.putWhole(snapshot.data, snapshot.meta.index);
   }
 
-  private removeRange(from: number, to: number): void {
-    for (let i = from; i <= to; i++) this.log.removeSync(indexKey(i));
-  }
 
   private commitNow(fn: () => void): void {
     this.assertWritable();

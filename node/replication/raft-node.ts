@@ -397,14 +397,17 @@ export class RaftNode {
 
   private async afterAdvance(): Promise<void> {
     if (this.raw.role === 'leader' && this.raw.hasLearners && promoteCaughtUpLearner(this.raw, this.raw.status(), this.d.log)) this.schedule();
-    // Not while the state is ahead of our own log (writes in flight): the snapshot would be too.
-    if (this.applier.applied > this.d.storage.lastIndex()) return;
     const due = this.applier.snapshotDue(this.d.storage.snapshotMeta().index, this.snapshotEntries, this.lastSnapshotBytes);
     if ((due || this.snapshotWaiters.length > 0) && this.snapshotting === null) {
-      const waiters = this.snapshotWaiters.splice(0);
       // The export is pinned here (a read transaction at `applied`) and then written in the
       // background: the loop keeps sending heartbeats and appends while a large image is saved.
       await this.applier.drain();
+      // Not while the state is ahead of our own log (a leader's writes in flight) or of the
+      // core's applied index (entries re-delivered after a restart): the compaction would drop
+      // entries the core still needs. The writes or the re-delivery schedule the loop again.
+      const applied = this.applier.applied;
+      if (applied > this.d.storage.lastIndex() || applied > this.raw.appliedIndex || this.snapshotting !== null) return;
+      const waiters = this.snapshotWaiters.splice(0);
       this.snapshotting = this.takeSnapshot(this.raw.status())
         .then(() => { for (const w of waiters) w(null); })
         .catch((err: Error) => {

@@ -263,7 +263,9 @@ async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbStore, mem
   }
   const saved = storage.getMeta<MembersImage>('members');
   if (saved) for (const [id, addr] of Object.entries(saved.members)) members.learnAddress(id, addr);
-  const last = Math.min(storage.hardState().commit, storage.lastIndex());
+  // Applied entries are committed too, and the stored commit can lag them (a leader's commit is
+  // written with its next entries, clamped to them): the members must see every applied conf change.
+  const last = Math.min(Math.max(storage.hardState().commit, store.appliedIndex()), storage.lastIndex());
   for (const e of storage.entriesOfType(EntryType.ConfChange, storage.firstIndex(), last + 1)) members.applyEntry(e);
   members.learnAddress(storage.identity.nodeId, selfAddr);
 }

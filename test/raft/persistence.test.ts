@@ -242,3 +242,19 @@ test('entriesPending is refused for a follower\'s Ready', (t) => {
   b.ready();
   t.throws(() => b.advance({ entriesPending: true }), { message: /leader/ });
 });
+
+test('entriesPending: a leader that stepped down while the driver handled its Ready still advances it', (t) => {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  const a = net.raw('a');
+  a.propose(enc('x'));
+  const rd = a.ready();
+  const term = rd.entries[0]!.term;
+  // A higher term arrives while the driver waits on I/O for this Ready.
+  a.step(msg({ type: 'heartbeat', from: 'b', to: 'a', term: term + 1, commit: 1 }));
+  t.is(a.status().role, 'follower');
+  t.notThrows(() => a.advance({ entriesPending: true }));
+  net.get('a').storage.append(rd.entries);
+  a.appended(2, term);
+  t.is(a.status().lastIndex, 2);
+});

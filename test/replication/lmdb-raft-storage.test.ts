@@ -277,3 +277,71 @@ test('writes queued behind each other (a leader\'s background writes) chain; the
   t.true(s2.initialState().hardState.commit >= 4);
   await s2.close();
 });
+
+test('a commit clamped to the entries written with it is written whole with later entries', async (t) => {
+  const dir = await tempDir(t);
+  const s = openS(dir);
+  await s.persist({ entries: ents(1, 2, 1), hardState: { term: 1, vote: 'a', commit: 0 } });
+  await s.persist({ entries: [], hardState: { term: 1, vote: 'a', commit: 8 } }); // learned through followers
+  await s.persist({ entries: ents(3, 4, 1) }); // commit written as 4
+  await s.persist({ entries: ents(5, 8, 1) }); // and now as 8
+  await s.close();
+  const s2 = openS(dir);
+  t.is(s2.initialState().hardState.commit, 8);
+  await s2.close();
+});
+
+test('a log kept in LMDB by an older version is moved into the log files at open', async (t) => {
+  const { open } = await import('lmdb');
+  const { encodeEntryValue, indexKey } = await import('../../node/replication/log-entry-codec.ts');
+  const dir = await tempDir(t);
+  const s = openS(dir); // creates the identity
+  await s.close();
+  const { rmSync } = await import('node:fs');
+  rmSync(join(dir, 'raft', 'wal'), { recursive: true, force: true });
+  // What the older version wrote: entries in db `log`, the hard state in meta `hs`.
+  const env = open({ path: join(dir, 'raft'), maxDbs: 4 });
+  const log = env.openDB<Buffer, Buffer>('log', { keyEncoding: 'binary', encoding: 'binary' });
+  const meta = env.openDB<unknown, string>('meta', {});
+  await env.transaction(() => {
+    for (const e of ents(1, 5000, 2)) log.putSync(indexKey(e.index), encodeEntryValue(e));
+    meta.putSync('hs', { term: 2, vote: 'x', commit: 4000 });
+  });
+  await env.close();
+  const m = openS(dir);
+  t.is(m.lastIndex(), 5000);
+  t.is(Buffer.from(m.entries(4321, 4322, 100)[0]!.data).toString(), 'e4321t2');
+  t.deepEqual(m.initialState().hardState, { term: 2, vote: 'x', commit: 4000 });
+  await m.close();
+  const env2 = open({ path: join(dir, 'raft'), maxDbs: 4 });
+  t.is(env2.openDB('log', { keyEncoding: 'binary', encoding: 'binary' }).getKeysCount(), 0, 'the LMDB copy is gone');
+  await env2.close();
+  const again = openS(dir);
+  t.is(again.lastIndex(), 5000);
+  t.is(again.term(5000), 2);
+  await again.close();
+});
+
+test('a snapshot stored without its log reset (a crash in between) is reconciled at open', async (t) => {
+  for (const [snapIndex, snapTerm, expectLast] of [[5, 1, 10], [5, 9, 5], [15, 2, 15]] as const) {
+    const dir = await tempDir(t);
+    const s = openS(dir);
+    await s.persist({ entries: ents(1, 10, 1), hardState: { term: 1, vote: 'a', commit: 10 } });
+    await s.close();
+    // LMDB got the snapshot point; the log files never got the RESET.
+    const { open } = await import('lmdb');
+    const env = open({ path: join(dir, 'raft'), maxDbs: 4 });
+    const meta = env.openDB<unknown, string>('meta', {});
+    await env.transaction(() => {
+      meta.putSync('trunc', { index: snapIndex, term: snapTerm });
+      meta.putSync('snap', { index: snapIndex, term: snapTerm, conf: { voters: ['a'], learners: [] } });
+    });
+    await env.close();
+    const r = openS(dir);
+    t.is(r.firstIndex(), snapIndex + 1, `snapshot ${snapIndex}/t${snapTerm}`);
+    t.is(r.lastIndex(), expectLast, `snapshot ${snapIndex}/t${snapTerm}: the old log is kept only if it holds the snapshot's entry`);
+    t.is(r.term(snapIndex), snapTerm);
+    t.true(r.initialState().hardState.commit <= expectLast);
+    await r.close();
+  }
+});

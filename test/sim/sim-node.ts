@@ -6,62 +6,12 @@
 import { MemoryStorage } from '../../node/raft/memory-storage.ts';
 import { RawNode } from '../../node/raft/raw-node.ts';
 import type { ConfState, Entry, Message, NodeId, Ready, Role } from '../../node/raft/types.ts';
-import type { SafetyChecker } from './invariants.ts';
 import type { Rng } from './rng.ts';
+import type { CoreTuning, NodeContext, TornStage } from './sim-node-types.ts';
 import { CounterMachine } from './state-machine.ts';
 import { violation } from './violation.ts';
 
-/** Where a torn crash stops the next Ready: nothing done, persisted only, part sent, part applied. */
-export type TornStage = 'beforePersist' | 'afterPersist' | 'midSend' | 'midApply';
-export const TORN_STAGES: readonly TornStage[] = ['beforePersist', 'afterPersist', 'midSend', 'midApply'];
-
-/** Deliberately broken drivers, to prove the checks catch them. */
-export type Mutant = 'none' | 'send-before-persist' | 'forget-vote' | 'skip-hardstate' | 'lose-unsynced-tail' | 'local-read' | 'count-unwritten';
-export const MUTANTS: readonly Mutant[] = ['none', 'send-before-persist', 'forget-vote', 'skip-hardstate', 'lose-unsynced-tail', 'local-read', 'count-unwritten'];
-
-export interface NodeContext {
-  readonly checker: SafetyChecker;
-  readonly mutant: Mutant;
-  trace(line: string): void;
-  send(from: NodeId, m: Message): void;
-  /** The proposer learned the fate of a client op (ok with its value, or fail). */
-  resolve(opId: number, outcome: 'ok' | 'fail', value?: number): void;
-  /** The proposer can no longer tell the op's fate (crash, snapshot over it). */
-  lose(opId: number): void;
-  /** A snapshot from the leader was installed. */
-  installed(): void;
-  /** This node just became leader (its Ready persisted). */
-  becameLeader(id: NodeId): void;
-  /** As leader it just persisted a higher commit index; true: crash before telling anyone. */
-  leaderCommitted(id: NodeId): boolean;
-  /** A ReadIndex read was served from the local state machine. */
-  readDone(readId: number, value: number): void;
-  /**
-   * A leader writes its entries in the background, as node/replication/raft-node.ts does: sends
-   * and applies what a quorum holds before its own write is done (advance with entriesPending).
-   */
-  readonly asyncLeaderWrites: boolean;
-  /** Runs `done` after a drawn disk delay (an async leader write). */
-  writeLater(done: () => void): void;
-  /** How many of `voters` hold the entry (index, term) on disk (or compacted under a snapshot). */
-  durableCopies(index: number, term: number, voters: readonly NodeId[]): number;
-}
-
-/** Core settings drawn once per run, shared by every node. */
-export interface CoreTuning {
-  readonly maxMsgBytes: number;
-  readonly maxInflightMsgs: number;
-  readonly maxUncommittedBytes: number;
-  readonly maxCommittedBytesPerReady: number;
-  /** Compact the log once this many applied entries sit above the snapshot. */
-  readonly compactEvery: number;
-  /** Entries kept below the snapshot point when compacting (slow followers can still catch up from the log). */
-  readonly compactKeep: number;
-  readonly electionTimeoutTicks: number;
-  readonly heartbeatTicks: number;
-  readonly preVote: boolean;
-  readonly checkQuorum: boolean;
-}
+export { MUTANTS, TORN_STAGES, type CoreTuning, type Mutant, type NodeContext, type TornStage } from './sim-node-types.ts';
 
 interface Ticket {
   readonly opId: number;
@@ -228,7 +178,8 @@ export class SimNode {
   private handleAsync(raw: RawNode, rd: Ready): void {
     if (rd.hardState) {
       // Only the commit moved; on disk it never passes the entries on disk.
-      const hs = { ...rd.hardState, commit: Math.min(rd.hardState.commit, this.storage.lastIndex()) };
+      const stored = this.storage.initialState().hardState.commit;
+      const hs = { ...rd.hardState, commit: Math.max(stored, Math.min(rd.hardState.commit, this.storage.lastIndex())) };
       this.storage.setHardState(hs);
       this.ctx.checker.onHardState(this.id, hs, this.storage);
     }
@@ -241,6 +192,8 @@ export class SimNode {
     if (rd.hardState) this.commitSeen = rd.hardState.commit;
     if (advanced && this.ctx.leaderCommitted(this.id)) return this.crash('leader churn: died right after committing');
     this.sendAll(rd.messages);
+    // As the driver does: a conf change is applied only from our own disk.
+    if (rd.committedEntries.some((e) => e.type !== 0 && e.index > this.storage.lastIndex())) this.flushWrites(raw);
     for (const e of rd.committedEntries) {
       if (e.index > this.storage.lastIndex() && !this.onQuorumDisk(e)) {
         violation('apply-not-durable', `${this.id}: applied ${e.index}/t${e.term} ahead of its own log, on disk on fewer than a quorum of ${this.voters.now} (before: ${this.voters.before})`);
@@ -296,6 +249,13 @@ export class SimNode {
     this.storage.append(batch);
     this.ctx.checker.afterAppend(this.id, this.storage, batch);
     const last = batch[batch.length - 1]!;
+    // The commit learned meanwhile is written with the entries (the driver's clamped hard state).
+    const hs = this.storage.initialState().hardState;
+    const commit = Math.min(raw.status().commit, this.storage.lastIndex());
+    if (commit > hs.commit && raw.status().term === hs.term) {
+      this.storage.setHardState({ ...hs, commit });
+      this.ctx.checker.onHardState(this.id, this.storage.initialState().hardState, this.storage);
+    }
     this.ctx.trace(`${this.id} wrote +${batch[0]!.index}..${last.index}/t${last.term}`);
     raw.appended(last.index, last.term);
   }
@@ -352,8 +312,11 @@ export class SimNode {
       checker.afterAppend(this.id, this.storage, rd.entries);
     }
     if (rd.hardState && this.ctx.mutant !== 'skip-hardstate') {
-      this.storage.setHardState(rd.hardState);
-      checker.onHardState(this.id, rd.hardState, this.storage);
+      // A background write may have stored a newer commit than this Ready's (writeOne).
+      const stored = this.storage.initialState().hardState.commit;
+      const hs = stored > rd.hardState.commit ? { ...rd.hardState, commit: stored } : rd.hardState;
+      this.storage.setHardState(hs);
+      checker.onHardState(this.id, hs, this.storage);
     }
     if (rd.entries.length > 0 || rd.hardState) {
       const hs = this.storage.initialState().hardState;
@@ -405,7 +368,8 @@ export class SimNode {
 
   private maybeCompact(raw: RawNode): void {
     const applied = this.sm.applied;
-    if (applied > this.storage.lastIndex()) return; // applied ahead of its own log: not yet
+    // Not while applied ahead of its own log or of the core (entries re-delivered after a restart).
+    if (applied > this.storage.lastIndex() || applied > raw.status().applied) return;
     const snapAt = this.storage.snapshot().meta.index;
     if (applied - snapAt < this.tuning.compactEvery) return;
     const conf = raw.status().conf;

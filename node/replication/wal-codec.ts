@@ -1,0 +1,140 @@
+/**
+ * Records of the Raft log's write-ahead file (wal.ts). Each record:
+ *   length u32 (of kind + body) | crc32 u32 (of kind + body) | kind u8 | body
+ * A record is valid only whole and with its checksum: a crash mid-write leaves a torn tail that
+ * recovery cuts off (it was never acknowledged: every acknowledgement follows an fdatasync).
+ *
+ * Bodies (integers big-endian):
+ * - ENTRIES: first index u64 | count u32 | per entry: term u64 | type u8 | length u32 | data.
+ *   Entries at and after `first index` replace whatever the log held there (a follower's conflict).
+ * - HARD_STATE: term u64 | commit u64 | vote length u16 | vote (utf8). The newest one counts.
+ * - RESET: index u64 | term u64. The log restarts after (index, term): a snapshot replaced it.
+ */
+import { crc32 } from 'node:zlib';
+import type { Entry, EntryType, HardState } from '../raft/types.ts';
+
+export const RecordKind = { Entries: 1, HardState: 2, Reset: 3 } as const;
+export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
+
+export const RECORD_HEADER_BYTES = 9;
+export const RESET_RECORD_BYTES = RECORD_HEADER_BYTES + 16;
+/** Per-entry bytes in an ENTRIES body besides the data. */
+const ENTRY_HEAD_BYTES = 13;
+/** A record longer than this is corruption, not a record (a batch entry is at most ~256 KB). */
+export const RECORD_BYTES_MAX = 64 << 20;
+const TWO_32 = 2 ** 32;
+
+export interface IndexTerm {
+  readonly index: number;
+  readonly term: number;
+}
+
+/** Where an entry's data sits, relative to the record's first byte. */
+export interface EntrySlot {
+  readonly index: number;
+  readonly term: number;
+  readonly type: EntryType;
+  readonly dataOffset: number;
+  readonly dataLength: number;
+}
+
+export type WalRecord =
+  | { readonly kind: typeof RecordKind.Entries; readonly slots: readonly EntrySlot[] }
+  | { readonly kind: typeof RecordKind.HardState; readonly hardState: HardState }
+  | { readonly kind: typeof RecordKind.Reset; readonly at: IndexTerm };
+
+function writeU64(b: Buffer, v: number, off: number): void {
+  b.writeUInt32BE(Math.floor(v / TWO_32), off);
+  b.writeUInt32BE(v >>> 0, off + 4);
+}
+
+function readU64(b: Buffer, off: number): number {
+  return b.readUInt32BE(off) * TWO_32 + b.readUInt32BE(off + 4);
+}
+
+function seal(b: Buffer, kind: RecordKind): Buffer {
+  b.writeUInt32BE(b.length - 8, 0);
+  b[8] = kind;
+  b.writeUInt32BE(crc32(b.subarray(8)), 4);
+  return b;
+}
+
+export function encodeEntries(entries: readonly Entry[]): Buffer {
+  let size = RECORD_HEADER_BYTES + 12;
+  for (const e of entries) size += ENTRY_HEAD_BYTES + e.data.length;
+  const b = Buffer.allocUnsafe(size);
+  writeU64(b, entries[0]!.index, RECORD_HEADER_BYTES);
+  b.writeUInt32BE(entries.length, RECORD_HEADER_BYTES + 8);
+  let off = RECORD_HEADER_BYTES + 12;
+  for (const e of entries) {
+    writeU64(b, e.term, off);
+    b[off + 8] = e.type;
+    b.writeUInt32BE(e.data.length, off + 9);
+    b.set(e.data, off + ENTRY_HEAD_BYTES);
+    off += ENTRY_HEAD_BYTES + e.data.length;
+  }
+  return seal(b, RecordKind.Entries);
+}
+
+export function encodeHardState(hs: HardState): Buffer {
+  const vote = Buffer.from(hs.vote ?? '', 'utf8');
+  const b = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 18 + vote.length);
+  writeU64(b, hs.term, RECORD_HEADER_BYTES);
+  writeU64(b, hs.commit, RECORD_HEADER_BYTES + 8);
+  b.writeUInt16BE(vote.length, RECORD_HEADER_BYTES + 16);
+  vote.copy(b, RECORD_HEADER_BYTES + 18);
+  return seal(b, RecordKind.HardState);
+}
+
+export function encodeReset(at: IndexTerm): Buffer {
+  const b = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 16);
+  writeU64(b, at.index, RECORD_HEADER_BYTES);
+  writeU64(b, at.term, RECORD_HEADER_BYTES + 8);
+  return seal(b, RecordKind.Reset);
+}
+
+/** Where encodeEntries puts each entry's data, relative to the record's first byte. */
+export function entrySlots(entries: readonly Entry[]): EntrySlot[] {
+  let off = RECORD_HEADER_BYTES + 12;
+  return entries.map((e) => {
+    const slot = { index: e.index, term: e.term, type: e.type, dataOffset: off + ENTRY_HEAD_BYTES, dataLength: e.data.length };
+    off += ENTRY_HEAD_BYTES + e.data.length;
+    return slot;
+  });
+}
+
+/** The whole record's length from its first 4 bytes; 0 past the end of what was written. */
+export function recordLength(b: Buffer, off: number): number {
+  return b.readUInt32BE(off) + 8;
+}
+
+/**
+ * Decodes the record that fills `b` exactly (header included); undefined if it is torn or
+ * corrupt (bad checksum, unknown kind, a body that does not add up).
+ */
+export function decodeRecord(b: Buffer): WalRecord | undefined {
+  if (b.length < RECORD_HEADER_BYTES || b.readUInt32BE(0) + 8 !== b.length) return undefined;
+  if (crc32(b.subarray(8)) !== b.readUInt32BE(4)) return undefined;
+  const kind = b[8];
+  const body = RECORD_HEADER_BYTES;
+  if (kind === RecordKind.HardState && b.length >= body + 18) {
+    const voteLen = b.readUInt16BE(body + 16);
+    if (b.length !== body + 18 + voteLen) return undefined;
+    const vote = voteLen === 0 ? null : b.toString('utf8', body + 18, body + 18 + voteLen);
+    return { kind, hardState: { term: readU64(b, body), vote, commit: readU64(b, body + 8) } };
+  }
+  if (kind === RecordKind.Reset && b.length === body + 16) return { kind, at: { index: readU64(b, body), term: readU64(b, body + 8) } };
+  if (kind !== RecordKind.Entries || b.length < body + 12) return undefined;
+  const first = readU64(b, body);
+  const count = b.readUInt32BE(body + 8);
+  const slots: EntrySlot[] = [];
+  let off = body + 12;
+  for (let i = 0; i < count; i++) {
+    if (off + ENTRY_HEAD_BYTES > b.length) return undefined;
+    const dataLength = b.readUInt32BE(off + 9);
+    if (off + ENTRY_HEAD_BYTES + dataLength > b.length) return undefined;
+    slots.push({ index: first + i, term: readU64(b, off), type: b[off + 8] as EntryType, dataOffset: off + ENTRY_HEAD_BYTES, dataLength });
+    off += ENTRY_HEAD_BYTES + dataLength;
+  }
+  return off === b.length ? { kind, slots } : undefined;
+}

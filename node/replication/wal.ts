@@ -1,0 +1,397 @@
+/**
+ * The Raft log and hard state as append-only segment files (`<data>/raft/wal/seg-N.wal`, records
+ * in wal-codec.ts). One write = one pwrite at the end of the active segment + one fdatasync: an
+ * LMDB commit of the same entry costs two fsyncs (data pages, then the meta page) and its B-tree
+ * pages, ~0.29 vs ~0.13 ms here, ~0.37 vs ~0.17 ms with three nodes sharing the disk.
+ *
+ * The view (which entries the log holds, their terms and where their bytes are) moves only when
+ * a write is on disk, so readers never see an entry a crash could lose. Recent entries' bytes are
+ * kept in memory (bounded); older ones are read back from their segment.
+ *
+ * Writes from `write` are queued and run one at a time, everything queued meanwhile in one
+ * pwrite + fdatasync (group commit), in order. `writeSync` (a follower's, on the main thread)
+ * may only run when no queued write is in flight.
+ *
+ * Segments: a new one is started when the active one would pass `segmentBytesMax`; each starts
+ * with the newest hard state, so deleting older segments never loses it. A segment is deleted
+ * once every entry it holds is at or below the compaction point (`compact`). Recovery replays
+ * the segments in order and cuts a torn tail off the last one; damage anywhere else refuses to
+ * start (the log is the node's durable truth: guessing past a hole could drop acknowledged data).
+ */
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
+import { fdatasync as fdatasyncCb, write as writeCb } from 'node:fs';
+import { join } from 'node:path';
+import type { Entry, EntryType, HardState } from '../raft/types.ts';
+import { SeqError, ErrorCode } from '../../shared/errors.ts';
+import { RECORD_BYTES_MAX, RECORD_HEADER_BYTES, RESET_RECORD_BYTES, RecordKind, decodeRecord, encodeEntries, encodeHardState, encodeReset, entrySlots, recordLength, type IndexTerm, type WalRecord } from './wal-codec.ts';
+
+export interface WalOptions {
+  /** Directory of the segment files (created if missing). */
+  readonly dir: string;
+  /** Start a new segment past this size. Default 64 MiB. */
+  readonly segmentBytesMax?: number;
+  /** Bytes of recent entries' data kept in memory for reads. Default 8 MiB. */
+  readonly cacheBytesMax?: number;
+}
+
+/** What one write puts on disk, in this order. */
+export interface WalWrite {
+  readonly reset?: IndexTerm;
+  readonly entries?: readonly Entry[];
+  readonly hardState?: HardState;
+}
+
+interface Segment {
+  readonly seq: number;
+  readonly path: string;
+  readonly fd: number;
+  size: number;
+  /** Highest entry index written into it (0: none). */
+  maxIndex: number;
+}
+
+interface Queued {
+  readonly w: WalWrite;
+  readonly bytes: Buffer;
+  readonly done: () => void;
+  readonly failed: (err: Error) => void;
+}
+
+const SEGMENT_RE = /^seg-(\d{16})\.wal$/;
+const READ_CHUNK_BYTES = 1 << 20;
+
+function walError(message: string): SeqError {
+  return new SeqError(ErrorCode.STORAGE, `raft log: ${message}`);
+}
+
+export class Wal {
+  private readonly dir: string;
+  private readonly segmentBytesMax: number;
+  private readonly cacheBytesMax: number;
+  private readonly segments: Segment[] = [];
+  /** The view: entries start..start+terms.length-1. */
+  private start = 1;
+  private terms: number[] = [];
+  private types: number[] = [];
+  private offsets: number[] = [];
+  private lengths: number[] = [];
+  private segs: Segment[] = [];
+  private hs: HardState | null = null;
+  private readonly cache = new Map<number, Uint8Array>();
+  private cacheBytes = 0;
+  private cacheLow = 1;
+  private queue: Queued[] = [];
+  private pumping = false;
+  /** A queued batch's pwrite + fdatasync is running. */
+  private ioInFlight = false;
+  private closed = false;
+
+  static open(opts: WalOptions): Wal {
+    return new Wal(opts);
+  }
+
+  private constructor(opts: WalOptions) {
+    this.dir = opts.dir;
+    this.segmentBytesMax = opts.segmentBytesMax ?? 64 << 20;
+    this.cacheBytesMax = opts.cacheBytesMax ?? 8 << 20;
+    mkdirSync(this.dir, { recursive: true });
+    const seqs = readdirSync(this.dir)
+      .map((f) => SEGMENT_RE.exec(f)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    seqs.forEach((seq, i) => this.recover(seq, i === seqs.length - 1));
+  }
+
+  /** True if no segment existed (a fresh log, or one still in LMDB from an older version). */
+  get isEmpty(): boolean {
+    return this.segments.length === 0;
+  }
+
+  hardState(): HardState | null {
+    return this.hs;
+  }
+
+  /** First index of the view (entries below were compacted or reset away). */
+  firstIndex(): number {
+    return this.start;
+  }
+
+  /** Last index of the view; firstIndex() - 1 when it holds no entry. */
+  lastIndex(): number {
+    return this.start + this.terms.length - 1;
+  }
+
+  term(index: number): number | undefined {
+    return this.terms[index - this.start];
+  }
+
+  type(index: number): EntryType | undefined {
+    return this.types[index - this.start] as EntryType | undefined;
+  }
+
+  /** The entry at `index` (in the view). */
+  entry(index: number): Entry {
+    const i = index - this.start;
+    const term = this.terms[i];
+    if (term === undefined) throw walError(`entry ${index} not in the log (${this.start}..${this.lastIndex()})`);
+    return { index, term, type: this.types[i] as EntryType, data: this.cache.get(index) ?? this.readData(i) };
+  }
+
+  /** Size of the entry's data, without reading it. */
+  dataLength(index: number): number {
+    return this.lengths[index - this.start] ?? 0;
+  }
+
+  /** Writes and fdatasyncs on the calling thread. */
+  writeSync(w: WalWrite): void {
+    this.assertOpen();
+    if (this.ioInFlight || this.queue.length > 0) throw walError('a synchronous write while queued writes are in flight');
+    const bytes = this.encode(w);
+    const seg = this.segmentFor(bytes.length);
+    const at = seg.size;
+    writeSync(seg.fd, bytes, 0, bytes.length, at);
+    fdatasyncSync(seg.fd);
+    seg.size += bytes.length;
+    this.applyWrite(w, seg, at);
+  }
+
+  /** Queues a write; resolves once it is on disk (in order with every other queued write). */
+  write(w: WalWrite): Promise<void> {
+    this.assertOpen();
+    return new Promise((done, failed) => {
+      this.queue.push({ w, bytes: this.encode(w), done, failed });
+      if (!this.pumping) void this.pump();
+    });
+  }
+
+  /** Forgets entries <= index and deletes segments that hold nothing above it. */
+  compact(index: number): void {
+    if (index < this.start) return;
+    const n = Math.min(index - this.start + 1, this.terms.length);
+    for (const arr of [this.terms, this.types, this.offsets, this.lengths, this.segs] as unknown[][]) arr.splice(0, n);
+    this.start = index + 1;
+    this.evictCacheBelow(this.start);
+    while (this.segments.length > 1 && this.segments[0]!.maxIndex <= index) {
+      const seg = this.segments.shift()!;
+      closeSync(seg.fd);
+      unlinkSync(seg.path);
+    }
+  }
+
+  /** Drops every entry of the view (recovery found it inconsistent with the snapshot); the log restarts after `at`. */
+  dropAll(at: IndexTerm): void {
+    this.truncateView(this.start);
+    this.start = at.index + 1;
+    this.evictCacheBelow(Number.POSITIVE_INFINITY);
+  }
+
+  /** Waits for queued writes, then closes the files. */
+  async close(): Promise<void> {
+    while (this.pumping || this.queue.length > 0) await new Promise((r) => setTimeout(r, 1));
+    this.closed = true;
+    for (const seg of this.segments) closeSync(seg.fd);
+  }
+
+  // ---- writing ----
+
+  private encode(w: WalWrite): Buffer {
+    const parts: Buffer[] = [];
+    if (w.reset) parts.push(encodeReset(w.reset));
+    if (w.entries && w.entries.length > 0) parts.push(encodeEntries(w.entries));
+    if (w.hardState) parts.push(encodeHardState(w.hardState));
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        try {
+          await this.writeBatch(batch);
+        } catch (err) {
+          for (const q of batch) q.failed(err as Error);
+          for (const q of this.queue.splice(0)) q.failed(err as Error);
+          return;
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async writeBatch(batch: readonly Queued[]): Promise<void> {
+    const bytes = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((q) => q.bytes));
+    const seg = this.segmentFor(bytes.length);
+    const at = seg.size;
+    this.ioInFlight = true;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        writeCb(seg.fd, bytes, 0, bytes.length, at, (err, n) => {
+          if (err) return reject(err);
+          if (n !== bytes.length) return reject(walError(`short write ${n} of ${bytes.length}`));
+          fdatasyncCb(seg.fd, (e) => (e ? reject(e) : resolve()));
+        });
+      });
+    } finally {
+      this.ioInFlight = false;
+    }
+    seg.size += bytes.length;
+    let pos = at;
+    for (const q of batch) {
+      this.applyWrite(q.w, seg, pos);
+      pos += q.bytes.length;
+    }
+    for (const q of batch) q.done();
+  }
+
+  /** The active segment, or a new one (starting with the newest hard state) if `bytes` would overfill it. */
+  private segmentFor(bytes: number): Segment {
+    const active = this.segments[this.segments.length - 1];
+    if (active !== undefined && (active.size === 0 || active.size + bytes <= this.segmentBytesMax)) return active;
+    const seq = (active?.seq ?? 0) + 1;
+    const path = join(this.dir, `seg-${String(seq).padStart(16, '0')}.wal`);
+    const fd = openSync(path, 'w+');
+    const seg: Segment = { seq, path, fd, size: 0, maxIndex: 0 };
+    if (this.hs !== null) {
+      const head = encodeHardState(this.hs);
+      writeSync(fd, head, 0, head.length, 0);
+      seg.size = head.length;
+    }
+    fdatasyncSync(fd);
+    const dirFd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+    this.segments.push(seg);
+    return seg;
+  }
+
+  // ---- the view ----
+
+  /** Moves the view by a write that is now on disk at `at` (records laid out as encode() does). */
+  private applyWrite(w: WalWrite, seg: Segment, at: number): void {
+    let pos = at;
+    if (w.reset) {
+      this.applyRecord({ kind: RecordKind.Reset, at: w.reset }, seg, pos);
+      pos += RESET_RECORD_BYTES;
+    }
+    if (w.entries && w.entries.length > 0) {
+      this.applyRecord({ kind: RecordKind.Entries, slots: entrySlots(w.entries) }, seg, pos);
+      for (const e of w.entries) this.cachePut(e.index, e.data);
+    }
+    if (w.hardState) this.hs = w.hardState;
+  }
+
+  private applyRecord(rec: WalRecord, seg: Segment, at: number): void {
+    if (rec.kind === RecordKind.HardState) {
+      this.hs = rec.hardState;
+    } else if (rec.kind === RecordKind.Reset) {
+      this.truncateView(this.start);
+      this.start = rec.at.index + 1;
+      this.evictCacheBelow(Number.POSITIVE_INFINITY);
+    } else if (rec.slots.length > 0) {
+      const first = rec.slots[0]!.index;
+      if (this.terms.length === 0) this.start = first;
+      else if (first > this.lastIndex() + 1) throw walError(`entries at ${first} leave a gap after ${this.lastIndex()} in ${seg.path}`);
+      else if (first < this.start) (this.truncateView(this.start), (this.start = first));
+      else this.truncateView(first);
+      for (const s of rec.slots) {
+        this.terms.push(s.term);
+        this.types.push(s.type);
+        this.offsets.push(at + s.dataOffset);
+        this.lengths.push(s.dataLength);
+        this.segs.push(seg);
+      }
+      seg.maxIndex = Math.max(seg.maxIndex, rec.slots[rec.slots.length - 1]!.index);
+    }
+  }
+
+  /** Drops entries >= index from the view. */
+  private truncateView(index: number): void {
+    const keep = Math.max(0, index - this.start);
+    if (keep >= this.terms.length) return;
+    for (let i = index; i <= this.lastIndex(); i++) {
+      const d = this.cache.get(i);
+      if (d !== undefined) (this.cacheBytes -= d.length, this.cache.delete(i));
+    }
+    for (const arr of [this.terms, this.types, this.offsets, this.lengths, this.segs] as unknown[][]) arr.length = keep;
+  }
+
+  private readData(i: number): Uint8Array {
+    const len = this.lengths[i]!;
+    const out = Buffer.allocUnsafe(len);
+    if (len > 0 && readSync(this.segs[i]!.fd, out, 0, len, this.offsets[i]!) !== len) throw walError(`short read of entry ${this.start + i}`);
+    return out;
+  }
+
+  private cachePut(index: number, data: Uint8Array): void {
+    this.cache.set(index, data);
+    this.cacheBytes += data.length;
+    if (index < this.cacheLow) this.cacheLow = index;
+    while (this.cacheBytes > this.cacheBytesMax && this.cacheLow <= index) {
+      const d = this.cache.get(this.cacheLow);
+      if (d !== undefined) (this.cacheBytes -= d.length, this.cache.delete(this.cacheLow));
+      this.cacheLow++;
+    }
+  }
+
+  private evictCacheBelow(index: number): void {
+    for (const [i, d] of this.cache) {
+      if (i < index) (this.cacheBytes -= d.length, this.cache.delete(i));
+    }
+    if (this.cache.size === 0) this.cacheLow = Number.POSITIVE_INFINITY;
+  }
+
+  // ---- recovery ----
+
+  private recover(seq: number, last: boolean): void {
+    const path = join(this.dir, `seg-${String(seq).padStart(16, '0')}.wal`);
+    const fd = openSync(path, 'r+');
+    const seg: Segment = { seq, path, fd, size: 0, maxIndex: 0 };
+    this.segments.push(seg);
+    const size = fstatSync(fd).size;
+    const end = this.scan(seg, size);
+    if (end < size) {
+      if (!last) throw walError(`damaged record at byte ${end} of ${path}, which is not the last segment`);
+      // A torn tail: the write that never finished was never acknowledged.
+      ftruncateSync(fd, end);
+      fdatasyncSync(fd);
+    }
+    seg.size = end;
+  }
+
+  /** Applies the segment's records; returns where the valid records end. */
+  private scan(seg: Segment, size: number): number {
+    let buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+    let bufAt = 0;
+    let bufLen = 0;
+    const fill = (at: number, need: number): boolean => {
+      if (at >= bufAt && at + need <= bufAt + bufLen) return true;
+      if (at + need > size) return false;
+      if (need > buf.length) buf = Buffer.allocUnsafe(need);
+      bufLen = readSync(seg.fd, buf, 0, Math.min(buf.length, size - at), at);
+      bufAt = at;
+      return bufLen >= need;
+    };
+    let at = 0;
+    while (at < size) {
+      if (!fill(at, RECORD_HEADER_BYTES)) break;
+      const len = recordLength(buf, at - bufAt);
+      if (len < RECORD_HEADER_BYTES || len > RECORD_BYTES_MAX || !fill(at, len)) break;
+      const rec = decodeRecord(buf.subarray(at - bufAt, at - bufAt + len));
+      if (rec === undefined) break;
+      this.applyRecord(rec, seg, at);
+      at += len;
+    }
+    return at;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw walError('closed');
+  }
+}
