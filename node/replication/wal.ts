@@ -19,18 +19,18 @@
  * start (the log is the node's durable truth: guessing past a hole could drop acknowledged data).
  */
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
-import { fdatasync as fdatasyncCb, write as writeCb } from 'node:fs';
+import { fdatasync as fdatasyncCb, writev as writevCb, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry, EntryType, HardState } from '../raft/types.ts';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
-import { RECORD_BYTES_MAX, RECORD_HEADER_BYTES, RESET_RECORD_BYTES, RecordKind, decodeRecord, encodeEntries, encodeHardState, encodeReset, entrySlots, recordLength, type IndexTerm, type WalRecord } from './wal-codec.ts';
+import { RECORD_BYTES_MAX, RECORD_HEADER_BYTES, RESET_RECORD_BYTES, RecordKind, decodeRecord, encodeEntriesParts, encodeHardState, encodeReset, entrySlots, recordLength, type IndexTerm, type WalRecord } from './wal-codec.ts';
 
 export interface WalOptions {
   /** Directory of the segment files (created if missing). */
   readonly dir: string;
   /** Start a new segment past this size. Default 64 MiB. */
   readonly segmentBytesMax?: number;
-  /** Bytes of recent entries' data kept in memory for reads. Default 8 MiB. */
+  /** Bytes of recent entries' data kept in memory for reads. Default 4 MiB. */
   readonly cacheBytesMax?: number;
 }
 
@@ -52,7 +52,8 @@ interface Segment {
 
 interface Queued {
   readonly w: WalWrite;
-  readonly bytes: Buffer;
+  readonly parts: Uint8Array[];
+  readonly bytes: number;
   readonly done: () => void;
   readonly failed: (err: Error) => void;
 }
@@ -93,7 +94,7 @@ export class Wal {
   private constructor(opts: WalOptions) {
     this.dir = opts.dir;
     this.segmentBytesMax = opts.segmentBytesMax ?? 64 << 20;
-    this.cacheBytesMax = opts.cacheBytesMax ?? 8 << 20;
+    this.cacheBytesMax = opts.cacheBytesMax ?? 4 << 20;
     mkdirSync(this.dir, { recursive: true });
     const seqs = readdirSync(this.dir)
       .map((f) => SEGMENT_RE.exec(f)?.[1])
@@ -147,12 +148,13 @@ export class Wal {
   writeSync(w: WalWrite): void {
     this.assertOpen();
     if (this.ioInFlight || this.queue.length > 0) throw walError('a synchronous write while queued writes are in flight');
-    const bytes = this.encode(w);
-    const seg = this.segmentFor(bytes.length);
+    const { parts, bytes } = this.encode(w);
+    const seg = this.segmentFor(bytes);
     const at = seg.size;
-    writeSync(seg.fd, bytes, 0, bytes.length, at);
+    const n = writevSync(seg.fd, parts, at);
+    if (n !== bytes) throw walError(`short write ${n} of ${bytes}`);
     fdatasyncSync(seg.fd);
-    seg.size += bytes.length;
+    seg.size += bytes;
     this.applyWrite(w, seg, at);
   }
 
@@ -160,7 +162,7 @@ export class Wal {
   write(w: WalWrite): Promise<void> {
     this.assertOpen();
     return new Promise((done, failed) => {
-      this.queue.push({ w, bytes: this.encode(w), done, failed });
+      this.queue.push({ w, ...this.encode(w), done, failed });
       if (!this.pumping) void this.pump();
     });
   }
@@ -195,12 +197,22 @@ export class Wal {
 
   // ---- writing ----
 
-  private encode(w: WalWrite): Buffer {
-    const parts: Buffer[] = [];
-    if (w.reset) parts.push(encodeReset(w.reset));
-    if (w.entries && w.entries.length > 0) parts.push(encodeEntries(w.entries));
-    if (w.hardState) parts.push(encodeHardState(w.hardState));
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  /** The write's records as parts for one writev (entries' data not copied). */
+  private encode(w: WalWrite): { parts: Uint8Array[]; bytes: number } {
+    const parts: Uint8Array[] = [];
+    let bytes = 0;
+    const add = (b: Buffer): void => {
+      parts.push(b);
+      bytes += b.length;
+    };
+    if (w.reset) add(encodeReset(w.reset));
+    if (w.entries && w.entries.length > 0) {
+      const e = encodeEntriesParts(w.entries);
+      for (const p of e.parts) parts.push(p);
+      bytes += e.bytes;
+    }
+    if (w.hardState) add(encodeHardState(w.hardState));
+    return { parts, bytes };
   }
 
   private async pump(): Promise<void> {
@@ -223,26 +235,27 @@ export class Wal {
   }
 
   private async writeBatch(batch: readonly Queued[]): Promise<void> {
-    const bytes = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((q) => q.bytes));
-    const seg = this.segmentFor(bytes.length);
+    const parts = batch.length === 1 ? batch[0]!.parts : batch.flatMap((q) => q.parts);
+    const bytes = batch.reduce((n, q) => n + q.bytes, 0);
+    const seg = this.segmentFor(bytes);
     const at = seg.size;
     this.ioInFlight = true;
     try {
       await new Promise<void>((resolve, reject) => {
-        writeCb(seg.fd, bytes, 0, bytes.length, at, (err, n) => {
+        writevCb(seg.fd, parts, at, (err, n) => {
           if (err) return reject(err);
-          if (n !== bytes.length) return reject(walError(`short write ${n} of ${bytes.length}`));
+          if (n !== bytes) return reject(walError(`short write ${n} of ${bytes}`));
           fdatasyncCb(seg.fd, (e) => (e ? reject(e) : resolve()));
         });
       });
     } finally {
       this.ioInFlight = false;
     }
-    seg.size += bytes.length;
+    seg.size += bytes;
     let pos = at;
     for (const q of batch) {
       this.applyWrite(q.w, seg, pos);
-      pos += q.bytes.length;
+      pos += q.bytes;
     }
     for (const q of batch) q.done();
   }
@@ -329,7 +342,9 @@ export class Wal {
     return out;
   }
 
-  private cachePut(index: number, data: Uint8Array): void {
+  private cachePut(index: number, given: Uint8Array): void {
+    // A view into a larger buffer (a peer frame, a pool slab) would pin all of it: keep a copy.
+    const data = given.byteLength === given.buffer.byteLength ? given : Uint8Array.prototype.slice.call(given);
     this.cache.set(index, data);
     this.cacheBytes += data.length;
     if (index < this.cacheLow) this.cacheLow = index;

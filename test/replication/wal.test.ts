@@ -201,3 +201,23 @@ test('a seeded model check: random appends, overwrites, resets, compactions and 
   }
   await w.close();
 });
+
+test('the writev parts of an entries record are byte for byte the record; thousands of parts in one write', async (t) => {
+  const { encodeEntries, encodeEntriesParts } = await import('../../node/replication/wal-codec.ts');
+  const batch = ents(5, 3004, 2, 3);
+  const { parts, bytes } = encodeEntriesParts(batch);
+  t.true(parts.length > 1024, `${parts.length} parts (more than IOV_MAX)`);
+  t.deepEqual(Buffer.concat(parts), encodeEntries(batch));
+  t.is(bytes, encodeEntries(batch).length);
+  const dir = await tempDir(t);
+  const w = Wal.open({ dir, cacheBytesMax: 0 });
+  w.writeSync({ entries: ents(1, 4, 2) });
+  w.writeSync({ entries: batch });
+  await w.write({ entries: ents(3005, 6004, 2, 3) });
+  await w.close();
+  const r = Wal.open({ dir, cacheBytesMax: 0 });
+  t.is(r.lastIndex(), 6004);
+  t.is(Buffer.from(r.entry(3004).data).toString('latin1'), Buffer.alloc(3, 'e3004t2').toString('latin1'));
+  t.is(Buffer.from(r.entry(6004).data).toString('latin1'), Buffer.alloc(3, 'e6004t2').toString('latin1'));
+  await r.close();
+});
