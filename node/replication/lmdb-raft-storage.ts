@@ -98,7 +98,10 @@ export class LmdbRaftStorage implements Storage {
     const env = open({ path, maxDbs: 4, overlappingSync: false, noSync: false });
     let wal: Wal | undefined;
     try {
-      wal = Wal.open({ dir: join(path, 'wal') });
+      const meta = env.openDB<unknown, string>('meta', {});
+      const walDir = join(path, 'wal');
+      migrateLmdbLog(env, meta, walDir, (meta.get('trunc') as IndexTerm | undefined) ?? { index: 0, term: 0 });
+      wal = Wal.open({ dir: walDir });
       return new LmdbRaftStorage(env, wal, opts);
     } catch (err) {
       void wal?.close();
@@ -116,7 +119,6 @@ export class LmdbRaftStorage implements Storage {
     this.identity = this.loadIdentity(opts);
     this.trunc = (this.meta.get('trunc') as IndexTerm | undefined) ?? { index: 0, term: 0 };
     this.truncWritten = this.trunc;
-    migrateLmdbLog(env, this.meta, wal, this.trunc);
     reconcileWithSnapshot(wal, this.trunc);
     const hs = this.wal.hardState() ?? EMPTY_HS;
     // A commit index learned ahead of the entries on disk is not kept (Raft never needs it durable).

@@ -18,7 +18,7 @@
  * the segments in order and cuts a torn tail off the last one; damage anywhere else refuses to
  * start (the log is the node's durable truth: guessing past a hole could drop acknowledged data).
  */
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
 import { fdatasync as fdatasyncCb, writev as writevCb, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry, EntryType, HardState } from '../raft/types.ts';
@@ -59,7 +59,37 @@ interface Queued {
 }
 
 const SEGMENT_RE = /^seg-(\d{16})\.wal$/;
+/** One ENTRIES record's size bound when writing, well under what recovery accepts (RECORD_BYTES_MAX). */
+const RECORD_CHUNK_BYTES = RECORD_BYTES_MAX / 4;
+const ENTRY_BYTES_OVERHEAD = 13;
 const READ_CHUNK_BYTES = 1 << 20;
+
+/** Entries of one write as records of at most RECORD_CHUNK_BYTES each (recovery refuses longer records). */
+function recordChunks(entries: readonly Entry[]): (readonly Entry[])[] {
+  const out: (readonly Entry[])[] = [];
+  let from = 0;
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const size = ENTRY_BYTES_OVERHEAD + entries[i]!.data.length;
+    if (i > from && bytes + size > RECORD_CHUNK_BYTES) {
+      out.push(entries.slice(from, i));
+      from = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (from < entries.length) out.push(from === 0 ? entries : entries.slice(from));
+  return out;
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 function walError(message: string): SeqError {
   return new SeqError(ErrorCode.STORAGE, `raft log: ${message}`);
@@ -80,7 +110,8 @@ export class Wal {
   private hs: HardState | null = null;
   private readonly cache = new Map<number, Uint8Array>();
   private cacheBytes = 0;
-  private cacheLow = 1;
+  /** No cached index is below this (eviction walks up from it). */
+  private cacheLow = Number.POSITIVE_INFINITY;
   private queue: Queued[] = [];
   private pumping = false;
   /** A queued batch's pwrite + fdatasync is running. */
@@ -91,17 +122,27 @@ export class Wal {
     return new Wal(opts);
   }
 
+  /** Whether `dir` holds any segment file. */
+  static hasSegments(dir: string): boolean {
+    return existsSync(dir) && readdirSync(dir).some((f) => SEGMENT_RE.test(f));
+  }
+
   private constructor(opts: WalOptions) {
     this.dir = opts.dir;
     this.segmentBytesMax = opts.segmentBytesMax ?? 64 << 20;
     this.cacheBytesMax = opts.cacheBytesMax ?? 4 << 20;
-    mkdirSync(this.dir, { recursive: true });
+    if (mkdirSync(this.dir, { recursive: true }) !== undefined) fsyncDir(join(this.dir, '..'));
     const seqs = readdirSync(this.dir)
       .map((f) => SEGMENT_RE.exec(f)?.[1])
       .filter((s): s is string => s !== undefined)
       .map(Number)
       .sort((a, b) => a - b);
-    seqs.forEach((seq, i) => this.recover(seq, i === seqs.length - 1));
+    try {
+      seqs.forEach((seq, i) => this.recover(seq, i === seqs.length - 1));
+    } catch (err) {
+      for (const seg of this.segments) closeSync(seg.fd);
+      throw err;
+    }
   }
 
   /** True if no segment existed (a fresh log, or one still in LMDB from an older version). */
@@ -169,23 +210,29 @@ export class Wal {
 
   /** Forgets entries <= index and deletes segments that hold nothing above it. */
   compact(index: number): void {
+    this.assertOpen();
     if (index < this.start) return;
     const n = Math.min(index - this.start + 1, this.terms.length);
     for (const arr of [this.terms, this.types, this.offsets, this.lengths, this.segs] as unknown[][]) arr.splice(0, n);
     this.start = index + 1;
     this.evictCacheBelow(this.start);
+    let deleted = false;
     while (this.segments.length > 1 && this.segments[0]!.maxIndex <= index) {
       const seg = this.segments.shift()!;
       closeSync(seg.fd);
       unlinkSync(seg.path);
+      deleted = true;
     }
+    // A segment that came back after a crash would only be replayed and compacted again, but a
+    // partial return (an older one without a newer) could look like a gap: make the deletes durable.
+    if (deleted) fsyncDir(this.dir);
   }
 
-  /** Drops every entry of the view (recovery found it inconsistent with the snapshot); the log restarts after `at`. */
-  dropAll(at: IndexTerm): void {
-    this.truncateView(this.start);
-    this.start = at.index + 1;
-    this.evictCacheBelow(Number.POSITIVE_INFINITY);
+  /** Closes the files now; no write may be queued. */
+  closeSync(): void {
+    if (this.pumping || this.queue.length > 0) throw walError('closeSync with queued writes');
+    this.closed = true;
+    for (const seg of this.segments) closeSync(seg.fd);
   }
 
   /** Waits for queued writes, then closes the files. */
@@ -206,8 +253,8 @@ export class Wal {
       bytes += b.length;
     };
     if (w.reset) add(encodeReset(w.reset));
-    if (w.entries && w.entries.length > 0) {
-      const e = encodeEntriesParts(w.entries);
+    for (const chunk of recordChunks(w.entries ?? [])) {
+      const e = encodeEntriesParts(chunk);
       for (const p of e.parts) parts.push(p);
       bytes += e.bytes;
     }
@@ -270,16 +317,11 @@ export class Wal {
     const seg: Segment = { seq, path, fd, size: 0, maxIndex: 0 };
     if (this.hs !== null) {
       const head = encodeHardState(this.hs);
-      writeSync(fd, head, 0, head.length, 0);
+      if (writeSync(fd, head, 0, head.length, 0) !== head.length) throw walError('short write of a segment head');
       seg.size = head.length;
     }
     fdatasyncSync(fd);
-    const dirFd = openSync(this.dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    fsyncDir(this.dir);
     this.segments.push(seg);
     return seg;
   }
@@ -293,9 +335,12 @@ export class Wal {
       this.applyRecord({ kind: RecordKind.Reset, at: w.reset }, seg, pos);
       pos += RESET_RECORD_BYTES;
     }
-    if (w.entries && w.entries.length > 0) {
-      this.applyRecord({ kind: RecordKind.Entries, slots: entrySlots(w.entries) }, seg, pos);
-      for (const e of w.entries) this.cachePut(e.index, e.data);
+    for (const chunk of recordChunks(w.entries ?? [])) {
+      const slots = entrySlots(chunk);
+      this.applyRecord({ kind: RecordKind.Entries, slots }, seg, pos);
+      const last = slots[slots.length - 1]!;
+      pos += last.dataOffset + last.dataLength;
+      for (const e of chunk) this.cachePut(e.index, e.data);
     }
     if (w.hardState) this.hs = w.hardState;
   }
@@ -336,6 +381,7 @@ export class Wal {
   }
 
   private readData(i: number): Uint8Array {
+    this.assertOpen();
     const len = this.lengths[i]!;
     const out = Buffer.allocUnsafe(len);
     if (len > 0 && readSync(this.segs[i]!.fd, out, 0, len, this.offsets[i]!) !== len) throw walError(`short read of entry ${this.start + i}`);
@@ -360,6 +406,7 @@ export class Wal {
       if (i < index) (this.cacheBytes -= d.length, this.cache.delete(i));
     }
     if (this.cache.size === 0) this.cacheLow = Number.POSITIVE_INFINITY;
+    else if (Number.isFinite(index)) this.cacheLow = Math.max(this.cacheLow, index);
   }
 
   // ---- recovery ----
