@@ -17,8 +17,8 @@ import {
   type SoftState,
 } from './types.ts';
 
-/** leaderGone: the campaign starts 2 + [0, this) ticks later. */
-const LEADER_GONE_SPREAD_TICKS = 5;
+/** leaderGone: the survivors campaign this many ticks apart, in order of id. */
+const LEADER_GONE_STEP_TICKS = 2;
 
 /**
  * The synchronous API over one Raft node (model: etcd-io/raft RawNode). One Ready is
@@ -195,11 +195,15 @@ export class RawNode {
     const r = this.r;
     if (r.role !== 'follower' || r.lead !== id) return;
     r.lead = null;
-    // At least 2 ticks (a heartbeat interval or two for a live leader to show up), spread over
-    // up to 5 more (half an election timeout at most) so that the survivors rarely campaign in
-    // the same tick: a tick is far longer than an election round trip.
-    const spreadTicks = Math.max(1, Math.min(LEADER_GONE_SPREAD_TICKS, Math.floor(r.cfg.electionTimeoutTicks / 2)));
-    const waitTicks = 2 + Math.floor(r.cfg.rng() * spreadTicks);
+    // The survivors see the close at the same moment and their tick timers often run in step
+    // (processes started together): campaigns in the same tick split the vote and cost a whole
+    // election timeout. So they take turns by id, LEADER_GONE_STEP_TICKS apart (more than a
+    // tick, so that timers out of phase cannot meet), the first after 2 ticks (a heartbeat
+    // interval or two for a live leader to show up). A survivor whose campaign cannot win (a
+    // shorter log) leaves it to the next one.
+    const survivors = r.conf.voters.filter((v) => v !== id).sort();
+    const rank = Math.max(0, survivors.indexOf(r.id));
+    const waitTicks = 2 + LEADER_GONE_STEP_TICKS * rank;
     r.electionElapsed = Math.max(r.electionElapsed, r.randomizedElectionTimeout - waitTicks);
   }
 
