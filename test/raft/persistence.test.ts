@@ -47,7 +47,8 @@ test('a leader with unpersisted entries does not count itself: one follower ack 
   t.is(a.status().commit, 2);
 });
 
-test('a follower acks appended entries only in the Ready that carries them for persistence', (t) => {
+/** b has just been sent a's proposal of 'x' (a's Ready handled, the network queue emptied). */
+function followerGotProposal(): { b: RawNode } {
   const net = new Network(['a', 'b', 'c']);
   net.elect('a');
   net.raw('a').propose(enc('x'));
@@ -55,6 +56,11 @@ test('a follower acks appended entries only in the Ready that carries them for p
   net.queue = [];
   const b = net.raw('b');
   for (const m of rd.messages.filter((m) => m.to === 'b')) b.step(m);
+  return { b };
+}
+
+test('a follower acks appended entries only in the Ready that carries them for persistence', (t) => {
+  const { b } = followerGotProposal();
   const bRd = b.ready();
   const ack = bRd.messages.find((m) => m.type === 'appResp')!;
   t.is(ack.index, 2);
@@ -232,13 +238,7 @@ test('entriesPending: appended() of a replaced entry is ignored; replaced entrie
 });
 
 test('entriesPending is refused for a follower\'s Ready', (t) => {
-  const net = new Network(['a', 'b', 'c']);
-  net.elect('a');
-  net.raw('a').propose(enc('x'));
-  const rd = net.drain('a')!;
-  net.queue = [];
-  const b = net.raw('b');
-  for (const m of rd.messages.filter((m) => m.to === 'b')) b.step(m);
+  const { b } = followerGotProposal();
   b.ready();
   t.throws(() => b.advance({ entriesPending: true }), { message: /leader/ });
 });

@@ -291,23 +291,27 @@ test('a commit clamped to the entries written with it is written whole with late
   await s2.close();
 });
 
-test('a log kept in LMDB by an older version is moved into the log files at open', async (t) => {
+/** A data dir as an older version left it: entries in LMDB db `log`, the hard state in meta `hs`, no log files. */
+async function writeOlderVersionLog(dir: string, entries: readonly Entry[], hs: { term: number; vote: string; commit: number }): Promise<void> {
   const { open } = await import('lmdb');
   const { encodeEntryValue, indexKey } = await import('../../node/replication/log-entry-codec.ts');
-  const dir = await tempDir(t);
-  const s = openS(dir); // creates the identity
-  await s.close();
   const { rmSync } = await import('node:fs');
+  await openS(dir).close(); // creates the identity
   rmSync(join(dir, 'raft', 'wal'), { recursive: true, force: true });
-  // What the older version wrote: entries in db `log`, the hard state in meta `hs`.
   const env = open({ path: join(dir, 'raft'), maxDbs: 4 });
   const log = env.openDB<Buffer, Buffer>('log', { keyEncoding: 'binary', encoding: 'binary' });
   const meta = env.openDB<unknown, string>('meta', {});
   await env.transaction(() => {
-    for (const e of ents(1, 5000, 2)) log.putSync(indexKey(e.index), encodeEntryValue(e));
-    meta.putSync('hs', { term: 2, vote: 'x', commit: 4000 });
+    for (const e of entries) log.putSync(indexKey(e.index), encodeEntryValue(e));
+    meta.putSync('hs', hs);
   });
   await env.close();
+}
+
+test('a log kept in LMDB by an older version is moved into the log files at open', async (t) => {
+  const { open } = await import('lmdb');
+  const dir = await tempDir(t);
+  await writeOlderVersionLog(dir, ents(1, 5000, 2), { term: 2, vote: 'x', commit: 4000 });
   const m = openS(dir);
   t.is(m.lastIndex(), 5000);
   t.is(Buffer.from(m.entries(4321, 4322, 100)[0]!.data).toString(), 'e4321t2');
@@ -322,21 +326,25 @@ test('a log kept in LMDB by an older version is moved into the log files at open
   await again.close();
 });
 
+/** What a crash between storing a received snapshot and restarting the log leaves: LMDB has the point, the log files no RESET. */
+async function storeSnapshotPointOnly(dir: string, index: number, term: number): Promise<void> {
+  const { open } = await import('lmdb');
+  const env = open({ path: join(dir, 'raft'), maxDbs: 4 });
+  const meta = env.openDB<unknown, string>('meta', {});
+  await env.transaction(() => {
+    meta.putSync('trunc', { index, term });
+    meta.putSync('snap', { index, term, conf: { voters: ['a'], learners: [] } });
+  });
+  await env.close();
+}
+
 test('a snapshot stored without its log reset (a crash in between) is reconciled at open', async (t) => {
   for (const [snapIndex, snapTerm, expectLast] of [[5, 1, 10], [5, 9, 5], [15, 2, 15]] as const) {
     const dir = await tempDir(t);
     const s = openS(dir);
     await s.persist({ entries: ents(1, 10, 1), hardState: { term: 1, vote: 'a', commit: 10 } });
     await s.close();
-    // LMDB got the snapshot point; the log files never got the RESET.
-    const { open } = await import('lmdb');
-    const env = open({ path: join(dir, 'raft'), maxDbs: 4 });
-    const meta = env.openDB<unknown, string>('meta', {});
-    await env.transaction(() => {
-      meta.putSync('trunc', { index: snapIndex, term: snapTerm });
-      meta.putSync('snap', { index: snapIndex, term: snapTerm, conf: { voters: ['a'], learners: [] } });
-    });
-    await env.close();
+    await storeSnapshotPointOnly(dir, snapIndex, snapTerm);
     const r = openS(dir);
     t.is(r.firstIndex(), snapIndex + 1, `snapshot ${snapIndex}/t${snapTerm}`);
     t.is(r.lastIndex(), expectLast, `snapshot ${snapIndex}/t${snapTerm}: the old log is kept only if it holds the snapshot's entry`);
@@ -352,14 +360,7 @@ test('after reconciling with a snapshot stored without its reset, entries append
     const s = openS(dir);
     await s.persist({ entries: ents(1, oldTo, 1), hardState: { term: 1, vote: 'a', commit: 10 } });
     await s.close();
-    const { open } = await import('lmdb');
-    const env = open({ path: join(dir, 'raft'), maxDbs: 4 });
-    const meta = env.openDB<unknown, string>('meta', {});
-    await env.transaction(() => {
-      meta.putSync('trunc', { index: snapIndex, term: snapTerm });
-      meta.putSync('snap', { index: snapIndex, term: snapTerm, conf: { voters: ['a'], learners: [] } });
-    });
-    await env.close();
+    await storeSnapshotPointOnly(dir, snapIndex, snapTerm);
     const r = openS(dir);
     t.is(r.lastIndex(), snapIndex);
     await r.persist({ entries: ents(snapIndex + 1, snapIndex + 10, snapTerm), hardState: { term: snapTerm, vote: 'b', commit: snapIndex } });
@@ -373,20 +374,9 @@ test('after reconciling with a snapshot stored without its reset, entries append
 });
 
 test('a move of an LMDB log cut short by a crash is redone whole; the hard state comes along', async (t) => {
-  const { open } = await import('lmdb');
-  const { encodeEntryValue, indexKey } = await import('../../node/replication/log-entry-codec.ts');
-  const { mkdirSync, rmSync, writeFileSync } = await import('node:fs');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
   const dir = await tempDir(t);
-  await (openS(dir)).close();
-  rmSync(join(dir, 'raft', 'wal'), { recursive: true, force: true });
-  const env = open({ path: join(dir, 'raft'), maxDbs: 4 });
-  const log = env.openDB<Buffer, Buffer>('log', { keyEncoding: 'binary', encoding: 'binary' });
-  const meta = env.openDB<unknown, string>('meta', {});
-  await env.transaction(() => {
-    for (const e of ents(1, 9000, 3)) log.putSync(indexKey(e.index), encodeEntryValue(e));
-    meta.putSync('hs', { term: 3, vote: 'v', commit: 8000 });
-  });
-  await env.close();
+  await writeOlderVersionLog(dir, ents(1, 9000, 3), { term: 3, vote: 'v', commit: 8000 });
   // What a crash mid-move leaves: a half-built directory beside an empty log directory.
   mkdirSync(join(dir, 'raft', 'wal.moving'), { recursive: true });
   writeFileSync(join(dir, 'raft', 'wal.moving', 'seg-0000000000000001.wal'), Buffer.alloc(100, 1));
