@@ -5,8 +5,8 @@
  * followers: the leader's own copy counts only when its write is done (RawNode.appended). That
  * takes the leader's fsync off the path of every INC; its followers' fsyncs remain.
  *
- * Writes finish in the order they were started (lmdb-js commits transactions in order), and at
- * most `writesMax` are in flight: the loop waits for the oldest beyond that.
+ * Writes finish in the order they were started (the log's queued writes run in order, wal.ts),
+ * and at most `writesMax` are in flight: the loop waits for the oldest beyond that.
  */
 import type { Entry, HardState, Ready, RaftStatus } from '../raft/types.ts';
 
@@ -38,10 +38,6 @@ export class LeaderWrites {
     private readonly onFailed: (err: Error) => void,
     private readonly writesMax = LEADER_WRITES_MAX,
   ) {}
-
-  get size(): number {
-    return this.inFlight.length;
-  }
 
   /** Starts writing `entries`; waits for the oldest write if too many are in flight. */
   async add(entries: readonly Entry[]): Promise<void> {
