@@ -23,13 +23,14 @@ import { encodeCommand, errorResult, read, type Command, type CommandResult, typ
 import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
 import { Members } from './members.ts';
 import { Proposals, promoteCaughtUpLearner, proposeErrorResult } from './proposals.ts';
-import { restoreStateFromSnapshot, saveLocalSnapshot } from './snapshot-image.ts';
+import { restoreStateFromSnapshot } from './snapshot-image.ts';
 import { WriteBatch, distribute, type BatchedWrite } from './write-batch.ts';
 import { encodeBatch } from '../state-machine/batch-codec.ts';
 import { ApplyPipeline, splitCommitted } from './apply-pipeline.ts';
 import type { RaftNodeTuning } from './raft-tuning.ts';
 import { ReadQueue } from './read-queue.ts';
 import { LEADER_MESSAGES, LeaderWrites, writesInBackground } from './leader-writes.ts';
+import { LocalSnapshots } from './local-snapshots.ts';
 
 export type { RaftNodeTuning };
 
@@ -52,7 +53,6 @@ export class RaftNode {
   private readonly proposals: Proposals;
   private readonly reads: ReadQueue;
   private readonly tickMs: number;
-  private readonly snapshotEntries: number;
   private readonly pendingMax: number;
   private lastProposedIndex = 0;
   private readonly batch = new WriteBatch();
@@ -60,23 +60,18 @@ export class RaftNode {
   private writesWaiting = 0;
   private readonly applier: ApplyPipeline;
   private readonly leaderWrites: LeaderWrites;
-  /** The last snapshot's image size (the snapshot rule). */
-  private lastSnapshotBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private looping = false;
   private scheduled = false;
   private stopped = false;
   private failed: SeqError | null = null;
-  private snapshotWaiters: ((err: Error | null) => void)[] = [];
-  /** A snapshot being written in the background (afterAdvance). */
-  private snapshotting: Promise<void> | null = null;
+  private readonly snapshots: LocalSnapshots;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly d: RaftNodeDeps) {
     const t = d.tuning ?? {};
     this.id = d.storage.identity.nodeId;
     this.tickMs = t.tickMs ?? 50;
-    this.snapshotEntries = t.snapshotEntries ?? 10_000;
     this.pendingMax = t.pendingMax ?? 100_000;
     this.proposals = new Proposals(t.proposalTimeoutMs ?? 5000, () => this.notLeader());
     this.reads = new ReadQueue(t.proposalTimeoutMs ?? 5000, this.pendingMax);
@@ -96,6 +91,13 @@ export class RaftNode {
       beforeEntry: (index, txn) => this.reads.capture(index, (c) => read(txn, c)),
       onFatal: (err) => this.fail(err),
     });
+    this.snapshots = new LocalSnapshots({
+      storage: d.storage, store: d.store, members: d.members, applier: this.applier,
+      core: () => ({ applied: this.raw.appliedIndex, conf: this.raw.status().conf }),
+      log: d.log,
+      onFailed: (err) => this.fail(err),
+      onSettled: () => this.schedule(),
+    }, t.snapshotEntries ?? 10_000);
     // Entries are applied while the hard state carrying their commit index may still be in
     // flight (see handleReady): after a crash the applied index can exceed the stored commit.
     d.storage.raiseCommitTo(this.applier.applied);
@@ -224,10 +226,9 @@ export class RaftNode {
 
   /** Takes a snapshot now (and compacts the log to it). */
   snapshotNow(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.snapshotWaiters.push((err) => (err ? reject(err) : resolve()));
-      this.schedule();
-    });
+    const done = this.snapshots.request();
+    this.schedule();
+    return done;
   }
 
   status(): RaftStatus {
@@ -255,12 +256,11 @@ export class RaftNode {
     if (this.looping) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await this.leaderWrites.drain();
     await this.applier.drain().catch(() => {});
-    await this.snapshotting;
+    await this.snapshots.stop(new SeqError(ErrorCode.SHUTTING_DOWN, 'shutting down'));
     const bye = errorResult(ErrorCode.SHUTTING_DOWN, 'node is shutting down');
     this.proposals.failAll(errorResult(ErrorCode.OUTCOME_UNKNOWN, 'node shut down before the write was applied; retry only with the same ID token'));
     distribute(this.batch.take(), bye);
     this.reads.failAll(bye);
-    for (const w of this.snapshotWaiters.splice(0)) w(new SeqError(ErrorCode.SHUTTING_DOWN, 'shutting down'));
   }
 
   // ---- the loop ----------------------------------------------------------------------------
@@ -312,7 +312,7 @@ export class RaftNode {
             await this.handleReady(rd);
             this.raw.advance();
           }
-        } else if (this.snapshotWaiters.length === 0 || this.snapshotting !== null) {
+        } else if (!this.snapshots.wanted) {
           break;
         }
         await this.afterAdvance();
@@ -385,7 +385,7 @@ export class RaftNode {
     await this.d.storage.persist({ snapshot: snap, entries: rd.entries, ...(rd.hardState ? { hardState: rd.hardState } : {}) });
     await restoreStateFromSnapshot(this.d.store, this.d.members, snap.data);
     this.applier.resetTo(snap.meta.index);
-    this.lastSnapshotBytes = snap.data.length;
+    this.snapshots.installed(snap.data.length);
     this.proposals.coveredBySnapshot(snap.meta.index);
     this.d.log(`installed snapshot at index ${snap.meta.index} term ${snap.meta.term}`);
   }
@@ -397,38 +397,6 @@ export class RaftNode {
 
   private async afterAdvance(): Promise<void> {
     if (this.raw.role === 'leader' && this.raw.hasLearners && promoteCaughtUpLearner(this.raw, this.raw.status(), this.d.log)) this.schedule();
-    const due = this.applier.snapshotDue(this.d.storage.snapshotMeta().index, this.snapshotEntries, this.lastSnapshotBytes);
-    if ((due || this.snapshotWaiters.length > 0) && this.snapshotting === null) {
-      // The export is pinned here (a read transaction at `applied`) and then written in the
-      // background: the loop keeps sending heartbeats and appends while a large image is saved.
-      await this.applier.drain();
-      // Not while the state is ahead of our own log (a leader's writes in flight) or of the
-      // core's applied index (entries re-delivered after a restart): the compaction would drop
-      // entries the core still needs. The writes or the re-delivery schedule the loop again.
-      const applied = this.applier.applied;
-      if (applied > this.d.storage.lastIndex() || applied > this.raw.appliedIndex || this.snapshotting !== null) return;
-      const waiters = this.snapshotWaiters.splice(0);
-      this.snapshotting = this.takeSnapshot(this.raw.status())
-        .then(() => { for (const w of waiters) w(null); })
-        .catch((err: Error) => {
-          for (const w of waiters) w(err);
-          this.fail(err);
-        })
-        .finally(() => {
-          this.snapshotting = null;
-          this.schedule();
-        });
-    }
-  }
-
-  /** Call with no state-machine commit in flight (`applier.drain()`): the image is the state at `applied`. */
-  private async takeSnapshot(st: RaftStatus): Promise<void> {
-    const index = this.applier.applied;
-    if (index <= this.d.storage.snapshotMeta().index) return;
-    this.applier.resetBytes();
-    const bytes = await saveLocalSnapshot(this.d, index, st.conf);
-    if (bytes === null) return;
-    this.lastSnapshotBytes = bytes;
-    this.d.log(`snapshot at index ${index} term ${this.d.storage.snapshotMeta().term} (${bytes} bytes); log compacted`);
+    await this.snapshots.maybeTake();
   }
 }

@@ -1,0 +1,95 @@
+/**
+ * When a node snapshots its own state and compacts its log (raft-node.ts calls `maybeTake` after
+ * every Ready): by the snapshot rule (enough entries or writes since the last, carrying at least
+ * as many bytes as its image), or on demand (SEQDB.SNAPSHOT). The export is pinned at the applied
+ * index and written in the background, so the loop keeps sending heartbeats and appends while a
+ * large image is saved; one at a time.
+ */
+import type { ConfState } from '../raft/types.ts';
+import type { LmdbStore } from '../state-machine/index.ts';
+import type { ApplyPipeline } from './apply-pipeline.ts';
+import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
+import type { Members } from './members.ts';
+import { saveLocalSnapshot } from './snapshot-image.ts';
+
+export interface LocalSnapshotDeps {
+  readonly storage: LmdbRaftStorage;
+  readonly store: LmdbStore;
+  readonly members: Members;
+  readonly applier: ApplyPipeline;
+  /** The core's applied index, and its configuration there. */
+  readonly core: () => { readonly applied: number; readonly conf: ConfState };
+  readonly log: (line: string) => void;
+  readonly onFailed: (err: Error) => void;
+  /** A snapshot finished: the loop may have waited for it. */
+  readonly onSettled: () => void;
+}
+
+export class LocalSnapshots {
+  private waiters: ((err: Error | null) => void)[] = [];
+  private running: Promise<void> | null = null;
+  /** The last snapshot's image size (the snapshot rule). */
+  private lastBytes = 0;
+
+  constructor(
+    private readonly d: LocalSnapshotDeps,
+    /** `snapshotEntries` of raft-tuning.ts. */
+    private readonly entriesMin: number,
+  ) {}
+
+  /** Somebody waits for a snapshot that has not started yet. */
+  get wanted(): boolean {
+    return this.waiters.length > 0 && this.running === null;
+  }
+
+  /** Resolves once a snapshot taken after this call is stored (and the log compacted). */
+  request(): Promise<void> {
+    return new Promise((resolve, reject) => this.waiters.push((err) => (err ? reject(err) : resolve())));
+  }
+
+  /** A snapshot from the leader replaced the state: its size feeds the snapshot rule. */
+  installed(bytes: number): void {
+    this.lastBytes = bytes;
+  }
+
+  /** Starts a snapshot in the background if one is due or wanted and none is running. */
+  async maybeTake(): Promise<void> {
+    const { applier, storage } = this.d;
+    const due = applier.snapshotDue(storage.snapshotMeta().index, this.entriesMin, this.lastBytes);
+    if ((!due && this.waiters.length === 0) || this.running !== null) return;
+    await applier.drain();
+    // Not while the state is ahead of our own log (a leader's writes in flight) or of the
+    // core's applied index (entries re-delivered after a restart): the compaction would drop
+    // entries the core still needs. The writes or the re-delivery schedule the loop again.
+    const core = this.d.core();
+    const applied = applier.applied;
+    if (applied > storage.lastIndex() || applied > core.applied || this.running !== null) return;
+    const waiters = this.waiters.splice(0);
+    this.running = this.take(applied, core.conf)
+      .then(() => { for (const w of waiters) w(null); })
+      .catch((err: Error) => {
+        for (const w of waiters) w(err);
+        this.d.onFailed(err);
+      })
+      .finally(() => {
+        this.running = null;
+        this.d.onSettled();
+      });
+  }
+
+  /** Waits for a snapshot in flight; refuses the waiting requests with `err`. */
+  async stop(err: Error): Promise<void> {
+    await this.running;
+    for (const w of this.waiters.splice(0)) w(err);
+  }
+
+  /** Call with no state-machine commit in flight (`applier.drain()`): the image is the state at `index`. */
+  private async take(index: number, conf: ConfState): Promise<void> {
+    if (index <= this.d.storage.snapshotMeta().index) return;
+    this.d.applier.resetBytes();
+    const bytes = await saveLocalSnapshot(this.d, index, conf);
+    if (bytes === null) return;
+    this.lastBytes = bytes;
+    this.d.log(`snapshot at index ${index} term ${this.d.storage.snapshotMeta().term} (${bytes} bytes); log compacted`);
+  }
+}
