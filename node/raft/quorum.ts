@@ -7,11 +7,22 @@ export function quorumSize(n: number): number {
   return Math.floor(n / 2) + 1;
 }
 
-/** The largest index that a majority of voters has matched. */
+/**
+ * The largest index that a majority of voters has matched. Asked on every append response, so
+ * it allocates nothing (a sorted copy was ~2 KB per INC in a heap profile): with a handful of
+ * voters, counting is cheaper than sorting.
+ */
 export function committedIndex(voters: readonly NodeId[], matchOf: (id: NodeId) => number): number {
-  if (voters.length === 0) return 0;
-  const matches = voters.map(matchOf).sort((a, b) => b - a);
-  return matches[quorumSize(voters.length) - 1]!;
+  const q = quorumSize(voters.length);
+  let best = 0;
+  for (const a of voters) {
+    const m = matchOf(a);
+    if (m <= best) continue;
+    let atLeast = 0;
+    for (const b of voters) if (matchOf(b) >= m) atLeast++;
+    if (atLeast >= q) best = m;
+  }
+  return best;
 }
 
 export function voteResult(voters: readonly NodeId[], votes: ReadonlyMap<NodeId, boolean>): VoteResult {

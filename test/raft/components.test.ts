@@ -18,6 +18,16 @@ test('quorum: committed index is the majority-th highest match', (t) => {
   t.is(committedIndex(['a', 'b', 'c'], (id) => m.get(id)!), 5);
   t.is(committedIndex(['a'], (id) => m.get(id)!), 5);
   t.is(committedIndex(['a', 'd'], (id) => m.get(id)!), 1);
+  // Against the definition (the q-th largest match), seeded random voter sets of 1..9.
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (let round = 0; round < 500; round++) {
+    const ids = Array.from({ length: 1 + rnd(9) }, (_, i) => `v${i}`);
+    const match = new Map(ids.map((id) => [id, rnd(6)]));
+    const sorted = ids.map((id) => match.get(id)!).sort((a, b) => b - a);
+    t.is(committedIndex(ids, (id) => match.get(id)!), sorted[Math.floor(ids.length / 2)]!, `round ${round}`);
+  }
+  t.is(committedIndex([], () => 9), 0);
 });
 
 test('quorum: vote results and majority sets', (t) => {
