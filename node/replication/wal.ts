@@ -211,11 +211,12 @@ export class Wal {
   /** Forgets entries <= index and deletes segments that hold nothing above it. */
   compact(index: number): void {
     this.assertOpen();
-    if (index < this.start) return;
-    const n = Math.min(index - this.start + 1, this.terms.length);
-    for (const arr of [this.terms, this.types, this.offsets, this.lengths, this.segs] as unknown[][]) arr.splice(0, n);
-    this.start = index + 1;
-    this.evictCacheBelow(this.start);
+    if (index >= this.start) {
+      const n = Math.min(index - this.start + 1, this.terms.length);
+      for (const arr of [this.terms, this.types, this.offsets, this.lengths, this.segs] as unknown[][]) arr.splice(0, n);
+      this.start = index + 1;
+      this.evictCacheBelow(this.start);
+    }
     let deleted = false;
     while (this.segments.length > 1 && this.segments[0]!.maxIndex <= index) {
       const seg = this.segments.shift()!;
@@ -352,8 +353,12 @@ export class Wal {
       this.truncateView(this.start);
       this.start = rec.at.index + 1;
       this.evictCacheBelow(Number.POSITIVE_INFINITY);
+      // Nothing written before holds a live entry now: those segments may go at the next compaction.
+      for (const s of this.segments) s.maxIndex = 0;
     } else if (rec.slots.length > 0) {
       const first = rec.slots[0]!.index;
+      // Entries >= first written before are replaced: no segment holds a live one above first - 1.
+      for (const s of this.segments) s.maxIndex = Math.min(s.maxIndex, first - 1);
       if (this.terms.length === 0) this.start = first;
       else if (first > this.lastIndex() + 1) throw walError(`entries at ${first} leave a gap after ${this.lastIndex()} in ${seg.path}`);
       else if (first < this.start) (this.truncateView(this.start), (this.start = first));

@@ -221,3 +221,24 @@ test('the writev parts of an entries record are byte for byte the record; thousa
   t.is(Buffer.from(r.entry(6004).data).toString('latin1'), Buffer.alloc(3, 'e6004t2').toString('latin1'));
   await r.close();
 });
+
+test('segments whose entries were all replaced (an overwrite, a reset) are deleted by the next compaction', async (t) => {
+  const dir = await tempDir(t);
+  const w = Wal.open({ dir, segmentBytesMax: 300 });
+  for (let i = 1; i <= 40; i += 2) w.writeSync({ entries: ents(i, i + 1, 1, 50) });
+  const many = segments(dir).length;
+  w.writeSync({ entries: ents(5, 6, 2, 50) }); // a conflict: 5..40 replaced
+  w.compact(4);
+  t.true(segments(dir).length <= 2, `${many} -> ${segments(dir).length} segments`);
+  w.writeSync({ reset: { index: 100, term: 3 } });
+  w.writeSync({ entries: ents(101, 102, 3, 50) });
+  w.compact(100);
+  t.is(segments(dir).length, 1, 'after a reset only the active segment is left');
+  const expected = view(w);
+  await w.close();
+  const r = Wal.open({ dir });
+  r.compact(100);
+  t.deepEqual(view(r), expected);
+  t.is(r.firstIndex(), 101);
+  await r.close();
+});
