@@ -284,7 +284,7 @@ export class LmdbRaftStorage implements Storage {
     // index never passes the entries on disk (a restart could not start from it).
     const given = hardState ?? (this.hsUnsaved ? this.hs : undefined);
     // A Ready's hard state can be older than the commit kept in memory since (never write it back).
-    const hs = given && given.term === this.hs.term && given.vote === this.hs.vote && this.hs.commit > given.commit ? this.hs : given;
+    const hs = given && this.notNewer(given) ? this.hs : given;
     const w: WalWrite = {
       ...(snapshot ? { reset: { index: snapshot.meta.index, term: snapshot.meta.term } } : {}),
       entries,
@@ -302,7 +302,12 @@ export class LmdbRaftStorage implements Storage {
     if (snapshot) this.raiseTrunc({ index: snapshot.meta.index, term: snapshot.meta.term });
     if (snapshot && snapshot.meta.index >= this.snapMeta.index) this.snapMeta = snapshot.meta;
     // A commit-only hard state kept in memory meanwhile may be newer than this write's.
-    if (hardState && !(hardState.term === this.hs.term && hardState.vote === this.hs.vote && hardState.commit <= this.hs.commit)) this.hs = hardState;
+    if (hardState && !this.notNewer(hardState)) this.hs = hardState;
+  }
+
+  /** Same term and vote as the in-memory hard state, and a commit index no higher. */
+  private notNewer(hs: HardState): boolean {
+    return hs.term === this.hs.term && hs.vote === this.hs.vote && hs.commit <= this.hs.commit;
   }
 
   /** A received snapshot goes to LMDB (image, meta, compaction point) before the log restarts after it. */

@@ -10,6 +10,7 @@
  * - HARD_STATE: term u64 | commit u64 | vote length u16 | vote (utf8). The newest one counts.
  * - RESET: index u64 | term u64. The log restarts after (index, term): a snapshot replaced it.
  */
+import { readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { Entry, EntryType, HardState } from '../raft/types.ts';
 
@@ -167,4 +168,57 @@ export function decodeRecord(b: Buffer): WalRecord | undefined {
     off += ENTRY_HEAD_BYTES + dataLength;
   }
   return off === b.length ? { kind, slots } : undefined;
+}
+
+/** One ENTRIES record's size bound when writing, well under what recovery accepts (RECORD_BYTES_MAX). */
+const RECORD_CHUNK_BYTES = RECORD_BYTES_MAX / 4;
+
+/** Entries of one write as records of at most RECORD_CHUNK_BYTES each (recovery refuses longer records). */
+export function recordChunks(entries: readonly Entry[]): (readonly Entry[])[] {
+  const out: (readonly Entry[])[] = [];
+  let from = 0;
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const size = ENTRY_HEAD_BYTES + entries[i]!.data.length;
+    if (i > from && bytes + size > RECORD_CHUNK_BYTES) {
+      out.push(entries.slice(from, i));
+      from = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (from < entries.length) out.push(from === 0 ? entries : entries.slice(from));
+  return out;
+}
+
+const READ_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Reads a segment's records in order from `fd` (of `size` bytes) through a 1 MiB buffer, calling
+ * `onRecord` with each valid one and its offset; returns where the valid records end (a torn or
+ * damaged record, or the end).
+ */
+export function scanRecords(fd: number, size: number, onRecord: (rec: WalRecord, at: number) => void): number {
+  let buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  let bufAt = 0;
+  let bufLen = 0;
+  const fill = (at: number, need: number): boolean => {
+    if (at >= bufAt && at + need <= bufAt + bufLen) return true;
+    if (at + need > size) return false;
+    if (need > buf.length) buf = Buffer.allocUnsafe(need);
+    bufLen = readSync(fd, buf, 0, Math.min(buf.length, size - at), at);
+    bufAt = at;
+    return bufLen >= need;
+  };
+  let at = 0;
+  while (at < size) {
+    if (!fill(at, RECORD_HEADER_BYTES)) break;
+    const len = recordLength(buf, at - bufAt);
+    if (len < RECORD_HEADER_BYTES || len > RECORD_BYTES_MAX || !fill(at, len)) break;
+    const rec = decodeRecord(buf.subarray(at - bufAt, at - bufAt + len));
+    if (rec === undefined) break;
+    onRecord(rec, at);
+    at += len;
+  }
+  return at;
 }

@@ -23,7 +23,8 @@ import { fdatasync as fdatasyncCb, writev as writevCb, writevSync } from 'node:f
 import { join } from 'node:path';
 import type { Entry, EntryType, HardState } from '../raft/types.ts';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
-import { RECORD_BYTES_MAX, RECORD_HEADER_BYTES, RESET_RECORD_BYTES, RecordKind, decodeRecord, encodeEntriesParts, encodeHardState, encodeReset, entrySlots, recordLength, type IndexTerm, type WalRecord } from './wal-codec.ts';
+import { EntryCache } from './wal-cache.ts';
+import { RESET_RECORD_BYTES, RecordKind, encodeEntriesParts, encodeHardState, encodeReset, entrySlots, recordChunks, scanRecords, type IndexTerm, type WalRecord } from './wal-codec.ts';
 
 export interface WalOptions {
   /** Directory of the segment files (created if missing). */
@@ -50,37 +51,21 @@ interface Segment {
   maxIndex: number;
 }
 
-interface Queued {
-  readonly w: WalWrite;
+/** A write as writev parts, and its entries as they were split into records. */
+interface Encoded {
   readonly parts: Uint8Array[];
   readonly bytes: number;
+  readonly chunks: readonly (readonly Entry[])[];
+}
+
+interface Queued {
+  readonly w: WalWrite;
+  readonly encoded: Encoded;
   readonly done: () => void;
   readonly failed: (err: Error) => void;
 }
 
 const SEGMENT_RE = /^seg-(\d{16})\.wal$/;
-/** One ENTRIES record's size bound when writing, well under what recovery accepts (RECORD_BYTES_MAX). */
-const RECORD_CHUNK_BYTES = RECORD_BYTES_MAX / 4;
-const ENTRY_BYTES_OVERHEAD = 13;
-const READ_CHUNK_BYTES = 1 << 20;
-
-/** Entries of one write as records of at most RECORD_CHUNK_BYTES each (recovery refuses longer records). */
-function recordChunks(entries: readonly Entry[]): (readonly Entry[])[] {
-  const out: (readonly Entry[])[] = [];
-  let from = 0;
-  let bytes = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const size = ENTRY_BYTES_OVERHEAD + entries[i]!.data.length;
-    if (i > from && bytes + size > RECORD_CHUNK_BYTES) {
-      out.push(entries.slice(from, i));
-      from = i;
-      bytes = 0;
-    }
-    bytes += size;
-  }
-  if (from < entries.length) out.push(from === 0 ? entries : entries.slice(from));
-  return out;
-}
 
 export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
@@ -98,7 +83,6 @@ function walError(message: string): SeqError {
 export class Wal {
   private readonly dir: string;
   private readonly segmentBytesMax: number;
-  private readonly cacheBytesMax: number;
   private readonly segments: Segment[] = [];
   /** The view: entries start..start+terms.length-1. */
   private start = 1;
@@ -108,10 +92,7 @@ export class Wal {
   private lengths: number[] = [];
   private segs: Segment[] = [];
   private hs: HardState | null = null;
-  private readonly cache = new Map<number, Uint8Array>();
-  private cacheBytes = 0;
-  /** No cached index is below this (eviction walks up from it). */
-  private cacheLow = Number.POSITIVE_INFINITY;
+  private readonly cache: EntryCache;
   private queue: Queued[] = [];
   private pumping = false;
   /** A queued batch's pwrite + fdatasync is running. */
@@ -130,7 +111,7 @@ export class Wal {
   private constructor(opts: WalOptions) {
     this.dir = opts.dir;
     this.segmentBytesMax = opts.segmentBytesMax ?? 64 << 20;
-    this.cacheBytesMax = opts.cacheBytesMax ?? 4 << 20;
+    this.cache = new EntryCache(opts.cacheBytesMax ?? 4 << 20);
     if (mkdirSync(this.dir, { recursive: true }) !== undefined) fsyncDir(join(this.dir, '..'));
     const seqs = readdirSync(this.dir)
       .map((f) => SEGMENT_RE.exec(f)?.[1])
@@ -189,21 +170,22 @@ export class Wal {
   writeSync(w: WalWrite): void {
     this.assertOpen();
     if (this.ioInFlight || this.queue.length > 0) throw walError('a synchronous write while queued writes are in flight');
-    const { parts, bytes } = this.encode(w);
+    const encoded = this.encode(w);
+    const { parts, bytes } = encoded;
     const seg = this.segmentFor(bytes);
     const at = seg.size;
     const n = writevSync(seg.fd, parts, at);
     if (n !== bytes) throw walError(`short write ${n} of ${bytes}`);
     fdatasyncSync(seg.fd);
     seg.size += bytes;
-    this.applyWrite(w, seg, at);
+    this.applyWrite(w, encoded.chunks, seg, at);
   }
 
   /** Queues a write; resolves once it is on disk (in order with every other queued write). */
   write(w: WalWrite): Promise<void> {
     this.assertOpen();
     return new Promise((done, failed) => {
-      this.queue.push({ w, ...this.encode(w), done, failed });
+      this.queue.push({ w, encoded: this.encode(w), done, failed });
       if (!this.pumping) void this.pump();
     });
   }
@@ -215,7 +197,7 @@ export class Wal {
       const n = Math.min(index - this.start + 1, this.terms.length);
       for (const arr of [this.terms, this.types, this.offsets, this.lengths, this.segs] as unknown[][]) arr.splice(0, n);
       this.start = index + 1;
-      this.evictCacheBelow(this.start);
+      this.cache.dropBelow(this.start);
     }
     let deleted = false;
     while (this.segments.length > 1 && this.segments[0]!.maxIndex <= index) {
@@ -246,7 +228,7 @@ export class Wal {
   // ---- writing ----
 
   /** The write's records as parts for one writev (entries' data not copied). */
-  private encode(w: WalWrite): { parts: Uint8Array[]; bytes: number } {
+  private encode(w: WalWrite): Encoded {
     const parts: Uint8Array[] = [];
     let bytes = 0;
     const add = (b: Buffer): void => {
@@ -254,13 +236,14 @@ export class Wal {
       bytes += b.length;
     };
     if (w.reset) add(encodeReset(w.reset));
-    for (const chunk of recordChunks(w.entries ?? [])) {
+    const chunks = recordChunks(w.entries ?? []);
+    for (const chunk of chunks) {
       const e = encodeEntriesParts(chunk);
       for (const p of e.parts) parts.push(p);
       bytes += e.bytes;
     }
     if (w.hardState) add(encodeHardState(w.hardState));
-    return { parts, bytes };
+    return { parts, bytes, chunks };
   }
 
   private async pump(): Promise<void> {
@@ -283,8 +266,8 @@ export class Wal {
   }
 
   private async writeBatch(batch: readonly Queued[]): Promise<void> {
-    const parts = batch.length === 1 ? batch[0]!.parts : batch.flatMap((q) => q.parts);
-    const bytes = batch.reduce((n, q) => n + q.bytes, 0);
+    const parts = batch.length === 1 ? batch[0]!.encoded.parts : batch.flatMap((q) => q.encoded.parts);
+    const bytes = batch.reduce((n, q) => n + q.encoded.bytes, 0);
     const seg = this.segmentFor(bytes);
     const at = seg.size;
     this.ioInFlight = true;
@@ -302,8 +285,8 @@ export class Wal {
     seg.size += bytes;
     let pos = at;
     for (const q of batch) {
-      this.applyWrite(q.w, seg, pos);
-      pos += q.bytes;
+      this.applyWrite(q.w, q.encoded.chunks, seg, pos);
+      pos += q.encoded.bytes;
     }
     for (const q of batch) q.done();
   }
@@ -330,18 +313,18 @@ export class Wal {
   // ---- the view ----
 
   /** Moves the view by a write that is now on disk at `at` (records laid out as encode() does). */
-  private applyWrite(w: WalWrite, seg: Segment, at: number): void {
+  private applyWrite(w: WalWrite, chunks: readonly (readonly Entry[])[], seg: Segment, at: number): void {
     let pos = at;
     if (w.reset) {
       this.applyRecord({ kind: RecordKind.Reset, at: w.reset }, seg, pos);
       pos += RESET_RECORD_BYTES;
     }
-    for (const chunk of recordChunks(w.entries ?? [])) {
+    for (const chunk of chunks) {
       const slots = entrySlots(chunk);
       this.applyRecord({ kind: RecordKind.Entries, slots }, seg, pos);
       const last = slots[slots.length - 1]!;
       pos += last.dataOffset + last.dataLength;
-      for (const e of chunk) this.cachePut(e.index, e.data);
+      for (const e of chunk) this.cache.put(e.index, e.data);
     }
     if (w.hardState) this.hs = w.hardState;
   }
@@ -352,7 +335,7 @@ export class Wal {
     } else if (rec.kind === RecordKind.Reset) {
       this.truncateView(this.start);
       this.start = rec.at.index + 1;
-      this.evictCacheBelow(Number.POSITIVE_INFINITY);
+      this.cache.dropBelow(Number.POSITIVE_INFINITY);
       // Nothing written before holds a live entry now: those segments may go at the next compaction.
       for (const s of this.segments) s.maxIndex = 0;
     } else if (rec.slots.length > 0) {
@@ -378,10 +361,7 @@ export class Wal {
   private truncateView(index: number): void {
     const keep = Math.max(0, index - this.start);
     if (keep >= this.terms.length) return;
-    for (let i = index; i <= this.lastIndex(); i++) {
-      const d = this.cache.get(i);
-      if (d !== undefined) (this.cacheBytes -= d.length, this.cache.delete(i));
-    }
+    this.cache.dropRange(index, this.lastIndex());
     for (const arr of [this.terms, this.types, this.offsets, this.lengths, this.segs] as unknown[][]) arr.length = keep;
   }
 
@@ -393,27 +373,6 @@ export class Wal {
     return out;
   }
 
-  private cachePut(index: number, given: Uint8Array): void {
-    // A view into a larger buffer (a peer frame, a pool slab) would pin all of it: keep a copy.
-    const data = given.byteLength === given.buffer.byteLength ? given : Uint8Array.prototype.slice.call(given);
-    this.cache.set(index, data);
-    this.cacheBytes += data.length;
-    if (index < this.cacheLow) this.cacheLow = index;
-    while (this.cacheBytes > this.cacheBytesMax && this.cacheLow <= index) {
-      const d = this.cache.get(this.cacheLow);
-      if (d !== undefined) (this.cacheBytes -= d.length, this.cache.delete(this.cacheLow));
-      this.cacheLow++;
-    }
-  }
-
-  private evictCacheBelow(index: number): void {
-    for (const [i, d] of this.cache) {
-      if (i < index) (this.cacheBytes -= d.length, this.cache.delete(i));
-    }
-    if (this.cache.size === 0) this.cacheLow = Number.POSITIVE_INFINITY;
-    else if (Number.isFinite(index)) this.cacheLow = Math.max(this.cacheLow, index);
-  }
-
   // ---- recovery ----
 
   private recover(seq: number, last: boolean): void {
@@ -422,7 +381,7 @@ export class Wal {
     const seg: Segment = { seq, path, fd, size: 0, maxIndex: 0 };
     this.segments.push(seg);
     const size = fstatSync(fd).size;
-    const end = this.scan(seg, size);
+    const end = scanRecords(fd, size, (rec, at) => this.applyRecord(rec, seg, at));
     if (end < size) {
       if (!last) throw walError(`damaged record at byte ${end} of ${path}, which is not the last segment`);
       // A torn tail: the write that never finished was never acknowledged.
@@ -430,32 +389,6 @@ export class Wal {
       fdatasyncSync(fd);
     }
     seg.size = end;
-  }
-
-  /** Applies the segment's records; returns where the valid records end. */
-  private scan(seg: Segment, size: number): number {
-    let buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-    let bufAt = 0;
-    let bufLen = 0;
-    const fill = (at: number, need: number): boolean => {
-      if (at >= bufAt && at + need <= bufAt + bufLen) return true;
-      if (at + need > size) return false;
-      if (need > buf.length) buf = Buffer.allocUnsafe(need);
-      bufLen = readSync(seg.fd, buf, 0, Math.min(buf.length, size - at), at);
-      bufAt = at;
-      return bufLen >= need;
-    };
-    let at = 0;
-    while (at < size) {
-      if (!fill(at, RECORD_HEADER_BYTES)) break;
-      const len = recordLength(buf, at - bufAt);
-      if (len < RECORD_HEADER_BYTES || len > RECORD_BYTES_MAX || !fill(at, len)) break;
-      const rec = decodeRecord(buf.subarray(at - bufAt, at - bufAt + len));
-      if (rec === undefined) break;
-      this.applyRecord(rec, seg, at);
-      at += len;
-    }
-    return at;
   }
 
   private assertOpen(): void {
