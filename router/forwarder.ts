@@ -19,7 +19,7 @@ import type { NodePool } from './node-connection.ts';
 import type { ShardEntry, ShardMap } from './shard-map.ts';
 import { routerToken } from './token.ts';
 import { IncCoalescer, type CoalescerStats, type Forwarded } from './inc-coalescer.ts';
-import { BLOCK_PARTS_MAX, partRetry } from '../shared/protocol/part-token.ts';
+import { BLOCK_PARTS_MAX, INCS_SEQUENCES_MAX, multiTokenCount, partRetry } from '../shared/protocol/part-token.ts';
 import { isSeriesCommand } from '../node/state-machine/series-command.ts';
 import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/series-wire.ts';
 
@@ -43,6 +43,12 @@ export interface ForwarderOptions {
    * BLOCK_PARTS_MAX (1024).
    */
   readonly incBlockMax?: number;
+  /**
+   * Most concurrent plain INCs of different sequences of one bucket merged into one `INCS bucket
+   * <token> seq1 .. seqk`; 0 or 1 turns that off (INCs of one sequence still merge as above).
+   * Default and most: INCS_SEQUENCES_MAX (60).
+   */
+  readonly incsMax?: number;
 }
 
 export interface ForwarderStats extends CoalescerStats {
@@ -78,7 +84,11 @@ export class Forwarder {
     this.backoffMs = options.backoffMs ?? 100;
     this.tryAgainBackoffMs = Math.min(options.tryAgainBackoffMs ?? 10, this.backoffMs);
     const blockMax = Math.min(options.incBlockMax ?? BLOCK_PARTS_MAX, BLOCK_PARTS_MAX);
-    this.coalescer = blockMax < 2 ? null : new IncCoalescer((c) => this.forward(c), () => this.pool.flush(), { blockMax, stats: this.stats });
+    this.coalescer = blockMax < 2 ? null : new IncCoalescer((c) => this.forward(c), () => this.pool.flush(), {
+      blockMax,
+      incsMax: options.incsMax ?? INCS_SEQUENCES_MAX,
+      stats: this.stats,
+    });
   }
 
   async execute(command: Command): Promise<CommandResult> {
@@ -207,11 +217,11 @@ export class Forwarder {
   }
 }
 
-type Tokened = Extract<Command, { type: 'inc' } | { type: 'reserve' }>;
+type Tokened = Extract<Command, { type: 'inc' } | { type: 'incs' } | { type: 'reserve' }>;
 
 /** Commands that take an exactly-once ID token, so the router can retry them after a lost reply. */
 function isTokened(command: Command): command is Tokened {
-  return command.type === 'inc' || command.type === 'reserve';
+  return command.type === 'inc' || command.type === 'incs' || command.type === 'reserve';
 }
 
 /** INC and RESERVE without a client ID get a router token, reused on every attempt. */
@@ -222,7 +232,9 @@ function withRouterToken(command: Command): Command {
 /** What a client retries an unknown outcome with: its ID, and PART for one number of a block. */
 function retryWithOf(command: Tokened): string {
   const token = command.token!;
-  return command.type === 'inc' && command.part !== undefined ? partRetry(token, command.part, command.count) : `ID ${token.toString('latin1')}`;
+  if (command.type === 'inc' && command.part !== undefined) return partRetry(token, command.part, command.count);
+  if (command.type === 'incs') return command.part === undefined ? `the same INCS` : partRetry(token, command.part, multiTokenCount(token)!);
+  return `ID ${token.toString('latin1')}`;
 }
 
 function withRetryHint(result: CommandResult, type: Command['type'], retryWith: string): CommandResult {
@@ -257,7 +269,15 @@ function commandArgs(command: Command): Buffer[] {
   if (command.type === 'get') return [name, command.bucket, command.sequence];
   if (command.type === 'set') return [name, command.bucket, command.sequence, Buffer.from(String(command.value))];
   if (isSeriesCommand(command)) return seriesCommandArgs(command); // issue 12
+  if (command.type === 'incs') return incsArgs(command);
   const args = [name, command.bucket, command.sequence, Buffer.from('COUNT'), Buffer.from(String(command.count))];
   if (command.token !== undefined) args.push(Buffer.from('ID'), command.token);
   return args;
+}
+
+/** An INCS, or the retry of one of its parts (`INC bucket sequence ID <token> PART i/k`). */
+function incsArgs(command: Extract<Command, { type: 'incs' }>): Buffer[] {
+  if (command.part === undefined) return [Buffer.from('INCS'), command.bucket, command.token, ...command.sequences];
+  const part = `${command.part}/${multiTokenCount(command.token)!}`;
+  return [Buffer.from('INC'), command.bucket, command.sequences[0]!, Buffer.from('ID'), command.token, Buffer.from('PART'), Buffer.from(part)];
 }

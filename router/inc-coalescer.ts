@@ -1,24 +1,31 @@
 /**
- * Merges concurrent plain INCs of one sequence into one block: the k INCs (no ID, no COUNT) of
- * one sequence that reach the router in one poll phase leave as ONE `INC bucket sequence COUNT k
- * ID <router token>`, and the block's k numbers go back to the k callers in the order their INCs
- * came. The shard then decodes, logs, replicates and applies one command and stores one token
- * record instead of k; each client still gets one number of its own, with no gap and no repeat.
+ * Merges concurrent plain INCs of one bucket into one block: the k INCs (no ID, no COUNT) of one
+ * bucket that reach the router in one poll phase leave as ONE command, and its k numbers go back
+ * to the k callers in the order their INCs came: `INC bucket sequence COUNT k ID <router token>`
+ * when all are of one sequence, else `INCS bucket <token> seq1 .. seqk` (one number of each
+ * listed sequence, node/state-machine/multi-inc.ts; at most INCS_SEQUENCES_MAX). The shard then
+ * decodes, logs, replicates and applies one command and stores one token record instead of k;
+ * each client still gets one number of its own, with no gap and no repeat.
  *
  * Why it keeps what each client sees:
  * - The k INCs were all outstanding at once, so any order among them is a valid linearization;
  *   numbers are handed out in arrival order, so one connection's pipelined INCs still ascend.
  * - Per bucket, commands leave in arrival order: a bucket has at most one open block, and any
- *   other command of that bucket (GET, SET, an INC with ID or of another sequence) first sends
- *   the open block (`closeBucket`). Only later commands of other buckets can overtake it; no
+ *   other command of that bucket (GET, SET, an INC with ID) first sends the open block
+ *   (`closeBucket`). Only later commands of other buckets can overtake it; no
  *   order between buckets is promised (they may live on different shards).
  * - Retries resend the same block with the same token (exactly-once on the node). If the router
  *   gives up with the outcome unknown, member i is told to retry with `ID <token> PART <i>/<k>`
- *   (shared/protocol/part-token.ts), which takes or finds the whole block and answers number
- *   i. (So one member's retry takes all k numbers: members that never retry leave theirs unused.)
- * - The block's token is a block token (`<ms>-<16 chars>~<k>`, part-token.ts), which the shard
- *   accepts only with COUNT k or PART i/k: k clients that all retried `ID <token>` alone would
- *   otherwise share the one number the first of them took.
+ *   (shared/protocol/part-token.ts). For a COUNT block that retry takes or finds the whole block
+ *   and answers number i (so one member's retry takes all k numbers: members that never retry
+ *   leave theirs unused); for an INCS it finds part i or takes that part alone, and the block
+ *   skips it if it applies later.
+ * - The block's token is a block token (`<ms>-<16 chars>~<k>`, or `+<k>` for INCS; part-token.ts)
+ *   which the shard accepts only with the block or PART i/k: k clients that all retried
+ *   `ID <token>` alone would otherwise share the one number the first of them took.
+ * - A shard that does not know INCS (an older version during an upgrade) refuses it as an unknown
+ *   command, so nothing was taken: its INCs go again one at a time as below, and for a minute
+ *   this router merges only INCs of one sequence.
  * - A block refused for OVERFLOW (near the maximum value) at its first try is sent again one INC
  *   at a time, so each client gets what it would have got without merging (the numbers left
  *   below the maximum still go out), unless another command of the bucket went out meanwhile:
@@ -27,8 +34,8 @@
  *   skipped). Other errors go to every member as they are.
  */
 import { ErrorCode } from '../shared/errors.ts';
-import { errorResult, intResult, type Command, type CommandResult, type IncCommand } from '../node/state-machine/command.ts';
-import { blockToken, partRetry, partValue } from '../shared/protocol/part-token.ts';
+import { errorResult, intResult, type Command, type CommandResult, type IncCommand, type IncsCommand } from '../node/state-machine/command.ts';
+import { INCS_SEQUENCES_MAX, blockToken, multiToken, partRetry, partValue } from '../shared/protocol/part-token.ts';
 import { routerToken } from './token.ts';
 
 /** What forwarding one command ended with. */
@@ -51,12 +58,20 @@ export interface CoalescerStats {
 }
 
 export interface CoalescerOptions {
-  /** Most INCs in one block (2..BLOCK_PARTS_MAX). */
+  /** Most INCs in one block of one sequence (2..BLOCK_PARTS_MAX). */
   readonly blockMax: number;
+  /** Most INCs in one INCS block of several sequences (0 or 1: off; at most INCS_SEQUENCES_MAX). */
+  readonly incsMax: number;
   readonly stats: CoalescerStats;
 }
 
-type Settle = (out: Forwarded) => void;
+/** How long a router sends no INCS after a shard refused one as unknown (an upgrade under way). */
+const INCS_REFUSED_PAUSE_MS = 60_000;
+
+interface Member {
+  readonly sequence: Buffer;
+  readonly settle: (out: Forwarded) => void;
+}
 
 interface Flight {
   overtaken: boolean;
@@ -64,9 +79,10 @@ interface Flight {
 
 interface Block {
   readonly bucketKey: string;
-  /** The first INC; the block is this command with COUNT k and a token. */
-  readonly first: IncCommand;
-  readonly members: Settle[];
+  readonly bucket: Buffer;
+  readonly members: Member[];
+  /** Members of more than one sequence: the block goes as INCS. */
+  mixed: boolean;
 }
 
 export class IncCoalescer {
@@ -75,6 +91,8 @@ export class IncCoalescer {
   /** Blocks sent and not settled, per bucket: whether a later command of the bucket went out. */
   private readonly inFlight = new Map<string, Set<Flight>>();
   private flushScheduled = false;
+  private readonly incsMax: number;
+  private incsRefusedUntilMs = 0;
 
   /**
    * @param forward sends one command with the router's retries (never rejects in practice).
@@ -84,28 +102,39 @@ export class IncCoalescer {
     private readonly forward: (command: Command) => Promise<Forwarded>,
     private readonly sent: () => void,
     private readonly options: CoalescerOptions,
-  ) {}
+  ) {
+    this.incsMax = Math.min(options.incsMax, options.blockMax, INCS_SEQUENCES_MAX);
+  }
 
   /** A plain INC of one number: what may join a block. */
   static mergeable(command: Command): command is IncCommand {
     return command.type === 'inc' && command.token === undefined && command.count === 1;
   }
 
-  /** Adds a mergeable INC to its sequence's block; settles with this INC's own number. */
+  /** Adds a mergeable INC to its bucket's block; settles with this INC's own number. */
   submit(command: IncCommand): Promise<Forwarded> {
     const bucketKey = command.bucket.toString('latin1');
     let block = this.open.get(bucketKey);
-    if (block !== undefined && (block.members.length >= this.options.blockMax || !block.first.sequence.equals(command.sequence))) {
+    if (block !== undefined && !this.joins(block, command.sequence)) {
       this.dispatch(block);
       block = undefined;
     }
     if (block === undefined) {
-      block = { bucketKey, first: command, members: [] };
+      block = { bucketKey, bucket: command.bucket, members: [], mixed: false };
       this.open.set(bucketKey, block);
       this.schedule();
     }
     const members = block.members;
-    return new Promise<Forwarded>((resolve) => members.push(resolve));
+    return new Promise<Forwarded>((settle) => members.push({ sequence: command.sequence, settle }));
+  }
+
+  /** Whether an INC of `sequence` may join `block` (and marks it mixed if it makes it so). */
+  private joins(block: Block, sequence: Buffer): boolean {
+    const size = block.members.length;
+    if (!block.mixed && block.members[0]!.sequence.equals(sequence)) return size < this.options.blockMax;
+    if (size >= this.incsMax || Date.now() < this.incsRefusedUntilMs) return false;
+    block.mixed = true;
+    return true;
   }
 
   /** Sends the bucket's open block now: call before any other command of that bucket is sent. */
@@ -134,13 +163,12 @@ export class IncCoalescer {
     this.open.delete(bucketKey);
     this.overtake(bucketKey);
     if (members.length === 1) {
-      this.send(block.first, members[0]!);
+      this.send(single(block.bucket, members[0]!), members[0]!.settle);
       return;
     }
     this.options.stats.blocks++;
     this.options.stats.blockIncs += members.length;
-    const token = Buffer.from(blockToken(routerToken().toString('latin1'), members.length), 'latin1');
-    const command: IncCommand = { ...block.first, count: members.length, token };
+    const command = blockCommand(block);
     const flight: Flight = { overtaken: false };
     let flights = this.inFlight.get(bucketKey);
     if (flights === undefined) this.inFlight.set(bucketKey, (flights = new Set()));
@@ -148,7 +176,7 @@ export class IncCoalescer {
     this.send(command, (out) => {
       flights.delete(flight);
       if (flights.size === 0 && this.inFlight.get(bucketKey) === flights) this.inFlight.delete(bucketKey);
-      this.settle(command, members, out, flight.overtaken);
+      this.settle(command, block, out, flight.overtaken);
     });
   }
 
@@ -158,37 +186,68 @@ export class IncCoalescer {
     if (flights !== undefined) for (const flight of flights) flight.overtaken = true;
   }
 
-  private settle(block: IncCommand, members: readonly Settle[], out: Forwarded, overtaken: boolean): void {
+  private settle(command: IncCommand | IncsCommand, block: Block, out: Forwarded, overtaken: boolean): void {
     const { result } = out;
+    const { members } = block;
     const count = members.length;
-    const token = block.token!;
-    if (result.type === 'int') {
-      members.forEach((settle, i) => settle({ result: intResult(partValue(result.value, count, i)) }));
+    const values = numbersOf(result, count);
+    if (values !== null) {
+      members.forEach((m, i) => m.settle({ result: intResult(values(i)) }));
     } else if (out.retryWith !== undefined) {
-      members.forEach((settle, i) => settle({ result, retryWith: partRetry(token, i, count) }));
-    } else if (result.type === 'error' && isOverflow(result) && !out.mayHaveApplied && !overtaken) {
+      members.forEach((m, i) => m.settle({ result, retryWith: partRetry(command.token!, i, count) }));
+    } else if (result.type === 'error' && notTaken(command, result) && !out.mayHaveApplied && !overtaken) {
       // Certainly not applied, and nothing of the bucket went out after it: one at a time in its
-      // place, the numbers left below the maximum still go out.
-      const single: IncCommand = { type: 'inc', bucket: block.bucket, sequence: block.sequence, count: 1 };
-      for (const settle of members) this.send(single, settle);
+      // place (the numbers left below the maximum still go out).
+      if (unknownIncs(command, result)) this.incsRefusedUntilMs = Date.now() + INCS_REFUSED_PAUSE_MS;
+      for (const m of members) this.send(single(block.bucket, m), m.settle);
     } else {
-      for (const settle of members) settle(out);
+      for (const m of members) m.settle(out);
     }
   }
 
-  private send(command: IncCommand, settle: Settle): void {
+  private send(command: IncCommand | IncsCommand, settle: Member['settle']): void {
     this.forward(command).then(settle, (err: unknown) => settle({ result: internal(err) }));
   }
 }
 
+function single(bucket: Buffer, member: Member): IncCommand {
+  return { type: 'inc', bucket, sequence: member.sequence, count: 1 };
+}
+
+/** `INC ... COUNT k ID <block token>` for one sequence, `INCS bucket <token> seq..` for several. */
+function blockCommand(block: Block): IncCommand | IncsCommand {
+  const { bucket, members } = block;
+  const timed = routerToken().toString('latin1');
+  if (!block.mixed) {
+    const token = Buffer.from(blockToken(timed, members.length), 'latin1');
+    return { type: 'inc', bucket, sequence: members[0]!.sequence, count: members.length, token };
+  }
+  const token = Buffer.from(multiToken(timed, members.length), 'latin1');
+  return { type: 'incs', bucket, sequences: members.map((m) => m.sequence), token };
+}
+
+/** Member i's number from a block's success (the last of a COUNT block, or INCS's array), else null. */
+function numbersOf(result: CommandResult, count: number): ((i: number) => bigint) | null {
+  if (result.type === 'int') return (i) => partValue(result.value, count, i);
+  if (result.type === 'array' && result.value.length === count && result.value.every((v) => typeof v === 'bigint')) {
+    return (i) => result.value[i] as bigint;
+  }
+  return null;
+}
+
 /**
- * The shard's overflow refusal (passed on by the router as `-ERR increment would overflow`): the
- * one error of a fresh block that says nothing was applied and that the same INCs one at a time
- * could partly avoid. Any other error (a cluster word, an expired token after a lost reply) goes
+ * The shard's refusals that say nothing was taken and that the same INCs one at a time may do
+ * better: overflow (passed on by the router as `-ERR increment would overflow`), and INCS unknown
+ * to an older shard. Any other error (a cluster word, an expired token after a lost reply) goes
  * to every member as it is: re-sending could take numbers the block already took.
  */
-function isOverflow(result: Extract<CommandResult, { type: 'error' }>): boolean {
-  return result.message.startsWith('increment would overflow');
+function notTaken(command: IncCommand | IncsCommand, result: Extract<CommandResult, { type: 'error' }>): boolean {
+  return unknownIncs(command, result) || result.message.startsWith('increment would overflow');
+}
+
+/** Error replies reach the router as a word and a text: ERR-mapped codes are told by the text. */
+function unknownIncs(command: IncCommand | IncsCommand, result: Extract<CommandResult, { type: 'error' }>): boolean {
+  return command.type === 'incs' && result.message.startsWith('unknown command');
 }
 
 function internal(err: unknown): CommandResult {

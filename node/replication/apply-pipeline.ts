@@ -130,7 +130,7 @@ export class ApplyPipeline {
     if (e.type !== EntryType.Normal || e.data.length === 0) return [null, true];
     const commands = decodeEntryCommands(e.data);
     const results = commands.map(({ command, timeMs }) => this.d.machine.apply(txn, command, timeMs));
-    const early = commands.every(({ command }) => command.type === 'inc' || command.type === 'set');
+    const early = commands.every(({ command }) => command.type === 'inc' || command.type === 'incs' || command.type === 'set');
     return [e.data[0] === BATCH_FORMAT ? results : results[0]!, early];
   }
 }

@@ -173,7 +173,7 @@ export class RaftNode {
       return r;
     };
     const bytes = encodeCommand(command, now);
-    if (command.type === 'inc' || command.type === 'set') {
+    if (command.type === 'inc' || command.type === 'incs' || command.type === 'set') {
       if (!this.batch.fits(bytes.length)) this.flushWrites();
       this.schedule();
       return new Promise<CommandResult>((resolve) => this.batch.add({ bytes, resolve })).then(done);

@@ -76,6 +76,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   set: dataCommand,
   get: dataCommand,
   inc: dataCommand,
+  incs: dataCommand,
   // Issue 12: RESERVE, CONFIRM, VOID, AUDIT, SEQ.INFO, SEQ.RETAIN, SEQ.LIST.
   ...Object.fromEntries(SERIES_COMMAND_NAMES.map((name) => [name, dataCommand])),
   ping: (args) => {

@@ -16,9 +16,11 @@ import {
   type IncCommand,
   type SetCommand,
 } from './command.ts';
-import { readU64, sequenceKey, tokenKey, u64 } from './keys.ts';
+import { readU64, sequenceKey, tokenKey } from './keys.ts';
+import { writeSequence } from './sequence-value.ts';
+import { applyIncs } from './multi-inc.ts';
 import type { KvReader, KvTxn } from './kv.ts';
-import { addMeta, getMeta, setMeta } from './meta.ts';
+import { getMeta, setMeta } from './meta.ts';
 import { resolveOptions, type ResolvedOptions, type StateMachineOptions } from './options.ts';
 import { applyClusterCommand } from '../ownership/apply-cluster.ts';
 import { ownershipRefusal } from '../ownership/ownership.ts';
@@ -51,6 +53,7 @@ export class StateMachine {
     sweepExpiredReservations(txn, nowMs);
     if (isSeriesCommand(command)) return applySeries(txn, command, nowMs, this.options);
     if (command.type === 'set') return seriesRefusesSet(txn, command.bucket, command.sequence) ?? applySet(txn, command);
+    if (command.type === 'incs') return applyIncs(txn, command, nowMs, this.options);
     return this.applyInc(txn, command, nowMs);
   }
 
@@ -97,11 +100,6 @@ function increment(txn: KvTxn, command: IncCommand): CommandResult {
   writeSequence(txn, key, next);
   noteIncrement(txn, command.bucket, command.sequence, next - BigInt(command.count) + 1n, next); // series audit
   return intResult(next);
-}
-
-function writeSequence(txn: KvTxn, key: Buffer, value: bigint): void {
-  if (txn.get(key) === undefined) addMeta(txn, 'sequences', 1n);
-  txn.put(key, u64(value));
 }
 
 function advanceClock(txn: KvTxn, timeMs: number): number {

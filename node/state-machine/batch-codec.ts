@@ -53,7 +53,7 @@ export function decodeEntryCommands(bytes: Uint8Array): DecodedCommand[] {
     const part = b.subarray(at, at + length);
     if (part[0] === BATCH_FORMAT) throw corrupt('nested batch');
     const decoded = decodeCommand(part);
-    if (decoded.command.type !== 'inc' && decoded.command.type !== 'set') throw corrupt(`${decoded.command.type} in a batch`);
+    if (decoded.command.type !== 'inc' && decoded.command.type !== 'incs' && decoded.command.type !== 'set') throw corrupt(`${decoded.command.type} in a batch`);
     out.push(decoded);
     at += length;
   }

@@ -6,6 +6,7 @@
  * Layout (big-endian): u8 format (1) | u8 type (1 set, 2 inc, 3 get) | u64 timeMs |
  *   u16 bucketLen | bucket | u16 sequenceLen | sequence | then by type:
  *   set: u64 value;  inc: u32 count | u8 tokenLen (0 = no token) | token;  get: nothing.
+ * INCS (type 4) has its own layout after timeMs (incs-codec.ts).
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import {
@@ -19,6 +20,7 @@ import { CLUSTER_FORMAT, decodeClusterCommand, encodeClusterCommand } from '../o
 import { isSeriesCommand } from './series-command.ts';
 import { SERIES_FORMAT, decodeSeriesCommand, encodeSeriesCommand } from './series-codec.ts';
 import { ByteReader } from './byte-reader.ts';
+import { INCS_TYPE_CODE, decodeIncs, encodeIncs } from './incs-codec.ts';
 
 const FORMAT = 1;
 const TYPE_CODE = { set: 1, inc: 2, get: 3 } as const;
@@ -33,6 +35,7 @@ export function encodeCommand(command: Command, timeMs: number): Uint8Array {
   if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new RangeError(`bad timeMs ${timeMs}`);
   if (command.type === 'cluster') return encodeClusterCommand(command, timeMs);
   if (isSeriesCommand(command)) return encodeSeriesCommand(command, timeMs);
+  if (command.type === 'incs') return encodeIncs(command, timeMs, FORMAT);
   const tail = tailBytes(command);
   const out = Buffer.allocUnsafe(2 + 8 + 2 + command.bucket.length + 2 + command.sequence.length + tail);
   let at = out.writeUInt8(FORMAT, 0);
@@ -60,6 +63,7 @@ export function decodeCommand(bytes: Uint8Array): DecodedCommand {
   const typeCode = reader.u8();
   const timeMs = Number(reader.u64());
   if (!Number.isSafeInteger(timeMs)) throw corrupt('timeMs');
+  if (typeCode === INCS_TYPE_CODE) return decodeIncs(reader, timeMs);
   const bucket = reader.bytes(reader.u16(), 1, NAME_BYTES_MAX);
   const sequence = reader.bytes(reader.u16(), 1, NAME_BYTES_MAX);
   let command: Command;
@@ -88,16 +92,16 @@ function tailBytes(command: Command): number {
   return 0;
 }
 
-function writeBytes16(out: Buffer, at: number, bytes: Buffer): number {
+export function writeBytes16(out: Buffer, at: number, bytes: Buffer): number {
   const next = out.writeUInt16BE(bytes.length, at);
   return next + bytes.copy(out, next);
 }
 
-function corrupt(what: string): SeqError {
+export function corrupt(what: string): SeqError {
   return new SeqError(ErrorCode.INTERNAL, `corrupt command encoding: ${what}`);
 }
 
-class Reader extends ByteReader {
+export class Reader extends ByteReader {
   constructor(buf: Buffer) {
     super(buf, corrupt);
   }

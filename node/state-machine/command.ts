@@ -38,6 +38,23 @@ export interface IncCommand {
   readonly part?: number;
 }
 
+/**
+ * One number of each of k sequences of one bucket, atomically: what a router sends for k
+ * concurrent plain INCs of different sequences (multi-inc.ts). The token is a multi-sequence
+ * block token of k (part-token.ts); its record holds every part's number.
+ *
+ * With `part` set it is the retry of one part (`INC bucket sequence ID <token> PART i/k`):
+ * `sequences` is that part's one sequence, and `part` is in the log (unlike IncCommand's), because
+ * which part it is decides what it takes.
+ */
+export interface IncsCommand {
+  readonly type: 'incs';
+  readonly bucket: Buffer;
+  readonly sequences: readonly Buffer[];
+  readonly token: Buffer;
+  readonly part?: number;
+}
+
 export interface GetCommand {
   readonly type: 'get';
   readonly bucket: Buffer;
@@ -45,8 +62,8 @@ export interface GetCommand {
 }
 
 /** ClusterCommand: internal catalog/ownership commands (node/ownership/), applied in the same log. */
-export type Command = SetCommand | IncCommand | GetCommand | ClusterCommand | SeriesCommand;
-export type WriteCommand = SetCommand | IncCommand;
+export type Command = SetCommand | IncCommand | IncsCommand | GetCommand | ClusterCommand | SeriesCommand;
+export type WriteCommand = SetCommand | IncCommand | IncsCommand;
 
 /**
  * What applying a command produced. Errors are data, not exceptions, so that every replica

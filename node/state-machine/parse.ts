@@ -10,12 +10,13 @@ import {
   TOKEN_BYTES_MAX,
   type Command,
   type IncCommand,
+  type IncsCommand,
 } from './command.ts';
 import { parseSeriesCommand } from './series-command.ts';
-import { blockTokenCount, parsePart, type Part } from '../../shared/protocol/part-token.ts';
+import { blockTokenCount, multiTokenCount, parsePart, type Part } from '../../shared/protocol/part-token.ts';
 
 /** Lower-case names of the commands the state machine applies. */
-export const DATA_COMMAND_NAMES: ReadonlySet<string> = new Set(['set', 'get', 'inc']);
+export const DATA_COMMAND_NAMES: ReadonlySet<string> = new Set(['set', 'get', 'inc', 'incs']);
 
 const NOT_INTEGER_MESSAGE = 'value is not an integer or out of range';
 /** Canonical decimal: no sign, no leading zeros (Redis's string2ll rejects those too). */
@@ -32,6 +33,8 @@ export function parseCommand(args: readonly Buffer[]): Command {
       return parseGet(args);
     case 'inc':
       return parseInc(args);
+    case 'incs':
+      return parseIncs(args);
     default:
       // Issue 12: RESERVE, CONFIRM, VOID, AUDIT, SEQ.* (series-command.ts).
       return parseSeriesCommand(name, args) ?? throwUnknown(args[0]!);
@@ -79,7 +82,7 @@ function parseGet(args: readonly Buffer[]): Command {
  * PART (part-token.ts) needs an ID and names one number of the block `COUNT k ID token`: a COUNT
  * beside it may only be 1 (what the part is).
  */
-function parseInc(args: readonly Buffer[]): IncCommand {
+function parseInc(args: readonly Buffer[]): IncCommand | IncsCommand {
   if (args.length < 3) throw wrongArity('inc');
   const bucket = name(args[1]!, 'bucket');
   const sequence = name(args[2]!, 'sequence');
@@ -101,6 +104,8 @@ function parseInc(args: readonly Buffer[]): IncCommand {
     }
   }
   const command: IncCommand = { type: 'inc', bucket, sequence, count: count ?? 1 };
+  const multiCount = token === undefined ? undefined : multiTokenCount(token);
+  if (multiCount !== undefined) return multiPart(command, token!, part, multiCount, count);
   const blockCount = token === undefined ? undefined : blockTokenCount(token);
   if (blockCount !== undefined && (part === undefined ? (count ?? 1) !== blockCount : part.count !== blockCount)) {
     throw new SeqError(ErrorCode.SYNTAX, `syntax error: a block token (~${blockCount}) is used with COUNT ${blockCount} or PART <i>/${blockCount}`);
@@ -111,6 +116,30 @@ function parseInc(args: readonly Buffer[]): IncCommand {
     return { ...command, count: part.count, token, part: part.index };
   }
   return token === undefined ? command : { ...command, token };
+}
+
+/** `INC bucket sequence ID <multi token> PART i/k`: the retry of one part of an INCS. */
+function multiPart(command: IncCommand, token: Buffer, part: Part | undefined, multiCount: number, count: number | undefined): IncsCommand {
+  if (part === undefined || part.count !== multiCount || (count !== undefined && count !== 1)) {
+    throw new SeqError(ErrorCode.SYNTAX, `syntax error: a multi-sequence block token (+${multiCount}) is used with INCS or PART <i>/${multiCount}`);
+  }
+  return { type: 'incs', bucket: command.bucket, sequences: [command.sequence], token, part: part.index };
+}
+
+/**
+ * INCS bucket token sequence [sequence ...]: one number of each sequence, atomically (a sequence
+ * named twice takes two, in order); the token is required, a multi-sequence block token of as
+ * many parts as sequences (part-token.ts), so each part can be retried alone.
+ */
+function parseIncs(args: readonly Buffer[]): IncsCommand {
+  if (args.length < 4) throw wrongArity('incs');
+  const bucket = name(args[1]!, 'bucket');
+  const token = tokenArg(args[2]!);
+  const sequences = args.slice(3).map((arg) => name(arg, 'sequence'));
+  if (multiTokenCount(token) !== sequences.length) {
+    throw new SeqError(ErrorCode.SYNTAX, 'syntax error: INCS takes a multi-sequence block token (<ms>-<16 chars>+<k>) of k = the number of sequences');
+  }
+  return { type: 'incs', bucket, sequences, token };
 }
 
 function name(arg: Buffer, what: 'bucket' | 'sequence'): Buffer {

@@ -25,7 +25,13 @@ export interface TokenRecord {
   readonly timedMs?: number;
 }
 
-const RECORD_BYTES = 8 + 4 + 8 + 8 + 1 + 8;
+/**
+ * A record's head. An INCS token's record (multi-inc.ts) has a tail after it: k x (u64 value |
+ * u32 sequence hash); eviction, slot moves and restore only read or re-serial the head.
+ */
+export const RECORD_HEAD_BYTES = 8 + 4 + 8 + 8 + 1 + 8;
+const RECORD_BYTES = RECORD_HEAD_BYTES;
+export const RECORD_PART_BYTES = 8 + 4;
 /** Most digits of a timed token's time (15 digits stay exact in a double). */
 const TIMED_DIGITS_MAX = 15;
 const DIGIT_0 = 0x30;
@@ -63,12 +69,14 @@ export function rememberToken(
   entry: { token: Buffer; count: number; value: bigint },
   nowMs: number,
   options: ResolvedOptions,
+  tail?: Buffer,
 ): void {
   const serial = getMeta(txn, 'tokenSerial');
   setMeta(txn, 'tokenSerial', serial + 1n);
   const timedMs = timedFor(entry.token, nowMs, options);
   const record: TokenRecord = { createdMs: nowMs, count: entry.count, value: entry.value, serial };
-  txn.put(key, encodeRecord(timedMs === undefined ? record : { ...record, timedMs }));
+  const head = encodeRecord(timedMs === undefined ? record : { ...record, timedMs });
+  txn.put(key, tail === undefined ? head : Buffer.concat([head, tail]));
   txn.put(tokenOrderKey(serial), key);
   let tokens = addMeta(txn, 'tokens', 1n);
   for (let i = 0; tokens > BigInt(options.tokensMax) && i < options.evictionsPerCommandMax; i++) {
@@ -103,7 +111,8 @@ export function adoptTokenRecord(txn: KvTxn, key: Buffer, recordBytes: Buffer): 
   forgetTokenRecord(txn, key);
   const serial = getMeta(txn, 'tokenSerial');
   setMeta(txn, 'tokenSerial', serial + 1n);
-  txn.put(key, encodeRecord({ ...decodeRecord(recordBytes), serial }));
+  const head = encodeRecord({ ...decodeRecord(recordBytes), serial });
+  txn.put(key, Buffer.concat([head, recordBytes.subarray(RECORD_BYTES)]));
   txn.put(tokenOrderKey(serial), key);
   addMeta(txn, 'tokens', 1n);
 }
@@ -177,7 +186,7 @@ function readMs(bytes: Buffer, at: number): number {
 }
 
 function checked(bytes: Buffer): Buffer {
-  if (bytes.length !== RECORD_BYTES) throw new Error(`token record of ${bytes.length} bytes`);
+  if (bytes.length < RECORD_BYTES || (bytes.length - RECORD_BYTES) % RECORD_PART_BYTES !== 0) throw new Error(`token record of ${bytes.length} bytes`);
   return bytes;
 }
 
@@ -189,7 +198,7 @@ function recordCreatedMs(bytes: Buffer): number {
   return readMs(checked(bytes), 0);
 }
 
-function decodeRecord(bytes: Buffer): TokenRecord {
+export function decodeRecord(bytes: Buffer): TokenRecord {
   const record: TokenRecord = {
     createdMs: recordCreatedMs(bytes),
     count: bytes.readUInt32BE(8),

@@ -4,7 +4,8 @@
  */
 export interface RequestLimits {
   /** Most arguments in one request, the command name included. More is a non-fatal TOO_MANY_ARGS
-   * when the request is otherwise well formed and within `requestBytesMax`. Default 16. */
+   * when the request is otherwise well formed and within `requestBytesMax`. Default 64 (an INCS of
+   * INCS_SEQUENCES_MAX sequences fits). */
   argsMax: number;
   /** Most bytes of one RESP request, headers and CRLFs included. A request whose declared lengths
    * exceed it is a fatal protocol error (it cannot be skipped cheaply). Default 65536 (64 KiB). */
@@ -19,7 +20,7 @@ export interface RequestLimits {
 }
 
 export const defaultRequestLimits: Readonly<RequestLimits> = Object.freeze({
-  argsMax: 16,
+  argsMax: 64,
   requestBytesMax: 64 * 1024,
   inlineBytesMax: 64 * 1024,
   bulkBytesMax: 64 * 1024,

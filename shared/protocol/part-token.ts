@@ -54,6 +54,33 @@ export function blockTokenCount(token: Buffer): number | undefined {
   return match === null ? undefined : Number(match[1]);
 }
 
+/**
+ * Multi-sequence block tokens: `<unix ms>-<16 base64url chars>+<k>`, what routers make for k
+ * concurrent plain INCs of different sequences of one bucket merged into one `INCS bucket <token>
+ * seq1 .. seqk` (multi-inc.ts in node/state-machine). Part i's number is stored under the token
+ * itself, so `INC bucket seq_i ID <token> PART i/k` finds it, or takes it alone if the block
+ * never applied (and the block, if it applies later, then skips that part). Like a block token,
+ * such a token is accepted only with INCS of k sequences or a PART i/k.
+ */
+/** Most sequences in one INCS (its request has 3 + this many arguments: within the default argsMax 64). */
+export const INCS_SEQUENCES_MAX = 60;
+
+const MULTI_TOKEN = /^[0-9]{1,15}-[A-Za-z0-9_-]{16}\+([1-9][0-9]{0,3})$/;
+
+/** The k of a multi-sequence block token, or undefined for any other token. */
+export function multiTokenCount(token: Buffer): number | undefined {
+  if (token.length > 40 || token.length < 20) return undefined;
+  const match = MULTI_TOKEN.exec(token.toString('latin1'));
+  if (match === null) return undefined;
+  const count = Number(match[1]);
+  return count >= 2 && count <= INCS_SEQUENCES_MAX ? count : undefined;
+}
+
+/** A multi-sequence block token for `count` parts from a timed token (`<ms>-<16 chars>`). */
+export function multiToken(timedToken: string, count: number): string {
+  return `${timedToken}+${count}`;
+}
+
 /** A block token for `count` numbers from a timed token (`<ms>-<16 chars>`). */
 export function blockToken(timedToken: string, count: number): string {
   return `${timedToken}~${count}`;

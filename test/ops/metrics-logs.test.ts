@@ -64,7 +64,7 @@ test('a single node with an admin port serves /metrics and /healthz over HTTP', 
   t.regex(text, /seqdb_limit_events_total\{limit="request_limit",component="single"\} 0/);
   // A request over the argument limit is refused, and the refusal shows in the metrics.
   const refused = await new Promise<string>((resolve, reject) => {
-    const s = connect(node.address.port, '127.0.0.1', () => s.write(`INC ${'a '.repeat(20)}\r\n`));
+    const s = connect(node.address.port, '127.0.0.1', () => s.write(`INC ${'a '.repeat(70)}\r\n`));
     s.once('data', (d) => { s.destroy(); resolve(d.toString()); });
     s.once('error', reject);
   });

@@ -10,10 +10,14 @@ import type { Command, CommandResult } from '../../node/state-machine/command.ts
 import { fakeNode, forwarderFor } from './fake-node.ts';
 import { Rng } from '../sim/rng.ts';
 
-/** A fake node that counts per sequence, answers INC COUNT n with the last number, GET with the value. */
+/**
+ * A fake node that counts per sequence, answers INC COUNT n with the last number, INCS with each
+ * listed sequence's next number (nothing if any would pass `max`), GET with the value.
+ */
 function countingScript(start = 100n, max = 1n << 62n): (args: string[]) => string {
   const values = new Map<string, bigint>();
   return (args) => {
+    if (args[0] === 'INCS') return incsReply(values, args, start, max);
     const key = `${args[1]}/${args[2]}`;
     const value = values.get(key) ?? start;
     if (args[0] === 'GET') return `:${value}\r\n`;
@@ -25,10 +29,26 @@ function countingScript(start = 100n, max = 1n << 62n): (args: string[]) => stri
   };
 }
 
+/** INCS bucket token seq..: all or nothing, as the real state machine (multi-inc.ts). */
+function incsReply(values: Map<string, bigint>, args: string[], start: bigint, max: bigint): string {
+  const next = new Map(values);
+  const out: bigint[] = [];
+  for (const sequence of args.slice(3)) {
+    const key = `${args[1]}/${sequence}`;
+    const value = (next.get(key) ?? start) + 1n;
+    if (value > max) return '-ERR increment would overflow\r\n';
+    next.set(key, value);
+    out.push(value);
+  }
+  for (const [k, v] of next) values.set(k, v);
+  return `*${out.length}\r\n${out.map((v) => `:${v}\r\n`).join('')}`;
+}
+
 const inc = (sequence = 's', bucket = 'b'): Command => ({ type: 'inc', bucket: Buffer.from(bucket), sequence: Buffer.from(sequence), count: 1 });
 const get = (sequence = 's', bucket = 'b'): Command => ({ type: 'get', bucket: Buffer.from(bucket), sequence: Buffer.from(sequence) });
 const ints = (results: CommandResult[]): (bigint | string)[] => results.map((r) => (r.type === 'int' ? r.value : r.type === 'error' ? r.code : r.type));
-const shape = (args: string[]): string => [args[0], args[1], args[2], ...(args.includes('COUNT') ? [args[args.indexOf('COUNT') + 1]] : [])].join(' ');
+const shape = (args: string[]): string =>
+  args[0] === 'INCS' ? `INCS ${args[1]} ${args.slice(3).join(',')}` : [args[0], args[1], args[2], ...(args.includes('COUNT') ? [args[args.indexOf('COUNT') + 1]] : [])].join(' ');
 
 test('INCs of one sequence in one turn leave as one block; numbers go out in arrival order', async (t) => {
   const node = await fakeNode(countingScript());
@@ -54,10 +74,11 @@ test('another command of the bucket sends the open block first: per-bucket order
     forwarder.execute(inc('x', 'elsewhere')),
     forwarder.execute(inc('x', 'elsewhere')),
   ]);
-  // The GET sees both INCs sent before it and none after; INC s after INC other is a new block.
+  // The GET sees both INCs sent before it and none after; the INCs after it of two sequences
+  // leave as one INCS, numbers in arrival order.
   t.deepEqual(ints(results), [101n, 102n, 102n, 103n, 101n, 104n, 101n, 102n]);
   const sent = node.seen.filter((a) => a[0] !== 'CLUSTER').map(shape);
-  t.deepEqual(sent.filter((s) => !s.includes('elsewhere')), ['INC b s 2', 'GET b s', 'INC b s 1', 'INC b other 1', 'INC b s 1']);
+  t.deepEqual(sent.filter((s) => !s.includes('elsewhere')), ['INC b s 2', 'GET b s', 'INCS b s,other,s']);
   t.deepEqual(sent.filter((s) => s.includes('elsewhere')), ['INC elsewhere x 2']);
 });
 
@@ -139,6 +160,11 @@ function modelNode(): (args: string[]) => string {
   const values = new Map<string, bigint>();
   const tokens = new Map<string, string>();
   return (args) => {
+    if (args[0] === 'INCS') {
+      const id = `${args[1]}//${args[2]}`;
+      if (!tokens.has(id)) tokens.set(id, incsReply(values, args, 0n, 1n << 62n));
+      return tokens.get(id)!;
+    }
     const key = `${args[1]}/${args[2]}`;
     if (args[0] === 'GET') return values.has(key) ? `:${values.get(key)}\r\n` : '$-1\r\n';
     if (args[0] === 'SET') {
@@ -160,7 +186,7 @@ test('seeded: whatever mix arrives, every caller gets what running its bucket\'s
   t.log(`seed ${seed} (COALESCE_SEED=${seed} to replay)`);
   const rng = new Rng(seed);
   const node = await fakeNode(modelNode());
-  const { forwarder } = await forwarderFor(t, [node], { incBlockMax: 2 + rng.int(12) });
+  const { forwarder } = await forwarderFor(t, [node], { incBlockMax: 2 + rng.int(12), incsMax: rng.chance(0.2) ? 0 : 2 + rng.int(12) });
   const oracle = new Map<string, bigint>();
   const oracleTokens = new Map<string, bigint>();
   const expect = (c: Command): bigint | 'nil' | 'ok' => {
@@ -226,4 +252,51 @@ test('only a first-try overflow is re-sent one by one: any other error, or one a
   const results = await Promise.all(Array.from({ length: 2 }, () => other.forwarder.execute(inc())));
   t.true(results.every((r) => r.type === 'error' && r.message.startsWith('ID token expired')));
   t.deepEqual(expired.seen.filter((a) => a[0] === 'INC').map(shape), ['INC b s 2']);
+});
+
+test('INCs of several sequences of one bucket in one turn leave as one INCS, bounded by incsMax', async (t) => {
+  const node = await fakeNode(countingScript());
+  const { forwarder } = await forwarderFor(t, [node], { incsMax: 4 });
+  const order = ['a', 'b', 'a', 'c', 'd', 'e', 'a'];
+  const results = await Promise.all(order.map((s) => forwarder.execute(inc(s))));
+  t.deepEqual(ints(results), [101n, 101n, 102n, 101n, 101n, 101n, 103n]);
+  const sent = node.seen.filter((a) => a[0] === 'INCS');
+  t.deepEqual(sent.map(shape), ['INCS b a,b,a,c', 'INCS b d,e,a']);
+  t.regex(sent[0]![2]!, /^\d{13}-[A-Za-z0-9_-]{16}\+4$/, 'an INCS carries a multi-sequence block token (a router token +k)');
+  t.deepEqual([forwarder.stats.blocks, forwarder.stats.blockIncs], [2, 7]);
+
+  const off = await fakeNode(countingScript());
+  const plain = await forwarderFor(t, [off], { incsMax: 0 });
+  await Promise.all(['a', 'a', 'b'].map((s) => plain.forwarder.execute(inc(s))));
+  t.deepEqual(off.seen.map(shape), ['INC b a 2', 'INC b b 1'], 'incsMax 0: only INCs of one sequence merge');
+});
+
+test('an INCS whose outcome is unknown at the deadline tells each caller to retry its own PART of the INCS token', async (t) => {
+  const node = await fakeNode((args) => (args[0] === 'INCS' ? 'ignore' : '+OK\r\n'));
+  const { forwarder } = await forwarderFor(t, [node], { deadlineMs: 400, attemptTimeoutMs: 150 });
+  const results = await Promise.all(['x', 'y', 'x'].map((s) => forwarder.execute(inc(s))));
+  const tokens = new Set(node.seen.filter((a) => a[0] === 'INCS').map((a) => a[2]));
+  t.is(tokens.size, 1, 'every retry carries the same token');
+  const [token] = tokens;
+  results.forEach((r, i) => {
+    t.is(r.type === 'error' ? r.code : r.type, 'CLUSTER_DOWN');
+    t.true(r.type === 'error' && r.message.endsWith(`the INC may have applied: retry with ID ${token} PART ${i}/3`), r.type === 'error' ? r.message : '');
+  });
+});
+
+test('an INCS refused for overflow goes again one INC at a time', async (t) => {
+  const node = await fakeNode(countingScript(100n, 101n));
+  const { forwarder } = await forwarderFor(t, [node]);
+  const results = await Promise.all(['x', 'y', 'x'].map((s) => forwarder.execute(inc(s))));
+  t.deepEqual(ints(results), [101n, 101n, 'INTERNAL']);
+  t.deepEqual(node.seen.map(shape), ['INCS b x,y,x', 'INC b x 1', 'INC b y 1', 'INC b x 1']);
+});
+
+test('a shard that does not know INCS (an older version) gets the INCs one at a time, then only blocks of one sequence', async (t) => {
+  const counting = countingScript();
+  const node = await fakeNode((args) => (args[0] === 'INCS' ? "-ERR unknown command 'INCS'\r\n" : counting(args)));
+  const { forwarder } = await forwarderFor(t, [node]);
+  t.deepEqual(ints(await Promise.all(['x', 'y', 'x'].map((s) => forwarder.execute(inc(s))))), [101n, 101n, 102n]);
+  t.deepEqual(ints(await Promise.all(['x', 'x', 'y'].map((s) => forwarder.execute(inc(s))))), [103n, 104n, 102n]);
+  t.deepEqual(node.seen.map(shape), ['INCS b x,y,x', 'INC b x 1', 'INC b y 1', 'INC b x 1', 'INC b x 2', 'INC b y 1']);
 });
