@@ -64,7 +64,7 @@ const OUTCOME_UNKNOWN_TEXT = /retry only with the same ID token/;
 const SHUTTING_DOWN_TEXT = /shutting down/;
 
 export class Forwarder {
-  readonly stats: ForwarderStats = { requests: 0, errors: 0, retries: 0, redirects: 0, blocks: 0, blockIncs: 0 };
+  readonly stats: ForwarderStats = { requests: 0, errors: 0, retries: 0, redirects: 0, blocks: 0, blockIncs: 0, incsBlocks: 0 };
   private readonly deadlineMs: number;
   private readonly attemptTimeoutMs: number;
   private readonly redirectsMax: number;

@@ -55,6 +55,8 @@ export interface CoalescerStats {
   blocks: number;
   /** INCs that went out inside such blocks. */
   blockIncs: number;
+  /** Of those blocks, the INCS (several sequences). */
+  incsBlocks: number;
 }
 
 export interface CoalescerOptions {
@@ -169,6 +171,7 @@ export class IncCoalescer {
     this.options.stats.blocks++;
     this.options.stats.blockIncs += members.length;
     const command = blockCommand(block);
+    if (command.type === 'incs') this.options.stats.incsBlocks++;
     const flight: Flight = { overtaken: false };
     let flights = this.inFlight.get(bucketKey);
     if (flights === undefined) this.inFlight.set(bucketKey, (flights = new Set()));

@@ -155,6 +155,7 @@ function infoLines(map: ShardMap, f: Forwarder, rate: RateMeter, catalog: Catalo
     redirects_total: f.stats.redirects,
     inc_blocks_total: f.stats.blocks,
     inc_block_incs_total: f.stats.blockIncs,
+    incs_blocks_total: f.stats.incsBlocks,
     catalog_fetches: catalog.fetches,
     catalog_fetch_failures: catalog.failures,
   });

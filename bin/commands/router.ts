@@ -1,6 +1,6 @@
 /** `seqdb router`: a stateless router in front of the shards of a cluster. */
 import { startRouter } from '../../router/router.ts';
-import { BLOCK_PARTS_MAX } from '../../shared/protocol/part-token.ts';
+import { BLOCK_PARTS_MAX, INCS_SEQUENCES_MAX } from '../../shared/protocol/part-token.ts';
 import { CliError, parseFlags, parsePort, type Subcommand } from '../cli.ts';
 import { OPS_FLAGS, Metrics, makeLogger, parseAdminPort } from '../ops-flags.ts';
 import { startAdminForRouter } from '../../router/admin/router-admin.ts';
@@ -21,6 +21,8 @@ Options:
   --deadline-ms <n>    most time one command may take, retries included (default 5000)
   --inc-block-max <n>  most concurrent plain INCs of one sequence sent as one block
                        (default 1024; 0 sends each INC alone)
+  --incs-max <n>       most concurrent plain INCs of different sequences of one bucket sent as
+                       one INCS (default ${INCS_SEQUENCES_MAX}; 0 merges only INCs of one sequence)
   --admin-port <n>     HTTP port for the status page (/), /status.json, /metrics; off unless given
   --admin-host <addr>  address for the admin port (default: --host)
   --log-level <level>  trace|debug|info|warn|error|fatal|silent (default info)
@@ -35,10 +37,19 @@ const FLAGS = {
   cluster: { type: 'string' },
   'deadline-ms': { type: 'string' },
   'inc-block-max': { type: 'string' },
+  'incs-max': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   ...SECURITY_FLAGS,
   ...OPS_FLAGS,
 } as const;
+
+/** An optional integer flag in 0..max. */
+function countFlag(text: string | undefined, flag: string, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new CliError(`${flag} must be an integer in 0..${max}`);
+  return n;
+}
 
 export const router: Subcommand = {
   name: 'router',
@@ -59,10 +70,8 @@ export const router: Subcommand = {
     if (deadlineMs !== undefined && (!Number.isInteger(deadlineMs) || deadlineMs < 100 || deadlineMs > 600_000)) {
       throw new CliError('--deadline-ms must be an integer in 100..600000');
     }
-    const incBlockMax = values['inc-block-max'] === undefined ? undefined : Number(values['inc-block-max']);
-    if (incBlockMax !== undefined && (!Number.isInteger(incBlockMax) || incBlockMax < 0 || incBlockMax > BLOCK_PARTS_MAX)) {
-      throw new CliError(`--inc-block-max must be an integer in 0..${BLOCK_PARTS_MAX}`);
-    }
+    const incBlockMax = countFlag(values['inc-block-max'], '--inc-block-max', BLOCK_PARTS_MAX);
+    const incsMax = countFlag(values['incs-max'], '--incs-max', INCS_SEQUENCES_MAX);
     const security = cliSecurity(values);
     const adminPort = parseAdminPort(values['admin-port']);
     const logger = makeLogger(values, { role: 'router' });
@@ -70,7 +79,11 @@ export const router: Subcommand = {
     const r = await startRouter({
       log: lineLogger(logger), metrics,
       host, port: parsePort(values.port, 7379), join, cluster, server: security.server,
-      forwarder: { ...(deadlineMs !== undefined ? { deadlineMs } : {}), ...(incBlockMax !== undefined ? { incBlockMax } : {}) },
+      forwarder: {
+        ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+        ...(incBlockMax !== undefined ? { incBlockMax } : {}),
+        ...(incsMax !== undefined ? { incsMax } : {}),
+      },
     });
     console.log(`seqdb router listening on ${r.address} (cluster ${cluster}, ${join.length > 0 ? `join ${join.join(',')}` : 'mDNS discovery'})`);
     const admin = adminPort === undefined ? null : await startAdminForRouter(r, { host: values['admin-host'] ?? host, port: adminPort, metrics, cluster });

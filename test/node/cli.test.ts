@@ -26,7 +26,7 @@ test('seqdb --help lists the subcommands; each has --help', async (t) => {
 });
 
 test('unknown commands, unknown flags and bad values exit non-zero with a one-line reason', async (t) => {
-  for (const args of [['frob'], ['dev', '--bogus'], ['dev', '--port', 'x'], ['dev', '--port', '70000'], ['dev', 'extra'], ['dev', '--tokens-max', '0'], ['router', '--inc-block-max', '1025'], ['router', '--inc-block-max', '-1'], []]) {
+  for (const args of [['frob'], ['dev', '--bogus'], ['dev', '--port', 'x'], ['dev', '--port', '70000'], ['dev', 'extra'], ['dev', '--tokens-max', '0'], ['router', '--inc-block-max', '1025'], ['router', '--inc-block-max', '-1'], ['router', '--incs-max', '61'], []]) {
     const result = await seqdb(...args);
     t.not(result.code, 0, args.join(' '));
     if (args.length > 0) t.is(result.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${result.stderr}`);

@@ -263,7 +263,7 @@ test('INCs of several sequences of one bucket in one turn leave as one INCS, bou
   const sent = node.seen.filter((a) => a[0] === 'INCS');
   t.deepEqual(sent.map(shape), ['INCS b a,b,a,c', 'INCS b d,e,a']);
   t.regex(sent[0]![2]!, /^\d{13}-[A-Za-z0-9_-]{16}\+4$/, 'an INCS carries a multi-sequence block token (a router token +k)');
-  t.deepEqual([forwarder.stats.blocks, forwarder.stats.blockIncs], [2, 7]);
+  t.deepEqual([forwarder.stats.blocks, forwarder.stats.blockIncs, forwarder.stats.incsBlocks], [2, 7, 2]);
 
   const off = await fakeNode(countingScript());
   const plain = await forwarderFor(t, [off], { incsMax: 0 });
