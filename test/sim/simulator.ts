@@ -56,7 +56,8 @@ export class Simulation {
   lossGen = 0;
   nextFreshId: number;
   readonly stats: SimStats = emptyStats();
-  private readonly scheduled: { at: number; seq: number; run: () => void }[] = [];
+  /** `disk`: a background write finishing, which a heal does not cancel (the disk still finishes it). */
+  private readonly scheduled: { at: number; seq: number; run: () => void; disk?: boolean }[] = [];
   private scheduleSeq = 0;
   private readonly faultPhaseMs: number;
 
@@ -84,8 +85,8 @@ export class Simulation {
     this.trace.record(this.now, line);
   }
 
-  schedule(delayMs: number, run: () => void): void {
-    this.scheduled.push({ at: this.now + Math.max(1, delayMs), seq: this.scheduleSeq++, run });
+  schedule(delayMs: number, run: () => void, disk = false): void {
+    this.scheduled.push({ at: this.now + Math.max(1, delayMs), seq: this.scheduleSeq++, run, ...(disk ? { disk } : {}) });
   }
 
   /**
@@ -108,7 +109,7 @@ export class Simulation {
       becameLeader: (leaderId) => onNewLeader(this, leaderId),
       leaderCommitted: (leaderId) => this.churnAfterCommit(leaderId),
       asyncLeaderWrites: this.asyncLeaderWrites,
-      writeLater: (done) => this.schedule(this.rng.range(0, WRITE_DELAY_MS_MAX), done),
+      writeLater: (done) => this.schedule(this.rng.range(0, WRITE_DELAY_MS_MAX), done, true),
       durableCopies: (index, term, voters) => this.durableCopies(index, term, voters),
     });
     this.nodes.set(id, node);
@@ -294,7 +295,9 @@ export class Simulation {
   private healPhase(): void {
     this.healing = true;
     this.partitionGen++;
+    const writes = this.scheduled.filter((s) => s.disk === true);
     this.scheduled.length = 0;
+    this.scheduled.push(...writes);
     this.net.healLinks();
     this.net.faults = CALM;
     this.log('HEAL: links restored, faults off, members restarted');
