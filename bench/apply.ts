@@ -4,7 +4,10 @@
  * (apply-pipeline.ts: one in-place transaction per batch, no fsync). Prints microseconds of CPU
  * per INC, on one hot sequence and spread over 10,000 sequences.
  *
- *   node --import=tsx bench/apply.ts [--seconds 3] [--batch 64] [--no-tokens] [--tokens-max N]
+ *   node --import=tsx bench/apply.ts [--seconds 3] [--batch 64] [--no-tokens] [--tokens-max N] [--incs]
+ *
+ * --incs applies each batch as ONE `INCS` of --batch sequences (at most 60) with one token, as a
+ * router sends concurrent INCs of different sequences of one bucket.
  *
  * --tokens-max makes the token table reach its bound during the run, so that every INC past it
  * also evicts the oldest token (the steady state of a busy shard; default: the product's 1M).
@@ -19,6 +22,7 @@ import { LmdbStore, StateMachine, setAppliedIndex } from '../node/state-machine/
 import { encodeCommand } from '../node/state-machine/codec.ts';
 import { BATCH_PARTS_MAX, decodeEntryCommands, encodeBatch } from '../node/state-machine/batch-codec.ts';
 import { routerToken } from '../router/token.ts';
+import { INCS_SEQUENCES_MAX, multiToken } from '../shared/protocol/part-token.ts';
 
 /** INCs encoded ahead per row: every token is fresh, as for new INCs (the run stops at the end). */
 const INCS_MAX = 600_000;
@@ -29,6 +33,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '64' },
     'no-tokens': { type: 'boolean', default: false },
     'tokens-max': { type: 'string' },
+    incs: { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -40,8 +45,20 @@ if (!(seconds > 0) || !Number.isInteger(batchSize) || batchSize < 1 || batchSize
   process.exit(2);
 }
 const withTokens = !values['no-tokens'];
+const asIncs = values.incs;
+if (asIncs && (batchSize < 2 || batchSize > INCS_SEQUENCES_MAX)) {
+  console.error(`bench/apply.ts: --incs needs --batch 2..${INCS_SEQUENCES_MAX}`);
+  process.exit(2);
+}
+
+function incsEntry(keys: number, n: number, nowMs: number): Uint8Array {
+  const sequences = Array.from({ length: batchSize }, (_, i) => Buffer.from(keys === 1 ? 'hot' : `k${(n * batchSize + i) % keys}`));
+  const token = Buffer.from(multiToken(routerToken(nowMs).toString('latin1'), batchSize), 'latin1');
+  return encodeCommand({ type: 'incs', bucket: Buffer.from('b'), sequences, token }, nowMs);
+}
 
 function entry(keys: number, n: number, nowMs: number): Uint8Array {
+  if (asIncs) return incsEntry(keys, n, nowMs);
   const parts: Uint8Array[] = [];
   for (let i = 0; i < batchSize; i++) {
     const sequence = Buffer.from(keys === 1 ? 'hot' : `k${(n * batchSize + i) % keys}`);
@@ -67,7 +84,7 @@ function row(keys: number): void {
     store.writeNow((txn) => {
       for (const { command, timeMs } of decodeEntryCommands(data)) {
         const result = machine.apply(txn, command, timeMs);
-        if (result.type !== 'int') throw new Error(`unexpected ${JSON.stringify(result)}`);
+        if (result.type !== (asIncs ? 'array' : 'int')) throw new Error(`unexpected ${JSON.stringify(result)}`);
       }
       setAppliedIndex(txn, index);
     });
@@ -84,6 +101,6 @@ function row(keys: number): void {
   void store.close().then(() => rmSync(dir, { recursive: true, force: true }));
 }
 
-console.log(`tokens: ${withTokens ? 'a fresh router token per INC' : 'none'}`);
+console.log(asIncs ? `one INCS of ${batchSize} sequences per entry, one router token` : `tokens: ${withTokens ? 'a fresh router token per INC' : 'none'}`);
 row(1);
 row(10_000);

@@ -17,7 +17,7 @@ import {
   type SetCommand,
 } from './command.ts';
 import { readU64, sequenceKey, tokenKey } from './keys.ts';
-import { writeSequence } from './sequence-value.ts';
+import { writeSequence, writeSequenceKnown } from './sequence-value.ts';
 import { applyIncs } from './multi-inc.ts';
 import type { KvReader, KvTxn } from './kv.ts';
 import { getMeta, setMeta } from './meta.ts';
@@ -95,9 +95,10 @@ function applySet(txn: KvTxn, command: SetCommand): CommandResult {
 /** Takes `count` numbers; never wraps: past the maximum it refuses and the value stays. */
 function increment(txn: KvTxn, command: IncCommand): CommandResult {
   const key = sequenceKey(command.bucket, command.sequence);
-  const next = readU64(txn.get(key)) + BigInt(command.count);
+  const bytes = txn.get(key);
+  const next = readU64(bytes) + BigInt(command.count);
   if (next > SEQUENCE_VALUE_MAX) return errorResult(ErrorCode.OVERFLOW, 'increment would overflow');
-  writeSequence(txn, key, next);
+  writeSequenceKnown(txn, key, next, bytes !== undefined);
   noteIncrement(txn, command.bucket, command.sequence, next - BigInt(command.count) + 1n, next); // series audit
   return intResult(next);
 }

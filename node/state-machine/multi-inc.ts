@@ -16,10 +16,10 @@
 import { ErrorCode } from '../../shared/errors.ts';
 import { multiTokenCount } from '../../shared/protocol/part-token.ts';
 import { SEQUENCE_VALUE_MAX, errorResult, intResult, type CommandResult, type IncsCommand } from './command.ts';
-import { sequenceKey, tokenKey } from './keys.ts';
+import { readU64, sequenceKey, tokenKey } from './keys.ts';
 import type { KvTxn } from './kv.ts';
 import type { ResolvedOptions } from './options.ts';
-import { readSequenceAt, writeSequence } from './sequence-value.ts';
+import { writeSequenceKnown } from './sequence-value.ts';
 import { noteIncrement } from './series.ts';
 import { RECORD_HEAD_BYTES, RECORD_PART_BYTES, decodeRecord, isForgottenToken, rememberToken } from './tokens.ts';
 
@@ -69,7 +69,7 @@ function checkSequences(parts: Buffer, indexes: readonly number[], sequences: re
  * `parts`; writes nothing and returns OVERFLOW if any sequence would pass the maximum.
  */
 function take(txn: KvTxn, command: IncsCommand, indexes: readonly number[], missing: readonly number[], parts: Buffer): CommandResult | null {
-  const values = new Map<string, { key: Buffer; value: bigint }>();
+  const values = new Map<string, { key: Buffer; value: bigint; existed: boolean }>();
   const taken: { sequence: Buffer; value: bigint }[] = [];
   for (const n of missing) {
     const i = indexes[n]!;
@@ -78,7 +78,8 @@ function take(txn: KvTxn, command: IncsCommand, indexes: readonly number[], miss
     let state = values.get(name);
     if (state === undefined) {
       const key = sequenceKey(command.bucket, sequence);
-      values.set(name, (state = { key, value: readSequenceAt(txn, key) }));
+      const bytes = txn.get(key);
+      values.set(name, (state = { key, value: readU64(bytes), existed: bytes !== undefined }));
     }
     if (state.value + 1n > SEQUENCE_VALUE_MAX) return errorResult(ErrorCode.OVERFLOW, 'increment would overflow');
     state.value += 1n;
@@ -86,7 +87,7 @@ function take(txn: KvTxn, command: IncsCommand, indexes: readonly number[], miss
     parts.writeUInt32BE(hash32(sequence), i * RECORD_PART_BYTES + 8);
     taken.push({ sequence, value: state.value });
   }
-  for (const state of values.values()) writeSequence(txn, state.key, state.value);
+  for (const state of values.values()) writeSequenceKnown(txn, state.key, state.value, state.existed);
   for (const { sequence, value } of taken) noteIncrement(txn, command.bucket, sequence, value, value); // series audit
   return null;
 }

@@ -1,14 +1,14 @@
-/** A sequence's stored value: read, and written with the count of distinct sequences kept. */
-import { readU64, u64 } from './keys.ts';
-import type { KvReader, KvTxn } from './kv.ts';
+/** A sequence's stored value, written with the count of distinct sequences kept. */
+import { u64 } from './keys.ts';
+import type { KvTxn } from './kv.ts';
 import { addMeta } from './meta.ts';
 
-/** The value under `key` (a sequenceKey), 0 for a sequence never used. */
-export function readSequenceAt(kv: KvReader, key: Buffer): bigint {
-  return readU64(kv.get(key));
+export function writeSequence(txn: KvTxn, key: Buffer, value: bigint): void {
+  writeSequenceKnown(txn, key, value, txn.get(key) !== undefined);
 }
 
-export function writeSequence(txn: KvTxn, key: Buffer, value: bigint): void {
-  if (txn.get(key) === undefined) addMeta(txn, 'sequences', 1n);
+/** writeSequence when the caller already read whether the sequence `existed`. */
+export function writeSequenceKnown(txn: KvTxn, key: Buffer, value: bigint, existed: boolean): void {
+  if (!existed) addMeta(txn, 'sequences', 1n);
   txn.put(key, u64(value));
 }

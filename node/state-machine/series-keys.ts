@@ -45,6 +45,15 @@ export function seriesPrefix(tag: number, bucket: Buffer, sequence: Buffer): Buf
   return namesKey(tag, bucket, sequence);
 }
 
+/** `tag | lp(bucket)`: the prefix of every series header of one bucket. */
+export function bucketHeadersPrefix(bucket: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(3 + bucket.length);
+  out[0] = SPACE_SERIES;
+  out.writeUInt16BE(bucket.length, 1);
+  bucket.copy(out, 3);
+  return out;
+}
+
 export function headerKey(bucket: Buffer, sequence: Buffer): Buffer {
   return seriesPrefix(SPACE_SERIES, bucket, sequence);
 }

@@ -21,6 +21,7 @@ import {
   EXPIRY_PREFIX,
   SPACE_SERIES_NUMBER,
   expiryKey,
+  bucketHeadersPrefix,
   headerKey,
   numberKey,
   openKey,
@@ -241,6 +242,9 @@ export function sweepExpiredReservations(txn: KvTxn, nowMs: number, max = EXPIRY
 
 /** Hook for INC (apply.ts): on a series, records first..last as plain-INC numbers. */
 export function noteIncrement(txn: KvTxn, bucket: Buffer, sequence: Buffer, first: bigint, last: bigint): void {
+  // Most buckets have no series: one look at the bucket's first header (kept exact for the whole
+  // transaction by cached-txn.ts) instead of a B-tree lookup per INC of a sequence never seen.
+  if (txn.first(bucketHeadersPrefix(bucket)) === undefined) return;
   const header = readHeader(txn, bucket, sequence);
   if (header === undefined) return;
   const nowMs = Number(getMeta(txn, 'clockMs'));
