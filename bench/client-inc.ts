@@ -1,10 +1,11 @@
 /**
- * The client library on one hot sequence: `--callers` concurrent closed-loop inc() callers in
- * ONE client (as a web service numbering invoices would have), through `seqdb dev --nodes 3`
- * (router + 3-node shard), with ClientOptions.mergeIncs off and on, alternately, on a fresh
- * cluster each. Every number is checked unique. A script, not a test: it asserts no time.
+ * The client library on one hot sequence (or `--sequences N` of one bucket): `--callers`
+ * concurrent closed-loop inc() callers in ONE client (as a web service numbering invoices would
+ * have), through `seqdb dev --nodes 3` (router + 3-node shard), with ClientOptions.mergeIncs off
+ * and on, alternately, on a fresh cluster each. Every number is checked unique per sequence. A
+ * script, not a test: it asserts no time.
  *
- *   node --import=tsx bench/client-inc.ts [--callers 50] [--seconds 5] [--rounds 2] [--port 17700]
+ *   node --import=tsx bench/client-inc.ts [--callers 50] [--seconds 5] [--rounds 2] [--port 17700] [--sequences 1]
  */
 import { parseArgs } from 'node:util';
 import { createClient } from '../client/index.ts';
@@ -12,16 +13,16 @@ import { startDev } from './dev-cluster.ts';
 
 interface Result { merge: boolean; perSecond: number; p50Ms: number; p99Ms: number; duplicates: number; errors: number }
 
-async function run(port: number, merge: boolean, callers: number, seconds: number): Promise<Result> {
+async function run(port: number, merge: boolean, callers: number, seconds: number, sequences: number): Promise<Result> {
   const cluster = await startDev(port, ['--nodes', '3']);
   const client = createClient({ routers: [`127.0.0.1:${port}`], mergeIncs: merge, pendingCallsMax: Math.max(1024, callers) });
   try {
     // Warm-up: one second, not measured.
-    await load(client, callers, 1000, new Set(), []);
-    const seen = new Set<bigint>();
+    await load(client, callers, 1000, new Set(), [], sequences);
+    const seen = new Set<string>();
     const latencies: number[] = [];
     const started = performance.now();
-    const { errors, duplicates } = await load(client, callers, seconds * 1000, seen, latencies);
+    const { errors, duplicates } = await load(client, callers, seconds * 1000, seen, latencies, sequences);
     const elapsedS = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
     const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
@@ -32,18 +33,21 @@ async function run(port: number, merge: boolean, callers: number, seconds: numbe
   }
 }
 
-async function load(client: ReturnType<typeof createClient>, callers: number, ms: number, seen: Set<bigint>, latencies: number[]): Promise<{ errors: number; duplicates: number }> {
+async function load(client: ReturnType<typeof createClient>, callers: number, ms: number, seen: Set<string>, latencies: number[], sequences: number): Promise<{ errors: number; duplicates: number }> {
   const stopAt = performance.now() + ms;
   let errors = 0;
   let duplicates = 0;
-  await Promise.all(Array.from({ length: callers }, async () => {
-    while (performance.now() < stopAt) {
+  await Promise.all(Array.from({ length: callers }, async (_, caller) => {
+    for (let k = 0; performance.now() < stopAt; k++) {
       const sentAt = performance.now();
+      // A fixed walk over the sequences (no randomness: runs compare like for like).
+      const sequence = sequences === 1 ? 'hot' : `s${(caller * 7919 + k * 104729) % sequences}`;
       try {
-        const n = await client.inc('bench', 'hot');
+        const n = await client.inc('bench', sequence);
         latencies.push(performance.now() - sentAt);
-        if (seen.has(n)) duplicates++;
-        seen.add(n);
+        const id = `${sequence}:${n}`;
+        if (seen.has(id)) duplicates++;
+        seen.add(id);
       } catch {
         errors++;
       }
@@ -52,12 +56,13 @@ async function load(client: ReturnType<typeof createClient>, callers: number, ms
   return { errors, duplicates };
 }
 
-const { values } = parseArgs({ options: { callers: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' }, port: { type: 'string' } } });
+const { values } = parseArgs({ options: { callers: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' }, port: { type: 'string' }, sequences: { type: 'string' } } });
+const sequences = Number(values.sequences ?? 1);
 const callers = Number(values.callers ?? 50);
 const seconds = Number(values.seconds ?? 5);
 const rounds = Number(values.rounds ?? 2);
 const port = Number(values.port ?? 17700);
-for (const [name, v, max] of [['callers', callers, 4096], ['seconds', seconds, 600], ['rounds', rounds, 20]] as const) {
+for (const [name, v, max] of [['callers', callers, 4096], ['seconds', seconds, 600], ['rounds', rounds, 20], ['sequences', sequences, 1_000_000]] as const) {
   if (!Number.isInteger(v) || v < 1 || v > max) {
     console.error(`--${name} must be an integer in 1..${max}`);
     process.exit(2);
@@ -65,7 +70,7 @@ for (const [name, v, max] of [['callers', callers, 4096], ['seconds', seconds, 6
 }
 for (let r = 0; r < rounds; r++) {
   for (const merge of [false, true]) {
-    const x = await run(port, merge, callers, seconds);
-    console.log(`mergeIncs ${merge ? 'on ' : 'off'}: ${x.perSecond} INC/s, p50 ${x.p50Ms.toFixed(2)} ms, p99 ${x.p99Ms.toFixed(2)} ms, ${x.duplicates} duplicates, ${x.errors} errors (${callers} callers, ${seconds} s)`);
+    const x = await run(port, merge, callers, seconds, sequences);
+    console.log(`mergeIncs ${merge ? 'on ' : 'off'}: ${x.perSecond} INC/s, p50 ${x.p50Ms.toFixed(2)} ms, p99 ${x.p99Ms.toFixed(2)} ms, ${x.duplicates} duplicates, ${x.errors} errors (${callers} callers, ${sequences} sequence(s), ${seconds} s)`);
   }
 }

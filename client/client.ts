@@ -17,7 +17,7 @@ import { isTokenExpired, judge, RETRYABLE_WORDS, type AttemptFailure } from './o
 import { deadlineOption, resolveOptions, type ClientOptions, type ResolvedOptions } from './options.ts';
 import { RouterPool } from './router-pool.ts';
 import { IncMerger, type BlockPart } from './inc-merger.ts';
-import { blockTokenCount, parsePart } from '../shared/protocol/part-token.ts';
+import { blockTokenCount, multiTokenCount, parsePart } from '../shared/protocol/part-token.ts';
 import { timedToken } from './token.ts';
 import { checkCount, checkName, checkToken, checkValue, type Name } from './validate.ts';
 
@@ -73,6 +73,7 @@ export class SeqClient {
     setMaxListeners(this.#options.pendingCallsMax + 1, this.#abort.signal);
     this.#merger = !this.#options.mergeIncs ? null : new IncMerger({
       block: (bucket, sequence, count, id, deadlineAtMs) => this.#inc(bucket, sequence, { count, id }, deadlineAtMs),
+      incs: (bucket, sequences, token, deadlineAtMs) => this.#incs(bucket, sequences, token, deadlineAtMs),
       single: (bucket, sequence, deadlineAtMs) => this.#inc(bucket, sequence, {}, deadlineAtMs),
       membersMax: this.#options.pendingCallsMax + this.#options.waitingCallsMax,
     });
@@ -107,6 +108,15 @@ export class SeqClient {
     }
     const reply = await this.#call(args, { ...options, idempotent: true, token }, deadlineAtMs);
     return expectInteger(reply, 'INC');
+  }
+
+  /** `INCS bucket token seq..` (merged calls of several sequences): each part's number. */
+  async #incs(bucket: Name, sequences: readonly Name[], token: string, deadlineAtMs: number): Promise<bigint[]> {
+    const reply = await this.#call(['INCS', bucket, token, ...sequences], { idempotent: true, token }, deadlineAtMs);
+    if (reply.kind !== 'array' || reply.items.length !== sequences.length) {
+      throw new ClientError(ClientErrorCode.PROTOCOL, `unexpected ${reply.kind} reply to INCS`);
+    }
+    return reply.items.map((item) => expectInteger(item, 'INCS'));
   }
 
   /** The current value of a sequence, or null if it was never set or incremented. */
@@ -283,9 +293,11 @@ function failureOf(result: AttemptResult): AttemptFailure {
  * it would let them share one number, so only COUNT k or a part of k goes with it.
  */
 function checkBlockToken(token: string, options: IncOptions): void {
-  const k = blockTokenCount(Buffer.from(token));
+  const multi = multiTokenCount(Buffer.from(token));
+  const k = multi ?? blockTokenCount(Buffer.from(token));
   if (k === undefined) return;
-  const ok = options.part !== undefined ? options.part.count === k : (options.count ?? 1) === k;
+  // An INCS token (`+k`) names parts only; a COUNT block token (`~k`) also the block itself.
+  const ok = options.part !== undefined ? options.part.count === k : multi === undefined && (options.count ?? 1) === k;
   if (!ok) throw invalidArgument(`id ${token} is the token of a block of ${k}: retry with its part ({ id, part: { index, count: ${k} } })`);
 }
 

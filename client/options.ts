@@ -45,10 +45,11 @@ export interface ClientOptions {
    * Default: plain TCP. */
   tls?: TlsConnectionOptions;
   /**
-   * Merge the inc() calls of one sequence (without `id`, `count` 1) made in one turn of the event
-   * loop into one `INC ... COUNT k ID <token>` (client/inc-merger.ts): much more throughput on a
-   * hot sequence, each caller still gets one number of its own. An ERR_OUTCOME_UNKNOWN of a
-   * merged call carries `part` besides `token`: retry with `{ id: token, part }`. Default false.
+   * Merge the inc() calls of one bucket (without `id`, `count` 1) made in one turn of the event
+   * loop into one `INC ... COUNT k ID <token>` (one sequence) or `INCS bucket <token> seq..`
+   * (several; client/inc-merger.ts): much more throughput, each caller still gets one number of
+   * its own. An ERR_OUTCOME_UNKNOWN of a merged call carries `part` besides `token`: retry with
+   * `{ id: token, part }`. Default false.
    */
   mergeIncs?: boolean;
 }

@@ -147,9 +147,30 @@ export class FakeServer {
       }
       case 'inc':
         return this.#inc(args, key);
+      case 'incs':
+        return this.#incs(args);
       default:
         return `-ERR unknown command '${name}'\r\n`;
     }
+  }
+
+  /** INCS bucket token seq..: one number of each sequence, once per token (no parts, no overflow). */
+  #incs(args: string[]): string {
+    const [, bucket, token] = args;
+    if (args.length < 5) return "-ERR wrong number of arguments for 'incs'\r\n";
+    const tokenKey = `${bucket}\u0000\u0000${token}`;
+    const seen = this.tokens.get(tokenKey);
+    if (seen !== undefined) return seen;
+    const values = args.slice(3).map((sequence) => {
+      const key = `${bucket}\u0000${sequence}`;
+      const value = (this.values.get(key) ?? 0n) + 1n;
+      this.values.set(key, value);
+      return value;
+    });
+    const reply = `*${values.length}\r\n${values.map((v) => `:${v}\r\n`).join('')}`;
+    this.tokens.set(tokenKey, reply);
+    this.applied.set(token!, (this.applied.get(token!) ?? 0) + 1);
+    return reply;
   }
 
   #inc(args: string[], key: string): string {

@@ -128,3 +128,60 @@ test('a real node: merged calls, then each part of a block retried alone gets it
   t.is(await client.get('b', 's'), 68n);
   await client.close();
 });
+
+test('concurrent incs of several sequences of one bucket leave as one INCS; other buckets go apart', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address], mergeIncs: true });
+  t.teardown(() => client.destroy());
+  await client.ping();
+  const before = server.requests;
+  const order = ['x', 'y', 'x', 'z'];
+  const values = await Promise.all([...order.map((s) => client.inc('b', s)), client.inc('other', 'x')]);
+  t.deepEqual(values, [1n, 1n, 2n, 1n, 1n]);
+  t.is(server.requests - before, 2, 'one INCS for bucket b, one INC for bucket other');
+  const tokens = [...server.applied.keys()].filter((k) => k.includes('+'));
+  t.is(tokens.length, 1);
+  t.regex(tokens[0]!, /^\d{13}-[A-Za-z0-9_-]{16}\+4$/, 'a multi-sequence block token');
+});
+
+test('an INCS of unknown outcome gives each caller the token and its part; a server without INCS gets the calls one at a time', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast, deadlineMs: 300 });
+  t.teardown(() => client.destroy());
+  server.script = () => ({ reply: '-CLUSTERDOWN no answer within 5000 ms\r\n' });
+  const errors = await Promise.all(['x', 'y'].map((s) => client.inc('b', s).then(() => null, (e: OutcomeUnknownError) => e)));
+  t.true(errors.every((e) => e?.code === ClientErrorCode.OUTCOME_UNKNOWN));
+  t.deepEqual(errors.map((e) => e!.part), [0, 1].map((index) => ({ index, count: 2 })));
+  t.regex(errors[0]!.token!, /\+2$/);
+  // The INCS token alone, or with a COUNT, would let the callers share one number: refused before sending.
+  const sent = server.requests;
+  await t.throwsAsync(client.inc('b', 'x', { id: errors[0]!.token! }), { code: ClientErrorCode.INVALID_ARGUMENT });
+  await t.throwsAsync(client.inc('b', 'x', { id: errors[0]!.token!, count: 2 }), { code: ClientErrorCode.INVALID_ARGUMENT });
+  t.is(server.requests, sent);
+
+  const old = await fake(t);
+  const older = createClient({ routers: [old.address], mergeIncs: true, ...fast });
+  t.teardown(() => older.destroy());
+  let incsSent = 0;
+  old.script = (args) => (args[0] === 'incs' ? (incsSent++, { reply: "-ERR unknown command 'INCS'\r\n" }) : undefined);
+  t.deepEqual(await Promise.all(['x', 'y', 'x'].map((s) => older.inc('b', s))), [1n, 1n, 2n]);
+  t.deepEqual(await Promise.all(['x', 'y'].map((s) => older.inc('b', s))), [3n, 2n]);
+  t.is(incsSent, 1, 'after the refusal only blocks of one sequence are merged, for a while');
+});
+
+test('a real node: merged calls of several sequences, then each part of an INCS retried alone gets its own number once', async (t) => {
+  const node = await startTestNode(t);
+  const client = createClient({ routers: [`127.0.0.1:${node.address.port}`], mergeIncs: true });
+  t.teardown(() => client.destroy());
+  const sequences = Array.from({ length: 40 }, (_, i) => `s${i % 7}`);
+  const values = await Promise.all(sequences.map((s) => client.inc('b', s)));
+  for (let k = 0; k < 7; k++) {
+    const mine = values.filter((_, i) => sequences[i] === `s${k}`);
+    t.deepEqual(mine, mine.map((_, i) => BigInt(i + 1)), `s${k}: 1..n in call order`);
+  }
+  const id = `${Date.now()}-abcdefghijklmnop+3`;
+  t.is(await client.inc('b', 's1', { id, part: { index: 1, count: 3 } }), 7n, 'part 1 alone: s1 had 6');
+  t.is(await client.inc('b', 's1', { id, part: { index: 1, count: 3 } }), 7n, 'once');
+  t.is(await client.get('b', 's1'), 7n);
+  await client.close();
+});
