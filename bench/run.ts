@@ -16,14 +16,19 @@ import { targets, type RunningTarget } from './targets.ts';
 
 const repoDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-interface Workload { readonly connections: number; readonly pipeline: number; readonly keys: number }
+/** `buckets`: each key its own bucket (else all keys are sequences of one bucket). */
+interface Workload { readonly connections: number; readonly pipeline: number; readonly keys: number; readonly buckets?: boolean }
 interface Cell { target: string; workload: Workload; opsPerS: number; p50Ms: number; p99Ms: number; errors: number; checkOk: boolean | null }
 
 const fullMatrix: Workload[] = [1, 16, 50, 64].flatMap((c) => [1, 10_000].map((k) => ({ connections: c, pipeline: 1, keys: k })))
   .concat([1, 10_000].map((k) => ({ connections: 50, pipeline: 16, keys: k })));
 const quickMatrix: Workload[] = [{ connections: 1, pipeline: 1, keys: 1 }, { connections: 50, pipeline: 1, keys: 1 }];
-/** Shard scaling: keys spread over every shard, enough load to keep them all busy. */
-const scalingMatrix: Workload[] = [{ connections: 64, pipeline: 1, keys: 10_000 }, { connections: 50, pipeline: 16, keys: 10_000 }];
+/**
+ * Shard scaling: keys spread over every shard (slots hash buckets, so one bucket per key), enough
+ * load to keep them all busy. Before 2026-11-26 19:40 the keys were sequences of ONE bucket, all
+ * on one shard: the extra shards then idled.
+ */
+const scalingMatrix: Workload[] = [{ connections: 64, pipeline: 1, keys: 10_000, buckets: true }, { connections: 50, pipeline: 16, keys: 10_000, buckets: true }];
 
 function seqbenchDir(): string {
   const source = process.env.SEQBENCH_DIR ?? join(repoDir, '..', 'shared', 'tools', 'seqbench');
@@ -43,7 +48,7 @@ function runSeqbench(dir: string, t: RunningTarget, w: Workload, durationS: numb
   const common = ['-c', String(w.connections), '-d', String(durationS), '-w', String(warmupS), '-k', String(w.keys), '--quiet', '--check'];
   const args = t.mode === 'etcd'
     ? ['seqbench.mjs', '--mode', 'etcd', '--endpoints', t.endpoints!, '--etcd-reset', ...common]
-    : ['seqbench.mjs', '-p', String(t.port), '-P', String(w.pipeline), ...common, '--', ...t.incCommand];
+    : ['seqbench.mjs', '-p', String(t.port), '-P', String(w.pipeline), ...common, '--', ...(w.buckets ? t.incBucketsCommand ?? t.incCommand : t.incCommand)];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -74,7 +79,7 @@ async function measure(dir: string, t: RunningTarget, w: Workload, runs: number,
 }
 
 function describe(w: Workload): string {
-  return `${w.connections}c${w.pipeline > 1 ? `x${w.pipeline}P` : ''} ${w.keys === 1 ? 'hot' : `${w.keys} keys`}`;
+  return `${w.connections}c${w.pipeline > 1 ? `x${w.pipeline}P` : ''} ${w.keys === 1 ? 'hot' : `${w.keys} ${w.buckets ? 'buckets' : 'keys'}`}`;
 }
 
 function printTable(cells: Cell[], targetNames: string[]): void {

@@ -19,6 +19,8 @@ export interface RunningTarget {
   readonly endpoints?: string;
   /** INC command template for seqbench, `{k}` replaced by the key index. */
   readonly incCommand: string[];
+  /** The same with one bucket per key (shards own buckets: what spreads keys over shards). */
+  readonly incBucketsCommand?: string[];
   stop(): Promise<void>;
 }
 
@@ -90,7 +92,7 @@ function seqdbTarget(name: string, extraArgs: string[]): TargetSpec {
       // An INC on a key the workload never uses: ready means a shard leader answers writes.
       await waitForReply(basePort, 120_000, 'INC benchready probe', /^:\d+/);
       return {
-        name, mode: 'resp', port: basePort, incCommand: ['INC', 'bench', 's{k}'],
+        name, mode: 'resp', port: basePort, incCommand: ['INC', 'bench', 's{k}'], incBucketsCommand: ['INC', 'bench{k}', 's'],
         async stop() { await stopProcess(child); rmSync(dir, { recursive: true, force: true }); },
       };
     },
