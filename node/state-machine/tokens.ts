@@ -30,7 +30,6 @@ export interface TokenRecord {
  * u32 sequence hash); eviction, slot moves and restore only read or re-serial the head.
  */
 export const RECORD_HEAD_BYTES = 8 + 4 + 8 + 8 + 1 + 8;
-const RECORD_BYTES = RECORD_HEAD_BYTES;
 export const RECORD_PART_BYTES = 8 + 4;
 /** Most digits of a timed token's time (15 digits stay exact in a double). */
 const TIMED_DIGITS_MAX = 15;
@@ -112,7 +111,7 @@ export function adoptTokenRecord(txn: KvTxn, key: Buffer, recordBytes: Buffer): 
   const serial = getMeta(txn, 'tokenSerial');
   setMeta(txn, 'tokenSerial', serial + 1n);
   const head = encodeRecord({ ...decodeRecord(recordBytes), serial });
-  txn.put(key, Buffer.concat([head, recordBytes.subarray(RECORD_BYTES)]));
+  txn.put(key, Buffer.concat([head, recordBytes.subarray(RECORD_HEAD_BYTES)]));
   txn.put(tokenOrderKey(serial), key);
   addMeta(txn, 'tokens', 1n);
 }
@@ -146,7 +145,7 @@ function timedFor(token: Buffer, nowMs: number, options: ResolvedOptions): numbe
 }
 
 function encodeRecord(record: TokenRecord): Buffer {
-  const out = Buffer.allocUnsafe(RECORD_BYTES);
+  const out = Buffer.allocUnsafe(RECORD_HEAD_BYTES);
   let at = writeMs(out, record.createdMs, 0);
   at = out.writeUInt32BE(record.count, at);
   at = out.writeBigUInt64BE(record.value, at);
@@ -186,7 +185,7 @@ function readMs(bytes: Buffer, at: number): number {
 }
 
 function checked(bytes: Buffer): Buffer {
-  if (bytes.length < RECORD_BYTES || (bytes.length - RECORD_BYTES) % RECORD_PART_BYTES !== 0) throw new Error(`token record of ${bytes.length} bytes`);
+  if (bytes.length < RECORD_HEAD_BYTES || (bytes.length - RECORD_HEAD_BYTES) % RECORD_PART_BYTES !== 0) throw new Error(`token record of ${bytes.length} bytes`);
   return bytes;
 }
 

@@ -5,7 +5,7 @@
  * the block arrive in; slot moves keep a block's parts.
  */
 import test from 'ava';
-import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import { ErrorCode } from '../../shared/errors.ts';
 import { LmdbStore, MemoryKv, StateMachine, decodeCommand, encodeCommand, parseCommand, type Command } from '../../node/state-machine/index.ts';
 import { decodeEntryCommands, encodeBatch } from '../../node/state-machine/batch-codec.ts';
 import { INCS_SEQUENCES_MAX, multiToken, multiTokenCount } from '../../shared/protocol/part-token.ts';
@@ -14,18 +14,12 @@ import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { slotOf } from '../../shared/placement/slot.ts';
 import { RespClient, intOf } from '../helpers/resp-client.ts';
 import { startTestNode } from '../helpers/single-node.ts';
+import { thrownCode } from '../helpers/error-code.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const b = (text: string): Buffer => Buffer.from(text, 'latin1');
 const cmd = (...args: string[]): Command => parseCommand(args.map(b));
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof SeqError ? err.code : 'not a SeqError';
-  }
-};
+const codeOf = thrownCode;
 /** A fresh multi-sequence token of k parts (timed now, so within the retention window). */
 let serial = 0;
 const tokenOf = (k: number, ms = Date.now()): string => multiToken(`${ms}-${String(serial++).padStart(16, 'x')}`, k);

@@ -4,21 +4,15 @@
  * block itself arrive.
  */
 import test from 'ava';
-import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import { ErrorCode } from '../../shared/errors.ts';
 import { parseCommand } from '../../node/state-machine/index.ts';
 import { BLOCK_PARTS_MAX, blockTokenCount, parsePart, partRetry, partValue } from '../../shared/protocol/part-token.ts';
 import { RespClient, intOf } from '../helpers/resp-client.ts';
 import { startTestNode } from '../helpers/single-node.ts';
+import { thrownCode } from '../helpers/error-code.ts';
 
 const b = (text: string): Buffer => Buffer.from(text, 'latin1');
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return err instanceof SeqError ? err.code : 'not a SeqError';
-  }
-};
+const codeOf = thrownCode;
 
 test('PART is <i>/<k> with 0 <= i < k <= 1024, canonical decimals; anything else is refused', (t) => {
   t.deepEqual(parsePart(b('0/2')), { index: 0, count: 2 });
