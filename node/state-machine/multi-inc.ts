@@ -20,7 +20,7 @@ import { readU64, sequenceKey, tokenKey } from './keys.ts';
 import type { KvTxn } from './kv.ts';
 import type { ResolvedOptions } from './options.ts';
 import { writeSequenceKnown } from './sequence-value.ts';
-import { noteIncrement } from './series.ts';
+import { bucketHasSeries, noteIncrement } from './series.ts';
 import { RECORD_HEAD_BYTES, RECORD_PART_BYTES, decodeRecord, isForgottenToken, rememberToken } from './tokens.ts';
 
 const NO_SEQUENCE = Buffer.alloc(0);
@@ -88,7 +88,9 @@ function take(txn: KvTxn, command: IncsCommand, indexes: readonly number[], miss
     taken.push({ sequence, value: state.value });
   }
   for (const state of values.values()) writeSequenceKnown(txn, state.key, state.value, state.existed);
-  for (const { sequence, value } of taken) noteIncrement(txn, command.bucket, sequence, value, value); // series audit
+  if (taken.length === 1 || bucketHasSeries(txn, command.bucket)) {
+    for (const { sequence, value } of taken) noteIncrement(txn, command.bucket, sequence, value, value); // series audit
+  }
   return null;
 }
 

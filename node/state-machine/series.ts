@@ -240,11 +240,17 @@ export function sweepExpiredReservations(txn: KvTxn, nowMs: number, max = EXPIRY
   return due.length;
 }
 
+/**
+ * Whether any sequence of the bucket is a series: one cursor look at the bucket's first header
+ * (kept exact for the transaction by cached-txn.ts). An INCS of many sequences asks once instead
+ * of looking up each sequence's header; a lone INC looks up its one header (cheaper than a cursor).
+ */
+export function bucketHasSeries(txn: KvTxn, bucket: Buffer): boolean {
+  return txn.first(bucketHeadersPrefix(bucket)) !== undefined;
+}
+
 /** Hook for INC (apply.ts): on a series, records first..last as plain-INC numbers. */
 export function noteIncrement(txn: KvTxn, bucket: Buffer, sequence: Buffer, first: bigint, last: bigint): void {
-  // Most buckets have no series: one look at the bucket's first header (kept exact for the whole
-  // transaction by cached-txn.ts) instead of a B-tree lookup per INC of a sequence never seen.
-  if (txn.first(bucketHeadersPrefix(bucket)) === undefined) return;
   const header = readHeader(txn, bucket, sequence);
   if (header === undefined) return;
   const nowMs = Number(getMeta(txn, 'clockMs'));
