@@ -152,17 +152,23 @@ export class IncMerger {
       )));
     } else if (err instanceof ServerError && err.attempts === 1 && notTaken(group, err)) {
       // Refused at its only attempt: nothing applied. Alone, the numbers left below the maximum still go out.
-      if (group.mixed && /^unknown command/.test(err.serverMessage)) this.#incsRefusedUntilMs = Date.now() + INCS_REFUSED_PAUSE_MS;
+      if (incsRefused(group, err)) this.#incsRefusedUntilMs = Date.now() + INCS_REFUSED_PAUSE_MS;
       for (const m of members) this.deps.single(bucket, m.sequence, m.deadlineAtMs).then(m.resolve, m.reject);
     } else {
+      if (err instanceof ServerError && incsRefused(group, err)) this.#incsRefusedUntilMs = Date.now() + INCS_REFUSED_PAUSE_MS;
       for (const m of members) m.reject(err);
     }
   }
 }
 
-/** Overflow, or (for INCS) a server that does not know the command: nothing was taken. */
+/** Overflow, or an INCS refused by an older server: nothing was taken. */
 function notTaken(group: Group, err: ServerError): boolean {
-  return /^increment would overflow/.test(err.serverMessage) || (group.mixed && /^unknown command/.test(err.serverMessage));
+  return /^increment would overflow/.test(err.serverMessage) || incsRefused(group, err);
+}
+
+/** An older server or router refusing an INCS unrun: unknown command, or its 16-argument limit. */
+function incsRefused(group: Group, err: ServerError): boolean {
+  return group.mixed && /^(unknown command|too many arguments)/.test(err.serverMessage);
 }
 
 function bytesKey(name: Name): string {

@@ -19,7 +19,7 @@ import type { NodePool } from './node-connection.ts';
 import type { ShardEntry, ShardMap } from './shard-map.ts';
 import { routerToken } from './token.ts';
 import { IncCoalescer, type CoalescerStats, type Forwarded } from './inc-coalescer.ts';
-import { BLOCK_PARTS_MAX, INCS_SEQUENCES_MAX, multiTokenCount, partRetry } from '../shared/protocol/part-token.ts';
+import { BLOCK_PARTS_MAX, multiTokenCount, partRetry } from '../shared/protocol/part-token.ts';
 import { isSeriesCommand } from '../node/state-machine/series-command.ts';
 import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/series-wire.ts';
 
@@ -45,8 +45,10 @@ export interface ForwarderOptions {
   readonly incBlockMax?: number;
   /**
    * Most concurrent plain INCs of different sequences of one bucket merged into one `INCS bucket
-   * <token> seq1 .. seqk`; 0 or 1 turns that off (INCs of one sequence still merge as above).
-   * Default and most: INCS_SEQUENCES_MAX (60).
+   * <token> seq1 .. seqk` (at most INCS_SEQUENCES_MAX, 60; also at most `incBlockMax`); 0 or 1
+   * turns that off (INCs of one sequence still merge as above). Default 0: a shard whose leader
+   * runs this version but a follower an older one would replicate an INCS that follower cannot
+   * apply, so INCS is for clusters whose nodes all run this version (`seqdb dev` turns it on).
    */
   readonly incsMax?: number;
 }
@@ -86,7 +88,7 @@ export class Forwarder {
     const blockMax = Math.min(options.incBlockMax ?? BLOCK_PARTS_MAX, BLOCK_PARTS_MAX);
     this.coalescer = blockMax < 2 ? null : new IncCoalescer((c) => this.forward(c), () => this.pool.flush(), {
       blockMax,
-      incsMax: options.incsMax ?? INCS_SEQUENCES_MAX,
+      incsMax: options.incsMax ?? 0,
       stats: this.stats,
     });
   }
@@ -101,7 +103,9 @@ export class Forwarder {
       if (command.type !== 'cluster') this.coalescer?.closeBucket(command.bucket);
       out = await this.forward(command);
     }
-    const result = out.retryWith === undefined ? out.result : withRetryHint(out.result, command.type, out.retryWith);
+    // A client's part retry of an INCS is, to it, an INC.
+    const label = command.type === 'incs' && command.part !== undefined ? 'inc' : command.type;
+    const result = out.retryWith === undefined ? out.result : withRetryHint(out.result, label, out.retryWith);
     if (result.type === 'error') this.stats.errors++;
     return result;
   }

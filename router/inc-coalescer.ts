@@ -24,8 +24,11 @@
  *   which the shard accepts only with the block or PART i/k: k clients that all retried
  *   `ID <token>` alone would otherwise share the one number the first of them took.
  * - A shard that does not know INCS (an older version during an upgrade) refuses it as an unknown
- *   command, so nothing was taken: its INCs go again one at a time as below, and for a minute
- *   this router merges only INCs of one sequence.
+ *   command (or, beyond 13 sequences, for its 16-argument limit), so nothing was taken: its INCs
+ *   go again one at a time as below (or, if a later command of the bucket already went out, get
+ *   TRYAGAIN), and for a minute this router merges only INCs of one sequence. INCS is off unless
+ *   `incsMax` is set (`--incs-max`): an older FOLLOWER cannot apply an INCS its new leader
+ *   accepted, so it is for clusters whose nodes all run this version.
  * - A block refused for OVERFLOW (near the maximum value) at its first try is sent again one INC
  *   at a time, so each client gets what it would have got without merging (the numbers left
  *   below the maximum still go out), unless another command of the bucket went out meanwhile:
@@ -201,8 +204,14 @@ export class IncCoalescer {
     } else if (result.type === 'error' && notTaken(command, result) && !out.mayHaveApplied && !overtaken) {
       // Certainly not applied, and nothing of the bucket went out after it: one at a time in its
       // place (the numbers left below the maximum still go out).
-      if (unknownIncs(command, result)) this.incsRefusedUntilMs = Date.now() + INCS_REFUSED_PAUSE_MS;
+      if (incsRefused(command, result)) this.incsRefusedUntilMs = Date.now() + INCS_REFUSED_PAUSE_MS;
       for (const m of members) this.send(single(block.bucket, m), m.settle);
+    } else if (result.type === 'error' && incsRefused(command, result)) {
+      // An older node, and a later command of the bucket already went out (or an earlier attempt
+      // may have applied): the INCs cannot go again in their place. No more INCS for a while.
+      this.incsRefusedUntilMs = Date.now() + INCS_REFUSED_PAUSE_MS;
+      const refused = out.mayHaveApplied ? out : { result: errorResult(ErrorCode.TRY_AGAIN, 'the shard does not know INCS (an older version): nothing was taken, retry') };
+      for (const m of members) m.settle(refused);
     } else {
       for (const m of members) m.settle(out);
     }
@@ -245,12 +254,16 @@ function numbersOf(result: CommandResult, count: number): ((i: number) => bigint
  * to every member as it is: re-sending could take numbers the block already took.
  */
 function notTaken(command: IncCommand | IncsCommand, result: Extract<CommandResult, { type: 'error' }>): boolean {
-  return unknownIncs(command, result) || result.message.startsWith('increment would overflow');
+  return incsRefused(command, result) || result.message.startsWith('increment would overflow');
 }
 
-/** Error replies reach the router as a word and a text: ERR-mapped codes are told by the text. */
-function unknownIncs(command: IncCommand | IncsCommand, result: Extract<CommandResult, { type: 'error' }>): boolean {
-  return command.type === 'incs' && result.message.startsWith('unknown command');
+/**
+ * An older node refusing an INCS before running anything: unknown command, or (more than 13
+ * sequences) its request decoder's limit of 16 arguments. Error replies reach the router as a
+ * word and a text: ERR-mapped codes are told by the text.
+ */
+function incsRefused(command: IncCommand | IncsCommand, result: Extract<CommandResult, { type: 'error' }>): boolean {
+  return command.type === 'incs' && (result.message.startsWith('unknown command') || result.message.startsWith('too many arguments'));
 }
 
 function internal(err: unknown): CommandResult {

@@ -241,12 +241,15 @@ export function sweepExpiredReservations(txn: KvTxn, nowMs: number, max = EXPIRY
 }
 
 /**
- * Whether any sequence of the bucket is a series: one cursor look at the bucket's first header
- * (kept exact for the transaction by cached-txn.ts). An INCS of many sequences asks once instead
- * of looking up each sequence's header; a lone INC looks up its one header (cheaper than a cursor).
+ * Whether any sequence of the bucket is a series: one cursor look at the bucket's headers. An
+ * INCS of many sequences asks once instead of looking up each sequence's header; a lone INC looks
+ * up its one header (cheaper than a cursor). A scan, not `first`: the transaction cache keeps a
+ * window per prefix asked with `first` and updates each on every write, and a follower catching
+ * up applies INCS of thousands of buckets in one transaction.
  */
 export function bucketHasSeries(txn: KvTxn, bucket: Buffer): boolean {
-  return txn.first(bucketHeadersPrefix(bucket)) !== undefined;
+  for (const _header of txn.scan(bucketHeadersPrefix(bucket))) return true;
+  return false;
 }
 
 /** Hook for INC (apply.ts): on a series, records first..last as plain-INC numbers. */

@@ -63,7 +63,7 @@ test('INCs of one sequence in one turn leave as one block; numbers go out in arr
 
 test('another command of the bucket sends the open block first: per-bucket order is kept', async (t) => {
   const node = await fakeNode(countingScript());
-  const { forwarder } = await forwarderFor(t, [node]);
+  const { forwarder } = await forwarderFor(t, [node], { incsMax: 60 });
   const results = await Promise.all([
     forwarder.execute(inc()),
     forwarder.execute(inc()),
@@ -273,7 +273,7 @@ test('INCs of several sequences of one bucket in one turn leave as one INCS, bou
 
 test('an INCS whose outcome is unknown at the deadline tells each caller to retry its own PART of the INCS token', async (t) => {
   const node = await fakeNode((args) => (args[0] === 'INCS' ? 'ignore' : '+OK\r\n'));
-  const { forwarder } = await forwarderFor(t, [node], { deadlineMs: 400, attemptTimeoutMs: 150 });
+  const { forwarder } = await forwarderFor(t, [node], { deadlineMs: 400, attemptTimeoutMs: 150, incsMax: 60 });
   const results = await Promise.all(['x', 'y', 'x'].map((s) => forwarder.execute(inc(s))));
   const tokens = new Set(node.seen.filter((a) => a[0] === 'INCS').map((a) => a[2]));
   t.is(tokens.size, 1, 'every retry carries the same token');
@@ -286,17 +286,40 @@ test('an INCS whose outcome is unknown at the deadline tells each caller to retr
 
 test('an INCS refused for overflow goes again one INC at a time', async (t) => {
   const node = await fakeNode(countingScript(100n, 101n));
-  const { forwarder } = await forwarderFor(t, [node]);
+  const { forwarder } = await forwarderFor(t, [node], { incsMax: 60 });
   const results = await Promise.all(['x', 'y', 'x'].map((s) => forwarder.execute(inc(s))));
   t.deepEqual(ints(results), [101n, 101n, 'INTERNAL']);
   t.deepEqual(node.seen.map(shape), ['INCS b x,y,x', 'INC b x 1', 'INC b y 1', 'INC b x 1']);
 });
 
 test('a shard that does not know INCS (an older version) gets the INCs one at a time, then only blocks of one sequence', async (t) => {
+  for (const refusal of ["-ERR unknown command 'INCS'\r\n", '-ERR too many arguments in request (max 16)\r\n']) {
+    const counting = countingScript();
+    const node = await fakeNode((args) => (args[0] === 'INCS' ? refusal : counting(args)));
+    const { forwarder } = await forwarderFor(t, [node], { incsMax: 60 });
+    t.deepEqual(ints(await Promise.all(['x', 'y', 'x'].map((s) => forwarder.execute(inc(s))))), [101n, 101n, 102n]);
+    t.deepEqual(ints(await Promise.all(['x', 'x', 'y'].map((s) => forwarder.execute(inc(s))))), [103n, 104n, 102n]);
+    t.deepEqual(node.seen.map(shape), ['INCS b x,y,x', 'INC b x 1', 'INC b y 1', 'INC b x 1', 'INC b x 2', 'INC b y 1'], refusal);
+  }
+});
+
+test('an INCS refused by an older shard after a later command of its bucket went out: TRYAGAIN (nothing taken), and no more INCS', async (t) => {
   const counting = countingScript();
   const node = await fakeNode((args) => (args[0] === 'INCS' ? "-ERR unknown command 'INCS'\r\n" : counting(args)));
+  const { forwarder } = await forwarderFor(t, [node], { incsMax: 60 });
+  const block = Promise.all(['x', 'y'].map((s) => forwarder.execute(inc(s))));
+  await new Promise((resolve) => setImmediate(resolve));
+  const read = forwarder.execute(get('x'));
+  t.deepEqual(ints(await block), ['TRY_AGAIN', 'TRY_AGAIN']);
+  t.is((await read).type, 'int');
+  t.deepEqual(ints(await Promise.all(['x', 'y'].map((s) => forwarder.execute(inc(s))))), [101n, 101n]);
+  t.deepEqual(node.seen.map(shape), ['INCS b x,y', 'GET b x', 'INC b x 1', 'INC b y 1']);
+});
+
+test('INCS is off unless incsMax is set: INCs of several sequences go one by one', async (t) => {
+  const node = await fakeNode(countingScript());
   const { forwarder } = await forwarderFor(t, [node]);
   t.deepEqual(ints(await Promise.all(['x', 'y', 'x'].map((s) => forwarder.execute(inc(s))))), [101n, 101n, 102n]);
-  t.deepEqual(ints(await Promise.all(['x', 'x', 'y'].map((s) => forwarder.execute(inc(s))))), [103n, 104n, 102n]);
-  t.deepEqual(node.seen.map(shape), ['INCS b x,y,x', 'INC b x 1', 'INC b y 1', 'INC b x 1', 'INC b x 2', 'INC b y 1']);
+  t.deepEqual(node.seen.map(shape), ['INC b x 1', 'INC b y 1', 'INC b x 1']);
+  t.is(forwarder.stats.incsBlocks, 0);
 });
