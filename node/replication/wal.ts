@@ -12,6 +12,14 @@
  * pwrite + fdatasync (group commit), in order. `writeSync` (a follower's, on the main thread)
  * may only run when no queued write is in flight.
  *
+ * Preallocation: a write that reaches the end of what the segment file holds also writes
+ * `preallocBytes` of zeros after itself, so the next writes land in blocks that already exist
+ * and their fdatasync flushes data only. Appending past the file's end makes every fdatasync
+ * commit the file system's journal too (the new size): ~120 vs ~82 us per write + fdatasync
+ * here alone, ~180 vs ~150 us with three nodes sharing the disk (PostgreSQL zero-fills its WAL
+ * segments for the same reason). Recovery reads the zeros as the end of the log; a segment is
+ * cut to its records before the next one starts, so only the last one ever ends in zeros.
+ *
  * Segments: a new one is started when the active one would pass `segmentBytesMax`; each starts
  * with the newest hard state, so deleting older segments never loses it. A segment is deleted
  * once every entry it holds is at or below the compaction point (`compact`). Recovery replays
@@ -33,6 +41,8 @@ export interface WalOptions {
   readonly segmentBytesMax?: number;
   /** Bytes of recent entries' data kept in memory for reads. Default 4 MiB. */
   readonly cacheBytesMax?: number;
+  /** Zeros written ahead of the log's end (see above); 0 appends without. Default 1 MiB. */
+  readonly preallocBytes?: number;
 }
 
 /** What one write puts on disk, in this order. */
@@ -47,6 +57,8 @@ interface Segment {
   readonly path: string;
   readonly fd: number;
   size: number;
+  /** Bytes the file holds: `size` plus the zeros written ahead of it. */
+  allocated: number;
   /** Highest entry index written into it (0: none). */
   maxIndex: number;
 }
@@ -83,6 +95,8 @@ function walError(message: string): SeqError {
 export class Wal {
   private readonly dir: string;
   private readonly segmentBytesMax: number;
+  /** Zeros appended after a write that reaches the end of the file (empty: preallocation off). */
+  private readonly zeros: Buffer;
   private readonly segments: Segment[] = [];
   /** The view: entries start..start+terms.length-1. */
   private start = 1;
@@ -111,6 +125,7 @@ export class Wal {
   private constructor(opts: WalOptions) {
     this.dir = opts.dir;
     this.segmentBytesMax = opts.segmentBytesMax ?? 64 << 20;
+    this.zeros = Buffer.alloc(opts.preallocBytes ?? 1 << 20);
     this.cache = new EntryCache(opts.cacheBytesMax ?? 4 << 20);
     if (mkdirSync(this.dir, { recursive: true }) !== undefined) fsyncDir(join(this.dir, '..'));
     const seqs = readdirSync(this.dir)
@@ -174,10 +189,12 @@ export class Wal {
     const { parts, bytes } = encoded;
     const seg = this.segmentFor(bytes);
     const at = seg.size;
-    const n = writevSync(seg.fd, parts, at);
-    if (n !== bytes) throw walError(`short write ${n} of ${bytes}`);
+    const pad = this.padFor(seg, bytes);
+    const n = writevSync(seg.fd, pad === null ? parts : [...parts, pad], at);
+    if (n !== bytes + (pad?.length ?? 0)) throw walError(`short write ${n} of ${bytes}`);
     fdatasyncSync(seg.fd);
     seg.size += bytes;
+    if (pad !== null) seg.allocated = Math.max(seg.allocated, seg.size + pad.length);
     this.applyWrite(w, encoded.chunks, seg, at);
   }
 
@@ -270,12 +287,13 @@ export class Wal {
     const bytes = batch.reduce((n, q) => n + q.encoded.bytes, 0);
     const seg = this.segmentFor(bytes);
     const at = seg.size;
+    const pad = this.padFor(seg, bytes);
     this.ioInFlight = true;
     try {
       await new Promise<void>((resolve, reject) => {
-        writevCb(seg.fd, parts, at, (err, n) => {
+        writevCb(seg.fd, pad === null ? parts : [...parts, pad], at, (err, n) => {
           if (err) return reject(err);
-          if (n !== bytes) return reject(walError(`short write ${n} of ${bytes}`));
+          if (n !== bytes + (pad?.length ?? 0)) return reject(walError(`short write ${n} of ${bytes}`));
           fdatasyncCb(seg.fd, (e) => (e ? reject(e) : resolve()));
         });
       });
@@ -283,6 +301,7 @@ export class Wal {
       this.ioInFlight = false;
     }
     seg.size += bytes;
+    if (pad !== null) seg.allocated = Math.max(seg.allocated, seg.size + pad.length);
     let pos = at;
     for (const q of batch) {
       this.applyWrite(q.w, q.encoded.chunks, seg, pos);
@@ -291,18 +310,29 @@ export class Wal {
     for (const q of batch) q.done();
   }
 
+  /** The zeros to write after `bytes` at the end of `seg`, or null if the file already holds room. */
+  private padFor(seg: Segment, bytes: number): Buffer | null {
+    return this.zeros.length > 0 && seg.size + bytes > seg.allocated ? this.zeros : null;
+  }
+
   /** The active segment, or a new one (starting with the newest hard state) if `bytes` would overfill it. */
   private segmentFor(bytes: number): Segment {
     const active = this.segments[this.segments.length - 1];
     if (active !== undefined && (active.size === 0 || active.size + bytes <= this.segmentBytesMax)) return active;
+    // Zeros only ever end the last segment: recovery refuses a record it cannot read anywhere else.
+    if (active !== undefined && active.allocated > active.size) {
+      ftruncateSync(active.fd, active.size);
+      fdatasyncSync(active.fd);
+      active.allocated = active.size;
+    }
     const seq = (active?.seq ?? 0) + 1;
     const path = join(this.dir, `seg-${String(seq).padStart(16, '0')}.wal`);
     const fd = openSync(path, 'w+');
-    const seg: Segment = { seq, path, fd, size: 0, maxIndex: 0 };
+    const seg: Segment = { seq, path, fd, size: 0, allocated: 0, maxIndex: 0 };
     if (this.hs !== null) {
       const head = encodeHardState(this.hs);
       if (writeSync(fd, head, 0, head.length, 0) !== head.length) throw walError('short write of a segment head');
-      seg.size = head.length;
+      seg.size = seg.allocated = head.length;
     }
     fdatasyncSync(fd);
     fsyncDir(this.dir);
@@ -378,17 +408,17 @@ export class Wal {
   private recover(seq: number, last: boolean): void {
     const path = join(this.dir, `seg-${String(seq).padStart(16, '0')}.wal`);
     const fd = openSync(path, 'r+');
-    const seg: Segment = { seq, path, fd, size: 0, maxIndex: 0 };
+    const seg: Segment = { seq, path, fd, size: 0, allocated: 0, maxIndex: 0 };
     this.segments.push(seg);
     const size = fstatSync(fd).size;
     const end = scanRecords(fd, size, (rec, at) => this.applyRecord(rec, seg, at));
     if (end < size) {
       if (!last) throw walError(`damaged record at byte ${end} of ${path}, which is not the last segment`);
-      // A torn tail: the write that never finished was never acknowledged.
+      // A torn tail (the write that never finished was never acknowledged) or preallocated zeros.
       ftruncateSync(fd, end);
       fdatasyncSync(fd);
     }
-    seg.size = end;
+    seg.size = seg.allocated = end;
   }
 
   private assertOpen(): void {

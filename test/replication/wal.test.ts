@@ -59,7 +59,8 @@ test('entries written at an index replace that index and everything after it', a
 
 test('a torn tail (a write cut short by a crash) is cut off at open; the log goes on from there', async (t) => {
   const dir = await tempDir(t);
-  const w = Wal.open({ dir });
+  // Without preallocation the file ends where the records end: cut points are plain sizes.
+  const w = Wal.open({ dir, preallocBytes: 0 });
   w.writeSync({ entries: ents(1, 3, 1), hardState: { term: 1, vote: null, commit: 1 } });
   const file = join(dir, segments(dir)[0]!);
   const good = statSync(file).size;
@@ -83,6 +84,51 @@ test('a torn tail (a write cut short by a crash) is cut off at open; the log goe
   t.is(r2.lastIndex(), 7);
   t.is(r2.term(7), 2);
   await r2.close();
+});
+
+test('preallocated zeros: written ahead of the records, read as the end of the log, never left before the last segment', async (t) => {
+  const dir = await tempDir(t);
+  const prealloc = 4096;
+  const w = Wal.open({ dir, preallocBytes: prealloc, segmentBytesMax: 3000 });
+  w.writeSync({ entries: ents(1, 3, 1), hardState: { term: 1, vote: null, commit: 1 } });
+  const file = join(dir, segments(dir)[0]!);
+  const size1 = statSync(file).size;
+  const records = size1 - prealloc;
+  t.true(records > 0);
+  t.true(readFileSync(file).subarray(records).every((b) => b === 0), 'the first write put zeros after itself');
+  await w.write({ entries: ents(4, 5, 1) });
+  t.is(statSync(file).size, size1, 'the next write went into them, the file did not grow');
+  // A crash now (no close): the copy still ends in zeros.
+  const crashed = readFileSync(file);
+  await w.close();
+  writeFileSync(file, crashed);
+  const r = Wal.open({ dir, preallocBytes: prealloc, segmentBytesMax: 3000 });
+  t.is(r.lastIndex(), 5);
+  const logical = statSync(file).size;
+  t.true(logical > records && logical < size1, 'reopening cut the zeros');
+  // A write torn inside the zeros (its head on disk, its tail still zeros) is a torn tail.
+  r.writeSync({ entries: ents(6, 6, 1, 64) });
+  const after = readFileSync(file);
+  const recordBytes = after.length - prealloc - logical;
+  t.true(recordBytes > 64);
+  await r.close();
+  const torn = Buffer.alloc(after.length);
+  after.copy(torn, 0, 0, logical + Math.floor(recordBytes / 2));
+  writeFileSync(file, torn);
+  const r2 = Wal.open({ dir, preallocBytes: prealloc, segmentBytesMax: 3000 });
+  t.is(r2.lastIndex(), 5, 'the torn entry is gone, the ones before it stay');
+  t.is(statSync(file).size, logical);
+  // Rotation cuts the zeros off the segment it leaves: only the last segment may end in zeros.
+  for (let i = 6; i <= 60; i += 5) r2.writeSync({ entries: ents(i, i + 4, 2, 100) });
+  const segs = segments(dir);
+  t.true(segs.length >= 3, `${segs.length} segments`);
+  // A segment left with zeros would refuse to open (a damaged record before the last segment).
+  for (const seg of segs.slice(0, -1)) t.true(statSync(join(dir, seg)).size <= 3000, `${seg} holds records only`);
+  const expected = view(r2);
+  await r2.close();
+  const r3 = Wal.open({ dir });
+  t.deepEqual(view(r3), expected);
+  await r3.close();
 });
 
 test('a damaged record before the last segment refuses to open (STORAGE), never silently drops entries', async (t) => {
