@@ -201,7 +201,9 @@ test('a seeded model check: random appends, overwrites, resets, compactions and 
   t.log(`seed ${seed} (WAL_SEED=${seed} to replay)`);
   const rng = new Rng(seed);
   const dir = await tempDir(t);
-  let w = Wal.open({ dir, segmentBytesMax: rng.pick([256, 1024, 1 << 20]), cacheBytesMax: rng.pick([0, 64, 1 << 20]) });
+  // Preallocation varies too: none, less than a record, a few records, the default.
+  const preallocBytes = (): number => rng.pick([0, 40, 4096, 1 << 20]);
+  let w = Wal.open({ dir, segmentBytesMax: rng.pick([256, 1024, 1 << 20]), cacheBytesMax: rng.pick([0, 64, 1 << 20]), preallocBytes: preallocBytes() });
   // The model: entries by index from `first`, and the newest hard state.
   let first = 1;
   let log: Entry[] = [];
@@ -233,7 +235,7 @@ test('a seeded model check: random appends, overwrites, resets, compactions and 
       compacted = upTo;
     } else if (r < 0.8) {
       await w.close();
-      w = Wal.open({ dir, segmentBytesMax: rng.pick([256, 1024, 1 << 20]) });
+      w = Wal.open({ dir, segmentBytesMax: rng.pick([256, 1024, 1 << 20]), preallocBytes: preallocBytes() });
       // Compaction is not stored in the log files (LMDB keeps the point); reapply it as the storage does.
       if (compacted >= w.firstIndex()) w.compact(Math.min(compacted, first - 1));
     }
