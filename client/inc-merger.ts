@@ -18,8 +18,8 @@
  *   INCS it takes part i alone, and the INCS skips that part if it applies later.
  * - Only an overflow refusal of the block's first attempt is re-sent one call at a time (nothing
  *   was applied, and alone some calls may still get a number), as is an INCS refused as unknown by
- *   an older server (then this client sends no INCS for a minute); any other error reaches every
- *   caller as it is.
+ *   an older server (then this client sends no INCS for a minute) or as FEATUREOFF by a shard
+ *   with a member that may be older (then for 2 s); any other error reaches every caller as it is.
  * - A block's deadline is the earliest of its callers', counted from their inc() calls.
  */
 import { ClientError, ClientErrorCode, FORGOTTEN_TOKEN_ADVICE, OutcomeUnknownError, ServerError } from './errors.ts';
@@ -32,6 +32,8 @@ export type BlockPart = Part;
 
 /** How long no INCS is sent after a server refused one as unknown (an upgrade under way). */
 const INCS_REFUSED_PAUSE_MS = 60_000;
+/** ... or as FEATUREOFF (a shard that turns INCS on by itself once every member can apply one). */
+const INCS_OFF_PAUSE_MS = 2_000;
 
 interface Member {
   readonly sequence: Name;
@@ -141,6 +143,10 @@ export class IncMerger {
     }
   }
 
+  #pauseIncs(err: ServerError): void {
+    this.#incsRefusedUntilMs = Date.now() + (err.serverCode === 'FEATUREOFF' ? INCS_OFF_PAUSE_MS : INCS_REFUSED_PAUSE_MS);
+  }
+
   #failed(group: Group, token: string, err: unknown): void {
     const { bucket, members } = group;
     const count = members.length;
@@ -152,23 +158,26 @@ export class IncMerger {
       )));
     } else if (err instanceof ServerError && err.attempts === 1 && notTaken(group, err)) {
       // Refused at its only attempt: nothing applied. Alone, the numbers left below the maximum still go out.
-      if (incsRefused(group, err)) this.#incsRefusedUntilMs = Date.now() + INCS_REFUSED_PAUSE_MS;
+      if (incsRefused(group, err)) this.#pauseIncs(err);
       for (const m of members) this.deps.single(bucket, m.sequence, m.deadlineAtMs).then(m.resolve, m.reject);
     } else {
-      if (err instanceof ServerError && incsRefused(group, err)) this.#incsRefusedUntilMs = Date.now() + INCS_REFUSED_PAUSE_MS;
+      if (err instanceof ServerError && incsRefused(group, err)) this.#pauseIncs(err);
       for (const m of members) m.reject(err);
     }
   }
 }
 
-/** Overflow, or an INCS refused by an older server: nothing was taken. */
+/** Overflow, or an INCS refused unrun: nothing was taken. */
 function notTaken(group: Group, err: ServerError): boolean {
   return /^increment would overflow/.test(err.serverMessage) || incsRefused(group, err);
 }
 
-/** An older server or router refusing an INCS unrun: unknown command, or its 16-argument limit. */
+/**
+ * An INCS refused unrun: by an older server or router (unknown command, or its 16-argument
+ * limit), or by a shard that will not run one until each of its members can (FEATUREOFF).
+ */
 function incsRefused(group: Group, err: ServerError): boolean {
-  return group.mixed && /^(unknown command|too many arguments)/.test(err.serverMessage);
+  return group.mixed && (err.serverCode === 'FEATUREOFF' || /^(unknown command|too many arguments)/.test(err.serverMessage));
 }
 
 function bytesKey(name: Name): string {

@@ -12,7 +12,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SEQDB_BIN } from '../shared/package-root.ts';
-import { INCS_SEQUENCES_MAX } from '../shared/protocol/part-token.ts';
 import { startRouter, type Router } from './router.ts';
 import type { Metrics } from '../shared/observability/metrics.ts';
 import { ClusterSecret } from '../shared/security/cluster-proof.ts';
@@ -104,9 +103,7 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
   let router: Router;
   try {
     const server = { ...security?.server, security: { ...security?.server.security, clusterSecret } };
-    // Every process of a dev cluster runs this version: INCS is safe (see ForwarderOptions.incsMax).
-    const forwarder = { incsMax: INCS_SEQUENCES_MAX };
-    router = await startRouter({ host: o.host, port: o.port, join: catalog, discovery: false, log, server, forwarder, ...(o.metrics ? { metrics: o.metrics } : {}) });
+    router = await startRouter({ host: o.host, port: o.port, join: catalog, discovery: false, log, server, ...(o.metrics ? { metrics: o.metrics } : {}) });
   } catch (err) {
     for (const n of nodes) n.child.kill('SIGKILL');
     throw err;

@@ -19,7 +19,7 @@ import type { NodePool } from './node-connection.ts';
 import type { ShardEntry, ShardMap } from './shard-map.ts';
 import { routerToken } from './token.ts';
 import { IncCoalescer, type CoalescerStats, type Forwarded } from './inc-coalescer.ts';
-import { BLOCK_PARTS_MAX, multiTokenCount, partRetry } from '../shared/protocol/part-token.ts';
+import { BLOCK_PARTS_MAX, INCS_SEQUENCES_MAX, multiTokenCount, partRetry } from '../shared/protocol/part-token.ts';
 import { isSeriesCommand } from '../node/state-machine/series-command.ts';
 import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/series-wire.ts';
 
@@ -46,9 +46,10 @@ export interface ForwarderOptions {
   /**
    * Most concurrent plain INCs of different sequences of one bucket merged into one `INCS bucket
    * <token> seq1 .. seqk` (at most INCS_SEQUENCES_MAX, 60; also at most `incBlockMax`); 0 or 1
-   * turns that off (INCs of one sequence still merge as above). Default 0: a shard whose leader
-   * runs this version but a follower an older one would replicate an INCS that follower cannot
-   * apply, so INCS is for clusters whose nodes all run this version (`seqdb dev` turns it on).
+   * turns that off (INCs of one sequence still merge as above). Default INCS_SEQUENCES_MAX. Safe
+   * in a cluster of mixed versions: an older leader refuses INCS as unknown, and a leader of this
+   * version refuses it (FEATUREOFF) until every member of its shard is known to apply one; the
+   * INCs then go one at a time (node/replication/peer-features.ts).
    */
   readonly incsMax?: number;
 }
@@ -88,7 +89,7 @@ export class Forwarder {
     const blockMax = Math.min(options.incBlockMax ?? BLOCK_PARTS_MAX, BLOCK_PARTS_MAX);
     this.coalescer = blockMax < 2 ? null : new IncCoalescer((c) => this.forward(c), () => this.pool.flush(), {
       blockMax,
-      incsMax: options.incsMax ?? 0,
+      incsMax: options.incsMax ?? INCS_SEQUENCES_MAX,
       stats: this.stats,
     });
   }

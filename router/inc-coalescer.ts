@@ -26,9 +26,10 @@
  * - A shard that does not know INCS (an older version during an upgrade) refuses it as an unknown
  *   command (or, beyond 13 sequences, for its 16-argument limit), so nothing was taken: its INCs
  *   go again one at a time as below (or, if a later command of the bucket already went out, get
- *   TRYAGAIN), and for a minute this router merges only INCs of one sequence. INCS is off unless
- *   `incsMax` is set (`--incs-max`): an older FOLLOWER cannot apply an INCS its new leader
- *   accepted, so it is for clusters whose nodes all run this version.
+ *   TRYAGAIN), and for a minute this router merges only INCs of one sequence. A leader of this
+ *   version refuses INCS the same way (FEATUREOFF) while any member of its shard is not known
+ *   to apply one (an older FOLLOWER would stop at the entry; node/replication/peer-features.ts);
+ *   that pause is 2 s, as the shard turns INCS on by itself once it has heard from every member.
  * - A block refused for OVERFLOW (near the maximum value) at its first try is sent again one INC
  *   at a time, so each client gets what it would have got without merging (the numbers left
  *   below the maximum still go out), unless another command of the bucket went out meanwhile:
@@ -72,6 +73,11 @@ export interface CoalescerOptions {
 
 /** How long a router sends no INCS after a shard refused one as unknown (an upgrade under way). */
 const INCS_REFUSED_PAUSE_MS = 60_000;
+/**
+ * ... or with FEATURE_OFF (a new leader that has not heard from every member yet, or one member
+ * still older): the shard turns INCS on by itself within seconds, so ask again soon.
+ */
+const INCS_OFF_PAUSE_MS = 2_000;
 
 interface Member {
   readonly sequence: Buffer;
@@ -204,17 +210,21 @@ export class IncCoalescer {
     } else if (result.type === 'error' && notTaken(command, result) && !out.mayHaveApplied && !overtaken) {
       // Certainly not applied, and nothing of the bucket went out after it: one at a time in its
       // place (the numbers left below the maximum still go out).
-      if (incsRefused(command, result)) this.incsRefusedUntilMs = Date.now() + INCS_REFUSED_PAUSE_MS;
+      if (incsRefused(command, result)) this.pauseIncs(result);
       for (const m of members) this.send(single(block.bucket, m), m.settle);
     } else if (result.type === 'error' && incsRefused(command, result)) {
       // An older node, and a later command of the bucket already went out (or an earlier attempt
       // may have applied): the INCs cannot go again in their place. No more INCS for a while.
-      this.incsRefusedUntilMs = Date.now() + INCS_REFUSED_PAUSE_MS;
-      const refused = out.mayHaveApplied ? out : { result: errorResult(ErrorCode.TRY_AGAIN, 'the shard does not know INCS (an older version): nothing was taken, retry') };
+      this.pauseIncs(result);
+      const refused = out.mayHaveApplied ? out : { result: errorResult(ErrorCode.TRY_AGAIN, 'the shard refused INCS (an upgrade under way): nothing was taken, retry') };
       for (const m of members) m.settle(refused);
     } else {
       for (const m of members) m.settle(out);
     }
+  }
+
+  private pauseIncs(refusal: Extract<CommandResult, { type: 'error' }>): void {
+    this.incsRefusedUntilMs = Date.now() + (refusal.code === ErrorCode.FEATURE_OFF ? INCS_OFF_PAUSE_MS : INCS_REFUSED_PAUSE_MS);
   }
 
   private send(command: IncCommand | IncsCommand, settle: Member['settle']): void {
@@ -258,12 +268,14 @@ function notTaken(command: IncCommand | IncsCommand, result: Extract<CommandResu
 }
 
 /**
- * An older node refusing an INCS before running anything: unknown command, or (more than 13
- * sequences) its request decoder's limit of 16 arguments. Error replies reach the router as a
- * word and a text: ERR-mapped codes are told by the text.
+ * A shard refusing an INCS before running anything: an older leader (unknown command, or beyond
+ * 13 sequences its request decoder's limit of 16 arguments; ERR-mapped codes reach the router as
+ * ERR and a text, so they are told by the text), or a leader that will not run it yet because a
+ * member may be older (FEATUREOFF, node/replication/peer-features.ts).
  */
 function incsRefused(command: IncCommand | IncsCommand, result: Extract<CommandResult, { type: 'error' }>): boolean {
-  return command.type === 'incs' && (result.message.startsWith('unknown command') || result.message.startsWith('too many arguments'));
+  if (command.type !== 'incs') return false;
+  return result.code === ErrorCode.FEATURE_OFF || result.message.startsWith('unknown command') || result.message.startsWith('too many arguments');
 }
 
 function internal(err: unknown): CommandResult {

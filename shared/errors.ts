@@ -31,6 +31,12 @@ export const ErrorCode = {
   INTERNAL: 'INTERNAL',
   /** A data dir that belongs to another node identity (shard or cluster); the node refuses to start. */
   IDENTITY_MISMATCH: 'IDENTITY_MISMATCH',
+  /**
+   * A command the shard's leader knows but will not run yet: some member is not known to run a
+   * version that can apply it (INCS during a rolling upgrade). Nothing was run; send the work
+   * another way (INCs one at a time) or later.
+   */
+  FEATURE_OFF: 'FEATURE_OFF',
   /** A write whose fate is unknown (leadership lost, timeout): retry only with the same ID token. */
   OUTCOME_UNKNOWN: 'OUTCOME_UNKNOWN',
   /** A slot-move step (CLUSTER FREEZE/IMPORT/REJECT/..., node/ownership/) is refused by its guards. */

@@ -112,6 +112,8 @@ export const node: Subcommand = {
         tokenRetentionMs: parsePositiveInt('token-retention-ms', values['token-retention-ms']),
         tokensMax: parsePositiveInt('tokens-max', values['tokens-max']),
       },
+      // Tests only: announce these features (comma list, '' for none) to stand in for an older version.
+      ...(process.env.SEQDB_TEST_ANNOUNCE_FEATURES !== undefined ? { announceFeatures: process.env.SEQDB_TEST_ANNOUNCE_FEATURES.split(',').filter((f) => f !== '') } : {}),
     });
     console.log(`seqdb node ${n.nodeId} of shard ${shard} listening on ${n.address} (data: ${dataDir})`);
     metrics.registry.setDefaultLabels({ component: 'node', shard, node: n.nodeId });

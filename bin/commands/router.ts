@@ -22,9 +22,9 @@ Options:
   --inc-block-max <n>  most concurrent plain INCs of one sequence sent as one block
                        (default 1024; 0 sends each INC alone)
   --incs-max <n>       most concurrent plain INCs of different sequences of one bucket sent as
-                       one INCS (up to ${INCS_SEQUENCES_MAX} and --inc-block-max; default 0: only INCs of
-                       one sequence merge). Turn it on once EVERY node runs this version: an
-                       older follower cannot apply an INCS (--inc-block-max 0 turns both off)
+                       one INCS (up to ${INCS_SEQUENCES_MAX} and --inc-block-max; default ${INCS_SEQUENCES_MAX}; 0: only
+                       INCs of one sequence merge). A shard runs INCS only once all its nodes
+                       can; until then its INCs go one at a time (--inc-block-max 0 turns both off)
   --admin-port <n>     HTTP port for the status page (/), /status.json, /metrics; off unless given
   --admin-host <addr>  address for the admin port (default: --host)
   --log-level <level>  trace|debug|info|warn|error|fatal|silent (default info)

@@ -7,6 +7,7 @@ import { ErrorCode } from '../../shared/errors.ts';
 import type { Engine } from '../server/engine.ts';
 import { errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
 import type { Members } from './members.ts';
+import type { PeerFeatures } from './peer-features.ts';
 import type { RaftNode } from './raft-node.ts';
 
 export interface RaftEngineDeps {
@@ -14,6 +15,8 @@ export interface RaftEngineDeps {
   readonly nodeId: string;
   readonly store: LmdbStore;
   readonly members: Members;
+  /** Which members can apply INCS entries (a leader refuses INCS until all can). */
+  readonly features: PeerFeatures;
   /** The node once it is part of a shard. */
   readonly node: () => RaftNode | null;
   readonly close: () => Promise<void>;
@@ -40,7 +43,16 @@ export class RaftEngine implements Engine {
   execute(command: Command): Promise<CommandResult> {
     const node = this.d.node();
     if (!node) return Promise.resolve(errorResult(ErrorCode.NOT_LEADER, `${this.d.shard} ?`));
+    if (command.type === 'incs' && !this.incsAllowed(node)) {
+      return Promise.resolve(errorResult(ErrorCode.FEATURE_OFF, 'INCS is off on this shard until every member is known to run a version that applies it; nothing was taken, send the INCs one at a time'));
+    }
     return node.execute(command);
+  }
+
+  /** Only a leader decides (a follower redirects as for any write). */
+  private incsAllowed(node: RaftNode): boolean {
+    const st = node.status();
+    return st.role !== 'leader' || this.d.features.allHave('incs', [...st.conf.voters, ...st.conf.learners]);
   }
 
   info(): Record<string, string | number> {

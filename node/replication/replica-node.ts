@@ -16,6 +16,7 @@ import { RaftEngine } from './raft-engine.ts';
 import { RaftNode, type RaftNodeTuning } from './raft-node.ts';
 import { restoreStateFromSnapshot } from './snapshot-image.ts';
 import { Transport, type Control } from './transport.ts';
+import { PeerFeatures } from './peer-features.ts';
 import type { PeerHello } from './peer-hello.ts';
 import { startNodeCluster, type NodeCluster, type ShardingOptions } from '../ownership/node-cluster.ts';
 import { markSharded } from '../ownership/ownership.ts';
@@ -50,6 +51,11 @@ export interface ReplicaNodeOptions {
    * fenced). Absent: a standalone shard that owns every bucket.
    */
   readonly sharding?: ShardingOptions;
+  /**
+   * The features this node announces to its peers (peer-features.ts). Default: all this version
+   * has. Tests pass [] to stand in for an older version.
+   */
+  readonly announceFeatures?: readonly string[];
 }
 
 export interface ReplicaNode {
@@ -75,8 +81,14 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   let node: RaftNode | null = null;
   let stopped = false;
 
+  const features = new PeerFeatures({
+    selfId: nodeId,
+    addressOf: (id) => members.addressOf(id),
+    probe: (addr) => transport.request(addr, { op: 'probe' }, 1000),
+    ...(o.announceFeatures !== undefined ? { announce: o.announceFeatures } : {}),
+  });
   const observed = observeReplica(o.observability && { ...o.observability, ...(o.observability.logger ? { logger: o.observability.logger.child({ node: nodeId }) } : {}) }, {
-    engine: new RaftEngine({ shard: o.shard, nodeId, store, members, node: () => node, close: async () => {} }),
+    engine: new RaftEngine({ shard: o.shard, nodeId, store, members, features, node: () => node, close: async () => {} }),
     shard: o.shard, nodeId, store, storage, node: () => node,
   });
   const server = new SeqServer(
@@ -108,7 +120,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     const st = node?.status();
     switch (c.op) {
       case 'probe':
-        return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null };
+        return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null, features: features.announced() };
       case 'join': {
         if (typeof c.nodeId !== 'string' || typeof c.addr !== 'string') return { error: 'join needs nodeId and addr' };
         if (!node || !st) return { retry: 'not part of a shard yet' };
@@ -171,6 +183,14 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     storage.putMeta('members', members.image()).catch((err: Error) => log(`saving members failed: ${err.message}`));
   }, 1000);
 
+  // Every node learns its peers' features ahead of need, so that a new leader can run INCS at
+  // once instead of refusing it until it has asked (each member is asked until it says yes).
+  const learnFeatures = setInterval(() => {
+    const conf = node?.status().conf;
+    if (conf !== undefined && !stopped) features.allHave('incs', [...conf.voters, ...conf.learners]);
+  }, 1000);
+  learnFeatures.unref();
+
   let bootstrapPeers: readonly ProbeReply[] = [];
   const joinDeps = {
     onBootstrapPeers: (peers: readonly ProbeReply[]) => { bootstrapPeers = peers; },
@@ -224,6 +244,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     await transport.stopAccepting();
     await nodeCluster?.stop();
     clearInterval(persistMembers);
+    clearInterval(learnFeatures);
     observed.stop();
     await n?.stop();
     await server.close(1000);

@@ -52,8 +52,9 @@ export function array(parts: readonly Encoded[] | null): Encoded {
  * The one place that turns an error code into a wire error. Codes that clients and tools act on
  * keep Redis's words (MOVED, TRYAGAIN, CLUSTERDOWN, BUSY, NOAUTH, WRONGPASS, NOPERM) plus our
  * NOTLEADER, AMBIGUOUS (a write that may or may not have applied: retry it only with the same
- * ID token; the word CockroachDB uses for the same case) and SHUTDOWN (refused, not executed: the
- * server is stopping, ask another); the rest are ERR.
+ * ID token; the word CockroachDB uses for the same case), SHUTDOWN (refused, not executed: the
+ * server is stopping, ask another) and FEATUREOFF (refused, not executed: a command some member
+ * of the shard may not be able to apply yet, INCS during an upgrade); the rest are ERR.
  * PROTOCOL errors read `-ERR Protocol error: <message>` as Redis's do.
  */
 export function errorReply(err: Pick<SeqError, 'code' | 'message'>): string {
@@ -75,6 +76,7 @@ const WIRE_WORDS: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.NO_PERMISSION]: 'NOPERM',
   [ErrorCode.OUTCOME_UNKNOWN]: 'AMBIGUOUS',
   [ErrorCode.SHUTTING_DOWN]: 'SHUTDOWN',
+  [ErrorCode.FEATURE_OFF]: 'FEATUREOFF',
 };
 
 const CRLF = Buffer.from('\r\n');

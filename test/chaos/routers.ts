@@ -140,9 +140,7 @@ export class ChaosRouters {
 
   #spawn(r: ChaosRouter): void {
     const args = ['netns', 'exec', r.ns, process.execPath, 'bin/seqdb.js', 'router',
-      '--host', r.address, '--port', String(NODE_PORT), '--join', this.seeds.join(','),
-      // Every node runs this version: merge INCs of several sequences into INCS (off by default).
-      '--incs-max', '60'];
+      '--host', r.address, '--port', String(NODE_PORT), '--join', this.seeds.join(',')];
     const fd = openSync(r.logPath, 'a');
     const child = spawn('ip', args, { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] });
     closeSync(fd);

@@ -169,6 +169,22 @@ test('an INCS of unknown outcome gives each caller the token and its part; a ser
   t.is(incsSent, 1, 'after the refusal only blocks of one sequence are merged, for a while');
 });
 
+test('an INCS refused as FEATUREOFF (a shard with an older member) goes one call at a time, and INCS again 2 s later', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast });
+  t.teardown(() => client.destroy());
+  let off = true;
+  let incsSent = 0;
+  server.script = (args) => (args[0] === 'incs' ? (incsSent++, off ? { reply: '-FEATUREOFF INCS is off on this shard until every member is known to run a version that applies it\r\n' } : undefined) : undefined);
+  t.deepEqual(await Promise.all(['x', 'y'].map((s) => client.inc('b', s))), [1n, 1n]);
+  t.deepEqual(await Promise.all(['x', 'y'].map((s) => client.inc('b', s))), [2n, 2n]);
+  t.is(incsSent, 1, 'no INCS right after the refusal');
+  off = false;
+  await new Promise((resolve) => setTimeout(resolve, 2100));
+  t.deepEqual(await Promise.all(['x', 'y'].map((s) => client.inc('b', s))), [3n, 3n]);
+  t.is(incsSent, 2, 'the pause after FEATUREOFF is short');
+});
+
 test('a real node: merged calls of several sequences, then each part of an INCS retried alone gets its own number once', async (t) => {
   const node = await startTestNode(t);
   const client = createClient({ routers: [`127.0.0.1:${node.address.port}`], mergeIncs: true });

@@ -316,10 +316,24 @@ test('an INCS refused by an older shard after a later command of its bucket went
   t.deepEqual(node.seen.map(shape), ['INCS b x,y', 'GET b x', 'INC b x 1', 'INC b y 1']);
 });
 
-test('INCS is off unless incsMax is set: INCs of several sequences go one by one', async (t) => {
+test('INCS is on by default (at most 60 sequences)', async (t) => {
   const node = await fakeNode(countingScript());
   const { forwarder } = await forwarderFor(t, [node]);
   t.deepEqual(ints(await Promise.all(['x', 'y', 'x'].map((s) => forwarder.execute(inc(s))))), [101n, 101n, 102n]);
-  t.deepEqual(node.seen.map(shape), ['INC b x 1', 'INC b y 1', 'INC b x 1']);
-  t.is(forwarder.stats.incsBlocks, 0);
+  t.deepEqual(node.seen.map(shape), ['INCS b x,y,x']);
+  t.is(forwarder.stats.incsBlocks, 1);
+});
+
+test('a shard that will not run INCS yet (FEATUREOFF: a member may be older) gets the INCs one at a time, and INCS again 2 s later', async (t) => {
+  let off = true;
+  const counting = countingScript();
+  const node = await fakeNode((args) => (args[0] === 'INCS' && off ? '-FEATUREOFF INCS is off on this shard until every member is known to run a version that applies it\r\n' : counting(args)));
+  const { forwarder } = await forwarderFor(t, [node]);
+  t.deepEqual(ints(await Promise.all(['x', 'y'].map((s) => forwarder.execute(inc(s))))), [101n, 101n]);
+  t.deepEqual(ints(await Promise.all(['x', 'y'].map((s) => forwarder.execute(inc(s))))), [102n, 102n]);
+  t.deepEqual(node.seen.map(shape), ['INCS b x,y', 'INC b x 1', 'INC b y 1', 'INC b x 1', 'INC b y 1'], 'refused unrun: alone, then no INCS for a while');
+  off = false;
+  await new Promise((resolve) => setTimeout(resolve, 2100));
+  t.deepEqual(ints(await Promise.all(['x', 'y'].map((s) => forwarder.execute(inc(s))))), [103n, 103n]);
+  t.is(shape(node.seen.at(-1)!), 'INCS b x,y', 'the pause after FEATUREOFF is short: the shard turns INCS on by itself');
 });

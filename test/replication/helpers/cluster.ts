@@ -41,6 +41,8 @@ export interface NodeProc {
 export interface ClusterOptions {
   readonly size: number;
   readonly extraArgs?: readonly string[];
+  /** Extra environment of node i's first start. */
+  readonly envOf?: (index: number) => Record<string, string>;
 }
 
 export class Cluster {
@@ -61,7 +63,7 @@ export class Cluster {
       await new Promise((r) => setTimeout(r, 100));
       await rm(base, { recursive: true, force: true });
     });
-    for (const n of c.nodes) c.spawn(n.index, ['--bootstrap-expect', String(o.size)]);
+    for (const n of c.nodes) c.spawn(n.index, ['--bootstrap-expect', String(o.size)], o.envOf?.(n.index));
     return c;
   }
 
@@ -75,13 +77,13 @@ export class Cluster {
     return index;
   }
 
-  spawn(i: number, args: readonly string[] = []): void {
+  spawn(i: number, args: readonly string[] = [], env: Record<string, string> = {}): void {
     const n = this.nodes[i]!;
     const child = spawn(
       process.execPath,
       ['bin/seqdb.js', 'node', '--shard', 's1', '--host', '127.0.0.1', '--port', String(n.port),
         '--data', n.dataDir, '--join', this.joinList, ...this.extraArgs, ...args],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
     );
     n.child = child;
     const onData = (d: Buffer): void => {

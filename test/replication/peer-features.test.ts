@@ -1,0 +1,91 @@
+// Which members can apply a feature's entries (node/replication/peer-features.ts): learned from
+// probe replies by node id, asked in the background at most once per retry interval, never
+// trusting an answer from another node at the same address.
+import test from 'ava';
+import { FEATURES, PeerFeatures } from '../../node/replication/peer-features.ts';
+import type { Control } from '../../node/replication/transport.ts';
+
+interface Harness {
+  readonly features: PeerFeatures;
+  readonly asked: string[];
+  answer(addr: string, reply: Control | Error): void;
+  advance(ms: number): void;
+}
+
+function harness(announce?: readonly string[]): Harness {
+  let now = 1_000;
+  const asked: string[] = [];
+  const pending = new Map<string, { resolve: (c: Control) => void; reject: (e: Error) => void }>();
+  const features = new PeerFeatures({
+    selfId: 'a',
+    addressOf: (id) => (id === 'z' ? undefined : `127.0.0.1:${id.charCodeAt(0)}`),
+    probe: (addr) => {
+      asked.push(addr);
+      return new Promise((resolve, reject) => pending.set(addr, { resolve, reject }));
+    },
+    retryMs: 2000,
+    nowMs: () => now,
+    ...(announce !== undefined ? { announce } : {}),
+  });
+  return {
+    features,
+    asked,
+    answer: (addr, reply) => {
+      const p = pending.get(addr)!;
+      pending.delete(addr);
+      if (reply instanceof Error) p.reject(reply);
+      else p.resolve(reply);
+    },
+    advance: (ms) => void (now += ms),
+  };
+}
+
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const B = '127.0.0.1:98';
+const C = '127.0.0.1:99';
+
+test('a lone node, or one whose members all announced the feature, may use it; until then the others are asked once', async (t) => {
+  const h = harness();
+  t.true(h.features.allHave('incs', ['a']), 'only this node');
+  t.false(h.features.allHave('incs', ['a', 'b', 'c']));
+  t.false(h.features.allHave('incs', ['a', 'b', 'c']));
+  t.deepEqual(h.asked, [B, C], 'each asked once while the question is open');
+  h.answer(B, { nodeId: 'b', features: ['incs'] });
+  await settle();
+  t.false(h.features.allHave('incs', ['a', 'b', 'c']), 'c has not answered');
+  h.answer(C, { nodeId: 'c', features: ['incs', 'later'] });
+  await settle();
+  t.true(h.features.allHave('incs', ['a', 'b', 'c']));
+  t.true(h.features.allHave('incs', ['a', 'b', 'c']));
+  t.deepEqual(h.asked, [B, C], 'a member seen with the feature is not asked again');
+});
+
+test('an older member (no features field), a failed probe, or another node at the address: no, asked again after retryMs', async (t) => {
+  const h = harness();
+  t.false(h.features.allHave('incs', ['a', 'b', 'c']));
+  h.answer(B, { nodeId: 'b', initialized: true }); // what an older version's probe reply looks like
+  h.answer(C, new Error('control request timed out'));
+  await settle();
+  t.false(h.features.allHave('incs', ['a', 'b', 'c']));
+  t.deepEqual(h.asked, [B, C], 'not before retryMs');
+  h.advance(2000);
+  t.false(h.features.allHave('incs', ['a', 'b', 'c']));
+  t.deepEqual(h.asked, [B, C, B, C]);
+  h.answer(B, { nodeId: 'b', features: ['incs'] }); // upgraded meanwhile
+  h.answer(C, { nodeId: 'x', features: ['incs'] }); // someone else now listens at c's old address
+  await settle();
+  t.false(h.features.allHave('incs', ['a', 'b', 'c']), "x's answer says nothing about c");
+  h.advance(2000);
+  t.false(h.features.allHave('incs', ['a', 'b', 'c']));
+  h.answer(C, { nodeId: 'c', features: ['incs'] });
+  await settle();
+  t.true(h.features.allHave('incs', ['a', 'b', 'c']));
+});
+
+test('a member whose address is not known yet counts as not having it; announced features are this version\'s unless overridden', (t) => {
+  const h = harness();
+  t.false(h.features.allHave('incs', ['a', 'z']));
+  t.deepEqual(h.asked, []);
+  t.deepEqual(h.features.announced(), [...FEATURES]);
+  t.deepEqual(harness([]).features.announced(), []);
+});
