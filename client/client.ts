@@ -13,7 +13,7 @@ import {
   ServerError,
   TimeoutError,
 } from './errors.ts';
-import { isTokenExpired, judge, RETRYABLE_WORDS, type AttemptFailure } from './outcome.ts';
+import { isTokenExpired, judge, RETRYABLE_WORDS, type AttemptFailure, type Verdict } from './outcome.ts';
 import { deadlineOption, resolveOptions, type ClientOptions, type ResolvedOptions } from './options.ts';
 import { RouterPool } from './router-pool.ts';
 import { IncMerger, type BlockPart } from './inc-merger.ts';
@@ -201,7 +201,7 @@ export class SeqClient {
       const result = await this.#attempt(routerIndex, bytes, deadlineAtMs);
       if (result.kind === 'reply' && result.reply.kind !== 'error') return result.reply;
       const failure = failureOf(result);
-      const verdict = judge(failure, idempotent);
+      const verdict: Verdict = mayHaveApplied && isFeatureOff(failure) ? ASK_AGAIN : judge(failure, idempotent);
       mayHaveApplied ||= verdict.mayHaveApplied && !readOnly;
       if (this.#abort.signal.aborted) throw this.#giveUp(failure, mayHaveApplied, attempt, options, 'closed');
       if (!verdict.retry) throw this.#giveUp(failure, mayHaveApplied, attempt, options, 'final');
@@ -315,6 +315,17 @@ function checkPart(part: BlockPart, count: number | undefined): string {
 
 function closedError(): ClientError {
   return new ClientError(ClientErrorCode.CLOSED, 'client closed');
+}
+
+/**
+ * FEATUREOFF refuses a command before its token is looked at: after an attempt that may have
+ * applied it says nothing about that attempt, so the call asks again (the shard turns the feature
+ * on within seconds) and, at its deadline, reports the outcome unknown with its token.
+ */
+const ASK_AGAIN: Verdict = { retry: true, mayHaveApplied: false, failover: false, hint: null };
+
+function isFeatureOff(failure: AttemptFailure): boolean {
+  return failure.kind === 'reply' && failure.word === 'FEATUREOFF';
 }
 
 function describe(err: unknown): string {

@@ -155,6 +155,14 @@ export class Forwarder {
         continue;
       }
       const step = this.judge(out.reply, shard, address, command);
+      if (step.kind === 'done' && mayHaveApplied && step.result.type === 'error' && step.result.code === ErrorCode.FEATURE_OFF) {
+        // Refused before its token was looked at: it says nothing of the earlier attempt that may
+        // have applied. Ask again (the shard turns INCS on within seconds) rather than report a
+        // refusal that would send the INCs again one at a time.
+        lastProblem = `shard ${shard.id}: ${address} FEATUREOFF`;
+        await sleep(this.backoffMs);
+        continue;
+      }
       if (step.kind === 'done') return mayHaveApplied ? { result: step.result, mayHaveApplied } : { result: step.result };
       lastProblem = step.problem;
       if (step.kind === 'moved') {

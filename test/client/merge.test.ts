@@ -185,6 +185,23 @@ test('an INCS refused as FEATUREOFF (a shard with an older member) goes one call
   t.is(incsSent, 2, 'the pause after FEATUREOFF is short');
 });
 
+test('FEATUREOFF after an INCS attempt that may have applied: the same INCS is asked again, never sent one call at a time', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast, deadlineMs: 3000 });
+  t.teardown(() => client.destroy());
+  let incs = 0;
+  server.script = (args) => {
+    if (args[0] !== 'incs') return undefined;
+    incs++;
+    if (incs === 1) return { drop: 'after' }; // applied, its reply lost
+    return incs < 4 ? { reply: '-FEATUREOFF INCS is off on this shard until every member is known to run a version that applies it\r\n' } : undefined;
+  };
+  t.deepEqual(await Promise.all(['x', 'y'].map((s) => client.inc('b', s))), [1n, 1n], 'the numbers the first attempt took');
+  t.is(incs, 4, 'the INCS and its retries with one token, no call sent alone');
+  t.is(server.values.get('b\u0000x'), 1n);
+  t.is(server.values.get('b\u0000y'), 1n);
+});
+
 test('a real node: merged calls of several sequences, then each part of an INCS retried alone gets its own number once', async (t) => {
   const node = await startTestNode(t);
   const client = createClient({ routers: [`127.0.0.1:${node.address.port}`], mergeIncs: true });

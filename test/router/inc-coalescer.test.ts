@@ -284,6 +284,34 @@ test('an INCS whose outcome is unknown at the deadline tells each caller to retr
   });
 });
 
+test('FEATUREOFF after an INCS attempt that may have applied: the same INCS is asked again, never sent one INC at a time', async (t) => {
+  // Attempt 1 gets no answer (it may have applied); the next ones are refused unrun, as by a new
+  // leader that has not heard from every member yet; then the shard answers with the INCS's numbers.
+  let incsSeen = 0;
+  const node = await fakeNode((args) => {
+    if (args[0] !== 'INCS') return ':1\r\n';
+    incsSeen++;
+    if (incsSeen === 1) return 'ignore';
+    return incsSeen < 4 ? '-FEATUREOFF INCS is off on this shard until every member is known to run a version that applies it\r\n' : '*2\r\n:7\r\n:9\r\n';
+  });
+  const { forwarder } = await forwarderFor(t, [node], { deadlineMs: 3000, attemptTimeoutMs: 150, backoffMs: 20 });
+  t.deepEqual(ints(await Promise.all(['x', 'y'].map((s) => forwarder.execute(inc(s))))), [7n, 9n]);
+  const sent = node.seen.map((a) => a[0]);
+  t.true(sent.every((c) => c === 'INCS'), `only the INCS went out: ${sent.join(' ')}`);
+  t.is(new Set(node.seen.map((a) => a[2])).size, 1, 'with its one token');
+
+  // Refused until the deadline: the outcome stays unknown, each caller told to retry its own PART.
+  let first = true;
+  const stuck = await fakeNode((args) => (args[0] !== 'INCS' ? ':1\r\n' : first ? ((first = false), 'ignore') : '-FEATUREOFF INCS is off\r\n'));
+  const other = await forwarderFor(t, [stuck], { deadlineMs: 600, attemptTimeoutMs: 150, backoffMs: 20 });
+  const results = await Promise.all(['x', 'y'].map((s) => other.forwarder.execute(inc(s))));
+  results.forEach((r, i) => {
+    t.is(r.type === 'error' ? r.code : r.type, 'CLUSTER_DOWN');
+    t.regex(r.type === 'error' ? r.message : '', new RegExp(`retry with ID \\S+\\+2 PART ${i}/2$`));
+  });
+  t.true(stuck.seen.every((a) => a[0] === 'INCS'), 'no INC one at a time');
+});
+
 test('an INCS refused for overflow goes again one INC at a time', async (t) => {
   const node = await fakeNode(countingScript(100n, 101n));
   const { forwarder } = await forwarderFor(t, [node], { incsMax: 60 });
