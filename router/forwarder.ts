@@ -18,7 +18,7 @@ import type { CatalogSource } from './catalog-source.ts';
 import type { NodePool } from './node-connection.ts';
 import type { ShardEntry, ShardMap } from './shard-map.ts';
 import { routerToken } from './token.ts';
-import { IncCoalescer, type CoalescerStats, type Forwarded } from './inc-coalescer.ts';
+import { IncCoalescer, incsRefused, type CoalescerStats, type Forwarded } from './inc-coalescer.ts';
 import { BLOCK_PARTS_MAX, INCS_SEQUENCES_MAX, multiTokenCount, partRetry } from '../shared/protocol/part-token.ts';
 import { isSeriesCommand } from '../node/state-machine/series-command.ts';
 import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/series-wire.ts';
@@ -155,11 +155,12 @@ export class Forwarder {
         continue;
       }
       const step = this.judge(out.reply, shard, address, command);
-      if (step.kind === 'done' && mayHaveApplied && step.result.type === 'error' && step.result.code === ErrorCode.FEATURE_OFF) {
-        // Refused before its token was looked at: it says nothing of the earlier attempt that may
-        // have applied. Ask again (the shard turns INCS on within seconds) rather than report a
-        // refusal that would send the INCs again one at a time.
-        lastProblem = `shard ${shard.id}: ${address} FEATUREOFF`;
+      if (step.kind === 'done' && mayHaveApplied && step.result.type === 'error' && incsRefused(command, step.result)) {
+        // An INCS refused before its token was looked at (FEATUREOFF, or unknown to an older
+        // leader): that says nothing of the earlier attempt that may have applied. Ask again (a
+        // shard turns INCS on within seconds) rather than report a refusal that would send the
+        // INCs again one at a time; at the deadline each caller gets its PART to retry.
+        lastProblem = `shard ${shard.id}: ${address} ${step.result.message}`;
         await sleep(this.backoffMs);
         continue;
       }

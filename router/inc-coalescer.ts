@@ -273,7 +273,7 @@ function notTaken(command: IncCommand | IncsCommand, result: Extract<CommandResu
  * ERR and a text, so they are told by the text), or a leader that will not run it yet because a
  * member may be older (FEATUREOFF, node/replication/peer-features.ts).
  */
-function incsRefused(command: IncCommand | IncsCommand, result: Extract<CommandResult, { type: 'error' }>): boolean {
+export function incsRefused(command: Command, result: Extract<CommandResult, { type: 'error' }>): boolean {
   if (command.type !== 'incs') return false;
   return result.code === ErrorCode.FEATURE_OFF || result.message.startsWith('unknown command') || result.message.startsWith('too many arguments');
 }
