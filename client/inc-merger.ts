@@ -156,8 +156,10 @@ export class IncMerger {
         `${err.message} (number ${i} of a block of ${count}: ${how(i)})`,
         token, err.attempts, err.cause, { index: i, count },
       )));
-    } else if (err instanceof ServerError && err.attempts === 1 && notTaken(group, err)) {
-      // Refused at its only attempt: nothing applied. Alone, the numbers left below the maximum still go out.
+    } else if (err instanceof ServerError && (err.attempts === 1 || err.serverCode === 'FEATUREOFF') && notTaken(group, err)) {
+      // Refused at its only attempt: nothing applied. Alone, the numbers left below the maximum
+      // still go out. A final FEATUREOFF says the same after any number of attempts: after one
+      // that may have applied the call asks again and never ends on FEATUREOFF (client.ts).
       if (incsRefused(group, err)) this.#pauseIncs(err);
       for (const m of members) this.deps.single(bucket, m.sequence, m.deadlineAtMs).then(m.resolve, m.reject);
     } else {

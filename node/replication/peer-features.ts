@@ -6,11 +6,13 @@
  * time. So a router can keep INCS on through a rolling upgrade: the shard turns it on by itself
  * once its last member runs this version.
  *
- * Known from each member's answer to the `probe` control request (`features`), by node id. A
- * member seen with a feature keeps it: a node is not downgraded in place (an older build does not
- * open a data dir a newer one wrote). A member without it (older) or not answering is asked again
- * after `retryMs`, so an upgraded member is noticed within that. Learners count: they apply the
- * log too.
+ * Known from each member's latest answer to the `probe` control request (`features`), by node
+ * id. A member without it (older) or not answering is asked again after `retryMs`, so an upgraded
+ * member is noticed within that; one with it is asked again after `recheckMs`, and its newest
+ * answer wins, so a member restarted on an older build (a rollback in place, which nothing
+ * forbids between builds that share the log format) loses it within that. A member that does
+ * not answer keeps what it said last (it is down; when it is back, it is asked again). Learners
+ * count: they apply the log too.
  */
 import type { NodeId } from '../raft/types.ts';
 import type { Control } from './transport.ts';
@@ -27,6 +29,8 @@ export interface PeerFeaturesOptions {
   readonly probe: (addr: string) => Promise<Control>;
   /** How long after an answer without the feature, or none, a member is asked again. Default 2,000 ms. */
   readonly retryMs?: number;
+  /** How long after an answer with every feature a member is asked again. Default 10,000 ms. */
+  readonly recheckMs?: number;
   /** What this node announces (tests stand in for an older version with []). Default FEATURES. */
   readonly announce?: readonly string[];
   /** Clock in ms (tests). Default Date.now. */
@@ -35,15 +39,17 @@ export interface PeerFeaturesOptions {
 
 export class PeerFeatures {
   private readonly retryMs: number;
+  private readonly recheckMs: number;
   private readonly nowMs: () => number;
   /** Members seen with each feature. */
-  private readonly have = new Map<string, Set<NodeId>>();
-  /** Members asked and not (yet) answered with everything: not before this time again. */
+  private readonly have = new Map<Feature, Set<NodeId>>();
+  /** When each member may be asked again (retryMs after an ask, recheckMs after a full yes). */
   private readonly nextAskMs = new Map<NodeId, number>();
   private readonly asking = new Set<NodeId>();
 
   constructor(private readonly o: PeerFeaturesOptions) {
     this.retryMs = o.retryMs ?? 2000;
+    this.recheckMs = o.recheckMs ?? 10_000;
     this.nowMs = o.nowMs ?? Date.now;
   }
 
@@ -53,15 +59,15 @@ export class PeerFeatures {
   }
 
   /**
-   * Whether every member but this node is known to have `feature`. If not, the unknown ones are
-   * asked (in the background, at most once per retryMs each), so a later call may say yes.
+   * Whether every member but this node is known to have `feature`. Members are asked in the
+   * background when due (see above), so a later call may answer otherwise.
    */
   allHave(feature: Feature, members: readonly NodeId[]): boolean {
     const seen = this.have.get(feature);
     let all = true;
     for (const id of members) {
-      if (id === this.o.selfId || seen?.has(id) === true) continue;
-      all = false;
+      if (id === this.o.selfId) continue;
+      if (seen?.has(id) !== true) all = false;
       this.ask(id);
     }
     return all;
@@ -78,16 +84,40 @@ export class PeerFeatures {
       (reply) => {
         this.asking.delete(id);
         if (reply.nodeId !== id) return; // another node now listens there: it says nothing about id
-        const features = Array.isArray(reply.features) ? reply.features : [];
-        for (const f of features) if (typeof f === 'string') this.learn(f, id);
+        // Only features this version knows are kept: what a peer sends cannot grow the table.
+        const said: unknown[] = Array.isArray(reply.features) ? reply.features : [];
+        this.learn(id, FEATURES.filter((f) => said.includes(f)));
       },
       () => this.asking.delete(id),
     );
   }
 
-  private learn(feature: string, id: NodeId): void {
-    let set = this.have.get(feature);
-    if (set === undefined) this.have.set(feature, (set = new Set()));
-    set.add(id);
+  /** `id`'s newest answer replaces what it said before. */
+  private learn(id: NodeId, features: readonly Feature[]): void {
+    for (const [feature, set] of this.have) if (!features.includes(feature)) set.delete(id);
+    for (const feature of features) {
+      let set = this.have.get(feature);
+      if (set === undefined) this.have.set(feature, (set = new Set()));
+      set.add(id);
+    }
+    if (FEATURES.every((f) => features.includes(f))) this.nextAskMs.set(id, this.nowMs() + this.recheckMs);
   }
+}
+
+/**
+ * Why a node asking to join must not (null: it may). A joiner replays the log from wherever its
+ * snapshot leaves off, INCS entries included, so one that does not announce every feature of
+ * this version (an older build) is refused; it keeps asking and is added once upgraded.
+ */
+export async function joinRefusal(probe: (addr: string) => Promise<Control>, nodeId: NodeId, addr: string): Promise<string | null> {
+  let reply: Control;
+  try {
+    reply = await probe(addr);
+  } catch (err) {
+    return `cannot ask ${nodeId} at ${addr} which features it has: ${(err as Error).message}`;
+  }
+  if (reply.nodeId !== nodeId) return `${addr} answers as ${String(reply.nodeId)}, not ${nodeId}`;
+  const said: unknown[] = Array.isArray(reply.features) ? reply.features : [];
+  const missing = FEATURES.filter((f) => !said.includes(f));
+  return missing.length === 0 ? null : `${nodeId} runs a version without ${missing.join(', ')} (its log entries would stop it): upgrade it, then it joins`;
 }

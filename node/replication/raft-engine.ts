@@ -44,6 +44,9 @@ export class RaftEngine implements Engine {
     const node = this.d.node();
     if (!node) return Promise.resolve(errorResult(ErrorCode.NOT_LEADER, `${this.d.shard} ?`));
     if (command.type === 'incs' && !this.incsAllowed(node)) {
+      // A part retry must not be told to go another way: its INCS may have applied, and only
+      // this command (same token, same part) can tell. It waits like any TRYAGAIN.
+      if (command.part !== undefined) return Promise.resolve(errorResult(ErrorCode.TRY_AGAIN, 'INCS parts wait until every member of this shard is known to run a version that applies them; retry the same command'));
       return Promise.resolve(errorResult(ErrorCode.FEATURE_OFF, 'INCS is off on this shard until every member is known to run a version that applies it; nothing was taken, send the INCs one at a time'));
     }
     return node.execute(command);

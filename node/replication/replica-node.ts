@@ -16,7 +16,7 @@ import { RaftEngine } from './raft-engine.ts';
 import { RaftNode, type RaftNodeTuning } from './raft-node.ts';
 import { restoreStateFromSnapshot } from './snapshot-image.ts';
 import { Transport, type Control } from './transport.ts';
-import { PeerFeatures } from './peer-features.ts';
+import { PeerFeatures, joinRefusal } from './peer-features.ts';
 import type { PeerHello } from './peer-hello.ts';
 import { startNodeCluster, type NodeCluster, type ShardingOptions } from '../ownership/node-cluster.ts';
 import { markSharded } from '../ownership/ownership.ts';
@@ -81,10 +81,11 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   let node: RaftNode | null = null;
   let stopped = false;
 
+  const probe = (addr: string): Promise<Control> => transport.request(addr, { op: 'probe' }, 1000);
   const features = new PeerFeatures({
     selfId: nodeId,
     addressOf: (id) => members.addressOf(id),
-    probe: (addr) => transport.request(addr, { op: 'probe' }, 1000),
+    probe,
     ...(o.announceFeatures !== undefined ? { announce: o.announceFeatures } : {}),
   });
   const observed = observeReplica(o.observability && { ...o.observability, ...(o.observability.logger ? { logger: o.observability.logger.child({ node: nodeId }) } : {}) }, {
@@ -116,6 +117,15 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     ...(o.server?.tls !== undefined ? { tls: o.server.tls } : {}),
   });
 
+  // A refused joiner asks again every 200 ms: say why once a minute per node.
+  const joinRefusalLoggedMs = new Map<string, number>();
+  function logJoinRefusal(id: string, why: string): void {
+    if (Date.now() - (joinRefusalLoggedMs.get(id) ?? 0) < 60_000) return;
+    if (joinRefusalLoggedMs.size >= 1024) joinRefusalLoggedMs.clear();
+    joinRefusalLoggedMs.set(id, Date.now());
+    log(`not adding ${id}: ${why}`);
+  }
+
   async function onControl(_from: PeerHello, c: Control): Promise<Control> {
     const st = node?.status();
     switch (c.op) {
@@ -127,6 +137,11 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
         if (st.conf.voters.includes(c.nodeId) || st.conf.learners.includes(c.nodeId)) return { ok: true };
         if (members.isRemoved(c.nodeId)) return { error: `node ${c.nodeId} was removed; start it with a fresh data dir` };
         if (st.role !== 'leader') return node.leaderAddress() ? { redirect: node.leaderAddress() } : { retry: 'no leader' };
+        const refusal = await joinRefusal(probe, c.nodeId, c.addr);
+        if (refusal !== null) {
+          logJoinRefusal(c.nodeId, refusal);
+          return { error: refusal };
+        }
         const r = await withTimeout(node.changeMembers({ type: 'addLearner', nodeId: c.nodeId, context: c.addr }), 1000);
         if (r && r.type === 'error') return { retry: r.message };
         log(`adding learner ${c.nodeId} at ${c.addr}`);

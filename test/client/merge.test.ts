@@ -185,6 +185,20 @@ test('an INCS refused as FEATUREOFF (a shard with an older member) goes one call
   t.is(incsSent, 2, 'the pause after FEATUREOFF is short');
 });
 
+test('FEATUREOFF after a TRYAGAIN (nothing applied anywhere): the calls go one at a time', async (t) => {
+  const server = await fake(t);
+  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast });
+  t.teardown(() => client.destroy());
+  let incs = 0;
+  server.script = (args) => {
+    if (args[0] !== 'incs') return undefined;
+    incs++;
+    return { reply: incs === 1 ? '-TRYAGAIN slot moving\r\n' : '-FEATUREOFF INCS is off on this shard\r\n' };
+  };
+  t.deepEqual(await Promise.all(['x', 'y'].map((s) => client.inc('b', s))), [1n, 1n]);
+  t.is(incs, 2);
+});
+
 test('FEATUREOFF after an INCS attempt that may have applied: the same INCS is asked again, never sent one call at a time', async (t) => {
   const server = await fake(t);
   const client = createClient({ routers: [server.address], mergeIncs: true, ...fast, deadlineMs: 3000 });

@@ -24,6 +24,7 @@ function harness(announce?: readonly string[]): Harness {
       return new Promise((resolve, reject) => pending.set(addr, { resolve, reject }));
     },
     retryMs: 2000,
+    recheckMs: 10_000,
     nowMs: () => now,
     ...(announce !== undefined ? { announce } : {}),
   });
@@ -56,8 +57,26 @@ test('a lone node, or one whose members all announced the feature, may use it; u
   h.answer(C, { nodeId: 'c', features: ['incs', 'later'] });
   await settle();
   t.true(h.features.allHave('incs', ['a', 'b', 'c']));
+  h.advance(9_999);
   t.true(h.features.allHave('incs', ['a', 'b', 'c']));
-  t.deepEqual(h.asked, [B, C], 'a member seen with the feature is not asked again');
+  t.deepEqual(h.asked, [B, C], 'a member seen with the feature is not asked again before recheckMs');
+});
+
+test('a member is asked again after recheckMs; its newest answer wins (restarted on an older build: no); silence keeps the last answer', async (t) => {
+  const h = harness();
+  h.features.allHave('incs', ['a', 'b', 'c']);
+  h.answer(B, { nodeId: 'b', features: ['incs'] });
+  h.answer(C, { nodeId: 'c', features: ['incs'] });
+  await settle();
+  t.true(h.features.allHave('incs', ['a', 'b', 'c']));
+  h.advance(10_000);
+  t.true(h.features.allHave('incs', ['a', 'b', 'c']), 'still yes while the recheck is out');
+  t.deepEqual(h.asked, [B, C, B, C]);
+  h.answer(B, new Error('control connection closed')); // down: keeps its yes
+  h.answer(C, { nodeId: 'c', initialized: true }); // rolled back in place: an older build's reply
+  await settle();
+  t.false(h.features.allHave('incs', ['a', 'b', 'c']), 'c said no');
+  t.true(h.features.allHave('incs', ['a', 'b']), 'b, unreachable, keeps what it said');
 });
 
 test('an older member (no features field), a failed probe, or another node at the address: no, asked again after retryMs', async (t) => {

@@ -68,12 +68,12 @@ export class Cluster {
   }
 
   /** A new node (fresh data dir, free port) started with --join to the existing ones. */
-  async addNode(): Promise<number> {
+  async addNode(env: Record<string, string> = {}): Promise<number> {
     const port = await freePort();
     const index = this.nodes.length;
     const dataDir = join(this.nodes[0]!.dataDir, '..', `n${index}`);
     this.nodes.push({ index, port, addr: `127.0.0.1:${port}`, dataDir, child: null, output: '' });
-    this.spawn(index);
+    this.spawn(index, [], env);
     return index;
   }
 
