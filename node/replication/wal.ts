@@ -191,10 +191,10 @@ export class Wal {
     const at = seg.size;
     const pad = this.padFor(seg, bytes);
     const n = writevSync(seg.fd, pad === null ? parts : [...parts, pad], at);
-    if (n !== bytes + (pad?.length ?? 0)) throw walError(`short write ${n} of ${bytes}`);
+    if (n < bytes) throw walError(`short write ${n} of ${bytes}`);
     fdatasyncSync(seg.fd);
     seg.size += bytes;
-    if (pad !== null) seg.allocated = Math.max(seg.allocated, seg.size + pad.length);
+    seg.allocated = Math.max(seg.allocated, at + n);
     this.applyWrite(w, encoded.chunks, seg, at);
   }
 
@@ -288,12 +288,14 @@ export class Wal {
     const seg = this.segmentFor(bytes);
     const at = seg.size;
     const pad = this.padFor(seg, bytes);
+    let written = 0;
     this.ioInFlight = true;
     try {
       await new Promise<void>((resolve, reject) => {
         writevCb(seg.fd, pad === null ? parts : [...parts, pad], at, (err, n) => {
           if (err) return reject(err);
-          if (n !== bytes + (pad?.length ?? 0)) return reject(walError(`short write ${n} of ${bytes}`));
+          if (n < bytes) return reject(walError(`short write ${n} of ${bytes}`));
+          written = n;
           fdatasyncCb(seg.fd, (e) => (e ? reject(e) : resolve()));
         });
       });
@@ -301,7 +303,7 @@ export class Wal {
       this.ioInFlight = false;
     }
     seg.size += bytes;
-    if (pad !== null) seg.allocated = Math.max(seg.allocated, seg.size + pad.length);
+    seg.allocated = Math.max(seg.allocated, at + written);
     let pos = at;
     for (const q of batch) {
       this.applyWrite(q.w, q.encoded.chunks, seg, pos);
@@ -310,7 +312,11 @@ export class Wal {
     for (const q of batch) q.done();
   }
 
-  /** The zeros to write after `bytes` at the end of `seg`, or null if the file already holds room. */
+  /**
+   * The zeros to write after `bytes` at the end of `seg`, or null if the file already holds room.
+   * Only the records must fit: on a nearly full disk the zeros may be cut short (a short count
+   * past the records is accepted), so preallocation never fails a write that fits without it.
+   */
   private padFor(seg: Segment, bytes: number): Buffer | null {
     return this.zeros.length > 0 && seg.size + bytes > seg.allocated ? this.zeros : null;
   }

@@ -2,6 +2,7 @@
 // torn tails, damage, rotation, compaction, resets, group commit, and a seeded model check.
 import test from 'ava';
 import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Wal } from '../../node/replication/wal.ts';
 import { EntryType, type Entry, type HardState } from '../../node/raft/types.ts';
@@ -129,6 +130,15 @@ test('preallocated zeros: written ahead of the records, read as the end of the l
   const r3 = Wal.open({ dir });
   t.deepEqual(view(r3), expected);
   await r3.close();
+});
+
+test('a nearly full disk: the zeros ahead may be cut short, a write whose records fit still succeeds', async (t) => {
+  const dir = await tempDir(t);
+  // 64 KiB file size limit: each write's 1 MiB of zeros is cut short, its records are not.
+  const out = spawnSync('bash', ['-c', `ulimit -f 64; exec "${process.execPath}" --import=tsx test/replication/helpers/wal-file-limit.ts "${dir}"`], { encoding: 'utf8', cwd: process.cwd() });
+  t.is(out.status, 0, out.stderr);
+  t.deepEqual(JSON.parse(out.stdout.trim()), { last: 2, data: ['0101', '0202'] });
+  t.true(statSync(join(dir, segments(dir)[0]!)).size <= 64 * 1024);
 });
 
 test('a damaged record before the last segment refuses to open (STORAGE), never silently drops entries', async (t) => {
