@@ -77,6 +77,8 @@ export class RaftEngine implements Engine {
       last_index: st.lastIndex,
       first_index: st.firstIndex,
       members: this.membersLine(node),
+      // Whether this node, as leader, would run an INCS now (peer-features.ts): all members said yes.
+      incs: this.d.features.allHave('incs', [...st.conf.voters, ...st.conf.learners]) ? 'on' : 'off',
     };
   }
 

@@ -36,6 +36,7 @@ test('a leader refuses INCS (FEATUREOFF, nothing taken) while a member is not kn
     await sleep(250);
   }
   t.regex(await command(port, ['GET', 'b', 'x']), /^\$-1/, 'nothing was taken');
+  t.is((await c.info(leader))!.incs, 'off', 'INFO says why');
   // A part retry is told to wait and ask again, never to go another way (its INCS may have applied).
   t.regex(await command(port, ['INC', 'b', 'x', 'ID', `${Date.now()}-abcdefghijklmnop+2`, 'PART', '0/2'], 2000), /^-TRYAGAIN /);
   // Plain INCs run as ever.
@@ -53,6 +54,7 @@ test('a leader refuses INCS (FEATUREOFF, nothing taken) while a member is not kn
     await sleep(200);
   }
   t.is(reply.replace(/\r\n/g, ' ').trim(), '*2 :2 :1', 'the INCS ran once every member announced it');
+  t.is((await c.info(leader))!.incs, 'on');
   // Every replica, the upgraded one included, applied the INCS entry.
   const commit = Number((await c.info(leader))!.commit_index);
   for (const n of [0, 1, 2]) await c.waitApplied(n, commit);
