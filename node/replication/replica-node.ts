@@ -199,7 +199,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   }, 1000);
 
   // Every node learns its peers' features ahead of need, so that a new leader can run INCS at
-  // once instead of refusing it until it has asked (each member is asked until it says yes).
+  // once instead of refusing it until it has asked (members are asked when due: peer-features.ts).
   const learnFeatures = setInterval(() => {
     const conf = node?.status().conf;
     if (conf !== undefined && !stopped) features.allHave('incs', [...conf.voters, ...conf.learners]);
