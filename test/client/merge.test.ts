@@ -3,8 +3,8 @@
  * as one `INC ... COUNT k ID <token>` and each caller gets one number, in call order. Against the
  * fake server for what is sent and how failures spread; against a real node for PART retries.
  */
-import test from 'ava';
-import { createClient, ClientErrorCode, type OutcomeUnknownError, type ServerError } from '../../client/index.ts';
+import test, { type ExecutionContext } from 'ava';
+import { createClient, ClientErrorCode, type ClientOptions, type OutcomeUnknownError, type ServerError } from '../../client/index.ts';
 import { startTestNode } from '../helpers/single-node.ts';
 import { FAST_RETRIES, startFake } from './fake-server.ts';
 import { gaplessDefect } from './helpers.ts';
@@ -12,10 +12,16 @@ import { gaplessDefect } from './helpers.ts';
 const fake = startFake;
 const fast = FAST_RETRIES;
 
-test('concurrent incs of one sequence leave as one block; each caller gets its own number in call order', async (t) => {
+/** A fake server and a client merging its inc() calls against it, destroyed at teardown. */
+async function mergingClient(t: ExecutionContext, options: Partial<ClientOptions> = {}) {
   const server = await fake(t);
-  const client = createClient({ routers: [server.address], mergeIncs: true });
+  const client = createClient({ routers: [server.address], mergeIncs: true, ...options });
   t.teardown(() => client.destroy());
+  return { server, client };
+}
+
+test('concurrent incs of one sequence leave as one block; each caller gets its own number in call order', async (t) => {
+  const { server, client } = await mergingClient(t);
   await client.ping();
   const before = server.requests;
   const values = await Promise.all(Array.from({ length: 40 }, () => client.inc('b', 's')));
@@ -44,9 +50,7 @@ test('without mergeIncs every inc is its own request (the default)', async (t) =
 });
 
 test('a block refused with a plain error is sent again one call at a time', async (t) => {
-  const server = await fake(t);
-  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast });
-  t.teardown(() => client.destroy());
+  const { server, client } = await mergingClient(t, { ...fast });
   server.script = (args) => (args[0] === 'inc' && args.includes('COUNT') ? { reply: '-ERR increment would overflow\r\n' } : undefined);
   const values = await Promise.all(Array.from({ length: 5 }, () => client.inc('b', 's')));
   t.deepEqual(values, [1n, 2n, 3n, 4n, 5n]);
@@ -56,9 +60,7 @@ test('a block refused with a plain error is sent again one call at a time', asyn
 });
 
 test('a block of unknown outcome gives each caller the token and its own part', async (t) => {
-  const server = await fake(t);
-  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast, deadlineMs: 300 });
-  t.teardown(() => client.destroy());
+  const { server, client } = await mergingClient(t, { ...fast, deadlineMs: 300 });
   server.script = () => ({ reply: '-CLUSTERDOWN no answer within 5000 ms\r\n' });
   const errors = await Promise.all(Array.from({ length: 3 }, () => client.inc('b', 's').then(() => null, (e: OutcomeUnknownError) => e)));
   t.true(errors.every((e) => e?.code === ClientErrorCode.OUTCOME_UNKNOWN));
@@ -75,9 +77,7 @@ test('a block of unknown outcome gives each caller the token and its own part', 
 });
 
 test('an error after a reply that may have been lost goes to every caller: nothing is re-sent', async (t) => {
-  const server = await fake(t);
-  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast });
-  t.teardown(() => client.destroy());
+  const { server, client } = await mergingClient(t, { ...fast });
   let incs = 0;
   server.script = (args) => {
     if (args[0] !== 'inc') return undefined;
@@ -103,9 +103,7 @@ test('close() right after inc() lets the merged calls go out; merged calls are b
 });
 
 test('a merged call keeps the deadline it was made with: a block has its earliest', async (t) => {
-  const server = await fake(t);
-  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast });
-  t.teardown(() => client.destroy());
+  const { server, client } = await mergingClient(t, { ...fast });
   server.script = (args) => (args[0] === 'inc' ? { reply: '-TRYAGAIN busy\r\n' } : undefined);
   const started = Date.now();
   const results = await Promise.all([client.inc('b', 's', { deadlineMs: 300 }), client.inc('b', 's', { deadlineMs: 5000 })].map((p) => p.then(() => null, (e: { code: string }) => e.code)));
@@ -130,9 +128,7 @@ test('a real node: merged calls, then each part of a block retried alone gets it
 });
 
 test('concurrent incs of several sequences of one bucket leave as one INCS; other buckets go apart', async (t) => {
-  const server = await fake(t);
-  const client = createClient({ routers: [server.address], mergeIncs: true });
-  t.teardown(() => client.destroy());
+  const { server, client } = await mergingClient(t);
   await client.ping();
   const before = server.requests;
   const order = ['x', 'y', 'x', 'z'];
@@ -145,9 +141,7 @@ test('concurrent incs of several sequences of one bucket leave as one INCS; othe
 });
 
 test('an INCS of unknown outcome gives each caller the token and its part; a server without INCS gets the calls one at a time', async (t) => {
-  const server = await fake(t);
-  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast, deadlineMs: 300 });
-  t.teardown(() => client.destroy());
+  const { server, client } = await mergingClient(t, { ...fast, deadlineMs: 300 });
   server.script = () => ({ reply: '-CLUSTERDOWN no answer within 5000 ms\r\n' });
   const errors = await Promise.all(['x', 'y'].map((s) => client.inc('b', s).then(() => null, (e: OutcomeUnknownError) => e)));
   t.true(errors.every((e) => e?.code === ClientErrorCode.OUTCOME_UNKNOWN));
@@ -170,9 +164,7 @@ test('an INCS of unknown outcome gives each caller the token and its part; a ser
 });
 
 test('an INCS refused as FEATUREOFF (a shard with an older member) goes one call at a time, and INCS again 2 s later', async (t) => {
-  const server = await fake(t);
-  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast });
-  t.teardown(() => client.destroy());
+  const { server, client } = await mergingClient(t, { ...fast });
   let off = true;
   let incsSent = 0;
   server.script = (args) => (args[0] === 'incs' ? (incsSent++, off ? { reply: '-FEATUREOFF INCS is off on this shard until every member is known to run a version that applies it\r\n' } : undefined) : undefined);
@@ -186,9 +178,7 @@ test('an INCS refused as FEATUREOFF (a shard with an older member) goes one call
 });
 
 test('FEATUREOFF after a TRYAGAIN (nothing applied anywhere): the calls go one at a time', async (t) => {
-  const server = await fake(t);
-  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast });
-  t.teardown(() => client.destroy());
+  const { server, client } = await mergingClient(t, { ...fast });
   let incs = 0;
   server.script = (args) => {
     if (args[0] !== 'incs') return undefined;
@@ -200,9 +190,7 @@ test('FEATUREOFF after a TRYAGAIN (nothing applied anywhere): the calls go one a
 });
 
 test('FEATUREOFF after an INCS attempt that may have applied: the same INCS is asked again, never sent one call at a time', async (t) => {
-  const server = await fake(t);
-  const client = createClient({ routers: [server.address], mergeIncs: true, ...fast, deadlineMs: 3000 });
-  t.teardown(() => client.destroy());
+  const { server, client } = await mergingClient(t, { ...fast, deadlineMs: 3000 });
   let incs = 0;
   server.script = (args) => {
     if (args[0] !== 'incs') return undefined;
