@@ -116,7 +116,7 @@ export const node: Subcommand = {
       ...(process.env.SEQDB_TEST_ANNOUNCE_FEATURES !== undefined ? { announceFeatures: process.env.SEQDB_TEST_ANNOUNCE_FEATURES.split(',').filter((f) => f !== '') } : {}),
     });
     console.log(`seqdb node ${n.nodeId} of shard ${shard} listening on ${n.address} (data: ${dataDir})`);
-    metrics.registry.setDefaultLabels({ component: 'node', shard, node: n.nodeId });
+    metrics.setDefaultLabels({ component: 'node', shard, node: n.nodeId });
     const adminServer = await maybeAdmin(adminPort, values['admin-host'] ?? host, metrics, `seqdb node ${n.nodeId}`);
     return new Promise((resolveExit) => {
       let stopping = false;

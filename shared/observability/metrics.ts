@@ -6,6 +6,7 @@
  * `collect` callbacks; event counts (commands, flushes) are recorded as they happen.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CommandStats, LATENCY_BUCKETS_S } from './command-stats.ts';
 
 /** What the Raft gauges read at scrape time (a subset of node/raft's RaftStatus). */
 export interface RaftGaugeSource {
@@ -24,29 +25,27 @@ export interface RaftGaugeSource {
 
 export const RAFT_ROLES = ['leader', 'follower', 'candidate', 'preCandidate', 'learner', 'joining', 'standalone'] as const;
 
-const LATENCY_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
-
 export class Metrics {
   readonly registry = new Registry();
-  readonly commands: Counter<'type' | 'result'>;
-  readonly commandSeconds: Histogram<'type'>;
+  /** Per-command counts and latencies: recorded on every command, so not prom-client (command-stats.ts). */
+  readonly commands = new CommandStats();
   readonly flushBytes: Counter;
   readonly flushSeconds: Histogram;
   private connections: () => number = () => 0;
   private raft: () => RaftGaugeSource | null = () => null;
   private limits: () => Readonly<Record<string, number>> = () => ({});
+  private labels: Readonly<Record<string, string>>;
 
   /**
    * `labels` (e.g. component, node, shard) go on every series of this process. Not `role`:
    * seqdb_raft_role uses that label for the Raft role.
    */
   constructor(labels: Readonly<Record<string, string>> = {}) {
+    this.labels = labels;
     this.registry.setDefaultLabels(labels);
     const registers = [this.registry];
-    this.commands = new Counter({ name: 'seqdb_commands_total', help: 'Commands executed, by type and result (ok or error code).', labelNames: ['type', 'result'], registers });
-    this.commandSeconds = new Histogram({ name: 'seqdb_command_duration_seconds', help: 'Command latency from dispatch to result.', labelNames: ['type'], buckets: LATENCY_BUCKETS_S, registers });
     this.flushBytes = new Counter({ name: 'seqdb_flush_bytes_total', help: 'Bytes written by durable flushes (Raft log entries, or commands in single-node mode).', registers });
-    this.flushSeconds = new Histogram({ name: 'seqdb_flush_duration_seconds', help: 'Latency of one durable flush (write + fsync).', buckets: LATENCY_BUCKETS_S, registers });
+    this.flushSeconds = new Histogram({ name: 'seqdb_flush_duration_seconds', help: 'Latency of one durable flush (write + fsync).', buckets: [...LATENCY_BUCKETS_S], registers });
     const self = this;
     new Gauge({ name: 'seqdb_open_connections', help: 'Open client connections.', registers, collect() { this.set(self.connections()); } });
     new Gauge({
@@ -54,6 +53,12 @@ export class Metrics {
       collect() { for (const [limit, n] of Object.entries(self.limits())) this.set({ limit }, n); },
     });
     this.raftGauges(registers);
+  }
+
+  /** Replaces the labels every series of this process carries (e.g. once the node id is known). */
+  setDefaultLabels(labels: Readonly<Record<string, string>>): void {
+    this.labels = labels;
+    this.registry.setDefaultLabels(labels);
   }
 
   /** Where `seqdb_open_connections` reads from. */
@@ -73,8 +78,7 @@ export class Metrics {
 
   /** Records one executed command. */
   observeCommand(type: string, result: string, seconds: number): void {
-    this.commands.inc({ type, result });
-    this.commandSeconds.observe({ type }, seconds);
+    this.commands.observe(type, result, seconds);
   }
 
   observeFlush(bytes: number, seconds: number): void {
@@ -83,8 +87,8 @@ export class Metrics {
   }
 
   /** The text exposition format. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    return `${await this.registry.metrics()}\n${this.commands.text(this.labels)}`;
   }
 
   private raftGauges(registers: Registry[]): void {

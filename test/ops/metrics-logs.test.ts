@@ -59,7 +59,7 @@ test('a single node with an admin port serves /metrics and /healthz over HTTP', 
   t.regex(res.headers.get('content-type') ?? '', /text\/plain/);
   const text = await res.text();
   t.regex(text, /seqdb_commands_total\{type="inc",result="ok",component="single"\} 3/);
-  t.regex(text, /seqdb_command_duration_seconds_count\{component="single",type="inc"\} 3/);
+  t.regex(text, /seqdb_command_duration_seconds_count\{type="inc",component="single"\} 3/);
   t.regex(text, /seqdb_flush_duration_seconds_count\{component="single"\} [1-9]/);
   t.regex(text, /seqdb_limit_events_total\{limit="request_limit",component="single"\} 0/);
   // A request over the argument limit is refused, and the refusal shows in the metrics.
