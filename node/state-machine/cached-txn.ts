@@ -11,8 +11,8 @@
  * flush first, so the view is exact either way. Callers must call `flush()` before committing.
  *
  * Keys of the *uncached* spaces (token records: each is read once, to find it is new, and written
- * once) go straight to the transaction, which sees its own writes: caching them only cost a
- * string id and two copies per INC.
+ * once; sequence values, read once per command) go straight to the transaction, which sees its
+ * own writes: caching them only cost a string id and two copies per INC.
  */
 import type { KvEntry, KvTxn } from './kv.ts';
 import { FirstWindow } from './first-window.ts';

@@ -40,9 +40,10 @@ export function applyIncs(txn: KvTxn, command: IncsCommand, nowMs: number, optio
     parts = Buffer.from(known.subarray(RECORD_HEAD_BYTES));
   }
   const indexes = command.part === undefined ? command.sequences.map((_, i) => i) : [command.part];
-  const mismatch = checkSequences(parts, indexes, command.sequences);
+  // A new record has no part taken: nothing to check, every part to take.
+  const mismatch = known === undefined ? null : checkSequences(parts, indexes, command.sequences);
   if (mismatch !== null) return mismatch;
-  const missing = indexes.flatMap((i, n) => (partValue(parts, i) === 0n ? [n] : []));
+  const missing = known === undefined ? indexes.map((_, n) => n) : indexes.flatMap((i, n) => (partValue(parts, i) === 0n ? [n] : []));
   if (missing.length > 0) {
     const overflow = take(txn, command, indexes, missing, parts);
     if (overflow !== null) return overflow;
@@ -69,29 +70,43 @@ function checkSequences(parts: Buffer, indexes: readonly number[], sequences: re
  * `parts`; writes nothing and returns OVERFLOW if any sequence would pass the maximum.
  */
 function take(txn: KvTxn, command: IncsCommand, indexes: readonly number[], missing: readonly number[], parts: Buffer): CommandResult | null {
-  const values = new Map<string, { key: Buffer; value: bigint; existed: boolean }>();
+  // Sequences by their hash (computed for the record anyway), so a repeated one is read once
+  // and takes consecutive numbers, without a string per part.
+  const byHash = new Map<number, TakeState[]>();
+  const states: TakeState[] = [];
+  // Only a bucket with a series keeps an audit of plain INCs: asked once, not per part.
+  const audited = missing.length === 1 || bucketHasSeries(txn, command.bucket);
   const taken: { sequence: Buffer; value: bigint }[] = [];
   for (const n of missing) {
     const i = indexes[n]!;
     const sequence = command.sequences[n]!;
-    const name = sequence.toString('latin1');
-    let state = values.get(name);
+    const hash = hash32(sequence);
+    let same = byHash.get(hash);
+    let state = same?.find((s) => s.sequence.equals(sequence));
     if (state === undefined) {
       const key = sequenceKey(command.bucket, sequence);
       const bytes = txn.get(key);
-      values.set(name, (state = { key, value: readU64(bytes), existed: bytes !== undefined }));
+      state = { sequence, key, value: readU64(bytes), existed: bytes !== undefined };
+      states.push(state);
+      if (same === undefined) byHash.set(hash, (same = []));
+      same.push(state);
     }
     if (state.value + 1n > SEQUENCE_VALUE_MAX) return errorResult(ErrorCode.OVERFLOW, 'increment would overflow');
     state.value += 1n;
     parts.writeBigUInt64BE(state.value, i * RECORD_PART_BYTES);
-    parts.writeUInt32BE(hash32(sequence), i * RECORD_PART_BYTES + 8);
-    taken.push({ sequence, value: state.value });
+    parts.writeUInt32BE(hash, i * RECORD_PART_BYTES + 8);
+    if (audited) taken.push({ sequence, value: state.value });
   }
-  for (const state of values.values()) writeSequenceKnown(txn, state.key, state.value, state.existed);
-  if (taken.length === 1 || bucketHasSeries(txn, command.bucket)) {
-    for (const { sequence, value } of taken) noteIncrement(txn, command.bucket, sequence, value, value); // series audit
-  }
+  for (const state of states) writeSequenceKnown(txn, state.key, state.value, state.existed);
+  for (const { sequence, value } of taken) noteIncrement(txn, command.bucket, sequence, value, value); // series audit
   return null;
+}
+
+interface TakeState {
+  readonly sequence: Buffer;
+  readonly key: Buffer;
+  value: bigint;
+  readonly existed: boolean;
 }
 
 /** Part i's number, 0 while not taken (a taken number is at least 1). */

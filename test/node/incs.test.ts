@@ -74,6 +74,17 @@ test('a real node: INCS takes one number of each sequence in order; the same INC
   t.deepEqual([await c.call('GET', 'b', 'x'), await c.call('GET', 'b', 'y'), await c.call('GET', 'other', 'x')], [':3\r\n', ':1\r\n', '$-1\r\n']);
 });
 
+test('sequences whose 32-bit hashes collide are still two sequences inside one INCS', (t) => {
+  // s31597 and s618190 share their FNV-1a hash: multi-inc.ts groups parts by it, then compares names.
+  const kv = new MemoryKv();
+  const machine = new StateMachine();
+  const token = tokenOf(4);
+  t.deepEqual(machine.apply(kv, cmd('INCS', 'b', token, 's31597', 's618190', 's31597', 's618190'), Date.now()), { type: 'array', value: [1n, 1n, 2n, 2n] });
+  t.deepEqual(machine.apply(kv, cmd('GET', 'b', 's31597'), Date.now()), { type: 'int', value: 2n });
+  t.deepEqual(machine.apply(kv, cmd('GET', 'b', 's618190'), Date.now()), { type: 'int', value: 2n });
+  t.deepEqual(machine.apply(kv, cmd('INC', 'b', 's618190', 'ID', token, 'PART', '3/4'), Date.now()), { type: 'int', value: 2n });
+});
+
 test('a real node: a part retried before its block takes its number alone; the block then skips it', async (t) => {
   const node = await startTestNode(t);
   const c = await RespClient.connect(node.address.port);
