@@ -15,7 +15,6 @@ import { Forwarder, type ForwarderOptions } from './forwarder.ts';
 import { NodePool } from './node-connection.ts';
 import { ShardMap } from './shard-map.ts';
 import type { Metrics } from '../shared/observability/metrics.ts';
-import { observeEngine } from '../shared/observability/observed-engine.ts';
 import { internalDialOptions } from '../shared/security/internal-options.ts';
 import { callSecurityFor, type CallSecurity } from '../shared/security/client-security.ts';
 
@@ -66,7 +65,8 @@ export async function startRouter(o: RouterOptions = {}): Promise<Router> {
   const forwarder = new Forwarder(map, pool, catalog, o.forwarder);
   const rate = new RateMeter(() => forwarder.stats.requests);
   const engine = new RouterEngine(forwarder, () => infoLines(map, forwarder, rate, catalog, o.cluster ?? 'seqdb'));
-  const server = new SeqServer(o.metrics ? observeEngine(engine, { metrics: o.metrics }) : engine, { ...o.server, host, port: o.port ?? 7379 });
+  const server = new SeqServer(engine, { ...o.server, host, port: o.port ?? 7379 });
+  if (o.metrics !== undefined) server.observeCommands(o.metrics.commandObserver);
   const bound = await server.listen();
   o.metrics?.setConnectionsSource(() => server.connectedClients);
   o.metrics?.setLimitsSource(() => server.limitCounters());

@@ -1,14 +1,9 @@
 /** The server's `CLUSTER ...` handler: parse, then execute through the engine (i.e. the log). */
 import type { Encoded } from '../../shared/protocol/index.ts';
-import type { CommandResult } from '../state-machine/command.ts';
-import type { Engine } from '../server/engine.ts';
+import type { Command } from '../state-machine/command.ts';
 import { parseClusterCommand } from './cluster-command.ts';
 
-export function clusterHandler(
-  args: readonly Buffer[],
-  engine: Engine,
-  toReply: (result: CommandResult) => Encoded,
-): { reply: Promise<Encoded> } {
-  const command = parseClusterCommand(args.map((arg) => Buffer.from(arg)));
-  return { reply: engine.execute(command).then(toReply) };
+/** `execute` runs a command through the engine and encodes its result (commands.ts). */
+export function clusterHandler(args: readonly Buffer[], execute: (command: Command) => Promise<Encoded>): { reply: Promise<Encoded> } {
+  return { reply: execute(parseClusterCommand(args.map((arg) => Buffer.from(arg)))) };
 }

@@ -8,7 +8,8 @@ import { NULL_BULK, OK, PONG, array, bulk, errorReply, integer, type Encoded } f
 import { intResult, parseCommand, unknownCommand, wrongArity, type CommandResult, type ResultItem } from '../state-machine/index.ts';
 import { SERIES_COMMAND_NAMES } from '../state-machine/series-command.ts';
 import { partValue } from '../../shared/protocol/part-token.ts';
-import type { Engine } from './engine.ts';
+import type { Command } from '../state-machine/index.ts';
+import type { CommandObserver, Engine } from './engine.ts';
 import { clusterHandler } from '../ownership/cluster-handler.ts';
 import type { ServerGate } from '../../shared/security/server-gate.ts';
 import { OPEN_HELLO_AUTH, answerHello } from '../../shared/security/hello.ts';
@@ -23,6 +24,8 @@ export interface ClientContext {
 
 export interface ServerFacts {
   readonly engine: Engine;
+  /** Told of every command run through the engine; absent: nobody is. */
+  readonly commandObserver?: CommandObserver | undefined;
   infoText(): string;
   /** AUTH and cluster-secret checks (shared/security/); absent when neither is configured. */
   readonly gate?: ServerGate | undefined;
@@ -65,12 +68,22 @@ function itemReply(item: ResultItem): Encoded {
 const dataCommand: Handler = (args, _client, server) => {
   // Decoder arguments may be views into socket chunks: copy what outlives this call.
   const command = parseCommand(args.map((arg) => Buffer.from(arg)));
-  const reply = server.engine.execute(command);
-  if (command.type !== 'inc' || command.part === undefined) return { reply: reply.then(resultReply) };
+  if (command.type !== 'inc' || command.part === undefined) return { reply: executeEncoded(server, command, resultReply) };
   const { count, part } = command;
   // PART (shared/protocol/part-token.ts): the block's number `part`, not its last.
-  return { reply: reply.then((r) => resultReply(r.type === 'int' ? intResult(partValue(r.value, count, part)) : r)) };
+  return { reply: executeEncoded(server, command, (r) => resultReply(r.type === 'int' ? intResult(partValue(r.value, count, part)) : r)) };
 };
+
+/** Runs `command` through the engine and encodes its result, telling the observer in the same step. */
+function executeEncoded(server: ServerFacts, command: Command, encode: (result: CommandResult) => Encoded): Promise<Encoded> {
+  const observer = server.commandObserver;
+  if (observer === undefined) return server.engine.execute(command).then(encode);
+  const startedMs = performance.now();
+  return server.engine.execute(command).then((result) => {
+    observer(command, result, (performance.now() - startedMs) / 1000);
+    return encode(result);
+  });
+}
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
   set: dataCommand,
@@ -102,7 +115,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   },
   client: clientCommand,
   // Internal catalog/ownership commands (node/ownership/cluster-command.ts).
-  cluster: (args, _client, server) => clusterHandler(args, server.engine, resultReply),
+  cluster: (args, _client, server) => clusterHandler(args, (command) => executeEncoded(server, command, resultReply)),
   // Without a gate (no password, no secret): HELLO 2 answers, HELLO 3 -NOPROTO (shared/security/hello.ts).
   hello: (args, client) => ({ reply: answerHello(args, client, OPEN_HELLO_AUTH) }),
 };

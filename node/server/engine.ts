@@ -4,6 +4,13 @@
  */
 import type { Command, CommandResult } from '../state-machine/index.ts';
 
+/**
+ * Told of every command the server ran through the engine, with its latency from dispatch to
+ * result (e.g. Metrics.observeCommand). Called inside the step that encodes the reply, so
+ * observing adds no promise hop per command.
+ */
+export type CommandObserver = (command: Command, result: CommandResult, seconds: number) => void;
+
 export interface Engine {
   /**
    * Executes one command. Commands submitted in order are applied in that order; the promise

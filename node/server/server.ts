@@ -10,7 +10,7 @@ import { guardTlsServer, type TlsConfig } from '../../shared/security/tls-config
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { errorReply, type RequestLimits } from '../../shared/protocol/index.ts';
 import { Connection } from './connection.ts';
-import type { Engine } from './engine.ts';
+import type { CommandObserver, Engine } from './engine.ts';
 import { VERSION } from './version.ts';
 
 export interface ServerOptions {
@@ -55,6 +55,8 @@ export class SeqServer {
   /** With TLS: raw sockets, including those mid-handshake, destroyed when the grace ends. */
   private readonly rawSockets: Set<Socket>;
   readonly stats: ServerStats = { rejectedConnections: 0, idleClosed: 0, outputBufferClosed: 0, requestErrors: 0 };
+  /** Told of every command run through the engine (observeCommands); default: nobody. */
+  commandObserver: CommandObserver | undefined;
 
   constructor(
     readonly engine: Engine,
@@ -78,6 +80,11 @@ export class SeqServer {
         resolve(this.address);
       });
     });
+  }
+
+  /** From now on, tells `observer` of every command run through the engine, with its latency. */
+  observeCommands(observer: CommandObserver): void {
+    this.commandObserver = observer;
   }
 
   get connectedClients(): number {

@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CommandStats, LATENCY_BUCKETS_S } from './command-stats.ts';
+import type { CommandObserver } from '../../node/server/engine.ts';
 
 /** What the Raft gauges read at scrape time (a subset of node/raft's RaftStatus). */
 export interface RaftGaugeSource {
@@ -80,6 +81,11 @@ export class Metrics {
   observeCommand(type: string, result: string, seconds: number): void {
     this.commands.observe(type, result, seconds);
   }
+
+  /** observeCommand as a server's command observer (SeqServer.observeCommands). */
+  readonly commandObserver: CommandObserver = (command, result, seconds) => {
+    this.observeCommand(command.type, result.type === 'error' ? result.code : 'ok', seconds);
+  };
 
   observeFlush(bytes: number, seconds: number): void {
     this.flushBytes.inc(bytes);

@@ -1,12 +1,12 @@
 /**
  * Observability glue for storage nodes, kept out of the node's own files: wraps the Engine
- * (command metrics, SEQDB.EXPORT), times durable flushes, feeds the Raft gauges, and logs
+ * (SEQDB.EXPORT), hooks the server (command metrics), times durable flushes, feeds the Raft gauges, and logs
  * leader changes, membership changes and slow flushes as structured events.
  *
  * Flushes are observed by wrapping the `persist`/`write` method of the storage INSTANCE the node
  * already opened (not its class), so nothing changes for processes that do not observe.
  */
-import type { Engine } from '../../node/server/engine.ts';
+import type { CommandObserver, Engine } from '../../node/server/engine.ts';
 import type { LmdbStore } from '../../node/state-machine/index.ts';
 import type { LmdbRaftStorage } from '../../node/replication/lmdb-raft-storage.ts';
 import type { RaftNode } from '../../node/replication/raft-node.ts';
@@ -25,8 +25,8 @@ export interface NodeObservability {
 
 export interface ObservedParts {
   readonly engine: Engine;
-  /** Where `seqdb_open_connections` reads from, once the server exists. */
-  attachServer(server: { readonly connectedClients: number; limitCounters(): Readonly<Record<string, number>> }): void;
+  /** Hooks the server once it exists: command metrics, `seqdb_open_connections`, limit events. */
+  attachServer(server: ObservedServer): void;
   stop(): void;
 }
 
@@ -43,7 +43,6 @@ export interface ReplicaParts {
 
 export function observeReplica(obs: NodeObservability | undefined, p: ReplicaParts): ObservedParts {
   const engine = observeEngine(p.engine, {
-    ...(obs?.metrics ? { metrics: obs.metrics } : {}),
     exporter: new Exporter(p.shard, () => {
       const node = p.node();
       return node === null ? null : { shard: p.shard, nodeId: p.nodeId, store: p.store, barrier: (c) => node.execute(c) };
@@ -95,7 +94,6 @@ export interface SingleParts {
 /** A single node: command metrics, flush timing of the executor's LMDB transactions, SEQDB.EXPORT. */
 export function observeSingle(obs: NodeObservability | undefined, p: SingleParts): ObservedParts {
   const engine = observeEngine(p.engine, {
-    ...(obs?.metrics ? { metrics: obs.metrics } : {}),
     exporter: new Exporter('single', () => ({ shard: 'single', store: p.store })),
   });
   if (obs === undefined) return { engine, attachServer: () => {}, stop: () => {} };
@@ -162,10 +160,19 @@ export function replicaLog(obs: NodeObservability | undefined, nodeId: string): 
   return obs?.logger ? lineLogger(obs.logger.child({ node: nodeId })) : undefined;
 }
 
+/** What of the server (SeqServer) the metrics read and hook. */
+export interface ObservedServer {
+  readonly connectedClients: number;
+  limitCounters(): Readonly<Record<string, number>>;
+  observeCommands(observer: CommandObserver): void;
+}
+
+/** Command counts and latencies, open connections and limit events of the server. */
 function attachServerMetrics(
   metrics: Metrics | undefined,
-  server: { readonly connectedClients: number; limitCounters(): Readonly<Record<string, number>> },
+  server: ObservedServer,
 ): void {
+  if (metrics !== undefined) server.observeCommands(metrics.commandObserver);
   metrics?.setConnectionsSource(() => server.connectedClients);
   metrics?.setLimitsSource(() => server.limitCounters());
 }
