@@ -19,6 +19,7 @@ import {
 import { Rng } from '../sim/rng.ts';
 import { SeqError } from '../../shared/errors.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { multiToken } from '../../shared/protocol/part-token.ts';
 
 const cmd = (...args: (string | Buffer)[]): Command =>
   parseCommand(args.map((a) => (typeof a === 'string' ? Buffer.from(a, 'latin1') : a)));
@@ -316,7 +317,7 @@ test('tokens: the embedded time of a timed token (1-15 digits, then a dash)', (t
   t.is(time(''), undefined);
 });
 
-test('an LMDB transaction (read cache, deferred meta, uncached tokens) applies batches exactly like a plain store (seeded)', async (t) => {
+test('an LMDB transaction (read cache, deferred meta, uncached tokens and sequences) applies batches exactly like a plain store, INCS included (seeded)', async (t) => {
   const seed = Number(process.env.APPLY_SEED ?? 1 + Math.floor(Math.random() * 1e6));
   t.log(`seed ${seed} (APPLY_SEED=${seed} to replay)`);
   const rng = new Rng(seed);
@@ -330,8 +331,13 @@ test('an LMDB transaction (read cache, deferred meta, uncached tokens) applies b
       nowMs += rng.int(4) === 0 ? rng.int(900) - 200 : 0; // the proposer's clock may step back
       const sequence = `s${rng.int(4)}`;
       const token = [undefined, `${nowMs - rng.int(3000)}-r${rng.int(60)}`, `opaque${rng.int(20)}`][rng.int(3)];
+      // INCS of 2-5 sequences, repeats included; its retries and part retries reuse its token.
+      const k = 2 + rng.int(4);
+      const multi = multiToken(`${nowMs - rng.int(3000)}-${String(rng.int(8)).padStart(16, 'm')}`, k);
       const args = rng.int(10) === 0 ? ['SET', 'b', sequence, String(rng.int(50))]
         : rng.int(10) === 0 ? ['GET', 'b', sequence]
+        : rng.int(6) === 0 ? ['INCS', 'b', multi, ...Array.from({ length: k }, () => `s${rng.int(4)}`)]
+        : rng.int(12) === 0 ? ['INC', 'b', sequence, 'ID', multi, 'PART', `${rng.int(k)}/${k}`]
         : ['INC', 'b', sequence, 'COUNT', String(1 + rng.int(2)), ...(token === undefined ? [] : ['ID', token])];
       batch.push({ command: cmd(...args), timeMs: nowMs });
     }
@@ -345,6 +351,8 @@ test('an LMDB transaction (read cache, deferred meta, uncached tokens) applies b
   const actual = batches.map((batch) => store.writeNow((txn) => batch.map(({ command, timeMs }) => machine.apply(txn, command, timeMs))));
   t.deepEqual(actual, expected, `seed ${seed}`);
   t.true(expected.flat().some((r) => r.type === 'error' && r.code === 'TOKEN_EXPIRED'), 'the run reaches token expiry');
+  t.true(expected.flat().some((r) => r.type === 'array'), 'the run applies INCS');
+  t.true(expected.flat().some((r) => r.type === 'error' && r.code === 'TOKEN_MISMATCH'), 'the run reaches a part named with another sequence');
   const show = (e: KvEntry) => `${e.key.toString('hex')}=${e.value.toString('hex')}`;
   const stored = [...decodeSnapshot(store.exportSnapshot())].map(show);
   t.deepEqual(stored, [...plain.entries()].map(show), `seed ${seed}`);
