@@ -42,7 +42,7 @@ export class CommandStats {
 
   /**
    * The two metrics in the Prometheus text format, each series with `labels` (the process's
-   * default labels) after its own, as prom-client writes them.
+   * default labels) after its own.
    */
   text(labels: Readonly<Record<string, string>>): string {
     const extra = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);

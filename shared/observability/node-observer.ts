@@ -14,7 +14,7 @@ import type { RaftStatus } from '../../node/raft/types.ts';
 import { Exporter } from '../../node/backup/export.ts';
 import { lineLogger, type Logger } from './logger.ts';
 import type { Metrics, RaftGaugeSource } from './metrics.ts';
-import { observeEngine } from './observed-engine.ts';
+import { withExportCommand } from './export-engine.ts';
 
 export interface NodeObservability {
   readonly metrics?: Metrics;
@@ -42,12 +42,10 @@ export interface ReplicaParts {
 }
 
 export function observeReplica(obs: NodeObservability | undefined, p: ReplicaParts): ObservedParts {
-  const engine = observeEngine(p.engine, {
-    exporter: new Exporter(p.shard, () => {
-      const node = p.node();
-      return node === null ? null : { shard: p.shard, nodeId: p.nodeId, store: p.store, barrier: (c) => node.execute(c) };
-    }),
-  });
+  const engine = withExportCommand(p.engine, new Exporter(p.shard, () => {
+    const node = p.node();
+    return node === null ? null : { shard: p.shard, nodeId: p.nodeId, store: p.store, barrier: (c) => node.execute(c) };
+  }));
   if (obs === undefined) return { engine, attachServer: () => {}, stop: () => {} };
   let snapshotAtMs: number | null = null;
   const slowMs = obs.slowFlushMs ?? 200;
@@ -93,9 +91,7 @@ export interface SingleParts {
 
 /** A single node: command metrics, flush timing of the executor's LMDB transactions, SEQDB.EXPORT. */
 export function observeSingle(obs: NodeObservability | undefined, p: SingleParts): ObservedParts {
-  const engine = observeEngine(p.engine, {
-    exporter: new Exporter('single', () => ({ shard: 'single', store: p.store })),
-  });
+  const engine = withExportCommand(p.engine, new Exporter('single', () => ({ shard: 'single', store: p.store })));
   if (obs === undefined) return { engine, attachServer: () => {}, stop: () => {} };
   const store = p.store;
   const write = store.write.bind(store);
