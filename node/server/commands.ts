@@ -5,10 +5,9 @@
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { NULL_BULK, OK, PONG, array, bulk, errorReply, integer, type Encoded } from '../../shared/protocol/index.ts';
-import { intResult, parseCommand, unknownCommand, wrongArity, type CommandResult, type ResultItem } from '../state-machine/index.ts';
+import { intResult, parseCommand, unknownCommand, wrongArity, type Command, type CommandResult, type ResultItem } from '../state-machine/index.ts';
 import { SERIES_COMMAND_NAMES } from '../state-machine/series-command.ts';
 import { partValue } from '../../shared/protocol/part-token.ts';
-import type { Command } from '../state-machine/index.ts';
 import type { CommandObserver, Engine } from './engine.ts';
 import { clusterHandler } from '../ownership/cluster-handler.ts';
 import type { ServerGate } from '../../shared/security/server-gate.ts';
