@@ -6,15 +6,13 @@
  * `--runs` runs of `--duration` seconds after a `--warmup` (default 3 s; the same for every target:
  * a JIT-compiled server needs more than a second at one client) ; every INC reply is checked for uniqueness.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { repoDir } from './dev-cluster.ts';
+import { runSeqbench, seqbenchDir } from './seqbench.ts';
 import { targets, type RunningTarget } from './targets.ts';
-
-const repoDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** `buckets`: each key its own bucket (else all keys are sequences of one bucket). */
 interface Workload { readonly connections: number; readonly pipeline: number; readonly keys: number; readonly buckets?: boolean }
@@ -30,35 +28,11 @@ const quickMatrix: Workload[] = [{ connections: 1, pipeline: 1, keys: 1 }, { con
  */
 const scalingMatrix: Workload[] = [{ connections: 64, pipeline: 1, keys: 10_000, buckets: true }, { connections: 50, pipeline: 16, keys: 10_000, buckets: true }];
 
-function seqbenchDir(): string {
-  const source = process.env.SEQBENCH_DIR ?? join(repoDir, '..', 'shared', 'tools', 'seqbench');
-  if (!existsSync(join(source, 'seqbench.mjs'))) throw new Error(`seqbench not found at ${source} (set SEQBENCH_DIR)`);
-  // shared/ is read-only: install seqbench's two dependencies into a private copy once.
-  const copy = join(tmpdir(), 'seqdb-seqbench');
-  if (!existsSync(join(copy, 'node_modules'))) {
-    mkdirSync(copy, { recursive: true });
-    cpSync(source, copy, { recursive: true });
-    const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: copy, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('npm ci for seqbench failed');
-  }
-  return copy;
-}
-
-function runSeqbench(dir: string, t: RunningTarget, w: Workload, durationS: number, warmupS: number): Promise<Record<string, any>> {
+function seqbenchOnce(dir: string, t: RunningTarget, w: Workload, durationS: number, warmupS: number): Promise<Record<string, any>> {
   const common = ['-c', String(w.connections), '-d', String(durationS), '-w', String(warmupS), '-k', String(w.keys), '--quiet', '--check'];
-  const args = t.mode === 'etcd'
-    ? ['seqbench.mjs', '--mode', 'etcd', '--endpoints', t.endpoints!, '--etcd-reset', ...common]
-    : ['seqbench.mjs', '-p', String(t.port), '-P', String(w.pipeline), ...common, '--', ...(w.buckets ? t.incBucketsCommand ?? t.incCommand : t.incCommand)];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.once('error', reject);
-    child.once('exit', () => {
-      const line = out.trim().split('\n').pop() ?? '';
-      try { resolve(JSON.parse(line)); } catch { reject(new Error(`seqbench printed no result: ${out.slice(0, 300)}`)); }
-    });
-  });
+  return runSeqbench(dir, t.mode === 'etcd'
+    ? ['--mode', 'etcd', '--endpoints', t.endpoints!, '--etcd-reset', ...common]
+    : ['-p', String(t.port), '-P', String(w.pipeline), ...common, '--', ...(w.buckets ? t.incBucketsCommand ?? t.incCommand : t.incCommand)]);
 }
 
 function median(xs: number[]): number {
@@ -68,7 +42,7 @@ function median(xs: number[]): number {
 
 async function measure(dir: string, t: RunningTarget, w: Workload, runs: number, durationS: number, warmupS: number): Promise<Cell> {
   const results = [];
-  for (let i = 0; i < runs; i++) results.push(await runSeqbench(dir, t, w, durationS, warmupS));
+  for (let i = 0; i < runs; i++) results.push(await seqbenchOnce(dir, t, w, durationS, warmupS));
   const mid = results.sort((a, b) => a.ops_per_s - b.ops_per_s)[Math.floor(results.length / 2)]!;
   return {
     target: t.name, workload: w, opsPerS: Math.round(median(results.map((r) => r.ops_per_s))),
