@@ -1,21 +1,27 @@
 /**
  * The Raft log and hard state as append-only segment files (`<data>/raft/wal/seg-N.wal`, records
- * in wal-codec.ts). One write = one pwrite at the end of the active segment + one fdatasync: an
- * LMDB commit of the same entry costs two fsyncs (data pages, then the meta page) and its B-tree
- * pages, ~0.29 vs ~0.13 ms here, ~0.37 vs ~0.17 ms with three nodes sharing the disk.
+ * in wal-codec.ts). One write = one pwrite at the end of the active segment, durable when it
+ * returns: an LMDB commit of the same entry costs two fsyncs (data pages, then the meta page) and
+ * its B-tree pages, ~0.29 vs ~0.13 ms here, ~0.37 vs ~0.17 ms with three nodes sharing the disk.
+ *
+ * Segments are opened with O_DSYNC: a write returns once its data (and the metadata needed to
+ * read it back) is on disk, the guarantee of a write followed by fdatasync, in one syscall, and
+ * for a leader's write in one trip to libuv's thread pool instead of two. Measured against
+ * writev + fdatasync (A/B by hand, six runs each): 1 client p50 0.68 -> 0.65 ms, 50 x 16
+ * pipelined over 10,000 sequences 112,700 -> 120,700/s (followers -8% CPU), 50 clients the same.
  *
  * The view (which entries the log holds, their terms and where their bytes are) moves only when
  * a write is on disk, so readers never see an entry a crash could lose. Recent entries' bytes are
  * kept in memory (bounded); older ones are read back from their segment.
  *
  * Writes from `write` are queued and run one at a time, everything queued meanwhile in one
- * pwrite + fdatasync (group commit), in order. `writeSync` (a follower's, on the main thread)
+ * pwrite (group commit), in order. `writeSync` (a follower's, on the main thread)
  * may only run when no queued write is in flight.
  *
  * Preallocation: a write that reaches the end of what the segment file holds also writes
  * `preallocBytes` of zeros after itself, so the next writes land in blocks that already exist
- * and their fdatasync flushes data only. Appending past the file's end makes every fdatasync
- * commit the file system's journal too (the new size): ~120 vs ~82 us per write + fdatasync
+ * and their sync flushes data only. Appending past the file's end makes every sync commit the
+ * file system's journal too (the new size): ~120 vs ~82 us per write + fdatasync
  * here alone, ~180 vs ~150 us with three nodes sharing the disk (PostgreSQL zero-fills its WAL
  * segments for the same reason). Recovery reads the zeros as the end of the log; a segment is
  * cut to its records before the next one starts, so only the last one ever ends in zeros.
@@ -27,7 +33,7 @@
  * start (the log is the node's durable truth: guessing past a hole could drop acknowledged data).
  */
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
-import { fdatasync as fdatasyncCb, writev as writevCb, writevSync } from 'node:fs';
+import { writev as writevCb, writevSync, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry, EntryType, HardState } from '../raft/types.ts';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
@@ -109,7 +115,7 @@ export class Wal {
   private readonly cache: EntryCache;
   private queue: Queued[] = [];
   private pumping = false;
-  /** A queued batch's pwrite + fdatasync is running. */
+  /** A queued batch's pwrite (durable when done: O_DSYNC) is running. */
   private ioInFlight = false;
   private closed = false;
 
@@ -181,7 +187,7 @@ export class Wal {
     return this.lengths[index - this.start] ?? 0;
   }
 
-  /** Writes and fdatasyncs on the calling thread. */
+  /** Writes (durably: O_DSYNC) on the calling thread. */
   writeSync(w: WalWrite): void {
     this.assertOpen();
     if (this.ioInFlight || this.queue.length > 0) throw walError('a synchronous write while queued writes are in flight');
@@ -191,8 +197,7 @@ export class Wal {
     const at = seg.size;
     const pad = this.padFor(seg, bytes);
     const n = writevSync(seg.fd, pad === null ? parts : [...parts, pad], at);
-    if (n < bytes) throw walError(`short write ${n} of ${bytes}`);
-    fdatasyncSync(seg.fd);
+    if (n < bytes) throw walError(`short write ${n} of ${bytes}`); // O_DSYNC: on disk now
     seg.size += bytes;
     seg.allocated = Math.max(seg.allocated, at + n);
     this.applyWrite(w, encoded.chunks, seg, at);
@@ -296,7 +301,7 @@ export class Wal {
           if (err) return reject(err);
           if (n < bytes) return reject(walError(`short write ${n} of ${bytes}`));
           written = n;
-          fdatasyncCb(seg.fd, (e) => (e ? reject(e) : resolve()));
+          resolve(); // O_DSYNC: on disk now
         });
       });
     } finally {
@@ -333,7 +338,7 @@ export class Wal {
     }
     const seq = (active?.seq ?? 0) + 1;
     const path = join(this.dir, `seg-${String(seq).padStart(16, '0')}.wal`);
-    const fd = openSync(path, 'w+');
+    const fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_DSYNC);
     const seg: Segment = { seq, path, fd, size: 0, allocated: 0, maxIndex: 0 };
     if (this.hs !== null) {
       const head = encodeHardState(this.hs);
@@ -413,7 +418,7 @@ export class Wal {
 
   private recover(seq: number, last: boolean): void {
     const path = join(this.dir, `seg-${String(seq).padStart(16, '0')}.wal`);
-    const fd = openSync(path, 'r+');
+    const fd = openSync(path, fsc.O_RDWR | fsc.O_DSYNC);
     const seg: Segment = { seq, path, fd, size: 0, allocated: 0, maxIndex: 0 };
     this.segments.push(seg);
     const size = fstatSync(fd).size;

@@ -1,7 +1,7 @@
 // The Raft log's segment files (node/replication/wal.ts): real files, reopened as after a crash;
 // torn tails, damage, rotation, compaction, resets, group commit, and a seeded model check.
 import test from 'ava';
-import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, constants, readdirSync, readFileSync, readlinkSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Wal } from '../../node/replication/wal.ts';
@@ -192,7 +192,7 @@ test('a reset restarts the log after a snapshot point', async (t) => {
   await r.close();
 });
 
-test('queued writes share one fdatasync and become visible in order', async (t) => {
+test('queued writes share one durable write and become visible in order', async (t) => {
   const dir = await tempDir(t);
   const w = Wal.open({ dir });
   const seen: number[] = [];
@@ -203,6 +203,36 @@ test('queued writes share one fdatasync and become visible in order', async (t) 
   t.is(seen.length, 50);
   for (let i = 0; i < 50; i++) t.true(seen[i]! >= i + 1, 'a write is visible when it resolves');
   t.deepEqual([...seen].sort((a, b) => a - b), seen, 'in order');
+  await w.close();
+});
+
+/** Open flags (octal, /proc/self/fdinfo) of every descriptor this process holds on a file in `dir`. */
+function openFlags(dir: string): number[] {
+  const out: number[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target = '';
+    try { target = readlinkSync(`/proc/self/fd/${fd}`); } catch { continue; }
+    if (!target.startsWith(`${dir}/`)) continue;
+    const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+    if (flags !== undefined) out.push(parseInt(flags, 8));
+  }
+  return out;
+}
+
+test('every segment is open with O_DSYNC: a write is on disk when it returns, with no fdatasync after it', async (t) => {
+  const dir = await tempDir(t);
+  let w = Wal.open({ dir, segmentBytesMax: 4096 });
+  w.writeSync({ entries: ents(1, 40, 1, 64), hardState: { term: 1, vote: 'a', commit: 1 } });
+  await w.write({ entries: ents(41, 80, 1, 64) });
+  t.true(segments(dir).length >= 2, 'rotated: a new segment was created');
+  const created = openFlags(dir);
+  t.true(created.length >= 1);
+  for (const flags of created) t.true((flags & constants.O_DSYNC) !== 0, `flags ${flags.toString(8)}`);
+  await w.close();
+  w = Wal.open({ dir, segmentBytesMax: 4096 });
+  const recovered = openFlags(dir);
+  t.true(recovered.length >= 1);
+  for (const flags of recovered) t.true((flags & constants.O_DSYNC) !== 0, `flags ${flags.toString(8)} after reopening`);
   await w.close();
 });
 
