@@ -24,18 +24,29 @@ export interface RaftEngineDeps {
 
 const OK: CommandResult = { type: 'ok' };
 
-/** Asks `to` to take over and waits (bounded) until this node is no longer leader. */
+/**
+ * Asks `to` to take over and waits (bounded) until this node follows `to`: +OK means the
+ * leadership is there, not merely that this node let go. A transfer is best effort in Raft (a
+ * lost TimeoutNow aborts it after an election timeout; a lost vote lets another node win), so
+ * the caller hears TRYAGAIN with where the leadership is instead.
+ */
 async function transfer(node: RaftNode, to: string): Promise<CommandResult> {
   const st = node.status();
   if (!st.conf.voters.includes(to) || to === st.id) return errorResult(ErrorCode.SYNTAX, `'${to}' is not another voter of this shard`);
   node.transferLeadership(to);
-  const deadline = Date.now() + 3000;
+  const deadline = Date.now() + TRANSFER_WAIT_MS;
   while (Date.now() < deadline) {
-    if (node.status().role !== 'leader') return OK;
+    const now = node.status();
+    if (now.role !== 'leader' && now.leader === to) return OK;
     await new Promise((r) => setTimeout(r, 20));
   }
-  return errorResult(ErrorCode.TRY_AGAIN, `leadership did not move to ${to} within 3 s`);
+  const now = node.status();
+  const where = now.role === 'leader' ? 'this node still leads' : `leader now ${now.leader ?? 'unknown'}`;
+  return errorResult(ErrorCode.TRY_AGAIN, `leadership did not move to ${to} within ${TRANSFER_WAIT_MS / 1000} s (${where}); retry`);
 }
+
+/** How long SEQDB.TRANSFER waits for the target to lead: a few election timeouts. */
+const TRANSFER_WAIT_MS = 3000;
 
 export class RaftEngine implements Engine {
   constructor(private readonly d: RaftEngineDeps) {}

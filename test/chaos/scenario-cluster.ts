@@ -89,10 +89,20 @@ try {
   out.linkUpInfo = (await cluster.info(2, 2_000)) !== null;
 
   // Leader transfer, then remove a follower and add it back with a fresh identity.
-  const leader = (await cluster.waitForLeader('s0', 10_000))!.index;
-  const target = (leader + 1) % 3;
-  out.transferReply = await cluster.transferLeader('s0', target);
-  out.leaderAfterTransfer = await waitFor(async () => (await cluster.leader('s0'))?.index === target);
+  // Only once every link is back and each follower has caught up: a transfer is best effort
+  // (Raft aborts it when TimeoutNow or a vote is lost, and links just brought up may still drop
+  // sends for one backoff), so a loaded machine may also need another try.
+  out.inSyncBeforeTransfer = await waitFor(inSync);
+  let target = -1;
+  out.transferAttempts = 0;
+  for (let attempt = 1; attempt <= 3 && out.leaderAfterTransfer !== true; attempt++) {
+    const leader = (await cluster.waitForLeader('s0', 10_000))!.index;
+    target = (leader + 1) % 3;
+    out.transferAttempts = attempt;
+    out.transferReply = await cluster.transferLeader('s0', target);
+    out.leaderAfterTransfer = out.transferReply === 'OK' && await waitFor(async () => (await cluster.leader('s0'))?.index === target, 5_000);
+  }
+  if (out.leaderAfterTransfer !== true) out.logTails = cluster.logTails();
   const victim = (target + 1) % 3;
   const oldId = cluster.nodes[victim]!.nodeId;
   out.removeReply = await cluster.removeNode(victim);
@@ -107,6 +117,14 @@ try {
   process.exitCode = 1;
 } finally {
   await cluster.shutdown();
+}
+
+/** The leader's member list shows every voter matching the same, newest index. */
+async function inSync(): Promise<boolean> {
+  const l = await cluster.leader('s0');
+  const members = l === null ? '' : (await cluster.info(l.index))?.members ?? '';
+  const matches = members.split(',').filter((m) => m.includes('/voter/')).map((m) => m.split('/').at(-1));
+  return matches.length === 3 && matches.every((m) => m !== '-' && m === matches[0]);
 }
 
 async function roleOf(i: number, want: string[]): Promise<string> {

@@ -68,3 +68,18 @@ test('SIGTERM on the leader transfers leadership first; SEQDB.TRANSFER moves it 
   // typically ~100-250 ms here. The bound leaves room for a loaded 2-core machine.
   t.true(maxGapMs < 1500, `pause ${maxGapMs} ms; errors seen: ${client.errors.slice(-20).join(' | ')}`);
 });
+
+test('SEQDB.TRANSFER to a node that cannot take over answers TRYAGAIN, and the leader keeps serving', async (t) => {
+  const c = await Cluster.start(t, { size: 3 });
+  const leader = await c.waitForLeader(3);
+  const target = c.nodes.find((n) => n.index !== leader)!.index;
+  const targetId = await nodeId(c, target);
+  // A stopped target never answers TimeoutNow: the leader aborts the transfer after an election
+  // timeout and +OK (which promises the target leads) must not be sent.
+  c.kill(target, 'SIGSTOP');
+  t.teardown(() => c.kill(target, 'SIGCONT'));
+  const reply = (await command(c.nodes[leader]!.port, ['SEQDB.TRANSFER', targetId], 6000)).trim();
+  t.regex(reply, /^-TRYAGAIN /);
+  t.is((await command(c.nodes[leader]!.port, ['INC', 'b', 'after'], 3000)).trim(), ':1');
+  c.kill(target, 'SIGCONT');
+});
