@@ -3,13 +3,15 @@
  * distinct sequences created by pipelined INCs through the router (each also stores the router's
  * ID token, as in production). Reports every node's RSS, then kill -9 of one follower and the
  * time until the restarted process answers INFO with its applied index back at the shard's
- * commit index (restart = open LMDB, replay nothing already applied, rejoin).
+ * commit index (restart = open LMDB, replay nothing already applied, rejoin). Then the same
+ * after a simulated OS crash: the state LMDB is discarded and rebuilt from the snapshot and log.
  *
  *   node --import=tsx bench/memory-restart.ts [--sequences 1000000] [--connections 16] [--pipeline 64]
  *     [--port 17700] [--max-load-s 600]
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RespClient, rssMb, sleep, startDev } from './dev-cluster.ts';
 
@@ -45,6 +47,48 @@ async function load(port: number, n: number, connections: number, pipeline: numb
   for (const c of conns) c.close();
   if (errors > 0) console.log(`  ${errors} error replies while loading`);
   return done;
+}
+
+interface Restart { readonly pid: number; readonly answeredMs: number; readonly appliedAtAnswer: number; readonly caughtUpMs: number; readonly rssMb: { total: number; anon: number } }
+
+/**
+ * kill -9 of a follower and the same command line again; times until it answers INFO and until
+ * its applied index is back at `commit`. With `osCrash`, the state dir's boot marker is changed
+ * first, as if the OS had restarted since it was written: the node must discard its unsynced
+ * state LMDB and rebuild it from the Raft snapshot and log (state-reboot-guard.ts).
+ */
+async function restartFollower(follower: { pid: number; port: number }, commit: number, extra: number[], osCrash: boolean): Promise<Restart> {
+  const argv = readFileSync(`/proc/${follower.pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  // Same environment too: dev passes the cluster secret to its nodes there.
+  const env = Object.fromEntries(readFileSync(`/proc/${follower.pid}/environ`, 'utf8').split('\0')
+    .filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  process.kill(follower.pid, 'SIGKILL');
+  await sleep(500);
+  if (osCrash) {
+    const dataDir = argv[argv.indexOf('--data') + 1];
+    if (argv.indexOf('--data') < 0 || dataDir === undefined) throw new Error('no --data on the node command line');
+    writeFileSync(join(dataDir, 'lmdb', 'written-by-boot'), 'an-earlier-boot');
+  }
+  const started = performance.now();
+  // stdin a pipe, as dev does: a node exits when its stdin ends.
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'ignore'], env });
+  extra.push(child.pid!);
+  let answeredMs = NaN;
+  let appliedAtAnswer = 0;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const i = await info(follower.port);
+    if (i !== null && Number.isNaN(answeredMs)) {
+      answeredMs = performance.now() - started;
+      appliedAtAnswer = Number(infoField(i, 'applied_index') ?? 0);
+    }
+    if (i !== null && Number(infoField(i, 'applied_index') ?? 0) >= commit) break;
+    if (Date.now() > deadline) throw new Error('restarted node did not catch up in 120 s');
+    await sleep(20);
+  }
+  const caughtUpMs = performance.now() - started;
+  await sleep(500);
+  return { pid: child.pid!, answeredMs, appliedAtAnswer, caughtUpMs, rssMb: rssMb(child.pid!) };
 }
 
 async function main(): Promise<void> {
@@ -93,28 +137,10 @@ async function main(): Promise<void> {
       if (role === 'follower' && !follower) follower = n;
     }
     if (!follower) throw new Error('no follower found');
-    const argv = readFileSync(`/proc/${follower.pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
-    // Same environment too: dev passes the cluster secret to its nodes there.
-    const env = Object.fromEntries(readFileSync(`/proc/${follower.pid}/environ`, 'utf8').split('\0')
-      .filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-    process.kill(follower.pid, 'SIGKILL');
-    await sleep(500);
-    const started = performance.now();
-    // stdin a pipe, as dev does: a node exits when its stdin ends.
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'ignore'], env });
-    extra.push(child.pid!);
-    let answeredMs = NaN;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const i = await info(follower.port);
-      if (i !== null && Number.isNaN(answeredMs)) answeredMs = performance.now() - started;
-      if (i !== null && Number(infoField(i, 'applied_index') ?? 0) >= commit) break;
-      if (Date.now() > deadline) throw new Error('restarted node did not catch up in 60 s');
-      await sleep(20);
-    }
-    const caughtUpMs = performance.now() - started;
-    await sleep(500);
-    console.log(`restart of a follower with ${created.toLocaleString('en')} sequences: answers INFO after ${answeredMs.toFixed(0)} ms, applied index back at the commit index after ${caughtUpMs.toFixed(0)} ms (goal < 2000 ms); RSS after restart ${rssMb(child.pid!).total.toFixed(0)} MB (${rssMb(child.pid!).anon.toFixed(0)} MB anonymous)`);
+    const restart = await restartFollower(follower, commit, extra, false);
+    console.log(`restart of a follower with ${created.toLocaleString('en')} sequences: answers INFO after ${restart.answeredMs.toFixed(0)} ms, applied index back at the commit index after ${restart.caughtUpMs.toFixed(0)} ms (goal < 2000 ms); RSS after restart ${restart.rssMb.total.toFixed(0)} MB (${restart.rssMb.anon.toFixed(0)} MB anonymous)`);
+    const rebuild = await restartFollower({ pid: restart.pid, port: follower.port }, commit, extra, true);
+    console.log(`restart after an OS crash (state LMDB discarded, rebuilt from the Raft snapshot and log): answers INFO after ${rebuild.answeredMs.toFixed(0)} ms (applied index ${rebuild.appliedAtAnswer} of ${commit}), applied index back at the commit index after ${rebuild.caughtUpMs.toFixed(0)} ms; RSS after ${rebuild.rssMb.total.toFixed(0)} MB (${rebuild.rssMb.anon.toFixed(0)} MB anonymous)`);
   } finally {
     for (const pid of extra) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     await cluster.stop();

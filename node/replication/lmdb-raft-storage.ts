@@ -209,6 +209,11 @@ export class LmdbRaftStorage implements Storage {
     return { meta, data: this.images.read() };
   }
 
+  /** The stored snapshot's image in chunks, without holding it whole (SnapshotImages.chunks). */
+  snapshotChunks(): Generator<Uint8Array> {
+    return this.images.chunks();
+  }
+
   // ---- Durable writes (driver) ----
 
   hardState(): HardState {

@@ -98,3 +98,30 @@ export function unwrapSnapshot(data: Uint8Array): { members: MembersImage; state
     return null;
   }
 }
+
+/**
+ * unwrapSnapshot over an image in chunks: reads the envelope from the first chunks and leaves
+ * the rest of `chunks` (the state image) to be read from `state`. Null if there is no envelope.
+ */
+export function unwrapSnapshotChunks(chunks: Iterator<Uint8Array>): { members: MembersImage; state: Iterable<Uint8Array> } | null {
+  let head = Buffer.alloc(0);
+  const want = (): number => (head.length < 8 ? 8 : 8 + head.readUInt32BE(4));
+  while (head.length < want()) {
+    const next = chunks.next();
+    if (next.done === true) return null;
+    head = Buffer.concat([head, next.value]);
+    if (head.length >= 4 && !head.subarray(0, 4).equals(MAGIC)) return null;
+  }
+  const env = unwrapSnapshot(head.subarray(0, want()));
+  if (env === null) return null;
+  const rest = head.subarray(want());
+  const state = (function* (): Generator<Uint8Array> {
+    try {
+      if (rest.length > 0) yield rest;
+      for (let next = chunks.next(); next.done !== true; next = chunks.next()) yield next.value;
+    } finally {
+      chunks.return?.(); // a reader that stops early releases what holds the chunks
+    }
+  })();
+  return { members: env.members, state };
+}

@@ -36,17 +36,33 @@ export class SnapshotImages {
     this.currentIndex = currentIndex;
   }
 
-  /** The current image, whole (for InstallSnapshot and imports); empty if there is none. */
+  /** The current image, whole (for InstallSnapshot); empty if there is none. */
   read(): Uint8Array {
-    const ref = this.meta.get('imageRef') as ImageRef | undefined;
-    if (ref === undefined) return (this.meta.get('snapData') as Uint8Array | undefined) ?? new Uint8Array(0);
-    const parts: Buffer[] = [];
-    for (let i = 0; i < ref.chunks; i++) {
-      const chunk = this.image.getBinary(chunkKey(ref.gen, i));
-      if (chunk === undefined) throw new Error(`snapshot image chunk ${ref.gen}/${i} missing`);
-      parts.push(Buffer.from(chunk));
+    return Buffer.concat([...this.chunks()]);
+  }
+
+  /**
+   * The current image chunk by chunk (about IMAGE_CHUNK_BYTES each), all from one read
+   * transaction, so an image made current meanwhile cannot mix in. Iterate to the end or call
+   * `return()` to release the transaction.
+   */
+  *chunks(): Generator<Uint8Array> {
+    const txn = this.image.useReadTransaction();
+    try {
+      const ref = this.meta.get('imageRef', { transaction: txn }) as ImageRef | undefined;
+      if (ref === undefined) {
+        const legacy = this.meta.get('snapData', { transaction: txn }) as Uint8Array | undefined;
+        if (legacy !== undefined) yield legacy;
+        return;
+      }
+      for (let i = 0; i < ref.chunks; i++) {
+        const chunk = this.image.get(chunkKey(ref.gen, i), { transaction: txn });
+        if (chunk === undefined) throw new Error(`snapshot image chunk ${ref.gen}/${i} missing`);
+        yield chunk;
+      }
+    } finally {
+      txn.done();
     }
-    return Buffer.concat(parts);
   }
 
   head(): Uint8Array | undefined {

@@ -12,7 +12,7 @@ import { startsWith } from './kv.ts';
 import { CachedTxn } from './cached-txn.ts';
 import { SPACE_META, SPACE_SEQUENCE, SPACE_TOKEN } from './keys.ts';
 import { getAppliedIndex, stateSummary, type StateSummary } from './meta.ts';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
+import { encodeSnapshot, snapshotEntryViews } from './snapshot.ts';
 
 export interface LmdbStoreOptions {
   /** Directory of the LMDB environment; created if missing. */
@@ -110,13 +110,31 @@ export class LmdbStore {
     }
   }
 
-  /** Replaces the whole state with a snapshot image, in one durable transaction. */
-  async importSnapshot(chunks: Iterable<Uint8Array>): Promise<void> {
-    const entries = [...decodeSnapshot(chunks)];
+  /**
+   * Replaces the whole state with a snapshot image, in one durable transaction. `image` opens
+   * the image's chunks and is called twice: the first pass only checks it, because lmdb-js
+   * commits a batched transaction whose callback threw, so a damaged image found halfway would
+   * leave half a state (with, perhaps, the image's applied index). The second pass writes as it
+   * decodes, and the old keys go a batch at a time: neither image, entries nor old state sit in
+   * the heap whole (at 1M sequences that was ~160 MB).
+   */
+  async importSnapshot(image: () => Iterable<Uint8Array>): Promise<void> {
+    let entries = 0;
+    for (const _ of snapshotEntryViews(image())) entries++;
     await this.write(() => {
-      for (const { key } of [...this.db.getRange({})].map(toEntry)) this.db.removeSync(key);
-      for (const { key, value } of entries) this.db.putSync(key, value);
+      for (let keys = this.someKeys(); keys.length > 0; keys = this.someKeys()) for (const key of keys) this.db.removeSync(key);
+      let written = 0;
+      for (const { key, value } of snapshotEntryViews(image())) {
+        this.db.putSync(key, value);
+        written++;
+      }
+      if (written !== entries) throw new Error(`snapshot image changed between its check (${entries} entries) and its import (${written})`);
     });
+  }
+
+  /** Up to 10,000 keys of the state db (removing while iterating a range is not allowed). */
+  private someKeys(): Buffer[] {
+    return [...this.db.getKeys({ limit: 10_000 })];
   }
 
   async close(): Promise<void> {

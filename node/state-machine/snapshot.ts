@@ -71,10 +71,19 @@ class ChunkWriter {
 
 /** Parses a snapshot image given in chunks split anywhere. Throws on any malformation. */
 export function* decodeSnapshot(chunks: Iterable<Uint8Array>): Generator<KvEntry> {
-  let carry = Buffer.alloc(0);
+  for (const { key, value } of snapshotEntryViews(chunks)) yield { key: Buffer.from(key), value: Buffer.from(value) };
+}
+
+/**
+ * decodeSnapshot without copies: keys and values are views into the chunks (or into the join of
+ * two where a record spans them), for a caller that copies what it keeps, such as an LMDB put.
+ */
+export function* snapshotEntryViews(chunks: Iterable<Uint8Array>): Generator<KvEntry> {
+  let carry: Buffer = Buffer.alloc(0);
   let sawMagic = false;
   for (const chunk of chunks) {
-    carry = carry.length === 0 ? Buffer.from(chunk) : Buffer.concat([carry, chunk]);
+    const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    carry = carry.length === 0 ? b : Buffer.concat([carry, b]);
     if (!sawMagic) {
       if (carry.length < MAGIC.length) continue;
       if (!carry.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a SeqDB snapshot');
@@ -89,8 +98,7 @@ export function* decodeSnapshot(chunks: Iterable<Uint8Array>): Generator<KvEntry
       const valueLength = carry.readUInt32BE(at + 2 + keyLength);
       const end = at + 6 + keyLength + valueLength;
       if (carry.length < end) break;
-      const key = Buffer.from(carry.subarray(at + 2, at + 2 + keyLength));
-      yield { key, value: Buffer.from(carry.subarray(at + 6 + keyLength, end)) };
+      yield { key: carry.subarray(at + 2, at + 2 + keyLength), value: carry.subarray(at + 6 + keyLength, end) };
       at = end;
     }
     carry = carry.subarray(at);

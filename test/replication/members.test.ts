@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Members, unwrapSnapshot, wrapSnapshot } from '../../node/replication/members.ts';
+import { Members, unwrapSnapshot, unwrapSnapshotChunks, wrapSnapshot } from '../../node/replication/members.ts';
 import { encodeConfChange } from '../../node/raft/conf-change-codec.ts';
 import { EntryType, type ConfChange, type Entry } from '../../node/raft/types.ts';
 
@@ -37,4 +37,20 @@ test('the snapshot envelope carries members and the state image', (t) => {
   t.true(other.isRemoved('z'));
   t.is(unwrapSnapshot(Buffer.from('garbage')), null);
   t.is(unwrapSnapshot(Buffer.concat([Buffer.from('SQRS'), Buffer.from([0, 0, 0, 99])])), null);
+});
+
+test('an image in chunks unwraps like the whole, wherever the chunks split it', (t) => {
+  const m = new Members('a', 'h:1');
+  m.applyEntry(cc(2, { type: 'addLearner', nodeId: 'b', context: 'h:2' }));
+  const data = Buffer.from(wrapSnapshot(m.image(), [Buffer.from('SEQDBSN1-state-bytes')]));
+  const whole = unwrapSnapshot(data)!;
+  for (let size = 1; size <= data.length; size++) {
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < data.length; at += size) chunks.push(data.subarray(at, at + size));
+    const env = unwrapSnapshotChunks(chunks[Symbol.iterator]())!;
+    t.deepEqual(env.members, whole.members, `chunks of ${size}`);
+    t.is(Buffer.concat([...env.state]).toString(), 'SEQDBSN1-state-bytes', `chunks of ${size}`);
+  }
+  t.is(unwrapSnapshotChunks([Buffer.from('garbage')][Symbol.iterator]()), null);
+  t.is(unwrapSnapshotChunks([data.subarray(0, 10)][Symbol.iterator]()), null, 'envelope cut short');
 });
