@@ -9,11 +9,17 @@
  *   node --import=tsx bench/memory-restart.ts [--sequences 1000000] [--connections 16] [--pipeline 64]
  *     [--port 17700] [--max-load-s 600]
  */
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RespClient, rssMb, sleep, startDev } from './dev-cluster.ts';
+
+/** What INFO says the heap and Buffers hold. */
+function heapOf(i: string | null): string {
+  const mb = (field: string) => (Number(infoField(i, field) ?? NaN) / 2 ** 20).toFixed(0);
+  return `heap used ${mb('used_memory_heap')} of ${mb('used_memory_heap_total')} MB, external ${mb('used_memory_external')} MB (Buffers ${mb('used_memory_array_buffers')} MB)`;
+}
 
 function infoField(info: unknown, field: string): string | undefined {
   return typeof info === 'string' ? new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim() : undefined;
@@ -27,8 +33,8 @@ async function info(port: number): Promise<string | null> {
   return typeof r === 'string' ? r : null;
 }
 
-/** Creates sequences m0..m(n-1) with `connections` x `pipeline` INCs in flight; returns how many. */
-async function load(port: number, n: number, connections: number, pipeline: number, maxS: number): Promise<number> {
+/** Creates sequences <prefix>0..<prefix>(n-1) with `connections` x `pipeline` INCs in flight; returns how many. */
+async function load(port: number, n: number, connections: number, pipeline: number, maxS: number, prefix = 'm'): Promise<number> {
   const conns = await Promise.all(Array.from({ length: connections }, () => RespClient.connect(port)));
   let next = 0; let done = 0; let errors = 0;
   const deadline = Date.now() + maxS * 1000;
@@ -37,7 +43,7 @@ async function load(port: number, n: number, connections: number, pipeline: numb
   const worker = async (c: RespClient): Promise<void> => {
     while (next < n && Date.now() < deadline && errors < 1000) {
       const i = next++;
-      const r = await c.call(['INC', 'mem', `m${i}`]);
+      const r = await c.call(['INC', 'mem', `${prefix}${i}`]);
       if (typeof r === 'number') done++;
       else if (errors++ < 3) console.log(`  error reply: ${r instanceof Error ? r.message : String(r)}`);
     }
@@ -49,46 +55,82 @@ async function load(port: number, n: number, connections: number, pipeline: numb
   return done;
 }
 
-interface Restart { readonly pid: number; readonly answeredMs: number; readonly appliedAtAnswer: number; readonly caughtUpMs: number; readonly rssMb: { total: number; anon: number } }
+interface Restart {
+  readonly pid: number;
+  readonly commit: number;
+  readonly answeredMs: number;
+  readonly appliedAtAnswer: number;
+  readonly caughtUpMs: number;
+  readonly rssMb: { total: number; anon: number };
+  /** Anonymous RSS peaks (MB) from kill to caught up: the restarted node and the leader. */
+  readonly peakAnonMb: { node: number; leader: number; nodeInfo: string; leaderInfo: string };
+  /** The size of the snapshot image its log says it installed from the leader (false: none). */
+  readonly installedSnapshot: number | false;
+}
 
 /**
  * kill -9 of a follower and the same command line again; times until it answers INFO and until
- * its applied index is back at `commit`. With `osCrash`, the state dir's boot marker is changed
- * first, as if the OS had restarted since it was written: the node must discard its unsynced
- * state LMDB and rebuild it from the Raft snapshot and log (state-reboot-guard.ts).
+ * its applied index is back at the leader's commit index. `prepare` runs while it is down (given
+ * its data dir): e.g. changing the state dir's boot marker, as if the OS had restarted, so the
+ * node must discard its unsynced state LMDB and rebuild it (state-reboot-guard.ts); or more
+ * writes and a snapshot on the leader, so it must catch up by InstallSnapshot.
  */
-async function restartFollower(follower: { pid: number; port: number }, commit: number, extra: number[], osCrash: boolean): Promise<Restart> {
+async function restartFollower(
+  follower: { pid: number; port: number },
+  leader: { pid: number; port: number },
+  extra: number[],
+  prepare: (dataDir: string, env: Record<string, string>, shard: string) => Promise<void> = async () => {},
+): Promise<Restart> {
   const argv = readFileSync(`/proc/${follower.pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
   // Same environment too: dev passes the cluster secret to its nodes there.
   const env = Object.fromEntries(readFileSync(`/proc/${follower.pid}/environ`, 'utf8').split('\0')
     .filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const dataDir = argv[argv.indexOf('--data') + 1];
+  if (argv.indexOf('--data') < 0 || dataDir === undefined) throw new Error('no --data on the node command line');
   process.kill(follower.pid, 'SIGKILL');
   await sleep(500);
-  if (osCrash) {
-    const dataDir = argv[argv.indexOf('--data') + 1];
-    if (argv.indexOf('--data') < 0 || dataDir === undefined) throw new Error('no --data on the node command line');
-    writeFileSync(join(dataDir, 'lmdb', 'written-by-boot'), 'an-earlier-boot');
-  }
+  await prepare(dataDir, env, argv[argv.indexOf('--shard') + 1] ?? '1');
+  const commit = Number(infoField(await info(leader.port), 'commit_index') ?? NaN);
   const started = performance.now();
   // stdin a pipe, as dev does: a node exits when its stdin ends.
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'ignore', 'ignore'], env });
+  const logPath = join(dataDir, `bench-restart-${Date.now()}.log`);
+  const logFd = openSync(logPath, 'w');
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', logFd, logFd], env });
+  closeSync(logFd);
   extra.push(child.pid!);
+  const peak = { node: 0, leader: 0, nodeInfo: '-', leaderInfo: '-' };
+  const sampler = setInterval(() => {
+    try {
+      const n = rssMb(child.pid!).anon;
+      const l = rssMb(leader.pid).anon;
+      if (n > peak.node) void info(follower.port).then((i) => { peak.nodeInfo = heapOf(i); });
+      if (l > peak.leader) void info(leader.port).then((i) => { peak.leaderInfo = heapOf(i); });
+      peak.node = Math.max(peak.node, n);
+      peak.leader = Math.max(peak.leader, l);
+    } catch { /* starting or gone */ }
+  }, 50);
   let answeredMs = NaN;
   let appliedAtAnswer = 0;
   const deadline = Date.now() + 120_000;
-  for (;;) {
-    const i = await info(follower.port);
-    if (i !== null && Number.isNaN(answeredMs)) {
-      answeredMs = performance.now() - started;
-      appliedAtAnswer = Number(infoField(i, 'applied_index') ?? 0);
+  try {
+    for (;;) {
+      const i = await info(follower.port);
+      if (i !== null && Number.isNaN(answeredMs)) {
+        answeredMs = performance.now() - started;
+        appliedAtAnswer = Number(infoField(i, 'applied_index') ?? 0);
+      }
+      if (i !== null && Number(infoField(i, 'applied_index') ?? 0) >= commit) break;
+      if (Date.now() > deadline) throw new Error('restarted node did not catch up in 120 s');
+      await sleep(20);
     }
-    if (i !== null && Number(infoField(i, 'applied_index') ?? 0) >= commit) break;
-    if (Date.now() > deadline) throw new Error('restarted node did not catch up in 120 s');
-    await sleep(20);
+  } finally {
+    clearInterval(sampler);
   }
   const caughtUpMs = performance.now() - started;
   await sleep(500);
-  return { pid: child.pid!, answeredMs, appliedAtAnswer, caughtUpMs, rssMb: rssMb(child.pid!) };
+  const installed = /installed snapshot at index \d+ term \d+ \((\d+) bytes\)/.exec(readFileSync(logPath, 'utf8'));
+  const installedSnapshot = installed === null ? false : Number(installed[1]);
+  return { pid: child.pid!, commit, answeredMs, appliedAtAnswer, caughtUpMs, rssMb: rssMb(child.pid!), peakAnonMb: peak, installedSnapshot };
 }
 
 async function main(): Promise<void> {
@@ -127,20 +169,33 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     const nodes = cluster.nodes();
     let follower: { pid: number; port: number } | null = null;
-    let commit = 0;
+    let leader: { pid: number; port: number } | null = null;
     for (const n of nodes) {
       const i = await info(n.port);
       const role = infoField(i, 'role');
-      commit = Math.max(commit, Number(infoField(i, 'commit_index') ?? 0));
       const m = rssMb(n.pid);
       console.log(`node :${n.port} ${role} RSS ${m.total.toFixed(0)} MB = ${m.anon.toFixed(0)} MB anonymous (heap) + ${m.file.toFixed(0)} MB file-backed (LMDB map); anonymous peak during the load ${(peakAnonMb.get(n.pid) ?? 0).toFixed(0)} MB (goal < 150 MB): ${atPeak.get(n.pid) ?? '-'}`);
       if (role === 'follower' && !follower) follower = n;
+      if (role === 'leader') leader = n;
     }
-    if (!follower) throw new Error('no follower found');
-    const restart = await restartFollower(follower, commit, extra, false);
+    if (!follower || !leader) throw new Error('no follower or no leader found');
+    const peaks = (r: Restart): string => `anonymous peak ${r.peakAnonMb.node.toFixed(0)} MB on it (near it: ${r.peakAnonMb.nodeInfo}), ${r.peakAnonMb.leader.toFixed(0)} MB on the leader (${r.peakAnonMb.leaderInfo})`;
+    const restart = await restartFollower(follower, leader, extra);
     console.log(`restart of a follower with ${created.toLocaleString('en')} sequences: answers INFO after ${restart.answeredMs.toFixed(0)} ms, applied index back at the commit index after ${restart.caughtUpMs.toFixed(0)} ms (goal < 2000 ms); RSS after restart ${restart.rssMb.total.toFixed(0)} MB (${restart.rssMb.anon.toFixed(0)} MB anonymous)`);
-    const rebuild = await restartFollower({ pid: restart.pid, port: follower.port }, commit, extra, true);
-    console.log(`restart after an OS crash (state LMDB discarded, rebuilt from the Raft snapshot and log): answers INFO after ${rebuild.answeredMs.toFixed(0)} ms (applied index ${rebuild.appliedAtAnswer} of ${commit}), applied index back at the commit index after ${rebuild.caughtUpMs.toFixed(0)} ms; RSS after ${rebuild.rssMb.total.toFixed(0)} MB (${rebuild.rssMb.anon.toFixed(0)} MB anonymous)`);
+    const rebuild = await restartFollower({ pid: restart.pid, port: follower.port }, leader, extra, async (dataDir) => {
+      writeFileSync(join(dataDir, 'lmdb', 'written-by-boot'), 'an-earlier-boot');
+    });
+    console.log(`restart after an OS crash (state LMDB discarded, rebuilt from the Raft snapshot and log): answers INFO after ${rebuild.answeredMs.toFixed(0)} ms (applied index ${rebuild.appliedAtAnswer} of ${rebuild.commit}), applied index back at the commit index after ${rebuild.caughtUpMs.toFixed(0)} ms; RSS after ${rebuild.rssMb.total.toFixed(0)} MB (${rebuild.rssMb.anon.toFixed(0)} MB anonymous); ${peaks(rebuild)}`);
+    const leaderPort = leader.port;
+    const behind = await restartFollower({ pid: rebuild.pid, port: follower.port }, leader, extra, async (_dataDir, env, shard) => {
+      // While it is down: more writes, then a snapshot that compacts the log past them (through
+      // the admin command, which proves the cluster secret dev gave its nodes).
+      await load(port, 10_000, 4, 16, 60, 'late');
+      const { SEQDB_EXIT_WITH_PARENT: _, ...adminEnv } = env;
+      const r = spawnSync(process.execPath, ['bin/seqdb.js', 'node', 'admin', 'snapshot', '--addr', `127.0.0.1:${leaderPort}`, '--shard', shard], { env: adminEnv, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`seqdb node admin snapshot: status ${r.status} ${r.signal ?? ""} ${r.error?.message ?? ""} ${r.stdout}${r.stderr}`);
+    });
+    console.log(`a follower down while 10,000 more sequences were written and the log compacted, catching up by InstallSnapshot: answers INFO after ${behind.answeredMs.toFixed(0)} ms, caught up after ${behind.caughtUpMs.toFixed(0)} ms${behind.installedSnapshot === false ? ' (NO InstallSnapshot in its log: the leader still had the entries)' : ` (image of ${(behind.installedSnapshot / 2 ** 20).toFixed(1)} MiB)`}; ${peaks(behind)} (goal < 150 MB)`);
   } finally {
     for (const pid of extra) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     await cluster.stop();

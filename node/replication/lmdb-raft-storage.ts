@@ -22,7 +22,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
-import { SnapshotImages } from './snapshot-images.ts';
+import { chunkedSnapshot, IMAGE_CHUNK_BYTES, SnapshotImages } from './snapshot-images.ts';
 import { Wal, type WalWrite } from './wal.ts';
 import { migrateLmdbLog, reconcileWithSnapshot } from './raft-log-open.ts';
 import {
@@ -202,11 +202,13 @@ export class LmdbRaftStorage implements Storage {
   }
 
   snapshot(): Snapshot {
-    // Meta and image from the database in one read: a background snapshot may have committed a
-    // newer pair whose in-memory `snapMeta` update has not run yet. A mismatched pair would make
-    // a follower re-apply entries its image already holds.
+    // Meta and image ref from the database in one read: a background snapshot may have committed
+    // a newer pair whose in-memory `snapMeta` update has not run yet. A mismatched pair would make
+    // a follower re-apply entries its image already holds. The image is read when it is sent,
+    // from that ref only (a replaced one fails the send, and the core offers the newer one).
     const meta = (this.meta.get('snap') as SnapshotMeta | undefined) ?? this.snapMeta;
-    return { meta, data: this.images.read() };
+    const ref = this.images.ref();
+    return ref === undefined ? { meta, data: this.images.read() } : chunkedSnapshot(meta, ref, this.images);
   }
 
   /** The stored snapshot's image in chunks, without holding it whole (SnapshotImages.chunks). */
@@ -315,16 +317,27 @@ export class LmdbRaftStorage implements Storage {
     return hs.term === this.hs.term && hs.vote === this.hs.vote && hs.commit <= this.hs.commit;
   }
 
-  /** A received snapshot goes to LMDB (image, meta, compaction point) before the log restarts after it. */
+  /**
+   * A received snapshot goes to LMDB (image, meta, compaction point) before the log restarts
+   * after it. The image is written a few chunks per transaction and made current with the meta in
+   * the last one: one transaction of a whole image would hold all of its dirty pages in memory.
+   */
   private async storeSnapshot(snapshot: Snapshot, inline: boolean): Promise<void> {
     const trunc = { index: snapshot.meta.index, term: snapshot.meta.term };
-    const write = (): void => {
+    const finish = (): void => {
       this.truncWritten = trunc;
-      this.putSnapshot(snapshot);
+      this.meta.putSync('snap', snapshot.meta);
       this.meta.putSync('trunc', trunc);
     };
-    if (inline) this.commitNow(write);
-    else await this.commit(write);
+    if (inline) {
+      this.commitNow(() => {
+        this.putSnapshot(snapshot);
+        finish();
+      });
+      return;
+    }
+    const current = await this.images.putStreamed(imageChunks(snapshot.data), snapshot.meta.index, (fn) => this.commit(fn), finish);
+    if (!current) throw new SeqError(ErrorCode.INTERNAL, `received snapshot at ${snapshot.meta.index} is older than the stored one`);
   }
 
   /** Records a snapshot the driver produced from its state machine at `index` (already applied). */
@@ -409,6 +422,11 @@ export class LmdbRaftStorage implements Storage {
   private assertWritable(): void {
     if (this.closed) throw new SeqError(ErrorCode.STORAGE, 'raft storage closed');
   }
+}
+
+/** A whole image as IMAGE_CHUNK_BYTES views (no copies). */
+function* imageChunks(data: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < data.length; at += IMAGE_CHUNK_BYTES) yield data.subarray(at, at + IMAGE_CHUNK_BYTES);
 }
 
 function writeFailure(err: unknown): SeqError {

@@ -104,12 +104,13 @@ export function unwrapSnapshot(data: Uint8Array): { members: MembersImage; state
  * the rest of `chunks` (the state image) to be read from `state`. Null if there is no envelope.
  */
 export function unwrapSnapshotChunks(chunks: Iterator<Uint8Array>): { members: MembersImage; state: Iterable<Uint8Array> } | null {
-  let head = Buffer.alloc(0);
+  let head: Buffer = Buffer.alloc(0);
   const want = (): number => (head.length < 8 ? 8 : 8 + head.readUInt32BE(4));
   while (head.length < want()) {
     const next = chunks.next();
     if (next.done === true) return null;
-    head = Buffer.concat([head, next.value]);
+    const b = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+    head = head.length === 0 ? b : Buffer.concat([head, b]); // a whole image is not copied
     if (head.length >= 4 && !head.subarray(0, 4).equals(MAGIC)) return null;
   }
   const env = unwrapSnapshot(head.subarray(0, want()));

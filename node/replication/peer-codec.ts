@@ -12,6 +12,7 @@
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { Entry, EntryType, Message, MessageType, Snapshot, SnapshotMeta } from '../raft/types.ts';
+import { isChunked, type ChunkedSnapshot } from './snapshot-images.ts';
 
 export const FrameKind = { MESSAGE: 1, SNAP_CHUNK: 2, CONTROL: 3 } as const;
 
@@ -180,25 +181,33 @@ export function encodeMessage(m: Message, opts: PeerCodecOptions = {}): Buffer[]
   w.u8(m.snapshot ? 1 : 0);
   if (m.snapshot) {
     writeSnapMeta(w, m.snapshot.meta);
-    w.u64(m.snapshot.data.length);
+    w.u64(isChunked(m.snapshot) ? m.snapshot.bytes : m.snapshot.data.length);
   }
   const frames = [w.finish(FrameKind.MESSAGE, maxFrame)];
-  if (m.snapshot) frames.push(...chunkFrames(m.snapshot.data, maxFrame));
+  if (m.snapshot && !isChunked(m.snapshot)) frames.push(...snapChunkFrames([m.snapshot.data], maxFrame));
   return frames;
 }
 
-function chunkFrames(data: Uint8Array, maxFrame: number): Buffer[] {
-  const chunk = Math.max(1, maxFrame - 8);
-  const out: Buffer[] = [];
-  for (let off = 0; off < data.length; off += chunk) {
-    const piece = data.subarray(off, Math.min(data.length, off + chunk));
-    const f = Buffer.allocUnsafe(HEADER_BYTES + piece.length);
-    f.writeUInt32BE(1 + piece.length, 0);
-    f[4] = FrameKind.SNAP_CHUNK;
-    f.set(piece, HEADER_BYTES);
-    out.push(f);
+/**
+ * The SNAP_CHUNK frames of a chunked snapshot's image, made as they are taken (the sender pulls
+ * them as its socket drains): the MESSAGE frame of encodeMessage announced its size.
+ */
+export function snapshotImageFrames(s: ChunkedSnapshot, opts: PeerCodecOptions = {}): Generator<Buffer> {
+  return snapChunkFrames(s.chunks(), opts.maxFrameBytes ?? DEFAULT_MAX_FRAME);
+}
+
+function* snapChunkFrames(chunks: Iterable<Uint8Array>, maxFrame: number): Generator<Buffer> {
+  const size = Math.max(1, maxFrame - 8);
+  for (const data of chunks) {
+    for (let off = 0; off < data.length; off += size) {
+      const piece = data.subarray(off, Math.min(data.length, off + size));
+      const f = Buffer.allocUnsafe(HEADER_BYTES + piece.length);
+      f.writeUInt32BE(1 + piece.length, 0);
+      f[4] = FrameKind.SNAP_CHUNK;
+      f.set(piece, HEADER_BYTES);
+      yield f;
+    }
   }
-  return out;
 }
 
 export function encodeControl(control: Record<string, unknown>, opts: PeerCodecOptions = {}): Buffer {
@@ -281,24 +290,52 @@ export class PeerDecoder {
     }
   }
 
+  /**
+   * Bytes are joined only once a whole frame is there: a 1 MiB snapshot chunk arrives in dozens
+   * of socket reads, and joining on every read copied it over and over (~8x its size per frame,
+   * most of a follower's memory peak while receiving a snapshot).
+   */
   private drain(chunk: Uint8Array): PeerFrame[] {
-    this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    if (chunk.byteLength > 0) this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.buffered += chunk.byteLength;
     const out: PeerFrame[] = [];
-    let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    let pos = 0;
-    while (buf.length - pos >= 4) {
-      const len = buf.readUInt32BE(pos);
+    while (this.buffered >= 4) {
+      const len = this.peekU32();
       if (len < 1 || len - 1 > this.maxFrame) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
-      if (buf.length - pos < 4 + len) break;
-      const frame = this.onFrame(buf[pos + 4]!, buf.subarray(pos + 5, pos + 4 + len));
+      if (this.buffered < 4 + len) break;
+      const bytes = this.take(4 + len);
+      const frame = this.onFrame(bytes[4]!, bytes.subarray(5));
       if (frame) out.push(frame);
-      pos += 4 + len;
     }
-    buf = buf.subarray(pos);
-    // Copy the tail so a small remainder never pins a large socket buffer.
-    this.chunks = buf.length ? [Buffer.from(buf)] : [];
-    this.buffered = buf.length;
+    return out;
+  }
+
+  /** The first four buffered bytes as a u32 (they may span chunks). */
+  private peekU32(): number {
+    const first = this.chunks[0]!;
+    if (first.length >= 4) return first.readUInt32BE(0);
+    return Buffer.concat(this.chunks, 4).readUInt32BE(0);
+  }
+
+  /** Removes and returns the first n buffered bytes (a view when one chunk holds them). */
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    this.buffered -= n;
+    if (first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const used = Math.min(c.length, n - filled);
+      c.copy(out, filled, 0, used);
+      filled += used;
+      if (used === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(used);
+    }
     return out;
   }
 

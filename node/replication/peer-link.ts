@@ -6,7 +6,8 @@ import type { Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.ts';
 import { dial } from '../../shared/security/tls-config.ts';
 import { offerPeerAuth } from '../../shared/security/peer-auth.ts';
-import { encodeMessage } from './peer-codec.ts';
+import { encodeMessage, snapshotImageFrames } from './peer-codec.ts';
+import { isChunked } from './snapshot-images.ts';
 import { formatHello } from './peer-hello.ts';
 import { splitAddr } from './control-request.ts';
 import type { TransportOptions } from './transport.ts';
@@ -20,6 +21,13 @@ export interface InboundView {
   heardMs(id: NodeId): number;
 }
 
+/** A message's frames; a chunked snapshot's image frames are pulled as the socket drains. */
+interface QueueItem {
+  frames: Buffer[];
+  readonly snapshot: boolean;
+  readonly image?: Generator<Buffer>;
+}
+
 /**
  * One outbound connection to one peer, with its bounded queue and backoff.
  *
@@ -31,7 +39,7 @@ export interface InboundView {
 export class PeerLink {
   private socket: Socket | null = null;
   private connected = false;
-  private queue: { frames: Buffer[]; snapshot: boolean }[] = [];
+  private queue: QueueItem[] = [];
   private queuedBytes = 0;
   private failures = 0;
   private retryAtMs = 0;
@@ -66,7 +74,9 @@ export class PeerLink {
       this.connect();
       if (!this.socket) return;
     }
-    this.queue.push({ frames, snapshot: m.type === 'snap' });
+    // A chunked image is not counted against queueBytesMax: it is read as it is sent.
+    const image = m.snapshot && isChunked(m.snapshot) ? snapshotImageFrames(m.snapshot, this.opts.codec) : undefined;
+    this.queue.push({ frames, snapshot: m.type === 'snap', ...(image ? { image } : {}) });
     if (m.type === 'snap') this.snapshotsInFlight++;
     this.queuedBytes += bytes;
     this.flush();
@@ -170,11 +180,14 @@ export class PeerLink {
       process.nextTick(() => s.uncork());
     }
     while (this.writable && this.queue.length > 0) {
-      const item = this.queue.shift()!;
+      const item = this.queue[0]!;
       for (const f of item.frames) {
         this.queuedBytes -= f.length;
         this.writable = s.write(f);
       }
+      item.frames = [];
+      if (item.image && !this.pump(s, item.image)) return;
+      this.queue.shift();
       if (item.snapshot) {
         // The callback of the last write fires once the whole image left through the socket.
         s.write(Buffer.alloc(0), (err) => {
@@ -185,9 +198,33 @@ export class PeerLink {
     }
   }
 
+  /**
+   * Writes image frames until the socket asks us to wait (false: 'drain' resumes the flush) or
+   * the image ends (true). An image that can no longer be read (a newer one replaced it) fails
+   * the link: the peer must not take a part of it for the whole.
+   */
+  private pump(s: Socket, image: Generator<Buffer>): boolean {
+    while (this.writable) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = image.next();
+      } catch (err) {
+        this.opts.log(`peer ${this.id}: snapshot image unreadable while sending (${(err as Error).message}); reconnecting`);
+        this.drop(s);
+        return false;
+      }
+      if (next.done === true) return true;
+      this.writable = s.write(next.value);
+    }
+    return false;
+  }
+
   private fail(s: Socket | null): void {
     if (s !== null && s !== this.socket) return;
-    for (const item of this.queue) if (item.snapshot) this.opts.onSnapshotSent(this.id, false);
+    for (const item of this.queue) {
+      item.image?.return(undefined); // releases the image's read transaction
+      if (item.snapshot) this.opts.onSnapshotSent(this.id, false);
+    }
     this.queue = [];
     this.queuedBytes = 0;
     this.socket = null;

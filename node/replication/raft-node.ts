@@ -387,7 +387,7 @@ export class RaftNode {
     this.applier.resetTo(snap.meta.index);
     this.snapshots.installed(snap.data.length);
     this.proposals.coveredBySnapshot(snap.meta.index);
-    this.d.log(`installed snapshot at index ${snap.meta.index} term ${snap.meta.term}`);
+    this.d.log(`installed snapshot at index ${snap.meta.index} term ${snap.meta.term} (${snap.data.length} bytes)`);
   }
 
   /** Reads whose ReadIndex the durable state has reached. */

@@ -10,15 +10,18 @@
  * leftover chunks of other generations are deleted whenever a new one becomes current.
  */
 import type { Database } from 'lmdb';
+import type { Snapshot, SnapshotMeta } from '../raft/types.ts';
 
 export const IMAGE_CHUNK_BYTES = 1 << 20;
 const SNAPSHOT_HEAD_BYTES = 64 * 1024;
 /** Chunks written per transaction while streaming. */
 const CHUNKS_PER_TXN = 8;
 
-interface ImageRef {
+export interface ImageRef {
   readonly gen: number;
   readonly chunks: number;
+  /** Total bytes; absent in refs written before it was recorded. */
+  readonly bytes?: number;
 }
 
 export class SnapshotImages {
@@ -29,6 +32,8 @@ export class SnapshotImages {
    * the storage's own snapshot meta moves, so the check must not lag behind the writes.
    */
   private currentIndex: number;
+  /** Generations being written by putStreamed (not current yet). */
+  private readonly writing = new Set<number>();
 
   constructor(private readonly image: Database<Buffer, string>, private readonly meta: Database<unknown, string>, currentIndex: number) {
     const ref = meta.get('imageRef') as ImageRef | undefined;
@@ -36,25 +41,56 @@ export class SnapshotImages {
     this.currentIndex = currentIndex;
   }
 
-  /** The current image, whole (for InstallSnapshot); empty if there is none. */
+  /** The current image, whole; empty if there is none. */
   read(): Uint8Array {
-    return Buffer.concat([...this.chunks()]);
+    const ref = this.ref();
+    return ref === undefined ? this.legacy() : this.readWhole(ref);
+  }
+
+  /** The current image's generation, chunk count and size (null: none, or a legacy whole image). */
+  ref(): Required<ImageRef> | undefined {
+    const ref = this.meta.get('imageRef') as ImageRef | undefined;
+    if (ref === undefined) return undefined;
+    if (ref.bytes !== undefined) return { ...ref, bytes: ref.bytes };
+    let bytes = 0;
+    for (let i = 0; i < ref.chunks; i++) bytes += this.image.getBinaryFast(chunkKey(ref.gen, i))?.length ?? 0;
+    return { ...ref, bytes };
+  }
+
+  /** The image of `ref`, whole, in one allocation (the chunks are copied into place). */
+  readWhole(ref: Required<ImageRef>): Uint8Array {
+    const out = Buffer.allocUnsafe(ref.bytes);
+    let at = 0;
+    for (const chunk of this.chunksOf(ref)) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    if (at !== ref.bytes) throw new Error(`snapshot image ${ref.gen} has ${at} bytes, not ${ref.bytes}`);
+    return out;
+  }
+
+  /** The current image chunk by chunk (see chunksOf); a legacy whole image as one chunk. */
+  *chunks(): Generator<Uint8Array> {
+    const ref = this.ref();
+    if (ref === undefined) {
+      const legacy = this.legacy();
+      if (legacy.length > 0) yield legacy;
+      return;
+    }
+    yield* this.chunksOf(ref);
   }
 
   /**
-   * The current image chunk by chunk (about IMAGE_CHUNK_BYTES each), all from one read
-   * transaction, so an image made current meanwhile cannot mix in. Iterate to the end or call
-   * `return()` to release the transaction.
+   * The chunks of image `ref` (about IMAGE_CHUNK_BYTES each), all from one read transaction
+   * opened at the first: chunks that a newer image's commit deletes meanwhile stay readable in
+   * it. Throws if `ref` was no longer current when the transaction opened. Iterate to the end or
+   * call `return()` to release the transaction (held while a slow peer receives the image).
    */
-  *chunks(): Generator<Uint8Array> {
+  *chunksOf(ref: ImageRef): Generator<Uint8Array> {
     const txn = this.image.useReadTransaction();
     try {
-      const ref = this.meta.get('imageRef', { transaction: txn }) as ImageRef | undefined;
-      if (ref === undefined) {
-        const legacy = this.meta.get('snapData', { transaction: txn }) as Uint8Array | undefined;
-        if (legacy !== undefined) yield legacy;
-        return;
-      }
+      const now = this.meta.get('imageRef', { transaction: txn }) as ImageRef | undefined;
+      if (now?.gen !== ref.gen) throw new Error(`snapshot image ${ref.gen} was replaced by ${now?.gen ?? 'none'}`);
       for (let i = 0; i < ref.chunks; i++) {
         const chunk = this.image.get(chunkKey(ref.gen, i), { transaction: txn });
         if (chunk === undefined) throw new Error(`snapshot image chunk ${ref.gen}/${i} missing`);
@@ -65,17 +101,24 @@ export class SnapshotImages {
     }
   }
 
+  private legacy(): Uint8Array {
+    return (this.meta.get('snapData') as Uint8Array | undefined) ?? new Uint8Array(0);
+  }
+
   head(): Uint8Array | undefined {
     return this.meta.get('snapHead') as Uint8Array | undefined;
   }
 
-  /** Stores a whole image (of the snapshot at `index`) as the current one; call inside a write transaction. */
+  /**
+   * Stores a whole image (of the snapshot at `index`) as the current one, in the caller's write
+   * transaction: for small images (a new shard's first); a received one goes by putStreamed.
+   */
   putWhole(data: Uint8Array, index: number): void {
     const gen = this.nextGen++;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     let n = 0;
     for (let at = 0; at < b.length || n === 0; at += IMAGE_CHUNK_BYTES) this.image.putSync(chunkKey(gen, n++), b.subarray(at, at + IMAGE_CHUNK_BYTES));
-    this.makeCurrent(gen, n, b.subarray(0, SNAPSHOT_HEAD_BYTES), index);
+    this.makeCurrent(gen, n, b.length, b.subarray(0, SNAPSHOT_HEAD_BYTES), index);
   }
 
   /**
@@ -91,36 +134,51 @@ export class SnapshotImages {
     finish: () => void,
   ): Promise<boolean> {
     const gen = this.nextGen++;
-    let n = 0;
-    let head: Buffer | null = null;
-    let pending: Buffer[] = [];
-    const writePending = (): void => {
-      for (const c of pending) this.image.putSync(chunkKey(gen, n++), c);
-      pending = [];
-    };
-    for (const chunk of chunks) {
-      const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      head ??= Buffer.from(b.subarray(0, SNAPSHOT_HEAD_BYTES));
-      pending.push(b);
-      if (pending.length >= CHUNKS_PER_TXN) await commit(writePending);
+    this.writing.add(gen);
+    try {
+      let n = 0;
+      let bytes = 0;
+      let head: Buffer | null = null;
+      let pending: Buffer[] = [];
+      const writePending = (): void => {
+        for (const c of pending) this.image.putSync(chunkKey(gen, n++), c);
+        pending = [];
+      };
+      for (const chunk of chunks) {
+        const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        head ??= Buffer.from(b.subarray(0, SNAPSHOT_HEAD_BYTES));
+        bytes += b.length;
+        pending.push(b);
+        if (pending.length >= CHUNKS_PER_TXN) await commit(writePending);
+      }
+      let current = false;
+      await commit(() => {
+        if (index < this.currentIndex) return this.dropGen(gen);
+        writePending();
+        this.makeCurrent(gen, n, bytes, head ?? Buffer.alloc(0), index);
+        finish();
+        current = true;
+      });
+      return current;
+    } finally {
+      this.writing.delete(gen);
     }
-    let current = false;
-    await commit(() => {
-      if (index < this.currentIndex) return this.dropGen(gen);
-      writePending();
-      this.makeCurrent(gen, n, head ?? Buffer.alloc(0), index);
-      finish();
-      current = true;
-    });
-    return current;
   }
 
-  private makeCurrent(gen: number, chunks: number, head: Uint8Array, index: number): void {
+  /**
+   * Deletes every other generation's chunks, except those still being written: an own snapshot
+   * and a received one can be written at the same time, each over several transactions, and
+   * whichever finishes first must not delete the other's chunks (the later index wins at its end).
+   */
+  private makeCurrent(gen: number, chunks: number, bytes: number, head: Uint8Array, index: number): void {
     this.currentIndex = index;
-    this.meta.putSync('imageRef', { gen, chunks } satisfies ImageRef);
+    this.meta.putSync('imageRef', { gen, chunks, bytes } satisfies ImageRef);
     this.meta.putSync('snapHead', Buffer.from(head));
     this.meta.removeSync('snapData');
-    for (const key of this.image.getKeys({})) if (genOf(key as string) !== gen) this.image.removeSync(key as string);
+    for (const key of this.image.getKeys({})) {
+      const g = genOf(key as string);
+      if (g !== gen && !this.writing.has(g)) this.image.removeSync(key as string);
+    }
   }
 
   private dropGen(gen: number): void {
@@ -134,4 +192,30 @@ function chunkKey(gen: number, i: number): string {
 
 function genOf(key: string): number {
   return Number(key.slice(0, key.indexOf('/')));
+}
+
+/**
+ * A stored snapshot whose image is read chunk by chunk when it is sent (peer-link.ts), so a
+ * leader never holds a whole image to ship it. `data` still reads it whole, for callers that
+ * need that.
+ */
+export interface ChunkedSnapshot extends Snapshot {
+  readonly bytes: number;
+  /** The image's chunks (SnapshotImages.chunksOf): throws if a newer image replaced it first. */
+  chunks(): Generator<Uint8Array>;
+}
+
+export function isChunked(s: Snapshot): s is ChunkedSnapshot {
+  return typeof (s as Partial<ChunkedSnapshot>).chunks === 'function';
+}
+
+export function chunkedSnapshot(meta: SnapshotMeta, ref: Required<ImageRef>, images: SnapshotImages): ChunkedSnapshot {
+  return {
+    meta,
+    bytes: ref.bytes,
+    chunks: () => images.chunksOf(ref),
+    get data(): Uint8Array {
+      return images.readWhole(ref);
+    },
+  };
 }

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LmdbRaftStorage } from '../../node/replication/lmdb-raft-storage.ts';
+import { isChunked } from '../../node/replication/snapshot-images.ts';
 import { EntryType, RaftErrorCode, type Entry } from '../../node/raft/types.ts';
 import { ErrorCode } from '../../shared/errors.ts';
 
@@ -413,4 +414,42 @@ test('a write larger than one record\'s bound is split into several records and 
   t.is(Buffer.from(last).subarray(0, 7).toString(), 'e24t1e2');
   t.deepEqual(r.initialState().hardState, { term: 2, vote: 'y', commit: 0 });
   await r.close();
+});
+
+test('a received image written over several transactions keeps its chunks while an own snapshot finishes first', async (t) => {
+  const { dir, s } = await bootstrappedWithLog(t);
+  // 12 MiB: more than one transaction's worth of chunks (8 x 1 MiB), so the own snapshot's
+  // last transaction runs between the received image's first and last.
+  const received = Buffer.alloc(12 << 20);
+  for (let i = 0; i < received.length; i += 4096) received.writeUInt32BE(i, i);
+  const installing = s.persist({ snapshot: { meta: { index: 100, term: 2, conf: { voters: ['a'], learners: [] } }, data: received }, entries: [] });
+  const own = s.saveSnapshotStreamed({ index: 20, term: 1, conf: { voters: ['a'], learners: [] } }, [Buffer.from('own image at 20')]);
+  await installing;
+  t.true(await own, 'the own snapshot became current between the received image\'s transactions');
+  t.true(Buffer.from(s.snapshot().data).equals(received));
+  await s.close();
+  const reopened = openS(dir);
+  t.is(reopened.snapshot().meta.index, 100);
+  t.true(Buffer.from(reopened.snapshot().data).equals(received), 'every chunk of the received image is there');
+  await reopened.close();
+});
+
+test('a stored snapshot is read chunk by chunk from its own generation; once replaced, reading it fails', async (t) => {
+  const { s } = await bootstrappedWithLog(t);
+  const parts = Array.from({ length: 5 }, (_, i) => Buffer.alloc(300_000, i + 1));
+  t.true(await s.saveSnapshotStreamed({ index: 20, term: 1, conf: { voters: ['a'], learners: [] } }, parts));
+  const snap = s.snapshot();
+  t.true(isChunked(snap));
+  if (!isChunked(snap)) return;
+  t.is(snap.bytes, 1_500_000);
+  t.true(Buffer.concat([...snap.chunks()]).equals(Buffer.concat(parts)));
+  // A reader that started before the replacement keeps its pinned image to the end.
+  const early = snap.chunks();
+  const first = early.next().value as Uint8Array;
+  await s.persist({ snapshot: { meta: { index: 100, term: 2, conf: { voters: ['a'], learners: [] } }, data: Buffer.from('newer') }, entries: [] });
+  t.true(Buffer.concat([first, ...early]).equals(Buffer.concat(parts)));
+  // One that starts after it cannot mix the old meta with another image.
+  t.throws(() => [...snap.chunks()]);
+  t.is(Buffer.from(s.snapshot().data).toString(), 'newer');
+  await s.close();
 });

@@ -1,6 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { encodeControl, encodeMessage, PeerDecoder, type PeerFrame } from '../../node/replication/peer-codec.ts';
+import { encodeControl, encodeMessage, PeerDecoder, snapshotImageFrames, type PeerFrame } from '../../node/replication/peer-codec.ts';
+import type { ChunkedSnapshot } from '../../node/replication/snapshot-images.ts';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
 import type { Entry, Message, MessageType } from '../../node/raft/types.ts';
 
@@ -80,6 +81,42 @@ test('a large snapshot is split into bounded chunks and reassembled', (t) => {
   const got = feedWhole(frames, { maxFrameBytes: 1024 });
   t.is(got.length, 1);
   t.deepEqual(norm((got[0] as { message: Message }).message), norm(m));
+});
+
+test('a chunked snapshot: the message frame announces its size, image frames are made as they are pulled', (t) => {
+  const parts = [Buffer.alloc(3000, 1), Buffer.alloc(0), Buffer.alloc(2500, 2), Buffer.alloc(10, 3)];
+  let pulled = 0;
+  const snapshot: ChunkedSnapshot = {
+    meta: { index: 9, term: 2, conf: { voters: ['a'], learners: [] } },
+    bytes: 5510,
+    *chunks() {
+      for (const p of parts) {
+        pulled++;
+        yield p;
+      }
+    },
+    get data(): Uint8Array {
+      throw new Error('the sender must not read the image whole');
+    },
+  };
+  const m = msg({ type: 'snap', snapshot });
+  const head = encodeMessage(m, { maxFrameBytes: 1024 });
+  t.is(head.length, 1);
+  const image = snapshotImageFrames(snapshot, { maxFrameBytes: 1024 });
+  t.is(pulled, 0, 'nothing read before the first frame is taken');
+  const frames = [...head, ...image];
+  for (const f of frames) t.true(f.length <= 1024 + 5);
+  t.is(pulled, 4);
+  // Fed in uneven pieces, as a socket would: one message with the whole image.
+  const all = Buffer.concat(frames);
+  const d = new PeerDecoder({ maxFrameBytes: 1024 });
+  const got: PeerFrame[] = [];
+  for (let at = 0; at < all.length; at += 700) got.push(...d.push(all.subarray(at, at + 700)));
+  t.is(got.length, 1);
+  const message = (got[0] as { message: Message }).message;
+  t.deepEqual(message.snapshot!.meta, snapshot.meta);
+  t.true(Buffer.from(message.snapshot!.data).equals(Buffer.concat(parts)));
+  t.is(d.bufferedBytes(), 0);
 });
 
 test('oversized frames are rejected from the header alone', (t) => {
