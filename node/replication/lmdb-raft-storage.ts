@@ -22,7 +22,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
-import { chunkedSnapshot, IMAGE_CHUNK_BYTES, SnapshotImages } from './snapshot-images.ts';
+import { chunkedSnapshot, IMAGE_CHUNK_BYTES, isChunked, SnapshotImages } from './snapshot-images.ts';
 import { Wal, type WalWrite } from './wal.ts';
 import { migrateLmdbLog, reconcileWithSnapshot } from './raft-log-open.ts';
 import {
@@ -336,7 +336,8 @@ export class LmdbRaftStorage implements Storage {
       });
       return;
     }
-    const current = await this.images.putStreamed(imageChunks(snapshot.data), snapshot.meta.index, (fn) => this.commit(fn), finish);
+    const chunks = isChunked(snapshot) ? snapshot.chunks() : imageChunks(snapshot.data);
+    const current = await this.images.putStreamed(chunks, snapshot.meta.index, (fn) => this.commit(fn), finish);
     if (!current) throw new SeqError(ErrorCode.INTERNAL, `received snapshot at ${snapshot.meta.index} is older than the stored one`);
   }
 

@@ -24,8 +24,24 @@ const TYPE_CODE = new Map(MESSAGE_TYPES.map((t, i) => [t, i] as const));
 export interface PeerCodecOptions {
   /** Largest frame accepted or produced, header excluded. Default 4 MiB. */
   readonly maxFrameBytes?: number;
-  /** Largest snapshot image accepted. Default 256 MiB. */
+  /**
+   * Largest snapshot image accepted. Default 256 MiB held in memory, 16 GiB with a
+   * `snapshotSink` (on disk).
+   */
   readonly maxSnapshotBytes?: number;
+  /**
+   * Where a received image goes as its chunks arrive (snapshot-spool.ts); without one the
+   * decoder holds it in memory and emits it as `data`.
+   */
+  readonly snapshotSink?: (bytes: number) => SnapshotSink;
+}
+
+/** Receives one snapshot image chunk by chunk; `finish` gives the snapshot to emit. */
+export interface SnapshotSink {
+  write(chunk: Uint8Array): void;
+  finish(meta: SnapshotMeta): Snapshot;
+  /** The image will not be finished (bad input, a dropped connection): let go of it. */
+  abort(): void;
 }
 
 export type PeerFrame =
@@ -34,6 +50,7 @@ export type PeerFrame =
 
 const DEFAULT_MAX_FRAME = 4 << 20;
 const DEFAULT_MAX_SNAPSHOT = 256 << 20;
+const DEFAULT_MAX_SPOOLED_SNAPSHOT = 16 * 2 ** 30;
 const TWO_32 = 2 ** 32;
 const HEADER_BYTES = 5;
 
@@ -258,7 +275,10 @@ function decodeMessageBody(body: Buffer, maxSnapshot: number): { message: Messag
 
 interface PendingSnapshot {
   readonly message: Message;
-  readonly data: Uint8Array;
+  readonly bytes: number;
+  /** In memory (no sink) or in the sink. */
+  readonly data: Uint8Array | null;
+  readonly sink: SnapshotSink | null;
   filled: number;
 }
 
@@ -266,6 +286,7 @@ interface PendingSnapshot {
 export class PeerDecoder {
   private readonly maxFrame: number;
   private readonly maxSnapshot: number;
+  private readonly sinkFor: ((bytes: number) => SnapshotSink) | null;
   private chunks: Buffer[] = [];
   private buffered = 0;
   private pending: PendingSnapshot | null = null;
@@ -273,7 +294,8 @@ export class PeerDecoder {
 
   constructor(opts: PeerCodecOptions = {}) {
     this.maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
-    this.maxSnapshot = opts.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT;
+    this.sinkFor = opts.snapshotSink ?? null;
+    this.maxSnapshot = opts.maxSnapshotBytes ?? (this.sinkFor ? DEFAULT_MAX_SPOOLED_SNAPSHOT : DEFAULT_MAX_SNAPSHOT);
   }
 
   /** Feeds bytes; returns the frames completed by them. Throws SeqError(PROTOCOL) on bad input. */
@@ -285,7 +307,7 @@ export class PeerDecoder {
       this.dead = err instanceof SeqError ? err : bad(String(err));
       this.chunks = [];
       this.buffered = 0;
-      this.pending = null;
+      this.close();
       throw this.dead;
     }
   }
@@ -345,7 +367,8 @@ export class PeerDecoder {
       case FrameKind.MESSAGE: {
         const { message, snapBytes } = decodeMessageBody(body, this.maxSnapshot);
         if (!message.snapshot || snapBytes === 0) return { kind: 'message', message };
-        this.pending = { message, data: new Uint8Array(snapBytes), filled: 0 };
+        const sink = this.sinkFor?.(snapBytes) ?? null;
+        this.pending = { message, bytes: snapBytes, data: sink ? null : new Uint8Array(snapBytes), sink, filled: 0 };
         return null;
       }
       case FrameKind.SNAP_CHUNK:
@@ -371,13 +394,21 @@ export class PeerDecoder {
   private onChunk(body: Buffer): PeerFrame | null {
     const p = this.pending;
     if (!p) throw bad('snapshot chunk without a snapshot message');
-    if (p.filled + body.length > p.data.length) throw bad('snapshot chunk beyond declared size');
-    p.data.set(body, p.filled);
+    if (p.filled + body.length > p.bytes) throw bad('snapshot chunk beyond declared size');
+    if (p.sink) p.sink.write(body);
+    else p.data!.set(body, p.filled);
     p.filled += body.length;
-    if (p.filled < p.data.length) return null;
+    if (p.filled < p.bytes) return null;
     this.pending = null;
-    const snapshot: Snapshot = { meta: p.message.snapshot!.meta, data: p.data };
+    const meta = p.message.snapshot!.meta;
+    const snapshot: Snapshot = p.sink ? p.sink.finish(meta) : { meta, data: p.data! };
     return { kind: 'message', message: { ...p.message, snapshot } };
+  }
+
+  /** The connection is gone: an image still arriving is let go of. */
+  close(): void {
+    this.pending?.sink?.abort();
+    this.pending = null;
   }
 
   /** Bytes held waiting for the rest of a frame (bounded by maxFrameBytes + one chunk). */

@@ -24,6 +24,8 @@ import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
 import { Members } from './members.ts';
 import { Proposals, promoteCaughtUpLearner, proposeErrorResult } from './proposals.ts';
 import { restoreStateFromSnapshot } from './snapshot-image.ts';
+import { isChunked } from './snapshot-images.ts';
+import { releaseSnapshot } from './snapshot-spool.ts';
 import { WriteBatch, distribute, type BatchedWrite } from './write-batch.ts';
 import { encodeBatch } from '../state-machine/batch-codec.ts';
 import { ApplyPipeline, splitCommitted } from './apply-pipeline.ts';
@@ -383,11 +385,15 @@ export class RaftNode {
     await this.applier.drain();
     // The raft storage keeps the image, so a crash between these two writes is repaired at startup.
     await this.d.storage.persist({ snapshot: snap, entries: rd.entries, ...(rd.hardState ? { hardState: rd.hardState } : {}) });
-    await restoreStateFromSnapshot(this.d.store, this.d.members, snap.data);
+    // Imported from the copy just stored, chunk by chunk: a received image may be a spool file
+    // (snapshot-spool.ts), never held whole.
+    releaseSnapshot(snap);
+    await restoreStateFromSnapshot(this.d.store, this.d.members, () => this.d.storage.snapshotChunks());
     this.applier.resetTo(snap.meta.index);
-    this.snapshots.installed(snap.data.length);
+    const bytes = isChunked(snap) ? snap.bytes : snap.data.length;
+    this.snapshots.installed(bytes);
     this.proposals.coveredBySnapshot(snap.meta.index);
-    this.d.log(`installed snapshot at index ${snap.meta.index} term ${snap.meta.term} (${snap.data.length} bytes)`);
+    this.d.log(`installed snapshot at index ${snap.meta.index} term ${snap.meta.term} (${bytes} bytes)`);
   }
 
   /** Reads whose ReadIndex the durable state has reached. */

@@ -15,6 +15,7 @@ import { Members, type MembersImage, unwrapSnapshot, wrapSnapshot } from './memb
 import { RaftEngine } from './raft-engine.ts';
 import { RaftNode, type RaftNodeTuning } from './raft-node.ts';
 import { restoreStateFromSnapshot } from './snapshot-image.ts';
+import { spoolSinks } from './snapshot-spool.ts';
 import { Transport, type Control } from './transport.ts';
 import { PeerFeatures, joinRefusal } from './peer-features.ts';
 import type { PeerHello } from './peer-hello.ts';
@@ -111,6 +112,8 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     onUnreachable: (id) => node?.reportUnreachable(id),
     onPeerGone: (id) => node?.peerGone(id),
     onSnapshotSent: (id, ok) => node?.reportSnapshot(id, ok),
+    // A received snapshot image goes to a file as it arrives, never whole into memory.
+    codec: { snapshotSink: spoolSinks(o.dataDir) },
     log,
     // The cluster secret and TLS of the client server guard peer traffic too (shared/security/).
     ...(o.server?.security?.clusterSecret !== undefined ? { clusterSecret: new ClusterSecret(o.server.security.clusterSecret) } : {}),

@@ -15,6 +15,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.ts';
 import { encodeControl, PeerDecoder, type PeerCodecOptions } from './peer-codec.ts';
+import { releaseSnapshot } from './snapshot-spool.ts';
 import { formatHello, sniff, type PeerHello } from './peer-hello.ts';
 import { controlRequest } from './control-request.ts';
 import { KEEPALIVE_DELAY_MS, PeerLink, type InboundView } from './peer-link.ts';
@@ -253,6 +254,7 @@ export class Transport {
       if (!this.closed) this.opts.onPeerGone?.(peer);
     });
     const decoder = new PeerDecoder(this.opts.codec);
+    socket.once('close', () => decoder.close());
     const onData = (chunk: Buffer): void => {
       this.heard.set(peer, Date.now());
       let frames;
@@ -264,12 +266,17 @@ export class Transport {
         return;
       }
       // A node removed while connected loses its say at once.
-      if (this.opts.isRemoved(hello.nodeId)) return void socket.destroy();
+      if (this.opts.isRemoved(hello.nodeId)) {
+        for (const f of frames) if (f.kind === 'message' && f.message.snapshot) releaseSnapshot(f.message.snapshot);
+        return void socket.destroy();
+      }
       for (const f of frames) {
         if (f.kind === 'message') {
           if (f.message.from === hello.nodeId && f.message.to === this.opts.nodeId) {
             this.supersede(peer, socket);
             this.opts.onMessage(f.message);
+          } else if (f.message.snapshot) {
+            releaseSnapshot(f.message.snapshot);
           }
         } else {
           this.opts.onControl(hello, f.control).then(

@@ -1,7 +1,11 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { encodeControl, encodeMessage, PeerDecoder, snapshotImageFrames, type PeerFrame } from '../../node/replication/peer-codec.ts';
-import type { ChunkedSnapshot } from '../../node/replication/snapshot-images.ts';
+import { isChunked, type ChunkedSnapshot } from '../../node/replication/snapshot-images.ts';
+import { releaseSnapshot, spoolSinks } from '../../node/replication/snapshot-spool.ts';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
 import type { Entry, Message, MessageType } from '../../node/raft/types.ts';
 
@@ -221,4 +225,38 @@ test('fuzz: garbage and mutated frames never throw anything but PROTOCOL, memory
     { seed: SEED, numRuns: 500 },
   );
   t.pass(`seed ${SEED}`);
+});
+
+test('with a snapshot sink, a received image goes to a spool file, read back in chunks; nothing stays on disk or open', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'seqdb-spool-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'incoming-snapshot-1-0'), 'left by a crash');
+  const openFds = (): number => readdirSync('/proc/self/fd').length;
+  const before = openFds();
+  const data = Buffer.alloc(2_500_000);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32BE(i, i);
+  const m = msg({ type: 'snap', snapshot: { meta: { index: 9, term: 2, conf: { voters: ['a'], learners: [] } }, data } });
+  const all = Buffer.concat(encodeMessage(m, { maxFrameBytes: 100_000 }));
+  const d = new PeerDecoder({ maxFrameBytes: 100_000, snapshotSink: spoolSinks(dir) });
+  t.deepEqual(readdirSync(dir), [], 'leftover spool files are removed');
+  const got: PeerFrame[] = [];
+  for (let at = 0; at < all.length; at += 65_536) got.push(...d.push(all.subarray(at, at + 65_536)));
+  t.is(got.length, 1);
+  const snap = (got[0] as { message: Message }).message.snapshot!;
+  t.true(isChunked(snap));
+  if (!isChunked(snap)) return;
+  t.is(snap.bytes, data.length);
+  t.deepEqual(readdirSync(dir), [], 'the spool file is unlinked while open');
+  t.true(Buffer.concat([...snap.chunks()]).equals(data));
+  t.true(Buffer.concat([...snap.chunks()]).equals(data), 'read twice, same bytes');
+  t.is(openFds(), before + 1);
+  releaseSnapshot(snap);
+  t.is(openFds(), before);
+
+  // Cut off mid-image: the connection's close lets the spool go.
+  const cut = new PeerDecoder({ maxFrameBytes: 100_000, snapshotSink: spoolSinks(dir) });
+  t.deepEqual(cut.push(all.subarray(0, 1_000_000)), []);
+  t.is(openFds(), before + 1);
+  cut.close();
+  t.is(openFds(), before);
 });

@@ -1,0 +1,96 @@
+/**
+ * Where a follower puts a snapshot image while it arrives: a file, not memory. peer-codec's
+ * decoder writes each SNAP_CHUNK into a sink and, at the last, emits the snap message with a
+ * ChunkedSnapshot reading that file back; the driver stores it in the raft storage a few chunks
+ * per transaction (lmdb-raft-storage.ts) and releases it. Held whole, a 1M-sequence image (46
+ * MiB) was most of a catching-up follower's memory peak, and an image could not exceed the
+ * decoder's in-memory bound (256 MiB, ~5M sequences).
+ *
+ * The file is unlinked as soon as it is open: nothing is left behind by a crash, and a message
+ * the core drops (a stale snapshot) only leaves an open descriptor, closed when the snapshot
+ * object is collected if nobody released it first.
+ */
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Snapshot, SnapshotMeta } from '../raft/types.ts';
+import type { SnapshotSink } from './peer-codec.ts';
+import { IMAGE_CHUNK_BYTES, type ChunkedSnapshot } from './snapshot-images.ts';
+
+const PREFIX = 'incoming-snapshot-';
+
+/** A received image in its spool file; `release` closes it (the driver does after storing it). */
+export interface SpooledSnapshot extends ChunkedSnapshot {
+  release(): void;
+}
+
+const unreleased = new FinalizationRegistry<number>((fd) => {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed.
+  }
+});
+
+/** Sinks spooling into `dir` (created; spool files a crash left between open and unlink are removed). */
+export function spoolSinks(dir: string): (bytes: number) => SnapshotSink {
+  mkdirSync(dir, { recursive: true });
+  for (const f of readdirSync(dir)) if (f.startsWith(PREFIX)) rmSync(join(dir, f), { force: true });
+  let n = 0;
+  return (bytes) => spool(join(dir, `${PREFIX}${process.pid}-${n++}`), bytes);
+}
+
+function spool(path: string, bytes: number): SnapshotSink {
+  const fd = openSync(path, 'w+');
+  unlinkSync(path);
+  let written = 0;
+  let open = true;
+  return {
+    write(chunk: Uint8Array): void {
+      for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at, chunk.length - at, written + at);
+      written += chunk.length;
+    },
+    finish(meta: SnapshotMeta): Snapshot {
+      if (written !== bytes) throw new Error(`spooled ${written} of ${bytes} snapshot bytes`);
+      const snapshot: SpooledSnapshot = {
+        meta,
+        bytes,
+        chunks: () => readChunks(fd, bytes),
+        get data(): Uint8Array {
+          return Buffer.concat([...readChunks(fd, bytes)], bytes);
+        },
+        release(): void {
+          if (!open) return;
+          open = false;
+          unreleased.unregister(snapshot);
+          closeSync(fd);
+        },
+      };
+      unreleased.register(snapshot, fd, snapshot);
+      return snapshot;
+    },
+    abort(): void {
+      if (!open) return;
+      open = false;
+      closeSync(fd);
+    },
+  };
+}
+
+/** Fresh buffers of IMAGE_CHUNK_BYTES: a consumer may hold several before it writes them. */
+function* readChunks(fd: number, bytes: number): Generator<Uint8Array> {
+  for (let at = 0; at < bytes;) {
+    const chunk = Buffer.allocUnsafe(Math.min(IMAGE_CHUNK_BYTES, bytes - at));
+    for (let got = 0; got < chunk.length;) {
+      const n = readSync(fd, chunk, got, chunk.length - got, at + got);
+      if (n === 0) throw new Error(`snapshot spool ends at ${at + got} of ${bytes} bytes`);
+      got += n;
+    }
+    at += chunk.length;
+    yield chunk;
+  }
+}
+
+/** Closes a spooled snapshot's file (a no-op for any other snapshot). */
+export function releaseSnapshot(s: Snapshot): void {
+  (s as Partial<SpooledSnapshot>).release?.();
+}
