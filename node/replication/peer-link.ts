@@ -50,6 +50,8 @@ export class PeerLink {
   /** Snapshots queued or being written: the peer answers only after installing one. */
   private snapshotsInFlight = 0;
   private connectTimer: NodeJS.Timeout | null = null;
+  /** Armed while a snapshot image waits for the socket to drain (snapshotStallMsMax). */
+  private stallTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly id: NodeId, private readonly opts: TransportOptions, private readonly inbound: InboundView) {}
 
@@ -204,6 +206,7 @@ export class PeerLink {
    * the link: the peer must not take a part of it for the whole.
    */
   private pump(s: Socket, image: Generator<Buffer>): boolean {
+    this.clearStall();
     while (this.writable) {
       let next: IteratorResult<Buffer>;
       try {
@@ -216,11 +219,24 @@ export class PeerLink {
       if (next.done === true) return true;
       this.writable = s.write(next.value);
     }
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = null;
+      if (this.socket !== s || this.writable) return;
+      this.opts.log(`peer ${this.id}: snapshot image not taken for ${this.opts.snapshotStallMsMax ?? 60_000} ms; reconnecting`);
+      this.drop(s);
+    }, this.opts.snapshotStallMsMax ?? 60_000);
+    this.stallTimer.unref();
     return false;
+  }
+
+  private clearStall(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
   }
 
   private fail(s: Socket | null): void {
     if (s !== null && s !== this.socket) return;
+    this.clearStall();
     for (const item of this.queue) {
       item.image?.return(undefined); // releases the image's read transaction
       if (item.snapshot) this.opts.onSnapshotSent(this.id, false);

@@ -71,6 +71,14 @@ export interface TransportOptions {
    * heals. About one election timeout at the default timing. Default 1,000.
    */
   readonly peerSilenceMsMax?: number;
+  /**
+   * A snapshot image being sent whose socket has not drained for this long fails the link (the
+   * core then offers it again). While an image streams, the link holds an LMDB read transaction
+   * on it, which keeps LMDB from reusing pages freed meanwhile: a peer that stops reading (a
+   * frozen VM, a SIGSTOPped process) must not pin it for ever. Generous, since one drain is one
+   * 1 MiB chunk through the link: 60 s is ~17 KB/s. Default 60,000.
+   */
+  readonly snapshotStallMsMax?: number;
   /** A dial whose TCP handshake has not completed within this long is abandoned. Default 250. */
   readonly connectTimeoutMs?: number;
   readonly codec?: PeerCodecOptions;

@@ -8,6 +8,7 @@ import test from 'ava';
 import { createServer, type Socket } from 'node:net';
 import { Transport, type TransportOptions } from '../../node/replication/transport.ts';
 import type { Message } from '../../node/raft/types.ts';
+import type { ChunkedSnapshot } from '../../node/replication/snapshot-images.ts';
 import { freePort, sleep } from './helpers/cluster.ts';
 
 interface Harness {
@@ -107,4 +108,47 @@ test('a peer connecting to us cuts our link to it short of its backoff', async (
     await sleep(20);
   }
   t.is(b.got.length > 0, true, 'a re-dialed b at once instead of after 10 s');
+});
+
+test('a snapshot image a peer stops taking fails the link after the stall limit and lets go of the image', async (t) => {
+  // Accepts and never reads: the kernel buffers fill, the socket stops draining, no error comes.
+  const accepted: Socket[] = [];
+  const frozen = createServer((s) => {
+    accepted.push(s);
+    s.pause();
+  });
+  await new Promise<void>((r) => frozen.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => {
+    for (const s of accepted) s.destroy();
+    frozen.close();
+  });
+  const addrs = new Map([['b', `127.0.0.1:${(frozen.address() as { port: number }).port}`]]);
+  const sent: boolean[] = [];
+  const a = await start(t, 'a', addrs, { snapshotStallMsMax: 300, onSnapshotSent: (_id, ok) => sent.push(ok) });
+  let pulled = 0;
+  let released = false;
+  const snapshot: ChunkedSnapshot = {
+    meta: { index: 10, term: 1, conf: { voters: ['a', 'b'], learners: [] } },
+    bytes: 64 << 20,
+    *chunks() {
+      try {
+        for (let i = 0; i < 64; i++) {
+          pulled++;
+          yield Buffer.alloc(1 << 20, i);
+        }
+      } finally {
+        released = true;
+      }
+    },
+    get data(): Uint8Array {
+      throw new Error('the link must not read the image whole');
+    },
+  };
+  a.t.send({ ...heartbeat('a', 'b'), type: 'snap', snapshot });
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && sent.length === 0) await sleep(20);
+  t.deepEqual(sent, [false]);
+  t.true(released, 'the image (and its read transaction) was let go of');
+  t.true(pulled < 64, `only what the socket took was read: ${pulled} of 64 chunks`);
+  t.true(a.logs.some((l) => l.includes('snapshot image not taken')), a.logs.join('\n'));
 });
