@@ -47,7 +47,7 @@ export class SnapshotImages {
     return ref === undefined ? this.legacy() : this.readWhole(ref);
   }
 
-  /** The current image's generation, chunk count and size (null: none, or a legacy whole image). */
+  /** The current image's generation, chunk count and size (undefined: none, or a legacy whole image). */
   ref(): Required<ImageRef> | undefined {
     const ref = this.meta.get('imageRef') as ImageRef | undefined;
     if (ref === undefined) return undefined;
