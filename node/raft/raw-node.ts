@@ -14,6 +14,7 @@ import {
   type RaftConfig,
   type RaftStatus,
   type Ready,
+  type Snapshot,
   type SoftState,
 } from './types.ts';
 
@@ -58,6 +59,11 @@ export class RawNode {
     const ticket = proposeConfChange(this.r, cc);
     this.r.checkInvariants();
     return ticket;
+  }
+
+  /** A received snapshot not yet handed out and acknowledged as stored (the driver's ownership). */
+  pendingSnapshot(): Snapshot | undefined {
+    return this.r.log.unstable.snapshot;
   }
 
   readIndex(context: string): void {

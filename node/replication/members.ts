@@ -106,15 +106,19 @@ export function unwrapSnapshot(data: Uint8Array): { members: MembersImage; state
 export function unwrapSnapshotChunks(chunks: Iterator<Uint8Array>): { members: MembersImage; state: Iterable<Uint8Array> } | null {
   let head: Buffer = Buffer.alloc(0);
   const want = (): number => (head.length < 8 ? 8 : 8 + head.readUInt32BE(4));
+  const none = (): null => {
+    chunks.return?.();
+    return null;
+  };
   while (head.length < want()) {
     const next = chunks.next();
-    if (next.done === true) return null;
+    if (next.done === true) return none();
     const b = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
     head = head.length === 0 ? b : Buffer.concat([head, b]); // a whole image is not copied
-    if (head.length >= 4 && !head.subarray(0, 4).equals(MAGIC)) return null;
+    if (head.length >= 4 && !head.subarray(0, 4).equals(MAGIC)) return none();
   }
   const env = unwrapSnapshot(head.subarray(0, want()));
-  if (env === null) return null;
+  if (env === null) return none();
   const rest = head.subarray(want());
   const state = (function* (): Generator<Uint8Array> {
     try {

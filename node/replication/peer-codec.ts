@@ -13,6 +13,7 @@
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { Entry, EntryType, Message, MessageType, Snapshot, SnapshotMeta } from '../raft/types.ts';
 import { isChunked, type ChunkedSnapshot } from './snapshot-images.ts';
+import { releaseSnapshot } from './snapshot-spool.ts';
 
 export const FrameKind = { MESSAGE: 1, SNAP_CHUNK: 2, CONTROL: 3 } as const;
 
@@ -321,13 +322,19 @@ export class PeerDecoder {
     if (chunk.byteLength > 0) this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.buffered += chunk.byteLength;
     const out: PeerFrame[] = [];
-    while (this.buffered >= 4) {
-      const len = this.peekU32();
-      if (len < 1 || len - 1 > this.maxFrame) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
-      if (this.buffered < 4 + len) break;
-      const bytes = this.take(4 + len);
-      const frame = this.onFrame(bytes[4]!, bytes.subarray(5));
-      if (frame) out.push(frame);
+    try {
+      while (this.buffered >= 4) {
+        const len = this.peekU32();
+        if (len < 1 || len - 1 > this.maxFrame) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
+        if (this.buffered < 4 + len) break;
+        const bytes = this.take(4 + len);
+        const frame = this.onFrame(bytes[4]!, bytes.subarray(5));
+        if (frame) out.push(frame);
+      }
+    } catch (err) {
+      // Frames decoded before the bad one are dropped with it: let go of a spooled image among them.
+      for (const f of out) if (f.kind === 'message' && f.message.snapshot) releaseSnapshot(f.message.snapshot);
+      throw err;
     }
     return out;
   }

@@ -7,7 +7,7 @@ import type { Message, NodeId } from '../raft/types.ts';
 import { dial } from '../../shared/security/tls-config.ts';
 import { offerPeerAuth } from '../../shared/security/peer-auth.ts';
 import { encodeMessage, snapshotImageFrames } from './peer-codec.ts';
-import { isChunked } from './snapshot-images.ts';
+import { isChunked, type ChunkedSnapshot } from './snapshot-images.ts';
 import { formatHello } from './peer-hello.ts';
 import { splitAddr } from './control-request.ts';
 import type { TransportOptions } from './transport.ts';
@@ -76,8 +76,14 @@ export class PeerLink {
       this.connect();
       if (!this.socket) return;
     }
-    // A chunked image is not counted against queueBytesMax: it is read as it is sent.
-    const image = m.snapshot && isChunked(m.snapshot) ? snapshotImageFrames(m.snapshot, this.opts.codec) : undefined;
+    // A chunked image is not counted against queueBytesMax (it is read as it is sent), so at most
+    // one is queued or being sent at a time: a second would wait behind it anyway.
+    const chunked = m.snapshot !== undefined && isChunked(m.snapshot);
+    if (chunked && this.snapshotsInFlight > 0) {
+      this.opts.onSnapshotSent(this.id, false);
+      return;
+    }
+    const image = chunked ? snapshotImageFrames(m.snapshot as ChunkedSnapshot, this.opts.codec) : undefined;
     this.queue.push({ frames, snapshot: m.type === 'snap', ...(image ? { image } : {}) });
     if (m.type === 'snap') this.snapshotsInFlight++;
     this.queuedBytes += bytes;
@@ -86,7 +92,9 @@ export class PeerLink {
 
   close(): void {
     this.closed = true;
-    this.socket?.destroy();
+    // Failed now, not on the socket's close event: an image being sent releases its LMDB read
+    // transaction before the storage closes its environment.
+    if (this.socket) this.drop(this.socket);
   }
 
   /** The peer just connected to us: the network to it works, so skip the rest of any backoff. */

@@ -129,14 +129,19 @@ export class RaftNode {
   // ---- inputs ------------------------------------------------------------------------------
 
   step(m: Message): void {
-    if (this.stopped) return;
     try {
-      this.raw.step(m);
-    } catch (err) {
-      this.d.log(`step ${m.type} from ${m.from} failed: ${(err as Error).message}`);
-      return;
+      if (this.stopped) return;
+      try {
+        this.raw.step(m);
+      } catch (err) {
+        this.d.log(`step ${m.type} from ${m.from} failed: ${(err as Error).message}`);
+        return;
+      }
+      this.schedule();
+    } finally {
+      // A received image the core did not take (stale, or already in our log) is let go of now.
+      if (m.snapshot && this.raw.pendingSnapshot() !== m.snapshot) releaseSnapshot(m.snapshot);
     }
-    this.schedule();
   }
 
   reportUnreachable(id: NodeId): void {
@@ -384,10 +389,12 @@ export class RaftNode {
     const snap = rd.snapshot!;
     await this.applier.drain();
     // The raft storage keeps the image, so a crash between these two writes is repaired at startup.
-    await this.d.storage.persist({ snapshot: snap, entries: rd.entries, ...(rd.hardState ? { hardState: rd.hardState } : {}) });
-    // Imported from the copy just stored, chunk by chunk: a received image may be a spool file
-    // (snapshot-spool.ts), never held whole.
-    releaseSnapshot(snap);
+    try {
+      await this.d.storage.persist({ snapshot: snap, entries: rd.entries, ...(rd.hardState ? { hardState: rd.hardState } : {}) });
+    } finally {
+      releaseSnapshot(snap); // a spool file (snapshot-spool.ts): stored now, or failed
+    }
+    // Imported from the copy just stored, chunk by chunk, never held whole.
     await restoreStateFromSnapshot(this.d.store, this.d.members, () => this.d.storage.snapshotChunks());
     this.applier.resetTo(snap.meta.index);
     const bytes = isChunked(snap) ? snap.bytes : snap.data.length;

@@ -7,19 +7,17 @@ import { snapshotEnvelopeHead, unwrapSnapshotChunks, type Members } from './memb
 
 /** Replaces the state machine (and members) with a snapshot image from the raft storage. */
 export async function restoreStateFromSnapshot(store: LmdbStore, members: Members, image: Uint8Array | (() => Iterator<Uint8Array>)): Promise<void> {
-  // Chunks are read as the import goes (twice: LmdbStore.importSnapshot): at 1M sequences a
-  // whole image plus its decoded entries took ~160 MB more heap than the node needs otherwise.
-  const open = (): Iterator<Uint8Array> => (image instanceof Uint8Array ? [image][Symbol.iterator]() : image());
-  const first = open();
-  const env = unwrapSnapshotChunks(first);
-  first.return?.(); // releases the image's read transaction; the import opens it again
-  if (!env) throw new SeqError(ErrorCode.INTERNAL, 'snapshot image has no SeqDB envelope');
-  await store.importSnapshot(() => {
-    const again = unwrapSnapshotChunks(open());
-    if (!again) throw new SeqError(ErrorCode.INTERNAL, 'snapshot image has no SeqDB envelope');
-    return again.state;
-  });
-  members.restore(env.members);
+  // Chunks are read as the import goes: at 1M sequences a whole image plus its decoded entries
+  // took ~160 MB more heap than the node needs otherwise.
+  const chunks = image instanceof Uint8Array ? [image][Symbol.iterator]() : image();
+  try {
+    const env = unwrapSnapshotChunks(chunks);
+    if (!env) throw new SeqError(ErrorCode.INTERNAL, 'snapshot image has no SeqDB envelope');
+    await store.importSnapshot(env.state);
+    members.restore(env.members);
+  } finally {
+    chunks.return?.(); // releases the image's read transaction whatever happened
+  }
 }
 
 /**

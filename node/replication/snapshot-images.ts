@@ -37,7 +37,11 @@ export class SnapshotImages {
 
   constructor(private readonly image: Database<Buffer, string>, private readonly meta: Database<unknown, string>, currentIndex: number) {
     const ref = meta.get('imageRef') as ImageRef | undefined;
-    this.nextGen = (ref?.gen ?? 0) + 1;
+    // Past every generation present, current or not: a crash mid-write leaves chunks of a
+    // generation that never became current, and reusing its number would mix them in.
+    let last = ref?.gen ?? 0;
+    for (const key of image.getKeys({})) last = Math.max(last, genOf(key as string));
+    this.nextGen = last + 1;
     this.currentIndex = currentIndex;
   }
 

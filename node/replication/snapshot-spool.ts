@@ -6,9 +6,10 @@
  * MiB) was most of a catching-up follower's memory peak, and an image could not exceed the
  * decoder's in-memory bound (256 MiB, ~5M sequences).
  *
- * The file is unlinked as soon as it is open: nothing is left behind by a crash, and a message
- * the core drops (a stale snapshot) only leaves an open descriptor, closed when the snapshot
- * object is collected if nobody released it first.
+ * The file is unlinked as soon as it is open: nothing is left behind by a crash. Whoever drops
+ * a spooled snapshot releases it (the driver once stored or refused, the transport for a message
+ * it does not deliver, the decoder on a dead connection); one that slips through is closed when
+ * the snapshot object is collected.
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,13 +24,19 @@ export interface SpooledSnapshot extends ChunkedSnapshot {
   release(): void;
 }
 
-const unreleased = new FinalizationRegistry<number>((fd) => {
-  try {
-    closeSync(fd);
-  } catch {
-    // Already closed.
-  }
-});
+/** The spool file: `open` turns false once its descriptor is closed, whoever closed it. */
+interface SpoolFile {
+  readonly fd: number;
+  open: boolean;
+}
+
+function closeFile(file: SpoolFile): void {
+  if (!file.open) return;
+  file.open = false;
+  closeSync(file.fd);
+}
+
+const unreleased = new FinalizationRegistry<SpoolFile>(closeFile);
 
 /** Sinks spooling into `dir` (created; spool files a crash left between open and unlink are removed). */
 export function spoolSinks(dir: string): (bytes: number) => SnapshotSink {
@@ -40,13 +47,12 @@ export function spoolSinks(dir: string): (bytes: number) => SnapshotSink {
 }
 
 function spool(path: string, bytes: number): SnapshotSink {
-  const fd = openSync(path, 'w+');
+  const file: SpoolFile = { fd: openSync(path, 'w+'), open: true };
   unlinkSync(path);
   let written = 0;
-  let open = true;
   return {
     write(chunk: Uint8Array): void {
-      for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at, chunk.length - at, written + at);
+      for (let at = 0; at < chunk.length;) at += writeSync(file.fd, chunk, at, chunk.length - at, written + at);
       written += chunk.length;
     },
     finish(meta: SnapshotMeta): Snapshot {
@@ -54,34 +60,35 @@ function spool(path: string, bytes: number): SnapshotSink {
       const snapshot: SpooledSnapshot = {
         meta,
         bytes,
-        chunks: () => readChunks(fd, bytes),
+        chunks: () => readChunks(file, bytes),
         get data(): Uint8Array {
-          return Buffer.concat([...readChunks(fd, bytes)], bytes);
+          return Buffer.concat([...readChunks(file, bytes)], bytes);
         },
         release(): void {
-          if (!open) return;
-          open = false;
           unreleased.unregister(snapshot);
-          closeSync(fd);
+          closeFile(file);
         },
       };
-      unreleased.register(snapshot, fd, snapshot);
+      unreleased.register(snapshot, file, snapshot);
       return snapshot;
     },
     abort(): void {
-      if (!open) return;
-      open = false;
-      closeSync(fd);
+      closeFile(file);
     },
   };
 }
 
-/** Fresh buffers of IMAGE_CHUNK_BYTES: a consumer may hold several before it writes them. */
-function* readChunks(fd: number, bytes: number): Generator<Uint8Array> {
+/**
+ * Fresh buffers of IMAGE_CHUNK_BYTES: a consumer may hold several before it writes them. Checks
+ * the file is still open before every read: a closed descriptor's number may already belong to
+ * another file (a log segment), whose bytes must never pass for the image's.
+ */
+function* readChunks(file: SpoolFile, bytes: number): Generator<Uint8Array> {
   for (let at = 0; at < bytes;) {
     const chunk = Buffer.allocUnsafe(Math.min(IMAGE_CHUNK_BYTES, bytes - at));
     for (let got = 0; got < chunk.length;) {
-      const n = readSync(fd, chunk, got, chunk.length - got, at + got);
+      if (!file.open) throw new Error('snapshot spool already released');
+      const n = readSync(file.fd, chunk, got, chunk.length - got, at + got);
       if (n === 0) throw new Error(`snapshot spool ends at ${at + got} of ${bytes} bytes`);
       got += n;
     }

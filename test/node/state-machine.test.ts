@@ -282,32 +282,42 @@ test('snapshot: export from one read transaction, import replaces the whole stat
   // Re-split the stream at odd places to prove chunk boundaries do not matter.
   const whole = Buffer.concat(chunks);
   const pieces = [whole.subarray(0, 5), whole.subarray(5, 777), whole.subarray(777)];
-  await target.importSnapshot(() => pieces);
+  await target.importSnapshot(pieces);
   t.deepEqual(target.summary(), source.summary());
   t.deepEqual(Buffer.concat([...target.exportSnapshot()]), whole);
   t.deepEqual(await runner(target)(5000, 'INC', 'bucket0', 'seq0', 'ID', 'tok0'), await run(5000, 'INC', 'bucket0', 'seq0', 'ID', 'tok0'));
   t.deepEqual(await runner(target)(5000, 'GET', 'stale', 'stale'), { type: 'nil' });
 });
 
-test('snapshot: import over a state larger than one removal batch; a damaged image rolls back and keeps the old state', async (t) => {
-  const { store: source } = await openStore(t);
-  const run = runner(source);
-  for (let i = 0; i < 50; i++) await run(1, 'SET', 'b', `s${i}`, String(i));
-  const image = Buffer.concat([...source.exportSnapshot(256)]);
-  const { store: target } = await openStore(t);
-  // 25,000 sequences: more than the 10,000 keys removed per batch, so every batch must run.
-  await target.write((txn) => {
-    for (let i = 0; i < 25_000; i++) txn.put(Buffer.from(`stale-key-${i}`), Buffer.from('v'));
+for (const sync of [true, false]) {
+  test(`snapshot: import over a state larger than one removal batch; a damaged or unreadable image rolls back and keeps the old state (sync: ${sync})`, async (t) => {
+    const { store: source } = await openStore(t);
+    const run = runner(source);
+    for (let i = 0; i < 50; i++) await run(1, 'SET', 'b', `s${i}`, String(i));
+    const image = Buffer.concat([...source.exportSnapshot(256)]);
+    const target = LmdbStore.open({ path: await tempDir(t), sync });
+    t.teardown(() => target.close());
+    // 25,000 sequences: more than the 10,000 keys removed per batch, so every batch must run.
+    await target.write((txn) => {
+      for (let i = 0; i < 25_000; i++) txn.put(Buffer.from(`stale-key-${i}`), Buffer.from('v'));
+    });
+    await runner(target)(1, 'INC', 'old', 'seq');
+    const before = Buffer.concat([...target.exportSnapshot()]);
+    // Cut inside the last record: decoding fails only after most of the image was written.
+    await t.throwsAsync(target.importSnapshot([image.subarray(0, 300), image.subarray(300, image.length - 3)]));
+    t.deepEqual(Buffer.concat([...target.exportSnapshot()]), before, 'a damaged image left the state as it was');
+    // A source that fails halfway (a chunk that cannot be read), after the image's meta keys.
+    const failing = (function* () {
+      yield image.subarray(0, 400);
+      throw new Error('chunk missing');
+    })();
+    await t.throwsAsync(target.importSnapshot(failing));
+    t.deepEqual(Buffer.concat([...target.exportSnapshot()]), before, 'an unreadable image left the state as it was');
+    await target.importSnapshot([image]);
+    t.deepEqual(Buffer.concat([...target.exportSnapshot()]), image);
+    t.deepEqual(await runner(target)(2, 'GET', 'old', 'seq'), { type: 'nil' });
   });
-  await runner(target)(1, 'INC', 'old', 'seq');
-  const before = Buffer.concat([...target.exportSnapshot()]);
-  // Cut inside the last record: decoding fails only after most of the image was written.
-  await t.throwsAsync(target.importSnapshot(() => [image.subarray(0, 300), image.subarray(300, image.length - 3)]));
-  t.deepEqual(Buffer.concat([...target.exportSnapshot()]), before, 'the failed import left the state as it was');
-  await target.importSnapshot(() => [image]);
-  t.deepEqual(Buffer.concat([...target.exportSnapshot()]), image);
-  t.deepEqual(await runner(target)(2, 'GET', 'old', 'seq'), { type: 'nil' });
-});
+}
 
 test('snapshot: writes made while an export is being read do not leak into it', async (t) => {
   const { store } = await openStore(t);

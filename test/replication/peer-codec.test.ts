@@ -250,7 +250,15 @@ test('with a snapshot sink, a received image goes to a spool file, read back in 
   t.true(Buffer.concat([...snap.chunks()]).equals(data));
   t.true(Buffer.concat([...snap.chunks()]).equals(data), 'read twice, same bytes');
   t.is(openFds(), before + 1);
+  const reader = snap.chunks();
   releaseSnapshot(snap);
+  t.is(openFds(), before);
+  t.throws(() => reader.next(), { message: /released/ }, 'a released spool is never read (its fd number may be reused)');
+
+  // A bad frame right after a finished image in one read: the image is let go of with it.
+  const garbage = Buffer.from([0, 0, 0, 2, 99, 0]);
+  const dying = new PeerDecoder({ maxFrameBytes: 100_000, snapshotSink: spoolSinks(dir) });
+  t.is((t.throws(() => dying.push(Buffer.concat([all, garbage]))) as SeqError).code, ErrorCode.PROTOCOL);
   t.is(openFds(), before);
 
   // Cut off mid-image: the connection's close lets the spool go.

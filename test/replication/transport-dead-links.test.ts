@@ -145,9 +145,15 @@ test('a snapshot image a peer stops taking fails the link after the stall limit 
     },
   };
   a.t.send({ ...heartbeat('a', 'b'), type: 'snap', snapshot });
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline && sent.length === 0) await sleep(20);
+  // A second image while the first is on its way is refused at once, never read.
+  let secondPulled = false;
+  const second: ChunkedSnapshot = { meta: snapshot.meta, bytes: 1, data: new Uint8Array(0), *chunks() { secondPulled = true; yield Buffer.alloc(1); } };
+  a.t.send({ ...heartbeat('a', 'b'), type: 'snap', snapshot: second });
   t.deepEqual(sent, [false]);
+  t.false(secondPulled);
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && sent.length === 1) await sleep(20);
+  t.deepEqual(sent, [false, false]);
   t.true(released, 'the image (and its read transaction) was let go of');
   t.true(pulled < 64, `only what the socket took was read: ${pulled} of 64 chunks`);
   t.true(a.logs.some((l) => l.includes('snapshot image not taken')), a.logs.join('\n'));

@@ -258,7 +258,7 @@ test('determinism: two stores fed the same log end byte-identical; a snapshot ca
   t.true(image.equals(await exportBytes(b.store)), `seed ${seed}: states differ`);
 
   const c = await openStore(t, 'c');
-  await c.store.importSnapshot(() => a.store.exportSnapshot(4096));
+  await c.store.importSnapshot(a.store.exportSnapshot(4096));
   for (const seq of ['s0', 's1', 's2']) {
     const last = T0 + 10_000_000;
     const audit = await a.run(last, 'AUDIT', 'b', seq, 'FROM', '1', 'TO', '10000');
