@@ -355,20 +355,28 @@ test('an LMDB transaction (read cache, deferred meta, uncached tokens and sequen
   const t0 = 1_700_000_000_000;
   const batches: DecodedCommand[][] = [];
   let nowMs = t0;
+  // INCS sent so far: retries (the same or other sequences) and part retries reuse them, as a
+  // router does after a lost reply; a part named with another sequence is a TOKEN_MISMATCH.
+  const sent: { multi: string; seqs: string[] }[] = [];
+  const earlier = () => sent[sent.length - 1 - rng.int(Math.min(sent.length, 8))];
   for (let b = 0; b < 120; b++) {
     const batch: DecodedCommand[] = [];
     for (let i = 1 + rng.int(12); i > 0; i--) {
       nowMs += rng.int(4) === 0 ? rng.int(900) - 200 : 0; // the proposer's clock may step back
       const sequence = `s${rng.int(4)}`;
       const token = [undefined, `${nowMs - rng.int(3000)}-r${rng.int(60)}`, `opaque${rng.int(20)}`][rng.int(3)];
-      // INCS of 2-5 sequences, repeats included; its retries and part retries reuse its token.
+      // INCS of 2-5 sequences, repeats included.
       const k = 2 + rng.int(4);
-      const multi = multiToken(`${nowMs - rng.int(3000)}-${String(rng.int(8)).padStart(16, 'm')}`, k);
+      const fresh = { multi: multiToken(`${nowMs - rng.int(3000)}-${String(rng.int(8)).padStart(16, 'm')}`, k), seqs: Array.from({ length: k }, () => `s${rng.int(4)}`) };
+      const incs = sent.length > 0 && rng.int(3) === 0 ? earlier()! : fresh;
+      const part = sent.length > 0 ? earlier()! : fresh;
+      const p = rng.int(part.seqs.length);
       const args = rng.int(10) === 0 ? ['SET', 'b', sequence, String(rng.int(50))]
         : rng.int(10) === 0 ? ['GET', 'b', sequence]
-        : rng.int(6) === 0 ? ['INCS', 'b', multi, ...Array.from({ length: k }, () => `s${rng.int(4)}`)]
-        : rng.int(12) === 0 ? ['INC', 'b', sequence, 'ID', multi, 'PART', `${rng.int(k)}/${k}`]
+        : rng.int(6) === 0 ? ['INCS', 'b', incs.multi, ...incs.seqs]
+        : rng.int(12) === 0 ? ['INC', 'b', rng.int(2) === 0 ? part.seqs[p]! : sequence, 'ID', part.multi, 'PART', `${p}/${part.seqs.length}`]
         : ['INC', 'b', sequence, 'COUNT', String(1 + rng.int(2)), ...(token === undefined ? [] : ['ID', token])];
+      if (args[0] === 'INCS' && incs === fresh) sent.push(fresh);
       batch.push({ command: cmd(...args), timeMs: nowMs });
     }
     batches.push(batch);
