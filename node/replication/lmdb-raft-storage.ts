@@ -22,7 +22,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
-import { chunkedSnapshot, IMAGE_CHUNK_BYTES, isChunked, SnapshotImages } from './snapshot-images.ts';
+import { chunkedSnapshot, imageChunks, isChunked, SnapshotImages } from './snapshot-images.ts';
 import { Wal, type WalWrite } from './wal.ts';
 import { migrateLmdbLog, reconcileWithSnapshot } from './raft-log-open.ts';
 import {
@@ -423,11 +423,6 @@ export class LmdbRaftStorage implements Storage {
   private assertWritable(): void {
     if (this.closed) throw new SeqError(ErrorCode.STORAGE, 'raft storage closed');
   }
-}
-
-/** A whole image as IMAGE_CHUNK_BYTES views (no copies). */
-function* imageChunks(data: Uint8Array): Generator<Uint8Array> {
-  for (let at = 0; at < data.length; at += IMAGE_CHUNK_BYTES) yield data.subarray(at, at + IMAGE_CHUNK_BYTES);
 }
 
 function writeFailure(err: unknown): SeqError {

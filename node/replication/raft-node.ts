@@ -395,7 +395,7 @@ export class RaftNode {
       releaseSnapshot(snap); // a spool file (snapshot-spool.ts): stored now, or failed
     }
     // Imported from the copy just stored, chunk by chunk, never held whole.
-    await restoreStateFromSnapshot(this.d.store, this.d.members, () => this.d.storage.snapshotChunks());
+    await restoreStateFromSnapshot(this.d.store, this.d.members, this.d.storage);
     this.applier.resetTo(snap.meta.index);
     const bytes = isChunked(snap) ? snap.bytes : snap.data.length;
     this.snapshots.installed(bytes);

@@ -293,7 +293,7 @@ async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbStore, mem
   if (snapIndex > 0 && store.appliedIndex() < snapIndex) {
     // Crashed between persisting a received snapshot and importing it, or the unsynced state was
     // discarded after an OS restart (state-reboot-guard.ts): import the stored image now.
-    await restoreStateFromSnapshot(store, members, () => storage.snapshotChunks());
+    await restoreStateFromSnapshot(store, members, storage);
   } else if (snapIndex > 0) {
     // Only the members envelope is needed: read the head stored beside the image, not the image.
     const head = storage.snapshotHead();

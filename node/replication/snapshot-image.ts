@@ -5,18 +5,20 @@ import type { LmdbStore } from '../state-machine/index.ts';
 import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
 import { snapshotEnvelopeHead, unwrapSnapshotChunks, type Members } from './members.ts';
 
-/** Replaces the state machine (and members) with a snapshot image from the raft storage. */
-export async function restoreStateFromSnapshot(store: LmdbStore, members: Members, image: Uint8Array | (() => Iterator<Uint8Array>)): Promise<void> {
-  // Chunks are read as the import goes: at 1M sequences a whole image plus its decoded entries
-  // took ~160 MB more heap than the node needs otherwise.
-  const chunks = image instanceof Uint8Array ? [image][Symbol.iterator]() : image();
+/**
+ * Replaces the state machine (and members) with the raft storage's current snapshot image, read
+ * chunk by chunk as the import goes: at 1M sequences a whole image plus its decoded entries took
+ * ~160 MB more heap than the node needs otherwise.
+ */
+export async function restoreStateFromSnapshot(store: LmdbStore, members: Members, storage: LmdbRaftStorage): Promise<void> {
+  const chunks = storage.snapshotChunks();
   try {
     const env = unwrapSnapshotChunks(chunks);
     if (!env) throw new SeqError(ErrorCode.INTERNAL, 'snapshot image has no SeqDB envelope');
     await store.importSnapshot(env.state);
     members.restore(env.members);
   } finally {
-    chunks.return?.(); // releases the image's read transaction whatever happened
+    chunks.return(undefined); // releases the image's read transaction whatever happened
   }
 }
 

@@ -119,10 +119,9 @@ export class SnapshotImages {
    */
   putWhole(data: Uint8Array, index: number): void {
     const gen = this.nextGen++;
-    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     let n = 0;
-    for (let at = 0; at < b.length || n === 0; at += IMAGE_CHUNK_BYTES) this.image.putSync(chunkKey(gen, n++), b.subarray(at, at + IMAGE_CHUNK_BYTES));
-    this.makeCurrent(gen, n, b.length, b.subarray(0, SNAPSHOT_HEAD_BYTES), index);
+    for (const chunk of imageChunks(data)) this.image.putSync(chunkKey(gen, n++), chunk);
+    this.makeCurrent(gen, n, data.length, data.subarray(0, SNAPSHOT_HEAD_BYTES), index);
   }
 
   /**
@@ -188,6 +187,12 @@ export class SnapshotImages {
   private dropGen(gen: number): void {
     for (const key of this.image.getKeys({})) if (genOf(key as string) === gen) this.image.removeSync(key as string);
   }
+}
+
+/** A whole image as IMAGE_CHUNK_BYTES views (no copies). */
+export function* imageChunks(data: Uint8Array): Generator<Buffer> {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  for (let at = 0; at < b.length; at += IMAGE_CHUNK_BYTES) yield b.subarray(at, at + IMAGE_CHUNK_BYTES);
 }
 
 function chunkKey(gen: number, i: number): string {
