@@ -12,6 +12,7 @@
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { Entry, EntryType, Message, MessageType, Snapshot, SnapshotMeta } from '../raft/types.ts';
+import { FrameReader, FrameWriter, HEADER_BYTES, bad } from './peer-frame-fields.ts';
 import { isChunked, type ChunkedSnapshot } from './snapshot-images.ts';
 import { releaseSnapshot } from './snapshot-spool.ts';
 
@@ -52,104 +53,13 @@ export type PeerFrame =
 const DEFAULT_MAX_FRAME = 4 << 20;
 const DEFAULT_MAX_SNAPSHOT = 256 << 20;
 const DEFAULT_MAX_SPOOLED_SNAPSHOT = 16 * 2 ** 30;
-const TWO_32 = 2 ** 32;
-const HEADER_BYTES = 5;
 
-class Writer {
-  private buf = Buffer.allocUnsafe(256);
-  private pos = HEADER_BYTES;
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-  u8(v: number): void {
-    this.ensure(1);
-    this.buf[this.pos++] = v;
-  }
-  u32(v: number): void {
-    this.ensure(4);
-    this.buf.writeUInt32BE(v >>> 0, this.pos);
-    this.pos += 4;
-  }
-  u64(v: number): void {
-    if (!Number.isSafeInteger(v) || v < 0) throw new SeqError(ErrorCode.INTERNAL, `peer codec: bad u64 ${v}`);
-    this.u32(Math.floor(v / TWO_32));
-    this.u32(v >>> 0);
-  }
-  bytes(b: Uint8Array): void {
-    this.u32(b.length);
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-  str(s: string): void {
-    this.bytes(Buffer.from(s, 'utf8'));
-  }
-  finish(kind: number, maxFrameBytes: number): Buffer {
-    const len = this.pos - 4;
-    if (len - 1 > maxFrameBytes) throw new SeqError(ErrorCode.INTERNAL, `peer frame of ${len} bytes exceeds ${maxFrameBytes}`);
-    this.buf.writeUInt32BE(len, 0);
-    this.buf[4] = kind;
-    return this.buf.subarray(0, this.pos);
-  }
-}
-
-class Reader {
-  private pos = 0;
-  constructor(private readonly buf: Buffer) {}
-
-  private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw bad('truncated field');
-  }
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++]!;
-  }
-  u32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32BE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  u64(): number {
-    const v = this.u32() * TWO_32 + this.u32();
-    if (!Number.isSafeInteger(v)) throw bad('u64 beyond 2^53');
-    return v;
-  }
-  bytes(): Uint8Array {
-    const n = this.u32();
-    this.need(n);
-    const out = new Uint8Array(n);
-    out.set(this.buf.subarray(this.pos, this.pos + n));
-    this.pos += n;
-    return out;
-  }
-  str(): string {
-    // Straight from the frame: two copies per string (node ids in every message) showed in a heap profile.
-    const n = this.u32();
-    this.need(n);
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
-  }
-  end(): void {
-    if (this.pos !== this.buf.length) throw bad('trailing bytes in frame');
-  }
-}
-
-function bad(what: string): SeqError {
-  return new SeqError(ErrorCode.PROTOCOL, `peer stream: ${what}`);
-}
-
-function writeStrings(w: Writer, list: readonly string[]): void {
+function writeStrings(w: FrameWriter, list: readonly string[]): void {
   w.u32(list.length);
   for (const s of list) w.str(s);
 }
 
-function readStrings(r: Reader, max: number): string[] {
+function readStrings(r: FrameReader, max: number): string[] {
   const n = r.u32();
   if (n > max) throw bad('list too long');
   const out: string[] = [];
@@ -157,14 +67,14 @@ function readStrings(r: Reader, max: number): string[] {
   return out;
 }
 
-function writeSnapMeta(w: Writer, m: SnapshotMeta): void {
+function writeSnapMeta(w: FrameWriter, m: SnapshotMeta): void {
   w.u64(m.index);
   w.u64(m.term);
   writeStrings(w, m.conf.voters);
   writeStrings(w, m.conf.learners);
 }
 
-function readSnapMeta(r: Reader): SnapshotMeta {
+function readSnapMeta(r: FrameReader): SnapshotMeta {
   const index = r.u64();
   const term = r.u64();
   const voters = readStrings(r, 1024);
@@ -175,7 +85,7 @@ function readSnapMeta(r: Reader): SnapshotMeta {
 /** Encodes a message as frames: one MESSAGE frame, plus SNAP_CHUNK frames for a snapshot image. */
 export function encodeMessage(m: Message, opts: PeerCodecOptions = {}): Buffer[] {
   const maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
-  const w = new Writer();
+  const w = new FrameWriter();
   const code = TYPE_CODE.get(m.type);
   if (code === undefined) throw new SeqError(ErrorCode.INTERNAL, `unknown message type ${m.type}`);
   w.u8(code);
@@ -229,13 +139,13 @@ function* snapChunkFrames(chunks: Iterable<Uint8Array>, maxFrame: number): Gener
 }
 
 export function encodeControl(control: Record<string, unknown>, opts: PeerCodecOptions = {}): Buffer {
-  const w = new Writer();
+  const w = new FrameWriter();
   w.str(JSON.stringify(control));
   return w.finish(FrameKind.CONTROL, opts.maxFrameBytes ?? DEFAULT_MAX_FRAME);
 }
 
 function decodeMessageBody(body: Buffer, maxSnapshot: number): { message: Message; snapBytes: number } {
-  const r = new Reader(body);
+  const r = new FrameReader(body);
   const type = MESSAGE_TYPES[r.u8()];
   if (type === undefined) throw bad('unknown message type');
   const from = r.str();
@@ -381,7 +291,7 @@ export class PeerDecoder {
       case FrameKind.SNAP_CHUNK:
         return this.onChunk(body);
       case FrameKind.CONTROL: {
-        const r = new Reader(body);
+        const r = new FrameReader(body);
         const json = Buffer.from(r.bytes()).toString('utf8');
         r.end();
         let control: unknown;
