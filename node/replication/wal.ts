@@ -27,18 +27,23 @@
  * cut to its records before the next one starts, so only the last one ever ends in zeros.
  *
  * Segments: a new one is started when the active one would pass `segmentBytesMax`; each starts
- * with the newest hard state, so deleting older segments never loses it. A segment is deleted
- * once every entry it holds is at or below the compaction point (`compact`). Recovery replays
- * the segments in order and cuts a torn tail off the last one; damage anywhere else refuses to
- * start (the log is the node's durable truth: guessing past a hole could drop acknowledged data).
+ * with the newest hard state, so deleting older segments never loses it (wal-segment-files.ts).
+ * A segment is deleted once every entry it holds is at or below the compaction point (`compact`).
+ * Recovery replays the segments in order and cuts a torn write off the last one (wal-torn.ts
+ * tells one from damage); damage anywhere refuses to start (the log is the node's durable truth:
+ * guessing past a hole could drop acknowledged data).
  */
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, fstatSync } from 'node:fs';
 import { writev as writevCb, writevSync, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry, EntryType, HardState } from '../raft/types.ts';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
 import { EntryCache } from './wal-cache.ts';
+import { createSegment, fsyncDir, hasSegmentFiles, segmentPath, segmentSeqs } from './wal-segment-files.ts';
+import { isTornWrite } from './wal-torn.ts';
 import { RESET_RECORD_BYTES, RecordKind, encodeEntriesParts, encodeHardState, encodeReset, entrySlots, recordChunks, scanRecords, type IndexTerm, type WalRecord } from './wal-codec.ts';
+
+export { fsyncDir };
 
 export interface WalOptions {
   /** Directory of the segment files (created if missing). */
@@ -83,17 +88,6 @@ interface Queued {
   readonly failed: (err: Error) => void;
 }
 
-const SEGMENT_RE = /^seg-(\d{16})\.wal$/;
-
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function walError(message: string): SeqError {
   return new SeqError(ErrorCode.STORAGE, `raft log: ${message}`);
 }
@@ -112,6 +106,8 @@ export class Wal {
   private lengths: number[] = [];
   private segs: Segment[] = [];
   private hs: HardState | null = null;
+  /** The segment holding the newest hard state record (0: none). */
+  private hsSeq = 0;
   private readonly cache: EntryCache;
   private queue: Queued[] = [];
   private pumping = false;
@@ -125,7 +121,7 @@ export class Wal {
 
   /** Whether `dir` holds any segment file. */
   static hasSegments(dir: string): boolean {
-    return existsSync(dir) && readdirSync(dir).some((f) => SEGMENT_RE.test(f));
+    return hasSegmentFiles(dir);
   }
 
   private constructor(opts: WalOptions) {
@@ -134,13 +130,10 @@ export class Wal {
     this.zeros = Buffer.alloc(opts.preallocBytes ?? 1 << 20);
     this.cache = new EntryCache(opts.cacheBytesMax ?? 4 << 20);
     if (mkdirSync(this.dir, { recursive: true }) !== undefined) fsyncDir(join(this.dir, '..'));
-    const seqs = readdirSync(this.dir)
-      .map((f) => SEGMENT_RE.exec(f)?.[1])
-      .filter((s): s is string => s !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
+    const seqs = segmentSeqs(this.dir);
     try {
       seqs.forEach((seq, i) => this.recover(seq, i === seqs.length - 1));
+      this.rewriteHardStateIntoLast();
     } catch (err) {
       for (const seg of this.segments) closeSync(seg.fd);
       throw err;
@@ -337,17 +330,12 @@ export class Wal {
       active.allocated = active.size;
     }
     const seq = (active?.seq ?? 0) + 1;
-    const path = join(this.dir, `seg-${String(seq).padStart(16, '0')}.wal`);
-    const fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_DSYNC);
-    const seg: Segment = { seq, path, fd, size: 0, allocated: 0, maxIndex: 0 };
-    if (this.hs !== null) {
-      const head = encodeHardState(this.hs);
-      if (writeSync(fd, head, 0, head.length, 0) !== head.length) throw walError('short write of a segment head');
-      seg.size = seg.allocated = head.length;
-    }
-    fdatasyncSync(fd);
-    fsyncDir(this.dir);
+    const head = this.hs === null ? null : encodeHardState(this.hs);
+    const fd = createSegment(this.dir, seq, head);
+    const size = head?.length ?? 0;
+    const seg: Segment = { seq, path: segmentPath(this.dir, seq), fd, size, allocated: size, maxIndex: 0 };
     this.segments.push(seg);
+    if (head !== null) this.hsSeq = seq;
     return seg;
   }
 
@@ -367,12 +355,16 @@ export class Wal {
       pos += last.dataOffset + last.dataLength;
       for (const e of chunk) this.cache.put(e.index, e.data);
     }
-    if (w.hardState) this.hs = w.hardState;
+    if (w.hardState) {
+      this.hs = w.hardState;
+      this.hsSeq = seg.seq;
+    }
   }
 
   private applyRecord(rec: WalRecord, seg: Segment, at: number): void {
     if (rec.kind === RecordKind.HardState) {
       this.hs = rec.hardState;
+      this.hsSeq = seg.seq;
     } else if (rec.kind === RecordKind.Reset) {
       this.truncateView(this.start);
       this.start = rec.at.index + 1;
@@ -416,8 +408,18 @@ export class Wal {
 
   // ---- recovery ----
 
+  /**
+   * Every segment starts with the newest hard state, so compaction never deletes the only copy of
+   * it. A last segment that lacks it (left headless by a build before segments were created under
+   * another name first) gets it now, before anything else is written there.
+   */
+  private rewriteHardStateIntoLast(): void {
+    const last = this.segments[this.segments.length - 1];
+    if (this.hs !== null && last !== undefined && this.hsSeq !== last.seq) this.writeSync({ hardState: this.hs });
+  }
+
   private recover(seq: number, last: boolean): void {
-    const path = join(this.dir, `seg-${String(seq).padStart(16, '0')}.wal`);
+    const path = segmentPath(this.dir, seq);
     const fd = openSync(path, fsc.O_RDWR | fsc.O_DSYNC);
     const seg: Segment = { seq, path, fd, size: 0, allocated: 0, maxIndex: 0 };
     this.segments.push(seg);
@@ -425,6 +427,9 @@ export class Wal {
     const end = scanRecords(fd, size, (rec, at) => this.applyRecord(rec, seg, at));
     if (end < size) {
       if (!last) throw walError(`damaged record at byte ${end} of ${path}, which is not the last segment`);
+      if (!isTornWrite(fd, size, end)) {
+        throw walError(`damaged record at byte ${end} of ${path}: written whole, so not a torn write (wal-torn.ts); the records after it were acknowledged`);
+      }
       // A torn tail (the write that never finished was never acknowledged) or preallocated zeros.
       ftruncateSync(fd, end);
       fdatasyncSync(fd);

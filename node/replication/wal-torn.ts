@@ -1,0 +1,58 @@
+/**
+ * Is the bad record where a segment's valid records end a torn write, or damage? Recovery cuts a
+ * torn write off the last segment (that write never returned, so nothing it held was
+ * acknowledged) but must refuse damage: one flipped bit in a record written long ago would
+ * otherwise silently cut every later, acknowledged record (up to a whole segment) off the log.
+ *
+ * The test follows etcd's (wal/decoder.go, isTornEntry): a write that did not finish left some of
+ * its sectors unwritten, and an unwritten sector of a segment still holds what it held before the
+ * write: zeros past the records (segments are append-only, extended with zeros by preallocation or
+ * by the file system, and a cut tail is truncated away before anything is written there again).
+ * A write starting inside a sector shares it with the records before it, so there only the part
+ * from the write on is zeros. So the bad record at `at` is torn if
+ * - fewer than a header's bytes remain, or it claims to extend past the end of the file, or
+ * - its bytes from `at` to the end of that first sector are zeros (this covers the end of the
+ *   records: a header of zeros), or
+ * - a later sector it covers (for a nonsense length: that its header covers) is all zeros;
+ * otherwise every sector it covers was written, and a record written whole that does not check
+ * out is damage. Sectors are taken as 512 bytes: a device with larger atomic sectors leaves larger
+ * runs of zeros, which contain 512-byte ones.
+ */
+import { readSync } from 'node:fs';
+import { RECORD_BYTES_MAX, RECORD_HEADER_BYTES, recordLength } from './wal-codec.ts';
+
+export const SECTOR_BYTES = 512;
+
+/** Whether the bad record at `at` of the file `fd` (of `size` bytes) is a torn write (see above). */
+export function isTornWrite(fd: number, size: number, at: number): boolean {
+  if (size - at < RECORD_HEADER_BYTES) return true;
+  const header = Buffer.alloc(RECORD_HEADER_BYTES);
+  if (readSync(fd, header, 0, header.length, at) !== header.length) return true;
+  const len = recordLength(header, 0);
+  const sane = len >= RECORD_HEADER_BYTES && len <= RECORD_BYTES_MAX;
+  if (sane && at + len > size) return true;
+  return hasUnwrittenSector(fd, size, at, at + (sane ? len : RECORD_HEADER_BYTES));
+}
+
+/**
+ * Whether [from, to) of the file covers bytes that read as never written: from `from` to the end
+ * of its sector, or a whole later sector, all zeros (a sector cut short by the file's end counts
+ * up to the end).
+ */
+function hasUnwrittenSector(fd: number, size: number, from: number, to: number): boolean {
+  const end = Math.min(size, Math.ceil(to / SECTOR_BYTES) * SECTOR_BYTES);
+  const piece = Buffer.allocUnsafe(SECTOR_BYTES);
+  // A sector at a time: this runs once per damaged tail, and a record is at most 64 MiB.
+  for (let pos = from; pos < end;) {
+    const pieceEnd = Math.min(end, (Math.floor(pos / SECTOR_BYTES) + 1) * SECTOR_BYTES);
+    const n = readSync(fd, piece, 0, pieceEnd - pos, pos);
+    if (n < pieceEnd - pos || isZero(piece, 0, n)) return true;
+    pos = pieceEnd;
+  }
+  return false;
+}
+
+function isZero(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
+  return true;
+}
