@@ -17,7 +17,6 @@
  * indexes move only after a write is on disk: until then the core still holds the new entries
  * in its unstable log and never reads them from here.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
@@ -25,6 +24,7 @@ import { SeqError, ErrorCode } from '../../shared/errors.ts';
 import { chunkedSnapshot, imageChunks, isChunked, SnapshotImages } from './snapshot-images.ts';
 import { Wal, type WalWrite } from './wal.ts';
 import { migrateLmdbLog, reconcileWithSnapshot } from './raft-log-open.ts';
+import { loadNodeIdentity, type IdentityOptions, type NodeIdentity } from './node-identity.ts';
 import {
   RaftError,
   RaftErrorCode,
@@ -37,20 +37,8 @@ import {
   type Storage,
 } from '../raft/types.ts';
 
-export interface NodeIdentity {
-  readonly nodeId: string;
-  readonly shard: string;
-  readonly cluster: string;
-}
-
-export interface OpenStorageOptions {
-  /** The node's data dir; the log lives in `<dir>/raft`. */
-  readonly dir: string;
-  readonly shard: string;
-  readonly cluster: string;
-  /** Id for a fresh data dir. Default: 16 random hex chars. */
-  readonly newNodeId?: () => string;
-}
+/** The node's data dir (the log lives in `<dir>/raft`), shard and cluster; see node-identity.ts. */
+export type OpenStorageOptions = IdentityOptions;
 
 export interface PersistBatch {
   readonly snapshot?: Snapshot;
@@ -70,9 +58,8 @@ interface IndexTerm {
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 const EMPTY_HS: HardState = { term: 0, vote: null, commit: 0 };
-function sameIdentity(a: NodeIdentity, b: Omit<NodeIdentity, 'nodeId'>): boolean {
-  return a.shard === b.shard && a.cluster === b.cluster;
-}
+
+export type { NodeIdentity };
 
 export class LmdbRaftStorage implements Storage {
   readonly identity: NodeIdentity;
@@ -116,7 +103,7 @@ export class LmdbRaftStorage implements Storage {
     this.meta = env.openDB<unknown, string>('meta', {});
     this.snapMeta = (this.meta.get('snap') as SnapshotMeta | undefined) ?? { index: 0, term: 0, conf: EMPTY_CONF };
     this.images = new SnapshotImages(env.openDB<Buffer, string>('image', { encoding: 'binary' }), this.meta, this.snapMeta.index);
-    this.identity = this.loadIdentity(opts);
+    this.identity = loadNodeIdentity(this.meta, opts);
     this.trunc = (this.meta.get('trunc') as IndexTerm | undefined) ?? { index: 0, term: 0 };
     this.truncWritten = this.trunc;
     reconcileWithSnapshot(wal, this.trunc);
@@ -125,24 +112,6 @@ export class LmdbRaftStorage implements Storage {
     const end = Math.max(this.wal.lastIndex(), this.trunc.index);
     this.hs = hs.commit > end ? { ...hs, commit: end } : hs;
     this.lastIssued = this.wal.lastIndex();
-  }
-
-  private loadIdentity(opts: OpenStorageOptions): NodeIdentity {
-    const stored = this.meta.get('identity') as NodeIdentity | undefined;
-    if (stored) {
-      if (!sameIdentity(stored, opts)) {
-        throw new SeqError(
-          ErrorCode.IDENTITY_MISMATCH,
-          `data dir ${opts.dir} belongs to cluster '${stored.cluster}' shard '${stored.shard}' (node ${stored.nodeId}), ` +
-            `not cluster '${opts.cluster}' shard '${opts.shard}'`,
-        );
-      }
-      return stored;
-    }
-    const nodeId = (opts.newNodeId ?? (() => randomBytes(8).toString('hex')))();
-    const identity: NodeIdentity = { nodeId, shard: opts.shard, cluster: opts.cluster };
-    this.meta.putSync('identity', identity);
-    return identity;
   }
 
   // ---- Storage (read by the core, synchronous) ----
