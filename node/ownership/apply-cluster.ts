@@ -49,6 +49,26 @@ export function applyClusterCommand(txn: KvTxn, command: ClusterCommand): Comman
     case 'setslots':
       if (command.shard !== shard) return errorResult(ErrorCode.SYNTAX, `slots for shard ${command.shard} sent to shard ${shard}`);
       return intResult(BigInt(setOwnership(txn, command.epoch, command.slots)));
+    case 'ownership': {
+      const own = readOwnership(txn)!;
+      return bulkResult(JSON.stringify({ shard: own.shard, epoch: own.epoch, slots: own.slots.size }));
+    }
+  }
+  return applyMoveStep(txn, shard, command);
+}
+
+/**
+ * A slot move's steps on this shard (move-shard.ts, move-import.ts), only once its ownership is
+ * initialized (the first SETSLOTS push of the committed table): several steps raise the shard's
+ * ownership epoch, which setOwnership reads as "initialized", so a step applied first (a move
+ * begun while this shard's leader was still coming up) made the late push a no-op and the shard
+ * never served the slots the table gives it. TRYAGAIN: the coordinator retries the step.
+ */
+function applyMoveStep(txn: KvTxn, shard: string, command: ClusterCommand): CommandResult {
+  if (readOwnership(txn)!.epoch === 0) {
+    return errorResult(ErrorCode.TRY_AGAIN, `shard ${shard} has no slot ownership committed yet (its first SETSLOTS): a move waits for it`);
+  }
+  switch (command.op) {
     case 'freeze':
       return freezeSlots(txn, command.epoch, command.slots);
     case 'export':
@@ -69,11 +89,8 @@ export function applyClusterCommand(txn: KvTxn, command: ClusterCommand): Comman
       return importStatus(txn, command.epoch, command.slots);
     case 'importdone':
       return importDone(txn, command.epoch, command.slots, command.parts, command.count);
-    case 'ownership': {
-      const own = readOwnership(txn)!;
-      return bulkResult(JSON.stringify({ shard: own.shard, epoch: own.epoch, slots: own.slots.size }));
-    }
   }
+  throw new Error(`not a move step: ${command.op}`);
 }
 
 function bulkResult(text: string): CommandResult {

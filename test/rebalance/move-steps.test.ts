@@ -184,6 +184,8 @@ test('epoch guards: stale FREEZE and IMPORT are refused; slots not owned cannot 
   const s4 = new MemoryKv();
   markSharded(s4, '4');
   apply(s1, cluster('REGISTER', '4', '127.0.0.1:4'));
+  t.is(codeOf(apply(s4, cluster('IMPORT', String(m + 2), other.toBase64(), foreign))), 'TRY_AGAIN', 'no SETSLOTS applied yet');
+  apply(s4, cluster('SETSLOTS', '4', String(readCatalog(s1).epoch), new SlotSet().toBase64()));
   t.is(codeOf(apply(s4, cluster('IMPORT', String(m + 2), other.toBase64(), foreign))), 'SYNTAX');
 });
 
