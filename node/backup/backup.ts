@@ -3,13 +3,14 @@
  * lists its shard's members; a single node is its own shard), asks each shard's leader for
  * SEQDB.EXPORT (following NOTLEADER hints, retrying briefly while there is no leader), and
  * writes every image to one file. Each image is consistent as of one committed index of its
- * shard; shards are independent, so there is no cross-shard cut (none is needed: a bucket lives
- * on one shard).
+ * shard; there is no cross-shard cut, and none is needed while no slot moves (a bucket then lives
+ * on one shard): see `backup` for a move during the backup.
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { infoFields, respCall, type CallSecurity } from '../../shared/observability/resp-call.ts';
 import type { ExportHeader } from './export.ts';
 import { sha256, writeBackupFile, type BackupManifest, type ShardImage } from './backup-file.ts';
+import { imageOwnership, slotOwners, slotsInTransit } from './image-ownership.ts';
 
 export interface ShardTarget {
   readonly shard: string;
@@ -27,8 +28,11 @@ export interface BackupOptions {
   readonly imageBytesMax?: number;
   /** Password, TLS and cluster secret for every connection (the cluster's nodes and router). Default: none. */
   readonly security?: CallSecurity;
-  /** After each chunk: shards finished, shards in all, bytes fetched so far, the shard at hand. */
-  readonly onProgress?: (done: number, total: number, bytes: number, shard: string) => void;
+  /**
+   * After each chunk: shards finished, shards in all, bytes fetched so far, the shard at hand.
+   * When a shard is finished, a promise it returns is awaited before the next shard. Default: none.
+   */
+  readonly onProgress?: (done: number, total: number, bytes: number, shard: string) => void | Promise<void>;
 }
 
 export async function discoverShards(address: string, security: CallSecurity = {}): Promise<{ source: string; targets: ShardTarget[] }> {
@@ -66,9 +70,13 @@ async function fetchImage(addr: string, h: ExportHeader, imageBytesMax: number, 
   return Buffer.concat(parts);
 }
 
-export async function exportShard(
-  t: ShardTarget, deadlineMs: number, imageBytesMax: number, onBytes: (n: number) => void = () => {}, security: CallSecurity = {},
-): Promise<ShardImage> {
+/**
+ * Sends `args` to the shard's leader (following NOTLEADER hints, retrying while there is none)
+ * and hands its non-error reply to `use`; a failure of `use` is retried like a lost reply.
+ */
+async function onLeader<T>(
+  t: ShardTarget, args: string[], deadlineMs: number, security: CallSecurity, use: (addr: string, reply: Buffer) => Promise<T>,
+): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   const queue = [...t.addrs];
   let lastProblem = 'no address';
@@ -77,12 +85,8 @@ export async function exportShard(
     const addr = queue[attempt % Math.max(1, queue.length)];
     if (addr === undefined) break;
     try {
-      const r = await respCall(addr, ['SEQDB.EXPORT'], { ...security, timeoutMs: Math.max(1000, deadline - Date.now()) });
-      if (r.kind === 'string') {
-        const header = JSON.parse(r.value.toString('utf8')) as ExportHeader;
-        const image = await fetchImage(addr, header, imageBytesMax, onBytes, security);
-        return { meta: { shard: t.shard, index: header.index, bytes: image.length, sha256: sha256(image), from: addr }, image };
-      }
+      const r = await respCall(addr, args, { ...security, timeoutMs: Math.max(1000, deadline - Date.now()) });
+      if (r.kind === 'string') return await use(addr, r.value);
       if (r.kind !== 'error') throw new Error(`unexpected ${r.kind} reply`);
       lastProblem = `${addr}: -${r.word} ${r.message}`;
       if (r.word === 'NOTLEADER') {
@@ -94,7 +98,7 @@ export async function exportShard(
           continue;
         }
       } else if (r.word === 'ERR' && /unknown command/i.test(r.message)) {
-        throw new SeqError(ErrorCode.UNKNOWN_COMMAND, `${addr} does not support SEQDB.EXPORT`);
+        throw new SeqError(ErrorCode.UNKNOWN_COMMAND, `${addr} does not support ${args.slice(0, 2).join(' ')}`);
       }
     } catch (err) {
       if (err instanceof SeqError && (err.code === ErrorCode.UNKNOWN_COMMAND || err.code === ErrorCode.REQUEST_TOO_LARGE)) throw err;
@@ -102,21 +106,55 @@ export async function exportShard(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new SeqError(ErrorCode.CLUSTER_DOWN, `shard ${t.shard}: no leader exported its state (${lastProblem})`);
+  throw new SeqError(ErrorCode.CLUSTER_DOWN, `shard ${t.shard}: no leader answered ${args.slice(0, 2).join(' ')} (${lastProblem})`);
 }
 
+export async function exportShard(
+  t: ShardTarget, deadlineMs: number, imageBytesMax: number, onBytes: (n: number) => void = () => {}, security: CallSecurity = {},
+): Promise<ShardImage> {
+  return onLeader(t, ['SEQDB.EXPORT'], deadlineMs, security, async (addr, reply) => {
+    const header = JSON.parse(reply.toString('utf8')) as ExportHeader;
+    const image = await fetchImage(addr, header, imageBytesMax, onBytes, security);
+    return { meta: { shard: t.shard, index: header.index, bytes: image.length, sha256: sha256(image), from: addr }, image };
+  });
+}
+
+/** Whole backups tried when a slot moved during one (see `backup`). */
+const ATTEMPTS_MAX = 3;
+
+/**
+ * Each shard's image is consistent as of one committed index of that shard, but the shards are
+ * exported one after another, and a slot moving meanwhile can be in no image (the target exported
+ * before its import, the source after its release; image-ownership.ts). Such a backup is taken
+ * again, up to ATTEMPTS_MAX times, then refused with TRY_AGAIN (run it once `seqdb rebalance` is
+ * done). A slot in two images is fine: restore takes the current owner's copy.
+ */
 export async function backup(o: BackupOptions): Promise<BackupManifest> {
   const security = o.security ?? {};
   const { source, targets } = await discoverShards(o.address, security);
+  let inTransit: number[] = [];
+  for (let attempt = 1; attempt <= ATTEMPTS_MAX; attempt++) {
+    const images = await exportAll(o, targets, security);
+    const owners = images.map((i) => imageOwnership(i.image));
+    inTransit = source === 'router' ? slotsInTransit(owners, slotOwners(owners)) : [];
+    if (inTransit.length === 0) return writeBackupFile(o.out, source, images);
+  }
+  throw new SeqError(
+    ErrorCode.TRY_AGAIN,
+    `slots moved during each of ${ATTEMPTS_MAX} tries (slot ${inTransit[0]} and ${inTransit.length - 1} more were in no shard's image): back up again once \`seqdb rebalance\` is done`,
+  );
+}
+
+async function exportAll(o: BackupOptions, targets: readonly ShardTarget[], security: CallSecurity): Promise<ShardImage[]> {
   const images: ShardImage[] = [];
   let bytes = 0;
   o.onProgress?.(0, targets.length, 0, '');
   for (const t of targets) {
-    const before = bytes;
-    const img = await exportShard(t, o.shardDeadlineMs ?? 15_000, o.imageBytesMax ?? 1 << 30, (n) => o.onProgress?.(images.length, targets.length, before + n, t.shard), security);
+    const done = bytes;
+    const img = await exportShard(t, o.shardDeadlineMs ?? 15_000, o.imageBytesMax ?? 1 << 30, (n) => void o.onProgress?.(images.length, targets.length, done + n, t.shard), security);
     images.push(img);
     bytes += img.image.length;
-    o.onProgress?.(images.length, targets.length, bytes, t.shard);
+    await o.onProgress?.(images.length, targets.length, bytes, t.shard);
   }
-  return writeBackupFile(o.out, source, images);
+  return images;
 }

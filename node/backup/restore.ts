@@ -4,7 +4,8 @@
  * this state and ships it to the others in its first snapshot) starts from.
  *
  * The images of the chosen shards are merged into ONE standalone state: sequences verbatim (a
- * bucket lives on one shard, so they never collide), issue 12's series audit trail verbatim
+ * bucket lives on one shard; where shards exported on either side of a slot move both hold it,
+ * the current owner's copy, image-ownership.ts), issue 12's series audit trail verbatim
  * (bucket-keyed, plus an expiry index keyed by time then bucket: no collisions either),
  * exactly-once tokens re-numbered into one eviction order, the state clock and eviction fence at their maxima, the applied index at 0 (a
  * new Raft history begins), and ownership/catalog records dropped (the restored state owns
@@ -19,6 +20,7 @@ import { getMeta, setMeta } from '../state-machine/meta.ts';
 import { adoptTokenRecord } from '../state-machine/tokens.ts';
 import { SERIES_SPACES } from '../state-machine/series-keys.ts';
 import { readBackupFile, type BackupManifest } from './backup-file.ts';
+import { entryCounts, imageOwnership, slotOwners } from './image-ownership.ts';
 
 export interface RestoreOptions {
   readonly in: string;
@@ -43,6 +45,9 @@ export async function restore(o: RestoreOptions): Promise<RestoreSummary> {
   if (existsSync(o.dataDir) && readdirSync(o.dataDir).length > 0) {
     throw new SeqError(ErrorCode.IDENTITY_MISMATCH, `${o.dataDir} is not empty: restore only into a new data directory`);
   }
+  // Shards exported on either side of a slot move can both hold a bucket: only the copy of the
+  // slot's current owner counts (image-ownership.ts), never whichever image came last.
+  const owners = slotOwners(chosen.map(({ image }) => imageOwnership(image)));
   const lmdbPath = join(o.dataDir, 'lmdb');
   mkdirSync(lmdbPath, { recursive: true });
   const store = LmdbStore.open({ path: lmdbPath });
@@ -50,8 +55,8 @@ export async function restore(o: RestoreOptions): Promise<RestoreSummary> {
   let tokens = 0;
   let seriesRecords = 0;
   try {
-    for (const { image } of chosen) {
-      const entries = [...decodeSnapshot([image])];
+    for (const [index, { image }] of chosen.entries()) {
+      const entries = [...decodeSnapshot([image])].filter((e) => entryCounts(e.key, index, owners));
       const r = await store.write((txn) => mergeImage(txn, entries));
       sequences += r.sequences;
       tokens += r.tokens;
