@@ -12,6 +12,7 @@
  *   before its import, the source after its release) and is in no image: the backup is unusable.
  * An image that is not a shard's of a sharded cluster owns every slot.
  */
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { slotCount, slotOf } from '../../shared/placement/slot.ts';
 import { decodeSnapshot } from '../state-machine/index.ts';
 import { OWN, SPACE_OWNERSHIP } from '../ownership/keys.ts';
@@ -66,7 +67,7 @@ export function slotOwners(images: readonly ImageOwnership[]): Int32Array {
     for (let i = 0; i < images.length; i++) {
       if (!owns(images[i]!, slot)) continue;
       if (best < 0 || newer(images[i]!, images[best]!, slot) > 0) best = i;
-      else if (newer(images[i]!, images[best]!, slot) === 0) throw new Error(`slot ${slot} is owned alike by two images`);
+      else if (newer(images[i]!, images[best]!, slot) === 0) throw new SeqError(ErrorCode.SYNTAX, `slot ${slot} is owned alike by two images: not one cluster's backup`);
     }
     out[slot] = best;
   }
