@@ -222,3 +222,36 @@ export function scanRecords(fd: number, size: number, onRecord: (rec: WalRecord,
   }
   return at;
 }
+
+/** What one write of the log puts on disk, in this order (wal.ts). */
+export interface WalWrite {
+  readonly reset?: IndexTerm;
+  readonly entries?: readonly Entry[];
+  readonly hardState?: HardState;
+}
+
+/** A write as writev parts, and its entries as they were split into records. */
+export interface EncodedWrite {
+  readonly parts: Uint8Array[];
+  readonly bytes: number;
+  readonly chunks: readonly (readonly Entry[])[];
+}
+
+/** The write's records as parts for one writev (entries' data not copied). */
+export function encodeWrite(w: WalWrite): EncodedWrite {
+  const parts: Uint8Array[] = [];
+  let bytes = 0;
+  const add = (b: Buffer): void => {
+    parts.push(b);
+    bytes += b.length;
+  };
+  if (w.reset) add(encodeReset(w.reset));
+  const chunks = recordChunks(w.entries ?? []);
+  for (const chunk of chunks) {
+    const e = encodeEntriesParts(chunk);
+    for (const p of e.parts) parts.push(p);
+    bytes += e.bytes;
+  }
+  if (w.hardState) add(encodeHardState(w.hardState));
+  return { parts, bytes, chunks };
+}

@@ -5,10 +5,8 @@
  * its B-tree pages, ~0.29 vs ~0.13 ms here, ~0.37 vs ~0.17 ms with three nodes sharing the disk.
  *
  * Segments are opened with O_DSYNC: a write returns once its data (and the metadata needed to
- * read it back) is on disk, the guarantee of a write followed by fdatasync, in one syscall, and
- * for a leader's write in one trip to libuv's thread pool instead of two. Measured against
- * writev + fdatasync (A/B by hand, six runs each): 1 client p50 0.68 -> 0.65 ms, 50 x 16
- * pipelined over 10,000 sequences 112,700 -> 120,700/s (followers -8% CPU), 50 clients the same.
+ * read it back) is on disk, the guarantee of a write followed by fdatasync in one syscall, and
+ * for a leader's write one trip to libuv's thread pool instead of two (measured: DESIGN.md).
  *
  * The view (which entries the log holds, their terms and where their bytes are) moves only when
  * a write is on disk, so readers never see an entry a crash could lose. Recent entries' bytes are
@@ -20,11 +18,9 @@
  *
  * Preallocation: a write that reaches the end of what the segment file holds also writes
  * `preallocBytes` of zeros after itself, so the next writes land in blocks that already exist
- * and their sync flushes data only. Appending past the file's end makes every sync commit the
- * file system's journal too (the new size): ~120 vs ~82 us per write + fdatasync
- * here alone, ~180 vs ~150 us with three nodes sharing the disk (PostgreSQL zero-fills its WAL
- * segments for the same reason). Recovery reads the zeros as the end of the log; a segment is
- * cut to its records before the next one starts, so only the last one ever ends in zeros.
+ * and their sync flushes data only, not the file system's journal too (the file's new size; as
+ * PostgreSQL zero-fills its WAL segments). Recovery reads the zeros as the end of the log; a
+ * segment is cut to its records before the next one starts, so only the last one ends in zeros.
  *
  * Segments: a new one is started when the active one would pass `segmentBytesMax`; each starts
  * with the newest hard state, so deleting older segments never loses it (wal-segment-files.ts).
@@ -41,7 +37,9 @@ import { SeqError, ErrorCode } from '../../shared/errors.ts';
 import { EntryCache } from './wal-cache.ts';
 import { createSegment, fsyncDir, hasSegmentFiles, segmentPath, segmentSeqs } from './wal-segment-files.ts';
 import { isTornWrite } from './wal-torn.ts';
-import { RESET_RECORD_BYTES, RecordKind, encodeEntriesParts, encodeHardState, encodeReset, entrySlots, recordChunks, scanRecords, type IndexTerm, type WalRecord } from './wal-codec.ts';
+import { RESET_RECORD_BYTES, RecordKind, encodeHardState, encodeWrite, entrySlots, scanRecords, type EncodedWrite, type WalRecord, type WalWrite } from './wal-codec.ts';
+
+export type { WalWrite };
 
 export { fsyncDir };
 
@@ -56,13 +54,6 @@ export interface WalOptions {
   readonly preallocBytes?: number;
 }
 
-/** What one write puts on disk, in this order. */
-export interface WalWrite {
-  readonly reset?: IndexTerm;
-  readonly entries?: readonly Entry[];
-  readonly hardState?: HardState;
-}
-
 interface Segment {
   readonly seq: number;
   readonly path: string;
@@ -74,16 +65,9 @@ interface Segment {
   maxIndex: number;
 }
 
-/** A write as writev parts, and its entries as they were split into records. */
-interface Encoded {
-  readonly parts: Uint8Array[];
-  readonly bytes: number;
-  readonly chunks: readonly (readonly Entry[])[];
-}
-
 interface Queued {
   readonly w: WalWrite;
-  readonly encoded: Encoded;
+  readonly encoded: EncodedWrite;
   readonly done: () => void;
   readonly failed: (err: Error) => void;
 }
@@ -184,7 +168,7 @@ export class Wal {
   writeSync(w: WalWrite): void {
     this.assertOpen();
     if (this.ioInFlight || this.queue.length > 0) throw walError('a synchronous write while queued writes are in flight');
-    const encoded = this.encode(w);
+    const encoded = encodeWrite(w);
     const { parts, bytes } = encoded;
     const seg = this.segmentFor(bytes);
     const at = seg.size;
@@ -200,7 +184,7 @@ export class Wal {
   write(w: WalWrite): Promise<void> {
     this.assertOpen();
     return new Promise((done, failed) => {
-      this.queue.push({ w, encoded: this.encode(w), done, failed });
+      this.queue.push({ w, encoded: encodeWrite(w), done, failed });
       if (!this.pumping) void this.pump();
     });
   }
@@ -241,25 +225,6 @@ export class Wal {
   }
 
   // ---- writing ----
-
-  /** The write's records as parts for one writev (entries' data not copied). */
-  private encode(w: WalWrite): Encoded {
-    const parts: Uint8Array[] = [];
-    let bytes = 0;
-    const add = (b: Buffer): void => {
-      parts.push(b);
-      bytes += b.length;
-    };
-    if (w.reset) add(encodeReset(w.reset));
-    const chunks = recordChunks(w.entries ?? []);
-    for (const chunk of chunks) {
-      const e = encodeEntriesParts(chunk);
-      for (const p of e.parts) parts.push(p);
-      bytes += e.bytes;
-    }
-    if (w.hardState) add(encodeHardState(w.hardState));
-    return { parts, bytes, chunks };
-  }
 
   private async pump(): Promise<void> {
     this.pumping = true;
