@@ -2,6 +2,7 @@
  * How a fresh node becomes part of a shard (Consul's bootstrap-expect model, made safe):
  *
  * - Probe every --join address. If any peer already belongs to a shard, join it.
+ * - Otherwise, with --bootstrap-expect 1: once every --join address answered (decideStart).
  * - Otherwise, with --bootstrap-expect N: once this node knows N uninitialized nodes (itself
  *   included) and has the LOWEST id among all it knows, it alone bootstraps a one-voter group;
  *   every other node keeps probing, sees it initialized, and joins it as a learner (the new leader
@@ -45,27 +46,41 @@ function peersOf(d: JoinDeps): string[] {
   return [...new Set(d.joinAddrs)].filter((a) => a !== self);
 }
 
-async function probeAll(d: JoinDeps): Promise<ProbeReply[]> {
+/** The peers' probe replies, and how many listed addresses answered (this node under another name too). */
+async function probeAll(d: JoinDeps): Promise<{ replies: ProbeReply[]; answered: number }> {
   const settled = await Promise.allSettled(peersOf(d).map((a) => d.request(a, { op: 'probe' }, 1000)));
-  const out: ProbeReply[] = [];
+  const replies: ProbeReply[] = [];
+  let answered = 0;
   for (const s of settled) {
     if (s.status !== 'fulfilled') continue;
     const r = s.value as Partial<ProbeReply>;
-    if (typeof r.nodeId === 'string' && r.nodeId !== d.selfId && typeof r.initialized === 'boolean') {
-      out.push({ nodeId: r.nodeId, addr: String(r.addr), initialized: r.initialized, leader: typeof r.leader === 'string' ? r.leader : null });
-    }
+    if (typeof r.nodeId !== 'string' || typeof r.initialized !== 'boolean') continue;
+    answered++;
+    if (r.nodeId !== d.selfId) replies.push({ nodeId: r.nodeId, addr: String(r.addr), initialized: r.initialized, leader: typeof r.leader === 'string' ? r.leader : null });
   }
-  return out;
+  return { replies, answered };
 }
 
-/** Waits until this fresh node should bootstrap the shard, or join an existing one. */
+/**
+ * Waits until this fresh node should bootstrap the shard, or join an existing one. With
+ * --bootstrap-expect 1 and no other --join address it bootstraps at once; with other addresses
+ * it first hears from every one of them: a listed peer may already hold the shard (this node's
+ * data dir was replaced and it runs the command line that formed the shard), and bootstrapping
+ * without asking formed a second group of the shard, which handed out numbers again (found by a
+ * review). So it waits while a listed peer does not answer.
+ */
 export async function decideStart(d: JoinDeps): Promise<'bootstrap' | 'join' | 'stopped'> {
-  if (d.bootstrapExpect === 1) return 'bootstrap';
+  if (d.bootstrapExpect === 1 && peersOf(d).length === 0) return 'bootstrap';
   let lastLogMs = 0;
   while (!d.stopped()) {
-    const replies = await probeAll(d);
+    const { replies, answered } = await probeAll(d);
     if (replies.some((r) => r.initialized)) return 'join';
-    if (d.bootstrapExpect !== undefined) {
+    if (d.bootstrapExpect === 1 && answered >= peersOf(d).length) {
+      d.log(`bootstrapping the shard: every --join address answered, none is part of a shard`);
+      d.onBootstrapPeers?.(replies);
+      return 'bootstrap';
+    }
+    if (d.bootstrapExpect !== undefined && d.bootstrapExpect > 1) {
       const ids = new Set([d.selfId, ...replies.map((r) => r.nodeId)]);
       const lowest = [...ids].sort()[0];
       if (ids.size >= d.bootstrapExpect && lowest === d.selfId) {
@@ -76,7 +91,8 @@ export async function decideStart(d: JoinDeps): Promise<'bootstrap' | 'join' | '
     }
     if (Date.now() - lastLogMs > 5000) {
       lastLogMs = Date.now();
-      d.log(`waiting for peers: ${replies.length} reachable of ${peersOf(d).length}, bootstrap-expect ${d.bootstrapExpect ?? '-'}`);
+      const alone = d.bootstrapExpect === 1 ? ' (a shard of one bootstraps once every --join address answered: one may hold the shard already)' : '';
+      d.log(`waiting for peers: ${answered} of ${peersOf(d).length} --join addresses answered, bootstrap-expect ${d.bootstrapExpect ?? '-'}${alone}`);
     }
     await sleep(d.intervalMs ?? 200);
   }

@@ -24,6 +24,7 @@ import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
 import { Members } from './members.ts';
 import { Proposals, promoteCaughtUpLearner, proposeErrorResult } from './proposals.ts';
 import { restoreStateFromSnapshot } from './snapshot-image.ts';
+import { removalRefusal } from './reconfig-check.ts';
 import { isChunked } from './snapshot-images.ts';
 import { releaseSnapshot } from './snapshot-spool.ts';
 import { WriteBatch, distribute, type BatchedWrite } from './write-batch.ts';
@@ -47,6 +48,8 @@ export interface RaftNodeDeps {
   /** Storage failed: the node must stop participating. */
   readonly onFatal: (err: Error) => void;
   readonly tuning?: RaftNodeTuning;
+  /** When a peer last sent us anything (ms; 0: never): a voter's removal needs the rest alive. Default: every peer counts as alive. */
+  readonly heardMs?: (id: NodeId) => number;
 }
 
 export class RaftNode {
@@ -55,6 +58,8 @@ export class RaftNode {
   private readonly proposals: Proposals;
   private readonly reads: ReadQueue;
   private readonly tickMs: number;
+  /** A peer heard from within this long counts as alive (removalRefusal): half an election timeout. */
+  private readonly liveWindowMs: number;
   private readonly pendingMax: number;
   private lastProposedIndex = 0;
   private readonly batch = new WriteBatch();
@@ -74,6 +79,7 @@ export class RaftNode {
     const t = d.tuning ?? {};
     this.id = d.storage.identity.nodeId;
     this.tickMs = t.tickMs ?? 50;
+    this.liveWindowMs = (this.tickMs * (t.electionTimeoutTicks ?? 10)) / 2;
     this.pendingMax = t.pendingMax ?? 100_000;
     this.proposals = new Proposals(t.proposalTimeoutMs ?? 5000, () => this.notLeader());
     this.reads = new ReadQueue(t.proposalTimeoutMs ?? 5000, this.pendingMax);
@@ -213,7 +219,9 @@ export class RaftNode {
 
   /** Proposes a membership change and resolves once it is applied (or fails). */
   async changeMembers(cc: Parameters<RawNode['proposeConfChange']>[0]): Promise<CommandResult> {
-    const refusal = this.refusal();
+    const heardMs = this.d.heardMs;
+    const live = heardMs === undefined ? null : { self: this.id, heardMs, windowMs: this.liveWindowMs, nowMs: Date.now() };
+    const refusal = this.refusal() ?? (cc.type === 'remove' && live !== null ? removalRefusal(this.raw.status().conf.voters, cc.nodeId, live) : null);
     if (refusal) return refusal;
     let ticket;
     try {

@@ -231,6 +231,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
       log,
       onFatal: o.onFatal ?? (() => process.exit(1)),
       ...(o.tuning ? { tuning: o.tuning } : {}),
+      heardMs: (id) => transport.heardMs(id),
     });
     node.start();
     const isMember = (): boolean => {
@@ -238,7 +239,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
       return conf.voters.includes(nodeId) || conf.learners.includes(nodeId);
     };
     if (!isMember() && joinDeps.joinAddrs.length > 0) void joinUntilMember(joinDeps, isMember);
-    if (bootstrapPeers.length > 0) void addLearnersAtOnce(node, bootstrapPeers, () => stopped, log);
+    if (bootstrapPeers.length > 0) void addLearnersAtOnce(node, bootstrapPeers, members, () => stopped, log);
   };
 
   const starting = (async () => {
@@ -316,12 +317,15 @@ async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbStore, mem
  * in which losing the bootstrap node stalls it (DESIGN.md, "Forming a shard"). Bounded by 30 s;
  * join requests add any node this misses.
  */
-async function addLearnersAtOnce(n: RaftNode, peers: readonly ProbeReply[], stopped: () => boolean, log: (l: string) => void): Promise<void> {
+async function addLearnersAtOnce(n: RaftNode, peers: readonly ProbeReply[], members: Members, stopped: () => boolean, log: (l: string) => void): Promise<void> {
   const deadline = Date.now() + 30_000;
   const pending = new Map(peers.map((p) => [p.nodeId, p.addr]));
   while (pending.size > 0 && !stopped() && Date.now() < deadline) {
     const st = n.status();
-    for (const id of [...pending.keys()]) if (st.conf.voters.includes(id) || st.conf.learners.includes(id)) pending.delete(id);
+    for (const id of [...pending.keys()]) {
+      // Removed meanwhile (an operator's SEQDB.REMOVE within these 30 s): never add it back.
+      if (st.conf.voters.includes(id) || st.conf.learners.includes(id) || members.isRemoved(id)) pending.delete(id);
+    }
     const next = pending.entries().next();
     if (next.done) return;
     if (st.role !== 'leader') {

@@ -110,6 +110,11 @@ export class Transport {
   private readonly raw: Set<Socket>;
   private closed = false;
 
+  /** When `peer` last sent us anything (ms since the epoch; 0: never since we started). */
+  heardMs(peer: NodeId): number {
+    return this.heard.get(peer) ?? 0;
+  }
+
   constructor(private readonly opts: TransportOptions) {
     this.server = opts.tls === undefined
       // Half-open like the client server: `printf 'INC b s\n' | nc` closes its side first and must
