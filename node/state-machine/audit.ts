@@ -17,7 +17,7 @@ import { SPACE_SEQUENCE } from './keys.ts';
 import type { KvTxn } from './kv.ts';
 import type { ResolvedOptions } from './options.ts';
 import { cursorAfter, type AuditCommand, type SeqInfoCommand, type SeqListCommand, type SeriesCommand } from './series-command.ts';
-import { SPACE_SERIES_OPEN, runKey, seriesPrefix, trailingU64 } from './series-keys.ts';
+import { SPACE_SERIES_OPEN, openKey, runKey, seriesPrefix, trailingU64 } from './series-keys.ts';
 import { decodeRun, type IncRun, type NumberRecord, type SeriesHeader } from './series-record.ts';
 import {
   applyConfirm,
@@ -54,16 +54,41 @@ export function applySeries(txn: KvTxn, command: SeriesCommand, nowMs: number, o
 
 const text = (s: string): Buffer => Buffer.from(s, 'latin1');
 
+/**
+ * The reservations of the range already due are voided first, and only then is the trail read:
+ * voiding one closes it, which may prune records and runs (SEQ.RETAIN) the rows below would read.
+ * Pruning while reading made an AUDIT report pruned numbers as missing, or throw on a run it had
+ * just deleted; a throw while applying a committed entry stops every replica, at every restart
+ * (found by a review). The reading itself writes nothing, so a failure there is an error result.
+ */
 function audit(txn: KvTxn, command: AuditCommand, nowMs: number): CommandResult {
   const { bucket, sequence } = command;
   const value = sequenceValue(txn, bucket, sequence);
-  const header = readHeader(txn, bucket, sequence);
   const to = command.to < value ? command.to : value;
+  expireDue(txn, bucket, sequence, command.from, to, nowMs);
+  try {
+    return auditRows(txn, command.bucket, command.sequence, command.from, to);
+  } catch (err) {
+    return errorResult(ErrorCode.INTERNAL, `audit trail unreadable: ${(err as Error).message}`);
+  }
+}
+
+/** Voids the open reservations of [from, to] due at `nowMs` (AUDIT caps its range: one get per number). */
+function expireDue(txn: KvTxn, bucket: Buffer, sequence: Buffer, from: bigint, to: bigint, nowMs: number): void {
+  for (let n = from; n <= to; n++) {
+    const expiresMs = txn.get(openKey(bucket, sequence, n));
+    if (expiresMs === undefined || Number(expiresMs.readBigUInt64BE(0)) > nowMs) continue;
+    const record = readNumber(txn, bucket, sequence, n);
+    if (record?.state === 'reserved') expire(txn, bucket, sequence, n, record);
+  }
+}
+
+function auditRows(txn: KvTxn, bucket: Buffer, sequence: Buffer, from: bigint, to: bigint): CommandResult {
+  const header = readHeader(txn, bucket, sequence);
   const rows: ResultItem[] = [];
-  const runs = header === undefined ? undefined : new RunCursor(txn, bucket, sequence, header, command.from);
-  for (let n = command.from; n <= to; n++) {
-    let record = header === undefined ? undefined : readNumber(txn, bucket, sequence, n);
-    if (record?.state === 'reserved' && record.expiresMs <= nowMs) record = expire(txn, bucket, sequence, n, record);
+  const runs = header === undefined ? undefined : new RunCursor(txn, bucket, sequence, header, from);
+  for (let n = from; n <= to; n++) {
+    const record = header === undefined ? undefined : readNumber(txn, bucket, sequence, n);
     if (record !== undefined) {
       rows.push(recordRow(n, record));
       continue;
@@ -114,7 +139,9 @@ class RunCursor {
   }
 
   private load(index: bigint): IncRun {
-    return decodeRun(this.txn.get(runKey(this.bucket, this.sequence, index))!);
+    const bytes = this.txn.get(runKey(this.bucket, this.sequence, index));
+    if (bytes === undefined) throw new Error(`run ${index} is missing`);
+    return decodeRun(bytes);
   }
 }
 

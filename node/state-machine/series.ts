@@ -108,11 +108,12 @@ export function applyReserve(txn: KvTxn, command: ReserveCommand, nowMs: number,
       return errorResult(ErrorCode.TOKEN_EXPIRED, 'ID token expired: older than the retention window or already evicted');
     }
   }
-  const header = readHeader(txn, bucket, sequence) ?? startSeries(txn, bucket, sequence, nowMs);
   const key = sequenceKey(bucket, sequence);
   const before = txn.get(key);
   const n = readU64(before) + 1n;
+  // Refused before anything is written: a refused RESERVE must not make the sequence a series.
   if (n > SEQUENCE_VALUE_MAX) return errorResult(ErrorCode.OVERFLOW, 'increment would overflow');
+  const header = readHeader(txn, bucket, sequence) ?? startSeries(txn, bucket, sequence, nowMs);
   if (before === undefined) addMeta(txn, 'sequences', 1n);
   txn.put(key, u64(n));
   const expiresMs = nowMs + command.ttlSeconds * 1000;
@@ -272,48 +273,39 @@ export function noteIncrement(txn: KvTxn, bucket: Buffer, sequence: Buffer, firs
 }
 
 /**
- * Retention: removes up to PRUNE_MAX closed records and runs of numbers <= value - retain,
- * oldest first, stopping at an open reservation (it is pruned once closed). Returns the header
- * with runFirst and prunedThrough moved; the caller writes it.
+ * Retention: removes up to PRUNE_MAX closed records and runs of numbers <= value - retain, in
+ * number order (runs and records merged), stopping at the first that must stay: an open
+ * reservation (pruned once closed), anything above the floor, or the budget's end. Everything
+ * below that first kept number was removed, so `prunedThrough` moves up to just below it. (Runs
+ * and records were pruned in two passes before: runs above an open reservation went while
+ * prunedThrough stopped below it, and AUDIT found numbers with no record; found by a review.)
+ * Returns the header with runFirst and prunedThrough moved; the caller writes it.
  */
 function prune(txn: KvTxn, bucket: Buffer, sequence: Buffer, header: SeriesHeader): SeriesHeader {
   if (header.retain === 0n) return header;
   const floor = sequenceValue(txn, bucket, sequence) - header.retain;
   if (floor <= header.prunedThrough) return header;
+  const prefix = seriesPrefix(SPACE_SERIES_NUMBER, bucket, sequence);
   let budget = PRUNE_MAX;
   let runFirst = header.runFirst;
-  while (budget > 0 && runFirst < header.runNext) {
-    const key = runKey(bucket, sequence, runFirst);
-    const run = decodeRun(txn.get(key)!);
-    if (run.end > floor) break;
-    txn.remove(key);
-    runFirst++;
-    budget--;
-  }
-  const prefix = seriesPrefix(SPACE_SERIES_NUMBER, bucket, sequence);
-  let lowest: bigint | undefined;
-  while (budget > 0) {
-    const first = txn.first(prefix);
-    if (first === undefined) break;
-    const n = trailingU64(first.key);
-    if (n > floor || decodeNumber(first.value).state === 'reserved') {
-      lowest = n;
+  let kept: bigint | undefined;
+  for (;;) {
+    const run = runFirst < header.runNext ? decodeRun(txn.get(runKey(bucket, sequence, runFirst))!) : undefined;
+    const record = txn.first(prefix);
+    const n = record === undefined ? undefined : trailingU64(record.key);
+    if (run === undefined && n === undefined) break;
+    const runNext = run !== undefined && (n === undefined || run.start < n);
+    const next = runNext ? run!.start : n!;
+    const removable = runNext ? run!.end <= floor : n! <= floor && decodeNumber(record!.value).state !== 'reserved';
+    if (!removable || budget === 0) {
+      kept = next;
       break;
     }
-    txn.remove(Buffer.from(first.key));
+    if (runNext) txn.remove(runKey(bucket, sequence, runFirst++));
+    else txn.remove(Buffer.from(record!.key));
     budget--;
   }
-  if (budget === 0 && lowest === undefined) lowest = lowestNumber(txn, prefix);
-  let through = floor;
-  if (lowest !== undefined && lowest - 1n < through) through = lowest - 1n;
-  if (runFirst < header.runNext) {
-    const start = decodeRun(txn.get(runKey(bucket, sequence, runFirst))!).start;
-    if (start - 1n < through) through = start - 1n;
-  }
+  const through = kept !== undefined && kept - 1n < floor ? kept - 1n : floor;
   return { ...header, runFirst, prunedThrough: through > header.prunedThrough ? through : header.prunedThrough };
 }
 
-function lowestNumber(kv: KvReader, prefix: Buffer): bigint | undefined {
-  const entry = kv.first(prefix);
-  return entry === undefined ? undefined : trailingU64(entry.key);
-}
