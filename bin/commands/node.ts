@@ -93,6 +93,11 @@ export const node: Subcommand = {
     // No --join: discovery. --catalog: static sharded cluster. --join alone: standalone shard.
     const sharded = join.length === 0 || catalog.length > 0;
     const security = cliSecurity(values);
+    // The same port speaks the peer protocol, which a password does not guard: without a cluster
+    // secret, a client that sends a peer hello instead of AUTH could join the shard and read it.
+    if (security.password !== undefined && security.clusterSecret === undefined) {
+      throw new CliError('--requirepass needs --cluster-secret (or SEQDB_CLUSTER_SECRET) on a node: the password does not guard the node-to-node protocol on the same port');
+    }
     const adminPort = parseAdminPort(values['admin-port']);
     const logger = makeLogger(values, { role: 'node', shard });
     const metrics = new Metrics({ component: 'node', shard });

@@ -33,6 +33,13 @@ test('unknown commands, unknown flags and bad values exit non-zero with a one-li
   }
 });
 
+test('seqdb node refuses a password without a cluster secret (the peer protocol on its port would be open)', async (t) => {
+  const dir = await tempDir(t);
+  const result = await seqdb('node', '--shard', 's', '--port', '0', '--data', dir, '--requirepass', 'pw-of-a-test');
+  t.not(result.code, 0);
+  t.regex(result.stderr, /--requirepass needs --cluster-secret/);
+});
+
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`seqdb dev shuts down cleanly on ${signal}: in-flight requests answered, exit 0, data kept`, async (t) => {
     const dataDir = await tempDir(t);
