@@ -248,6 +248,8 @@ function retryWithOf(command: Tokened): string {
   const token = command.token!;
   if (command.type === 'inc' && command.part !== undefined) return partRetry(token, command.part, command.count);
   if (command.type === 'incs') return command.part === undefined ? `the same INCS` : partRetry(token, command.part, multiTokenCount(token)!);
+  // An INC of a block: the retry must name the same COUNT (alone, the token takes one number).
+  if (command.type === 'inc' && command.count > 1) return `ID ${token.toString('latin1')} COUNT ${command.count}`;
   return `ID ${token.toString('latin1')}`;
 }
 

@@ -19,6 +19,12 @@ export const ErrorCode = {
   TOKEN_EXPIRED: 'TOKEN_EXPIRED',
   /** A token reused with a different command shape (other COUNT, other sequence kind). */
   TOKEN_MISMATCH: 'TOKEN_MISMATCH',
+  /**
+   * A new timed token (`<unix ms>-...`) further ahead of the shard's clock than the state
+   * machine's `tokenFutureMsMax`: refused, nothing taken (its clock runs fast). Once forgotten,
+   * such a token would raise the expiry fence into the future or be retried as a new one.
+   */
+  TOKEN_AHEAD: 'TOKEN_AHEAD',
   NOT_LEADER: 'NOT_LEADER',
   MOVED: 'MOVED',
   TRY_AGAIN: 'TRY_AGAIN',

@@ -24,7 +24,7 @@ import { getMeta, setMeta } from './meta.ts';
 import { resolveOptions, type ResolvedOptions, type StateMachineOptions } from './options.ts';
 import { applyClusterCommand } from '../ownership/apply-cluster.ts';
 import { ownershipRefusal } from '../ownership/ownership.ts';
-import { evictExpiredTokens, isForgottenToken, readToken, rememberToken } from './tokens.ts';
+import { evictExpiredTokens, newTokenRefusal, readToken, rememberToken } from './tokens.ts';
 import { applySeries } from './audit.ts';
 import { isSeriesCommand } from './series-command.ts';
 import { noteIncrement, seriesRefusesSet, sweepExpiredReservations } from './series.ts';
@@ -67,9 +67,8 @@ export class StateMachine {
       }
       return intResult(known.value);
     }
-    if (isForgottenToken(txn, command.token, nowMs, this.options)) {
-      return errorResult(ErrorCode.TOKEN_EXPIRED, 'ID token expired: older than the retention window or already evicted');
-    }
+    const refused = newTokenRefusal(txn, command.token, nowMs, this.options);
+    if (refused !== null) return refused;
     const result = increment(txn, command);
     if (result.type === 'int') {
       const entry = { token: command.token, count: command.count, value: result.value };

@@ -21,7 +21,7 @@ import type { KvTxn } from './kv.ts';
 import type { ResolvedOptions } from './options.ts';
 import { writeSequenceKnown } from './sequence-value.ts';
 import { bucketHasSeries, noteIncrement } from './series.ts';
-import { RECORD_HEAD_BYTES, RECORD_PART_BYTES, decodeRecord, isForgottenToken, rememberToken } from './tokens.ts';
+import { RECORD_HEAD_BYTES, RECORD_PART_BYTES, decodeRecord, newTokenRefusal, rememberToken } from './tokens.ts';
 
 const NO_SEQUENCE = Buffer.alloc(0);
 
@@ -31,9 +31,8 @@ export function applyIncs(txn: KvTxn, command: IncsCommand, nowMs: number, optio
   const known = txn.get(key);
   let parts: Buffer;
   if (known === undefined) {
-    if (isForgottenToken(txn, command.token, nowMs, options)) {
-      return errorResult(ErrorCode.TOKEN_EXPIRED, 'ID token expired: older than the retention window or already evicted');
-    }
+    const refused = newTokenRefusal(txn, command.token, nowMs, options);
+    if (refused !== null) return refused;
     parts = Buffer.alloc(count * RECORD_PART_BYTES);
   } else {
     if (decodeRecord(known).count !== count) return errorResult(ErrorCode.TOKEN_MISMATCH, 'ID token was used with a different number of parts');

@@ -8,8 +8,10 @@ export interface StateMachineOptions {
   /** Most tokens remembered per node; beyond it the oldest are evicted first. Default 1,000,000. */
   readonly tokensMax?: number;
   /**
-   * A token `<unix ms>-<rest>` counts as timed only if its time is at most this far ahead of the
-   * log clock when seen, so a bogus far-future token cannot move the expiry fence. Default 3,600,000.
+   * A new timed token `<unix ms>-<rest>` more than this far ahead of the log clock is refused
+   * (TOKEN_AHEAD, nothing taken): forgotten later, it would raise the expiry fence into the future
+   * (every correct clock's new token refused until the log clock caught up) or, kept as opaque,
+   * be retried as a new token and take a second number. Default 60,000.
    */
   readonly tokenFutureMsMax?: number;
   /** Most tokens one command may evict, which keeps every apply short. Default 1,000. */
@@ -21,7 +23,7 @@ export type ResolvedOptions = Required<StateMachineOptions>;
 export const DEFAULT_OPTIONS: ResolvedOptions = Object.freeze({
   tokenRetentionMs: 24 * 60 * 60 * 1000,
   tokensMax: 1_000_000,
-  tokenFutureMsMax: 60 * 60 * 1000,
+  tokenFutureMsMax: 60 * 1000,
   evictionsPerCommandMax: 1000,
 });
 

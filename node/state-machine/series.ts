@@ -40,7 +40,7 @@ import {
   type NumberRecord,
   type SeriesHeader,
 } from './series-record.ts';
-import { isForgottenToken, readToken, rememberToken } from './tokens.ts';
+import { newTokenRefusal, readToken, rememberToken } from './tokens.ts';
 import { ownershipRefusal } from '../ownership/ownership.ts';
 
 /** Consecutive plain INCs within this much log time share one run record (audit time precision). */
@@ -104,9 +104,8 @@ export function applyReserve(txn: KvTxn, command: ReserveCommand, nowMs: number,
       if (known.count !== RESERVE_TOKEN_COUNT) return errorResult(ErrorCode.TOKEN_MISMATCH, 'ID token was used with a different command');
       return intResult(known.value);
     }
-    if (isForgottenToken(txn, token, nowMs, options)) {
-      return errorResult(ErrorCode.TOKEN_EXPIRED, 'ID token expired: older than the retention window or already evicted');
-    }
+    const refused = newTokenRefusal(txn, token, nowMs, options);
+    if (refused !== null) return refused;
   }
   const key = sequenceKey(bucket, sequence);
   const before = txn.get(key);

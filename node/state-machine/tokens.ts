@@ -9,6 +9,8 @@
  * (clock - retention), or not newer than the newest time of any timed token already evicted,
  * gets TOKEN_EXPIRED instead of a fresh number.
  */
+import { ErrorCode } from '../../shared/errors.ts';
+import { errorResult, type CommandResult } from './command.ts';
 import { getMeta, setMeta, addMeta } from './meta.ts';
 import { TOKEN_ORDER_PREFIX, tokenOrderKey } from './keys.ts';
 import type { KvEntry, KvTxn } from './kv.ts';
@@ -54,11 +56,21 @@ export function readToken(txn: KvTxn, key: Buffer): TokenRecord | undefined {
   return bytes === undefined ? undefined : decodeRecord(bytes);
 }
 
-/** True if an unknown token must be refused because it may be one we already forgot. */
-export function isForgottenToken(txn: KvTxn, token: Buffer, nowMs: number, options: ResolvedOptions): boolean {
-  const timedMs = timedFor(token, nowMs, options);
-  if (timedMs === undefined) return false;
-  return timedMs < nowMs - options.tokenRetentionMs || timedMs <= Number(getMeta(txn, 'evictedTimedMaxMs'));
+/**
+ * Why an unknown token is refused, nothing taken: TOKEN_EXPIRED if it may be one already
+ * forgotten, TOKEN_AHEAD if it is timed further ahead of the log clock than tokenFutureMsMax.
+ * Null: a new token.
+ */
+export function newTokenRefusal(txn: KvTxn, token: Buffer, nowMs: number, options: ResolvedOptions): CommandResult | null {
+  const timedMs = tokenTimeMs(token);
+  if (timedMs === undefined) return null;
+  if (timedMs > nowMs + options.tokenFutureMsMax) {
+    return errorResult(ErrorCode.TOKEN_AHEAD, `ID token time is ${timedMs - nowMs} ms ahead of the shard's clock (at most ${options.tokenFutureMsMax}): check the clock of whoever made it`);
+  }
+  if (timedMs < nowMs - options.tokenRetentionMs || timedMs <= Number(getMeta(txn, 'evictedTimedMaxMs'))) {
+    return errorResult(ErrorCode.TOKEN_EXPIRED, 'ID token expired: older than the retention window or already evicted');
+  }
+  return null;
 }
 
 /** Remembers a new token, then evicts the oldest while over the count bound. */

@@ -224,13 +224,14 @@ test('tokens: the count bound evicts oldest first and fences older timed tokens'
   t.deepEqual(await run(t0 + 10, 'GET', 'b', 's'), int(5));
 });
 
-test('tokens: a far-future timed token is treated as opaque and cannot move the fence', async (t) => {
+test('tokens: a far-future timed token is refused (nothing taken) and cannot move the fence', async (t) => {
   const { store } = await openStore(t);
   const run = runner(store, { tokensMax: 1 });
   const t0 = 1_700_000_000_000;
-  t.deepEqual(await run(t0, 'INC', 'b', 's', 'ID', '9999999999999-evil'), int(1));
-  t.deepEqual(await run(t0, 'INC', 'b', 's', 'ID', `${t0}-a`), int(2)); // evicts the evil one
-  t.deepEqual(await run(t0 + 1, 'INC', 'b', 's', 'ID', `${t0 + 1}-b`), int(3));
+  const evil = await run(t0, 'INC', 'b', 's', 'ID', '9999999999999-evil');
+  t.is(evil.type === 'error' ? evil.code : evil.type, 'TOKEN_AHEAD');
+  t.deepEqual(await run(t0, 'INC', 'b', 's', 'ID', `${t0}-a`), int(1));
+  t.deepEqual(await run(t0 + 1, 'INC', 'b', 's', 'ID', `${t0 + 1}-b`), int(2)); // evicts the first
 });
 
 test('tokens: expiry uses only command time, so replicas applying the same log agree', (t) => {
