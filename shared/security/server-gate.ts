@@ -13,6 +13,7 @@
  * internal connection (-NOPERM otherwise): a client, even one with the password, cannot change
  * the catalog, ownership or membership. Without a secret they stay open (single-process setups).
  */
+import { LogThrottle } from './log-throttle.ts';
 import { ErrorCode, SeqError } from '../errors.ts';
 import { OK, array, bulk, errorReply, type Encoded } from '../protocol/index.ts';
 import { ClusterSecret, HEX_TOKEN, newNonce } from './cluster-proof.ts';
@@ -53,6 +54,8 @@ export class ServerGate {
   private readonly password: Password | null;
   private readonly secret: ClusterSecret | null;
   private readonly log: (line: string) => void;
+  /** Failed AUTHs and refused proofs: a few lines per second, the rest counted. */
+  private readonly refusals: LogThrottle;
   private readonly states = new WeakMap<GateClient, ClientState>();
   /** Counters INFO shows. */
   readonly counters = { authFailures: 0, noauthRejections: 0, clusterAuthFailures: 0, internalConnections: 0 };
@@ -61,6 +64,7 @@ export class ServerGate {
     this.password = o.password === undefined ? null : new Password(o.password);
     this.secret = o.clusterSecret === undefined ? null : new ClusterSecret(o.clusterSecret);
     this.log = o.log ?? ((line) => process.stderr.write(`[security] ${line}\n`));
+    this.refusals = new LogThrottle(this.log);
   }
 
   get requiresPassword(): boolean {
@@ -150,7 +154,7 @@ export class ServerGate {
       }
     }
     this.counters.authFailures++;
-    this.log(`AUTH failed for client ${client.id} from ${client.remote ?? '?'} (failures so far: ${this.counters.authFailures})`);
+    this.refusals.write(`AUTH failed for client ${client.id} from ${client.remote ?? '?'} (failures so far: ${this.counters.authFailures})`);
     return errorReply(WRONGPASS);
   }
 
@@ -172,7 +176,7 @@ export class ServerGate {
     if (this.secret === null || challenge === null || args.length !== 2 ||
       !this.secret.verify('client', INTERNAL_CONTEXT, challenge.clientNonce, challenge.serverNonce, proof)) {
       this.counters.clusterAuthFailures++;
-      this.log(`cluster secret proof refused from client ${client.id} at ${client.remote ?? '?'}`);
+      this.refusals.write(`cluster secret proof refused from client ${client.id} at ${client.remote ?? '?'}`);
       return errorReply(new SeqError(ErrorCode.AUTH_FAILED, 'cluster secret proof refused'));
     }
     state.internal = true;
