@@ -12,18 +12,18 @@ import { backup, discoverShards } from '../../node/backup/backup.ts';
 import { sha256, writeBackupFile, type ShardImage } from '../../node/backup/backup-file.ts';
 import { restore } from '../../node/backup/restore.ts';
 import { readCatalog, slotTable } from '../../node/ownership/catalog.ts';
-import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
 import { markSharded } from '../../node/ownership/ownership.ts';
 import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { slotOf } from '../../shared/placement/slot.ts';
 import { respCall } from '../../shared/observability/resp-call.ts';
 import { ErrorCode } from '../../shared/errors.ts';
-import { LmdbStore, MemoryKv, StateMachine, decodeCommand, encodeCommand, type Command, type CommandResult, type KvTxn } from '../../node/state-machine/index.ts';
+import { LmdbStore, MemoryKv } from '../../node/state-machine/index.ts';
 import { freeRange, inc, seqdb, sleep } from './helpers.ts';
 import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import type { Reply } from '../../shared/protocol/index.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { apply, cluster, inc as incCmd } from '../helpers/logged-apply.ts';
 
 /** INC through the router once the cluster serves (both shards formed, slots pushed). */
 async function incWhenUp(router: string, bucket: string): Promise<bigint> {
@@ -113,14 +113,6 @@ test('a slot moved between two shards\' exports: the backup is taken again, and 
   t.false(existsSync(join(dir, 'b.bak')));
 });
 
-const machine = new StateMachine();
-let clockMs = 1_000;
-const apply = (kv: KvTxn, c: Command): CommandResult => {
-  const d = decodeCommand(encodeCommand(c, clockMs++));
-  return machine.apply(kv, d.command, d.timeMs);
-};
-const cluster = (...a: string[]): Command => parseClusterCommand(['CLUSTER', ...a].map((x) => Buffer.from(x)));
-const incCmd = (bucket: string): Command => ({ type: 'inc', bucket: Buffer.from(bucket), sequence: Buffer.from('s'), count: 1 });
 
 function image(shard: string, store: LmdbStore): ShardImage {
   const bytes = Buffer.concat([...store.exportSnapshot()]);

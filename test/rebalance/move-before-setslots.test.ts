@@ -12,22 +12,14 @@ import { slotOf } from '../../shared/placement/slot.ts';
 import { ErrorCode } from '../../shared/errors.ts';
 import type { Reply } from '../../shared/protocol/index.ts';
 import { readCatalog, slotTable } from '../../node/ownership/catalog.ts';
-import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
 import { markSharded, readOwnership } from '../../node/ownership/ownership.ts';
 import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { runMove, type MoveSpec } from '../../node/rebalance/mover.ts';
 import { StepRefused, type ShardClient } from '../../node/rebalance/shard-client.ts';
-import { LmdbStore, StateMachine, decodeCommand, encodeCommand, type Command, type CommandResult, type KvTxn } from '../../node/state-machine/index.ts';
+import { LmdbStore, type CommandResult } from '../../node/state-machine/index.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { apply, cluster, inc } from '../helpers/logged-apply.ts';
 
-const machine = new StateMachine();
-let clockMs = 1_000;
-const apply = (kv: KvTxn, c: Command): CommandResult => {
-  const d = decodeCommand(encodeCommand(c, clockMs++));
-  return machine.apply(kv, d.command, d.timeMs);
-};
-const cluster = (...a: string[]): Command => parseClusterCommand(['CLUSTER', ...a].map((x) => Buffer.from(x)));
-const inc = (bucket: string): Command => ({ type: 'inc', bucket: Buffer.from(bucket), sequence: Buffer.from('s'), count: 1 });
 
 type Shards = Record<string, LmdbStore>;
 
@@ -47,7 +39,7 @@ function toReply(r: CommandResult, shard: string): Reply {
 function client(s: Shards, pending: Set<string>, tryAgains: string[]): ShardClient {
   const call = async (shard: string, _addrs: () => readonly string[], args: readonly string[]): Promise<Reply> => {
     for (let attempt = 0; ; attempt++) {
-      const r = await s[shard]!.write((txn) => apply(txn, parseClusterCommand(args.map((a) => Buffer.from(a, 'latin1')))));
+      const r = await s[shard]!.write((txn) => apply(txn, cluster(...args.slice(1))));
       if (r.type === 'error' && r.code === ErrorCode.TRY_AGAIN && attempt < 3) {
         tryAgains.push(`${shard} ${args[1]}`);
         if (pending.delete(shard)) await push(s, shard);

@@ -9,22 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { slotOf } from '../../shared/placement/slot.ts';
 import { readCatalog, slotTable } from '../../node/ownership/catalog.ts';
-import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
 import { markSharded, ownershipRefusal } from '../../node/ownership/ownership.ts';
 import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { exportSlotData } from '../../node/ownership/slot-data.ts';
-import { LmdbStore, MemoryKv, StateMachine, read, type GetCommand, decodeCommand, encodeCommand, stateSummary, type Command, type CommandResult, type KvTxn, type ResultItem } from '../../node/state-machine/index.ts';
+import { apply, cluster, inc } from '../helpers/logged-apply.ts';
+import { LmdbStore, MemoryKv, read, type GetCommand, stateSummary, type Command, type CommandResult, type ResultItem } from '../../node/state-machine/index.ts';
 
-const machine = new StateMachine();
-const cluster = (...a: string[]): Command => parseClusterCommand(['CLUSTER', ...a].map((x) => Buffer.from(x)));
-const inc = (bucket: string, id?: string): Command => ({ type: 'inc', bucket: Buffer.from(bucket), sequence: Buffer.from('s'), count: 1, ...(id ? { token: Buffer.from(id) } : {}) });
 const get = (bucket: string): Command => ({ type: 'get', bucket: Buffer.from(bucket), sequence: Buffer.from('s') });
-let clockMs = 1_000;
-/** Every command through the log codec, as a replica applies it. */
-const apply = (kv: KvTxn, c: Command): CommandResult => {
-  const d = decodeCommand(encodeCommand(c, clockMs++));
-  return machine.apply(kv, d.command, d.timeMs);
-};
 const codeOf = (r: CommandResult): string => (r.type === 'error' ? r.code : r.type);
 const intOf = (r: CommandResult): bigint => {
   if (r.type !== 'int') throw new Error(`expected int, got ${JSON.stringify(r)}`);

@@ -18,16 +18,9 @@ import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { exportSlotPage } from '../../node/ownership/slot-data.ts';
 import { runMove, type MoveSpec, type MoveStep } from '../../node/rebalance/mover.ts';
 import { StepRefused, type ShardClient } from '../../node/rebalance/shard-client.ts';
-import { MemoryKv, StateMachine, decodeCommand, encodeCommand, type Command, type CommandResult } from '../../node/state-machine/index.ts';
+import { MemoryKv, type CommandResult } from '../../node/state-machine/index.ts';
+import { apply, cluster, inc } from '../helpers/logged-apply.ts';
 
-const machine = new StateMachine();
-let clockMs = 1_000;
-const apply = (kv: MemoryKv, c: Command): CommandResult => {
-  const d = decodeCommand(encodeCommand(c, clockMs++));
-  return machine.apply(kv, d.command, d.timeMs);
-};
-const cluster = (...a: string[]): Command => parseClusterCommand(['CLUSTER', ...a].map((x) => Buffer.from(x)));
-const inc = (bucket: string, id?: string): Command => ({ type: 'inc', bucket: Buffer.from(bucket), sequence: Buffer.from('s'), count: 1, ...(id ? { token: Buffer.from(id) } : {}) });
 
 type Shards = Record<string, MemoryKv>;
 const codeOf = (r: CommandResult): string => (r.type === 'error' ? r.code : r.type);

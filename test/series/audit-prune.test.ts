@@ -6,38 +6,15 @@
  * encoding, then the same AUDIT on a real 3-node shard.
  */
 import test from 'ava';
-import { join } from 'node:path';
-import {
-  LmdbStore,
-  StateMachine,
-  decodeCommand,
-  encodeCommand,
-  parseCommand,
-  type CommandResult,
-  type ResultItem,
-} from '../../node/state-machine/index.ts';
+import type { CommandResult, ResultItem } from '../../node/state-machine/index.ts';
 import { EXPIRY_SWEEP_MAX, PRUNE_MAX } from '../../node/state-machine/series.ts';
 import { Cluster, sleep } from '../replication/helpers/cluster.ts';
 import { RespClient, encodeRequest } from '../helpers/resp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { T0, int, openStore, type Runner } from './series-store.ts';
 
-type Runner = (timeMs: number, ...args: string[]) => Promise<CommandResult>;
-
-async function openStore(t: Parameters<typeof tempDir>[0]): Promise<Runner> {
-  const store = LmdbStore.open({ path: join(await tempDir(t), 'db') });
-  t.teardown(() => store.close());
-  const machine = new StateMachine();
-  return (timeMs, ...args) => {
-    const logged = decodeCommand(encodeCommand(parseCommand(args.map((a) => Buffer.from(a, 'latin1'))), timeMs));
-    return store.write((txn) => machine.apply(txn, logged.command, logged.timeMs));
-  };
-}
-
-const T0 = 1_700_000_000_000;
-
-function int(result: CommandResult): bigint {
-  if (result.type !== 'int') throw new Error(`expected int, got ${JSON.stringify(result)}`);
-  return result.value;
+async function openRun(t: Parameters<typeof tempDir>[0]): Promise<Runner> {
+  return (await openStore(t)).run;
 }
 
 function states(result: CommandResult): string[] {
@@ -46,7 +23,7 @@ function states(result: CommandResult): string[] {
 }
 
 test('pruning stops at an open reservation for runs too: the INC numbers above it stay in the audit', async (t) => {
-  const run = await openStore(t);
+  const run = await openRun(t);
   t.is((await run(T0, 'SEQ.RETAIN', 'b', 'inv', '2')).type, 'ok');
   t.is(int(await run(T0, 'RESERVE', 'b', 'inv', 'TTL', '3600')), 1n); // open for an hour
   t.is(int(await run(T0 + 1, 'INC', 'b', 'inv')), 2n);
@@ -56,7 +33,7 @@ test('pruning stops at an open reservation for runs too: the INC numbers above i
 });
 
 test('an AUDIT whose range holds a reservation due now voids it first, then reads what pruning left', async (t) => {
-  const run = await openStore(t);
+  const run = await openRun(t);
   // Reservations elsewhere due first, as many as one sweep takes: ours is left to the AUDIT.
   for (let i = 0; i < EXPIRY_SWEEP_MAX; i++) await run(T0, 'RESERVE', 'b', `other${i}`, 'TTL', '1000');
   t.is(int(await run(T0 + 1, 'RESERVE', 'b', 'inv', 'TTL', '1000')), 1n);
@@ -89,7 +66,7 @@ async function runsAroundAnOpenReservation(call: (...args: string[]) => Promise<
 }
 
 test('an AUDIT that voids a reservation and so prunes runs it would read answers its rows, never throws', async (t) => {
-  const run = await openStore(t);
+  const run = await openRun(t);
   let now = T0;
   const call = async (...args: string[]): Promise<bigint | string> => {
     const r = await run((now += 1), ...args);
@@ -105,7 +82,7 @@ test('an AUDIT that voids a reservation and so prunes runs it would read answers
 });
 
 test('a RESERVE refused for OVERFLOW leaves the sequence as it was (SET still works)', async (t) => {
-  const run = await openStore(t);
+  const run = await openRun(t);
   t.is((await run(T0, 'SET', 'b', 'full', '9223372036854775807')).type, 'ok');
   const r = await run(T0 + 1, 'RESERVE', 'b', 'full', 'TTL', '60');
   t.is(r.type === 'error' ? r.code : r.type, 'OVERFLOW');

@@ -4,7 +4,6 @@
  * RESERVE, determinism (two stores fed the same log end byte-identical) and snapshot round trip.
  */
 import test from 'ava';
-import { join } from 'node:path';
 import {
   LmdbStore,
   MemoryKv,
@@ -15,28 +14,7 @@ import {
   type CommandResult,
   type ResultItem,
 } from '../../node/state-machine/index.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
-
-type Runner = (timeMs: number, ...args: string[]) => Promise<CommandResult>;
-
-async function openStore(t: Parameters<typeof tempDir>[0], name = 'db'): Promise<{ store: LmdbStore; run: Runner }> {
-  const store = LmdbStore.open({ path: join(await tempDir(t), name) });
-  t.teardown(() => store.close());
-  const machine = new StateMachine();
-  // Every command goes through the log encoding, as under Raft.
-  const run: Runner = (timeMs, ...args) => {
-    const logged = decodeCommand(encodeCommand(parseCommand(args.map((a) => Buffer.from(a, 'latin1'))), timeMs));
-    return store.write((txn) => machine.apply(txn, logged.command, logged.timeMs));
-  };
-  return { store, run };
-}
-
-const T0 = 1_700_000_000_000;
-
-function int(result: CommandResult): bigint {
-  if (result.type !== 'int') throw new Error(`expected int, got ${JSON.stringify(result)}`);
-  return result.value;
-}
+import { T0, int, openStore } from './series-store.ts';
 
 function code(result: CommandResult): string {
   return result.type === 'error' ? result.code : result.type;
