@@ -7,7 +7,8 @@
  * A forgotten token cannot be told apart from a new one, unless it is *timed*: `<unix ms>-<rest>`
  * (what SeqDB's client and router generate). An unknown timed token whose time is older than
  * (clock - retention), or not newer than the newest time of any timed token already evicted,
- * gets TOKEN_EXPIRED instead of a fresh number.
+ * gets TOKEN_EXPIRED instead of a fresh number; one whose time is more than tokenFutureMsMax
+ * ahead of the clock gets TOKEN_AHEAD (nothing taken), so the fence never moves far ahead.
  */
 import { ErrorCode } from '../../shared/errors.ts';
 import { errorResult, type CommandResult } from './command.ts';
