@@ -25,6 +25,7 @@ import { chunkedSnapshot, imageChunks, isChunked, SnapshotImages } from './snaps
 import { Wal, type WalWrite } from './wal.ts';
 import { migrateLmdbLog, reconcileWithSnapshot } from './raft-log-open.ts';
 import { loadNodeIdentity, type IdentityOptions, type NodeIdentity } from './node-identity.ts';
+import { commitErrorHandled, ignoreDiscardedCommitRejections } from '../state-machine/lmdb-commit-errors.ts';
 import {
   RaftError,
   RaftErrorCode,
@@ -80,6 +81,7 @@ export class LmdbRaftStorage implements Storage {
 
   /** Opens (or creates) the node's Raft storage; refuses a data dir of another shard or cluster. */
   static open(opts: OpenStorageOptions): LmdbRaftStorage {
+    ignoreDiscardedCommitRejections();
     const path = join(opts.dir, 'raft');
     mkdirSync(path, { recursive: true });
     const env = open({ path, maxDbs: 4, overlappingSync: false, noSync: false });
@@ -385,7 +387,7 @@ export class LmdbRaftStorage implements Storage {
       await this.env.transaction(fn);
       await this.env.flushed;
     } catch (err) {
-      throw writeFailure(err);
+      throw writeFailure(commitErrorHandled(err));
     }
   }
 

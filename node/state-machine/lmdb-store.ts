@@ -6,6 +6,7 @@
  * Other parts (the Raft log in issue 4) may open their own named databases in the same
  * environment via `root` and write them in the same transaction as `write`.
  */
+import { commitErrorHandled, ignoreDiscardedCommitRejections } from './lmdb-commit-errors.ts';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { KvEntry, KvReader, KvTxn } from './kv.ts';
 import { startsWith } from './kv.ts';
@@ -43,6 +44,7 @@ export class LmdbStore {
   ) {}
 
   static open(options: LmdbStoreOptions): LmdbStore {
+    ignoreDiscardedCommitRejections();
     const root = open({
       path: options.path,
       maxDbs: 1 + (options.extraDbs ?? 8),
@@ -66,7 +68,9 @@ export class LmdbStore {
    */
   write<T>(fn: (txn: KvTxn) => T): Promise<T> {
     this.assertOpen();
-    return this.root.transaction(() => this.inTxn(fn));
+    return this.root.transaction(() => this.inTxn(fn)).catch((err: unknown) => {
+      throw commitErrorHandled(err);
+    });
   }
 
   /**
