@@ -26,18 +26,6 @@ function devOnTmpfs(mountDir: string, size: string, port: number): ChildProcess 
   return spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-async function connectRetry(port: number, ms = 15_000): Promise<RespClient> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await RespClient.connect(port);
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(100);
-    }
-  }
-}
-
 (canMount() ? test : test.skip)('seqdb dev on a full disk answers STORAGE and stays up', async (t) => {
   t.timeout(90_000);
   const dir = await tempDir(t);
@@ -51,8 +39,9 @@ async function connectRetry(port: number, ms = 15_000): Promise<RespClient> {
   t.teardown(() => {
     if (exited === null) child.kill('SIGKILL');
   });
+  for (const until = Date.now() + 15_000; !/listening on/.test(output) && exited === null && Date.now() < until;) await sleep(50);
   // Distinct long sequence names, pipelined 64 deep, until the first refusal (bounded: 45 s).
-  const c = await connectRetry(port);
+  const c = await RespClient.connect(port);
   t.teardown(() => c.socket.destroy());
   const acked: string[] = [];
   let refusal = '';
@@ -71,7 +60,7 @@ async function connectRetry(port: number, ms = 15_000): Promise<RespClient> {
   t.is(exited, null, output.slice(-1500));
   // Up, and from now on every command gets STORAGE (node/single/executor.ts: after a failed
   // commit the node stops serving rather than answer from a state it could not write).
-  const again = await connectRetry(port, 2000);
+  const again = await RespClient.connect(port);
   t.teardown(() => again.socket.destroy());
   again.write(encodeRequest('PING'));
   t.is(await again.next(2000), '+PONG\r\n');
