@@ -62,6 +62,8 @@ export interface ForwarderStats extends CoalescerStats {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A bound on a wait that may end sooner: unref'd, so it never holds the process open. */
+const atMost = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 /** How nodes of before the AMBIGUOUS and SHUTDOWN words said those (accepted during an upgrade). */
 const OUTCOME_UNKNOWN_TEXT = /retry only with the same ID token/;
 const SHUTTING_DOWN_TEXT = /shutting down/;
@@ -125,6 +127,7 @@ export class Forwarder {
     let lastProblem = 'no catalog yet';
     let mayHaveApplied = false;
     let tryAgains = 0;
+    let unreachable = 0;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       if (attempt > 0) this.stats.retries++;
       const shard = this.map.ownerOf(slot);
@@ -151,7 +154,9 @@ export class Forwarder {
         }
         lastProblem = `shard ${shard.id}: ${address} ${out.why}`;
         if (shard.leader === address) shard.leader = null;
-        if (out.why === 'busy') await sleep(this.backoffMs);
+        // Once every member refused the connection, pause before dialing them again: without it
+        // a shard that is all down was dialed thousands of times a second per command (a review).
+        if (out.why === 'busy' || (out.why === 'unreachable' && ++unreachable % Math.max(1, shard.members.size) === 0)) await sleep(this.backoffMs);
         continue;
       }
       const step = this.judge(out.reply, shard, address, command);
@@ -169,7 +174,8 @@ export class Forwarder {
       if (step.kind === 'moved') {
         if (++redirects > this.redirectsMax) break;
         this.stats.redirects++;
-        await this.catalog.refresh();
+        // Within the deadline: a slow catalog leader held a MOVED request for seconds (a review).
+        await Promise.race([this.catalog.refresh(), atMost(Math.max(0, deadline - Date.now()))]);
       } else if (step.kind === 'unknown') {
         mayHaveApplied = true;
       } else if (step.kind === 'wait') {

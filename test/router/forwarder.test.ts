@@ -141,3 +141,32 @@ test('a RESERVE whose outcome is unknown is retried with its token, and named at
   const token = tokenOf(c.seen.find((args) => args[0] === 'RESERVE')!)!;
   t.true(r.type === 'error' && r.message.includes(`RESERVE may have applied: retry with ID ${token}`), r.type === 'error' ? r.message : '');
 });
+
+test('a shard whose members all refuse the connection is dialed again after a pause, not in a tight loop', async (t) => {
+  const dead = await fakeNode(() => '+OK\r\n');
+  const deadAddress = dead.address;
+  await dead.close(); // nobody listens there now: ECONNREFUSED at once
+  const { forwarder, map } = await forwarderFor(t, [], { deadlineMs: 500, backoffMs: 100 });
+  map.addMember(map.entry('2'), deadAddress);
+  const r = await forwarder.execute({ type: 'inc', bucket: Buffer.from('b'), sequence: Buffer.from('s'), count: 1 });
+  t.is(r.type, 'error');
+  t.true(forwarder.stats.retries < 20, `${forwarder.stats.retries + 1} attempts in 500 ms (8,000 before the pause)`);
+});
+
+test('a MOVED answer is followed within the deadline even when the catalog does not answer', async (t) => {
+  const a = await fakeNode(() => '-MOVED 0 ? not owned by shard 2 (epoch 1)\r\n');
+  const { forwarder, cat, map } = await forwarderFor(t, [a], { deadlineMs: 300 });
+  // The catalog shard's members accept and never answer (a half-open leader); the seed is gone.
+  const silent = await fakeNode(() => 'ignore');
+  const silent2 = await fakeNode(() => 'ignore');
+  t.teardown(() => Promise.all([silent.close(), silent2.close()]));
+  const catalog = map.entry('1');
+  catalog.leader = silent.address;
+  catalog.members.add(silent2.address);
+  await cat.close();
+  const started = Date.now();
+  const r = await forwarder.execute({ type: 'inc', bucket: Buffer.from('b'), sequence: Buffer.from('s'), count: 1 });
+  const tookMs = Date.now() - started;
+  t.is(r.type, 'error');
+  t.true(tookMs < 800, `answered after ${tookMs} ms with a 300 ms deadline (2,000 before)`);
+});
