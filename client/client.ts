@@ -257,9 +257,10 @@ export class SeqClient {
   ): Error {
     const expired = failure.kind === 'reply' && isTokenExpired(failure.word, failure.message);
     const serverCode = expired ? ClientErrorCode.TOKEN_EXPIRED : ClientErrorCode.SERVER;
-    // A retry's "token expired" says the server no longer knows the token: whether an earlier
-    // attempt applied stays unknown, so it is not reported as a plain refusal.
-    if (why === 'final' && failure.kind === 'reply' && !RETRYABLE_WORDS.has(failure.word) && !(expired && mayHaveApplied)) {
+    // After an attempt that may have applied, no final error of a retry proves it did not (had it
+    // applied, the retry would have got its original reply): the outcome stays unknown, with the
+    // token. Reported as a refusal, the number it took was a gap the caller never saw (a review).
+    if (why === 'final' && failure.kind === 'reply' && !RETRYABLE_WORDS.has(failure.word) && !mayHaveApplied) {
       return new ServerError(failure.word, failure.message, serverCode, attempts);
     }
     const cause = failure.kind === 'reply' ? new ServerError(failure.word, failure.message, serverCode) : failure.error;

@@ -77,7 +77,7 @@ export async function runLine(line: string, client: SeqClient): Promise<string> 
     });
     return formatReply(reply);
   } catch (err) {
-    return formatFailure(err, args);
+    return formatFailure(err, send);
   }
 }
 
@@ -94,11 +94,12 @@ function withToken(args: Buffer[]): { send: Buffer[]; token: string | undefined 
   return { send: [...args, Buffer.from('ID'), Buffer.from(token)], token };
 }
 
-function formatFailure(err: unknown, args: Buffer[]): string {
+/** `sent`: the command as sent (with the ID it was given), which is what a retry must repeat. */
+function formatFailure(err: unknown, sent: Buffer[]): string {
   if (err instanceof ServerError) return formatError(err.serverCode, err.serverMessage);
-  if (err instanceof OutcomeUnknownError && err.token !== undefined) {
-    const base = args.slice(0, 3).map((a) => a.toString('utf8'));
-    return `(error) outcome unknown; retry with: ${base.join(' ')} ID ${err.token}`;
+  if (err instanceof OutcomeUnknownError && err.token !== undefined && err.retryable) {
+    // The whole command, COUNT and PART included: its ID alone would take one number, not a block.
+    return `(error) outcome unknown; retry with: ${sent.map((a) => a.toString('utf8')).join(' ')}`;
   }
   if (err instanceof ClientError) return `(error) ${err.code} ${err.message}`;
   return `(error) ${err instanceof Error ? err.message : String(err)}`;
