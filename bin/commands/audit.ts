@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createClient, type Reply } from '../../client/index.ts';
+import { CLIENT_SECURITY_USAGE, DATA_CLIENT_SECURITY_FLAGS, clientAuthFromFlags } from '../../shared/security/client-security.ts';
 import { describeError, Exit, exitCodeFor, routersFrom } from '../../client/cli/common.ts';
 import { AUDIT_RANGE_MAX } from '../../node/state-machine/series-command.ts';
 import type { Subcommand } from '../cli.ts';
@@ -15,9 +16,11 @@ Prints, for every number FROM..TO of a series, its state (used, void, reserved, 
 pre = before the series began, pruned = removed under SEQ.RETAIN), time, reference and reason.
 --from defaults to 1, --to to the sequence's current value. --csv: CSV with a header row.
 Exit codes: 0 ok; 1 server error; 2 usage; 3 no answer before the deadline (--timeout MS per page).
-Routers: --router H:P (repeatable or comma-separated), else $SEQDB_ROUTERS, else 127.0.0.1:7379.`;
+Routers: --router H:P (repeatable or comma-separated), else $SEQDB_ROUTERS, else 127.0.0.1:7379.
+${CLIENT_SECURITY_USAGE}`;
 
 const FLAGS = {
+  ...DATA_CLIENT_SECURITY_FLAGS,
   from: { type: 'string' },
   to: { type: 'string' },
   csv: { type: 'boolean' },
@@ -51,7 +54,7 @@ export const audit: Subcommand = {
     if (values.timeout !== undefined && !/^[1-9]\d{0,6}$/.test(values.timeout)) return usage('--timeout must be a positive integer (ms)');
     let client;
     try {
-      client = createClient({ routers: routersFrom(values.router), ...(values.timeout ? { deadlineMs: Number(values.timeout) } : {}) });
+      client = createClient({ routers: routersFrom(values.router), ...(values.timeout ? { deadlineMs: Number(values.timeout) } : {}), ...clientAuthFromFlags(values) });
     } catch (error) {
       return usage(describeError(error));
     }

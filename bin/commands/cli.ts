@@ -1,6 +1,7 @@
 /** `seqdb cli`: an interactive prompt like redis-cli (client/cli/repl.ts). */
 import { parseArgs } from 'node:util';
 import { createClient } from '../../client/index.ts';
+import { CLIENT_SECURITY_USAGE, DATA_CLIENT_SECURITY_FLAGS, clientAuthFromFlags } from '../../shared/security/client-security.ts';
 import { Exit, routersFrom } from '../../client/cli/common.ts';
 import { defaultHistoryFile } from '../../client/cli/history.ts';
 import { runRepl } from '../../client/cli/repl.ts';
@@ -14,7 +15,8 @@ INC lines without ID get a fresh token, so automatic retries never leave a gap.
 History: ~/.seqdb_history ($SEQDB_HISTFILE overrides; empty disables), newest 1000 lines.
 With input that is not a terminal, runs each line and prints its reply.
 --timeout: each command's overall deadline, retries included (default 15000 ms).
-Routers: --router H:P (repeatable or comma-separated), else $SEQDB_ROUTERS, else 127.0.0.1:7379.`;
+Routers: --router H:P (repeatable or comma-separated), else $SEQDB_ROUTERS, else 127.0.0.1:7379.
+${CLIENT_SECURITY_USAGE}`;
 
 export const cli: Subcommand = {
   name: 'cli',
@@ -24,7 +26,7 @@ export const cli: Subcommand = {
     try {
       ({ values } = parseArgs({
         args: [...argv],
-        options: { router: { type: 'string', multiple: true }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+        options: { ...DATA_CLIENT_SECURITY_FLAGS, router: { type: 'string', multiple: true }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
         strict: true,
       }));
     } catch (err) {
@@ -42,7 +44,7 @@ export const cli: Subcommand = {
     const routers = routersFrom(values.router);
     let client;
     try {
-      client = createClient({ routers, ...(values.timeout === undefined ? {} : { deadlineMs: Number(values.timeout) }) });
+      client = createClient({ routers, ...(values.timeout === undefined ? {} : { deadlineMs: Number(values.timeout) }), ...clientAuthFromFlags(values) });
     } catch (err) {
       console.error(`seqdb cli: ${(err as Error).message}`);
       return Exit.USAGE;

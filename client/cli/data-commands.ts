@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createClient } from '../index.ts';
+import { CLIENT_SECURITY_USAGE, DATA_CLIENT_SECURITY_FLAGS, clientAuthFromFlags } from '../../shared/security/client-security.ts';
 import { describeError, Exit, exitCodeFor, routersFrom, shellWord } from './common.ts';
 
 type Kind = 'inc' | 'get' | 'set';
@@ -20,13 +21,15 @@ const ABOUT: Record<Kind, string> = {
 export const EXIT_CODES_HELP = `--timeout MS: overall deadline, retries included (default 15000).
 Exit codes: 0 ok; 1 server error (the server refused: syntax, range, token expired);
   2 usage (bad arguments, nothing sent); 3 outcome unknown or no router reachable before the deadline.
-Routers: --router H:P (repeatable or comma-separated), else $SEQDB_ROUTERS, else 127.0.0.1:7379.`;
+Routers: --router H:P (repeatable or comma-separated), else $SEQDB_ROUTERS, else 127.0.0.1:7379.
+${CLIENT_SECURITY_USAGE}`;
 
 export function dataUsage(kind: Kind): string {
   return `Usage: ${SYNTAX[kind]}\n\n${ABOUT[kind]}\n\n${EXIT_CODES_HELP}`;
 }
 
 const FLAGS = {
+  ...DATA_CLIENT_SECURITY_FLAGS,
   router: { type: 'string', multiple: true },
   timeout: { type: 'string' },
   count: { type: 'string' },
@@ -63,7 +66,7 @@ export async function runDataCommand(kind: Kind, argv: readonly string[]): Promi
   let client;
   try {
     const deadline = values.timeout === undefined ? {} : { deadlineMs: Number(values.timeout) };
-    client = createClient({ routers: routersFrom(values.router), ...deadline });
+    client = createClient({ routers: routersFrom(values.router), ...deadline, ...clientAuthFromFlags(values) });
   } catch (err) {
     return usage(kind, describeError(err));
   }

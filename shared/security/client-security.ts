@@ -36,6 +36,21 @@ export const CLIENT_SECURITY_FLAGS = {
   'tls-key': { type: 'string' },
 } as const;
 
+/** The flags of a data tool (`seqdb inc|get|set|cli|audit`): password and TLS, no cluster secret. */
+export const DATA_CLIENT_SECURITY_FLAGS = {
+  requirepass: CLIENT_SECURITY_FLAGS.requirepass,
+  tls: CLIENT_SECURITY_FLAGS.tls,
+  'tls-ca': CLIENT_SECURITY_FLAGS['tls-ca'],
+  'tls-cert': CLIENT_SECURITY_FLAGS['tls-cert'],
+  'tls-key': CLIENT_SECURITY_FLAGS['tls-key'],
+} as const;
+
+/** The client library's password and TLS options from a data tool's flags (and SEQDB_PASSWORD). */
+export function clientAuthFromFlags(values: ClientSecurityFlagValues, env: NodeJS.ProcessEnv = process.env): { password?: string; tls?: ConnectionOptions } {
+  const security = clientSecurityFromFlags(values, env, false);
+  return { ...(security.password !== undefined ? { password: security.password } : {}), ...(security.tls !== undefined ? { tls: security.tls } : {}) };
+}
+
 export const CLIENT_SECURITY_USAGE = `Security (when the cluster uses it):
   --requirepass <pw>         the cluster's client password (or env SEQDB_PASSWORD)
   --tls                      connect over TLS (implied by --tls-ca and --tls-cert)
