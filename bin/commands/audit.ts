@@ -63,7 +63,11 @@ export const audit: Subcommand = {
       const from = BigInt(values.from ?? '1');
       const to = values.to !== undefined ? BigInt(values.to) : await currentValue(client, bucket, sequence);
       const format = values.csv ? csvLine : (cells: string[]) => `${cells.join('\t')}\n`;
-      if (values.csv) process.stdout.write(csvLine(COLUMNS));
+      // A reader that stops early (`| head`) closes the pipe: stop quietly, as cat and grep do.
+      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE') throw error;
+      });
+      if (values.csv) await write(csvLine(COLUMNS));
       for (let start = from; start <= to; start += BigInt(AUDIT_RANGE_MAX)) {
         const end = start + BigInt(AUDIT_RANGE_MAX) - 1n < to ? start + BigInt(AUDIT_RANGE_MAX) - 1n : to;
         const reply = await client.sendCommand(['AUDIT', bucket, sequence, 'FROM', String(start), 'TO', String(end)], { idempotent: true });
@@ -73,6 +77,7 @@ export const audit: Subcommand = {
       }
       return Exit.OK;
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EPIPE') return Exit.OK;
       console.error(`seqdb audit: ${describeError(error)}`);
       return exitCodeFor(error);
     } finally {

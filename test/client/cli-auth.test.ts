@@ -1,10 +1,11 @@
 /**
- * The data commands authenticate like `seqdb status` (a review found `seqdb inc|get|set|cli|audit`
- * had no way to: every one failed NOAUTH against `--requirepass`): `--requirepass` or
- * SEQDB_PASSWORD. A real `seqdb dev --requirepass` process.
+ * The data commands as tools, on real `seqdb dev` processes (cases a review found): they
+ * authenticate like `seqdb status` (`--requirepass` or SEQDB_PASSWORD; every one failed NOAUTH
+ * against `--requirepass`), and `seqdb audit` into a pipe that closes early exits quietly.
  */
 import test from 'ava';
-import { runSeqdb, startDev, tempDir } from './dev-process.ts';
+import { spawn } from 'node:child_process';
+import { ROOT, SEQDB, runSeqdb, startDev, tempDir } from './dev-process.ts';
 
 test('seqdb inc, get, set and audit take --requirepass or SEQDB_PASSWORD; without either, NOAUTH (exit 1)', async (t) => {
   const dir = await tempDir('seqdb-cli-auth-');
@@ -27,4 +28,23 @@ test('seqdb inc, get, set and audit take --requirepass or SEQDB_PASSWORD; withou
   t.is(get.stdout.trim(), '5');
   const audit = await runSeqdb(['audit', 'b', 's', '--to', '2', ...router], { env });
   t.is(audit.code, 0, audit.stderr);
+});
+
+test('seqdb audit piped into a reader that stops early (| head) exits 0 without a stack trace', async (t) => {
+  const dir = await tempDir('seqdb-cli-epipe-');
+  const dev = await startDev(dir.path);
+  t.teardown(async () => {
+    await dev.kill();
+    await dir.remove();
+  });
+  const router = `127.0.0.1:${dev.port}`;
+  t.is((await runSeqdb(['inc', 'b', 's', '--count', '50000', '--router', router])).stdout.trim(), '50000');
+  const child = spawn(process.execPath, [SEQDB, 'audit', 'b', 's', '--router', router], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.destroy(); // the reader goes away after its first line
+  t.is(await exited, 0, stderr);
+  t.notRegex(stderr, /EPIPE|Error/);
 });
