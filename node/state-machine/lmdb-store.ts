@@ -6,8 +6,8 @@
  * Other parts (the Raft log in issue 4) may open their own named databases in the same
  * environment via `root` and write them in the same transaction as `write`.
  */
-import { commitErrorHandled, ignoreDiscardedCommitRejections } from './lmdb-commit-errors.ts';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { commitErrorHandled, ignoreDiscardedCommitRejections } from './lmdb-commit-errors.ts';
 import type { KvEntry, KvReader, KvTxn } from './kv.ts';
 import { startsWith } from './kv.ts';
 import { CachedTxn } from './cached-txn.ts';

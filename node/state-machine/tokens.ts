@@ -85,7 +85,8 @@ export function rememberToken(
 ): void {
   const serial = getMeta(txn, 'tokenSerial');
   setMeta(txn, 'tokenSerial', serial + 1n);
-  const timedMs = timedFor(entry.token, nowMs, options);
+  // Callers refused a token too far ahead first (newTokenRefusal): every timed token is kept timed.
+  const timedMs = tokenTimeMs(entry.token);
   const record: TokenRecord = { createdMs: nowMs, count: entry.count, value: entry.value, serial };
   const head = encodeRecord(timedMs === undefined ? record : { ...record, timedMs });
   txn.put(key, tail === undefined ? head : Buffer.concat([head, tail]));
@@ -149,12 +150,6 @@ function evict(txn: KvTxn, order: KvEntry): void {
   if (timedMs !== undefined && BigInt(timedMs) > getMeta(txn, 'evictedTimedMaxMs')) {
     setMeta(txn, 'evictedTimedMaxMs', BigInt(timedMs));
   }
-}
-
-function timedFor(token: Buffer, nowMs: number, options: ResolvedOptions): number | undefined {
-  const timeMs = tokenTimeMs(token);
-  if (timeMs === undefined || timeMs > nowMs + options.tokenFutureMsMax) return undefined;
-  return timeMs;
 }
 
 function encodeRecord(record: TokenRecord): Buffer {
