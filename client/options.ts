@@ -72,6 +72,8 @@ export interface ResolvedOptions {
 }
 
 export const ROUTERS_MAX = 64;
+/** The longest deadline a client or one call may be given: an hour. */
+export const DEADLINE_MS_MAX = 3_600_000;
 
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (!options || !Array.isArray(options.routers) || options.routers.length === 0) {
@@ -83,7 +85,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     connectionsPerRouter: intOption('connectionsPerRouter', options.connectionsPerRouter, 1, 1, 16),
     connectTimeoutMs: intOption('connectTimeoutMs', options.connectTimeoutMs, 1000, 1, 600_000),
     attemptTimeoutMs: intOption('attemptTimeoutMs', options.attemptTimeoutMs, 6000, 1, 600_000),
-    deadlineMs: intOption('deadlineMs', options.deadlineMs, 15_000, 1, 3_600_000),
+    deadlineMs: intOption('deadlineMs', options.deadlineMs, 15_000, 1, DEADLINE_MS_MAX),
     backoffBaseMs: intOption('backoffBaseMs', options.backoffBaseMs, 25, 0, 60_000),
     backoffMaxMs: intOption('backoffMaxMs', options.backoffMaxMs, 1000, 0, 600_000),
     pendingCallsMax: intOption('pendingCallsMax', options.pendingCallsMax, 1024, 1, 1_000_000),
@@ -103,7 +105,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
 
 /** Validates a per-call deadline override. */
 export function deadlineOption(value: number | undefined, fallback: number): number {
-  return intOption('deadlineMs', value, fallback, 1, 3_600_000);
+  return intOption('deadlineMs', value, fallback, 1, DEADLINE_MS_MAX);
 }
 
 function intOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { createClient } from '../../client/index.ts';
 import { CLIENT_SECURITY_USAGE, DATA_CLIENT_SECURITY_FLAGS, clientAuthFromFlags } from '../../shared/security/client-security.ts';
-import { Exit, routersFrom } from '../../client/cli/common.ts';
+import { Exit, routersFrom, timeoutFlagProblem } from '../../client/cli/common.ts';
 import { defaultHistoryFile } from '../../client/cli/history.ts';
 import { runRepl } from '../../client/cli/repl.ts';
 import type { Subcommand } from '../cli.ts';
@@ -37,8 +37,9 @@ export const cli: Subcommand = {
       console.log(USAGE);
       return Exit.OK;
     }
-    if (values.timeout !== undefined && !/^[1-9]\d{0,6}$/.test(values.timeout)) {
-      console.error('seqdb cli: --timeout must be a positive integer (ms), at most 9999999');
+    const timeoutProblem = timeoutFlagProblem(values.timeout);
+    if (timeoutProblem !== null) {
+      console.error(`seqdb cli: ${timeoutProblem}`);
       return Exit.USAGE;
     }
     const routers = routersFrom(values.router);

@@ -1,3 +1,4 @@
+import { DEADLINE_MS_MAX } from '../options.ts';
 import { ClientErrorCode, ClientError, FORGOTTEN_TOKEN_ADVICE, OutcomeUnknownError, ServerError } from '../errors.ts';
 
 /**
@@ -17,6 +18,12 @@ export function routersFrom(flags: readonly string[] | undefined): string[] {
   if (given.length > 0) return given;
   const fromEnv = (process.env.SEQDB_ROUTERS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   return fromEnv.length > 0 ? fromEnv : [DEFAULT_ROUTER];
+}
+
+/** Why a `--timeout` flag is not a deadline in 1..DEADLINE_MS_MAX ms, or null when it is. */
+export function timeoutFlagProblem(value: string | undefined): string | null {
+  if (value === undefined || (/^[1-9]\d{0,6}$/.test(value) && Number(value) <= DEADLINE_MS_MAX)) return null;
+  return `--timeout must be an integer number of ms in 1..${DEADLINE_MS_MAX}`;
 }
 
 /** The exit code for an error a client call rejected with. */

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createClient } from '../index.ts';
 import { CLIENT_SECURITY_USAGE, DATA_CLIENT_SECURITY_FLAGS, clientAuthFromFlags } from '../../shared/security/client-security.ts';
-import { describeError, Exit, exitCodeFor, routersFrom, shellWord } from './common.ts';
+import { describeError, Exit, exitCodeFor, routersFrom, shellWord, timeoutFlagProblem } from './common.ts';
 
 type Kind = 'inc' | 'get' | 'set';
 
@@ -55,9 +55,8 @@ export async function runDataCommand(kind: Kind, argv: readonly string[]): Promi
   if (kind !== 'inc' && (values.count !== undefined || values.id !== undefined)) {
     return usage(kind, '--count and --id apply to inc only');
   }
-  if (values.timeout !== undefined && !/^[1-9]\d{0,6}$/.test(values.timeout)) {
-    return usage(kind, '--timeout must be a positive integer (ms), at most 9999999');
-  }
+  const timeoutProblem = timeoutFlagProblem(values.timeout);
+  if (timeoutProblem !== null) return usage(kind, timeoutProblem);
   const count = values.count === undefined ? undefined : Number(values.count);
   if (values.count !== undefined && !/^\d+$/.test(values.count)) return usage(kind, '--count must be a positive integer');
   const value = positionals[2];

@@ -38,11 +38,14 @@ test('inc --id is exactly-once: the same token gives the same number', async (t)
 });
 
 test('exit codes: 2 for usage, 1 for a server error, 3 when no router answers', async (t) => {
-  for (const args of [['inc', 'only-bucket'], ['inc', 'b', 's', '--bogus'], ['set', 'b', 's', 'x'], ['get', 'b', 's', '--count', '2']]) {
+  const usageErrors = [['inc', 'only-bucket'], ['inc', 'b', 's', '--bogus'], ['set', 'b', 's', 'x'], ['get', 'b', 's', '--count', '2'], ['inc', 'b', 's', '--timeout', '3600001'], ['get', 'b', 's', '--timeout', '0']];
+  for (const args of usageErrors) {
     const result = await runSeqdb([...args, '--router', router]);
     t.is(result.code, 2, args.join(' '));
     t.regex(result.stderr, /Usage: seqdb/);
   }
+  const hour = await runSeqdb(['get', 'b', 'never-set', '--timeout', '3600000', '--router', router]);
+  t.deepEqual([hour.code, hour.stdout], [0, '']);
   await runSeqdb(['set', 'cli-c', 's', '9223372036854775807', '--router', router]);
   const overflow = await runSeqdb(['inc', 'cli-c', 's', '--router', router]);
   t.is(overflow.code, 1);
