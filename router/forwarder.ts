@@ -26,7 +26,7 @@ import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/serie
 export interface ForwarderOptions {
   /** Total time one command may take, retries included, before -CLUSTERDOWN. Default 5000 ms. */
   readonly deadlineMs?: number;
-  /** One attempt's timeout on a node. Default 2000 ms. */
+  /** One attempt's timeout on a node. Default DEFAULT_ATTEMPT_TIMEOUT_MS (2000 ms). */
   readonly attemptTimeoutMs?: number;
   /** MOVED redirections followed per command. Default 16 (as ioredis). */
   readonly redirectsMax?: number;
@@ -53,6 +53,8 @@ export interface ForwarderOptions {
    */
   readonly incsMax?: number;
 }
+
+export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2000;
 
 export interface ForwarderStats extends CoalescerStats {
   requests: number;
@@ -84,7 +86,7 @@ export class Forwarder {
     options: ForwarderOptions = {},
   ) {
     this.deadlineMs = options.deadlineMs ?? 5000;
-    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 2000;
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
     this.redirectsMax = options.redirectsMax ?? 16;
     this.backoffMs = options.backoffMs ?? 100;
     this.tryAgainBackoffMs = Math.min(options.tryAgainBackoffMs ?? 10, this.backoffMs);

@@ -1,8 +1,11 @@
 /**
  * One pipelined connection from a router to a storage node: requests go out in order, replies
- * are matched to them in order (RESP guarantees it). If one request times out, later replies
- * on the same socket could no longer be trusted to line up, so the whole connection is dropped
- * and every request on it fails with 'lost' (the forwarder retries them, INCs with their token).
+ * are matched to them in order (RESP guarantees it). A request whose own deadline passes fails
+ * alone with 'timeout' (the forwarder retries it, INCs with their token) and keeps its place, so
+ * its late reply is still matched to it and dropped: the other clients' requests on the
+ * connection are not disturbed. Only when the oldest request has waited both its own timeout and
+ * `stallMs` is the node deemed stuck: the connection is dropped and every request on it fails
+ * with 'timeout'.
  */
 import type { Socket } from 'node:net';
 import { ReplyDecoder, type Reply } from '../shared/protocol/index.ts';
@@ -20,11 +23,22 @@ export type SendOutcome = { readonly ok: true; readonly reply: Reply } | { reado
 interface Pending {
   readonly resolve: (o: SendOutcome) => void;
   readonly deadlineMs: number;
+  readonly sentMs: number;
+  /** Its outcome was given (its deadline passed): the reply, when it comes, is dropped. */
+  settled: boolean;
+  /** A handshake step: its timeout ends the connection (nothing may be sent without it). */
+  readonly fatal: boolean;
 }
 
 export interface NodeConnectionOptions {
   /** Requests in flight on this connection beyond which sends fail with 'busy'. Default 4096. */
   readonly inflightMax?: number;
+  /**
+   * How long the oldest request may wait for its reply, once past its own timeout, before the
+   * node is deemed stuck and the connection dropped (a request that alone asked for less fails
+   * alone; its reply is skipped when it comes). Default 2000 ms.
+   */
+  readonly stallMs?: number;
   /** TCP connect timeout. Default 1000 ms. */
   readonly connectTimeoutMs?: number;
   /**
@@ -43,6 +57,7 @@ export class NodeConnection {
   private readonly pending: Pending[] = [];
   private readonly decoder: ReplyDecoder;
   private readonly inflightMax: number;
+  private readonly stallMs: number;
   private connected = false;
   private dead = false;
   private readonly timer: NodeJS.Timeout;
@@ -53,10 +68,11 @@ export class NodeConnection {
 
   constructor(readonly address: string, options: NodeConnectionOptions = {}, private readonly onDead: () => void = () => {}) {
     this.inflightMax = options.inflightMax ?? 4096;
+    this.stallMs = options.stallMs ?? 2000;
     const at = address.lastIndexOf(':');
     this.socket = dial(address.slice(0, at), Number(address.slice(at + 1)), options.tls);
     this.decoder = new ReplyDecoder({
-      onReply: (reply) => this.pending.shift()?.resolve({ ok: true, reply }),
+      onReply: (reply) => this.settle(this.pending.shift(), { ok: true, reply }),
       onFatal: () => this.kill(),
     });
     const connectTimer = setTimeout(() => this.kill(), options.connectTimeoutMs ?? 1000);
@@ -86,7 +102,7 @@ export class NodeConnection {
     };
     const timeoutMs = options.connectTimeoutMs ?? 1000;
     this.pending.push({
-      deadlineMs: Date.now() + timeoutMs + 1000,
+      ...handshakeStep(timeoutMs),
       resolve: (o) => {
         if (!o.ok) return;
         let prove: string[];
@@ -96,7 +112,7 @@ export class NodeConnection {
           return refuse(err as Error);
         }
         // Ahead of the held requests: PROVE's reply comes before theirs.
-        this.pending.unshift({ deadlineMs: Date.now() + timeoutMs + 1000, resolve: (p) => {
+        this.pending.unshift({ ...handshakeStep(timeoutMs), resolve: (p) => {
           if (!p.ok) return;
           try {
             InternalHandshake.accepted(p.reply);
@@ -125,7 +141,8 @@ export class NodeConnection {
     if (this.dead) return Promise.resolve({ ok: false, why: 'lost' });
     if (this.pending.length >= this.inflightMax) return Promise.resolve({ ok: false, why: 'busy' });
     return new Promise((resolve) => {
-      this.pending.push({ resolve, deadlineMs: Date.now() + timeoutMs });
+      const now = Date.now();
+      this.pending.push({ resolve, deadlineMs: now + timeoutMs, sentMs: now, settled: false, fatal: false });
       if (this.held !== null) this.held.push(request);
       else this.queueWrite(request);
     });
@@ -157,9 +174,22 @@ export class NodeConnection {
     this.kill();
   }
 
+  private settle(p: Pending | undefined, outcome: SendOutcome): void {
+    if (p === undefined || p.settled) return;
+    p.settled = true;
+    p.resolve(outcome);
+  }
+
   private checkDeadlines(): void {
     const head = this.pending[0];
-    if (head !== undefined && head.deadlineMs <= Date.now()) this.kill('timeout');
+    if (head === undefined) return;
+    const now = Date.now();
+    if (head.deadlineMs <= now && now - head.sentMs >= this.stallMs) return this.kill('timeout');
+    for (const p of this.pending) {
+      if (p.settled || p.deadlineMs > now) continue;
+      if (p.fatal) return this.kill('timeout');
+      this.settle(p, { ok: false, why: 'timeout' });
+    }
   }
 
   private kill(reason: 'lost' | 'timeout' = 'lost'): void {
@@ -171,8 +201,8 @@ export class NodeConnection {
     this.decoder.stop();
     this.socket.destroy();
     const waiting = this.pending.splice(0);
-    // The head timed out; the rest may or may not have been executed: equally unknown.
-    for (const p of waiting) p.resolve({ ok: false, why });
+    // The node stalled or the socket broke: each request may or may not have been executed.
+    for (const p of waiting) this.settle(p, { ok: false, why });
     this.onDead();
   }
 
@@ -180,6 +210,12 @@ export class NodeConnection {
   get everConnected(): boolean {
     return this.connected;
   }
+}
+
+/** A handshake step's timing: it must be answered within the connect timeout and a second. */
+function handshakeStep(connectTimeoutMs: number): Omit<Pending, 'resolve'> {
+  const now = Date.now();
+  return { deadlineMs: now + connectTimeoutMs + 1000, sentMs: now, settled: false, fatal: true };
 }
 
 /** RESP array of bulk strings. */

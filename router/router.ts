@@ -11,7 +11,7 @@ import type { Engine } from '../node/server/engine.ts';
 import type { Command, CommandResult } from '../node/state-machine/command.ts';
 import { CATALOG_SHARD_ID } from '../node/ownership/catalog.ts';
 import { CatalogSource } from './catalog-source.ts';
-import { Forwarder, type ForwarderOptions } from './forwarder.ts';
+import { DEFAULT_ATTEMPT_TIMEOUT_MS, Forwarder, type ForwarderOptions } from './forwarder.ts';
 import { NodePool } from './node-connection.ts';
 import { ShardMap } from './shard-map.ts';
 import type { Metrics } from '../shared/observability/metrics.ts';
@@ -54,7 +54,8 @@ export async function startRouter(o: RouterOptions = {}): Promise<Router> {
   const join = [...(o.join ?? [])];
   const log = o.log ?? ((line: string) => process.stderr.write(`[router] ${line}\n`));
   // Nodes are used only once they proved the cluster secret (when one is configured).
-  const pool = new NodePool(internalDialOptions(o.server, log));
+  // A node is deemed stuck when a request waited a whole attempt without a reply.
+  const pool = new NodePool({ ...internalDialOptions(o.server, log), stallMs: o.forwarder?.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS });
   const map = new ShardMap();
   let discovery: Discovery | null = null;
   const seeds = (): string[] => {

@@ -12,7 +12,11 @@ import { Forwarder, type ForwarderOptions } from '../../router/forwarder.ts';
 import { NodePool } from '../../router/node-connection.ts';
 import { ShardMap } from '../../router/shard-map.ts';
 
-/** What a fake node does with a request: a wire reply, 'drop' the connection, or 'ignore' it. */
+/**
+ * What a fake node does with a request: a wire reply, 'drop' the connection, or 'ignore' it, and
+ * with it every later request on that connection (a node answers in order, so one that does not
+ * answer a request is stuck for that connection: it never skips one and answers the next).
+ */
 export type Script = (args: string[], n: number) => string | 'drop' | 'ignore';
 
 export interface FakeNode {
@@ -28,13 +32,15 @@ export async function fakeNode(script: Script): Promise<FakeNode> {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
+    let stuck = false;
     const decoder = new RequestDecoder({
       onRequest: (raw) => {
         const args = raw.map((a) => a.toString('latin1'));
         seen.push(args);
         const out = script(args, seen.length);
         if (out === 'drop') socket.destroy();
-        else if (out !== 'ignore') socket.write(out);
+        else if (out === 'ignore') stuck = true;
+        else if (!stuck) socket.write(out);
       },
       onError: () => socket.destroy(),
     });
@@ -62,7 +68,7 @@ async function catalogNode(addrs: () => string[]): Promise<FakeNode> {
 
 export async function forwarderFor(t: { teardown(fn: () => unknown): void }, nodes: FakeNode[], options: ForwarderOptions = {}) {
   const cat = await catalogNode(() => nodes.map((n) => n.address));
-  const pool = new NodePool();
+  const pool = new NodePool({ stallMs: options.attemptTimeoutMs ?? 2000 });
   const map = new ShardMap();
   const catalog = new CatalogSource({ pool, map, seeds: () => [cat.address], refreshGapMs: 5 });
   t.teardown(async () => {
