@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { EntryType, type NodeId } from '../raft/types.ts';
 import { SeqServer, type ServerOptions } from '../server/server.ts';
-import { prepareStateDir } from './state-reboot-guard.ts';
+import { currentBootId, prepareStateDir } from './state-reboot-guard.ts';
 import { LmdbStore, StateMachine, setAppliedIndex, type StateMachineOptions } from '../state-machine/index.ts';
 import { decideStart, joinUntilMember, type ProbeReply } from './cluster-join.ts';
 import { LmdbRaftStorage } from './lmdb-raft-storage.ts';
@@ -73,7 +73,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   const storage = LmdbRaftStorage.open({ dir: o.dataDir, shard: o.shard, cluster });
   const nodeId = storage.identity.nodeId;
   const log = o.log ?? replicaLog(o.observability, nodeId) ?? ((line: string) => process.stderr.write(`[node ${nodeId}] ${line}\n`));
-  const statePlan = prepareStateDir(join(o.dataDir, 'lmdb'));
+  const statePlan = prepareStateDir(join(o.dataDir, 'lmdb'), currentBootId(), storage.isInitialized());
   if (statePlan.discarded) log('the OS restarted since the state was last written without fsync: rebuilding it from the Raft snapshot and log');
   const store = LmdbStore.open({ path: join(o.dataDir, 'lmdb'), sync: statePlan.sync });
   const machine = new StateMachine(o.stateMachine);

@@ -6,6 +6,12 @@
  * cases mean the OS restarted, so the state dir records the boot id of the OS that wrote it, and
  * a node that finds another boot id discards the state and rebuilds it from its Raft snapshot
  * and log (the same path as a node that crashed while installing a snapshot).
+ *
+ * That holds only once the node is part of a shard (its Raft storage initialized). Before, the
+ * state dir is empty or a `seqdb restore` output: fsynced, the only copy, and in no Raft snapshot
+ * yet (bootstrap puts it there). Such a state is never discarded, and is written with fsync until
+ * the next start after the node joined (a review: a reboot while a restored node waited for its
+ * --join peers deleted the restored state, and the shard handed out its numbers again).
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,10 +39,13 @@ export interface StateDirPlan {
 /**
  * Readies the state dir before LMDB opens it: discards a state that an earlier OS boot wrote
  * without fsync, then records this boot (durably, before any unsynced write can happen).
+ * `raftInitialized`: whether the node's Raft storage holds a shard (its snapshot and log can
+ * rebuild the state); before it does, an existing state is kept and written with fsync.
  */
-export function prepareStateDir(dir: string, bootId: string | null = currentBootId()): StateDirPlan {
+export function prepareStateDir(dir: string, bootId: string | null = currentBootId(), raftInitialized = true): StateDirPlan {
   mkdirSync(dir, { recursive: true });
   if (bootId === null) return { sync: true, discarded: false };
+  if (!raftInitialized && existsSync(join(dir, 'data.mdb'))) return { sync: true, discarded: false };
   const markerPath = join(dir, MARKER);
   const writtenBy = existsSync(markerPath) ? readFileSync(markerPath, 'latin1').trim() : null;
   let discarded = false;

@@ -18,6 +18,20 @@ test('prepareStateDir keeps a state written in this boot and discards one from a
   t.deepEqual(prepareStateDir(dir, null), { sync: true, discarded: false });
 });
 
+test('prepareStateDir never discards the state of a node not yet in a shard (a restore output): it is fsynced', async (t) => {
+  const dir = await tempDir(t);
+  writeFileSync(join(dir, 'data.mdb'), 'restored');
+  t.deepEqual(prepareStateDir(dir, 'boot-a', false), { sync: true, discarded: false });
+  writeFileSync(join(dir, 'written-by-boot'), 'boot-a');
+  t.deepEqual(prepareStateDir(dir, 'boot-b', false), { sync: true, discarded: false });
+  t.is(readFileSync(join(dir, 'data.mdb'), 'latin1'), 'restored');
+  // Once in a shard, the Raft snapshot holds it: an unsynced view from another boot is rebuilt.
+  t.deepEqual(prepareStateDir(dir, 'boot-b', true), { sync: false, discarded: true });
+  // A fresh node (no state yet) writes without fsync from the start.
+  const fresh = await tempDir(t);
+  t.deepEqual(prepareStateDir(fresh, 'boot-a', false), { sync: false, discarded: false });
+});
+
 test('after an OS restart every replica rebuilds its unsynced state from the Raft snapshot and log', async (t) => {
   const c = await Cluster.start(t, { size: 3, extraArgs: ['--snapshot-entries', '100'] });
   await c.waitForLeader(3);
