@@ -14,6 +14,7 @@ export const SECURITY_FLAGS = {
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
   timeout: { type: 'string' },
+  maxclients: { type: 'string' },
 } as const;
 
 export const SECURITY_USAGE = `Security:
@@ -23,7 +24,12 @@ export const SECURITY_USAGE = `Security:
   --tls-cert <file>          serve TLS with this PEM certificate (with --tls-key)
   --tls-key <file>           PEM private key of --tls-cert
   --tls-ca <file>            PEM CA bundle trusted for cluster peers
-  --timeout <s>              close clients idle this many seconds (default 0 = never)`;
+  --timeout <s>              close clients idle this many seconds (default 0 = never)
+  --maxclients <n>           client connections beyond which new ones get -BUSY (default
+                             10000; a hostile half-sent request costs ~125 KB each)`;
+
+/** Most client connections `--maxclients` may allow (each costs a file descriptor). */
+export const MAXCLIENTS_MAX = 1_000_000;
 
 export interface SecurityFlagValues {
   readonly requirepass?: string | undefined;
@@ -32,11 +38,12 @@ export interface SecurityFlagValues {
   readonly 'tls-key'?: string | undefined;
   readonly 'tls-ca'?: string | undefined;
   readonly timeout?: string | undefined;
+  readonly maxclients?: string | undefined;
 }
 
 /** What the flags configure; `server` spreads into ServerOptions. */
 export interface SecuritySettings {
-  readonly server: { security?: ServerSecurityOptions; tls?: TlsConfig; idleTimeoutMs?: number };
+  readonly server: { security?: ServerSecurityOptions; tls?: TlsConfig; idleTimeoutMs?: number; connectionsMax?: number };
   readonly password: string | undefined;
   readonly clusterSecret: string | undefined;
   readonly tlsFiles: { cert: string; key: string; ca?: string } | undefined;
@@ -58,6 +65,11 @@ export function securityFromFlags(values: SecurityFlagValues, env: NodeJS.Proces
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > 31_536_000) throw new Error('--timeout must be whole seconds in 0..31536000');
     idleTimeoutMs = seconds * 1000;
   }
+  let connectionsMax: number | undefined;
+  if (values.maxclients !== undefined) {
+    connectionsMax = /^[1-9]\d{0,6}$/.test(values.maxclients) ? Number(values.maxclients) : NaN;
+    if (!(connectionsMax <= MAXCLIENTS_MAX)) throw new Error(`--maxclients must be an integer in 1..${MAXCLIENTS_MAX}`);
+  }
   const security = password === undefined && clusterSecret === undefined ? undefined : {
     ...(password !== undefined ? { password } : {}),
     ...(clusterSecret !== undefined ? { clusterSecret } : {}),
@@ -67,6 +79,7 @@ export function securityFromFlags(values: SecurityFlagValues, env: NodeJS.Proces
       ...(security !== undefined ? { security } : {}),
       ...(tlsFiles !== undefined ? { tls: loadTls(tlsFiles) } : {}),
       ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+      ...(connectionsMax !== undefined ? { connectionsMax } : {}),
     },
     password,
     clusterSecret,

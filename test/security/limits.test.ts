@@ -9,6 +9,8 @@ import { NodePool } from '../../router/node-connection.ts';
 import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { RespClient } from '../helpers/resp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { runSeqdb, startDev, tempDir as devTempDir } from '../client/dev-process.ts';
+import { join } from 'node:path';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -84,4 +86,24 @@ test('--timeout closes idle clients but not internal connections that proved the
   t.true(out.ok);
   t.is(pool.get(address), internal, 'same connection');
   t.regex(await infoOf(n.address.port), /idle_clients_closed:1\r\n/);
+});
+
+test('seqdb dev --maxclients sets the connection limit (INFO shows it); a bad value is a usage error', async (t) => {
+  const dir = await devTempDir('seqdb-maxclients-');
+  const dev = await startDev(join(dir.path, 'data'), 0, 20_000, ['--maxclients', '2']);
+  t.teardown(async () => {
+    await dev.kill();
+    await dir.remove();
+  });
+  const a = await RespClient.connect(dev.port);
+  const b = await RespClient.connect(dev.port);
+  t.teardown(() => (a.close(), b.close()));
+  t.regex(await a.call('INFO'), /maxclients:2\r\n/);
+  const c = await RespClient.connect(dev.port);
+  t.regex(await c.next(), /^-BUSY max number of clients reached/);
+  for (const bad of ['0', '-1', '1000001', 'many']) {
+    const run = await runSeqdb(['dev', '--port', '0', '--data', join(dir.path, 'unused'), `--maxclients=${bad}`]);
+    t.is(run.code, 2, `--maxclients ${bad}: ${run.stderr}`);
+    t.regex(run.stderr, /--maxclients must be an integer in 1\.\.1000000/);
+  }
 });
