@@ -3,6 +3,11 @@
  * index has its term; another term at that index means it was certainly lost (safe to retry).
  * Proposals that outlive `timeoutMs`, or whose index is covered by a snapshot from elsewhere,
  * have an unknown outcome: only a retry with the same ID token is safe.
+ *
+ * Several proposals may wait on one index: a node that leads again can propose at an index where
+ * its earlier, uncommitted proposal was cut from its own log. That earlier entry is not lost: a
+ * node that still holds it may lead later and commit it (found by a review, 5 voters). So it
+ * keeps waiting; the entry that applies at the index settles every waiter by its term.
  */
 import { ErrorCode } from '../../shared/errors.ts';
 import { errorResult, type CommandResult } from '../state-machine/index.ts';
@@ -20,7 +25,8 @@ export const UNKNOWN_OUTCOME = (why: string): CommandResult =>
   errorResult(ErrorCode.OUTCOME_UNKNOWN, `${why}; the write may or may not have applied: retry only with the same ID token`);
 
 export class Proposals {
-  private readonly byIndex = new Map<number, Waiting>();
+  /** Waiters by index; more than one only after this node led again (see above). */
+  private readonly byIndex = new Map<number, Waiting[]>();
 
   constructor(private readonly timeoutMs: number, private readonly lostResult: () => CommandResult) {}
 
@@ -31,39 +37,42 @@ export class Proposals {
   /** Resolves with the apply result(s), or null for entries without one (conf changes). */
   wait(ticket: ProposalTicket, nowMs: number): Promise<EntryResult> {
     return new Promise((resolve) => {
-      this.byIndex.get(ticket.index)?.resolve(this.lostResult());
-      this.byIndex.set(ticket.index, { term: ticket.term, deadlineMs: nowMs + this.timeoutMs, resolve });
+      const w: Waiting = { term: ticket.term, deadlineMs: nowMs + this.timeoutMs, resolve };
+      const at = this.byIndex.get(ticket.index);
+      if (at === undefined) this.byIndex.set(ticket.index, [w]);
+      else at.push(w);
     });
   }
 
-  /** The entry at `index` with `term` was applied with `result`. */
+  /** The entry at `index` with `term` was applied with `result`: the only one that will ever be. */
   applied(index: number, term: number, result: EntryResult): void {
-    const w = this.byIndex.get(index);
-    if (!w) return;
+    const at = this.byIndex.get(index);
+    if (!at) return;
     this.byIndex.delete(index);
-    w.resolve(w.term === term ? result : this.lostResult());
+    for (const w of at) w.resolve(w.term === term ? result : this.lostResult());
   }
 
   /** A snapshot installed from elsewhere covers every index <= `index`. */
   coveredBySnapshot(index: number): void {
-    for (const [i, w] of this.byIndex) {
-      if (i > index) continue;
-      this.byIndex.delete(i);
-      w.resolve(UNKNOWN_OUTCOME('a snapshot replaced the log'));
-    }
+    this.settleWhere((i) => i <= index, () => UNKNOWN_OUTCOME('a snapshot replaced the log'));
   }
 
   expire(nowMs: number): void {
-    for (const [i, w] of this.byIndex) {
-      if (w.deadlineMs > nowMs) continue;
-      this.byIndex.delete(i);
-      w.resolve(UNKNOWN_OUTCOME('timed out waiting for the log'));
-    }
+    this.settleWhere((_, w) => w.deadlineMs <= nowMs, () => UNKNOWN_OUTCOME('timed out waiting for the log'));
   }
 
   failAll(result: CommandResult): void {
-    for (const w of this.byIndex.values()) w.resolve(result);
-    this.byIndex.clear();
+    this.settleWhere(() => true, () => result);
+  }
+
+  private settleWhere(due: (index: number, w: Waiting) => boolean, result: () => CommandResult): void {
+    for (const [i, at] of this.byIndex) {
+      if (!at.some((w) => due(i, w))) continue;
+      const kept = at.filter((w) => !due(i, w));
+      for (const w of at) if (!kept.includes(w)) w.resolve(result());
+      if (kept.length === 0) this.byIndex.delete(i);
+      else if (kept.length < at.length) this.byIndex.set(i, kept);
+    }
   }
 }
 
@@ -75,6 +84,8 @@ export function proposeErrorResult(err: unknown, notLeader: () => CommandResult)
       return errorResult(ErrorCode.BUSY, 'too many uncommitted writes');
     case RaftErrorCode.CONF_CHANGE_PENDING:
     case RaftErrorCode.NOT_READY:
+    // Still the leader, handing over: NOTLEADER would name this node and send the router back here.
+    case RaftErrorCode.TRANSFERRING:
       return errorResult(ErrorCode.TRY_AGAIN, err.message);
     case RaftErrorCode.INVALID_CONF_CHANGE:
       return errorResult(ErrorCode.SYNTAX, err.message);

@@ -12,7 +12,8 @@
  * (commit <= last index), which is what linearizability asks once the round confirms leadership.
  */
 import { RaftError, RaftErrorCode, type ReadState } from '../raft/types.ts';
-import type { CommandResult, GetCommand } from '../state-machine/index.ts';
+import { errorResult, type CommandResult, type GetCommand } from '../state-machine/index.ts';
+import { ErrorCode } from '../../shared/errors.ts';
 
 interface Reader {
   readonly command: GetCommand;
@@ -105,7 +106,9 @@ export class ReadQueue {
       readIndex(ctx);
     } catch (err) {
       if (err instanceof RaftError && err.code === RaftErrorCode.NOT_READY) return;
-      this.failQueued(notLeader());
+      // Too many rounds unconfirmed: this node still leads, so NOTLEADER would name itself.
+      const full = err instanceof RaftError && err.code === RaftErrorCode.READS_FULL;
+      this.failQueued(full ? errorResult(ErrorCode.BUSY, 'too many reads awaiting confirmation') : notLeader());
       return;
     }
     this.rounds.set(ctx, this.queued);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Proposals } from '../../node/replication/proposals.ts';
+import { Proposals, proposeErrorResult } from '../../node/replication/proposals.ts';
 import { ReadQueue } from '../../node/replication/read-queue.ts';
 import { RaftError, RaftErrorCode } from '../../node/raft/types.ts';
 import { ErrorCode } from '../../shared/errors.ts';
@@ -19,14 +19,25 @@ test('a proposal succeeds iff the entry applied at its index has its term', asyn
   t.is(p.size, 0);
 });
 
-test('timeouts and snapshots give OUTCOME_UNKNOWN; a reused index fails the older proposal', async (t) => {
+test('a reused index keeps both proposals waiting: the entry applied there settles each by its term', async (t) => {
   const p = new Proposals(1000, lost);
   const old = p.wait({ index: 3, term: 1 }, 0);
   const again = p.wait({ index: 3, term: 2 }, 0);
-  t.is(((await old) as { code: string }).code, ErrorCode.NOT_LEADER);
+  // The older entry, cut from this node's log, may still be committed by a node that holds it.
+  p.applied(3, 1, int(4n));
+  t.deepEqual(await old, int(4n));
+  t.is(((await again) as { code: string }).code, ErrorCode.NOT_LEADER);
+  t.is(p.size, 0);
+});
+
+test('timeouts and snapshots give OUTCOME_UNKNOWN, to every proposal waiting on an index', async (t) => {
+  const p = new Proposals(1000, lost);
+  const old = p.wait({ index: 3, term: 1 }, 0);
+  const again = p.wait({ index: 3, term: 2 }, 0);
   const covered = p.wait({ index: 2, term: 2 }, 0);
   const late = p.wait({ index: 9, term: 2 }, 500);
   p.coveredBySnapshot(3);
+  t.is(((await old) as { code: string }).code, ErrorCode.OUTCOME_UNKNOWN);
   t.is(((await again) as { code: string }).code, ErrorCode.OUTCOME_UNKNOWN);
   t.is(((await covered) as { code: string }).code, ErrorCode.OUTCOME_UNKNOWN);
   p.expire(1400);
@@ -139,4 +150,21 @@ test('a confirmed GET waiting for an index that never comes expires', (t) => {
   t.deepEqual(answers, [ErrorCode.TRY_AGAIN]);
   t.is(q.size, 0);
   t.is(q.trackedForCapture, 0);
+});
+
+test('a leader handing over or full of unconfirmed reads says TRYAGAIN / BUSY, not NOTLEADER naming itself', (t) => {
+  const refused = (code: RaftErrorCode) => proposeErrorResult(new RaftError(code, 'x'), lost) as { code: string };
+  t.is(refused(RaftErrorCode.TRANSFERRING).code, ErrorCode.TRY_AGAIN);
+  t.is(refused(RaftErrorCode.NOT_LEADER).code, ErrorCode.NOT_LEADER);
+  const q = new ReadQueue(1000, 10);
+  const answers: string[] = [];
+  q.add(get('a'), 0, 0, 0, (r) => answers.push((r as { code: string }).code));
+  q.issue(() => {
+    throw new RaftError(RaftErrorCode.READS_FULL, 'too many');
+  }, lost);
+  q.add(get('b'), 0, 0, 0, (r) => answers.push((r as { code: string }).code));
+  q.issue(() => {
+    throw new RaftError(RaftErrorCode.NOT_LEADER, 'gone');
+  }, lost);
+  t.deepEqual(answers, [ErrorCode.BUSY, ErrorCode.NOT_LEADER]);
 });
