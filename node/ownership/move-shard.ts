@@ -57,6 +57,10 @@ function refused(message: string): CommandResult {
   return errorResult(ErrorCode.MOVE_REFUSED, `move refused: ${message}`);
 }
 
+function sourceNotTarget(slot: number, epoch: number): string {
+  return `slot ${slot} is frozen here by the move of epoch ${epoch}: this shard is its source, not its target`;
+}
+
 function list(slots: SlotSet): number[] {
   return [...slots.slots()];
 }
@@ -155,9 +159,13 @@ export function unfreezeSlots(txn: KvTxn, epoch: number, slots: SlotSet): Comman
  */
 export function importableSlots(kv: KvReader, epoch: number, slots: SlotSet): number[] | CommandResult {
   const owned = ownedSlots(kv);
+  const frozen = frozenSlots(kv);
   const fresh: number[] = [];
   for (const slot of list(slots)) {
     const seen = slotEpoch(kv, slot);
+    // Frozen at M is the source's state, not an import's: a step sent here by mistake (a stale or
+    // reused address) must not read "imported", or the move commits to a target holding nothing.
+    if (owned.has(slot) && seen === epoch && frozen.has(slot)) return refused(sourceNotTarget(slot, epoch));
     if (owned.has(slot) && seen === epoch) continue;
     if (owned.has(slot)) return refused(`slot ${slot} is already owned here (epoch ${seen})`);
     if (seen >= epoch) return refused(`slot ${slot} already saw move epoch ${seen} >= ${epoch} (rejected or newer)`);
@@ -193,7 +201,9 @@ export function importSlots(txn: KvTxn, epoch: number, slots: SlotSet, data: Buf
 /** REJECT: all or nothing; refused if any slot was imported at M (the move must finish). */
 export function rejectSlots(txn: KvTxn, epoch: number, slots: SlotSet): CommandResult {
   const owned = ownedSlots(txn);
+  const frozen = frozenSlots(txn);
   for (const slot of list(slots)) {
+    if (owned.has(slot) && slotEpoch(txn, slot) === epoch && frozen.has(slot)) return refused(sourceNotTarget(slot, epoch));
     if (owned.has(slot) && slotEpoch(txn, slot) === epoch) return refused(`slot ${slot} was imported at epoch ${epoch}: finish the move`);
   }
   raiseEpochs(txn, epoch, list(slots));

@@ -84,7 +84,12 @@ export class ShardClient {
         last = `${address}: -${r.word} ${r.message}`;
         if (r.word === 'NOTLEADER') {
           if (this.leaders.get(shard) === address) this.leaders.delete(shard);
-          const next = r.message.split(' ')[1];
+          const [of, next] = r.message.split(' ');
+          // A node of another shard (a stale or reused address): its leader is not this shard's.
+          if (of !== shard) {
+            last = `${address} is a node of shard ${of}, not ${shard}`;
+            continue;
+          }
           if (next !== undefined && next !== '?') queue.unshift(next);
           continue;
         }
