@@ -19,6 +19,9 @@ import {
   type SoftState,
 } from './types.ts';
 
+/** Page size of whole-range log scans (conf changes after a restart or before a campaign). */
+const SCAN_PAGE_BYTES = 1024 * 1024;
+
 /** Marks vote requests of a campaign forced by TimeoutNow: they bypass the leader lease. */
 export const TRANSFER_CONTEXT = 'transfer';
 
@@ -121,9 +124,10 @@ export class Raft {
     this.confIndex = snapIndex;
     // Conf changes the state machine already applied are not in confState; replay them.
     if (applied > snapIndex) {
-      for (const e of this.log.slice(snapIndex + 1, applied + 1, Number.MAX_SAFE_INTEGER)) {
+      this.scanLog(snapIndex + 1, applied, (e) => {
         if (e.type === EntryType.ConfChange) this.applyConfEntry(e);
-      }
+        return false;
+      });
     }
     this.becomeFollower(this.term, null);
   }
@@ -293,7 +297,21 @@ export class Raft {
   hasUnappliedConfChanges(): boolean {
     if (this.log.committed <= this.log.applied) return false;
     const lo = Math.max(this.log.applied + 1, this.log.firstIndex());
-    return this.log.slice(lo, this.log.committed + 1, Number.MAX_SAFE_INTEGER).some((e) => e.type === EntryType.ConfChange);
+    return this.scanLog(lo, this.log.committed, (e) => e.type === EntryType.ConfChange);
+  }
+
+  /**
+   * Visits entries lo..hi in pages of `scanPageBytes` until `visit` says stop; whether it did.
+   * In pages: after an OS restart discarded the state, lo..hi can be the whole log since the
+   * snapshot, and reading it in one slice held all of it in memory at once (a review).
+   */
+  private scanLog(lo: number, hi: number, visit: (e: Entry) => boolean): boolean {
+    for (let at = lo; at <= hi;) {
+      const page = this.log.slice(at, hi + 1, SCAN_PAGE_BYTES);
+      for (const e of page) if (visit(e)) return true;
+      at += page.length;
+    }
+    return false;
   }
 
   /** Check-quorum: the leader heard from a majority of voters in the last election timeout. */

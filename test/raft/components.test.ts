@@ -11,6 +11,8 @@ import { RaftLog } from '../../node/raft/raft-log.ts';
 import { Uncommitted } from '../../node/raft/uncommitted.ts';
 import { Unstable } from '../../node/raft/unstable.ts';
 import { entry, seededRng } from './helpers/network.ts';
+import { encodeConfChangeEntry } from '../../node/raft/conf-change-codec.ts';
+import { EntryType } from '../../node/raft/types.ts';
 
 test('quorum: committed index is the majority-th highest match', (t) => {
   const m = new Map([['a', 5], ['b', 3], ['c', 9], ['d', 1], ['e', 4]]);
@@ -174,4 +176,19 @@ test('uncommitted budget: proposals are freed in index order as commit passes th
   u.add(3001, 5);
   u.reset();
   t.is(u.bytes, 0);
+});
+
+test('a committed, unapplied conf change past several scan pages is still found (the log is read in pages)', (t) => {
+  const s = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
+  const big = 'x'.repeat(64 * 1024);
+  const ents = Array.from({ length: 40 }, (_, i) => entry(i + 1, 1, big)); // ~2.5 MiB: three pages
+  const cc = encodeConfChangeEntry({ type: 'remove', nodeId: 'c' }, { voters: ['a', 'b'], learners: [] });
+  s.append([...ents, { index: 41, term: 1, type: EntryType.ConfChange, data: cc }]);
+  s.setHardState({ term: 1, vote: null, commit: 41 });
+  const r = new Raft({ id: 'a', storage: s, rng: seededRng(1) });
+  t.true(r.hasUnappliedConfChanges());
+  // Restarted with everything applied: the replay in pages applies the change.
+  const again = new Raft({ id: 'a', storage: s, rng: seededRng(1), applied: 41 });
+  t.false(again.hasUnappliedConfChanges());
+  t.deepEqual(again.conf.voters, ['a', 'b']);
 });
