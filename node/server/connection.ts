@@ -1,21 +1,27 @@
 /**
  * One client connection: bytes in -> RequestDecoder -> dispatch -> replies out, strictly in
  * request order even when some replies are asynchronous (pipelining). Memory per connection is
- * bounded: the decoder holds at most one request, at most `pipelineMax` replies wait (reading
- * pauses beyond that), and a client that does not read its replies is dropped once more than
- * `outputBytesMax` are buffered for it.
+ * bounded: the decoder holds at most one request; decoded requests wait (reading paused) instead
+ * of running while `pipelineMax` replies are owed or while the replies owed (their size bounded
+ * in advance, reply-estimate.ts) and the bytes not yet written would pass half of
+ * `outputBytesMax`; a client that takes no bytes for `outputStallMs` while held so, or that
+ * gets more than `outputBytesMax` buffered, is dropped. A client that reads its replies is never
+ * dropped however large the replies it asks for.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { RequestDecoder, errorReply, type Encoded, type RequestLimits } from '../../shared/protocol/index.ts';
 import { dispatch, type ClientContext, type ServerFacts } from './commands.ts';
 import { RequestDeadline } from './request-deadline.ts';
+import { replyBytesEstimate } from './reply-estimate.ts';
 
 export interface ConnectionLimits {
   /** Replies not yet written (waiting for a flush, or behind one) before the connection stops reading. Default 1,024. */
   readonly pipelineMax: number;
-  /** Reply bytes buffered for a client before it is dropped. Default 8 MiB. */
+  /** Reply bytes buffered for a client before it is dropped; requests wait at half of it. Default 8 MiB. */
   readonly outputBytesMax: number;
+  /** How long a client whose requests wait for it to read may take no bytes before it is dropped. Default 5,000. */
+  readonly outputStallMs?: number;
   /** How long one request may stay incomplete (holding bytes) before the connection is dropped. Default 30,000. */
   readonly requestTimeoutMs: number;
   readonly request?: Partial<RequestLimits>;
@@ -31,18 +37,31 @@ const WRITE_OVERHEAD_BYTES = 256;
 interface Slot {
   reply: Encoded | undefined;
   close: boolean;
+  /** Its reply's bound (reply-estimate.ts), counted as owed until written. */
+  readonly estimateBytes: number;
 }
+
+/** A decoded request not yet run (the connection owes too much), or a decode error behind it. */
+type Held = { readonly args: Buffer[] } | { readonly err: SeqError; readonly fatal: boolean };
 
 export class Connection {
   readonly client: ClientContext;
   private readonly decoder: RequestDecoder;
   private readonly deadline: RequestDeadline;
   private readonly slots: Slot[] = [];
+  /** Requests decoded but held back, in order: run as the replies owed shrink. */
+  private readonly held: Held[] = [];
+  /** Sum of the estimates of the slots not yet written. */
+  private owedBytes = 0;
+  /** Started while requests are held for output and nothing gets written: a client not reading. */
+  private outputStall: NodeJS.Timeout | undefined;
   private paused = false;
   private writesPending = 0;
   private flushQueued = false;
   /** No more requests are read: QUIT, a fatal protocol error, or server shutdown. */
   private draining = false;
+  /** The peer half-closed: what it sent is still answered (held requests too), then the end. */
+  private inputEnded = false;
   private onSettled: (() => void) | undefined;
 
   constructor(
@@ -61,9 +80,12 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => {
       this.decoder.write(chunk);
       this.flush(); // one write for every synchronous reply this chunk produced
-      if (!this.paused) this.deadline.afterChunk(this.decoder.bufferedBytes() > 0);
+      if (!this.paused) this.deadline.afterChunk(this.midRequest());
     });
-    socket.once('close', () => this.deadline.clear());
+    socket.once('close', () => {
+      this.deadline.clear();
+      clearTimeout(this.outputStall);
+    });
     socket.on('error', () => socket.destroy());
     if ((limits.idleTimeoutMs ?? 0) > 0) {
       socket.setTimeout(limits.idleTimeoutMs!);
@@ -71,7 +93,7 @@ export class Connection {
     }
     // The peer half-closed (e.g. `nc` after its input): answer what it sent, then end.
     socket.on('end', () => {
-      this.draining = true;
+      this.inputEnded = true;
       this.flush();
     });
   }
@@ -93,10 +115,53 @@ export class Connection {
   private onRequest(args: Buffer[]): void {
     this.deadline.requestCompleted();
     if (this.draining) return;
-    const slot: Slot = { reply: undefined, close: false };
+    this.held.push({ args });
+    this.runHeld();
+  }
+
+  /** Runs held requests in order while the connection may owe more; pauses reading otherwise. */
+  private runHeld(): void {
+    while (this.held.length > 0 && !this.draining) {
+      const next = this.held[0]!;
+      if ('err' in next) {
+        this.held.shift();
+        this.slots.push({ reply: errorReply(next.err), close: next.fatal, estimateBytes: 0 });
+        if (next.fatal) this.stopReading();
+        continue;
+      }
+      const estimateBytes = replyBytesEstimate(next.args);
+      if (!this.mayOwe(estimateBytes)) break;
+      this.held.shift();
+      this.run(next.args, estimateBytes);
+    }
+    if (this.draining) this.held.length = 0;
+    if (this.held.length > 0) this.holdForOutput();
+  }
+
+  /**
+   * Whether a request whose reply may be `estimateBytes` can run now: under `pipelineMax` replies
+   * owed, and the owed and unwritten bytes within half the output bound; a lone request with
+   * nothing owed or unwritten always runs (one AUDIT page may alone pass that half).
+   */
+  private mayOwe(estimateBytes: number): boolean {
+    if (this.slots.length >= this.limits.pipelineMax) return false;
+    const unwritten = this.socket.writableLength;
+    if (this.slots.length === 0 && unwritten === 0) return true;
+    return unwritten + this.owedBytes + estimateBytes <= this.limits.outputBytesMax / 2;
+  }
+
+  private holdForOutput(): void {
+    if (!this.paused) this.pause();
+    // Held for bytes the client has not read: it must take some within outputStallMs.
+    if (this.outputStall === undefined && this.socket.writableLength > 0) {
+      this.outputStall = setTimeout(() => this.dropUnread(), this.limits.outputStallMs ?? 5000);
+    }
+  }
+
+  private run(args: Buffer[], estimateBytes: number): void {
+    const slot: Slot = { reply: undefined, close: false, estimateBytes };
     this.slots.push(slot);
-    // Replies waiting behind a slow one count too: a flood of PINGs behind an INC is bounded.
-    if (this.slots.length >= this.limits.pipelineMax) this.pause();
+    this.owedBytes += estimateBytes;
     let outcome;
     try {
       outcome = dispatch(args, this.client, this.server);
@@ -127,8 +192,10 @@ export class Connection {
     this.deadline.requestCompleted();
     if (this.server.stats !== undefined) this.server.stats.requestErrors++;
     if (this.draining) return;
-    this.slots.push({ reply: errorReply(err), close: fatal });
-    if (fatal) this.stopReading();
+    // Behind any held request: replies stay in request order.
+    this.held.push({ err, fatal });
+    if (fatal) this.decoder.stop();
+    this.runHeld();
   }
 
   /**
@@ -138,25 +205,37 @@ export class Connection {
    */
   private flush(): void {
     if (this.socket.destroyed) return;
-    const parts: Encoded[] = [];
     let close = false;
-    while (this.slots.length > 0 && this.slots[0]!.reply !== undefined) {
-      const slot = this.slots.shift()!;
-      parts.push(slot.reply!);
-      if (slot.close) {
-        close = true;
-        this.slots.length = 0;
+    for (;;) {
+      const parts: Encoded[] = [];
+      while (this.slots.length > 0 && this.slots[0]!.reply !== undefined) {
+        const slot = this.slots.shift()!;
+        this.owedBytes -= slot.estimateBytes;
+        parts.push(slot.reply!);
+        if (slot.close) {
+          close = true;
+          this.slots.length = 0;
+          this.held.length = 0;
+        }
       }
+      if (parts.length > 0) this.write(parts);
+      if (this.overOutputBound()) return;
+      if (this.held.length === 0) break;
+      // Room again: run held requests; their synchronous replies go out in the next write.
+      this.runHeld();
+      if (this.slots[0]?.reply === undefined) break;
     }
-    if (parts.length > 0) this.write(parts);
-    if (this.paused && this.slots.length <= this.limits.pipelineMax / 2) this.resume();
+    if (this.paused && this.held.length === 0 && this.slots.length <= this.limits.pipelineMax / 2) this.resume();
+    if (close || ((this.draining || this.inputEnded) && this.slots.length === 0 && this.held.length === 0)) this.end();
+  }
+
+  /** Drops a client with more than `outputBytesMax` unwritten: it does not read its replies. */
+  private overOutputBound(): boolean {
     const outputBytes = this.socket.writableLength + this.writesPending * WRITE_OVERHEAD_BYTES;
-    if (outputBytes > this.limits.outputBytesMax) {
-      if (this.server.stats !== undefined) this.server.stats.outputBufferClosed++;
-      this.socket.destroy(); // does not read its replies: drop it, never let it grow
-      return;
-    }
-    if (close || (this.draining && this.slots.length === 0)) this.end();
+    if (outputBytes <= this.limits.outputBytesMax) return false;
+    if (this.server.stats !== undefined) this.server.stats.outputBufferClosed++;
+    this.socket.destroy();
+    return true;
   }
 
   private write(parts: readonly Encoded[]): void {
@@ -164,7 +243,30 @@ export class Connection {
       ? parts.join('')
       : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
     this.writesPending++;
-    this.socket.write(payload, () => this.writesPending--);
+    this.socket.write(payload, () => {
+      this.writesPending--;
+      this.onWritten();
+    });
+  }
+
+  /** Bytes reached the kernel: the client reads. Held requests may run now. */
+  private onWritten(): void {
+    clearTimeout(this.outputStall);
+    this.outputStall = undefined;
+    if (this.held.length === 0 || this.socket.destroyed) return;
+    this.flush();
+  }
+
+  private dropUnread(): void {
+    this.outputStall = undefined;
+    if (this.held.length === 0 || this.socket.writableLength === 0) return;
+    if (this.server.stats !== undefined) this.server.stats.outputBufferClosed++;
+    this.socket.destroy();
+  }
+
+  /** Bytes of an unfinished request are held, or its header is half read (holds no bytes yet). */
+  private midRequest(): boolean {
+    return this.decoder.bufferedBytes() > 0 || this.decoder.midRequest;
   }
 
   /**
@@ -202,8 +304,9 @@ export class Connection {
   private onRequestTimeout(): void {
     if (this.draining) return;
     const message = `request not completed within ${this.limits.requestTimeoutMs} ms`;
-    this.slots.push({ reply: errorReply(new SeqError(ErrorCode.PROTOCOL, message)), close: true });
-    this.stopReading();
+    this.held.push({ err: new SeqError(ErrorCode.PROTOCOL, message), fatal: true });
+    this.decoder.stop();
+    this.runHeld();
     this.flush();
   }
 
@@ -223,6 +326,6 @@ export class Connection {
     if (this.draining) return;
     this.paused = false;
     this.socket.resume();
-    if (this.decoder.bufferedBytes() > 0) this.deadline.start();
+    if (this.midRequest()) this.deadline.start();
   }
 }

@@ -22,8 +22,10 @@ export interface ServerOptions {
   readonly connectionsMax?: number;
   /** Async replies waiting per connection before it stops reading. Default 1,024. */
   readonly pipelineMax?: number;
-  /** Reply bytes buffered per client before it is dropped. Default 8 MiB. */
+  /** Reply bytes buffered per client before it is dropped; its requests wait at half of it. Default 8 MiB. */
   readonly outputBytesMax?: number;
+  /** A client whose requests wait for it to read, taking no bytes this long, is dropped. Default 5,000 ms. */
+  readonly outputStallMs?: number;
   /** How long a request may stay half-sent before its connection is dropped. Default 30,000. */
   readonly requestTimeoutMs?: number;
   /** Request decoder limits (args, request and inline bytes). Defaults: shared/protocol/limits.ts. */
@@ -172,6 +174,7 @@ export class SeqServer {
     const connection = new Connection(socket, this.nextClientId++, this, {
       pipelineMax: this.options.pipelineMax ?? 1024,
       outputBytesMax: this.options.outputBytesMax ?? 8 * 1024 * 1024,
+      outputStallMs: this.options.outputStallMs ?? 5000,
       requestTimeoutMs: this.options.requestTimeoutMs ?? 30_000,
       idleTimeoutMs: this.options.idleTimeoutMs ?? 0,
       ...(this.options.requestLimits === undefined ? {} : { request: this.options.requestLimits }),

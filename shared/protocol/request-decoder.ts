@@ -87,6 +87,11 @@ export class RequestDecoder {
     return this.#state === State.Stopped;
   }
 
+  /** A request has begun (even one still in its `*N` / `$N` header lines, which hold no bytes). */
+  get midRequest(): boolean {
+    return this.#state !== State.Start && this.#state !== State.Stopped;
+  }
+
   /** Bytes held for the request in progress (gathered arguments and partial data). */
   bufferedBytes(): number {
     return this.#argsBytes + (this.#bulkTarget?.length ?? 0) + this.#line.capacity;

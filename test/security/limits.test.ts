@@ -56,7 +56,7 @@ test('too many arguments and too large requests get clear errors and are counted
 });
 
 test('a client that reads none of its replies is dropped at the output bound and counted', async (t) => {
-  const n = await node(t, { outputBytesMax: 64 * 1024 });
+  const n = await node(t, { outputBytesMax: 64 * 1024, outputStallMs: 1000 });
   const c = await RespClient.connect(n.address.port);
   c.socket.pause(); // reads nothing
   const big = 'x'.repeat(8000);
