@@ -16,7 +16,7 @@ import { RaftEngine } from './raft-engine.ts';
 import { RaftNode, type RaftNodeTuning } from './raft-node.ts';
 import { restoreStateFromSnapshot } from './snapshot-image.ts';
 import { spoolSinks } from './snapshot-spool.ts';
-import { Transport, type Control } from './transport.ts';
+import { PEER_SOCKETS_RESERVE, Transport, type Control } from './transport.ts';
 import { PeerFeatures, joinRefusal } from './peer-features.ts';
 import type { PeerHello } from './peer-hello.ts';
 import { startNodeCluster, type NodeCluster, type ShardingOptions } from '../ownership/node-cluster.ts';
@@ -109,6 +109,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     onPeerHello: (h: PeerHello) => members.learnAddress(h.nodeId, h.addr),
     onControl: (h, c) => onControl(h, c),
     onClientSocket: (socket, head) => server.adopt(socket, head),
+    socketsMax: (o.server?.connectionsMax ?? 10_000) + PEER_SOCKETS_RESERVE,
     onUnreachable: (id) => node?.reportUnreachable(id),
     onPeerGone: (id) => node?.peerGone(id),
     onSnapshotSent: (id, ok) => node?.reportSnapshot(id, ok),

@@ -51,6 +51,12 @@ export interface TransportOptions {
   /** A snap message was written to the socket (ok) or lost with the connection (!ok). */
   readonly onSnapshotSent: (id: NodeId, ok: boolean) => void;
   readonly log: (line: string) => void;
+  /**
+   * Sockets open at once on the port (peers, clients, and those still being sniffed) beyond
+   * which new ones are closed unread: a file-descriptor safety net set above the client limit,
+   * which answers `-BUSY` itself; the margin keeps room for peers. Default 10,000 + 1,024.
+   */
+  readonly socketsMax?: number;
   /** Messages queued per peer before new ones are dropped. Default 4,096. */
   readonly queueMessagesMax?: number;
   /** Bytes queued per peer before new messages are dropped. Default 64 MiB. */
@@ -96,6 +102,9 @@ const SILENT_CLIENT_MS = 1000;
 /** A connection stuck inside a partial hello this long is dropped. */
 const SNIFF_TIMEOUT_MS = 10_000;
 
+/** Sockets kept for peers and sniffing above the client connection limit. */
+export const PEER_SOCKETS_RESERVE = 1_024;
+
 export class Transport {
   private readonly server: Server;
   private readonly links = new Map<NodeId, PeerLink>();
@@ -121,7 +130,9 @@ export class Transport {
       // still get the reply of a command that takes a Raft round.
       ? createServer({ noDelay: true, allowHalfOpen: true }, (s) => this.onConnection(s))
       : createTlsServer({ ...opts.tls.server, allowHalfOpen: true }, (s) => this.onConnection(s));
-    this.server.maxConnections = 10_000;
+    // Not the client limit itself: at 10,000 clients the port fell silent for peers and clients
+    // alike, and none got SeqServer's -BUSY (a review).
+    this.server.maxConnections = opts.socketsMax ?? 10_000 + PEER_SOCKETS_RESERVE;
     this.raw = opts.tls === undefined ? new Set() : guardTlsServer(this.server as TlsServer, opts.tls.handshakeTimeoutMs);
   }
 

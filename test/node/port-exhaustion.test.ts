@@ -1,0 +1,90 @@
+/**
+ * Found by a review: a storage node's one port serves clients AND its Raft peers
+ * (node/replication/transport.ts). README "Limits": beyond 10,000 client connections a client gets
+ * `-BUSY max number of clients reached` (SeqServer.accept, connectionsMax). But the transport's
+ * listener also sets `server.maxConnections = 10_000` (transport.ts constructor), counting peers
+ * and clients together, and Node closes connections beyond it silently, before any byte is read.
+ * So ~10,000 idle anonymous connections (no AUTH needed, no secret) make the node drop every new
+ * connection: clients get no -BUSY, and a peer's new connection is dropped at the door too, never
+ * reaching the node's own peer checks (a peer that must re-dial cannot while they are held).
+ */
+import test from 'ava';
+import { connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { startDev } from '../helpers/dev-process.ts';
+import { freePortRange } from '../helpers/port-range.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { RespClient } from '../helpers/resp-client.ts';
+
+function childPids(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+function open(port: number): Promise<Socket | null> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1' }, () => resolve(s));
+    s.on('error', () => resolve(null));
+  });
+}
+
+/** Everything the server sends on a fresh connection after `bytes`, until it closes (or `ms`). */
+function exchange(port: number, bytes: string, ms: number): Promise<{ reply: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    let reply = '';
+    const s = connect({ port, host: '127.0.0.1' }, () => s.write(bytes));
+    s.on('data', (c: Buffer) => (reply += c.toString('latin1')));
+    s.on('error', () => undefined);
+    const timer = setTimeout(() => (s.destroy(), resolve({ reply, closed: false })), ms);
+    s.once('close', () => (clearTimeout(timer), resolve({ reply, closed: true })));
+  });
+}
+
+/** Open files this process (and the nodes it starts) may hold: the test needs ~10,500 each. */
+const filesMax = Number(execFileSync('sh', ['-c', 'ulimit -n']).toString().trim());
+
+test('10,000 idle connections on a node: the next client gets -BUSY and peers still get the node\'s own answer', async (t) => {
+  if (!(filesMax >= 12_000)) {
+    t.log(`skipped: ulimit -n is ${filesMax}, the test needs 12,000`);
+    t.pass();
+    return;
+  }
+  t.timeout(240_000);
+  const port = await freePortRange(4, true);
+  const dev = await startDev(t, await tempDir(t), ['--nodes', '3', '--port', String(port), '--log-level', 'warn'], 60_000);
+  const nodePids: number[] = [];
+  t.teardown(() => {
+    for (const pid of nodePids) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  });
+  for (let i = 0; i < 100 && nodePids.length < 3; i++) {
+    nodePids.splice(0, nodePids.length, ...childPids(dev.pid));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const router = await RespClient.connect(dev.port);
+  t.teardown(() => router.close());
+  for (let i = 0; i < 200 && !/^:/.test(await router.call('INC', 'warm', 'up')); i++) await new Promise((r) => setTimeout(r, 100));
+
+  const nodePort = port + 1;
+  // Before: a hello of another cluster is answered by the node's peer checks.
+  const before = await exchange(nodePort, 'SEQDB-PEER 1 othercluster 1 evil 127.0.0.1:1\n', 3000);
+  t.regex(before.reply, /^SEQDB-PEER-REFUSED cluster othercluster is not seqdb\n$/);
+
+  const held: Socket[] = [];
+  t.teardown(() => held.forEach((s) => s.destroy()));
+  for (let i = 0; i < 10_000; i += 500) {
+    const batch = await Promise.all(Array.from({ length: 500 }, () => open(nodePort)));
+    for (const s of batch) if (s !== null) held.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 2500)); // silent connections are handed to the client server after 1 s
+  const alive = held.filter((s) => !s.destroyed).length;
+  t.log(`holding ${alive} idle connections on node port ${nodePort}`);
+
+  const client = await exchange(nodePort, 'PING\r\n', 3000);
+  const peer = await exchange(nodePort, 'SEQDB-PEER 1 othercluster 1 evil 127.0.0.1:1\n', 3000);
+  t.log(`next client: ${JSON.stringify(client)}; next peer hello: ${JSON.stringify(peer)}`);
+  t.regex(client.reply, /^-BUSY max number of clients reached\r\n$/, 'README: a connection beyond the limit gets -BUSY');
+  t.regex(peer.reply, /^SEQDB-PEER-REFUSED /, 'a peer connection reaches the node\'s peer checks');
+});
+
