@@ -69,6 +69,8 @@ const atMost = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, m
 /** How nodes of before the AMBIGUOUS and SHUTDOWN words said those (accepted during an upgrade). */
 const OUTCOME_UNKNOWN_TEXT = /retry only with the same ID token/;
 const SHUTTING_DOWN_TEXT = /shutting down/;
+/** The shard a node fencing a command says it is (node/ownership/ownership.ts). */
+const NOT_OWNED_BY = /not owned by shard (\S+)/;
 
 export class Forwarder {
   readonly stats: ForwarderStats = { requests: 0, errors: 0, retries: 0, redirects: 0, blocks: 0, blockIncs: 0, incsBlocks: 0 };
@@ -209,13 +211,22 @@ export class Forwarder {
     const problem = `${reply.word} ${reply.message}`;
     switch (reply.word) {
       case 'NOTLEADER': {
-        const hint = reply.message.split(' ')[1];
+        const [of, hint] = reply.message.split(' ');
+        // A node of another shard at this shard's address (reused after a node died): not ours.
+        if (of !== undefined && of !== shard.id) {
+          this.map.dropMember(shard, address);
+          return { kind: 'wait', problem };
+        }
         shard.leader = hint !== undefined && hint !== '?' && hint !== address ? hint : null;
         if (shard.leader !== null) this.map.addMember(shard, shard.leader);
         return shard.leader === null ? { kind: 'wait', problem } : { kind: 'retry', problem };
       }
-      case 'MOVED':
+      case 'MOVED': {
+        // Fenced by a node that says it is of another shard: that address is not this shard's.
+        const owner = NOT_OWNED_BY.exec(reply.message)?.[1];
+        if (owner !== undefined && owner !== shard.id) this.map.dropMember(shard, address);
         return { kind: 'moved', problem };
+      }
       case 'TRYAGAIN':
         return { kind: 'tryagain', problem };
       case 'BUSY':

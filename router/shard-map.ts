@@ -42,6 +42,9 @@ export class ShardMap {
       const entry = this.entry(s.id);
       // The shard's leader registered these (its Raft members); older hints are dropped.
       entry.members.clear();
+      // A leader the catalog no longer lists may be an address another node now holds (a review:
+      // a node of another shard on a dead leader's address pinned the router to it for good).
+      if (entry.leader !== null && !s.addrs.includes(entry.leader)) entry.leader = null;
       if (entry.leader !== null) entry.members.add(entry.leader);
       for (const a of s.addrs) this.addMember(entry, a);
       entry.slots = s.slots.size;
@@ -95,6 +98,12 @@ export class ShardMap {
   addMember(entry: ShardEntry, address: string): void {
     if (entry.members.has(address) || entry.members.size >= MEMBERS_MAX) return;
     entry.members.add(address);
+  }
+
+  /** `address` answered as a node of another shard: not a member of `entry` (until a catalog says so). */
+  dropMember(entry: ShardEntry, address: string): void {
+    entry.members.delete(address);
+    if (entry.leader === address) entry.leader = null;
   }
 
   /** Where to send a command for `entry` next: the leader if known, else the next member. */
