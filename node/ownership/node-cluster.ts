@@ -39,8 +39,13 @@ export interface NodeClusterDeps {
 }
 
 export interface NodeCluster {
+  /** How long to listen for discovered peers before a decision that needs them (0 without discovery). */
+  readonly discoverySettleMs: number;
   stop(): Promise<void>;
 }
+
+/** How often nodes query for peers; a fresh node listens two rounds before deciding alone. */
+const QUERY_INTERVAL_MS = 2000;
 
 /** Join addresses learned from discovery, kept at most (mDNS is a hint; bound what it adds). */
 const DISCOVERED_JOIN_MAX = 64;
@@ -57,7 +62,7 @@ export async function startNodeCluster(d: NodeClusterDeps): Promise<NodeCluster>
     discovery = await startDiscovery({
       host: d.host, port: d.port, cluster: d.cluster, role: 'node', shard: d.shard, nodeId: d.nodeId,
       onPeer: learnPeer,
-      queryIntervalMs: 2000,
+      queryIntervalMs: QUERY_INTERVAL_MS,
       peerTtlMs: 10_000,
       ...(d.options.mdnsPort !== undefined ? { mdnsPort: d.options.mdnsPort } : {}),
     });
@@ -80,6 +85,7 @@ export async function startNodeCluster(d: NodeClusterDeps): Promise<NodeCluster>
     ...(d.internal !== undefined ? { internal: d.internal } : {}),
   });
   return {
+    discoverySettleMs: discovery === null ? 0 : 2 * QUERY_INTERVAL_MS,
     async stop() {
       agent.stop();
       await discovery?.stop();

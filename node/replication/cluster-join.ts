@@ -27,6 +27,11 @@ export interface JoinDeps {
   readonly selfAddr: () => string;
   readonly joinAddrs: readonly string[];
   readonly bootstrapExpect?: number;
+  /**
+   * With discovery, how long a shard of one listens for peers before it may bootstrap: at start
+   * `joinAddrs` holds only what mDNS answered so far, usually nothing. Default 0 (no discovery).
+   */
+  readonly discoverySettleMs?: number;
   readonly request: (addr: string, control: Control, timeoutMs: number) => Promise<Control>;
   readonly log: (line: string) => void;
   readonly stopped: () => boolean;
@@ -63,13 +68,21 @@ async function probeAll(d: JoinDeps): Promise<{ replies: ProbeReply[]; answered:
 
 /**
  * Waits until this fresh node should bootstrap the shard, or join an existing one. With
- * --bootstrap-expect 1 and no other --join address it bootstraps at once; with other addresses
+ * --bootstrap-expect 1 and no other --join address it bootstraps at once (after listening for
+ * discovered peers, which count as --join addresses, when discovery is on); with other addresses
  * it first hears from every one of them: a listed peer may already hold the shard (this node's
  * data dir was replaced and it runs the command line that formed the shard), and bootstrapping
  * without asking formed a second group of the shard, which handed out numbers again (found by a
  * review). So it waits while a listed peer does not answer.
  */
 export async function decideStart(d: JoinDeps): Promise<'bootstrap' | 'join' | 'stopped'> {
+  if (d.bootstrapExpect === 1 && (d.discoverySettleMs ?? 0) > 0) {
+    // A replaced node found its peers only by mDNS: deciding before they answered founded a
+    // second group of the shard, which handed out numbers again (found by a discovery review).
+    d.log(`listening ${d.discoverySettleMs} ms for nodes of this shard before bootstrapping it`);
+    await sleep(d.discoverySettleMs!);
+    if (d.stopped()) return 'stopped';
+  }
   if (d.bootstrapExpect === 1 && peersOf(d).length === 0) return 'bootstrap';
   let lastLogMs = 0;
   while (!d.stopped()) {

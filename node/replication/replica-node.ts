@@ -217,6 +217,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     selfAddr: () => advertise,
     joinAddrs,
     ...(o.bootstrapExpect !== undefined ? { bootstrapExpect: o.bootstrapExpect } : {}),
+    discoverySettleMs: nodeCluster?.discoverySettleMs ?? 0,
     request: (addr: string, c: Control, ms: number) => transport.request(addr, c, ms),
     log,
     stopped: () => stopped,
