@@ -39,6 +39,13 @@ export interface NodeConnectionOptions {
    * alone; its reply is skipped when it comes). Default 2000 ms.
    */
   readonly stallMs?: number;
+  /**
+   * The dialer's cluster name: the first request on the connection is `SEQDB.IDENT <cluster>`,
+   * and a node of another cluster (answering -WRONGCLUSTER, then closing before it runs
+   * anything else) is treated as unreachable. A node of a build without IDENT is used as
+   * before. Default: not checked.
+   */
+  readonly cluster?: string;
   /** TCP connect timeout. Default 1000 ms. */
   readonly connectTimeoutMs?: number;
   /**
@@ -90,6 +97,27 @@ export class NodeConnection {
     this.timer = setInterval(() => this.checkDeadlines(), 50);
     this.timer.unref();
     if (options.clusterSecret !== undefined) this.handshake(new InternalHandshake(options.clusterSecret), options);
+    if (options.cluster !== undefined) this.ident(options.cluster, options);
+  }
+
+  /**
+   * Asks the node to confirm it is of `cluster` before anything else runs (behind the handshake,
+   * if any): without a cluster secret an address reused by another cluster's node (a dead node's
+   * port) answered this cluster's INCs from its own data (found by a discovery review).
+   */
+  private ident(cluster: string, options: NodeConnectionOptions): void {
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const request = encodeArgs(['SEQDB.IDENT', cluster]);
+    this.pending.push({
+      ...handshakeStep(options.connectTimeoutMs ?? 1000),
+      resolve: (o) => {
+        if (!o.ok || o.reply.kind !== 'error' || o.reply.word !== 'WRONGCLUSTER') return;
+        log(`not using node ${this.address}: ${o.reply.message}`);
+        this.kill('unreachable');
+      },
+    });
+    if (this.held !== null) this.held.push(request);
+    else this.socket.write(request);
   }
 
   /** Runs the cluster handshake ahead of every request; requests sent meanwhile are held. */
@@ -192,9 +220,10 @@ export class NodeConnection {
     }
   }
 
-  private kill(reason: 'lost' | 'timeout' = 'lost'): void {
+  private kill(reason: 'lost' | 'timeout' | 'unreachable' = 'lost'): void {
     if (this.dead) return;
     // Held requests were never written: as certainly not executed as with no connection at all.
+    // 'unreachable' as the reason: the node refused the connection before running anything.
     const why: SendFailure = this.connected && this.held === null ? reason : 'unreachable';
     this.dead = true;
     clearInterval(this.timer);

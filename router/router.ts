@@ -55,7 +55,7 @@ export async function startRouter(o: RouterOptions = {}): Promise<Router> {
   const log = o.log ?? ((line: string) => process.stderr.write(`[router] ${line}\n`));
   // Nodes are used only once they proved the cluster secret (when one is configured).
   // A node is deemed stuck when a request waited a whole attempt without a reply.
-  const pool = new NodePool({ ...internalDialOptions(o.server, log), stallMs: o.forwarder?.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS });
+  const pool = new NodePool({ ...internalDialOptions(o.server, log, o.cluster ?? 'seqdb'), stallMs: o.forwarder?.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS });
   const map = new ShardMap();
   let discovery: Discovery | null = null;
   const seeds = (): string[] => {

@@ -95,7 +95,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   });
   const server = new SeqServer(
     observed.engine,
-    { ...o.server, host: o.host, port: o.port },
+    { ...o.server, host: o.host, port: o.port, cluster },
   );
   observed.attachServer(server);
   const transport = new Transport({
@@ -191,7 +191,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     },
     readState: (fn) => store.read(fn),
     log,
-    internal: internalDialOptions(o.server, log),
+    internal: internalDialOptions(o.server, log, cluster),
   });
 
   // Addresses learned from hellos are not in the log: keep them across restarts.

@@ -30,6 +30,8 @@ export interface ServerFacts {
   readonly gate?: ServerGate | undefined;
   /** Limit counters for INFO. */
   readonly stats?: { idleClosed: number; outputBufferClosed: number; requestErrors: number };
+  /** The cluster this server is of, for SEQDB.IDENT; absent: any name is accepted. */
+  readonly cluster?: string | undefined;
 }
 
 /** A reply, and whether the connection closes once it is written (QUIT). */
@@ -115,6 +117,14 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   client: clientCommand,
   // Internal catalog/ownership commands (node/ownership/cluster-command.ts).
   cluster: (args, _client, server) => clusterHandler(args, (command) => executeEncoded(server, command, resultReply)),
+  // Routers and shard agents ask first (router/node-connection.ts): a node of another cluster
+  // answers -WRONGCLUSTER and closes before any request behind it runs.
+  'seqdb.ident': (args, _client, server) => {
+    if (args.length !== 2) throw wrongArity('seqdb.ident');
+    const asked = args[1]!.toString('latin1');
+    if (server.cluster === undefined || asked === server.cluster) return { reply: OK };
+    return { reply: errorReply(new SeqError(ErrorCode.IDENTITY_MISMATCH, `this node is of cluster ${server.cluster}, not ${asked}`)), close: true };
+  },
   // Without a gate (no password, no secret): HELLO 2 answers, HELLO 3 -NOPROTO (shared/security/hello.ts).
   hello: (args, client) => ({ reply: answerHello(args, client, OPEN_HELLO_AUTH) }),
 };

@@ -34,6 +34,8 @@ export interface ServerOptions {
   readonly security?: ServerSecurityOptions;
   /** Serve TLS (when this server listens itself; adopted sockets arrive decrypted). Default: plain TCP. */
   readonly tls?: TlsConfig;
+  /** The cluster this server is of: SEQDB.IDENT of another name is refused. Default: none (any accepted). */
+  readonly cluster?: string;
   /** Clients idle this long are closed (`--timeout`, as Redis's); internal connections are exempt. Default 0 = never. */
   readonly idleTimeoutMs?: number;
 }
@@ -59,11 +61,13 @@ export class SeqServer {
   readonly stats: ServerStats = { rejectedConnections: 0, idleClosed: 0, outputBufferClosed: 0, requestErrors: 0 };
   /** Told of every command run through the engine (observeCommands); default: nobody. */
   commandObserver: CommandObserver | undefined;
+  readonly cluster: string | undefined;
 
   constructor(
     readonly engine: Engine,
     private readonly options: ServerOptions = {},
   ) {
+    this.cluster = options.cluster;
     const security = options.security;
     this.gate = security?.password !== undefined || security?.clusterSecret !== undefined ? new ServerGate(security) : undefined;
     this.server = options.tls === undefined

@@ -77,6 +77,7 @@ const WIRE_WORDS: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.OUTCOME_UNKNOWN]: 'AMBIGUOUS',
   [ErrorCode.SHUTTING_DOWN]: 'SHUTDOWN',
   [ErrorCode.FEATURE_OFF]: 'FEATUREOFF',
+  [ErrorCode.IDENTITY_MISMATCH]: 'WRONGCLUSTER',
 };
 
 const CRLF = Buffer.from('\r\n');

@@ -7,6 +7,8 @@ import type { ServerSecurityOptions } from './server-gate.ts';
 import type { TlsConfig } from './tls-config.ts';
 
 export interface InternalDialOptions {
+  /** The dialer's cluster: a node of another one is not used (SEQDB.IDENT). Default: not checked. */
+  readonly cluster?: string;
   readonly clusterSecret?: ClusterSecret;
   readonly tls?: TlsConfig;
   readonly log?: (line: string) => void;
@@ -15,9 +17,11 @@ export interface InternalDialOptions {
 export function internalDialOptions(
   server: { readonly security?: ServerSecurityOptions; readonly tls?: TlsConfig } | undefined,
   log?: (line: string) => void,
+  cluster?: string,
 ): InternalDialOptions {
   const secret = server?.security?.clusterSecret;
   return {
+    ...(cluster !== undefined ? { cluster } : {}),
     ...(secret !== undefined ? { clusterSecret: new ClusterSecret(secret) } : {}),
     ...(server?.tls !== undefined ? { tls: server.tls } : {}),
     ...(log !== undefined ? { log } : {}),

@@ -2,6 +2,8 @@ import test from 'ava';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { RequestDecoder } from '../../shared/protocol/index.ts';
 import { NodeConnection, encodeArgs, type SendOutcome } from '../../router/node-connection.ts';
+import { RespClient } from '../helpers/resp-client.ts';
+import { startTestNode } from '../helpers/single-node.ts';
 
 /** A node that answers every request `+OK` after `delayMs`, in order, or never (delay null). */
 async function slowNode(t: { teardown(fn: () => unknown): void }, delayMs: number | null) {
@@ -74,4 +76,23 @@ test('a request waiting longer than stallMs by its own timeout is not cut short'
   const out = await conn.send(SET, 3000);
   t.true(out.ok);
   t.true(conn.alive);
+});
+
+test('SEQDB.IDENT: a node of another cluster answers -WRONGCLUSTER and runs nothing sent behind it; the dialer does not use it', async (t) => {
+  const node = await startTestNode(t, { server: { cluster: 'a' } });
+  const raw = await RespClient.connect(node.address.port);
+  raw.write(Buffer.concat([encodeArgs(['SEQDB.IDENT', 'b']), encodeArgs(['INC', 'x', 's'])]));
+  t.regex(await raw.next(), /^-WRONGCLUSTER this node is of cluster a, not b\r\n$/);
+  await raw.closed;
+  const check = await RespClient.connect(node.address.port);
+  t.teardown(() => check.close());
+  t.is(await check.call('SEQDB.IDENT', 'a'), '+OK\r\n');
+  t.is(await check.call('GET', 'x', 's'), '$-1\r\n', 'the INC behind the refused IDENT never ran');
+  const logs: string[] = [];
+  const conn = new NodeConnection(`127.0.0.1:${node.address.port}`, { cluster: 'b', log: (l) => logs.push(l) });
+  t.deepEqual(await conn.send(encodeArgs(['INC', 'x', 's']), 2000), { ok: false, why: 'unreachable' });
+  t.regex(logs.join('\n'), /not using node .*cluster a, not b/);
+  const same = new NodeConnection(`127.0.0.1:${node.address.port}`, { cluster: 'a' });
+  t.teardown(() => same.close());
+  t.deepEqual(await same.send(encodeArgs(['INC', 'x', 's']), 2000), { ok: true, reply: { kind: 'integer', value: 1n } });
 });
