@@ -37,7 +37,7 @@ export const RETRYABLE_WORDS: ReadonlySet<string> = new Set([
   'SHUTDOWN',
 ]);
 
-const MAY_HAVE_APPLIED_WORDS: ReadonlySet<string> = new Set(['CLUSTERDOWN']);
+export const MAY_HAVE_APPLIED_WORDS: ReadonlySet<string> = new Set(['CLUSTERDOWN']);
 
 /**
  * Decides what a failed attempt means. `idempotent` calls (INC with its token, reads) may be

@@ -42,7 +42,7 @@ Exit: 0 valid, 1 violation, 2 usage, 3 undecided, 4 harness failure.`;
 /** Buckets the workload uses behind routers (which place by bucket). */
 const ROUTED_BUCKETS = 64;
 
-const EXIT = { valid: 0, invalid: 1, usage: 2, undecided: 3, harness: 4 } as const;
+const EXIT = { valid: 0, invalid: 1, usage: 2, undecided: 3, harness: 4, unrecovered: 5 } as const;
 
 async function main(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
@@ -121,6 +121,13 @@ function checkAndReport(outDir: string): number {
   const written = writeReport(outDir, raw, history, check);
   console.log(written.summary);
   console.log(`\nwritten: ${written.paths.join(', ')} (history: ${join(outDir, 'raw.json')})`);
+  // Safety alone is not enough: a cluster that never came back after the final heal passed as
+  // VALID (a checker review). Liveness after the heal is a verdict of its own.
+  const unrecovered = raw.recoveryMs.flatMap((ms, i) => (ms === null ? [i + 1] : []));
+  if (check.verdict === 'valid' && unrecovered.length > 0) {
+    console.log(`NOT RECOVERED: shard(s) ${unrecovered.join(', ')} had no leader within 20 s of the final heal (exit ${EXIT.unrecovered})`);
+    return EXIT.unrecovered;
+  }
   return EXIT[check.verdict];
 }
 

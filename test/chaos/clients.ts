@@ -11,7 +11,7 @@
  * errors on a write) is unknown. INC ID retries its token until it gets a number (also after
  * the run, within finishMs); INC without ID and SET retry only after a fail.
  */
-import { RETRYABLE_WORDS } from '../../client/outcome.ts';
+import { MAY_HAVE_APPLIED_WORDS, RETRYABLE_WORDS } from '../../client/outcome.ts';
 import type { Reply } from '../../shared/protocol/reply-decoder.ts';
 import { Rng } from '../sim/rng.ts';
 import type { Op, OpStatus, OpType } from './checker/history.ts';
@@ -194,7 +194,8 @@ export function classify(result: CallResult, type: OpType): Outcome {
 function classifyReply(reply: Reply, type: OpType): Outcome {
   if (reply.kind === 'error') {
     const hint = reply.word === 'NOTLEADER' ? (reply.message.split(' ')[1] ?? null) : null;
-    const refused = RETRYABLE_WORDS.has(reply.word);
+    // CLUSTERDOWN is a router's deadline, possibly after an attempt that applied (client/outcome.ts).
+    const refused = RETRYABLE_WORDS.has(reply.word) && !MAY_HAVE_APPLIED_WORDS.has(reply.word);
     return { status: refused || type === 'get' ? 'fail' : 'unknown', hint: hint === '?' ? null : hint };
   }
   if (type === 'set') return reply.kind === 'string' ? { status: 'ok', hint: null } : { status: 'unknown', hint: null };

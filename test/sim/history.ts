@@ -56,6 +56,8 @@ export function checkIncHistory(input: HistoryInput): Verdict {
     byKey.set(op.key, list);
   }
   for (const key of input.finalValues?.keys() ?? []) if (!byKey.has(key)) byKey.set(key, []);
+  // A key only read (never incremented) can only read its start value (a checker review).
+  for (const r of input.reads ?? []) if (!byKey.has(r.key)) byKey.set(r.key, []);
   for (const [key, ops] of byKey) {
     const verdict = checkKey(key, ops, start, input.finalValues?.get(key));
     if (!verdict.ok) return verdict;
@@ -96,6 +98,33 @@ function fail(property: string, detail: string): Verdict {
 }
 
 function checkTruth(ops: readonly IncOp[], applied: ReadonlyMap<number, number>): Verdict {
+  // Every op that applied, unknown ones included, took its own number (a checker review: two
+  // applied INCs with one number, one of them reported unknown, passed).
+  const owner = new Map<string, IncOp>();
+  for (const op of ops) {
+    const v = applied.get(op.id);
+    if (v === undefined) continue;
+    const dup = owner.get(`${op.key}\u0000${v}`);
+    if (dup !== undefined) return fail('duplicate-applied-value', `${op.key}: ops ${dup.id} and ${op.id} both took ${v} in the state machine`);
+    owner.set(`${op.key}\u0000${v}`, op);
+  }
+  // Real time holds for what applied too: an op invoked after another returned v took more.
+  const oks = ops.filter((a) => a.outcome === 'ok' && a.completeAt !== null).sort((x, y) => (x.completeAt as number) - (y.completeAt as number));
+  const appliedOps = ops.filter((b) => applied.has(b.id)).sort((x, y) => x.invokeAt - y.invokeAt);
+  const maxBefore = new Map<string, IncOp>();
+  let i = 0;
+  for (const b of appliedOps) {
+    for (; i < oks.length && (oks[i]!.completeAt as number) < b.invokeAt; i++) {
+      const a = oks[i]!;
+      const best = maxBefore.get(a.key);
+      if (best === undefined || (a.value as number) > (best.value as number)) maxBefore.set(a.key, a);
+    }
+    const before = maxBefore.get(b.key);
+    const v = applied.get(b.id)!;
+    if (before !== undefined && (before.value as number) >= v) {
+      return fail('applied-real-time', `${b.key}: op ${b.id} invoked at ${b.invokeAt} took ${v}, but op ${before.id} returned ${before.value} at ${before.completeAt}`);
+    }
+  }
   for (const op of ops) {
     const v = applied.get(op.id);
     if (op.outcome === 'fail' && v !== undefined) {

@@ -248,6 +248,7 @@ export class RetryingIncClient {
 export function checkIncHistory(ops: readonly IncOp[], start = 0n): string[] {
   const problems: string[] = [];
   const ok = ops.filter((o) => o.value !== null);
+  if (ops.length > 0 && ok.length === 0) problems.push(`none of ${ops.length} INCs was acknowledged: nothing was checked`);
   const seen = new Map<bigint, IncOp>();
   for (const o of ok) {
     const prev = seen.get(o.value!);
@@ -272,6 +273,15 @@ export function checkIncHistory(ops: readonly IncOp[], start = 0n): string[] {
       j++;
     }
     if (b.value! <= maxAcked) problems.push(`real-time order: ${b.token}=${b.value} invoked after a value ${maxAcked} was acknowledged`);
+  }
+  // One client's INCs run one after another (ops are recorded in completion order), so their
+  // values rise: the millisecond stamps above cannot tell an INC sent in the same millisecond
+  // its predecessor was acknowledged from one sent before (a checker review).
+  const lastOf = new Map<number, IncOp>();
+  for (const o of ok) {
+    const prev = lastOf.get(o.client);
+    if (prev !== undefined && o.value! <= prev.value!) problems.push(`real-time order: client ${o.client}'s ${o.token}=${o.value} came after its ${prev.token}=${prev.value}`);
+    lastOf.set(o.client, o);
   }
   return problems;
 }
