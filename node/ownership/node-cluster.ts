@@ -29,6 +29,8 @@ export interface NodeClusterDeps {
   readonly port: number;
   /** Raft join addresses: discovery appends the addresses of nodes of this shard to it. */
   readonly joinAddrs: string[];
+  /** A node of this shard announced itself at `address` (a hint: mDNS is not authenticated). */
+  readonly onShardPeer?: (nodeId: string, address: string) => void;
   readonly engine: Engine;
   readonly isLeader: () => boolean;
   readonly memberAddrs: () => string[];
@@ -53,8 +55,9 @@ const DISCOVERED_JOIN_MAX = 64;
 export async function startNodeCluster(d: NodeClusterDeps): Promise<NodeCluster> {
   let discovery: Discovery | null = null;
   if (d.options.discovery ?? true) {
-    const learnPeer = (p: { role: string; shard?: string; host: string; port: number }): void => {
+    const learnPeer = (p: { role: string; shard?: string; host: string; port: number; nodeId: string }): void => {
       const address = `${p.host}:${p.port}`;
+      if (p.role === 'node' && p.shard === d.shard) d.onShardPeer?.(p.nodeId, address);
       if (p.role === 'node' && p.shard === d.shard && !d.joinAddrs.includes(address) && d.joinAddrs.length < DISCOVERED_JOIN_MAX) {
         d.joinAddrs.push(address);
       }

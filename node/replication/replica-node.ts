@@ -67,6 +67,9 @@ export interface ReplicaNode {
   shutdown(transferMs?: number): Promise<void>;
 }
 
+/** How long a member must have been silent before an mDNS announcement may change its address. */
+const ANNOUNCED_ADDRESS_AFTER_SILENCE_MS = 3000;
+
 export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNode> {
   const cluster = o.cluster ?? 'seqdb';
   mkdirSync(o.dataDir, { recursive: true });
@@ -181,6 +184,20 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   members.restore({ ...members.image(), members: { ...members.image().members, [nodeId]: advertise } });
   await recoverLocalState(storage, store, members, advertise);
   const joinAddrs = [...(o.join ?? [])];
+  /**
+   * A member announced over mDNS at an address other than the one we dial, and not heard from
+   * lately: dial the announced one. Addresses were learned only from hellos, so a shard whose
+   * nodes all restarted on new addresses dialed the old ones forever and never elected a leader
+   * (a discovery review). Unauthenticated, so only for a member we cannot reach anyway; with a
+   * cluster secret an impostor's address fails the handshake and the member's own hello wins.
+   */
+  const learnAnnouncedAddress = (id: string, addr: string): void => {
+    const current = members.addressOf(id);
+    if (id === nodeId || current === undefined || current === addr || members.isRemoved(id)) return;
+    if (Date.now() - transport.heardMs(id) < ANNOUNCED_ADDRESS_AFTER_SILENCE_MS) return;
+    log(`dialing member ${id} at ${addr}, as announced (not heard from at ${current})`);
+    members.learnAddress(id, addr);
+  };
   const nodeCluster: NodeCluster | null = o.sharding === undefined ? null : await startNodeCluster({
     options: o.sharding, cluster, shard: o.shard, nodeId, host: o.host, port, joinAddrs, engine: server.engine,
     isLeader: () => node?.status().role === 'leader',
@@ -192,6 +209,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     readState: (fn) => store.read(fn),
     log,
     internal: internalDialOptions(o.server, log, cluster),
+    onShardPeer: (id, addr) => learnAnnouncedAddress(id, addr),
   });
 
   // Addresses learned from hellos are not in the log: keep them across restarts.
