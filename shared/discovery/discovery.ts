@@ -23,6 +23,7 @@ import { type PeerInfo, PeerTable } from './peer-table.ts';
 import { parseResponse } from './response.ts';
 import { type Subnet, localSubnet } from './local-address.ts';
 import { type MdnsLike, probeName, waitReady } from './mdns-socket.ts';
+import { guardQueries, type QueryResponder } from './query-guard.ts';
 
 export type { PeerInfo } from './peer-table.ts';
 export type { DiscoveryRole } from './announcement.ts';
@@ -68,6 +69,8 @@ export interface DiscoveryStats {
   readonly expired: number;
   /** Undecodable packets and socket send/receive problems reported by multicast-dns after start. */
   readonly socketWarnings: number;
+  /** Queries not answered: from outside the subnet, or beyond QUERIES_PER_SECOND_MAX (query-guard.ts). */
+  readonly queriesDropped: number;
 }
 
 /** The multicast settings in force; exposed so tests can assert the pinning. */
@@ -113,12 +116,13 @@ export async function startDiscovery(options: DiscoveryOptions): Promise<Discove
   };
   const subnet = checkOptions(self, o);
   const multicast: MulticastSettings = { interface: o.host, bind: '0.0.0.0', ttl: 1, loopback: true, port: o.mdnsPort };
-  const stats = { invalid: 0, otherCluster: 0, foreignSource: 0, tableFull: 0, goodbyes: 0, expired: 0, socketWarnings: 0 };
+  const stats = { invalid: 0, otherCluster: 0, foreignSource: 0, tableFull: 0, goodbyes: 0, expired: 0, socketWarnings: 0, queriesDropped: 0 };
   // Without `interface`, multicast-dns joins and sends on every interface (the real network);
   // with `interface` alone it binds to that unicast address and hears nothing (multicast-dns
   // issue 53), hence bind 0.0.0.0. ttl 1: never routed beyond the link.
   const bonjour = new Bonjour(multicast as object, () => { stats.socketWarnings++; });
   const mdns = (bonjour as unknown as { server: { mdns: MdnsLike } }).server.mdns;
+  guardQueries((bonjour as unknown as { server: QueryResponder }).server, subnet, sourceAddress, stats);
   // Permanent listeners first: an 'error' event with no listener would crash the process, and
   // multicast-dns can emit one more after a failed bind.
   mdns.on('warning', () => { stats.socketWarnings++; });
