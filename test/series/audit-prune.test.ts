@@ -101,7 +101,8 @@ test('the same AUDIT on a real 3-node shard: answered, and every replica stays u
     if (reply.startsWith('-')) throw new Error(`${args.join(' ')}: ${reply.trim()}`);
     return reply.trim();
   };
-  const ttlS = 4;
+  // Long enough for the ~470 sequential writes of the setup on a loaded CI box (4 s was not).
+  const ttlS = 12;
   const started = Date.now();
   // Runs are cut by confirmed reservations (wall time is the log's clock here).
   const cut = async (): Promise<void> => {
