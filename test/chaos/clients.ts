@@ -48,6 +48,8 @@ export interface WorkloadOptions {
 
 /** Attempts per op after fails (NOTLEADER etc.), for ops that are not INC ID. */
 const FAIL_RETRIES_MAX = 20;
+/** How often an INC ID that got its number is sent once more (its answer must not change). */
+const TOKEN_REPEAT_CHANCE = 0.1;
 /** Attempts per INC ID token, in all. */
 const TOKEN_ATTEMPTS_MAX = 400;
 
@@ -134,7 +136,12 @@ class ClientProcess {
         node: `${conn.host}:${conn.port}`,
         ...(outcome.status !== 'ok' ? { error: describe(result) } : {}),
       });
-      if (outcome.status === 'ok') return;
+      if (outcome.status === 'ok') {
+        // Now and then ask a finished token again: the answer must be the same number. Without
+        // this no token ever had two answers to compare (a checker review).
+        if (plan.type === 'incId' && this.#rng.chance(TOKEN_REPEAT_CHANCE)) await this.#repeat(plan, bucket, token!, args, shard);
+        return;
+      }
       this.#follow(shard, outcome.hint);
       // Only a token makes a retry after an unknown outcome safe.
       if (outcome.status === 'unknown' && plan.type !== 'incId' && plan.type !== 'get') return;
@@ -142,6 +149,21 @@ class ClientProcess {
       if (past || this.o.stop?.() === true) return;
       await sleep(20 + this.#rng.int(80));
     }
+  }
+
+  /** One more attempt of a token that already got its number, recorded like any attempt. */
+  async #repeat(plan: Planned, bucket: string, token: string, args: readonly string[], shard: number): Promise<void> {
+    const conn = this.#conn(shard);
+    const invokeMs = performance.now() - this.o.t0;
+    const result = await conn.call(args, this.o.attemptTimeoutMs ?? 1500);
+    const outcome = classify(result, plan.type);
+    this.history.push({
+      process: this.id, type: plan.type, bucket, sequence: plan.sequence, token,
+      invokeMs, completeMs: performance.now() - this.o.t0, status: outcome.status,
+      ...(outcome.value !== undefined ? { value: outcome.value } : {}),
+      node: `${conn.host}:${conn.port}`,
+      ...(outcome.status !== 'ok' ? { error: describe(result) } : {}),
+    });
   }
 
   #conn(shard: number): RespConn {
