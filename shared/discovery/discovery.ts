@@ -59,8 +59,10 @@ export interface DiscoveryStats {
   /** Valid announcements of another cluster, ignored. */
   readonly otherCluster: number;
   /**
-   * Packets from outside the subnet of `host`, ignored. The socket is bound to 0.0.0.0, so it
-   * can hear mDNS that arrived on other interfaces (another program joined the group there).
+   * Packets from outside the subnet of `host`, and announcements of an address outside it,
+   * ignored. The socket is bound to 0.0.0.0, so it can hear mDNS that arrived on other
+   * interfaces (another program joined the group there); and a peer on the link must not make
+   * routers dial an address off the link.
    */
   readonly foreignSource: number;
   /** Newcomers dropped because the table was full. */
@@ -244,6 +246,11 @@ class DiscoverySession implements Discovery {
       if (fqdn === this.instance) continue;
       if (announcement.cluster !== this.#o.cluster) {
         this.#stats.otherCluster++;
+        continue;
+      }
+      // An address off this link would have routers and agents dial anywhere a packet names.
+      if (!this.#subnet.contains(announcement.host)) {
+        this.#stats.foreignSource++;
         continue;
       }
       const { outcome, peer } = this.#table.upsert(fqdn, announcement, source, now);

@@ -86,7 +86,8 @@ test('hostile announcements are ignored without a crash; the table is bounded; s
     stats: Stats; peersMax: number; floodCount: number;
   }>(join(DIR, 'scenario-hostile.ts'), []);
   t.true(r.controlSeen, 'the raw sender works: its one valid announcement is accepted');
-  t.deepEqual(r.afterHostile.peers, ['control']);
+  t.deepEqual(r.afterHostile.peers, ['control'], 'an announcement of an address off the link is not a peer');
+  t.is(r.afterHostile.stats.foreignSource, 1);
   t.is(r.afterHostile.stats.invalid, r.caseCount);
   t.true(r.afterHostile.stats.socketWarnings >= 1, 'garbage datagrams were received and dropped');
   t.is(r.afterFlood.size, r.peersMax);

@@ -95,6 +95,10 @@ async function main(): Promise<void> {
     await sleep(5);
   }
   await sendGarbage();
+  // A valid announcement of an address off this link (not in 127.0.0.0/8): routers must not be
+  // made to dial wherever a packet on the link says.
+  const offLink = ident({ nodeId: 'offlink', host: '10.9.9.9' });
+  await send(packet(instanceFqdn(offLink), txtOf(offLink), offLink.port));
   // A valid announcement with an unknown extra key: accepted (forward compatible), key ignored.
   const control = ident({ nodeId: 'control' });
   await send(packet(instanceFqdn(control), [...txtOf(control), 'constructor=1'], control.port));
