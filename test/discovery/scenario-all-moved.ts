@@ -5,23 +5,15 @@
  * its node id) over mDNS. It must elect a leader again: members were dialed only at addresses
  * learned from hellos, so it never did (found by a discovery review).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertIsolatedNamespace, printResult } from '../helpers/netns.ts';
-import { call, closePool, info, killAll, runMain, sleep, start, stopProc, type Proc } from '../router/scenario-util.ts';
+import { call, closePool, info, runMain, scenarioDir, showReply, sleep, start, stopProc, type Proc } from '../router/scenario-util.ts';
 
 const HOST = '127.0.0.1';
-const show = (r: Awaited<ReturnType<typeof call>>): string =>
-  r === null ? 'no reply' : r.kind === 'integer' ? String(r.value) : r.kind === 'error' ? `${r.word} ${r.message}` : r.kind;
 
 runMain(async () => {
   assertIsolatedNamespace();
-  const dir = mkdtempSync(join(tmpdir(), 'seqdb-review-disc-'));
-  process.on('exit', () => {
-    killAll();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = scenarioDir('seqdb-discovery-');
   const launch = (base: number): Proc[] => [0, 1, 2].map((i) => start(`n${i}@${base + i}`,
     ['node', '--cluster', 'a', '--shard', '1', '--host', HOST, '--port', String(base + i), '--data', join(dir, `n${i}`), '--bootstrap-expect', '3']));
   const leaderOf = async (base: number): Promise<string | null> => {
@@ -44,7 +36,7 @@ runMain(async () => {
   for (let i = 0; i < 3; i++) {
     // Until the catalog pushed this shard its slots, INC answers TRYAGAIN (nothing taken).
     for (let attempt = 0; attempt < 100; attempt++) {
-      const v = show(await call(leader1, ['INC', 'x', 's'], 5000));
+      const v = showReply(await call(leader1, ['INC', 'x', 's'], 5000));
       if (!v.startsWith('TRYAGAIN')) { before.push(v); break; }
       await sleep(200);
     }
@@ -53,7 +45,7 @@ runMain(async () => {
   await Promise.all(first.map((p) => stopProc(p, 'SIGTERM')));
   const second = launch(7121);
   const leader2 = await waitLeader(7121, 30_000);
-  const after = leader2 === null ? 'no leader' : show(await call(leader2, ['INC', 'x', 's'], 5000));
+  const after = leader2 === null ? 'no leader' : showReply(await call(leader2, ['INC', 'x', 's'], 5000));
   const infos = await Promise.all([0, 1, 2].map((i) => info(`${HOST}:${7121 + i}`)));
   closePool();
   printResult({ before, leader2, after, roles: infos.map((i) => i.role ?? 'down'), log: second[0]!.output.slice(-1500) });

@@ -4,11 +4,9 @@
  * starts on the same address, as an operator reusing the default port would. What does the
  * router of cluster "a" answer to INC now?
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertIsolatedNamespace, printResult } from '../helpers/netns.ts';
-import { call, closePool, info, killAll, runMain, sleep, start, stopProc, waitUntil } from '../router/scenario-util.ts';
+import { call, closePool, info, runMain, scenarioDir, sleep, start, stopProc, waitUntil } from '../router/scenario-util.ts';
 
 const HOST = '127.0.0.1';
 const NODE = `${HOST}:7111`;
@@ -16,11 +14,7 @@ const ROUTER = `${HOST}:7001`;
 
 runMain(async () => {
   assertIsolatedNamespace();
-  const dir = mkdtempSync(join(tmpdir(), 'seqdb-review-disc-'));
-  process.on('exit', () => {
-    killAll();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = scenarioDir('seqdb-discovery-');
   const nodeA = start('node a', ['node', '--cluster', 'a', '--shard', '1', '--host', HOST, '--port', '7111', '--data', join(dir, 'a'), '--bootstrap-expect', '1']);
   start('router a', ['router', '--cluster', 'a', '--host', HOST, '--port', '7001']);
   await waitUntil('router a to know shard 1', async () => {

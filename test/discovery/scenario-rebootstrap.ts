@@ -6,24 +6,17 @@
  * but with discovery it decided before mDNS found its peers and founded a second shard 1 that
  * handed out numbers again (found by a discovery review).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertIsolatedNamespace, printResult } from '../helpers/netns.ts';
-import { call, closePool, info, killAll, respawn, runMain, sleep, start, stopProc, waitUntil } from '../router/scenario-util.ts';
+import { call, closePool, info, respawn, runMain, scenarioDir, showReply, sleep, start, stopProc, waitUntil } from '../router/scenario-util.ts';
 
 const HOST = '127.0.0.1';
 const addr = (i: number): string => `${HOST}:${7111 + i}`;
-const show = (r: Awaited<ReturnType<typeof call>>): string =>
-  r === null ? 'no reply' : r.kind === 'integer' ? String(r.value) : r.kind === 'error' ? `${r.word} ${r.message}` : r.kind;
 
 runMain(async () => {
   assertIsolatedNamespace();
-  const dir = mkdtempSync(join(tmpdir(), 'seqdb-review-disc-'));
-  process.on('exit', () => {
-    killAll();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = scenarioDir('seqdb-discovery-');
   const args = (i: number, extra: string[]): string[] => ['node', '--cluster', 'a', '--shard', '1', '--host', HOST, '--port', String(7111 + i), '--data', join(dir, `n${i}`), ...extra];
   const a = start('A', args(0, ['--bootstrap-expect', '1']));
   await waitUntil('A to lead', async () => (await info(addr(0))).role === 'leader', 30_000);
@@ -33,7 +26,7 @@ runMain(async () => {
     (await info(addr(1))).role === 'follower' && (await info(addr(2))).role === 'follower', 40_000);
   await waitUntil('the shard to own its slots', async () => (await call(addr(0), ['GET', 'x', 's'], 2000))?.kind === 'null', 30_000);
   const before: string[] = [];
-  for (let i = 0; i < 3; i++) before.push(show(await call(addr(0), ['INC', 'x', 's'], 5000)));
+  for (let i = 0; i < 3; i++) before.push(showReply(await call(addr(0), ['INC', 'x', 's'], 5000)));
   await sleep(500);
   const infoBefore = await info(addr(0));
   // A loses its data dir and is restarted with the same command line.
@@ -44,7 +37,7 @@ runMain(async () => {
   await sleep(4000);
   const roles = await Promise.all([0, 1, 2].map(async (i) => (await info(addr(i))).role ?? 'down'));
   const after: Record<string, string> = {};
-  for (let i = 0; i < 3; i++) after[addr(i)] = show(await call(addr(i), ['INC', 'x', 's'], 5000));
+  for (let i = 0; i < 3; i++) after[addr(i)] = showReply(await call(addr(i), ['INC', 'x', 's'], 5000));
   closePool();
   printResult({ before, roles, after, infoBefore, aLog: a.output.slice(-1500) });
 });

@@ -1,5 +1,8 @@
 /** Process and client helpers for router scenarios (scripts run inside a test namespace). */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO_ROOT } from '../helpers/netns.ts';
 import { NodePool } from '../../router/node-connection.ts';
@@ -48,6 +51,23 @@ export async function stopProc(p: Proc, signal: NodeJS.Signals): Promise<void> {
 
 export function killAll(): void {
   for (const p of procs) p.child?.kill('SIGKILL');
+}
+
+/** A temp dir for the scenario's data dirs, removed (after every process is killed) at exit. */
+export function scenarioDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => {
+    killAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+/** A reply as one short line: the integer, the error's word and text, or the reply's kind. */
+export function showReply(r: Reply | null): string {
+  if (r === null) return 'no reply';
+  if (r.kind === 'integer') return String(r.value);
+  return r.kind === 'error' ? `${r.word} ${r.message}` : r.kind;
 }
 
 export function dump(): string {
