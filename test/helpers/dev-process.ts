@@ -72,3 +72,31 @@ export function rssKiB(pid: number): number {
   if (match === null) throw new Error('no VmRSS');
   return Number(match[1]);
 }
+
+/**
+ * The node processes of a `seqdb dev --nodes N` (the dev process's children), waited for up to
+ * 10 s and killed on teardown with the test's other processes.
+ */
+export async function devNodePids(t: { teardown(fn: () => unknown): void }, dev: DevProcess, count: number): Promise<number[]> {
+  const pids: number[] = [];
+  t.teardown(() => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+  for (let i = 0; i < 100 && pids.length < count; i++) {
+    const children = readFileSync(`/proc/${dev.pid}/task/${dev.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    pids.splice(0, pids.length, ...children);
+    if (pids.length < count) await new Promise((r) => setTimeout(r, 100));
+  }
+  return pids;
+}
+
+/** Until an INC through `client` gets a number (the cluster formed and owns its slots), at most 20 s. */
+export async function untilServing(client: { call(...args: string[]): Promise<string> }): Promise<void> {
+  for (let i = 0; i < 200 && !/^:/.test(await client.call('INC', 'warm', 'up')); i++) await new Promise((r) => setTimeout(r, 100));
+}

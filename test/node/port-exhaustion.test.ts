@@ -10,16 +10,11 @@
  */
 import test from 'ava';
 import { connect, type Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { startDev } from '../helpers/dev-process.ts';
+import { devNodePids, startDev, untilServing } from '../helpers/dev-process.ts';
 import { freePortRange } from '../helpers/port-range.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { RespClient } from '../helpers/resp-client.ts';
-
-function childPids(pid: number): number[] {
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-}
 
 function open(port: number): Promise<Socket | null> {
   return new Promise((resolve) => {
@@ -52,19 +47,10 @@ test('10,000 idle connections on a node: the next client gets -BUSY and peers st
   t.timeout(240_000);
   const port = await freePortRange(4, true);
   const dev = await startDev(t, await tempDir(t), ['--nodes', '3', '--port', String(port), '--log-level', 'warn'], 60_000);
-  const nodePids: number[] = [];
-  t.teardown(() => {
-    for (const pid of nodePids) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    }
-  });
-  for (let i = 0; i < 100 && nodePids.length < 3; i++) {
-    nodePids.splice(0, nodePids.length, ...childPids(dev.pid));
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await devNodePids(t, dev, 3); // killed on teardown with the dev process
   const router = await RespClient.connect(dev.port);
   t.teardown(() => router.close());
-  for (let i = 0; i < 200 && !/^:/.test(await router.call('INC', 'warm', 'up')); i++) await new Promise((r) => setTimeout(r, 100));
+  await untilServing(router);
 
   const nodePort = port + 1;
   // Before: a hello of another cluster is answered by the node's peer checks.

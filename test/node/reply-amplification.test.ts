@@ -8,21 +8,32 @@
 import test from 'ava';
 import { connect } from 'node:net';
 import { RespClient, encodeRequest } from '../helpers/resp-client.ts';
-import { readFileSync } from 'node:fs';
-import { rssKiB, startDev } from '../helpers/dev-process.ts';
+import { devNodePids, rssKiB, startDev, untilServing } from '../helpers/dev-process.ts';
 import { freePortRange } from '../helpers/port-range.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 /** The same bound test/node/hostile.test.ts holds the server's RSS growth to. */
 const RSS_GROWTH_MAX_KIB = 256 * 1024;
 
+/**
+ * 1000 sequences with 256-byte names in bucket L: each SEQ.LIST COUNT 1000 answers ~264 KB.
+ * Whether every INC answered 1.
+ */
+async function fillBucketL(client: RespClient): Promise<boolean> {
+  const names = Array.from({ length: 1000 }, (_, i) => String(i).padStart(4, '0') + 'x'.repeat(252));
+  let ok = true;
+  for (let i = 0; i < names.length; i += 100) {
+    client.write(Buffer.concat(names.slice(i, i + 100).map((name) => encodeRequest('INC', 'L', name))));
+    ok = (await client.take(100)).every((r) => r === ':1\r\n') && ok;
+  }
+  return ok;
+}
+
 test('a pipelined burst of SEQ.LIST (one 55 KB write) keeps memory bounded and other clients served', async (t) => {
   const server = await startDev(t, await tempDir(t));
   const setup = await RespClient.connect(server.port);
   t.teardown(() => setup.close());
-  // 1000 sequences with 256-byte names in one bucket: each SEQ.LIST COUNT 1000 answers ~264 KB.
-  const names = Array.from({ length: 1000 }, (_, i) => String(i).padStart(4, '0') + 'x'.repeat(252));
-  for (const name of names) await setup.call('INC', 'L', name);
+  await fillBucketL(setup);
   await setup.call('SET', 'keep', 'me', '12345');
   const baselineKiB = server.rssKiB();
 
@@ -51,35 +62,16 @@ test('a pipelined burst of SEQ.LIST (one 55 KB write) keeps memory bounded and o
   t.true(bystanderMs < 2000, `bystander GET took ${bystanderMs} ms`);
 });
 
-/** Pids of the direct children of `pid` (the node processes of a `seqdb dev --nodes` cluster). */
-function childPids(pid: number): number[] {
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-}
-
 test('through a router: the same burst keeps every replica bounded and a bystander INCing', async (t) => {
   t.timeout(240_000);
   const started = Date.now();
   const port = await freePortRange(4, true);
   const dev = await startDev(t, await tempDir(t), ['--nodes', '3', '--port', String(port), '--log-level', 'warn'], 60_000);
-  t.teardown(() => {
-    for (const pid of nodePids) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    }
-  });
-  const nodePids: number[] = [];
-  for (let i = 0; i < 100 && nodePids.length < 3; i++) {
-    nodePids.splice(0, nodePids.length, ...childPids(dev.pid));
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const nodePids = await devNodePids(t, dev, 3);
   const setup = await RespClient.connect(dev.port);
   t.teardown(() => setup.close());
-  for (let i = 0; i < 200 && !/^:/.test(await setup.call('INC', 'warm', 'up')); i++) await new Promise((r) => setTimeout(r, 100));
-  const names = Array.from({ length: 1000 }, (_, i) => String(i).padStart(4, '0') + 'x'.repeat(252));
-  for (let i = 0; i < names.length; i += 100) {
-    setup.write(Buffer.concat(names.slice(i, i + 100).map((name) => encodeRequest('INC', 'L', name))));
-    const replies = await setup.take(100);
-    t.true(replies.every((r) => r === ':1\r\n'));
-  }
+  await untilServing(setup);
+  t.true(await fillBucketL(setup));
   t.log(`setup done after ${Date.now() - started} ms`);
   const nodes = nodePids;
   t.is(nodes.length, 3);
@@ -126,8 +118,7 @@ test('a client that reads every reply is not dropped for pipelining 40 SEQ.LIST 
   const server = await startDev(t, await tempDir(t));
   const setup = await RespClient.connect(server.port);
   t.teardown(() => setup.close());
-  const names = Array.from({ length: 1000 }, (_, i) => String(i).padStart(4, '0') + 'x'.repeat(252));
-  for (const name of names) await setup.call('INC', 'L', name);
+  await fillBucketL(setup);
   const one = await setup.call('SEQ.LIST', 'L', 'COUNT', '1000');
   const expected = Buffer.byteLength(one, 'latin1') * 40;
 

@@ -8,21 +8,20 @@ import test from 'ava';
 import { slotOf } from '../../shared/placement/slot.ts';
 import { ErrorCode } from '../../shared/errors.ts';
 import type { Reply } from '../../shared/protocol/index.ts';
-import { readCatalog, slotTable } from '../../node/ownership/catalog.ts';
+import { slotTable } from '../../node/ownership/catalog.ts';
 import { encodeClusterCommand, parseClusterCommand } from '../../node/ownership/cluster-command.ts';
 import { encodeArgs } from '../../router/node-connection.ts';
 import { defaultRequestLimits } from '../../shared/protocol/index.ts';
 import { readMove } from '../../node/ownership/move-catalog.ts';
-import { markSharded, ownershipRefusal } from '../../node/ownership/ownership.ts';
+import { ownershipRefusal } from '../../node/ownership/ownership.ts';
 import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { exportSlotPage } from '../../node/ownership/slot-data.ts';
 import { runMove, type MoveSpec, type MoveStep } from '../../node/rebalance/mover.ts';
 import { StepRefused, type ShardClient } from '../../node/rebalance/shard-client.ts';
-import { MemoryKv, type CommandResult } from '../../node/state-machine/index.ts';
-import { apply, cluster, inc } from '../helpers/logged-apply.ts';
+import type { CommandResult } from '../../node/state-machine/index.ts';
+import { apply, cluster, inc, threeShards, type Shards } from '../helpers/logged-apply.ts';
 
 
-type Shards = Record<string, MemoryKv>;
 const codeOf = (r: CommandResult): string => (r.type === 'error' ? r.code : r.type);
 const intOf = (r: CommandResult): bigint => {
   if (r.type !== 'int') throw new Error(`expected int, got ${JSON.stringify(r)}`);
@@ -54,27 +53,7 @@ function fakeClient(shards: Shards, log: string[]): ShardClient {
   return { call } as unknown as ShardClient;
 }
 
-let base: Shards | null = null;
-function setup(): Shards {
-  if (base === null) {
-    const s: Shards = { 1: new MemoryKv(), 2: new MemoryKv(), 3: new MemoryKv() };
-    for (const id of ['1', '2', '3']) markSharded(s[id]!, id);
-    apply(s[1]!, cluster('REGISTER', '1', '127.0.0.1:1'));
-    apply(s[1]!, cluster('REGISTER', '2', '127.0.0.1:2'));
-    apply(s[1]!, cluster('INITSLOTS'));
-    apply(s[1]!, cluster('REGISTER', '3', '127.0.0.1:3'));
-    const view = readCatalog(s[1]!);
-    for (const id of ['1', '2', '3']) apply(s[id]!, cluster('SETSLOTS', id, '1', view.shards.find((x) => x.id === id)!.slots.toBase64()));
-    base = s;
-  }
-  const copy: Shards = {};
-  for (const [id, kv] of Object.entries(base)) {
-    const c = new MemoryKv();
-    for (const e of kv.entries()) c.put(e.key, e.value);
-    copy[id] = c;
-  }
-  return copy;
-}
+const setup = threeShards;
 
 function bucketsOf(s: Shards, owner: string, n: number): string[] {
   const table = slotTable(s[1]!);

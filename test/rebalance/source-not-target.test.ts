@@ -11,31 +11,19 @@ import test from 'ava';
 import { slotOf } from '../../shared/placement/slot.ts';
 import { ErrorCode } from '../../shared/errors.ts';
 import type { Reply } from '../../shared/protocol/index.ts';
-import { readCatalog, slotTable } from '../../node/ownership/catalog.ts';
+import { slotTable } from '../../node/ownership/catalog.ts';
 import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
-import { markSharded, ownershipRefusal } from '../../node/ownership/ownership.ts';
+import { ownershipRefusal } from '../../node/ownership/ownership.ts';
 import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { runMove, type MoveSpec } from '../../node/rebalance/mover.ts';
 import { StepRefused, type ShardClient } from '../../node/rebalance/shard-client.ts';
-import { MemoryKv, type CommandResult } from '../../node/state-machine/index.ts';
-import { apply, cluster, inc } from '../helpers/logged-apply.ts';
-
-function setup(): Record<string, MemoryKv> {
-  const s: Record<string, MemoryKv> = { 1: new MemoryKv(), 2: new MemoryKv(), 3: new MemoryKv() };
-  for (const id of ['1', '2', '3']) markSharded(s[id]!, id);
-  apply(s[1]!, cluster('REGISTER', '1', '127.0.0.1:1'));
-  apply(s[1]!, cluster('REGISTER', '2', '127.0.0.1:2'));
-  apply(s[1]!, cluster('INITSLOTS'));
-  apply(s[1]!, cluster('REGISTER', '3', '127.0.0.1:3'));
-  const view = readCatalog(s[1]!);
-  for (const id of ['1', '2', '3']) apply(s[id]!, cluster('SETSLOTS', id, String(view.epoch), view.shards.find((x) => x.id === id)!.slots.toBase64()));
-  return s;
-}
+import type { CommandResult } from '../../node/state-machine/index.ts';
+import { apply, cluster, inc, threeShards } from '../helpers/logged-apply.ts';
 
 const brief = (r: CommandResult): string => (r.type === 'error' ? `${r.code} ${r.message}` : r.type === 'int' ? `int ${r.value}` : r.type === 'array' ? `array [${r.value.map((v) => (typeof v === 'bigint' ? String(v) : '..')).join(',')}]` : r.type);
 
 test('the frozen source refuses the target steps of its own move: a misaddressed step cannot commit the move to a target holding nothing', async (t) => {
-  const s = setup();
+  const s = threeShards();
   const table = slotTable(s[1]!);
   let b = '';
   for (let i = 0; b === ''; i++) if (table[slotOf(`u${i}`)] === '2') b = `u${i}`;
