@@ -115,6 +115,11 @@ export class Connection {
   private onRequest(args: Buffer[]): void {
     this.deadline.requestCompleted();
     if (this.draining) return;
+    if (this.held.length === 0) {
+      // The common case, nothing held: run it now or hold it.
+      const estimateBytes = replyBytesEstimate(args);
+      if (this.mayOwe(estimateBytes)) return this.run(args, estimateBytes);
+    }
     this.held.push({ args });
     this.runHeld();
   }

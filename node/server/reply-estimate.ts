@@ -19,21 +19,24 @@ const INFO_REPLY_BYTES = 16 * 1024;
 /** CLUSTER steps: catalogs and export pages (40 KiB of data) are the largest. */
 const CLUSTER_REPLY_BYTES = 128 * 1024;
 
+/** Runs once per request: no string is made for the common commands (INC, GET, SET, INCS). */
 export function replyBytesEstimate(args: readonly Buffer[]): number {
-  const echoed = args.reduce((n, a) => n + a.length, SMALL_REPLY_BYTES);
-  const name = args[0]?.toString('latin1').toUpperCase();
-  switch (name) {
-    case 'AUDIT':
-      return echoed + auditRows(args) * AUDIT_ROW_BYTES;
-    case 'SEQ.LIST':
-      return echoed + optionNumber(args, 'COUNT', SEQ_LIST_COUNT_DEFAULT, SEQ_LIST_COUNT_MAX) * SEQ_LIST_NAME_BYTES;
-    case 'INFO':
-      return echoed + INFO_REPLY_BYTES;
-    case 'CLUSTER':
-      return echoed + CLUSTER_REPLY_BYTES;
-    default:
-      return echoed;
-  }
+  let echoed = SMALL_REPLY_BYTES;
+  for (const a of args) echoed += a.length;
+  const name = args[0];
+  if (name === undefined) return echoed;
+  if (nameIs(name, 'audit')) return echoed + auditRows(args) * AUDIT_ROW_BYTES;
+  if (nameIs(name, 'seq.list')) return echoed + optionNumber(args, 'COUNT', SEQ_LIST_COUNT_DEFAULT, SEQ_LIST_COUNT_MAX) * SEQ_LIST_NAME_BYTES;
+  if (nameIs(name, 'info')) return echoed + INFO_REPLY_BYTES;
+  if (nameIs(name, 'cluster')) return echoed + CLUSTER_REPLY_BYTES;
+  return echoed;
+}
+
+/** Whether `arg` is `lower` in any case (ASCII letters; '.' compares as itself). */
+function nameIs(arg: Buffer, lower: string): boolean {
+  if (arg.length !== lower.length) return false;
+  for (let i = 0; i < arg.length; i++) if ((arg[i]! | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
 }
 
 /** AUDIT b s FROM a TO b: the rows asked for (at most AUDIT_RANGE_MAX; all of them if unreadable). */
