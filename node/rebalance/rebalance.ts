@@ -156,7 +156,12 @@ async function run(o: RebalanceOptions, client: ShardClient): Promise<RebalanceR
 async function catalogSeeds(client: ShardClient, router: string): Promise<string[]> {
   const r = await client.once(router, ['INFO']);
   if (r === null || r.kind !== 'string') throw new RebalanceError(`no INFO from router ${router}`);
-  const line = r.value.toString('utf8').split(/\r?\n/).find((l) => l.startsWith(`shard_${CATALOG_SHARD_ID}:`));
+  const lines = r.value.toString('utf8').split(/\r?\n/);
+  // Steps go only to nodes of the router's cluster: an address reused by another cluster's node
+  // must not take them (SEQDB.IDENT).
+  const cluster = lines.find((l) => l.startsWith('cluster:'))?.slice('cluster:'.length);
+  if (cluster !== undefined && cluster !== '') client.useCluster(cluster);
+  const line = lines.find((l) => l.startsWith(`shard_${CATALOG_SHARD_ID}:`));
   if (line === undefined) throw new RebalanceError(`router ${router} does not know shard ${CATALOG_SHARD_ID} yet (is the cluster up?)`);
   const fields = Object.fromEntries(line.slice(line.indexOf(':') + 1).split(',').map((kv) => kv.split('=') as [string, string]));
   const members = (fields.members ?? '').split('|').filter((a) => a !== '');

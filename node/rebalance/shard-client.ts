@@ -40,7 +40,8 @@ const TRANSIENT_ERR_TEXT = /shutting down|may or may not have applied|retry only
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class ShardClient {
-  private readonly pool: NodePool;
+  private pool: NodePool;
+  private readonly dial: InternalDialOptions;
   private readonly leaders = new Map<string, string>();
   private readonly requestTimeoutMs: number;
   private readonly stepDeadlineMs: number;
@@ -51,6 +52,16 @@ export class ShardClient {
     this.stepDeadlineMs = options.stepDeadlineMs ?? 30_000;
     this.backoffMs = options.backoffMs ?? 100;
     this.pool = new NodePool({ ...(options.dial ?? {}) });
+    this.dial = options.dial ?? {};
+  }
+
+  /**
+   * From now on, uses only nodes of `cluster` (SEQDB.IDENT, router/node-connection.ts): the
+   * coordinator learns the name from the router's INFO, after its first request.
+   */
+  useCluster(cluster: string): void {
+    this.pool.closeAll();
+    this.pool = new NodePool({ ...this.dial, cluster });
   }
 
   /**
