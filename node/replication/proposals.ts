@@ -68,10 +68,13 @@ export class Proposals {
   private settleWhere(due: (index: number, w: Waiting) => boolean, result: () => CommandResult): void {
     for (const [i, at] of this.byIndex) {
       if (!at.some((w) => due(i, w))) continue;
-      const kept = at.filter((w) => !due(i, w));
-      for (const w of at) if (!kept.includes(w)) w.resolve(result());
+      const kept: Waiting[] = [];
+      for (const w of at) {
+        if (due(i, w)) w.resolve(result());
+        else kept.push(w);
+      }
       if (kept.length === 0) this.byIndex.delete(i);
-      else if (kept.length < at.length) this.byIndex.set(i, kept);
+      else this.byIndex.set(i, kept);
     }
   }
 }
