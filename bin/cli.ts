@@ -44,6 +44,25 @@ export function parsePositiveInt(flag: string, text: string | undefined): number
   return value;
 }
 
+/** Most MiB `--disk-reserve-mb` may ask for (1 TiB). */
+export const DISK_RESERVE_MB_MAX = 1 << 20;
+
+/** `--disk-reserve-mb <n>` as bytes: 0 turns the guard off; undefined when not given. */
+export function parseDiskReserve(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || !(value <= DISK_RESERVE_MB_MAX)) {
+    throw new CliError(`--disk-reserve-mb must be an integer in 0..${DISK_RESERVE_MB_MAX}, got '${text}'`);
+  }
+  return value * 1024 * 1024;
+}
+
+/** The usage line of --disk-reserve-mb, shared by `seqdb node` and `seqdb dev`. */
+export const DISK_RESERVE_USAGE = `  --disk-reserve-mb <n>      free space (MiB) of the data dir's file system under which writes
+                             get -NOSPACE (nothing taken) until twice as much is free again;
+                             a shard's node also stops taking log entries and hands its
+                             leadership over (default 64; 0 off)`;
+
 function firstLine(text: string): string {
   return text.split('\n')[0]!.trim();
 }

@@ -33,6 +33,11 @@ export const ErrorCode = {
   BUSY: 'BUSY',
   /** Storage failed; the node stops serving rather than risk an unflushed acknowledgement. */
   STORAGE: 'STORAGE',
+  /**
+   * The node's disk is under its free-space reserve (node/disk/disk-guard.ts): the write was
+   * refused before anything was taken; writes resume once space is freed.
+   */
+  NO_SPACE: 'NO_SPACE',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   INTERNAL: 'INTERNAL',
   /** A data dir that belongs to another node identity (shard or cluster); the node refuses to start. */

@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import { startSingleNode, type SingleNode } from '../../node/single/single-node.ts';
 import { startDevCluster } from '../../router/dev-cluster.ts';
-import { CliError, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
+import { CliError, DISK_RESERVE_USAGE, parseDiskReserve, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
+import { DISK_RESERVE_BYTES_DEFAULT } from '../../node/disk/disk-guard.ts';
 import { SECURITY_FLAGS, SECURITY_USAGE, securityFromFlags } from '../../shared/security/cli-flags.ts';
 import { OPS_FLAGS, Metrics, makeLogger, maybeAdmin, parseAdminPort } from '../ops-flags.ts';
 import { startAdminForRouter } from '../../router/admin/router-admin.ts';
@@ -22,6 +23,7 @@ Options:
   --data <dir>               data directory (default ./data)
   --token-retention-ms <n>   how long INC ... ID tokens are remembered (default 86400000 = 24 h)
   --tokens-max <n>           most tokens remembered; oldest evicted first (default 1000000)
+${DISK_RESERVE_USAGE}
   --shards <n>               a local sharded cluster: n shards of --nodes node processes each,
                              and a router on --port; nodes use the ports after --port
   --nodes <n>                nodes per shard (default 3 with --shards); alone: one shard of n nodes
@@ -40,6 +42,7 @@ const FLAGS = {
   data: { type: 'string' },
   'token-retention-ms': { type: 'string' },
   'tokens-max': { type: 'string' },
+  'disk-reserve-mb': { type: 'string' },
   shards: { type: 'string' },
   nodes: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -61,6 +64,7 @@ export const dev: Subcommand = {
     const dataDir = resolve(values.data ?? './data');
     const retention = parsePositiveInt('token-retention-ms', values['token-retention-ms']);
     const tokensMax = parsePositiveInt('tokens-max', values['tokens-max']);
+    const diskReserveBytes = parseDiskReserve(values['disk-reserve-mb']);
     const nodesPerShard = parsePositiveInt('nodes', values.nodes);
     const shards = parsePositiveInt('shards', values.shards) ?? (nodesPerShard !== undefined ? 1 : undefined);
     let security;
@@ -73,6 +77,7 @@ export const dev: Subcommand = {
       const nodeArgs = [
         ...(retention !== undefined ? ['--token-retention-ms', String(retention)] : []),
         ...(tokensMax !== undefined ? ['--tokens-max', String(tokensMax)] : []),
+        ...(values['disk-reserve-mb'] !== undefined ? ['--disk-reserve-mb', values['disk-reserve-mb']] : []),
       ];
       const port = parsePort(values.port, 7379);
       if (port === 0) throw new CliError('--shards/--nodes need a fixed --port (nodes use the ports after it)');
@@ -97,6 +102,7 @@ export const dev: Subcommand = {
       dataDir,
       server: { host, port: parsePort(values.port, 7379), ...security.server },
       stateMachine: { tokenRetentionMs: retention, tokensMax },
+      diskReserveBytes: diskReserveBytes ?? DISK_RESERVE_BYTES_DEFAULT,
     });
     const { address, port } = node.address;
     console.log(`seqdb dev listening on ${address}:${port} (data: ${dataDir})`);

@@ -5,6 +5,7 @@
  * index and written in the background, so the loop keeps sending heartbeats and appends while a
  * large image is saved; one at a time.
  */
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { ConfState } from '../raft/types.ts';
 import type { LmdbStore } from '../state-machine/index.ts';
 import type { ApplyPipeline } from './apply-pipeline.ts';
@@ -23,6 +24,11 @@ export interface LocalSnapshotDeps {
   readonly onFailed: (err: Error) => void;
   /** A snapshot finished: the loop may have waited for it. */
   readonly onSettled: () => void;
+  /**
+   * No snapshot now (the disk is under its reserve: an image needs as much space again as the
+   * state); a requested one is refused with NO_SPACE. Default: never.
+   */
+  readonly paused?: () => boolean;
 }
 
 export class LocalSnapshots {
@@ -55,6 +61,10 @@ export class LocalSnapshots {
   /** Starts a snapshot in the background if one is due or wanted and none is running. */
   async maybeTake(): Promise<void> {
     const { applier, storage } = this.d;
+    if (this.running === null && this.d.paused?.() === true) {
+      for (const w of this.waiters.splice(0)) w(new SeqError(ErrorCode.NO_SPACE, 'no snapshot while the disk is under its reserve'));
+      return;
+    }
     const due = applier.snapshotDue(storage.snapshotMeta().index, this.entriesMin, this.lastBytes);
     if ((!due && this.waiters.length === 0) || this.running !== null) return;
     await applier.drain();

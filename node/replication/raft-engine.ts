@@ -3,7 +3,7 @@
  * `-NOTLEADER <shard> <leader host:port or ?>` and never executes a write. Before the node has
  * joined a shard (bootstrap/join in progress) there is no RaftNode yet: NOTLEADER with '?'.
  */
-import { ErrorCode } from '../../shared/errors.ts';
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { Engine } from '../server/engine.ts';
 import { errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
 import type { Members } from './members.ts';
@@ -90,6 +90,7 @@ export class RaftEngine implements Engine {
       members: this.membersLine(node),
       // Whether this node, as leader, would run an INCS now (peer-features.ts): all members said yes.
       incs: this.d.features.allHave('incs', [...st.conf.voters, ...st.conf.learners]) ? 'on' : 'off',
+      ...node.diskInfo(),
     };
   }
 
@@ -113,7 +114,10 @@ export class RaftEngine implements Engine {
       case 'seqdb.remove':
         return (args) => onLeader(args, 2, (node) => node.changeMembers({ type: 'remove', nodeId: args[1]!.toString('latin1') }));
       case 'seqdb.snapshot':
-        return (args) => onLeader(args, 1, async (node) => (await node.snapshotNow(), OK));
+        return (args) => onLeader(args, 1, (node) => node.snapshotNow().then(() => OK, (err: unknown) => {
+          if (err instanceof SeqError) return errorResult(err.code, err.message);
+          throw err;
+        }));
       default:
         return undefined;
     }

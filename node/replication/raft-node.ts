@@ -34,6 +34,7 @@ import type { RaftNodeTuning } from './raft-tuning.ts';
 import { ReadQueue } from './read-queue.ts';
 import { LEADER_MESSAGES, LeaderWrites, writesInBackground } from './leader-writes.ts';
 import { LocalSnapshots } from './local-snapshots.ts';
+import { growsState, noSpaceMessage, type DiskGuard } from '../disk/disk-guard.ts';
 
 export type { RaftNodeTuning };
 
@@ -50,7 +51,12 @@ export interface RaftNodeDeps {
   readonly tuning?: RaftNodeTuning;
   /** When a peer last sent us anything (ms; 0: never): a voter's removal needs the rest alive. Default: every peer counts as alive. */
   readonly heardMs?: (id: NodeId) => number;
+  /** Free space of the data dir (node/disk/disk-guard.ts). Default: none, writes until the disk is full. */
+  readonly disk?: DiskGuard;
 }
+
+/** A leader whose disk is low hands its leadership over at most this often (all low: no ping-pong). */
+const DISK_HANDOVER_PAUSE_MS = 10_000;
 
 export class RaftNode {
   readonly id: NodeId;
@@ -74,6 +80,9 @@ export class RaftNode {
   private failed: SeqError | null = null;
   private readonly snapshots: LocalSnapshots;
   private idleWaiters: (() => void)[] = [];
+  private diskHandOverMs = Number.NEGATIVE_INFINITY;
+  /** Appends and snapshots from the leader dropped while the disk was low (INFO). */
+  private diskDropped = 0;
 
   constructor(private readonly d: RaftNodeDeps) {
     const t = d.tuning ?? {};
@@ -105,6 +114,7 @@ export class RaftNode {
       log: d.log,
       onFailed: (err) => this.fail(err),
       onSettled: () => this.schedule(),
+      paused: () => this.d.disk?.low() === true,
     }, t.snapshotEntries ?? 10_000);
     // Entries are applied while the hard state carrying their commit index may still be in
     // flight (see handleReady): after a crash the applied index can exceed the stored commit.
@@ -137,6 +147,7 @@ export class RaftNode {
   step(m: Message): void {
     try {
       if (this.stopped) return;
+      if (this.dropsForDisk(m)) return;
       try {
         this.raw.step(m);
       } catch (err) {
@@ -179,6 +190,8 @@ export class RaftNode {
         this.schedule();
       });
     }
+    const diskRefusal = this.diskRefusal(command);
+    if (diskRefusal) return Promise.resolve(diskRefusal);
     if (this.writesWaiting >= this.pendingMax) return Promise.resolve(errorResult(ErrorCode.BUSY, 'too many pending writes'));
     this.writesWaiting++;
     const done = (r: CommandResult): CommandResult => {
@@ -287,6 +300,58 @@ export class RaftNode {
     return null;
   }
 
+  /**
+   * A write that would grow the state, on a node whose disk is under its reserve: refused with
+   * nothing taken. A leader first hands its leadership to a caught-up voter (whose disk may be
+   * fine), and until that settles the write is asked again (TRYAGAIN, which routers retry).
+   */
+  private diskRefusal(command: Command): CommandResult | null {
+    const disk = this.d.disk;
+    if (disk === undefined || !growsState(command) || !disk.low()) return null;
+    if (this.handOverForDisk()) return errorResult(ErrorCode.TRY_AGAIN, 'leadership is moving off this node (its disk is under the reserve); retry');
+    return errorResult(ErrorCode.NO_SPACE, noSpaceMessage(disk));
+  }
+
+  /** Whether leadership is on its way to another voter (started now or earlier). */
+  private handOverForDisk(): boolean {
+    const st = this.raw.status();
+    if (st.role !== 'leader') return false;
+    if (st.leadTransferee !== null) return true;
+    const now = Date.now();
+    if (now - this.diskHandOverMs < DISK_HANDOVER_PAUSE_MS) return false;
+    let to: NodeId | null = null;
+    let best = -1;
+    for (const id of st.conf.voters) {
+      const pr = st.progress?.[id];
+      if (id === this.id || pr === undefined || !pr.recentActive || pr.match <= best) continue;
+      to = id;
+      best = pr.match;
+    }
+    if (to === null) return false;
+    this.diskHandOverMs = now;
+    this.d.log(`disk under the reserve: handing leadership to ${to}`);
+    this.raw.transferLeadership(to);
+    this.schedule();
+    return true;
+  }
+
+  /**
+   * While the disk is low a follower takes no new log entries or snapshots (as if they were
+   * lost: the leader sends them again later); heartbeats and votes still count, so the shard
+   * goes on with the other nodes and this one catches up once space is freed.
+   */
+  private dropsForDisk(m: Message): boolean {
+    if (!((m.type === 'app' && m.entries.length > 0) || m.type === 'snap')) return false;
+    if (this.d.disk?.low() !== true) return false;
+    this.diskDropped++;
+    return true;
+  }
+
+  /** INFO fields of the disk guard (none without one). */
+  diskInfo(): Record<string, number> {
+    return this.d.disk === undefined ? {} : { ...this.d.disk.info(), disk_dropped_messages: this.diskDropped };
+  }
+
   private proposeError(err: unknown): CommandResult {
     return proposeErrorResult(err, () => this.notLeader());
   }
@@ -294,6 +359,7 @@ export class RaftNode {
   private onTick(): void {
     if (this.stopped) return;
     this.raw.tick();
+    if (this.d.disk?.low() === true) this.handOverForDisk();
     const now = Date.now();
     this.proposals.expire(now);
     this.reads.expire(now, errorResult(ErrorCode.TRY_AGAIN, 'read timed out waiting for a quorum'));

@@ -24,6 +24,7 @@ import { markSharded } from '../ownership/ownership.ts';
 import { observeReplica, replicaLog, type NodeObservability } from '../../shared/observability/node-observer.ts';
 import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { internalDialOptions } from '../../shared/security/internal-options.ts';
+import { DiskGuard, mib } from '../disk/disk-guard.ts';
 
 export interface ReplicaNodeOptions {
   readonly dataDir: string;
@@ -38,6 +39,12 @@ export interface ReplicaNodeOptions {
   /** Form a new shard once this many fresh nodes know each other. */
   readonly bootstrapExpect?: number;
   readonly tuning?: RaftNodeTuning;
+  /**
+   * Free bytes of the data dir's file system under which the node refuses writes (NOSPACE),
+   * takes no log entries from its leader and hands its leadership over (node/disk/disk-guard.ts).
+   * Default 64 MiB; 0 turns the guard off.
+   */
+  readonly diskReserveBytes?: number;
   readonly stateMachine?: StateMachineOptions;
   readonly server?: Omit<ServerOptions, 'host' | 'port'>;
   /** Default: stderr with a `[node <id>]` prefix. */
@@ -80,6 +87,13 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   if (statePlan.discarded) log('the OS restarted since the state was last written without fsync: rebuilding it from the Raft snapshot and log');
   const store = LmdbStore.open({ path: join(o.dataDir, 'lmdb'), sync: statePlan.sync });
   const machine = new StateMachine(o.stateMachine);
+  const disk = new DiskGuard({
+    path: o.dataDir,
+    ...(o.diskReserveBytes !== undefined ? { reserveBytes: o.diskReserveBytes } : {}),
+    onChange: (low, free) => log(low
+      ? `disk space low: ${mib(free)} MiB free under ${o.dataDir} (reserve ${mib(disk.reserveBytes)} MiB): writes refused (NOSPACE), no log entries taken from the leader, no snapshots`
+      : `disk space back: ${mib(free)} MiB free under ${o.dataDir}: writes and replication resume`),
+  });
   let advertise = `${o.host}:${o.port}`;
   const members = new Members(nodeId, advertise);
   let node: RaftNode | null = null;
@@ -252,6 +266,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
       onFatal: o.onFatal ?? (() => process.exit(1)),
       ...(o.tuning ? { tuning: o.tuning } : {}),
       heardMs: (id) => transport.heardMs(id),
+      disk,
     });
     node.start();
     const isMember = (): boolean => {

@@ -20,6 +20,7 @@ import {
   type StateMachine,
 } from '../state-machine/index.ts';
 import type { Engine } from '../server/engine.ts';
+import { growsState, noSpaceMessage, type DiskGuard } from '../disk/disk-guard.ts';
 
 export interface ExecutorOptions {
   /** Commands waiting for the writer beyond which new ones get BUSY. Default 100,000. */
@@ -28,6 +29,8 @@ export interface ExecutorOptions {
   readonly batchMax?: number;
   /** Wall clock stamped on each command as its proposal time. Default Date.now. */
   readonly nowMs?: () => number;
+  /** Free space of the data dir: writes get NOSPACE while it is low. Default: none (writes until a commit fails). */
+  readonly disk?: DiskGuard;
 }
 
 interface Pending {
@@ -50,7 +53,7 @@ export class SingleExecutor implements Engine {
   constructor(
     private readonly store: LmdbStore,
     private readonly machine: StateMachine,
-    options: ExecutorOptions = {},
+    private readonly options: ExecutorOptions = {},
   ) {
     this.queueMax = options.queueMax ?? 100_000;
     this.batchMax = options.batchMax ?? 4096;
@@ -60,6 +63,8 @@ export class SingleExecutor implements Engine {
   execute(command: Command): Promise<CommandResult> {
     const refusal = this.refusal();
     if (refusal !== undefined) return Promise.resolve(refusal);
+    const disk = this.options.disk;
+    if (disk !== undefined && growsState(command) && disk.low()) return Promise.resolve(errorResult(ErrorCode.NO_SPACE, noSpaceMessage(disk)));
     return new Promise((resolve) => {
       this.queue.push({ command, timeMs: this.nowMs(), resolve });
       if (!this.running) void this.drain();
@@ -68,7 +73,7 @@ export class SingleExecutor implements Engine {
 
   info(): Record<string, string | number> {
     const summary = this.store.summary();
-    return { role: 'standalone', sequences: summary.sequences, tokens: summary.tokens };
+    return { role: 'standalone', sequences: summary.sequences, tokens: summary.tokens, ...this.options.disk?.info() };
   }
 
   /** Refuses new commands, waits for queued ones to be durable, closes LMDB. */

@@ -9,6 +9,7 @@ import { LmdbStore, StateMachine, type StateMachineOptions } from '../state-mach
 import { SeqServer, type ServerOptions } from '../server/server.ts';
 import { SingleExecutor, type ExecutorOptions } from './executor.ts';
 import { observeSingle, type NodeObservability } from '../../shared/observability/node-observer.ts';
+import { DiskGuard, mib } from '../disk/disk-guard.ts';
 
 export interface SingleNodeOptions {
   /** Data directory; the LMDB environment lives in `<dataDir>/lmdb`. Created if missing. */
@@ -18,6 +19,11 @@ export interface SingleNodeOptions {
   readonly executor?: ExecutorOptions;
   /** Metrics, logs and SEQDB.EXPORT (shared/observability/). Default: SEQDB.EXPORT only. */
   readonly observability?: NodeObservability;
+  /**
+   * Free bytes of the data dir's file system under which writes get NOSPACE (node/disk/disk-guard.ts).
+   * Default: no guard (in-process tests); `seqdb dev` passes 64 MiB unless told otherwise.
+   */
+  readonly diskReserveBytes?: number;
 }
 
 export interface SingleNode {
@@ -31,7 +37,15 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
   const lmdbPath = join(options.dataDir, 'lmdb');
   mkdirSync(lmdbPath, { recursive: true });
   const store = LmdbStore.open({ path: lmdbPath });
-  const executor = new SingleExecutor(store, new StateMachine(options.stateMachine), options.executor);
+  const log = options.observability?.logger;
+  const disk = options.diskReserveBytes === undefined || options.diskReserveBytes === 0 ? undefined : new DiskGuard({
+    path: options.dataDir,
+    reserveBytes: options.diskReserveBytes,
+    onChange: (low, free) => (low
+      ? log?.warn({ event: 'disk_low', free_bytes: free }, `disk space low: ${mib(free)} MiB free under ${options.dataDir} (reserve ${mib(options.diskReserveBytes!)} MiB): writes refused (NOSPACE)`)
+      : log?.info({ event: 'disk_back', free_bytes: free }, `disk space back: ${mib(free)} MiB free under ${options.dataDir}: writes resume`)),
+  });
+  const executor = new SingleExecutor(store, new StateMachine(options.stateMachine), { ...options.executor, ...(disk !== undefined ? { disk } : {}) });
   const observed = observeSingle(options.observability, { engine: executor, store });
   const server = new SeqServer(observed.engine, options.server);
   observed.attachServer(server);

@@ -54,7 +54,8 @@ export function array(parts: readonly Encoded[] | null): Encoded {
  * NOTLEADER, AMBIGUOUS (a write that may or may not have applied: retry it only with the same
  * ID token; the word CockroachDB uses for the same case), SHUTDOWN (refused, not executed: the
  * server is stopping, ask another) and FEATUREOFF (refused, not executed: a command some member
- * of the shard may not be able to apply yet, INCS during an upgrade); the rest are ERR.
+ * of the shard may not be able to apply yet, INCS during an upgrade) and NOSPACE (refused, not
+ * executed: the node's disk is under its reserve; etcd's alarm name); the rest are ERR.
  * PROTOCOL errors read `-ERR Protocol error: <message>` as Redis's do.
  */
 export function errorReply(err: Pick<SeqError, 'code' | 'message'>): string {
@@ -78,6 +79,7 @@ const WIRE_WORDS: Partial<Record<ErrorCode, string>> = {
   [ErrorCode.SHUTTING_DOWN]: 'SHUTDOWN',
   [ErrorCode.FEATURE_OFF]: 'FEATUREOFF',
   [ErrorCode.IDENTITY_MISMATCH]: 'WRONGCLUSTER',
+  [ErrorCode.NO_SPACE]: 'NOSPACE',
 };
 
 const CRLF = Buffer.from('\r\n');

@@ -43,11 +43,17 @@ export interface ClusterOptions {
   readonly extraArgs?: readonly string[];
   /** Extra environment of node i's first start. */
   readonly envOf?: (index: number) => Record<string, string>;
+  /**
+   * A tmpfs of this size (`40m`) as node i's data dir, mounted in a mount namespace of its own
+   * (needs root): a small disk for that node alone. The test reaches its files through
+   * `/proc/<pid>/root<dataDir>`; a restart starts on an empty one.
+   */
+  readonly tmpfsOf?: (index: number) => string | undefined;
 }
 
 export class Cluster {
   readonly nodes: NodeProc[] = [];
-  private constructor(readonly joinList: string, private readonly extraArgs: readonly string[]) {}
+  private constructor(readonly joinList: string, private readonly extraArgs: readonly string[], private readonly tmpfsOf?: (index: number) => string | undefined) {}
 
   static async start(t: Teardown, o: ClusterOptions): Promise<Cluster> {
     const base = await mkdtemp(join(tmpdir(), 'seqdb-repl-'));
@@ -56,7 +62,7 @@ export class Cluster {
       const p = await freePort();
       if (!ports.includes(p)) ports.push(p);
     }
-    const c = new Cluster(ports.map((p) => `127.0.0.1:${p}`).join(','), o.extraArgs ?? []);
+    const c = new Cluster(ports.map((p) => `127.0.0.1:${p}`).join(','), o.extraArgs ?? [], o.tmpfsOf);
     ports.forEach((port, index) => c.nodes.push({ index, port, addr: `127.0.0.1:${port}`, dataDir: join(base, `n${index}`), child: null, output: '' }));
     t.teardown(async () => {
       for (const n of c.nodes) c.kill(n.index, 'SIGKILL');
@@ -79,12 +85,13 @@ export class Cluster {
 
   spawn(i: number, args: readonly string[] = [], env: Record<string, string> = {}): void {
     const n = this.nodes[i]!;
-    const child = spawn(
-      process.execPath,
-      ['bin/seqdb.js', 'node', '--shard', 's1', '--host', '127.0.0.1', '--port', String(n.port),
-        '--data', n.dataDir, '--join', this.joinList, ...this.extraArgs, ...args],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
-    );
+    const argv = [process.execPath, 'bin/seqdb.js', 'node', '--shard', 's1', '--host', '127.0.0.1', '--port', String(n.port),
+      '--data', n.dataDir, '--join', this.joinList, ...this.extraArgs, ...args];
+    const tmpfs = this.tmpfsOf?.(i);
+    // unshare and sh exec into the node: the child's pid is the node's.
+    const [file, ...rest] = tmpfs === undefined ? argv : ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
+      `mkdir -p '${n.dataDir}' && mount -t tmpfs -o size=${tmpfs} tmpfs '${n.dataDir}' && exec "$@"`, 'sh', ...argv];
+    const child = spawn(file!, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     n.child = child;
     const onData = (d: Buffer): void => {
       n.output += d.toString();

@@ -1,0 +1,108 @@
+/**
+ * Watches the free space of the file system under a node's data dir and says when it runs low,
+ * so that the node stops taking writes before the disk is full rather than at it.
+ *
+ * Why before: a replica writes its state through LMDB's memory map (lmdb-store.ts, useWritemap),
+ * and a page written into a file hole on a full disk is a SIGBUS that kills the process without
+ * a word; a single node's failed commit stops it serving until a restart. With a reserve, the
+ * node refuses new writes (NOSPACE, nothing taken), a follower stops taking log entries (its
+ * leader carries on with the others), and all of it resumes by itself once space is freed.
+ *
+ * Low when the free space falls under `reserveBytes`; back to normal only once it is at least
+ * twice that, so a node near the line does not flap. The file system is asked at most every
+ * `checkMs`, so the check is cheap enough for every write.
+ */
+import { statfsSync } from 'node:fs';
+import type { Command } from '../state-machine/index.ts';
+
+export interface DiskGuardOptions {
+  /** A directory on the file system to watch (the node's data dir). */
+  readonly path: string;
+  /** Free bytes under which the node refuses writes. Default 64 MiB; 0 turns the guard off. */
+  readonly reserveBytes?: number;
+  /** How often the file system is asked, at most. Default 100 ms. */
+  readonly checkMs?: number;
+  /** Free bytes for an unprivileged writer (tests). Default statfs: available blocks x block size. */
+  readonly freeBytes?: (path: string) => number;
+  /** Clock in ms (tests). Default Date.now. */
+  readonly nowMs?: () => number;
+  /** Told once per change of state, with the free bytes that caused it. */
+  readonly onChange?: (low: boolean, freeBytes: number) => void;
+}
+
+export const DISK_RESERVE_BYTES_DEFAULT = 64 * 1024 * 1024;
+
+export class DiskGuard {
+  readonly reserveBytes: number;
+  private readonly checkMs: number;
+  private readonly freeOf: (path: string) => number;
+  private readonly nowMs: () => number;
+  private nextCheckMs = 0;
+  private isLow = false;
+  /** The last reading (-1 before the first, or when the guard is off). */
+  private lastFreeBytes = -1;
+
+  constructor(private readonly o: DiskGuardOptions) {
+    this.reserveBytes = o.reserveBytes ?? DISK_RESERVE_BYTES_DEFAULT;
+    if (!Number.isSafeInteger(this.reserveBytes) || this.reserveBytes < 0) throw new RangeError('reserveBytes must be a non-negative integer');
+    this.checkMs = o.checkMs ?? 100;
+    this.freeOf = o.freeBytes ?? statfsFreeBytes;
+    this.nowMs = o.nowMs ?? Date.now;
+  }
+
+  /** Whether the free space is under the reserve (re-read when the last reading is `checkMs` old). */
+  low(): boolean {
+    if (this.reserveBytes === 0) return false;
+    const now = this.nowMs();
+    if (now >= this.nextCheckMs) {
+      this.nextCheckMs = now + this.checkMs;
+      this.read();
+    }
+    return this.isLow;
+  }
+
+  /** INFO fields. */
+  info(): Record<string, number> {
+    this.low();
+    return { disk_free_bytes: this.lastFreeBytes, disk_reserve_bytes: this.reserveBytes, disk_low: this.isLow ? 1 : 0 };
+  }
+
+  private read(): void {
+    let free: number;
+    try {
+      free = this.freeOf(this.o.path);
+    } catch {
+      return; // the data dir is checked by its own writes; keep the last state
+    }
+    this.lastFreeBytes = free;
+    const low = this.isLow ? free < this.reserveBytes * 2 : free < this.reserveBytes;
+    if (low === this.isLow) return;
+    this.isLow = low;
+    this.o.onChange?.(low, free);
+  }
+}
+
+function statfsFreeBytes(path: string): number {
+  const s = statfsSync(path);
+  return s.bavail * s.bsize;
+}
+
+/** The wire message of a write refused by the guard. */
+export function noSpaceMessage(guard: DiskGuard): string {
+  return `disk space under the reserve (${mib(guard.reserveBytes)} MiB) on this node; nothing was taken, free space to resume`;
+}
+
+/** Bytes as MiB for log lines, one decimal. */
+export function mib(bytes: number): string {
+  return (bytes / 1048576).toFixed(1);
+}
+
+/**
+ * The commands a low disk refuses: every write but the slot-move steps that add no data (so a
+ * move can still be aborted or finished, and a RELEASE still frees space). Reads always run.
+ */
+export function growsState(command: Command): boolean {
+  if (command.type === 'get') return false;
+  if (command.type !== 'cluster') return true;
+  return command.op === 'import' || command.op === 'importpart' || command.op === 'importdone';
+}
