@@ -17,6 +17,8 @@
  *   CLUSTER IMPORTPART <M> <slots> <k> <cursor> <data>          the target stages part k
  *   CLUSTER IMPORTSTATUS <M> <slots> | IMPORTDONE <M> <slots> <n> <count>   (move-import.ts)
  *   (<cursor>: base64 of the last key before the page, or "-" for the start)
+ *   CLUSTER TOKENOPTIONS <retention ms> <tokens max>   any shard: the token options every replica
+ *                                              applies from here on (node/state-machine/token-options.ts)
  *
  * Accepted from anyone today (see router/DESIGN.md: a cluster secret comes with issue 11).
  */
@@ -38,7 +40,8 @@ export type ClusterCommand =
   | { readonly type: 'cluster'; readonly op: 'exportpage'; readonly epoch: number; readonly slots: SlotSet; readonly after: Buffer }
   | { readonly type: 'cluster'; readonly op: 'importpart'; readonly epoch: number; readonly slots: SlotSet; readonly part: number; readonly after: Buffer; readonly data: Buffer }
   | { readonly type: 'cluster'; readonly op: 'importstatus'; readonly epoch: number; readonly slots: SlotSet }
-  | { readonly type: 'cluster'; readonly op: 'importdone'; readonly epoch: number; readonly slots: SlotSet; readonly parts: number; readonly count: number };
+  | { readonly type: 'cluster'; readonly op: 'importdone'; readonly epoch: number; readonly slots: SlotSet; readonly parts: number; readonly count: number }
+  | { readonly type: 'cluster'; readonly op: 'tokenoptions'; readonly tokenRetentionMs: number; readonly tokensMax: number };
 
 export type MoveStepOp = 'freeze' | 'export' | 'release' | 'unfreeze' | 'reject';
 const MOVE_STEP_OPS: readonly string[] = ['freeze', 'export', 'release', 'unfreeze', 'reject'];
@@ -112,6 +115,9 @@ export function parseClusterCommand(args: readonly Buffer[]): ClusterCommand {
     case 'importdone':
       arity(6);
       return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), parts: countArg(text(4)), count: countArg(text(5)) };
+    case 'tokenoptions':
+      arity(4);
+      return { type: 'cluster', op, tokenRetentionMs: positiveArg(text(2)), tokensMax: positiveArg(text(3)) };
     case 'setslots': {
       arity(5);
       const shard = shardArg(text(2));
@@ -156,6 +162,8 @@ export function clusterArgs(command: ClusterCommand): string[] {
       return ['CLUSTER', 'IMPORTSTATUS', String(command.epoch), command.slots.toBase64()];
     case 'importdone':
       return ['CLUSTER', 'IMPORTDONE', String(command.epoch), command.slots.toBase64(), String(command.parts), String(command.count)];
+    case 'tokenoptions':
+      return ['CLUSTER', 'TOKENOPTIONS', String(command.tokenRetentionMs), String(command.tokensMax)];
     case 'freeze':
     case 'export':
     case 'release':
@@ -211,6 +219,11 @@ function dataArg(text: string): Buffer {
   if (data.toString('base64') !== text) throw syntax('bad slot data');
   if (data.length > IMPORT_DATA_BYTES_MAX) throw syntax(`slot data over ${IMPORT_DATA_BYTES_MAX} bytes`);
   return data;
+}
+
+function positiveArg(text: string): number {
+  if (!/^[1-9][0-9]{0,14}$/.test(text)) throw syntax('want a positive integer');
+  return Number(text);
 }
 
 function countArg(text: string): number {

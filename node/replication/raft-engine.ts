@@ -7,7 +7,8 @@ import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { Engine } from '../server/engine.ts';
 import { errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
 import type { Members } from './members.ts';
-import type { PeerFeatures } from './peer-features.ts';
+import type { Feature, PeerFeatures } from './peer-features.ts';
+import { storedTokenOptions } from '../state-machine/token-options.ts';
 import type { RaftNode } from './raft-node.ts';
 
 export interface RaftEngineDeps {
@@ -54,19 +55,22 @@ export class RaftEngine implements Engine {
   execute(command: Command): Promise<CommandResult> {
     const node = this.d.node();
     if (!node) return Promise.resolve(errorResult(ErrorCode.NOT_LEADER, `${this.d.shard} ?`));
-    if (command.type === 'incs' && !this.incsAllowed(node)) {
+    if (command.type === 'incs' && !this.allHave(node, 'incs')) {
       // A part retry must not be told to go another way: its INCS may have applied, and only
       // this command (same token, same part) can tell. It waits like any TRYAGAIN.
       if (command.part !== undefined) return Promise.resolve(errorResult(ErrorCode.TRY_AGAIN, 'INCS parts wait until every member of this shard is known to run a version that applies them; retry the same command'));
       return Promise.resolve(errorResult(ErrorCode.FEATURE_OFF, 'INCS is off on this shard until every member is known to run a version that applies it; nothing was taken, send the INCs one at a time'));
     }
+    if (command.type === 'cluster' && command.op === 'tokenoptions' && !this.allHave(node, 'tokenoptions')) {
+      return Promise.resolve(errorResult(ErrorCode.FEATURE_OFF, 'TOKENOPTIONS is off on this shard until every member is known to run a version that applies it'));
+    }
     return node.execute(command);
   }
 
   /** Only a leader decides (a follower redirects as for any write). */
-  private incsAllowed(node: RaftNode): boolean {
+  private allHave(node: RaftNode, feature: Feature): boolean {
     const st = node.status();
-    return st.role !== 'leader' || this.d.features.allHave('incs', [...st.conf.voters, ...st.conf.learners]);
+    return st.role !== 'leader' || this.d.features.allHave(feature, [...st.conf.voters, ...st.conf.learners]);
   }
 
   info(): Record<string, string | number> {
@@ -91,11 +95,18 @@ export class RaftEngine implements Engine {
       // Whether this node, as leader, would run an INCS now (peer-features.ts): all members said yes.
       incs: this.d.features.allHave('incs', [...st.conf.voters, ...st.conf.learners]) ? 'on' : 'off',
       ...node.diskInfo(),
+      ...this.tokenOptionsInfo(),
     };
   }
 
   close(): Promise<void> {
     return this.d.close();
+  }
+
+  /** The token options every replica applies (token-options.ts); "flags" where none is stored yet. */
+  private tokenOptionsInfo(): Record<string, string | number> {
+    const stored = this.d.store.read((kv) => storedTokenOptions(kv));
+    return { token_retention_ms: stored?.tokenRetentionMs ?? 'flags', tokens_max: stored?.tokensMax ?? 'flags' };
   }
 
   /** SEQDB.TRANSFER <id>, SEQDB.REMOVE <id>, SEQDB.SNAPSHOT: run on the leader. */

@@ -25,6 +25,8 @@ import { observeReplica, replicaLog, type NodeObservability } from '../../shared
 import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { internalDialOptions } from '../../shared/security/internal-options.ts';
 import { DiskGuard, mib } from '../disk/disk-guard.ts';
+import { TokenOptionsSync } from './token-options-sync.ts';
+import { setTokenOptions, type StoredTokenOptions } from '../state-machine/token-options.ts';
 
 export interface ReplicaNodeOptions {
   readonly dataDir: string;
@@ -87,6 +89,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   if (statePlan.discarded) log('the OS restarted since the state was last written without fsync: rebuilding it from the Raft snapshot and log');
   const store = LmdbStore.open({ path: join(o.dataDir, 'lmdb'), sync: statePlan.sync });
   const machine = new StateMachine(o.stateMachine);
+  const tokenOptionFlags = { tokenRetentionMs: machine.options.tokenRetentionMs, tokensMax: machine.options.tokensMax };
   const disk = new DiskGuard({
     path: o.dataDir,
     ...(o.diskReserveBytes !== undefined ? { reserveBytes: o.diskReserveBytes } : {}),
@@ -236,9 +239,13 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
 
   // Every node learns its peers' features ahead of need, so that a new leader can run INCS at
   // once instead of refusing it until it has asked (members are asked when due: peer-features.ts).
+  // And a leader keeps the shard's token options those of its flags (token-options-sync.ts).
+  const tokenOptions = new TokenOptionsSync({ node: () => node, store, features, log, flags: tokenOptionFlags });
   const learnFeatures = setInterval(() => {
     const conf = node?.status().conf;
-    if (conf !== undefined && !stopped) features.allHave('incs', [...conf.voters, ...conf.learners]);
+    if (conf === undefined || stopped) return;
+    features.allHave('incs', [...conf.voters, ...conf.learners]);
+    void tokenOptions.check().catch((err: Error) => log(`setting the token options failed: ${err.message}`));
   }, 1000);
   learnFeatures.unref();
 
@@ -281,7 +288,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     if (!storage.isInitialized()) {
       const decision = await decideStart(joinDeps);
       if (decision === 'stopped') return;
-      if (decision === 'bootstrap' && !storage.isInitialized()) await bootstrapShard(storage, store, members, nodeId, o.sharding ? o.shard : null);
+      if (decision === 'bootstrap' && !storage.isInitialized()) await bootstrapShard(storage, store, members, nodeId, o.sharding ? o.shard : null, tokenOptionFlags);
     }
     if (!stopped) startRaft();
   })().catch((err: Error) => {
@@ -312,9 +319,12 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
 }
 
 /** The first node of a new shard: a snapshot at index 1 with itself as the only voter. */
-async function bootstrapShard(storage: LmdbRaftStorage, store: LmdbStore, members: Members, nodeId: NodeId, shardedAs: string | null): Promise<void> {
+async function bootstrapShard(storage: LmdbRaftStorage, store: LmdbStore, members: Members, nodeId: NodeId, shardedAs: string | null, tokenOptions: StoredTokenOptions): Promise<void> {
   await store.write((txn) => {
     setAppliedIndex(txn, 1);
+    // Every replica applies every entry with the same token options, read from the state
+    // (node/state-machine/token-options.ts): from the first index on, those of the founder.
+    setTokenOptions(txn, tokenOptions);
     // Sharded mode is committed state from the first index on (node/ownership/ownership.ts).
     if (shardedAs !== null) markSharded(txn, shardedAs);
   });

@@ -28,12 +28,16 @@ import { evictExpiredTokens, newTokenRefusal, readToken, rememberToken } from '.
 import { applySeries } from './audit.ts';
 import { isSeriesCommand } from './series-command.ts';
 import { noteIncrement, seriesRefusesSet, sweepExpiredReservations } from './series.ts';
+import { effectiveOptions, setTokenOptions } from './token-options.ts';
 
 /** Applies commands with fixed options; see `apply`. */
 export class StateMachine {
+  /** From the flags; the token options of a state that stores its own are those (token-options.ts). */
   readonly options: ResolvedOptions;
+  private readonly lastEffective: { options: ResolvedOptions };
   constructor(options: StateMachineOptions = {}) {
     this.options = resolveOptions(options);
+    this.lastEffective = { options: this.options };
   }
 
   /**
@@ -42,40 +46,45 @@ export class StateMachine {
    * `timeMs` is the proposer's clock carried with the command (decodeCommand gives it).
    */
   apply(txn: KvTxn, command: Command, timeMs: number): CommandResult {
-    if (command.type === 'cluster') return applyClusterCommand(txn, command);
+    if (command.type === 'cluster') {
+      if (command.op !== 'tokenoptions') return applyClusterCommand(txn, command);
+      setTokenOptions(txn, command);
+      return OK_RESULT;
+    }
     if (command.type === 'get') return read(txn, command);
     // Sharded cluster: a bucket of a slot this shard does not own changes nothing (node/ownership/).
     const refusal = ownershipRefusal(txn, command.bucket);
     if (refusal !== null) return refusal;
+    const options = effectiveOptions(txn, this.options, this.lastEffective);
     const nowMs = advanceClock(txn, timeMs);
-    evictExpiredTokens(txn, nowMs, this.options);
+    evictExpiredTokens(txn, nowMs, options);
     // Issue 12 (series.ts): void due reservations (bounded), then series commands.
     sweepExpiredReservations(txn, nowMs);
-    if (isSeriesCommand(command)) return applySeries(txn, command, nowMs, this.options);
+    if (isSeriesCommand(command)) return applySeries(txn, command, nowMs, options);
     if (command.type === 'set') return seriesRefusesSet(txn, command.bucket, command.sequence) ?? applySet(txn, command);
-    if (command.type === 'incs') return applyIncs(txn, command, nowMs, this.options);
-    return this.applyInc(txn, command, nowMs);
+    if (command.type === 'incs') return applyIncs(txn, command, nowMs, options);
+    return applyInc(txn, command, nowMs, options);
   }
+}
 
-  private applyInc(txn: KvTxn, command: IncCommand, nowMs: number): CommandResult {
-    if (command.token === undefined) return increment(txn, command);
-    const key = tokenKey(command.bucket, command.sequence, command.token);
-    const known = readToken(txn, key);
-    if (known !== undefined) {
-      if (known.count !== command.count) {
-        return errorResult(ErrorCode.TOKEN_MISMATCH, 'ID token was used with a different COUNT');
-      }
-      return intResult(known.value);
+function applyInc(txn: KvTxn, command: IncCommand, nowMs: number, options: ResolvedOptions): CommandResult {
+  if (command.token === undefined) return increment(txn, command);
+  const key = tokenKey(command.bucket, command.sequence, command.token);
+  const known = readToken(txn, key);
+  if (known !== undefined) {
+    if (known.count !== command.count) {
+      return errorResult(ErrorCode.TOKEN_MISMATCH, 'ID token was used with a different COUNT');
     }
-    const refused = newTokenRefusal(txn, command.token, nowMs, this.options);
-    if (refused !== null) return refused;
-    const result = increment(txn, command);
-    if (result.type === 'int') {
-      const entry = { token: command.token, count: command.count, value: result.value };
-      rememberToken(txn, key, entry, nowMs, this.options);
-    }
-    return result;
+    return intResult(known.value);
   }
+  const refused = newTokenRefusal(txn, command.token, nowMs, options);
+  if (refused !== null) return refused;
+  const result = increment(txn, command);
+  if (result.type === 'int') {
+    const entry = { token: command.token, count: command.count, value: result.value };
+    rememberToken(txn, key, entry, nowMs, options);
+  }
+  return result;
 }
 
 /** GET: the value, or nil if the sequence was never set or incremented. Pure read. */

@@ -27,6 +27,10 @@ export const META = {
   clockMs: metaKey('clockMs'),
   /** Largest embedded time of any timed token evicted so far (the TOKEN_EXPIRED fence). */
   evictedTimedMaxMs: metaKey('evictedTimedMaxMs'),
+  /** Token retention set through the log (CLUSTER TOKENOPTIONS); 0: never set (token-options.ts). */
+  tokenRetentionMs: metaKey('tokenRetentionMs'),
+  /** Token bound set through the log (CLUSTER TOKENOPTIONS); 0: never set. */
+  tokensMax: metaKey('tokensMax'),
 } as const;
 
 export function metaKey(name: string): Buffer {

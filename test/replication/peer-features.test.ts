@@ -51,10 +51,10 @@ test('a lone node, or one whose members all announced the feature, may use it; u
   t.false(h.features.allHave('incs', ['a', 'b', 'c']));
   t.false(h.features.allHave('incs', ['a', 'b', 'c']));
   t.deepEqual(h.asked, [B, C], 'each asked once while the question is open');
-  h.answer(B, { nodeId: 'b', features: ['incs'] });
+  h.answer(B, { nodeId: 'b', features: [...FEATURES] });
   await settle();
   t.false(h.features.allHave('incs', ['a', 'b', 'c']), 'c has not answered');
-  h.answer(C, { nodeId: 'c', features: ['incs', 'later'] });
+  h.answer(C, { nodeId: 'c', features: [...FEATURES, 'later'] });
   await settle();
   t.true(h.features.allHave('incs', ['a', 'b', 'c']));
   h.advance(9_999);
@@ -65,8 +65,8 @@ test('a lone node, or one whose members all announced the feature, may use it; u
 test('a member is asked again after recheckMs; its newest answer wins (restarted on an older build: no); silence keeps the last answer', async (t) => {
   const h = harness();
   h.features.allHave('incs', ['a', 'b', 'c']);
-  h.answer(B, { nodeId: 'b', features: ['incs'] });
-  h.answer(C, { nodeId: 'c', features: ['incs'] });
+  h.answer(B, { nodeId: 'b', features: [...FEATURES] });
+  h.answer(C, { nodeId: 'c', features: [...FEATURES] });
   await settle();
   t.true(h.features.allHave('incs', ['a', 'b', 'c']));
   h.advance(10_000);

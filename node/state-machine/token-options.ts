@@ -1,0 +1,47 @@
+/**
+ * The token options a shard's replicas apply (retention and bound of exactly-once tokens), kept
+ * in the replicated state instead of each process's flags.
+ *
+ * Why: eviction decides what a retried token gets. Were each replica to use its own
+ * `--token-retention-ms` / `--tokens-max`, a node started with other values, or one rebuilding its
+ * state from the log after the values changed, would forget other tokens than its peers and,
+ * leading later, give a retry a second number and hand it out again (a review proved both).
+ * So the values are set by a log entry (`CLUSTER TOKENOPTIONS`, which a leader proposes when the
+ * stored values differ from its own flags: node/replication/token-options-sync.ts) and every
+ * replica switches at the same index; snapshots carry them with the rest of the state. A state
+ * in which none was ever applied (a single node, or a shard of an older build) uses the flags.
+ */
+import { getMeta, setMeta } from './meta.ts';
+import type { KvReader, KvTxn } from './kv.ts';
+import type { ResolvedOptions } from './options.ts';
+
+export interface StoredTokenOptions {
+  readonly tokenRetentionMs: number;
+  readonly tokensMax: number;
+}
+
+/** The values applied through the log, or null if none ever was. */
+export function storedTokenOptions(kv: KvReader): StoredTokenOptions | null {
+  const tokenRetentionMs = Number(getMeta(kv, 'tokenRetentionMs'));
+  const tokensMax = Number(getMeta(kv, 'tokensMax'));
+  return tokenRetentionMs === 0 || tokensMax === 0 ? null : { tokenRetentionMs, tokensMax };
+}
+
+export function setTokenOptions(txn: KvTxn, o: StoredTokenOptions): void {
+  setMeta(txn, 'tokenRetentionMs', BigInt(o.tokenRetentionMs));
+  setMeta(txn, 'tokensMax', BigInt(o.tokensMax));
+}
+
+/** `flags` with the stored values in place of theirs; the same object while nothing differs. */
+export function effectiveOptions(kv: KvReader, flags: ResolvedOptions, last: { options: ResolvedOptions }): ResolvedOptions {
+  const stored = storedTokenOptions(kv);
+  if (stored === null) return flags;
+  const o = last.options;
+  if (o.tokenRetentionMs === stored.tokenRetentionMs && o.tokensMax === stored.tokensMax && o !== flags) return o;
+  last.options = { ...flags, ...stored };
+  return last.options;
+}
+
+export function sameTokenOptions(a: StoredTokenOptions | null, b: StoredTokenOptions): boolean {
+  return a !== null && a.tokenRetentionMs === b.tokenRetentionMs && a.tokensMax === b.tokensMax;
+}
