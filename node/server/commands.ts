@@ -4,7 +4,7 @@
  * are answered here. Handlers return encoded replies; they never touch the socket.
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
-import { NULL_BULK, OK, PONG, array, bulk, errorReply, integer, type Encoded } from '../../shared/protocol/index.ts';
+import { NULL_BULK, OK, PONG, array, bulk, errorLine, errorReply, integer, type Encoded } from '../../shared/protocol/index.ts';
 import { intResult, parseCommand, unknownCommand, wrongArity, type Command, type CommandResult, type ResultItem } from '../state-machine/index.ts';
 import { SERIES_COMMAND_NAMES } from '../state-machine/series-command.ts';
 import { partValue } from '../../shared/protocol/part-token.ts';
@@ -17,6 +17,8 @@ import { OPEN_HELLO_AUTH, answerHello } from '../../shared/security/hello.ts';
 export interface ClientContext {
   readonly id: number;
   name: Buffer | null;
+  /** A MULTI was refused: commands up to EXEC/DISCARD are refused unrun (EXEC: -EXECABORT). */
+  multiRefused?: boolean;
   /** host:port of the peer, for logs. */
   readonly remote?: string;
 }
@@ -125,6 +127,14 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     if (server.cluster === undefined || asked === server.cluster) return { reply: OK };
     return { reply: errorReply(new SeqError(ErrorCode.IDENTITY_MISMATCH, `this node is of cluster ${server.cluster}, not ${asked}`)), close: true };
   },
+  // Without a gate (no password): as Redis 7 with a nopass default user, so that clients
+  // configured with a password still connect (ioredis only warns on this exact message).
+  auth: (args) => {
+    if (args.length !== 2 && args.length !== 3) throw new SeqError(ErrorCode.WRONG_ARITY, "wrong number of arguments for 'auth' command");
+    if (args.length === 3 && args[1]!.toString('latin1') === 'default') return { reply: OK };
+    if (args.length === 3) return { reply: errorLine('WRONGPASS', 'invalid username-password pair or user is disabled.') };
+    return { reply: errorLine('ERR', 'AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?') };
+  },
   // Without a gate (no password, no secret): HELLO 2 answers, HELLO 3 -NOPROTO (shared/security/hello.ts).
   hello: (args, client) => ({ reply: answerHello(args, client, OPEN_HELLO_AUTH) }),
 };
@@ -154,6 +164,21 @@ export function dispatch(args: readonly Buffer[], client: ClientContext, server:
   const name = args[0]!.toString('latin1').toLowerCase();
   const gated = server.gate?.intercept(name, args, client);
   if (gated !== undefined) return { reply: gated, close: false };
+  // MULTI/EXEC are not supported. Clients (ioredis, node-redis multi()) send MULTI, the commands
+  // and EXEC in one write: running the commands while the client is told the transaction failed
+  // took numbers nobody received. Refuse the whole transaction instead, as Redis does after an
+  // error inside MULTI (EXECABORT).
+  if (name === 'multi') {
+    client.multiRefused = true;
+    return { reply: errorLine('ERR', 'MULTI is not supported') };
+  }
+  if (client.multiRefused === true) {
+    if (name === 'exec' || name === 'discard') {
+      client.multiRefused = false;
+      return { reply: name === 'exec' ? errorLine('EXECABORT', 'Transaction discarded because of previous errors.') : OK };
+    }
+    if (name !== 'quit') return { reply: errorLine('ERR', 'MULTI is not supported: command not run (send EXEC or DISCARD)') };
+  }
   // Own keys only: 'constructor', '__proto__' etc. must not resolve to Object.prototype members.
   const handler = Object.hasOwn(HANDLERS, name) ? HANDLERS[name] : undefined;
   try {

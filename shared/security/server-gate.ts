@@ -133,6 +133,8 @@ export class ServerGate {
       return errorReply(new SeqError(ErrorCode.WRONG_ARITY, "wrong number of arguments for 'auth' command"));
     }
     if (this.password === null) {
+      // Redis 7's nopass default user: `AUTH default <anything>` passes.
+      if (args.length === 3 && args[1]!.toString('latin1') === 'default') return OK;
       return errorReply(new SeqError(ErrorCode.SYNTAX,
         'AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?'));
     }

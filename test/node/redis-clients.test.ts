@@ -79,3 +79,48 @@ test('redis-cli: commands as arguments and over stdin', async (t) => {
   await new Promise((resolve) => child.once('exit', resolve));
   t.is(out, '43\n44\n44\n44\n');
 });
+
+// MULTI/EXEC is not supported. Clients send MULTI, the commands and EXEC in one write: the
+// commands ran while the client was told the transaction failed, taking numbers nobody got (a
+// review). Now the whole transaction is refused, nothing run, as Redis does after an error inside
+// MULTI (EXECABORT).
+test('ioredis and node-redis multi(): refused as a whole, nothing taken', async (t) => {
+  const server = await dev(t);
+  const redis = new Redis(server.port, '127.0.0.1');
+  t.teardown(() => redis.disconnect());
+  await t.throwsAsync(redis.multi().call('INC', 'b', 's').call('INC', 'b', 's').exec(), { message: /EXECABORT/ });
+  t.is(await redis.call('GET', 'b', 's'), null);
+  const client = createClient({ socket: { port: server.port, host: '127.0.0.1', reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  await client.connect();
+  t.teardown(() => client.destroy());
+  await t.throwsAsync(client.multi().addCommand(['INC', 'b', 's']).addCommand(['INC', 'b', 's']).exec());
+  t.is(await client.sendCommand(['GET', 'b', 's']) as unknown, null);
+  // Out of the transaction, everything runs again.
+  t.is(await redis.call('INC', 'b', 's'), 1);
+});
+
+test('MULTI over the wire: every command up to EXEC or DISCARD is refused unrun', async (t) => {
+  const server = await dev(t);
+  const redis = new Redis(server.port, '127.0.0.1');
+  t.teardown(() => redis.disconnect());
+  const answers = await redis.pipeline().call('MULTI').call('INC', 'b', 's').call('EXEC').call('MULTI').call('SET', 'b', 's', '9').call('DISCARD').call('INC', 'b', 's').exec();
+  t.deepEqual(answers!.map(([err, v]) => (err ? err.message.split(' ')[0] : v)), ['ERR', 'ERR', 'EXECABORT', 'ERR', 'ERR', 'OK', 1]);
+});
+
+// A client configured with a password against a server without one: Redis 7 answers `AUTH pw`
+// "-ERR AUTH <password> called without any password configured..." (ioredis only warns) and
+// `AUTH default pw` +OK. SeqDB answered "unknown command": ioredis failed every command and
+// node-redis could not connect (a review).
+test('ioredis and node-redis with a password against a server without one connect, as with Redis', async (t) => {
+  const server = await dev(t);
+  const redis = new Redis(server.port, '127.0.0.1', { password: 'x', maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  t.teardown(() => redis.disconnect());
+  t.is(await redis.call('INC', 'b', 's'), 1);
+  const client = createClient({ socket: { port: server.port, host: '127.0.0.1', reconnectStrategy: false }, username: 'default', password: 'x' });
+  client.on('error', () => undefined);
+  await client.connect();
+  t.teardown(() => client.destroy());
+  t.is(await client.sendCommand(['INC', 'b', 's']) as unknown, 2);
+});
