@@ -12,6 +12,7 @@ import { OPS_FLAGS, OPS_USAGE, Metrics, makeLogger, maybeAdmin, parseAdminPort }
 
 const USAGE = `Usage: seqdb node --shard ID --host IP --port PORT --data DIR [--bootstrap-expect N] [--join H:P,...]
        seqdb node admin <status|transfer ID|remove ID|snapshot> --addr H:P [--shard ID] [--cluster NAME]
+       (without --shard, the shard of the node at --addr)
 
 Runs one storage node of shard --shard. Clients and peers use the same --port.
 Without --join, nodes find each other with mDNS on the interface of --host and form a sharded
@@ -173,29 +174,47 @@ async function admin(argv: readonly string[]): Promise<number> {
   else if (op === 'remove') control.id = arg;
   else if (op !== 'snapshot' && op !== 'status') throw new CliError(`unknown admin op '${op}'`);
   if ((op === 'transfer' || op === 'remove') && !arg) throw new CliError(`${op} needs a node id`);
-  // An admin client is a peer of the shard for one request; its id marks it as such in logs.
   const security = cliSecurity(values);
-  const t = new Transport({
+  // An admin client is a peer of the shard for one request; its id marks it as such in logs.
+  // Without --shard it asks as shard 0, and a node of another shard names its own in the refusal.
+  const transport = (shard: string): Transport => new Transport({
     ...(security.clusterSecret !== undefined ? { clusterSecret: new ClusterSecret(security.clusterSecret) } : {}),
     ...(security.server.tls !== undefined ? { tls: security.server.tls } : {}),
-    cluster: values.cluster ?? 'seqdb', shard: values.shard ?? '0', nodeId: `admin-${process.pid}`, advertise: () => 'admin:1',
+    cluster: values.cluster ?? 'seqdb', shard, nodeId: `admin-${process.pid}`, advertise: () => 'admin:1',
     addressOf: () => undefined, isRemoved: () => false, onMessage: () => {}, onPeerHello: () => {},
     onControl: async () => ({}), onClientSocket: (s) => s.destroy(), onUnreachable: () => {}, onSnapshotSent: () => {},
     log: (l) => console.error(l),
   });
+  let t = transport(values.shard ?? '0');
   let target = addr;
   for (let hop = 0; hop < 4; hop++) {
-    const reply = await t.request(target, control, 10_000);
+    let reply;
+    try {
+      reply = await t.request(target, control, 10_000);
+    } catch (err) {
+      const theirs = values.shard === undefined && hop === 0 ? SHARD_REFUSAL.exec((err as Error).message)?.[1] : undefined;
+      if (theirs === undefined) throw err;
+      await t.close();
+      t = transport(theirs);
+      hop--;
+      values.shard = theirs;
+      continue;
+    }
     if (typeof reply.redirect === 'string' && op !== 'status') {
       target = reply.redirect;
       continue;
     }
     console.log(JSON.stringify(reply, null, 2));
+    await t.close();
     return reply.error ? 1 : 0;
   }
+  await t.close();
   console.error('seqdb node admin: too many redirects');
   return 1;
 }
+
+/** A node's refusal of a peer that named another shard (transport.ts `refusal`). */
+const SHARD_REFUSAL = /shard \S+ is not ([A-Za-z0-9_.-]{1,64})/;
 
 function cliSecurity(values: Parameters<typeof securityFromFlags>[0]): ReturnType<typeof securityFromFlags> {
   try {
