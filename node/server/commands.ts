@@ -31,7 +31,7 @@ export interface ServerFacts {
   /** AUTH and cluster-secret checks (shared/security/); absent when neither is configured. */
   readonly gate?: ServerGate | undefined;
   /** Limit counters for INFO. */
-  readonly stats?: { idleClosed: number; outputBufferClosed: number; requestErrors: number };
+  readonly stats?: { idleClosed: number; outputBufferClosed: number; requestErrors: number; commandsProcessed: number };
   /** The cluster this server is of, for SEQDB.IDENT; absent: any name is accepted. */
   readonly cluster?: string | undefined;
 }

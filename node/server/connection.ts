@@ -168,6 +168,7 @@ export class Connection {
     this.slots.push(slot);
     this.owedBytes += estimateBytes;
     let outcome;
+    if (this.server.stats !== undefined) this.server.stats.commandsProcessed++;
     try {
       outcome = dispatch(args, this.client, this.server);
     } catch (error) {

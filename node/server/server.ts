@@ -47,6 +47,8 @@ export interface ServerStats {
   outputBufferClosed: number;
   /** Requests refused by the decoder's limits or as malformed (too many args, too large, bad syntax). */
   requestErrors: number;
+  /** Requests run (Redis's total_commands_processed). */
+  commandsProcessed: number;
 }
 
 export class SeqServer {
@@ -58,7 +60,7 @@ export class SeqServer {
   readonly gate: ServerGate | undefined;
   /** With TLS: raw sockets, including those mid-handshake, destroyed when the grace ends. */
   private readonly rawSockets: Set<Socket>;
-  readonly stats: ServerStats = { rejectedConnections: 0, idleClosed: 0, outputBufferClosed: 0, requestErrors: 0 };
+  readonly stats: ServerStats = { rejectedConnections: 0, idleClosed: 0, outputBufferClosed: 0, requestErrors: 0, commandsProcessed: 0 };
   /** Told of every command run through the engine (observeCommands); default: nobody. */
   commandObserver: CommandObserver | undefined;
   readonly cluster: string | undefined;
@@ -142,6 +144,10 @@ export class SeqServer {
       `idle_clients_closed:${this.stats.idleClosed}`,
       `output_buffer_clients_closed:${this.stats.outputBufferClosed}`,
       `request_limit_errors:${this.stats.requestErrors}`,
+      // What redis-cli --stat reads (it showed garbage without them: a client review).
+      '# Stats',
+      `total_connections_received:${this.nextClientId - 1}`,
+      `total_commands_processed:${this.stats.commandsProcessed}`,
       '# Security',
       `tls:${this.options.tls === undefined ? 0 : 1}`,
       ...Object.entries(this.gate?.info() ?? { auth_required: 0, cluster_secret: 0 }).map(([key, value]) => `${key}:${value}`),
