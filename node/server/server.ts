@@ -38,6 +38,12 @@ export interface ServerOptions {
   readonly cluster?: string;
   /** Clients idle this long are closed (`--timeout`, as Redis's); internal connections are exempt. Default 0 = never. */
   readonly idleTimeoutMs?: number;
+  /**
+   * TCP keepalive idle time of client connections (as Redis's `tcp-keepalive`, default 300 s):
+   * without it a client whose host vanished (no FIN, no RST) holds its connection slot and
+   * descriptor for the life of the process when --timeout is 0. 0 = off.
+   */
+  readonly tcpKeepAliveMs?: number;
 }
 
 /** Limit counters INFO shows. */
@@ -181,6 +187,8 @@ export class SeqServer {
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
+    const keepAliveMs = this.options.tcpKeepAliveMs ?? 300_000;
+    if (keepAliveMs > 0) socket.setKeepAlive(true, keepAliveMs);
     const connection = new Connection(socket, this.nextClientId++, this, {
       pipelineMax: this.options.pipelineMax ?? 1024,
       outputBytesMax: this.options.outputBytesMax ?? 8 * 1024 * 1024,

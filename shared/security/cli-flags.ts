@@ -14,6 +14,7 @@ export const SECURITY_FLAGS = {
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
   timeout: { type: 'string' },
+  'tcp-keepalive': { type: 'string' },
   maxclients: { type: 'string' },
 } as const;
 
@@ -25,6 +26,9 @@ export const SECURITY_USAGE = `Security:
   --tls-key <file>           PEM private key of --tls-cert
   --tls-ca <file>            PEM CA bundle trusted for cluster peers
   --timeout <s>              close clients idle this many seconds (default 0 = never)
+  --tcp-keepalive <s>        TCP keepalive of client connections after this many idle seconds,
+                             so that a client whose host vanished is closed (default 300, as
+                             Redis; 0 off)
   --maxclients <n>           client connections beyond which new ones get -BUSY (default
                              10000; a hostile half-sent request costs ~125 KB each)`;
 
@@ -38,12 +42,13 @@ export interface SecurityFlagValues {
   readonly 'tls-key'?: string | undefined;
   readonly 'tls-ca'?: string | undefined;
   readonly timeout?: string | undefined;
+  readonly 'tcp-keepalive'?: string | undefined;
   readonly maxclients?: string | undefined;
 }
 
 /** What the flags configure; `server` spreads into ServerOptions. */
 export interface SecuritySettings {
-  readonly server: { security?: ServerSecurityOptions; tls?: TlsConfig; idleTimeoutMs?: number; connectionsMax?: number };
+  readonly server: { security?: ServerSecurityOptions; tls?: TlsConfig; idleTimeoutMs?: number; tcpKeepAliveMs?: number; connectionsMax?: number };
   readonly password: string | undefined;
   readonly clusterSecret: string | undefined;
   readonly tlsFiles: { cert: string; key: string; ca?: string } | undefined;
@@ -65,6 +70,12 @@ export function securityFromFlags(values: SecurityFlagValues, env: NodeJS.Proces
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > 31_536_000) throw new Error('--timeout must be whole seconds in 0..31536000');
     idleTimeoutMs = seconds * 1000;
   }
+  let tcpKeepAliveMs: number | undefined;
+  if (values['tcp-keepalive'] !== undefined) {
+    const seconds = /^\d{1,5}$/.test(values['tcp-keepalive']) ? Number(values['tcp-keepalive']) : NaN;
+    if (!(seconds <= 86_400)) throw new Error('--tcp-keepalive must be whole seconds in 0..86400');
+    tcpKeepAliveMs = seconds * 1000;
+  }
   let connectionsMax: number | undefined;
   if (values.maxclients !== undefined) {
     connectionsMax = /^[1-9]\d{0,6}$/.test(values.maxclients) ? Number(values.maxclients) : NaN;
@@ -79,6 +90,7 @@ export function securityFromFlags(values: SecurityFlagValues, env: NodeJS.Proces
       ...(security !== undefined ? { security } : {}),
       ...(tlsFiles !== undefined ? { tls: loadTls(tlsFiles) } : {}),
       ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}),
+      ...(tcpKeepAliveMs !== undefined ? { tcpKeepAliveMs } : {}),
       ...(connectionsMax !== undefined ? { connectionsMax } : {}),
     },
     password,
