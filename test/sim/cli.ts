@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { MUTANTS, type Mutant } from './sim-node.ts';
-import { emptyStats, type SimResult, type SimStats } from './sim-config.ts';
+import { EXTRA_FAULTS, emptyStats, type SimResult, type SimStats } from './sim-config.ts';
 import { runSeed } from './simulator.ts';
 
 const PROGRESS_EVERY = 250;
@@ -27,11 +27,14 @@ function main(): number {
       prevote: { type: 'string', default: 'mixed' },
       checkquorum: { type: 'string', default: 'mixed' },
       'async-writes': { type: 'boolean', default: false },
+      extra: { type: 'string', default: '' },
     },
     strict: true,
   });
   const mutant = values.mutant as Mutant;
   if (!MUTANTS.includes(mutant)) throw new Error(`--mutant must be one of ${MUTANTS.join(', ')}`);
+  const extra = new Set(values.extra.split(',').filter((x) => x !== ''));
+  for (const x of extra) if (!(EXTRA_FAULTS as readonly string[]).includes(x)) throw new Error(`--extra takes ${EXTRA_FAULTS.join(', ')}`);
   const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
   if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new Error('--nodes must be 3 or 5');
   const first = Number(values.seed ?? values.start);
@@ -48,6 +51,7 @@ function main(): number {
       nodes: (nodes ?? (seed % 2 === 0 ? 5 : 3)) as 3 | 5,
       mutant,
       asyncLeaderWrites: values['async-writes'],
+      extra,
       keepTrace: values.verbose,
       tuning,
       ...(faultPhaseMs !== undefined ? { faultPhaseMs } : {}),
@@ -84,9 +88,10 @@ function main(): number {
   return 0;
 }
 
-function replayFlags(nodes: number | undefined, v: { ms?: string; mutant: string; prevote: string; checkquorum: string; 'async-writes': boolean }): string {
+function replayFlags(nodes: number | undefined, v: { ms?: string; extra: string; mutant: string; prevote: string; checkquorum: string; 'async-writes': boolean }): string {
   return [
     v['async-writes'] ? ' --async-writes' : '',
+    v.extra ? ` --extra ${v.extra}` : '',
     nodes !== undefined ? ` --nodes ${nodes}` : '',
     v.ms !== undefined ? ` --ms ${v.ms}` : '',
     v.mutant !== 'none' ? ` --mutant ${v.mutant}` : '',

@@ -148,6 +148,8 @@ function partitionFault(sim: Simulation): void {
       break;
   }
   sim.log(`FAULT partition: ${desc}`);
+  // extra 'gone': a link torn down by the partition (reset, keepalive timeout) looks like a closed connection.
+  if (sim.extra.has('gone') && kind !== 'heal' && rng.chance(0.4)) sim.connectionsClosed(leader);
   sim.schedule(rng.range(100, 1200), () => {
     if (sim.partitionGen !== gen) return;
     sim.partitionGen++; // also stops a flapping cycle

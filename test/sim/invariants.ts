@@ -50,6 +50,8 @@ export class SafetyChecker {
   private readonly nodes = new Map<NodeId, NodeRecord>();
   private readonly leaders = new Map<number, NodeId>();
   readonly appliedValues = new Map<number, number>();
+  relaxMsgCheck = false;
+  staleClaims = 0;
   /** Called once per index, when the first node applies it (the committed sequence grows). */
   onNewApplied: ((e: Entry) => void) | null = null;
 
@@ -63,6 +65,15 @@ export class SafetyChecker {
 
   appliedCount(): number {
     return Math.max(0, this.applied.length - 1);
+  }
+
+  /** extra 'rollback': the node's disk went back in time; its own monotonic records restart from it. */
+  rollback(id: NodeId, hs: HardState, applied: number): void {
+    const r = this.node(id);
+    r.term = hs.term;
+    r.commit = hs.commit;
+    r.applied = applied;
+    r.votes.clear();
   }
 
   private node(id: NodeId): NodeRecord {
@@ -167,6 +178,15 @@ export class SafetyChecker {
     if (m.type === 'preVote' || m.type === 'preVoteResp') return;
     const hs = storage.initialState().hardState;
     if (m.term > hs.term) violation('persist-before-send', `${id}: sent ${m.type} in term ${m.term} with persisted term ${hs.term}`);
+    // relaxMsgCheck (extra 'slowdisk'): a message queued in an earlier term and sent once a later
+    // term is durable: that term can never vote or append again.
+    if (this.relaxMsgCheck && m.term < hs.term) {
+      if ((m.type === 'appResp' && !m.reject && m.index > storage.lastIndex()) || (m.type === 'voteResp' && !m.reject)) {
+        this.staleClaims++;
+        if (process.env.SIMFAULTS_STALE) console.error(`stale claim: ${id} ${m.type} t${m.term} i=${m.index} to ${m.to}; persisted t${hs.term} last ${storage.lastIndex()}`);
+      }
+      return;
+    }
     if (m.type === 'voteResp' && !m.reject && (hs.term !== m.term || hs.vote !== m.to)) {
       violation('persist-before-send', `${id}: granted vote to ${m.to} in term ${m.term}, persisted term ${hs.term} vote ${hs.vote}`);
     }

@@ -31,6 +31,8 @@ export class Network {
   private seq = 0;
   private readonly blocked = new Set<string>();
   faults: LinkFaults = CALM;
+  /** extra 'stale': probability a message is held for seconds. */
+  staleP = 0;
   latencyMsMin = 1;
   latencyMsMax = 8;
   sent = 0;
@@ -52,6 +54,9 @@ export class Network {
 
   private delay(): number {
     const base = this.rng.range(this.latencyMsMin, this.latencyMsMax);
+    // extra 'stale': a rare message stuck for seconds (a retransmit queue, a stalled socket
+    // buffer on a peer link that was replaced), delivered from an old term.
+    if (this.staleP > 0 && this.rng.chance(this.staleP)) return base + this.rng.range(500, 6000);
     return this.rng.chance(this.faults.slowP) ? base + this.rng.range(20, 300) : base;
   }
 

@@ -19,6 +19,8 @@ export interface SimOptions {
    * node/replication/raft-node.ts). Default false: every Ready persists before it acts.
    */
   readonly asyncLeaderWrites?: boolean;
+  /** Extra fault models (EXTRA_FAULTS; test/sim/README.md). Default none. */
+  readonly extra?: ReadonlySet<string>;
   /** Trace lines kept for a failure report. Default 50. */
   readonly traceLines?: number;
 }
@@ -77,3 +79,16 @@ export function drawTuning(rng: Rng): CoreTuning {
   };
 }
 
+
+/**
+ * Extra fault models, on with `--extra a,b` (a simulator review found them missing): skew (3x fast
+ * or slow clocks), stale (messages held 0.5-6 s; verystale more often), early (leader messages
+ * sent before the persist, as raft-node.ts does), applyearly (durable committed entries applied
+ * during the persist; restart raises commit to applied), gone (peers see a crashed node's
+ * connections close: leaderGone), lazycommit (commit-only hard states kept in memory, as
+ * lmdb-raft-storage.ts does), snapsent (reportSnapshot when written, not delivered), slowdisk
+ * (the core is stepped while a Ready persists), fsyncstall (4% of writes take 50-400 ms), midsnap
+ * (crash between storing a received snapshot and restarting the log), zombie (a removed node
+ * keeps running), rollback (a restart on an older copy of the data dir: no Raft survives that).
+ */
+export const EXTRA_FAULTS = ['skew', 'stale', 'verystale', 'early', 'applyearly', 'gone', 'lazycommit', 'snapsent', 'slowdisk', 'fsyncstall', 'midsnap', 'zombie', 'rollback'] as const;

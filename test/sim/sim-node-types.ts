@@ -32,6 +32,9 @@ export interface NodeContext {
    * and applies what a quorum holds before its own write is done (advance with entriesPending).
    */
   readonly asyncLeaderWrites: boolean;
+  /** Extra fault models (see SimOptions.extra). */
+  readonly extra: ReadonlySet<string>;
+  chance(p: number): boolean;
   /** Runs `done` after a drawn disk delay (an async leader write). */
   writeLater(done: () => void): void;
   /** How many of `voters` hold the entry (index, term) on disk (or compacted under a snapshot). */

@@ -49,6 +49,8 @@ export class SimNode {
   nextTickAt: number;
   /** A stop-the-world pause (GC, VM freeze): no ticks, incoming messages wait until then. */
   pausedUntil = 0;
+  /** extra 'lazycommit': a commit index known but not written yet (lost on crash). */
+  private memCommit = 0;
 
   constructor(
     readonly id: NodeId,
@@ -72,6 +74,20 @@ export class SimNode {
       const hs = this.storage.initialState().hardState;
       this.storage.setHardState({ ...hs, vote: null });
     }
+    if (this.ctx.extra.has('applyearly')) {
+      // raft-node.ts: d.storage.raiseCommitTo(applier.applied) (in memory only).
+      const hs0 = this.storage.initialState().hardState;
+      const to = Math.min(this.sm.applied, this.storage.lastIndex());
+      if (to > hs0.commit) {
+        this.storage.setHardState({ ...hs0, commit: to });
+        this.ctx.checker.onHardState(this.id, this.storage.initialState().hardState, this.storage);
+      }
+    }
+    if (this.ctx.extra.has('midsnap') && this.sm.applied < this.storage.firstIndex() - 1) {
+      const snap = this.storage.snapshot();
+      this.sm.restore(snap.data, snap.meta.index);
+      this.ctx.trace(`${this.id} recover: state restored from stored snapshot ${snap.meta.index}`);
+    }
     const coreRng = rng.fork();
     this.raw = new RawNode({
       id: this.id,
@@ -90,6 +106,7 @@ export class SimNode {
       checkQuorum: this.tuning.checkQuorum,
     });
     this.incarnation++;
+    this.memCommit = 0;
     this.role = 'follower';
     this.leader = null;
     this.torn = null;
@@ -143,7 +160,55 @@ export class SimNode {
     if (!async) this.flushWrites(raw);
     else return this.handleAsync(raw, rd);
     const torn = this.torn;
-    if (torn === 'beforePersist') return this.crash('torn before persist');
+    // extra 'early' (raft-node.ts handleReady): leader messages go out before the persist when
+    // the Ready's term is already on disk and it carries no snapshot.
+    const storedTerm = this.storage.initialState().hardState.term;
+    const termDurable = !rd.hardState || rd.hardState.term === storedTerm;
+    const early = this.ctx.extra.has('early') && termDurable && !rd.snapshot ? rd.messages.filter((m) => EARLY.has(m.type)) : [];
+    if (early.length > 0) this.sendAll(early);
+    // extra 'applyearly' (raft-node.ts handleReady splitCommitted): committed entries already in
+    // our own durable log are applied while the persist runs.
+    let appliedEarly = 0;
+    if (this.ctx.extra.has('applyearly') && !rd.snapshot) {
+      const firstNew = rd.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+      const durableLast = Math.min(this.storage.lastIndex(), firstNew - 1);
+      for (const e of rd.committedEntries) {
+        if (e.index > durableLast) break;
+        this.applyOne(e, true);
+        appliedEarly++;
+      }
+    }
+    if (torn === 'beforePersist') return this.crash(`torn before persist (${early.length} sent early, ${appliedEarly} applied early)`);
+    if (rd.snapshot && this.ctx.extra.has('midsnap') && this.ctx.chance(0.25)) {
+      // lmdb-raft-storage.ts: the received snapshot is stored (LMDB) before the log restarts after
+      // it and the hard state is written (WAL); a crash in between. The log is reconciled at open
+      // (raft-log-open.ts reconcileWithSnapshot), the state rebuilt (replica-node.ts recoverLocalState).
+      const s = rd.snapshot;
+      const hs = this.storage.initialState().hardState;
+      const keep = this.storage.lastIndex() > s.meta.index && this.storage.firstIndex() <= s.meta.index && this.storage.term(s.meta.index) === s.meta.term
+        ? this.storage.entries(s.meta.index + 1, this.storage.lastIndex() + 1, Number.MAX_SAFE_INTEGER) : [];
+      this.storage.applySnapshot(s);
+      if (keep.length > 0) this.storage.append(keep);
+      this.storage.setHardState({ ...hs, commit: Math.max(hs.commit, 0) });
+      return this.crash(`torn mid snapshot install at ${s.meta.index} (kept ${keep.length} log entries, hard state t${hs.term} c${hs.commit})`);
+    }
+    if (this.ctx.extra.has('slowdisk')) {
+      // raft-node.ts: the persist is awaited; meanwhile the core is stepped, ticked and proposed
+      // to (no new Ready until this one is advanced). A crash meanwhile loses the whole write.
+      const incarnation = this.incarnation;
+      this.ctx.writeLater(() => {
+        if (incarnation !== this.incarnation || !this.raw) return;
+        this.finishSync(raw, rd, early, appliedEarly);
+        this.drain();
+      });
+      return;
+    }
+    this.finishSync(raw, rd, early, appliedEarly);
+  }
+
+  private finishSync(raw: RawNode, rd: Ready, early: readonly Message[], appliedEarly: number): void {
+    const torn = this.torn;
+    if (torn === 'beforePersist') return this.crash('torn before persist (slow disk)');
     if (this.ctx.mutant === 'send-before-persist') this.sendAll(rd.messages);
     this.persist(rd);
     if (rd.softState) this.onSoftState(raw, rd);
@@ -156,12 +221,13 @@ export class SimNode {
     if (rd.hardState) this.commitSeen = rd.hardState.commit;
     if (advanced && this.ctx.leaderCommitted(this.id)) return this.crash('leader churn: died right after committing');
     if (this.ctx.mutant !== 'send-before-persist') {
-      const cut = torn === 'midSend' ? Math.floor(rd.messages.length / 2) : rd.messages.length;
-      this.sendAll(rd.messages.slice(0, cut));
-      if (torn === 'midSend') return this.crash(`torn after sending ${cut}/${rd.messages.length}`);
+      const rest = rd.messages.filter((m) => !early.includes(m));
+      const cut = torn === 'midSend' ? Math.floor(rest.length / 2) : rest.length;
+      this.sendAll(rest.slice(0, cut));
+      if (torn === 'midSend') return this.crash(`torn after sending ${cut}/${rest.length}`);
     }
     const cut = torn === 'midApply' ? Math.floor(rd.committedEntries.length / 2) : rd.committedEntries.length;
-    for (let i = 0; i < cut; i++) this.applyOne(rd.committedEntries[i]!);
+    for (let i = appliedEarly; i < cut; i++) this.applyOne(rd.committedEntries[i]!, this.ctx.extra.has('lazycommit'));
     if (torn === 'midApply') return this.crash(`torn after applying ${cut}/${rd.committedEntries.length}`);
     raw.advance();
     this.serveReads();
@@ -176,7 +242,9 @@ export class SimNode {
   }
 
   private handleAsync(raw: RawNode, rd: Ready): void {
-    if (rd.hardState) {
+    if (rd.hardState && this.ctx.extra.has('lazycommit')) {
+      this.memCommit = Math.max(this.memCommit, rd.hardState.commit);
+    } else if (rd.hardState) {
       // Only the commit moved; on disk it never passes the entries on disk.
       const stored = this.storage.initialState().hardState.commit;
       const hs = { ...rd.hardState, commit: Math.max(stored, Math.min(rd.hardState.commit, this.storage.lastIndex())) };
@@ -311,7 +379,19 @@ export class SimNode {
       this.storage.append(rd.entries);
       checker.afterAppend(this.id, this.storage, rd.entries);
     }
-    if (rd.hardState && this.ctx.mutant !== 'skip-hardstate') {
+    const lazy = this.ctx.extra.has('lazycommit');
+    const stored0 = this.storage.initialState().hardState;
+    if (lazy && rd.hardState && !rd.snapshot && rd.entries.length === 0 && rd.hardState.term === stored0.term && rd.hardState.vote === stored0.vote) {
+      // lmdb-raft-storage.ts persist: a commit-only hard state is kept in memory, written with the next write.
+      this.memCommit = Math.max(this.memCommit, rd.hardState.commit);
+    } else if (lazy && this.ctx.mutant !== 'skip-hardstate' && (rd.hardState || ((rd.entries.length > 0 || rd.snapshot) && this.memCommit > stored0.commit))) {
+      const base = rd.hardState ?? stored0;
+      if (rd.hardState) this.memCommit = Math.max(this.memCommit, rd.hardState.commit);
+      const commit = Math.min(Math.max(base.commit, stored0.commit, base.term === stored0.term ? this.memCommit : 0), this.storage.lastIndex());
+      const hs = { ...base, commit: Math.max(commit, stored0.commit) };
+      this.storage.setHardState(hs);
+      checker.onHardState(this.id, hs, this.storage);
+    } else if (rd.hardState && this.ctx.mutant !== 'skip-hardstate') {
       // A background write may have stored a newer commit than this Ready's (writeOne).
       const stored = this.storage.initialState().hardState.commit;
       const hs = stored > rd.hardState.commit ? { ...rd.hardState, commit: stored } : rd.hardState;
@@ -332,7 +412,8 @@ export class SimNode {
     this.role = ss.role;
     this.leader = ss.leader;
     if (ss.role === was) return;
-    const term = raw.status().term;
+    // The Ready's term (just persisted): the core may have moved on while a slow persist ran.
+    const term = this.ctx.extra.has('slowdisk') ? this.storage.initialState().hardState.term : raw.status().term;
     this.ctx.trace(`${this.id} becomes ${ss.role} term=${term}`);
     if (ss.role === 'leader') {
       this.ctx.checker.onLeader(this.id, term, this.storage);
@@ -396,6 +477,9 @@ export class SimNode {
     }
   }
 }
+
+/** raft-node.ts LEADER_MESSAGES. */
+const EARLY: ReadonlySet<string> = new Set(['app', 'heartbeat', 'snap', 'timeoutNow']);
 
 const PROPOSE_CODES = new Set(['NOT_LEADER', 'TRANSFERRING', 'UNCOMMITTED_FULL', 'TOO_LARGE']);
 const READ_CODES = new Set(['NOT_LEADER', 'NOT_READY']);

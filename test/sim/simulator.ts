@@ -19,6 +19,16 @@ import { SimNode, type CoreTuning, type Mutant } from './sim-node.ts';
 import { Trace } from './trace.ts';
 import { SimViolation, violation } from './violation.ts';
 import { formatMessage } from './format.ts';
+import { MemoryStorage } from '../../node/raft/memory-storage.ts';
+
+function cloneStorage(st: MemoryStorage): MemoryStorage {
+  const snap = st.snapshot();
+  const disk = new MemoryStorage(snap.meta.conf);
+  if (snap.meta.index > 0) disk.applySnapshot(snap);
+  if (st.lastIndex() >= st.firstIndex()) disk.append(st.entries(st.firstIndex(), st.lastIndex() + 1, Number.MAX_SAFE_INTEGER));
+  disk.setHardState(st.initialState().hardState);
+  return disk;
+}
 
 export const TICK_MS = 10;
 /** After healing, a leader, answers to all pending ops and convergence must come within this. */
@@ -44,6 +54,9 @@ export class Simulation {
   readonly initialVoters: number;
   readonly mutant: Mutant;
   readonly asyncLeaderWrites: boolean;
+  readonly extra: ReadonlySet<string>;
+  /** extra 'rollback': an older copy of each node's disk (storage + state machine). */
+  readonly oldDisks = new Map<NodeId, { storage: MemoryStorage; sm: string; at: number }>();
   /** Membership as of the committed (globally applied) log. */
   committedConf: ConfState;
   now = 0;
@@ -68,11 +81,16 @@ export class Simulation {
     this.client = new Client(this.rng.fork(), (l) => this.log(l));
     this.mutant = opts.mutant ?? 'none';
     this.asyncLeaderWrites = opts.asyncLeaderWrites ?? false;
+    this.extra = opts.extra ?? new Set();
+    this.checker.relaxMsgCheck = this.extra.has('slowdisk');
     this.initialVoters = opts.nodes ?? 3;
     this.faultPhaseMs = opts.faultPhaseMs ?? 10_000;
-    this.tuning = { ...drawTuning(this.rng), ...opts.tuning };
+    const drawn = { ...drawTuning(this.rng), ...opts.tuning };
+    // extra 'skew': a 3x fast clock with a 5-tick election timeout times out below one RTT + fsync.
+    this.tuning = opts.extra?.has('skew') ? { ...drawn, electionTimeoutTicks: Math.max(10, drawn.electionTimeoutTicks) } : drawn;
     this.baseline = { dropP: this.rng.next() * 0.02, dupP: this.rng.next() * 0.02, slowP: this.rng.next() * 0.03 };
     this.net.faults = this.baseline;
+    if (this.extra.has('stale')) this.net.staleP = this.extra.has('verystale') ? 0.02 : 0.003;
     const voters = Array.from({ length: this.initialVoters }, (_, i) => `n${i + 1}`);
     this.committedConf = { voters, learners: [] };
     this.nextFreshId = this.initialVoters + 1;
@@ -96,7 +114,14 @@ export class Simulation {
   addNode(id: NodeId): SimNode {
     const initial = Array.from({ length: this.initialVoters }, (_, i) => `n${i + 1}`);
     const bootstrap: ConfState = { voters: initial.includes(id) ? initial : [], learners: [] };
-    const every = this.rng.range(TICK_MS - 2, TICK_MS + 2);
+    let every = this.rng.range(TICK_MS - 2, TICK_MS + 2);
+    if (this.extra.has('skew')) {
+      // A node whose clock runs 3x fast or 3x slow (a VM with a broken clocksource, CPU starvation).
+      const r = this.rng.next();
+      if (r < 0.25) every = this.rng.range(3, 4);
+      else if (r < 0.4) every = this.rng.range(28, 32);
+      if (every !== TICK_MS) this.log(`${id} ticks every ${every}ms`);
+    }
     const node = new SimNode(id, bootstrap, every, this.now + this.rng.range(1, every), this.tuning, {
       checker: this.checker,
       mutant: this.mutant,
@@ -109,7 +134,13 @@ export class Simulation {
       becameLeader: (leaderId) => onNewLeader(this, leaderId),
       leaderCommitted: (leaderId) => this.churnAfterCommit(leaderId),
       asyncLeaderWrites: this.asyncLeaderWrites,
-      writeLater: (done) => this.schedule(this.rng.range(0, WRITE_DELAY_MS_MAX), done, true),
+      extra: this.extra,
+      chance: (p) => this.rng.chance(p),
+      writeLater: (done) => {
+        // extra 'fsyncstall': now and then an fsync stalls for a long time (a busy disk, a journal commit).
+        const stall = this.extra.has('fsyncstall') && this.rng.chance(0.04);
+        this.schedule(stall ? this.rng.range(50, 400) : this.rng.range(0, WRITE_DELAY_MS_MAX), done, true);
+      },
       durableCopies: (index, term, voters) => this.durableCopies(index, term, voters),
     });
     this.nodes.set(id, node);
@@ -153,6 +184,18 @@ export class Simulation {
 
   restart(n: SimNode): void {
     if (n.up || this.retired.has(n.id)) return;
+    if (this.extra.has('rollback') && !this.healing) {
+      const old = this.oldDisks.get(n.id);
+      if (old && this.rng.chance(0.2)) {
+        n.storage = old.storage;
+        n.sm.restore(new TextEncoder().encode(old.sm), (JSON.parse(old.sm) as { applied: number }).applied);
+        this.checker.rollback(n.id, n.storage.initialState().hardState, n.sm.applied);
+        this.log(`${n.id} ROLLBACK: restarts with its disk as of ${old.at}ms`);
+        this.oldDisks.delete(n.id);
+      } else if (this.rng.chance(0.5)) {
+        this.oldDisks.set(n.id, { storage: cloneStorage(n.storage), sm: new TextDecoder().decode(n.sm.encode()), at: this.now });
+      }
+    }
     n.start(this.rng);
     n.drain();
   }
@@ -161,6 +204,18 @@ export class Simulation {
     if (!n.up) return;
     this.stats.crashes++;
     n.crash(why);
+    if (this.extra.has('gone')) this.connectionsClosed(n.id);
+  }
+
+  /** extra 'gone': peers see the TCP connections of `id` close a few ms later (raft-node.ts peerGone). */
+  connectionsClosed(id: NodeId): void {
+    this.schedule(this.rng.range(1, 5), () => {
+      for (const p of this.nodes.values()) {
+        if (p.id === id || !p.raw || p.pausedUntil > this.now) continue;
+        p.raw.leaderGone(id);
+        p.drain();
+      }
+    });
   }
 
   private onCommittedEntry(e: Entry): void {
@@ -173,7 +228,13 @@ export class Simulation {
     if (cc.type === 'remove') {
       const gone = this.nodes.get(cc.nodeId);
       // A removed server keeps running a while (it may not even know), then stops for good.
-      if (gone) this.schedule(this.rng.range(0, 800), () => this.retire(gone));
+      // extra 'zombie': a removed server is never stopped (nobody told its operator).
+      if (gone && !this.extra.has('zombie')) this.schedule(this.rng.range(0, 800), () => this.retire(gone));
+      else if (gone) {
+        // Its pending proposals time out in the real driver (proposalTimeoutMs): outcome unknown.
+        for (const t of gone.tickets.values()) this.client.lose(t.opId);
+        gone.tickets.clear();
+      }
     }
   }
 
@@ -197,7 +258,12 @@ export class Simulation {
   private send(from: NodeId, m: Message): void {
     if (m.from !== from) violation('message-origin', `${from} sent a message from ${m.from}`);
     this.stats.messages++;
-    if (!this.net.send(m, this.now)) this.log(`lost ${formatMessage(m)}`);
+    const sent = this.net.send(m, this.now);
+    if (!sent) this.log(`lost ${formatMessage(m)}`);
+    if (m.type === 'snap' && this.extra.has('snapsent')) {
+      // transport.ts onSnapshotSent: reported once written to the socket, not once installed.
+      this.schedule(this.rng.range(0, 3), () => this.report(m.from, (raw) => raw.reportSnapshot(m.to, sent)));
+    }
   }
 
   private deliver(m: Message): void {
@@ -214,11 +280,11 @@ export class Simulation {
     this.log(formatMessage(m));
     to.raw.step(m);
     to.drain();
-    if (m.type === 'snap') this.report(m.from, (raw) => raw.reportSnapshot(m.to, true));
+    if (m.type === 'snap' && !this.extra.has('snapsent')) this.report(m.from, (raw) => raw.reportSnapshot(m.to, true));
   }
 
   private afterDrop(m: Message): void {
-    if (m.type === 'snap') this.report(m.from, (raw) => raw.reportSnapshot(m.to, false));
+    if (m.type === 'snap' && !this.extra.has('snapsent')) this.report(m.from, (raw) => raw.reportSnapshot(m.to, false));
     else if (m.type === 'app' && this.rng.chance(0.3)) this.report(m.from, (raw) => raw.reportUnreachable(m.to));
   }
 
@@ -301,7 +367,7 @@ export class Simulation {
     this.net.healLinks();
     this.net.faults = CALM;
     this.log('HEAL: links restored, faults off, members restarted');
-    for (const n of this.nodes.values()) if (!this.isMember(n.id) && !this.joining.has(n.id)) this.retire(n);
+    for (const n of this.nodes.values()) if (!this.isMember(n.id) && !this.joining.has(n.id) && !(this.extra.has('zombie') && n.up)) this.retire(n);
     const deadline = this.now + LIVENESS_MS;
     const probes: IncOp[] = [];
     for (; this.now < deadline; this.now++) {
