@@ -23,4 +23,12 @@ async function entry() {
   return new URL('./seqdb.ts', import.meta.url).href;
 }
 
-await import(await entry());
+let main;
+try {
+  main = await entry();
+} catch (err) {
+  // A launcher problem (say SEQDB_CACHE_DIR outside the package) is a one-line reason, exit 2.
+  process.stderr.write(`seqdb: ${err?.message ?? err}\n`);
+  process.exit(2);
+}
+await import(main);
