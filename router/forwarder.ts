@@ -164,11 +164,12 @@ export class Forwarder {
         continue;
       }
       const step = this.judge(out.reply, shard, address, command);
-      if (step.kind === 'done' && mayHaveApplied && step.result.type === 'error' && incsRefused(command, step.result)) {
-        // An INCS refused before its token was looked at (FEATUREOFF, or unknown to an older
-        // leader): that says nothing of the earlier attempt that may have applied. Ask again (a
-        // shard turns INCS on within seconds) rather than report a refusal that would send the
-        // INCs again one at a time; at the deadline each caller gets its PART to retry.
+      if (step.kind === 'done' && mayHaveApplied && step.result.type === 'error' && refusedUnlooked(command, step.result)) {
+        // Refused before its token was looked at (an INCS unknown to an older leader or
+        // FEATUREOFF; NOSPACE from a low disk): that says nothing of the earlier attempt that may
+        // have applied. Ask again (a shard turns INCS on within seconds, space may be freed or
+        // leadership move) rather than report a refusal as final; at the deadline the caller gets
+        // the token (each its PART) to retry with (a review found NOSPACE reported as final).
         lastProblem = `shard ${shard.id}: ${address} ${step.result.message}`;
         await sleep(this.backoffMs);
         continue;
@@ -248,6 +249,11 @@ export class Forwarder {
         return { kind: 'done', result: toResult(reply) };
     }
   }
+}
+
+/** A refusal that came before the command's token was looked at (so it says nothing of earlier attempts). */
+function refusedUnlooked(command: Command, result: Extract<CommandResult, { type: 'error' }>): boolean {
+  return incsRefused(command, result) || (isTokened(command) && result.code === ErrorCode.NO_SPACE);
 }
 
 type Tokened = Extract<Command, { type: 'inc' } | { type: 'incs' } | { type: 'reserve' }>;

@@ -170,3 +170,28 @@ test('a MOVED answer is followed within the deadline even when the catalog does 
   t.is(r.type, 'error');
   t.true(tookMs < 800, `answered after ${tookMs} ms with a 300 ms deadline (2,000 before)`);
 });
+
+test('an INC that may have applied, then NOSPACE on the retry: asked again, and at the deadline the token to retry with (a review)', async (t) => {
+  // NOSPACE is answered before the token is looked at: it says nothing of the first attempt.
+  const a = await fakeNode((args, n) => (args[0] !== 'INC' ? '+OK\r\n' : n === 1 ? 'drop' : '-NOSPACE disk space under the reserve (64.0 MiB) on this node; nothing was taken, free space to resume\r\n'));
+  const { forwarder, map } = await forwarderFor(t, [a], { deadlineMs: 1500 });
+  map.entry('2').leader = a.address;
+  const r = await forwarder.execute({ type: 'inc', bucket: Buffer.from('b'), sequence: Buffer.from('s'), count: 1 });
+  const incs = a.seen.filter((args) => args[0] === 'INC');
+  t.true(incs.length >= 3, `attempts ${incs.length}`);
+  const token = incs[0]![incs[0]!.indexOf('ID') + 1]!;
+  t.is(r.type, 'error');
+  if (r.type === 'error') {
+    t.is(r.code, 'CLUSTER_DOWN');
+    t.true(r.message.includes(`retry with ID ${token}`), r.message);
+  }
+});
+
+test('NOSPACE on a first attempt is final: nothing was taken', async (t) => {
+  const a = await fakeNode((args) => (args[0] !== 'INC' ? '+OK\r\n' : '-NOSPACE disk space under the reserve (64.0 MiB) on this node; nothing was taken, free space to resume\r\n'));
+  const { forwarder, map } = await forwarderFor(t, [a], { deadlineMs: 1500 });
+  map.entry('2').leader = a.address;
+  const r = await forwarder.execute({ type: 'inc', bucket: Buffer.from('b'), sequence: Buffer.from('s'), count: 1 });
+  t.is(r.type === 'error' ? r.code : r.type, 'NO_SPACE');
+  t.is(a.seen.filter((args) => args[0] === 'INC').length, 1);
+});
