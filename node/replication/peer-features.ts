@@ -73,6 +73,28 @@ export class PeerFeatures {
     return all;
   }
 
+  /**
+   * Asks every member but this node now; true only if each answers with `feature`. For an entry
+   * that is never urgent (TOKENOPTIONS): a member that is down keeps its last yes in allHave, and
+   * may come back on an older build and stop at the entry (a rollback in place).
+   */
+  async confirm(feature: Feature, members: readonly NodeId[]): Promise<boolean> {
+    const answers = await Promise.all(members.filter((id) => id !== this.o.selfId).map(async (id) => {
+      const addr = this.o.addressOf(id);
+      if (addr === undefined) return false;
+      try {
+        const reply = await this.o.probe(addr);
+        if (reply.nodeId !== id) return false;
+        const said: unknown[] = Array.isArray(reply.features) ? reply.features : [];
+        this.learn(id, FEATURES.filter((f) => said.includes(f)));
+        return said.includes(feature);
+      } catch {
+        return false;
+      }
+    }));
+    return answers.every((yes) => yes);
+  }
+
   private ask(id: NodeId): void {
     const now = this.nowMs();
     if (this.asking.has(id) || (this.nextAskMs.get(id) ?? 0) > now) return;

@@ -8,7 +8,7 @@ import type { Engine } from '../server/engine.ts';
 import { errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
 import type { Members } from './members.ts';
 import type { Feature, PeerFeatures } from './peer-features.ts';
-import { storedTokenOptions } from '../state-machine/token-options.ts';
+import { TOKEN_OPTIONS_REFUSED, isTokenOptions, storedTokenOptions } from '../state-machine/token-options.ts';
 import type { RaftNode } from './raft-node.ts';
 
 export interface RaftEngineDeps {
@@ -61,9 +61,7 @@ export class RaftEngine implements Engine {
       if (command.part !== undefined) return Promise.resolve(errorResult(ErrorCode.TRY_AGAIN, 'INCS parts wait until every member of this shard is known to run a version that applies them; retry the same command'));
       return Promise.resolve(errorResult(ErrorCode.FEATURE_OFF, 'INCS is off on this shard until every member is known to run a version that applies it; nothing was taken, send the INCs one at a time'));
     }
-    if (command.type === 'cluster' && command.op === 'tokenoptions' && !this.allHave(node, 'tokenoptions')) {
-      return Promise.resolve(errorResult(ErrorCode.FEATURE_OFF, 'TOKENOPTIONS is off on this shard until every member is known to run a version that applies it'));
-    }
+    if (isTokenOptions(command)) return Promise.resolve(TOKEN_OPTIONS_REFUSED);
     return node.execute(command);
   }
 

@@ -37,6 +37,10 @@ export class TokenOptionsSync {
     if (sameTokenOptions(stored, this.d.flags)) return;
     this.proposing = true;
     try {
+      // Every member asked now, not only known to have said yes once: one that is down may come
+      // back on an older build (peer-features.ts confirm).
+      if (!(await this.d.features.confirm('tokenoptions', [...st.conf.voters, ...st.conf.learners]))) return;
+      if (node.status().role !== 'leader') return;
       const r = await node.execute({ type: 'cluster', op: 'tokenoptions', ...this.d.flags });
       const was = stored === null ? 'none stored' : `were ${stored.tokenRetentionMs} ms / ${stored.tokensMax}`;
       if (r.type === 'ok') this.d.log(`token options of the shard set to this node's: retention ${this.d.flags.tokenRetentionMs} ms, at most ${this.d.flags.tokensMax} tokens (${was})`);

@@ -21,6 +21,7 @@ import {
 } from '../state-machine/index.ts';
 import type { Engine } from '../server/engine.ts';
 import { growsState, noSpaceMessage, type DiskGuard } from '../disk/disk-guard.ts';
+import { TOKEN_OPTIONS_REFUSED, isTokenOptions } from '../state-machine/token-options.ts';
 
 export interface ExecutorOptions {
   /** Commands waiting for the writer beyond which new ones get BUSY. Default 100,000. */
@@ -63,6 +64,7 @@ export class SingleExecutor implements Engine {
   execute(command: Command): Promise<CommandResult> {
     const refusal = this.refusal();
     if (refusal !== undefined) return Promise.resolve(refusal);
+    if (isTokenOptions(command)) return Promise.resolve(TOKEN_OPTIONS_REFUSED);
     const disk = this.options.disk;
     if (disk !== undefined && growsState(command) && disk.low()) return Promise.resolve(errorResult(ErrorCode.NO_SPACE, noSpaceMessage(disk)));
     return new Promise((resolve) => {

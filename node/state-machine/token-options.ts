@@ -14,6 +14,8 @@
 import { getMeta, setMeta } from './meta.ts';
 import type { KvReader, KvTxn } from './kv.ts';
 import type { ResolvedOptions } from './options.ts';
+import { ErrorCode } from '../../shared/errors.ts';
+import { errorResult, type Command, type CommandResult } from './command.ts';
 
 export interface StoredTokenOptions {
   readonly tokenRetentionMs: number;
@@ -45,3 +47,15 @@ export function effectiveOptions(kv: KvReader, flags: ResolvedOptions, last: { o
 export function sameTokenOptions(a: StoredTokenOptions | null, b: StoredTokenOptions): boolean {
   return a !== null && a.tokenRetentionMs === b.tokenRetentionMs && a.tokensMax === b.tokensMax;
 }
+
+export function isTokenOptions(command: Command): boolean {
+  return command.type === 'cluster' && command.op === 'tokenoptions';
+}
+
+/**
+ * What a client sending CLUSTER TOKENOPTIONS gets: only a shard's leader proposes it, from its
+ * flags (a client's values were undone by the leader a second later, but the tokens they evicted
+ * stayed forgotten; on a single node they overrode the flags for good: a review).
+ */
+export const TOKEN_OPTIONS_REFUSED: CommandResult = errorResult(ErrorCode.SYNTAX,
+  "CLUSTER TOKENOPTIONS is not taken from clients: a shard's leader proposes it from its --tokens-max and --token-retention-ms");

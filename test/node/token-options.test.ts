@@ -9,6 +9,9 @@ import test from 'ava';
 import { MemoryKv, StateMachine, decodeCommand, encodeCommand, parseCommand, type CommandResult, type StateMachineOptions } from '../../node/state-machine/index.ts';
 import { setTokenOptions, storedTokenOptions } from '../../node/state-machine/token-options.ts';
 import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
+import { startDev } from '../helpers/dev-process.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { RespClient, encodeRequest } from '../helpers/resp-client.ts';
 
 const show = (r: CommandResult): string => (r.type === 'error' ? r.code : r.type === 'int' ? `${r.value}` : r.type);
 const T0 = 1_700_000_000_000;
@@ -84,4 +87,19 @@ test('CLUSTER TOKENOPTIONS takes two positive integers', (t) => {
     t.throws(() => parse(['CLUSTER', 'TOKENOPTIONS', ...bad]), { message: /positive integer|wrong number/ });
   }
   t.deepEqual(parse(['CLUSTER', 'TOKENOPTIONS', '60000', '5']), { type: 'cluster', op: 'tokenoptions', tokenRetentionMs: 60_000, tokensMax: 5 });
+});
+
+test('a client cannot send CLUSTER TOKENOPTIONS: on a single node it would override the flags for good (a review)', async (t) => {
+  const dev = await startDev(t, await tempDir(t), ['--tokens-max', '1000']);
+  const call = async (...args: string[]): Promise<string> => {
+    const c = await RespClient.connect(dev.port);
+    try {
+      c.write(encodeRequest(...args));
+      return (await c.next(2000)).trim();
+    } finally {
+      c.socket.destroy();
+    }
+  };
+  t.regex(await call('CLUSTER', 'TOKENOPTIONS', '86400000', '1'), /^-ERR .*not taken from clients/);
+  t.deepEqual([await call('INC', 'b', 's', 'ID', 'a'), await call('INC', 'b', 's', 'ID', 'b'), await call('INC', 'b', 's', 'ID', 'a')], [':1', ':2', ':1']);
 });

@@ -57,7 +57,8 @@ test('a node restarted with another --tokens-max: the shard applies one set of o
     t.is(await inc(leader, 'ID', `tok${i}`), `:${i}`);
     numbers.push(BigInt(i));
   }
-  void L;
+  // Only a leader proposes them: a client's values are refused, nothing evicted.
+  t.regex(await command(L, ['CLUSTER', 'TOKENOPTIONS', '1', '1'], 5000), /^-ERR .*not taken from clients/);
   let infos = await allApplied(c, leader);
   t.deepEqual(infos.map((i) => i.tokens), ['4', '4', '4'], 'the odd node applies the founder\'s options, not its flag');
   t.deepEqual(infos.map((i) => i.tokens_max), ['1000000', '1000000', '1000000']);
@@ -108,3 +109,36 @@ test('every node restarted with a new --tokens-max, one rebuilding its state fro
     t.is((await command(c.nodes[target]!.port, ['INC', 'b', 's', 'ID', 'tok1'], 5000)).trim(), ':1', `retry on node ${target}`);
   }
 });
+
+test('a leader sets the shard\'s options only while every member answers that it can apply the entry: one that is down may come back on an older build (a review)', async (t) => {
+  t.timeout(120_000);
+  const c = await Cluster.start(t, { size: 3 });
+  const first = await c.waitForLeader(3);
+  const [down, other] = [0, 1, 2].filter((i) => i !== first) as [number, number];
+  await until('options stored', 10_000, async () => (await c.info(first))?.tokens_max === '1000000');
+  // `other` restarts with another flag, then `down` stops, then `other` leads.
+  await restart(c, other, ['--tokens-max', '7']);
+  await until('the restarted node follows', 30_000, async () => (await c.info(other, 500))?.role === 'follower');
+  await sleep(2500); // `other` has asked every member for its features (every second): all said yes
+  const child = c.nodes[down]!.child!;
+  c.kill(down, 'SIGTERM');
+  await once(child, 'exit');
+  await leadOn2(c, other, [first, other]);
+  await sleep(3000);
+  t.is((await c.info(other))?.tokens_max, '1000000', 'not set while a member is down');
+  c.spawn(down);
+  await until('set once every member answers', 20_000, async () => (await c.info(other))?.tokens_max === '7');
+  const infos = await allApplied(c, other);
+  t.deepEqual(infos.map((i) => i.tokens_max), ['7', '7', '7']);
+});
+
+/** leadOn among the live nodes only (a 3-node shard with one down). */
+async function leadOn2(c: Cluster, i: number, live: readonly number[]): Promise<void> {
+  const id = (await c.info(i))!.node_id!;
+  await until(`node ${i} leads`, 20_000, async () => {
+    if ((await c.info(i))?.role === 'leader') return true;
+    const lead = await c.waitForLeader(3, 5000, [...live]);
+    await command(c.nodes[lead]!.port, ['SEQDB.TRANSFER', id], 6000).catch(() => '');
+    return (await c.info(i))?.role === 'leader';
+  });
+}
