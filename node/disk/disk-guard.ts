@@ -61,6 +61,16 @@ export class DiskGuard {
     return this.isLow;
   }
 
+  /** The free bytes now (a fresh read; for a decision about one large write). Infinity when off or unreadable. */
+  freeBytesNow(): number {
+    if (this.reserveBytes === 0) return Number.POSITIVE_INFINITY;
+    try {
+      return this.freeOf(this.o.path);
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
+  }
+
   /** INFO fields. */
   info(): Record<string, number> {
     this.low();

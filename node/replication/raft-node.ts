@@ -57,6 +57,13 @@ export interface RaftNodeDeps {
 
 /** A leader whose disk is low hands its leadership over at most this often (all low: no ping-pong). */
 const DISK_HANDOVER_PAUSE_MS = 10_000;
+/** A peer's word that its disk is low holds this long (it repeats it every second while it is). */
+const PEER_DISK_LOW_TTL_MS = 3000;
+
+/** An entry with client data: a normal entry that is not a new leader's empty one. */
+function carriesData(e: { readonly type: number; readonly data: Uint8Array }): boolean {
+  return e.type === EntryType.Normal && e.data.length > 0;
+}
 
 export class RaftNode {
   readonly id: NodeId;
@@ -81,6 +88,10 @@ export class RaftNode {
   private readonly snapshots: LocalSnapshots;
   private idleWaiters: (() => void)[] = [];
   private diskHandOverMs = Number.NEGATIVE_INFINITY;
+  /** Bytes of client data a follower still takes while its disk is low (dropsForDisk). */
+  private diskLowBudgetBytes = 0;
+  /** Peers that said their disk is low, until when that holds without a new word. */
+  private readonly peerDiskLowUntil = new Map<NodeId, number>();
   /** Appends and snapshots from the leader dropped while the disk was low (INFO). */
   private diskDropped = 0;
 
@@ -301,15 +312,38 @@ export class RaftNode {
   }
 
   /**
-   * A write that would grow the state, on a node whose disk is under its reserve: refused with
-   * nothing taken. A leader first hands its leadership to a caught-up voter (whose disk may be
-   * fine), and until that settles the write is asked again (TRYAGAIN, which routers retry).
+   * A write that would grow the state while this node's disk, or those of too many voters, is
+   * under its reserve: refused with nothing taken. A leader whose own disk is low first hands its
+   * leadership to a caught-up voter with space, and until that settles the write is asked again
+   * (TRYAGAIN, which routers retry). With fewer than a quorum of voters with space the write could
+   * not commit (their followers drop it): it would time out AMBIGUOUS and apply once space came
+   * back (a review), so it is refused now.
    */
   private diskRefusal(command: Command): CommandResult | null {
     const disk = this.d.disk;
-    if (disk === undefined || !growsState(command) || !disk.low()) return null;
-    if (this.handOverForDisk()) return errorResult(ErrorCode.TRY_AGAIN, 'leadership is moving off this node (its disk is under the reserve); retry');
-    return errorResult(ErrorCode.NO_SPACE, noSpaceMessage(disk));
+    if (disk === undefined || !growsState(command)) return null;
+    const selfLow = disk.low();
+    if (!selfLow && this.peerDiskLowUntil.size === 0) return null;
+    if (selfLow && this.handOverForDisk()) return errorResult(ErrorCode.TRY_AGAIN, 'leadership is moving off this node (its disk is under the reserve); retry');
+    if (selfLow) return errorResult(ErrorCode.NO_SPACE, noSpaceMessage(disk));
+    const voters = this.raw.status().conf.voters;
+    const withSpace = voters.filter((id) => id === this.id || !this.peerDiskLow(id)).length;
+    if (withSpace > voters.length / 2) return null;
+    return errorResult(ErrorCode.NO_SPACE, `the disks of ${voters.length - withSpace} of ${voters.length} voters of this shard are under their reserve; nothing was taken, free space to resume`);
+  }
+
+  /** A peer's disk is low (it says so every second while it is, disk-report.ts), or back to normal. */
+  peerDisk(id: NodeId, low: boolean): void {
+    if (low) this.peerDiskLowUntil.set(id, Date.now() + PEER_DISK_LOW_TTL_MS);
+    else this.peerDiskLowUntil.delete(id);
+  }
+
+  private peerDiskLow(id: NodeId): boolean {
+    const until = this.peerDiskLowUntil.get(id);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.peerDiskLowUntil.delete(id);
+    return false;
   }
 
   /** Whether leadership is on its way to another voter (started now or earlier). */
@@ -323,7 +357,7 @@ export class RaftNode {
     let best = -1;
     for (const id of st.conf.voters) {
       const pr = st.progress?.[id];
-      if (id === this.id || pr === undefined || !pr.recentActive || pr.match <= best) continue;
+      if (id === this.id || pr === undefined || !pr.recentActive || pr.match <= best || this.peerDiskLow(id)) continue;
       to = id;
       best = pr.match;
     }
@@ -336,13 +370,35 @@ export class RaftNode {
   }
 
   /**
-   * While the disk is low a follower takes no new log entries or snapshots (as if they were
-   * lost: the leader sends them again later); heartbeats and votes still count, so the shard
-   * goes on with the other nodes and this one catches up once space is freed.
+   * While the disk is low a follower takes log entries that carry client data only up to a budget
+   * (an eighth of the reserve per low spell), and no snapshot; the rest is dropped as if lost (the
+   * leader sends it again later). Heartbeats, votes, a new leader's empty entry and conf changes
+   * always count. So the shard goes on with the other nodes; and when most nodes are low (the
+   * leader then refuses new writes), the tail that was in flight still reaches a quorum, so a new
+   * leader can commit its term, which reads need (a review saw reads stop without it). A snapshot
+   * is also dropped when the disk could not hold two more copies of it above the reserve (the
+   * stored image and the state imported from it; the spooled copy is already on disk): a review
+   * saw one fill the disk.
    */
   private dropsForDisk(m: Message): boolean {
-    if (!((m.type === 'app' && m.entries.length > 0) || m.type === 'snap')) return false;
-    if (this.d.disk?.low() !== true) return false;
+    const disk = this.d.disk;
+    if (disk === undefined) return false;
+    if (m.type === 'snap' && m.snapshot !== undefined) {
+      const bytes = isChunked(m.snapshot) ? m.snapshot.bytes : m.snapshot.data.length;
+      if (!disk.low() && disk.freeBytesNow() >= disk.reserveBytes + 2 * bytes) return false;
+    } else if (m.type !== 'app' || !m.entries.some(carriesData)) {
+      return false;
+    } else if (!disk.low()) {
+      this.diskLowBudgetBytes = disk.reserveBytes / 8;
+      return false;
+    } else {
+      let bytes = 0;
+      for (const e of m.entries) bytes += e.data.length;
+      if (bytes <= this.diskLowBudgetBytes) {
+        this.diskLowBudgetBytes -= bytes;
+        return false;
+      }
+    }
     this.diskDropped++;
     return true;
   }

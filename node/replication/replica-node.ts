@@ -26,6 +26,7 @@ import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { internalDialOptions } from '../../shared/security/internal-options.ts';
 import { DiskGuard, mib } from '../disk/disk-guard.ts';
 import { TokenOptionsSync } from './token-options-sync.ts';
+import { DiskReport } from './disk-report.ts';
 import { setTokenOptions, type StoredTokenOptions } from '../state-machine/token-options.ts';
 
 export interface ReplicaNodeOptions {
@@ -93,10 +94,15 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   const disk = new DiskGuard({
     path: o.dataDir,
     ...(o.diskReserveBytes !== undefined ? { reserveBytes: o.diskReserveBytes } : {}),
-    onChange: (low, free) => log(low
-      ? `disk space low: ${mib(free)} MiB free under ${o.dataDir} (reserve ${mib(disk.reserveBytes)} MiB): writes refused (NOSPACE), no log entries taken from the leader, no snapshots`
-      : `disk space back: ${mib(free)} MiB free under ${o.dataDir}: writes and replication resume`),
+    onChange: (low, free) => {
+      log(low
+        ? `disk space low: ${mib(free)} MiB free under ${o.dataDir} (reserve ${mib(disk.reserveBytes)} MiB): writes refused (NOSPACE), no log entries taken from the leader, no snapshots`
+        : `disk space back: ${mib(free)} MiB free under ${o.dataDir}: writes and replication resume`);
+      // Not from inside the guard's own check: the report reads the guard again.
+      queueMicrotask(() => diskReport.tick());
+    },
   });
+  const diskReport = new DiskReport({ disk, node: () => node, request: (addr, c, ms) => transport.request(addr, c, ms) });
   let advertise = `${o.host}:${o.port}`;
   const members = new Members(nodeId, advertise);
   let node: RaftNode | null = null;
@@ -155,6 +161,10 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     switch (c.op) {
       case 'probe':
         return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null, features: features.announced() };
+      case 'disk':
+        // A follower's disk is low, or back (disk-report.ts): the leader's write refusals count it.
+        node?.peerDisk(_from.nodeId, c.low === true);
+        return { ok: true };
       case 'join': {
         if (typeof c.nodeId !== 'string' || typeof c.addr !== 'string') return { error: 'join needs nodeId and addr' };
         if (!node || !st) return { retry: 'not part of a shard yet' };
@@ -245,6 +255,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     const conf = node?.status().conf;
     if (conf === undefined || stopped) return;
     features.allHave('incs', [...conf.voters, ...conf.learners]);
+    diskReport.tick();
     void tokenOptions.check().catch((err: Error) => log(`setting the token options failed: ${err.message}`));
   }, 1000);
   learnFeatures.unref();
