@@ -29,8 +29,10 @@ export interface DevClusterOptions {
   readonly nodeArgs?: readonly string[];
   readonly log?: (line: string) => void;
   /**
-   * Password, cluster secret, TLS and idle timeout for the router and every node. Secrets reach
-   * the nodes through their environment, not argv. Without a cluster secret, one is generated.
+   * Password, cluster secret and TLS for the router and every node; idle timeout, TCP keepalive
+   * and client limit for the router only (a node's clients are the router; nodes keep their
+   * defaults). Secrets reach the nodes through their environment, not argv. Without a cluster
+   * secret, one is generated.
    */
   readonly security?: SecuritySettings;
   /** Node k (0-based, in port order) gets `--admin-port nodeAdminBasePort + 1 + k`. Default: no admin ports. */

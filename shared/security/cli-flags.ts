@@ -28,7 +28,7 @@ export const SECURITY_USAGE = `Security:
   --timeout <s>              close clients idle this many seconds (default 0 = never)
   --tcp-keepalive <s>        TCP keepalive of client connections after this many idle seconds,
                              so that a client whose host vanished is closed (default 300, as
-                             Redis; 0 off)
+                             Redis; then the system's probes, Linux: 9 every 75 s; 0 off)
   --maxclients <n>           client connections beyond which new ones get -BUSY (default
                              10000; a hostile half-sent request costs ~125 KB each)`;
 
