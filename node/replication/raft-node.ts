@@ -26,7 +26,7 @@ import { Proposals, promoteCaughtUpLearner, proposeErrorResult } from './proposa
 import { restoreStateFromSnapshot } from './snapshot-image.ts';
 import { removalRefusal } from './reconfig-check.ts';
 import { isChunked } from './snapshot-images.ts';
-import { releaseSnapshot } from './snapshot-spool.ts';
+import { isDiscarded, releaseSnapshot } from './snapshot-spool.ts';
 import { WriteBatch, distribute, type BatchedWrite } from './write-batch.ts';
 import { encodeBatch } from '../state-machine/batch-codec.ts';
 import { ApplyPipeline, splitCommitted } from './apply-pipeline.ts';
@@ -88,6 +88,9 @@ export class RaftNode {
   private readonly snapshots: LocalSnapshots;
   private idleWaiters: (() => void)[] = [];
   private diskHandOverMs = Number.NEGATIVE_INFINITY;
+  /** The term this node last led, and since when (leadingForMs). */
+  private leaderTerm = 0;
+  private leaderSinceMs = 0;
   /** Bytes of client data a follower still takes while its disk is low (dropsForDisk). */
   private diskLowBudgetBytes = 0;
   /** Peers that said their disk is low, until when that holds without a new word. */
@@ -324,7 +327,9 @@ export class RaftNode {
     if (disk === undefined || !growsState(command)) return null;
     const selfLow = disk.low();
     if (!selfLow && this.peerDiskLowUntil.size === 0) return null;
-    if (selfLow && this.handOverForDisk()) return errorResult(ErrorCode.TRY_AGAIN, 'leadership is moving off this node (its disk is under the reserve); retry');
+    if (selfLow && (this.handOverForDisk() || this.leadingForMs() < PEER_DISK_LOW_TTL_MS)) {
+      return errorResult(ErrorCode.TRY_AGAIN, 'leadership is moving off this node (its disk is under the reserve); retry');
+    }
     if (selfLow) return errorResult(ErrorCode.NO_SPACE, noSpaceMessage(disk));
     const voters = this.raw.status().conf.voters;
     const withSpace = voters.filter((id) => id === this.id || !this.peerDiskLow(id)).length;
@@ -346,13 +351,28 @@ export class RaftNode {
     return false;
   }
 
-  /** Whether leadership is on its way to another voter (started now or earlier). */
+  /** How long this node has led in its current term (0 when it does not lead). */
+  private leadingForMs(): number {
+    const st = this.raw.status();
+    if (st.role !== 'leader') return 0;
+    if (this.leaderTerm !== st.term) {
+      this.leaderTerm = st.term;
+      this.leaderSinceMs = Date.now();
+    }
+    return Date.now() - this.leaderSinceMs;
+  }
+
+  /**
+   * Whether leadership is on its way to another voter (started now or earlier). Not in a term's
+   * first seconds: the followers' words about their disks (every second, to the leader) must have
+   * come, or two low nodes pass the leadership back and forth (a review's test saw it).
+   */
   private handOverForDisk(): boolean {
     const st = this.raw.status();
     if (st.role !== 'leader') return false;
     if (st.leadTransferee !== null) return true;
     const now = Date.now();
-    if (now - this.diskHandOverMs < DISK_HANDOVER_PAUSE_MS) return false;
+    if (this.leadingForMs() < PEER_DISK_LOW_TTL_MS || now - this.diskHandOverMs < DISK_HANDOVER_PAUSE_MS) return false;
     let to: NodeId | null = null;
     let best = -1;
     for (const id of st.conf.voters) {
@@ -381,6 +401,10 @@ export class RaftNode {
    * saw one fill the disk.
    */
   private dropsForDisk(m: Message): boolean {
+    if (m.snapshot !== undefined && isDiscarded(m.snapshot)) {
+      this.diskDropped++;
+      return true;
+    }
     const disk = this.d.disk;
     if (disk === undefined) return false;
     if (m.type === 'snap' && m.snapshot !== undefined) {

@@ -140,7 +140,8 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     onPeerGone: (id) => node?.peerGone(id),
     onSnapshotSent: (id, ok) => node?.reportSnapshot(id, ok),
     // A received snapshot image goes to a file as it arrives, never whole into memory.
-    codec: { snapshotSink: spoolSinks(o.dataDir) },
+    // Only with room for it and the two copies installing it makes (stored image, imported state).
+    codec: { snapshotSink: spoolSinks(o.dataDir, (bytes) => !disk.low() && disk.freeBytesNow() >= disk.reserveBytes + 3 * bytes) },
     log,
     // The cluster secret and TLS of the client server guard peer traffic too (shared/security/).
     ...(o.server?.security?.clusterSecret !== undefined ? { clusterSecret: new ClusterSecret(o.server.security.clusterSecret) } : {}),

@@ -38,12 +38,42 @@ function closeFile(file: SpoolFile): void {
 
 const unreleased = new FinalizationRegistry<SpoolFile>(closeFile);
 
-/** Sinks spooling into `dir` (created; spool files a crash left between open and unlink are removed). */
-export function spoolSinks(dir: string): (bytes: number) => SnapshotSink {
+/**
+ * Sinks spooling into `dir` (created; spool files a crash left between open and unlink are
+ * removed). An image for which `room(bytes)` says no (the disk guard: not enough space above the
+ * reserve) is read off the connection and discarded, never written: the driver then drops the
+ * message as lost (isDiscarded), and the leader sends it again later. Refusing it on the
+ * connection instead would close the leader's link, which a follower reads as the leader gone.
+ */
+export function spoolSinks(dir: string, room: (bytes: number) => boolean = () => true): (bytes: number) => SnapshotSink {
   mkdirSync(dir, { recursive: true });
   for (const f of readdirSync(dir)) if (f.startsWith(PREFIX)) rmSync(join(dir, f), { force: true });
   let n = 0;
-  return (bytes) => spool(join(dir, `${PREFIX}${process.pid}-${n++}`), bytes);
+  return (bytes) => (room(bytes) ? spool(join(dir, `${PREFIX}${process.pid}-${n++}`), bytes) : discard(bytes));
+}
+
+const DISCARDED = Symbol('discarded snapshot');
+
+/** Whether a received image was discarded for lack of room (spoolSinks `room`). */
+export function isDiscarded(s: Snapshot): boolean {
+  return (s as { [DISCARDED]?: true })[DISCARDED] === true;
+}
+
+function discard(bytes: number): SnapshotSink {
+  let written = 0;
+  const gone = (): never => {
+    throw new Error('snapshot image discarded: no room on disk');
+  };
+  return {
+    write(chunk: Uint8Array): void {
+      written += chunk.length;
+    },
+    finish(meta: SnapshotMeta): Snapshot {
+      if (written !== bytes) throw new Error(`received ${written} of ${bytes} snapshot bytes`);
+      return { meta, bytes, [DISCARDED]: true, chunks: gone, get data(): Uint8Array { return gone(); }, release(): void {} } as SpooledSnapshot;
+    },
+    abort(): void {},
+  };
 }
 
 function spool(path: string, bytes: number): SnapshotSink {
