@@ -41,6 +41,8 @@ export class DiskGuard {
   private isLow = false;
   /** The last reading (-1 before the first, or when the guard is off). */
   private lastFreeBytes = -1;
+  /** Bytes admitted since the last reading (admits). */
+  private sinceReadBytes = 0;
 
   constructor(private readonly o: DiskGuardOptions) {
     this.reserveBytes = o.reserveBytes ?? DISK_RESERVE_BYTES_DEFAULT;
@@ -59,6 +61,33 @@ export class DiskGuard {
       this.read();
     }
     return this.isLow;
+  }
+
+  /**
+   * Whether `bytes` more may be written and stay above the reserve, counting what was admitted
+   * since the last reading (counted when yes). The file system is read again when the estimate
+   * falls short or a quarter of the reserve was admitted since: a reading every 100 ms alone let a
+   * follower catching up write past the reserve to a full disk between two readings (a review saw
+   * it killed by SIGBUS). Always yes when off or unreadable.
+   */
+  admits(bytes: number): boolean {
+    if (this.reserveBytes === 0) return true;
+    if (this.low()) return false;
+    if (this.lastFreeBytes < 0) return true;
+    if (this.lastFreeBytes - this.sinceReadBytes - bytes < this.reserveBytes || this.sinceReadBytes >= this.reserveBytes / 4) {
+      this.nextCheckMs = this.nowMs() + this.checkMs;
+      this.read();
+      if (this.isLow || (this.lastFreeBytes >= 0 && this.lastFreeBytes - bytes < this.reserveBytes)) return false;
+    }
+    this.sinceReadBytes += bytes;
+    return true;
+  }
+
+  /** The free bytes as last read (read again when due), less what was admitted since. Infinity when off or unreadable. */
+  freeBytes(): number {
+    if (this.reserveBytes === 0) return Number.POSITIVE_INFINITY;
+    this.low();
+    return this.lastFreeBytes < 0 ? Number.POSITIVE_INFINITY : this.lastFreeBytes - this.sinceReadBytes;
   }
 
   /** The free bytes now (a fresh read; for a decision about one large write). Infinity when off or unreadable. */
@@ -85,6 +114,7 @@ export class DiskGuard {
       return; // the data dir is checked by its own writes; keep the last state
     }
     this.lastFreeBytes = free;
+    this.sinceReadBytes = 0;
     const low = this.isLow ? free < this.reserveBytes * 2 : free < this.reserveBytes;
     if (low === this.isLow) return;
     this.isLow = low;

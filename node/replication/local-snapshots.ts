@@ -29,6 +29,12 @@ export interface LocalSnapshotDeps {
    * state); a requested one is refused with NO_SPACE. Default: never.
    */
   readonly paused?: () => boolean;
+  /**
+   * Whether an image of about this many bytes fits on the disk above its reserve; without room
+   * no snapshot is taken (a requested one is refused with NO_SPACE): a review saw one fail its
+   * write with ENOSPC, which stops the node. Default: always.
+   */
+  readonly room?: (bytes: number) => boolean;
 }
 
 export class LocalSnapshots {
@@ -61,12 +67,13 @@ export class LocalSnapshots {
   /** Starts a snapshot in the background if one is due or wanted and none is running. */
   async maybeTake(): Promise<void> {
     const { applier, storage } = this.d;
-    if (this.running === null && this.d.paused?.() === true) {
-      for (const w of this.waiters.splice(0)) w(new SeqError(ErrorCode.NO_SPACE, 'no snapshot while the disk is under its reserve'));
-      return;
-    }
     const due = applier.snapshotDue(storage.snapshotMeta().index, this.entriesMin, this.lastBytes);
     if ((!due && this.waiters.length === 0) || this.running !== null) return;
+    // The next image is at most the pages the state fills now (read only when one is due).
+    if (this.d.paused?.() === true || (this.d.room !== undefined && !this.d.room(this.d.store.usedBytes()))) {
+      for (const w of this.waiters.splice(0)) w(new SeqError(ErrorCode.NO_SPACE, 'no snapshot while the disk has no room for one above its reserve'));
+      return;
+    }
     await applier.drain();
     // Not while the state is ahead of our own log (a leader's writes in flight) or of the
     // core's applied index (entries re-delivered after a restart): the compaction would drop

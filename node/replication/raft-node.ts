@@ -55,8 +55,10 @@ export interface RaftNodeDeps {
   readonly disk?: DiskGuard;
 }
 
-/** A leader whose disk is low hands its leadership over at most this often (all low: no ping-pong). */
+/** A leader whose disk is low hands its leadership to one voter at most this often (all low: no ping-pong). */
 const DISK_HANDOVER_PAUSE_MS = 10_000;
+/** A low follower still takes this fraction of its reserve in client data per low spell (dropsForDisk). */
+const LOW_BUDGET_PER_RESERVE = 64;
 /** A peer's word that its disk is low holds this long (it repeats it every second while it is). */
 const PEER_DISK_LOW_TTL_MS = 3000;
 
@@ -87,12 +89,15 @@ export class RaftNode {
   private failed: SeqError | null = null;
   private readonly snapshots: LocalSnapshots;
   private idleWaiters: (() => void)[] = [];
-  private diskHandOverMs = Number.NEGATIVE_INFINITY;
+  /** When leadership was last handed to each voter for a low disk (a pause per target). */
+  private readonly diskHandOverMs = new Map<NodeId, number>();
   /** The term this node last led, and since when (leadingForMs). */
   private leaderTerm = 0;
   private leaderSinceMs = 0;
   /** Bytes of client data a follower still takes while its disk is low (dropsForDisk). */
   private diskLowBudgetBytes = 0;
+  /** The disk was low at the last append with client data (a new spell resets the budget). */
+  private diskLowSpell = false;
   /** Peers that said their disk is low, until when that holds without a new word. */
   private readonly peerDiskLowUntil = new Map<NodeId, number>();
   /** Appends and snapshots from the leader dropped while the disk was low (INFO). */
@@ -129,6 +134,7 @@ export class RaftNode {
       onFailed: (err) => this.fail(err),
       onSettled: () => this.schedule(),
       paused: () => this.d.disk?.low() === true,
+      room: (bytes) => this.d.disk === undefined || this.d.disk.freeBytes() >= this.d.disk.reserveBytes + bytes,
     }, t.snapshotEntries ?? 10_000);
     // Entries are applied while the hard state carrying their commit index may still be in
     // flight (see handleReady): after a crash the applied index can exceed the stored commit.
@@ -204,7 +210,8 @@ export class RaftNode {
         this.schedule();
       });
     }
-    const diskRefusal = this.diskRefusal(command);
+    const bytes = encodeCommand(command, now);
+    const diskRefusal = this.diskRefusal(command, bytes.length);
     if (diskRefusal) return Promise.resolve(diskRefusal);
     if (this.writesWaiting >= this.pendingMax) return Promise.resolve(errorResult(ErrorCode.BUSY, 'too many pending writes'));
     this.writesWaiting++;
@@ -212,7 +219,6 @@ export class RaftNode {
       this.writesWaiting--;
       return r;
     };
-    const bytes = encodeCommand(command, now);
     if (command.type === 'inc' || command.type === 'incs' || command.type === 'set') {
       if (!this.batch.fits(bytes.length)) this.flushWrites();
       this.schedule();
@@ -322,19 +328,25 @@ export class RaftNode {
    * not commit (their followers drop it): it would time out AMBIGUOUS and apply once space came
    * back (a review), so it is refused now.
    */
-  private diskRefusal(command: Command): CommandResult | null {
+  private diskRefusal(command: Command, bytes: number): CommandResult | null {
     const disk = this.d.disk;
     if (disk === undefined || !growsState(command)) return null;
-    const selfLow = disk.low();
+    // Its log, then its state: about three times the entry's bytes.
+    const selfLow = !disk.admits(3 * bytes);
     if (!selfLow && this.peerDiskLowUntil.size === 0) return null;
     if (selfLow && (this.handOverForDisk() || this.leadingForMs() < PEER_DISK_LOW_TTL_MS)) {
       return errorResult(ErrorCode.TRY_AGAIN, 'leadership is moving off this node (its disk is under the reserve); retry');
     }
     if (selfLow) return errorResult(ErrorCode.NO_SPACE, noSpaceMessage(disk));
     const voters = this.raw.status().conf.voters;
-    const withSpace = voters.filter((id) => id === this.id || !this.peerDiskLow(id)).length;
+    // A voter not heard from lately cannot take the write either: counted as having space, one
+    // voter down and one low left writes to time out AMBIGUOUS (a review).
+    const now = Date.now();
+    // (Not the removal check's half election timeout: a busy loop can be that slow to read.)
+    const heard = (id: NodeId): boolean => this.d.heardMs === undefined || now - this.d.heardMs(id) <= PEER_DISK_LOW_TTL_MS;
+    const withSpace = voters.filter((id) => id === this.id || (!this.peerDiskLow(id) && heard(id))).length;
     if (withSpace > voters.length / 2) return null;
-    return errorResult(ErrorCode.NO_SPACE, `the disks of ${voters.length - withSpace} of ${voters.length} voters of this shard are under their reserve; nothing was taken, free space to resume`);
+    return errorResult(ErrorCode.NO_SPACE, `${voters.length - withSpace} of the ${voters.length} voters of this shard are under their disk reserve or not heard from; nothing was taken, free space to resume`);
   }
 
   /** A peer's disk is low (it says so every second while it is, disk-report.ts), or back to normal. */
@@ -372,17 +384,18 @@ export class RaftNode {
     if (st.role !== 'leader') return false;
     if (st.leadTransferee !== null) return true;
     const now = Date.now();
-    if (this.leadingForMs() < PEER_DISK_LOW_TTL_MS || now - this.diskHandOverMs < DISK_HANDOVER_PAUSE_MS) return false;
+    if (this.leadingForMs() < PEER_DISK_LOW_TTL_MS) return false;
     let to: NodeId | null = null;
     let best = -1;
     for (const id of st.conf.voters) {
       const pr = st.progress?.[id];
       if (id === this.id || pr === undefined || !pr.recentActive || pr.match <= best || this.peerDiskLow(id)) continue;
+      if (now - (this.diskHandOverMs.get(id) ?? Number.NEGATIVE_INFINITY) < DISK_HANDOVER_PAUSE_MS) continue;
       to = id;
       best = pr.match;
     }
     if (to === null) return false;
-    this.diskHandOverMs = now;
+    this.diskHandOverMs.set(to, now);
     this.d.log(`disk under the reserve: handing leadership to ${to}`);
     this.raw.transferLeadership(to);
     this.schedule();
@@ -391,7 +404,7 @@ export class RaftNode {
 
   /**
    * While the disk is low a follower takes log entries that carry client data only up to a budget
-   * (an eighth of the reserve per low spell), and no snapshot; the rest is dropped as if lost (the
+   * (1/64 of the reserve per low spell: the tail in flight when it went low), and no snapshot; the rest is dropped as if lost (the
    * leader sends it again later). Heartbeats, votes, a new leader's empty entry and conf changes
    * always count. So the shard goes on with the other nodes; and when most nodes are low (the
    * leader then refuses new writes), the tail that was in flight still reaches a quorum, so a new
@@ -413,9 +426,15 @@ export class RaftNode {
     } else if (m.type !== 'app' || !m.entries.some(carriesData)) {
       return false;
     } else if (!disk.low()) {
-      this.diskLowBudgetBytes = disk.reserveBytes / 8;
-      return false;
+      this.diskLowSpell = false;
+      // Its log, then its state: about three times the entries' bytes.
+      let bytes = 0;
+      for (const e of m.entries) bytes += e.data.length;
+      if (disk.admits(3 * bytes)) return false;
     } else {
+      // A new low spell (also one the node started in) gets a fresh budget (a review).
+      if (!this.diskLowSpell) this.diskLowBudgetBytes = disk.reserveBytes / LOW_BUDGET_PER_RESERVE;
+      this.diskLowSpell = true;
       let bytes = 0;
       for (const e of m.entries) bytes += e.data.length;
       if (bytes <= this.diskLowBudgetBytes) {

@@ -34,6 +34,11 @@ export interface ExecutorOptions {
   readonly disk?: DiskGuard;
 }
 
+/** What one write may add to the LMDB file at most (a copied page), for the disk guard's count. */
+const SINGLE_WRITE_BYTES_MAX = 4096;
+/** A transaction's own pages (branch pages, meta) on top of its writes' leaves. */
+const BATCH_OVERHEAD_BYTES = 64 * 1024;
+
 interface Pending {
   readonly command: Command;
   readonly timeMs: number;
@@ -66,7 +71,8 @@ export class SingleExecutor implements Engine {
     if (refusal !== undefined) return Promise.resolve(refusal);
     if (isTokenOptions(command)) return Promise.resolve(TOKEN_OPTIONS_REFUSED);
     const disk = this.options.disk;
-    if (disk !== undefined && growsState(command) && disk.low()) return Promise.resolve(errorResult(ErrorCode.NO_SPACE, noSpaceMessage(disk)));
+    // A page per write at most (commits share pages): the guard re-reads the disk before that adds up.
+    if (disk !== undefined && growsState(command) && !disk.admits(SINGLE_WRITE_BYTES_MAX)) return Promise.resolve(errorResult(ErrorCode.NO_SPACE, noSpaceMessage(disk)));
     return new Promise((resolve) => {
       this.queue.push({ command, timeMs: this.nowMs(), resolve });
       if (!this.running) void this.drain();
@@ -95,6 +101,21 @@ export class SingleExecutor implements Engine {
     return undefined;
   }
 
+  /**
+   * The writes of a batch beyond what the disk holds above its reserve, read fresh before each
+   * transaction (one statfs per fsync'ed commit), each write counted as a page: refused NOSPACE,
+   * nothing taken. A check when a command arrives alone let a pipelined burst, queued behind the
+   * writer, fill the disk (a review). Null when all fit.
+   */
+  private refusedForDisk(batch: readonly Pending[]): (CommandResult | undefined)[] | null {
+    const disk = this.options.disk;
+    if (disk === undefined) return null;
+    let room = Math.floor((disk.freeBytesNow() - disk.reserveBytes - BATCH_OVERHEAD_BYTES) / SINGLE_WRITE_BYTES_MAX);
+    if (room >= batch.length) return null;
+    const refusal = errorResult(ErrorCode.NO_SPACE, noSpaceMessage(disk));
+    return batch.map((p) => (growsState(p.command) && room-- <= 0 ? refusal : undefined));
+  }
+
   private async drain(): Promise<void> {
     this.running = true;
     try {
@@ -115,7 +136,8 @@ export class SingleExecutor implements Engine {
       if (!batch.some((p) => isWrite(p.command))) {
         return this.store.read((kv) => batch.map((p) => read(kv, p.command as Extract<Command, { type: 'get' }>)));
       }
-      return await this.store.write((txn) => batch.map((p) => this.machine.apply(txn, p.command, p.timeMs)));
+      const refused = this.refusedForDisk(batch);
+      return await this.store.write((txn) => batch.map((p, i) => refused?.[i] ?? this.machine.apply(txn, p.command, p.timeMs)));
     } catch (error) {
       // Never acknowledge after a failed commit: from now on every command gets STORAGE.
       this.failure = new SeqError(ErrorCode.STORAGE, `storage failed: ${(error as Error).message}`);

@@ -94,6 +94,12 @@ export class LmdbStore {
     return this.read(getAppliedIndex);
   }
 
+  /** Bytes of pages the state's entries fill (an upper bound of an image of it). */
+  usedBytes(): number {
+    const st = this.db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+    return st.pageSize * (st.treeBranchPageCount + st.treeLeafPageCount + st.overflowPages);
+  }
+
   summary(): StateSummary {
     return this.read(stateSummary);
   }

