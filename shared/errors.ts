@@ -40,6 +40,8 @@ export const ErrorCode = {
   NO_SPACE: 'NO_SPACE',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   INTERNAL: 'INTERNAL',
+  /** A data dir another live process holds (node/disk/data-dir-lock.ts); the node refuses to start. */
+  DATA_DIR_IN_USE: 'DATA_DIR_IN_USE',
   /** A data dir that belongs to another node identity (shard or cluster); the node refuses to start. */
   IDENTITY_MISMATCH: 'IDENTITY_MISMATCH',
   /**

@@ -25,6 +25,7 @@ import { observeReplica, replicaLog, type NodeObservability } from '../../shared
 import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { internalDialOptions } from '../../shared/security/internal-options.ts';
 import { DiskGuard, mib } from '../disk/disk-guard.ts';
+import { lockDataDir } from '../disk/data-dir-lock.ts';
 import { TokenOptionsSync } from './token-options-sync.ts';
 import { DiskReport } from './disk-report.ts';
 import { setTokenOptions, type StoredTokenOptions } from '../state-machine/token-options.ts';
@@ -83,7 +84,15 @@ const ANNOUNCED_ADDRESS_AFTER_SILENCE_MS = 3000;
 export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNode> {
   const cluster = o.cluster ?? 'seqdb';
   mkdirSync(o.dataDir, { recursive: true });
-  const storage = LmdbRaftStorage.open({ dir: o.dataDir, shard: o.shard, cluster });
+  // Before anything in the dir is opened: a second process there killed the live one.
+  const dirLock = lockDataDir(o.dataDir);
+  let storage: LmdbRaftStorage;
+  try {
+    storage = LmdbRaftStorage.open({ dir: o.dataDir, shard: o.shard, cluster });
+  } catch (err) {
+    dirLock.release();
+    throw err;
+  }
   const nodeId = storage.identity.nodeId;
   const log = o.log ?? replicaLog(o.observability, nodeId) ?? ((line: string) => process.stderr.write(`[node ${nodeId}] ${line}\n`));
   const statePlan = prepareStateDir(join(o.dataDir, 'lmdb'), currentBootId(), storage.isInitialized());
@@ -325,6 +334,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     await starting;
     await storage.close();
     await store.close();
+    dirLock.release();
   }
 
   return { nodeId, get address() { return advertise; }, raft: () => node, shutdown };

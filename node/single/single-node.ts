@@ -10,6 +10,7 @@ import { SeqServer, type ServerOptions } from '../server/server.ts';
 import { SingleExecutor, type ExecutorOptions } from './executor.ts';
 import { observeSingle, type NodeObservability } from '../../shared/observability/node-observer.ts';
 import { DiskGuard, mib } from '../disk/disk-guard.ts';
+import { lockDataDir } from '../disk/data-dir-lock.ts';
 
 export interface SingleNodeOptions {
   /** Data directory; the LMDB environment lives in `<dataDir>/lmdb`. Created if missing. */
@@ -36,7 +37,14 @@ export interface SingleNode {
 export async function startSingleNode(options: SingleNodeOptions): Promise<SingleNode> {
   const lmdbPath = join(options.dataDir, 'lmdb');
   mkdirSync(lmdbPath, { recursive: true });
-  const store = LmdbStore.open({ path: lmdbPath });
+  const dirLock = lockDataDir(options.dataDir);
+  let store: LmdbStore;
+  try {
+    store = LmdbStore.open({ path: lmdbPath });
+  } catch (err) {
+    dirLock.release();
+    throw err;
+  }
   const log = options.observability?.logger;
   const disk = options.diskReserveBytes === undefined || options.diskReserveBytes === 0 ? undefined : new DiskGuard({
     path: options.dataDir,
@@ -54,6 +62,7 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
     address = await server.listen();
   } catch (error) {
     await executor.close();
+    dirLock.release();
     throw error;
   }
   let closing: Promise<void> | undefined;
@@ -61,6 +70,7 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
     (closing ??= (async () => {
       await server.close();
       await executor.close();
+      dirLock.release();
     })());
   return { address, server, close };
 }
