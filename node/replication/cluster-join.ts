@@ -20,6 +20,8 @@ export interface ProbeReply {
   readonly addr: string;
   readonly initialized: boolean;
   readonly leader: string | null;
+  /** Not in a shard yet, but holding a state (a `seqdb restore` output): the shard forms from it. */
+  readonly hasState: boolean;
 }
 
 export interface JoinDeps {
@@ -35,6 +37,8 @@ export interface JoinDeps {
   readonly request: (addr: string, control: Control, timeoutMs: number) => Promise<Control>;
   readonly log: (line: string) => void;
   readonly stopped: () => boolean;
+  /** This node is not in a shard yet but holds a state (a restore output). Default: no. */
+  readonly hasState?: () => boolean;
   /**
    * Called once, just before this node bootstraps, with the fresh peers it counted: the new
    * leader adds them all as learners at once instead of waiting for each one's join request.
@@ -61,7 +65,7 @@ async function probeAll(d: JoinDeps): Promise<{ replies: ProbeReply[]; answered:
     const r = s.value as Partial<ProbeReply>;
     if (typeof r.nodeId !== 'string' || typeof r.initialized !== 'boolean') continue;
     answered++;
-    if (r.nodeId !== d.selfId) replies.push({ nodeId: r.nodeId, addr: String(r.addr), initialized: r.initialized, leader: typeof r.leader === 'string' ? r.leader : null });
+    if (r.nodeId !== d.selfId) replies.push({ nodeId: r.nodeId, addr: String(r.addr), initialized: r.initialized, leader: typeof r.leader === 'string' ? r.leader : null, hasState: r.hasState === true });
   }
   return { replies, answered };
 }
@@ -85,9 +89,28 @@ export async function decideStart(d: JoinDeps): Promise<'bootstrap' | 'join' | '
   }
   if (d.bootstrapExpect === 1 && peersOf(d).length === 0) return 'bootstrap';
   let lastLogMs = 0;
+  const selfHasState = d.hasState?.() === true;
+  const every5s = (line: string): void => {
+    if (Date.now() - lastLogMs < 5000) return;
+    lastLogMs = Date.now();
+    d.log(line);
+  };
   while (!d.stopped()) {
     const { replies, answered } = await probeAll(d);
-    if (replies.some((r) => r.initialized)) return 'join';
+    // A restored state forms the shard: it never joins one (joining, it would take the shard's
+    // snapshot over its own state), and a fresh node never founds one while a listed peer holds
+    // such a state (an empty group of the shard handed out numbers again: an ops review).
+    if (replies.some((r) => r.initialized)) {
+      if (!selfHasState) return 'join';
+      every5s(`this node holds a restored state, and a --join address is already part of a shard: it will not join it (that would drop the restored state); start the other nodes with empty data dirs`);
+      await sleep(d.intervalMs ?? 200);
+      continue;
+    }
+    if (!selfHasState && replies.some((r) => r.hasState)) {
+      every5s(`waiting for the node that holds a restored state to form the shard, then joining it`);
+      await sleep(d.intervalMs ?? 200);
+      continue;
+    }
     if (d.bootstrapExpect === 1 && answered >= peersOf(d).length) {
       d.log(`bootstrapping the shard: every --join address answered, none is part of a shard`);
       d.onBootstrapPeers?.(replies);
@@ -95,18 +118,16 @@ export async function decideStart(d: JoinDeps): Promise<'bootstrap' | 'join' | '
     }
     if (d.bootstrapExpect !== undefined && d.bootstrapExpect > 1) {
       const ids = new Set([d.selfId, ...replies.map((r) => r.nodeId)]);
-      const lowest = [...ids].sort()[0];
+      // With a restored state here, this node founds the shard (no other holds one: see above).
+      const lowest = selfHasState ? d.selfId : [...ids].sort()[0];
       if (ids.size >= d.bootstrapExpect && lowest === d.selfId) {
         d.log(`bootstrapping the shard: ${ids.size} nodes known, this node has the lowest id`);
         d.onBootstrapPeers?.(replies);
         return 'bootstrap';
       }
     }
-    if (Date.now() - lastLogMs > 5000) {
-      lastLogMs = Date.now();
-      const alone = d.bootstrapExpect === 1 ? ' (a shard of one bootstraps once every --join address answered: one may hold the shard already)' : '';
-      d.log(`waiting for peers: ${answered} of ${peersOf(d).length} --join addresses answered, bootstrap-expect ${d.bootstrapExpect ?? '-'}${alone}`);
-    }
+    const alone = d.bootstrapExpect === 1 ? ' (a shard of one bootstraps once every --join address answered: one may hold the shard already)' : '';
+    every5s(`waiting for peers: ${answered} of ${peersOf(d).length} --join addresses answered, bootstrap-expect ${d.bootstrapExpect ?? '-'}${alone}`);
     await sleep(d.intervalMs ?? 200);
   }
   return 'stopped';

@@ -170,7 +170,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     const st = node?.status();
     switch (c.op) {
       case 'probe':
-        return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null, features: features.announced() };
+        return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null, features: features.announced(), hasState: holdsRestoredState() };
       case 'disk':
         // A follower's disk is low, or back (disk-report.ts): the leader's write refusals count it.
         node?.peerDisk(_from.nodeId, c.low === true);
@@ -271,7 +271,14 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   learnFeatures.unref();
 
   let bootstrapPeers: readonly ProbeReply[] = [];
+  /** Not in a shard yet, with a state in the store: a `seqdb restore` output (cluster-join.ts). */
+  function holdsRestoredState(): boolean {
+    if (storage.isInitialized()) return false;
+    const summary = store.summary();
+    return summary.sequences > 0 || summary.tokens > 0;
+  }
   const joinDeps = {
+    hasState: holdsRestoredState,
     onBootstrapPeers: (peers: readonly ProbeReply[]) => { bootstrapPeers = peers; },
     selfId: nodeId,
     selfAddr: () => advertise,
