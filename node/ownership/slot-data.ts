@@ -130,7 +130,9 @@ export function exportSlotPage(kv: KvReader, slots: SlotSet, after: Buffer, byte
   let last = after;
   for (const space of spaces) {
     if (after.length > 0 && space.tag < after[0]!) continue;
-    for (const e of kv.scan(Buffer.of(space.tag))) {
+    // From the cursor on (a seek), not from the start of the space: a review measured moves of
+    // seconds per page at 100,000 tokens when every page stepped over the keys before it.
+    for (const e of kv.scan(Buffer.of(space.tag), after.length > 0 && after[0] === space.tag ? after : undefined)) {
       if (after.length > 0 && Buffer.compare(e.key, after) <= 0) continue;
       const bucket = bucketOfKey(e.key);
       if (bucket === null || !slots.has(slotOf(bucket))) continue;

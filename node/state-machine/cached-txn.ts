@@ -71,9 +71,9 @@ export class CachedTxn implements KvTxn {
     return window.head();
   }
 
-  scan(prefix: Buffer): Iterable<KvEntry> {
+  scan(prefix: Buffer, after?: Buffer): Iterable<KvEntry> {
     this.flushIfDeferred(prefix);
-    return this.inner.scan(prefix);
+    return this.inner.scan(prefix, after);
   }
 
   put(key: Buffer, value: Buffer): void {

@@ -13,10 +13,12 @@ export interface KvReader {
   /** The entry with the smallest key that starts with `prefix`, if any. */
   first(prefix: Buffer): KvEntry | undefined;
   /**
-   * Every entry whose key starts with `prefix`, in key order (slot moves read a slot's data with
-   * it, node/ownership/slot-data.ts). Do not write while iterating; values may alias storage.
+   * Every entry whose key starts with `prefix` (and, given `after`, is greater than it), in key
+   * order (slot moves read a slot's data with it, node/ownership/slot-data.ts: a page starts
+   * after the last key of the one before without stepping over the keys before it). Do not
+   * write while iterating; values may alias storage.
    */
-  scan(prefix: Buffer): Iterable<KvEntry>;
+  scan(prefix: Buffer, after?: Buffer): Iterable<KvEntry>;
 }
 
 /** One write transaction: reads see the transaction's own earlier writes. */
@@ -41,8 +43,13 @@ export class MemoryKv implements KvTxn {
     return { key, value: this.values.get(key.toString('hex'))! };
   }
 
-  *scan(prefix: Buffer): Generator<KvEntry> {
-    for (let i = this.lowerBound(prefix); i < this.keys.length && startsWith(this.keys[i]!, prefix); i++) {
+  *scan(prefix: Buffer, after?: Buffer): Generator<KvEntry> {
+    let from = this.lowerBound(prefix);
+    if (after !== undefined) {
+      const past = this.lowerBound(after);
+      from = Math.max(from, this.keys[past]?.equals(after) === true ? past + 1 : past);
+    }
+    for (let i = from; i < this.keys.length && startsWith(this.keys[i]!, prefix); i++) {
       const key = this.keys[i]!;
       yield { key, value: this.values.get(key.toString('hex'))! };
     }

@@ -166,7 +166,7 @@ export class LmdbStore {
     return {
       get: (key) => db.get(key),
       first: (prefix) => firstWithPrefix(db, prefix),
-      scan: (prefix) => scanPrefix(db, prefix),
+      scan: (prefix, after) => scanPrefix(db, prefix, after),
       put: (key, value) => void db.putSync(key, value),
       remove: (key) => void db.removeSync(key),
     };
@@ -185,10 +185,12 @@ function firstWithPrefix(db: Database<Buffer, Buffer>, prefix: Buffer): KvEntry 
   return undefined;
 }
 
-function* scanPrefix(db: Database<Buffer, Buffer>, prefix: Buffer): Generator<KvEntry> {
-  for (const entry of db.getRange({ start: prefix })) {
+function* scanPrefix(db: Database<Buffer, Buffer>, prefix: Buffer, after?: Buffer): Generator<KvEntry> {
+  const start = after !== undefined && Buffer.compare(after, prefix) > 0 ? after : prefix;
+  for (const entry of db.getRange({ start })) {
     const found = toEntry(entry);
     if (!startsWith(found.key, prefix)) return;
+    if (after !== undefined && Buffer.compare(found.key, after) <= 0) continue;
     yield found;
   }
 }
