@@ -105,6 +105,8 @@ const SNIFF_TIMEOUT_MS = 10_000;
 /** Sockets kept for peers and sniffing above the client connection limit. */
 export const PEER_SOCKETS_RESERVE = 1_024;
 
+const SELF_CONNECTION = 'a connection from myself';
+
 export class Transport {
   private readonly server: Server;
   private readonly links = new Map<NodeId, PeerLink>();
@@ -237,12 +239,13 @@ export class Transport {
     if (h.cluster !== this.opts.cluster) return `cluster ${h.cluster} is not ${this.opts.cluster}`;
     if (h.shard !== this.opts.shard) return `shard ${h.shard} is not ${this.opts.shard}`;
     if (this.opts.isRemoved(h.nodeId)) return `node ${h.nodeId} was removed from the shard`;
-    if (h.nodeId === this.opts.nodeId) return 'a connection from myself';
+    if (h.nodeId === this.opts.nodeId) return SELF_CONNECTION;
     return null;
   }
 
   private refuse(socket: Socket, reason: string, who: string): void {
-    this.opts.log(`refused peer ${who}: ${reason}`);
+    // Its own address in --join (README allows it) is probed every 200 ms while it starts: no log.
+    if (reason !== SELF_CONNECTION) this.opts.log(`refused peer ${who}: ${reason}`);
     socket.end(`SEQDB-PEER-REFUSED ${reason.replace(/[\r\n]/g, ' ')}\n`);
     setTimeout(() => socket.destroy(), 1000).unref();
   }
