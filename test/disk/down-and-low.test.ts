@@ -21,7 +21,7 @@ const MiB = 1024 * 1024;
   c.kill(down, 'SIGSTOP');
   const filler = fillLeaving(c.nodes[low]!.child!.pid!, c.nodes[low]!.dataDir, 4 * MiB);
   await sleep(2500); // the low word reaches the leader
-  // Long names spend the low follower's budget (an eighth of the reserve: 1 MiB) quickly.
+  // Long names spend the low follower's budget (1/64 of the reserve: 128 KiB) quickly.
   const cl = await RespClient.connect(L);
   const replies: string[] = [];
   const sent: string[] = [];

@@ -3,8 +3,14 @@
  * nothing leaks to the host. Needs root, as CI has; `canMountTmpfs()` says whether to skip.
  * The test reaches the files of such a process through `/proc/<pid>/root<path>`.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
+import { tempDir } from './temp-dir.ts';
+import { freePort, sleep } from '../replication/helpers/cluster.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export function canMountTmpfs(): boolean {
   const r = spawnSync('unshare', ['-m', 'sh', '-c', 'd=$(mktemp -d) && mount -t tmpfs -o size=1m tmpfs $d && umount $d && rmdir $d'], { timeout: 5000 });
@@ -33,3 +39,32 @@ export function fillLeaving(pid: number, dir: string, leaveBytes: number): strin
 export function removeFiller(file: string): void {
   rmSync(file, { force: true });
 }
+
+export interface DevOnTmpfs {
+  readonly port: number;
+  readonly pid: number;
+  /** Where the data dir's file system is mounted (as the process sees it). */
+  readonly mountDir: string;
+  output(): string;
+  exited(): string | null;
+}
+
+/** `seqdb dev` with its data dir on a fresh tmpfs of `size` (its own mount namespace: gone with it). */
+export async function devOnTmpfs(t: ExecutionContext, size: string, reserveMiB: number): Promise<DevOnTmpfs> {
+  const mountDir = await tempDir(t);
+  const port = await freePort();
+  const cmd = `mount -t tmpfs -o size=${size} tmpfs '${mountDir}' && exec '${process.execPath}' bin/seqdb.js dev --port ${port} --data '${mountDir}/d' --log-level warn --disk-reserve-mb ${reserveMiB}`;
+  // unshare and sh exec into the node: the child's pid is the server's.
+  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+  let exited: string | null = null;
+  child.once('exit', (code, signal) => (exited = `code ${code} signal ${signal}`));
+  t.teardown(() => {
+    if (exited === null) child.kill('SIGKILL');
+  });
+  for (const until = Date.now() + 15_000; !/listening on/.test(output) && exited === null && Date.now() < until;) await sleep(50);
+  return { port, pid: child.pid!, mountDir, output: () => output, exited: () => exited };
+}
+

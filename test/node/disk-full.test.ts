@@ -10,43 +10,11 @@
  * leaks to the host; needs root, as CI has, and skips without it.
  */
 import test, { type ExecutionContext } from 'ava';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { RespClient, encodeRequest } from '../helpers/resp-client.ts';
-import { freePort, sleep } from '../replication/helpers/cluster.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
-import { canMountTmpfs, fillLeaving, removeFiller } from '../helpers/tmpfs.ts';
+import { sleep } from '../replication/helpers/cluster.ts';
+import { canMountTmpfs, devOnTmpfs, fillLeaving, removeFiller, type DevOnTmpfs } from '../helpers/tmpfs.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MiB = 1024 * 1024;
-
-interface DevOnTmpfs {
-  readonly port: number;
-  readonly pid: number;
-  /** Where the data dir's file system is mounted (as the process sees it). */
-  readonly mountDir: string;
-  output(): string;
-  exited(): string | null;
-}
-
-/** `seqdb dev` with its data dir on a fresh tmpfs of `size` (its own mount namespace: gone with it). */
-async function devOnTmpfs(t: ExecutionContext, size: string, reserveMiB: number): Promise<DevOnTmpfs> {
-  const mountDir = await tempDir(t);
-  const port = await freePort();
-  const cmd = `mount -t tmpfs -o size=${size} tmpfs '${mountDir}' && exec '${process.execPath}' bin/seqdb.js dev --port ${port} --data '${mountDir}/d' --log-level warn --disk-reserve-mb ${reserveMiB}`;
-  // unshare and sh exec into the node: the child's pid is the server's.
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
-  child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
-  let exited: string | null = null;
-  child.once('exit', (code, signal) => (exited = `code ${code} signal ${signal}`));
-  t.teardown(() => {
-    if (exited === null) child.kill('SIGKILL');
-  });
-  for (const until = Date.now() + 15_000; !/listening on/.test(output) && exited === null && Date.now() < until;) await sleep(50);
-  return { port, pid: child.pid!, mountDir, output: () => output, exited: () => exited };
-}
 
 /**
  * INCs of distinct long sequence names, pipelined 64 deep, until the first refusal (bounded:

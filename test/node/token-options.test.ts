@@ -39,12 +39,12 @@ const dump = (kv: MemoryKv): string => [...kv.entries()].map((e) => `${e.key.toS
 
 const FOUNDER = { tokenRetentionMs: 86_400_000, tokensMax: 1_000_000 };
 
+/** INCs with tokens tok1..tok4, 1 ms apart from T0. */
+const fourTokens = (): Uint8Array[] => [1, 2, 3, 4].map((k) => entry(k - 1, 'INC', 'b', 's', 'ID', `tok${k}`));
+
 test('replicas with another --tokens-max or --token-retention-ms apply the same log alike', (t) => {
   const log = [
-    entry(0, 'INC', 'b', 's', 'ID', 'tok1'),
-    entry(1, 'INC', 'b', 's', 'ID', 'tok2'),
-    entry(2, 'INC', 'b', 's', 'ID', 'tok3'),
-    entry(3, 'INC', 'b', 's', 'ID', 'tok4'),
+    ...fourTokens(),
     entry(4, 'INC', 'b', 's', 'ID', 'tok1'), // the retry of a lost reply
     entry(120_000, 'INC', 'b', 's', 'ID', 'tok2'), // two minutes later
     entry(120_001, 'INC', 'b', 's'),
@@ -59,10 +59,7 @@ test('replicas with another --tokens-max or --token-retention-ms apply the same 
 
 test('CLUSTER TOKENOPTIONS switches every replica at the same entry, whatever its flags', (t) => {
   const log = [
-    entry(0, 'INC', 'b', 's', 'ID', 'tok1'),
-    entry(1, 'INC', 'b', 's', 'ID', 'tok2'),
-    entry(2, 'INC', 'b', 's', 'ID', 'tok3'),
-    entry(3, 'INC', 'b', 's', 'ID', 'tok4'),
+    ...fourTokens(),
     entry(4, 'CLUSTER', 'TOKENOPTIONS', '86400000', '3'),
     entry(5, 'INC', 'b', 's', 'ID', 'tok1'), // still known: the bound is kept when a token is added
     entry(6, 'INC', 'b', 's', 'ID', 'tok5'), // a fifth token: the oldest go, on every replica
