@@ -36,6 +36,15 @@ interface QueueItem {
  * (seconds later). So a link is also failed when its TCP handshake does not complete within
  * connectTimeoutMs, or when we keep sending and the peer stays silent for peerSilenceMsMax.
  */
+/** After this long without an image, the next one goes at once. */
+const IMAGE_STREAK_RESET_MS = 60_000;
+const IMAGE_GAP_MS_MAX = 32_000;
+
+/** The pause before the next image after `streak` images in a row (0: none yet). */
+function imageGapMs(streak: number): number {
+  return streak <= 1 ? (streak === 1 ? 1000 : 0) : Math.min(IMAGE_GAP_MS_MAX, 1000 * 2 ** (streak - 1));
+}
+
 export class PeerLink {
   private socket: Socket | null = null;
   private connected = false;
@@ -52,6 +61,9 @@ export class PeerLink {
   private connectTimer: NodeJS.Timeout | null = null;
   /** Armed while a snapshot image waits for the socket to drain (snapshotStallMsMax). */
   private stallTimer: NodeJS.Timeout | null = null;
+  /** When the last image left, and how many left in a row each soon after the one before. */
+  private imageSentMs = Number.NEGATIVE_INFINITY;
+  private imageStreak = 0;
 
   constructor(private readonly id: NodeId, private readonly opts: TransportOptions, private readonly inbound: InboundView) {}
 
@@ -79,7 +91,7 @@ export class PeerLink {
     // A chunked image is not counted against queueBytesMax (it is read as it is sent), so at most
     // one is queued or being sent at a time: a second would wait behind it anyway.
     const chunked = m.snapshot !== undefined && isChunked(m.snapshot);
-    if (chunked && this.snapshotsInFlight > 0) {
+    if (chunked && (this.snapshotsInFlight > 0 || Date.now() - this.imageSentMs < imageGapMs(this.imageStreak))) {
       this.opts.onSnapshotSent(this.id, false);
       return;
     }
@@ -88,6 +100,17 @@ export class PeerLink {
     if (m.type === 'snap') this.snapshotsInFlight++;
     this.queuedBytes += bytes;
     this.flush();
+  }
+
+  /**
+   * An image asked for again soon after one left did not help (a follower discards images it has
+   * no disk room for, snapshot-spool.ts): the next waits 1 s, then 2, 4, ... up to 32 s, so a
+   * low follower is not sent ~100 MB/s of images it drops (a review). Reset after a quiet minute.
+   */
+  private imageSent(): void {
+    const now = Date.now();
+    this.imageStreak = now - this.imageSentMs < IMAGE_STREAK_RESET_MS ? this.imageStreak + 1 : 1;
+    this.imageSentMs = now;
   }
 
   close(): void {
@@ -202,6 +225,7 @@ export class PeerLink {
         // The callback of the last write fires once the whole image left through the socket.
         s.write(Buffer.alloc(0), (err) => {
           if (this.socket === s) this.snapshotsInFlight = Math.max(0, this.snapshotsInFlight - 1);
+          if (item.image && !err) this.imageSent();
           this.opts.onSnapshotSent(this.id, !err);
         });
       }
