@@ -71,7 +71,8 @@ export class SingleExecutor implements Engine {
     if (refusal !== undefined) return Promise.resolve(refusal);
     if (isTokenOptions(command)) return Promise.resolve(TOKEN_OPTIONS_REFUSED);
     const disk = this.options.disk;
-    // A page per write at most (commits share pages): the guard re-reads the disk before that adds up.
+    // An early refusal once the disk is near its reserve (a page per write counted); what bounds a
+    // burst queued behind the writer is the check of each transaction (refusedForDisk).
     if (disk !== undefined && growsState(command) && !disk.admits(SINGLE_WRITE_BYTES_MAX)) return Promise.resolve(errorResult(ErrorCode.NO_SPACE, noSpaceMessage(disk)));
     return new Promise((resolve) => {
       this.queue.push({ command, timeMs: this.nowMs(), resolve });
