@@ -13,7 +13,7 @@
 import { ErrorCode } from '../shared/errors.ts';
 import { slotOf } from '../shared/placement/slot.ts';
 import { codeForWireWord, type Reply } from '../shared/protocol/index.ts';
-import { errorResult, type Command, type CommandResult } from '../node/state-machine/command.ts';
+import { errorResult, type Command, type CommandResult, type IncCommand } from '../node/state-machine/command.ts';
 import type { CatalogSource } from './catalog-source.ts';
 import type { NodePool } from './node-connection.ts';
 import type { ShardEntry, ShardMap } from './shard-map.ts';
@@ -111,7 +111,24 @@ export class Forwarder {
       out = await this.forward(command);
     }
     // A client's part retry of an INCS is, to it, an INC.
-    const label = command.type === 'incs' && command.part !== undefined ? 'inc' : command.type;
+    return this.finish(command.type === 'incs' && command.part !== undefined ? 'inc' : command.type, out);
+  }
+
+  /**
+   * A plain INC without a promise hop (the server's engine.executeInc): its buffers are views of
+   * the client's bytes, which the coalescer copies where it keeps them; `done` gets the result.
+   */
+  executeInc(command: IncCommand, done: (result: CommandResult) => void): void {
+    if (this.coalescer === null) {
+      const owned: IncCommand = { ...command, bucket: Buffer.from(command.bucket), sequence: Buffer.from(command.sequence) };
+      void this.execute(owned).then(done);
+      return;
+    }
+    this.stats.requests++;
+    this.coalescer.join(command, (out) => done(this.finish('inc', out)));
+  }
+
+  private finish(label: Command['type'], out: Forwarded): CommandResult {
     const result = out.retryWith === undefined ? out.result : withRetryHint(out.result, label, out.retryWith);
     if (result.type === 'error') this.stats.errors++;
     return result;

@@ -102,6 +102,8 @@ export class IncCoalescer {
   /** Blocks sent and not settled, per bucket: whether a later command of the bucket went out. */
   private readonly inFlight = new Map<string, Set<Flight>>();
   private flushScheduled = false;
+  /** The block an INC last joined or opened (it may have left since: checked against `open`). */
+  private last: Block | undefined;
   private readonly incsMax: number;
   private incsRefusedUntilMs = 0;
 
@@ -124,28 +126,54 @@ export class IncCoalescer {
 
   /** Adds a mergeable INC to its bucket's block; settles with this INC's own number. */
   submit(command: IncCommand): Promise<Forwarded> {
-    const bucketKey = command.bucket.toString('latin1');
-    let block = this.open.get(bucketKey);
-    if (block !== undefined && !this.joins(block, command.sequence)) {
-      this.dispatch(block);
-      block = undefined;
-    }
-    if (block === undefined) {
-      block = { bucketKey, bucket: command.bucket, members: [], mixed: false };
-      this.open.set(bucketKey, block);
-      this.schedule();
-    }
-    const members = block.members;
-    return new Promise<Forwarded>((settle) => members.push({ sequence: command.sequence, settle }));
+    return new Promise<Forwarded>((settle) => this.join(command, settle));
   }
 
-  /** Whether an INC of `sequence` may join `block` (and marks it mixed if it makes it so). */
-  private joins(block: Block, sequence: Buffer): boolean {
+  /**
+   * submit() without a promise: `settle` gets this INC's outcome, exactly once, never now. The
+   * command's buffers may be views of a client's bytes: a block copies its bucket and each
+   * sequence it has not got yet, so the INCs of a hot sequence copy nothing (a router's INC cost
+   * was mostly allocations; a view kept would pin the client's whole socket chunk).
+   */
+  join(command: IncCommand, settle: Member['settle']): void {
+    const block = this.openBlock(command.bucket);
+    if (block !== undefined) {
+      const sequence = this.joins(block, command.sequence);
+      if (sequence !== null) {
+        block.members.push({ sequence, settle });
+        return;
+      }
+      this.dispatch(block);
+    }
+    const bucket = Buffer.from(command.bucket);
+    const bucketKey = bucket.toString('latin1');
+    const opened: Block = { bucketKey, bucket, members: [{ sequence: Buffer.from(command.sequence), settle }], mixed: false };
+    this.open.set(bucketKey, opened);
+    this.last = opened;
+    this.schedule();
+  }
+
+  /** The bucket's open block: most INCs are of the bucket of the one before (no key string made). */
+  private openBlock(bucket: Buffer): Block | undefined {
+    const last = this.last;
+    if (last !== undefined && this.open.get(last.bucketKey) === last && last.bucket.equals(bucket)) return last;
+    if (this.open.size === 0) return undefined;
+    const block = this.open.get(bucket.toString('latin1'));
+    if (block !== undefined) this.last = block;
+    return block;
+  }
+
+  /**
+   * Whether an INC of `sequence` may join `block` (marking it mixed if it makes it so): the
+   * member's own copy of the sequence if so (the block's first when equal), else null.
+   */
+  private joins(block: Block, sequence: Buffer): Buffer | null {
     const size = block.members.length;
-    if (!block.mixed && block.members[0]!.sequence.equals(sequence)) return size < this.options.blockMax;
-    if (size >= this.incsMax || Date.now() < this.incsRefusedUntilMs) return false;
+    const first = block.members[0]!.sequence;
+    if (!block.mixed && first.equals(sequence)) return size < this.options.blockMax ? first : null;
+    if (size >= this.incsMax || Date.now() < this.incsRefusedUntilMs) return null;
     block.mixed = true;
-    return true;
+    return Buffer.from(sequence);
   }
 
   /** Sends the bucket's open block now: call before any other command of that bucket is sent. */
@@ -172,6 +200,7 @@ export class IncCoalescer {
   private dispatch(block: Block): void {
     const { bucketKey, members } = block;
     this.open.delete(bucketKey);
+    if (this.last === block) this.last = undefined;
     this.overtake(bucketKey);
     if (members.length === 1) {
       this.send(single(block.bucket, members[0]!), members[0]!.settle);

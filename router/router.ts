@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { startDiscovery, type Discovery } from '../shared/discovery/index.ts';
 import { SeqServer, type ServerOptions } from '../node/server/server.ts';
 import type { Engine } from '../node/server/engine.ts';
-import type { Command, CommandResult } from '../node/state-machine/command.ts';
+import type { Command, CommandResult, IncCommand } from '../node/state-machine/command.ts';
 import { CATALOG_SHARD_ID } from '../node/ownership/catalog.ts';
 import { CatalogSource } from './catalog-source.ts';
 import { DEFAULT_ATTEMPT_TIMEOUT_MS, Forwarder, type ForwarderOptions } from './forwarder.ts';
@@ -111,6 +111,9 @@ class RouterEngine implements Engine {
   constructor(private readonly forwarder: Forwarder, private readonly lines: () => Record<string, string | number>) {}
   execute(command: Command): Promise<CommandResult> {
     return this.forwarder.execute(command);
+  }
+  executeInc(command: IncCommand, done: (result: CommandResult) => void): void {
+    this.forwarder.executeInc(command, done);
   }
   info(): Record<string, string | number> {
     return this.lines();

@@ -5,7 +5,7 @@
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { NULL_BULK, OK, PONG, array, bulk, errorLine, errorReply, integer, type Encoded } from '../../shared/protocol/index.ts';
-import { intResult, parseCommand, unknownCommand, wrongArity, type Command, type CommandResult, type ResultItem } from '../state-machine/index.ts';
+import { intResult, parseCommand, parsePlainInc, unknownCommand, wrongArity, type Command, type CommandResult, type IncCommand, type ResultItem } from '../state-machine/index.ts';
 import { SERIES_COMMAND_NAMES } from '../state-machine/series-command.ts';
 import { partValue } from '../../shared/protocol/part-token.ts';
 import type { CommandObserver, Engine } from './engine.ts';
@@ -38,9 +38,12 @@ export interface ServerFacts {
 
 /** A reply, and whether the connection closes once it is written (QUIT). */
 export interface Outcome {
-  readonly reply: Encoded | Promise<Encoded>;
+  readonly reply: Encoded | Promise<Encoded> | Later;
   readonly close?: boolean;
 }
+
+/** A reply handed to `done` once known, exactly once (the engine's executeInc: no promise hop). */
+export type Later = (done: (reply: Encoded) => void) => void;
 
 type Handler = (args: readonly Buffer[], client: ClientContext, server: ServerFacts) => Outcome;
 
@@ -69,6 +72,7 @@ function itemReply(item: ResultItem): Encoded {
 }
 
 const dataCommand: Handler = (args, _client, server) => {
+  if (args.length === 3 && server.engine.executeInc !== undefined && nameIs(args[0]!, 'inc')) return plainInc(args, server);
   // Decoder arguments may be views into socket chunks: copy what outlives this call.
   const command = parseCommand(args.map((arg) => Buffer.from(arg)));
   if (command.type !== 'inc' || command.part === undefined) return { reply: executeEncoded(server, command, resultReply) };
@@ -76,6 +80,28 @@ const dataCommand: Handler = (args, _client, server) => {
   // PART (shared/protocol/part-token.ts): the block's number `part`, not its last.
   return { reply: executeEncoded(server, command, (r) => resultReply(r.type === 'int' ? intResult(partValue(r.value, count, part)) : r)) };
 };
+
+/**
+ * A plain INC through the engine's executeInc: no copies here (the engine copies what it keeps)
+ * and no promise. Names are checked as parseCommand checks them.
+ */
+function plainInc(args: readonly Buffer[], server: ServerFacts): Outcome {
+  const command = parsePlainInc(args);
+  const engine = server.engine;
+  const observer = server.commandObserver;
+  if (observer === undefined) return { reply: (done) => engine.executeInc!(command, (result) => done(resultReply(result))) };
+  const startedMs = performance.now();
+  // The observer reads only the type; the command's views are not kept.
+  return {
+    reply: (done) => engine.executeInc!(command, (result) => {
+      observer(PLAIN_INC, result, (performance.now() - startedMs) / 1000);
+      done(resultReply(result));
+    }),
+  };
+}
+
+/** What the observer is told a plain INC was (it keeps no client bytes). */
+const PLAIN_INC: IncCommand = { type: 'inc', bucket: Buffer.alloc(0), sequence: Buffer.alloc(0), count: 1 };
 
 /** Runs `command` through the engine and encodes its result, telling the observer in the same step. */
 function executeEncoded(server: ServerFacts, command: Command, encode: (result: CommandResult) => Encoded): Promise<Encoded> {
@@ -161,7 +187,7 @@ function clientCommand(args: readonly Buffer[], client: ClientContext): Outcome 
 
 /** Runs one request; client errors become error replies, the connection stays usable. */
 export function dispatch(args: readonly Buffer[], client: ClientContext, server: ServerFacts): Outcome {
-  const name = args[0]!.toString('latin1').toLowerCase();
+  const name = commandName(args[0]!);
   const gated = server.gate?.intercept(name, args, client);
   if (gated !== undefined) return { reply: gated, close: false };
   // MULTI/EXEC are not supported. Clients (ioredis, node-redis multi()) send MULTI, the commands
@@ -192,6 +218,27 @@ export function dispatch(args: readonly Buffer[], client: ClientContext, server:
     if (error instanceof SeqError) return { reply: errorReply(error) };
     throw error;
   }
+}
+
+/** The commands most requests are, by their lower-case name: no string made for them. */
+const COMMON_NAMES = ['inc', 'get', 'set', 'incs'] as const;
+
+/** The command's name in lower case (ASCII): a constant for the common ones. */
+function commandName(arg: Buffer): string {
+  for (const common of COMMON_NAMES) if (nameIs(arg, common)) return common;
+  return arg.toString('latin1').toLowerCase();
+}
+
+/** Whether `arg` is the lower-case ASCII word `lower` in any case. */
+function nameIs(arg: Buffer, lower: string): boolean {
+  if (arg.length !== lower.length) return false;
+  for (let i = 0; i < arg.length; i++) {
+    const byte = arg[i]!;
+    // Only A-Z fold, as toLowerCase does for ASCII.
+    const folded = byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
+    if (folded !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 function printableName(arg: Buffer): string {

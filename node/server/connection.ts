@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { RequestDecoder, errorReply, type Encoded, type RequestLimits } from '../../shared/protocol/index.ts';
-import { dispatch, type ClientContext, type ServerFacts } from './commands.ts';
+import { dispatch, type ClientContext, type Later, type ServerFacts } from './commands.ts';
 import { RequestDeadline } from './request-deadline.ts';
 import { replyBytesEstimate } from './reply-estimate.ts';
 
@@ -180,10 +180,29 @@ export class Connection {
       slot.reply = outcome.reply; // written by the 'data' handler once the chunk is decoded
       return;
     }
+    if (typeof outcome.reply === 'function') {
+      this.runLater(slot, outcome.reply);
+      return;
+    }
     outcome.reply.then(
       (reply) => this.settle(slot, reply),
       (error: Error) => this.settle(slot, errorReply(new SeqError(ErrorCode.INTERNAL, error.message))),
     );
+  }
+
+  /** A reply given now is written with the chunk's; one given later settles as a promise's would. */
+  private runLater(slot: Slot, later: Later): void {
+    let now = true;
+    try {
+      later((reply) => {
+        if (slot.reply !== undefined) return;
+        if (now) slot.reply = reply;
+        else this.settle(slot, reply);
+      });
+    } catch (error) {
+      if (slot.reply === undefined) slot.reply = errorReply(new SeqError(ErrorCode.INTERNAL, (error as Error).message));
+    }
+    now = false;
   }
 
   private settle(slot: Slot, reply: Encoded): void {

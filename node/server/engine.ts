@@ -2,7 +2,7 @@
  * What the TCP server needs from whatever executes commands: the single-node executor
  * (node/single/) today, a Raft-replicated node later. The server never touches storage.
  */
-import type { Command, CommandResult } from '../state-machine/index.ts';
+import type { Command, CommandResult, IncCommand } from '../state-machine/index.ts';
 
 /**
  * Told of every command the server ran through the engine, with its latency from dispatch to
@@ -18,6 +18,14 @@ export interface Engine {
    * before the call (reads). Never rejects: failures are `error` results.
    */
   execute(command: Command): Promise<CommandResult>;
+  /**
+   * A plain INC (no ID, no COUNT) without a promise hop: `done` gets its result, later or at
+   * once, exactly once, and never throws. The command's buffers are views into the client's
+   * socket chunks, valid only during this call: the engine copies what it keeps. Optional (the
+   * router has it: most of its per-INC cost was allocations and promise hops); without it the
+   * server uses execute().
+   */
+  executeInc?(command: IncCommand, done: (result: CommandResult) => void): void;
   /** Extra `key:value` lines for INFO (e.g. role, sequences). */
   info(): Readonly<Record<string, string | number>>;
   /** Stops accepting, finishes what was accepted, releases storage. */

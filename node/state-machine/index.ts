@@ -4,7 +4,7 @@
  * sockets or of Raft; see node/DESIGN.md.
  */
 export * from './command.ts';
-export { parseCommand, DATA_COMMAND_NAMES, unknownCommand, wrongArity, syntaxError } from './parse.ts';
+export { parseCommand, parsePlainInc, DATA_COMMAND_NAMES, unknownCommand, wrongArity, syntaxError } from './parse.ts';
 export { encodeCommand, decodeCommand, type DecodedCommand } from './codec.ts';
 export { StateMachine, read } from './apply.ts';
 export { DEFAULT_OPTIONS, type StateMachineOptions } from './options.ts';

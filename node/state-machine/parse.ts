@@ -41,6 +41,11 @@ export function parseCommand(args: readonly Buffer[]): Command {
   }
 }
 
+/** `INC bucket sequence` alone (the caller checked the name and that there are 3 arguments). */
+export function parsePlainInc(args: readonly Buffer[]): IncCommand {
+  return { type: 'inc', bucket: name(args[1]!, 'bucket'), sequence: name(args[2]!, 'sequence'), count: 1 };
+}
+
 function throwUnknown(nameArg: Buffer): never {
   throw unknownCommand(nameArg);
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { slotOf } from '../../shared/placement/slot.ts';
+import { NAME_BYTES_MAX } from '../../node/state-machine/command.ts';
 import { startDevCluster, type DevCluster } from '../../router/dev-cluster.ts';
 import { RespClient, encodeRequest, intOf } from '../helpers/resp-client.ts';
 import { freePortRange } from '../helpers/port-range.ts';
@@ -97,6 +98,21 @@ test.serial('pipelined requests through the router are answered in request order
     seen.set(b, expected);
     t.is(intOf(replies[i + 1]!), expected, `request ${i} (${b})`);
   });
+  c.close();
+});
+
+test.serial('plain INCs through the router are checked as any command: bad names are refused, the case of INC is free', async (t) => {
+  const c = await RespClient.connect(port);
+  const long = 'x'.repeat(NAME_BYTES_MAX + 1);
+  c.write(Buffer.concat([
+    encodeRequest('iNc', 'case', 's'), encodeRequest('INC', long, 's'), encodeRequest('INC', 'case', long),
+    encodeRequest('INC', '', 's'), encodeRequest('inc', 'case', 's'), encodeRequest('GET', 'case', 's'),
+  ]));
+  const replies = await c.take(6);
+  t.is(intOf(replies[0]!), 1n);
+  for (const refused of replies.slice(1, 4)) t.regex(refused!, /^-ERR (bucket|sequence) name must be 1 to \d+ bytes\r\n$/);
+  t.is(intOf(replies[4]!), 2n, 'nothing taken by the refused ones');
+  t.is(intOf(replies[5]!), 2n);
   c.close();
 });
 
