@@ -22,7 +22,7 @@ export interface CatalogSourceOptions {
 
 export class CatalogSource {
   private inflight: Promise<boolean> | null = null;
-  private lastFetchMs = 0;
+  private lastFetchMs = Number.NEGATIVE_INFINITY;
   fetches = 0;
   failures = 0;
 
@@ -37,9 +37,11 @@ export class CatalogSource {
   }
 
   private async fetch(): Promise<boolean> {
-    const gap = (this.o.refreshGapMs ?? 200) - (Date.now() - this.lastFetchMs);
+    // Monotonic: with Date.now a host clock stepped back by an hour made this gap an hour long
+    // (every refresh joined to it: no catalog for an hour; a clock review).
+    const gap = (this.o.refreshGapMs ?? 200) - (performance.now() - this.lastFetchMs);
     if (gap > 0) await new Promise((r) => setTimeout(r, gap));
-    this.lastFetchMs = Date.now();
+    this.lastFetchMs = performance.now();
     this.fetches++;
     const cat = this.o.map.entry(CATALOG_SHARD_ID);
     const tried = new Set<string>();

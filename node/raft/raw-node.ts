@@ -242,6 +242,11 @@ export class RawNode {
     return this.r.appliedConf.learners.length > 0;
   }
 
+  /** The applied configuration's voters (no copy: do not change it). */
+  get voters(): readonly NodeId[] {
+    return this.r.appliedConf.voters;
+  }
+
   /** The last index of the log (a leader's: of every entry it proposed so far). */
   get lastIndex(): number {
     return this.r.log.lastIndex();

@@ -7,6 +7,7 @@ import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { Engine } from '../server/engine.ts';
 import { errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
 import type { Members } from './members.ts';
+import type { PeerClocks } from './peer-clocks.ts';
 import type { Feature, PeerFeatures } from './peer-features.ts';
 import { TOKEN_OPTIONS_REFUSED, isTokenOptions, storedTokenOptions } from '../state-machine/token-options.ts';
 import type { RaftNode } from './raft-node.ts';
@@ -21,6 +22,8 @@ export interface RaftEngineDeps {
   /** The node once it is part of a shard. */
   readonly node: () => RaftNode | null;
   readonly close: () => Promise<void>;
+  /** The voters' clocks (peer-clocks.ts), for INFO's clock_offset_ms. */
+  readonly clocks?: PeerClocks;
 }
 
 const OK: CommandResult = { type: 'ok' };
@@ -94,6 +97,8 @@ export class RaftEngine implements Engine {
       incs: this.d.features.allHave('incs', [...st.conf.voters, ...st.conf.learners]) ? 'on' : 'off',
       ...node.diskInfo(),
       ...this.tokenOptionsInfo(),
+      // This node's clock less the voters' median, the time a leader stamps on writes: a large one names the wrong clock.
+      ...(this.d.clocks !== undefined ? { clock_offset_ms: this.d.clocks.offsetMs(st.conf.voters) } : {}),
     };
   }
 

@@ -54,6 +54,8 @@ export interface RaftNodeDeps {
   readonly heardMs?: (id: NodeId) => number;
   /** Free space of the data dir (node/disk/disk-guard.ts). Default: none, writes until the disk is full. */
   readonly disk?: DiskGuard;
+  /** The time stamped on writes, given the voters (peer-clocks.ts: their median clock). Default: Date.now(). */
+  readonly stampMs?: (voters: readonly NodeId[]) => number;
 }
 
 export class RaftNode {
@@ -191,7 +193,7 @@ export class RaftNode {
         this.schedule();
       });
     }
-    const bytes = encodeCommand(command, now);
+    const bytes = encodeCommand(command, this.d.stampMs?.(this.raw.voters) ?? now);
     const diskRefusal = this.diskPolicy.refusal(command, bytes.length);
     if (diskRefusal) return Promise.resolve(diskRefusal);
     if (this.writesWaiting >= this.pendingMax) return Promise.resolve(errorResult(ErrorCode.BUSY, 'too many pending writes'));

@@ -28,6 +28,7 @@ import { DiskGuard, mib } from '../disk/disk-guard.ts';
 import { lockDataDir } from '../disk/data-dir-lock.ts';
 import { TokenOptionsSync } from './token-options-sync.ts';
 import { DiskReport } from './disk-report.ts';
+import { PeerClocks } from './peer-clocks.ts';
 import { setTokenOptions, type StoredTokenOptions } from '../state-machine/token-options.ts';
 
 export interface ReplicaNodeOptions {
@@ -117,7 +118,15 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   let node: RaftNode | null = null;
   let stopped = false;
 
-  const probe = (addr: string): Promise<Control> => transport.request(addr, { op: 'probe' }, 1000);
+  // Every probe reply says the member's wall clock: a leader stamps writes with the voters' median (peer-clocks.ts).
+  const clocks = new PeerClocks({ selfId: nodeId });
+  const probe = (addr: string): Promise<Control> => {
+    const sentMs = clocks.sent();
+    return transport.request(addr, { op: 'probe' }, 1000).then((reply) => {
+      if (typeof reply.nodeId === 'string') clocks.read(reply.nodeId, reply.nowMs, sentMs);
+      return reply;
+    });
+  };
   const features = new PeerFeatures({
     selfId: nodeId,
     addressOf: (id) => members.addressOf(id),
@@ -125,7 +134,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     ...(o.announceFeatures !== undefined ? { announce: o.announceFeatures } : {}),
   });
   const observed = observeReplica(o.observability && { ...o.observability, ...(o.observability.logger ? { logger: o.observability.logger.child({ node: nodeId }) } : {}) }, {
-    engine: new RaftEngine({ shard: o.shard, nodeId, store, members, features, node: () => node, close: async () => {} }),
+    engine: new RaftEngine({ shard: o.shard, nodeId, store, members, features, clocks, node: () => node, close: async () => {} }),
     shard: o.shard, nodeId, store, storage, node: () => node,
   });
   const server = new SeqServer(
@@ -170,7 +179,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     const st = node?.status();
     switch (c.op) {
       case 'probe':
-        return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null, features: features.announced(), hasState: holdsRestoredState() };
+        return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null, features: features.announced(), hasState: holdsRestoredState(), nowMs: Date.now() };
       case 'disk':
         // A follower's disk is low, or back (disk-report.ts): the leader's write refusals count it.
         node?.peerDisk(_from.nodeId, c.low === true);
@@ -302,6 +311,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
       ...(o.tuning ? { tuning: o.tuning } : {}),
       heardMs: (id) => transport.heardMs(id),
       disk,
+      stampMs: (voters) => clocks.stampMs(voters),
     });
     node.start();
     const isMember = (): boolean => {
