@@ -1,4 +1,5 @@
 import { ClientError, ClientErrorCode, TimeoutError } from './errors.ts';
+import { monoNowMs } from '../shared/mono-clock.ts';
 
 interface Waiter {
   resolve(): void;
@@ -54,7 +55,7 @@ export class CallGate {
         timer: setTimeout(() => {
           this.#remove(waiter);
           reject(new TimeoutError('deadline passed while waiting in the client queue; nothing was sent', 0, undefined));
-        }, Math.max(0, deadlineAtMs - Date.now())),
+        }, Math.max(0, deadlineAtMs - monoNowMs())),
       };
       this.#waiters.push(waiter);
     });

@@ -20,6 +20,7 @@ import { IncMerger, type BlockPart } from './inc-merger.ts';
 import { blockTokenCount, multiTokenCount, parsePart } from '../shared/protocol/part-token.ts';
 import { timedToken } from './token.ts';
 import { checkCount, checkName, checkToken, checkValue, type Name } from './validate.ts';
+import { monoNowMs } from '../shared/mono-clock.ts';
 
 export interface CallOptions {
   /** Overrides ClientOptions.deadlineMs for this call. */
@@ -89,7 +90,7 @@ export class SeqClient {
     checkName(sequence, 'sequence');
     if (this.#merger !== null && options.id === undefined && options.part === undefined && (options.count ?? 1) === 1) {
       if (options.count !== undefined) checkCount(options.count);
-      const deadlineAtMs = Date.now() + deadlineOption(options.deadlineMs, this.#options.deadlineMs);
+      const deadlineAtMs = monoNowMs() + deadlineOption(options.deadlineMs, this.#options.deadlineMs);
       return this.#merger.add(bucket, sequence, deadlineAtMs);
     }
     return this.#inc(bucket, sequence, options);
@@ -183,7 +184,7 @@ export class SeqClient {
   }
 
   /** `deadlineAtMs`: an absolute deadline fixed earlier (a merged call's, from its inc()). */
-  async #call(args: readonly Arg[], options: CommandOptions, deadlineAtMs = Date.now() + deadlineOption(options.deadlineMs, this.#options.deadlineMs)): Promise<Reply> {
+  async #call(args: readonly Arg[], options: CommandOptions, deadlineAtMs = monoNowMs() + deadlineOption(options.deadlineMs, this.#options.deadlineMs)): Promise<Reply> {
     await this.#gate.enter(deadlineAtMs);
     try {
       return await this.#retryLoop(encodeRequest(args), options, deadlineAtMs);
@@ -205,13 +206,13 @@ export class SeqClient {
       mayHaveApplied ||= verdict.mayHaveApplied && !readOnly;
       if (this.#abort.signal.aborted) throw this.#giveUp(failure, mayHaveApplied, attempt, options, 'closed');
       if (!verdict.retry) throw this.#giveUp(failure, mayHaveApplied, attempt, options, 'final');
-      if (Date.now() >= deadlineAtMs) throw this.#giveUp(failure, mayHaveApplied, attempt, options, 'deadline');
+      if (monoNowMs() >= deadlineAtMs) throw this.#giveUp(failure, mayHaveApplied, attempt, options, 'deadline');
       const failedIndex = routerIndex;
       if (verdict.failover) routerIndex = this.#pool.nextAfter(failedIndex, verdict.hint);
       if (failure.kind !== 'reply') this.#pool.markDown(failedIndex);
       else if (verdict.hint !== null) this.#pool.prefer(routerIndex);
       const delayMs = backoffDelayMs(attempt - 1, this.#options.backoffBaseMs, this.#options.backoffMaxMs, this.#options.random);
-      if (Date.now() + delayMs >= deadlineAtMs) throw this.#giveUp(failure, mayHaveApplied, attempt, options, 'deadline');
+      if (monoNowMs() + delayMs >= deadlineAtMs) throw this.#giveUp(failure, mayHaveApplied, attempt, options, 'deadline');
       try {
         await sleep(delayMs, undefined, { signal: this.#abort.signal });
       } catch {
@@ -238,7 +239,7 @@ export class SeqClient {
         ticket.cancel();
         const error = new ClientError(ClientErrorCode.TIMEOUT, 'call deadline passed');
         settle({ kind: 'failure', failure: { kind: ticket.written ? 'lost' : 'unsent', error } });
-      }, Math.max(0, deadlineAtMs - Date.now()));
+      }, Math.max(0, deadlineAtMs - monoNowMs()));
       function settle(result: AttemptResult): void {
         if (settled) return;
         settled = true;

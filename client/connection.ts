@@ -5,6 +5,7 @@ import { ReplyDecoder, type Reply } from '../shared/protocol/reply-decoder.ts';
 import { ClientError, ClientErrorCode } from './errors.ts';
 import type { Address } from './address.ts';
 import type { AttemptFailure } from './outcome.ts';
+import { monoNowMs } from '../shared/mono-clock.ts';
 
 /** One request on its way through a connection. Exactly one of onReply/onFailure is called. */
 export interface Request {
@@ -159,7 +160,7 @@ export class Connection {
     const batch = this.#unsent.filter((entry) => !entry.cancelled);
     this.#unsent = [];
     if (batch.length === 0) return;
-    const nowMs = Date.now();
+    const nowMs = monoNowMs();
     for (const entry of batch) {
       entry.writtenAtMs = nowMs;
       this.#inFlight.push(entry);
@@ -189,12 +190,12 @@ export class Connection {
     if (this.#replyTimer !== null || this.#dead) return;
     const head = this.#inFlight[this.#inFlightHead];
     if (head === undefined) return;
-    const waitMs = Math.max(0, head.writtenAtMs + this.#options.attemptTimeoutMs - Date.now());
+    const waitMs = Math.max(0, head.writtenAtMs + this.#options.attemptTimeoutMs - monoNowMs());
     this.#replyTimer = setTimeout(() => {
       this.#replyTimer = null;
       const current = this.#inFlight[this.#inFlightHead];
       if (current === undefined) return;
-      if (current === head || current.writtenAtMs + this.#options.attemptTimeoutMs <= Date.now()) {
+      if (current === head || current.writtenAtMs + this.#options.attemptTimeoutMs <= monoNowMs()) {
         this.destroy(new ClientError(ClientErrorCode.TIMEOUT, `no reply from ${this.address.key} within ${this.#options.attemptTimeoutMs} ms`));
         return;
       }

@@ -26,6 +26,7 @@ import { ClientError, ClientErrorCode, FORGOTTEN_TOKEN_ADVICE, OutcomeUnknownErr
 import { timedToken } from './token.ts';
 import type { Name } from './validate.ts';
 import { BLOCK_PARTS_MAX, INCS_SEQUENCES_MAX, blockToken, multiToken, partValue, type Part } from '../shared/protocol/part-token.ts';
+import { monoNowMs } from '../shared/mono-clock.ts';
 
 /** Which number (`index`, 0 = first) of a block of `count` a merged call was. */
 export type BlockPart = Part;
@@ -100,7 +101,7 @@ export class IncMerger {
   #joins(group: Group, sequence: Name): boolean {
     const size = group.members.length;
     if (!group.mixed && bytesKey(group.members[0]!.sequence) === bytesKey(sequence)) return size < BLOCK_PARTS_MAX;
-    if (size >= INCS_SEQUENCES_MAX || Date.now() < this.#incsRefusedUntilMs) return false;
+    if (size >= INCS_SEQUENCES_MAX || monoNowMs() < this.#incsRefusedUntilMs) return false;
     group.mixed = true;
     return true;
   }
@@ -144,7 +145,7 @@ export class IncMerger {
   }
 
   #pauseIncs(err: ServerError): void {
-    this.#incsRefusedUntilMs = Date.now() + (err.serverCode === 'FEATUREOFF' ? INCS_OFF_PAUSE_MS : INCS_REFUSED_PAUSE_MS);
+    this.#incsRefusedUntilMs = monoNowMs() + (err.serverCode === 'FEATUREOFF' ? INCS_OFF_PAUSE_MS : INCS_REFUSED_PAUSE_MS);
   }
 
   #failed(group: Group, token: string, err: unknown): void {

@@ -1,5 +1,6 @@
 import { Connection, type ConnectionOptions } from './connection.ts';
 import type { Address } from './address.ts';
+import { monoNowMs } from '../shared/mono-clock.ts';
 
 /** Addresses learned from NOTLEADER/MOVED hints, beyond the configured routers. */
 export const LEARNED_ROUTERS_MAX = 16;
@@ -68,7 +69,7 @@ export class RouterPool {
       if (hinted !== -1) return hinted;
     }
     const count = this.#routers.length;
-    const nowMs = Date.now();
+    const nowMs = monoNowMs();
     for (let step = 1; step <= count; step++) {
       const index = (failedIndex + step) % count;
       if (this.#routers[index]!.downUntilMs <= nowMs) return index;
@@ -79,7 +80,7 @@ export class RouterPool {
   /** Marks a router as unwell after a connection failure; moves everyone off it. */
   markDown(index: number): void {
     const router = this.#routers[index]!;
-    router.downUntilMs = Date.now() + this.#options.routerDownMs;
+    router.downUntilMs = monoNowMs() + this.#options.routerDownMs;
     if (this.#preferred === index) this.#preferred = this.nextAfter(index, null);
   }
 

@@ -22,6 +22,7 @@ import { IncCoalescer, incsRefused, type CoalescerStats, type Forwarded } from '
 import { BLOCK_PARTS_MAX, INCS_SEQUENCES_MAX, multiTokenCount, partRetry } from '../shared/protocol/part-token.ts';
 import { isSeriesCommand } from '../node/state-machine/series-command.ts';
 import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/series-wire.ts';
+import { monoNowMs } from '../shared/mono-clock.ts';
 
 export interface ForwarderOptions {
   /** Total time one command may take, retries included, before -CLUSTERDOWN. Default 5000 ms. */
@@ -143,13 +144,13 @@ export class Forwarder {
     const withToken = withRouterToken(command);
     const args = commandArgs(withToken);
     const slot = slotOf(command.bucket);
-    const deadline = Date.now() + this.deadlineMs;
+    const deadline = monoNowMs() + this.deadlineMs;
     let redirects = 0;
     let lastProblem = 'no catalog yet';
     let mayHaveApplied = false;
     let tryAgains = 0;
     let unreachable = 0;
-    for (let attempt = 0; Date.now() < deadline; attempt++) {
+    for (let attempt = 0; monoNowMs() < deadline; attempt++) {
       if (attempt > 0) this.stats.retries++;
       const shard = this.map.ownerOf(slot);
       if (shard === null) {
@@ -165,7 +166,7 @@ export class Forwarder {
         void this.catalog.refresh();
         continue;
       }
-      const timeout = Math.max(1, Math.min(this.attemptTimeoutMs, deadline - Date.now()));
+      const timeout = Math.max(1, Math.min(this.attemptTimeoutMs, deadline - monoNowMs()));
       const out = await this.pool.send(address, args, timeout);
       if (!out.ok) {
         if (out.why === 'lost' || out.why === 'timeout') {
@@ -197,7 +198,7 @@ export class Forwarder {
         if (++redirects > this.redirectsMax) break;
         this.stats.redirects++;
         // Within the deadline: a slow catalog leader held a MOVED request for seconds (a review).
-        await Promise.race([this.catalog.refresh(), atMost(Math.max(0, deadline - Date.now()))]);
+        await Promise.race([this.catalog.refresh(), atMost(Math.max(0, deadline - monoNowMs()))]);
       } else if (step.kind === 'unknown') {
         mayHaveApplied = true;
       } else if (step.kind === 'wait') {

@@ -41,6 +41,7 @@ import { ErrorCode } from '../shared/errors.ts';
 import { errorResult, intResult, type Command, type CommandResult, type IncCommand, type IncsCommand } from '../node/state-machine/command.ts';
 import { INCS_SEQUENCES_MAX, blockToken, multiToken, partRetry, partValue } from '../shared/protocol/part-token.ts';
 import { routerToken } from './token.ts';
+import { monoNowMs } from '../shared/mono-clock.ts';
 
 /** What forwarding one command ended with. */
 export interface Forwarded {
@@ -171,7 +172,7 @@ export class IncCoalescer {
     const size = block.members.length;
     const first = block.members[0]!.sequence;
     if (!block.mixed && first.equals(sequence)) return size < this.options.blockMax ? first : null;
-    if (size >= this.incsMax || Date.now() < this.incsRefusedUntilMs) return null;
+    if (size >= this.incsMax || monoNowMs() < this.incsRefusedUntilMs) return null;
     block.mixed = true;
     return Buffer.from(sequence);
   }
@@ -253,7 +254,7 @@ export class IncCoalescer {
   }
 
   private pauseIncs(refusal: Extract<CommandResult, { type: 'error' }>): void {
-    this.incsRefusedUntilMs = Date.now() + (refusal.code === ErrorCode.FEATURE_OFF ? INCS_OFF_PAUSE_MS : INCS_REFUSED_PAUSE_MS);
+    this.incsRefusedUntilMs = monoNowMs() + (refusal.code === ErrorCode.FEATURE_OFF ? INCS_OFF_PAUSE_MS : INCS_REFUSED_PAUSE_MS);
   }
 
   private send(command: IncCommand | IncsCommand, settle: Member['settle']): void {

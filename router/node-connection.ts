@@ -12,6 +12,7 @@ import { ReplyDecoder, type Reply } from '../shared/protocol/index.ts';
 import type { ClusterSecret } from '../shared/security/cluster-proof.ts';
 import { InternalHandshake } from '../shared/security/internal-handshake.ts';
 import { dial, type TlsConfig } from '../shared/security/tls-config.ts';
+import { monoNowMs } from '../shared/mono-clock.ts';
 
 /**
  * Why a request got no reply: 'unreachable' (never connected: certainly not executed), 'lost'
@@ -169,7 +170,7 @@ export class NodeConnection {
     if (this.dead) return Promise.resolve({ ok: false, why: 'lost' });
     if (this.pending.length >= this.inflightMax) return Promise.resolve({ ok: false, why: 'busy' });
     return new Promise((resolve) => {
-      const now = Date.now();
+      const now = monoNowMs();
       this.pending.push({ resolve, deadlineMs: now + timeoutMs, sentMs: now, settled: false, fatal: false });
       if (this.held !== null) this.held.push(request);
       else this.queueWrite(request);
@@ -211,7 +212,7 @@ export class NodeConnection {
   private checkDeadlines(): void {
     const head = this.pending[0];
     if (head === undefined) return;
-    const now = Date.now();
+    const now = monoNowMs();
     if (head.deadlineMs <= now && now - head.sentMs >= this.stallMs) return this.kill('timeout');
     for (const p of this.pending) {
       if (p.settled || p.deadlineMs > now) continue;
@@ -243,7 +244,7 @@ export class NodeConnection {
 
 /** A handshake step's timing: it must be answered within the connect timeout and a second. */
 function handshakeStep(connectTimeoutMs: number): Omit<Pending, 'resolve'> {
-  const now = Date.now();
+  const now = monoNowMs();
   return { deadlineMs: now + connectTimeoutMs + 1000, sentMs: now, settled: false, fatal: true };
 }
 

@@ -10,6 +10,7 @@ import { errorResult, type Command, type CommandResult } from '../state-machine/
 import { growsState, noSpaceMessage, type DiskGuard } from '../disk/disk-guard.ts';
 import { isChunked } from './snapshot-images.ts';
 import { isDiscarded } from './snapshot-spool.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface DiskPolicyDeps {
   /** None: nothing is refused or dropped for space. */
@@ -80,7 +81,7 @@ export class DiskPolicy {
     const voters = this.d.raw.status().conf.voters;
     // A voter not heard from lately cannot take the write either: counted as having space, one
     // voter down and one low left writes to time out AMBIGUOUS (a review).
-    const now = Date.now();
+    const now = monoNowMs();
     // (Not the removal check's half election timeout: a busy loop can be that slow to read.)
     const heard = (id: NodeId): boolean => this.d.heardMs === undefined || now - this.d.heardMs(id) <= PEER_HEARD_MS;
     const withSpace = voters.filter((id) => id === this.d.selfId || (!this.peerDiskLow(id) && heard(id))).length;
@@ -90,14 +91,14 @@ export class DiskPolicy {
 
   /** A peer's disk is low (it says so every second while it is, disk-report.ts), or back to normal. */
   peerDisk(id: NodeId, low: boolean): void {
-    if (low) this.peerDiskLowUntil.set(id, Date.now() + PEER_DISK_LOW_TTL_MS);
+    if (low) this.peerDiskLowUntil.set(id, monoNowMs() + PEER_DISK_LOW_TTL_MS);
     else this.peerDiskLowUntil.delete(id);
   }
 
   private peerDiskLow(id: NodeId): boolean {
     const until = this.peerDiskLowUntil.get(id);
     if (until === undefined) return false;
-    if (until > Date.now()) return true;
+    if (until > monoNowMs()) return true;
     this.peerDiskLowUntil.delete(id);
     return false;
   }
@@ -108,9 +109,9 @@ export class DiskPolicy {
     if (st.role !== 'leader') return 0;
     if (this.leaderTerm !== st.term) {
       this.leaderTerm = st.term;
-      this.leaderSinceMs = Date.now();
+      this.leaderSinceMs = monoNowMs();
     }
-    return Date.now() - this.leaderSinceMs;
+    return monoNowMs() - this.leaderSinceMs;
   }
 
   /**
@@ -122,7 +123,7 @@ export class DiskPolicy {
     const st = this.d.raw.status();
     if (st.role !== 'leader') return false;
     if (st.leadTransferee !== null) return true;
-    const now = Date.now();
+    const now = monoNowMs();
     if (this.leadingForMs() < PEER_DISK_LOW_TTL_MS) return false;
     let to: NodeId | null = null;
     let best = -1;

@@ -11,13 +11,14 @@ import { isChunked, type ChunkedSnapshot } from './snapshot-images.ts';
 import { formatHello } from './peer-hello.ts';
 import { splitAddr } from './control-request.ts';
 import type { TransportOptions } from './transport.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 /** TCP keepalive on peer connections: a dead, idle connection is found by the kernel eventually. */
 export const KEEPALIVE_DELAY_MS = 5_000;
 
 /** What a link needs to know about the peer's traffic to us (it arrives on other sockets). */
 export interface InboundView {
-  /** When anything last arrived from this peer (0: never). */
+  /** When anything last arrived from this peer (monoNowMs; -Infinity: never). */
   heardMs(id: NodeId): number;
 }
 
@@ -69,7 +70,7 @@ export class PeerLink {
 
   send(m: Message): void {
     if (this.closed) return;
-    if (this.socket && this.connected && this.silentTooLong(Date.now())) {
+    if (this.socket && this.connected && this.silentTooLong(monoNowMs())) {
       this.opts.log(`peer ${this.id}: nothing heard for ${this.opts.peerSilenceMsMax ?? 1000} ms while sending; reconnecting`);
       this.drop(this.socket);
     }
@@ -81,7 +82,7 @@ export class PeerLink {
       return;
     }
     if (!this.socket) {
-      if (Date.now() < this.retryAtMs) {
+      if (monoNowMs() < this.retryAtMs) {
         if (m.type === 'snap') this.opts.onSnapshotSent(this.id, false);
         return;
       }
@@ -91,7 +92,7 @@ export class PeerLink {
     // A chunked image is not counted against queueBytesMax (it is read as it is sent), so at most
     // one is queued or being sent at a time: a second would wait behind it anyway.
     const chunked = m.snapshot !== undefined && isChunked(m.snapshot);
-    if (chunked && (this.snapshotsInFlight > 0 || Date.now() - this.imageSentMs < imageGapMs(this.imageStreak))) {
+    if (chunked && (this.snapshotsInFlight > 0 || monoNowMs() - this.imageSentMs < imageGapMs(this.imageStreak))) {
       this.opts.onSnapshotSent(this.id, false);
       return;
     }
@@ -108,7 +109,7 @@ export class PeerLink {
    * low follower is not sent ~100 MB/s of images it drops (a review). Reset after a quiet minute.
    */
   private imageSent(): void {
-    const now = Date.now();
+    const now = monoNowMs();
     this.imageStreak = now - this.imageSentMs < IMAGE_STREAK_RESET_MS ? this.imageStreak + 1 : 1;
     this.imageSentMs = now;
   }
@@ -285,7 +286,7 @@ export class PeerLink {
     this.failures++;
     const min = this.opts.backoffMsMin ?? 50;
     const max = this.opts.backoffMsMax ?? 500;
-    this.retryAtMs = Date.now() + Math.min(max, min * 2 ** Math.min(this.failures - 1, 16));
+    this.retryAtMs = monoNowMs() + Math.min(max, min * 2 ** Math.min(this.failures - 1, 16));
     if (!this.closed) this.opts.onUnreachable(this.id);
   }
 }

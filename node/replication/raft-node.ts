@@ -36,6 +36,7 @@ import { LEADER_MESSAGES, LeaderWrites, writesInBackground } from './leader-writ
 import { LocalSnapshots } from './local-snapshots.ts';
 import type { DiskGuard } from '../disk/disk-guard.ts';
 import { DiskPolicy } from './disk-policy.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export type { RaftNodeTuning };
 
@@ -50,7 +51,7 @@ export interface RaftNodeDeps {
   /** Storage failed: the node must stop participating. */
   readonly onFatal: (err: Error) => void;
   readonly tuning?: RaftNodeTuning;
-  /** When a peer last sent us anything (ms; 0: never): a voter's removal needs the rest alive. Default: every peer counts as alive. */
+  /** When a peer last sent us anything (monoNowMs; -Infinity: never): a voter's removal needs the rest alive. Default: every peer counts as alive. */
   readonly heardMs?: (id: NodeId) => number;
   /** Free space of the data dir (node/disk/disk-guard.ts). Default: none, writes until the disk is full. */
   readonly disk?: DiskGuard;
@@ -183,7 +184,7 @@ export class RaftNode {
   execute(command: Command): Promise<CommandResult> {
     const refusal = this.refusal();
     if (refusal) return Promise.resolve(refusal);
-    const now = Date.now();
+    const now = monoNowMs();
     if (command.type === 'get') {
       // A GET pipelined after a write must see it: propose waiting writes first.
       this.flushWrites();
@@ -193,7 +194,7 @@ export class RaftNode {
         this.schedule();
       });
     }
-    const bytes = encodeCommand(command, this.d.stampMs?.(this.raw.voters) ?? now);
+    const bytes = encodeCommand(command, this.d.stampMs?.(this.raw.voters) ?? Date.now());
     const diskRefusal = this.diskPolicy.refusal(command, bytes.length);
     if (diskRefusal) return Promise.resolve(diskRefusal);
     if (this.writesWaiting >= this.pendingMax) return Promise.resolve(errorResult(ErrorCode.BUSY, 'too many pending writes'));
@@ -217,7 +218,7 @@ export class RaftNode {
     if (this.batch.size === 0) return;
     const items = this.batch.take();
     const data = items.length === 1 ? items[0]!.bytes : encodeBatch(items.map((i) => i.bytes));
-    this.proposeEntry(data, Date.now(), items);
+    this.proposeEntry(data, monoNowMs(), items);
   }
 
   private proposeEntry(data: Uint8Array, now: number, items: readonly BatchedWrite[]): void {
@@ -236,7 +237,7 @@ export class RaftNode {
   /** Proposes a membership change and resolves once it is applied (or fails). */
   async changeMembers(cc: Parameters<RawNode['proposeConfChange']>[0]): Promise<CommandResult> {
     const heardMs = this.d.heardMs;
-    const live = heardMs === undefined ? null : { self: this.id, heardMs, windowMs: this.liveWindowMs, nowMs: Date.now() };
+    const live = heardMs === undefined ? null : { self: this.id, heardMs, windowMs: this.liveWindowMs, nowMs: monoNowMs() };
     const refusal = this.refusal() ?? (cc.type === 'remove' && live !== null ? removalRefusal(this.raw.status().conf.voters, cc.nodeId, live) : null);
     if (refusal) return refusal;
     let ticket;
@@ -246,7 +247,7 @@ export class RaftNode {
       return this.proposeError(err);
     }
     this.schedule();
-    const r = await this.proposals.wait(ticket, Date.now());
+    const r = await this.proposals.wait(ticket, monoNowMs());
     return Array.isArray(r) ? errorResult(ErrorCode.INTERNAL, 'a conf change got command results') : ((r as CommandResult | null) ?? { type: 'ok' });
   }
 
@@ -321,7 +322,7 @@ export class RaftNode {
     if (this.stopped) return;
     this.raw.tick();
     this.diskPolicy.onTick();
-    const now = Date.now();
+    const now = monoNowMs();
     this.proposals.expire(now);
     this.reads.expire(now, errorResult(ErrorCode.TRY_AGAIN, 'read timed out waiting for a quorum'));
     this.schedule();

@@ -12,7 +12,7 @@ import { errorResult, type CommandResult } from '../state-machine/command.ts';
 
 export interface Liveness {
   readonly self: NodeId;
-  /** When a peer last sent us anything (ms; 0: never). */
+  /** When a peer last sent us anything (monoNowMs; -Infinity: never). */
   readonly heardMs: (id: NodeId) => number;
   /** Heard from within this long: alive. */
   readonly windowMs: number;

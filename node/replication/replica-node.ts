@@ -30,6 +30,7 @@ import { TokenOptionsSync } from './token-options-sync.ts';
 import { DiskReport } from './disk-report.ts';
 import { PeerClocks } from './peer-clocks.ts';
 import { setTokenOptions, type StoredTokenOptions } from '../state-machine/token-options.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface ReplicaNodeOptions {
   readonly dataDir: string;
@@ -240,7 +241,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   const learnAnnouncedAddress = (id: string, addr: string): void => {
     const current = members.addressOf(id);
     if (id === nodeId || current === undefined || current === addr || members.isRemoved(id)) return;
-    if (Date.now() - transport.heardMs(id) < ANNOUNCED_ADDRESS_AFTER_SILENCE_MS) return;
+    if (monoNowMs() - transport.heardMs(id) < ANNOUNCED_ADDRESS_AFTER_SILENCE_MS) return;
     log(`dialing member ${id} at ${addr}, as announced (not heard from at ${current})`);
     members.learnAddress(id, addr);
   };

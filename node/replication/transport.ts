@@ -23,6 +23,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import type { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { acceptPeerAuth } from '../../shared/security/peer-auth.ts';
 import { guardTlsServer, type TlsConfig } from '../../shared/security/tls-config.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export type Control = Record<string, unknown>;
 
@@ -114,16 +115,16 @@ export class Transport {
   private readonly heard = new Map<NodeId, number>();
   /** The accepted socket each peer last sent Raft messages on; an older one is a dead leftover. */
   private readonly inboundOf = new Map<NodeId, Socket>();
-  private readonly inbound: InboundView = { heardMs: (id) => this.heard.get(id) ?? 0 };
+  private readonly inbound: InboundView = { heardMs: (id) => this.heard.get(id) ?? Number.NEGATIVE_INFINITY };
   /** Every accepted socket still open (peers, clients, and those still being sniffed). */
   private readonly accepted = new Set<Socket>();
   /** TCP sockets under TLS, handshake included: a failed handshake must not hold its socket forever. */
   private readonly raw: Set<Socket>;
   private closed = false;
 
-  /** When `peer` last sent us anything (ms since the epoch; 0: never since we started). */
+  /** When `peer` last sent us anything (monoNowMs, shared/mono-clock.ts; -Infinity: never since we started). */
   heardMs(peer: NodeId): number {
-    return this.heard.get(peer) ?? 0;
+    return this.heard.get(peer) ?? Number.NEGATIVE_INFINITY;
   }
 
   constructor(private readonly opts: TransportOptions) {
@@ -273,7 +274,7 @@ export class Transport {
     const peer = hello.nodeId;
     // The peer reached us, so the path works now: a link of ours to it that is backing off or
     // stuck in a handshake (SYNs lost while the network was down) re-dials at once.
-    this.heard.set(peer, Date.now());
+    this.heard.set(peer, monoNowMs());
     this.links.get(peer)?.peerReachable();
     socket.once('close', () => {
       if (this.inboundOf.get(peer) !== socket) return;
@@ -283,7 +284,7 @@ export class Transport {
     const decoder = new PeerDecoder(this.opts.codec);
     socket.once('close', () => decoder.close());
     const onData = (chunk: Buffer): void => {
-      this.heard.set(peer, Date.now());
+      this.heard.set(peer, monoNowMs());
       let frames;
       try {
         frames = decoder.push(chunk);
