@@ -26,7 +26,8 @@ export function replyBytesEstimate(args: readonly Buffer[]): number {
   const name = args[0];
   if (name === undefined) return echoed;
   if (nameIs(name, 'audit')) return echoed + auditRows(args) * AUDIT_ROW_BYTES;
-  if (nameIs(name, 'seq.list')) return echoed + optionNumber(args, 'COUNT', SEQ_LIST_COUNT_DEFAULT, SEQ_LIST_COUNT_MAX) * SEQ_LIST_NAME_BYTES;
+  // SEQ.LIST bucket [cursor] COUNT n: options come after the bucket (a bucket may be called "count").
+  if (nameIs(name, 'seq.list')) return echoed + optionNumber(args, 'COUNT', SEQ_LIST_COUNT_DEFAULT, SEQ_LIST_COUNT_MAX, 2) * SEQ_LIST_NAME_BYTES;
   if (nameIs(name, 'info')) return echoed + INFO_REPLY_BYTES;
   if (nameIs(name, 'cluster')) return echoed + CLUSTER_REPLY_BYTES;
   return echoed;
@@ -41,28 +42,29 @@ function nameIs(arg: Buffer, lower: string): boolean {
 
 /** AUDIT b s FROM a TO b: the rows asked for (at most AUDIT_RANGE_MAX; all of them if unreadable). */
 function auditRows(args: readonly Buffer[]): number {
-  const from = optionValue(args, 'FROM');
-  const to = optionValue(args, 'TO');
+  // Options follow `AUDIT bucket sequence`: a bucket or sequence may be called "to" or "from".
+  const from = optionValue(args, 'FROM', 3);
+  const to = optionValue(args, 'TO', 3);
   if (from === null || to === null || to < from) return AUDIT_RANGE_MAX;
   const rows = to - from + 1n;
   return rows > BigInt(AUDIT_RANGE_MAX) ? AUDIT_RANGE_MAX : Number(rows);
 }
 
 /** The option's number: `fallback` when it is absent, `max` when it is unreadable or beyond. */
-function optionNumber(args: readonly Buffer[], option: string, fallback: number, max: number): number {
-  if (optionAt(args, option) < 0) return fallback;
-  const value = optionValue(args, option);
+function optionNumber(args: readonly Buffer[], option: string, fallback: number, max: number, from = 1): number {
+  if (optionAt(args, option, from) < 0) return fallback;
+  const value = optionValue(args, option, from);
   return value === null || value < 1n || value > BigInt(max) ? max : Number(value);
 }
 
-function optionValue(args: readonly Buffer[], option: string): bigint | null {
-  const at = optionAt(args, option);
+function optionValue(args: readonly Buffer[], option: string, from = 1): bigint | null {
+  const at = optionAt(args, option, from);
   const text = at < 0 ? undefined : args[at + 1]?.toString('latin1');
   return text !== undefined && /^\d{1,19}$/.test(text) ? BigInt(text) : null;
 }
 
-function optionAt(args: readonly Buffer[], option: string): number {
-  for (let i = 1; i < args.length; i++) {
+function optionAt(args: readonly Buffer[], option: string, from = 1): number {
+  for (let i = from; i < args.length; i++) {
     if (args[i]!.length === option.length && args[i]!.toString('latin1').toUpperCase() === option) return i;
   }
   return -1;
