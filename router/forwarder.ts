@@ -269,9 +269,9 @@ export class Forwarder {
   }
 }
 
-/** A refusal that came before the command's token was looked at (so it says nothing of earlier attempts). */
+/** A refusal that came before the command's token was looked at (so it says nothing of earlier attempts): also a RESERVE's FEATUREOFF during an upgrade. */
 function refusedUnlooked(command: Command, result: Extract<CommandResult, { type: 'error' }>): boolean {
-  return incsRefused(command, result) || (isTokened(command) && result.code === ErrorCode.NO_SPACE);
+  return incsRefused(command, result) || (isTokened(command) && (result.code === ErrorCode.NO_SPACE || result.code === ErrorCode.FEATURE_OFF));
 }
 
 type Tokened = Extract<Command, { type: 'inc' } | { type: 'incs' } | { type: 'reserve' }>;

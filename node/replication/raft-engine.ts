@@ -8,6 +8,7 @@ import type { Engine } from '../server/engine.ts';
 import { errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
 import type { Members } from './members.ts';
 import type { PeerClocks } from './peer-clocks.ts';
+import { isSeriesCommand } from '../state-machine/series-command.ts';
 import type { Feature, PeerFeatures } from './peer-features.ts';
 import { TOKEN_OPTIONS_REFUSED, isTokenOptions, storedTokenOptions } from '../state-machine/token-options.ts';
 import type { RaftNode } from './raft-node.ts';
@@ -49,6 +50,8 @@ async function transfer(node: RaftNode, to: string): Promise<CommandResult> {
   return errorResult(ErrorCode.TRY_AGAIN, `leadership did not move to ${to} within ${TRANSFER_WAIT_MS / 1000} s (${where}); retry`);
 }
 
+const SERIES_OFF = errorResult(ErrorCode.FEATURE_OFF, 'series commands are off on this shard until every member is known to run a version that applies them; nothing was taken, retry later');
+
 /** How long SEQDB.TRANSFER waits for the target to lead: a few election timeouts. */
 const TRANSFER_WAIT_MS = 3000;
 
@@ -64,6 +67,10 @@ export class RaftEngine implements Engine {
       if (command.part !== undefined) return Promise.resolve(errorResult(ErrorCode.TRY_AGAIN, 'INCS parts wait until every member of this shard is known to run a version that applies them; retry the same command'));
       return Promise.resolve(errorResult(ErrorCode.FEATURE_OFF, 'INCS is off on this shard until every member is known to run a version that applies it; nothing was taken, send the INCs one at a time'));
     }
+    // Series commands (AUDIT and SEQ.* too: they go through the log) are entries a build before
+    // issue 12 cannot decode: an older follower would stop at the first one, at every restart (a
+    // series review). Every build that announces features applies them (issue 12 came first).
+    if (isSeriesCommand(command) && !this.allHave(node, 'incs')) return Promise.resolve(SERIES_OFF);
     if (isTokenOptions(command)) return Promise.resolve(TOKEN_OPTIONS_REFUSED);
     return node.execute(command);
   }

@@ -195,3 +195,15 @@ test('NOSPACE on a first attempt is final: nothing was taken', async (t) => {
   t.is(r.type === 'error' ? r.code : r.type, 'NO_SPACE');
   t.is(a.seen.filter((args) => args[0] === 'INC').length, 1);
 });
+
+test('a RESERVE that may have applied, then FEATUREOFF on the retry (a leader whose members are not all known yet): asked again, and at the deadline the token to retry with', async (t) => {
+  // Series commands are refused FEATUREOFF before the token is looked at (raft-engine.ts).
+  const a = await fakeNode((args, n) => (args[0] !== 'RESERVE' ? '+OK\r\n' : n === 1 ? 'drop' : '-FEATUREOFF series commands are off on this shard until every member is known to run a version that applies them; nothing was taken, retry later\r\n'));
+  const { forwarder, map } = await forwarderFor(t, [a], { deadlineMs: 1500 });
+  map.entry('2').leader = a.address;
+  const r = await forwarder.execute({ type: 'reserve', bucket: Buffer.from('b'), sequence: Buffer.from('s'), ttlSeconds: 60 });
+  const sent = a.seen.filter((args) => args[0] === 'RESERVE');
+  t.true(sent.length >= 3, `attempts ${sent.length}`);
+  t.is(r.type === 'error' ? r.code : r.type, 'CLUSTER_DOWN');
+  if (r.type === 'error') t.true(r.message.includes(`retry with ID ${sent[0]![sent[0]!.indexOf('ID') + 1]!}`), r.message);
+});
