@@ -195,7 +195,15 @@ function list(txn: KvTxn, command: SeqListCommand): CommandResult {
   const names: Buffer[] = [];
   let more = false;
   // Keys are prefix | u16 len | name: key order is (length, bytes) order, and so is the cursor's.
-  for (const entry of txn.scan(prefix)) {
+  // Seek past the cursor (the key of the name `after`); the empty cursor starts the bucket.
+  let start: Buffer | undefined;
+  if (command.after.length > 0) {
+    start = Buffer.alloc(prefix.length + 2 + command.after.length);
+    prefix.copy(start, 0);
+    start.writeUInt16BE(command.after.length, prefix.length);
+    command.after.copy(start, prefix.length + 2);
+  }
+  for (const entry of txn.scan(prefix, start)) {
     const name = Buffer.from(entry.key.subarray(prefix.length + 2));
     if (compareNames(name, command.after) <= 0) continue;
     if (names.length === command.count) {

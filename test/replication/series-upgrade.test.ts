@@ -23,7 +23,7 @@ async function newLeader(c: Cluster): Promise<number> {
 }
 
 test('with a member not known to apply series entries, the leader refuses them FEATUREOFF, nothing proposed (as INCS)', async (t) => {
-  const c = await Cluster.start(t, { size: 3, envOf: (i) => (i === OLD ? { SEQDB_TEST_ANNOUNCE_FEATURES: '' } : {}) });
+  const c = await Cluster.start(t, { size: 3, envOf: (i): Record<string, string> => (i === OLD ? { SEQDB_TEST_ANNOUNCE_FEATURES: '' } : {}) });
   const leader = await newLeader(c);
   const port = c.nodes[leader]!.port;
   t.regex(await command(port, ['INC', 'b', 'warm'], 5000), /^:1/);
