@@ -71,7 +71,7 @@ export const audit: Subcommand = {
       for (let start = from; start <= to; start += BigInt(AUDIT_RANGE_MAX)) {
         const end = start + BigInt(AUDIT_RANGE_MAX) - 1n < to ? start + BigInt(AUDIT_RANGE_MAX) - 1n : to;
         const reply = await client.sendCommand(['AUDIT', bucket, sequence, 'FROM', String(start), 'TO', String(end)], { idempotent: true });
-        const out = items(reply).map((row) => format(cells(items(row))));
+        const out = items(reply).map((row) => format(cells(items(row), values.csv === true)));
         if (out.length > 0) await write(out.join(''));
         if (out.length < Number(end - start + 1n)) break; // past the sequence's value
       }
@@ -97,13 +97,68 @@ function items(reply: Reply): Reply[] {
   return reply.items;
 }
 
-/** [number, state, time_ms, ref, reason, expires_ms] -> the printed columns. */
-function cells(row: Reply[]): string[] {
+/**
+ * [number, state, time_ms, ref, reason, expires_ms] -> the printed columns. REF and REASON are any
+ * bytes: tab-separated output escapes them (`tsvField`), CSV quotes them (a tab or newline inside
+ * spilled one number's row over several lines, and bytes that are not UTF-8 became U+FFFD; a
+ * series review).
+ */
+function cells(row: Reply[], csv: boolean): string[] {
   const text = (r: Reply | undefined): string =>
-    r === undefined || r.kind === 'null' ? '' : r.kind === 'integer' ? String(r.value) : r.kind === 'string' ? r.value.toString('utf8') : '';
+    r === undefined || r.kind === 'null' ? '' : r.kind === 'integer' ? String(r.value) : r.kind === 'string' ? (csv ? csvText(r.value) : tsvField(r.value)) : '';
   const timeMs = text(row[2]);
   const iso = timeMs === '' ? '' : new Date(Number(timeMs)).toISOString();
   return [text(row[0]), text(row[1]), timeMs, iso, text(row[3]), text(row[4]), text(row[5])];
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Tab-separated text without loss, as PostgreSQL's COPY text format: backslash, tab, LF and CR
+ * as `\\`, `\t`, `\n`, `\r`; bytes that are not UTF-8 as `\xHH`.
+ */
+export function tsvField(bytes: Buffer): string {
+  return escapeInvalid(bytes, (text) => text.replace(/[\\\t\n\r]/g, (c) => TSV_ESCAPES[c]!));
+}
+
+const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** CSV text: UTF-8 as it is (csvLine quotes it); text that is not UTF-8 with `\xHH` for its bad bytes. */
+function csvText(bytes: Buffer): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return escapeInvalid(bytes, (text) => text.replace(/\\/g, '\\\\'));
+  }
+}
+
+/** Valid UTF-8 runs through `plain`; each byte of an invalid sequence as `\xHH`. */
+function escapeInvalid(bytes: Buffer, plain: (text: string) => string): string {
+  let out = '';
+  let start = 0;
+  for (let i = 0; i < bytes.length;) {
+    const n = utf8Length(bytes, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    out += plain(bytes.subarray(start, i).toString('utf8')) + `\\x${bytes[i]!.toString(16).padStart(2, '0')}`;
+    start = ++i;
+  }
+  return out + plain(bytes.subarray(start).toString('utf8'));
+}
+
+/** The length of the valid UTF-8 character at `i`, or 0. */
+function utf8Length(bytes: Buffer, i: number): number {
+  const b = bytes[i]!;
+  const n = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+  if (n <= 1 || i + n > bytes.length) return n === 1 ? 1 : 0;
+  try {
+    UTF8.decode(bytes.subarray(i, i + n));
+    return n;
+  } catch {
+    return 0;
+  }
 }
 
 /** RFC 4180: quote fields with comma, quote, CR or LF; double inner quotes; CRLF line end. */

@@ -57,6 +57,23 @@ test('the series commands and their replies on the wire', async (t) => {
   t.is((usage as { code: number }).code, 2);
 });
 
+test('seqdb audit: one line per number whatever the REF holds, REF bytes exported without loss (a series review)', async (t) => {
+  const dev = await startDev(t, await tempDir(t));
+  const c = await RespClient.connect(dev.port);
+  t.teardown(() => c.close());
+  t.is(await c.call('RESERVE', 'b', 'inv', 'TTL', '60', 'REF', 'order\t7\nline two \\ end'), ':1\r\n');
+  t.is(await c.call('CONFIRM', 'b', 'inv', '1'), '+OK\r\n');
+  t.is(await c.call('RESERVE', 'b', 'inv', 'TTL', '60', 'REF', 'caf\xe9'), ':2\r\n'); // latin1 bytes: not UTF-8
+  t.is(await c.call('CONFIRM', 'b', 'inv', '2'), '+OK\r\n');
+  const tsv = (await run(['audit', 'b', 'inv', '--router', `127.0.0.1:${dev.port}`])).stdout;
+  const lines = tsv.split('\n').filter((l) => l !== '');
+  t.is(lines.length, 2, 'two numbers, two lines');
+  t.deepEqual(lines.map((l) => l.split('\t')[4]), ['order\\t7\\nline two \\\\ end', 'caf\\xe9']);
+  const csv = (await run(['audit', 'b', 'inv', '--csv', '--router', `127.0.0.1:${dev.port}`])).stdout;
+  t.true(csv.includes('"order\t7\nline two \\ end"'), csv);
+  t.true(csv.includes(',caf\\xe9,'), csv);
+});
+
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 function run(args: string[]): Promise<{ stdout: string }> {
   return promisify(execFile)(process.execPath, ['bin/seqdb.js', ...args], { cwd: ROOT, timeout: 20_000 });
