@@ -73,7 +73,7 @@ function applyInc(txn: KvTxn, command: IncCommand, nowMs: number, options: Resol
   const known = readToken(txn, key);
   if (known !== undefined) {
     if (known.count !== command.count) {
-      return errorResult(ErrorCode.TOKEN_MISMATCH, 'ID token was used with a different COUNT');
+      return errorResult(ErrorCode.TOKEN_MISMATCH, 'ID token was used with a different COUNT, or by another command (RESERVE)');
     }
     return intResult(known.value);
   }

@@ -172,7 +172,7 @@ const SCRIPT: [string[], string][] = [
   [['inc', 'B', 'S', 'COUNT', '4'], ':5\r\n'],
   [['INC', 'B', 'S', 'ID', 'tk', 'count', '2'], ':7\r\n'],
   [['INC', 'B', 'S', 'COUNT', '2', 'ID', 'tk'], ':7\r\n'],
-  [['INC', 'B', 'S', 'ID', 'tk'], '-ERR ID token was used with a different COUNT\r\n'],
+  [['INC', 'B', 'S', 'ID', 'tk'], '-ERR ID token was used with a different COUNT, or by another command (RESERVE)\r\n'],
   [['GET', 'B', 'S'], ':7\r\n'],
   [['SET', 'B', 'S', '9223372036854775807'], '+OK\r\n'],
   [['INC', 'B', 'S'], '-ERR increment would overflow\r\n'],
