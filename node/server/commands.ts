@@ -89,14 +89,18 @@ function plainInc(args: readonly Buffer[], server: ServerFacts): Outcome {
   const command = parsePlainInc(args);
   const engine = server.engine;
   const observer = server.commandObserver;
-  if (observer === undefined) return { reply: (done) => engine.executeInc!(command, (result) => done(resultReply(result))) };
+  // The callback the engine keeps is made in incDone: a closure made here would share this
+  // scope's context, and keep `command` (views of the client's socket chunk) until the reply.
+  return { reply: (done) => engine.executeInc!(command, incDone(done, observer)) };
+}
+
+/** The plain INC's callback: encodes the result and tells the observer (which reads only the type). */
+function incDone(done: (reply: Encoded) => void, observer: CommandObserver | undefined): (result: CommandResult) => void {
+  if (observer === undefined) return (result) => done(resultReply(result));
   const startedMs = performance.now();
-  // The observer reads only the type; the command's views are not kept.
-  return {
-    reply: (done) => engine.executeInc!(command, (result) => {
-      observer(PLAIN_INC, result, (performance.now() - startedMs) / 1000);
-      done(resultReply(result));
-    }),
+  return (result) => {
+    observer(PLAIN_INC, result, (performance.now() - startedMs) / 1000);
+    done(resultReply(result));
   };
 }
 
