@@ -5,6 +5,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { createClient } from '../index.ts';
 import { analyzeInfo, clusterProblems, memberAddresses, type NodeStatus, type StatusReport } from './status-analysis.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export { analyzeInfo, type NodeStatus, type StatusReport } from './status-analysis.ts';
 
@@ -45,10 +46,10 @@ async function nodeStatus(address: string, deadlineMs: number, discovered: boole
     connectTimeoutMs: Math.min(1000, deadlineMs),
     attemptTimeoutMs: Math.min(2000, deadlineMs),
   });
-  const startedMs = Date.now();
+  const startedMs = monoNowMs();
   try {
     const text = await client.info();
-    return { ...analyzeInfo(address, text, Date.now() - startedMs), discovered };
+    return { ...analyzeInfo(address, text, monoNowMs() - startedMs), discovered };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
     return { address, discovered, reachable: false, error, summary: {}, shards: [], info: {}, problems: [`unreachable: ${error}`] };

@@ -11,6 +11,7 @@ import { infoFields, respCall, type CallSecurity } from '../../shared/observabil
 import type { ExportHeader } from './export.ts';
 import { sha256, writeBackupFile, type BackupManifest, type ShardImage } from './backup-file.ts';
 import { imageOwnership, slotOwners, slotsInTransit } from './image-ownership.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface ShardTarget {
   readonly shard: string;
@@ -77,15 +78,15 @@ async function fetchImage(addr: string, h: ExportHeader, imageBytesMax: number, 
 async function onLeader<T>(
   t: ShardTarget, args: string[], deadlineMs: number, security: CallSecurity, use: (addr: string, reply: Buffer) => Promise<T>,
 ): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
+  const deadline = monoNowMs() + deadlineMs;
   const queue = [...t.addrs];
   let lastProblem = 'no address';
   let hops = 0;
-  for (let attempt = 0; Date.now() < deadline && attempt < 200; attempt++) {
+  for (let attempt = 0; monoNowMs() < deadline && attempt < 200; attempt++) {
     const addr = queue[attempt % Math.max(1, queue.length)];
     if (addr === undefined) break;
     try {
-      const r = await respCall(addr, args, { ...security, timeoutMs: Math.max(1000, deadline - Date.now()) });
+      const r = await respCall(addr, args, { ...security, timeoutMs: Math.max(1000, deadline - monoNowMs()) });
       if (r.kind === 'string') return await use(addr, r.value);
       if (r.kind !== 'error') throw new Error(`unexpected ${r.kind} reply`);
       lastProblem = `${addr}: -${r.word} ${r.message}`;

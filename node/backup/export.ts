@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../../shared/errors.ts';
 import { decodeSnapshot, errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
 import { META, readU64 } from '../state-machine/keys.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface ExportHeader {
   readonly shard: string;
@@ -83,7 +84,7 @@ export class Exporter {
     this.expire();
     while (this.held.size >= this.imagesMax) this.held.delete(this.held.keys().next().value!);
     const id = randomBytes(8).toString('hex');
-    this.held.set(id, { image, lastUsedMs: Date.now() });
+    this.held.set(id, { image, lastUsedMs: monoNowMs() });
     const header: ExportHeader = { shard: d.shard, index: imageIndex(image), bytes: image.length, id, chunkBytes: this.chunkBytes, ...(d.nodeId ? { nodeId: d.nodeId } : {}) };
     return { type: 'bulk', value: Buffer.from(JSON.stringify(header)) };
   }
@@ -94,14 +95,14 @@ export class Exporter {
     const offset = Number(offsetText);
     if (held === undefined) return errorResult(ErrorCode.TRY_AGAIN, `export ${id.slice(0, 16)} expired or unknown: start again`);
     if (!/^[0-9]+$/.test(offsetText) || offset > held.image.length) return errorResult(ErrorCode.SYNTAX, 'bad offset');
-    held.lastUsedMs = Date.now();
+    held.lastUsedMs = monoNowMs();
     const end = Math.min(held.image.length, offset + this.chunkBytes);
     if (end === held.image.length) this.held.delete(id); // the last chunk: done with it
     return { type: 'bulk', value: held.image.subarray(offset, end) };
   }
 
   private expire(): void {
-    const now = Date.now();
+    const now = monoNowMs();
     for (const [id, h] of this.held) if (now - h.lastUsedMs > this.idleMs) this.held.delete(id);
   }
 }

@@ -17,6 +17,7 @@ import type { InternalDialOptions } from '../../shared/security/internal-options
 import { CATALOG_SHARD_ID, readCatalog, type CatalogView } from './catalog.ts';
 import { REGISTER_ADDRS_MAX, clusterArgs, type ClusterCommand } from './cluster-command.ts';
 import { shardedAs } from './ownership.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface ShardAgentDeps {
   readonly shard: string;
@@ -62,9 +63,9 @@ export function startShardAgent(d: ShardAgentDeps): ShardAgent {
   const pushed = new Map<string, number>();
   const leaders = new Map<string, string>();
   let registeredKey = '';
-  let registeredMs = 0;
+  let registeredMs = Number.NEGATIVE_INFINITY;
   let lastShardSet = '';
-  let lastShardSetChangeMs = Date.now();
+  let lastShardSetChangeMs = monoNowMs();
   let firstRegisteredMs = 0;
   let stopped = false;
   let busy = false;
@@ -98,7 +99,7 @@ export function startShardAgent(d: ShardAgentDeps): ShardAgent {
   const register = async (): Promise<void> => {
     const addrs = d.memberAddrs().sort().slice(0, REGISTER_ADDRS_MAX);
     const key = addrs.join(',');
-    if (key === registeredKey && Date.now() - registeredMs < (d.reregisterMs ?? 10_000)) return;
+    if (key === registeredKey && monoNowMs() - registeredMs < (d.reregisterMs ?? 10_000)) return;
     const r = await sendToShard(CATALOG_SHARD_ID, d.catalogSeeds(), { type: 'cluster', op: 'register', shard: d.shard, addrs });
     if (r?.type === 'error' && RETIRED_TEXT.test(r.message)) {
       // `seqdb shard remove` took this shard off the list for good: stop asking.
@@ -109,7 +110,7 @@ export function startShardAgent(d: ShardAgentDeps): ShardAgent {
     if (r?.type === 'ok') {
       if (key !== registeredKey) d.log(`registered shard ${d.shard} in the catalog (${key})`);
       registeredKey = key;
-      registeredMs = Date.now();
+      registeredMs = monoNowMs();
     }
   };
 
@@ -118,13 +119,13 @@ export function startShardAgent(d: ShardAgentDeps): ShardAgent {
     const setKey = registered.join(',');
     if (setKey !== lastShardSet) {
       lastShardSet = setKey;
-      lastShardSetChangeMs = Date.now();
+      lastShardSetChangeMs = monoNowMs();
     }
-    if (registered.length > 0 && firstRegisteredMs === 0) firstRegisteredMs = Date.now();
+    if (registered.length > 0 && firstRegisteredMs === 0) firstRegisteredMs = monoNowMs();
     const missing = d.knownShards().filter((id) => !registered.includes(id));
-    const waitedOut = firstRegisteredMs > 0 && Date.now() - firstRegisteredMs > (d.initWaitMaxMs ?? 30_000);
+    const waitedOut = firstRegisteredMs > 0 && monoNowMs() - firstRegisteredMs > (d.initWaitMaxMs ?? 30_000);
     if ((missing.length > 0 && !waitedOut) || registered.length < (d.shardsExpect ?? 1)) return;
-    if (Date.now() - lastShardSetChangeMs < (d.settleMs ?? 1500)) return;
+    if (monoNowMs() - lastShardSetChangeMs < (d.settleMs ?? 1500)) return;
     const r = await d.engine.execute({ type: 'cluster', op: 'initslots' });
     if (r.type === 'int') d.log(`slot table initialized over shards ${setKey} (epoch ${r.value})`);
   };

@@ -18,6 +18,7 @@ import { IMPORT_ORDER_TEXT } from '../ownership/move-import.ts';
 import type { SlotSet } from '../ownership/slot-set.ts';
 import type { Reply } from '../../shared/protocol/index.ts';
 import { isMoveRefusal, StepRefused, type ShardClient } from './shard-client.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface MoveSpec {
   readonly epoch: number;
@@ -126,7 +127,7 @@ export async function runMove(ctx: MoverContext, move: MoveSpec): Promise<MoveOu
     if (again.kind === 'abort') throw new Error(`move of epoch ${move.epoch} can neither finish nor abort`);
   }
   await step(ctx, move.from, ['CLUSTER', 'RELEASE', String(move.epoch), move.slots.toBase64()]);
-  const windowMs = freezeAtMs === null ? null : Date.now() - freezeAtMs;
+  const windowMs = freezeAtMs === null ? null : monoNowMs() - freezeAtMs;
   await ctx.afterStep?.('release', move);
   await catalog(ctx, ['CLUSTER', 'MOVEEND', String(move.epoch)]);
   await ctx.afterStep?.('end', move);
@@ -143,7 +144,7 @@ async function forward(ctx: MoverContext, move: MoveSpec): Promise<Forward> {
     if (err instanceof StepRefused) return { kind: 'abort', why: err.message };
     throw err;
   }
-  const freezeAtMs = Date.now();
+  const freezeAtMs = monoNowMs();
   await ctx.afterStep?.('freeze', move);
   const copied = await copyData(ctx, move);
   if (copied !== null) return { kind: 'abort', why: copied };

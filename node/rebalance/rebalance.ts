@@ -13,6 +13,7 @@ import { BATCH_SLOTS_DEFAULT, formatPlan, planRebalance, type RebalancePlan } fr
 import type { ProgressSink } from './progress.ts';
 import { ShardClient } from './shard-client.ts';
 import type { InternalDialOptions } from '../../shared/security/internal-options.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface RebalanceOptions {
   /** A router's host:port: where to find the catalog shard. */
@@ -60,7 +61,7 @@ export async function rebalance(o: RebalanceOptions): Promise<RebalanceReport> {
 }
 
 async function run(o: RebalanceOptions, client: ShardClient): Promise<RebalanceReport> {
-  const startMs = Date.now();
+  const startMs = monoNowMs();
   const addrs = new Map<string, string[]>([[CATALOG_SHARD_ID, await catalogSeeds(client, o.router)]]);
   const addrsOf = (shard: string): string[] => addrs.get(shard) ?? [];
   const catalogCall = async (args: string[]): Promise<Buffer> => {
@@ -92,7 +93,7 @@ async function run(o: RebalanceOptions, client: ShardClient): Promise<RebalanceR
   if (o.dryRun) {
     o.log(formatPlan(plan));
     if (status.move !== null) o.log(`a move is in progress (epoch ${status.move.epoch}, shard ${status.move.from} -> ${status.move.to}, ${status.move.state}): a real run finishes or rolls it back first`);
-    return { plan, moves: [], slotsMoved: 0, elapsedMs: Date.now() - startMs, slotWindowsMs: [] };
+    return { plan, moves: [], slotsMoved: 0, elapsedMs: monoNowMs() - startMs, slotWindowsMs: [] };
   }
   if (o.remove !== undefined) await catalogCall(['CLUSTER', 'DRAIN', o.remove]);
 
@@ -106,7 +107,7 @@ async function run(o: RebalanceOptions, client: ShardClient): Promise<RebalanceR
       if (outcome.windowMs !== null) for (let i = 0; i < outcome.move.slots.size; i++) windows.push(outcome.windowMs);
     }
     o.progress?.update({
-      moved, total, elapsedMs: Date.now() - startMs,
+      moved, total, elapsedMs: monoNowMs() - startMs,
       note: `${outcome.result} ${outcome.move.slots.size} slots shard ${outcome.move.from} -> ${outcome.move.to} (epoch ${outcome.move.epoch})${outcome.windowMs === null ? '' : ` frozen ${outcome.windowMs} ms`}`,
     });
   };
@@ -149,7 +150,7 @@ async function run(o: RebalanceOptions, client: ShardClient): Promise<RebalanceR
     await catalogCall(['CLUSTER', 'FORGET', o.remove]);
     o.log(`shard ${o.remove} owns nothing and left the shard list; stop its nodes`);
   }
-  return { plan, moves, slotsMoved: moved, elapsedMs: Date.now() - startMs, slotWindowsMs: windows };
+  return { plan, moves, slotsMoved: moved, elapsedMs: monoNowMs() - startMs, slotWindowsMs: windows };
 }
 
 /** Addresses of catalog-shard nodes, from the router's INFO (`shard_1:leader=..,members=a|b`). */

@@ -7,6 +7,7 @@
 import { NodePool } from '../../router/node-connection.ts';
 import type { Reply } from '../../shared/protocol/index.ts';
 import type { InternalDialOptions } from '../../shared/security/internal-options.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface ShardClientOptions {
   /** One request's timeout. Default 5000 ms. */
@@ -70,17 +71,17 @@ export class ShardClient {
    * and other node errors, StepTimeout after the deadline.
    */
   async call(shard: string, addrs: () => readonly string[], args: readonly string[]): Promise<Reply> {
-    const deadline = Date.now() + this.stepDeadlineMs;
+    const deadline = monoNowMs() + this.stepDeadlineMs;
     let last = 'no address';
-    while (Date.now() < deadline) {
+    while (monoNowMs() < deadline) {
       const hint = this.leaders.get(shard);
       const queue = [...(hint ? [hint] : []), ...addrs()];
       const tried = new Set<string>();
-      while (queue.length > 0 && tried.size < 32 && Date.now() < deadline) {
+      while (queue.length > 0 && tried.size < 32 && monoNowMs() < deadline) {
         const address = queue.shift()!;
         if (tried.has(address)) continue;
         tried.add(address);
-        const timeout = Math.max(1, Math.min(this.requestTimeoutMs, deadline - Date.now()));
+        const timeout = Math.max(1, Math.min(this.requestTimeoutMs, deadline - monoNowMs()));
         const out = await this.pool.send(address, args, timeout);
         if (!out.ok) {
           last = `${address} ${out.why}`;

@@ -14,6 +14,7 @@
  *   our id is in the shard's configuration. Requests are idempotent.
  */
 import type { Control } from './transport.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface ProbeReply {
   readonly nodeId: string;
@@ -88,11 +89,11 @@ export async function decideStart(d: JoinDeps): Promise<'bootstrap' | 'join' | '
     if (d.stopped()) return 'stopped';
   }
   if (d.bootstrapExpect === 1 && peersOf(d).length === 0) return 'bootstrap';
-  let lastLogMs = 0;
+  let lastLogMs = Number.NEGATIVE_INFINITY;
   const selfHasState = d.hasState?.() === true;
   const every5s = (line: string): void => {
-    if (Date.now() - lastLogMs < 5000) return;
-    lastLogMs = Date.now();
+    if (monoNowMs() - lastLogMs < 5000) return;
+    lastLogMs = monoNowMs();
     d.log(line);
   };
   while (!d.stopped()) {
@@ -136,7 +137,7 @@ export async function decideStart(d: JoinDeps): Promise<'bootstrap' | 'join' | '
 /** Asks the shard to add this node until `isMember()` (its id is in the configuration). */
 export async function joinUntilMember(d: JoinDeps, isMember: () => boolean): Promise<void> {
   let redirect: string | null = null;
-  let lastLogMs = 0;
+  let lastLogMs = Number.NEGATIVE_INFINITY;
   while (!d.stopped() && !isMember()) {
     const targets: string[] = redirect ? [redirect, ...peersOf(d)] : peersOf(d);
     redirect = null;
@@ -154,8 +155,8 @@ export async function joinUntilMember(d: JoinDeps, isMember: () => boolean): Pro
       }
       if (reply.ok === true) break;
     }
-    if (Date.now() - lastLogMs > 5000) {
-      lastLogMs = Date.now();
+    if (monoNowMs() - lastLogMs > 5000) {
+      lastLogMs = monoNowMs();
       d.log('asking the shard to add this node');
     }
     await sleep(d.intervalMs ?? 200);

@@ -11,9 +11,12 @@
  * the member's wall time. A member's clock now is estimated as that reading plus the monotonic
  * time since the middle of the round trip (a monotonic clock does not step), so a reading stays
  * good between asks. The stamp is the median over the voters with a reading of at most
- * `sampleMaxAgeMs` and this node's own clock, when they are a majority of the voters (the lower
- * middle for an even count); else this node's clock alone, as before. One wrong clock among
- * three voters, or two among five, no longer moves the shard.
+ * `sampleMaxAgeMs` and this node's own clock, when they are a majority of the voters; for an
+ * even count (a voter down, or on a build without readings), this node's clock kept within the
+ * middle pair, so with two clocks its own, as before (the lower of two let one follower behind
+ * freeze the shard; a review); else this node's clock alone. So one wrong clock among three
+ * voters, or two among five, no longer moves the shard while all answer; with one down, a wrong
+ * leader's clock still does among three (two clocks cannot tell which is wrong).
  *
  * Not covered: every voter's clock stepped together (one host, `seqdb dev`), and a single node.
  */
@@ -80,7 +83,12 @@ export class PeerClocks {
     }
     if (estimates.length <= voters.length / 2) return own;
     estimates.sort((a, b) => a - b);
-    return estimates[Math.floor((estimates.length - 1) / 2)]!;
+    const lower = estimates[Math.floor((estimates.length - 1) / 2)]!;
+    if (estimates.length % 2 === 1) return lower;
+    // An even count has no middle: this node's own clock, kept within the middle pair (with two
+    // clocks, its own, as before: the lower of two let one follower behind freeze the shard).
+    const upper = estimates[estimates.length / 2]!;
+    return Math.min(Math.max(own, lower), upper);
   }
 
   /** How far this node's clock is from the voters' median (ms; positive: ahead), for INFO. */

@@ -14,6 +14,7 @@
  * not answer keeps what it said last (it is down; when it is back, it is asked again). Learners
  * count: they apply the log too.
  */
+import { monoNowMs } from '../../shared/mono-clock.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { Control } from './transport.ts';
 
@@ -50,7 +51,8 @@ export class PeerFeatures {
   constructor(private readonly o: PeerFeaturesOptions) {
     this.retryMs = o.retryMs ?? 2000;
     this.recheckMs = o.recheckMs ?? 10_000;
-    this.nowMs = o.nowMs ?? Date.now;
+    // Monotonic: with Date.now a clock stepped back held every ask (and the clock readings riding on them) for the step.
+    this.nowMs = o.nowMs ?? monoNowMs;
   }
 
   /** The `features` field of this node's probe reply. */

@@ -12,6 +12,7 @@ import { isSeriesCommand } from '../state-machine/series-command.ts';
 import type { Feature, PeerFeatures } from './peer-features.ts';
 import { TOKEN_OPTIONS_REFUSED, isTokenOptions, storedTokenOptions } from '../state-machine/token-options.ts';
 import type { RaftNode } from './raft-node.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface RaftEngineDeps {
   readonly shard: string;
@@ -39,8 +40,8 @@ async function transfer(node: RaftNode, to: string): Promise<CommandResult> {
   const st = node.status();
   if (!st.conf.voters.includes(to) || to === st.id) return errorResult(ErrorCode.SYNTAX, `'${to}' is not another voter of this shard`);
   node.transferLeadership(to);
-  const deadline = Date.now() + TRANSFER_WAIT_MS;
-  while (Date.now() < deadline) {
+  const deadline = monoNowMs() + TRANSFER_WAIT_MS;
+  while (monoNowMs() < deadline) {
     const now = node.status();
     if (now.role !== 'leader' && now.leader === to) return OK;
     await new Promise((r) => setTimeout(r, 20));

@@ -170,9 +170,9 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   // A refused joiner asks again every 200 ms: say why once a minute per node.
   const joinRefusalLoggedMs = new Map<string, number>();
   function logJoinRefusal(id: string, why: string): void {
-    if (Date.now() - (joinRefusalLoggedMs.get(id) ?? 0) < 60_000) return;
+    if (monoNowMs() - (joinRefusalLoggedMs.get(id) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
     if (joinRefusalLoggedMs.size >= 1024) joinRefusalLoggedMs.clear();
-    joinRefusalLoggedMs.set(id, Date.now());
+    joinRefusalLoggedMs.set(id, monoNowMs());
     log(`not adding ${id}: ${why}`);
   }
 
@@ -403,9 +403,9 @@ async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbStore, mem
  * join requests add any node this misses.
  */
 async function addLearnersAtOnce(n: RaftNode, peers: readonly ProbeReply[], members: Members, stopped: () => boolean, log: (l: string) => void): Promise<void> {
-  const deadline = Date.now() + 30_000;
+  const deadline = monoNowMs() + 30_000;
   const pending = new Map(peers.map((p) => [p.nodeId, p.addr]));
-  while (pending.size > 0 && !stopped() && Date.now() < deadline) {
+  while (pending.size > 0 && !stopped() && monoNowMs() < deadline) {
     const st = n.status();
     for (const id of [...pending.keys()]) {
       // Removed meanwhile (an operator's SEQDB.REMOVE within these 30 s): never add it back.
@@ -433,8 +433,8 @@ async function transferAway(n: RaftNode, self: NodeId, waitMs: number, log: (l: 
   if (!to) return;
   log(`transferring leadership to ${to} before exiting`);
   n.transferLeadership(to);
-  const deadline = Date.now() + waitMs;
-  while (Date.now() < deadline && n.status().role === 'leader') await new Promise((r) => setTimeout(r, 20));
+  const deadline = monoNowMs() + waitMs;
+  while (monoNowMs() < deadline && n.status().role === 'leader') await new Promise((r) => setTimeout(r, 20));
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | null> {

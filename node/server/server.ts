@@ -12,6 +12,7 @@ import { errorReply, type RequestLimits } from '../../shared/protocol/index.ts';
 import { Connection } from './connection.ts';
 import type { CommandObserver, Engine } from './engine.ts';
 import { VERSION } from './version.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface ServerOptions {
   /** Default 127.0.0.1. */
@@ -60,7 +61,7 @@ export interface ServerStats {
 export class SeqServer {
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
-  private readonly startedMs = Date.now();
+  private readonly startedMs = monoNowMs();
   private nextClientId = 1;
   private address: AddressInfo | undefined;
   readonly gate: ServerGate | undefined;
@@ -141,7 +142,7 @@ export class SeqServer {
       `version:${VERSION}`,
       `process_id:${process.pid}`,
       `tcp_port:${this.address?.port ?? 0}`,
-      `uptime_seconds:${Math.floor((Date.now() - this.startedMs) / 1000)}`,
+      `uptime_seconds:${Math.floor((monoNowMs() - this.startedMs) / 1000)}`,
       '# Clients',
       `connected_clients:${this.connections.size}`,
       `maxclients:${this.options.connectionsMax ?? 10_000}`,

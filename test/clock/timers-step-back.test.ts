@@ -9,6 +9,7 @@ import { fakeNode, forwarderFor } from '../router/fake-node.ts';
 import { startFake } from '../client/fake-server.ts';
 import { createClient } from '../../client/index.ts';
 import { ErrorCode } from '../../shared/errors.ts';
+import { PeerFeatures } from '../../node/replication/peer-features.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -43,4 +44,28 @@ test.serial('a client call to a silent router gives up at its deadline although 
     new Promise<string>((r) => setTimeout(() => r('still waiting'), 5_000)),
   ]);
   t.is(outcome, 'gave up');
+});
+
+test.serial('members are asked their features (and clocks) again on time although the clock stepped back', async (t) => {
+  const realNow = Date.now;
+  let offsetMs = 0;
+  Date.now = () => realNow() + offsetMs; // before the construction: a default clock is taken then
+  t.teardown(() => { Date.now = realNow; });
+  let asked = 0;
+  const features = new PeerFeatures({
+    selfId: 'a',
+    addressOf: () => '127.0.0.1:1',
+    probe: async () => {
+      asked++;
+      return { nodeId: 'b', features: [] };
+    },
+    retryMs: 50,
+  });
+  features.allHave('incs', ['a', 'b']);
+  await new Promise((r) => setTimeout(r, 10));
+  t.is(asked, 1);
+  offsetMs = -HOUR_MS;
+  await new Promise((r) => setTimeout(r, 150));
+  features.allHave('incs', ['a', 'b']);
+  t.is(asked, 2, 'asked again once its retry interval passed');
 });

@@ -32,11 +32,22 @@ test('too few readings (fewer than a majority with this node), stale ones, slow 
   read('b', 0, 1_500);
   t.is(c.stampMs(['a', 'b', 'c']), trueWall() + 5_000, 'a round trip over 1 s says too little');
   read('b', 0);
-  t.is(c.stampMs(['a', 'b', 'c']), trueWall(), 'two of three: the lower of the two');
+  t.is(c.stampMs(['a', 'b', 'c']), trueWall() + 5_000, 'two of three: its own (two clocks cannot tell which is wrong)');
   t.is(c.stampMs(['a', 'b', 'c', 'd', 'e']), trueWall() + 5_000, 'two of five is not a majority');
   pass(61_000);
   t.is(c.stampMs(['a', 'b', 'c']), trueWall() + 5_000, 'a reading older than 60 s is not used');
   t.is(c.stampMs(['a']), trueWall() + 5_000, 'a single voter');
+});
+
+test('an even count: its own clock kept within the middle pair (a follower behind does not freeze the shard; a wrong leader among four clocks is outvoted)', (t) => {
+  const behind = clocks(0);
+  behind.read('b', -300_000);
+  t.is(behind.c.stampMs(['a', 'b', 'c']), behind.trueWall(), 'a correct leader, one follower 5 minutes behind, one down');
+  const ahead = clocks(2 * 86_400_000);
+  ahead.read('b', 0);
+  ahead.read('c', 0);
+  ahead.read('d', 3);
+  t.true(Math.abs(ahead.c.stampMs(['a', 'b', 'c', 'd', 'e']) - ahead.trueWall()) <= 5, 'a leader 2 days ahead, three right, one down');
 });
 
 test('readings of this node, of non-numbers, and of non-voters are not counted', (t) => {
