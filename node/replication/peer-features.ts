@@ -34,8 +34,14 @@ export interface PeerFeaturesOptions {
   readonly recheckMs?: number;
   /** What this node announces (tests stand in for an older version with []). Default FEATURES. */
   readonly announce?: readonly string[];
-  /** Clock in ms (tests). Default Date.now. */
+  /** Clock in ms (tests). Default monoNowMs. */
   readonly nowMs?: () => number;
+  /**
+   * What members said before this process started (saved(), kept in the data dir): a member down
+   * since then is not heard from, and series commands, which have no fallback, were refused for
+   * as long as it stayed down once the others restarted (a review). Its next answer replaces it.
+   */
+  readonly known?: Readonly<Record<NodeId, readonly string[]>>;
 }
 
 export class PeerFeatures {
@@ -53,6 +59,19 @@ export class PeerFeatures {
     this.recheckMs = o.recheckMs ?? 10_000;
     // Monotonic: with Date.now a clock stepped back held every ask (and the clock readings riding on them) for the step.
     this.nowMs = o.nowMs ?? monoNowMs;
+    for (const [id, said] of Object.entries(o.known ?? {})) {
+      if (id !== o.selfId && Array.isArray(said)) this.note(id, FEATURES.filter((f) => said.includes(f)));
+    }
+  }
+
+  /** Bumped whenever what a member said changes: when to save saved() again. */
+  version = 0;
+
+  /** What each member said last, to keep across restarts (`known`). */
+  saved(): Record<NodeId, Feature[]> {
+    const out: Record<NodeId, Feature[]> = {};
+    for (const [feature, ids] of this.have) for (const id of ids) (out[id] ??= []).push(feature);
+    return out;
   }
 
   /** The `features` field of this node's probe reply. */
@@ -118,13 +137,20 @@ export class PeerFeatures {
 
   /** `id`'s newest answer replaces what it said before. */
   private learn(id: NodeId, features: readonly Feature[]): void {
-    for (const [feature, set] of this.have) if (!features.includes(feature)) set.delete(id);
+    this.note(id, features);
+    if (FEATURES.every((f) => features.includes(f))) this.nextAskMs.set(id, this.nowMs() + this.recheckMs);
+  }
+
+  private note(id: NodeId, features: readonly Feature[]): void {
+    for (const [feature, set] of this.have) if (!features.includes(feature) && set.delete(id)) this.version++;
     for (const feature of features) {
       let set = this.have.get(feature);
       if (set === undefined) this.have.set(feature, (set = new Set()));
-      set.add(id);
+      if (!set.has(id)) {
+        set.add(id);
+        this.version++;
+      }
     }
-    if (FEATURES.every((f) => features.includes(f))) this.nextAskMs.set(id, this.nowMs() + this.recheckMs);
   }
 }
 

@@ -130,6 +130,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   };
   const features = new PeerFeatures({
     selfId: nodeId,
+    known: storage.getMeta<Record<string, string[]>>('peer-features') ?? {},
     addressOf: (id) => members.addressOf(id),
     probe,
     ...(o.announceFeatures !== undefined ? { announce: o.announceFeatures } : {}),
@@ -261,8 +262,15 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
 
   // Addresses learned from hellos are not in the log: keep them across restarts.
   let savedVersion = members.version;
+  // And what members said of their features: a member down across a restart still counts as what it said.
+  let savedFeatures = features.version;
   const persistMembers = setInterval(() => {
-    if (members.version === savedVersion || stopped) return;
+    if (stopped) return;
+    if (features.version !== savedFeatures) {
+      savedFeatures = features.version;
+      storage.putMeta('peer-features', features.saved()).catch((err: Error) => log(`saving peer features failed: ${err.message}`));
+    }
+    if (members.version === savedVersion) return;
     savedVersion = members.version;
     storage.putMeta('members', members.image()).catch((err: Error) => log(`saving members failed: ${err.message}`));
   }, 1000);

@@ -108,3 +108,19 @@ test('a member whose address is not known yet counts as not having it; announced
   t.deepEqual(h.features.announced(), [...FEATURES]);
   t.deepEqual(harness([]).features.announced(), []);
 });
+
+test('what members said is kept across a restart (known / saved), and a newer answer replaces it', async (t) => {
+  const first = harness();
+  first.features.allHave('incs', ['a', 'b', 'c']);
+  first.answer('127.0.0.1:98', { nodeId: 'b', features: [...FEATURES] });
+  first.answer('127.0.0.1:99', { nodeId: 'c', features: ['incs'] });
+  await new Promise((r) => setImmediate(r));
+  const saved = first.features.saved();
+  t.deepEqual(Object.keys(saved).sort(), ['b', 'c']);
+  let asked = 0;
+  const again = new PeerFeatures({ selfId: 'a', addressOf: () => undefined, probe: async () => { asked++; return {}; }, known: { ...saved, x: ['not-a-feature'] } });
+  t.true(again.allHave('incs', ['a', 'b', 'c']), 'b and c are known to apply INCS though nobody answered since');
+  t.false(again.allHave('tokenoptions', ['a', 'b', 'c']), 'c did not say tokenoptions');
+  t.deepEqual(again.saved().x, undefined, 'unknown features are not kept');
+  t.is(asked, 0);
+});
