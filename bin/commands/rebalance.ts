@@ -57,6 +57,9 @@ export function routerFlag(text: string | undefined): string {
   return text;
 }
 
+/** Refusals of access: running again does not help, the secret or password does. */
+const ACCESS_REFUSED = /\b(NOPERM|NOAUTH|WRONGPASS)\b/;
+
 /** Runs a rebalance with progress on stdout; shared with `seqdb shard remove`. */
 export async function runRebalance(options: Omit<RebalanceOptions, 'log' | 'progress'>): Promise<number> {
   const progress = progressSink(process.stdout);
@@ -82,8 +85,11 @@ export async function runRebalance(options: Omit<RebalanceOptions, 'log' | 'prog
     return 0;
   } catch (err) {
     progress.finish();
-    console.error(`seqdb rebalance: ${(err as Error).message}`);
-    console.error('run it again to finish or roll back the move in progress');
+    const message = (err as Error).message;
+    console.error(`seqdb rebalance: ${message}`);
+    // Only a run that may have begun a move leaves one to finish: not a dry run, not one refused
+    // its access (the dry run without the secret told of a move in progress that did not exist).
+    if (!options.dryRun && !ACCESS_REFUSED.test(message)) console.error('run it again to finish or roll back the move in progress');
     return 1;
   }
 }
