@@ -63,6 +63,10 @@ export const DISK_RESERVE_USAGE = `  --disk-reserve-mb <n>      free space (MiB)
                              a shard's node also stops taking log entries and hands its
                              leadership over (default 64; 0 off)`;
 
+/** The usage line of --move-idle-ms, shared by `seqdb node` and `seqdb dev`. */
+export const MOVE_IDLE_USAGE = `  --move-idle-ms <n>         the catalog shard's leader finishes or rolls back a slot move whose
+                             record has not changed this long (its coordinator died; default 30000)`;
+
 function firstLine(text: string): string {
   return text.split('\n')[0]!.trim();
 }

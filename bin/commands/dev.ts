@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { startSingleNode, type SingleNode } from '../../node/single/single-node.ts';
 import { startDevCluster } from '../../router/dev-cluster.ts';
-import { CliError, DISK_RESERVE_USAGE, parseDiskReserve, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
+import { CliError, DISK_RESERVE_USAGE, MOVE_IDLE_USAGE, parseDiskReserve, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
 import { DISK_RESERVE_BYTES_DEFAULT } from '../../node/disk/disk-guard.ts';
 import { SECURITY_FLAGS, SECURITY_USAGE, securityFromFlags } from '../../shared/security/cli-flags.ts';
 import { OPS_FLAGS, Metrics, makeLogger, maybeAdmin, parseAdminPort } from '../ops-flags.ts';
@@ -24,6 +24,7 @@ Options:
   --token-retention-ms <n>   how long INC ... ID tokens are remembered (default 86400000 = 24 h)
   --tokens-max <n>           most tokens remembered; oldest evicted first (default 1000000)
 ${DISK_RESERVE_USAGE}
+${MOVE_IDLE_USAGE}
   --shards <n>               a local sharded cluster: n shards of --nodes node processes each,
                              and a router on --port; nodes use the ports after --port
   --nodes <n>                nodes per shard (default 3 with --shards); alone: one shard of n nodes
@@ -43,6 +44,7 @@ const FLAGS = {
   'token-retention-ms': { type: 'string' },
   'tokens-max': { type: 'string' },
   'disk-reserve-mb': { type: 'string' },
+  'move-idle-ms': { type: 'string' },
   shards: { type: 'string' },
   nodes: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -78,6 +80,7 @@ export const dev: Subcommand = {
         ...(retention !== undefined ? ['--token-retention-ms', String(retention)] : []),
         ...(tokensMax !== undefined ? ['--tokens-max', String(tokensMax)] : []),
         ...(values['disk-reserve-mb'] !== undefined ? ['--disk-reserve-mb', values['disk-reserve-mb']] : []),
+        ...(values['move-idle-ms'] !== undefined ? ['--move-idle-ms', String(parsePositiveInt('move-idle-ms', values['move-idle-ms']))] : []),
       ];
       const port = parsePort(values.port, 7379);
       if (port === 0) throw new CliError('--shards/--nodes need a fixed --port (nodes use the ports after it)');

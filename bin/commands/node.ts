@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { startReplicaNode } from '../../node/replication/replica-node.ts';
 import { Transport } from '../../node/replication/transport.ts';
-import { CliError, DISK_RESERVE_USAGE, parseDiskReserve, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
+import { CliError, DISK_RESERVE_USAGE, MOVE_IDLE_USAGE, parseDiskReserve, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
 import { SECURITY_FLAGS, SECURITY_USAGE, securityFromFlags } from '../../shared/security/cli-flags.ts';
 import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { OPS_FLAGS, OPS_USAGE, Metrics, makeLogger, maybeAdmin, parseAdminPort } from '../ops-flags.ts';
@@ -37,6 +37,7 @@ Options:
   --token-retention-ms <n>   how long INC ... ID tokens are remembered (default 86400000 = 24 h)
   --tokens-max <n>           most tokens remembered (default 1000000)
 ${DISK_RESERVE_USAGE}
+${MOVE_IDLE_USAGE}
 ${OPS_USAGE}
   -h, --help                 show this help
 
@@ -58,6 +59,7 @@ const FLAGS = {
   'token-retention-ms': { type: 'string' },
   'tokens-max': { type: 'string' },
   'disk-reserve-mb': { type: 'string' },
+  'move-idle-ms': { type: 'string' },
   catalog: { type: 'string' },
   'shards-expect': { type: 'string' },
   addr: { type: 'string' },
@@ -91,6 +93,7 @@ export const node: Subcommand = {
     if (electionTimeoutTicks !== undefined && electionTimeoutTicks < 2) throw new CliError('--election-ticks must be at least 2');
     const snapshotEntries = parsePositiveInt('snapshot-entries', values['snapshot-entries']);
     const diskReserveBytes = parseDiskReserve(values['disk-reserve-mb']);
+    const moveIdleMs = parsePositiveInt('move-idle-ms', values['move-idle-ms']);
     const dataDir = resolve(values.data ?? './data');
     const catalog = parseJoin(values.catalog);
     const shardsExpect = parsePositiveInt('shards-expect', values['shards-expect']);
@@ -118,6 +121,7 @@ export const node: Subcommand = {
       ...(bootstrapExpect !== undefined ? { bootstrapExpect } : {}),
       tuning: { tickMs, electionTimeoutTicks, snapshotEntries },
       ...(diskReserveBytes !== undefined ? { diskReserveBytes } : {}),
+      ...(moveIdleMs !== undefined ? { moveIdleMs } : {}),
       stateMachine: {
         tokenRetentionMs: parsePositiveInt('token-retention-ms', values['token-retention-ms']),
         tokensMax: parsePositiveInt('tokens-max', values['tokens-max']),

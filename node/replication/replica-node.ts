@@ -29,6 +29,8 @@ import { lockDataDir } from '../disk/data-dir-lock.ts';
 import { TokenOptionsSync } from './token-options-sync.ts';
 import { DiskReport } from './disk-report.ts';
 import { PeerClocks } from './peer-clocks.ts';
+import { AbandonedMoves } from '../rebalance/abandoned-move.ts';
+import { CATALOG_SHARD_ID } from '../ownership/catalog.ts';
 import { setTokenOptions, type StoredTokenOptions } from '../state-machine/token-options.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
 
@@ -51,6 +53,11 @@ export interface ReplicaNodeOptions {
    * Default 64 MiB; 0 turns the guard off.
    */
   readonly diskReserveBytes?: number;
+  /**
+   * On the catalog shard's leader: a slot move whose record has not changed this long is finished
+   * or rolled back (node/rebalance/abandoned-move.ts: its coordinator died). Default 30,000 ms.
+   */
+  readonly moveIdleMs?: number;
   readonly stateMachine?: StateMachineOptions;
   readonly server?: Omit<ServerOptions, 'host' | 'port'>;
   /** Default: stderr with a `[node <id>]` prefix. */
@@ -288,6 +295,17 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   }, 1000);
   learnFeatures.unref();
 
+  // The catalog shard's leader finishes or rolls back a slot move whose coordinator died.
+  const abandonedMoves = o.shard !== CATALOG_SHARD_ID ? null : new AbandonedMoves({
+    selfAddr: () => advertise,
+    leads: () => !stopped && node?.status().role === 'leader',
+    dial: internalDialOptions(o.server, log, cluster),
+    log,
+    ...(o.moveIdleMs !== undefined ? { idleMs: o.moveIdleMs } : {}),
+  });
+  const watchMoves = setInterval(() => void abandonedMoves?.check(), 2000);
+  watchMoves.unref();
+
   let bootstrapPeers: readonly ProbeReply[] = [];
   /** Not in a shard yet, with a state in the store: a `seqdb restore` output (cluster-join.ts). */
   function holdsRestoredState(): boolean {
@@ -353,6 +371,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     await nodeCluster?.stop();
     clearInterval(persistMembers);
     clearInterval(learnFeatures);
+    clearInterval(watchMoves);
     observed.stop();
     await n?.stop();
     await server.close(1000);

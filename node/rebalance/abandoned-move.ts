@@ -1,0 +1,103 @@
+/**
+ * Finishes or rolls back a slot move whose coordinator went away. Only a coordinator (`seqdb
+ * rebalance`, `seqdb shard remove`) drives a move, and a killed one left its batch frozen on the
+ * source (TRYAGAIN to every INC, SET and GET of up to 1/16 of the keyspace) until someone ran the
+ * command again: 31-101 s without an INC served in chaos runs whose shards all had leaders (a
+ * chaos review). So the catalog shard's leader watches the move record, and one that has not
+ * changed for `idleMs` is taken over: resumed from the record exactly as a new `seqdb rebalance`
+ * resumes it (mover.ts runMove: forward while `begun`, RELEASE and END once `committed`, REJECT
+ * and UNFREEZE when `aborting`). Every step is idempotent and epoch-guarded, so racing a
+ * coordinator that was only slow is safe, as two coordinators racing is (coordinator-crash
+ * tests); the take-over moves no further batch, the rest of a plan is the operator's to run.
+ */
+import { CATALOG_SHARD_ID, catalogFromJson } from '../ownership/catalog.ts';
+import type { InternalDialOptions } from '../../shared/security/internal-options.ts';
+import { monoNowMs } from '../../shared/mono-clock.ts';
+import { SlotSet } from '../ownership/slot-set.ts';
+import { ShardClient } from './shard-client.ts';
+import { runMove, type MoveSpec } from './mover.ts';
+
+export interface AbandonedMoveOptions {
+  /** This node's address: it leads the catalog shard when checking. */
+  readonly selfAddr: () => string;
+  /** Whether this node leads the catalog shard now. */
+  readonly leads: () => boolean;
+  readonly dial: InternalDialOptions;
+  readonly log: (line: string) => void;
+  /** A move record unchanged this long is taken over. Default 30,000 ms. */
+  readonly idleMs?: number;
+}
+
+interface MoveRecord {
+  readonly epoch: number;
+  readonly from: string;
+  readonly to: string;
+  readonly slots: string;
+  readonly state: MoveSpec['state'];
+}
+
+export class AbandonedMoves {
+  /** The record last seen, and since when (monotonic) it has not changed. */
+  private seen: { readonly key: string; readonly sinceMs: number } | null = null;
+  private running = false;
+  private errorLoggedMs = Number.NEGATIVE_INFINITY;
+  private readonly idleMs: number;
+
+  constructor(private readonly o: AbandonedMoveOptions) {
+    this.idleMs = o.idleMs ?? 30_000;
+  }
+
+  /** Called every few seconds; takes a move over once its record sat unchanged for idleMs. */
+  async check(): Promise<void> {
+    if (this.running) return;
+    if (!this.o.leads()) {
+      this.seen = null;
+      return;
+    }
+    this.running = true;
+    const client = new ShardClient({ dial: this.o.dial });
+    try {
+      await this.checkWith(client);
+    } catch (err) {
+      // Once a minute: a catalog leader that cannot read its own record would say so every check.
+      const now = monoNowMs();
+      if (now - this.errorLoggedMs >= 60_000) {
+        this.errorLoggedMs = now;
+        this.o.log(`abandoned move: ${(err as Error).message}`);
+      }
+    } finally {
+      client.close();
+      this.running = false;
+    }
+  }
+
+  private async checkWith(client: ShardClient): Promise<void> {
+    const seeds = (): string[] => [this.o.selfAddr()];
+    const call = async (args: string[]): Promise<string> => {
+      const r = await client.call(CATALOG_SHARD_ID, seeds, args);
+      if (r.kind !== 'string') throw new Error(`${args.join(' ')} answered ${r.kind === 'error' ? `${r.word} ${r.message}` : r.kind}`);
+      return r.value.toString('utf8');
+    };
+    const move = (JSON.parse(await call(['CLUSTER', 'MOVE'])) as { move: MoveRecord | null }).move;
+    if (move === null) {
+      this.seen = null;
+      return;
+    }
+    const key = `${move.epoch}:${move.state}`;
+    const now = monoNowMs();
+    if (this.seen?.key !== key) {
+      this.seen = { key, sinceMs: now };
+      return;
+    }
+    if (now - this.seen.sinceMs < this.idleMs) return;
+    const view = catalogFromJson(await call(['CLUSTER', 'CATALOG']));
+    if (view === null) throw new Error('malformed catalog');
+    const addrs = new Map(view.shards.map((s) => [s.id, s.addrs]));
+    const slots = SlotSet.fromBase64(move.slots);
+    if (slots === null) throw new Error(`the move of epoch ${move.epoch} names no slots`);
+    this.o.log(`taking over the move of epoch ${move.epoch} (shard ${move.from} -> ${move.to}, ${move.state}): its record has not changed for ${Math.round((now - this.seen.sinceMs) / 1000)} s, its coordinator is gone`);
+    const outcome = await runMove({ client, addrsOf: (shard) => (shard === CATALOG_SHARD_ID ? [this.o.selfAddr(), ...(addrs.get(shard) ?? [])] : addrs.get(shard) ?? []), log: this.o.log }, { ...move, slots });
+    this.o.log(`the move of epoch ${move.epoch} was ${outcome.result === 'moved' ? 'finished' : `rolled back (${outcome.why ?? ''})`}; run seqdb rebalance for the rest of its plan`);
+    this.seen = null;
+  }
+}
