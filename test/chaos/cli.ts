@@ -128,6 +128,14 @@ function checkAndReport(outDir: string): number {
     console.log(`NOT RECOVERED: shard(s) ${unrecovered.join(', ')} had no leader within 20 s of the final heal (exit ${EXIT.unrecovered})`);
     return EXIT.unrecovered;
   }
+  // A leader is not service: every bucket (or shard) must also hand out a number after the heal,
+  // and every sequence must be readable (a chaos review: frozen slots passed as VALID).
+  const dead = raw.readBack?.deadProbes ?? [];
+  const unread = raw.readBack?.unread ?? [];
+  if (check.verdict === 'valid' && (dead.length > 0 || unread.length > 0)) {
+    console.log(`NOT RECOVERED: no INC served after the heal by ${dead.join(', ') || 'none'}; ${unread.length} sequence(s) unreadable (exit ${EXIT.unrecovered})`);
+    return EXIT.unrecovered;
+  }
   return EXIT[check.verdict];
 }
 

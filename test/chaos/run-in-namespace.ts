@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { assertIsolatedNamespace, type NetnsNode, printResult } from '../helpers/netns.ts';
 import { type Op, opToJson } from './checker/history.ts';
 import { runWorkload } from './clients.ts';
+import { readBack } from './read-back.ts';
 import { ChaosCluster, NODE_PORT } from './cluster.ts';
 import { type ClusterSample, monitorCluster } from './monitor.ts';
 import { Rebalancer } from './rebalancer.ts';
@@ -50,6 +51,8 @@ export interface RawRun {
   /** Behind routers with a late shard: how the final rebalance ended and the slots each shard owns after it. */
   readonly rebalanceFinal: { readonly exit: number | null | 'timeout'; readonly tail: string; readonly slots: Record<string, number> } | null;
   readonly log: readonly string[];
+  /** After everything: sequences never read back, and buckets/shards whose probe INC got no number (read-back.ts). */
+  readonly readBack?: { readonly unread: readonly string[]; readonly deadProbes: readonly string[] };
 }
 
 const SAMPLE_INTERVAL_MS = 250;
@@ -77,6 +80,7 @@ async function main(): Promise<void> {
   let history: Op[] = [];
   let faults: AppliedFault[] = [];
   let rebalanceFinal: RawRun['rebalanceFinal'] = null;
+  let readBackResult: RawRun['readBack'];
   const recoveryMs: Array<number | null> = [];
   const routerNs = config.routers ?? [];
   const routers = routerNs.length === 0 ? null : new ChaosRouters(routerNs, join(config.outDir, 'nodes'), cluster.nodes.map((n) => n.addr), log);
@@ -129,10 +133,16 @@ async function main(): Promise<void> {
       rebalanceFinal = { exit: code === 'running' ? 'timeout' : code, tail: rebalancer.tail(6), slots: routers === null ? {} : await slotsByShard(routers) };
     }
     history = await workload;
+    // Read every sequence back and probe every bucket/shard once: a skip after a sequence's last
+    // acknowledged INC, and a cluster that has leaders but serves nothing, are otherwise unseen.
+    const back = await readBack(history, { shards, buckets: config.buckets ?? 1, t0, deadlineMs: 30_000 });
+    history = [...history, ...back.ops];
+    readBackResult = { unread: back.unread, deadProbes: back.deadProbes };
+    log(`read back: ${back.ops.length} attempts, ${back.unread.length} sequence(s) unread, probes failed: ${back.deadProbes.join(', ') || 'none'}`);
     const samples = await monitor;
     log(`workload done: ${history.length} ops`);
     const shardMembers = cluster.shardIds.map((s) => cluster.shardNodes(s).map((n) => n.index));
-    const raw: RawRun = { config, history: history.map(opToJson), faults, startupMs, recoveryMs, samples, shardMembers, rebalanceFinal, log: lines };
+    const raw: RawRun = { config, history: history.map(opToJson), faults, startupMs, recoveryMs, samples, shardMembers, rebalanceFinal, log: lines, ...(readBackResult !== undefined ? { readBack: readBackResult } : {}) };
     writeFileSync(join(config.outDir, 'raw.json'), JSON.stringify(raw));
     printResult({ ops: history.length, faults: faults.length });
   } catch (err) {

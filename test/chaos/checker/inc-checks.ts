@@ -22,12 +22,48 @@ export function checkIncOnly(h: KeyHistory): IncFinding[] {
   const incs = h.ops.map((op, pos) => ({ op, pos })).filter((x) => x.op.kind === 'inc');
   const oks = incs.filter((x) => x.op.status === 'ok');
   const unknowns = incs.filter((x) => x.op.status !== 'ok');
+  const reads = finalReads(h, oks);
+  const readTop = reads.reduce((m, p) => (val(p) > m ? val(p) : m), 0n);
   return [
     ...duplicates(h.key, oks),
     ...range(h.key, oks, incs.length),
     ...realTime(h.key, oks),
-    ...gaps(h.key, oks, unknowns),
+    ...readRange(h.key, reads, oks, incs.length),
+    ...gaps(h.key, oks, unknowns, readTop, reads.find((r) => val(r) === readTop)?.pos),
   ];
+}
+
+/**
+ * The GETs that answered after every acknowledged INC of the sequence had returned (a chaos run's
+ * read-back, read-back.ts): each must see at least the largest acknowledged number, at most the
+ * INCs invoked, and every number up to it must have been taken by some INC (the gap check runs
+ * up to it). A number taken after a sequence's last acknowledged INC was otherwise never seen.
+ */
+export function finalReads(h: KeyHistory, oks: readonly Placed[] = incOks(h)): Placed[] {
+  const lastOkMs = oks.reduce((m, p) => Math.max(m, p.op.complete), Number.NEGATIVE_INFINITY);
+  return h.ops
+    .map((op, pos) => ({ op, pos }))
+    .filter((x) => x.op.kind === 'get' && x.op.status === 'ok' && typeof x.op.value === 'bigint' && x.op.invoke > lastOkMs);
+}
+
+/** Whether every GET of the sequence is a final read (then the INC checks decide it whole). */
+export function onlyFinalReads(h: KeyHistory): boolean {
+  const gets = h.ops.filter((op) => op.kind === 'get').length;
+  return gets === finalReads(h).length;
+}
+
+function incOks(h: KeyHistory): Placed[] {
+  return h.ops.map((op, pos) => ({ op, pos })).filter((x) => x.op.kind === 'inc' && x.op.status === 'ok');
+}
+
+function readRange(key: string, reads: readonly Placed[], oks: readonly Placed[], invocations: number): IncFinding[] {
+  const top = oks.reduce<Placed | null>((m, p) => (m === null || val(p) > val(m) ? p : m), null);
+  const out: IncFinding[] = [];
+  for (const r of reads) {
+    if (top !== null && val(r) < val(top)) out.push({ check: 'range', key, detail: `read ${val(r)} after ${val(top)} was acknowledged`, witnesses: [top.pos, r.pos] });
+    else if (val(r) > BigInt(invocations)) out.push({ check: 'range', key, detail: `read ${val(r)}, but only ${invocations} INC(s) were invoked`, witnesses: [r.pos] });
+  }
+  return out;
 }
 
 interface Placed {
@@ -86,10 +122,11 @@ function realTime(key: string, oks: readonly Placed[]): IncFinding[] {
  * it: one invoked after no value >= v had been returned. Eligibility only grows with v, so
  * matching greedily in ascending v is exact. Reports the first unexplained value.
  */
-function gaps(key: string, oks: readonly Placed[], unknowns: readonly Placed[]): IncFinding[] {
-  if (oks.length === 0) return [];
+function gaps(key: string, oks: readonly Placed[], unknowns: readonly Placed[], readTop = 0n, readPos?: number): IncFinding[] {
+  if (oks.length === 0 && readTop === 0n) return [];
   const okValues = new Map(oks.map((p) => [val(p), p]));
-  const top = oks.reduce((m, p) => (val(p) > m ? val(p) : m), 0n);
+  // Up to the largest final read too: every number it saw was taken by some INC.
+  const top = oks.reduce((m, p) => (val(p) > m ? val(p) : m), readTop);
   const byComplete = [...oks].sort((x, y) => x.op.complete - y.op.complete);
   // floor(u): the largest value returned before u was invoked; one sweep over both orders.
   const unknownsByInvoke = [...unknowns].sort((x, y) => x.op.invoke - y.op.invoke);
@@ -114,7 +151,7 @@ function gaps(key: string, oks: readonly Placed[], unknowns: readonly Placed[]):
         eligible++;
         next++;
       }
-      if (eligible === 0) return [gapFinding(key, v, sorted, okValues)];
+      if (eligible === 0) return [gapFinding(key, v, sorted, okValues, readPos)];
       eligible--;
     }
     v = okValue + 1n;
@@ -122,10 +159,12 @@ function gaps(key: string, oks: readonly Placed[], unknowns: readonly Placed[]):
   return [];
 }
 
-function gapFinding(key: string, v: bigint, sorted: readonly bigint[], okValues: ReadonlyMap<bigint, Placed>): IncFinding {
+function gapFinding(key: string, v: bigint, sorted: readonly bigint[], okValues: ReadonlyMap<bigint, Placed>, readPos?: number): IncFinding {
   const below = [...sorted].reverse().find((x) => x < v);
   const above = sorted.find((x) => x > v);
   const witnesses = [below, above].filter((x): x is bigint => x !== undefined).map((x) => okValues.get(x)!.pos);
+  // Above every acknowledged number: the final read that saw it.
+  if (above === undefined && readPos !== undefined) witnesses.push(readPos);
   return {
     check: 'gap',
     key,
