@@ -118,3 +118,17 @@ export function intOf(reply: string): bigint {
   if (match === null) throw new Error(`expected an integer reply, got ${JSON.stringify(reply)}`);
   return BigInt(match[1]!);
 }
+
+/** One request on a connection of its own: its reply, or null if none came within `timeoutMs`. */
+export async function callOnce(port: number, args: readonly string[], timeoutMs = 10_000): Promise<string | null> {
+  let c: RespClient | null = null;
+  try {
+    c = await RespClient.connect(port);
+    c.write(encodeRequest(...args));
+    return await c.next(timeoutMs);
+  } catch {
+    return null;
+  } finally {
+    c?.close();
+  }
+}

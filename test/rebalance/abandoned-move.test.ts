@@ -11,24 +11,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RespClient } from '../helpers/resp-client.ts';
+import { callOnce } from '../helpers/resp-client.ts';
 import { freePortRange } from '../helpers/port-range.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function call(port: number, args: string[], timeoutMs = 6_000): Promise<string | null> {
-  let c: RespClient | null = null;
-  try {
-    c = await RespClient.connect(port);
-    c.write(Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.flatMap((a) => [Buffer.from(`$${Buffer.byteLength(a)}\r\n${a}\r\n`)])]));
-    return await c.next(timeoutMs);
-  } catch {
-    return null;
-  } finally {
-    c?.close();
-  }
-}
+const call = callOnce;
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {

@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RespClient } from '../helpers/resp-client.ts';
+import { RespClient, callOnce } from '../helpers/resp-client.ts';
 import { freePortRange } from '../helpers/port-range.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,18 +31,7 @@ function run(args: string[], env: Record<string, string>, timeoutMs = 90_000): P
   });
 }
 
-async function call(port: number, args: string[], timeoutMs = 10_000): Promise<string | null> {
-  let c: RespClient | null = null;
-  try {
-    c = await RespClient.connect(port);
-    c.write(Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.flatMap((a) => [Buffer.from(`$${Buffer.byteLength(a)}\r\n${a}\r\n`)])]));
-    return await c.next(timeoutMs);
-  } catch {
-    return null;
-  } finally {
-    c?.close();
-  }
-}
+const call = callOnce;
 
 async function scenario(t: ExecutionContext, drive: (port: number, env: Record<string, string>) => Promise<{ ok: boolean; runs: string[] }>, nodes = 1): Promise<void> {
   t.timeout(300_000);
