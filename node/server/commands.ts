@@ -10,6 +10,7 @@ import { SERIES_COMMAND_NAMES } from '../state-machine/series-command.ts';
 import { partValue } from '../../shared/protocol/part-token.ts';
 import type { CommandObserver, Engine } from './engine.ts';
 import { clusterHandler } from '../ownership/cluster-handler.ts';
+import { commandName, nameIs } from './command-name.ts';
 import type { ServerGate } from '../../shared/security/server-gate.ts';
 import { OPEN_HELLO_AUTH, answerHello } from '../../shared/security/hello.ts';
 
@@ -222,27 +223,6 @@ export function dispatch(args: readonly Buffer[], client: ClientContext, server:
     if (error instanceof SeqError) return { reply: errorReply(error) };
     throw error;
   }
-}
-
-/** The commands most requests are, by their lower-case name: no string made for them. */
-const COMMON_NAMES = ['inc', 'get', 'set', 'incs'] as const;
-
-/** The command's name in lower case (ASCII): a constant for the common ones. */
-function commandName(arg: Buffer): string {
-  for (const common of COMMON_NAMES) if (nameIs(arg, common)) return common;
-  return arg.toString('latin1').toLowerCase();
-}
-
-/** Whether `arg` is the lower-case ASCII word `lower` in any case. */
-function nameIs(arg: Buffer, lower: string): boolean {
-  if (arg.length !== lower.length) return false;
-  for (let i = 0; i < arg.length; i++) {
-    const byte = arg[i]!;
-    // Only A-Z fold, as toLowerCase does for ASCII.
-    const folded = byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
-    if (folded !== lower.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 function printableName(arg: Buffer): string {

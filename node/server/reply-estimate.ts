@@ -6,6 +6,7 @@
  * that a reply may echo the request's own bytes (ECHO, errors quoting an argument).
  */
 import { NAME_BYTES_MAX } from '../state-machine/command.ts';
+import { nameIs } from './command-name.ts';
 import { AUDIT_RANGE_MAX, SEQ_LIST_COUNT_DEFAULT, SEQ_LIST_COUNT_MAX, SERIES_TEXT_BYTES_MAX } from '../state-machine/series-command.ts';
 
 /** A small reply's bound (integers, +OK, short errors). */
@@ -31,13 +32,6 @@ export function replyBytesEstimate(args: readonly Buffer[]): number {
   if (nameIs(name, 'info')) return echoed + INFO_REPLY_BYTES;
   if (nameIs(name, 'cluster')) return echoed + CLUSTER_REPLY_BYTES;
   return echoed;
-}
-
-/** Whether `arg` is `lower` in any case (ASCII letters; '.' compares as itself). */
-function nameIs(arg: Buffer, lower: string): boolean {
-  if (arg.length !== lower.length) return false;
-  for (let i = 0; i < arg.length; i++) if ((arg[i]! | 0x20) !== lower.charCodeAt(i)) return false;
-  return true;
 }
 
 /** AUDIT b s FROM a TO b: the rows asked for (at most AUDIT_RANGE_MAX; all of them if unreadable). */
