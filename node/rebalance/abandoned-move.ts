@@ -26,6 +26,11 @@ export interface AbandonedMoveOptions {
   readonly log: (line: string) => void;
   /** A move record unchanged this long is taken over. Default 30,000 ms. */
   readonly idleMs?: number;
+  /**
+   * The move record as this node last applied it (epoch and state), read locally: asking CLUSTER
+   * MOVE is a log write, one every check on an idle catalog (a review). Only a take-over asks.
+   */
+  readonly localMove?: () => { readonly epoch: number; readonly state: string } | null;
 }
 
 interface MoveRecord {
@@ -54,6 +59,13 @@ export class AbandonedMoves {
       this.seen = null;
       return;
     }
+    let local;
+    try {
+      local = this.o.localMove?.();
+    } catch {
+      return; // the store is closing: the node is stopping
+    }
+    if (local !== undefined && !this.due(local === null ? null : `${local.epoch}:${local.state}`)) return;
     this.running = true;
     const client = new ShardClient({ dial: this.o.dial });
     try {
@@ -71,6 +83,20 @@ export class AbandonedMoves {
     }
   }
 
+  /** Whether the record `key` (null: none) has sat unchanged for idleMs; remembers a new one. */
+  private due(key: string | null): boolean {
+    if (key === null) {
+      this.seen = null;
+      return false;
+    }
+    const now = monoNowMs();
+    if (this.seen?.key !== key) {
+      this.seen = { key, sinceMs: now };
+      return false;
+    }
+    return now - this.seen.sinceMs >= this.idleMs;
+  }
+
   private async checkWith(client: ShardClient): Promise<void> {
     const seeds = (): string[] => [this.o.selfAddr()];
     const call = async (args: string[]): Promise<string> => {
@@ -79,23 +105,14 @@ export class AbandonedMoves {
       return r.value.toString('utf8');
     };
     const move = (JSON.parse(await call(['CLUSTER', 'MOVE'])) as { move: MoveRecord | null }).move;
-    if (move === null) {
-      this.seen = null;
-      return;
-    }
-    const key = `${move.epoch}:${move.state}`;
+    if (!this.due(move === null ? null : `${move.epoch}:${move.state}`) || move === null) return;
     const now = monoNowMs();
-    if (this.seen?.key !== key) {
-      this.seen = { key, sinceMs: now };
-      return;
-    }
-    if (now - this.seen.sinceMs < this.idleMs) return;
     const view = catalogFromJson(await call(['CLUSTER', 'CATALOG']));
     if (view === null) throw new Error('malformed catalog');
     const addrs = new Map(view.shards.map((s) => [s.id, s.addrs]));
     const slots = SlotSet.fromBase64(move.slots);
     if (slots === null) throw new Error(`the move of epoch ${move.epoch} names no slots`);
-    this.o.log(`taking over the move of epoch ${move.epoch} (shard ${move.from} -> ${move.to}, ${move.state}): its record has not changed for ${Math.round((now - this.seen.sinceMs) / 1000)} s, its coordinator is gone`);
+    this.o.log(`taking over the move of epoch ${move.epoch} (shard ${move.from} -> ${move.to}, ${move.state}): its record has not changed for ${Math.round((now - (this.seen?.sinceMs ?? now)) / 1000)} s, its coordinator is gone`);
     const outcome = await runMove({ client, addrsOf: (shard) => (shard === CATALOG_SHARD_ID ? [this.o.selfAddr(), ...(addrs.get(shard) ?? [])] : addrs.get(shard) ?? []), log: this.o.log }, { ...move, slots });
     this.o.log(`the move of epoch ${move.epoch} was ${outcome.result === 'moved' ? 'finished' : `rolled back (${outcome.why ?? ''})`}; run seqdb rebalance for the rest of its plan`);
     this.seen = null;

@@ -12,7 +12,7 @@
  * already imported it, REJECT is refused and the move is finished instead. Data of any size
  * moves: it travels in pages staged on B, and B owns nothing until IMPORTDONE.
  */
-import { CATALOG_SHARD_ID } from '../ownership/catalog.ts';
+import { CATALOG_SHARD_ID, catalogFromJson } from '../ownership/catalog.ts';
 import { cursorText } from '../ownership/cluster-command.ts';
 import { IMPORT_ORDER_TEXT } from '../ownership/move-import.ts';
 import type { SlotSet } from '../ownership/slot-set.ts';
@@ -107,7 +107,37 @@ function bytes(r: Reply | undefined): Buffer {
   return r.value;
 }
 
+/**
+ * Another coordinator (the catalog leader's take-over, abandoned-move.ts) may have
+ * settled this move while this one was slow; then the record of epoch M is gone and the slot
+ * table says which way it went. Null while the record of M is still there.
+ */
+async function settledElsewhere(ctx: MoverContext, move: MoveSpec): Promise<MoveOutcome | null> {
+  const status = await catalog(ctx, ['CLUSTER', 'MOVE']);
+  if (status.kind !== 'string') return null;
+  const record = (JSON.parse(status.value.toString('utf8')) as { move: { epoch: number } | null }).move;
+  if (record !== null && record.epoch === move.epoch) return null;
+  const view = await catalog(ctx, ['CLUSTER', 'CATALOG']);
+  if (view.kind !== 'string') return null;
+  const first = move.slots.slots().next().value;
+  const owner = catalogFromJson(view.value.toString('utf8'))?.shards.find((sh) => first !== undefined && sh.slots.has(first))?.id;
+  ctx.log(`move of epoch ${move.epoch} was settled by another coordinator (slot ${first} now on shard ${owner ?? '?'})`);
+  return owner === move.to ? { move, result: 'moved', windowMs: null } : { move, result: 'aborted', windowMs: null, why: 'rolled back by another coordinator' };
+}
+
 export async function runMove(ctx: MoverContext, move: MoveSpec): Promise<MoveOutcome> {
+  try {
+    return await runMoveOnce(ctx, move);
+  } catch (err) {
+    // Only a refusal (or a move that can go neither way): what a move settled elsewhere produces.
+    if (!(err instanceof StepRefused) && !/can neither finish/.test((err as Error).message)) throw err;
+    const settled = await settledElsewhere(ctx, move).catch(() => null);
+    if (settled !== null) return settled;
+    throw err;
+  }
+}
+
+async function runMoveOnce(ctx: MoverContext, move: MoveSpec): Promise<MoveOutcome> {
   let freezeAtMs: number | null = null;
   let state = move.state;
   if (state === 'begun') {

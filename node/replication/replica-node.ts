@@ -31,6 +31,7 @@ import { DiskReport } from './disk-report.ts';
 import { PeerClocks } from './peer-clocks.ts';
 import { AbandonedMoves } from '../rebalance/abandoned-move.ts';
 import { CATALOG_SHARD_ID } from '../ownership/catalog.ts';
+import { readMove } from '../ownership/move-catalog.ts';
 import { setTokenOptions, type StoredTokenOptions } from '../state-machine/token-options.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
 
@@ -296,11 +297,13 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   learnFeatures.unref();
 
   // The catalog shard's leader finishes or rolls back a slot move whose coordinator died.
-  const abandonedMoves = o.shard !== CATALOG_SHARD_ID ? null : new AbandonedMoves({
+  // Only in a sharded cluster: a standalone shard 1 holds no catalog, and its CLUSTER MOVE polls were log writes (a review).
+  const abandonedMoves = o.shard !== CATALOG_SHARD_ID || o.sharding === undefined ? null : new AbandonedMoves({
     selfAddr: () => advertise,
     leads: () => !stopped && node?.status().role === 'leader',
     dial: internalDialOptions(o.server, log, cluster),
     log,
+    localMove: () => store.read((kv) => readMove(kv)),
     ...(o.moveIdleMs !== undefined ? { idleMs: o.moveIdleMs } : {}),
   });
   const watchMoves = setInterval(() => void abandonedMoves?.check(), 2000);

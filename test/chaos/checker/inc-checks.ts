@@ -41,9 +41,12 @@ export function checkIncOnly(h: KeyHistory): IncFinding[] {
  */
 export function finalReads(h: KeyHistory, oks: readonly Placed[] = incOks(h)): Placed[] {
   const lastOkMs = oks.reduce((m, p) => Math.max(m, p.op.complete), Number.NEGATIVE_INFINITY);
+  // Also after every INC was invoked (an INC invoked later cannot explain a number
+  // the GET saw), so the gap check's matching and the invocation bound hold for the read.
+  const lastInvokeMs = h.ops.reduce((m, op) => (op.kind === 'inc' ? Math.max(m, op.invoke) : m), Number.NEGATIVE_INFINITY);
   return h.ops
     .map((op, pos) => ({ op, pos }))
-    .filter((x) => x.op.kind === 'get' && x.op.status === 'ok' && typeof x.op.value === 'bigint' && x.op.invoke > lastOkMs);
+    .filter((x) => x.op.kind === 'get' && x.op.status === 'ok' && typeof x.op.value === 'bigint' && x.op.invoke > lastOkMs && x.op.invoke > lastInvokeMs);
 }
 
 /** Whether every GET of the sequence is a final read (then the INC checks decide it whole). */
@@ -59,8 +62,18 @@ function incOks(h: KeyHistory): Placed[] {
 function readRange(key: string, reads: readonly Placed[], oks: readonly Placed[], invocations: number): IncFinding[] {
   const top = oks.reduce<Placed | null>((m, p) => (m === null || val(p) > val(m) ? p : m), null);
   const out: IncFinding[] = [];
+  // A read that began after another ended never sees less (the counter only grows; a review).
+  for (const a of reads) {
+    for (const b of reads) {
+      if (a.op.complete < b.op.invoke && val(b) < val(a)) {
+        out.push({ check: 'range', key, detail: `read ${val(b)} after a read of ${val(a)} had returned`, witnesses: [a.pos, b.pos] });
+        return out;
+      }
+    }
+  }
   for (const r of reads) {
-    if (top !== null && val(r) < val(top)) out.push({ check: 'range', key, detail: `read ${val(r)} after ${val(top)} was acknowledged`, witnesses: [top.pos, r.pos] });
+    if (val(r) < 1n) out.push({ check: 'range', key, detail: `read ${val(r)}, but an INC'd sequence starts at 1 (nil before)`, witnesses: [r.pos] });
+    else if (top !== null && val(r) < val(top)) out.push({ check: 'range', key, detail: `read ${val(r)} after ${val(top)} was acknowledged`, witnesses: [top.pos, r.pos] });
     else if (val(r) > BigInt(invocations)) out.push({ check: 'range', key, detail: `read ${val(r)}, but only ${invocations} INC(s) were invoked`, witnesses: [r.pos] });
   }
   return out;
