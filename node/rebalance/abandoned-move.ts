@@ -118,3 +118,11 @@ export class AbandonedMoves {
     this.seen = null;
   }
 }
+
+/** Checks every `everyMs` (default 2,000) on this node; the timer to clear at shutdown. */
+export function watchAbandonedMoves(o: AbandonedMoveOptions, everyMs = 2000): NodeJS.Timeout {
+  const moves = new AbandonedMoves(o);
+  const timer = setInterval(() => void moves.check(), everyMs);
+  timer.unref();
+  return timer;
+}

@@ -29,7 +29,8 @@ import { lockDataDir } from '../disk/data-dir-lock.ts';
 import { TokenOptionsSync } from './token-options-sync.ts';
 import { DiskReport } from './disk-report.ts';
 import { PeerClocks } from './peer-clocks.ts';
-import { AbandonedMoves } from '../rebalance/abandoned-move.ts';
+import { keepPeerRecords, savedFeatures } from './peer-records.ts';
+import { watchAbandonedMoves } from '../rebalance/abandoned-move.ts';
 import { CATALOG_SHARD_ID } from '../ownership/catalog.ts';
 import { readMove } from '../ownership/move-catalog.ts';
 import { setTokenOptions, type StoredTokenOptions } from '../state-machine/token-options.ts';
@@ -138,7 +139,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   };
   const features = new PeerFeatures({
     selfId: nodeId,
-    known: storage.getMeta<Record<string, string[]>>('peer-features') ?? {},
+    known: savedFeatures(storage),
     addressOf: (id) => members.addressOf(id),
     probe,
     ...(o.announceFeatures !== undefined ? { announce: o.announceFeatures } : {}),
@@ -268,20 +269,15 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     onShardPeer: (id, addr) => learnAnnouncedAddress(id, addr),
   });
 
-  // Addresses learned from hellos are not in the log: keep them across restarts.
-  let savedVersion = members.version;
-  // And what members said of their features: a member down across a restart still counts as what it said.
-  let savedFeatures = features.version;
-  const persistMembers = setInterval(() => {
-    if (stopped) return;
-    if (features.version !== savedFeatures) {
-      savedFeatures = features.version;
-      storage.putMeta('peer-features', features.saved()).catch((err: Error) => log(`saving peer features failed: ${err.message}`));
-    }
-    if (members.version === savedVersion) return;
-    savedVersion = members.version;
-    storage.putMeta('members', members.image()).catch((err: Error) => log(`saving members failed: ${err.message}`));
-  }, 1000);
+  // Learned addresses and what members said of their features are not in the log: keep them.
+  const persistMembers = keepPeerRecords({
+    storage, members, features, log,
+    memberIds: () => {
+      const conf = node?.status().conf;
+      return conf === undefined ? undefined : [...conf.voters, ...conf.learners];
+    },
+    stopped: () => stopped,
+  });
 
   // Every node learns its peers' features ahead of need, so that a new leader can run INCS at
   // once instead of refusing it until it has asked (members are asked when due: peer-features.ts).
@@ -296,9 +292,9 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   }, 1000);
   learnFeatures.unref();
 
-  // The catalog shard's leader finishes or rolls back a slot move whose coordinator died.
-  // Only in a sharded cluster: a standalone shard 1 holds no catalog, and its CLUSTER MOVE polls were log writes (a review).
-  const abandonedMoves = o.shard !== CATALOG_SHARD_ID || o.sharding === undefined ? null : new AbandonedMoves({
+  // The catalog shard's leader finishes or rolls back a slot move whose coordinator died; only in
+  // a sharded cluster (a standalone shard 1 holds no catalog: its polls were log writes, a review).
+  const watchMoves = o.shard !== CATALOG_SHARD_ID || o.sharding === undefined ? undefined : watchAbandonedMoves({
     selfAddr: () => advertise,
     leads: () => !stopped && node?.status().role === 'leader',
     dial: internalDialOptions(o.server, log, cluster),
@@ -306,8 +302,6 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     localMove: () => store.read((kv) => readMove(kv)),
     ...(o.moveIdleMs !== undefined ? { idleMs: o.moveIdleMs } : {}),
   });
-  const watchMoves = setInterval(() => void abandonedMoves?.check(), 2000);
-  watchMoves.unref();
 
   let bootstrapPeers: readonly ProbeReply[] = [];
   /** Not in a shard yet, with a state in the store: a `seqdb restore` output (cluster-join.ts). */

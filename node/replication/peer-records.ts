@@ -1,0 +1,45 @@
+/**
+ * What a node keeps of its peers across restarts, outside the log: the addresses it learned from
+ * their hellos (members.ts), and what each member said of its features (peer-features.ts: a
+ * member down across a restart still counts as what it said; series commands, which have no
+ * fallback, were refused for as long as it stayed down once the others restarted). Saved each
+ * second when changed, members only: a removed node's word is not kept.
+ */
+import type { NodeId } from '../raft/types.ts';
+import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
+import type { Members } from './members.ts';
+import type { PeerFeatures } from './peer-features.ts';
+
+export interface PeerRecordsDeps {
+  readonly storage: LmdbRaftStorage;
+  readonly members: Members;
+  readonly features: PeerFeatures;
+  /** The shard's voters and learners now (undefined before the node is part of a shard). */
+  readonly memberIds: () => readonly NodeId[] | undefined;
+  readonly stopped: () => boolean;
+  readonly log: (line: string) => void;
+}
+
+/** What members said of their features when last saved. */
+export function savedFeatures(storage: LmdbRaftStorage): Record<NodeId, string[]> {
+  return storage.getMeta<Record<NodeId, string[]>>('peer-features') ?? {};
+}
+
+/** Saves both records each second when they changed; the timer to clear at shutdown. */
+export function keepPeerRecords(d: PeerRecordsDeps): NodeJS.Timeout {
+  let membersVersion = d.members.version;
+  let featuresVersion = d.features.version;
+  return setInterval(() => {
+    if (d.stopped()) return;
+    if (d.features.version !== featuresVersion) {
+      featuresVersion = d.features.version;
+      const ids = d.memberIds();
+      const keep = ids === undefined ? null : new Set(ids);
+      const saved = Object.fromEntries(Object.entries(d.features.saved()).filter(([id]) => keep === null || keep.has(id)));
+      d.storage.putMeta('peer-features', saved).catch((err: Error) => d.log(`saving peer features failed: ${err.message}`));
+    }
+    if (d.members.version === membersVersion) return;
+    membersVersion = d.members.version;
+    d.storage.putMeta('members', d.members.image()).catch((err: Error) => d.log(`saving members failed: ${err.message}`));
+  }, 1000);
+}
