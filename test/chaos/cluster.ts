@@ -8,11 +8,14 @@
  * <runDir>/n<i>.log. shutdown() kills every process this cluster started.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, type NetnsNode } from '../helpers/netns.ts';
 import { applyDrops, type DropRules, NO_DROPS, setLink, throttle } from './net-faults.ts';
 import { RespConn } from './resp-conn.ts';
+
+/** Offsets a process's Date.now by the number in SEQDB_CLOCK_OFFSET_FILE, re-read every 50 ms. */
+const CLOCK_HOOK = join(REPO_ROOT, 'test', 'helpers', 'clock-offset.mjs');
 
 export const NODE_PORT = 7379;
 
@@ -314,6 +317,15 @@ export class ChaosCluster {
     }
   }
 
+  /** Steps node i's wall clock `offsetMs` away from the true time (0: back); its timers are untouched. */
+  setClock(i: number, offsetMs: number): void {
+    writeFileSync(this.#clockFile(this.nodes[i]!), String(offsetMs));
+  }
+
+  #clockFile(n: ChaosNode): string {
+    return `${n.logPath}.clock`;
+  }
+
   #spawn(n: ChaosNode, bootstrap: boolean): void {
     const join = this.shardNodes(n.shard).map((m) => m.addr).join(',');
     const args = [
@@ -328,8 +340,11 @@ export class ChaosCluster {
       ...(this.#o.snapshotEntries !== undefined ? ['--snapshot-entries', String(this.#o.snapshotEntries)] : []),
     ];
     const fd = openSync(n.logPath, 'a');
+    // Its wall clock can be stepped (the `clock` fault): Date.now offset by a file it re-reads.
+    if (!existsSync(this.#clockFile(n))) writeFileSync(this.#clockFile(n), '0');
+    const env = this.#o.system === 'broken' ? process.env : { ...process.env, NODE_OPTIONS: `--import=${CLOCK_HOOK}`, SEQDB_CLOCK_OFFSET_FILE: this.#clockFile(n) };
     // `ip netns exec` execs node in place, so the child's pid is the node's: signals reach it.
-    const child = spawn('ip', args, { cwd: REPO_ROOT, stdio: ['ignore', fd, fd] });
+    const child = spawn('ip', args, { cwd: REPO_ROOT, stdio: ['ignore', fd, fd], env });
     closeSync(fd);
     n.child = child;
     n.state = 'running';

@@ -144,6 +144,9 @@ async function start(
     case 'link-down':
       cluster.setLink(nodes[0]!, false);
       return { targets: [nodes[0]!], note: '' };
+    case 'clock':
+      cluster.setClock(nodes[0]!, e.clockOffsetMs ?? 0);
+      return { targets: [nodes[0]!], note: `wall clock ${e.clockOffsetMs ?? 0} ms off` };
     case 'transfer-leader': {
       const l = await cluster.leader(shard);
       if (l === null) return { targets: [], note: 'skipped: no leader' };
@@ -197,6 +200,9 @@ async function end(
       return;
     case 'link-down':
       for (const i of targets) cluster.setLink(i, true);
+      return;
+    case 'clock':
+      for (const i of targets) cluster.setClock(i, 0);
       return;
     case 'member-cycle':
       for (const i of targets) cluster.addBack(i);

@@ -47,12 +47,14 @@ export async function readBack(history: readonly Op[], o: ReadBackOptions): Prom
       probes.push({ bucket: bucketOf(`probe-${i}`, 1), sequence: `probe-${i}`, group: `shard ${s}` });
     }
   }
+  // Timed, as real clients' tokens are: a shard whose clock ran ahead refuses those (TOKEN_EXPIRED).
+  const probeToken = `${Date.now()}-read-back-probe`;
   const ops: Op[] = [];
   const unread: string[] = [];
   const deadProbes: string[] = [];
   const jobs: Array<(process: number) => Promise<void>> = [
     ...probes.map((p) => async (process: number) => {
-      if (!(await attempt(o, ops, process, deadline, p.bucket, p.sequence, ['INC', p.bucket, p.sequence, 'ID', `probe-${p.bucket}-${p.sequence}`], 'incId'))) deadProbes.push(p.group);
+      if (!(await attempt(o, ops, process, deadline, p.bucket, p.sequence, ['INC', p.bucket, p.sequence, 'ID', probeToken], 'incId'))) deadProbes.push(p.group);
     }),
     ...[...seqs].map(([key, s]) => async (process: number) => {
       if (!(await attempt(o, ops, process, deadline, s.bucket, s.sequence, ['GET', s.bucket, s.sequence], 'get'))) unread.push(key);
@@ -65,13 +67,19 @@ export async function readBack(history: readonly Op[], o: ReadBackOptions): Prom
   return { ops, unread, deadProbes };
 }
 
+/** Per shard position, the address that answered last: a follower's NOTLEADER costs a round trip each time. */
+const preferred = new Map<number, number>();
+
 /** Retries one request until it is answered ok or the deadline passes; records every attempt. */
 async function attempt(o: ReadBackOptions, ops: Op[], process: number, deadline: number, bucket: string, sequence: string, args: string[], type: 'get' | 'incId'): Promise<boolean> {
-  const addrs = o.shards[o.buckets > 1 ? 0 : shardOf(sequence, o.shards.length)]!;
+  const shard = o.buckets > 1 ? 0 : shardOf(sequence, o.shards.length);
+  const addrs = o.shards[shard]!;
+  const first = preferred.get(shard) ?? 0;
   for (let k = 0; performance.now() < deadline; k++) {
-    const addr = addrs[k % addrs.length]!;
-    const at = addr.lastIndexOf(':');
-    const conn = new RespConn(addr.slice(0, at), Number(addr.slice(at + 1)));
+    const which = (first + k) % addrs.length;
+    const addr = addrs[which]!;
+    const colon = addr.lastIndexOf(':');
+    const conn = new RespConn(addr.slice(0, colon), Number(addr.slice(colon + 1)));
     const invokeMs = performance.now() - o.t0;
     const result = await conn.call(args, 1_500);
     conn.close();
@@ -81,8 +89,12 @@ async function attempt(o: ReadBackOptions, ops: Op[], process: number, deadline:
       invokeMs, completeMs: performance.now() - o.t0, status: outcome.status,
       ...(outcome.value !== undefined ? { value: outcome.value } : {}), node: addr,
     });
-    if (outcome.status === 'ok') return true;
-    await new Promise((r) => setTimeout(r, 100));
+    if (outcome.status === 'ok') {
+      preferred.set(shard, which);
+      return true;
+    }
+    // Every address asked once: wait before the next round (a leader may be being elected).
+    if (k % addrs.length === addrs.length - 1) await new Promise((r) => setTimeout(r, 100));
   }
   return false;
 }

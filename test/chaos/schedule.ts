@@ -11,7 +11,7 @@ import { Rng } from '../sim/rng.ts';
 export const FAULT_KINDS = [
   'kill', 'kill-leader', 'kill-majority', 'pause', 'pause-leader', 'partition-half', 'isolate-leader', 'bridge',
   'loss', 'slow', 'link-down', 'transfer-leader', 'member-cycle', 'kill-router', 'pause-router',
-  'rebalance',
+  'rebalance', 'clock',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -30,6 +30,8 @@ export interface FaultEvent {
   readonly nodes: readonly number[];
   readonly lossPercent?: number;
   readonly rateKbit?: number;
+  /** `clock`: how far the target node's wall clock is stepped (ms; back to true at the end). */
+  readonly clockOffsetMs?: number;
 }
 
 export interface ScheduleOptions {
@@ -96,7 +98,10 @@ function usable(kind: FaultKind, n: number, routers: number, shards: number): bo
   return true;
 }
 
-function targets(rng: Rng, kind: FaultKind, n: number): Pick<FaultEvent, 'nodes' | 'lossPercent' | 'rateKbit'> {
+/** Clock steps: NTP at boot, a VM restored from a snapshot, an operator's typo. */
+const CLOCK_STEPS_MS = [2 * 86_400_000, -300_000, 3_600_000, -86_400_000, 90_000] as const;
+
+function targets(rng: Rng, kind: FaultKind, n: number): Pick<FaultEvent, 'nodes' | 'lossPercent' | 'rateKbit' | 'clockOffsetMs'> {
   const order = shuffle(rng, n);
   switch (kind) {
     case 'partition-half':
@@ -109,6 +114,8 @@ function targets(rng: Rng, kind: FaultKind, n: number): Pick<FaultEvent, 'nodes'
       return { nodes: order.slice(0, rng.range(1, n)), lossPercent: rng.pick([5, 10, 20, 40]) };
     case 'slow':
       return { nodes: [order[0]!], rateKbit: rng.pick([64, 256, 1024]) };
+    case 'clock':
+      return { nodes: [order[0]!], clockOffsetMs: rng.pick(CLOCK_STEPS_MS) };
     default:
       return { nodes: order };
   }
@@ -125,6 +132,6 @@ function shuffle(rng: Rng, n: number): number[] {
 
 /** One line per event, for logs and the report. */
 export function describeEvent(e: FaultEvent): string {
-  const extra = e.lossPercent !== undefined ? ` ${e.lossPercent}%` : e.rateKbit !== undefined ? ` ${e.rateKbit}kbit` : '';
+  const extra = e.lossPercent !== undefined ? ` ${e.lossPercent}%` : e.rateKbit !== undefined ? ` ${e.rateKbit}kbit` : e.clockOffsetMs !== undefined ? ` ${e.clockOffsetMs}ms` : '';
   return `#${e.id} ${(e.startMs / 1000).toFixed(1)}s-${(e.endMs / 1000).toFixed(1)}s ${e.kind}${extra} shard ${e.shard} nodes [${e.nodes.join(',')}]`;
 }

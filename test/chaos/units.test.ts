@@ -124,3 +124,13 @@ test('the chaos CLI refuses a bad number for a node flag with exit 2, before it 
     t.regex(r.stderr, new RegExp(`${args[0]} must be an integer`), args.join(' '));
   }
 });
+
+test('a clock fault steps one node of its shard by a seeded amount, and every offset is undone at its end', (t) => {
+  const s = makeSchedule({ ...BASE, kinds: ['clock'] });
+  t.true(s.events.length > 3);
+  for (const e of s.events) {
+    t.is(e.nodes.length, 1);
+    t.true([2 * 86_400_000, -300_000, 3_600_000, -86_400_000, 90_000].includes(e.clockOffsetMs!), String(e.clockOffsetMs));
+    t.true(e.endMs > e.startMs, 'a step lasts, then the clock is set right');
+  }
+});
