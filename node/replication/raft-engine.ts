@@ -51,7 +51,10 @@ async function transfer(node: RaftNode, to: string): Promise<CommandResult> {
   return errorResult(ErrorCode.TRY_AGAIN, `leadership did not move to ${to} within ${TRANSFER_WAIT_MS / 1000} s (${where}); retry`);
 }
 
-const SERIES_OFF = errorResult(ErrorCode.FEATURE_OFF, 'series commands are off on this shard until every member is known to run a version that applies them; nothing was taken, retry later');
+// TRYAGAIN, not FEATUREOFF: series commands have no other way to go, and routers and the client
+// retry TRYAGAIN; a fresh shard's leader hears its members within a second of its start (a CI run
+// saw FEATUREOFF there), later leaders know them already (peer-records.ts).
+const SERIES_OFF = errorResult(ErrorCode.TRY_AGAIN, 'series commands wait until every member of this shard is known to run a version that applies them; nothing was taken, retry');
 
 /** How long SEQDB.TRANSFER waits for the target to lead: a few election timeouts. */
 const TRANSFER_WAIT_MS = 3000;

@@ -1,5 +1,5 @@
 /**
- * Series commands wait (FEATUREOFF) until every member is known to apply them (raft-engine.ts).
+ * Series commands wait (TRYAGAIN) until every member is known to apply them (raft-engine.ts).
  * What members said is kept in the data dir (peer-features.ts `known`): a 3-node shard that lost
  * one node keeps a quorum, and once the two others restarted (a rolling restart) no leader hears
  * the dead one. Kept in memory only, RESERVE / CONFIRM / VOID / AUDIT / SEQ.* were refused until
@@ -13,7 +13,6 @@ test('one of three nodes down, the two others restarted: RESERVE is still served
   const c = await Cluster.start(t, { size: 3 });
   const first = await c.waitForLeader(3);
   const port0 = c.nodes[first]!.port;
-  t.regex((await command(port0, ['RESERVE', 'b', 's', 'TTL', '60'])).trim(), /^:1$/, 'served while all three are up');
   // Every node has heard every member say its features (INFO incs:on), and kept it (saved each second).
   for (const n of c.nodes) {
     const deadline = Date.now() + 20_000;
@@ -23,6 +22,7 @@ test('one of three nodes down, the two others restarted: RESERVE is still served
     }
   }
   await sleep(1500);
+  t.regex((await command(port0, ['RESERVE', 'b', 's', 'TTL', '60'])).trim(), /^:1$/, 'served while all three are up');
   const down = c.nodes.find((n) => n.index !== first)!.index;
   c.kill(down, 'SIGKILL');
   const survivors = c.nodes.filter((n) => n.index !== down).map((n) => n.index);

@@ -197,7 +197,7 @@ test('NOSPACE on a first attempt is final: nothing was taken', async (t) => {
 });
 
 test('a RESERVE that may have applied, then FEATUREOFF on the retry (a leader whose members are not all known yet): asked again, and at the deadline the token to retry with', async (t) => {
-  // Series commands are refused FEATUREOFF before the token is looked at (raft-engine.ts).
+  // A FEATUREOFF comes before the token is looked at (an older build's leader may answer it to a RESERVE).
   const a = await fakeNode((args, n) => (args[0] !== 'RESERVE' ? '+OK\r\n' : n === 1 ? 'drop' : '-FEATUREOFF series commands are off on this shard until every member is known to run a version that applies them; nothing was taken, retry later\r\n'));
   const { forwarder, map } = await forwarderFor(t, [a], { deadlineMs: 1500 });
   map.entry('2').leader = a.address;

@@ -92,6 +92,11 @@ test('a RESERVE refused for OVERFLOW leaves the sequence as it was (SET still wo
 test('the same AUDIT on a real 3-node shard: answered, and every replica stays up', async (t) => {
   const c = await Cluster.start(t, { size: 3 });
   const leader = await c.waitForLeader(3);
+  // Series commands wait (TRYAGAIN) until the leader heard every member say it applies them.
+  for (const deadline = Date.now() + 20_000; (await c.info(leader))?.incs !== 'on';) {
+    if (Date.now() > deadline) throw new Error('the leader never heard every member');
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const client = await RespClient.connect(c.nodes[leader]!.port);
   t.teardown(() => client.socket.destroy());
   const call = async (...args: string[]): Promise<bigint | string> => {
