@@ -14,13 +14,7 @@ test('one of three nodes down, the two others restarted: RESERVE is still served
   const first = await c.waitForLeader(3);
   const port0 = c.nodes[first]!.port;
   // Every node has heard every member say its features (INFO incs:on), and kept it (saved each second).
-  for (const n of c.nodes) {
-    const deadline = Date.now() + 20_000;
-    while ((await c.info(n.index))?.incs !== 'on') {
-      if (Date.now() > deadline) throw new Error(`node ${n.index} never heard every member`);
-      await sleep(200);
-    }
-  }
+  await c.waitFeatures();
   await sleep(1500);
   t.regex((await command(port0, ['RESERVE', 'b', 's', 'TTL', '60'])).trim(), /^:1$/, 'served while all three are up');
   const down = c.nodes.find((n) => n.index !== first)!.index;

@@ -70,6 +70,9 @@ function auditStates(wire: string): [bigint, string][] {
 test('3-node shard: kill -9 the leader under series load; every number in exactly one state', async (t) => {
   const c = await Cluster.start(t, { size: 3 });
   const leader = await c.waitForLeader(3);
+  // Followers that never heard the leader announce its features would refuse series commands
+  // as leaders until it is back (a fresh-clone CI run killed it within a second of the start).
+  await c.waitFeatures();
   t.is(await call(c, ['SEQ.RETAIN', 'b', 'inv', '0'], Date.now() + 10_000), '+OK\r\n');
   const ledger: Ledger = { numbers: new Map(), confirmed: new Set(), voided: new Set() };
   const stop = { atMs: Date.now() + 30_000 };

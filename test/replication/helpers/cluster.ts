@@ -155,6 +155,22 @@ export class Cluster {
     throw new Error(`node ${i} did not apply ${index}: ${JSON.stringify(last)}\n${this.dump()}`);
   }
 
+  /**
+   * Polls until every live node has heard every member announce its features (INFO incs:on),
+   * so any of them, as leader, serves series commands at once. A brand-new shard whose leader
+   * dies before a follower ever asked it waits (TRYAGAIN) until that node is back: nothing else
+   * says which version it ran.
+   */
+  async waitFeatures(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const n of this.alive()) {
+      while ((await this.info(n.index, 500))?.incs !== 'on') {
+        if (Date.now() > deadline) throw new Error(`node ${n.index} never heard every member announce its features\n${this.dump()}`);
+        await sleep(100);
+      }
+    }
+  }
+
   dump(): string {
     return this.nodes.map((n) => `--- node ${n.index} (${n.addr}) ---\n${n.output.slice(-3000)}`).join('\n');
   }
