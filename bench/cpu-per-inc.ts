@@ -48,7 +48,7 @@ const port = n('port', 1024);
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
 const ticksPerS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-interface Proc { readonly label: string; readonly pid: number }
+interface Proc { readonly label: string; readonly pid: number; readonly port?: number }
 
 function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -56,18 +56,24 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
 }
 
-async function roleOf(nodePort: number): Promise<string> {
+async function infoField(nodePort: number, field: string): Promise<string> {
   const c = await RespClient.connect(nodePort);
   try {
     const info = await c.call(['INFO']);
-    return typeof info === 'string' ? (/role:(\w+)/.exec(info)?.[1] ?? 'unknown') : 'unknown';
+    return typeof info === 'string' ? (new RegExp(`(?:^|\\n)${field}:(\\w+)`).exec(info)?.[1] ?? 'unknown') : 'unknown';
   } finally {
     c.close();
   }
 }
 
+const roleOf = (nodePort: number): Promise<string> => infoField(nodePort, 'role');
+/** The leader's commit index: its growth over a run is the log entries the INCs took. */
+const commitOf = async (nodePort: number): Promise<number> => Number(await infoField(nodePort, 'commit_index'));
+/** The router's merged INC blocks so far (router/inc-coalescer.ts): INCs per block is its batching. */
+const blocksOf = async (): Promise<number> => Number(await infoField(port, 'inc_blocks_total'));
+
 async function processes(cluster: DevCluster): Promise<Proc[]> {
-  const nodes = await Promise.all(cluster.nodes().map(async (node) => ({ label: `${await roleOf(node.port)}:${node.port}`, pid: node.pid })));
+  const nodes = await Promise.all(cluster.nodes().map(async (node) => ({ label: `${await roleOf(node.port)}:${node.port}`, pid: node.pid, port: node.port })));
   nodes.sort((a, b) => (a.label.startsWith('leader') ? -1 : b.label.startsWith('leader') ? 1 : a.label.localeCompare(b.label)));
   return [{ label: 'router', pid: cluster.child.pid! }, ...nodes];
 }
@@ -83,17 +89,22 @@ async function main(): Promise<void> {
   try {
     if (warmupS > 0) await runSeqbench(dir, seqbenchArgs(warmupS));
     const procs = await processes(cluster);
-    console.log(`${clients} clients x ${pipeline} pipelined, ${keys} ${values.buckets ? 'buckets' : 'sequences'}; us of CPU (user + system) per acknowledged INC`);
-    console.log(`| run | INC/s | p50/p99 ms | ${procs.map((p) => p.label).join(' | ')} | all |`);
-    console.log(`| --- | --- | --- | ${procs.map(() => '---').join(' | ')} | --- |`);
+    console.log(`${clients} clients x ${pipeline} pipelined, ${keys} ${values.buckets ? 'buckets' : 'sequences'}; us of CPU (user + system) per acknowledged INC; INCs per router block and per log entry`);
+    console.log(`| run | INC/s | p50/p99 ms | ${procs.map((p) => p.label).join(' | ')} | all | INC/block | INC/entry |`);
+    console.log(`| --- | --- | --- | ${procs.map(() => '---').join(' | ')} | --- | --- |`);
+    const leaderPort = procs[1]!.port!;
     for (let run = 1; run <= runs; run++) {
       const before = procs.map((p) => cpuTicks(p.pid));
+      const commitBefore = await commitOf(leaderPort);
+      const blocksBefore = await blocksOf();
       const result = await runSeqbench(dir, seqbenchArgs(seconds));
       const used = procs.map((p, i) => cpuTicks(p.pid) - before[i]!);
+      const entries = (await commitOf(leaderPort)) - commitBefore;
+      const blocks = (await blocksOf()) - blocksBefore;
       const acked = Number(result.total_replies) - Number(result.errors ?? 0);
       const perInc = used.map((t) => (acked > 0 ? (t / ticksPerS) * 1e6 / acked : NaN));
       const all = perInc.reduce((a, b) => a + b, 0);
-      console.log(`| ${run} | ${Math.round(result.ops_per_s).toLocaleString('en')} | ${result.latency_ms?.p50}/${result.latency_ms?.p99} | ${perInc.map((x) => x.toFixed(2)).join(' | ')} | ${all.toFixed(2)} |`);
+      console.log(`| ${run} | ${Math.round(result.ops_per_s).toLocaleString('en')} | ${result.latency_ms?.p50}/${result.latency_ms?.p99} | ${perInc.map((x) => x.toFixed(2)).join(' | ')} | ${all.toFixed(2)} | ${blocks > 0 ? (acked / blocks).toFixed(1) : '-'} | ${entries > 0 ? (acked / entries).toFixed(1) : '-'} |`);
     }
   } finally {
     await cluster.stop();
