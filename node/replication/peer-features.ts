@@ -6,8 +6,8 @@
  * time. So a router can keep INCS on through a rolling upgrade: the shard turns it on by itself
  * once its last member runs this version.
  *
- * Known from each member's latest answer to the `probe` control request (`features`), by node
- * id. A member without it (older) or not answering is asked again after `retryMs`, so an upgraded
+ * Known from each member's latest answer to the `probe` control request (`features`), or its
+ * own probe request that says them (`heard`), by node id. A member without it (older) or not answering is asked again after `retryMs`, so an upgraded
  * member is noticed within that; one with it is asked again after `recheckMs`, and its newest
  * answer wins, so a member restarted on an older build (a rollback in place, which nothing
  * forbids between builds that share the log format) loses it within that. A member that does
@@ -114,6 +114,20 @@ export class PeerFeatures {
       }
     }));
     return answers.every((yes) => yes);
+  }
+
+  /**
+   * `id` asked this node its probe and said its own features in the request (this version's
+   * peers do): its newest word, as an answer would be. So a member that leads, and asks the
+   * others at once, is known to them before it could die: a brand-new shard's followers had
+   * only their own one-second asks to go by, and one whose leader died before then refused
+   * series commands as leader until it was back (a CI run). A request without the field (an
+   * older build, or another tool's probe) says nothing; nor does one from outside `members`
+   * (what anyone may send must not grow the table).
+   */
+  heard(id: NodeId, said: unknown, members: readonly NodeId[]): void {
+    if (id === this.o.selfId || !Array.isArray(said) || !members.includes(id)) return;
+    this.learn(id, FEATURES.filter((f) => said.includes(f)));
   }
 
   private ask(id: NodeId): void {

@@ -132,7 +132,8 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   const clocks = new PeerClocks({ selfId: nodeId });
   const probe = (addr: string): Promise<Control> => {
     const sentMs = clocks.sent();
-    return transport.request(addr, { op: 'probe' }, 1000).then((reply) => {
+    // Saying our features in the request teaches the member asked (peer-features.ts heard).
+    return transport.request(addr, { op: 'probe', features: features.announced() }, 1000).then((reply) => {
       if (typeof reply.nodeId === 'string') clocks.read(reply.nodeId, reply.nowMs, sentMs);
       return reply;
     });
@@ -190,6 +191,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     const st = node?.status();
     switch (c.op) {
       case 'probe':
+        if (st !== undefined) features.heard(_from.nodeId, c.features, [...st.conf.voters, ...st.conf.learners]);
         return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null, features: features.announced(), hasState: holdsRestoredState(), nowMs: Date.now() };
       case 'disk':
         // A follower's disk is low, or back (disk-report.ts): the leader's write refusals count it.

@@ -124,3 +124,20 @@ test('what members said is kept across a restart (known / saved), and a newer an
   t.deepEqual(again.saved().x, undefined, 'unknown features are not kept');
   t.is(asked, 0);
 });
+
+test('a member that says its features in its own probe request is known without being asked; others say nothing', async (t) => {
+  const h = harness();
+  const members = ['a', 'b', 'c'];
+  h.features.heard('b', [...FEATURES], members);
+  h.features.heard('c', undefined, members); // an older build, or a tool's probe: no field
+  h.features.heard('d', [...FEATURES], members); // not a member: what anyone may send must not grow the table
+  t.false(h.features.allHave('incs', members), 'c said nothing');
+  t.deepEqual(h.asked, [C], 'b, just heard from, is not asked');
+  t.deepEqual(Object.keys(h.features.saved()).sort(), ['b']);
+  h.features.heard('c', ['incs', 'tokenoptions', 'later'], members);
+  t.true(h.features.allHave('incs', members));
+  h.features.heard('b', [], members); // restarted on a build without them: its newest word wins
+  t.false(h.features.allHave('incs', members));
+  h.answer(C, { nodeId: 'c', features: [...FEATURES] });
+  await settle();
+});
