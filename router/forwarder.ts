@@ -23,6 +23,7 @@ import { BLOCK_PARTS_MAX, INCS_SEQUENCES_MAX, multiTokenCount, partRetry } from 
 import { isSeriesCommand } from '../node/state-machine/series-command.ts';
 import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/series-wire.ts';
 import { monoNowMs } from '../shared/mono-clock.ts';
+import { BucketLanes } from './bucket-lanes.ts';
 
 export interface ForwarderOptions {
   /** Total time one command may take, retries included, before -CLUSTERDOWN. Default 5000 ms. */
@@ -81,6 +82,7 @@ export class Forwarder {
   private readonly backoffMs: number;
   private readonly tryAgainBackoffMs: number;
   private readonly coalescer: IncCoalescer | null;
+  private readonly lanes = new BucketLanes();
 
   constructor(
     private readonly map: ShardMap,
@@ -99,6 +101,11 @@ export class Forwarder {
       incsMax: options.incsMax ?? INCS_SEQUENCES_MAX,
       stats: this.stats,
     });
+  }
+
+  /** Buckets with a command retrying now, whose later commands wait for it (bucket-lanes.ts). */
+  get bucketsRetrying(): number {
+    return this.lanes.size;
   }
 
   async execute(command: Command): Promise<CommandResult> {
@@ -141,19 +148,39 @@ export class Forwarder {
    */
   private async forward(command: Command): Promise<Forwarded> {
     if (command.type === 'cluster') return { result: errorResult(ErrorCode.UNKNOWN_COMMAND, "CLUSTER commands go to nodes, not routers") };
+    const seq = this.lanes.arrive();
+    try {
+      return await this.forwardInLane(command, seq);
+    } finally {
+      this.lanes.done(command.bucket, seq);
+    }
+  }
+
+  private async forwardInLane(command: Exclude<Command, { type: 'cluster' }>, seq: number): Promise<Forwarded> {
     const withToken = withRouterToken(command);
     const args = commandArgs(withToken);
     const slot = slotOf(command.bucket);
     const deadline = monoNowMs() + this.deadlineMs;
+    // Later commands of the bucket wait while this one retries (bucket-lanes.ts).
+    const retrying = (): void => this.lanes.retrying(command.bucket, seq);
     let redirects = 0;
     let lastProblem = 'no catalog yet';
     let mayHaveApplied = false;
     let tryAgains = 0;
     let unreachable = 0;
     for (let attempt = 0; monoNowMs() < deadline; attempt++) {
+      const behind = this.lanes.turn(command.bucket, seq, deadline, monoNowMs);
+      if (behind !== null) {
+        await behind;
+        if (monoNowMs() >= deadline) {
+          lastProblem = 'an earlier command of the bucket was still being retried';
+          break;
+        }
+      }
       if (attempt > 0) this.stats.retries++;
       const shard = this.map.ownerOf(slot);
       if (shard === null) {
+        retrying();
         lastProblem = this.map.epoch === 0 ? 'the slot table is not initialized yet' : `slot ${slot} has no owner`;
         await Promise.race([this.catalog.refresh(), sleep(this.backoffMs)]);
         if (this.map.ownerOf(slot) === null) await sleep(this.backoffMs);
@@ -161,6 +188,7 @@ export class Forwarder {
       }
       const address = this.map.target(shard);
       if (address === null) {
+        retrying();
         lastProblem = `shard ${shard.id} has no known address`;
         await sleep(this.backoffMs);
         void this.catalog.refresh();
@@ -174,6 +202,7 @@ export class Forwarder {
           if (command.type === 'set') return { result: errorResult(ErrorCode.OUTCOME_UNKNOWN, `shard ${shard.id}: connection ${out.why}; the SET may or may not have applied`) };
           mayHaveApplied = true;
         }
+        retrying();
         lastProblem = `shard ${shard.id}: ${address} ${out.why}`;
         if (shard.leader === address) shard.leader = null;
         // Once every member refused the connection, pause before dialing them again: without it
@@ -188,11 +217,13 @@ export class Forwarder {
         // have applied. Ask again (a shard turns INCS on within seconds, space may be freed or
         // leadership move) rather than report a refusal as final; at the deadline the caller gets
         // the token (each its PART) to retry with (a review found NOSPACE reported as final).
+        retrying();
         lastProblem = `shard ${shard.id}: ${address} ${step.result.message}`;
         await sleep(this.backoffMs);
         continue;
       }
       if (step.kind === 'done') return mayHaveApplied ? { result: step.result, mayHaveApplied } : { result: step.result };
+      retrying();
       lastProblem = step.problem;
       if (step.kind === 'moved') {
         if (++redirects > this.redirectsMax) break;

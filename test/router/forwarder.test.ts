@@ -7,8 +7,8 @@ import test from 'ava';
 import type { Command } from '../../node/state-machine/command.ts';
 import { fakeNode, forwarderFor, type FakeNode } from './fake-node.ts';
 
-const inc = (token?: string): Command => ({
-  type: 'inc', bucket: Buffer.from('b'), sequence: Buffer.from('s'), count: 1, ...(token ? { token: Buffer.from(token) } : {}),
+const inc = (token?: string, bucket = 'b', sequence = 's'): Command => ({
+  type: 'inc', bucket: Buffer.from(bucket), sequence: Buffer.from(sequence), count: 1, ...(token ? { token: Buffer.from(token) } : {}),
 });
 const tokenOf = (args: string[]): string | undefined => args[args.indexOf('ID') + 1];
 
@@ -206,4 +206,43 @@ test('a RESERVE that may have applied, then FEATUREOFF on the retry (a leader wh
   t.true(sent.length >= 3, `attempts ${sent.length}`);
   t.is(r.type === 'error' ? r.code : r.type, 'CLUSTER_DOWN');
   if (r.type === 'error') t.true(r.message.includes(`retry with ID ${sent[0]![sent[0]!.indexOf('ID') + 1]!}`), r.message);
+});
+
+test('a command of a bucket sent while an earlier one waits to retry goes after it (a review: pipelined INCs got reversed numbers)', async (t) => {
+  // The slot is frozen for the first INC only (a move ends between the two): without lanes the
+  // second, sent during the first one's pause, took 1 and the first 2.
+  let next = 0;
+  let firstSeen = false;
+  const a = await fakeNode((args) => {
+    if (args[0] !== 'INC') return '+OK\r\n';
+    if (tokenOf(args) === 'first' && !firstSeen) {
+      firstSeen = true;
+      return '-TRYAGAIN slot 1 is moving\r\n';
+    }
+    return `:${++next}\r\n`;
+  });
+  const { forwarder } = await forwarderFor(t, [a], { backoffMs: 200, tryAgainBackoffMs: 200 });
+  const first = forwarder.execute(inc('first'));
+  while (forwarder.bucketsRetrying === 0) await new Promise((r) => setTimeout(r, 5)); // refused: it will retry
+  const second = forwarder.execute(inc('second'));
+  const other = forwarder.execute(inc('other', 'another bucket'));
+  t.deepEqual(await other, { type: 'int', value: 1n }, 'another bucket does not wait');
+  t.deepEqual(await first, { type: 'int', value: 2n });
+  t.deepEqual(await second, { type: 'int', value: 3n }, 'the later INC of the bucket waited for the retry');
+  t.deepEqual(a.seen.filter((x) => x[0] === 'INC').map(tokenOf), ['first', 'other', 'first', 'second']);
+});
+
+test('a command waiting behind a retrying one of its bucket goes once that one gives up', async (t) => {
+  const a = await fakeNode((args) => (tokenOf(args) === 'stuck' ? '-TRYAGAIN slot 1 is moving\r\n' : ':5\r\n'));
+  const { forwarder } = await forwarderFor(t, [a], { deadlineMs: 400, backoffMs: 20 });
+  const stuck = forwarder.execute(inc('stuck'));
+  while (forwarder.bucketsRetrying === 0) await new Promise((r) => setTimeout(r, 5)); // refused: it retries
+  const later = forwarder.execute(inc('later', 'b', 't'));
+  const stuckResult = await stuck;
+  t.is(stuckResult.type === 'error' ? stuckResult.code : stuckResult.type, 'CLUSTER_DOWN');
+  t.deepEqual(await later, { type: 'int', value: 5n });
+  const tokens = a.seen.map(tokenOf);
+  t.is(tokens.indexOf('later'), tokens.length - 1, 'sent after every attempt of the earlier one');
+  t.true(tokens.length > 3);
+  t.is(forwarder.bucketsRetrying, 0, 'nothing left behind');
 });
