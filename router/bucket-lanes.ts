@@ -5,18 +5,20 @@
  * by a later one of the same bucket sent meanwhile, even one pipelined on the same connection:
  * two INCs of one connection then got their numbers in reverse order (a review).
  *
- * So while a command of a bucket is retrying, later commands of that bucket do not go out (first
- * attempts and retries alike) until every earlier one retrying is done; then they go in arrival
- * order. Commands already sent when an earlier one learns that it must retry cannot be called
+ * So a command refused is *held* until it goes out again, and while an earlier command of the
+ * bucket is held, later ones (first attempts and retries alike) do not go out; once it is sent
+ * they follow in arrival order, pipelined behind it. Waiting for its answer instead would
+ * serialize a bucket after every failover (each retried command one round trip after the
+ * other). Commands already sent when an earlier one learns that it must retry cannot be called
  * back: they usually meet the same refusal and queue behind it, but one that got through first
- * (a slot unfrozen between the two) keeps its number. Buckets with nothing retrying cost a
- * counter check; entries exist only while a command retries, so they are bounded by the commands
- * in flight.
+ * (a slot unfrozen between the two) keeps its number. Buckets with nothing held cost a size
+ * check; entries exist only while a command is held, so they are bounded by the commands in
+ * flight.
  */
 
 interface Lane {
-  /** Arrival numbers of this bucket's commands now retrying. */
-  readonly retrying: Set<number>;
+  /** Arrival numbers of this bucket's commands refused and not sent again yet. */
+  readonly held: Set<number>;
   /** Later commands of the bucket waiting for their turn. */
   readonly waiting: { readonly seq: number; readonly go: () => void }[];
 }
@@ -31,8 +33,8 @@ export class BucketLanes {
   }
 
   /**
-   * Resolves when no command of `bucket` that arrived before `seq` is retrying, or at
-   * `deadlineMs` (monotonic ms, as `nowMs` gives); at once in the common case of none.
+   * Null when no command of `bucket` that arrived before `seq` is held (the common case), else
+   * a promise that resolves once none is, or at `deadlineMs` (monotonic ms, as `nowMs` gives).
    */
   turn(bucket: Buffer, seq: number, deadlineMs: number, nowMs: () => number): Promise<void> | null {
     if (this.lanes.size === 0) return null;
@@ -50,34 +52,37 @@ export class BucketLanes {
     });
   }
 
-  /** The command `seq` of `bucket` must try again: later ones wait for it (idempotent). */
-  retrying(bucket: Buffer, seq: number): void {
+  /** The command `seq` of `bucket` was refused and will try again: later ones wait (idempotent). */
+  hold(bucket: Buffer, seq: number): void {
     const k = key(bucket);
     let lane = this.lanes.get(k);
-    if (lane === undefined) this.lanes.set(k, (lane = { retrying: new Set(), waiting: [] }));
-    lane.retrying.add(seq);
+    if (lane === undefined) this.lanes.set(k, (lane = { held: new Set(), waiting: [] }));
+    lane.held.add(seq);
   }
 
-  /** The command `seq` of `bucket` is done (answered or given up): wake those whose turn came. */
-  done(bucket: Buffer, seq: number): void {
+  /**
+   * The command `seq` of `bucket` went out again, or is done: wake those whose turn came.
+   * Call it right after the send is issued, so that they are written behind it.
+   */
+  release(bucket: Buffer, seq: number): void {
     if (this.lanes.size === 0) return;
     const k = key(bucket);
     const lane = this.lanes.get(k);
-    if (lane === undefined || !lane.retrying.delete(seq)) return;
-    // In arrival order, so that woken first attempts leave in the order they came.
+    if (lane === undefined || !lane.held.delete(seq)) return;
+    // In arrival order, so that the woken leave in the order they came.
     const ready = lane.waiting.filter((w) => !hasEarlier(lane, w.seq)).sort((a, b) => a.seq - b.seq);
     for (const w of ready) w.go();
-    if (lane.retrying.size === 0 && lane.waiting.length === 0) this.lanes.delete(k);
+    if (lane.held.size === 0 && lane.waiting.length === 0) this.lanes.delete(k);
   }
 
-  /** Buckets with a command retrying (tests, INFO). */
+  /** Buckets with a command held (tests, INFO). */
   get size(): number {
     return this.lanes.size;
   }
 }
 
 function hasEarlier(lane: Lane, seq: number): boolean {
-  for (const s of lane.retrying) if (s < seq) return true;
+  for (const s of lane.held) if (s < seq) return true;
   return false;
 }
 

@@ -103,7 +103,7 @@ export class Forwarder {
     });
   }
 
-  /** Buckets with a command retrying now, whose later commands wait for it (bucket-lanes.ts). */
+  /** Buckets with a command waiting to be retried, whose later commands wait for it (bucket-lanes.ts). */
   get bucketsRetrying(): number {
     return this.lanes.size;
   }
@@ -152,7 +152,7 @@ export class Forwarder {
     try {
       return await this.forwardInLane(command, seq);
     } finally {
-      this.lanes.done(command.bucket, seq);
+      this.lanes.release(command.bucket, seq);
     }
   }
 
@@ -161,8 +161,8 @@ export class Forwarder {
     const args = commandArgs(withToken);
     const slot = slotOf(command.bucket);
     const deadline = monoNowMs() + this.deadlineMs;
-    // Later commands of the bucket wait while this one retries (bucket-lanes.ts).
-    const retrying = (): void => this.lanes.retrying(command.bucket, seq);
+    // Refused, this command holds back later ones of its bucket until it goes out again (bucket-lanes.ts).
+    const retrying = (): void => this.lanes.hold(command.bucket, seq);
     let redirects = 0;
     let lastProblem = 'no catalog yet';
     let mayHaveApplied = false;
@@ -173,7 +173,7 @@ export class Forwarder {
       if (behind !== null) {
         await behind;
         if (monoNowMs() >= deadline) {
-          lastProblem = 'an earlier command of the bucket was still being retried';
+          lastProblem = 'an earlier command of the bucket was still waiting to be retried';
           break;
         }
       }
@@ -195,7 +195,9 @@ export class Forwarder {
         continue;
       }
       const timeout = Math.max(1, Math.min(this.attemptTimeoutMs, deadline - monoNowMs()));
-      const out = await this.pool.send(address, args, timeout);
+      const sending = this.pool.send(address, args, timeout);
+      this.lanes.release(command.bucket, seq);
+      const out = await sending;
       if (!out.ok) {
         if (out.why === 'lost' || out.why === 'timeout') {
           // Re-sending a SET that did apply could rewind the sequence under later INCs: a repeat.

@@ -157,7 +157,7 @@ function infoLines(map: ShardMap, f: Forwarder, rate: RateMeter, catalog: Catalo
     errors_total: f.stats.errors,
     retries_total: f.stats.retries,
     redirects_total: f.stats.redirects,
-    // Buckets whose later commands wait while an earlier one retries (bucket-lanes.ts).
+    // Buckets whose later commands wait until an earlier refused one goes out again (bucket-lanes.ts).
     buckets_retrying: f.bucketsRetrying,
     inc_blocks_total: f.stats.blocks,
     inc_block_incs_total: f.stats.blockIncs,
