@@ -9,7 +9,8 @@
  *
  * That holds only once the node is part of a shard (its Raft storage initialized). Before, the
  * state dir is empty or a `seqdb restore` output: fsynced, the only copy, and in no Raft snapshot
- * yet (bootstrap puts it there). Such a state is never discarded, and is written with fsync until
+ * yet (bootstrap puts it there). Such a state is never discarded (unless this node created it
+ * itself, `created-by-node`: empty and unsynced, under another boot), and is written with fsync until
  * the next start after the node joined (a review: a reboot while a restored node waited for its
  * --join peers deleted the restored state, and the shard handed out its numbers again).
  */
@@ -18,6 +19,8 @@ import { join } from 'node:path';
 
 const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
 const MARKER = 'written-by-boot';
+/** The node created this state itself, empty and unsynced, before it was in a shard (never a restore output). */
+const CREATED_MARKER = 'created-by-node';
 
 /** The running OS's boot id, or null where the platform has none (then the state is fsynced). */
 export function currentBootId(path = BOOT_ID_PATH): string | null {
@@ -45,9 +48,16 @@ export interface StateDirPlan {
 export function prepareStateDir(dir: string, bootId: string | null = currentBootId(), raftInitialized = true): StateDirPlan {
   mkdirSync(dir, { recursive: true });
   if (bootId === null) return { sync: true, discarded: false };
-  if (!raftInitialized && existsSync(join(dir, 'data.mdb'))) return { sync: true, discarded: false };
   const markerPath = join(dir, MARKER);
   const writtenBy = existsSync(markerPath) ? readFileSync(markerPath, 'latin1').trim() : null;
+  const hasState = existsSync(join(dir, 'data.mdb'));
+  // Not in a shard yet: a restore output is kept and fsynced. But a state this node created
+  // itself (empty, unsynced: nothing is in it before the node joins or founds a shard) is
+  // discarded after an OS restart like any other (a review: a torn one was kept, and LMDB
+  // crashed opening it at every start).
+  const createdByNode = existsSync(join(dir, CREATED_MARKER));
+  if (!raftInitialized && hasState && !(createdByNode && writtenBy !== bootId)) return { sync: true, discarded: false };
+  if (!raftInitialized && (!hasState || createdByNode)) writeDurably(join(dir, CREATED_MARKER), bootId);
   let discarded = false;
   if (writtenBy !== null && writtenBy !== bootId) {
     for (const f of ['data.mdb', 'lock.mdb']) rmSync(join(dir, f), { force: true });

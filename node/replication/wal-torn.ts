@@ -15,11 +15,14 @@
  *   records: a header of zeros), or
  * - a later sector it covers (for a nonsense length: that its header covers) is all zeros;
  * otherwise every sector it covers was written, and a record written whole that does not check
- * out is damage. Sectors are taken as 512 bytes: a device with larger atomic sectors leaves larger
+ * out is damage. And whatever the above says, a whole, checksum-valid record after it, before any
+ * unwritten sector, proves it damage: a torn write is the last thing written (a review: a flipped
+ * bit in an old record's length made it claim past the end, or over the preallocated zeros, and
+ * every later acknowledged record was cut). Sectors are taken as 512 bytes: a device with larger atomic sectors leaves larger
  * runs of zeros, which contain 512-byte ones.
  */
 import { readSync } from 'node:fs';
-import { RECORD_BYTES_MAX, RECORD_HEADER_BYTES, recordLength } from './wal-codec.ts';
+import { RECORD_BYTES_MAX, RECORD_HEADER_BYTES, RecordKind, decodeRecord, recordLength } from './wal-codec.ts';
 
 export const SECTOR_BYTES = 512;
 
@@ -30,8 +33,39 @@ export function isTornWrite(fd: number, size: number, at: number): boolean {
   if (readSync(fd, header, 0, header.length, at) !== header.length) return true;
   const len = recordLength(header, 0);
   const sane = len >= RECORD_HEADER_BYTES && len <= RECORD_BYTES_MAX;
-  if (sane && at + len > size) return true;
-  return hasUnwrittenSector(fd, size, at, at + (sane ? len : RECORD_HEADER_BYTES));
+  if (sane && at + len > size) return !wholeRecordAfter(fd, size, at);
+  return hasUnwrittenSector(fd, size, at, at + (sane ? len : RECORD_HEADER_BYTES)) && !wholeRecordAfter(fd, size, at);
+}
+
+/**
+ * Whether a whole, checksum-valid record starts anywhere after `at` (review fix): a torn write is
+ * the last thing written, so a valid record after the bad one proves the bad one was written whole
+ * (a damaged length field, say, that claims past the end or over the preallocated zeros).
+ */
+/** A record's kind byte: checked before its checksum, so that the scan stays cheap. */
+const KINDS: ReadonlySet<number> = new Set(Object.values(RecordKind));
+
+function wholeRecordAfter(fd: number, size: number, at: number): boolean {
+  const limit = Math.min(size, at + RECORD_BYTES_MAX);
+  const buf = Buffer.allocUnsafe(limit - at);
+  const n = readSync(fd, buf, 0, buf.length, at);
+  // Only up to the first piece that reads as never written: a torn write's own later records
+  // (one write can hold several) lie past an unwritten sector; a damaged record's successors do not.
+  let stop = n;
+  for (let pos = 0; pos < n;) {
+    const pieceEnd = Math.min(n, (Math.floor((at + pos) / SECTOR_BYTES) + 1) * SECTOR_BYTES - at);
+    if (isZero(buf, pos, pieceEnd)) {
+      stop = pos;
+      break;
+    }
+    pos = pieceEnd;
+  }
+  for (let p = 1; p < stop && p + RECORD_HEADER_BYTES <= n; p++) {
+    const len = recordLength(buf, p);
+    if (len < RECORD_HEADER_BYTES || len > RECORD_BYTES_MAX || p + len > n || !KINDS.has(buf[p + 8]!)) continue;
+    if (decodeRecord(buf.subarray(p, p + len)) !== undefined) return true;
+  }
+  return false;
 }
 
 /**
