@@ -10,8 +10,14 @@
  * exactly-once tokens re-numbered into one eviction order, the state clock and eviction fence at their maxima, the applied index at 0 (a
  * new Raft history begins), and ownership/catalog records dropped (the restored state owns
  * every bucket). Refuses a directory that already holds data.
+ *
+ * Written under the data dir's lock (a node starting on the dir meanwhile is refused, or refuses
+ * the restore) into `lmdb-restoring`, renamed to `lmdb` only once every image is in: a restore
+ * killed halfway (ENOSPC, Ctrl-C) left a state with some shards' sequences missing that looked
+ * complete, and a node started on it handed those shards' numbers out again (a review). Nodes
+ * refuse a dir holding `lmdb-restoring` (refuseUnfinishedRestore).
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { decodeSnapshot, LmdbStore, type KvEntry } from '../state-machine/index.ts';
@@ -21,6 +27,16 @@ import { adoptTokenRecord } from '../state-machine/tokens.ts';
 import { SERIES_SPACES } from '../state-machine/series-keys.ts';
 import { readBackupFile, type BackupManifest } from './backup-file.ts';
 import { entryCounts, imageOwnership, slotOwners } from './image-ownership.ts';
+import { lockDataDir } from '../disk/data-dir-lock.ts';
+
+/** Where a restore writes the state until it is complete. */
+const RESTORING = 'lmdb-restoring';
+
+/** Throws if `dataDir` holds a restore that did not finish: its state lacks data it should have. */
+export function refuseUnfinishedRestore(dataDir: string): void {
+  if (!existsSync(join(dataDir, RESTORING))) return;
+  throw new SeqError(ErrorCode.STORAGE, `${dataDir} holds a restore that did not finish (${RESTORING}): its state may lack sequences. Remove the directory and run seqdb restore again`);
+}
 
 export interface RestoreOptions {
   readonly in: string;
@@ -39,31 +55,42 @@ export interface RestoreSummary {
 }
 
 export async function restore(o: RestoreOptions): Promise<RestoreSummary> {
+  let sequences = 0;
+  let tokens = 0;
+  let seriesRecords = 0;
   const { manifest, images } = await readBackupFile(o.in);
   const chosen = o.shards === undefined ? images : images.filter((i) => o.shards!.includes(i.meta.shard));
   if (chosen.length === 0) throw new SeqError(ErrorCode.SYNTAX, `no such shard in ${o.in} (it has ${images.map((i) => i.meta.shard).join(', ')})`);
   if (existsSync(o.dataDir) && readdirSync(o.dataDir).length > 0) {
     throw new SeqError(ErrorCode.IDENTITY_MISMATCH, `${o.dataDir} is not empty: restore only into a new data directory`);
   }
-  // Shards exported on either side of a slot move can both hold a bucket: only the copy of the
-  // slot's current owner counts (image-ownership.ts), never whichever image came last.
-  const owners = slotOwners(chosen.map(({ image }) => imageOwnership(image)));
-  const lmdbPath = join(o.dataDir, 'lmdb');
-  mkdirSync(lmdbPath, { recursive: true });
-  const store = LmdbStore.open({ path: lmdbPath });
-  let sequences = 0;
-  let tokens = 0;
-  let seriesRecords = 0;
+  const dirLock = lockDataDir(o.dataDir);
   try {
-    for (const [index, { image }] of chosen.entries()) {
-      const entries = [...decodeSnapshot([image])].filter((e) => entryCounts(e.key, index, owners));
-      const r = await store.write((txn) => mergeImage(txn, entries));
-      sequences += r.sequences;
-      tokens += r.tokens;
-      seriesRecords += r.seriesRecords;
+    // Taken after the check: a node that started on the dir in between left more than our LOCK.
+    if (readdirSync(o.dataDir).some((f) => f !== 'LOCK')) {
+      throw new SeqError(ErrorCode.IDENTITY_MISMATCH, `${o.dataDir} is not empty: restore only into a new data directory`);
     }
+    // Shards exported on either side of a slot move can both hold a bucket: only the copy of the
+    // slot's current owner counts (image-ownership.ts), never whichever image came last.
+    const owners = slotOwners(chosen.map(({ image }) => imageOwnership(image)));
+    const partial = join(o.dataDir, RESTORING);
+    mkdirSync(partial, { recursive: true });
+    const store = LmdbStore.open({ path: partial });
+    try {
+      for (const [index, { image }] of chosen.entries()) {
+        const entries = [...decodeSnapshot([image])].filter((e) => entryCounts(e.key, index, owners));
+        const r = await store.write((txn) => mergeImage(txn, entries));
+        sequences += r.sequences;
+        tokens += r.tokens;
+        seriesRecords += r.seriesRecords;
+      }
+    } finally {
+      await store.close();
+    }
+    renameSync(partial, join(o.dataDir, 'lmdb'));
+    fsyncDir(o.dataDir);
   } finally {
-    await store.close();
+    dirLock.release();
   }
   return { manifest, shards: chosen.map((i) => i.meta.shard), sequences, tokens, seriesRecords };
 }
@@ -100,4 +127,14 @@ function mergeImage(txn: Txn, entries: readonly KvEntry[]): { sequences: number;
     if (v > getMeta(txn, name)) setMeta(txn, name, v);
   }
   return { sequences, tokens, seriesRecords };
+}
+
+/** The rename is durable once the directory holding it is synced. */
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

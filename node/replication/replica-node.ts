@@ -34,6 +34,7 @@ import { readMove } from '../ownership/move-catalog.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
 import { addLearnersAtOnce, bootstrapShard, recoverLocalState } from './shard-start.ts';
 import { withTimeout } from './with-timeout.ts';
+import { refuseUnfinishedRestore } from '../backup/restore.ts';
 
 export interface ReplicaNodeOptions {
   readonly dataDir: string;
@@ -98,6 +99,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   const dirLock = lockDataDir(o.dataDir);
   let storage: LmdbRaftStorage;
   try {
+    refuseUnfinishedRestore(o.dataDir);
     storage = LmdbRaftStorage.open({ dir: o.dataDir, shard: o.shard, cluster });
   } catch (err) {
     dirLock.release();

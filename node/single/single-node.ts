@@ -2,6 +2,7 @@
  * A complete single-node SeqDB: LMDB store + state machine + group-commit executor + TCP server.
  * `seqdb dev` runs one; tests start them in-process or as child processes.
  */
+import { refuseUnfinishedRestore } from '../backup/restore.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -40,6 +41,7 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
   const dirLock = lockDataDir(options.dataDir);
   let store: LmdbStore;
   try {
+    refuseUnfinishedRestore(options.dataDir);
     store = LmdbStore.open({ path: lmdbPath });
   } catch (err) {
     dirLock.release();
