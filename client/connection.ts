@@ -56,6 +56,8 @@ export class Connection {
   #inFlight: Entry[] = [];
   #inFlightHead = 0;
   #flushScheduled = false;
+  /** A reply came on this connection (a refusal of the whole connection comes first). */
+  #answered = false;
   #connectTimer: NodeJS.Timeout | null = null;
   #replyTimer: NodeJS.Timeout | null = null;
 
@@ -120,8 +122,9 @@ export class Connection {
     };
   }
 
-  /** Fails everything pending and closes the socket. Idempotent. */
-  destroy(error: Error): void {
+  /** Fails everything pending and closes the socket. Idempotent. `neverRead`: the server refused
+   * the connection without reading it, so even written requests certainly did not run. */
+  destroy(error: Error, neverRead = false): void {
     if (this.#dead) return;
     this.#dead = true;
     this.#open = false;
@@ -133,7 +136,7 @@ export class Connection {
     this.#inFlight = [];
     this.#inFlightHead = 0;
     this.#unsent = [];
-    for (const entry of inFlight) if (!entry.cancelled) entry.request.onFailure({ kind: 'lost', error });
+    for (const entry of inFlight) if (!entry.cancelled) entry.request.onFailure({ kind: neverRead ? 'unsent' : 'lost', error });
     for (const entry of unsent) if (!entry.cancelled) entry.request.onFailure({ kind: 'unsent', error });
     this.#onDead(this);
   }
@@ -174,6 +177,14 @@ export class Connection {
       this.destroy(new ClientError(ClientErrorCode.PROTOCOL, `unsolicited reply from ${this.address.key}`));
       return;
     }
+    if (!this.#answered && reply.kind === 'error' && reply.word === 'BUSY' && /^max number of clients reached/.test(reply.message)) {
+      // A server at its client limit answers a new connection with this one line and closes it
+      // unread (node/server/server.ts accept): none of the requests written here ran. Counted as
+      // lost they made SETs ERR_OUTCOME_UNKNOWN and INCs end so instead of ERR_TIMEOUT (a review).
+      this.destroy(new ClientError(ClientErrorCode.TIMEOUT, `${this.address.key} refused the connection: ${reply.message}`), true);
+      return;
+    }
+    this.#answered = true;
     const entry = this.#inFlight[this.#inFlightHead]!;
     this.#inFlightHead += 1;
     // Compact now and then so the array does not grow with the connection's lifetime.

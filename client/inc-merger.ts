@@ -157,10 +157,12 @@ export class IncMerger {
         `${err.message} (number ${i} of a block of ${count}: ${how(i)})`,
         token, err.attempts, err.cause, { index: i, count },
       )));
-    } else if (err instanceof ServerError && (err.attempts === 1 || err.serverCode === 'FEATUREOFF') && notTaken(group, err)) {
-      // Refused at its only attempt: nothing applied. Alone, the numbers left below the maximum
-      // still go out. A final FEATUREOFF says the same after any number of attempts: after one
-      // that may have applied the call asks again and never ends on FEATUREOFF (client.ts).
+    } else if (err instanceof ServerError && notTaken(group, err)) {
+      // A ServerError is final only when no attempt may have applied (client.ts #giveUp: after
+      // one that may have, the call ends ERR_OUTCOME_UNKNOWN), however many attempts were
+      // refused or never sent before it: nothing applied. Alone, the numbers left below the
+      // maximum still go out. (`attempts === 1` here failed every caller after a first attempt
+      // on a dead router or a TRYAGAIN: a review.)
       if (incsRefused(group, err)) this.#pauseIncs(err);
       for (const m of members) this.deps.single(bucket, m.sequence, m.deadlineAtMs).then(m.resolve, m.reject);
     } else {

@@ -1,4 +1,4 @@
-import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { createSecureContext, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { invalidArgument } from './errors.ts';
 import { parseAddress, type Address } from './address.ts';
 
@@ -100,7 +100,22 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   if (resolved.password !== undefined && (typeof resolved.password !== 'string' || resolved.password === '')) {
     throw invalidArgument('password must be a non-empty string');
   }
+  if (resolved.tls !== undefined) checkTls(resolved.tls);
   return resolved;
+}
+
+/**
+ * TLS settings Node refuses (a file that is not PEM, a bad minVersion) threw inside the first
+ * connection attempt, a raw TypeError instead of a ClientError (a review): built once here, so
+ * they fail at createClient with ERR_INVALID_ARGUMENT.
+ */
+function checkTls(tls: TlsConnectionOptions): void {
+  if (typeof tls !== 'object' || tls === null) throw invalidArgument('tls must be an object of node:tls connection options');
+  try {
+    createSecureContext(tls);
+  } catch (err) {
+    throw invalidArgument(`tls: ${(err as Error).message}`);
+  }
 }
 
 /** Validates a per-call deadline override. */

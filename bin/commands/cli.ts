@@ -42,16 +42,21 @@ export const cli: Subcommand = {
       console.error(`seqdb cli: ${timeoutProblem}`);
       return Exit.USAGE;
     }
-    const routers = routersFrom(values.router);
+    let routers;
+    let options;
     let client;
     try {
-      client = createClient({ routers, ...(values.timeout === undefined ? {} : { deadlineMs: Number(values.timeout) }), ...clientAuthFromFlags(values) });
+      routers = routersFrom(values.router);
+      options = { routers, ...(values.timeout === undefined ? {} : { deadlineMs: Number(values.timeout) }), ...clientAuthFromFlags(values) };
+      client = createClient(options);
     } catch (err) {
       console.error(`seqdb cli: ${(err as Error).message}`);
       return Exit.USAGE;
     }
     try {
-      await runRepl({ client, label: routers[0]!, input: process.stdin, output: process.stdout, historyFile: defaultHistoryFile() });
+      // A password typed at the prompt (AUTH) holds for the connections the session makes later too.
+      const withPassword = (password: string) => createClient({ ...options, password });
+      await runRepl({ client, withPassword, label: routers[0]!, input: process.stdin, output: process.stdout, historyFile: defaultHistoryFile() });
     } finally {
       client.destroy();
     }

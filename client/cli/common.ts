@@ -1,5 +1,5 @@
 import { DEADLINE_MS_MAX } from '../options.ts';
-import { ClientErrorCode, ClientError, FORGOTTEN_TOKEN_ADVICE, OutcomeUnknownError, ServerError } from '../errors.ts';
+import { ClientErrorCode, ClientError, FORGOTTEN_TOKEN_ADVICE, OutcomeUnknownError, ServerError, invalidArgument } from '../errors.ts';
 
 /**
  * Exit codes of `seqdb inc|get|set|status`, for scripts:
@@ -14,7 +14,11 @@ export const DEFAULT_ROUTER = '127.0.0.1:7379';
 
 /** --router flags (repeatable, or comma-separated), else $SEQDB_ROUTERS, else 127.0.0.1:7379. */
 export function routersFrom(flags: readonly string[] | undefined): string[] {
-  const given = (flags ?? []).flatMap((f) => f.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  const entries = (flags ?? []).flatMap((f) => f.split(',')).map((s) => s.trim());
+  // An empty flag (`--router "$UNSET"`, `--router ,`) went to $SEQDB_ROUTERS or the default
+  // router: a SET meant for one cluster rewound another's sequence (a review).
+  if (entries.some((s) => s === '')) throw invalidArgument('--router must name host:port addresses, got an empty one');
+  const given = entries;
   if (given.length > 0) return given;
   const fromEnv = (process.env.SEQDB_ROUTERS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
   return fromEnv.length > 0 ? fromEnv : [DEFAULT_ROUTER];

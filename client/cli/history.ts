@@ -27,7 +27,7 @@ export function loadHistory(file: string | null): string[] {
 /** Appends one line now, so history survives a crash or kill; errors are ignored (history is a
  * convenience, never a reason to fail a command). */
 export function appendHistory(file: string | null, line: string): void {
-  if (file === null || line === '' || line.length > HISTORY_LINE_CHARS_MAX || line.includes('\n')) return;
+  if (file === null || line === '' || line.length > HISTORY_LINE_CHARS_MAX || line.includes('\n') || holdsPassword(line)) return;
   try {
     appendFileSync(file, `${line}\n`, { mode: 0o600 });
   } catch {
@@ -44,4 +44,12 @@ export function trimHistory(file: string | null): void {
   } catch {
     // as above
   }
+}
+
+/**
+ * `AUTH ...` and `HELLO ... AUTH ...` carry a password: never written to the history file, as
+ * redis-cli does (a review found passwords in clear text there).
+ */
+export function holdsPassword(line: string): boolean {
+  return /^\s*auth(\s|$)/i.test(line) || /^\s*hello\s.*\bauth\b/i.test(line);
 }

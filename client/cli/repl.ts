@@ -10,6 +10,13 @@ import { appendHistory, HISTORY_LINES_MAX, loadHistory, trimHistory } from './hi
 
 export interface ReplOptions {
   readonly client: SeqClient;
+  /**
+   * A client like `client` that sends `AUTH <password>` on every new connection: after an AUTH
+   * typed at the prompt succeeds, the session goes on with it, so a reconnect stays authenticated
+   * (a typed AUTH went over one socket only; a review). Default: none (the AUTH holds for the
+   * current connection only).
+   */
+  readonly withPassword?: (password: string) => SeqClient;
   /** Shown in the prompt, `127.0.0.1:7379> ` as redis-cli does. */
   readonly label: string;
   readonly input: Readable;
@@ -44,11 +51,17 @@ export async function runRepl(options: ReplOptions): Promise<void> {
   // Without a listener readline merely pauses on Ctrl-C; leave as redis-cli does.
   rl.on('SIGINT', () => rl.close());
   if (terminal) rl.prompt();
+  let client = options.client;
   try {
     for await (const line of rl) {
       const trimmed = line.trim();
       if (trimmed !== '') appendHistory(options.historyFile, trimmed);
-      const outcome = await runLine(trimmed, options.client);
+      const outcome = await runLine(trimmed, client);
+      const password = typedPassword(trimmed);
+      if (outcome === 'OK' && password !== null && options.withPassword !== undefined) {
+        if (client !== options.client) client.destroy();
+        client = options.withPassword(password);
+      }
       if (outcome === 'quit') break;
       if (outcome !== '') print(outcome);
       if (terminal) rl.prompt();
@@ -56,7 +69,15 @@ export async function runRepl(options: ReplOptions): Promise<void> {
   } finally {
     rl.close();
     trimHistory(options.historyFile);
+    if (client !== options.client) client.destroy();
   }
+}
+
+/** The password of an `AUTH <password>` line (no user name: one password per server), or null. */
+function typedPassword(line: string): string | null {
+  const args = splitInlineArgs(Buffer.from(line, 'utf8'));
+  if (args === null || args.length !== 2 || args[0]!.toString('utf8').toLowerCase() !== 'auth') return null;
+  return args[1]!.toString('utf8');
 }
 
 /** Runs one line; returns what to print, or 'quit'. Exported for tests. */
