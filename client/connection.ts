@@ -122,8 +122,8 @@ export class Connection {
     };
   }
 
-  /** Fails everything pending and closes the socket. Idempotent. `neverRead`: the server refused
-   * the connection without reading it, so even written requests certainly did not run. */
+  /** Fails everything pending and closes the socket. Idempotent. `neverRead`: the server will run
+   * none of the written requests still unanswered (it refused the connection, or is stopping). */
   destroy(error: Error, neverRead = false): void {
     if (this.#dead) return;
     this.#dead = true;
@@ -193,6 +193,12 @@ export class Connection {
       this.#inFlightHead = 0;
     }
     if (!entry.cancelled) entry.request.onReply(reply);
+    if (reply.kind === 'error' && reply.word === 'SHUTDOWN') {
+      // A SeqDB server that is stopping runs nothing it reads after the request it answered so
+      // (node/server/connection.ts): what is still in flight here did not run either. Counted
+      // as lost, a SET there ended ERR_OUTCOME_UNKNOWN (a review).
+      this.destroy(new ClientError(ClientErrorCode.TIMEOUT, `${this.address.key} is shutting down`), true);
+    }
   }
 
   /** One timer for the oldest written request: replies come in order, so if it is overdue the

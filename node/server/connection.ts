@@ -31,6 +31,17 @@ export interface ConnectionLimits {
 
 /** How long an ended connection may linger before it is destroyed. */
 const END_GRACE_MS = 5000;
+/**
+ * Shutting down: once every accepted request is answered, the connection ends after this long
+ * without new bytes (requests read meanwhile are answered -SHUTDOWN): a client that saw one stops
+ * writing there, so what it wrote is answered rather than lost in the close.
+ */
+const SHUTDOWN_QUIET_MS = 50;
+/** ... but at most this long after the shutdown began: a client that retries on the same
+ * connection at once (as any may) must not keep it open until the server's grace runs out. */
+const SHUTDOWN_REFUSING_MS_MAX = 500;
+const SHUTDOWN_ERROR = new SeqError(ErrorCode.SHUTTING_DOWN, 'server is shutting down; this request did not run');
+const SHUTDOWN_REPLY = errorReply(SHUTDOWN_ERROR);
 /** What one outstanding socket write is charged against outputBytesMax besides its bytes. */
 const WRITE_OVERHEAD_BYTES = 256;
 
@@ -62,6 +73,15 @@ export class Connection {
   private draining = false;
   /** The peer half-closed: what it sent is still answered (held requests too), then the end. */
   private inputEnded = false;
+  /**
+   * The server shuts down: requests read from now on, and those held, are answered -SHUTDOWN
+   * without running, so the client knows they did not (dropped unanswered, a SET's client could
+   * only report its outcome unknown: a review). Nothing read after a -SHUTDOWN reply runs.
+   */
+  private refusing = false;
+  private refusingSinceMs = 0;
+  private lastDataMs = 0;
+  private quietTimer: NodeJS.Timeout | undefined;
   private onSettled: (() => void) | undefined;
 
   constructor(
@@ -78,6 +98,7 @@ export class Connection {
     socket.setNoDelay(true);
     this.deadline = new RequestDeadline(limits.requestTimeoutMs, () => this.onRequestTimeout());
     socket.on('data', (chunk: Buffer) => {
+      if (this.refusing) this.lastDataMs = performance.now();
       this.decoder.write(chunk);
       this.flush(); // one write for every synchronous reply this chunk produced
       if (!this.paused) this.deadline.afterChunk(this.midRequest());
@@ -85,6 +106,7 @@ export class Connection {
     socket.once('close', () => {
       this.deadline.clear();
       clearTimeout(this.outputStall);
+      clearInterval(this.quietTimer);
     });
     socket.on('error', () => socket.destroy());
     if ((limits.idleTimeoutMs ?? 0) > 0) {
@@ -98,12 +120,22 @@ export class Connection {
     });
   }
 
-  /** Stops reading; resolves once every accepted request is answered and the socket ended. */
+  /**
+   * Runs nothing more: requests held or read from now on are answered -SHUTDOWN. Resolves once
+   * every accepted request is answered and the socket ended, SHUTDOWN_QUIET_MS after the last
+   * bytes read.
+   */
   shutdown(): Promise<void> {
-    this.stopReading();
+    this.refusing = true;
+    this.refusingSinceMs = performance.now();
+    this.lastDataMs = this.refusingSinceMs;
+    if (!this.draining) this.resume();
     return new Promise((resolve) => {
       this.onSettled = resolve;
       this.socket.once('close', resolve);
+      this.quietTimer = setInterval(() => this.flush(), SHUTDOWN_QUIET_MS);
+      this.quietTimer.unref();
+      this.runHeld();
       this.flush();
     });
   }
@@ -115,6 +147,11 @@ export class Connection {
   private onRequest(args: Buffer[]): void {
     this.deadline.requestCompleted();
     if (this.draining) return;
+    if (this.refusing) {
+      this.held.push({ err: SHUTDOWN_ERROR, fatal: false });
+      this.runHeld();
+      return;
+    }
     if (this.held.length === 0) {
       // The common case, nothing held: run it now or hold it.
       const estimateBytes = replyBytesEstimate(args);
@@ -132,6 +169,11 @@ export class Connection {
         this.held.shift();
         this.slots.push({ reply: errorReply(next.err), close: next.fatal, estimateBytes: 0 });
         if (next.fatal) this.stopReading();
+        continue;
+      }
+      if (this.refusing) {
+        this.held.shift();
+        this.slots.push({ reply: SHUTDOWN_REPLY, close: false, estimateBytes: 0 });
         continue;
       }
       const estimateBytes = replyBytesEstimate(next.args);
@@ -251,7 +293,10 @@ export class Connection {
       if (this.slots[0]?.reply === undefined) break;
     }
     if (this.paused && this.held.length === 0 && this.slots.length <= this.limits.pipelineMax / 2) this.resume();
-    if (close || ((this.draining || this.inputEnded) && this.slots.length === 0 && this.held.length === 0)) this.end();
+    const settled = this.slots.length === 0 && this.held.length === 0;
+    const nowMs = performance.now();
+    const quiet = this.refusing && (nowMs - this.lastDataMs >= SHUTDOWN_QUIET_MS || nowMs - this.refusingSinceMs >= SHUTDOWN_REFUSING_MS_MAX);
+    if (close || ((this.draining || this.inputEnded || quiet) && settled)) this.end();
   }
 
   /** Drops a client with more than `outputBytesMax` unwritten: it does not read its replies. */
@@ -310,6 +355,12 @@ export class Connection {
   }
 
   private end(): void {
+    clearInterval(this.quietTimer);
+    if (this.refusing && !this.draining) {
+      // Bytes that arrive after the end are neither run nor answered.
+      this.draining = true;
+      this.decoder.stop();
+    }
     if (!this.socket.writableEnded) {
       this.socket.end();
       // Read (and ignore) until the peer closes, so the socket can finish; bounded in time.
