@@ -3,7 +3,8 @@
  * directly. Later issues add `--nodes N` (a Raft group) and `--shards N` (a router in front):
  * add the flags to FLAGS and a branch in `run` choosing what to start; clients see no difference.
  */
-import { resolve } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { startSingleNode, type SingleNode } from '../../node/single/single-node.ts';
 import { startDevCluster } from '../../router/dev-cluster.ts';
 import { CliError, DISK_RESERVE_USAGE, MOVE_IDLE_USAGE, parseDiskReserve, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
@@ -86,6 +87,12 @@ export const dev: Subcommand = {
       if (port === 0) throw new CliError('--shards/--nodes need a fixed --port (nodes use the ports after it)');
       const nodes = nodesPerShard ?? 3;
       if (shards > 16 || nodes > 7) throw new CliError('at most 16 shards of 7 nodes');
+      // A single node's state (`seqdb restore`, or `seqdb dev` without --nodes) sits in <data>/lmdb,
+      // where a cluster's nodes never look (shard-S/node-I): it was ignored and numbers began at 1
+      // again (a review).
+      if (existsSync(join(dataDir, 'lmdb')) || existsSync(join(dataDir, 'lmdb-restoring'))) {
+        throw new CliError(`${dataDir} holds a single node's state (seqdb restore, or seqdb dev without --nodes/--shards): start it with 'seqdb dev --data ${dataDir}', or as the first node of a shard (seqdb node --data ... --bootstrap-expect 1)`);
+      }
       const adminPort = parseAdminPort(values['admin-port']) ?? (port + 1000 + 1 + shards * nodes <= 65535 ? port + 1000 : 0);
       const metrics = new Metrics({ component: 'router' });
       const logger = makeLogger(values, { role: 'router' });
@@ -99,6 +106,10 @@ export const dev: Subcommand = {
       return waitForSignal({ close: async () => { await admin.close(); await cluster.close(); } });
     }
     const devPort = parsePort(values.port, 7379);
+    // ... and the reverse: a single node on a cluster's dir would start empty beside its shards.
+    if (existsSync(dataDir) && readdirSync(dataDir).some((f) => /^shard-/.test(f))) {
+      throw new CliError(`${dataDir} holds a local cluster's nodes (shard-*/): start it with the same --nodes/--shards, or give a single node another --data`);
+    }
     const metrics = new Metrics({ component: 'single' });
     const node = await startSingleNode({
       observability: { metrics, logger: makeLogger(values, { role: 'single' }) },
