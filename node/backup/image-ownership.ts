@@ -82,11 +82,14 @@ function newer(a: ImageOwnership, b: ImageOwnership, slot: number): number {
 }
 
 /**
- * Slots no image owns although every image is of a shard that applied its slots: their data was
- * in transit between two exports. (A shard still forming owns nothing yet, nor holds data.)
+ * Slots no image owns although some image is of a shard that applied its slots: their data was
+ * in transit between two exports. A shard still forming (epoch 0) owns nothing and holds no
+ * data, so it changes nothing here; it used to switch the check off for every shard, and a slot
+ * moved into a new shard exported before its first SETSLOTS, out of the source exported after
+ * the move, was in no image and the backup accepted without it (a review).
  */
 export function slotsInTransit(images: readonly ImageOwnership[], owners: Int32Array): number[] {
-  if (images.length === 0 || images.some((o) => !o.sharded || o.epoch === 0)) return [];
+  if (images.length === 0 || images.some((o) => !o.sharded) || images.every((o) => o.epoch === 0)) return [];
   const out: number[] = [];
   for (let slot = 0; slot < slotCount; slot++) if (owners[slot] === -1) out.push(slot);
   return out;

@@ -70,3 +70,16 @@ test('SEQDB.EXPORT hands out an image in bounded chunks; unknown or evicted expo
   const evicted = await exporter.handle([Buffer.from('SEQDB.EXPORT'), Buffer.from(aId), Buffer.from('0')]);
   t.is(evicted.type === 'error' ? evicted.code : evicted.type, 'TRY_AGAIN', 'imagesMax bounds what is held');
 });
+
+test('a slot in no image is in transit even when another image is of a shard still forming (epoch 0)', async (t) => {
+  const { slotOwners, slotsInTransit } = await import('../../node/backup/image-ownership.ts');
+  const { SlotSet } = await import('../../node/ownership/slot-set.ts');
+  const all = Array.from({ length: 16384 }, (_, i) => i);
+  // Shard 1 exported after slot 7 left it; shard 2, new, exported before it applied its first SETSLOTS.
+  const source = { sharded: true, epoch: 5, slots: SlotSet.of(all.filter((s) => s !== 7)), frozen: new SlotSet(), slotEpochs: new Map<number, number>() };
+  const forming = { sharded: true, epoch: 0, slots: new SlotSet(), frozen: new SlotSet(), slotEpochs: new Map<number, number>() };
+  t.deepEqual(slotsInTransit([source, forming], slotOwners([source, forming])), [7]);
+  t.deepEqual(slotsInTransit([forming], slotOwners([forming])), [], 'a cluster still forming: nothing is in transit');
+  const whole = { ...source, slots: SlotSet.of(all) };
+  t.deepEqual(slotsInTransit([whole, forming], slotOwners([whole, forming])), []);
+});
