@@ -30,7 +30,9 @@ test('a stale LOCK taken over by several starters at once: at most one may hold 
     writeFileSync(join(dir, 'LOCK'), '999999\n'); // left by a killed process (no such pid)
     const startAt = Date.now() + 2500; // after every child has loaded
     const outs = await Promise.all(Array.from({ length: N }, () => run(dir, startAt)));
-    const got = outs.filter((o) => o.startsWith('GOT')).length;
+    // A child that started late (a busy machine) may take over once the holders exited at
+    // startAt + 4 s: that is a stale lock taken over, not two holders at once.
+    const got = outs.filter((o) => o.startsWith('GOT') && Number(o.split(' ')[2]) < startAt + 4000).length;
     t.log(`round ${round}: ${got} of ${N} took the lock (${outs.join(' | ')})`);
     worst = Math.max(worst, got);
   }
