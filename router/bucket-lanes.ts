@@ -20,7 +20,7 @@ interface Lane {
   /** Arrival numbers of this bucket's commands refused and not sent again yet. */
   readonly held: Set<number>;
   /** Later commands of the bucket waiting for their turn. */
-  readonly waiting: { readonly seq: number; readonly go: () => void }[];
+  waiting: { readonly seq: number; readonly go: (via?: string, released?: boolean) => void }[];
 }
 
 export class BucketLanes {
@@ -36,17 +36,24 @@ export class BucketLanes {
    * Null when no command of `bucket` that arrived before `seq` is held (the common case), else
    * a promise that resolves once none is, or at `deadlineMs` (monotonic ms, as `nowMs` gives).
    */
-  turn(bucket: Buffer, seq: number, deadlineMs: number, nowMs: () => number): Promise<void> | null {
+  turn(bucket: Buffer, seq: number, deadlineMs: number, nowMs: () => number): Promise<string | undefined> | null {
     if (this.lanes.size === 0) return null;
     const lane = this.lanes.get(key(bucket));
     if (lane === undefined || !hasEarlier(lane, seq)) return null;
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(go, Math.max(0, deadlineMs - nowMs()));
-      function go(): void {
+    return new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => go(), Math.max(0, deadlineMs - nowMs()));
+      let woken = false;
+      function go(via?: string, released = false): void {
+        if (woken) return;
+        woken = true;
         clearTimeout(timer);
-        const at = lane!.waiting.findIndex((w) => w.go === go);
-        if (at >= 0) lane!.waiting.splice(at, 1);
-        resolve();
+        // Woken by release(), which already took it out: no search (O(waiting) each, so waking
+        // W waiters cost O(W^2): a review).
+        if (!released) {
+          const at = lane!.waiting.findIndex((w) => w.go === go);
+          if (at >= 0) lane!.waiting.splice(at, 1);
+        }
+        resolve(via);
       }
       lane.waiting.push({ seq, go });
     });
@@ -64,14 +71,18 @@ export class BucketLanes {
    * The command `seq` of `bucket` went out again, or is done: wake those whose turn came.
    * Call it right after the send is issued, so that they are written behind it.
    */
-  release(bucket: Buffer, seq: number): void {
+  release(bucket: Buffer, seq: number, via?: string): void {
     if (this.lanes.size === 0) return;
     const k = key(bucket);
     const lane = this.lanes.get(k);
     if (lane === undefined || !lane.held.delete(seq)) return;
     // In arrival order, so that the woken leave in the order they came.
-    const ready = lane.waiting.filter((w) => !hasEarlier(lane, w.seq)).sort((a, b) => a.seq - b.seq);
-    for (const w of ready) w.go();
+    const ready: Lane['waiting'] = [];
+    const rest: Lane['waiting'] = [];
+    for (const w of lane.waiting) (hasEarlier(lane, w.seq) ? rest : ready).push(w);
+    lane.waiting = rest;
+    ready.sort((a, b) => a.seq - b.seq);
+    for (const w of ready) w.go(via, true);
     if (lane.held.size === 0 && lane.waiting.length === 0) this.lanes.delete(k);
   }
 

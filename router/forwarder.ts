@@ -170,8 +170,11 @@ export class Forwarder {
     let unreachable = 0;
     for (let attempt = 0; monoNowMs() < deadline; attempt++) {
       const behind = this.lanes.turn(command.bucket, seq, deadline, monoNowMs);
+      // Released right behind an earlier command of the bucket: go where it went (with no
+      // leader known, target() rotates, and the two went to different members: a review).
+      let via: string | undefined;
       if (behind !== null) {
-        await behind;
+        via = await behind;
         if (monoNowMs() >= deadline) {
           lastProblem = 'an earlier command of the bucket was still waiting to be retried';
           break;
@@ -186,7 +189,7 @@ export class Forwarder {
         if (this.map.ownerOf(slot) === null) await sleep(this.backoffMs);
         continue;
       }
-      const address = this.map.target(shard);
+      const address = via !== undefined && shard.leader === null && shard.members.has(via) ? via : this.map.target(shard);
       if (address === null) {
         retrying();
         lastProblem = `shard ${shard.id} has no known address`;
@@ -196,7 +199,7 @@ export class Forwarder {
       }
       const timeout = Math.max(1, Math.min(this.attemptTimeoutMs, deadline - monoNowMs()));
       const sending = this.pool.send(address, args, timeout);
-      this.lanes.release(command.bucket, seq);
+      this.lanes.release(command.bucket, seq, address);
       const out = await sending;
       if (!out.ok) {
         if (out.why === 'lost' || out.why === 'timeout') {
@@ -207,6 +210,7 @@ export class Forwarder {
         retrying();
         lastProblem = `shard ${shard.id}: ${address} ${out.why}`;
         if (shard.leader === address) shard.leader = null;
+        this.map.passOver(shard, address);
         // Once every member refused the connection, pause before dialing them again: without it
         // a shard that is all down was dialed thousands of times a second per command (a review).
         if (out.why === 'busy' || (out.why === 'unreachable' && ++unreachable % Math.max(1, shard.members.size) === 0)) await sleep(this.backoffMs);
@@ -227,6 +231,7 @@ export class Forwarder {
       if (step.kind === 'done') return mayHaveApplied ? { result: step.result, mayHaveApplied } : { result: step.result };
       retrying();
       lastProblem = step.problem;
+      if (step.kind === 'wait' || step.kind === 'retry' || step.kind === 'unknown') this.map.passOver(shard, address);
       if (step.kind === 'moved') {
         if (++redirects > this.redirectsMax) break;
         this.stats.redirects++;

@@ -111,7 +111,15 @@ export class ShardMap {
     if (entry.leader !== null) return entry.leader;
     const members = [...entry.members];
     if (members.length === 0) return null;
-    entry.cursor = (entry.cursor + 1) % members.length;
+    // The same member until it fails (passOver): commands of a bucket sent one behind the
+    // other must reach the same node, or the later may be run first (a review).
+    entry.cursor %= members.length;
     return members[entry.cursor]!;
+  }
+
+  /** `address`, tried while no leader was known, did not serve: the next target() tries the next member. */
+  passOver(entry: ShardEntry, address: string): void {
+    const members = [...entry.members];
+    if (members.length > 0 && members[entry.cursor % members.length] === address) entry.cursor = (entry.cursor + 1) % members.length;
   }
 }
