@@ -58,6 +58,8 @@ export class Connection {
   #flushScheduled = false;
   /** A reply came on this connection (a refusal of the whole connection comes first). */
   #answered = false;
+  /** The server answered -SHUTDOWN: no more writes here (see #retire). */
+  #retiring = false;
   #connectTimer: NodeJS.Timeout | null = null;
   #replyTimer: NodeJS.Timeout | null = null;
 
@@ -91,8 +93,9 @@ export class Connection {
     this.#socket.on('close', () => this.destroy(new Error(`connection to ${address.key} closed`)));
   }
 
+  /** Dead, or retiring (the server is stopping): not to be given new requests. */
   get dead(): boolean {
-    return this.#dead;
+    return this.#dead || this.#retiring;
   }
 
   get open(): boolean {
@@ -106,7 +109,7 @@ export class Connection {
 
   send(request: Request): Ticket {
     const entry: Entry = { request, cancelled: false, writtenAtMs: -1 };
-    if (this.#dead) {
+    if (this.#dead || this.#retiring) {
       queueMicrotask(() => request.onFailure({ kind: 'unsent', error: new Error('connection is closed') }));
     } else {
       this.#unsent.push(entry);
@@ -193,12 +196,23 @@ export class Connection {
       this.#inFlightHead = 0;
     }
     if (!entry.cancelled) entry.request.onReply(reply);
-    if (reply.kind === 'error' && reply.word === 'SHUTDOWN') {
-      // A SeqDB server that is stopping runs nothing it reads after the request it answered so
-      // (node/server/connection.ts): what is still in flight here did not run either. Counted
-      // as lost, a SET there ended ERR_OUTCOME_UNKNOWN (a review).
-      this.destroy(new ClientError(ClientErrorCode.TIMEOUT, `${this.address.key} is shutting down`), true);
-    }
+    if (reply.kind === 'error' && reply.word === 'SHUTDOWN') this.#retire();
+  }
+
+  /**
+   * The server is stopping: nothing more is written here (new calls get a new connection, the
+   * queued ones fail as unsent and go elsewhere), while the replies of those written still come.
+   * Each -SHUTDOWN only says its own request did not run: a write behind it may have (a read
+   * refused at a node's stop, a proposed write behind it; a review), so those wait for theirs.
+   */
+  #retire(): void {
+    if (this.#retiring || this.#dead) return;
+    this.#retiring = true;
+    const unsent = this.#unsent;
+    this.#unsent = [];
+    const error = new ClientError(ClientErrorCode.TIMEOUT, `${this.address.key} is shutting down`);
+    for (const entry of unsent) if (!entry.cancelled) entry.request.onFailure({ kind: 'unsent', error });
+    if (this.#inFlightHead >= this.#inFlight.length) this.destroy(error);
   }
 
   /** One timer for the oldest written request: replies come in order, so if it is overdue the

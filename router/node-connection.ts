@@ -80,12 +80,7 @@ export class NodeConnection {
     const at = address.lastIndexOf(':');
     this.socket = dial(address.slice(0, at), Number(address.slice(at + 1)), options.tls);
     this.decoder = new ReplyDecoder({
-      onReply: (reply) => {
-        this.settle(this.pending.shift(), { ok: true, reply });
-        // A stopping node runs nothing it reads after a request it answered so (node/server/
-        // connection.ts): the rest here did not run, so they are not "may have applied".
-        if (reply.kind === 'error' && reply.word === 'SHUTDOWN') this.kill('unreachable');
-      },
+      onReply: (reply) => this.settle(this.pending.shift(), { ok: true, reply }),
       onFatal: () => this.kill(),
     });
     const connectTimer = setTimeout(() => this.kill(), options.connectTimeoutMs ?? 1000);
@@ -229,8 +224,7 @@ export class NodeConnection {
   private kill(reason: 'lost' | 'timeout' | 'unreachable' = 'lost'): void {
     if (this.dead) return;
     // Held requests were never written: as certainly not executed as with no connection at all.
-    // 'unreachable' as the reason: the node refused the connection before running anything, or
-    // (after -SHUTDOWN) will run nothing more of it.
+    // 'unreachable' as the reason: the node refused the connection before running anything.
     const why: SendFailure = this.connected && this.held === null ? reason : 'unreachable';
     this.dead = true;
     clearInterval(this.timer);

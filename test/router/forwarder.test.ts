@@ -245,16 +245,3 @@ test('a command held back by a retrying one of its bucket follows it as soon as 
   t.is(stuckResult.type === 'error' ? stuckResult.code : stuckResult.type, 'CLUSTER_DOWN');
   t.is(forwarder.bucketsRetrying, 0, 'nothing left behind');
 });
-
-test('after a -SHUTDOWN reply, the requests behind it on that connection count as not run: a SET there is retried, not reported outcome unknown', async (t) => {
-  // A stopping node answers the first SET -SHUTDOWN and runs nothing after it (here: it drops
-  // the connection on the second, which it never ran).
-  const a = await fakeNode((_args, n) => (n === 2 ? 'drop' : '-SHUTDOWN server is shutting down; this request did not run\r\n'));
-  const b = await fakeNode(() => '+OK\r\n');
-  const { forwarder, map } = await forwarderFor(t, [a, b]);
-  map.entry('2').leader = a.address;
-  const set = (seq: string): Command => ({ type: 'set', bucket: Buffer.from('b'), sequence: Buffer.from(seq), value: 1n });
-  const [first, second] = await Promise.all([forwarder.execute(set('x')), forwarder.execute(set('y'))]);
-  t.deepEqual(first, { type: 'ok' });
-  t.deepEqual(second, { type: 'ok' }, 'never ran on the stopping node: retried elsewhere');
-});
