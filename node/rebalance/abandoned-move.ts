@@ -4,7 +4,9 @@
  * source (TRYAGAIN to every INC, SET and GET of up to 1/16 of the keyspace) until someone ran the
  * command again: 31-101 s without an INC served in chaos runs whose shards all had leaders (a
  * chaos review). So the catalog shard's leader watches the move record, and one that has not
- * changed for `idleMs` is taken over: resumed from the record exactly as a new `seqdb rebalance`
+ * changed for `idleMs` is taken over (every catalog member watches its own applied copy, so a
+ * new leader does not start the wait over: leaders changing every < 30 s kept a batch frozen
+ * 44-77 s, another chaos review): resumed from the record exactly as a new `seqdb rebalance`
  * resumes it (mover.ts runMove: forward while `begun`, RELEASE and END once `committed`, REJECT
  * and UNFREEZE when `aborting`). Every step is idempotent and epoch-guarded, so racing a
  * coordinator that was only slow is safe, as two coordinators racing is (coordinator-crash
@@ -55,17 +57,21 @@ export class AbandonedMoves {
   /** Called every few seconds; takes a move over once its record sat unchanged for idleMs. */
   async check(): Promise<void> {
     if (this.running) return;
-    if (!this.o.leads()) {
-      this.seen = null;
-      return;
-    }
     let local;
     try {
       local = this.o.localMove?.();
     } catch {
       return; // the store is closing: the node is stopping
     }
-    if (local !== undefined && !this.due(local === null ? null : `${local.epoch}:${local.state}`)) return;
+    // Every catalog member watches its locally applied record, leader or not, so a new leader
+    // does not start the idle wait over (a chaos review: catalog leader changes every < 30 s kept
+    // a killed rebalance's batch frozen 44-62 s).
+    const idle = local === undefined ? undefined : this.due(local === null ? null : `${local.epoch}:${local.state}`);
+    if (!this.o.leads()) {
+      if (local === undefined) this.seen = null;
+      return;
+    }
+    if (idle === false) return;
     this.running = true;
     const client = new ShardClient({ dial: this.o.dial });
     try {
