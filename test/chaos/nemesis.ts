@@ -82,6 +82,16 @@ async function start(
   at: (pos: number) => number,
   routers: ChaosRouters | undefined,
 ): Promise<{ targets: number[]; note: string }> {
+  if (e.kind === 'partition-router') {
+    if (routers === undefined) return { targets: [], note: 'skipped: no routers' };
+    // The router from the shard's leader: it sees NOTLEADER hints it cannot follow, attempts time
+    // out with their outcome unknown, and its clients must retry their tokens elsewhere.
+    const r = e.nodes[0]!;
+    const l = await cluster.leader(shard);
+    const cut = l !== null ? [l] : cluster.shardNodes(shard).slice(0, Math.ceil(cluster.shardNodes(shard).length / 2));
+    routers.cutOff(r, cut.map((n) => n.address));
+    return { targets: [r], note: `router ${r} cut off from ${l !== null ? 'leader ' : ''}[${cut.map((n) => n.index).join(',')}]` };
+  }
   if (e.kind === 'kill-router' || e.kind === 'pause-router') {
     if (routers === undefined) return { targets: [], note: 'skipped: no routers' };
     const r = e.nodes[0]!;
@@ -177,6 +187,9 @@ async function end(
       return;
     case 'pause-router':
       for (const r of targets) routers?.resume(r);
+      return;
+    case 'partition-router':
+      for (const r of targets) routers?.cutOff(r, []);
       return;
     case 'kill':
     case 'kill-leader':

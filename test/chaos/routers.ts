@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, type NetnsNode } from '../helpers/netns.ts';
+import { applyDrops, NO_DROPS } from './net-faults.ts';
 import { NODE_PORT, sleep } from './cluster.ts';
 import { RespConn } from './resp-conn.ts';
 
@@ -18,6 +19,8 @@ export interface ChaosRouter {
   readonly logPath: string;
   state: 'running' | 'paused' | 'dead';
   child: ChildProcess | null;
+  /** Node addresses this router is cut off from (partition-router), none when healed. */
+  cutOff: readonly string[];
 }
 
 export class ChaosRouters {
@@ -26,7 +29,7 @@ export class ChaosRouters {
   /** `seeds`: node addresses the routers fetch the catalog from (shard 1's among them). */
   constructor(namespaces: readonly NetnsNode[], runDir: string, private readonly seeds: readonly string[], private readonly log: (line: string) => void) {
     this.routers = namespaces.map((n, index) => ({
-      index, ns: n.ns, address: n.address, addr: `${n.address}:${NODE_PORT}`, logPath: join(runDir, `r${index}.log`), state: 'dead', child: null,
+      index, ns: n.ns, address: n.address, addr: `${n.address}:${NODE_PORT}`, logPath: join(runDir, `r${index}.log`), state: 'dead', child: null, cutOff: [],
     }));
   }
 
@@ -89,8 +92,19 @@ export class ChaosRouters {
     r.state = 'running';
   }
 
+  /**
+   * Cuts router i off from `addresses` (nft drops in its own namespace, both ways): its clients
+   * still reach it, it no longer reaches those nodes. [] heals it.
+   */
+  cutOff(i: number, addresses: readonly string[]): void {
+    const r = this.#router(i);
+    applyDrops(r.ns, addresses.length === 0 ? NO_DROPS : { blocked: addresses, lossPercent: 0 });
+    r.cutOff = addresses;
+  }
+
   healAll(): void {
     for (const r of this.routers) {
+      if (r.cutOff.length > 0) this.cutOff(r.index, []);
       if (r.state === 'paused') this.resume(r.index);
       else if (r.state === 'dead') this.restart(r.index);
     }

@@ -11,12 +11,12 @@ import { Rng } from '../sim/rng.ts';
 export const FAULT_KINDS = [
   'kill', 'kill-leader', 'kill-majority', 'pause', 'pause-leader', 'partition-half', 'isolate-leader', 'bridge',
   'loss', 'slow', 'link-down', 'transfer-leader', 'member-cycle', 'kill-router', 'pause-router',
-  'rebalance', 'clock',
+  'rebalance', 'clock', 'partition-router',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Kinds that need nftables in the node namespaces. */
-export const NFT_KINDS: ReadonlySet<FaultKind> = new Set(['partition-half', 'isolate-leader', 'bridge', 'loss']);
+/** Kinds that need nftables in the node (or router) namespaces. */
+export const NFT_KINDS: ReadonlySet<FaultKind> = new Set(['partition-half', 'isolate-leader', 'bridge', 'loss', 'partition-router']);
 
 export interface FaultEvent {
   readonly id: number;
@@ -87,7 +87,7 @@ export function makeSchedule(o: ScheduleOptions): Schedule {
 }
 
 /** Kinds aimed at a router: `nodes[0]` is a router position. */
-export const ROUTER_KINDS: ReadonlySet<FaultKind> = new Set(['kill-router', 'pause-router']);
+export const ROUTER_KINDS: ReadonlySet<FaultKind> = new Set(['kill-router', 'pause-router', 'partition-router']);
 
 function usable(kind: FaultKind, n: number, routers: number, shards: number): boolean {
   // Behind routers, the last of several shards joins late with no slots: a rebalance moves some to it.

@@ -46,8 +46,9 @@ test('a schedule uses only the kinds allowed, and over many seeds all of them', 
 
 test('router faults only when there are routers, aimed at a router position', (t) => {
   const without = makeSchedule({ ...BASE, durationMs: 600_000 }).events;
-  t.false(without.some((e) => e.kind === 'kill-router' || e.kind === 'pause-router'));
-  const withRouters = makeSchedule({ ...BASE, routers: 2, kinds: ['kill-router', 'pause-router'] }).events;
+  t.false(without.some((e) => e.kind === 'kill-router' || e.kind === 'pause-router' || e.kind === 'partition-router'));
+  const withRouters = makeSchedule({ ...BASE, routers: 2, kinds: ['kill-router', 'pause-router', 'partition-router'] }).events;
+  t.true(withRouters.some((e) => e.kind === 'partition-router'));
   t.true(withRouters.length > 5);
   for (const e of withRouters) t.true(e.nodes.length === 1 && e.nodes[0]! >= 0 && e.nodes[0]! < 2);
 });
