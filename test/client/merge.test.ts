@@ -110,7 +110,11 @@ test('a merged call keeps the deadline it was made with: a block has its earlies
   const started = Date.now();
   const results = await Promise.all([client.inc('b', 's', { deadlineMs: 300 }), client.inc('b', 's', { deadlineMs: 5000 })].map((p) => p.then(() => null, (e: { code: string }) => e.code)));
   const tookMs = Date.now() - started;
-  t.deepEqual(results, [ClientErrorCode.TIMEOUT, ClientErrorCode.TIMEOUT]);
+  // Both end at the earliest deadline: ERR_TIMEOUT, or ERR_OUTCOME_UNKNOWN when an attempt was
+  // still in flight then (a busy box: it may have applied as far as the client can tell).
+  const deadlinePassed: string[] = [ClientErrorCode.TIMEOUT, ClientErrorCode.OUTCOME_UNKNOWN];
+  t.true(results.every((r) => r !== null && deadlinePassed.includes(r)), JSON.stringify(results));
+  t.is(results[0], results[1], 'one block, one outcome');
   t.true(tookMs < 1500, `took ${tookMs} ms`);
 });
 
