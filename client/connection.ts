@@ -197,6 +197,7 @@ export class Connection {
     }
     if (!entry.cancelled) entry.request.onReply(reply);
     if (reply.kind === 'error' && reply.word === 'SHUTDOWN') this.#retire();
+    else if (this.#retiring && this.#inFlightHead >= this.#inFlight.length) this.destroy(new ClientError(ClientErrorCode.TIMEOUT, `${this.address.key} is shutting down`));
   }
 
   /**
@@ -212,6 +213,7 @@ export class Connection {
     this.#unsent = [];
     const error = new ClientError(ClientErrorCode.TIMEOUT, `${this.address.key} is shutting down`);
     for (const entry of unsent) if (!entry.cancelled) entry.request.onFailure({ kind: 'unsent', error });
+    // Closed once nothing written here awaits a reply (then, or at the last reply).
     if (this.#inFlightHead >= this.#inFlight.length) this.destroy(error);
   }
 
