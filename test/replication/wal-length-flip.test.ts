@@ -2,7 +2,7 @@
 // segment, is taken for a torn write and every later (acknowledged) record is silently cut.
 // README "Durability" promises a STORAGE error instead of dropping the records after it.
 import test from 'ava';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Wal } from '../../node/replication/wal.ts';
 import { EntryType, type Entry } from '../../node/raft/types.ts';
@@ -36,4 +36,38 @@ for (const prealloc of [0, undefined]) {
       t.is((err as { code?: string } | undefined)?.code, ErrorCode.STORAGE, cut);
     });
   }
+}
+
+// A review: a version of wal-torn.ts (chainRunsToEnd, 711dbf0, reverted) required the valid records after a bad one
+// to run on to zeros / the end of the file. A genuinely damaged OLD record (a flipped bit in its
+// length) followed by acknowledged records and then a torn last write (a crash mid-write, the most
+// common tail there is) no longer proves damage: the chain stops at the torn record, the damaged
+// one is taken for the torn write and every acknowledged record after it is silently cut.
+for (const prealloc of [0, undefined]) {
+  test(`prealloc ${prealloc ?? 'default'}: record 2's length damaged, then a torn last write -> STORAGE, not a cut of 98 acknowledged records`, async (t) => {
+    const dir = await tempDir(t);
+    const w = Wal.open({ dir, ...(prealloc === undefined ? {} : { preallocBytes: prealloc }) });
+    for (let i = 1; i <= 100; i++) w.writeSync({ entries: ents(i, i, 100) }); // each acknowledged
+    const before = (w as unknown as { segments: { size: number }[] }).segments.at(-1)!.size;
+    w.writeSync({ entries: ents(101, 101, 4000) }); // the last write: never acknowledged (crash)
+    const end = (w as unknown as { segments: { size: number }[] }).segments.at(-1)!.size;
+    await w.close();
+    const file = seg(dir);
+    const tornAt = before + 1024; // only its first 1024 bytes reached the disk
+    if (prealloc === 0) truncateSync(file, tornAt);
+    else {
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.alloc(end - tornAt), 0, end - tornAt, tornAt);
+      closeSync(fd);
+    }
+    const bytes = readFileSync(file);
+    bytes[RECORD + 1]! ^= 0x01; // bit rot in record 2's length field, written long ago
+    writeFileSync(file, bytes);
+    let opened: Wal | undefined;
+    let err: unknown;
+    try { opened = Wal.open({ dir }); } catch (e) { err = e; }
+    const cut = opened ? `opened with lastIndex ${opened.lastIndex()} (records 2..100 were acknowledged); file ${bytes.length} -> ${statSync(file).size} bytes` : '';
+    await opened?.close();
+    t.is((err as { code?: string } | undefined)?.code, ErrorCode.STORAGE, cut);
+  });
 }
