@@ -170,8 +170,8 @@ export class Forwarder {
     let unreachable = 0;
     for (let attempt = 0; monoNowMs() < deadline; attempt++) {
       const behind = this.lanes.turn(command.bucket, seq, deadline, monoNowMs);
-      // Released right behind an earlier command of the bucket: go where it went (with no
-      // leader known, target() rotates, and the two went to different members: a review).
+      // Released right behind an earlier command of the bucket: go where it went (with no leader
+      // known, the two went to different members, and the later could run first: a review).
       let via: string | undefined;
       if (behind !== null) {
         via = await behind;
