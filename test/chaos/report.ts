@@ -14,6 +14,7 @@ import { leaderSpans } from './monitor.ts';
 import { throughputSvg } from './plot.ts';
 import type { RawRun } from './run-in-namespace.ts';
 import { describeEvent } from './schedule.ts';
+import { describeStalls, longestStalls } from './stalls.ts';
 
 export interface WrittenReport {
   readonly summary: string;
@@ -24,6 +25,7 @@ export function writeReport(outDir: string, raw: RawRun, history: readonly Op[],
   const { config } = raw;
   const durationMs = config.schedule.durationMs;
   const okOps = history.filter((o) => o.status === 'ok').length;
+  const stalls = longestStalls(history, raw.faults);
   const header = [
     `seqdb chaos run: seed ${config.seed}, ${durationMs / 1000} s, ${config.namespaces.length / config.shards} node(s) x ${config.shards} shard(s), ${config.processes} client(s)`,
     `cluster start ${(raw.startupMs / 1000).toFixed(1)} s; leader after final heal: ${raw.recoveryMs.map((m) => (m === null ? 'NONE' : `${(m / 1000).toFixed(1)} s`)).join(', ')}`,
@@ -34,6 +36,7 @@ export function writeReport(outDir: string, raw: RawRun, history: readonly Op[],
     ] : []),
     'faults:',
     ...raw.faults.map((f) => `  #${f.id} ${(f.startMs / 1000).toFixed(1)}s-${(f.endMs / 1000).toFixed(1)}s ${f.kind} ${f.shard} [${f.targets.join(',')}] ${f.note}`),
+    ...describeStalls(stalls),
     '',
   ];
   const summary = header.join('\n') + formatReport(check, history);
@@ -48,6 +51,7 @@ export function writeReport(outDir: string, raw: RawRun, history: readonly Op[],
     startupMs: raw.startupMs,
     recoveryMs: raw.recoveryMs,
     rebalanceFinal: raw.rebalanceFinal ?? null,
+    stalls,
     verdict: check.verdict,
     rows: check.rows,
     counts: check.counts,

@@ -135,3 +135,27 @@ test('a clock fault steps one node of its shard by a seeded amount, and every of
     t.true(e.endMs > e.startMs, 'a step lasts, then the clock is set right');
   }
 });
+
+test('stalls: a bucket asked and not answered is listed, idle ones are not, and one outlasting its faults is warned of', async (t) => {
+  const { describeStalls, longestStalls } = await import('./stalls.ts');
+  const op = (bucket: string, invokeMs: number, completeMs: number, status: 'ok' | 'fail'): Op => ({ process: 0, type: 'inc', bucket, sequence: 's', invokeMs, completeMs, status, ...(status === 'ok' ? { value: 1n } : {}) });
+  const history: Op[] = [
+    op('frozen', 0, 10, 'ok'), ...Array.from({ length: 30 }, (_, i) => op('frozen', 1000 + i * 1000, 1500 + i * 1000, 'fail')), op('frozen', 40_000, 40_010, 'ok'),
+    op('idle', 0, 10, 'ok'), op('idle', 50_000, 50_010, 'ok'),
+    op('brief', 0, 10, 'ok'), op('brief', 100, 200, 'fail'), op('brief', 3000, 3010, 'ok'),
+  ];
+  const stalls = longestStalls(history, [{ startMs: 500, endMs: 5000 }]);
+  t.deepEqual(stalls.map((s) => s.bucket), ['frozen', 'brief']);
+  t.is(stalls[0]!.failedAttempts, 30);
+  t.is(stalls[0]!.afterFaultsMs, 35_010);
+  t.is(stalls[1]!.afterFaultsMs, 0);
+  const lines = describeStalls(stalls);
+  t.regex(lines[1]!, /^ {2}frozen 0\.0s-40\.0s .* WARNING/);
+  t.notRegex(lines[2]!, /WARNING/);
+  // Faults back to back overlap a stall to its end: past 45 s it is warned of all the same.
+  const long = [op('hot', 0, 10, 'ok'), op('hot', 1000, 2000, 'fail'), op('hot', 50_000, 50_010, 'ok')];
+  const covered = longestStalls(long, [{ startMs: 0, endMs: 30_000 }, { startMs: 29_000, endMs: 60_000 }]);
+  t.is(covered[0]!.afterFaultsMs, 0);
+  t.regex(describeStalls(covered)[1]!, /WARNING: longer than/);
+  t.notRegex(describeStalls(longestStalls(long.map((o) => (o.completeMs === 50_010 ? { ...o, invokeMs: 30_000, completeMs: 30_010 } : o)), [{ startMs: 0, endMs: 60_000 }]))[1]!, /WARNING/);
+});
