@@ -10,7 +10,8 @@ import type { Op } from './checker/history.ts';
 
 export interface Stall {
   readonly bucket: string;
-  /** Ms since the run began: the last answer before, and the next one. */
+  /** Ms since the run began: the last answer before, and the next one (or the end of the last
+   * attempt in between, if that came first: nobody asked after it). */
   readonly fromMs: number;
   readonly toMs: number;
   /** Attempts on the bucket that began inside it and did not succeed. */
@@ -45,18 +46,21 @@ export function longestStalls(history: readonly Op[], faults: readonly FaultSpan
   const stalls: Stall[] = [];
   for (const [bucket, ops] of byBucket) {
     const answers = ops.filter((o) => o.status === 'ok').map((o) => o.completeMs).sort((a, b) => a - b);
-    const failed = ops.filter((o) => o.status !== 'ok').map((o) => o.invokeMs).sort((a, b) => a - b);
+    const failed = ops.filter((o) => o.status !== 'ok').sort((a, b) => a.invokeMs - b.invokeMs);
     for (let i = 0; i + 1 < answers.length; i++) {
       const from = answers[i]!;
-      const to = answers[i + 1]!;
-      if (to - from < STALL_MIN_MS) continue;
-      const inside = failed.filter((m) => m >= from && m < to).length;
-      if (inside === 0) continue; // nobody asked: idle, not stalled
+      const next = answers[i + 1]!;
+      if (next - from < STALL_MIN_MS) continue;
+      const inside = failed.filter((o) => o.invokeMs >= from && o.invokeMs < next);
+      if (inside.length === 0) continue; // nobody asked: idle, not stalled
+      // It lasts while asked: clients give up on an op in the end, and the next answer may be the
+      // run's read-back long after (the first version counted those minutes as a stall).
       const fromMs = from;
-      const toMs = to;
+      const toMs = Math.min(next, Math.max(...inside.map((o) => (Number.isFinite(o.completeMs) ? o.completeMs : o.invokeMs))));
+      if (toMs - fromMs < STALL_MIN_MS) continue;
       const overlapping = faults.filter((f) => f.startMs < toMs && f.endMs > fromMs);
       const lastEnd = overlapping.length === 0 ? fromMs : Math.max(fromMs, ...overlapping.map((f) => f.endMs));
-      stalls.push({ bucket, fromMs, toMs, failedAttempts: inside, afterFaultsMs: Math.max(0, toMs - lastEnd) });
+      stalls.push({ bucket, fromMs, toMs, failedAttempts: inside.length, afterFaultsMs: Math.max(0, toMs - lastEnd) });
     }
   }
   return stalls.sort((a, b) => b.toMs - b.fromMs - (a.toMs - a.fromMs)).slice(0, max);
