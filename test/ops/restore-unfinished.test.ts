@@ -5,8 +5,7 @@
  */
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256, writeBackupFile } from '../../node/backup/backup-file.ts';
 import { restore } from '../../node/backup/restore.ts';
@@ -15,15 +14,19 @@ import { encodeSnapshot } from '../../node/state-machine/index.ts';
 import { META, u64 } from '../../node/state-machine/keys.ts';
 import { ErrorCode } from '../../shared/errors.ts';
 import { freePort, seqdb } from './helpers.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
-const meta = (shard: string, image: Buffer) => ({ shard, index: 7, bytes: image.length, sha256: sha256(image), from: 'x:1' });
+/** A temp dir holding `one.bak`: a backup of one shard whose state is its applied index alone. */
+async function oneShardBackup(t: { teardown(fn: () => unknown): void }): Promise<{ dir: string; file: string }> {
+  const dir = await tempDir(t, 'seqdb-restore-');
+  const image = Buffer.concat([...encodeSnapshot([{ key: META.appliedIndex, value: u64(7n) }], 1 << 20)]);
+  const file = join(dir, 'one.bak');
+  await writeBackupFile(file, 'router', [{ meta: { shard: '1', index: 7, bytes: image.length, sha256: sha256(image), from: 'x:1' }, image }]);
+  return { dir, file };
+}
 
 test('what a restore killed halfway leaves (its state under lmdb-restoring) is refused by nodes and by another restore', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'seqdb-restore-half-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const good = Buffer.concat([...encodeSnapshot([{ key: META.appliedIndex, value: u64(7n) }], 1 << 20)]);
-  const file = join(dir, 'one.bak');
-  await writeBackupFile(file, 'router', [{ meta: meta('1', good), image: good }]);
+  const { dir, file } = await oneShardBackup(t);
   // A restore writes here until every image is in (SIGKILL, ENOSPC: it stops with this left).
   const data = join(dir, 'data');
   await mkdir(join(data, 'lmdb-restoring'), { recursive: true });
@@ -39,11 +42,7 @@ test('what a restore killed halfway leaves (its state under lmdb-restoring) is r
 });
 
 test('a complete restore leaves lmdb and nothing else of its own', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'seqdb-restore-whole-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const good = Buffer.concat([...encodeSnapshot([{ key: META.appliedIndex, value: u64(7n) }], 1 << 20)]);
-  const file = join(dir, 'one.bak');
-  await writeBackupFile(file, 'router', [{ meta: meta('1', good), image: good }]);
+  const { dir, file } = await oneShardBackup(t);
   const data = join(dir, 'data');
   await restore({ in: file, dataDir: data });
   t.true(existsSync(join(data, 'lmdb', 'data.mdb')));
