@@ -26,15 +26,15 @@ import { RECORD_BYTES_MAX, RECORD_HEADER_BYTES, RecordKind, decodeRecord, record
 
 export const SECTOR_BYTES = 512;
 
-/** Whether the bad record at `at` of the file `fd` (of `size` bytes) is a torn write (see above). */
-export function isTornWrite(fd: number, size: number, at: number): boolean {
+/** Whether the bad record at `at` of the file `fd` (of `size` bytes, salt `salt`) is a torn write (see above). */
+export function isTornWrite(fd: number, size: number, at: number, salt: number): boolean {
   if (size - at < RECORD_HEADER_BYTES) return true;
   const header = Buffer.alloc(RECORD_HEADER_BYTES);
   if (readSync(fd, header, 0, header.length, at) !== header.length) return true;
   const len = recordLength(header, 0);
   const sane = len >= RECORD_HEADER_BYTES && len <= RECORD_BYTES_MAX;
-  if (sane && at + len > size) return !wholeRecordAfter(fd, size, at);
-  return hasUnwrittenSector(fd, size, at, at + (sane ? len : RECORD_HEADER_BYTES)) && !wholeRecordAfter(fd, size, at);
+  if (sane && at + len > size) return !wholeRecordAfter(fd, size, at, salt);
+  return hasUnwrittenSector(fd, size, at, at + (sane ? len : RECORD_HEADER_BYTES)) && !wholeRecordAfter(fd, size, at, salt);
 }
 
 /**
@@ -42,18 +42,18 @@ export function isTornWrite(fd: number, size: number, at: number): boolean {
  * thing written, so a valid record after the bad one proves the bad one was written whole (a
  * damaged length field, say, that claims past the end or over the preallocated zeros; a review).
  *
- * Known limit: a torn write's own written part holds client bytes verbatim, and a sequence name
- * that is an encoded record makes a genuinely torn tail read as damage: after such a crash the
- * node refuses to start (STORAGE) until the tail is cut by hand. Asking for records that run on
- * to the end instead (tried) cut acknowledged records when an old record was damaged and the
- * segment also ended torn (a review), which is worse. Telling the two apart needs records no
- * client can forge: a checksum chained from the previous record or salted per segment, a log
- * format change not made yet.
+ * A torn write's own written part holds client bytes verbatim, and a sequence name can be an
+ * encoded record: only the segment's salt (wal-codec.ts), which no client knows, tells a record
+ * the node wrote from one a client spelled. Before salts, such a name made a genuinely torn tail
+ * read as damage and the node refused to start (a review); asking for records that run on to the
+ * end instead (tried) cut acknowledged records when an old record was damaged and the segment also
+ * ended torn (a review), which is worse. A segment written before salts keeps that limit; none is
+ * written to after an upgrade (wal.ts starts a salted one).
  */
-/** A record's kind byte: checked before its checksum, so that the scan stays cheap. */
-const KINDS: ReadonlySet<number> = new Set(Object.values(RecordKind));
+/** Kinds a record after the first can have (not SEGMENT, whose checksum is unseeded): checked before the checksum, so that the scan stays cheap. */
+const KINDS: ReadonlySet<number> = new Set([RecordKind.Entries, RecordKind.HardState, RecordKind.Reset]);
 
-function wholeRecordAfter(fd: number, size: number, at: number): boolean {
+function wholeRecordAfter(fd: number, size: number, at: number, salt: number): boolean {
   const limit = Math.min(size, at + RECORD_BYTES_MAX);
   const buf = Buffer.allocUnsafe(limit - at);
   const n = readSync(fd, buf, 0, buf.length, at);
@@ -71,7 +71,7 @@ function wholeRecordAfter(fd: number, size: number, at: number): boolean {
   for (let p = 1; p < stop && p + RECORD_HEADER_BYTES <= n; p++) {
     const len = recordLength(buf, p);
     if (len < RECORD_HEADER_BYTES || len > RECORD_BYTES_MAX || p + len > n || !KINDS.has(buf[p + 8]!)) continue;
-    if (decodeRecord(buf.subarray(p, p + len)) !== undefined) return true;
+    if (decodeRecord(buf.subarray(p, p + len), salt) !== undefined) return true;
   }
   return false;
 }

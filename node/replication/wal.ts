@@ -29,6 +29,7 @@
  * tells one from damage); damage anywhere refuses to start (the log is the node's durable truth:
  * guessing past a hole could drop acknowledged data).
  */
+import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, fstatSync } from 'node:fs';
 import { writev as writevCb, writevSync, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +38,7 @@ import { SeqError, ErrorCode } from '../../shared/errors.ts';
 import { EntryCache } from './wal-cache.ts';
 import { createSegment, fsyncDir, hasSegmentFiles, segmentPath, segmentSeqs } from './wal-segment-files.ts';
 import { isTornWrite } from './wal-torn.ts';
-import { RESET_RECORD_BYTES, RecordKind, encodeHardState, encodeWrite, entrySlots, scanRecords, type EncodedWrite, type WalRecord, type WalWrite } from './wal-codec.ts';
+import { RESET_RECORD_BYTES, RecordKind, encodeHardState, encodeSegmentHeader, encodeWrite, entrySlots, scanRecords, type EncodedWrite, type WalRecord, type WalWrite } from './wal-codec.ts';
 
 export type { WalWrite };
 
@@ -58,6 +59,8 @@ interface Segment {
   readonly seq: number;
   readonly path: string;
   readonly fd: number;
+  /** Seeds its records' checksums (wal-codec.ts); 0: written before salts. */
+  salt: number;
   size: number;
   /** Bytes the file holds: `size` plus the zeros written ahead of it. */
   allocated: number;
@@ -70,6 +73,11 @@ interface Queued {
   readonly encoded: EncodedWrite;
   readonly done: () => void;
   readonly failed: (err: Error) => void;
+}
+
+/** A nonzero salt (0 reads as "written before salts"). */
+function newSalt(): number {
+  return randomBytes(4).readUInt32BE(0) || 1;
 }
 
 function walError(message: string): SeqError {
@@ -92,6 +100,12 @@ export class Wal {
   private hs: HardState | null = null;
   /** The segment holding the newest hard state record (0: none). */
   private hsSeq = 0;
+  /**
+   * The salt of every segment this process writes to: the last segment's, or a new one if it has
+   * none (a fresh log, or one written before salts: a salted segment is started at once). One salt
+   * for all of them, so that a queued write's records, sealed when queued, fit any segment.
+   */
+  private salt = 0;
   private readonly cache: EntryCache;
   private queue: Queued[] = [];
   private pumping = false;
@@ -117,6 +131,8 @@ export class Wal {
     const seqs = segmentSeqs(this.dir);
     try {
       seqs.forEach((seq, i) => this.recover(seq, i === seqs.length - 1));
+      this.salt = this.segments.at(-1)?.salt || newSalt();
+      this.startSaltedSegment();
       this.rewriteHardStateIntoLast();
     } catch (err) {
       for (const seg of this.segments) closeSync(seg.fd);
@@ -168,7 +184,7 @@ export class Wal {
   writeSync(w: WalWrite): void {
     this.assertOpen();
     if (this.ioInFlight || this.queue.length > 0) throw walError('a synchronous write while queued writes are in flight');
-    const encoded = encodeWrite(w);
+    const encoded = encodeWrite(w, this.salt);
     const { parts, bytes } = encoded;
     const seg = this.segmentFor(bytes);
     const at = seg.size;
@@ -184,7 +200,7 @@ export class Wal {
   write(w: WalWrite): Promise<void> {
     this.assertOpen();
     return new Promise((done, failed) => {
-      this.queue.push({ w, encoded: encodeWrite(w), done, failed });
+      this.queue.push({ w, encoded: encodeWrite(w, this.salt), done, failed });
       if (!this.pumping) void this.pump();
     });
   }
@@ -287,7 +303,23 @@ export class Wal {
   /** The active segment, or a new one (starting with the newest hard state) if `bytes` would overfill it. */
   private segmentFor(bytes: number): Segment {
     const active = this.segments[this.segments.length - 1];
-    if (active !== undefined && (active.size === 0 || active.size + bytes <= this.segmentBytesMax)) return active;
+    if (active !== undefined && active.size + bytes <= this.segmentBytesMax) return active;
+    return this.startSegment();
+  }
+
+  /**
+   * After recovery: a last segment written before salts is never written to again (its torn tail
+   * could not be told from damage: wal-torn.ts); a new one takes the writes. A log without
+   * segments starts one at its first write (isEmpty tells an older build's LMDB log to move here).
+   */
+  private startSaltedSegment(): void {
+    const last = this.segments[this.segments.length - 1];
+    if (last !== undefined && last.salt !== this.salt) this.startSegment();
+  }
+
+  /** A new active segment: its SEGMENT record, then the newest hard state (if any). */
+  private startSegment(): Segment {
+    const active = this.segments[this.segments.length - 1];
     // Zeros only ever end the last segment: recovery refuses a record it cannot read anywhere else.
     if (active !== undefined && active.allocated > active.size) {
       ftruncateSync(active.fd, active.size);
@@ -295,12 +327,12 @@ export class Wal {
       active.allocated = active.size;
     }
     const seq = (active?.seq ?? 0) + 1;
-    const head = this.hs === null ? null : encodeHardState(this.hs);
+    const header = encodeSegmentHeader(this.salt);
+    const head = this.hs === null ? header : Buffer.concat([header, encodeHardState(this.hs, this.salt)]);
     const fd = createSegment(this.dir, seq, head);
-    const size = head?.length ?? 0;
-    const seg: Segment = { seq, path: segmentPath(this.dir, seq), fd, size, allocated: size, maxIndex: 0 };
+    const seg: Segment = { seq, path: segmentPath(this.dir, seq), fd, salt: this.salt, size: head.length, allocated: head.length, maxIndex: 0 };
     this.segments.push(seg);
-    if (head !== null) this.hsSeq = seq;
+    if (this.hs !== null) this.hsSeq = seq;
     return seg;
   }
 
@@ -327,7 +359,9 @@ export class Wal {
   }
 
   private applyRecord(rec: WalRecord, seg: Segment, at: number): void {
-    if (rec.kind === RecordKind.HardState) {
+    if (rec.kind === RecordKind.Segment) {
+      seg.salt = rec.salt;
+    } else if (rec.kind === RecordKind.HardState) {
       this.hs = rec.hardState;
       this.hsSeq = seg.seq;
     } else if (rec.kind === RecordKind.Reset) {
@@ -386,13 +420,13 @@ export class Wal {
   private recover(seq: number, last: boolean): void {
     const path = segmentPath(this.dir, seq);
     const fd = openSync(path, fsc.O_RDWR | fsc.O_DSYNC);
-    const seg: Segment = { seq, path, fd, size: 0, allocated: 0, maxIndex: 0 };
+    const seg: Segment = { seq, path, fd, salt: 0, size: 0, allocated: 0, maxIndex: 0 };
     this.segments.push(seg);
     const size = fstatSync(fd).size;
-    const end = scanRecords(fd, size, (rec, at) => this.applyRecord(rec, seg, at));
+    const { end, salt } = scanRecords(fd, size, (rec, at) => this.applyRecord(rec, seg, at));
     if (end < size) {
       if (!last) throw walError(`damaged record at byte ${end} of ${path}, which is not the last segment`);
-      if (!isTornWrite(fd, size, end)) {
+      if (!isTornWrite(fd, size, end, salt)) {
         throw walError(`damaged record at byte ${end} of ${path}: written whole, so not a torn write (wal-torn.ts); the records after it were acknowledged`);
       }
       // A torn tail (the write that never finished was never acknowledged) or preallocated zeros.

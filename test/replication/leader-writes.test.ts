@@ -5,7 +5,8 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { readdirSync, readFileSync, truncateSync } from 'node:fs';
-import { RECORD_HEADER_BYTES, RecordKind, decodeRecord, recordLength } from '../../node/replication/wal-codec.ts';
+import { RecordKind } from '../../node/replication/wal-codec.ts';
+import { segmentRecords } from '../helpers/wal-records.ts';
 import { Cluster, RetryingIncClient, command, sleep } from './helpers/cluster.ts';
 
 const INCS = 120;
@@ -21,10 +22,8 @@ function dropLogTail(dataDir: string, count: number): number {
   const bytes = readFileSync(file);
   const starts: { at: number; first: number }[] = [];
   let last = 0;
-  // The records end where the zeros written ahead of them begin (wal.ts: preallocation).
-  for (let at = 0; at + 4 <= bytes.length && recordLength(bytes, at) >= RECORD_HEADER_BYTES; at += recordLength(bytes, at)) {
-    const rec = decodeRecord(bytes.subarray(at, at + recordLength(bytes, at)));
-    if (rec?.kind !== RecordKind.Entries || rec.slots.length === 0) continue;
+  for (const { rec, at } of segmentRecords(bytes)) {
+    if (rec.kind !== RecordKind.Entries || rec.slots.length === 0) continue;
     starts.push({ at, first: rec.slots[0]!.index });
     last = rec.slots[rec.slots.length - 1]!.index;
   }

@@ -396,15 +396,12 @@ test('a write larger than one record\'s bound is split into several records and 
   await s.persist({ entries: [], hardState: { term: 2, vote: 'y', commit: 0 } });
   await s.close();
   const { readdirSync, readFileSync } = await import('node:fs');
-  const { RECORD_HEADER_BYTES, RecordKind, decodeRecord, recordLength } = await import('../../node/replication/wal-codec.ts');
+  const { RecordKind } = await import('../../node/replication/wal-codec.ts');
+  const { segmentRecords } = await import('../helpers/wal-records.ts');
   const walDir = join(dir, 'raft', 'wal');
   let records = 0;
   for (const f of readdirSync(walDir)) {
-    const b = readFileSync(join(walDir, f));
-    // The records end where the zeros written ahead of them begin (wal.ts: preallocation).
-    for (let at = 0; at + 4 <= b.length && recordLength(b, at) >= RECORD_HEADER_BYTES; at += recordLength(b, at)) {
-      if (decodeRecord(b.subarray(at, at + recordLength(b, at)))?.kind === RecordKind.Entries) records++;
-    }
+    records += segmentRecords(readFileSync(join(walDir, f))).filter(({ rec }) => rec.kind === RecordKind.Entries).length;
   }
   t.true(records >= 2, `${records} entries records for one 24 MiB write`);
   const r = openS(dir);
