@@ -11,6 +11,13 @@
  * and UNFREEZE when `aborting`). Every step is idempotent and epoch-guarded, so racing a
  * coordinator that was only slow is safe, as two coordinators racing is (coordinator-crash
  * tests); the take-over moves no further batch, the rest of a plan is the operator's to run.
+ *
+ * Heartbeats: a coordinator says it is alive every ~2 s while it drives a move (mover.ts,
+ * SEQDB.MOVEALIVE to the catalog leader, kept in memory only). A move whose coordinator was
+ * heard and then went silent for `silentMs` (and whose record sat as long) is taken over then,
+ * not after idleMs: a killed coordinator froze its batch for the whole 30 s (chaos reviews). A
+ * coordinator that was never heard here (an older build, or heard only by a catalog leader that
+ * has since changed) still waits idleMs; one heard recently is never taken over sooner.
  */
 import { CATALOG_SHARD_ID, catalogFromJson } from '../ownership/catalog.ts';
 import type { InternalDialOptions } from '../../shared/security/internal-options.ts';
@@ -28,6 +35,8 @@ export interface AbandonedMoveOptions {
   readonly log: (line: string) => void;
   /** A move record unchanged this long is taken over. Default 30,000 ms. */
   readonly idleMs?: number;
+  /** A move whose coordinator's heartbeats stopped this long ago is taken over (see above). Default 6,000 ms. */
+  readonly silentMs?: number;
   /**
    * The move record as this node last applied it (epoch and state), read locally: asking CLUSTER
    * MOVE is a log write, one every check on an idle catalog (a review). Only a take-over asks.
@@ -49,9 +58,18 @@ export class AbandonedMoves {
   private running = false;
   private errorLoggedMs = Number.NEGATIVE_INFINITY;
   private readonly idleMs: number;
+  private readonly silentMs: number;
+  /** The newest move epoch a coordinator said it drives, and when (monotonic). */
+  private heard: { readonly epoch: number; readonly atMs: number } | null = null;
 
   constructor(private readonly o: AbandonedMoveOptions) {
     this.idleMs = o.idleMs ?? 30_000;
+    this.silentMs = Math.min(o.silentMs ?? 6_000, this.idleMs);
+  }
+
+  /** A coordinator drives the move of `epoch` (its heartbeat). */
+  alive(epoch: number): void {
+    if (this.heard === null || epoch >= this.heard.epoch) this.heard = { epoch, atMs: monoNowMs() };
   }
 
   /** Called every few seconds; takes a move over once its record sat unchanged for idleMs. */
@@ -66,7 +84,7 @@ export class AbandonedMoves {
     // Every catalog member watches its locally applied record, leader or not, so a new leader
     // does not start the idle wait over (a chaos review: catalog leader changes every < 30 s kept
     // a killed rebalance's batch frozen 44-62 s).
-    const idle = local === undefined ? undefined : this.due(local === null ? null : `${local.epoch}:${local.state}`);
+    const idle = local === undefined ? undefined : this.due(local === null ? null : local);
     if (!this.o.leads()) {
       if (local === undefined) this.seen = null;
       return;
@@ -89,18 +107,31 @@ export class AbandonedMoves {
     }
   }
 
-  /** Whether the record `key` (null: none) has sat unchanged for idleMs; remembers a new one. */
-  private due(key: string | null): boolean {
-    if (key === null) {
+  /**
+   * Whether the record (null: none) has sat unchanged for idleMs, or for silentMs with its
+   * coordinator's heartbeats stopped as long; remembers a new one.
+   */
+  private due(move: { readonly epoch: number; readonly state: string } | null): boolean {
+    if (move === null) {
       this.seen = null;
       return false;
     }
+    const key = `${move.epoch}:${move.state}`;
     const now = monoNowMs();
     if (this.seen?.key !== key) {
       this.seen = { key, sinceMs: now };
       return false;
     }
-    return now - this.seen.sinceMs >= this.idleMs;
+    const unchangedMs = now - this.seen.sinceMs;
+    if (unchangedMs >= this.idleMs) return true;
+    return this.heard?.epoch === move.epoch && unchangedMs >= this.silentMs && now - this.heard.atMs >= this.silentMs;
+  }
+
+  /** Why a move is taken over (for the log line). */
+  private why(epoch: number, unchangedMs: number): string {
+    const heard = this.heard?.epoch === epoch ? this.heard : null;
+    if (heard !== null && unchangedMs < this.idleMs) return `its coordinator's heartbeats stopped ${Math.round((monoNowMs() - heard.atMs) / 1000)} s ago`;
+    return `its record has not changed for ${Math.round(unchangedMs / 1000)} s, its coordinator is gone`;
   }
 
   private async checkWith(client: ShardClient): Promise<void> {
@@ -111,24 +142,24 @@ export class AbandonedMoves {
       return r.value.toString('utf8');
     };
     const move = (JSON.parse(await call(['CLUSTER', 'MOVE'])) as { move: MoveRecord | null }).move;
-    if (!this.due(move === null ? null : `${move.epoch}:${move.state}`) || move === null) return;
+    if (!this.due(move) || move === null) return;
     const now = monoNowMs();
     const view = catalogFromJson(await call(['CLUSTER', 'CATALOG']));
     if (view === null) throw new Error('malformed catalog');
     const addrs = new Map(view.shards.map((s) => [s.id, s.addrs]));
     const slots = SlotSet.fromBase64(move.slots);
     if (slots === null) throw new Error(`the move of epoch ${move.epoch} names no slots`);
-    this.o.log(`taking over the move of epoch ${move.epoch} (shard ${move.from} -> ${move.to}, ${move.state}): its record has not changed for ${Math.round((now - (this.seen?.sinceMs ?? now)) / 1000)} s, its coordinator is gone`);
+    this.o.log(`taking over the move of epoch ${move.epoch} (shard ${move.from} -> ${move.to}, ${move.state}): ${this.why(move.epoch, now - (this.seen?.sinceMs ?? now))}`);
     const outcome = await runMove({ client, addrsOf: (shard) => (shard === CATALOG_SHARD_ID ? [this.o.selfAddr(), ...(addrs.get(shard) ?? [])] : addrs.get(shard) ?? []), log: this.o.log }, { ...move, slots });
     this.o.log(`the move of epoch ${move.epoch} was ${outcome.result === 'moved' ? 'finished' : `rolled back (${outcome.why ?? ''})`}; run seqdb rebalance for the rest of its plan`);
     this.seen = null;
   }
 }
 
-/** Checks every `everyMs` (default 2,000) on this node; the timer to clear at shutdown. */
-export function watchAbandonedMoves(o: AbandonedMoveOptions, everyMs = 2000): NodeJS.Timeout {
+/** Checks every `everyMs` (default 2,000) on this node; the timer to clear at shutdown, and the watcher (for heartbeats). */
+export function watchAbandonedMoves(o: AbandonedMoveOptions, everyMs = 2000): { readonly timer: NodeJS.Timeout; readonly moves: AbandonedMoves } {
   const moves = new AbandonedMoves(o);
   const timer = setInterval(() => void moves.check(), everyMs);
   timer.unref();
-  return timer;
+  return { timer, moves };
 }

@@ -125,7 +125,32 @@ async function settledElsewhere(ctx: MoverContext, move: MoveSpec): Promise<Move
   return owner === move.to ? { move, result: 'moved', windowMs: null } : { move, result: 'aborted', windowMs: null, why: 'rolled back by another coordinator' };
 }
 
+/** How often a coordinator tells the catalog leader it still drives its move (abandoned-move.ts). */
+export const HEARTBEAT_EVERY_MS = 2000;
+
+/**
+ * Tells the catalog leader, now and every HEARTBEAT_EVERY_MS until stopped, that this coordinator
+ * drives the move of `epoch`, so that its death is noticed in seconds. Best effort: a lost or
+ * refused heartbeat (an older build) only leaves the take-over to the idle rule.
+ */
+function heartbeat(ctx: MoverContext, epoch: number): () => void {
+  let inFlight = false;
+  const beat = (): void => {
+    if (inFlight) return;
+    inFlight = true;
+    ctx.client
+      .call(CATALOG_SHARD_ID, () => ctx.addrsOf(CATALOG_SHARD_ID), ['SEQDB.MOVEALIVE', String(epoch)], HEARTBEAT_EVERY_MS)
+      .catch(() => undefined)
+      .finally(() => (inFlight = false));
+  };
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export async function runMove(ctx: MoverContext, move: MoveSpec): Promise<MoveOutcome> {
+  const stop = heartbeat(ctx, move.epoch);
   try {
     return await runMoveOnce(ctx, move);
   } catch (err) {
@@ -134,6 +159,8 @@ export async function runMove(ctx: MoverContext, move: MoveSpec): Promise<MoveOu
     const settled = await settledElsewhere(ctx, move).catch(() => null);
     if (settled !== null) return settled;
     throw err;
+  } finally {
+    stop();
   }
 }
 

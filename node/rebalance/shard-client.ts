@@ -67,11 +67,11 @@ export class ShardClient {
 
   /**
    * Sends `args` to the leader of `shard` (addresses: `addrs()`, re-read every round) until it
-   * gives a definitive answer. Resolves with a non-error reply; throws StepRefused for a refusal
-   * and other node errors, StepTimeout after the deadline.
+   * gives a definitive answer, for at most `withinMs` (default: the step deadline). Resolves with
+   * a non-error reply; throws StepRefused for a refusal and other node errors, StepTimeout after the deadline.
    */
-  async call(shard: string, addrs: () => readonly string[], args: readonly string[]): Promise<Reply> {
-    const deadline = monoNowMs() + this.stepDeadlineMs;
+  async call(shard: string, addrs: () => readonly string[], args: readonly string[], withinMs = this.stepDeadlineMs): Promise<Reply> {
+    const deadline = monoNowMs() + withinMs;
     let last = 'no address';
     while (monoNowMs() < deadline) {
       const hint = this.leaders.get(shard);
@@ -111,7 +111,7 @@ export class ShardClient {
       }
       await sleep(this.backoffMs);
     }
-    throw new StepTimeout(`shard ${shard}: no answer to ${args.slice(0, 2).join(' ')} within ${this.stepDeadlineMs} ms (last: ${last})`);
+    throw new StepTimeout(`shard ${shard}: no answer to ${args.slice(0, 2).join(' ')} within ${withinMs} ms (last: ${last})`);
   }
 
   /** One plain request to one address (router INFO); null when there is no reply. */

@@ -139,6 +139,13 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
       return reply;
     });
   };
+  /** The catalog shard's watch over slot moves (set below; only in a sharded cluster's shard 1). */
+  let watchMoves: ReturnType<typeof watchAbandonedMoves> | undefined;
+  /** A coordinator's heartbeat (SEQDB.MOVEALIVE); false where no move is watched. */
+  const moveAlive = (epoch: number): boolean => {
+    watchMoves?.moves.alive(epoch);
+    return watchMoves !== undefined;
+  };
   const features = new PeerFeatures({
     selfId: nodeId,
     known: savedFeatures(storage),
@@ -147,7 +154,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     ...(o.announceFeatures !== undefined ? { announce: o.announceFeatures } : {}),
   });
   const observed = observeReplica(o.observability && { ...o.observability, ...(o.observability.logger ? { logger: o.observability.logger.child({ node: nodeId }) } : {}) }, {
-    engine: new RaftEngine({ shard: o.shard, nodeId, store, members, features, clocks, node: () => node, close: async () => {} }),
+    engine: new RaftEngine({ shard: o.shard, nodeId, store, members, features, clocks, node: () => node, close: async () => {}, moveAlive }),
     shard: o.shard, nodeId, store, storage, node: () => node,
   });
   const server = new SeqServer(
@@ -297,7 +304,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
 
   // The catalog shard's leader finishes or rolls back a slot move whose coordinator died; only in
   // a sharded cluster (a standalone shard 1 holds no catalog: its polls were log writes, a review).
-  const watchMoves = o.shard !== CATALOG_SHARD_ID || o.sharding === undefined ? undefined : watchAbandonedMoves({
+  watchMoves = o.shard !== CATALOG_SHARD_ID || o.sharding === undefined ? undefined : watchAbandonedMoves({
     selfAddr: () => advertise,
     leads: () => !stopped && node?.status().role === 'leader',
     dial: internalDialOptions(o.server, log, cluster),
@@ -371,7 +378,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     await nodeCluster?.stop();
     clearInterval(persistMembers);
     clearInterval(learnFeatures);
-    clearInterval(watchMoves);
+    clearInterval(watchMoves?.timer);
     observed.stop();
     await n?.stop();
     await server.close(1000);

@@ -45,7 +45,7 @@ interface ClientState {
 export const INTERNAL_CONTEXT = 'seqdb-internal-resp';
 
 const BEFORE_AUTH = new Set(['auth', 'hello', 'quit', 'seqdb.hello', 'seqdb.prove']);
-const INTERNAL_ONLY = new Set(['cluster', 'seqdb.transfer', 'seqdb.remove', 'seqdb.snapshot']);
+const INTERNAL_ONLY = new Set(['cluster', 'seqdb.transfer', 'seqdb.remove', 'seqdb.snapshot', 'seqdb.movealive']);
 
 export const NOAUTH = new SeqError(ErrorCode.AUTH_REQUIRED, 'Authentication required.');
 export const WRONGPASS = new SeqError(ErrorCode.AUTH_FAILED, 'invalid username-password pair or user is disabled.');

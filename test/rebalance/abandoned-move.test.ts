@@ -32,12 +32,12 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
   });
 }
 
-/** `seqdb dev --shards 2 --move-idle-ms 3000`, formed, with one INC taken on every bucket. */
-async function devWithNumbers(t: ExecutionContext): Promise<{ port: number; secret: string; before: Map<string, number>; takeOver: () => string[] }> {
+/** `seqdb dev --shards 2 --move-idle-ms <idleMs>`, formed, with one INC taken on every bucket. */
+async function devWithNumbers(t: ExecutionContext, idleMs = 3000): Promise<{ port: number; secret: string; before: Map<string, number>; takeOver: () => string[] }> {
   t.timeout(180_000);
   const dir = await mkdtemp(join(tmpdir(), 'abandoned-move-'));
   const port = await freePortRange(4);
-  const dev = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', '1', '--port', String(port), '--data', dir, '--move-idle-ms', '3000'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const dev = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', '1', '--port', String(port), '--data', dir, '--move-idle-ms', String(idleMs)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let devOut = '';
   dev.stdout!.on('data', (d: Buffer) => (devOut += d.toString()));
   dev.stderr!.on('data', (d: Buffer) => (devOut += d.toString()));
@@ -111,5 +111,41 @@ test('a slow but live coordinator raced by the take-over finishes its run', asyn
   }
   t.true(takeOver().some((l) => /taking over/.test(l)), 'the take-over ran');
   t.is(error, null, `the live coordinator failed: ${error}\n${logs.join('\n')}\n${takeOver().join('\n')}`);
+  t.deepEqual(await notContinuing(port, before), [], 'numbers continue');
+});
+
+// Heartbeats (abandoned-move.ts): with the idle rule alone, a killed coordinator froze its batch
+// for --move-idle-ms (30 s by default) however soon it died.
+test('a coordinator killed after FREEZE is taken over once its heartbeats stop (~6 s), long before --move-idle-ms', async (t) => {
+  const { port, secret, before, takeOver } = await devWithNumbers(t, 120_000);
+  const r = await run(['shard', 'remove', '--router', `127.0.0.1:${port}`, '--shard', '2', '--batch-slots', '16384'],
+    { SEQDB_CLUSTER_SECRET: secret, SEQDB_TEST_REBALANCE_EXIT_AFTER: 'freeze' });
+  t.is(r.code, 9, r.out);
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline && !takeOver().some((l) => /was finished|rolled back/.test(l)); ) await sleep(500);
+  const lines = takeOver();
+  t.true(lines.some((l) => /taking over .*heartbeats stopped/.test(l)), `taken over for its silence, not after 120 s idle:\n${lines.join('\n')}`);
+  t.deepEqual(await notContinuing(port, before), [], 'numbers continue');
+});
+
+test('a slow coordinator whose heartbeats go on is not taken over for its silence', async (t) => {
+  const { port, secret, before, takeOver } = await devWithNumbers(t, 120_000);
+  let paused = false;
+  const logs: string[] = [];
+  await rebalance({
+    router: `127.0.0.1:${port}`,
+    remove: '2',
+    batchSlotsMax: 16384,
+    dial: { clusterSecret: new ClusterSecret(secret) },
+    log: (l) => logs.push(l),
+    // 12 s still after FREEZE: twice the silence that starts a take-over, heartbeats going on.
+    afterStep: async (step) => {
+      if (step === 'freeze' && !paused) {
+        paused = true;
+        await sleep(12_000);
+      }
+    },
+  });
+  t.true(paused);
+  t.deepEqual(takeOver().filter((l) => /taking over/.test(l)), [], logs.join('\n'));
   t.deepEqual(await notContinuing(port, before), [], 'numbers continue');
 });

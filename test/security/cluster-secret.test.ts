@@ -96,6 +96,7 @@ test('internal RESP handshake: CLUSTER needs the secret; a node that cannot prov
   const plain = await RespClient.connect(port);
   t.teardown(() => plain.close());
   t.regex(await plain.call('CLUSTER', 'OWNERSHIP'), /^-NOPERM /);
+  t.regex(await plain.call('SEQDB.MOVEALIVE', '5'), /^-NOPERM /); // a client cannot hold off a take-over
   t.regex(await plain.call('SEQDB.PROVE', 'ab'.repeat(32)), /^-WRONGPASS /); // no challenge
   t.is(await plain.call('INC', 'b', 's'), ':1\r\n'); // clients are not affected (no password set)
 
