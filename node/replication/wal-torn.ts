@@ -31,6 +31,10 @@ export function isTornWrite(fd: number, size: number, at: number, salt: number):
   if (size - at < RECORD_HEADER_BYTES) return true;
   const header = Buffer.alloc(RECORD_HEADER_BYTES);
   if (readSync(fd, header, 0, header.length, at) !== header.length) return true;
+  // A segment's SEGMENT record is on disk before the segment gets its name (wal-segment-files.ts):
+  // never torn. Bad there is damage, and the later records cannot prove it (their salt is in it:
+  // a review saw one flipped length bit cut a whole segment, hard state included).
+  if (at === 0 && header[8] === RecordKind.Segment) return false;
   const len = recordLength(header, 0);
   const sane = len >= RECORD_HEADER_BYTES && len <= RECORD_BYTES_MAX;
   if (sane && at + len > size) return !wholeRecordAfter(fd, size, at, salt);

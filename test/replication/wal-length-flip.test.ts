@@ -8,6 +8,8 @@ import { Wal } from '../../node/replication/wal.ts';
 import { EntryType, type Entry } from '../../node/raft/types.ts';
 import { ErrorCode } from '../../shared/errors.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { segmentRecords } from '../helpers/wal-records.ts';
+import { RecordKind } from '../../node/replication/wal-codec.ts';
 
 function ents(from: number, to: number, size: number): Entry[] {
   const out: Entry[] = [];
@@ -15,7 +17,8 @@ function ents(from: number, to: number, size: number): Entry[] {
   return out;
 }
 const seg = (dir: string): string => join(dir, readdirSync(dir).filter((f) => f.endsWith('.wal')).sort()[0]!);
-const RECORD = 9 + 12 + 13 + 100; // one entry of 100 bytes per record
+/** Where the segment's second entries record starts (after its SEGMENT record and the first). */
+const secondRecord = (bytes: Buffer): number => segmentRecords(bytes).filter(({ rec }) => rec.kind === RecordKind.Entries)[1]!.at;
 
 for (const prealloc of [0, undefined]) {
   for (const [byte, mask] of [[1, 0x01], [2, 0x01]] as const) {
@@ -26,7 +29,7 @@ for (const prealloc of [0, undefined]) {
       await w.close();
       const file = seg(dir);
       const bytes = readFileSync(file);
-      bytes[RECORD + byte]! ^= mask; // record 2's length field (big-endian u32 at its offset 0)
+      bytes[secondRecord(bytes) + byte]! ^= mask; // record 2's length field (big-endian u32 at its offset 0)
       writeFileSync(file, bytes);
       let opened: Wal | undefined;
       let err: unknown;
@@ -61,7 +64,7 @@ for (const prealloc of [0, undefined]) {
       closeSync(fd);
     }
     const bytes = readFileSync(file);
-    bytes[RECORD + 1]! ^= 0x01; // bit rot in record 2's length field, written long ago
+    bytes[secondRecord(bytes) + 1]! ^= 0x01; // bit rot in record 2's length field, written long ago
     writeFileSync(file, bytes);
     let opened: Wal | undefined;
     let err: unknown;
