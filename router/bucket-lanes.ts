@@ -26,6 +26,42 @@ interface Lane {
 export class BucketLanes {
   private readonly lanes = new Map<string, Lane>();
   private arrivals = 0;
+  /** Per bucket, commands written to a node and not answered yet: where each went (a review). */
+  private readonly flights = new Map<string, Map<number, { readonly address: string; readonly landed: (() => void)[] }>>();
+
+  /** Command `seq` of `bucket` was written to `address`: until it is answered, later ones go there or wait. */
+  sent(bucket: Buffer, seq: number, address: string): void {
+    const k = key(bucket);
+    let m = this.flights.get(k);
+    if (m === undefined) this.flights.set(k, (m = new Map()));
+    m.set(seq, { address, landed: [] });
+  }
+
+  /** Command `seq` of `bucket` got its answer (or failed): wake those that waited for it. */
+  landed(bucket: Buffer, seq: number): void {
+    const k = key(bucket);
+    const m = this.flights.get(k);
+    const f = m?.get(seq);
+    if (m === undefined || f === undefined) return;
+    m.delete(seq);
+    if (m.size === 0) this.flights.delete(k);
+    for (const w of f.landed) w();
+  }
+
+  /**
+   * Null unless an earlier command of `bucket` is in flight to another node than `address`: then a
+   * promise that resolves when it is answered. A later command sent elsewhere (a leader learned
+   * meanwhile) could run first there, before the earlier one learns it must retry.
+   */
+  elsewhere(bucket: Buffer, seq: number, address: string): Promise<void> | null {
+    if (this.flights.size === 0) return null;
+    const m = this.flights.get(key(bucket));
+    if (m === undefined) return null;
+    for (const [s, f] of m) {
+      if (s < seq && f.address !== address) return new Promise<void>((resolve) => f.landed.push(resolve));
+    }
+    return null;
+  }
 
   /** The next arrival number: call once per command, in the order commands leave. */
   arrive(): number {

@@ -15,7 +15,7 @@ import { slotOf } from '../shared/placement/slot.ts';
 import { codeForWireWord, type Reply } from '../shared/protocol/index.ts';
 import { errorResult, type Command, type CommandResult, type IncCommand } from '../node/state-machine/command.ts';
 import type { CatalogSource } from './catalog-source.ts';
-import type { NodePool } from './node-connection.ts';
+import type { NodePool, SendOutcome } from './node-connection.ts';
 import type { ShardEntry, ShardMap } from './shard-map.ts';
 import { routerToken } from './token.ts';
 import { IncCoalescer, incsRefused, type CoalescerStats, type Forwarded } from './inc-coalescer.ts';
@@ -197,10 +197,25 @@ export class Forwarder {
         void this.catalog.refresh();
         continue;
       }
+      // An earlier command of the bucket still in flight to another node (the old leader) could be
+      // overtaken here: wait for its answer (a review: a pipelined INC got a lower number than the
+      // INC sent before it on its connection, after a read ahead of that one taught us the new leader).
+      const elsewhere = this.lanes.elsewhere(command.bucket, seq, address);
+      if (elsewhere !== null) {
+        retrying();
+        await Promise.race([elsewhere, atMost(Math.max(0, deadline - monoNowMs()))]);
+        continue;
+      }
       const timeout = Math.max(1, Math.min(this.attemptTimeoutMs, deadline - monoNowMs()));
       const sending = this.pool.send(address, args, timeout);
+      this.lanes.sent(command.bucket, seq, address);
       this.lanes.release(command.bucket, seq, address);
-      const out = await sending;
+      let out: SendOutcome;
+      try {
+        out = await sending;
+      } finally {
+        this.lanes.landed(command.bucket, seq);
+      }
       if (!out.ok) {
         if (out.why === 'lost' || out.why === 'timeout') {
           // Re-sending a SET that did apply could rewind the sequence under later INCs: a repeat.
