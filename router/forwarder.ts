@@ -216,6 +216,14 @@ export class Forwarder {
       } finally {
         this.lanes.landed(command.bucket, seq);
       }
+      if (!out.ok && out.why === 'busy') {
+        // Nothing was sent: the connection to a leader that is only slow is full. Wait for it; going
+        // elsewhere (a follower's NOTLEADER sends it back) only adds load (a review).
+        retrying();
+        lastProblem = `shard ${shard.id}: ${address} busy`;
+        await sleep(this.backoffMs);
+        continue;
+      }
       if (!out.ok) {
         if (out.why === 'lost' || out.why === 'timeout') {
           // Re-sending a SET that did apply could rewind the sequence under later INCs: a repeat.
@@ -228,7 +236,7 @@ export class Forwarder {
         this.map.passOver(shard, address);
         // Once every member refused the connection, pause before dialing them again: without it
         // a shard that is all down was dialed thousands of times a second per command (a review).
-        if (out.why === 'busy' || (out.why === 'unreachable' && ++unreachable % Math.max(1, shard.members.size) === 0)) await sleep(this.backoffMs);
+        if (out.why === 'unreachable' && ++unreachable % Math.max(1, shard.members.size) === 0) await sleep(this.backoffMs);
         continue;
       }
       const step = this.judge(out.reply, shard, address, command);

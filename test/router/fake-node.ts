@@ -66,9 +66,9 @@ async function catalogNode(addrs: () => string[]): Promise<FakeNode> {
   return fakeNode(() => bulk(catalogToJson({ epoch: 1, shards: [{ id: '1', addrs: [], slots: new SlotSet() }, { id: '2', addrs: addrs(), slots: ALL }] })));
 }
 
-export async function forwarderFor(t: { teardown(fn: () => unknown): void }, nodes: FakeNode[], options: ForwarderOptions = {}) {
+export async function forwarderFor(t: { teardown(fn: () => unknown): void }, nodes: FakeNode[], options: ForwarderOptions = {}, poolOptions: { readonly inflightMax?: number } = {}) {
   const cat = await catalogNode(() => nodes.map((n) => n.address));
-  const pool = new NodePool({ stallMs: options.attemptTimeoutMs ?? 2000 });
+  const pool = new NodePool({ stallMs: options.attemptTimeoutMs ?? 2000, ...poolOptions });
   const map = new ShardMap();
   const catalog = new CatalogSource({ pool, map, seeds: () => [cat.address], refreshGapMs: 5 });
   t.teardown(async () => {

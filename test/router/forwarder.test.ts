@@ -245,3 +245,22 @@ test('a command held back by a retrying one of its bucket follows it as soon as 
   t.is(stuckResult.type === 'error' ? stuckResult.code : stuckResult.type, 'CLUSTER_DOWN');
   t.is(forwarder.bucketsRetrying, 0, 'nothing left behind');
 });
+
+test('a full connection to the leader (busy: nothing sent) waits for it; it neither drops the leader nor detours through a follower', async (t) => {
+  let n = 0;
+  let stuckOnce = true;
+  // The leader leaves its first INC unanswered (the connection is then stuck until the router drops it).
+  const leader = await fakeNode((args) => {
+    if (args[0] !== 'INC') return '+OK\r\n';
+    if (stuckOnce) return ((stuckOnce = false), 'ignore');
+    return `:${++n}\r\n`;
+  });
+  const follower = await fakeNode(() => `-NOTLEADER 2 ${leader.address}\r\n`);
+  const { forwarder, map } = await forwarderFor(t, [leader, follower], { attemptTimeoutMs: 300 }, { inflightMax: 1 });
+  map.entry('2').leader = leader.address;
+  // Two buckets at once: the second finds the connection full (one request in flight at most).
+  const results = await Promise.all([forwarder.execute(inc(undefined, 'b1')), forwarder.execute(inc(undefined, 'b2'))]);
+  t.deepEqual(results.map((r) => r.type).sort(), ['int', 'int']);
+  // b1 timed out at the leader and may look elsewhere; b2 was never sent anywhere but the leader.
+  t.deepEqual(follower.seen.filter((args) => args[0] === 'INC' && args[1] === 'b2'), [], 'b2 never went to the follower');
+});
