@@ -25,7 +25,8 @@ const MiB = 1024 * 1024;
 
   const ops: IncOp[] = [];
   const clients = Array.from({ length: 4 }, (_, i) => new RetryingIncClient(i, c.nodes.map((n) => n.port)));
-  const stopAtMs = Date.now() + 16_000;
+  // Long enough for a loaded CI box to spend the low node's budget (a CI run saw 10 s not do it).
+  const stopAtMs = Date.now() + 24_000;
   const load = Promise.all(clients.map(async (cl) => {
     for (let op = 0; op < 100_000 && Date.now() < stopAtMs; op++) ops.push(await cl.inc('b', 'disk', op, stopAtMs + 15_000));
     cl.close();
@@ -43,7 +44,7 @@ const MiB = 1024 * 1024;
   // Low: it takes a small budget of entries (1/64 of the reserve), then none, and falls behind
   // while the shard goes on.
   const other = await c.waitForLeader(3, 5000, [1, 2]);
-  for (const until = Date.now() + 10_000; Date.now() < until && !(Number(info?.disk_dropped_messages) > 0); await sleep(200)) info = await c.info(0);
+  for (const until = Date.now() + 15_000; Date.now() < until && !(Number(info?.disk_dropped_messages) > 0); await sleep(200)) info = await c.info(0);
   t.true(Number(info!.disk_dropped_messages) > 0, 'drops once its budget is spent');
   const lagWhenLow = Number((await c.info(other))!.commit_index) - Number(info!.last_index);
   await sleep(2000);
