@@ -57,6 +57,8 @@ export interface ForwarderOptions {
 }
 
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2000;
+/** A command's whole time, retries included (ForwarderOptions.deadlineMs). */
+export const DEFAULT_DEADLINE_MS = 5000;
 
 export interface ForwarderStats extends CoalescerStats {
   requests: number;
@@ -90,7 +92,7 @@ export class Forwarder {
     private readonly catalog: CatalogSource,
     options: ForwarderOptions = {},
   ) {
-    this.deadlineMs = options.deadlineMs ?? 5000;
+    this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
     this.redirectsMax = options.redirectsMax ?? 16;
     this.backoffMs = options.backoffMs ?? 100;

@@ -11,7 +11,7 @@ import type { Engine } from '../node/server/engine.ts';
 import type { Command, CommandResult, IncCommand } from '../node/state-machine/command.ts';
 import { CATALOG_SHARD_ID } from '../node/ownership/catalog.ts';
 import { CatalogSource } from './catalog-source.ts';
-import { DEFAULT_ATTEMPT_TIMEOUT_MS, Forwarder, type ForwarderOptions } from './forwarder.ts';
+import { DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_DEADLINE_MS, Forwarder, type ForwarderOptions } from './forwarder.ts';
 import { NodePool } from './node-connection.ts';
 import { ShardMap } from './shard-map.ts';
 import type { Metrics } from '../shared/observability/metrics.ts';
@@ -100,7 +100,9 @@ export async function startRouter(o: RouterOptions = {}): Promise<Router> {
     async close() {
       closed = true;
       rate.stop();
-      await server.close(1000);
+      // Commands in flight finish first: one still retrying (a failover) and cut off would leave
+      // its client not knowing whether it took a number (a review). Their deadline bounds the wait.
+      await server.close((o.forwarder?.deadlineMs ?? DEFAULT_DEADLINE_MS) + 1000);
       await discovery?.stop();
       pool.closeAll();
     },

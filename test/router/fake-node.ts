@@ -62,7 +62,7 @@ const ALL = SlotSet.of(Array.from({ length: slotCount }, (_, i) => i));
 export const bulk = (text: string): string => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
 
 /** A catalog node (shard 1) listing shard 2, owning every slot, at `addrs`; counts its fetches. */
-async function catalogNode(addrs: () => string[]): Promise<FakeNode> {
+export async function catalogNode(addrs: () => string[]): Promise<FakeNode> {
   return fakeNode(() => bulk(catalogToJson({ epoch: 1, shards: [{ id: '1', addrs: [], slots: new SlotSet() }, { id: '2', addrs: addrs(), slots: ALL }] })));
 }
 
