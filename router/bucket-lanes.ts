@@ -23,41 +23,52 @@ interface Lane {
   waiting: { readonly seq: number; readonly go: (via?: string, released?: boolean) => void }[];
 }
 
+/** A bucket's commands in flight: each by arrival number, and how many went to each address. */
+interface Flights {
+  readonly bySeq: Map<number, { readonly address: string; readonly landed: (() => void)[] }>;
+  readonly perAddress: Map<string, number>;
+}
+
 export class BucketLanes {
   private readonly lanes = new Map<string, Lane>();
   private arrivals = 0;
   /** Per bucket, commands written to a node and not answered yet: where each went (a review). */
-  private readonly flights = new Map<string, Map<number, { readonly address: string; readonly landed: (() => void)[] }>>();
+  private readonly flights = new Map<string, Flights>();
 
   /** Command `seq` of `bucket` was written to `address`: until it is answered, later ones go there or wait. */
   sent(bucket: Buffer, seq: number, address: string): void {
     const k = key(bucket);
     let m = this.flights.get(k);
-    if (m === undefined) this.flights.set(k, (m = new Map()));
-    m.set(seq, { address, landed: [] });
+    if (m === undefined) this.flights.set(k, (m = { bySeq: new Map(), perAddress: new Map() }));
+    m.bySeq.set(seq, { address, landed: [] });
+    m.perAddress.set(address, (m.perAddress.get(address) ?? 0) + 1);
   }
 
   /** Command `seq` of `bucket` got its answer (or failed): wake those that waited for it. */
   landed(bucket: Buffer, seq: number): void {
     const k = key(bucket);
     const m = this.flights.get(k);
-    const f = m?.get(seq);
+    const f = m?.bySeq.get(seq);
     if (m === undefined || f === undefined) return;
-    m.delete(seq);
-    if (m.size === 0) this.flights.delete(k);
+    m.bySeq.delete(seq);
+    const n = m.perAddress.get(f.address)! - 1;
+    if (n === 0) m.perAddress.delete(f.address);
+    else m.perAddress.set(f.address, n);
+    if (m.bySeq.size === 0) this.flights.delete(k);
     for (const w of f.landed) w();
   }
 
   /**
    * Null unless an earlier command of `bucket` is in flight to another node than `address`: then a
    * promise that resolves when it is answered. A later command sent elsewhere (a leader learned
-   * meanwhile) could run first there, before the earlier one learns it must retry.
+   * meanwhile) could run first there, before the earlier one learns it must retry. O(1) when the
+   * bucket's flights all went to `address` (the common case: a scan cost O(in flight) per command).
    */
   elsewhere(bucket: Buffer, seq: number, address: string): Promise<void> | null {
     if (this.flights.size === 0) return null;
     const m = this.flights.get(key(bucket));
-    if (m === undefined) return null;
-    for (const [s, f] of m) {
+    if (m === undefined || (m.perAddress.size === 1 && m.perAddress.has(address))) return null;
+    for (const [s, f] of m.bySeq) {
       if (s < seq && f.address !== address) return new Promise<void>((resolve) => f.landed.push(resolve));
     }
     return null;

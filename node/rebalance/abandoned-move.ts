@@ -87,9 +87,20 @@ export class AbandonedMoves {
     const idle = local === undefined ? undefined : this.due(local === null ? null : local);
     if (!this.o.leads()) {
       if (local === undefined) this.seen = null;
+      // Heartbeats go to the leader: what this node heard before it stopped leading says nothing
+      // of the coordinator now (a review: regaining leadership, it took a live one over at once).
+      this.heard = null;
       return;
     }
     if (idle === false) return;
+    if (idle === true && local != null && this.silentOnly(local)) {
+      // Timers run before I/O in a loop turn: after a pause of this loop, heartbeats may be
+      // waiting unread in a socket. Read them first (a review: a live coordinator taken over).
+      this.running = true;
+      await new Promise<void>((r) => setImmediate(r));
+      this.running = false;
+      if (!this.due(local) || !this.o.leads()) return;
+    }
     this.running = true;
     const client = new ShardClient({ dial: this.o.dial });
     try {
@@ -125,6 +136,11 @@ export class AbandonedMoves {
     const unchangedMs = now - this.seen.sinceMs;
     if (unchangedMs >= this.idleMs) return true;
     return this.heard?.epoch === move.epoch && unchangedMs >= this.silentMs && now - this.heard.atMs >= this.silentMs;
+  }
+
+  /** Whether the record is due by the silence rule only (not yet idleMs unchanged). */
+  private silentOnly(move: { readonly epoch: number; readonly state: string }): boolean {
+    return this.seen?.key === `${move.epoch}:${move.state}` && monoNowMs() - this.seen.sinceMs < this.idleMs;
   }
 
   /** Why a move is taken over (for the log line). */
