@@ -13,7 +13,6 @@ import type { Feature, PeerFeatures } from './peer-features.ts';
 import { TOKEN_OPTIONS_REFUSED, isTokenOptions, storedTokenOptions } from '../state-machine/token-options.ts';
 import type { RaftNode } from './raft-node.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
-import { FUTURE_TOKEN_GRACE_MS, futureTokenRefusal, tokenAheadMs } from '../state-machine/future-tokens.ts';
 
 export interface RaftEngineDeps {
   readonly shard: string;
@@ -32,8 +31,6 @@ export interface RaftEngineDeps {
    * false where no move is watched (not the catalog shard). Absent: none.
    */
   readonly moveAlive?: (epoch: number) => boolean;
-  /** --tokens-max, for a shard that stores no token options (future-tokens.ts). Default 1,000,000. */
-  readonly tokensMaxFlag?: number;
 }
 
 const OK: CommandResult = { type: 'ok' };
@@ -84,21 +81,7 @@ export class RaftEngine implements Engine {
     // series review). Every build that announces features applies them (issue 12 came first).
     if (isSeriesCommand(command) && !this.allHave(node, 'incs')) return Promise.resolve(SERIES_OFF);
     if (isTokenOptions(command)) return Promise.resolve(TOKEN_OPTIONS_REFUSED);
-    // Cheap first (one parse of the token's time): only a token well ahead of this clock is looked up.
-    if (tokenAheadMs(command, Date.now()) > FUTURE_TOKEN_GRACE_MS) {
-      const refused = this.futureTokenRefusal(node, command);
-      if (refused !== null) return Promise.resolve(refused);
-    }
     return node.execute(command);
-  }
-
-  /** A leader's refusal of a token it would forget before its time (future-tokens.ts). */
-  private futureTokenRefusal(node: RaftNode, command: Command): CommandResult | null {
-    const st = node.status();
-    if (st.role !== 'leader') return null;
-    const nowMs = this.d.clocks?.stampMs(st.conf.voters) ?? Date.now();
-    const aheadMs = tokenAheadMs(command, nowMs);
-    return this.d.store.read((kv) => futureTokenRefusal(kv, command, aheadMs, nowMs, storedTokenOptions(kv)?.tokensMax ?? this.d.tokensMaxFlag ?? 1_000_000));
   }
 
   /** Only a leader decides (a follower redirects as for any write). */

@@ -154,7 +154,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     ...(o.announceFeatures !== undefined ? { announce: o.announceFeatures } : {}),
   });
   const observed = observeReplica(o.observability && { ...o.observability, ...(o.observability.logger ? { logger: o.observability.logger.child({ node: nodeId }) } : {}) }, {
-    engine: new RaftEngine({ shard: o.shard, nodeId, store, members, features, clocks, node: () => node, close: async () => {}, moveAlive, tokensMaxFlag: machine.options.tokensMax }),
+    engine: new RaftEngine({ shard: o.shard, nodeId, store, members, features, clocks, node: () => node, close: async () => {}, moveAlive }),
     shard: o.shard, nodeId, store, storage, node: () => node,
   });
   const server = new SeqServer(

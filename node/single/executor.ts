@@ -21,8 +21,7 @@ import {
 } from '../state-machine/index.ts';
 import type { Engine } from '../server/engine.ts';
 import { growsState, noSpaceMessage, type DiskGuard } from '../disk/disk-guard.ts';
-import { TOKEN_OPTIONS_REFUSED, isTokenOptions, storedTokenOptions } from '../state-machine/token-options.ts';
-import { FUTURE_TOKEN_GRACE_MS, futureTokenRefusal, tokenAheadMs } from '../state-machine/future-tokens.ts';
+import { TOKEN_OPTIONS_REFUSED, isTokenOptions } from '../state-machine/token-options.ts';
 
 export interface ExecutorOptions {
   /** Commands waiting for the writer beyond which new ones get BUSY. Default 100,000. */
@@ -67,20 +66,10 @@ export class SingleExecutor implements Engine {
     this.nowMs = options.nowMs ?? Date.now;
   }
 
-  /** A token this node would forget before its time (node/state-machine/future-tokens.ts). */
-  private futureTokenRefusal(command: Command): CommandResult | null {
-    const nowMs = this.nowMs();
-    const aheadMs = tokenAheadMs(command, nowMs);
-    if (aheadMs <= FUTURE_TOKEN_GRACE_MS) return null;
-    return this.store.read((kv) => futureTokenRefusal(kv, command, aheadMs, nowMs, storedTokenOptions(kv)?.tokensMax ?? this.machine.options.tokensMax));
-  }
-
   execute(command: Command): Promise<CommandResult> {
     const refusal = this.refusal();
     if (refusal !== undefined) return Promise.resolve(refusal);
     if (isTokenOptions(command)) return Promise.resolve(TOKEN_OPTIONS_REFUSED);
-    const future = this.futureTokenRefusal(command);
-    if (future !== null) return Promise.resolve(future);
     const disk = this.options.disk;
     // An early refusal once the disk is near its reserve (a page per write counted); what bounds a
     // burst queued behind the writer is the check of each transaction (refusedForDisk).

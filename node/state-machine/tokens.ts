@@ -14,7 +14,7 @@ import { ErrorCode } from '../../shared/errors.ts';
 import { errorResult, type CommandResult } from './command.ts';
 import { getMeta, setMeta, addMeta } from './meta.ts';
 import { TOKEN_ORDER_PREFIX, tokenOrderKey } from './keys.ts';
-import type { KvEntry, KvReader, KvTxn } from './kv.ts';
+import type { KvEntry, KvTxn } from './kv.ts';
 import type { ResolvedOptions } from './options.ts';
 
 export interface TokenRecord {
@@ -72,14 +72,6 @@ export function newTokenRefusal(txn: KvTxn, token: Buffer, nowMs: number, option
     return errorResult(ErrorCode.TOKEN_EXPIRED, 'ID token expired: older than the retention window or already evicted');
   }
   return null;
-}
-
-/** The oldest token in eviction order: its serial and when it was remembered (future-tokens.ts). */
-export function oldestToken(kv: KvReader): { readonly serial: bigint; readonly createdMs: number } | undefined {
-  const oldest = kv.first(TOKEN_ORDER_PREFIX);
-  const bytes = oldest === undefined ? undefined : kv.get(oldest.value);
-  if (oldest === undefined || bytes === undefined) return undefined;
-  return { serial: oldest.key.readBigUInt64BE(1), createdMs: recordCreatedMs(bytes) };
 }
 
 /** Remembers a new token, then evicts the oldest while over the count bound. */

@@ -1,26 +1,23 @@
 /**
- * A token timed ahead that the shard would forget before its time is refused up front
- * (node/state-machine/future-tokens.ts). A review: one client 50 s ahead (within the 60 s a token
- * may be ahead) whose tokens the count bound evicted raised the TOKEN_EXPIRED fence 50 s into the
- * future, and every plain INC through a router (router-made tokens carry the router's clock) was
- * refused TOKEN_EXPIRED for ~50 s. Real state machine over LMDB; real router and node processes.
+ * KNOWN LIMIT (test.failing, README *Exactly-once tokens*). A review: one client 50 s ahead
+ * (within the 60 s a token may be ahead) whose tokens the count bound evicted raises the
+ * TOKEN_EXPIRED fence 50 s into the future, and every plain INC through a router (router-made
+ * tokens carry the router's clock) is refused TOKEN_EXPIRED for ~50 s. A leader-side refusal of
+ * such tokens was tried and reverted (a review): the leader checks its applied state, which may
+ * not yet hold an earlier attempt of the same token, so a retry could be told "nothing taken"
+ * after a number was taken. The fix belongs in the apply rules (never count-evict a timed token
+ * still ahead of the shard's clock), a versioned change not made yet.
  */
 import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCode } from '../../shared/errors.ts';
-import { LmdbStore, StateMachine, parseCommand, type Command } from '../../node/state-machine/index.ts';
-import { evictionTurnoverMs, futureTokenRefusal } from '../../node/state-machine/future-tokens.ts';
 import { startDevCluster } from '../../router/dev-cluster.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
 import { startTestNode } from '../helpers/single-node.ts';
 import { RespClient } from '../helpers/resp-client.ts';
 import { freePortRange } from '../helpers/port-range.ts';
 
-const cmd = (...args: string[]): Command => parseCommand(args.map((a) => Buffer.from(a, 'latin1')));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const t0 = 1_700_000_000_000;
 
 /** An INC reply as a kind: a number, TOKEN_AHEAD or TOKEN_EXPIRED (both -ERR on the wire), or itself. */
 function kind(reply: string): string {
@@ -30,48 +27,6 @@ function kind(reply: string): string {
   if (/^-ERR ID token expired/.test(r)) return 'expired';
   return r;
 }
-
-/** A store holding `count` tokens remembered `everyMs` apart from t0; returns the time of the last. */
-async function withTokens(t: Parameters<typeof tempDir>[0], tokensMax: number, count: number, everyMs: number) {
-  const store = LmdbStore.open({ path: await tempDir(t) });
-  t.teardown(() => store.close());
-  const machine = new StateMachine({ tokensMax });
-  for (let i = 0; i < count; i++) {
-    const at = t0 + i * everyMs;
-    await store.write((txn) => machine.apply(txn, cmd('INC', 'b', 's', 'ID', `${at}-r${i}`), at));
-  }
-  const nowMs = t0 + (count - 1) * everyMs;
-  const refusal = (aheadMs: number, token = `${nowMs + aheadMs}-x`) => {
-    const r = store.read((kv) => futureTokenRefusal(kv, cmd('INC', 'b', 's', 'ID', token), aheadMs, nowMs, tokensMax));
-    return r === null ? 'accepted' : r.type === 'error' ? r.code : r.type;
-  };
-  return { store, machine, nowMs, refusal, turnoverMs: () => store.read((kv) => evictionTurnoverMs(kv, nowMs, tokensMax)) };
-}
-
-test('steady state at the bound: the turnover is the age of the oldest token; ahead by less than half of it passes, more is refused', async (t) => {
-  // 100 tokens kept, one every 500 ms for 100 s: a token stays ~50 s.
-  const s = await withTokens(t, 100, 200, 500);
-  const turnover = s.turnoverMs();
-  t.true(turnover > 45_000 && turnover < 55_000, `turnover ${turnover}`);
-  t.is(s.refusal(1_500), 'accepted', 'within the grace');
-  t.is(s.refusal(20_000), 'accepted', '2 x 20 s + 5 s < ~50 s');
-  t.is(s.refusal(25_000), ErrorCode.TOKEN_AHEAD, '2 x 25 s + 5 s > ~50 s');
-});
-
-test('few tokens for the bound (a quiet shard): a token ahead within the 60 s passes', async (t) => {
-  const s = await withTokens(t, 1_000_000, 20, 50);
-  t.is(s.refusal(55_000), 'accepted');
-});
-
-test('a token already remembered is never refused here: its retry gets its own number', async (t) => {
-  const s = await withTokens(t, 10, 10, 1);
-  const ahead = `${s.nowMs + 40_000}-known`;
-  t.is(s.refusal(40_000, ahead), ErrorCode.TOKEN_AHEAD);
-  // Remembered anyway (a leader of an older build let it through): its retry is answered.
-  const r = await s.store.write((txn) => s.machine.apply(txn, cmd('INC', 'b', 's', 'ID', ahead), s.nowMs));
-  t.is(r.type, 'int');
-  t.is(s.refusal(40_000, ahead), 'accepted');
-});
 
 /** INCs timed 50 s ahead, then plain INCs: no plain INC may fail, and no skewed one is TOKEN_EXPIRED. */
 async function skewedThenPlain(t: ExecutionContext, port: number, plainVia: RespClient): Promise<void> {
@@ -87,7 +42,7 @@ async function skewedThenPlain(t: ExecutionContext, port: number, plainVia: Resp
   t.deepEqual(after.filter((r) => !r.startsWith(':')), [], 'every plain INC after it is served');
 }
 
-test('through a router to a replicated shard (--tokens-max 50): plain INCs keep working after a client 50 s ahead', async (t) => {
+test.failing('through a router to a replicated shard (--tokens-max 50): plain INCs keep working after a client 50 s ahead', async (t) => {
   t.timeout(120_000);
   const dir = await mkdtemp(join(tmpdir(), 'seqdb-future-token-'));
   const port = await freePortRange(2);
@@ -106,7 +61,7 @@ test('through a router to a replicated shard (--tokens-max 50): plain INCs keep 
   await skewedThenPlain(t, port, c);
 });
 
-test('a single node (--tokens-max 50): plain INCs with router-style tokens keep working after a client 50 s ahead', async (t) => {
+test.failing('a single node (--tokens-max 50): plain INCs with router-style tokens keep working after a client 50 s ahead', async (t) => {
   const node = await startTestNode(t, { stateMachine: { tokensMax: 50 } });
   const c = await RespClient.connect(node.address.port);
   t.teardown(() => c.close());
