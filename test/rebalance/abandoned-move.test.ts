@@ -64,6 +64,30 @@ async function devWithNumbers(t: ExecutionContext, idleMs = 3000): Promise<{ por
   return { port, secret, before, takeOver: () => devOut.split('\n').filter((l) => /taking over|was finished|rolled back|abandoned|settled by another/.test(l)) };
 }
 
+/** `seqdb shard remove 2` in this process, pausing `pauseMs` right after FREEZE (slow, not dead). */
+async function slowRebalance(port: number, secret: string, pauseMs: number): Promise<{ error: string | null; logs: string[]; paused: boolean }> {
+  const logs: string[] = [];
+  let paused = false;
+  try {
+    await rebalance({
+      router: `127.0.0.1:${port}`,
+      remove: '2',
+      batchSlotsMax: 16384,
+      dial: { clusterSecret: new ClusterSecret(secret) },
+      log: (l) => logs.push(l),
+      afterStep: async (step) => {
+        if (step === 'freeze' && !paused) {
+          paused = true;
+          await sleep(pauseMs);
+        }
+      },
+    });
+    return { error: null, logs, paused };
+  } catch (err) {
+    return { error: (err as Error).message, logs, paused };
+  }
+}
+
 /** Buckets whose next INC is not the number after the one they had. */
 async function notContinuing(port: number, before: Map<string, number>): Promise<string[]> {
   const stuck: string[] = [];
@@ -88,27 +112,8 @@ test('an abandoned move (coordinator killed after FREEZE) is finished by the cat
 
 test('a slow but live coordinator raced by the take-over finishes its run', async (t) => {
   const { port, secret, before, takeOver } = await devWithNumbers(t);
-  const logs: string[] = [];
-  let paused = false;
-  let error: string | null = null;
-  try {
-    await rebalance({
-      router: `127.0.0.1:${port}`,
-      remove: '2',
-      batchSlotsMax: 16384,
-      dial: { clusterSecret: new ClusterSecret(secret) },
-      log: (l) => logs.push(l),
-      // Slow, not dead: 10 s after FREEZE (more than --move-idle-ms 3000 and a 2 s check period).
-      afterStep: async (step) => {
-        if (step === 'freeze' && !paused) {
-          paused = true;
-          await sleep(10_000);
-        }
-      },
-    });
-  } catch (err) {
-    error = (err as Error).message;
-  }
+  // Slow, not dead: 10 s after FREEZE (more than --move-idle-ms 3000 and a 2 s check period).
+  const { error, logs } = await slowRebalance(port, secret, 10_000);
   t.true(takeOver().some((l) => /taking over/.test(l)), 'the take-over ran');
   t.is(error, null, `the live coordinator failed: ${error}\n${logs.join('\n')}\n${takeOver().join('\n')}`);
   t.deepEqual(await notContinuing(port, before), [], 'numbers continue');
@@ -129,23 +134,10 @@ test('a coordinator killed after FREEZE is taken over once its heartbeats stop (
 
 test('a slow coordinator whose heartbeats go on is not taken over for its silence', async (t) => {
   const { port, secret, before, takeOver } = await devWithNumbers(t, 120_000);
-  let paused = false;
-  const logs: string[] = [];
-  await rebalance({
-    router: `127.0.0.1:${port}`,
-    remove: '2',
-    batchSlotsMax: 16384,
-    dial: { clusterSecret: new ClusterSecret(secret) },
-    log: (l) => logs.push(l),
-    // 12 s still after FREEZE: twice the silence that starts a take-over, heartbeats going on.
-    afterStep: async (step) => {
-      if (step === 'freeze' && !paused) {
-        paused = true;
-        await sleep(12_000);
-      }
-    },
-  });
-  t.true(paused);
+  // 12 s still after FREEZE: twice the silence that starts a take-over, heartbeats going on.
+  const { error, logs, paused } = await slowRebalance(port, secret, 12_000);
+  t.true(paused, 'the coordinator paused after FREEZE');
+  t.is(error, null, logs.join('\n'));
   t.deepEqual(takeOver().filter((l) => /taking over/.test(l)), [], logs.join('\n'));
   t.deepEqual(await notContinuing(port, before), [], 'numbers continue');
 });

@@ -26,21 +26,49 @@ export interface FakeNode {
 }
 
 export async function fakeNode(script: Script): Promise<FakeNode> {
+  return requestServer((socket) => {
+    let stuck = false;
+    return (args, n) => {
+      const out = script(args, n);
+      if (out === 'drop') socket.destroy();
+      else if (out === 'ignore') stuck = true;
+      else if (!stuck) socket.write(out);
+    };
+  });
+}
+
+/** What an ordered fake node answers: a wire reply, one that comes later (a promise), or never (and nothing after it). */
+export type OrderedReply = string | Promise<string> | 'never';
+
+/** A node that answers strictly in request order; a reply may come later (a promise) or never. */
+export async function orderedNode(script: (args: string[]) => OrderedReply): Promise<FakeNode> {
+  return requestServer((socket) => {
+    let tail: Promise<boolean> = Promise.resolve(true);
+    return (args) => {
+      const out = script(args);
+      tail = tail.then(async (open) => {
+        if (!open || out === 'never') return false;
+        socket.write(await out);
+        return true;
+      });
+    };
+  });
+}
+
+/** A loopback server that decodes requests and hands each (and how many came so far) to its socket's handler. */
+async function requestServer(handlerFor: (socket: Socket) => (args: string[], n: number) => void): Promise<FakeNode> {
   const seen: string[][] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
-    let stuck = false;
+    const handle = handlerFor(socket);
     const decoder = new RequestDecoder({
       onRequest: (raw) => {
         const args = raw.map((a) => a.toString('latin1'));
         seen.push(args);
-        const out = script(args, seen.length);
-        if (out === 'drop') socket.destroy();
-        else if (out === 'ignore') stuck = true;
-        else if (!stuck) socket.write(out);
+        handle(args, seen.length);
       },
       onError: () => socket.destroy(),
     });

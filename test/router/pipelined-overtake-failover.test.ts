@@ -11,48 +11,8 @@
  * refusal" (router/DESIGN.md) does not hold.
  */
 import test from 'ava';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { RequestDecoder } from '../../shared/protocol/index.ts';
 import type { Command, CommandResult } from '../../node/state-machine/command.ts';
-import { forwarderFor, type FakeNode } from './fake-node.ts';
-
-type Reply = string | Promise<string> | 'never';
-
-/** A node that answers strictly in request order; a reply may come later (a promise) or never. */
-async function orderedNode(script: (args: string[]) => Reply): Promise<FakeNode> {
-  const seen: string[][] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    let tail: Promise<boolean> = Promise.resolve(true);
-    const decoder = new RequestDecoder({
-      onRequest: (raw) => {
-        const args = raw.map((a) => a.toString('latin1'));
-        seen.push(args);
-        const out = script(args);
-        tail = tail.then(async (open) => {
-          if (!open || out === 'never') return false;
-          socket.write(await out);
-          return true;
-        });
-      },
-      onError: () => socket.destroy(),
-    });
-    socket.on('data', (chunk: Buffer) => decoder.write(chunk));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    address: `127.0.0.1:${port}`,
-    seen,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+import { forwarderFor, orderedNode, type FakeNode } from './fake-node.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
