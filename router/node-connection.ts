@@ -15,7 +15,7 @@ import { dial, type TlsConfig } from '../shared/security/tls-config.ts';
 import { monoNowMs } from '../shared/mono-clock.ts';
 
 /**
- * Why a request got no reply: 'unreachable' (never connected: certainly not executed), 'lost'
+ * Why a request got no reply: 'unreachable' (never written: certainly not executed), 'lost'
  * (the connection broke after sending: may have executed), 'timeout' (same), 'busy' (not sent).
  */
 export type SendFailure = 'unreachable' | 'lost' | 'timeout' | 'busy';
@@ -231,8 +231,11 @@ export class NodeConnection {
     this.decoder.stop();
     this.socket.destroy();
     const waiting = this.pending.splice(0);
-    // The node stalled or the socket broke: each request may or may not have been executed.
-    for (const p of waiting) this.settle(p, { ok: false, why });
+    // The last ones are still queued for this poll phase's write (queueWrite): never sent, so as
+    // certainly not executed as held ones (a review: a SET so was told OUTCOME_UNKNOWN).
+    const sentCount = waiting.length - this.outbound.splice(0).length;
+    // The node stalled or the socket broke: each request sent may or may not have been executed.
+    waiting.forEach((p, i) => this.settle(p, { ok: false, why: i < sentCount ? why : 'unreachable' }));
     this.onDead();
   }
 

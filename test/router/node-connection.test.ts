@@ -96,3 +96,18 @@ test('SEQDB.IDENT: a node of another cluster answers -WRONGCLUSTER and runs noth
   t.teardown(() => same.close());
   t.deepEqual(await same.send(encodeArgs(['INC', 'x', 's']), 2000), { ok: true, reply: { kind: 'integer', value: 1n } });
 });
+
+test('requests still queued for the write when the connection dies were never sent: unreachable, not lost', async (t) => {
+  const node = await slowNode(t, 50);
+  const conn = new NodeConnection(node.address);
+  t.teardown(() => conn.close());
+  t.true((await conn.send(SET, 3000)).ok); // connected
+  const written = conn.send(SET, 3000);
+  await new Promise((r) => setImmediate(r)); // this turn's write went out
+  const queued = conn.send(SET, 3000);
+  // The socket breaks in the poll phase that queued the second one, before its write: as when a
+  // node's close is read in the same phase as client requests bound for it.
+  (conn as unknown as { kill(reason: 'lost'): void }).kill('lost');
+  t.deepEqual(await written, { ok: false, why: 'lost' }, 'sent: may have run');
+  t.deepEqual(await queued, { ok: false, why: 'unreachable' }, 'never sent: certainly did not run');
+});
