@@ -5,8 +5,10 @@
  * this says which process spent it, which is what the optimization rounds of issue 9 went by.
  *
  *   node --import=tsx bench/cpu-per-inc.ts [--clients 50] [--pipeline 1] [--keys 1] [--buckets]
- *     [--seconds 5] [--warmup 6] [--runs 3] [--port 17800]
+ *     [--seconds 5] [--warmup 6] [--runs 3] [--port 17800] [--split]
  *
+ * --split prints each process's microseconds as user/system: system time is the socket and disk
+ * syscalls (and the kernel's share of fdatasync), user time the JavaScript, V8 and libuv.
  * --keys spreads the INCs over that many sequences of one bucket (--buckets: that many buckets).
  * A fresh cluster per invocation; a warm-up run (JIT, first segment files) before the measured
  * runs. Not part of npm test: it measures, it decides nothing.
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     pipeline: { type: 'string', default: '1' },
     keys: { type: 'string', default: '1' },
     buckets: { type: 'boolean', default: false },
+    split: { type: 'boolean', default: false },
     seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '6' },
     runs: { type: 'string', default: '3' },
@@ -50,10 +53,11 @@ const ticksPerS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })
 
 interface Proc { readonly label: string; readonly pid: number; readonly port?: number }
 
-function cpuTicks(pid: number): number {
+/** [user, system] clock ticks of a process so far. */
+function cpuTicks(pid: number): [number, number] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+  return [Number(fields[11]), Number(fields[12])]; // utime, stime (fields 14 and 15 of stat)
 }
 
 async function infoField(nodePort: number, field: string): Promise<string> {
@@ -89,7 +93,7 @@ async function main(): Promise<void> {
   try {
     if (warmupS > 0) await runSeqbench(dir, seqbenchArgs(warmupS));
     const procs = await processes(cluster);
-    console.log(`${clients} clients x ${pipeline} pipelined, ${keys} ${values.buckets ? 'buckets' : 'sequences'}; us of CPU (user + system) per acknowledged INC; INCs per router block and per log entry`);
+    console.log(`${clients} clients x ${pipeline} pipelined, ${keys} ${values.buckets ? 'buckets' : 'sequences'}; us of CPU (${values.split ? 'user/system' : 'user + system'}) per acknowledged INC; INCs per router block and per log entry`);
     console.log(`| run | INC/s | p50/p99 ms | ${procs.map((p) => p.label).join(' | ')} | all | INC/block | INC/entry |`);
     console.log(`| --- | --- | --- | ${procs.map(() => '---').join(' | ')} | --- | --- |`);
     const leaderPort = procs[1]!.port!;
@@ -98,13 +102,18 @@ async function main(): Promise<void> {
       const commitBefore = await commitOf(leaderPort);
       const blocksBefore = await blocksOf();
       const result = await runSeqbench(dir, seqbenchArgs(seconds));
-      const used = procs.map((p, i) => cpuTicks(p.pid) - before[i]!);
+      const used = procs.map((p, i) => {
+        const [u, s] = cpuTicks(p.pid);
+        return [u - before[i]![0], s - before[i]![1]] as const;
+      });
       const entries = (await commitOf(leaderPort)) - commitBefore;
       const blocks = (await blocksOf()) - blocksBefore;
       const acked = Number(result.total_replies) - Number(result.errors ?? 0);
-      const perInc = used.map((t) => (acked > 0 ? (t / ticksPerS) * 1e6 / acked : NaN));
+      const us = (t: number): number => (acked > 0 ? (t / ticksPerS) * 1e6 / acked : NaN);
+      const perInc = used.map(([u, s]) => us(u + s));
       const all = perInc.reduce((a, b) => a + b, 0);
-      console.log(`| ${run} | ${Math.round(result.ops_per_s).toLocaleString('en')} | ${result.latency_ms?.p50}/${result.latency_ms?.p99} | ${perInc.map((x) => x.toFixed(2)).join(' | ')} | ${all.toFixed(2)} | ${blocks > 0 ? (acked / blocks).toFixed(1) : '-'} | ${entries > 0 ? (acked / entries).toFixed(1) : '-'} |`);
+      const cells = used.map(([u, s], i) => (values.split ? `${us(u).toFixed(1)}/${us(s).toFixed(1)}` : perInc[i]!.toFixed(2)));
+      console.log(`| ${run} | ${Math.round(result.ops_per_s).toLocaleString('en')} | ${result.latency_ms?.p50}/${result.latency_ms?.p99} | ${cells.join(' | ')} | ${all.toFixed(2)} | ${blocks > 0 ? (acked / blocks).toFixed(1) : '-'} | ${entries > 0 ? (acked / entries).toFixed(1) : '-'} |`);
     }
   } finally {
     await cluster.stop();

@@ -19,11 +19,14 @@
  *   (<cursor>: base64 of the last key before the page, or "-" for the start)
  *   CLUSTER TOKENOPTIONS <retention ms> <tokens max>   any shard: the token options every replica
  *                                              applies from here on (node/state-machine/token-options.ts)
+ *   CLUSTER TOKENRULES <version>               any shard: the token eviction rules every replica
+ *                                              applies from here on (state-machine/options.ts TOKEN_RULES_LATEST)
  *
  * Accepted from anyone today (see router/DESIGN.md: a cluster secret comes with issue 11).
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { SlotSet } from './slot-set.ts';
+import { TOKEN_RULES_LATEST } from '../state-machine/options.ts';
 
 export type ClusterCommand =
   | { readonly type: 'cluster'; readonly op: 'register'; readonly shard: string; readonly addrs: readonly string[] }
@@ -41,7 +44,8 @@ export type ClusterCommand =
   | { readonly type: 'cluster'; readonly op: 'importpart'; readonly epoch: number; readonly slots: SlotSet; readonly part: number; readonly after: Buffer; readonly data: Buffer }
   | { readonly type: 'cluster'; readonly op: 'importstatus'; readonly epoch: number; readonly slots: SlotSet }
   | { readonly type: 'cluster'; readonly op: 'importdone'; readonly epoch: number; readonly slots: SlotSet; readonly parts: number; readonly count: number }
-  | { readonly type: 'cluster'; readonly op: 'tokenoptions'; readonly tokenRetentionMs: number; readonly tokensMax: number };
+  | { readonly type: 'cluster'; readonly op: 'tokenoptions'; readonly tokenRetentionMs: number; readonly tokensMax: number }
+  | { readonly type: 'cluster'; readonly op: 'tokenrules'; readonly version: number };
 
 export type MoveStepOp = 'freeze' | 'export' | 'release' | 'unfreeze' | 'reject';
 const MOVE_STEP_OPS: readonly string[] = ['freeze', 'export', 'release', 'unfreeze', 'reject'];
@@ -118,6 +122,11 @@ export function parseClusterCommand(args: readonly Buffer[]): ClusterCommand {
     case 'tokenoptions':
       arity(4);
       return { type: 'cluster', op, tokenRetentionMs: positiveArg(text(2)), tokensMax: positiveArg(text(3)) };
+    case 'tokenrules':
+      arity(3);
+      // A version this build does not know cannot be applied as its writers meant: refused at
+      // decode, so a replica stops at such an entry instead of applying other rules than its peers.
+      return { type: 'cluster', op, version: rulesArg(text(2)) };
     case 'setslots': {
       arity(5);
       const shard = shardArg(text(2));
@@ -164,6 +173,8 @@ export function clusterArgs(command: ClusterCommand): string[] {
       return ['CLUSTER', 'IMPORTDONE', String(command.epoch), command.slots.toBase64(), String(command.parts), String(command.count)];
     case 'tokenoptions':
       return ['CLUSTER', 'TOKENOPTIONS', String(command.tokenRetentionMs), String(command.tokensMax)];
+    case 'tokenrules':
+      return ['CLUSTER', 'TOKENRULES', String(command.version)];
     case 'freeze':
     case 'export':
     case 'release':
@@ -219,6 +230,12 @@ function dataArg(text: string): Buffer {
   if (data.toString('base64') !== text) throw syntax('bad slot data');
   if (data.length > IMPORT_DATA_BYTES_MAX) throw syntax(`slot data over ${IMPORT_DATA_BYTES_MAX} bytes`);
   return data;
+}
+
+function rulesArg(text: string): number {
+  const version = positiveArg(text);
+  if (version > TOKEN_RULES_LATEST) throw syntax(`token rules ${version} are newer than this build's (${TOKEN_RULES_LATEST})`);
+  return version;
 }
 
 function positiveArg(text: string): number {

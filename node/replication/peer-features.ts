@@ -1,7 +1,8 @@
 /**
  * Which members of the shard are known to run a version with a feature whose log entries an
  * older replica could not apply (`incs`: an INCS entry stops an older follower at the first one
- * it cannot decode; `tokenoptions`: the CLUSTER TOKENOPTIONS entry, token-options-sync.ts). A leader runs such a command only when every other member is
+ * it cannot decode; `tokenoptions`: the CLUSTER TOKENOPTIONS entry, token-options-sync.ts; `tokenrules`: the
+ * CLUSTER TOKENRULES entry and the eviction rules it switches on, same file). A leader runs such a command only when every other member is
  * known to have the feature; otherwise it answers FEATURE_OFF and routers send the INCs one at a
  * time. So a router can keep INCS on through a rolling upgrade: the shard turns it on by itself
  * once its last member runs this version.
@@ -19,7 +20,7 @@ import type { NodeId } from '../raft/types.ts';
 import type { Control } from './transport.ts';
 
 /** What this version announces in its probe reply. */
-export const FEATURES = ['incs', 'tokenoptions'] as const;
+export const FEATURES = ['incs', 'tokenoptions', 'tokenrules'] as const;
 export type Feature = (typeof FEATURES)[number];
 
 export interface PeerFeaturesOptions {

@@ -10,7 +10,7 @@ import type { Members } from './members.ts';
 import type { PeerClocks } from './peer-clocks.ts';
 import { isSeriesCommand } from '../state-machine/series-command.ts';
 import type { Feature, PeerFeatures } from './peer-features.ts';
-import { TOKEN_OPTIONS_REFUSED, isTokenOptions, storedTokenOptions } from '../state-machine/token-options.ts';
+import { TOKEN_OPTIONS_REFUSED, isTokenOptions, storedTokenOptions, storedTokenRules } from '../state-machine/token-options.ts';
 import type { RaftNode } from './raft-node.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
 
@@ -92,7 +92,9 @@ export class RaftEngine implements Engine {
 
   info(): Record<string, string | number> {
     const summary = this.d.store.summary();
-    const base = { shard: this.d.shard, node_id: this.d.nodeId, sequences: summary.sequences, tokens: summary.tokens };
+    // Replicas evict by the stored rules (1 until CLUSTER TOKENRULES: token-options-sync.ts).
+    const rules = Math.max(1, this.d.store.read((kv) => storedTokenRules(kv)));
+    const base = { shard: this.d.shard, node_id: this.d.nodeId, sequences: summary.sequences, tokens: summary.tokens, token_rules: rules };
     const node = this.d.node();
     if (!node) return { role: 'joining', ...base, applied_index: summary.appliedIndex };
     const st = node.status();

@@ -7,10 +7,17 @@
  *
  * Only once every member announces the `tokenoptions` feature (peer-features.ts): an older replica
  * could not decode the entry and would stop at it.
+ *
+ * Likewise the token eviction rules (state-machine/options.ts TOKEN_RULES_LATEST): once every
+ * member announces `tokenrules`, the leader proposes `CLUSTER TOKENRULES <latest>`, and every
+ * replica evicts by the new rules from that index on. Until then all keep the old ones (a
+ * replica that evicted by other rules than its peers could, leading later, answer a retried
+ * token otherwise than they would).
  */
 import type { LmdbStore } from '../state-machine/index.ts';
-import { sameTokenOptions, storedTokenOptions, type StoredTokenOptions } from '../state-machine/token-options.ts';
-import type { PeerFeatures } from './peer-features.ts';
+import { sameTokenOptions, storedTokenOptions, storedTokenRules, type StoredTokenOptions } from '../state-machine/token-options.ts';
+import { TOKEN_RULES_LATEST } from '../state-machine/options.ts';
+import type { Feature, PeerFeatures } from './peer-features.ts';
 import type { RaftNode } from './raft-node.ts';
 
 export interface TokenOptionsSyncDeps {
@@ -27,25 +34,36 @@ export class TokenOptionsSync {
 
   constructor(private readonly d: TokenOptionsSyncDeps) {}
 
-  /** Proposes this node's values if it leads and the stored ones differ (one proposal at a time). */
+  /** Proposes this node's values, then the latest token rules, where the stored ones differ (one proposal at a time). */
   async check(): Promise<void> {
     const node = this.d.node();
     if (node === null || this.proposing) return;
-    const st = node.status();
-    if (st.role !== 'leader' || !this.d.features.allHave('tokenoptions', [...st.conf.voters, ...st.conf.learners])) return;
-    const stored = this.d.store.read((kv) => storedTokenOptions(kv));
-    if (sameTokenOptions(stored, this.d.flags)) return;
     this.proposing = true;
     try {
-      // Every member asked now, not only known to have said yes once: one that is down may come
-      // back on an older build (peer-features.ts confirm).
-      if (!(await this.d.features.confirm('tokenoptions', [...st.conf.voters, ...st.conf.learners]))) return;
-      if (node.status().role !== 'leader') return;
-      const r = await node.execute({ type: 'cluster', op: 'tokenoptions', ...this.d.flags });
-      const was = stored === null ? 'none stored' : `were ${stored.tokenRetentionMs} ms / ${stored.tokensMax}`;
-      if (r.type === 'ok') this.d.log(`token options of the shard set to this node's: retention ${this.d.flags.tokenRetentionMs} ms, at most ${this.d.flags.tokensMax} tokens (${was})`);
+      const stored = this.d.store.read((kv) => storedTokenOptions(kv));
+      if (!sameTokenOptions(stored, this.d.flags)) {
+        if (!(await this.mayPropose(node, 'tokenoptions'))) return;
+        const r = await node.execute({ type: 'cluster', op: 'tokenoptions', ...this.d.flags });
+        const was = stored === null ? 'none stored' : `were ${stored.tokenRetentionMs} ms / ${stored.tokensMax}`;
+        if (r.type === 'ok') this.d.log(`token options of the shard set to this node's: retention ${this.d.flags.tokenRetentionMs} ms, at most ${this.d.flags.tokensMax} tokens (${was})`);
+        return;
+      }
+      const rules = this.d.store.read((kv) => storedTokenRules(kv));
+      if (rules >= TOKEN_RULES_LATEST || !(await this.mayPropose(node, 'tokenrules'))) return;
+      const r = await node.execute({ type: 'cluster', op: 'tokenrules', version: TOKEN_RULES_LATEST });
+      if (r.type === 'ok') this.d.log(`token rules of the shard raised from ${Math.max(rules, 1)} to ${TOKEN_RULES_LATEST} (every member has them)`);
     } finally {
       this.proposing = false;
     }
+  }
+
+  /** Whether this node leads and every member has `feature`. */
+  private async mayPropose(node: RaftNode, feature: Feature): Promise<boolean> {
+    const st = node.status();
+    const members = [...st.conf.voters, ...st.conf.learners];
+    if (st.role !== 'leader' || !this.d.features.allHave(feature, members)) return false;
+    // Every member asked now, not only known to have said yes once: one that is down may come
+    // back on an older build (peer-features.ts confirm).
+    return (await this.d.features.confirm(feature, members)) && node.status().role === 'leader';
   }
 }

@@ -21,7 +21,7 @@ import {
 } from '../state-machine/index.ts';
 import type { Engine } from '../server/engine.ts';
 import { growsState, noSpaceMessage, type DiskGuard } from '../disk/disk-guard.ts';
-import { TOKEN_OPTIONS_REFUSED, isTokenOptions } from '../state-machine/token-options.ts';
+import { TOKEN_OPTIONS_REFUSED, isTokenOptions, tokenRules } from '../state-machine/token-options.ts';
 
 export interface ExecutorOptions {
   /** Commands waiting for the writer beyond which new ones get BUSY. Default 100,000. */
@@ -82,7 +82,8 @@ export class SingleExecutor implements Engine {
 
   info(): Record<string, string | number> {
     const summary = this.store.summary();
-    return { role: 'standalone', sequences: summary.sequences, tokens: summary.tokens, ...this.options.disk?.info() };
+    const rules = this.store.read((kv) => tokenRules(kv, this.machine.options));
+    return { role: 'standalone', sequences: summary.sequences, tokens: summary.tokens, token_rules: rules, ...this.options.disk?.info() };
   }
 
   /** Refuses new commands, waits for queued ones to be durable, closes LMDB. */

@@ -7,6 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { LmdbStore, StateMachine, type StateMachineOptions } from '../state-machine/index.ts';
+// A single node has no replicas to agree with: it evicts by the latest token rules at once.
+import { TOKEN_RULES_LATEST } from '../state-machine/options.ts';
 import { SeqServer, type ServerOptions } from '../server/server.ts';
 import { SingleExecutor, type ExecutorOptions } from './executor.ts';
 import { observeSingle, type NodeObservability } from '../../shared/observability/node-observer.ts';
@@ -55,7 +57,7 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
       ? log?.warn({ event: 'disk_low', free_bytes: free }, `disk space low: ${mib(free)} MiB free under ${options.dataDir} (reserve ${mib(options.diskReserveBytes!)} MiB): writes refused (NOSPACE)`)
       : log?.info({ event: 'disk_back', free_bytes: free }, `disk space back: ${mib(free)} MiB free under ${options.dataDir}: writes resume`)),
   });
-  const executor = new SingleExecutor(store, new StateMachine(options.stateMachine), { ...options.executor, ...(disk !== undefined ? { disk } : {}) });
+  const executor = new SingleExecutor(store, new StateMachine({ tokenRules: TOKEN_RULES_LATEST, ...options.stateMachine }), { ...options.executor, ...(disk !== undefined ? { disk } : {}) });
   const observed = observeSingle(options.observability, { engine: executor, store });
   const server = new SeqServer(observed.engine, options.server);
   observed.attachServer(server);

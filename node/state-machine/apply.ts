@@ -28,7 +28,7 @@ import { evictExpiredTokens, newTokenRefusal, readToken, rememberToken } from '.
 import { applySeries } from './audit.ts';
 import { isSeriesCommand } from './series-command.ts';
 import { noteIncrement, seriesRefusesSet, sweepExpiredReservations } from './series.ts';
-import { effectiveOptions, setTokenOptions } from './token-options.ts';
+import { effectiveOptions, setTokenOptions, setTokenRules } from './token-options.ts';
 
 /** Applies commands with fixed options; see `apply`. */
 export class StateMachine {
@@ -47,8 +47,9 @@ export class StateMachine {
    */
   apply(txn: KvTxn, command: Command, timeMs: number): CommandResult {
     if (command.type === 'cluster') {
-      if (command.op !== 'tokenoptions') return applyClusterCommand(txn, command);
-      setTokenOptions(txn, command);
+      if (command.op === 'tokenrules') setTokenRules(txn, command.version);
+      else if (command.op === 'tokenoptions') setTokenOptions(txn, command);
+      else return applyClusterCommand(txn, command);
       return OK_RESULT;
     }
     if (command.type === 'get') return read(txn, command);

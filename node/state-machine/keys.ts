@@ -31,6 +31,8 @@ export const META = {
   tokenRetentionMs: metaKey('tokenRetentionMs'),
   /** Token bound set through the log (CLUSTER TOKENOPTIONS); 0: never set. */
   tokensMax: metaKey('tokensMax'),
+  /** Version of the token eviction rules set through the log (CLUSTER TOKENRULES); 0: never set (token-options.ts). */
+  tokenRules: metaKey('tokenRules'),
 } as const;
 
 export function metaKey(name: string): Buffer {

@@ -16,7 +16,32 @@ export interface StateMachineOptions {
   readonly tokenFutureMsMax?: number;
   /** Most tokens one command may evict, which keeps every apply short. Default 1,000. */
   readonly evictionsPerCommandMax?: number;
+  /**
+   * The token rules version applied at least (TOKEN_RULES_LATEST below); a state's
+   * stored version (CLUSTER TOKENRULES) raises it. Replicas must agree, so Raft shards leave it
+   * at 1 and switch through the log; a single node, which has no replicas, uses the latest.
+   * Default 1.
+   */
+  readonly tokenRules?: number;
 }
+
+/**
+ * Versions of the token eviction rules. Eviction decides what a retried token gets, so every
+ * replica must evict alike: a new rule is switched on through the log (`CLUSTER TOKENRULES <v>`,
+ * proposed by a leader once every member has the `tokenrules` feature: node/replication/token-options-sync.ts),
+ * at one index for all, and never switched back.
+ *
+ * 1: the original rules.
+ * 2: a timed token whose time is ahead of the log clock is not evicted (by the count bound or
+ *    the retention window) but moved to the back of the eviction order. Evicting it raised the
+ *    TOKEN_EXPIRED fence (`evictedTimedMaxMs`) ahead of the clock, and every new token of a
+ *    correct clock was refused until the clock caught up: one client 50 s ahead stopped every
+ *    INC through a router for 50 s at the count bound (a review). Such a token stays at most
+ *    `tokenFutureMsMax` (60 s) beyond the bound, as tokens further ahead are refused.
+ */
+export const TOKEN_RULES_LATEST = 2;
+/** The version from which tokens ahead of the clock are moved back instead of evicted. */
+export const TOKEN_RULES_KEEP_AHEAD = 2;
 
 export type ResolvedOptions = Required<StateMachineOptions>;
 
@@ -25,6 +50,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = Object.freeze({
   tokensMax: 1_000_000,
   tokenFutureMsMax: 60 * 1000,
   evictionsPerCommandMax: 1000,
+  tokenRules: 1,
 });
 
 export function resolveOptions(options: StateMachineOptions = {}): ResolvedOptions {
@@ -32,6 +58,7 @@ export function resolveOptions(options: StateMachineOptions = {}): ResolvedOptio
   for (const [name, value] of Object.entries(resolved)) {
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
   }
+  if (resolved.tokenRules > TOKEN_RULES_LATEST) throw new RangeError(`tokenRules must be at most ${TOKEN_RULES_LATEST}`);
   return resolved;
 }
 

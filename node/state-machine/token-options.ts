@@ -13,7 +13,7 @@
  */
 import { getMeta, setMeta } from './meta.ts';
 import type { KvReader, KvTxn } from './kv.ts';
-import type { ResolvedOptions } from './options.ts';
+import { TOKEN_RULES_LATEST, type ResolvedOptions } from './options.ts';
 import { ErrorCode } from '../../shared/errors.ts';
 import { errorResult, type Command, type CommandResult } from './command.ts';
 
@@ -48,8 +48,24 @@ export function sameTokenOptions(a: StoredTokenOptions | null, b: StoredTokenOpt
   return a !== null && a.tokenRetentionMs === b.tokenRetentionMs && a.tokensMax === b.tokensMax;
 }
 
+/** The rules version a state applies: the stored one, or the options' floor if higher. */
+export function tokenRules(kv: KvReader, options: ResolvedOptions): number {
+  return Math.max(Number(getMeta(kv, 'tokenRules')), options.tokenRules);
+}
+
+/** CLUSTER TOKENRULES: raises the stored version, never lowers it (an entry can be replayed out of date). */
+export function setTokenRules(txn: KvTxn, version: number): void {
+  if (version > TOKEN_RULES_LATEST) throw new Error(`token rules ${version} are newer than this build's (${TOKEN_RULES_LATEST})`);
+  if (BigInt(version) > getMeta(txn, 'tokenRules')) setMeta(txn, 'tokenRules', BigInt(version));
+}
+
+/** The version stored in a state (0: never set). */
+export function storedTokenRules(kv: KvReader): number {
+  return Number(getMeta(kv, 'tokenRules'));
+}
+
 export function isTokenOptions(command: Command): boolean {
-  return command.type === 'cluster' && command.op === 'tokenoptions';
+  return command.type === 'cluster' && (command.op === 'tokenoptions' || command.op === 'tokenrules');
 }
 
 /**
@@ -58,4 +74,4 @@ export function isTokenOptions(command: Command): boolean {
  * stayed forgotten; on a single node they overrode the flags for good: a review).
  */
 export const TOKEN_OPTIONS_REFUSED: CommandResult = errorResult(ErrorCode.SYNTAX,
-  "CLUSTER TOKENOPTIONS is not taken from clients: a shard's leader proposes it from its --tokens-max and --token-retention-ms");
+  "CLUSTER TOKENOPTIONS and TOKENRULES are not taken from clients: a shard's leader proposes them (from its --tokens-max and --token-retention-ms; the rules once every member has them)");

@@ -8,14 +8,17 @@
  * (what SeqDB's client and router generate). An unknown timed token whose time is older than
  * (clock - retention), or not newer than the newest time of any timed token already evicted,
  * gets TOKEN_EXPIRED instead of a fresh number; one whose time is more than tokenFutureMsMax
- * ahead of the clock gets TOKEN_AHEAD (nothing taken), so the fence never moves far ahead.
+ * ahead of the clock gets TOKEN_AHEAD (nothing taken), so the fence never moves far ahead; and
+ * since token rules 2 (options.ts TOKEN_RULES_LATEST) a token still ahead of the clock is moved to
+ * the back of the eviction order instead of evicted, so the fence never passes the clock.
  */
 import { ErrorCode } from '../../shared/errors.ts';
 import { errorResult, type CommandResult } from './command.ts';
 import { getMeta, setMeta, addMeta } from './meta.ts';
 import { TOKEN_ORDER_PREFIX, tokenOrderKey } from './keys.ts';
 import type { KvEntry, KvTxn } from './kv.ts';
-import type { ResolvedOptions } from './options.ts';
+import { TOKEN_RULES_KEEP_AHEAD, type ResolvedOptions } from './options.ts';
+import { tokenRules } from './token-options.ts';
 
 export interface TokenRecord {
   /** Log clock when the token was first applied. */
@@ -92,9 +95,12 @@ export function rememberToken(
   txn.put(key, tail === undefined ? head : Buffer.concat([head, tail]));
   txn.put(tokenOrderKey(serial), key);
   let tokens = addMeta(txn, 'tokens', 1n);
+  if (tokens <= BigInt(options.tokensMax)) return;
+  const keep = keepAhead(txn, nowMs, options);
   for (let i = 0; tokens > BigInt(options.tokensMax) && i < options.evictionsPerCommandMax; i++) {
     const oldest = txn.first(TOKEN_ORDER_PREFIX);
-    if (oldest === undefined) break;
+    if (oldest === undefined || keep?.cycled(oldest)) break;
+    if (keep?.moved(oldest)) continue;
     evict(txn, oldest);
     tokens--;
   }
@@ -104,15 +110,48 @@ export function rememberToken(
 export function evictExpiredTokens(txn: KvTxn, nowMs: number, options: ResolvedOptions): number {
   const cutoffMs = nowMs - options.tokenRetentionMs;
   let evicted = 0;
-  while (evicted < options.evictionsPerCommandMax) {
+  let keep: KeepAhead | null | undefined;
+  for (let i = 0; i < options.evictionsPerCommandMax; i++) {
     const oldest = txn.first(TOKEN_ORDER_PREFIX);
     if (oldest === undefined) break;
     const createdMs = oldestCreatedMs(txn, oldest);
     if (createdMs !== undefined && createdMs >= cutoffMs) break;
+    keep ??= keepAhead(txn, nowMs, options);
+    if (keep?.cycled(oldest)) break;
+    if (keep?.moved(oldest)) continue;
     evict(txn, oldest);
     evicted++;
   }
   return evicted;
+}
+
+/** Token rules 2: moves a token still ahead of the clock to the back instead of evicting it. */
+interface KeepAhead {
+  /** Whether `order` was moved back by this command already: every older one has been seen. */
+  cycled(order: KvEntry): boolean;
+  /** Moves the token back if it is ahead of the clock; whether it did. */
+  moved(order: KvEntry): boolean;
+}
+
+function keepAhead(txn: KvTxn, nowMs: number, options: ResolvedOptions): KeepAhead | null {
+  if (tokenRules(txn, options) < TOKEN_RULES_KEEP_AHEAD) return null;
+  // Serials from here on are the tokens this command moved back (or remembered after the loop).
+  const firstMovedSerial = getMeta(txn, 'tokenSerial');
+  return {
+    cycled: (order) => order.key.readBigUInt64BE(1) >= firstMovedSerial,
+    moved: (order) => {
+      const bytes = txn.get(order.value);
+      if (bytes === undefined) return false; // a dangling order entry: evict drops it
+      const timedMs = recordTimedMs(bytes);
+      if (timedMs === undefined || timedMs <= nowMs) return false;
+      const serial = getMeta(txn, 'tokenSerial');
+      setMeta(txn, 'tokenSerial', serial + 1n);
+      txn.remove(order.key);
+      txn.put(order.value, Buffer.concat([encodeRecord({ ...decodeRecord(bytes), serial }), bytes.subarray(RECORD_HEAD_BYTES)]));
+      txn.put(tokenOrderKey(serial), order.value);
+      return true;
+    },
+  };
 }
 
 /**

@@ -98,5 +98,6 @@ test('a client cannot send CLUSTER TOKENOPTIONS: on a single node it would overr
     }
   };
   t.regex(await call('CLUSTER', 'TOKENOPTIONS', '86400000', '1'), /^-ERR .*not taken from clients/);
+  t.regex(await call('CLUSTER', 'TOKENRULES', '2'), /^-ERR .*not taken from clients/);
   t.deepEqual([await call('INC', 'b', 's', 'ID', 'a'), await call('INC', 'b', 's', 'ID', 'b'), await call('INC', 'b', 's', 'ID', 'a')], [':1', ':2', ':1']);
 });

@@ -12,24 +12,7 @@ const OLD = 2;
 
 const incs = (...sequences: string[]): string[] => ['INCS', 'b', `${Date.now()}-abcdefghijklmnop+${sequences.length}`, ...sequences];
 
-/** Makes a node other than OLD the leader (the older member must be a follower); returns it. */
-async function newLeader(c: Cluster): Promise<number> {
-  const leader = await c.waitForLeader(3);
-  if (leader !== OLD) return leader;
-  const target = (await c.info(0))!.node_id!;
-  // A transfer right after the shard formed may find the target not caught up yet: it answers
-  // -TRYAGAIN then (raft-engine.ts), so ask again, a bounded number of times.
-  const replies: string[] = [];
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const reply = (await command(c.nodes[OLD]!.port, ['SEQDB.TRANSFER', target], 5000).catch((err: Error) => err.message)).trim();
-    replies.push(reply);
-    if (reply === '+OK') break;
-    await sleep(300);
-  }
-  return c.waitForLeader(3, 10_000, [0, 1]).catch((err: Error) => {
-    throw new Error(`transfer replies: ${replies.join(' | ')}\n${err.message}`);
-  });
-}
+const newLeader = (c: Cluster): Promise<number> => c.leaderOtherThan(OLD, 3);
 
 test('a leader refuses INCS (FEATUREOFF, nothing taken) while a member is not known to apply it, and runs it once that member is upgraded', async (t) => {
   const older: Record<string, string> = { SEQDB_TEST_ANNOUNCE_FEATURES: '' };

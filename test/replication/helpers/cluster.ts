@@ -143,6 +143,29 @@ export class Cluster {
     throw new Error(`no leader with ${voters} voters within ${timeoutMs} ms\n${this.dump()}`);
   }
 
+  /**
+   * Makes a node other than `not` the leader (an "older" member stood in for by this build must
+   * not lead: it would run what an older build could not); returns the leader's index.
+   */
+  async leaderOtherThan(not: number, voters: number): Promise<number> {
+    const leader = await this.waitForLeader(voters);
+    if (leader !== not) return leader;
+    const others = this.alive().map((n) => n.index).filter((i) => i !== not);
+    const target = (await this.info(others[0]!))!.node_id!;
+    // A transfer right after the shard formed may find the target not caught up yet: it answers
+    // -TRYAGAIN then (raft-engine.ts), so ask again, a bounded number of times.
+    const replies: string[] = [];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const reply = (await command(this.nodes[not]!.port, ['SEQDB.TRANSFER', target], 5000).catch((err: Error) => err.message)).trim();
+      replies.push(reply);
+      if (reply === '+OK') break;
+      await sleep(300);
+    }
+    return this.waitForLeader(voters, 10_000, others).catch((err: Error) => {
+      throw new Error(`transfer replies: ${replies.join(' | ')}\n${err.message}`);
+    });
+  }
+
   /** Polls until node i has applied at least `index`. */
   async waitApplied(i: number, index: number, timeoutMs = 30_000): Promise<Record<string, string>> {
     const deadline = Date.now() + timeoutMs;
