@@ -23,6 +23,7 @@ import { BLOCK_PARTS_MAX, INCS_SEQUENCES_MAX, multiTokenCount, partRetry } from 
 import { isSeriesCommand } from '../node/state-machine/series-command.ts';
 import { arrayReplyResult, seriesCommandArgs } from '../node/state-machine/series-wire.ts';
 import { monoNowMs } from '../shared/mono-clock.ts';
+import { withTimeout } from '../shared/with-timeout.ts';
 import { BucketLanes } from './bucket-lanes.ts';
 
 export interface ForwarderOptions {
@@ -68,8 +69,6 @@ export interface ForwarderStats extends CoalescerStats {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** A bound on a wait that may end sooner: unref'd, so it never holds the process open. */
-const atMost = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 /** How nodes of before the AMBIGUOUS and SHUTDOWN words said those (accepted during an upgrade). */
 const OUTCOME_UNKNOWN_TEXT = /retry only with the same ID token/;
 const SHUTTING_DOWN_TEXT = /shutting down/;
@@ -205,7 +204,7 @@ export class Forwarder {
       const elsewhere = this.lanes.elsewhere(command.bucket, seq, address);
       if (elsewhere !== null) {
         retrying();
-        await Promise.race([elsewhere, atMost(Math.max(0, deadline - monoNowMs()))]);
+        await withTimeout(elsewhere, Math.max(0, deadline - monoNowMs()));
         continue;
       }
       const timeout = Math.max(1, Math.min(this.attemptTimeoutMs, deadline - monoNowMs()));
@@ -261,7 +260,7 @@ export class Forwarder {
         if (++redirects > this.redirectsMax) break;
         this.stats.redirects++;
         // Within the deadline: a slow catalog leader held a MOVED request for seconds (a review).
-        await Promise.race([this.catalog.refresh(), atMost(Math.max(0, deadline - monoNowMs()))]);
+        await withTimeout(this.catalog.refresh(), Math.max(0, deadline - monoNowMs()));
       } else if (step.kind === 'unknown') {
         mayHaveApplied = true;
       } else if (step.kind === 'wait') {

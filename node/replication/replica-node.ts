@@ -33,7 +33,7 @@ import { CATALOG_SHARD_ID } from '../ownership/catalog.ts';
 import { readMove } from '../ownership/move-catalog.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
 import { addLearnersAtOnce, bootstrapShard, recoverLocalState } from './shard-start.ts';
-import { withTimeout } from './with-timeout.ts';
+import { withTimeout } from '../../shared/with-timeout.ts';
 import { refuseUnfinishedRestore } from '../backup/restore.ts';
 
 export interface ReplicaNodeOptions {

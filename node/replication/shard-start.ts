@@ -13,7 +13,7 @@ import { restoreStateFromSnapshot } from './snapshot-image.ts';
 import { markSharded } from '../ownership/ownership.ts';
 import { setTokenOptions, type StoredTokenOptions } from '../state-machine/token-options.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
-import { withTimeout } from './with-timeout.ts';
+import { withTimeout } from '../../shared/with-timeout.ts';
 
 /** The first node of a new shard: a snapshot at index 1 with itself as the only voter. */
 export async function bootstrapShard(storage: LmdbRaftStorage, store: LmdbStore, members: Members, nodeId: NodeId, shardedAs: string | null, tokenOptions: StoredTokenOptions): Promise<void> {
