@@ -13,11 +13,13 @@
  * tests); the take-over moves no further batch, the rest of a plan is the operator's to run.
  *
  * Heartbeats: a coordinator says it is alive every ~2 s while it drives a move (mover.ts,
- * SEQDB.MOVEALIVE to the catalog leader, kept in memory only). A move whose coordinator was
+ * SEQDB.MOVEALIVE to every catalog member, kept in memory only). A move whose coordinator was
  * heard and then went silent for `silentMs` (and whose record sat as long) is taken over then,
- * not after idleMs: a killed coordinator froze its batch for the whole 30 s (chaos reviews). A
- * coordinator that was never heard here (an older build, or heard only by a catalog leader that
- * has since changed) still waits idleMs; one heard recently is never taken over sooner.
+ * not after idleMs: a killed coordinator froze its batch for the whole 30 s (chaos reviews).
+ * Followers keep what they hear too, so a catalog leader elected after the coordinator died
+ * sees its silence at once (when heartbeats went to the leader alone, a new leader had heard
+ * nothing and waited the whole idleMs). A coordinator never heard here (an older build, which
+ * tells the leader alone) still waits idleMs; one heard recently is never taken over sooner.
  */
 import { CATALOG_SHARD_ID, catalogFromJson } from '../ownership/catalog.ts';
 import type { InternalDialOptions } from '../../shared/security/internal-options.ts';
@@ -87,9 +89,6 @@ export class AbandonedMoves {
     const idle = local === undefined ? undefined : this.due(local === null ? null : local);
     if (!this.o.leads()) {
       if (local === undefined) this.seen = null;
-      // Heartbeats go to the leader: what this node heard before it stopped leading says nothing
-      // of the coordinator now (a review: regaining leadership, it took a live one over at once).
-      this.heard = null;
       return;
     }
     if (idle === false) return;

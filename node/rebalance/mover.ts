@@ -125,22 +125,24 @@ async function settledElsewhere(ctx: MoverContext, move: MoveSpec): Promise<Move
   return owner === move.to ? { move, result: 'moved', windowMs: null } : { move, result: 'aborted', windowMs: null, why: 'rolled back by another coordinator' };
 }
 
-/** How often a coordinator tells the catalog leader it still drives its move (abandoned-move.ts). */
-export const HEARTBEAT_EVERY_MS = 2000;
+/** How often a coordinator tells the catalog members it still drives its move (abandoned-move.ts). */
+const HEARTBEAT_EVERY_MS = 2000;
 
 /**
- * Tells the catalog leader, now and every HEARTBEAT_EVERY_MS until stopped, that this coordinator
- * drives the move of `epoch`, so that its death is noticed in seconds. Best effort: a lost or
- * refused heartbeat (an older build) only leaves the take-over to the idle rule.
+ * Tells every catalog member, now and every HEARTBEAT_EVERY_MS until stopped, that this
+ * coordinator drives the move of `epoch`, so that its death is noticed in seconds. Every member,
+ * not only the leader: a catalog leader that took over after this coordinator died has heard it
+ * as a follower, so it sees the silence at once instead of waiting out the idle rule (30 s).
+ * Best effort: a lost or refused heartbeat (an older build) only leaves the take-over to the
+ * idle rule.
  */
 function heartbeat(ctx: MoverContext, epoch: number): () => void {
   let inFlight = false;
   const beat = (): void => {
     if (inFlight) return;
     inFlight = true;
-    ctx.client
-      .call(CATALOG_SHARD_ID, () => ctx.addrsOf(CATALOG_SHARD_ID), ['SEQDB.MOVEALIVE', String(epoch)], HEARTBEAT_EVERY_MS)
-      .catch(() => undefined)
+    const args = ['SEQDB.MOVEALIVE', String(epoch)];
+    void Promise.all(ctx.addrsOf(CATALOG_SHARD_ID).map((addr) => ctx.client.once(addr, args).catch(() => null)))
       .finally(() => (inFlight = false));
   };
   beat();

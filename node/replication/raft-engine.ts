@@ -130,7 +130,7 @@ export class RaftEngine implements Engine {
     return { token_retention_ms: stored?.tokenRetentionMs ?? 'flags', tokens_max: stored?.tokensMax ?? 'flags' };
   }
 
-  /** SEQDB.TRANSFER <id>, SEQDB.REMOVE <id>, SEQDB.SNAPSHOT, SEQDB.MOVEALIVE <epoch>: run on the leader. */
+  /** SEQDB.TRANSFER <id>, SEQDB.REMOVE <id>, SEQDB.SNAPSHOT: run on the leader; SEQDB.MOVEALIVE <epoch> on any member. */
   extraCommand(name: string): ((args: readonly Buffer[]) => Promise<CommandResult>) | undefined {
     const arity = () => errorResult(ErrorCode.WRONG_ARITY, `wrong number of arguments for '${name}'`);
     const onLeader = async (args: readonly Buffer[], want: number, run: (node: RaftNode) => Promise<CommandResult>): Promise<CommandResult> => {
@@ -146,12 +146,15 @@ export class RaftEngine implements Engine {
       case 'seqdb.remove':
         return (args) => onLeader(args, 2, (node) => node.changeMembers({ type: 'remove', nodeId: args[1]!.toString('latin1') }));
       case 'seqdb.movealive':
-        return (args) => onLeader(args, 2, async () => {
+        // Every catalog member keeps its coordinator's heartbeats (abandoned-move.ts), so that a
+        // new leader knows at once whether the coordinator went silent.
+        return async (args) => {
+          if (args.length !== 2) return arity();
           const text = args[1]!.toString('latin1');
           const epoch = Number(text);
           if (!/^[1-9][0-9]{0,15}$/.test(text) || !Number.isSafeInteger(epoch)) return errorResult(ErrorCode.NOT_INTEGER, 'the move epoch must be a positive integer');
           return this.d.moveAlive?.(epoch) === true ? OK : errorResult(ErrorCode.SYNTAX, 'this node watches no slot move (only the catalog shard of a sharded cluster does)');
-        });
+        };
       case 'seqdb.snapshot':
         return (args) => onLeader(args, 1, (node) => node.snapshotNow().then(() => OK, (err: unknown) => {
           if (err instanceof SeqError) return errorResult(err.code, err.message);

@@ -32,12 +32,12 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
   });
 }
 
-/** `seqdb dev --shards 2 --move-idle-ms <idleMs>`, formed, with one INC taken on every bucket. */
-async function devWithNumbers(t: ExecutionContext, idleMs = 3000): Promise<{ port: number; secret: string; before: Map<string, number>; takeOver: () => string[] }> {
+/** `seqdb dev --shards 2 --nodes <nodes> --move-idle-ms <idleMs>`, formed, with one INC taken on every bucket. */
+async function devWithNumbers(t: ExecutionContext, idleMs = 3000, nodes = 1): Promise<{ port: number; secret: string; before: Map<string, number>; takeOver: () => string[] }> {
   t.timeout(180_000);
   const dir = await mkdtemp(join(tmpdir(), 'abandoned-move-'));
-  const port = await freePortRange(4);
-  const dev = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', '1', '--port', String(port), '--data', dir, '--move-idle-ms', String(idleMs)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await freePortRange(2 + 2 * nodes);
+  const dev = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', String(nodes), '--port', String(port), '--data', dir, '--move-idle-ms', String(idleMs)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let devOut = '';
   dev.stdout!.on('data', (d: Buffer) => (devOut += d.toString()));
   dev.stderr!.on('data', (d: Buffer) => (devOut += d.toString()));
@@ -128,6 +128,28 @@ test('a coordinator killed after FREEZE is taken over once its heartbeats stop (
   t.is(r.code, 9, r.out);
   for (const deadline = Date.now() + 60_000; Date.now() < deadline && !takeOver().some((l) => /was finished|rolled back/.test(l)); ) await sleep(500);
   const lines = takeOver();
+  t.true(lines.some((l) => /taking over .*heartbeats stopped/.test(l)), `taken over for its silence, not after 120 s idle:\n${lines.join('\n')}`);
+  t.deepEqual(await notContinuing(port, before), [], 'numbers continue');
+});
+
+// Heartbeats reach every catalog member (mover.ts): a leader elected after the coordinator died
+// heard it as a follower. When they reached the leader alone, a new leader had heard nothing and
+// waited the whole --move-idle-ms.
+test('the coordinator and then the catalog leader killed: the new catalog leader takes over for the silence, long before --move-idle-ms', async (t) => {
+  const { port, secret, before, takeOver } = await devWithNumbers(t, 120_000, 3);
+  const r = await run(['shard', 'remove', '--router', `127.0.0.1:${port}`, '--shard', '2', '--batch-slots', '16384'],
+    { SEQDB_CLUSTER_SECRET: secret, SEQDB_TEST_REBALANCE_EXIT_AFTER: 'freeze' });
+  t.is(r.code, 9, r.out);
+  // The catalog shard is shard 1: the dev cluster's first three node ports.
+  const infos = await Promise.all([1, 2, 3].map(async (i) => (await callOnce(port + i, ['INFO'], 2000)) ?? ''));
+  const leader = infos.find((info) => /role:leader/.test(info));
+  const pid = Number(/process_id:(\d+)/.exec(leader ?? '')?.[1]);
+  t.true(Number.isInteger(pid) && pid > 0, `the catalog leader's pid: ${infos.join('\n---\n')}`);
+  process.kill(pid, 'SIGKILL');
+  const startedMs = Date.now();
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline && !takeOver().some((l) => /was finished|rolled back/.test(l)); ) await sleep(500);
+  const lines = takeOver();
+  t.log(`settled ${Math.round((Date.now() - startedMs) / 1000)} s after the catalog leader was killed`);
   t.true(lines.some((l) => /taking over .*heartbeats stopped/.test(l)), `taken over for its silence, not after 120 s idle:\n${lines.join('\n')}`);
   t.deepEqual(await notContinuing(port, before), [], 'numbers continue');
 });
