@@ -72,6 +72,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** How nodes of before the AMBIGUOUS and SHUTDOWN words said those (accepted during an upgrade). */
 const OUTCOME_UNKNOWN_TEXT = /retry only with the same ID token/;
 const SHUTTING_DOWN_TEXT = /shutting down/;
+/** A node's TOKEN_EXPIRED (`-ERR ID token expired: ...`; ERR-mapped codes reach the router as text). */
+const TOKEN_EXPIRED_TEXT = /^ID token expired\b/;
 /** The shard a node fencing a command says it is (node/ownership/ownership.ts). */
 const NOT_OWNED_BY = /not owned by shard (\S+)/;
 
@@ -251,6 +253,12 @@ export class Forwarder {
         lastProblem = `shard ${shard.id}: ${address} ${step.result.message}`;
         await sleep(this.backoffMs);
         continue;
+      }
+      if (step.kind === 'done' && mayHaveApplied && step.result.type === 'error' && TOKEN_EXPIRED_TEXT.test(step.result.message)) {
+        // The earlier attempt may have taken a number, and its token was forgotten since (the
+        // count bound): no retry can find it. "Expired" would read as "nothing taken" (to a
+        // client that sent no token at all, a router-made one): the outcome is unknown.
+        return { result: errorResult(ErrorCode.OUTCOME_UNKNOWN, `an earlier attempt may have applied and the shard no longer remembers its ID token (${step.result.message}): the outcome is unknown; read the sequence to see`), mayHaveApplied };
       }
       if (step.kind === 'done') return mayHaveApplied ? { result: step.result, mayHaveApplied } : { result: step.result };
       retrying();

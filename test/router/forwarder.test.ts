@@ -187,6 +187,21 @@ test('an INC that may have applied, then NOSPACE on the retry: asked again, and 
   }
 });
 
+test('an INC that may have applied, then TOKEN_EXPIRED on the retry (its token forgotten meanwhile): the outcome is unknown, not "expired"', async (t) => {
+  const expired = '-ERR ID token expired: older than the retention window or already evicted\r\n';
+  const a = await fakeNode((args, n) => (args[0] !== 'INC' ? '+OK\r\n' : n === 1 ? 'drop' : expired));
+  const { forwarder, map } = await forwarderFor(t, [a], { deadlineMs: 1500 });
+  map.entry('2').leader = a.address;
+  const r = await forwarder.execute(inc());
+  t.is(r.type === 'error' ? r.code : r.type, 'OUTCOME_UNKNOWN');
+  // On a first attempt TOKEN_EXPIRED is what it says: nothing was taken.
+  const b = await fakeNode((args) => (args[0] !== 'INC' ? '+OK\r\n' : expired));
+  const other = await forwarderFor(t, [b], { deadlineMs: 1500 });
+  other.map.entry('2').leader = b.address;
+  const first = await other.forwarder.execute(inc(`${Date.now()}-mine`));
+  t.true(first.type === 'error' && first.code !== 'OUTCOME_UNKNOWN' && /token expired/.test(first.message), JSON.stringify(first));
+});
+
 test('NOSPACE on a first attempt is final: nothing was taken', async (t) => {
   const a = await fakeNode((args) => (args[0] !== 'INC' ? '+OK\r\n' : '-NOSPACE disk space under the reserve (64.0 MiB) on this node; nothing was taken, free space to resume\r\n'));
   const { forwarder, map } = await forwarderFor(t, [a], { deadlineMs: 1500 });
