@@ -33,11 +33,13 @@ export interface StateMachineOptions {
  *
  * 1: the original rules.
  * 2: a timed token whose time is ahead of the log clock is not evicted (by the count bound or
- *    the retention window) but moved to the back of the eviction order. Evicting it raised the
- *    TOKEN_EXPIRED fence (`evictedTimedMaxMs`) ahead of the clock, and every new token of a
- *    correct clock was refused until the clock caught up: one client 50 s ahead stopped every
- *    INC through a router for 50 s at the count bound (a review). Such a token stays at most
- *    `tokenFutureMsMax` (60 s) beyond the bound, as tokens further ahead are refused.
+ *    the retention window) but moved to the back of the eviction order, at most one per eviction
+ *    pass, and no command evicts the token it has just remembered. Evicting a token ahead raised
+ *    the TOKEN_EXPIRED fence (`evictedTimedMaxMs`) ahead of the clock, and every new token of a
+ *    correct clock was refused until the clock caught up: one client 50 s ahead stopped every INC
+ *    through a router for 50 s at the count bound (a review). The count may so exceed the bound
+ *    by about the tokens ahead, at most `tokenFutureMsMax` (60 s) worth, as tokens further ahead
+ *    are refused.
  */
 export const TOKEN_RULES_LATEST = 2;
 /** The version from which tokens ahead of the clock are moved back instead of evicted. */

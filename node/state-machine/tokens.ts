@@ -99,8 +99,16 @@ export function rememberToken(
   const keep = keepAhead(txn, nowMs, options);
   for (let i = 0; tokens > BigInt(options.tokensMax) && i < options.evictionsPerCommandMax; i++) {
     const oldest = txn.first(TOKEN_ORDER_PREFIX);
-    if (oldest === undefined || keep?.cycled(oldest)) break;
-    if (keep?.moved(oldest)) continue;
+    if (oldest === undefined) break;
+    if (keep !== null) {
+      // Never the token just remembered, nor one just moved behind it: with tokens ahead holding
+      // the front, evicting the newest made its retry take a second number (or TOKEN_EXPIRED with
+      // the number taken: a review). The count exceeds the bound meanwhile.
+      if (oldest.key.readBigUInt64BE(1) >= serial) break;
+      const moved = keep.moved(oldest);
+      if (moved === 'blocked') break;
+      if (moved) continue;
+    }
     evict(txn, oldest);
     tokens--;
   }
@@ -117,33 +125,44 @@ export function evictExpiredTokens(txn: KvTxn, nowMs: number, options: ResolvedO
     const createdMs = oldestCreatedMs(txn, oldest);
     if (createdMs !== undefined && createdMs >= cutoffMs) break;
     keep ??= keepAhead(txn, nowMs, options);
-    if (keep?.cycled(oldest)) break;
-    if (keep?.moved(oldest)) continue;
+    if (keep !== null) {
+      const moved = keep.moved(oldest);
+      if (moved === 'blocked') break;
+      if (moved) continue;
+    }
     evict(txn, oldest);
     evicted++;
   }
   return evicted;
 }
 
+/**
+ * Tokens ahead one eviction pass moves back at most. Moving every one at the front made each
+ * INC rewrite up to evictionsPerCommandMax records for as long as they stayed ahead (~130x the
+ * apply cost: a review); one per pass interleaves them with the tokens remembered meanwhile, and
+ * the passes that follow evict those as the bound requires.
+ */
+const MOVES_PER_PASS_MAX = 1;
+
 /** Token rules 2: moves a token still ahead of the clock to the back instead of evicting it. */
 interface KeepAhead {
-  /** Whether `order` was moved back by this command already: every older one has been seen. */
-  cycled(order: KvEntry): boolean;
-  /** Moves the token back if it is ahead of the clock; whether it did. */
-  moved(order: KvEntry): boolean;
+  /**
+   * Moves the token back if it is ahead of the clock; whether it did. 'blocked': it is ahead and
+   * this pass already moved MOVES_PER_PASS_MAX: the pass ends (the count may stay over the bound).
+   */
+  moved(order: KvEntry): boolean | 'blocked';
 }
 
 function keepAhead(txn: KvTxn, nowMs: number, options: ResolvedOptions): KeepAhead | null {
   if (tokenRules(txn, options) < TOKEN_RULES_KEEP_AHEAD) return null;
-  // Serials from here on are the tokens this command moved back (or remembered after the loop).
-  const firstMovedSerial = getMeta(txn, 'tokenSerial');
+  let moves = 0;
   return {
-    cycled: (order) => order.key.readBigUInt64BE(1) >= firstMovedSerial,
     moved: (order) => {
       const bytes = txn.get(order.value);
       if (bytes === undefined) return false; // a dangling order entry: evict drops it
       const timedMs = recordTimedMs(bytes);
       if (timedMs === undefined || timedMs <= nowMs) return false;
+      if (moves++ >= MOVES_PER_PASS_MAX) return 'blocked';
       const serial = getMeta(txn, 'tokenSerial');
       setMeta(txn, 'tokenSerial', serial + 1n);
       txn.remove(order.key);
