@@ -6,36 +6,11 @@
  * --tokens-max forgot other tokens and, leading later, gave a retried token a second number.
  */
 import test from 'ava';
-import { MemoryKv, StateMachine, decodeCommand, encodeCommand, parseCommand, type CommandResult, type StateMachineOptions } from '../../node/state-machine/index.ts';
-import { setTokenOptions, storedTokenOptions } from '../../node/state-machine/token-options.ts';
-import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
+import { storedTokenOptions } from '../../node/state-machine/token-options.ts';
 import { startDev } from '../helpers/dev-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { RespClient, encodeRequest } from '../helpers/resp-client.ts';
-
-const show = (r: CommandResult): string => (r.type === 'error' ? r.code : r.type === 'int' ? `${r.value}` : r.type);
-const T0 = 1_700_000_000_000;
-const parse = (args: readonly string[]) => {
-  const bufs = args.map((a) => Buffer.from(a));
-  return args[0] === 'CLUSTER' ? parseClusterCommand(bufs) : parseCommand(bufs);
-};
-const entry = (ms: number, ...args: string[]): Uint8Array => encodeCommand(parse(args), T0 + ms);
-
-/** A replica: its own flags, a state founded with the founder's options (as bootstrapShard does). */
-function replica(flags: StateMachineOptions, founder: { tokenRetentionMs: number; tokensMax: number } | null) {
-  const kv = new MemoryKv();
-  if (founder !== null) setTokenOptions(kv, founder);
-  const machine = new StateMachine(flags);
-  return {
-    kv,
-    apply: (e: Uint8Array): string => {
-      const d = decodeCommand(e);
-      return show(machine.apply(kv, d.command, d.timeMs));
-    },
-  };
-}
-
-const dump = (kv: MemoryKv): string => [...kv.entries()].map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).join('\n');
+import { dump, entry, parse, replica } from '../helpers/token-log.ts';
 
 const FOUNDER = { tokenRetentionMs: 86_400_000, tokensMax: 1_000_000 };
 

@@ -7,20 +7,12 @@
  * a timed token never gets two different numbers; the fence never passes the clock under rules 2.
  */
 import test from 'ava';
-import { MemoryKv, StateMachine, decodeCommand, encodeCommand, parseCommand, type CommandResult } from '../../node/state-machine/index.ts';
+import { MemoryKv, StateMachine, decodeCommand, encodeCommand } from '../../node/state-machine/index.ts';
 import { CachedTxn } from '../../node/state-machine/cached-txn.ts';
 import { SPACE_META, SPACE_SEQUENCE, SPACE_TOKEN } from '../../node/state-machine/keys.ts';
 import { setTokenOptions } from '../../node/state-machine/token-options.ts';
 import { getMeta } from '../../node/state-machine/meta.ts';
-import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
-
-const T0 = 1_700_000_000_000;
-const show = (r: CommandResult): string => (r.type === 'error' ? r.code : r.type === 'int' ? `${r.value}` : r.type === 'array' ? `[${r.value.join(',')}]` : r.type);
-const parse = (args: readonly string[]) => {
-  const bufs = args.map((a) => Buffer.from(a));
-  return args[0] === 'CLUSTER' ? parseClusterCommand(bufs) : parseCommand(bufs);
-};
-const dump = (kv: MemoryKv): string => [...kv.entries()].map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).join('\n');
+import { T0, dump, parse, show } from '../helpers/token-log.ts';
 
 function rng(seed: number) {
   let s = seed >>> 0;

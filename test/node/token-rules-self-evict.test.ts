@@ -7,18 +7,11 @@
  * refused on its first try. Rules 1 never did (each case also runs under rules 1).
  */
 import test from 'ava';
-import { MemoryKv, StateMachine, decodeCommand, encodeCommand, parseCommand, type CommandResult } from '../../node/state-machine/index.ts';
+import { MemoryKv, StateMachine, decodeCommand } from '../../node/state-machine/index.ts';
 import { setTokenOptions } from '../../node/state-machine/token-options.ts';
-import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
+import { T0, entry, show } from '../helpers/token-log.ts';
 
-const T0 = 1_700_000_000_000;
 const AHEAD_MS = 50_000;
-const show = (r: CommandResult): string => (r.type === 'error' ? r.code : r.type === 'int' ? `${r.value}` : r.type === 'array' ? `[${r.value.join(',')}]` : r.type);
-const parse = (args: readonly string[]) => {
-  const bufs = args.map((a) => Buffer.from(a));
-  return args[0] === 'CLUSTER' ? parseClusterCommand(bufs) : parseCommand(bufs);
-};
-const entry = (ms: number, ...args: string[]): Uint8Array => encodeCommand(parse(args), T0 + ms);
 
 function shard(tokensMax: number, rules: 1 | 2) {
   const kv = new MemoryKv();

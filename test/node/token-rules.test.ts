@@ -5,38 +5,17 @@
  * `CLUSTER TOKENRULES 2` is applied, at the same index on every replica, whatever its flags.
  */
 import test from 'ava';
-import { MemoryKv, StateMachine, decodeCommand, encodeCommand, parseCommand, type CommandResult, type StateMachineOptions } from '../../node/state-machine/index.ts';
+import { MemoryKv, StateMachine, decodeCommand, type StateMachineOptions } from '../../node/state-machine/index.ts';
 import { setTokenOptions, storedTokenRules, tokenRules } from '../../node/state-machine/token-options.ts';
 import { getMeta } from '../../node/state-machine/meta.ts';
-import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
 import { TOKEN_RULES_LATEST, resolveOptions } from '../../node/state-machine/options.ts';
 import { ErrorCode } from '../../shared/errors.ts';
+import { T0, dump, entry, parse, replica as founded, show } from '../helpers/token-log.ts';
 
-const T0 = 1_700_000_000_000;
 const AHEAD_MS = 50_000;
-const show = (r: CommandResult): string => (r.type === 'error' ? r.code : r.type === 'int' ? `${r.value}` : r.type === 'array' ? `[${r.value.join(',')}]` : r.type);
-const parse = (args: readonly string[]) => {
-  const bufs = args.map((a) => Buffer.from(a));
-  return args[0] === 'CLUSTER' ? parseClusterCommand(bufs) : parseCommand(bufs);
-};
-const entry = (ms: number, ...args: string[]): Uint8Array => encodeCommand(parse(args), T0 + ms);
 /** An INC with a timed token made by a clock `skewMs` ahead of the log's, at log time `ms`. */
 const timed = (ms: number, skewMs: number, name: string): Uint8Array => entry(ms, 'INC', 'b', 's', 'ID', `${T0 + ms + skewMs}-${name}`);
-
-function replica(flags: StateMachineOptions, tokensMax: number) {
-  const kv = new MemoryKv();
-  setTokenOptions(kv, { tokenRetentionMs: 86_400_000, tokensMax });
-  const machine = new StateMachine(flags);
-  return {
-    kv,
-    apply: (e: Uint8Array): string => {
-      const d = decodeCommand(e);
-      return show(machine.apply(kv, d.command, d.timeMs));
-    },
-  };
-}
-
-const dump = (kv: MemoryKv): string => [...kv.entries()].map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).join('\n');
+const replica = (flags: StateMachineOptions, tokensMax: number) => founded(flags, { tokenRetentionMs: 86_400_000, tokensMax });
 
 /** Three tokens of a clock 50 s ahead, then plain-clock tokens at the bound of 3. */
 function skewThenPlain(startMs: number): Uint8Array[] {

@@ -1,0 +1,40 @@
+/**
+ * What the token tests (test/node/token-*.test.ts) share: commands as log entries stamped with a
+ * log time, and a replica (a MemoryKv state, founded with given token options, and a state
+ * machine with its own flags) that applies them and shows each reply as a short string.
+ */
+import { MemoryKv, StateMachine, decodeCommand, encodeCommand, parseCommand, type CommandResult, type StateMachineOptions } from '../../node/state-machine/index.ts';
+import { setTokenOptions, type StoredTokenOptions } from '../../node/state-machine/token-options.ts';
+import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
+
+/** Log time 0 of the tests, as unix ms. */
+export const T0 = 1_700_000_000_000;
+
+/** A reply as a short string: the number, `[a,b]` for an array, the error code, or the type. */
+export const show = (r: CommandResult): string => (r.type === 'error' ? r.code : r.type === 'int' ? `${r.value}` : r.type === 'array' ? `[${r.value.join(',')}]` : r.type);
+
+/** Client arguments (`CLUSTER ...` included) as a command. */
+export const parse = (args: readonly string[]) => {
+  const bufs = args.map((a) => Buffer.from(a));
+  return args[0] === 'CLUSTER' ? parseClusterCommand(bufs) : parseCommand(bufs);
+};
+
+/** A log entry of the command `args`, stamped T0 + ms. */
+export const entry = (ms: number, ...args: string[]): Uint8Array => encodeCommand(parse(args), T0 + ms);
+
+/** Every key and value of a state, for comparing replicas byte for byte. */
+export const dump = (kv: MemoryKv): string => [...kv.entries()].map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`).join('\n');
+
+/** A replica: its own flags, a state founded with `founder`'s token options (null: none stored). */
+export function replica(flags: StateMachineOptions, founder: StoredTokenOptions | null) {
+  const kv = new MemoryKv();
+  if (founder !== null) setTokenOptions(kv, founder);
+  const machine = new StateMachine(flags);
+  return {
+    kv,
+    apply: (e: Uint8Array): string => {
+      const d = decodeCommand(e);
+      return show(machine.apply(kv, d.command, d.timeMs));
+    },
+  };
+}
