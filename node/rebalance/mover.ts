@@ -137,13 +137,17 @@ const HEARTBEAT_EVERY_MS = 2000;
  * idle rule.
  */
 function heartbeat(ctx: MoverContext, epoch: number): () => void {
-  let inFlight = false;
+  // Per member: one that hangs (stopped, cut off) must not hold back the beats to the others, the
+  // leader's among them, for the request timeout (5 s, near the 6 s of silence that starts a
+  // take-over of a coordinator alive all along).
+  const inFlight = new Set<string>();
+  const args = ['SEQDB.MOVEALIVE', String(epoch)];
   const beat = (): void => {
-    if (inFlight) return;
-    inFlight = true;
-    const args = ['SEQDB.MOVEALIVE', String(epoch)];
-    void Promise.all(ctx.addrsOf(CATALOG_SHARD_ID).map((addr) => ctx.client.once(addr, args).catch(() => null)))
-      .finally(() => (inFlight = false));
+    for (const addr of ctx.addrsOf(CATALOG_SHARD_ID)) {
+      if (inFlight.has(addr)) continue;
+      inFlight.add(addr);
+      void ctx.client.once(addr, args).catch(() => null).finally(() => inFlight.delete(addr));
+    }
   };
   beat();
   const timer = setInterval(beat, HEARTBEAT_EVERY_MS);

@@ -32,18 +32,28 @@ export interface StateMachineOptions {
  * at one index for all, and never switched back.
  *
  * 1: the original rules.
- * 2: a timed token whose time is ahead of the log clock is not evicted (by the count bound or
- *    the retention window) but moved to the back of the eviction order, at most one per eviction
- *    pass, and no command evicts the token it has just remembered. Evicting a token ahead raised
- *    the TOKEN_EXPIRED fence (`evictedTimedMaxMs`) ahead of the clock, and every new token of a
- *    correct clock was refused until the clock caught up: one client 50 s ahead stopped every INC
- *    through a router for 50 s at the count bound (a review). The count may so exceed the bound
- *    by about the tokens ahead, at most `tokenFutureMsMax` (60 s) worth, as tokens further ahead
- *    are refused.
+ * 2: a timed token whose time is not TOKEN_KEEP_BEHIND_MS behind the log clock yet (ahead of it,
+ *    or just behind) is not evicted (by the count bound or the retention window) but moved to the
+ *    back of the eviction order, at most one per eviction pass, and no command evicts the token
+ *    it has just remembered. So the TOKEN_EXPIRED fence (`evictedTimedMaxMs`) stays that far
+ *    behind the clock. Evicting a token ahead raised it ahead of the clock, and every new token
+ *    of a correct clock was refused until the clock caught up: one client 50 s ahead stopped
+ *    every INC through a router for 50 s at the count bound (a review); evicting it as soon as
+ *    the clock passed its time left the fence at the clock, and a router's token minted a few ms
+ *    before the leader stamped its entry was refused (another review). The count may so exceed
+ *    the bound by the tokens of that window: at most `tokenFutureMsMax` (60 s) ahead plus
+ *    TOKEN_KEEP_BEHIND_MS behind.
  */
 export const TOKEN_RULES_LATEST = 2;
-/** The version from which tokens ahead of the clock are moved back instead of evicted. */
-export const TOKEN_RULES_KEEP_AHEAD = 2;
+/** The version from which recent tokens are moved back instead of evicted. */
+export const TOKEN_RULES_KEEP_RECENT = 2;
+/**
+ * Rules 2 keep a timed token until its time is this far behind the log clock: more than a
+ * router's retries of one token (its 5 s deadline) plus the clock differences of correct clocks,
+ * so that such a token, arriving new, is never below the fence. Part of the rules: changing it
+ * is a new rules version.
+ */
+export const TOKEN_KEEP_BEHIND_MS = 10_000;
 
 export type ResolvedOptions = Required<StateMachineOptions>;
 

@@ -9,15 +9,16 @@
  * (clock - retention), or not newer than the newest time of any timed token already evicted,
  * gets TOKEN_EXPIRED instead of a fresh number; one whose time is more than tokenFutureMsMax
  * ahead of the clock gets TOKEN_AHEAD (nothing taken), so the fence never moves far ahead; and
- * since token rules 2 (options.ts TOKEN_RULES_LATEST) a token still ahead of the clock is moved to
- * the back of the eviction order instead of evicted, so the fence never passes the clock.
+ * since token rules 2 (options.ts TOKEN_RULES_LATEST) a token still ahead of the clock, or less
+ * than TOKEN_KEEP_BEHIND_MS behind it, is moved to the back of the eviction order instead of
+ * evicted, so the fence stays that far behind the clock.
  */
 import { ErrorCode } from '../../shared/errors.ts';
 import { errorResult, type CommandResult } from './command.ts';
 import { getMeta, setMeta, addMeta } from './meta.ts';
 import { TOKEN_ORDER_PREFIX, tokenOrderKey } from './keys.ts';
 import type { KvEntry, KvTxn } from './kv.ts';
-import { TOKEN_RULES_KEEP_AHEAD, type ResolvedOptions } from './options.ts';
+import { TOKEN_KEEP_BEHIND_MS, TOKEN_RULES_KEEP_RECENT, type ResolvedOptions } from './options.ts';
 import { tokenRules } from './token-options.ts';
 
 export interface TokenRecord {
@@ -101,7 +102,7 @@ export function rememberToken(
     const oldest = txn.first(TOKEN_ORDER_PREFIX);
     if (oldest === undefined) break;
     if (keep !== null) {
-      // Never the token just remembered, nor one just moved behind it: with tokens ahead holding
+      // Never the token just remembered, nor one just moved behind it: with recent tokens holding
       // the front, evicting the newest made its retry take a second number (or TOKEN_EXPIRED with
       // the number taken: a review). The count exceeds the bound meanwhile.
       if (oldest.key.readBigUInt64BE(1) >= serial) break;
@@ -137,31 +138,31 @@ export function evictExpiredTokens(txn: KvTxn, nowMs: number, options: ResolvedO
 }
 
 /**
- * Tokens ahead one eviction pass moves back at most. Moving every one at the front made each
- * INC rewrite up to evictionsPerCommandMax records for as long as they stayed ahead (~130x the
+ * Recent tokens one eviction pass moves back at most. Moving every one at the front made each
+ * INC rewrite up to evictionsPerCommandMax records for as long as they stayed recent (~130x the
  * apply cost: a review); one per pass interleaves them with the tokens remembered meanwhile, and
  * the passes that follow evict those as the bound requires.
  */
 const MOVES_PER_PASS_MAX = 1;
 
-/** Token rules 2: moves a token still ahead of the clock to the back instead of evicting it. */
+/** Token rules 2: moves a recent token (ahead of the clock, or just behind it) to the back instead of evicting it. */
 interface KeepAhead {
   /**
-   * Moves the token back if it is ahead of the clock; whether it did. 'blocked': it is ahead and
+   * Moves the token back if it is recent; whether it did. 'blocked': it is recent and
    * this pass already moved MOVES_PER_PASS_MAX: the pass ends (the count may stay over the bound).
    */
   moved(order: KvEntry): boolean | 'blocked';
 }
 
 function keepAhead(txn: KvTxn, nowMs: number, options: ResolvedOptions): KeepAhead | null {
-  if (tokenRules(txn, options) < TOKEN_RULES_KEEP_AHEAD) return null;
+  if (tokenRules(txn, options) < TOKEN_RULES_KEEP_RECENT) return null;
   let moves = 0;
   return {
     moved: (order) => {
       const bytes = txn.get(order.value);
       if (bytes === undefined) return false; // a dangling order entry: evict drops it
       const timedMs = recordTimedMs(bytes);
-      if (timedMs === undefined || timedMs <= nowMs) return false;
+      if (timedMs === undefined || timedMs <= nowMs - TOKEN_KEEP_BEHIND_MS) return false;
       if (moves++ >= MOVES_PER_PASS_MAX) return 'blocked';
       const serial = getMeta(txn, 'tokenSerial');
       setMeta(txn, 'tokenSerial', serial + 1n);
