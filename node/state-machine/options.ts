@@ -41,8 +41,8 @@ export interface StateMachineOptions {
  *    every INC through a router for 50 s at the count bound (a review); evicting it as soon as
  *    the clock passed its time left the fence at the clock, and a router's token minted a few ms
  *    before the leader stamped its entry was refused (another review). The count may so exceed
- *    the bound by the tokens of that window: at most `tokenFutureMsMax` (60 s) ahead plus
- *    TOKEN_KEEP_BEHIND_MS behind.
+ *    the bound by up to about twice the tokens of that window (`tokenFutureMsMax`, 60 s, ahead
+ *    plus TOKEN_KEEP_BEHIND_MS behind): bounded by time, not by count.
  */
 export const TOKEN_RULES_LATEST = 2;
 /** The version from which recent tokens are moved back instead of evicted. */
