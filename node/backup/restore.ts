@@ -21,7 +21,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { join } from 'node:path';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { decodeSnapshot, LmdbStore, type KvEntry } from '../state-machine/index.ts';
-import { META, SPACE_SEQUENCE, SPACE_TOKEN, SPACE_TOKEN_ORDER, readU64 } from '../state-machine/keys.ts';
+import { META, SPACE_SEQUENCE, SPACE_TOKEN, SPACE_TOKEN_HELD, SPACE_TOKEN_ORDER, readU64 } from '../state-machine/keys.ts';
 import { getMeta, setMeta } from '../state-machine/meta.ts';
 import { adoptTokenRecord } from '../state-machine/tokens.ts';
 import { SERIES_SPACES } from '../state-machine/series-keys.ts';
@@ -113,8 +113,10 @@ function mergeImage(txn: Txn, entries: readonly KvEntry[]): { sequences: number;
     }
   }
   // Token order entries are in key (= serial) order: adopt oldest first, keeping eviction order.
-  for (const { key, value: tokenKey } of entries) {
-    if (key[0] !== SPACE_TOKEN_ORDER) continue;
+  // Tokens held off the order (token rules 2: due for eviction while recent) are older than any
+  // in it: first. Adopted into the order, they are held again if they come due while recent.
+  const tokenEntries = [...entries.filter((e) => e.key[0] === SPACE_TOKEN_HELD), ...entries.filter((e) => e.key[0] === SPACE_TOKEN_ORDER)];
+  for (const { value: tokenKey } of tokenEntries) {
     const record = byKey.get(tokenKey.toString('latin1'));
     if (record === undefined || tokenKey[0] !== SPACE_TOKEN) continue;
     adoptTokenRecord(txn, tokenKey, record);

@@ -13,6 +13,8 @@ export const SPACE_META = 0x00;
 export const SPACE_SEQUENCE = 0x01;
 export const SPACE_TOKEN = 0x02;
 export const SPACE_TOKEN_ORDER = 0x03;
+/** Token rules 2: recent tokens held off the eviction order until they are old (tokens.ts). */
+export const SPACE_TOKEN_HELD = 0x04;
 
 export const META = {
   /** Last log index applied (Raft); 0 in single-node mode. */
@@ -33,6 +35,8 @@ export const META = {
   tokensMax: metaKey('tokensMax'),
   /** Version of the token eviction rules set through the log (CLUSTER TOKENRULES); 0: never set (token-options.ts). */
   tokenRules: metaKey('tokenRules'),
+  /** Of `tokens`, those held off the eviction order (token rules 2, tokens.ts): beyond the bound. */
+  tokensHeld: metaKey('tokensHeld'),
 } as const;
 
 export function metaKey(name: string): Buffer {
@@ -75,6 +79,23 @@ export function tokenOrderKey(serial: bigint): Buffer {
   key[0] = SPACE_TOKEN_ORDER;
   key.writeBigUInt64BE(serial, 1);
   return key;
+}
+
+export const TOKEN_HELD_PREFIX = Buffer.of(SPACE_TOKEN_HELD);
+
+/** `04 | u64 timed ms | u64 serial`: held tokens in the order they become old. */
+export function tokenHeldKey(timedMs: number, serial: bigint): Buffer {
+  const key = Buffer.alloc(17);
+  key[0] = SPACE_TOKEN_HELD;
+  key.writeUInt32BE(Math.floor(timedMs / 0x1_0000_0000), 1);
+  key.writeUInt32BE(timedMs % 0x1_0000_0000, 5);
+  key.writeBigUInt64BE(serial, 9);
+  return key;
+}
+
+/** The timed ms of a tokenHeldKey. */
+export function heldKeyMs(key: Buffer): number {
+  return key.readUInt32BE(1) * 0x1_0000_0000 + key.readUInt32BE(5);
 }
 
 export function u64(value: bigint): Buffer {

@@ -32,17 +32,14 @@ export interface StateMachineOptions {
  * at one index for all, and never switched back.
  *
  * 1: the original rules.
- * 2: a timed token whose time is not TOKEN_KEEP_BEHIND_MS behind the log clock yet (ahead of it,
- *    or just behind) is not evicted (by the count bound or the retention window) but moved to the
- *    back of the eviction order, at most one per eviction pass, and no command evicts the token
- *    it has just remembered. So the TOKEN_EXPIRED fence (`evictedTimedMaxMs`) stays that far
- *    behind the clock. Evicting a token ahead raised it ahead of the clock, and every new token
- *    of a correct clock was refused until the clock caught up: one client 50 s ahead stopped
- *    every INC through a router for 50 s at the count bound (a review); evicting it as soon as
- *    the clock passed its time left the fence at the clock, and a router's token minted a few ms
- *    before the leader stamped its entry was refused (another review). The count may so exceed
- *    the bound by up to about twice the tokens of that window (`tokenFutureMsMax`, 60 s, ahead
- *    plus TOKEN_KEEP_BEHIND_MS behind): bounded by time, not by count.
+ * 2: a timed token due for eviction (count bound or retention) while it is ahead of the log
+ *    clock or less than TOKEN_KEEP_BEHIND_MS behind it is held beyond the bound (tokens.ts) and
+ *    evicted once that old; a command never evicts the token it has just remembered. So the
+ *    TOKEN_EXPIRED fence (`evictedTimedMaxMs`) stays that far behind the clock. Evicting a token
+ *    ahead raised it ahead of the clock, and every new token of a correct clock was refused until
+ *    the clock caught up: one client 50 s ahead stopped every INC through a router for 50 s at the
+ *    count bound (a review). The count may exceed the bound by the held tokens: at most those of
+ *    `tokenFutureMsMax` (60 s) ahead plus TOKEN_KEEP_BEHIND_MS behind.
  */
 export const TOKEN_RULES_LATEST = 2;
 /** The version from which recent tokens are moved back instead of evicted. */

@@ -9,14 +9,15 @@
  * (clock - retention), or not newer than the newest time of any timed token already evicted,
  * gets TOKEN_EXPIRED instead of a fresh number; one whose time is more than tokenFutureMsMax
  * ahead of the clock gets TOKEN_AHEAD (nothing taken), so the fence never moves far ahead; and
- * since token rules 2 (options.ts TOKEN_RULES_LATEST) a token still ahead of the clock, or less
- * than TOKEN_KEEP_BEHIND_MS behind it, is moved to the back of the eviction order instead of
- * evicted, so the fence stays that far behind the clock.
+ * since token rules 2 (options.ts TOKEN_RULES_LATEST) a token that is due for eviction while it is
+ * still recent (ahead of the clock, or less than TOKEN_KEEP_BEHIND_MS behind it) is held off the
+ * eviction order instead, beyond the bound, and evicted once it is old: so the fence stays that
+ * far behind the clock, and the other tokens are still evicted strictly oldest first.
  */
 import { ErrorCode } from '../../shared/errors.ts';
 import { errorResult, type CommandResult } from './command.ts';
 import { getMeta, setMeta, addMeta } from './meta.ts';
-import { TOKEN_ORDER_PREFIX, tokenOrderKey } from './keys.ts';
+import { TOKEN_HELD_PREFIX, TOKEN_ORDER_PREFIX, heldKeyMs, tokenHeldKey, tokenOrderKey } from './keys.ts';
 import type { KvEntry, KvTxn } from './kv.ts';
 import { TOKEN_KEEP_BEHIND_MS, TOKEN_RULES_KEEP_RECENT, type ResolvedOptions } from './options.ts';
 import { tokenRules } from './token-options.ts';
@@ -72,7 +73,11 @@ export function newTokenRefusal(txn: KvTxn, token: Buffer, nowMs: number, option
   if (timedMs > nowMs + options.tokenFutureMsMax) {
     return errorResult(ErrorCode.TOKEN_AHEAD, `ID token time is ${timedMs - nowMs} ms ahead of the shard's clock (at most ${options.tokenFutureMsMax}): check the clock of whoever made it`);
   }
-  if (timedMs < nowMs - options.tokenRetentionMs || timedMs <= Number(getMeta(txn, 'evictedTimedMaxMs'))) {
+  // Rules 2 keep every token until it is TOKEN_KEEP_BEHIND_MS old, whatever the retention: an
+  // unknown one younger than that was never forgotten (a review: retention 3 s refused a router's
+  // token retried 4 s after it was made).
+  const retentionMs = holding(txn, options) ? Math.max(options.tokenRetentionMs, TOKEN_KEEP_BEHIND_MS) : options.tokenRetentionMs;
+  if (timedMs < nowMs - retentionMs || timedMs <= Number(getMeta(txn, 'evictedTimedMaxMs'))) {
     return errorResult(ErrorCode.TOKEN_EXPIRED, 'ID token expired: older than the retention window or already evicted');
   }
   return null;
@@ -97,18 +102,18 @@ export function rememberToken(
   txn.put(tokenOrderKey(serial), key);
   let tokens = addMeta(txn, 'tokens', 1n);
   if (tokens <= BigInt(options.tokensMax)) return;
-  const keep = keepAhead(txn, nowMs, options);
-  for (let i = 0; tokens > BigInt(options.tokensMax) && i < options.evictionsPerCommandMax; i++) {
+  const hold = holding(txn, options);
+  let held = hold ? getMeta(txn, 'tokensHeld') : 0n;
+  for (let i = 0; tokens - held > BigInt(options.tokensMax) && i < options.evictionsPerCommandMax; i++) {
     const oldest = txn.first(TOKEN_ORDER_PREFIX);
     if (oldest === undefined) break;
-    if (keep !== null) {
-      // Never the token just remembered, nor one just moved behind it: with recent tokens holding
-      // the front, evicting the newest made its retry take a second number (or TOKEN_EXPIRED with
-      // the number taken: a review). The count exceeds the bound meanwhile.
+    if (hold) {
+      // Never the token just remembered: the bound is exceeded by one until the next write.
       if (oldest.key.readBigUInt64BE(1) >= serial) break;
-      const moved = keep.moved(oldest);
-      if (moved === 'blocked') break;
-      if (moved) continue;
+      if (holdIfRecent(txn, oldest, nowMs)) {
+        held++;
+        continue;
+      }
     }
     evict(txn, oldest);
     tokens--;
@@ -119,59 +124,56 @@ export function rememberToken(
 export function evictExpiredTokens(txn: KvTxn, nowMs: number, options: ResolvedOptions): number {
   const cutoffMs = nowMs - options.tokenRetentionMs;
   let evicted = 0;
-  let keep: KeepAhead | null | undefined;
+  let hold: boolean | undefined;
   for (let i = 0; i < options.evictionsPerCommandMax; i++) {
     const oldest = txn.first(TOKEN_ORDER_PREFIX);
     if (oldest === undefined) break;
     const createdMs = oldestCreatedMs(txn, oldest);
     if (createdMs !== undefined && createdMs >= cutoffMs) break;
-    keep ??= keepAhead(txn, nowMs, options);
-    if (keep !== null) {
-      const moved = keep.moved(oldest);
-      if (moved === 'blocked') break;
-      if (moved) continue;
-    }
+    hold ??= holding(txn, options);
+    if (hold && holdIfRecent(txn, oldest, nowMs)) continue;
     evict(txn, oldest);
     evicted++;
   }
-  return evicted;
+  return evicted + releaseHeld(txn, nowMs, options);
 }
 
 /**
- * Recent tokens one eviction pass moves back at most. Moving every one at the front made each
- * INC rewrite up to evictionsPerCommandMax records for as long as they stayed recent (~130x the
- * apply cost: a review); one per pass interleaves them with the tokens remembered meanwhile, and
- * the passes that follow evict those as the bound requires.
+ * Token rules 2 (options.ts): whether a token due for eviction while still recent is held instead.
+ *
+ * Why held off the order and not moved to its back (the first version): a moved token counted as
+ * a later write, so a token behind it (an opaque one, never recent) was evicted after about half
+ * the bound's later writes instead of all of them (a review); moving them every pass was costly.
+ * A held token is beyond the bound and never moves again; the order stays strictly oldest first.
  */
-const MOVES_PER_PASS_MAX = 1;
-
-/** Token rules 2: moves a recent token (ahead of the clock, or just behind it) to the back instead of evicting it. */
-interface KeepAhead {
-  /**
-   * Moves the token back if it is recent; whether it did. 'blocked': it is recent and
-   * this pass already moved MOVES_PER_PASS_MAX: the pass ends (the count may stay over the bound).
-   */
-  moved(order: KvEntry): boolean | 'blocked';
+function holding(txn: KvTxn, options: ResolvedOptions): boolean {
+  return tokenRules(txn, options) >= TOKEN_RULES_KEEP_RECENT;
 }
 
-function keepAhead(txn: KvTxn, nowMs: number, options: ResolvedOptions): KeepAhead | null {
-  if (tokenRules(txn, options) < TOKEN_RULES_KEEP_RECENT) return null;
-  let moves = 0;
-  return {
-    moved: (order) => {
-      const bytes = txn.get(order.value);
-      if (bytes === undefined) return false; // a dangling order entry: evict drops it
-      const timedMs = recordTimedMs(bytes);
-      if (timedMs === undefined || timedMs <= nowMs - TOKEN_KEEP_BEHIND_MS) return false;
-      if (moves++ >= MOVES_PER_PASS_MAX) return 'blocked';
-      const serial = getMeta(txn, 'tokenSerial');
-      setMeta(txn, 'tokenSerial', serial + 1n);
-      txn.remove(order.key);
-      txn.put(order.value, Buffer.concat([encodeRecord({ ...decodeRecord(bytes), serial }), bytes.subarray(RECORD_HEAD_BYTES)]));
-      txn.put(tokenOrderKey(serial), order.value);
-      return true;
-    },
-  };
+/** Holds the token of `order` if it is recent: off the order, under its time. Whether it did. */
+function holdIfRecent(txn: KvTxn, order: KvEntry, nowMs: number): boolean {
+  const bytes = txn.get(order.value);
+  if (bytes === undefined) return false; // a dangling order entry: evict drops it
+  const timedMs = recordTimedMs(bytes);
+  if (timedMs === undefined || timedMs <= nowMs - TOKEN_KEEP_BEHIND_MS) return false;
+  txn.remove(order.key);
+  txn.put(tokenHeldKey(timedMs, order.key.readBigUInt64BE(1)), order.value);
+  addMeta(txn, 'tokensHeld', 1n);
+  return true;
+}
+
+/** Evicts the held tokens that are old now, oldest first, at most a bounded number. */
+function releaseHeld(txn: KvTxn, nowMs: number, options: ResolvedOptions): number {
+  let released = 0;
+  if (getMeta(txn, 'tokensHeld') === 0n) return 0; // a meta read, cheaper than opening a cursor
+  while (released < options.evictionsPerCommandMax) {
+    const held = txn.first(TOKEN_HELD_PREFIX);
+    if (held === undefined || heldKeyMs(held.key) > nowMs - TOKEN_KEEP_BEHIND_MS) break;
+    addMeta(txn, 'tokensHeld', -1n);
+    evict(txn, held);
+    released++;
+  }
+  return released;
 }
 
 /**
@@ -195,9 +197,17 @@ export function forgetTokenRecord(txn: KvTxn, key: Buffer): void {
   if (record === undefined) return;
   txn.remove(key);
   txn.remove(tokenOrderKey(record.serial));
+  if (record.timedMs !== undefined) {
+    const heldKey = tokenHeldKey(record.timedMs, record.serial);
+    if (txn.get(heldKey) !== undefined) {
+      txn.remove(heldKey);
+      addMeta(txn, 'tokensHeld', -1n);
+    }
+  }
   addMeta(txn, 'tokens', -1n);
 }
 
+/** Forgets the token an order (or held) entry points at, and the entry; raises the fence. */
 function evict(txn: KvTxn, order: KvEntry): void {
   const bytes = txn.get(order.value);
   txn.remove(order.key);

@@ -6,6 +6,8 @@
 import { MemoryKv, StateMachine, decodeCommand, encodeCommand, parseCommand, type CommandResult, type StateMachineOptions } from '../../node/state-machine/index.ts';
 import { setTokenOptions, type StoredTokenOptions } from '../../node/state-machine/token-options.ts';
 import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
+import { CachedTxn } from '../../node/state-machine/cached-txn.ts';
+import { SPACE_META, SPACE_SEQUENCE, SPACE_TOKEN } from '../../node/state-machine/keys.ts';
 
 /** Log time 0 of the tests, as unix ms. */
 export const T0 = 1_700_000_000_000;
@@ -37,4 +39,43 @@ export function replica(flags: StateMachineOptions, founder: StoredTokenOptions 
       return show(machine.apply(kv, d.command, d.timeMs));
     },
   };
+}
+
+/** A small seeded generator: `r(n)` is in [0, n). The same seed gives the same sequence. */
+export function rng(seed: number): (n: number) => number {
+  let s = seed >>> 0;
+  return (n: number) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % n;
+  };
+}
+
+/** The token records of a state (what the `tokens` meta must count). */
+export function tokenRecords(kv: MemoryKv): number {
+  let records = 0;
+  for (const e of kv.entries()) if (e.key[0] === SPACE_TOKEN) records++;
+  return records;
+}
+
+/**
+ * Applies `entries` to a fresh state in random batches through CachedTxn with tiny first-windows
+ * (as a leader batching otherwise than a follower would): the replies and the state, to compare
+ * with one command per transaction.
+ */
+export function applyBatched(entries: readonly Uint8Array[], options: StateMachineOptions, founder: StoredTokenOptions, seed: number): { replies: string[]; kv: MemoryKv } {
+  const r = rng(seed);
+  const kv = new MemoryKv();
+  setTokenOptions(kv, founder);
+  const machine = new StateMachine(options);
+  const replies: string[] = [];
+  for (let i = 0; i < entries.length;) {
+    const n = 1 + r(8);
+    const view = new CachedTxn(kv, [SPACE_META], [SPACE_TOKEN, SPACE_SEQUENCE], 1 + r(4));
+    for (let j = 0; j < n && i < entries.length; j++, i++) {
+      const d = decodeCommand(entries[i]!);
+      replies.push(show(machine.apply(view, d.command, d.timeMs)));
+    }
+    view.flush();
+  }
+  return { replies, kv };
 }

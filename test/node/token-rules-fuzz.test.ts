@@ -8,19 +8,10 @@
  */
 import test from 'ava';
 import { MemoryKv, StateMachine, decodeCommand, encodeCommand } from '../../node/state-machine/index.ts';
-import { CachedTxn } from '../../node/state-machine/cached-txn.ts';
-import { SPACE_META, SPACE_SEQUENCE, SPACE_TOKEN } from '../../node/state-machine/keys.ts';
 import { setTokenOptions } from '../../node/state-machine/token-options.ts';
 import { getMeta } from '../../node/state-machine/meta.ts';
-import { T0, dump, parse, show } from '../helpers/token-log.ts';
+import { T0, applyBatched, dump, parse, rng, show, tokenRecords } from '../helpers/token-log.ts';
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return (n: number) => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s % n;
-  };
-}
 
 interface Sent { args: string[]; timed: boolean; key: string }
 
@@ -92,24 +83,9 @@ for (const seed of seeds) {
         t.fail(`entry ${i}: fence ${getMeta(a, 'evictedTimedMaxMs')} passed clock ${getMeta(a, 'clockMs')}`);
       }
     }
-    let records = 0;
-    for (const e of a.entries()) if (e.key[0] === SPACE_TOKEN) records++;
-    t.is(Number(getMeta(a, 'tokens')), records, 'token count meta matches records');
+    t.is(Number(getMeta(a, 'tokens')), tokenRecords(a), 'token count meta matches records');
     // (b) random batches through CachedTxn with tiny windows
-    const r = rng(seed * 7919);
-    const b = new MemoryKv();
-    setTokenOptions(b, { tokenRetentionMs: retentionMs, tokensMax });
-    const mb = new StateMachine(opts);
-    const rb: string[] = [];
-    for (let i = 0; i < entries.length;) {
-      const n = 1 + r(8);
-      const view = new CachedTxn(b, [SPACE_META], [SPACE_TOKEN, SPACE_SEQUENCE], 1 + r(4));
-      for (let j = 0; j < n && i < entries.length; j++, i++) {
-        const d = decodeCommand(entries[i]!);
-        rb.push(show(mb.apply(view, d.command, d.timeMs)));
-      }
-      view.flush();
-    }
+    const { replies: rb, kv: b } = applyBatched(entries, opts, { tokenRetentionMs: retentionMs, tokensMax }, seed * 7919);
     t.deepEqual(rb, ra);
     t.is(dump(b), dump(a));
   });

@@ -97,19 +97,23 @@ test('the retention window keeps a token ahead too (retention shorter than the s
   t.true(Number(getMeta(kv, 'evictedTimedMaxMs')) <= Number(getMeta(kv, 'clockMs')));
 });
 
-test('one command moves at most one token ahead back, however many hold the front', (t) => {
+test('tokens due while recent are held beyond the bound, each once; the rest stay strictly oldest first', (t) => {
   const r = replica({ evictionsPerCommandMax: 1000 }, 2);
   r.apply(entry(0, 'CLUSTER', 'TOKENRULES', '2'));
   for (let i = 0; i < 20; i++) t.is(r.apply(timed(1 + i, AHEAD_MS, `skewed${i}`)), `${i + 1}`);
+  t.is(Number(getMeta(r.kv, 'tokensHeld')), 18, 'beyond the bound of 2, the 18 oldest are held');
   const serialBefore = getMeta(r.kv, 'tokenSerial');
-  t.is(r.apply(timed(100, 0, 'plain')), '21');
-  // One moved back + the plain one's own serial; nothing evicted (never the token just remembered).
-  t.is(getMeta(r.kv, 'tokenSerial') - serialBefore, 2n);
-  t.is(Number(getMeta(r.kv, 'tokens')), 21);
-  t.is(r.apply(timed(101, -1, 'plain')), '21', 'the plain token just answered is still known: its retry gets its number');
+  // Opaque tokens (never recent) after them: each is remembered for the bound's later writes.
+  const replies = Array.from({ length: 6 }, (_, i) => r.apply(entry(100 + i, 'INC', 'b', 's', 'ID', `opaque${i}`)));
+  t.deepEqual(replies, ['21', '22', '23', '24', '25', '26']);
+  t.is(getMeta(r.kv, 'tokenSerial') - serialBefore, 6n, 'no serial but its own per INC: nothing moves');
+  t.is(r.apply(entry(110, 'INC', 'b', 's', 'ID', 'opaque5')), '26', 'the newest is known');
+  t.is(r.apply(entry(111, 'INC', 'b', 's', 'ID', 'opaque4')), '25', 'and the one before it (the bound is 2)');
+  t.is(r.apply(entry(112, 'INC', 'b', 's', 'ID', 'opaque3')), '27', 'the third is forgotten, as under rules 1 (an opaque token then takes a new number)');
+  t.is(Number(getMeta(r.kv, 'tokens')) - Number(getMeta(r.kv, 'tokensHeld')), 2);
 });
 
-test('an INCS token ahead of the clock keeps its parts when moved back', (t) => {
+test('an INCS token ahead of the clock keeps its parts when held', (t) => {
   const r = replica({}, 1);
   r.apply(entry(0, 'CLUSTER', 'TOKENRULES', '2'));
   const token = `${T0 + AHEAD_MS}-abcdefghijklmnop+2`;
