@@ -1,7 +1,7 @@
 /**
  * Where ownership and catalog records live inside the state machine's key space (so they are
  * written in the same LMDB transaction as the commands they fence, and travel in snapshots).
- * Tags 0x10 and 0x11 are reserved for them next to node/state-machine/keys.ts's 0x00..0x03.
+ * Tags 0x10 and 0x11 are reserved for them next to node/state-machine/keys.ts's 0x00..0x04.
  *
  *   0x10 "mode"    -> shard id: this state belongs to a shard of a sharded cluster (checks on)
  *   0x10 "epoch"   -> u64: epoch of the ownership below (0/absent: none committed yet)

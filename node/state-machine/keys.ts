@@ -8,6 +8,7 @@
  *   0x01 lp(bucket) lp(sequence)      -> u64 sequence value
  *   0x02 lp(bucket) lp(sequence) lp(token) -> token record (tokens.ts)
  *   0x03 u64 serial                   -> token key (eviction order, oldest first)
+ *   0x04 u64 time ms u64 serial       -> token key (held off the order, token rules 2: tokens.ts)
  */
 export const SPACE_META = 0x00;
 export const SPACE_SEQUENCE = 0x01;

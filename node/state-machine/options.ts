@@ -39,18 +39,21 @@ export interface StateMachineOptions {
  *    ahead raised it ahead of the clock, and every new token of a correct clock was refused until
  *    the clock caught up: one client 50 s ahead stopped every INC through a router for 50 s at the
  *    count bound (a review). The count may exceed the bound by the held tokens: at most those of
- *    `tokenFutureMsMax` (60 s) ahead plus TOKEN_KEEP_BEHIND_MS behind.
+ *    `tokenFutureMsMax` (60 s) ahead plus TOKEN_KEEP_BEHIND_MS (30 s) behind.
  */
 export const TOKEN_RULES_LATEST = 2;
-/** The version from which recent tokens are moved back instead of evicted. */
+/** The version from which recent tokens due for eviction are held instead (tokens.ts). */
 export const TOKEN_RULES_KEEP_RECENT = 2;
 /**
- * Rules 2 keep a timed token until its time is this far behind the log clock: more than a
- * router's retries of one token (its 5 s deadline) plus the clock differences of correct clocks,
- * so that such a token, arriving new, is never below the fence. Part of the rules: changing it
- * is a new rules version.
+ * Rules 2 keep a timed token until its time is this far behind the log clock: more than the
+ * client library retries one token by default (its 15 s call deadline, client/options.ts) plus a
+ * router's retries of each attempt (5 s) and the clock differences of correct clocks, so that
+ * such a token, retried or arriving new, is never below the fence (a review: 10 s refused a
+ * client's retry after 11 s at a tight bound). Calls given longer deadlines can still outlive it
+ * at a bound holding less than this much writes. Part of the rules: changing it is a new rules
+ * version.
  */
-export const TOKEN_KEEP_BEHIND_MS = 10_000;
+export const TOKEN_KEEP_BEHIND_MS = 30_000;
 
 export type ResolvedOptions = Required<StateMachineOptions>;
 

@@ -74,7 +74,7 @@ test('a correct router token made a few ms before its entry is stamped is never 
   // The clock passes the fast token's time, and more: router B's tokens are 2 ms older than
   // their stamps (network, batching) or one router retried its token for 4 s.
   const replies: string[] = [];
-  for (let ms = AHEAD_MS + 1; ms < AHEAD_MS + 30_000; ms += 500) {
+  for (let ms = AHEAD_MS + 1; ms < AHEAD_MS + TOKEN_KEEP_BEHIND_MS + 20_000; ms += 500) {
     replies.push(r.apply(entry(ms, 'INC', 'b', 's', 'ID', `${T0 + ms - 2}-router-b-${ms}`)));
     replies.push(r.apply(entry(ms + 1, 'INC', 'b', 's', 'ID', `${T0 + ms - 4_000}-router-c-${ms}`)));
   }
