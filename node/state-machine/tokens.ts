@@ -141,7 +141,7 @@ export function evictExpiredTokens(txn: KvTxn, nowMs: number, options: ResolvedO
 /**
  * Token rules 2 (options.ts): whether a token due for eviction while still recent is held instead.
  *
- * Why held off the order and not moved to its back (the first version): a moved token counted as
+ * Why held off the order and not moved to its back (an earlier version): a moved token counted as
  * a later write, so a token behind it (an opaque one, never recent) was evicted after about half
  * the bound's later writes instead of all of them (a review); moving them every pass was costly.
  * A held token is beyond the bound and never moves again; the order stays strictly oldest first.
