@@ -79,3 +79,14 @@ export function applyBatched(entries: readonly Uint8Array[], options: StateMachi
   }
   return { replies, kv };
 }
+
+/**
+ * The seeds a token fuzz runs: TOKEN_RULES_SEED=<n> replays one; TOKEN_RULES_SEEDS=<n> runs 1..n
+ * (a longer run by hand); else 1..`count`. The suite's counts are kept small: these are pure CPU,
+ * and they share the box with the suite's real-process tests, whose elections they slowed.
+ */
+export function fuzzSeeds(count: number): number[] {
+  if (process.env.TOKEN_RULES_SEED !== undefined) return [Number(process.env.TOKEN_RULES_SEED)];
+  const n = process.env.TOKEN_RULES_SEEDS !== undefined ? Number(process.env.TOKEN_RULES_SEEDS) : count;
+  return Array.from({ length: n }, (_, i) => i + 1);
+}

@@ -9,7 +9,7 @@ import test from 'ava';
 import { MemoryKv, StateMachine, decodeCommand, encodeCommand } from '../../node/state-machine/index.ts';
 import { setTokenOptions } from '../../node/state-machine/token-options.ts';
 import { getMeta } from '../../node/state-machine/meta.ts';
-import { T0, applyBatched, dump, parse, rng, show, tokenRecords } from '../helpers/token-log.ts';
+import { T0, applyBatched, dump, parse, rng, show, tokenRecords, fuzzSeeds } from '../helpers/token-log.ts';
 
 
 function makeLog(seed: number) {
@@ -50,8 +50,7 @@ function makeLog(seed: number) {
   return { log, tokensMax: 1 + r(6), retentionMs: 500 + r(15_000), evictionsMax: 1 + r(6) };
 }
 
-const only = process.env.TOKEN_RULES_SEED === undefined ? null : Number(process.env.TOKEN_RULES_SEED);
-const seeds = only !== null ? [only] : Array.from({ length: 300 }, (_, i) => i + 1);
+const seeds = fuzzSeeds(100);
 for (const seed of seeds) {
   test(`window seed ${seed} (TOKEN_RULES_SEED=${seed} to replay)`, (t) => {
     const { log, tokensMax, retentionMs, evictionsMax } = makeLog(seed);
