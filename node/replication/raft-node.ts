@@ -18,7 +18,7 @@
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { RawNode } from '../raft/raw-node.ts';
-import { EntryType, type Message, type NodeId, type RaftStatus, type Ready } from '../raft/types.ts';
+import { EntryType, type Entry, type Message, type NodeId, type RaftStatus, type Ready } from '../raft/types.ts';
 import { encodeCommand, errorResult, read, type Command, type CommandResult, type LmdbStore, type StateMachine } from '../state-machine/index.ts';
 import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
 import { Members } from './members.ts';
@@ -68,6 +68,7 @@ export class RaftNode {
   /** A peer heard from within this long counts as alive (removalRefusal): half an election timeout. */
   private readonly liveWindowMs: number;
   private readonly pendingMax: number;
+  private readonly applyHoldMs: number;
   private lastProposedIndex = 0;
   private readonly batch = new WriteBatch();
   /** Client writes accepted and not yet answered (bounded by pendingMax). */
@@ -89,6 +90,7 @@ export class RaftNode {
     this.tickMs = t.tickMs ?? 50;
     this.liveWindowMs = (this.tickMs * (t.electionTimeoutTicks ?? 10)) / 2;
     this.pendingMax = t.pendingMax ?? 100_000;
+    this.applyHoldMs = t.applyHoldMs ?? 10;
     this.proposals = new Proposals(t.proposalTimeoutMs ?? 5000, () => this.notLeader());
     this.reads = new ReadQueue(t.proposalTimeoutMs ?? 5000, this.pendingMax);
     this.leaderWrites = new LeaderWrites(
@@ -396,11 +398,17 @@ export class RaftNode {
     const persisted = rd.snapshot
       ? this.installSnapshot(rd)
       : this.d.storage.persist({ entries: rd.entries, ...(rd.hardState ? { hardState: rd.hardState } : {}), inline });
-    await Promise.all([persisted, applyNow.length > 0 ? this.applier.apply(applyNow) : null]);
+    const apply = this.mayHold() ? (es: readonly Entry[]) => this.applier.hold(es, this.applyHoldMs) : (es: readonly Entry[]) => this.applier.apply(es);
+    await Promise.all([persisted, applyNow.length > 0 ? apply(applyNow) : null]);
     for (const m of rd.messages) if (!early.includes(m)) this.d.send(m);
-    if (applyLater.length > 0) await this.applier.apply(applyLater);
+    if (applyLater.length > 0) await apply(applyLater);
     this.reads.onReadStates(rd.readStates);
     this.serveReads();
+  }
+
+  /** A follower nobody here waits on (no write or read of its own pending) may apply late. */
+  private mayHold(): boolean {
+    return this.applyHoldMs > 0 && this.raw.role === 'follower' && this.proposals.size === 0 && this.reads.size === 0;
   }
 
   /**

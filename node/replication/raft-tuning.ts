@@ -20,4 +20,9 @@ export interface RaftNodeTuning {
   readonly proposalTimeoutMs?: number;
   /** Writes waiting for their entry beyond which new ones get BUSY. Default 100,000. */
   readonly pendingMax?: number;
+  /**
+   * Milliseconds a follower may keep committed entries back to apply them with later ones in one
+   * state transaction (apply-pipeline.ts `hold`); 0 applies each Ready's at once. Default 10.
+   */
+  readonly applyHoldMs?: number;
 }
