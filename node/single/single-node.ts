@@ -3,8 +3,9 @@
  * `seqdb dev` runs one; tests start them in-process or as child processes.
  */
 import { refuseUnfinishedRestore } from '../backup/restore.ts';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { AddressInfo } from 'node:net';
 import { LmdbStore, StateMachine, type StateMachineOptions } from '../state-machine/index.ts';
 // A single node has no replicas to agree with: it evicts by the latest token rules at once.
@@ -37,6 +38,17 @@ export interface SingleNode {
   close(): Promise<void>;
 }
 
+/**
+ * A shard member's data dir (its Raft log in `raft/` beside the state in `lmdb/`) is refused: a
+ * single node read only the state, which may lag the shard's committed log (a follower applies
+ * late; a leader's state may be ahead of its own log), and handed out numbers the shard had
+ * already given, beside a shard that goes on without it. It was accepted silently.
+ */
+function refuseReplicaDir(dataDir: string): void {
+  if (!existsSync(join(dataDir, 'raft'))) return;
+  throw new SeqError(ErrorCode.IDENTITY_MISMATCH, `${dataDir} holds a shard member's data (raft/): start it with 'seqdb node --data ${dataDir}' and its shard's flags, not as a single node`);
+}
+
 export async function startSingleNode(options: SingleNodeOptions): Promise<SingleNode> {
   const lmdbPath = join(options.dataDir, 'lmdb');
   mkdirSync(lmdbPath, { recursive: true });
@@ -44,6 +56,7 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
   let store: LmdbStore;
   try {
     refuseUnfinishedRestore(options.dataDir);
+    refuseReplicaDir(options.dataDir);
     store = LmdbStore.open({ path: lmdbPath });
   } catch (err) {
     dirLock.release();
