@@ -25,6 +25,7 @@ import { internalDialOptions } from '../../shared/security/internal-options.ts';
 import { DiskGuard, mib } from '../disk/disk-guard.ts';
 import { lockDataDir } from '../disk/data-dir-lock.ts';
 import { TokenOptionsSync } from './token-options-sync.ts';
+import { refuseNewerTokenRules } from '../state-machine/token-options.ts';
 import { DiskReport } from './disk-report.ts';
 import { PeerClocks } from './peer-clocks.ts';
 import { keepPeerRecords, savedFeatures } from './peer-records.ts';
@@ -110,6 +111,13 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   const statePlan = prepareStateDir(join(o.dataDir, 'lmdb'), currentBootId(), storage.isInitialized());
   if (statePlan.discarded) log('the OS restarted since the state was last written without fsync: rebuilding it from the Raft snapshot and log');
   const store = LmdbStore.open({ path: join(o.dataDir, 'lmdb'), sync: statePlan.sync });
+  try {
+    store.read((kv) => refuseNewerTokenRules(kv, o.dataDir));
+  } catch (err) {
+    await Promise.all([store.close(), storage.close()]);
+    dirLock.release();
+    throw err;
+  }
   const machine = new StateMachine(o.stateMachine);
   const tokenOptionFlags = { tokenRetentionMs: machine.options.tokenRetentionMs, tokensMax: machine.options.tokensMax };
   const disk = new DiskGuard({

@@ -12,7 +12,10 @@
  * member announces `tokenrules`, the leader proposes `CLUSTER TOKENRULES <latest>`, and every
  * replica evicts by the new rules from that index on. Until then all keep the old ones (a
  * replica that evicted by other rules than its peers could, leading later, answer a retried
- * token otherwise than they would).
+ * token otherwise than they would). `tokenrules` means "knows version 2": a version 3 needs a new
+ * feature name (`tokenrules3`), or a leader would propose it to members that refuse it at decode
+ * and stop. A state already at a newer version than the build is refused at start and after a
+ * snapshot install (token-options.ts refuseNewerTokenRules): a rollback past an upgrade.
  */
 import type { LmdbStore } from '../state-machine/index.ts';
 import { sameTokenOptions, storedTokenOptions, storedTokenRules, type StoredTokenOptions } from '../state-machine/token-options.ts';

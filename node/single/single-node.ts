@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { LmdbStore, StateMachine, type StateMachineOptions } from '../state-machine/index.ts';
 // A single node has no replicas to agree with: it evicts by the latest token rules at once.
 import { TOKEN_RULES_LATEST } from '../state-machine/options.ts';
+import { refuseNewerTokenRules } from '../state-machine/token-options.ts';
 import { SeqServer, type ServerOptions } from '../server/server.ts';
 import { SingleExecutor, type ExecutorOptions } from './executor.ts';
 import { observeSingle, type NodeObservability } from '../../shared/observability/node-observer.ts';
@@ -59,6 +60,13 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
     refuseReplicaDir(options.dataDir);
     store = LmdbStore.open({ path: lmdbPath });
   } catch (err) {
+    dirLock.release();
+    throw err;
+  }
+  try {
+    store.read((kv) => refuseNewerTokenRules(kv, options.dataDir));
+  } catch (err) {
+    await store.close();
     dirLock.release();
     throw err;
   }

@@ -14,7 +14,7 @@
 import { getMeta, setMeta } from './meta.ts';
 import type { KvReader, KvTxn } from './kv.ts';
 import { TOKEN_RULES_LATEST, type ResolvedOptions } from './options.ts';
-import { ErrorCode } from '../../shared/errors.ts';
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { errorResult, type Command, type CommandResult } from './command.ts';
 
 export interface StoredTokenOptions {
@@ -62,6 +62,17 @@ export function setTokenRules(txn: KvTxn, version: number): void {
 /** The version stored in a state (0: never set). */
 export function storedTokenRules(kv: KvReader): number {
   return Number(getMeta(kv, 'tokenRules'));
+}
+
+/**
+ * Throws STORAGE for a state whose shard moved to token rules newer than this build's (a binary
+ * rolled back past the upgrade, or a snapshot from a newer leader): this build would evict by
+ * older rules than its peers and could answer a retried token otherwise than they would.
+ */
+export function refuseNewerTokenRules(kv: KvReader, where: string): void {
+  const stored = storedTokenRules(kv);
+  if (stored <= TOKEN_RULES_LATEST) return;
+  throw new SeqError(ErrorCode.STORAGE, `${where}: the state applies token rules ${stored}, newer than this build's (${TOKEN_RULES_LATEST}): run the newer build (rolling back past a token rules upgrade is not supported)`);
 }
 
 export function isTokenOptions(command: Command): boolean {

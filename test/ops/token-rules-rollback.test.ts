@@ -1,0 +1,48 @@
+/**
+ * A state whose shard moved to token rules newer than this build's (a binary rolled back past the
+ * upgrade) is refused at start (STORAGE), by a single node and by a shard member, instead of
+ * evicting tokens by older rules than its peers. Real data dirs, real processes.
+ */
+import test from 'ava';
+import { join } from 'node:path';
+import { startSingleNode } from '../../node/single/single-node.ts';
+import { LmdbStore } from '../../node/state-machine/index.ts';
+import { setMeta } from '../../node/state-machine/meta.ts';
+import { TOKEN_RULES_LATEST } from '../../node/state-machine/options.ts';
+import { ErrorCode } from '../../shared/errors.ts';
+import { freePort, incRetry, seqdb } from './helpers.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+/** What a newer build's CLUSTER TOKENRULES left in the state of `dataDir`. */
+async function storeNewerRules(dataDir: string): Promise<void> {
+  const store = LmdbStore.open({ path: join(dataDir, 'lmdb') });
+  await store.write((txn) => setMeta(txn, 'tokenRules', BigInt(TOKEN_RULES_LATEST + 1)));
+  await store.close();
+}
+
+test('a single node refuses a state of newer token rules, and lets go of its data dir', async (t) => {
+  const dir = await tempDir(t, 'seqdb-rules-');
+  const first = await startSingleNode({ dataDir: dir, server: { host: '127.0.0.1', port: 0 } });
+  await first.close();
+  await storeNewerRules(dir);
+  const err = await t.throwsAsync(startSingleNode({ dataDir: dir, server: { host: '127.0.0.1', port: 0 } }));
+  t.is((err as { code?: string }).code, ErrorCode.STORAGE);
+  t.regex((err as Error).message, /newer than this build/);
+  await storeNewerRules(dir); // the store was closed and the lock released: the dir opens again
+});
+
+test('a shard member refuses a state of newer token rules at start', async (t) => {
+  const dir = join(await tempDir(t, 'seqdb-rules-'), 'n0');
+  const port = await freePort();
+  const addr = `127.0.0.1:${port}`;
+  const args = ['node', '--shard', '1', '--host', '127.0.0.1', '--port', String(port), '--data', dir, '--join', addr, '--bootstrap-expect', '1', '--log-level', 'warn'];
+  const member = seqdb(t, args);
+  t.is(await incRetry([addr], 'b', 's', 'tok-1', 30_000), 1n);
+  member.child.kill('SIGKILL');
+  await member.exited;
+  await storeNewerRules(dir);
+  const again = seqdb(t, args);
+  const { code } = await again.exited;
+  t.not(code, 0);
+  t.regex(again.output(), /token rules \d+, newer than this build/);
+});
