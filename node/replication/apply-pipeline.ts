@@ -72,7 +72,7 @@ export class ApplyPipeline {
 
   /** Applies what `hold` kept back; resolves once every commit handed out so far is done (before snapshots and stop). */
   drain(): Promise<void> {
-    if (this.held.length > 0) this.apply([]).catch(() => {}); // a failure reaches onFatal (apply)
+    if (this.held.length > 0) this.apply([]).catch((err: Error) => this.d.onFatal(err));
     return this.newest;
   }
 
@@ -104,7 +104,7 @@ export class ApplyPipeline {
    * ones in one transaction. Why: on a loaded box a follower's state transaction per Ready (one
    * entry each at 50 clients) cost far more than its microbenchmark says (cold caches after every
    * wake-up, the per-transaction reads and cursor scans); batching ~10 cut the followers' CPU per
-   * INC by about a quarter (bench/README.md, sixteenth round). Safe because nothing waits for a
+   * INC by ~12% (bench/README.md, sixteenth round). Safe because nothing waits for a
    * follower's state: Raft already allows a follower to apply late, the entries are durable in its
    * log (a crash re-applies them), and every other call (`apply`, `drain`, a new role's first
    * Ready) applies what is held first. Only plain entries are held: a conf change applies at once,
@@ -121,7 +121,7 @@ export class ApplyPipeline {
     if (this.held.length > 0 && this.holdTimer === null) {
       this.holdTimer = setTimeout(() => {
         this.holdTimer = null;
-        this.apply([]).catch(() => {}); // a failure reaches onFatal (apply)
+        this.apply([]).catch((err: Error) => this.d.onFatal(err));
       }, holdMs);
     }
   }
