@@ -116,3 +116,11 @@ export async function leaderOf(addrs: readonly string[], timeoutMs = 20_000, vot
   }
   throw new Error(`no leader among ${addrs.join(',')}`);
 }
+
+/** A one-node shard (`--bootstrap-expect 1`) in a fresh `n0` dir: its address and the args that start it again. */
+export async function loneMember(t: { teardown(fn: () => unknown): void }, dir: string): Promise<{ addr: string; args: string[]; proc: Proc }> {
+  const port = await freePort();
+  const addr = `127.0.0.1:${port}`;
+  const args = ['node', '--shard', '1', '--host', '127.0.0.1', '--port', String(port), '--data', dir, '--join', addr, '--bootstrap-expect', '1', '--log-level', 'warn'];
+  return { addr, args, proc: seqdb(t, args) };
+}

@@ -8,15 +8,12 @@ import test from 'ava';
 import { join } from 'node:path';
 import { startSingleNode } from '../../node/single/single-node.ts';
 import { ErrorCode } from '../../shared/errors.ts';
-import { freePort, incRetry, seqdb, seqdbRun } from './helpers.ts';
+import { freePort, incRetry, loneMember, seqdb, seqdbRun } from './helpers.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 test("a shard member's data dir is refused as a single node's, by the API and by seqdb dev", async (t) => {
   const dir = join(await tempDir(t, 'seqdb-replica-dir-'), 'n0');
-  const port = await freePort();
-  const addr = `127.0.0.1:${port}`;
-  const nodeArgs = ['node', '--shard', '1', '--host', '127.0.0.1', '--port', String(port), '--data', dir, '--join', addr, '--bootstrap-expect', '1', '--log-level', 'warn'];
-  const member = seqdb(t, nodeArgs);
+  const { addr, args: nodeArgs, proc: member } = await loneMember(t, dir);
   for (let i = 1; i <= 3; i++) t.is(await incRetry([addr], 'b', 's', `tok-${i}`, 30_000), BigInt(i));
   member.child.kill('SIGKILL');
   await member.exited;

@@ -10,7 +10,7 @@ import { LmdbStore } from '../../node/state-machine/index.ts';
 import { setMeta } from '../../node/state-machine/meta.ts';
 import { TOKEN_RULES_LATEST } from '../../node/state-machine/options.ts';
 import { ErrorCode } from '../../shared/errors.ts';
-import { freePort, incRetry, seqdb } from './helpers.ts';
+import { incRetry, loneMember, seqdb } from './helpers.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 /** What a newer build's CLUSTER TOKENRULES left in the state of `dataDir`. */
@@ -33,10 +33,7 @@ test('a single node refuses a state of newer token rules, and lets go of its dat
 
 test('a shard member refuses a state of newer token rules at start', async (t) => {
   const dir = join(await tempDir(t, 'seqdb-rules-'), 'n0');
-  const port = await freePort();
-  const addr = `127.0.0.1:${port}`;
-  const args = ['node', '--shard', '1', '--host', '127.0.0.1', '--port', String(port), '--data', dir, '--join', addr, '--bootstrap-expect', '1', '--log-level', 'warn'];
-  const member = seqdb(t, args);
+  const { addr, args, proc: member } = await loneMember(t, dir);
   t.is(await incRetry([addr], 'b', 's', 'tok-1', 30_000), 1n);
   member.child.kill('SIGKILL');
   await member.exited;
