@@ -48,6 +48,16 @@ export function parsePositiveInt(flag: string, text: string | undefined): number
 export const DISK_RESERVE_MB_MAX = 1 << 20;
 
 /** `--disk-reserve-mb <n>` as bytes: 0 turns the guard off; undefined when not given. */
+/** An integer flag in [min, max], or undefined when absent. */
+export function parseIntInRange(flag: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new CliError(`--${flag} must be an integer from ${min} to ${max}, got '${text}'`);
+  }
+  return value;
+}
+
 export function parseDiskReserve(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);

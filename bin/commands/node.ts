@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { startReplicaNode } from '../../node/replication/replica-node.ts';
 import { Transport } from '../../node/replication/transport.ts';
-import { CliError, DISK_RESERVE_USAGE, MOVE_IDLE_USAGE, parseDiskReserve, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
+import { CliError, DISK_RESERVE_USAGE, MOVE_IDLE_USAGE, parseDiskReserve, parseFlags, parseIntInRange, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
 import { SECURITY_FLAGS, SECURITY_USAGE, securityFromFlags } from '../../shared/security/cli-flags.ts';
 import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { OPS_FLAGS, OPS_USAGE, Metrics, makeLogger, maybeAdmin, parseAdminPort } from '../ops-flags.ts';
@@ -34,6 +34,8 @@ Options:
   --snapshot-entries <n>     applied entries (or writes) between snapshots (default 10000); a
                              snapshot also waits until the log since the last one is as large
                              as that snapshot
+  --apply-hold-ms <n>        a follower may keep committed entries back this long to apply them
+                             together (default 10; 0 applies each batch at once; at most 1000)
   --token-retention-ms <n>   how long INC ... ID tokens are remembered (default 86400000 = 24 h)
   --tokens-max <n>           most tokens remembered (default 1000000)
 ${DISK_RESERVE_USAGE}
@@ -56,6 +58,7 @@ const FLAGS = {
   'tick-ms': { type: 'string' },
   'election-ticks': { type: 'string' },
   'snapshot-entries': { type: 'string' },
+  'apply-hold-ms': { type: 'string' },
   'token-retention-ms': { type: 'string' },
   'tokens-max': { type: 'string' },
   'disk-reserve-mb': { type: 'string' },
@@ -92,6 +95,7 @@ export const node: Subcommand = {
     const electionTimeoutTicks = parsePositiveInt('election-ticks', values['election-ticks']);
     if (electionTimeoutTicks !== undefined && electionTimeoutTicks < 2) throw new CliError('--election-ticks must be at least 2');
     const snapshotEntries = parsePositiveInt('snapshot-entries', values['snapshot-entries']);
+    const applyHoldMs = parseIntInRange('apply-hold-ms', values['apply-hold-ms'], 0, 1000);
     const diskReserveBytes = parseDiskReserve(values['disk-reserve-mb']);
     const moveIdleMs = parsePositiveInt('move-idle-ms', values['move-idle-ms']);
     const dataDir = resolve(values.data ?? './data');
@@ -119,7 +123,7 @@ export const node: Subcommand = {
       port: parsePort(values.port, 7379),
       join,
       ...(bootstrapExpect !== undefined ? { bootstrapExpect } : {}),
-      tuning: { tickMs, electionTimeoutTicks, snapshotEntries },
+      tuning: { tickMs, electionTimeoutTicks, snapshotEntries, applyHoldMs },
       ...(diskReserveBytes !== undefined ? { diskReserveBytes } : {}),
       ...(moveIdleMs !== undefined ? { moveIdleMs } : {}),
       stateMachine: {

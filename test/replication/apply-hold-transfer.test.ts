@@ -47,3 +47,28 @@ test('leadership moves to a follower that holds entries, under INC load: a GET t
   const lead = await c.waitForLeader(3);
   t.is((await command(c.nodes[lead]!.port, ['GET', 'b', 'k'], 3000)).trim(), `:${ops.length}`);
 });
+
+test('--apply-hold-ms reaches the followers: at 1000 they trail the commit for a while after one INC, at 0 they do not', async (t) => {
+  t.timeout(90_000);
+  /** The followers' applied indexes soon after one INC, and the leader's commit index. */
+  async function afterOneInc(holdMs: number): Promise<{ commit: number; followers: number[] }> {
+    const c = await Cluster.start(t, { size: 3, extraArgs: ['--apply-hold-ms', String(holdMs)] });
+    const lead = await c.waitForLeader(3);
+    const others = [0, 1, 2].filter((i) => i !== lead);
+    const applied = (): Promise<number[]> => Promise.all(others.map(async (i) => Number((await c.info(i))?.applied_index)));
+    // First nothing held (the election's entries applied), so the INC's entry starts a new hold.
+    const settled = Date.now() + 20_000;
+    for (let commit = -1; Date.now() < settled; await sleep(50)) {
+      commit = Number((await c.info(lead))?.commit_index);
+      if ((await applied()).every((a) => a === commit)) break;
+    }
+    await command(c.nodes[lead]!.port, ['INC', 'b', 'k'], 5000);
+    await sleep(200); // heartbeats (every 50 ms) have told the followers the commit
+    const commit = Number((await c.info(lead))?.commit_index);
+    return { commit, followers: await applied() };
+  }
+  const held = await afterOneInc(1000);
+  t.true(held.followers.every((a) => a < held.commit), `held 1000 ms: ${JSON.stringify(held)}`);
+  const at0 = await afterOneInc(0);
+  t.true(at0.followers.every((a) => a === at0.commit), `hold 0: ${JSON.stringify(at0)}`);
+});

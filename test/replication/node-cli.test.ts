@@ -32,4 +32,9 @@ test('seqdb node rejects bad flags with a one-line reason', (t) => {
   const j = seqdb(['node', '--shard', 's1', '--join', 'nohost']);
   t.is(j.status, 2);
   t.regex(j.out, /--join: bad address 'nohost'/);
+  for (const bad of ['1001', '-1', '1.5', 'x']) {
+    const h = seqdb(['node', '--shard', 's1', `--apply-hold-ms=${bad}`]);
+    t.is(h.status, 2, bad);
+    t.regex(h.out, /--apply-hold-ms must be an integer from 0 to 1000/, bad);
+  }
 });
