@@ -6,6 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startSingleNode, type SingleNode } from '../../node/single/single-node.ts';
+import { holdsShardLog } from '../../node/replication/member-data.ts';
 import { startDevCluster } from '../../router/dev-cluster.ts';
 import { CliError, DISK_RESERVE_USAGE, MOVE_IDLE_USAGE, parseDiskReserve, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
 import { DISK_RESERVE_BYTES_DEFAULT } from '../../node/disk/disk-guard.ts';
@@ -90,6 +91,9 @@ export const dev: Subcommand = {
       // A single node's state (`seqdb restore`, or `seqdb dev` without --nodes) sits in <data>/lmdb,
       // where a cluster's nodes never look (shard-S/node-I): it was ignored and numbers began at 1
       // again (a review).
+      if (holdsShardLog(dataDir)) {
+        throw new CliError(`${dataDir} holds a shard member's data (raft/): start it with 'seqdb node --data ${dataDir}' and its shard's flags`);
+      }
       if (existsSync(join(dataDir, 'lmdb')) || existsSync(join(dataDir, 'lmdb-restoring'))) {
         throw new CliError(`${dataDir} holds a single node's state (seqdb restore, or seqdb dev without --nodes/--shards): start it with 'seqdb dev --data ${dataDir}', or as the first node of a shard (seqdb node --data ... --bootstrap-expect 1)`);
       }

@@ -21,9 +21,10 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { join } from 'node:path';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { decodeSnapshot, LmdbStore, type KvEntry } from '../state-machine/index.ts';
-import { META, SPACE_SEQUENCE, SPACE_TOKEN, SPACE_TOKEN_HELD, SPACE_TOKEN_ORDER, readU64 } from '../state-machine/keys.ts';
+import { META, SPACE_META, SPACE_SEQUENCE, SPACE_TOKEN, SPACE_TOKEN_HELD, SPACE_TOKEN_ORDER, readU64 } from '../state-machine/keys.ts';
 import { getMeta, setMeta } from '../state-machine/meta.ts';
 import { adoptTokenRecord } from '../state-machine/tokens.ts';
+import { refuseTokenRulesVersion } from '../state-machine/token-options.ts';
 import { SERIES_SPACES } from '../state-machine/series-keys.ts';
 import { readBackupFile, type BackupManifest } from './backup-file.ts';
 import { entryCounts, imageOwnership, slotOwners } from './image-ownership.ts';
@@ -73,6 +74,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreSummary> {
     // Shards exported on either side of a slot move can both hold a bucket: only the copy of the
     // slot's current owner counts (image-ownership.ts), never whichever image came last.
     const owners = slotOwners(chosen.map(({ image }) => imageOwnership(image)));
+    for (const { image, meta } of chosen) refuseNewerImageRules(image, `${o.in} (shard ${meta.shard})`);
     const partial = join(o.dataDir, RESTORING);
     mkdirSync(partial, { recursive: true });
     const store = LmdbStore.open({ path: partial });
@@ -124,11 +126,23 @@ function mergeImage(txn: Txn, entries: readonly KvEntry[]): { sequences: number;
   }
   setMeta(txn, 'sequences', getMeta(txn, 'sequences') + BigInt(sequences));
   const meta = (k: Buffer): bigint => readU64(byKey.get(k.toString('latin1')));
-  for (const name of ['clockMs', 'evictedTimedMaxMs'] as const) {
+  for (const name of ['clockMs', 'evictedTimedMaxMs', 'tokenRules'] as const) {
     const v = meta(META[name]);
     if (v > getMeta(txn, name)) setMeta(txn, name, v);
   }
   return { sequences, tokens, seriesRecords };
+}
+
+/**
+ * A backup of a shard at newer token rules than this build is refused before anything is
+ * written: restored, its tokens would be evicted by older rules (and the merged state carries the
+ * version, so a node of this build would refuse it at start anyway, after a finished restore).
+ */
+function refuseNewerImageRules(image: Uint8Array, where: string): void {
+  for (const { key, value } of decodeSnapshot([image])) {
+    if (key[0] !== SPACE_META) return; // meta keys sort first
+    if (key.equals(META.tokenRules)) return refuseTokenRulesVersion(Number(readU64(value)), where);
+  }
 }
 
 /** The rename is durable once the directory holding it is synced. */

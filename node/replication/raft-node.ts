@@ -18,7 +18,6 @@
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { RawNode } from '../raft/raw-node.ts';
-import { refuseNewerTokenRules } from '../state-machine/token-options.ts';
 import { EntryType, type Entry, type Message, type NodeId, type RaftStatus, type Ready } from '../raft/types.ts';
 import { encodeCommand, errorResult, read, type Command, type CommandResult, type LmdbStore, type StateMachine } from '../state-machine/index.ts';
 import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
@@ -441,7 +440,6 @@ export class RaftNode {
     }
     // Imported from the copy just stored, chunk by chunk, never held whole.
     await restoreStateFromSnapshot(this.d.store, this.d.members, this.d.storage);
-    this.d.store.read((kv) => refuseNewerTokenRules(kv, 'snapshot from the leader'));
     this.applier.resetTo(snap.meta.index);
     const bytes = isChunked(snap) ? snap.bytes : snap.data.length;
     this.snapshots.installed(bytes);

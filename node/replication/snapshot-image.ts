@@ -4,6 +4,7 @@ import type { ConfState } from '../raft/types.ts';
 import type { LmdbStore } from '../state-machine/index.ts';
 import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
 import { snapshotEnvelopeHead, unwrapSnapshotChunks, type Members } from './members.ts';
+import { refuseNewerTokenRules } from '../state-machine/token-options.ts';
 
 /**
  * Replaces the state machine (and members) with the raft storage's current snapshot image, read
@@ -16,6 +17,9 @@ export async function restoreStateFromSnapshot(store: LmdbStore, members: Member
     const env = unwrapSnapshotChunks(chunks);
     if (!env) throw new SeqError(ErrorCode.INTERNAL, 'snapshot image has no SeqDB envelope');
     await store.importSnapshot(env.state);
+    // Here, not at each caller: a member rebuilding its state after an OS restart imports its
+    // own snapshot too (shard-start.ts), and skipped the startup check (a review).
+    store.read((kv) => refuseNewerTokenRules(kv, 'the Raft snapshot'));
     members.restore(env.members);
   } finally {
     chunks.return(undefined); // releases the image's read transaction whatever happened

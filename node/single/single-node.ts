@@ -3,14 +3,15 @@
  * `seqdb dev` runs one; tests start them in-process or as child processes.
  */
 import { refuseUnfinishedRestore } from '../backup/restore.ts';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { AddressInfo } from 'node:net';
 import { LmdbStore, StateMachine, type StateMachineOptions } from '../state-machine/index.ts';
 // A single node has no replicas to agree with: it evicts by the latest token rules at once.
 import { TOKEN_RULES_LATEST } from '../state-machine/options.ts';
-import { refuseNewerTokenRules } from '../state-machine/token-options.ts';
+import { refuseNewerTokenRules, setTokenRules, storedTokenRules } from '../state-machine/token-options.ts';
+import { holdsShardLog } from '../replication/member-data.ts';
 import { SeqServer, type ServerOptions } from '../server/server.ts';
 import { SingleExecutor, type ExecutorOptions } from './executor.ts';
 import { observeSingle, type NodeObservability } from '../../shared/observability/node-observer.ts';
@@ -40,13 +41,14 @@ export interface SingleNode {
 }
 
 /**
- * A shard member's data dir (its Raft log in `raft/` beside the state in `lmdb/`) is refused: a
+ * A shard member's data dir (a Raft log or snapshot in `raft/` beside the state in `lmdb/`,
+ * node/replication/member-data.ts) is refused: a
  * single node read only the state, which may lag the shard's committed log (a follower applies
  * late; a leader's state may be ahead of its own log), and handed out numbers the shard had
  * already given, beside a shard that goes on without it. It was accepted silently.
  */
 function refuseReplicaDir(dataDir: string): void {
-  if (!existsSync(join(dataDir, 'raft'))) return;
+  if (!holdsShardLog(dataDir)) return;
   throw new SeqError(ErrorCode.IDENTITY_MISMATCH, `${dataDir} holds a shard member's data (raft/): start it with 'seqdb node --data ${dataDir}' and its shard's flags, not as a single node`);
 }
 
@@ -65,6 +67,10 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
   }
   try {
     store.read((kv) => refuseNewerTokenRules(kv, options.dataDir));
+    // Stored, not only applied by default: a build of later rules stores its own, so a rollback
+    // past it is refused above rather than evicting by older rules unnoticed (a review).
+    const rules = options.stateMachine?.tokenRules ?? TOKEN_RULES_LATEST;
+    if (store.read(storedTokenRules) < rules) await store.write((txn) => setTokenRules(txn, rules));
   } catch (err) {
     await store.close();
     dirLock.release();

@@ -70,7 +70,11 @@ export function storedTokenRules(kv: KvReader): number {
  * older rules than its peers and could answer a retried token otherwise than they would.
  */
 export function refuseNewerTokenRules(kv: KvReader, where: string): void {
-  const stored = storedTokenRules(kv);
+  refuseTokenRulesVersion(storedTokenRules(kv), where);
+}
+
+/** refuseNewerTokenRules for a version read elsewhere (a backup's image). */
+export function refuseTokenRulesVersion(stored: number, where: string): void {
   if (stored <= TOKEN_RULES_LATEST) return;
   throw new SeqError(ErrorCode.STORAGE, `${where}: the state applies token rules ${stored}, newer than this build's (${TOKEN_RULES_LATEST}): run the newer build (rolling back past a token rules upgrade is not supported)`);
 }

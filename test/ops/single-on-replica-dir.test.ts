@@ -23,6 +23,10 @@ test("a shard member's data dir is refused as a single node's, by the API and by
   const cli = await seqdbRun(['dev', '--port', String(await freePort()), '--data', dir]);
   t.not(cli.code, 0, cli.output);
   t.regex(cli.output, /seqdb node --data/);
+  // ... and `seqdb dev --nodes` names the member's dir as one (it pointed at `seqdb dev --data`).
+  const devCluster = await seqdbRun(['dev', '--nodes', '3', '--port', String(await freePort()), '--data', dir]);
+  t.not(devCluster.code, 0, devCluster.output);
+  t.regex(devCluster.output, /holds a shard member's data/);
 
   // Refused without harm: the member starts on its dir again and goes on from 3.
   const again = seqdb(t, nodeArgs);

@@ -6,8 +6,13 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { startSingleNode } from '../../node/single/single-node.ts';
-import { LmdbStore } from '../../node/state-machine/index.ts';
+import { LmdbStore, encodeSnapshot } from '../../node/state-machine/index.ts';
 import { setMeta } from '../../node/state-machine/meta.ts';
+import { META, u64 } from '../../node/state-machine/keys.ts';
+import { storedTokenRules } from '../../node/state-machine/token-options.ts';
+import { sha256, writeBackupFile } from '../../node/backup/backup-file.ts';
+import { restore } from '../../node/backup/restore.ts';
+import { readdir } from 'node:fs/promises';
 import { TOKEN_RULES_LATEST } from '../../node/state-machine/options.ts';
 import { ErrorCode } from '../../shared/errors.ts';
 import { incRetry, loneMember, seqdb } from './helpers.ts';
@@ -42,4 +47,35 @@ test('a shard member refuses a state of newer token rules at start', async (t) =
   const { code } = await again.exited;
   t.not(code, 0);
   t.regex(again.output(), /token rules \d+, newer than this build/);
+});
+
+test('a single node stores the token rules it applies, so that a build of later rules can be told apart', async (t) => {
+  const dir = await tempDir(t, 'seqdb-rules-');
+  const node = await startSingleNode({ dataDir: dir, server: { host: '127.0.0.1', port: 0 } });
+  await node.close();
+  const store = LmdbStore.open({ path: join(dir, 'lmdb') });
+  t.teardown(() => store.close());
+  t.is(store.read(storedTokenRules), TOKEN_RULES_LATEST);
+});
+
+test('restore refuses a backup of a shard at newer token rules before writing anything', async (t) => {
+  const dir = await tempDir(t, 'seqdb-rules-');
+  /** A backup of one shard whose state is its applied index (and, if given, its token rules). */
+  const backup = async (name: string, rules?: number): Promise<string> => {
+    const entries = [{ key: META.appliedIndex, value: u64(7n) }, ...(rules !== undefined ? [{ key: META.tokenRules, value: u64(BigInt(rules)) }] : [])];
+    entries.sort((a, b) => Buffer.compare(a.key, b.key));
+    const image = Buffer.concat([...encodeSnapshot(entries, 1 << 20)]);
+    const file = join(dir, name);
+    await writeBackupFile(file, 'router', [{ meta: { shard: '1', index: 7, bytes: image.length, sha256: sha256(image), from: 'x:1' }, image }]);
+    return file;
+  };
+  const data = join(dir, 'data');
+  const err = await t.throwsAsync(restore({ in: await backup('newer.bak', TOKEN_RULES_LATEST + 1), dataDir: data }));
+  t.is((err as { code?: string }).code, ErrorCode.STORAGE);
+  t.regex((err as Error).message, /newer than this build/);
+  t.deepEqual(await readdir(data), [], 'nothing written, the lock released');
+  await restore({ in: await backup('same.bak', TOKEN_RULES_LATEST), dataDir: data });
+  const store = LmdbStore.open({ path: join(data, 'lmdb') });
+  t.teardown(() => store.close());
+  t.is(store.read(storedTokenRules), TOKEN_RULES_LATEST, 'the restored state carries the backup\'s rules');
 });
