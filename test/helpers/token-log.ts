@@ -41,6 +41,15 @@ export function replica(flags: StateMachineOptions, founder: StoredTokenOptions 
   };
 }
 
+/** A fuzz seed's log as entries, its options, and one replica (state, machine) founded with them. */
+export function fuzzReplica(log: readonly { args: readonly string[]; timeMs: number }[], p: { tokensMax: number; retentionMs: number; evictionsMax: number }) {
+  const entries = log.map((l) => encodeCommand(parse(l.args), l.timeMs));
+  const opts = { evictionsPerCommandMax: p.evictionsMax };
+  const kv = new MemoryKv();
+  setTokenOptions(kv, { tokenRetentionMs: p.retentionMs, tokensMax: p.tokensMax });
+  return { entries, opts, kv, machine: new StateMachine(opts) };
+}
+
 /** A small seeded generator: `r(n)` is in [0, n). The same seed gives the same sequence. */
 export function rng(seed: number): (n: number) => number {
   let s = seed >>> 0;

@@ -7,10 +7,9 @@
  * a timed token never gets two different numbers; the fence never passes the clock under rules 2.
  */
 import test from 'ava';
-import { MemoryKv, StateMachine, decodeCommand, encodeCommand } from '../../node/state-machine/index.ts';
-import { setTokenOptions } from '../../node/state-machine/token-options.ts';
+import { decodeCommand } from '../../node/state-machine/index.ts';
 import { getMeta } from '../../node/state-machine/meta.ts';
-import { T0, applyBatched, dump, parse, rng, show, tokenRecords, fuzzSeeds } from '../helpers/token-log.ts';
+import { T0, applyBatched, dump, fuzzReplica, rng, show, tokenRecords, fuzzSeeds } from '../helpers/token-log.ts';
 
 
 interface Sent { args: string[]; timed: boolean; key: string }
@@ -58,12 +57,8 @@ const seeds = fuzzSeeds(100);
 for (const seed of seeds) {
   test(`seed ${seed} (TOKEN_RULES_SEED=${seed} to replay)`, (t) => {
     const { log, tokensMax, retentionMs, evictionsMax } = makeLog(seed);
-    const entries = log.map((l) => encodeCommand(parse(l.args), l.timeMs));
-    const opts = { evictionsPerCommandMax: evictionsMax };
     // (a) one command per transaction
-    const a = new MemoryKv();
-    setTokenOptions(a, { tokenRetentionMs: retentionMs, tokensMax });
-    const ma = new StateMachine(opts);
+    const { entries, opts, kv: a, machine: ma } = fuzzReplica(log, { tokensMax, retentionMs, evictionsMax });
     const ra: string[] = [];
     const firstNumber = new Map<string, string>();
     for (let i = 0; i < entries.length; i++) {

@@ -6,10 +6,9 @@
  * TOKEN_EXPIRED when retention >= 5 s; batching through CachedTxn gives the same replies and state.
  */
 import test from 'ava';
-import { MemoryKv, StateMachine, decodeCommand, encodeCommand } from '../../node/state-machine/index.ts';
-import { setTokenOptions } from '../../node/state-machine/token-options.ts';
+import { decodeCommand } from '../../node/state-machine/index.ts';
 import { getMeta } from '../../node/state-machine/meta.ts';
-import { T0, applyBatched, dump, parse, rng, show, tokenRecords, fuzzSeeds } from '../helpers/token-log.ts';
+import { T0, applyBatched, dump, fuzzReplica, rng, show, tokenRecords, fuzzSeeds } from '../helpers/token-log.ts';
 
 
 function makeLog(seed: number) {
@@ -54,11 +53,7 @@ const seeds = fuzzSeeds(100);
 for (const seed of seeds) {
   test(`window seed ${seed} (TOKEN_RULES_SEED=${seed} to replay)`, (t) => {
     const { log, tokensMax, retentionMs, evictionsMax } = makeLog(seed);
-    const entries = log.map((l) => encodeCommand(parse(l.args), l.timeMs));
-    const opts = { evictionsPerCommandMax: evictionsMax };
-    const a = new MemoryKv();
-    setTokenOptions(a, { tokenRetentionMs: retentionMs, tokensMax });
-    const ma = new StateMachine(opts);
+    const { entries, opts, kv: a, machine: ma } = fuzzReplica(log, { tokensMax, retentionMs, evictionsMax });
     const ra: string[] = [];
     const firstNumber = new Map<string, string>();
     const params = `(tokensMax ${tokensMax}, retention ${retentionMs}, evict ${evictionsMax})`;
