@@ -42,10 +42,10 @@ export interface SingleNode {
 
 /**
  * A shard member's data dir (a Raft log or snapshot in `raft/` beside the state in `lmdb/`,
- * node/replication/member-data.ts) is refused: a
- * single node read only the state, which may lag the shard's committed log (a follower applies
- * late; a leader's state may be ahead of its own log), and handed out numbers the shard had
- * already given, beside a shard that goes on without it. It was accepted silently.
+ * node/replication/member-data.ts) is refused: a single node read only the state, which may lag
+ * the shard's committed log (a follower applies late; a leader's state may be ahead of its own
+ * log), and handed out numbers the shard had already given, beside a shard that goes on without
+ * it. It was accepted silently.
  */
 function refuseReplicaDir(dataDir: string): void {
   if (!holdsShardLog(dataDir)) return;
