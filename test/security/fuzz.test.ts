@@ -13,6 +13,9 @@ import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { ServerGate } from '../../shared/security/server-gate.ts';
 
 const seed = Number(process.env.FC_SEED ?? Math.floor(Math.random() * 2 ** 31));
+// Up front, not only in a test's log: a CI run timed out in this file (ava's 120 s without a
+// result) and its seed, logged at the end of the test, was lost with it.
+process.stderr.write(`test/security/fuzz.test.ts: fast-check seed ${seed} (replay with FC_SEED=${seed})\n`);
 const MAX_FRAME = 2048;
 const MAX_SNAPSHOT = 8192;
 /**
@@ -82,7 +85,19 @@ const arbHugeSnapshot = fc.integer({ min: MAX_SNAPSHOT + 1, max: 2 ** 40 }).map(
   return patched;
 });
 
+/**
+ * Whether the decoder handled `bytes` fed `chunk` bytes at a time correctly and within the CPU
+ * budget. Over budget once is measured again: a collection or a compilation on V8's own threads
+ * counts in the process's CPU time, and one such spike failed a run on an idle box (its seed
+ * replayed clean); a decoder that is really slow on an input is slow both times.
+ */
 function decodeSafely(bytes: Buffer, chunk: number): boolean {
+  const first = decodeOnce(bytes, chunk);
+  if (first !== 'slow') return first;
+  return decodeOnce(bytes, chunk) === true;
+}
+
+function decodeOnce(bytes: Buffer, chunk: number): boolean | 'slow' {
   const d = new PeerDecoder({ maxFrameBytes: MAX_FRAME, maxSnapshotBytes: MAX_SNAPSHOT });
   const started = cpuMs();
   try {
@@ -100,7 +115,7 @@ function decodeSafely(bytes: Buffer, chunk: number): boolean {
       if (again !== err) return false;
     }
   }
-  return cpuMs() - started < INPUT_MS_MAX;
+  return cpuMs() - started < INPUT_MS_MAX ? true : 'slow';
 }
 
 test('peer decoder: well-framed random bodies, multi-point mutations and splices never crash or hang', (t) => {
@@ -108,7 +123,9 @@ test('peer decoder: well-framed random bodies, multi-point mutations and splices
   fc.assert(
     fc.property(fc.oneof(fc.array(arbFrame, { minLength: 1, maxLength: 6 }).map((f) => Buffer.concat(f)), arbMutated), fc.integer({ min: 1, max: 97 }),
       (bytes, chunk) => decodeSafely(bytes, chunk)),
-    { seed, numRuns: 1500 },
+    // No shrinking: a failure of the CPU budget re-ran the decoder thousands of times while
+    // shrinking (the likely cause of that timeout); the first counterexample is reported as is.
+    { seed, numRuns: 1500, endOnFailure: true },
   );
   t.pass();
 });
