@@ -72,7 +72,7 @@ export class ApplyPipeline {
 
   /** Applies what `hold` kept back; resolves once every commit handed out so far is done (before snapshots and stop). */
   drain(): Promise<void> {
-    if (this.held.length > 0) this.apply([]).catch((err: Error) => this.d.onFatal(err));
+    if (this.held.length > 0) this.flushHeld();
     return this.newest;
   }
 
@@ -121,9 +121,14 @@ export class ApplyPipeline {
     if (this.held.length > 0 && this.holdTimer === null) {
       this.holdTimer = setTimeout(() => {
         this.holdTimer = null;
-        this.apply([]).catch((err: Error) => this.d.onFatal(err));
+        this.flushHeld();
       }, holdMs);
     }
+  }
+
+  /** Applies what is held, outside any caller that could wait for it (timer, drain). */
+  private flushHeld(): void {
+    this.apply([]).catch((err: Error) => this.d.onFatal(err));
   }
 
   private heldLast(): number {
@@ -140,8 +145,9 @@ export class ApplyPipeline {
 
   /** Applies what is held, then the entries not applied yet; waits only if too many commits are in flight. */
   async apply(entries: readonly Entry[]): Promise<void> {
+    const heldLast = this.heldLast();
     const held = this.held.length > 0 ? this.takeHeld() : [];
-    const newer = entries.filter((e) => e.index > (held.length > 0 ? held[held.length - 1]!.index : this.started));
+    const newer = entries.filter((e) => e.index > heldLast);
     const fresh = held.length > 0 ? [...held, ...newer] : newer;
     if (fresh.length === 0) return;
     const last = fresh[fresh.length - 1]!.index;
