@@ -76,6 +76,7 @@ export function analyzeInfo(address: string, text: string, latencyMs: number): N
 function nodeProblems(fields: Record<string, string>, summary: Record<string, string>, shards: ShardStatus[]): string[] {
   const problems: string[] = [];
   if (fields.loading === '1') problems.push('still loading');
+  if (fields.storage_failed === '1') problems.push('storage failed: refusing every command until restarted');
   const role = (summary.role ?? '').toLowerCase();
   if (role === 'candidate') problems.push('candidate: an election is under way (no leader)');
   if (role === 'joining') problems.push('joining a shard: not serving yet');

@@ -83,7 +83,9 @@ export class SingleExecutor implements Engine {
   info(): Record<string, string | number> {
     const summary = this.store.summary();
     const rules = this.store.read((kv) => tokenRules(kv, this.machine.options));
-    return { role: 'standalone', sequences: summary.sequences, tokens: summary.tokens, token_rules: rules, ...this.options.disk?.info() };
+    // storage_failed: 1 once a commit failed: every command is refused until a restart, which
+    // reopens the store from what is on disk (for a supervisor or an operator to act on).
+    return { role: 'standalone', sequences: summary.sequences, tokens: summary.tokens, token_rules: rules, storage_failed: this.failure === undefined ? 0 : 1, ...this.options.disk?.info() };
   }
 
   /** Refuses new commands, waits for queued ones to be durable, closes LMDB. */

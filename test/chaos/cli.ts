@@ -17,7 +17,8 @@ import { opFromJson } from './checker/history.ts';
 import { haveNft } from './net-faults.ts';
 import { writeReport } from './report.ts';
 import type { RawRun, RunConfig } from './run-in-namespace.ts';
-import { describeEvent, FAULT_KINDS, type FaultKind, makeSchedule, NFT_KINDS } from './schedule.ts';
+import { CC_KINDS, describeEvent, FAULT_KINDS, type FaultKind, makeSchedule, NFT_KINDS } from './schedule.ts';
+import { ioFaultLibrary } from '../helpers/io-fault.ts';
 
 const USAGE = `Usage: npm run chaos -- [options]
   --seed <n>          schedule and workload seed (default: random, printed)
@@ -76,12 +77,14 @@ async function main(argv: readonly string[]): Promise<number> {
   const system = values.system ?? 'seqdb';
   if (system !== 'seqdb' && system !== 'broken') throw new UsageError(`--system must be seqdb or broken`);
   const nft = haveNft();
-  const kinds = pickKinds(values.faults, nft);
+  const cc = ioFaultLibrary() !== null;
+  const kinds = pickKinds(values.faults, nft, cc);
   const outDir = resolve(values.out ?? join(tmpdir(), 'seqdb-chaos', `${new Date().toISOString().replace(/[:.]/g, '-')}-seed${seed}`));
   mkdirSync(outDir, { recursive: true });
   const schedule = makeSchedule({ seed, durationMs, nodesPerShard: nodes, shards, routers: routerCount, kinds });
   console.log(`${system === 'broken' ? 'BROKEN SYSTEM (broken-node.ts) ' : ''}seqdb chaos: seed ${seed}, ${durationMs / 1000} s, ${nodes} node(s) x ${shards} shard(s), ${routerCount} router(s), ${processes} clients -> ${outDir}`);
   if (!nft) console.log(`(nft not found: skipping ${[...NFT_KINDS].join(', ')})`);
+  if (!cc) console.log(`(no C compiler: skipping ${[...CC_KINDS].join(', ')})`);
   for (const e of schedule.events) console.log(`  ${describeEvent(e)}`);
   requireNamespaces();
   if (system === 'broken' && routerCount > 0) throw new UsageError('--system broken has no routers');
@@ -139,12 +142,13 @@ function checkAndReport(outDir: string): number {
   return EXIT[check.verdict];
 }
 
-function pickKinds(text: string | undefined, nft: boolean): FaultKind[] {
-  if (text === undefined) return FAULT_KINDS.filter((k) => nft || !NFT_KINDS.has(k));
+function pickKinds(text: string | undefined, nft: boolean, cc: boolean): FaultKind[] {
+  if (text === undefined) return FAULT_KINDS.filter((k) => (nft || !NFT_KINDS.has(k)) && (cc || !CC_KINDS.has(k)));
   const kinds = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const k of kinds) {
     if (!(FAULT_KINDS as readonly string[]).includes(k)) throw new UsageError(`unknown fault kind '${k}'`);
     if (!nft && NFT_KINDS.has(k as FaultKind)) throw new UsageError(`fault '${k}' needs nft (apt-get install nftables)`);
+    if (!cc && CC_KINDS.has(k as FaultKind)) throw new UsageError(`fault '${k}' needs a C compiler (apt-get install gcc)`);
   }
   return kinds as FaultKind[];
 }

@@ -10,6 +10,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ioFaultLibrary } from '../helpers/io-fault.ts';
 import { REPO_ROOT, type NetnsNode } from '../helpers/netns.ts';
 import { applyDrops, type DropRules, NO_DROPS, setLink, throttle } from './net-faults.ts';
 import { RespConn } from './resp-conn.ts';
@@ -194,9 +195,10 @@ export class ChaosCluster {
     }
   }
 
-  /** Network healed, paused nodes resumed, killed nodes restarted (removed ones stay out). */
+  /** Network healed, disks healed, paused nodes resumed, killed nodes restarted (removed ones stay out). */
   healAll(): void {
     this.healNetwork();
+    for (const n of this.nodes) this.failDisk(n.index, false);
     for (const n of this.nodes) {
       if (n.state === 'paused') this.resume(n.index);
       else if (n.state === 'dead') this.restart(n.index);
@@ -322,6 +324,21 @@ export class ChaosCluster {
     writeFileSync(this.#clockFile(this.nodes[i]!), String(offsetMs));
   }
 
+  /**
+   * From now on (or no longer) node i's writes and syncs of its data dir's files fail with EIO
+   * (io-fault.c, loaded into every node where a C compiler built it). A healed node that stopped
+   * is restarted by the caller.
+   */
+  failDisk(i: number, failing: boolean): void {
+    const trigger = this.#diskFaultFile(this.#node(i));
+    if (failing) writeFileSync(trigger, '');
+    else rmSync(trigger, { force: true });
+  }
+
+  #diskFaultFile(n: ChaosNode): string {
+    return `${n.logPath}.disk-fail`;
+  }
+
   #clockFile(n: ChaosNode): string {
     return `${n.logPath}.clock`;
   }
@@ -342,7 +359,7 @@ export class ChaosCluster {
     const fd = openSync(n.logPath, 'a');
     // Its wall clock can be stepped (the `clock` fault): Date.now offset by a file it re-reads.
     if (!existsSync(this.#clockFile(n))) writeFileSync(this.#clockFile(n), '0');
-    const env = this.#o.system === 'broken' ? process.env : { ...process.env, NODE_OPTIONS: `--import=${CLOCK_HOOK}`, SEQDB_CLOCK_OFFSET_FILE: this.#clockFile(n) };
+    const env = this.#o.system === 'broken' ? process.env : { ...process.env, NODE_OPTIONS: `--import=${CLOCK_HOOK}`, SEQDB_CLOCK_OFFSET_FILE: this.#clockFile(n), ...this.#diskFaultEnv(n) };
     // `ip netns exec` execs node in place, so the child's pid is the node's: signals reach it.
     const child = spawn('ip', args, { cwd: REPO_ROOT, stdio: ['ignore', fd, fd], env });
     closeSync(fd);
@@ -356,6 +373,12 @@ export class ChaosCluster {
         this.#o.log(`node ${n.index} exited on its own (${code ?? signal})`);
       }
     });
+  }
+
+  /** Its disk can fail (the `disk-fail` fault), where the fault library can be built. */
+  #diskFaultEnv(n: ChaosNode): Record<string, string> {
+    const lib = ioFaultLibrary();
+    return lib === null ? {} : { LD_PRELOAD: lib, SEQDB_FAULT_MATCH: `${n.dataDir}/`, SEQDB_FAULT_TRIGGER: this.#diskFaultFile(n) };
   }
 
   #setDrops(i: number, rules: DropRules): void {

@@ -157,6 +157,9 @@ async function start(
     case 'clock':
       cluster.setClock(nodes[0]!, e.clockOffsetMs ?? 0);
       return { targets: [nodes[0]!], note: `wall clock ${e.clockOffsetMs ?? 0} ms off` };
+    case 'disk-fail':
+      cluster.failDisk(nodes[0]!, true);
+      return { targets: [nodes[0]!], note: 'its writes and syncs fail with EIO' };
     case 'transfer-leader': {
       const l = await cluster.leader(shard);
       if (l === null) return { targets: [], note: 'skipped: no leader' };
@@ -216,6 +219,13 @@ async function end(
       return;
     case 'clock':
       for (const i of targets) cluster.setClock(i, 0);
+      return;
+    case 'disk-fail':
+      // Healed; a node that stopped on the failing disk starts again from what reached it.
+      for (const i of targets) {
+        cluster.failDisk(i, false);
+        cluster.restart(i);
+      }
       return;
     case 'member-cycle':
       for (const i of targets) cluster.addBack(i);

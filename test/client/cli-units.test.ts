@@ -87,6 +87,9 @@ test('status reads what INFO offers and flags unhealthy parts', (t) => {
   const healthy = analyzeInfo('n1', '# Server\r\nrole:standalone\r\nversion:0.1.0\r\nloading:0\r\n', 3);
   t.deepEqual(healthy.problems, []);
   t.is(healthy.summary.role, 'standalone');
+  const failed = analyzeInfo('n1', 'role:standalone\r\nloading:0\r\nstorage_failed:1\r\n', 3);
+  t.is(failed.problems.length, 1, 'a node whose storage failed is flagged');
+  t.deepEqual(analyzeInfo('n1', 'role:standalone\r\nstorage_failed:0\r\n', 3).problems, []);
   const raft = analyzeInfo('n2', 'role:follower\r\nterm:4\r\nleader:?\r\ncommit_index:5000\r\napplied_index:10\r\n', 1);
   t.is(raft.summary.lag, '4990');
   t.is(raft.problems.length, 2);

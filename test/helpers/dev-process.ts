@@ -26,11 +26,12 @@ export async function startDev(
   dataDir: string,
   extraArgs: readonly string[] = [],
   readyTimeoutMs = 20_000,
+  env: Record<string, string> = {},
 ): Promise<DevProcess> {
   const child = spawn(
     process.execPath,
     ['bin/seqdb.js', 'dev', '--port', '0', '--data', dataDir, ...extraArgs],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

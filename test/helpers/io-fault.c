@@ -1,0 +1,45 @@
+/*
+ * Disk I/O errors for tests, loaded with LD_PRELOAD into a real seqdb process: write and sync
+ * calls on regular files whose path contains $SEQDB_FAULT_MATCH fail with EIO while the file
+ * $SEQDB_FAULT_TRIGGER exists (the test arms and heals the "disk" by creating and removing it).
+ * Everything else passes through to libc, so the process runs its own code against a failing disk.
+ * Node's fs (libuv) and LMDB both write through these libc calls.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int failing(int fd, const char *op) {
+  const char *match = getenv("SEQDB_FAULT_MATCH");
+  const char *trigger = getenv("SEQDB_FAULT_TRIGGER");
+  if (match == NULL || trigger == NULL) return 0;
+  const char *ops = getenv("SEQDB_FAULT_OPS");
+  if (ops != NULL && strstr(ops, op) == NULL) return 0;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+  char link[64], path[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, path, sizeof path - 1);
+  if (n <= 0) return 0;
+  path[n] = 0;
+  return strstr(path, match) != NULL && access(trigger, F_OK) == 0;
+}
+
+#define REAL(name) static __typeof__(name) *real; if (real == NULL) real = dlsym(RTLD_NEXT, #name)
+#define FAIL_IF(fd, op) if (failing(fd, op)) { errno = EIO; return -1; }
+
+ssize_t write(int fd, const void *b, size_t n) { REAL(write); FAIL_IF(fd, "write"); return real(fd, b, n); }
+ssize_t pwrite(int fd, const void *b, size_t n, off_t o) { REAL(pwrite); FAIL_IF(fd, "write"); return real(fd, b, n, o); }
+ssize_t pwrite64(int fd, const void *b, size_t n, off_t o) { REAL(pwrite64); FAIL_IF(fd, "write"); return real(fd, b, n, o); }
+ssize_t writev(int fd, const struct iovec *v, int c) { REAL(writev); FAIL_IF(fd, "write"); return real(fd, v, c); }
+ssize_t pwritev(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev); FAIL_IF(fd, "write"); return real(fd, v, c, o); }
+ssize_t pwritev64(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev64); FAIL_IF(fd, "write"); return real(fd, v, c, o); }
+ssize_t pwritev2(int fd, const struct iovec *v, int c, off_t o, int f) { REAL(pwritev2); FAIL_IF(fd, "write"); return real(fd, v, c, o, f); }
+int fsync(int fd) { REAL(fsync); FAIL_IF(fd, "sync"); return real(fd); }
+int fdatasync(int fd) { REAL(fdatasync); FAIL_IF(fd, "sync"); return real(fd); }

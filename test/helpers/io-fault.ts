@@ -1,0 +1,52 @@
+/**
+ * A disk that fails on command, for real processes: io-fault.c built once with the system's C
+ * compiler and loaded with LD_PRELOAD. While armed, write and sync calls on the process's files
+ * whose path contains `match` fail with EIO; disarmed, the disk is healthy again. Tests skip
+ * (with a note) where no C compiler is installed; CI installs one (.ci/run).
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SOURCE = fileURLToPath(new URL('./io-fault.c', import.meta.url));
+
+/** The built library's path, or null when it cannot be built here (no C compiler). */
+export function ioFaultLibrary(): string | null {
+  const source = readFileSync(SOURCE);
+  const lib = join(tmpdir(), `seqdb-io-fault-${createHash('sha256').update(source).digest('hex').slice(0, 12)}.so`);
+  if (existsSync(lib)) return lib;
+  // Built under a private name and renamed: concurrent test files never load a half-written one.
+  const building = `${lib}.${process.pid}`;
+  const r = spawnSync('cc', ['-shared', '-fPIC', '-O1', '-o', building, SOURCE, '-ldl'], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) {
+    rmSync(building, { force: true });
+    return null;
+  }
+  renameSync(building, lib);
+  return lib;
+}
+
+export interface IoFault {
+  /** Environment for the process to be faulted (spawn it with this merged in). */
+  readonly env: Record<string, string>;
+  /** From now on its matching writes and syncs fail with EIO. */
+  arm(): void;
+  /** The disk works again (a restart is what the process needs to use it). */
+  heal(): void;
+}
+
+/**
+ * A fault for files whose path contains `match`; `ops` picks the calls that fail (`write`,
+ * `sync`, or both). The trigger file lives in `dir` (the test's temp dir).
+ */
+export function ioFault(lib: string, dir: string, match: string, ops = 'write,sync'): IoFault {
+  const trigger = join(dir, `io-fault-armed-${createHash('sha256').update(match).digest('hex').slice(0, 8)}`);
+  return {
+    env: { LD_PRELOAD: lib, SEQDB_FAULT_MATCH: match, SEQDB_FAULT_TRIGGER: trigger, SEQDB_FAULT_OPS: ops },
+    arm: () => writeFileSync(trigger, ''),
+    heal: () => rmSync(trigger, { force: true }),
+  };
+}
