@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { startSingleNode, type SingleNode } from '../../node/single/single-node.ts';
 import { holdsShardLog } from '../../node/replication/member-data.ts';
 import { startDevCluster } from '../../router/dev-cluster.ts';
-import { CliError, DISK_RESERVE_USAGE, MOVE_IDLE_USAGE, parseDiskReserve, parseFlags, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
+import { CliError, DISK_RESERVE_USAGE, MOVE_IDLE_USAGE, parseDiskReserve, parseFlags, parseIntInRange, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
 import { DISK_RESERVE_BYTES_DEFAULT } from '../../node/disk/disk-guard.ts';
 import { SECURITY_FLAGS, SECURITY_USAGE, securityFromFlags } from '../../shared/security/cli-flags.ts';
 import { OPS_FLAGS, Metrics, makeLogger, maybeAdmin, parseAdminPort } from '../ops-flags.ts';
@@ -30,6 +30,8 @@ ${MOVE_IDLE_USAGE}
   --shards <n>               a local sharded cluster: n shards of --nodes node processes each,
                              and a router on --port; nodes use the ports after --port
   --nodes <n>                nodes per shard (default 3 with --shards); alone: one shard of n nodes
+  --apply-hold-ms <n>        with --nodes/--shards: how long a follower may keep committed entries
+                             back to apply them together (default 10; 0 at once; at most 1000)
   --admin-port <n>           HTTP admin port: /metrics, and with --shards/--nodes the status page
                              at / (default --port + 1000, or a free one with --port 0; nodes of a
                              dev cluster use the ports after it)
@@ -49,6 +51,7 @@ const FLAGS = {
   'move-idle-ms': { type: 'string' },
   shards: { type: 'string' },
   nodes: { type: 'string' },
+  'apply-hold-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   ...SECURITY_FLAGS,
   ...OPS_FLAGS,
@@ -71,6 +74,8 @@ export const dev: Subcommand = {
     const diskReserveBytes = parseDiskReserve(values['disk-reserve-mb']);
     const nodesPerShard = parsePositiveInt('nodes', values.nodes);
     const shards = parsePositiveInt('shards', values.shards) ?? (nodesPerShard !== undefined ? 1 : undefined);
+    const applyHoldMs = parseIntInRange('apply-hold-ms', values['apply-hold-ms'], 0, 1000);
+    if (applyHoldMs !== undefined && shards === undefined) throw new CliError('--apply-hold-ms needs --nodes or --shards (a single node has no followers)');
     let security;
     try {
       security = securityFromFlags(values);
@@ -83,6 +88,7 @@ export const dev: Subcommand = {
         ...(tokensMax !== undefined ? ['--tokens-max', String(tokensMax)] : []),
         ...(values['disk-reserve-mb'] !== undefined ? ['--disk-reserve-mb', values['disk-reserve-mb']] : []),
         ...(values['move-idle-ms'] !== undefined ? ['--move-idle-ms', String(parsePositiveInt('move-idle-ms', values['move-idle-ms']))] : []),
+        ...(applyHoldMs !== undefined ? ['--apply-hold-ms', String(applyHoldMs)] : []),
       ];
       const port = parsePort(values.port, 7379);
       if (port === 0) throw new CliError('--shards/--nodes need a fixed --port (nodes use the ports after it)');

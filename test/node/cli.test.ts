@@ -2,7 +2,9 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RespClient, encodeRequest } from '../helpers/resp-client.ts';
-import { startDev } from '../helpers/dev-process.ts';
+import { readFileSync } from 'node:fs';
+import { devNodePids, startDev } from '../helpers/dev-process.ts';
+import { freePortRange } from '../helpers/port-range.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,7 +28,7 @@ test('seqdb --help lists the subcommands; each has --help', async (t) => {
 });
 
 test('unknown commands, unknown flags and bad values exit non-zero with a one-line reason', async (t) => {
-  for (const args of [['frob'], ['dev', '--bogus'], ['dev', '--port', 'x'], ['dev', '--port', '70000'], ['dev', 'extra'], ['dev', '--tokens-max', '0'], ['router', '--inc-block-max', '1025'], ['router', '--inc-block-max', '-1'], ['router', '--incs-max', '61'], []]) {
+  for (const args of [['frob'], ['dev', '--bogus'], ['dev', '--port', 'x'], ['dev', '--port', '70000'], ['dev', 'extra'], ['dev', '--tokens-max', '0'], ['router', '--inc-block-max', '1025'], ['router', '--inc-block-max', '-1'], ['router', '--incs-max', '61'], ['dev', '--nodes', '3', '--apply-hold-ms', '1001'], ['dev', '--apply-hold-ms', '5'], []]) {
     const result = await seqdb(...args);
     t.not(result.code, 0, args.join(' '));
     if (args.length > 0) t.is(result.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${result.stderr}`);
@@ -58,3 +60,15 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     t.is(await c2.call('GET', 'b', 's'), ':200\r\n');
   });
 }
+
+test('seqdb dev --nodes passes --apply-hold-ms to its node processes', async (t) => {
+  t.timeout(90_000);
+  const port = await freePortRange(4, true);
+  const dev = await startDev(t, await tempDir(t), ['--nodes', '3', '--port', String(port), '--apply-hold-ms', '0', '--log-level', 'warn'], 60_000);
+  const pids = await devNodePids(t, dev, 3);
+  t.is(pids.length, 3);
+  for (const pid of pids) {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    t.is(argv[argv.indexOf('--apply-hold-ms') + 1], '0', argv.join(' '));
+  }
+});
