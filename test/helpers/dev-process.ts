@@ -90,11 +90,20 @@ export async function devNodePids(t: { teardown(fn: () => unknown): void }, dev:
     }
   });
   for (let i = 0; i < 100 && pids.length < count; i++) {
-    const children = readFileSync(`/proc/${dev.pid}/task/${dev.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    // Only `seqdb node` children: on a cold bundle cache the dev process also runs esbuild's.
+    const children = readFileSync(`/proc/${dev.pid}/task/${dev.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number).filter(isNodeProcess);
     pids.splice(0, pids.length, ...children);
     if (pids.length < count) await new Promise((r) => setTimeout(r, 100));
   }
   return pids;
+}
+
+function isNodeProcess(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--shard');
+  } catch {
+    return false; // already gone
+  }
 }
 
 /** Until an INC through `client` gets a number (the cluster formed and owns its slots), at most 20 s. */
