@@ -9,7 +9,7 @@
  * the machine's loopback, where other local clusters could be heard.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SEQDB_BIN } from '../shared/package-root.ts';
 import { startRouter, type Router } from './router.ts';
@@ -128,10 +128,16 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
  */
 function devClusterSecret(dataDir: string, log: (line: string) => void): string {
   const file = join(dataDir, 'cluster-secret');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  // An empty file is a write that never completed (a disk error, or an OS crash before it reached
+  // the disk): every start read it and refused it (a review). No node keeps the secret, so a new
+  // one is as good.
+  const kept = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  if (kept !== '') return kept;
   const secret = ClusterSecret.generate();
   mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  // Whole or not at all: written beside it, synced, renamed over it.
+  writeFileSync(`${file}.tmp`, `${secret}\n`, { mode: 0o600, flush: true });
+  renameSync(`${file}.tmp`, file);
   log(`generated a cluster secret for this dev cluster in ${file}`);
   return secret;
 }

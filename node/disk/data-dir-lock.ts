@@ -9,7 +9,7 @@
  * over, by one starter at a time (`LOCK.takeover`, created exclusively): two starters that both
  * found the same stale lock took the dir together (a review). One held by this very process is ours.
  */
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 
@@ -76,15 +76,17 @@ function readOr(path: string): string {
 /** Creates `path` holding `me` in one step (never empty, never half written); false if it exists. */
 function createWhole(path: string, me: Owner): boolean {
   const tmp = `${path}.${me.pid}.tmp`;
-  writeFileSync(tmp, me.text);
   try {
+    // Inside the try: a write that fails (a disk error) leaves no tmp file behind, which made a
+    // restore run again on the healed disk refuse the dir as not empty (a review).
+    writeFileSync(tmp, me.text);
     linkSync(tmp, path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     return false;
   } finally {
-    unlinkSync(tmp);
+    rmSync(tmp, { force: true });
   }
 }
 

@@ -26,6 +26,7 @@ import { Wal, type WalWrite } from './wal.ts';
 import { migrateLmdbLog, reconcileWithSnapshot } from './raft-log-open.ts';
 import { loadNodeIdentity, type IdentityOptions, type NodeIdentity } from './node-identity.ts';
 import { commitErrorHandled, ignoreDiscardedCommitRejections } from '../state-machine/lmdb-commit-errors.ts';
+import { probeNewLmdbDir } from '../disk/write-probe.ts';
 import {
   RaftError,
   RaftErrorCode,
@@ -84,6 +85,7 @@ export class LmdbRaftStorage implements Storage {
     ignoreDiscardedCommitRejections();
     const path = join(opts.dir, 'raft');
     mkdirSync(path, { recursive: true });
+    probeNewLmdbDir(path);
     const env = open({ path, maxDbs: 4, overlappingSync: false, noSync: false });
     let wal: Wal | undefined;
     try {

@@ -36,10 +36,18 @@ export function keepPeerRecords(d: PeerRecordsDeps): NodeJS.Timeout {
       const ids = d.memberIds();
       const keep = ids === undefined ? null : new Set(ids);
       const saved = Object.fromEntries(Object.entries(d.features.saved()).filter(([id]) => keep === null || keep.has(id)));
-      d.storage.putMeta('peer-features', saved).catch((err: Error) => d.log(`saving peer features failed: ${err.message}`));
+      const version = featuresVersion;
+      // Saved again next second if this failed (a disk error): stale records would outlive it.
+      d.storage.putMeta('peer-features', saved).catch((err: Error) => {
+        d.log(`saving peer features failed: ${err.message}`);
+        if (featuresVersion === version) featuresVersion = -1;
+      });
     }
     if (d.members.version === membersVersion) return;
-    membersVersion = d.members.version;
-    d.storage.putMeta('members', d.members.image()).catch((err: Error) => d.log(`saving members failed: ${err.message}`));
+    const version = (membersVersion = d.members.version);
+    d.storage.putMeta('members', d.members.image()).catch((err: Error) => {
+      d.log(`saving members failed: ${err.message}`);
+      if (membersVersion === version) membersVersion = -1;
+    });
   }, 1000);
 }

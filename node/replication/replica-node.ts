@@ -95,6 +95,7 @@ const ANNOUNCED_ADDRESS_AFTER_SILENCE_MS = 3000;
 
 export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNode> {
   const cluster = o.cluster ?? 'seqdb';
+  const fatal = o.onFatal ?? ((): never => process.exit(1));
   mkdirSync(o.dataDir, { recursive: true });
   // Before anything in the dir is opened: a second process there killed the live one.
   const dirLock = lockDataDir(o.dataDir);
@@ -187,7 +188,11 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     onSnapshotSent: (id, ok) => node?.reportSnapshot(id, ok),
     // A received snapshot image goes to a file as it arrives, never whole into memory.
     // Only with room for it and the two copies installing it makes (stored image, imported state).
-    codec: { snapshotSink: spoolSinks(o.dataDir, (bytes) => !disk.low() && disk.freeBytesNow() >= disk.reserveBytes + 3 * bytes) },
+    // A spool write failing on a bad disk stops the node, as a failed log write does.
+    codec: { snapshotSink: spoolSinks(o.dataDir, (bytes) => !disk.low() && disk.freeBytesNow() >= disk.reserveBytes + 3 * bytes, (err) => {
+      log(`FATAL writing a received snapshot image failed: ${err.message}`);
+      fatal(err);
+    }) },
     log,
     // The cluster secret and TLS of the client server guard peer traffic too (shared/security/).
     ...(o.server?.security?.clusterSecret !== undefined ? { clusterSecret: new ClusterSecret(o.server.security.clusterSecret) } : {}),
@@ -349,7 +354,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
       members,
       send: (m) => transport.send(m),
       log,
-      onFatal: o.onFatal ?? (() => process.exit(1)),
+      onFatal: fatal,
       ...(o.tuning ? { tuning: o.tuning } : {}),
       heardMs: (id) => transport.heardMs(id),
       disk,
@@ -373,7 +378,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     if (!stopped) startRaft();
   })().catch((err: Error) => {
     log(`start failed: ${err.message}`);
-    (o.onFatal ?? (() => process.exit(1)))(err);
+    fatal(err);
   });
   if (storage.isInitialized()) await starting;
 

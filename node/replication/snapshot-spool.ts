@@ -45,12 +45,37 @@ const unreleased = new FinalizationRegistry<SpoolFile>(closeFile);
  * message as lost (isDiscarded), and the leader sends it again later. Refusing it on the
  * connection instead would close the leader's link, which a follower reads as the leader gone.
  */
-export function spoolSinks(dir: string, room: (bytes: number) => boolean = () => true): (bytes: number) => SnapshotSink {
+export function spoolSinks(
+  dir: string,
+  room: (bytes: number) => boolean = () => true,
+  /**
+   * The spool file could not be written because the disk fails (EIO) or went read-only: the
+   * node must stop, as for its log. Left to the connection, the error only dropped the leader's
+   * link and the leader sent the image again, forever: a follower that never caught up and
+   * never said so (a review). A full disk is not this (the `room` check's case).
+   */
+  onDiskFailure: (err: Error) => void = () => {},
+): (bytes: number) => SnapshotSink {
   mkdirSync(dir, { recursive: true });
   for (const f of readdirSync(dir)) if (f.startsWith(PREFIX)) rmSync(join(dir, f), { force: true });
   let n = 0;
-  return (bytes) => (room(bytes) ? spool(join(dir, `${PREFIX}${process.pid}-${n++}`), bytes) : discard(bytes));
+  const guarded = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (DISK_FAILURES.has((err as NodeJS.ErrnoException).code ?? '')) onDiskFailure(err as Error);
+      throw err;
+    }
+  };
+  return (bytes) => {
+    if (!room(bytes)) return discard(bytes);
+    const sink = guarded(() => spool(join(dir, `${PREFIX}${process.pid}-${n++}`), bytes));
+    return { ...sink, write: (chunk) => guarded(() => sink.write(chunk)) };
+  };
 }
+
+/** Errors of a failing disk, as opposed to a full one (ENOSPC) or a process limit (EMFILE). */
+const DISK_FAILURES: ReadonlySet<string> = new Set(['EIO', 'EROFS']);
 
 const DISCARDED = Symbol('discarded snapshot');
 

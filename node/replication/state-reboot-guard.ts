@@ -63,7 +63,10 @@ export function prepareStateDir(dir: string, bootId: string | null = currentBoot
     for (const f of ['data.mdb', 'lock.mdb']) rmSync(join(dir, f), { force: true });
     discarded = true;
   }
-  if (writtenBy !== bootId) writeDurably(markerPath, bootId);
+  // Synced at every start, also when it already names this boot: a start whose sync of it failed
+  // (a disk error) left it in the page cache only, and the next start in the same boot would then
+  // write the state unsynced with no durable marker, one an OS crash could lose (a review).
+  writeDurably(markerPath, bootId);
   return { sync: false, discarded };
 }
 

@@ -14,6 +14,7 @@ import { CachedTxn } from './cached-txn.ts';
 import { SPACE_META, SPACE_SEQUENCE, SPACE_TOKEN } from './keys.ts';
 import { getAppliedIndex, stateSummary, type StateSummary } from './meta.ts';
 import { encodeSnapshot, snapshotEntryViews } from './snapshot.ts';
+import { probeNewLmdbDir } from '../disk/write-probe.ts';
 
 export interface LmdbStoreOptions {
   /** Directory of the LMDB environment; created if missing. */
@@ -45,6 +46,7 @@ export class LmdbStore {
 
   static open(options: LmdbStoreOptions): LmdbStore {
     ignoreDiscardedCommitRejections();
+    probeNewLmdbDir(options.path);
     const root = open({
       path: options.path,
       maxDbs: 1 + (options.extraDbs ?? 8),

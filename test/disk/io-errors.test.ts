@@ -46,18 +46,22 @@ interface Place {
   /** The failing files, under a node's data dir. */
   readonly files: string;
   readonly args: readonly string[];
+  /** Which calls fail (io-fault.ts); default writes and syncs. */
+  readonly ops?: string;
 }
 
 const PLACES: readonly Place[] = [
   { what: 'log writes', files: 'raft/wal/seg-', args: [] },
   // Written when a snapshot is taken and the log compacted: every 300 entries here.
   { what: 'Raft metadata writes', files: 'raft/data.mdb', args: ['--snapshot-entries', '300'] },
+  // The pages are written, their fdatasync fails: the commit must not count either.
+  { what: 'Raft metadata syncs', files: 'raft/data.mdb', args: ['--snapshot-entries', '300'], ops: 'sync' },
 ];
 
 async function faultedShard(t: ExecutionContext, place: Place): Promise<{ c: Cluster; faults: IoFault[] }> {
   const dir = await tempDir(t);
   // The nodes' data dirs are <base>/n<i> (helpers/cluster.ts): each node's files are its own fault.
-  const faults = [0, 1, 2].map((i) => ioFault(lib!, dir, `/n${i}/${place.files}`));
+  const faults = [0, 1, 2].map((i) => ioFault(lib!, dir, `/n${i}/${place.files}`, place.ops));
   const c = await Cluster.start(t, { size: 3, extraArgs: place.args, envOf: (i) => faults[i]!.env });
   return { c, faults };
 }

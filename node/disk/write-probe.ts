@@ -1,0 +1,23 @@
+/**
+ * A write-and-sync probe before a NEW LMDB environment is created in `dir`: lmdb-js dies by
+ * SIGSEGV inside open() when the first write of a new environment fails (a disk returning EIO),
+ * with no message and the data dir's LOCK left behind (a review). The probe turns a failing disk
+ * into a STORAGE error that says so. An existing environment opens without writing, so it is
+ * not probed.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
+
+export function probeNewLmdbDir(dir: string): void {
+  if (existsSync(join(dir, 'data.mdb'))) return;
+  const probe = join(dir, `write-probe-${process.pid}`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(probe, 'probe', { flush: true });
+  } catch (err) {
+    throw new SeqError(ErrorCode.STORAGE, `cannot write to ${dir}: ${(err as Error).message}`);
+  } finally {
+    rmSync(probe, { force: true });
+  }
+}

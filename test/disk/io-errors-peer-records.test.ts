@@ -1,0 +1,47 @@
+/**
+ * A node's saved peer records (the members' addresses, node/replication/peer-records.ts) while its
+ * Raft metadata store fails a write (EIO): the save is tried again once the disk heals, so the
+ * records a restart reads are not stale. (Each record was saved once per change: a failed save
+ * was only logged, and the change never saved.)
+ */
+import test from 'ava';
+import { join } from 'node:path';
+import { open } from 'lmdb';
+import { ioFault, ioFaultLibrary } from '../helpers/io-fault.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { Cluster, sleep } from '../replication/helpers/cluster.ts';
+
+const lib = ioFaultLibrary();
+
+(lib === null ? test.skip : test)('a members record whose save failed (EIO) is saved once the disk heals', async (t) => {
+  t.timeout(120_000);
+  const dir = await tempDir(t);
+  const faults = [0, 1, 2].map((i) => ioFault(lib!, dir, `/n${i}/raft/data.mdb`));
+  // No snapshot in the test's time: the metadata store is written only by the peer records.
+  const c = await Cluster.start(t, { size: 3, extraArgs: ['--snapshot-entries', '1000000'], envOf: (i) => faults[i]!.env });
+  const leader = await c.waitForLeader(3);
+  const f = c.nodes.find((n) => n.index !== leader)!.index;
+  await sleep(1500); // the first records saved
+  faults[f]!.arm();
+  const added = await c.addNode();
+  const addedId = await waitFor(async () => (await c.info(added))?.node_id);
+  // The follower applied the new member, and its save of the record failed.
+  await waitFor(() => (c.nodes[f]!.output.includes('saving members failed') ? true : undefined));
+  faults[f]!.heal();
+  await sleep(2500); // saved again within a second or two
+  t.not(c.nodes[f]!.child, null, 'the follower kept running');
+  c.kill(f, 'SIGKILL');
+  await sleep(300);
+  const env = open({ path: join(c.nodes[f]!.dataDir, 'raft'), readOnly: true, maxDbs: 4 });
+  t.teardown(() => env.close());
+  const saved = env.openDB<{ members: Record<string, string> }, string>('meta', {}).get('members');
+  t.truthy(saved?.members[addedId], `the saved members record names the new member ${addedId}: ${JSON.stringify(saved)}`);
+});
+
+async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(100)) {
+    const v = await probe();
+    if (v !== undefined) return v;
+  }
+  throw new Error('timed out');
+}
