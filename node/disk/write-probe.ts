@@ -2,15 +2,20 @@
  * A write-and-sync probe before a NEW LMDB environment is created in `dir`: lmdb-js dies by
  * SIGSEGV inside open() when the first write of a new environment fails (a disk returning EIO),
  * with no message and the data dir's LOCK left behind (a review). The probe turns a failing disk
- * into a STORAGE error that says so. An existing environment opens without writing, so it is
- * not probed.
+ * into a STORAGE error that says so. An existing environment (a non-empty data.mdb) opens
+ * without writing, so it is not probed.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 
 export function probeNewLmdbDir(dir: string): void {
-  if (existsSync(join(dir, 'data.mdb'))) return;
+  // An EMPTY data.mdb (an open killed right after creating it) is a new environment to LMDB too.
+  try {
+    if (statSync(join(dir, 'data.mdb')).size > 0) return;
+  } catch {
+    // none yet
+  }
   const probe = join(dir, `write-probe-${process.pid}`);
   try {
     mkdirSync(dir, { recursive: true });

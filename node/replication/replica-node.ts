@@ -295,6 +295,10 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   // Learned addresses and what members said of their features are not in the log: keep them.
   const persistMembers = keepPeerRecords({
     storage, members, features, log,
+    onFatal: (err) => {
+      log(`FATAL ${err.message}`);
+      fatal(err);
+    },
     memberIds: () => {
       const conf = node?.status().conf;
       return conf === undefined ? undefined : [...conf.voters, ...conf.learners];

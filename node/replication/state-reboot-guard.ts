@@ -14,7 +14,7 @@
  * the next start after the node joined (a review: a reboot while a restored node waited for its
  * --join peers deleted the restored state, and the shard handed out its numbers again).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
@@ -71,13 +71,17 @@ export function prepareStateDir(dir: string, bootId: string | null = currentBoot
 }
 
 function writeDurably(path: string, text: string): void {
-  writeFileSync(path, text);
-  const fd = openSync(path, 'r');
+  // Written aside and renamed: a failed write must not leave the marker empty (read as another
+  // boot: the next same-boot start would discard the state).
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, text);
+  const fd = openSync(tmp, 'r');
   try {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+  renameSync(tmp, path);
   const dirFd = openSync(join(path, '..'), 'r');
   try {
     fsyncSync(dirFd);

@@ -81,8 +81,18 @@ export class SingleExecutor implements Engine {
   }
 
   info(): Record<string, string | number> {
-    const summary = this.store.summary();
-    const rules = this.store.read((kv) => tokenRules(kv, this.machine.options));
+    // After a failed meta-page write LMDB refuses every transaction, reads included (MDB_PANIC):
+    // INFO must still say why the node refuses everything.
+    let summary: { sequences: number | string; tokens: number | string };
+    let rules: number | string;
+    try {
+      summary = this.store.summary();
+      rules = this.store.read((kv) => tokenRules(kv, this.machine.options));
+    } catch (err) {
+      this.failure ??= new SeqError(ErrorCode.STORAGE, `storage failed: ${(err as Error).message}`);
+      summary = { sequences: '?', tokens: '?' };
+      rules = '?';
+    }
     // storage_failed: 1 once a commit failed: every command is refused until a restart, which
     // reopens the store from what is on disk (for a supervisor or an operator to act on).
     return { role: 'standalone', sequences: summary.sequences, tokens: summary.tokens, token_rules: rules, storage_failed: this.failure === undefined ? 0 : 1, ...this.options.disk?.info() };

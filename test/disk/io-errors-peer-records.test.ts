@@ -2,7 +2,9 @@
  * A node's saved peer records (the members' addresses, node/replication/peer-records.ts) while its
  * Raft metadata store fails a write (EIO): the save is tried again once the disk heals, so the
  * records a restart reads are not stale. (Each record was saved once per change: a failed save
- * was only logged, and the change never saved.)
+ * was only logged, and the change never saved.) A store that keeps failing (LMDB refuses every
+ * transaction once its meta-page write failed, a review) stops the node, as any Raft storage write
+ * does.
  */
 import test from 'ava';
 import { join } from 'node:path';
@@ -36,6 +38,27 @@ const lib = ioFaultLibrary();
   t.teardown(() => env.close());
   const saved = env.openDB<{ members: Record<string, string> }, string>('meta', {}).get('members');
   t.truthy(saved?.members[addedId], `the saved members record names the new member ${addedId}: ${JSON.stringify(saved)}`);
+});
+
+(lib === null ? test.skip : test)('a Raft metadata store whose writes keep failing (EIO) stops the node after five failed saves in a row', async (t) => {
+  t.timeout(120_000);
+  const dir = await tempDir(t);
+  const faults = [0, 1, 2].map((i) => ioFault(lib!, dir, `/n${i}/raft/data.mdb`));
+  const c = await Cluster.start(t, { size: 3, extraArgs: ['--snapshot-entries', '1000000'], envOf: (i) => faults[i]!.env });
+  const leader = await c.waitForLeader(3);
+  const f = c.nodes.find((n) => n.index !== leader)!.index;
+  await sleep(1500);
+  const child = c.nodes[f]!.child!;
+  const exited = new Promise<number | string>((resolve) => {
+    const timer = setTimeout(() => resolve('running'), 30_000);
+    child.once('exit', (code, signal) => (clearTimeout(timer), resolve(code ?? signal ?? '?')));
+  });
+  faults[f]!.arm();
+  await c.addNode();
+  const code = await exited; // the disk never heals
+  t.not(code, 'running', `a node whose Raft metadata store is broken kept running: ${c.nodes[f]!.output.split('\n').filter((l) => l.includes('saving')).slice(0, 6).join('\n').slice(0, 1500)}`);
+  t.not(code, 0);
+  t.regex(c.nodes[f]!.output, /saving members failed 5 times in a row/);
 });
 
 async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {

@@ -82,3 +82,24 @@ async function failingCommits(t: ExecutionContext, ops: string): Promise<void> {
   t.is(new Set(all).size, all.length, 'no number given twice');
   t.deepEqual(all, all.map((_, i) => BigInt(i + 1)), 'no number skipped');
 }
+
+// LMDB's meta-page write alone fails (a ~150-byte write; data pages are fine): LMDB then refuses
+// every transaction, reads included (MDB_PANIC), and INFO, which reads the store, answered an
+// error instead of saying why the node refuses everything (a review).
+(lib === null ? test.skip : test)('seqdb dev whose LMDB meta-page write fails (EIO): INC refused, the node up, INFO says storage_failed:1', async (t) => {
+  t.timeout(60_000);
+  const dir = await tempDir(t);
+  const dataDir = join(dir, 'data');
+  const fault = ioFault(lib!, dir, `${dataDir}/lmdb/data.mdb`, 'write', 1024);
+  const dev = await startDev(t, dataDir, [], 20_000, fault.env);
+  t.is(await command(dev.port, ['INC', 'b', 's']), ':1\r\n');
+  fault.arm();
+  t.regex(await command(dev.port, ['INC', 'b', 's', 'ID', 'meta']), /^-ERR storage failed/);
+  fault.heal();
+  t.is(dev.child.exitCode, null, 'the node stays up');
+  t.regex(await command(dev.port, ['INFO']), /storage_failed:1/);
+  dev.child.kill('SIGTERM');
+  await dev.exited;
+  const again = await startDev(t, dataDir);
+  t.is(await command(again.port, ['INC', 'b', 's', 'ID', 'meta']), ':2\r\n');
+});

@@ -2,6 +2,8 @@
  * Disk I/O errors for tests, loaded with LD_PRELOAD into a real seqdb process: write and sync
  * calls on regular files whose path contains $SEQDB_FAULT_MATCH fail with EIO while the file
  * $SEQDB_FAULT_TRIGGER exists (the test arms and heals the "disk" by creating and removing it).
+ * With $SEQDB_FAULT_MAXLEN only writes of at most that many bytes fail (LMDB's ~150-byte meta-page
+ * write, never a data page: a bad sector under the meta page).
  * Everything else passes through to libc, so the process runs its own code against a failing disk.
  * Node's fs (libuv) and LMDB both write through these libc calls.
  */
@@ -15,10 +17,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static int failing(int fd, const char *op) {
+static int failing(int fd, const char *op, size_t len) {
   const char *match = getenv("SEQDB_FAULT_MATCH");
   const char *trigger = getenv("SEQDB_FAULT_TRIGGER");
   if (match == NULL || trigger == NULL) return 0;
+  const char *maxlen = getenv("SEQDB_FAULT_MAXLEN");
+  if (maxlen != NULL && len > (size_t)atol(maxlen)) return 0;
   const char *ops = getenv("SEQDB_FAULT_OPS");
   if (ops != NULL && strstr(ops, op) == NULL) return 0;
   struct stat st;
@@ -32,14 +36,20 @@ static int failing(int fd, const char *op) {
 }
 
 #define REAL(name) static __typeof__(name) *real; if (real == NULL) real = dlsym(RTLD_NEXT, #name)
-#define FAIL_IF(fd, op) if (failing(fd, op)) { errno = EIO; return -1; }
+#define FAIL_IF(fd, op, len) if (failing(fd, op, len)) { errno = EIO; return -1; }
 
-ssize_t write(int fd, const void *b, size_t n) { REAL(write); FAIL_IF(fd, "write"); return real(fd, b, n); }
-ssize_t pwrite(int fd, const void *b, size_t n, off_t o) { REAL(pwrite); FAIL_IF(fd, "write"); return real(fd, b, n, o); }
-ssize_t pwrite64(int fd, const void *b, size_t n, off_t o) { REAL(pwrite64); FAIL_IF(fd, "write"); return real(fd, b, n, o); }
-ssize_t writev(int fd, const struct iovec *v, int c) { REAL(writev); FAIL_IF(fd, "write"); return real(fd, v, c); }
-ssize_t pwritev(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev); FAIL_IF(fd, "write"); return real(fd, v, c, o); }
-ssize_t pwritev64(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev64); FAIL_IF(fd, "write"); return real(fd, v, c, o); }
-ssize_t pwritev2(int fd, const struct iovec *v, int c, off_t o, int f) { REAL(pwritev2); FAIL_IF(fd, "write"); return real(fd, v, c, o, f); }
-int fsync(int fd) { REAL(fsync); FAIL_IF(fd, "sync"); return real(fd); }
-int fdatasync(int fd) { REAL(fdatasync); FAIL_IF(fd, "sync"); return real(fd); }
+static size_t total(const struct iovec *v, int c) {
+  size_t n = 0;
+  for (int i = 0; i < c; i++) n += v[i].iov_len;
+  return n;
+}
+
+ssize_t write(int fd, const void *b, size_t n) { REAL(write); FAIL_IF(fd, "write", n); return real(fd, b, n); }
+ssize_t pwrite(int fd, const void *b, size_t n, off_t o) { REAL(pwrite); FAIL_IF(fd, "write", n); return real(fd, b, n, o); }
+ssize_t pwrite64(int fd, const void *b, size_t n, off_t o) { REAL(pwrite64); FAIL_IF(fd, "write", n); return real(fd, b, n, o); }
+ssize_t writev(int fd, const struct iovec *v, int c) { REAL(writev); FAIL_IF(fd, "write", total(v, c)); return real(fd, v, c); }
+ssize_t pwritev(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev); FAIL_IF(fd, "write", total(v, c)); return real(fd, v, c, o); }
+ssize_t pwritev64(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev64); FAIL_IF(fd, "write", total(v, c)); return real(fd, v, c, o); }
+ssize_t pwritev2(int fd, const struct iovec *v, int c, off_t o, int f) { REAL(pwritev2); FAIL_IF(fd, "write", total(v, c)); return real(fd, v, c, o, f); }
+int fsync(int fd) { REAL(fsync); FAIL_IF(fd, "sync", 0); return real(fd); }
+int fdatasync(int fd) { REAL(fdatasync); FAIL_IF(fd, "sync", 0); return real(fd); }

@@ -40,12 +40,16 @@ export interface IoFault {
 
 /**
  * A fault for files whose path contains `match`; `ops` picks the calls that fail (`write`,
- * `sync`, or both). The trigger file lives in `dir` (the test's temp dir).
+ * `sync`, or both); with `writeBytesMax` only writes of at most that many bytes fail (LMDB's
+ * meta-page write). The trigger file lives in `dir` (the test's temp dir).
  */
-export function ioFault(lib: string, dir: string, match: string, ops = 'write,sync'): IoFault {
+export function ioFault(lib: string, dir: string, match: string, ops = 'write,sync', writeBytesMax?: number): IoFault {
   const trigger = join(dir, `io-fault-armed-${createHash('sha256').update(match).digest('hex').slice(0, 8)}`);
   return {
-    env: { LD_PRELOAD: lib, SEQDB_FAULT_MATCH: match, SEQDB_FAULT_TRIGGER: trigger, SEQDB_FAULT_OPS: ops },
+    env: {
+      LD_PRELOAD: lib, SEQDB_FAULT_MATCH: match, SEQDB_FAULT_TRIGGER: trigger, SEQDB_FAULT_OPS: ops,
+      ...(writeBytesMax !== undefined ? { SEQDB_FAULT_MAXLEN: String(writeBytesMax) } : {}),
+    },
     arm: () => writeFileSync(trigger, ''),
     heal: () => rmSync(trigger, { force: true }),
   };
