@@ -9,18 +9,16 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import { ioFault, ioFaultLibrary } from '../helpers/io-fault.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
-import { Cluster, sleep } from '../replication/helpers/cluster.ts';
+import { ioFaultLibrary } from '../helpers/io-fault.ts';
+import { sleep } from '../replication/helpers/cluster.ts';
+import { exitOf, faultedShard } from './fault-shard.ts';
 
 const lib = ioFaultLibrary();
 
 (lib === null ? test.skip : test)('a members record whose save failed (EIO) is saved once the disk heals', async (t) => {
   t.timeout(120_000);
-  const dir = await tempDir(t);
-  const faults = [0, 1, 2].map((i) => ioFault(lib!, dir, `/n${i}/raft/data.mdb`));
   // No snapshot in the test's time: the metadata store is written only by the peer records.
-  const c = await Cluster.start(t, { size: 3, extraArgs: ['--snapshot-entries', '1000000'], envOf: (i) => faults[i]!.env });
+  const { c, faults } = await faultedShard(t, lib!, 'raft/data.mdb', { args: ['--snapshot-entries', '1000000'] });
   const leader = await c.waitForLeader(3);
   const f = c.nodes.find((n) => n.index !== leader)!.index;
   await sleep(1500); // the first records saved
@@ -42,17 +40,11 @@ const lib = ioFaultLibrary();
 
 (lib === null ? test.skip : test)('a Raft metadata store whose writes keep failing (EIO) stops the node after five failed saves in a row', async (t) => {
   t.timeout(120_000);
-  const dir = await tempDir(t);
-  const faults = [0, 1, 2].map((i) => ioFault(lib!, dir, `/n${i}/raft/data.mdb`));
-  const c = await Cluster.start(t, { size: 3, extraArgs: ['--snapshot-entries', '1000000'], envOf: (i) => faults[i]!.env });
+  const { c, faults } = await faultedShard(t, lib!, 'raft/data.mdb', { args: ['--snapshot-entries', '1000000'] });
   const leader = await c.waitForLeader(3);
   const f = c.nodes.find((n) => n.index !== leader)!.index;
   await sleep(1500);
-  const child = c.nodes[f]!.child!;
-  const exited = new Promise<number | string>((resolve) => {
-    const timer = setTimeout(() => resolve('running'), 30_000);
-    child.once('exit', (code, signal) => (clearTimeout(timer), resolve(code ?? signal ?? '?')));
-  });
+  const exited = exitOf(c, f, 30_000);
   faults[f]!.arm();
   await c.addNode();
   const code = await exited; // the disk never heals

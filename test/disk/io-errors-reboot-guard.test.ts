@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ioFault, ioFaultLibrary } from '../helpers/io-fault.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { Cluster, command, sleep } from '../replication/helpers/cluster.ts';
+import { exitOf, getOnceLeading } from './fault-shard.ts';
 
 const lib = ioFaultLibrary();
 
@@ -31,33 +32,19 @@ for (const ops of ['write,sync', 'sync']) {
     const fault = ioFault(lib!, dir, `${c.nodes[f]!.dataDir}/lmdb/written-by-boot`, ops);
     fault.arm();
     c.spawn(f, [], fault.env);
-    const code = await new Promise<number | string>((resolve) => {
-      const child = c.nodes[f]!.child!;
-      const timer = setTimeout(() => resolve('running'), 15_000);
-      child.once('exit', (cd, sig) => (clearTimeout(timer), resolve(cd ?? sig ?? '?')));
-    });
+    const code = await exitOf(c, f, 15_000);
     t.log(`start on the failing marker: ${code}; marker now ${JSON.stringify(readFileSync(marker, 'latin1'))}; ${c.nodes[f]!.output.trim().split('\n').slice(-1)[0]?.slice(0, 300)}`);
     t.not(code, 'running');
     // Started again in this boot with the disk still failing: the marker may already name this
     // boot (its write reached the page cache), but it was never synced, so the start must sync it
     // again, and fail, rather than write the state unsynced with no durable marker.
     c.spawn(f, [], fault.env);
-    const again = await new Promise<number | string>((resolve) => {
-      const child = c.nodes[f]!.child!;
-      const timer = setTimeout(() => resolve('running'), 15_000);
-      child.once('exit', (cd, sig) => (clearTimeout(timer), resolve(cd ?? sig ?? '?')));
-    });
+    const again = await exitOf(c, f, 15_000);
     t.not(again, 'running', 'started on a marker it could not sync');
     fault.heal();
     c.spawn(f);
     await c.waitApplied(f, Number((await c.info(leader))!.commit_index));
-    const id = (await c.info(f))!.node_id!;
-    let reply = '';
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(200)) {
-      await command(c.nodes[leader]!.port, ['SEQDB.TRANSFER', id], 5000).catch(() => '');
-      reply = (await command(c.nodes[f]!.port, ['GET', 'b', 'g'], 3000).catch((err: Error) => err.message)).trim();
-      if (reply.startsWith(':')) break;
-    }
+    const reply = await getOnceLeading(c, leader, f, 'g');
     t.is(reply, `:${last}`);
     t.is((await command(c.nodes[f]!.port, ['INC', 'b', 'g'], 3000)).trim(), `:${last + 1}`);
   });

@@ -6,9 +6,9 @@
  * The follower is SIGSTOPped while the leader compacts past it, the fault armed, then SIGCONT.
  */
 import test, { type ExecutionContext } from 'ava';
-import { ioFault, ioFaultLibrary } from '../helpers/io-fault.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
-import { Cluster, command, sleep } from '../replication/helpers/cluster.ts';
+import { ioFaultLibrary } from '../helpers/io-fault.ts';
+import { Cluster, command } from '../replication/helpers/cluster.ts';
+import { exitOf, faultedShard, getOnceLeading } from './fault-shard.ts';
 
 const lib = ioFaultLibrary();
 const serialWithCc = lib === null ? test.skip : test.serial;
@@ -19,20 +19,9 @@ async function incs(port: number, n: number): Promise<number> {
   return last;
 }
 
-function exitOf(c: Cluster, i: number, ms: number): Promise<number | string> {
-  const child = c.nodes[i]!.child;
-  if (child === null) return Promise.resolve('gone before');
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve('running'), ms);
-    child.once('exit', (code, signal) => (clearTimeout(timer), resolve(code ?? signal ?? 'unknown')));
-  });
-}
-
 async function laggingFollower(t: ExecutionContext, files: string, ops = 'write,sync', onDemand = false): Promise<{ c: Cluster; f: number; leader: number; last: number; code: number | string }> {
   t.timeout(150_000);
-  const dir = await tempDir(t);
-  const faults = [0, 1, 2].map((i) => ioFault(lib!, dir, `/n${i}/${files}`, ops));
-  const c = await Cluster.start(t, { size: 3, extraArgs: ['--snapshot-entries', onDemand ? '1000000' : '200'], envOf: (i) => faults[i]!.env });
+  const { c, faults } = await faultedShard(t, lib!, files, { ops, args: ['--snapshot-entries', onDemand ? '1000000' : '200'] });
   const leader = await c.waitForLeader(3);
   const f = c.nodes.find((n) => n.index !== leader)!.index;
   const port = c.nodes[leader]!.port;
@@ -74,13 +63,7 @@ async function healedCatchesUp(t: ExecutionContext, c: Cluster, f: number, last:
   c.spawn(f);
   const commit = Number((await c.info(now))!.commit_index);
   await c.waitApplied(f, commit);
-  const id = (await c.info(f))!.node_id!;
-  let reply = '';
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(200)) {
-    await command(c.nodes[now]!.port, ['SEQDB.TRANSFER', id], 5000).catch(() => '');
-    reply = (await command(c.nodes[f]!.port, ['GET', 'b', 'snap'], 3000).catch((err: Error) => err.message)).trim();
-    if (reply.startsWith(':')) break;
-  }
+  const reply = await getOnceLeading(c, now, f, 'snap');
   t.is(reply, `:${last}`);
   t.is((await command(c.nodes[f]!.port, ['INC', 'b', 'snap'], 3000)).trim(), `:${last + 1}`);
 }

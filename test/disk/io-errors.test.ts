@@ -10,8 +10,8 @@
  * log: test/replication/state-reboot.test.ts.)
  */
 import test, { type ExecutionContext } from 'ava';
-import { ioFault, ioFaultLibrary, type IoFault } from '../helpers/io-fault.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
+import { ioFaultLibrary } from '../helpers/io-fault.ts';
+import { exitOf, faultedShard, getOnceLeading } from './fault-shard.ts';
 import { Cluster, RetryingIncClient, checkIncHistory, command, sleep, type IncOp } from '../replication/helpers/cluster.ts';
 
 const lib = ioFaultLibrary();
@@ -31,16 +31,6 @@ async function incLoad(c: Cluster, stop: { atMs: number }, ops: IncOp[]): Promis
   }));
 }
 
-/** Resolves with the node's exit code (or signal) once it exits, or 'running' after `ms`. */
-function exitOf(c: Cluster, i: number, ms: number): Promise<number | string> {
-  const child = c.nodes[i]!.child;
-  if (child === null) return Promise.resolve('gone before');
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve('running'), ms);
-    child.once('exit', (code, signal) => (clearTimeout(timer), resolve(code ?? signal ?? 'unknown')));
-  });
-}
-
 interface Place {
   readonly what: string;
   /** The failing files, under a node's data dir. */
@@ -58,29 +48,9 @@ const PLACES: readonly Place[] = [
   { what: 'Raft metadata syncs', files: 'raft/data.mdb', args: ['--snapshot-entries', '300'], ops: 'sync' },
 ];
 
-async function faultedShard(t: ExecutionContext, place: Place): Promise<{ c: Cluster; faults: IoFault[] }> {
-  const dir = await tempDir(t);
-  // The nodes' data dirs are <base>/n<i> (helpers/cluster.ts): each node's files are its own fault.
-  const faults = [0, 1, 2].map((i) => ioFault(lib!, dir, `/n${i}/${place.files}`, place.ops));
-  const c = await Cluster.start(t, { size: 3, extraArgs: place.args, envOf: (i) => faults[i]!.env });
-  return { c, faults };
-}
-
-/** Leadership moved to `to`, then a GET there; retried while the move settles. */
-async function getVia(c: Cluster, from: number, to: number): Promise<string> {
-  const id = (await c.info(to))!.node_id!;
-  let reply = '';
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(200)) {
-    await command(c.nodes[from]!.port, ['SEQDB.TRANSFER', id], 5000).catch(() => '');
-    reply = (await command(c.nodes[to]!.port, ['GET', 'b', 'eio'], 3000).catch((err: Error) => err.message)).trim();
-    if (reply.startsWith(':')) break;
-  }
-  return reply;
-}
-
 async function failAndRecover(t: ExecutionContext, place: Place, pick: 'leader' | 'follower'): Promise<void> {
   t.timeout(110_000);
-  const { c, faults } = await faultedShard(t, place);
+  const { c, faults } = await faultedShard(t, lib!, place.files, place);
   const leader = await c.waitForLeader(3);
   const victim = pick === 'leader' ? leader : c.nodes.find((n) => n.index !== leader)!.index;
   t.is((await command(c.nodes[leader]!.port, ['INC', 'b', 'eio'], 3000)).trim(), ':1');
@@ -116,7 +86,7 @@ async function failAndRecover(t: ExecutionContext, place: Place, pick: 'leader' 
   c.spawn(victim);
   const info = await c.waitApplied(victim, commit);
   t.is(info.role, 'follower');
-  t.is(await getVia(c, now, victim), `:${ops.length + 1}`, 'the restarted node serves the same numbers once it leads');
+  t.is(await getOnceLeading(c, now, victim, 'eio'), `:${ops.length + 1}`, 'the restarted node serves the same numbers once it leads');
   t.is((await command(c.nodes[victim]!.port, ['INC', 'b', 'eio'], 3000)).trim(), `:${ops.length + 2}`);
 }
 
