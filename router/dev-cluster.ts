@@ -9,9 +9,10 @@
  * the machine's loopback, where other local clusters could be heard.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SEQDB_BIN } from '../shared/package-root.ts';
+import { writeFileDurably } from '../shared/durable-file.ts';
 import { startRouter, type Router } from './router.ts';
 import type { Metrics } from '../shared/observability/metrics.ts';
 import { ClusterSecret } from '../shared/security/cluster-proof.ts';
@@ -135,9 +136,7 @@ function devClusterSecret(dataDir: string, log: (line: string) => void): string 
   if (kept !== '') return kept;
   const secret = ClusterSecret.generate();
   mkdirSync(dataDir, { recursive: true });
-  // Whole or not at all: written beside it, synced, renamed over it.
-  writeFileSync(`${file}.tmp`, `${secret}\n`, { mode: 0o600, flush: true });
-  renameSync(`${file}.tmp`, file);
+  writeFileDurably(file, `${secret}\n`, 0o600);
   log(`generated a cluster secret for this dev cluster in ${file}`);
   return secret;
 }

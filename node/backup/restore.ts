@@ -17,7 +17,7 @@
  * complete, and a node started on it handed those shards' numbers out again (a review). Nodes
  * refuse a dir holding `lmdb-restoring` (refuseUnfinishedRestore).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { decodeSnapshot, LmdbStore, type KvEntry } from '../state-machine/index.ts';
@@ -29,6 +29,7 @@ import { SERIES_SPACES } from '../state-machine/series-keys.ts';
 import { readBackupFile, type BackupManifest } from './backup-file.ts';
 import { entryCounts, imageOwnership, slotOwners } from './image-ownership.ts';
 import { lockDataDir } from '../disk/data-dir-lock.ts';
+import { fsyncDir } from '../../shared/durable-file.ts';
 
 /** Where a restore writes the state until it is complete. */
 const RESTORING = 'lmdb-restoring';
@@ -142,15 +143,5 @@ function refuseNewerImageRules(image: Uint8Array, where: string): void {
   for (const { key, value } of decodeSnapshot([image])) {
     if (key[0] !== SPACE_META) return; // meta keys sort first
     if (key.equals(META.tokenRules)) return refuseTokenRulesVersion(Number(readU64(value)), where);
-  }
-}
-
-/** The rename is durable once the directory holding it is synced. */
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -9,7 +9,8 @@ import { SeqError, ErrorCode } from '../../shared/errors.ts';
 import type { Entry, HardState } from '../raft/types.ts';
 import { decodeEntry, readU64 } from './log-entry-codec.ts';
 import type { IndexTerm } from './wal-codec.ts';
-import { Wal, fsyncDir } from './wal.ts';
+import { Wal } from './wal.ts';
+import { fsyncDir } from '../../shared/durable-file.ts';
 
 /** Entries per write when an LMDB log of an older version is moved into the log files. */
 const MIGRATE_CHUNK_ENTRIES = 4096;

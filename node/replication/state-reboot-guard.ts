@@ -14,8 +14,9 @@
  * the next start after the node joined (a review: a reboot while a restored node waited for its
  * --join peers deleted the restored state, and the shard handed out its numbers again).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileDurably } from '../../shared/durable-file.ts';
 
 const BOOT_ID_PATH = '/proc/sys/kernel/random/boot_id';
 const MARKER = 'written-by-boot';
@@ -57,7 +58,7 @@ export function prepareStateDir(dir: string, bootId: string | null = currentBoot
   // crashed opening it at every start).
   const createdByNode = existsSync(join(dir, CREATED_MARKER));
   if (!raftInitialized && hasState && !(createdByNode && writtenBy !== bootId)) return { sync: true, discarded: false };
-  if (!raftInitialized && (!hasState || createdByNode)) writeDurably(join(dir, CREATED_MARKER), bootId);
+  if (!raftInitialized && (!hasState || createdByNode)) writeFileDurably(join(dir, CREATED_MARKER), bootId);
   let discarded = false;
   if (writtenBy !== null && writtenBy !== bootId) {
     for (const f of ['data.mdb', 'lock.mdb']) rmSync(join(dir, f), { force: true });
@@ -66,26 +67,6 @@ export function prepareStateDir(dir: string, bootId: string | null = currentBoot
   // Synced at every start, also when it already names this boot: a start whose sync of it failed
   // (a disk error) left it in the page cache only, and the next start in the same boot would then
   // write the state unsynced with no durable marker, one an OS crash could lose (a review).
-  writeDurably(markerPath, bootId);
+  writeFileDurably(markerPath, bootId);
   return { sync: false, discarded };
-}
-
-function writeDurably(path: string, text: string): void {
-  // Written aside and renamed: a failed write must not leave the marker empty (read as another
-  // boot: the next same-boot start would discard the state).
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, text);
-  const fd = openSync(tmp, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dirFd = openSync(join(path, '..'), 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
 }

@@ -5,9 +5,10 @@
  * creating it and writing the head) would take every later write, and compacting the segments
  * before it would delete the only copy of the term and vote.
  */
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import { fsyncDir } from '../../shared/durable-file.ts';
 
 const SEGMENT_RE = /^seg-(\d{16})\.wal$/;
 /** A segment being created: renamed to its name once its head is on disk. */
@@ -52,14 +53,5 @@ export function createSegment(dir: string, seq: number, head: Buffer | null): nu
   } catch (err) {
     closeSync(fd);
     throw err;
-  }
-}
-
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -36,13 +36,12 @@ import { join } from 'node:path';
 import type { Entry, EntryType, HardState } from '../raft/types.ts';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
 import { EntryCache } from './wal-cache.ts';
-import { createSegment, fsyncDir, hasSegmentFiles, segmentPath, segmentSeqs } from './wal-segment-files.ts';
+import { createSegment, hasSegmentFiles, segmentPath, segmentSeqs } from './wal-segment-files.ts';
+import { fsyncDir } from '../../shared/durable-file.ts';
 import { isTornWrite } from './wal-torn.ts';
 import { RESET_RECORD_BYTES, RecordKind, encodeHardState, encodeSegmentHeader, encodeWrite, entrySlots, scanRecords, type EncodedWrite, type WalRecord, type WalWrite } from './wal-codec.ts';
 
 export type { WalWrite };
-
-export { fsyncDir };
 
 export interface WalOptions {
   /** Directory of the segment files (created if missing). */

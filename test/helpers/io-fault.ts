@@ -13,8 +13,15 @@ import { fileURLToPath } from 'node:url';
 
 const SOURCE = fileURLToPath(new URL('./io-fault.c', import.meta.url));
 
+let built: string | null | undefined;
+
 /** The built library's path, or null when it cannot be built here (no C compiler). */
 export function ioFaultLibrary(): string | null {
+  if (built === undefined) built = buildLibrary();
+  return built;
+}
+
+function buildLibrary(): string | null {
   const source = readFileSync(SOURCE);
   const lib = join(tmpdir(), `seqdb-io-fault-${createHash('sha256').update(source).digest('hex').slice(0, 12)}.so`);
   if (existsSync(lib)) return lib;
