@@ -78,7 +78,9 @@ export function runSeqdb(args: readonly string[], options: { input?: string; env
       child.kill('SIGKILL');
       reject(new Error(`seqdb ${args.join(' ')} timed out: ${stdout} ${stderr}`));
     }, options.timeoutMs ?? 30_000);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the process can exit before the parent has read all of its output
+    // (a CI run saw the last three replies of a piped `seqdb cli` missing).
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolvePromise({ code, stdout, stderr });
     });
