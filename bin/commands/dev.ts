@@ -3,6 +3,7 @@
  * directly. Later issues add `--nodes N` (a Raft group) and `--shards N` (a router in front):
  * add the flags to FLAGS and a branch in `run` choosing what to start; clients see no difference.
  */
+import { exitNow, exitNowOnUncaught } from '../../shared/exit-now.ts';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startSingleNode, type SingleNode } from '../../node/single/single-node.ts';
@@ -66,6 +67,8 @@ export const dev: Subcommand = {
       console.log(USAGE);
       return 0;
     }
+    // A crash must end this process even with an LMDB write in flight (shared/exit-now.ts).
+    exitNowOnUncaught();
     const host = values.host ?? '127.0.0.1';
     if (host === '') throw new CliError('--host must not be empty');
     const dataDir = resolve(values.data ?? './data');
@@ -141,7 +144,7 @@ function waitForSignal(node: Pick<SingleNode, 'close'>): Promise<number> {
   return new Promise((resolveExit) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) process.exit(1);
+      if (stopping) exitNow();
       stopping = true;
       console.log(`seqdb dev: ${signal}, shutting down`);
       node.close().then(

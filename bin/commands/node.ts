@@ -2,6 +2,7 @@
  * `seqdb node`: one storage node of a replicated shard (Raft over TCP, LMDB on disk).
  * `seqdb node admin <op> --addr H:P`: leadership transfer, node removal, snapshot, status.
  */
+import { exitNow, exitNowOnUncaught } from '../../shared/exit-now.ts';
 import { resolve } from 'node:path';
 import { startReplicaNode } from '../../node/replication/replica-node.ts';
 import { Transport } from '../../node/replication/transport.ts';
@@ -83,6 +84,8 @@ export const node: Subcommand = {
       console.log(USAGE);
       return 0;
     }
+    // A crash must end this process even with an LMDB write in flight (shared/exit-now.ts).
+    exitNowOnUncaught();
     const shard = values.shard;
     if (shard === undefined || !NAME.test(shard)) throw new CliError('--shard is required: 1-64 of [A-Za-z0-9_.-]');
     const cluster = values.cluster ?? 'seqdb';
@@ -139,7 +142,7 @@ export const node: Subcommand = {
     return new Promise((resolveExit) => {
       let stopping = false;
       const onSignal = (signal: NodeJS.Signals): void => {
-        if (stopping) process.exit(1);
+        if (stopping) exitNow();
         stopping = true;
         logger.child({ node: n.nodeId }).info({ event: 'shutdown', signal }, `seqdb node: ${signal}, shutting down`);
         n.shutdown().then(() => adminServer?.close()).then(

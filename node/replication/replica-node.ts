@@ -3,6 +3,7 @@
  * environments under the data dir), the peer transport and the client server on ONE port, the
  * Raft driver, and the bootstrap/join procedure. `seqdb node` runs one; tests start processes.
  */
+import { exitNow } from '../../shared/exit-now.ts';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { NodeId } from '../raft/types.ts';
@@ -65,7 +66,7 @@ export interface ReplicaNodeOptions {
   readonly server?: Omit<ServerOptions, 'host' | 'port'>;
   /** Default: stderr with a `[node <id>]` prefix. */
   readonly log?: (line: string) => void;
-  /** A storage failure; default exits the process with code 1. */
+  /** A storage failure; default ends the process at once (shared/exit-now.ts). */
   readonly onFatal?: (err: Error) => void;
   /** Metrics, structured logs (used when `log` is absent) and SEQDB.EXPORT (shared/observability/). */
   readonly observability?: NodeObservability;
@@ -95,7 +96,7 @@ const ANNOUNCED_ADDRESS_AFTER_SILENCE_MS = 3000;
 
 export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNode> {
   const cluster = o.cluster ?? 'seqdb';
-  const fatal = o.onFatal ?? ((): never => process.exit(1));
+  const fatal = o.onFatal ?? ((): never => exitNow());
   mkdirSync(o.dataDir, { recursive: true });
   // Before anything in the dir is opened: a second process there killed the live one.
   const dirLock = lockDataDir(o.dataDir);

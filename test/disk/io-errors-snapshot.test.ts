@@ -5,6 +5,7 @@
  * spool forever: never caught up, INFO silent), and healed it catches up with the right numbers.
  * The follower is SIGSTOPped while the leader compacts past it, the fault armed, then SIGCONT.
  */
+import { readFileSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
 import { ioFaultLibrary } from '../helpers/io-fault.ts';
 import { Cluster, command } from '../replication/helpers/cluster.ts';
@@ -12,6 +13,17 @@ import { exitOf, faultedShard, getOnceLeading } from './fault-shard.ts';
 
 const lib = ioFaultLibrary();
 const serialWithCc = lib === null ? test.skip : test.serial;
+
+/** A process's state and wait channel (a node that neither exits nor answers: stopped, blocked or busy). */
+function processState(pid: number | undefined): string {
+  if (pid === undefined) return 'no pid';
+  try {
+    const state = /^State:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return `state ${state}, wchan ${readFileSync(`/proc/${pid}/wchan`, 'utf8')}`;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 async function incs(port: number, n: number): Promise<number> {
   let last = 0;
@@ -38,6 +50,7 @@ async function laggingFollower(t: ExecutionContext, files: string, ops = 'write,
   t.log(`follower ${f}: ${code}; INFO ${JSON.stringify(await c.info(f))}`);
   const out = c.nodes[f]!.output;
   t.log(`'dropping peer' lines: ${(out.match(/dropping peer/g) ?? []).length}`);
+  if (code === 'running') t.log(`follower ${f} ${processState(c.nodes[f]!.child?.pid)}; output (tail):\n${out.slice(-4000)}`);
   return { c, f, leader, last, code };
 }
 
