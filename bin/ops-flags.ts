@@ -46,4 +46,18 @@ export async function maybeAdmin(port: number | undefined, host: string, metrics
   return admin;
 }
 
+/**
+ * A start step after the servers run (the admin listener) that fails stops them before the error
+ * is reported: else they served on until bin/seqdb.ts's fallback exit, which can hang with an
+ * LMDB write in flight (shared/exit-now.ts).
+ */
+export async function stopIfFails<T>(step: Promise<T>, stop: () => Promise<unknown>): Promise<T> {
+  try {
+    return await step;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 export { Metrics };

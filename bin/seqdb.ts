@@ -25,6 +25,16 @@ function usage(): string {
   return `Usage: seqdb <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'seqdb <command> --help' for a command's options.`;
 }
 
+function ignoreClosedOutput(): void {
+  // A reader of our stdout/stderr that went away (a dead dev process, a closed pipe) made the
+  // next log line an uncaught EPIPE, and a node ended by exitNow instead of its shutdown.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
+}
+
 /**
  * Node processes of `seqdb dev --nodes/--shards` must not outlive the dev process, even one killed
  * with -9 (which runs no cleanup): their stdin is a pipe from it, so EOF there means it is gone.
@@ -60,6 +70,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+ignoreClosedOutput();
 exitWithParent();
 process.exitCode = await main(process.argv.slice(2)).catch((error: Error) => {
   console.error(`seqdb: ${error.message}`);

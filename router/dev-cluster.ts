@@ -93,7 +93,10 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
         ...(o.nodeAdminBasePort !== undefined ? ['--admin-port', String(o.nodeAdminBasePort + 1 + (shard - 1) * perShard + i)] : []),
       ];
       // stdin is a pipe only so that the node sees EOF when this process dies, even by kill -9.
-      const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+      // detached: a process group of its own, so that a terminal's Ctrl-C (SIGINT to the foreground
+      // group) reaches only this process, which stops the node with one SIGTERM (stopChild): a second
+      // signal during its shutdown is exitNow (bin/commands/node.ts).
+      const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env, detached: true });
       const prefix = `[s${shard}n${i}] `;
       const relay = (chunk: Buffer): void => {
         for (const line of chunk.toString().split('\n')) if (line.trim() !== '') log(prefix + line);

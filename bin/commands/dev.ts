@@ -12,7 +12,7 @@ import { startDevCluster } from '../../router/dev-cluster.ts';
 import { CliError, DISK_RESERVE_USAGE, MOVE_IDLE_USAGE, parseDiskReserve, parseFlags, parseIntInRange, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
 import { DISK_RESERVE_BYTES_DEFAULT } from '../../node/disk/disk-guard.ts';
 import { SECURITY_FLAGS, SECURITY_USAGE, securityFromFlags } from '../../shared/security/cli-flags.ts';
-import { OPS_FLAGS, Metrics, makeLogger, maybeAdmin, parseAdminPort } from '../ops-flags.ts';
+import { OPS_FLAGS, Metrics, makeLogger, maybeAdmin, parseAdminPort, stopIfFails } from '../ops-flags.ts';
 import { startAdminForRouter } from '../../router/admin/router-admin.ts';
 import { formatLine, lineLogger } from '../../shared/observability/logger.ts';
 
@@ -114,7 +114,7 @@ export const dev: Subcommand = {
         ...(adminPort !== 0 ? { nodeAdminBasePort: adminPort } : {}),
       });
       console.log(`seqdb dev: ${shards} shards x ${nodes} nodes, router listening on ${cluster.address} (data: ${dataDir})`);
-      const admin = await startAdminForRouter(cluster.router, { host, port: adminPort, metrics, cluster: 'seqdb' });
+      const admin = await stopIfFails(startAdminForRouter(cluster.router, { host, port: adminPort, metrics, cluster: 'seqdb' }), () => cluster.close());
       console.log(`seqdb dev: status page on http://${admin.address}/ (metrics: /metrics${adminPort !== 0 ? `; nodes' metrics on ports ${adminPort + 1}-${adminPort + shards * nodes}` : ''})`);
       return waitForSignal({ close: async () => { await admin.close(); await cluster.close(); } });
     }
@@ -134,7 +134,7 @@ export const dev: Subcommand = {
     const { address, port } = node.address;
     console.log(`seqdb dev listening on ${address}:${port} (data: ${dataDir})`);
     const adminPort = parseAdminPort(values['admin-port']) ?? (devPort !== 0 && devPort + 1000 <= 65535 ? devPort + 1000 : 0);
-    const admin = await maybeAdmin(adminPort, host, metrics, 'seqdb dev');
+    const admin = await stopIfFails(maybeAdmin(adminPort, host, metrics, 'seqdb dev'), () => node.close());
     return waitForSignal({ close: async () => { await node.close(); await admin?.close(); } });
   },
 };

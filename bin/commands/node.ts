@@ -9,7 +9,7 @@ import { Transport } from '../../node/replication/transport.ts';
 import { CliError, DISK_RESERVE_USAGE, MOVE_IDLE_USAGE, parseDiskReserve, parseFlags, parseIntInRange, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
 import { SECURITY_FLAGS, SECURITY_USAGE, securityFromFlags } from '../../shared/security/cli-flags.ts';
 import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
-import { OPS_FLAGS, OPS_USAGE, Metrics, makeLogger, maybeAdmin, parseAdminPort } from '../ops-flags.ts';
+import { OPS_FLAGS, OPS_USAGE, Metrics, makeLogger, maybeAdmin, parseAdminPort, stopIfFails } from '../ops-flags.ts';
 
 const USAGE = `Usage: seqdb node --shard ID --host IP --port PORT --data DIR [--bootstrap-expect N] [--join H:P,...]
        seqdb node admin <status|transfer ID|remove ID|snapshot> --addr H:P [--shard ID] [--cluster NAME]
@@ -138,7 +138,7 @@ export const node: Subcommand = {
     });
     console.log(`seqdb node ${n.nodeId} of shard ${shard} listening on ${n.address} (data: ${dataDir})`);
     metrics.setDefaultLabels({ component: 'node', shard, node: n.nodeId });
-    const adminServer = await maybeAdmin(adminPort, values['admin-host'] ?? host, metrics, `seqdb node ${n.nodeId}`);
+    const adminServer = await stopIfFails(maybeAdmin(adminPort, values['admin-host'] ?? host, metrics, `seqdb node ${n.nodeId}`), () => n.shutdown());
     return new Promise((resolveExit) => {
       let stopping = false;
       const onSignal = (signal: NodeJS.Signals): void => {

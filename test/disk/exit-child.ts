@@ -18,11 +18,12 @@ function queue(): void {
 }
 queue();
 setInterval(queue, 1);
-if (how === 'uncaught') exitNowOnUncaught();
+if (how === 'uncaught' || how === 'rejection') exitNowOnUncaught();
 setTimeout(() => {
   queue();
   process.stdout.write(`ENDING after ${n} puts\n`);
   if (how === 'exitNow') exitNow();
   if (how === 'uncaught') throw new Error('a bug in the server');
+  if (how === 'rejection') return void Promise.reject(new Error('a rejected bug'));
   process.exit(1);
 }, Number(delayText));

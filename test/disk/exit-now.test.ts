@@ -37,7 +37,7 @@ function run(dir: string, how: string, delayMs: number): Promise<Ended> {
   });
 }
 
-for (const how of ['exitNow', 'uncaught'] as const) {
+for (const how of ['exitNow', 'uncaught', 'rejection'] as const) {
   test(`${how}: a process with LMDB writes in flight ends at once, every time`, async (t) => {
     t.timeout(180_000);
     const base = await tempDir(t);
