@@ -9,23 +9,16 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processState } from '../helpers/process-state.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { freePort, sleep } from '../replication/helpers/cluster.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUNS = Number(process.env.RUNS ?? 6);
-
-function procState(pid: number): string {
-  try {
-    return `${/^State:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]}, wchan ${readFileSync(`/proc/${pid}/wchan`, 'utf8')}`;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
 
 /** Pipelined INCs over one connection, re-dialed while refused; counts the numbers answered after `since()`. */
 function load(port: number, failedAt: () => number, stop: () => boolean): Promise<{ answered: number; afterFailure: number }> {
@@ -101,7 +94,7 @@ async function failedStarts(t: ExecutionContext, argv: (port: number, data: stri
     done = true;
     const l = await loaded;
     if (ended === null) {
-      results.push(`HUNG ${((Date.now() - failedAt) / 1000).toFixed(1)} s after 'seqdb: listen ...' (${procState(child.pid!)})`);
+      results.push(`HUNG ${((Date.now() - failedAt) / 1000).toFixed(1)} s after 'seqdb: listen ...' (${processState(child.pid!)})`);
       child.kill('SIGKILL');
       await new Promise((r) => child.once('close', r));
     } else {

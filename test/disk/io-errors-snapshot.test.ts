@@ -5,25 +5,14 @@
  * spool forever: never caught up, INFO silent), and healed it catches up with the right numbers.
  * The follower is SIGSTOPped while the leader compacts past it, the fault armed, then SIGCONT.
  */
-import { readFileSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
 import { ioFaultLibrary } from '../helpers/io-fault.ts';
+import { processState } from '../helpers/process-state.ts';
 import { Cluster, command } from '../replication/helpers/cluster.ts';
 import { exitOf, faultedShard, getOnceLeading } from './fault-shard.ts';
 
 const lib = ioFaultLibrary();
 const serialWithCc = lib === null ? test.skip : test.serial;
-
-/** A process's state and wait channel (a node that neither exits nor answers: stopped, blocked or busy). */
-function processState(pid: number | undefined): string {
-  if (pid === undefined) return 'no pid';
-  try {
-    const state = /^State:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return `state ${state}, wchan ${readFileSync(`/proc/${pid}/wchan`, 'utf8')}`;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
 
 async function incs(port: number, n: number): Promise<number> {
   let last = 0;

@@ -1,0 +1,12 @@
+/** A process's state and wait channel, for a test whose process neither exits nor answers (stopped, blocked or busy). */
+import { readFileSync } from 'node:fs';
+
+export function processState(pid: number | undefined): string {
+  if (pid === undefined) return 'no pid';
+  try {
+    const state = /^State:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return `state ${state}, wchan ${readFileSync(`/proc/${pid}/wchan`, 'utf8')}`;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
