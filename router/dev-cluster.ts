@@ -103,14 +103,20 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
       };
       child.stdout!.on('data', relay);
       child.stderr!.on('data', relay);
+      // Said once: a node that died (a FATAL disk error, kill -9) is not restarted here.
+      child.once('exit', (code, signal) => {
+        if (!closing) log(`${prefix}node process exited (${code ?? signal}); its shard serves on without it until seqdb dev is restarted`);
+      });
       nodes.push({ shard: String(shard), address: members[i]!, child });
     }
   }
+  let closing = false;
   let router: Router;
   try {
     const server = { ...security?.server, security: { ...security?.server.security, clusterSecret } };
     router = await startRouter({ host: o.host, port: o.port, join: catalog, discovery: false, log, server, ...(o.metrics ? { metrics: o.metrics } : {}) });
   } catch (err) {
+    closing = true;
     for (const n of nodes) n.child.kill('SIGKILL');
     throw err;
   }
@@ -119,6 +125,7 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
     router,
     nodes,
     async close() {
+      closing = true;
       await router.close();
       await Promise.all(nodes.map((n) => stopChild(n.child)));
     },

@@ -72,3 +72,15 @@ test('seqdb dev --nodes passes --apply-hold-ms to its node processes', async (t)
     t.is(argv[argv.indexOf('--apply-hold-ms') + 1], '0', argv.join(' '));
   }
 });
+
+test('seqdb dev --nodes 3 says when one of its node processes dies', async (t) => {
+  t.timeout(90_000);
+  const port = await freePortRange(4, true);
+  const dev = await startDev(t, await tempDir(t), ['--nodes', '3', '--port', String(port), '--log-level', 'warn'], 60_000);
+  const [victim] = await devNodePids(t, dev, 3);
+  process.kill(victim!, 'SIGKILL');
+  const deadline = Date.now() + 10_000;
+  while (!/\[s1n\d\] node process exited \(SIGKILL\)/.test(dev.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  t.regex(dev.output(), /\[s1n\d\] node process exited \(SIGKILL\); its shard serves on/);
+  t.is(dev.child.exitCode, null, 'the dev process stays up');
+});
