@@ -21,9 +21,17 @@ import { command, sleep } from '../replication/helpers/cluster.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function childrenOf(pid: number): number[] {
+/** The `seqdb node` children of `pid` (on a cold bundle cache it also runs esbuild's). */
+function nodeChildrenOf(pid: number): number[] {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number);
+    const pids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number);
+    return pids.filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('--shard');
+      } catch {
+        return false; // already gone
+      }
+    });
   } catch {
     return [];
   }
@@ -57,7 +65,7 @@ async function startCluster(t: { teardown(fn: () => unknown): void }): Promise<{
     if (r.startsWith(':')) break;
     if (Date.now() > deadline) throw new Error(`no leader: ${r}`);
   }
-  nodes.push(...childrenOf(dev.pid!));
+  nodes.push(...nodeChildrenOf(dev.pid!));
   return { dev, data, nodes, output: () => output, port };
 }
 
