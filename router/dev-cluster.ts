@@ -68,6 +68,8 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
   const addr = (shard: number, i: number): string => `${o.host}:${o.port + 1 + (shard - 1) * perShard + i}`;
   const catalog = Array.from({ length: perShard }, (_, i) => addr(1, i));
   const nodes: DevNode[] = [];
+  /** Set once the nodes are being stopped on purpose: their exits are then not news. */
+  let closing = false;
   const security = o.security;
   const clusterSecret = security?.clusterSecret ?? devClusterSecret(o.dataDir, log);
   const env = {
@@ -103,14 +105,13 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
       };
       child.stdout!.on('data', relay);
       child.stderr!.on('data', relay);
-      // Said once: a node that died (a FATAL disk error, kill -9) is not restarted here.
+      // A node that died (a FATAL disk error, kill -9) is not restarted here: say so.
       child.once('exit', (code, signal) => {
         if (!closing) log(`${prefix}node process exited (${code ?? signal}); its shard serves on without it until seqdb dev is restarted`);
       });
       nodes.push({ shard: String(shard), address: members[i]!, child });
     }
   }
-  let closing = false;
   let router: Router;
   try {
     const server = { ...security?.server, security: { ...security?.server.security, clusterSecret } };
