@@ -87,17 +87,24 @@ const arbHugeSnapshot = fc.integer({ min: MAX_SNAPSHOT + 1, max: 2 ** 40 }).map(
 
 /**
  * Whether the decoder handled `bytes` fed `chunk` bytes at a time correctly and within the CPU
- * budget. Over budget once is measured again: a collection or a compilation on V8's own threads
- * counts in the process's CPU time, and one such spike failed a run on an idle box (its seed
- * replayed clean); a decoder that is really slow on an input is slow both times.
+ * budget. Over budget is measured again, up to `SLOW_TRIES_MAX` times in all: a collection or a
+ * compilation on V8's own threads counts in the process's CPU time, and on a VM whose host
+ * deschedules it the guest charges the stolen time to whatever ran (a CI run failed with the same
+ * input over budget twice; it decodes in under 5 ms and its seed replayed clean). A decoder that
+ * is really slow on an input is slow every time; the failure names the times measured.
  */
+const SLOW_TRIES_MAX = 5;
 function decodeSafely(bytes: Buffer, chunk: number): boolean {
-  const first = decodeOnce(bytes, chunk);
-  if (first !== 'slow') return first;
-  return decodeOnce(bytes, chunk) === true;
+  const timesMs: number[] = [];
+  for (let i = 0; i < SLOW_TRIES_MAX; i++) {
+    const result = decodeOnce(bytes, chunk);
+    if (typeof result === 'boolean') return result;
+    timesMs.push(result.slowMs);
+  }
+  throw new Error(`over the ${INPUT_MS_MAX} ms CPU budget ${SLOW_TRIES_MAX} times: ${timesMs.map((ms) => ms.toFixed(0)).join(', ')} ms`);
 }
 
-function decodeOnce(bytes: Buffer, chunk: number): boolean | 'slow' {
+function decodeOnce(bytes: Buffer, chunk: number): boolean | { slowMs: number } {
   const d = new PeerDecoder({ maxFrameBytes: MAX_FRAME, maxSnapshotBytes: MAX_SNAPSHOT });
   const started = cpuMs();
   try {
@@ -115,7 +122,8 @@ function decodeOnce(bytes: Buffer, chunk: number): boolean | 'slow' {
       if (again !== err) return false;
     }
   }
-  return cpuMs() - started < INPUT_MS_MAX ? true : 'slow';
+  const usedMs = cpuMs() - started;
+  return usedMs < INPUT_MS_MAX ? true : { slowMs: usedMs };
 }
 
 test('peer decoder: well-framed random bodies, multi-point mutations and splices never crash or hang', (t) => {
