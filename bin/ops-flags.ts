@@ -6,23 +6,27 @@ import { startAdminServer, type AdminServer } from '../shared/observability/admi
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger } from '../shared/observability/logger.ts';
 import { Metrics } from '../shared/observability/metrics.ts';
 import { CliError } from './cli.ts';
+import { SHUTDOWN_FLAGS, SHUTDOWN_USAGE } from './stop-signals.ts';
 
 export const OPS_FLAGS = {
   'admin-port': { type: 'string' },
   'admin-host': { type: 'string' },
   'log-level': { type: 'string' },
+  ...SHUTDOWN_FLAGS,
 } as const;
 
 export const OPS_USAGE = `  --admin-port <n>           HTTP port for /metrics (Prometheus) and /healthz; off unless given
                              (0 picks a free one; the address is printed)
   --admin-host <addr>        address for the admin port (default: --host)
   --log-level <level>        trace|debug|info|warn|error|fatal|silent (default info); JSON lines,
-                             human-readable when stdout is a terminal`;
+                             human-readable when stdout is a terminal
+${SHUTDOWN_USAGE}`;
 
 export interface OpsValues {
   readonly 'admin-port'?: string | undefined;
   readonly 'admin-host'?: string | undefined;
   readonly 'log-level'?: string | undefined;
+  readonly 'shutdown-timeout-ms'?: string | undefined;
 }
 
 export function parseAdminPort(text: string | undefined): number | undefined {

@@ -3,10 +3,11 @@
  * directly. Later issues add `--nodes N` (a Raft group) and `--shards N` (a router in front):
  * add the flags to FLAGS and a branch in `run` choosing what to start; clients see no difference.
  */
-import { exitNow, exitNowOnUncaught } from '../../shared/exit-now.ts';
+import { exitNowOnUncaught } from '../../shared/exit-now.ts';
+import { SHUTDOWN_USAGE, parseShutdownTimeout, stopOnSignals } from '../stop-signals.ts';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startSingleNode, type SingleNode } from '../../node/single/single-node.ts';
+import { startSingleNode } from '../../node/single/single-node.ts';
 import { holdsShardLog } from '../../node/replication/member-data.ts';
 import { startDevCluster } from '../../router/dev-cluster.ts';
 import { CliError, DISK_RESERVE_USAGE, MOVE_IDLE_USAGE, parseDiskReserve, parseFlags, parseIntInRange, parsePort, parsePositiveInt, type Subcommand } from '../cli.ts';
@@ -37,6 +38,7 @@ ${MOVE_IDLE_USAGE}
                              at / (default --port + 1000, or a free one with --port 0; nodes of a
                              dev cluster use the ports after it)
   --log-level <level>        trace|debug|info|warn|error|fatal|silent (default info)
+${SHUTDOWN_USAGE}
   -h, --help                 show this help
 
 ${SECURITY_USAGE}
@@ -78,6 +80,7 @@ export const dev: Subcommand = {
     const nodesPerShard = parsePositiveInt('nodes', values.nodes);
     const shards = parsePositiveInt('shards', values.shards) ?? (nodesPerShard !== undefined ? 1 : undefined);
     const applyHoldMs = parseIntInRange('apply-hold-ms', values['apply-hold-ms'], 0, 1000);
+    const shutdownTimeoutMs = parseShutdownTimeout(values['shutdown-timeout-ms']);
     if (applyHoldMs !== undefined && shards === undefined) throw new CliError('--apply-hold-ms needs --nodes or --shards (a single node has no followers)');
     let security;
     try {
@@ -116,7 +119,7 @@ export const dev: Subcommand = {
       console.log(`seqdb dev: ${shards} shards x ${nodes} nodes, router listening on ${cluster.address} (data: ${dataDir})`);
       const admin = await stopIfFails(startAdminForRouter(cluster.router, { host, port: adminPort, metrics, cluster: 'seqdb' }), () => cluster.close());
       console.log(`seqdb dev: status page on http://${admin.address}/ (metrics: /metrics${adminPort !== 0 ? `; nodes' metrics on ports ${adminPort + 1}-${adminPort + shards * nodes}` : ''})`);
-      return waitForSignal({ close: async () => { await admin.close(); await cluster.close(); } });
+      return waitForSignal(async () => { await admin.close(); await cluster.close(); }, shutdownTimeoutMs);
     }
     const devPort = parsePort(values.port, 7379);
     // ... and the reverse: a single node on a cluster's dir would start empty beside its shards.
@@ -135,28 +138,18 @@ export const dev: Subcommand = {
     console.log(`seqdb dev listening on ${address}:${port} (data: ${dataDir})`);
     const adminPort = parseAdminPort(values['admin-port']) ?? (devPort !== 0 && devPort + 1000 <= 65535 ? devPort + 1000 : 0);
     const admin = await stopIfFails(maybeAdmin(adminPort, host, metrics, 'seqdb dev'), () => node.close());
-    return waitForSignal({ close: async () => { await node.close(); await admin?.close(); } });
+    return waitForSignal(async () => { await node.close(); await admin?.close(); }, shutdownTimeoutMs);
   },
 };
 
-/** Resolves with exit code 0 after a clean shutdown on SIGTERM/SIGINT; a second signal forces 1. */
-function waitForSignal(node: Pick<SingleNode, 'close'>): Promise<number> {
-  return new Promise((resolveExit) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) exitNow();
-      stopping = true;
-      console.log(`seqdb dev: ${signal}, shutting down`);
-      node.close().then(
-        () => resolveExit(0),
-        (error: Error) => {
-          console.error(`seqdb dev: shutdown failed: ${error.message}`);
-          resolveExit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+/** Resolves with exit code 0 after a clean shutdown on SIGTERM/SIGINT (bin/stop-signals.ts). */
+function waitForSignal(close: () => Promise<void>, timeoutMs: number): Promise<number> {
+  return stopOnSignals({
+    close,
+    timeoutMs,
+    onSignal: (signal) => console.log(`seqdb dev: ${signal}, shutting down`),
+    onTimeout: (ms) => console.error(`seqdb dev: shutdown did not finish within ${ms} ms (a disk that does not answer?); exiting now`),
+    onError: (err) => console.error(`seqdb dev: shutdown failed: ${err.message}`),
   });
 }
 

@@ -2,7 +2,8 @@
  * `seqdb node`: one storage node of a replicated shard (Raft over TCP, LMDB on disk).
  * `seqdb node admin <op> --addr H:P`: leadership transfer, node removal, snapshot, status.
  */
-import { exitNow, exitNowOnUncaught } from '../../shared/exit-now.ts';
+import { exitNowOnUncaught } from '../../shared/exit-now.ts';
+import { parseShutdownTimeout, stopOnSignals } from '../stop-signals.ts';
 import { resolve } from 'node:path';
 import { startReplicaNode } from '../../node/replication/replica-node.ts';
 import { Transport } from '../../node/replication/transport.ts';
@@ -113,6 +114,7 @@ export const node: Subcommand = {
       throw new CliError('--requirepass needs --cluster-secret (or SEQDB_CLUSTER_SECRET) on a node: the password does not guard the node-to-node protocol on the same port');
     }
     const adminPort = parseAdminPort(values['admin-port']);
+    const shutdownTimeoutMs = parseShutdownTimeout(values['shutdown-timeout-ms']);
     const logger = makeLogger(values, { role: 'node', shard });
     const metrics = new Metrics({ component: 'node', shard });
     const n = await startReplicaNode({
@@ -139,22 +141,13 @@ export const node: Subcommand = {
     console.log(`seqdb node ${n.nodeId} of shard ${shard} listening on ${n.address} (data: ${dataDir})`);
     metrics.setDefaultLabels({ component: 'node', shard, node: n.nodeId });
     const adminServer = await stopIfFails(maybeAdmin(adminPort, values['admin-host'] ?? host, metrics, `seqdb node ${n.nodeId}`), () => n.shutdown());
-    return new Promise((resolveExit) => {
-      let stopping = false;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        if (stopping) exitNow();
-        stopping = true;
-        logger.child({ node: n.nodeId }).info({ event: 'shutdown', signal }, `seqdb node: ${signal}, shutting down`);
-        n.shutdown().then(() => adminServer?.close()).then(
-          () => resolveExit(0),
-          (err: Error) => {
-            console.error(`seqdb node: shutdown failed: ${err.message}`);
-            resolveExit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+    const nodeLog = logger.child({ node: n.nodeId });
+    return stopOnSignals({
+      close: () => n.shutdown().then(() => adminServer?.close()),
+      timeoutMs: shutdownTimeoutMs,
+      onSignal: (signal) => nodeLog.info({ event: 'shutdown', signal }, `seqdb node: ${signal}, shutting down`),
+      onTimeout: (ms) => nodeLog.error({ event: 'shutdown_timeout', ms }, `seqdb node: shutdown did not finish within ${ms} ms (a disk that does not answer?); exiting now`),
+      onError: (err) => console.error(`seqdb node: shutdown failed: ${err.message}`),
     });
   },
 };

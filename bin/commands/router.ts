@@ -2,7 +2,8 @@
 import { startRouter } from '../../router/router.ts';
 import { BLOCK_PARTS_MAX, INCS_SEQUENCES_MAX } from '../../shared/protocol/part-token.ts';
 import { CliError, parseFlags, parsePort, type Subcommand } from '../cli.ts';
-import { OPS_FLAGS, Metrics, makeLogger, parseAdminPort } from '../ops-flags.ts';
+import { OPS_FLAGS, Metrics, makeLogger, parseAdminPort, stopIfFails } from '../ops-flags.ts';
+import { SHUTDOWN_TIMEOUT_MS_DEFAULT, parseShutdownTimeout, stopOnSignals } from '../stop-signals.ts';
 import { startAdminForRouter } from '../../router/admin/router-admin.ts';
 import { lineLogger } from '../../shared/observability/logger.ts';
 import { SECURITY_FLAGS, SECURITY_USAGE, securityFromFlags } from '../../shared/security/cli-flags.ts';
@@ -28,6 +29,9 @@ Options:
   --admin-port <n>     HTTP port for the status page (/), /status.json, /metrics; off unless given
   --admin-host <addr>  address for the admin port (default: --host)
   --log-level <level>  trace|debug|info|warn|error|fatal|silent (default info)
+  --shutdown-timeout-ms <n>  most time a graceful stop (SIGTERM/SIGINT) may take before the
+                       process ends at once, as a second signal does (default 30000, or
+                       --deadline-ms + 2000 if longer: commands in flight are waited for)
   -h, --help           show this help
 
 ${SECURITY_USAGE}`;
@@ -76,6 +80,7 @@ export const router: Subcommand = {
     const incsMax = countFlag(values['incs-max'], '--incs-max', INCS_SEQUENCES_MAX);
     const security = cliSecurity(values);
     const adminPort = parseAdminPort(values['admin-port']);
+    const shutdownTimeoutMs = parseShutdownTimeout(values['shutdown-timeout-ms'], Math.max(SHUTDOWN_TIMEOUT_MS_DEFAULT, (deadlineMs ?? 0) + 2000));
     const logger = makeLogger(values, { role: 'router' });
     const metrics = new Metrics({ component: 'router' });
     const r = await startRouter({
@@ -88,18 +93,14 @@ export const router: Subcommand = {
       },
     });
     console.log(`seqdb router listening on ${r.address} (cluster ${cluster}, ${join.length > 0 ? `join ${join.join(',')}` : 'mDNS discovery'})`);
-    const admin = adminPort === undefined ? null : await startAdminForRouter(r, { host: values['admin-host'] ?? host, port: adminPort, metrics, cluster });
+    const admin = adminPort === undefined ? null : await stopIfFails(startAdminForRouter(r, { host: values['admin-host'] ?? host, port: adminPort, metrics, cluster }), () => r.close());
     if (admin) console.log(`seqdb router status page on http://${admin.address}/ (metrics: /metrics)`);
-    return new Promise((resolveExit) => {
-      let stopping = false;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        if (stopping) process.exit(1);
-        stopping = true;
-        logger.info({ event: 'shutdown', signal }, `seqdb router: ${signal}, shutting down`);
-        Promise.all([r.close(), admin?.close()]).then(() => resolveExit(0), () => resolveExit(1));
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+    return stopOnSignals({
+      close: () => Promise.all([r.close(), admin?.close()]),
+      timeoutMs: shutdownTimeoutMs,
+      onSignal: (signal) => logger.info({ event: 'shutdown', signal }, `seqdb router: ${signal}, shutting down`),
+      onTimeout: (ms) => logger.error({ event: 'shutdown_timeout', ms }, `seqdb router: shutdown did not finish within ${ms} ms; exiting now`),
+      onError: (err) => console.error(`seqdb router: shutdown failed: ${err.message}`),
     });
   },
 };

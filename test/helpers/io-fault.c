@@ -4,6 +4,8 @@
  * $SEQDB_FAULT_TRIGGER exists (the test arms and heals the "disk" by creating and removing it).
  * With $SEQDB_FAULT_MAXLEN only writes of at most that many bytes fail (LMDB's ~150-byte meta-page
  * write, never a data page: a bad sector under the meta page).
+ * With $SEQDB_FAULT_MODE=stall the calls do not fail: they block while the trigger exists, then
+ * go through (a disk that stops answering: a hard-mounted NFS server gone, a dying drive).
  * Everything else passes through to libc, so the process runs its own code against a failing disk.
  * Node's fs (libuv) and LMDB both write through these libc calls.
  */
@@ -36,7 +38,18 @@ static int failing(int fd, const char *op, size_t len) {
 }
 
 #define REAL(name) static __typeof__(name) *real; if (real == NULL) real = dlsym(RTLD_NEXT, #name)
-#define FAIL_IF(fd, op, len) if (failing(fd, op, len)) { errno = EIO; return -1; }
+static int stalling(void) {
+  const char *mode = getenv("SEQDB_FAULT_MODE");
+  return mode != NULL && strcmp(mode, "stall") == 0;
+}
+
+/* Blocks while the trigger exists (rechecked every 5 ms). */
+static void stall(void) {
+  const char *trigger = getenv("SEQDB_FAULT_TRIGGER");
+  while (access(trigger, F_OK) == 0) usleep(5000);
+}
+
+#define FAIL_IF(fd, op, len) if (failing(fd, op, len)) { if (stalling()) stall(); else { errno = EIO; return -1; } }
 
 static size_t total(const struct iovec *v, int c) {
   size_t n = 0;

@@ -39,23 +39,25 @@ function buildLibrary(): string | null {
 export interface IoFault {
   /** Environment for the process to be faulted (spawn it with this merged in). */
   readonly env: Record<string, string>;
-  /** From now on its matching writes and syncs fail with EIO. */
+  /** From now on its matching writes and syncs fail with EIO (or, stalling, block). */
   arm(): void;
-  /** The disk works again (a restart is what the process needs to use it). */
+  /** The disk works again (a failed process needs a restart to use it; stalled calls go on). */
   heal(): void;
 }
 
 /**
  * A fault for files whose path contains `match`; `ops` picks the calls that fail (`write`,
  * `sync`, or both); with `writeBytesMax` only writes of at most that many bytes fail (LMDB's
- * meta-page write). The trigger file lives in `dir` (the test's temp dir).
+ * meta-page write). With `mode` 'stall' those calls block while armed instead of failing, and
+ * go through once healed. The trigger file lives in `dir` (the test's temp dir).
  */
-export function ioFault(lib: string, dir: string, match: string, ops = 'write,sync', writeBytesMax?: number): IoFault {
+export function ioFault(lib: string, dir: string, match: string, ops = 'write,sync', writeBytesMax?: number, mode: 'fail' | 'stall' = 'fail'): IoFault {
   const trigger = join(dir, `io-fault-armed-${createHash('sha256').update(match).digest('hex').slice(0, 8)}`);
   return {
     env: {
       LD_PRELOAD: lib, SEQDB_FAULT_MATCH: match, SEQDB_FAULT_TRIGGER: trigger, SEQDB_FAULT_OPS: ops,
       ...(writeBytesMax !== undefined ? { SEQDB_FAULT_MAXLEN: String(writeBytesMax) } : {}),
+      ...(mode === 'stall' ? { SEQDB_FAULT_MODE: 'stall' } : {}),
     },
     arm: () => writeFileSync(trigger, ''),
     heal: () => rmSync(trigger, { force: true }),

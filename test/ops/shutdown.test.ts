@@ -115,3 +115,18 @@ test('seqdb dev (single node): SIGTERM exits 0 after finishing what it read', as
   t.deepEqual(numbers, numbers.map((_, i) => i + 1));
   await sleep(10);
 });
+
+test('--shutdown-timeout-ms: a bad value is a usage error (exit 2) on node, router and dev', async (t) => {
+  const dir = await tempDir(t, 'shutdown-flag');
+  const cases = [
+    ['node', '--shard', '1', '--port', '0', '--data', join(dir, 'n'), '--shutdown-timeout-ms', '0'],
+    ['router', '--port', '0', '--shutdown-timeout-ms', 'soon'],
+    ['dev', '--port', '0', '--data', join(dir, 'd'), '--shutdown-timeout-ms', '3600001'],
+  ];
+  for (const args of cases) {
+    const p = seqdb(t, args);
+    const exit = await p.exited;
+    t.is(exit.code, 2, `${args[0]}: ${p.output()}`);
+    t.regex(p.output(), /--shutdown-timeout-ms must be 1\.\.3600000/);
+  }
+});
