@@ -325,13 +325,13 @@ export class ChaosCluster {
   }
 
   /**
-   * From now on (or no longer) node i's writes and syncs of its data dir's files fail with EIO
-   * (io-fault.c, loaded into every node where a C compiler built it). A healed node that stopped
-   * is restarted by the caller.
+   * From now on (or no longer) node i's writes and syncs of its data dir's files fail with EIO, or
+   * with `how` 'stall' block until healed (io-fault.c, loaded into every node where a C compiler
+   * built it). A healed node that stopped is restarted by the caller.
    */
-  failDisk(i: number, failing: boolean): void {
+  failDisk(i: number, failing: boolean, how: 'fail' | 'stall' = 'fail'): void {
     const trigger = this.#diskFaultFile(this.#node(i));
-    if (failing) writeFileSync(trigger, '');
+    if (failing) writeFileSync(trigger, how === 'stall' ? 'stall' : '');
     else rmSync(trigger, { force: true });
   }
 

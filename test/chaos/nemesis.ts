@@ -160,6 +160,9 @@ async function start(
     case 'disk-fail':
       cluster.failDisk(nodes[0]!, true);
       return { targets: [nodes[0]!], note: 'its writes and syncs fail with EIO' };
+    case 'disk-stall':
+      cluster.failDisk(nodes[0]!, true, 'stall');
+      return { targets: [nodes[0]!], note: 'its writes and syncs block' };
     case 'transfer-leader': {
       const l = await cluster.leader(shard);
       if (l === null) return { targets: [], note: 'skipped: no leader' };
@@ -221,7 +224,9 @@ async function end(
       for (const i of targets) cluster.setClock(i, 0);
       return;
     case 'disk-fail':
-      // Healed; a node that stopped on the failing disk starts again from what reached it.
+    case 'disk-stall':
+      // Healed; a node that stopped on the failing disk starts again from what reached it (a
+      // stalled one goes on with its held writes: restart leaves a running node alone).
       for (const i of targets) {
         cluster.failDisk(i, false);
         cluster.restart(i);
