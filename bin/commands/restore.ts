@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { restore as runRestore } from '../../node/backup/restore.ts';
 import { CliError, parseFlags, type Subcommand } from '../cli.ts';
+import { exitNowOnUncaught } from '../../shared/exit-now.ts';
 
 const USAGE = `Usage: seqdb restore --in FILE --data DIR [--shard ID,...]
 
@@ -33,6 +34,8 @@ export const restore: Subcommand = {
       console.log(USAGE);
       return 0;
     }
+    // It writes LMDB: a crash must end it even with a write in flight (shared/exit-now.ts).
+    exitNowOnUncaught();
     if (!values.in) throw new CliError('--in FILE is required');
     if (!values.data) throw new CliError('--data DIR is required');
     const shards = values.shard?.split(',').map((s) => s.trim()).filter((s) => s !== '');
