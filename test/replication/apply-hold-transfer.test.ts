@@ -10,6 +10,7 @@ import { Cluster, RetryingIncClient, checkIncHistory, command, sleep, type IncOp
 import { rng } from '../helpers/token-log.ts';
 
 const CLIENTS = 8;
+const TRANSFERS_WANTED = 12;
 const SEED = Number(process.env.HOLD_SEED ?? Date.now() % 2 ** 31);
 
 test('leadership moves to a follower that holds entries, under INC load: a GET there at once sees every acknowledged INC; every number once, no gap', async (t) => {
@@ -20,14 +21,15 @@ test('leadership moves to a follower that holds entries, under INC load: a GET t
   await c.waitForLeader(3);
   const ops: IncOp[] = [];
   const ports = c.nodes.map((n) => n.port);
-  const stopAt = Date.now() + 8000;
+  // Until TRANSFERS_WANTED moves were made (or 40 s): a fixed 8 s window made only 3 on a busy CI box.
+  const stop = { atMs: Date.now() + 40_000 };
   const clients = Array.from({ length: CLIENTS }, (_, i) => new RetryingIncClient(i, ports));
   const load = Promise.all(clients.map(async (cl) => {
-    for (let op = 0; op < 100_000 && Date.now() < stopAt; op++) ops.push(await cl.inc('b', 'k', op, stopAt + 15_000));
+    for (let op = 0; op < 100_000 && Date.now() < stop.atMs; op++) ops.push(await cl.inc('b', 'k', op, stop.atMs + 15_000));
     cl.close();
   }));
   let transfers = 0;
-  for (let round = 0; round < 100 && Date.now() < stopAt - 500; round++) {
+  for (let round = 0; round < 200 && transfers < TRANSFERS_WANTED && Date.now() < stop.atMs - 500; round++) {
     await sleep(150 + r(150));
     const lead = await c.waitForLeader(3, 3000).catch(() => -1);
     if (lead < 0) continue;
@@ -40,6 +42,7 @@ test('leadership moves to a follower that holds entries, under INC load: a GET t
     const got = (await command(c.nodes[to]!.port, ['GET', 'b', 'k'], 3000).catch(() => '')).trim();
     if (got.startsWith(':')) t.true(BigInt(got.slice(1)) >= acked, `seed ${SEED}: GET on the new leader ${to} = ${got}, but ${acked} was acknowledged before`);
   }
+  stop.atMs = Math.min(stop.atMs, Date.now() + 500);
   await load;
   t.log(`${ops.length} INCs, ${transfers} transfers`);
   t.true(transfers >= 5, `seed ${SEED}: only ${transfers} transfers`);
