@@ -5,6 +5,7 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -108,7 +109,9 @@ async function bundleText(esbuild) {
 export async function bundledEntry() {
   const dir = cacheDir();
   let esbuild = null;
-  const version = () => esbuild?.version ?? JSON.parse(readFileSync(join(ROOT, 'node_modules', 'esbuild', 'package.json'), 'utf8')).version;
+  // Resolved as Node resolves the import: installed as a dependency, npm hoists esbuild beside
+  // this package, not inside it (a review: every command failed ENOENT there).
+  const version = () => esbuild?.version ?? JSON.parse(readFileSync(createRequire(import.meta.url).resolve('esbuild/package.json'), 'utf8')).version;
   for (let attempt = 1; attempt <= BUILD_ATTEMPTS_MAX; attempt++) {
     const hash = sourceHash(version());
     const name = `seqdb-${hash}.mjs`;

@@ -57,6 +57,10 @@ export interface DevCluster {
 
 /** How long close() waits for nodes after SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 5000;
+/** How long the start waits for every node to say it listens (a slow first bundle build included). */
+const NODE_START_WAIT_MS = 60_000;
+/** What `seqdb node` prints once it listens (bin/commands/node.ts). */
+const LISTENING = / listening on /;
 
 export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster> {
   const perShard = o.nodes ?? 3;
@@ -68,6 +72,8 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
   const addr = (shard: number, i: number): string => `${o.host}:${o.port + 1 + (shard - 1) * perShard + i}`;
   const catalog = Array.from({ length: perShard }, (_, i) => addr(1, i));
   const nodes: DevNode[] = [];
+  /** Per node: resolves null once it listens, or why it did not (it exited first). */
+  const started: Promise<string | null>[] = [];
   /** Set once the nodes are being stopped on purpose: their exits are then not news. */
   let closing = false;
   const security = o.security;
@@ -105,20 +111,28 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
       };
       child.stdout!.on('data', relay);
       child.stderr!.on('data', relay);
-      // A node that died (a FATAL disk error, kill -9) is not restarted here: say so.
-      child.once('exit', (code, signal) => {
-        if (!closing) log(`${prefix}node process exited (${code ?? signal}); its shard serves on without it until seqdb dev is restarted`);
+      // A node that died (a FATAL disk error, kill -9) is not restarted here: say so (one that
+      // never started fails the start instead, below).
+      const start = nodeStarted(child, prefix);
+      started.push(start);
+      child.once('exit', async (code, signal) => {
+        if (await start === null && !closing) log(`${prefix}node process exited (${code ?? signal}); its shard serves on without it until seqdb dev is restarted`);
       });
       nodes.push({ shard: String(shard), address: members[i]!, child });
     }
   }
   let router: Router;
   try {
+    // A node that cannot start (its port taken, its data dir locked by another process) leaves a
+    // shard that can never form (--bootstrap-expect counts it): refuse the whole cluster rather
+    // than run on answering CLUSTERDOWN (a review).
+    const failed = (await Promise.all(started)).filter((why) => why !== null);
+    if (failed.length > 0) throw new Error(`a node could not start, so its shard cannot form: ${failed.join('; ')}`);
     const server = { ...security?.server, security: { ...security?.server.security, clusterSecret } };
     router = await startRouter({ host: o.host, port: o.port, join: catalog, discovery: false, log, server, ...(o.metrics ? { metrics: o.metrics } : {}) });
   } catch (err) {
     closing = true;
-    for (const n of nodes) n.child.kill('SIGKILL');
+    await Promise.all(nodes.map((n) => stopChild(n.child)));
     throw err;
   }
   return {
@@ -150,6 +164,31 @@ function devClusterSecret(dataDir: string, log: (line: string) => void): string 
   writeFileDurably(file, `${secret}\n`, 0o600);
   log(`generated a cluster secret for this dev cluster in ${file}`);
   return secret;
+}
+
+/** null once the node prints that it listens; its exit and last output line if it exits first. */
+function nodeStarted(child: ChildProcess, prefix: string): Promise<string | null> {
+  return new Promise((resolveStarted) => {
+    let last = '';
+    const timer = setTimeout(() => done(null), NODE_START_WAIT_MS);
+    const onData = (chunk: Buffer): void => {
+      const text = chunk.toString();
+      if (LISTENING.test(text)) return done(null);
+      const lines = text.split('\n').filter((l) => l.trim() !== '');
+      if (lines.length > 0) last = lines[lines.length - 1]!.trim();
+    };
+    const onExit = (code: number | null, signal: string | null): void => done(`${prefix.trim()} exited (${code ?? signal})${last !== '' ? `: ${last}` : ''}`);
+    function done(why: string | null): void {
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      child.stderr!.off('data', onData);
+      child.off('exit', onExit);
+      resolveStarted(why);
+    }
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', onExit);
+  });
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

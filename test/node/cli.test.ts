@@ -2,7 +2,10 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RespClient, encodeRequest } from '../helpers/resp-client.ts';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { devNodePids, startDev } from '../helpers/dev-process.ts';
 import { freePortRange } from '../helpers/port-range.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -84,3 +87,35 @@ test('seqdb dev --nodes 3 says when one of its node processes dies', async (t) =
   t.regex(dev.output(), /\[s1n\d\] node process exited \(SIGKILL\); its shard serves on/);
   t.is(dev.child.exitCode, null, 'the dev process stays up');
 });
+
+test('seqdb dev --nodes 3 with a node port taken exits 1 naming the node, and leaves no node running', async (t) => {
+  t.timeout(90_000);
+  const port = await freePortRange(4, true);
+  // Another program holds the second node's port: that node cannot listen, its shard cannot form.
+  const blocker = createServer().listen(port + 2, '127.0.0.1');
+  await once(blocker, 'listening');
+  t.teardown(() => blocker.close());
+  const dir = await tempDir(t);
+  const started = Date.now();
+  const r = await new Promise<{ code: number | null; out: string }>((resolveRun) => {
+    execFile(process.execPath, [join(ROOT, 'bin/seqdb.js'), 'dev', '--nodes', '3', '--port', String(port), '--data', dir, '--log-level', 'warn'], { timeout: 60_000 },
+      (err, stdout, stderr) => resolveRun({ code: err === null ? 0 : (err as { code?: number }).code ?? null, out: stdout + stderr }));
+  });
+  t.log(`exited ${r.code} after ${Date.now() - started} ms`);
+  t.is(r.code, 1, r.out);
+  t.regex(r.out, /a node could not start, so its shard cannot form: \[s1n1\] exited \(1\).*EADDRINUSE/);
+  t.notRegex(r.out, /serves on without it/);
+  // Its sibling nodes were stopped: none of them still holds a data dir lock.
+  for (const i of [0, 1, 2]) t.false(existsSync(join(dir, 'shard-1', `node-${i}`, 'LOCK')) && lockHolderAlive(join(dir, 'shard-1', `node-${i}`, 'LOCK')), `node ${i} still running`);
+});
+
+/** Whether the pid named in a data dir's LOCK file is a live process. */
+function lockHolderAlive(file: string): boolean {
+  const pid = Number(/\d+/.exec(readFileSync(file, 'utf8'))?.[0]);
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
