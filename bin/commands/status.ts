@@ -63,7 +63,7 @@ export const status: Subcommand = {
       return Exit.USAGE;
     }
     console.log(values.json ? JSON.stringify(report, null, 2) : renderStatus(report));
-    if (report.nodes.every((n) => !n.reachable)) return Exit.UNKNOWN;
+    if (report.nodes.every((n) => !n.reachable && n.refused !== true)) return Exit.UNKNOWN;
     return report.healthy ? Exit.OK : Exit.SERVER;
   },
 };

@@ -16,6 +16,8 @@ export interface NodeStatus {
   /** Named by another node's INFO rather than given on the command line. */
   readonly discovered?: boolean;
   readonly reachable: boolean;
+  /** Not reachable for status, but it answered: it refused us (a password needed or wrong). */
+  readonly refused?: boolean;
   readonly error?: string;
   readonly latencyMs?: number;
   /** The best-known fields, from whichever INFO names exist (see SUMMARY_KEYS). */

@@ -52,6 +52,11 @@ async function nodeStatus(address: string, deadlineMs: number, discovered: boole
     return { ...analyzeInfo(address, text, monoNowMs() - startedMs), discovered };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
+    // A server that wants a password answered: it is up, and the fix is on our side (a review:
+    // such a server was reported DOWN, exit 3 "nothing reachable").
+    if (/^(NOAUTH|WRONGPASS)\b/.test(error)) {
+      return { address, discovered, reachable: false, refused: true, error, summary: {}, shards: [], info: {}, problems: [`refused: ${error} (give --requirepass or SEQDB_PASSWORD)`] };
+    }
     return { address, discovered, reachable: false, error, summary: {}, shards: [], info: {}, problems: [`unreachable: ${error}`] };
   } finally {
     client.destroy();
@@ -63,7 +68,7 @@ export function renderStatus(report: StatusReport): string {
   const lines: string[] = [];
   for (const node of report.nodes) {
     if (!node.reachable) {
-      lines.push(`${node.address}${node.discovered ? ' (member)' : ''}  DOWN`);
+      lines.push(`${node.address}${node.discovered ? ' (member)' : ''}  ${node.refused === true ? 'REFUSED' : 'DOWN'}`);
     } else {
       // The full members line (ids, addresses, match indexes) is in --json; here, a count.
       const fields = Object.entries(node.summary).map(([k, v]) => (k === 'members' ? `members=${v.split(',').length}` : `${k}=${v}`));

@@ -1,3 +1,6 @@
+// Referenced, not only included by our tsconfig: an app that type-checks the client from
+// node_modules/seqdb never includes this package's ambient declarations (a review).
+/// <reference path="./redis-parser.d.ts" />
 import RedisParser from 'redis-parser';
 import { ErrorCode, SeqError } from '../errors.ts';
 

@@ -61,7 +61,9 @@ test('TLS + password + cluster secret: status.json, seqdb status, backup and res
   t.is(report.nodes.length, 4, 'the router and its three nodes');
   t.true(report.nodes.every((n) => n.reachable), st.output);
   const stNoPass = await seqdbRun(['status', '--router', router, '--tls-ca', certs.ca]);
-  t.regex(stNoPass.output, /NOAUTH|DOWN/, 'without the password nothing answers INFO');
+  t.regex(stNoPass.output, /REFUSED\n {2}! refused: NOAUTH.*give --requirepass/, 'without the password nothing answers INFO');
+  // It answered (refused), so the exit says a server problem, not "nothing reachable" (3).
+  t.is(stNoPass.code, 1, stNoPass.output);
 
   // Without credentials, no backup: plain TCP to a TLS port, or TLS without the password.
   const denied = await seqdbRun(['backup', '--router', router, '--out', join(dir, 'x.bak'), '--deadline-ms', '2000']);
