@@ -36,7 +36,7 @@ export const status: Subcommand = {
         strict: true,
       }));
     } catch (err) {
-      console.error(`seqdb status: ${(err as Error).message.split('\n')[0]}\n${USAGE}`);
+      console.error(`seqdb status: ${(err as Error).message.split('\n')[0]} (see 'seqdb status --help')`);
       return Exit.USAGE;
     }
     if (values.help) {

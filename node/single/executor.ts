@@ -95,7 +95,8 @@ export class SingleExecutor implements Engine {
     }
     // storage_failed: 1 once a commit failed: every command is refused until a restart, which
     // reopens the store from what is on disk (for a supervisor or an operator to act on).
-    return { role: 'standalone', sequences: summary.sequences, tokens: summary.tokens, token_rules: rules, storage_failed: this.failure === undefined ? 0 : 1, ...this.options.disk?.info() };
+    const { tokenRetentionMs, tokensMax } = this.machine.options;
+    return { role: 'standalone', sequences: summary.sequences, tokens: summary.tokens, token_rules: rules, token_retention_ms: tokenRetentionMs, tokens_max: tokensMax, storage_failed: this.failure === undefined ? 0 : 1, ...this.options.disk?.info() };
   }
 
   /** Refuses new commands, waits for queued ones to be durable, closes LMDB. */

@@ -12,7 +12,11 @@ test('a single node: the retry of an ID token just answered gets the same number
   const node = await startTestNode(t, { stateMachine: { tokensMax: 50 } });
   const c = await RespClient.connect(node.address.port);
   t.teardown(() => c.close());
-  t.regex(await c.call('INFO'), /token_rules:2/);
+  const info = await c.call('INFO');
+  t.regex(info, /token_rules:2/);
+  // The options it applies, as a shard's INFO shows its stored ones (a review: a single node's did not).
+  t.regex(info, /tokens_max:50\r\n/);
+  t.regex(info, /token_retention_ms:86400000\r\n/);
   const ahead = Date.now() + 50_000;
   for (let i = 0; i < 60; i++) await c.call('INC', 'skewed', 's', 'ID', `${ahead}-skewed${i}`);
   const first = (await c.call('INC', 'orders', 'n', 'ID', 'order-7f3a')).trim();
