@@ -87,7 +87,9 @@ const MiB = 1024 * 1024;
     reply = (await command(L, ['INC', 'b', 's'], 8000)).trim();
     if (reply.startsWith(':')) acked = Number(reply.slice(1));
     else t.true(reply.startsWith('-NOSPACE') || reply.startsWith('-AMBIGUOUS') === false, reply);
-    t.true(Date.now() - began < 2000 || reply.startsWith(':'), `answered after ${Date.now() - began} ms: ${reply}`);
+    // At once: well before a proposed write's 5 s timeout (what a refusal after proposing would
+    // take); 2 s was missed by a CI run whose box was also running other tests (2.3 s).
+    t.true(Date.now() - began < 4000 || reply.startsWith(':'), `answered after ${Date.now() - began} ms: ${reply}`);
   }
   t.regex(reply, /^-NOSPACE 2 of the 3 voters of this shard are under their disk reserve/);
   t.is((await command(L, ['GET', 'b', 's'], 5000)).trim(), `:${acked}`, 'refused writes took nothing; reads go on');
