@@ -29,9 +29,11 @@ export interface StopOnSignals {
   /** The graceful stop; its rejection makes the exit code 1. */
   readonly close: () => Promise<unknown>;
   readonly timeoutMs: number;
-  /** Told of the signal before the stop starts, and of a stop that ran out of time. */
+  /** Told of the signal before the stop starts. */
   readonly onSignal: (signal: NodeJS.Signals) => void;
+  /** Told of a stop that ran out of time, just before the process ends itself. */
   readonly onTimeout: (timeoutMs: number) => void;
+  /** Told why the graceful stop failed (the exit code is then 1). */
   readonly onError: (err: Error) => void;
 }
 
