@@ -29,14 +29,8 @@ interface QueueItem {
   readonly image?: Generator<Buffer>;
 }
 
-/**
- * One outbound connection to one peer, with its bounded queue and backoff.
- *
- * Dead links: a partition that drops packets silently never errors a TCP connection; writes pile
- * up in the kernel and, once the network heals, TCP retransmits only at its next backoff step
- * (seconds later). So a link is also failed when its TCP handshake does not complete within
- * connectTimeoutMs, or when we keep sending and the peer stays silent for peerSilenceMsMax.
- */
+/** The longest a dial may wait for its handshake after earlier dials timed out. */
+const CONNECT_TIMEOUT_MS_MAX = 4_000;
 /** After this long without an image, the next one goes at once. */
 const IMAGE_STREAK_RESET_MS = 60_000;
 const IMAGE_GAP_MS_MAX = 32_000;
@@ -46,12 +40,26 @@ function imageGapMs(streak: number): number {
   return streak <= 1 ? (streak === 1 ? 1000 : 0) : Math.min(IMAGE_GAP_MS_MAX, 1000 * 2 ** (streak - 1));
 }
 
+/**
+ * One outbound connection to one peer, with its bounded queue and backoff.
+ *
+ * Dead links: a partition that drops packets silently never errors a TCP connection; writes pile
+ * up in the kernel and, once the network heals, TCP retransmits only at its next backoff step
+ * (seconds later). So a link is also failed when its TCP handshake does not complete within
+ * connectTimeoutMs, or when we keep sending and the peer stays silent for peerSilenceMsMax.
+ * A handshake that timed out makes the next dial wait twice as long, up to
+ * CONNECT_TIMEOUT_MS_MAX: a path whose round trip is longer than connectTimeoutMs is slow, not
+ * dead, and with a fixed timeout both ends abandoned every dial and the link never came up (a
+ * review: a shard over a 300 ms round trip never formed; test/chaos/netem.test.ts).
+ */
 export class PeerLink {
   private socket: Socket | null = null;
   private connected = false;
   private queue: QueueItem[] = [];
   private queuedBytes = 0;
   private failures = 0;
+  /** Dials in a row whose handshake timed out: each next one waits twice as long (a slow path, not a dead one). */
+  private connectTimeouts = 0;
   private retryAtMs = 0;
   private writable = true;
   private closed = false;
@@ -166,12 +174,16 @@ export class PeerLink {
     s.setKeepAlive(true, KEEPALIVE_DELAY_MS);
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
-      if (this.socket === s && s.connecting) this.drop(s);
-    }, this.opts.connectTimeoutMs ?? 250);
+      if (this.socket === s && s.connecting) {
+        this.connectTimeouts++;
+        this.drop(s);
+      }
+    }, Math.min(CONNECT_TIMEOUT_MS_MAX, (this.opts.connectTimeoutMs ?? 250) * 2 ** Math.min(this.connectTimeouts, 8)));
     this.connectTimer.unref();
     const hello = formatHello({ cluster: this.opts.cluster, shard: this.opts.shard, nodeId: this.opts.nodeId, addr: this.opts.advertise() });
     s.write(hello);
     s.once('connect', () => {
+      this.connectTimeouts = 0;
       const secret = this.opts.clusterSecret;
       if (secret !== undefined) {
         // Frames wait until the peer proved the secret (and we did).
