@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const READY = /listening on ([0-9.]+):([0-9]+)/;
+const READY = /^seqdb dev\b[^\n]*?listening on ([0-9.]+):([0-9]+)/m;
 
 export interface DevProcess {
   readonly child: ChildProcess;
