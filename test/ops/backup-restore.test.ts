@@ -81,11 +81,12 @@ test('3-node shard: backup through a follower, restore as the first node of a ne
   const dir = await tempDir(t, 'shard');
   const ports = [await freePort(), await freePort(), await freePort()];
   const addrs = ports.map((p) => `127.0.0.1:${p}`);
-  for (let i = 0; i < 3; i++) {
-    seqdb(t, ['node', '--shard', 'a', '--host', '127.0.0.1', '--port', String(ports[i]), '--data', join(dir, `n${i}`),
-      '--join', addrs.join(','), '--bootstrap-expect', '3', '--log-level', 'warn']);
-  }
-  const leader = await leaderOf(addrs, 30_000);
+  const nodes = [0, 1, 2].map((i) => seqdb(t, ['node', '--shard', 'a', '--host', '127.0.0.1', '--port', String(ports[i]), '--data', join(dir, `n${i}`),
+    '--join', addrs.join(','), '--bootstrap-expect', '3', '--log-level', 'warn']));
+  // A CI run once saw no leader within 30 s (not reproduced): say what the nodes said if so.
+  const leader = await leaderOf(addrs, 30_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${nodes.map((n, i) => `--- n${i} ---\n${n.output().slice(-1500)}`).join('\n')}`);
+  });
   let expect = 0n;
   for (let i = 0; i < 20; i++) t.is(await incRetry(addrs, 'bk', 'x', `t-${i}`), ++expect);
   const follower = addrs.find((a) => a !== leader.addr)!;
