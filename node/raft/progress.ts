@@ -14,6 +14,8 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from in the current check-quorum period. */
   recentActive = false;
+  /** The newest stamp this peer echoed (leader-clock.ts); -1 before any. */
+  echoedStampMs = -1;
   /** Snapshot state: leader ticks since the snapshot was sent (a lost snapshot is retried). */
   snapshotTicks = 0;
   /** Probe state: a message is out; wait for its answer or a heartbeat response. */

@@ -1,6 +1,7 @@
 import { applyConfChange, confChangeError } from './conf-change.ts';
 import { decodeConfChangeEntry } from './conf-change-codec.ts';
 import { Invariant, invariant } from './invariants.ts';
+import { answeredFresh, type LeaderDelivery, sendStamp, startCheckPeriod } from './leader-clock.ts';
 import { Progress } from './progress.ts';
 import { hasQuorum } from './quorum.ts';
 import { RaftLog } from './raft-log.ts';
@@ -38,6 +39,8 @@ export interface ResolvedConfig {
   readonly maxCommittedBytesPerReady: number;
   readonly maxPendingReads: number;
   readonly rng: () => number;
+  readonly clockMs: (() => number) | undefined;
+  readonly staleAfterMs: number;
 }
 
 export type MessageInit = Partial<Message> & Pick<Message, 'type' | 'to'>;
@@ -54,6 +57,8 @@ function resolve(c: RaftConfig): ResolvedConfig {
     maxCommittedBytesPerReady: c.maxCommittedBytesPerReady ?? 4 * 1024 * 1024,
     maxPendingReads: c.maxPendingReads ?? 4096,
     rng: c.rng,
+    clockMs: c.clockMs,
+    staleAfterMs: c.staleAfterMs ?? 1000,
   };
   if (!(r.heartbeatTicks >= 1 && r.electionTimeoutTicks > r.heartbeatTicks)) {
     throw new Error('raft config: need 1 <= heartbeatTicks < electionTimeoutTicks');
@@ -101,6 +106,10 @@ export class Raft {
   readonly uncommitted = new Uncommitted();
   /** Leader: proposals arrived since the last broadcast; flushed as one batch at ready(). */
   pendingBcast = false;
+  /** Follower: the fastest delivery from the current leader (leader-clock.ts). */
+  leaderDelivery: LeaderDelivery | null = null;
+  /** Leader: clockMs at the start of the previous and the current check-quorum period. */
+  checkPeriodStartsMs: [number, number] = [0, 0];
   /** Term and commit at the last checkInvariants(), to assert neither goes back. */
   private checkedTerm = 0;
   private checkedCommit = 0;
@@ -152,7 +161,9 @@ export class Raft {
   }
 
   send(m: MessageInit): void {
+    const stamp = m.type === 'app' || m.type === 'heartbeat' ? sendStamp(this) : undefined;
     this.msgs.push({
+      ...(stamp !== undefined ? { stamp } : {}),
       from: this.id,
       term: this.term,
       index: 0,
@@ -236,6 +247,7 @@ export class Raft {
     self.match = this.log.stableLastIndex();
     self.becomeReplicate();
     self.recentActive = true;
+    startCheckPeriod(this, true);
     // An uncommitted conf change may sit in the log; allow none until everything is applied.
     this.pendingConfIndex = this.log.lastIndex();
     // The no-op of this term (§5.4.2, Figure 8): commits all earlier entries once replicated.
@@ -318,9 +330,10 @@ export class Raft {
   quorumActive(): boolean {
     const active = new Set<NodeId>();
     for (const [id, pr] of this.progress) {
-      if (id === this.id || pr.recentActive) active.add(id);
+      if (id === this.id || (pr.recentActive && answeredFresh(this, pr.echoedStampMs))) active.add(id);
       if (id !== this.id) pr.recentActive = false;
     }
+    startCheckPeriod(this, false);
     return hasQuorum(this.conf.voters, active);
   }
 

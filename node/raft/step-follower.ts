@@ -1,24 +1,18 @@
 import { poll, winElection, hup } from './election.ts';
 import { Invariant, invariant } from './invariants.ts';
+import { heardFresh } from './leader-clock.ts';
 import type { Raft } from './raft.ts';
 import type { Message } from './types.ts';
 
 export function stepFollower(r: Raft, m: Message): void {
   switch (m.type) {
     case 'app':
-      r.electionElapsed = 0;
-      r.lead = m.from;
-      handleAppend(r, m);
-      return;
     case 'heartbeat':
-      r.electionElapsed = 0;
-      r.lead = m.from;
-      handleHeartbeat(r, m);
-      return;
     case 'snap':
-      r.electionElapsed = 0;
+      // A message that waited on a slow link is applied but is no sign of a live leader.
+      if (heardFresh(r, m)) r.electionElapsed = 0;
       r.lead = m.from;
-      handleSnapshot(r, m);
+      handleFromLeader(r, m);
       return;
     case 'timeoutNow':
       // Leadership transfer (§3.10): campaign now, skipping pre-vote; voters skip the lease check.
@@ -29,6 +23,12 @@ export function stepFollower(r: Raft, m: Message): void {
   }
 }
 
+function handleFromLeader(r: Raft, m: Message): void {
+  if (m.type === 'app') handleAppend(r, m);
+  else if (m.type === 'heartbeat') handleHeartbeat(r, m);
+  else handleSnapshot(r, m);
+}
+
 /** Candidate and pre-candidate. */
 export function stepCandidate(r: Raft, m: Message): void {
   const respType = r.role === 'preCandidate' ? 'preVoteResp' : 'voteResp';
@@ -36,6 +36,12 @@ export function stepCandidate(r: Raft, m: Message): void {
     case 'app':
     case 'heartbeat':
     case 'snap':
+      // A late message of the leader we stopped hearing from freshly: its content counts, but
+      // it must not end the pre-election (on a slow link one arrives every few ms).
+      if (r.role === 'preCandidate' && m.term === r.term && !heardFresh(r, m)) {
+        handleFromLeader(r, m);
+        return;
+      }
       // A leader exists in our term (or, for a pre-candidate, a newer or equal one).
       r.becomeFollower(m.term, m.from);
       stepFollower(r, m);
@@ -55,23 +61,23 @@ export function stepCandidate(r: Raft, m: Message): void {
 export function handleAppend(r: Raft, m: Message): void {
   invariant(r.role !== 'leader', Invariant.LEADER_APPEND_ONLY, () => `leader ${r.id} handling app from ${m.from}`);
   if (m.index < r.log.committed) {
-    r.send({ type: 'appResp', to: m.from, index: r.log.committed });
+    r.send({ type: 'appResp', to: m.from, index: r.log.committed, ...echo(m) });
     return;
   }
   const lastNew = r.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
   if (lastNew !== undefined) {
-    r.send({ type: 'appResp', to: m.from, index: lastNew });
+    r.send({ type: 'appResp', to: m.from, index: lastNew, ...echo(m) });
     return;
   }
   // Tell the leader where to probe: the last index <= its prev index whose term is <= its prev
   // term; the leader skips every index in between (one round trip per term, not per entry).
   const hint = r.log.findConflictByTerm(Math.min(m.index, r.log.lastIndex()), m.logTerm);
-  r.send({ type: 'appResp', to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term });
+  r.send({ type: 'appResp', to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term, ...echo(m) });
 }
 
 export function handleHeartbeat(r: Raft, m: Message): void {
   r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
-  r.send({ type: 'heartbeatResp', to: m.from, ...(m.context !== undefined ? { context: m.context } : {}) });
+  r.send({ type: 'heartbeatResp', to: m.from, ...(m.context !== undefined ? { context: m.context } : {}), ...echo(m) });
 }
 
 /** InstallSnapshot: restore unless our log already has it, then report our last index. */
@@ -79,17 +85,22 @@ export function handleSnapshot(r: Raft, m: Message): void {
   const s = m.snapshot;
   if (s === undefined) return;
   if (s.meta.index <= r.log.committed) {
-    r.send({ type: 'appResp', to: m.from, index: r.log.committed });
+    r.send({ type: 'appResp', to: m.from, index: r.log.committed, ...echo(m) });
     return;
   }
   if (r.log.matchTerm(s.meta.index, s.meta.term)) {
     // We hold the snapshot's last entry: by log matching everything before it agrees too.
     r.log.commitTo(s.meta.index);
-    r.send({ type: 'appResp', to: m.from, index: r.log.committed });
+    r.send({ type: 'appResp', to: m.from, index: r.log.committed, ...echo(m) });
     return;
   }
   r.log.restore(s);
   r.conf = { voters: [...s.meta.conf.voters], learners: [...s.meta.conf.learners] };
   r.confIndex = s.meta.index;
-  r.send({ type: 'appResp', to: m.from, index: r.log.lastIndex() });
+  r.send({ type: 'appResp', to: m.from, index: r.log.lastIndex(), ...echo(m) });
+}
+
+/** An answer echoes the stamp of what it answers (leader-clock.ts). */
+function echo(m: Message): { stamp?: number } {
+  return m.stamp !== undefined ? { stamp: m.stamp } : {};
 }

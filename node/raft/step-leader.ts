@@ -1,4 +1,5 @@
 import type { Raft } from './raft.ts';
+import { recordEcho } from './leader-clock.ts';
 import { hasQuorum } from './quorum.ts';
 import { commitMoved, maybeCommit, pipeline, sendAppend, sendTimeoutNow } from './replication.ts';
 import type { Message } from './types.ts';
@@ -21,6 +22,7 @@ function handleAppResp(r: Raft, m: Message): void {
   const pr = r.progress.get(m.from);
   if (pr === undefined) return;
   pr.recentActive = true;
+  recordEcho(r, m);
   if (m.reject) {
     let next = m.rejectHint;
     // Skip the follower's whole conflicting term: probe at our last index with term <= its term.
@@ -56,6 +58,7 @@ function handleHeartbeatResp(r: Raft, m: Message): void {
   const pr = r.progress.get(m.from);
   if (pr === undefined) return;
   pr.recentActive = true;
+  recordEcho(r, m);
   pr.probeSent = false;
   // A full window with a live peer means app messages were lost: let one more through so
   // its rejection (or ack) resynchronizes us.

@@ -91,6 +91,12 @@ export interface Message {
   readonly snapshot?: Snapshot;
   /** ReadIndex round id, echoed by heartbeatResp. */
   readonly context?: string;
+  /**
+   * On app/heartbeat: the leader's clockMs when it sent them; appResp/heartbeatResp echo the
+   * stamp of what they answer. Lets a follower tell a late message from a live leader
+   * (leader-clock.ts) and the leader count only fresh answers toward check-quorum.
+   */
+  readonly stamp?: number;
 }
 
 export type Role = 'follower' | 'candidate' | 'preCandidate' | 'leader';
@@ -160,6 +166,18 @@ export interface RaftConfig {
   readonly maxCommittedBytesPerReady?: number;
   /** ReadIndex requests awaiting their heartbeat round; more are refused with READS_FULL. Default 4096. */
   readonly maxPendingReads?: number;
+  /**
+   * A monotonic clock in ms (the simulator's, or performance.now in a node). With it, a leader
+   * stamps what it sends, check-quorum counts only answers to what was sent in the last two
+   * check periods, and a follower does not take a message queued on a slow link for a sign of a
+   * live leader (leader-clock.ts). Default none: every answer and every leader message counts.
+   */
+  readonly clockMs?: () => number;
+  /**
+   * How much later than its least-delayed message from the same leader and term a message may
+   * arrive and still restart the election timer (and the leader lease). Default 1,000 ms.
+   */
+  readonly staleAfterMs?: number;
 }
 
 export const RaftErrorCode = {

@@ -82,6 +82,32 @@ function readSnapMeta(r: FrameReader): SnapshotMeta {
   return { index, term, conf: { voters, learners } };
 }
 
+/**
+ * A message's stamp (leader-clock.ts) travels in the context field, `\x01<stamp>` or
+ * `\x01<stamp>\x01<context>`: builds before stamps echo a heartbeat's context whole and ignore
+ * it elsewhere, so both directions of a rolling upgrade keep working with no new frame field
+ * (an older decoder refuses any byte past the fields it knows). Contexts never start with
+ * \x01 (ReadIndex rounds are `r<n>`, a transfer's vote is `transfer`).
+ */
+function contextField(m: Message): string | undefined {
+  if (m.context?.startsWith(STAMP_MARK) === true) throw new SeqError(ErrorCode.INTERNAL, 'peer codec: a context may not start with \\x01');
+  if (m.stamp === undefined) return m.context;
+  if (!Number.isSafeInteger(m.stamp) || m.stamp < 0) throw new SeqError(ErrorCode.INTERNAL, `peer codec: bad stamp ${m.stamp}`);
+  return m.context === undefined ? `${STAMP_MARK}${m.stamp}` : `${STAMP_MARK}${m.stamp}${STAMP_MARK}${m.context}`;
+}
+
+const STAMP_MARK = '\x01';
+const STAMP_DIGITS = /^[0-9]{1,16}$/;
+
+function splitContextField(field: string | undefined): { context?: string; stamp?: number } {
+  if (field === undefined || !field.startsWith(STAMP_MARK)) return field === undefined ? {} : { context: field };
+  const end = field.indexOf(STAMP_MARK, 1);
+  const digits = end < 0 ? field.slice(1) : field.slice(1, end);
+  const stamp = Number(digits);
+  if (!STAMP_DIGITS.test(digits) || !Number.isSafeInteger(stamp)) throw bad('bad stamp');
+  return end < 0 ? { stamp } : { stamp, context: field.slice(end + 1) };
+}
+
 /** Encodes a message as frames: one MESSAGE frame, plus SNAP_CHUNK frames for a snapshot image. */
 export function encodeMessage(m: Message, opts: PeerCodecOptions = {}): Buffer[] {
   const maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
@@ -97,8 +123,9 @@ export function encodeMessage(m: Message, opts: PeerCodecOptions = {}): Buffer[]
   w.u64(m.commit);
   w.u8(m.reject ? 1 : 0);
   w.u64(m.rejectHint);
-  w.u8(m.context === undefined ? 0 : 1);
-  if (m.context !== undefined) w.str(m.context);
+  const context = contextField(m);
+  w.u8(context === undefined ? 0 : 1);
+  if (context !== undefined) w.str(context);
   w.u32(m.entries.length);
   for (const e of m.entries) {
     w.u64(e.index);
@@ -159,7 +186,7 @@ function decodeMessageBody(body: Buffer, maxSnapshot: number): { message: Messag
   const rejectHint = r.u64();
   const hasContext = r.u8();
   if (hasContext > 1) throw bad('bad context flag');
-  const context = hasContext ? r.str() : undefined;
+  const { context, stamp } = splitContextField(hasContext ? r.str() : undefined);
   const n = r.u32();
   if (n > body.length) throw bad('entry count beyond frame');
   const entries: Entry[] = [];
@@ -179,7 +206,8 @@ function decodeMessageBody(body: Buffer, maxSnapshot: number): { message: Messag
   }
   r.end();
   const base = { type, from, to, term, index, logTerm, commit, entries, reject: rejectByte === 1, rejectHint };
-  const withCtx = context === undefined ? base : { ...base, context };
+  const withStamp = stamp === undefined ? base : { ...base, stamp };
+  const withCtx = context === undefined ? withStamp : { ...withStamp, context };
   const message: Message = snapMeta ? { ...withCtx, snapshot: { meta: snapMeta, data: new Uint8Array(0) } } : withCtx;
   return { message, snapBytes };
 }

@@ -130,6 +130,10 @@ export class RaftNode {
       electionTimeoutTicks: t.electionTimeoutTicks ?? 10,
       heartbeatTicks: t.heartbeatTicks ?? 1,
       rng: Math.random,
+      // Late messages (a slow link's queue) do not keep a leader in place: leader-clock.ts. Two
+      // election timeouts of queueing beyond the fastest delivery (1 s at the defaults).
+      clockMs: monoNowMs,
+      staleAfterMs: 2 * this.tickMs * (t.electionTimeoutTicks ?? 10),
       // Keep app messages well under the peer frame limit (4 MiB).
       maxMsgBytes: 1 << 20,
       maxCommittedBytesPerReady: 4 << 20,

@@ -50,6 +50,9 @@ const samples: Message[] = [
   msg({ type: 'appResp', reject: true, rejectHint: 12, logTerm: 3 }),
   msg({ type: 'heartbeat', context: 'read-17' }),
   msg({ type: 'heartbeatResp', context: '' }),
+  msg({ stamp: 123_456 }),
+  msg({ type: 'heartbeat', context: 'r17', stamp: 0 }),
+  msg({ type: 'heartbeatResp', context: '', stamp: Number.MAX_SAFE_INTEGER }),
   msg({ type: 'vote', from: 'ünïcode-id' }),
   msg({ type: 'timeoutNow' }),
   msg({
@@ -160,6 +163,42 @@ test('specific malformed frames give PROTOCOL errors', (t) => {
   }
 });
 
+// leader-clock.ts: the stamp rides in the context field, so an older build decodes the frame
+// (no byte beyond the fields it knows) and echoes a heartbeat's context, stamp included, whole.
+test('a stamp travels inside the context field: the frame is what an older build sends with that context', (t) => {
+  const stamped = encodeMessage(msg({ type: 'heartbeat', context: 'r1', stamp: 5 }))[0]!;
+  const asOld = encodeMessage(msg({ type: 'heartbeat', context: 'xxxxx' }))[0]!;
+  t.is(stamped.length, asOld.length);
+  t.true(stamped.includes(Buffer.from('\x015\x01r1')));
+  // An older leader's plain context decodes without a stamp.
+  const [plain] = feedWhole(encodeMessage(msg({ type: 'heartbeatResp', context: 'r9' })));
+  t.deepEqual(plain?.kind === 'message' ? [plain.message.context, plain.message.stamp] : [], ['r9', undefined]);
+});
+
+test('a bad stamp is a PROTOCOL error; a context that would read as a stamp is refused when sent', (t) => {
+  const frame = encodeMessage(msg({ type: 'heartbeat', context: 'r1', stamp: 12 }))[0]!;
+  const at = frame.indexOf(Buffer.from('\x0112'));
+  const withContext = (field: string): Buffer => {
+    const rebuilt = Buffer.concat([frame.subarray(0, at - 4), u32(field.length), Buffer.from(field), frame.subarray(at + 6)]);
+    rebuilt.writeUInt32BE(rebuilt.length - 4, 0);
+    return rebuilt;
+  };
+  const [good] = feedWhole([withContext('\x0177\x01r2')]);
+  t.deepEqual(good?.kind === 'message' ? [good.message.stamp, good.message.context] : [], [77, 'r2']);
+  for (const bad of ['\x01x', '\x01', '\x01-', '\x0199999999999999999']) {
+    const err = t.throws(() => feedWhole([withContext(bad)]), { instanceOf: SeqError });
+    t.is(err?.code, ErrorCode.PROTOCOL, JSON.stringify(bad));
+  }
+  const err = t.throws(() => encodeMessage(msg({ type: 'heartbeat', context: '\x017' })), { instanceOf: SeqError });
+  t.is(err?.code, ErrorCode.INTERNAL);
+});
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
 const messageTypes: MessageType[] = ['app', 'appResp', 'heartbeat', 'heartbeatResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'snap', 'timeoutNow'];
 const u53 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const arbEntry = fc.record({ index: u53, term: u53, type: fc.constantFrom(0 as const, 1 as const), data: fc.uint8Array({ maxLength: 64 }) });
@@ -168,13 +207,15 @@ const arbMessage: fc.Arbitrary<Message> = fc
     type: fc.constantFrom(...messageTypes), from: fc.string({ maxLength: 20 }), to: fc.string({ maxLength: 20 }),
     term: u53, index: u53, logTerm: u53, commit: u53, entries: fc.array(arbEntry, { maxLength: 5 }),
     reject: fc.boolean(), rejectHint: u53, context: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+    stamp: fc.option(u53, { nil: undefined }),
     snap: fc.option(fc.record({
       meta: fc.record({ index: u53, term: u53, conf: fc.record({ voters: fc.array(fc.string(), { maxLength: 4 }), learners: fc.array(fc.string(), { maxLength: 4 }) }) }),
       data: fc.uint8Array({ maxLength: 600 }),
     }), { nil: undefined }),
   })
-  .map(({ snap, context, ...rest }) => {
-    const base: Message = context === undefined ? rest : { ...rest, context };
+  .map(({ snap, context, stamp, ...rest }) => {
+    const stamped: Message = stamp === undefined ? rest : { ...rest, stamp };
+    const base: Message = context === undefined ? stamped : { ...stamped, context };
     return snap ? { ...base, snapshot: snap } : base;
   });
 

@@ -37,6 +37,8 @@ export interface NodeContext {
   chance(p: number): boolean;
   /** Runs `done` after a drawn disk delay (an async leader write). */
   writeLater(done: () => void): void;
+  /** The virtual clock (ms), as the core's clockMs (leader-clock.ts); one clock for all nodes. */
+  nowMs(): number;
   /** How many of `voters` hold the entry (index, term) on disk (or compacted under a snapshot). */
   durableCopies(index: number, term: number, voters: readonly NodeId[]): number;
 }

@@ -102,6 +102,9 @@ export class SimNode {
       maxCommittedBytesPerReady: this.tuning.maxCommittedBytesPerReady,
       electionTimeoutTicks: this.tuning.electionTimeoutTicks,
       heartbeatTicks: this.tuning.heartbeatTicks,
+      // As raft-node.ts: two election timeouts of queueing beyond the fastest delivery.
+      clockMs: () => this.ctx.nowMs(),
+      staleAfterMs: 2 * this.tuning.electionTimeoutTicks * this.tickEveryMs,
       preVote: this.tuning.preVote,
       checkQuorum: this.tuning.checkQuorum,
     });

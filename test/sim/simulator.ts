@@ -142,6 +142,7 @@ export class Simulation {
         this.schedule(stall ? this.rng.range(50, 400) : this.rng.range(0, WRITE_DELAY_MS_MAX), done, true);
       },
       durableCopies: (index, term, voters) => this.durableCopies(index, term, voters),
+      nowMs: () => this.now,
     });
     this.nodes.set(id, node);
     return node;
