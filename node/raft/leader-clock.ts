@@ -7,8 +7,8 @@
  *
  * With a clock (RaftConfig.clockMs) the leader stamps app and heartbeat messages with its clock,
  * answers echo the stamp, and:
- * - a follower keeps, per leader and term, the smallest `arrival - stamp` seen (the fastest
- *   delivery plus the clocks' offset, which is constant on monotonic clocks); a message later
+ * - a follower keeps, per leader and term, the smallest recent `arrival - stamp` (the fastest
+ *   delivery plus the clocks' offset, near constant on monotonic clocks); a message later
  *   than that by more than `staleAfterMs` is still applied but neither restarts the election
  *   timer nor keeps a pre-candidate from its pre-election, so the followers elect a leader
  *   among themselves (pre-vote still needs a majority that hears no fresh leader either);
@@ -22,12 +22,23 @@
 import type { Raft } from './raft.ts';
 import type { Message } from './types.ts';
 
-/** A follower's fastest delivery from the current leader. */
+/**
+ * A follower's fastest delivery from the current leader, as the minimum over the current and
+ * the previous window of `windowMs`: a minimum kept for a whole term would let the two clocks'
+ * rates (monotonic clocks are slewed by NTP, up to 500 ppm) drift the offset by a second within
+ * hours and start needless elections; over two windows (20 s at the defaults) the drift stays
+ * under 10 ms. A queue that builds faster than staleAfterMs per two windows is still seen.
+ */
 export interface LeaderDelivery {
   readonly from: string;
   readonly term: number;
-  offsetMinMs: number;
+  windowStartMs: number;
+  windowMinMs: number;
+  previousMinMs: number;
 }
+
+/** Windows of the fastest-delivery minimum, in units of staleAfterMs. */
+const WINDOW_PER_STALE = 10;
 
 /**
  * Whether a message from the leader is recent enough to count as hearing from it (election
@@ -36,14 +47,19 @@ export interface LeaderDelivery {
 export function heardFresh(r: Raft, m: Message): boolean {
   const clock = r.cfg.clockMs;
   if (clock === undefined || m.stamp === undefined) return true;
-  const offsetMs = clock() - m.stamp;
+  const nowMs = clock();
+  const offsetMs = nowMs - m.stamp;
   const d = r.leaderDelivery;
   if (d === null || d.from !== m.from || d.term !== m.term) {
-    r.leaderDelivery = { from: m.from, term: m.term, offsetMinMs: offsetMs };
+    r.leaderDelivery = { from: m.from, term: m.term, windowStartMs: nowMs, windowMinMs: offsetMs, previousMinMs: offsetMs };
     return true;
   }
-  if (offsetMs < d.offsetMinMs) d.offsetMinMs = offsetMs;
-  return offsetMs - d.offsetMinMs <= r.cfg.staleAfterMs;
+  if (nowMs - d.windowStartMs >= WINDOW_PER_STALE * r.cfg.staleAfterMs) {
+    d.previousMinMs = d.windowMinMs;
+    d.windowMinMs = offsetMs;
+    d.windowStartMs = nowMs;
+  } else if (offsetMs < d.windowMinMs) d.windowMinMs = offsetMs;
+  return offsetMs - Math.min(d.windowMinMs, d.previousMinMs) <= r.cfg.staleAfterMs;
 }
 
 /** What the leader stamps on an app or heartbeat it sends now (undefined: no clock). */
