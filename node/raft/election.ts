@@ -42,8 +42,12 @@ export function poll(r: Raft, from: string, granted: boolean): 'won' | 'lost' | 
 }
 
 export function winElection(r: Raft, t: CampaignType): void {
-  if (t === 'preElection') campaign(r, 'election');
-  else {
+  if (t === 'preElection') {
+    // A pre-candidate takes a late leader's entries (leader-clock.ts): what hup checked may
+    // have changed meanwhile (a committed conf change not applied yet, this node removed).
+    if (!r.promotable() || r.hasUnappliedConfChanges()) r.becomeFollower(r.term, null);
+    else campaign(r, 'election');
+  } else {
     r.becomeLeader();
     bcastAppend(r);
     r.pendingBcast = false;

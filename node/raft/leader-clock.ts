@@ -7,8 +7,8 @@
  *
  * With a clock (RaftConfig.clockMs) the leader stamps app and heartbeat messages with its clock,
  * answers echo the stamp, and:
- * - a follower keeps, per leader and term, the smallest recent `arrival - stamp` (the fastest
- *   delivery plus the clocks' offset, near constant on monotonic clocks); a message later
+ * - a follower keeps, per leader and term, a slowly rising minimum of `arrival - stamp` (the
+ *   fastest delivery plus the clocks' offset, which drifts only slowly); a message later
  *   than that by more than `staleAfterMs` is still applied but neither restarts the election
  *   timer nor keeps a pre-candidate from its pre-election, so the followers elect a leader
  *   among themselves (pre-vote still needs a majority that hears no fresh leader either);
@@ -23,22 +23,23 @@ import type { Raft } from './raft.ts';
 import type { Message } from './types.ts';
 
 /**
- * A follower's fastest delivery from the current leader, as the minimum over the current and
- * the previous window of `windowMs`: a minimum kept for a whole term would let the two clocks'
- * rates (monotonic clocks are slewed by NTP, up to 500 ppm) drift the offset by a second within
- * hours and start needless elections; over two windows (20 s at the defaults) the drift stays
- * under 10 ms. A queue that builds faster than staleAfterMs per two windows is still seen.
+ * A follower's fastest delivery from the current leader: the smallest `arrival - stamp`, allowed
+ * to rise by BASELINE_RISE of the time since the previous message. A minimum kept for a whole
+ * term let the clocks' rates (NTP and chrony slew monotonic clocks, chrony by up to 8.3%) drift
+ * the offset past staleAfterMs within hours, or seconds, and every message of a healthy leader
+ * then looked late (a review: a follower stuck as pre-candidate, a healthy leader replaced,
+ * transfers lost). A queue that backs up faster than the rise is still seen.
  */
 export interface LeaderDelivery {
   readonly from: string;
   readonly term: number;
-  windowStartMs: number;
-  windowMinMs: number;
-  previousMinMs: number;
+  baselineMs: number;
+  /** This node's clock at the previous message. */
+  atMs: number;
 }
 
-/** Windows of the fastest-delivery minimum, in units of staleAfterMs. */
-const WINDOW_PER_STALE = 10;
+/** How fast the baseline may rise (ms per ms): far above clock drift, far below a backing-up queue. */
+const BASELINE_RISE = 0.1;
 
 /**
  * Whether a message from the leader is recent enough to count as hearing from it (election
@@ -51,20 +52,19 @@ export function heardFresh(r: Raft, m: Message): boolean {
   const offsetMs = nowMs - m.stamp;
   const d = r.leaderDelivery;
   if (d === null || d.from !== m.from || d.term !== m.term) {
-    r.leaderDelivery = { from: m.from, term: m.term, windowStartMs: nowMs, windowMinMs: offsetMs, previousMinMs: offsetMs };
+    r.leaderDelivery = { from: m.from, term: m.term, baselineMs: offsetMs, atMs: nowMs };
     return true;
   }
-  if (nowMs - d.windowStartMs >= WINDOW_PER_STALE * r.cfg.staleAfterMs) {
-    d.previousMinMs = d.windowMinMs;
-    d.windowMinMs = offsetMs;
-    d.windowStartMs = nowMs;
-  } else if (offsetMs < d.windowMinMs) d.windowMinMs = offsetMs;
-  return offsetMs - Math.min(d.windowMinMs, d.previousMinMs) <= r.cfg.staleAfterMs;
+  d.baselineMs = Math.min(offsetMs, d.baselineMs + BASELINE_RISE * Math.max(0, nowMs - d.atMs));
+  d.atMs = nowMs;
+  return offsetMs - d.baselineMs <= r.cfg.staleAfterMs;
 }
 
 /** What the leader stamps on an app or heartbeat it sends now (undefined: no clock). */
 export function sendStamp(r: Raft): number | undefined {
-  return r.cfg.clockMs?.();
+  const c = r.cfg.clockMs;
+  // Whole ms: the wire carries an integer (performance.now is fractional; a review).
+  return c === undefined ? undefined : Math.floor(c());
 }
 
 /** The leader records an answer's echoed stamp (the newest one wins). */

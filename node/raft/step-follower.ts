@@ -46,6 +46,11 @@ export function stepCandidate(r: Raft, m: Message): void {
       r.becomeFollower(m.term, m.from);
       stepFollower(r, m);
       return;
+    case 'timeoutNow':
+      // Leadership transfer: a follower that took the leader's late messages for silence is a
+      // pre-candidate, and still the target the leader chose (a review: transfers were lost).
+      if (r.role === 'preCandidate') hup(r, 'transfer');
+      return;
     case respType: {
       const res = poll(r, m.from, !m.reject);
       if (res === 'won') winElection(r, r.role === 'preCandidate' ? 'preElection' : 'election');

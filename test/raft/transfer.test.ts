@@ -89,3 +89,29 @@ test('a transfer is abandoned one election timeout after it started, not at the 
   t.is(net.raw('a').status().leadTransferee, null);
   t.is(net.leader(), 'a');
 });
+
+// A follower that took the leader's late messages for silence (leader-clock.ts) is a
+// pre-candidate whose pre-votes the others refuse; a transfer to it used to be dropped (a
+// pre-candidate ignored timeoutNow) and the leader waited out the transfer timeout.
+test('a pre-candidate that is sent timeoutNow campaigns and wins', (t) => {
+  const net = new Network(['a', 'b', 'c'], { electionTimeoutTicks: 10 });
+  net.elect('a');
+  net.propose('a', 'x');
+  net.cutLink('a', 'b');
+  for (let i = 0; i < 40 && net.raw('b').status().role !== 'preCandidate'; i++) {
+    net.tick('a');
+    net.tick('c');
+    net.tick('b');
+    // c hears a, so it refuses b's pre-vote (lease); b's answer to nothing stays a pre-candidate.
+    net.deliverWhere((m) => m.type !== 'preVoteResp' || m.to !== 'b' || m.reject);
+  }
+  t.is(net.raw('b').status().role, 'preCandidate');
+  net.heal();
+  net.raw('a').transferLeadership('b');
+  net.drainAll();
+  // Only the timeoutNow, before any heartbeat that would make b a follower again.
+  net.deliverWhere((m) => m.type === 'timeoutNow');
+  t.is(net.raw('b').status().role, 'candidate');
+  net.deliver();
+  t.is(net.leader(), 'b');
+});
