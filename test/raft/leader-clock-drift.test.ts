@@ -65,7 +65,8 @@ test('both followers 2% fast than the leader: a healthy leader is not replaced',
  * 1.5 s blip on the n1 -> n3 link (n3 alone could never win: n2 would refuse it) replaced a
  * healthy leader. Compared with the same run with equal clocks.
  */
-function blip(rates: Record<string, number>) {
+/** n1 leads a 3-node group whose clocks run at rates[id]; step() is one 50 ms tick and delivery. */
+function clockedGroup(rates: Record<string, number>) {
   let nowMs = 0;
   const ids = ['n1', 'n2', 'n3'];
   const net = new Network([], {}, 7);
@@ -74,13 +75,21 @@ function blip(rates: Record<string, number>) {
     net.add(id, new MemoryStorage({ voters: ids, learners: [] }), { electionTimeoutTicks: 10, clockMs: () => Math.floor(1000 + nowMs * rate), staleAfterMs: 1000 });
   }
   net.elect('n1');
-  const changes: string[] = [];
-  for (let tick = 1; tick <= 1400; tick++) {
+  const step = () => {
     nowMs += TICK_MS;
-    if (tick === 1300) net.cutLink('n1', 'n3');
-    if (tick === 1330) net.heal();
     for (const id of ids) net.tick(id);
     net.deliver();
+  };
+  return { net, ids, step };
+}
+
+function blip(rates: Record<string, number>) {
+  const { net, ids, step } = clockedGroup(rates);
+  const changes: string[] = [];
+  for (let tick = 1; tick <= 1400; tick++) {
+    if (tick === 1300) net.cutLink('n1', 'n3');
+    if (tick === 1330) net.heal();
+    step();
     const l = net.leader();
     if (l !== 'n1') changes.push(`${tick}:${l}`);
   }
@@ -105,19 +114,7 @@ test('n2 2% fast: the same 1.5 s blip on the n1 -> n3 link keeps the leader', (t
  * of disk-policy), so a transfer to it was silently abandoned.
  */
 function transferTo(rates: Record<string, number>) {
-  let nowMs = 0;
-  const ids = ['n1', 'n2', 'n3'];
-  const net = new Network([], {}, 7);
-  for (const id of ids) {
-    const rate = rates[id] ?? 1;
-    net.add(id, new MemoryStorage({ voters: ids, learners: [] }), { electionTimeoutTicks: 10, clockMs: () => Math.floor(1000 + nowMs * rate), staleAfterMs: 1000 });
-  }
-  net.elect('n1');
-  const step = () => {
-    nowMs += TICK_MS;
-    for (const id of ids) net.tick(id);
-    net.deliver();
-  };
+  const { net, step } = clockedGroup(rates);
   for (let tick = 1; tick <= 1300; tick++) step();
   const before = { n2: net.raw('n2').status().role, match: net.raw('n1').status().progress?.n2 };
   net.raw('n1').transferLeadership('n2');
