@@ -79,7 +79,8 @@ export function recordEcho(r: Raft, m: Message): void {
  * what was sent since the start of the previous period count as fresh.
  */
 export function startCheckPeriod(r: Raft, fresh: boolean): void {
-  const now = r.cfg.clockMs?.() ?? 0;
+  // Floored like the stamps it is compared with.
+  const now = Math.floor(r.cfg.clockMs?.() ?? 0);
   r.checkPeriodStartsMs = fresh ? [now, now] : [r.checkPeriodStartsMs[1], now];
 }
 
