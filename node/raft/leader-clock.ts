@@ -40,6 +40,8 @@ export interface LeaderDelivery {
 
 /** How fast the baseline may rise (ms per ms): far above clock drift, far below a backing-up queue. */
 const BASELINE_RISE = 0.1;
+/** A delivery this much faster than the baseline is not believed. */
+const IMPLAUSIBLE_DROP_MS = 3_600_000;
 
 /**
  * Whether a message from the leader is recent enough to count as hearing from it (election
@@ -55,6 +57,9 @@ export function heardFresh(r: Raft, m: Message): boolean {
     r.leaderDelivery = { from: m.from, term: m.term, baselineMs: offsetMs, atMs: nowMs };
     return true;
   }
+  // No queue is an hour deep: a stamp that far ahead of the baseline is a broken peer's, and
+  // taking it would make every later message of the term look late (a review).
+  if (d.baselineMs - offsetMs > IMPLAUSIBLE_DROP_MS) return true;
   d.baselineMs = Math.min(offsetMs, d.baselineMs + BASELINE_RISE * Math.max(0, nowMs - d.atMs));
   d.atMs = nowMs;
   return offsetMs - d.baselineMs <= r.cfg.staleAfterMs;
@@ -69,7 +74,8 @@ export function sendStamp(r: Raft): number | undefined {
 
 /** The leader records an answer's echoed stamp (the newest one wins). */
 export function recordEcho(r: Raft, m: Message): void {
-  if (m.stamp === undefined) return;
+  // An echo of a time not reached yet was never sent by us (a broken peer): ignore it.
+  if (m.stamp === undefined || m.stamp > Math.floor(r.cfg.clockMs?.() ?? Infinity)) return;
   const pr = r.progress.get(m.from);
   if (pr !== undefined && m.stamp > pr.echoedStampMs) pr.echoedStampMs = m.stamp;
 }

@@ -10,6 +10,7 @@
  */
 import test from 'ava';
 import { MemoryStorage } from '../../node/raft/memory-storage.ts';
+import type { Message } from '../../node/raft/types.ts';
 import { Network } from './helpers/network.ts';
 
 const TICK_MS = 50;
@@ -133,4 +134,44 @@ test('n2 2% fast: transferLeadership(n2) makes n2 leader', (t) => {
   const r = transferTo({ n2: 1.02 });
   t.log(JSON.stringify(r));
   t.is(r.leader, 'n2');
+});
+
+// A broken peer's absurd stamp (the codec takes up to 2^53): on a follower it made every later
+// message of the term look late; on the leader, as an echo, it made that peer count as fresh for
+// the rest of the term. Both are now ignored (a review).
+test('a follower ignores a stamp an hour or more ahead of its baseline', (t) => {
+  const { net, step } = clockedGroup({});
+  for (let i = 0; i < 20; i++) step();
+  const term = net.raw('n1').status().term;
+  net.raw('n2').step({ type: 'heartbeat', from: 'n1', to: 'n2', term, index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, stamp: 2 ** 50 });
+  const roles = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    step();
+    roles.add(net.raw('n2').status().role);
+  }
+  t.deepEqual([...roles], ['follower']);
+  t.is(net.leader(), 'n1');
+});
+
+test('a leader ignores an echo of a time it has not reached: late answers still depose it', (t) => {
+  const { net, step } = clockedGroup({});
+  for (let i = 0; i < 20; i++) step();
+  const term = net.raw('n1').status().term;
+  net.raw('n1').step({ type: 'heartbeatResp', from: 'n2', to: 'n1', term, index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, stamp: 2 ** 50 });
+  // From now on answers to n1 arrive later and later (half a tick more per tick: some arrive
+  // in every check period, so only their stamps tell); n1's own messages are on time.
+  let tick = 0;
+  const held: { m: Message; due: number }[] = [];
+  net.filter = (m) => {
+    if (m.to !== 'n1' || (m.type !== 'heartbeatResp' && m.type !== 'appResp')) return false;
+    held.push({ m, due: tick + Math.floor(tick / 2) });
+    return true;
+  };
+  let downAt: number | undefined;
+  for (tick = 1; tick <= 300 && downAt === undefined; tick++) {
+    while (held.length > 0 && held[0]!.due <= tick) net.raw('n1').step(held.shift()!.m);
+    step();
+    if (net.raw('n1').status().role !== 'leader') downAt = tick;
+  }
+  t.true(downAt !== undefined && downAt <= 120, `n1 stepped down at tick ${downAt}`);
 });
