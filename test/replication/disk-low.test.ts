@@ -18,7 +18,7 @@ const MiB = 1024 * 1024;
   const c = await Cluster.start(t, { size: 3, extraArgs: ['--disk-reserve-mb', '8'], tmpfsOf: (i) => (i === 0 ? '64m' : undefined) });
   let leader = await c.waitForLeader(3);
   const low = c.nodes[0]!;
-  const lowId = (await c.info(0))!.node_id!;
+  const lowId = (await c.infoSoon(0)).node_id!;
   // Node 0 leads first, so that the hand-over is what the test sees first.
   if (leader !== 0) t.is((await command(c.nodes[leader]!.port, ['SEQDB.TRANSFER', lowId], 5000)).trim(), '+OK');
   leader = await c.waitForLeader(3);
@@ -61,17 +61,17 @@ const MiB = 1024 * 1024;
   }
   for (const until = Date.now() + 15_000; Date.now() < until && !(Number(info?.disk_dropped_messages) > 0); await sleep(200)) info = await c.info(0);
   t.true(Number(info!.disk_dropped_messages) > 0, `drops once its budget is spent (ops acknowledged so far ${ops.length}; low node's INFO ${JSON.stringify(info)})`);
-  const lagWhenLow = Number((await c.info(other))!.commit_index) - Number(info!.last_index);
+  const lagWhenLow = Number((await c.infoSoon(other)).commit_index) - Number(info!.last_index);
   await sleep(2000);
-  info = await c.info(0);
-  const commit = Number((await c.info(other))!.commit_index);
+  info = await c.infoSoon(0);
+  const commit = Number((await c.infoSoon(other)).commit_index);
   const lag = commit - Number(info!.last_index);
   t.true(lag > lagWhenLow + 10, `the low node falls behind: ${lagWhenLow} -> ${lag} entries`);
   t.true(freeBytes(pid, low.dataDir) > 2 * MiB, 'the node stopped writing, the disk did not fill');
   // Space freed: it takes entries again and catches up.
   removeFiller(filler);
   await load;
-  const finalCommit = Number((await c.info(other))!.commit_index);
+  const finalCommit = Number((await c.infoSoon(other)).commit_index);
   info = await c.waitApplied(0, finalCommit, 20_000);
   t.is(info.disk_low, '0');
   t.true(c.nodes.every((n) => n.child !== null), 'no node died');
