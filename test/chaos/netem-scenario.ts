@@ -76,6 +76,8 @@ export interface PhaseResult {
   targetCaughtUpMs: number | null;
   /** Leader's applied index less the target's at the last sample under the fault where both answered. */
   targetLastLag: number | null;
+  /** How far the target's applied index moved between its first and last answers under the fault. */
+  targetAdvance: number | null;
   /** Target node's log lines about peers (reconnects) during the run. */
   targetLog: string[];
   /** Acknowledged INCs per second since the fault started. */
@@ -177,6 +179,8 @@ async function main(): Promise<void> {
       const timeline: string[] = [];
       let targetCaughtUpMs: number | null = null;
       let targetLastLag: number | null = null;
+      let targetFirstApplied: number | null = null;
+      let targetAdvance: number | null = null;
       let leaderless = 0;
       let samples = 0;
       let termStart = NaN;
@@ -195,6 +199,10 @@ async function main(): Promise<void> {
         const ti = infos[target];
         const leadApplied = b === null ? NaN : Number(infos[b.i]?.applied_index);
         if (ti !== null && ti !== undefined && b !== null) targetLastLag = leadApplied - Number(ti.applied_index);
+        if (ti !== null && ti !== undefined) {
+          targetFirstApplied ??= Number(ti.applied_index);
+          targetAdvance = Number(ti.applied_index) - targetFirstApplied;
+        }
         if (targetCaughtUpMs === null && ti !== null && ti !== undefined && b !== null && Number(ti.term) === b.term && Number(ti.applied_index) >= leadApplied - 20) targetCaughtUpMs = Date.now() - tFault;
         if (b === null) leaderless++;
         else if (leaders.at(-1) !== `n${b.i}@${b.term}`) leaders.push(`n${b.i}@${b.term}`);
@@ -229,7 +237,7 @@ async function main(): Promise<void> {
         name: phase.name, target, ops, ackedDuringFault: during.length, longestStallMs: stall,
         firstAckAfterHealMs: after === undefined ? null : after - tHeal, leaders, termStart, termEnd,
         leaderlessSamples: leaderless, samples, unfinished: ops.filter((o) => o.value === null).length,
-        convergeMs, targetCaughtUpMs, targetLastLag, targetLog: peerLines(cluster.nodes[target]!.logPath), finalInfo, linkStats: `before: ${statsBefore} | at heal: ${stats}`, errors: errors.slice(0, 30), timeline,
+        convergeMs, targetCaughtUpMs, targetLastLag, targetAdvance, targetLog: peerLines(cluster.nodes[target]!.logPath), finalInfo, linkStats: `before: ${statsBefore} | at heal: ${stats}`, errors: errors.slice(0, 30), timeline,
         acksPerSecond: Array.from({ length: Math.ceil((tHeal - tFault) / 1000) + 3 }, (_, s) => acked.filter((a) => a - tFault >= s * 1000 && a - tFault < (s + 1) * 1000).length),
       });
       log(`phase ${phase.name}: ${ops.length} ops, ${during.length} acked under fault, stall ${stall} ms, leaders ${leaders.join(' ')}, converge ${convergeMs} ms`);

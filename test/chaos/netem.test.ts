@@ -44,8 +44,8 @@ interface Bounds {
   readonly leadersMax: number;
   /** Most ms after the fault started until the target is back in step with the leader. */
   readonly caughtUpMsMax?: number;
-  /** Most entries the degraded node may trail the leader by when the fault ends. */
-  readonly lastLagMax?: number;
+  /** Fewest entries the degraded node must apply while the fault is on (its links carry data). */
+  readonly advanceMin?: number;
 }
 
 async function runPhases(t: ExecutionContext, phases: ReadonlyArray<Phase & { bounds: Bounds }>, sampleMs = 250,
@@ -84,7 +84,7 @@ async function runPhases(t: ExecutionContext, phases: ReadonlyArray<Phase & { bo
       + `first ack after heal ${p.firstAckAfterHealMs} ms, leaders ${p.leaders.join(' ')} (terms ${p.termStart}..${p.termEnd}), `
       + `${p.leaderlessSamples}/${p.samples} samples leaderless, unfinished ${p.unfinished}, converged ${p.convergeMs} ms`);
     t.log(`  link: ${p.linkStats.replace(/\n/g, '; ')}`);
-    t.log(`  target caught up at ${p.targetCaughtUpMs} ms after the fault started; trailing the leader by ${p.targetLastLag} entries at its end`);
+    t.log(`  target caught up at ${p.targetCaughtUpMs} ms after the fault started; trailing the leader by ${p.targetLastLag} entries at its end, having applied ${p.targetAdvance} under it`);
     if (process.env.NETEM_VERBOSE !== undefined) t.log(`  target log: ${p.targetLog.join('\n')}`);
     t.log(`  acks/s: ${p.acksPerSecond.join(' ')}`);
     if (process.env.NETEM_VERBOSE !== undefined) t.log(`  timeline: ${p.timeline.join(' ')}`);
@@ -96,7 +96,7 @@ async function runPhases(t: ExecutionContext, phases: ReadonlyArray<Phase & { bo
     t.true(seqs.every((s) => s !== undefined && s === seqs[0]), `${p.name}: same sequence count everywhere (${seqs.join(',')})`);
     t.true(p.longestStallMs <= bounds.stallMsMax, `${p.name}: longest stall ${p.longestStallMs} ms (want <= ${bounds.stallMsMax})`);
     if (bounds.caughtUpMsMax !== undefined) t.true(p.targetCaughtUpMs !== null && p.targetCaughtUpMs <= bounds.caughtUpMsMax, `${p.name}: target back in step after ${p.targetCaughtUpMs} ms (want <= ${bounds.caughtUpMsMax})`);
-    if (bounds.lastLagMax !== undefined) t.true(p.targetLastLag !== null && p.targetLastLag <= bounds.lastLagMax, `${p.name}: the degraded node trails by ${p.targetLastLag} entries at the fault's end (want <= ${bounds.lastLagMax})`);
+    if (bounds.advanceMin !== undefined) t.true(p.targetAdvance !== null && p.targetAdvance >= bounds.advanceMin, `${p.name}: the degraded node applied ${p.targetAdvance} entries under the fault (want >= ${bounds.advanceMin})`);
     t.true(p.leaders.length <= bounds.leadersMax, `${p.name}: ${p.leaders.length} leaders under the fault: ${p.leaders.join(' ')} (want <= ${bounds.leadersMax})`);
   }
   return r.phases;
@@ -180,10 +180,14 @@ maybe('behind a router: leader link 200 ms ± 50 ms delay, 25% loss, dup + reord
   ], 500, { withRouter: true });
 });
 
-// A lossy long-haul link: a dropped peer link (nothing heard for 1 s) must be re-established at a 300-500 ms round trip.
+// A lossy long-haul link: a dropped peer link (nothing heard for 1 s) must be re-established at a
+// 300-500 ms round trip, so the degraded node keeps applying. It was "trails by <= 500 entries at
+// the end" while the degraded node stayed leader; since leader-clock.ts the shard may move the
+// leadership to the healthy pair (~1,300 INC/s), which TCP over 10% loss and 450 ms RTT (~12 KB/s)
+// cannot keep a follower up with.
 maybe('leader link: 200 ms ± 50 ms delay plus 10% loss', async (t) => {
   await runPhases(t, [
-    { name: 'leader-delay-loss10', target: 'leader', faults: both({ delayMs: 200, jitterMs: 50, lossPct: 10 }), durationMs: 20_000, bounds: { stallMsMax: 3_000, leadersMax: 2, lastLagMax: 500 } },
+    { name: 'leader-delay-loss10', target: 'leader', faults: both({ delayMs: 200, jitterMs: 50, lossPct: 10 }), durationMs: 20_000, bounds: { stallMsMax: 3_000, leadersMax: 2, advanceMin: 500 } },
   ], 1_000);
 });
 
