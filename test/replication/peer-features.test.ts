@@ -141,3 +141,15 @@ test('a member that says its features in its own probe request is known without 
   h.answer(C, { nodeId: 'c', features: [...FEATURES] });
   await settle();
 });
+
+// A node standing in for an older build (announce) lacks what it does not announce, also when it
+// leads: in a CI run the token-rules-upgrade stand-in was elected and switched the shard to rules 2.
+test('a node that does not announce a feature does not have it, whatever its members said', async (t) => {
+  const h = harness(['incs']);
+  t.false(h.features.allHave('tokenrules', ['a']), 'alone');
+  h.features.allHave('tokenrules', ['a', 'b']);
+  h.answer(B, { nodeId: 'b', features: [...FEATURES] });
+  await settle();
+  t.false(h.features.allHave('tokenrules', ['a', 'b']));
+  t.true(h.features.allHave('incs', ['a', 'b']), 'what it announces, it has');
+});
