@@ -19,6 +19,7 @@
  *   the answers it reads after the pause.
  * A peer that never echoed a stamp (a build before stamps) is counted as before.
  */
+import type { Progress } from './progress.ts';
 import type { Raft } from './raft.ts';
 import type { Message } from './types.ts';
 
@@ -73,11 +74,10 @@ export function sendStamp(r: Raft): number | undefined {
 }
 
 /** The leader records an answer's echoed stamp (the newest one wins). */
-export function recordEcho(r: Raft, m: Message): void {
+export function recordEcho(r: Raft, pr: Progress, m: Message): void {
   // An echo of a time not reached yet was never sent by us (a broken peer): ignore it.
   if (m.stamp === undefined || m.stamp > Math.floor(r.cfg.clockMs?.() ?? Infinity)) return;
-  const pr = r.progress.get(m.from);
-  if (pr !== undefined && m.stamp > pr.echoedStampMs) pr.echoedStampMs = m.stamp;
+  if (m.stamp > pr.echoedStampMs) pr.echoedStampMs = m.stamp;
 }
 
 /**

@@ -22,7 +22,7 @@ function handleAppResp(r: Raft, m: Message): void {
   const pr = r.progress.get(m.from);
   if (pr === undefined) return;
   pr.recentActive = true;
-  recordEcho(r, m);
+  recordEcho(r, pr, m);
   if (m.reject) {
     let next = m.rejectHint;
     // Skip the follower's whole conflicting term: probe at our last index with term <= its term.
@@ -58,7 +58,7 @@ function handleHeartbeatResp(r: Raft, m: Message): void {
   const pr = r.progress.get(m.from);
   if (pr === undefined) return;
   pr.recentActive = true;
-  recordEcho(r, m);
+  recordEcho(r, pr, m);
   pr.probeSent = false;
   // A full window with a live peer means app messages were lost: let one more through so
   // its rejection (or ack) resynchronizes us.

@@ -88,7 +88,7 @@ export class PeerFeatures {
     const seen = this.have.get(feature);
     // A node standing in for an older build (announce) does not have it either: leading, it
     // switched the shard to what it stood in for not knowing (a CI run of token-rules-upgrade).
-    let all = this.announced().includes(feature);
+    let all = (this.o.announce ?? FEATURES).includes(feature);
     for (const id of members) {
       if (id === this.o.selfId) continue;
       if (seen?.has(id) !== true) all = false;

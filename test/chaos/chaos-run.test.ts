@@ -3,7 +3,7 @@
  * a 3-node shard in namespaces, checks the history and writes the report; then the same run's
  * history with one acknowledged number duplicated is re-checked (`--check`) and must fail; and a
  * deliberately broken system (broken-node.ts) must fail the check.
- * Longer runs: `npm run chaos:ci` (60 s) and `npm run chaos -- --duration ...`.
+ * Longer runs: chaos-routers.test.ts (60 s, as `npm run chaos:ci`) and `npm run chaos -- --duration ...`.
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';

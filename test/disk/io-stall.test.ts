@@ -23,7 +23,8 @@ if (lib === null) console.log('io-stall: no C compiler (cc) here: the disk-stall
 
 /** Under load: 6 clients back to back. A trickle: one client, an INC every 50 ms. */
 const LOADS = { load: { clients: 6, pauseMs: 0 }, trickle: { clients: 1, pauseMs: 50 } } as const;
-const STALL_MS = 12_000;
+// Several election timeouts (~1-2 s each) past the longest pause allowed (5 s).
+const STALL_MS = 8000;
 
 interface Case {
   readonly what: string;

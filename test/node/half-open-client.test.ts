@@ -7,7 +7,7 @@
  *
  * Each case runs in its own network namespace (node/scenario-half-open.ts) whose keepalive
  * sysctls probe every 1 s, 3 times; the clients' packets are dropped by nftables, then their
- * sockets destroyed.
+ * sockets destroyed. The cases run at once: each has its own namespace, and they mostly wait.
  */
 import test from 'ava';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ interface Result { fresh: string; before: number; during: number; after: number;
 const scenario = join(REPO_ROOT, 'test/node/scenario-half-open.ts');
 
 for (const mode of ['dev', 'router'] as const) {
-  test.serial(`vanished clients are closed by TCP keepalive (${mode === 'dev' ? 'seqdb dev' : 'the router of seqdb dev --nodes 3'}, --tcp-keepalive 2)`, async (t) => {
+  test(`vanished clients are closed by TCP keepalive (${mode === 'dev' ? 'seqdb dev' : 'the router of seqdb dev --nodes 3'}, --tcp-keepalive 2)`, async (t) => {
     requireNamespaces();
     t.timeout(120_000);
     const r = await runInPrivateLoopback<Result>(scenario, [mode, '20', '15000', '-', '2'], { timeoutMs: 100_000 });
@@ -28,7 +28,7 @@ for (const mode of ['dev', 'router'] as const) {
   });
 }
 
-test.serial('by default every client socket is probed (keepalive timer on), so vanished clients cannot fill --maxclients for good', async (t) => {
+test('by default every client socket is probed (keepalive timer on), so vanished clients cannot fill --maxclients for good', async (t) => {
   requireNamespaces();
   t.timeout(120_000);
   const r = await runInPrivateLoopback<Result>(scenario, ['dev', '20', '3000', '-', '-'], { timeoutMs: 100_000 });
@@ -36,7 +36,7 @@ test.serial('by default every client socket is probed (keepalive timer on), so v
   t.is(r.keepaliveTimers, r.serverSockets, `sockets without a keepalive timer: ${JSON.stringify(r)}`);
 });
 
-test.serial('--maxclients full of vanished clients frees itself (--maxclients 20 --tcp-keepalive 2)', async (t) => {
+test('--maxclients full of vanished clients frees itself (--maxclients 20 --tcp-keepalive 2)', async (t) => {
   requireNamespaces();
   t.timeout(120_000);
   const r = await runInPrivateLoopback<Result>(scenario, ['dev', '20', '15000', '20', '2'], { timeoutMs: 100_000 });

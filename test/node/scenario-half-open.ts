@@ -81,7 +81,15 @@ execFileSync('/usr/sbin/nft', ['add', 'rule', 'inet', 'halfopen', 'out', 'tcp', 
 const rules = execFileSync('/usr/sbin/nft', ['list', 'ruleset'], { encoding: 'utf8' });
 if (!rules.includes(`tcp sport ${range} drop`)) throw new Error(`nft rule missing: ${rules}`);
 for (const s of held) s.destroy();
-await new Promise((r) => setTimeout(r, waitMs));
+// Waits up to waitMs, less once the vanished clients are gone (keepalive fails them in ~5 s);
+// the default-settings case (no --tcp-keepalive) waits it all, for the sockets' timers.
+const waitStartMs = Date.now();
+const gone = async (): Promise<boolean> => {
+  if (keepAliveS === undefined) return false;
+  if (maxClients === undefined) return (await connectedClients()) <= before;
+  return call('INC fresh s').then(({ reply, socket }) => (socket.destroy(), reply.startsWith(':')), () => false);
+};
+while (Date.now() - waitStartMs < waitMs && !(await gone())) await new Promise((r) => setTimeout(r, 500));
 const fresh = await call('INC fresh s').then(({ reply, socket }) => (socket.destroy(), reply.trim()), (err: Error) => err.message);
 const after = maxClients ? -1 : await connectedClients();
 const ss = execFileSync('ss', ['-tno', 'state', 'established'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`127.0.0.1:${port} `) && /127\.0\.0\.1:4\d{4}/.test(l)).join('\n');

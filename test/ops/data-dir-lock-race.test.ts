@@ -12,29 +12,43 @@ import { tempDir } from '../helpers/temp-dir.ts';
 
 const CHILD = fileURLToPath(new URL('./lock-child.mjs', import.meta.url));
 
-function run(dir: string, startAt: number): Promise<string> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['--import=tsx', CHILD, dir, String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.on('exit', () => resolve(out.trim()));
+interface Child { ready: Promise<void>; start(atMs: number): void; out: Promise<string> }
+
+function run(dir: string): Child {
+  const c = spawn(process.execPath, ['--import=tsx', CHILD, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  let readyNow = (): void => {};
+  const ready = new Promise<void>((resolve) => (readyNow = resolve));
+  c.stdout.on('data', (d) => {
+    out += d;
+    if (out.startsWith('READY\n')) readyNow();
   });
+  return {
+    ready,
+    start: (atMs) => c.stdin.end(`${atMs}\n`),
+    out: new Promise((resolve) => c.on('exit', () => resolve(out.replace(/^READY\n/, '').trim()))),
+  };
 }
 
 test('a stale LOCK taken over by several starters at once: at most one may hold the dir', async (t) => {
   t.timeout(120_000);
   const N = 6;
-  let worst = 0;
-  for (let round = 0; round < 5 && worst < 2; round++) {
+  // The rounds run at once, each on its own dir: the test is one round's wall time, not five.
+  // Every child loads first; then all get the same start instant.
+  const rounds = await Promise.all(Array.from({ length: 5 }, async () => {
     const dir = await tempDir(t);
     writeFileSync(join(dir, 'LOCK'), '999999\n'); // left by a killed process (no such pid)
-    const startAt = Date.now() + 2500; // after every child has loaded
-    const outs = await Promise.all(Array.from({ length: N }, () => run(dir, startAt)));
-    // A child that started late (a busy machine) may take over once the holders exited at
-    // startAt + 4 s: that is a stale lock taken over, not two holders at once.
-    const got = outs.filter((o) => o.startsWith('GOT') && Number(o.split(' ')[2]) < startAt + 4000).length;
+    return Array.from({ length: N }, () => run(dir));
+  }));
+  await Promise.all(rounds.flat().map((c) => c.ready));
+  const startAt = Date.now() + 200;
+  for (const c of rounds.flat()) c.start(startAt);
+  const gots = await Promise.all(rounds.map(async (children, round) => {
+    const outs = await Promise.all(children.map((c) => c.out));
+    const got = outs.filter((o) => o.startsWith('GOT')).length;
     t.log(`round ${round}: ${got} of ${N} took the lock (${outs.join(' | ')})`);
-    worst = Math.max(worst, got);
-  }
+    return got;
+  }));
+  const worst = Math.max(...gots);
   t.true(worst <= 1, `${worst} processes held the data dir's lock at the same time`);
 });

@@ -40,7 +40,10 @@ const HOST = '127.0.0.1';
 const BUCKETS = Array.from({ length: 64 }, (_, i) => `b${i}`);
 const PLAIN_BUCKETS = Array.from({ length: 8 }, (_, i) => `p${i}`);
 const OP_DEADLINE_MS = 30_000;
-const LOAD_MAX_MS = 90_000;
+// A backstop only: the load stops once every ID bucket was served after the last move.
+const LOAD_MAX_MS = 200_000;
+/** After the last move the load runs until every ID bucket was served again, at most this long. */
+const AFTER_MOVES_MS_MAX = 30_000;
 const ROUTERS = ['127.0.0.1:7001', '127.0.0.1:7002'];
 /** ID-tokened INCs per heavy bucket: ~80 bytes of token record each, so ~2 pages per bucket. */
 const HEAVY_INCS = 1000;
@@ -245,7 +248,10 @@ runMain(async () => {
   await killing;
   const phase3EndMs = Date.now() - loadStartMs;
   const shares3 = await shares(nodes);
-  await sleep(2000);
+  // Random load over 64 buckets on a slow box can miss one for seconds: wait for each to be served.
+  const servedAfter = (): boolean => BUCKETS.every((b) => acks.some((a) => a.bucket === b && a.atMs > phase3EndMs));
+  const afterStartMs = Date.now();
+  while (Date.now() - afterStartMs < 2000 || (!servedAfter() && Date.now() - afterStartMs < AFTER_MOVES_MS_MAX)) await sleep(100);
   stopLoad = true;
   await load;
 
