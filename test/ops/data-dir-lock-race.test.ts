@@ -23,6 +23,7 @@ function run(dir: string): Child {
     out += d;
     if (out.startsWith('READY\n')) readyNow();
   });
+  c.on('exit', () => readyNow()); // a child that died loading must not hold the others back
   return {
     ready,
     start: (atMs) => c.stdin.end(`${atMs}\n`),

@@ -249,7 +249,10 @@ runMain(async () => {
   const phase3EndMs = Date.now() - loadStartMs;
   const shares3 = await shares(nodes);
   // Random load over 64 buckets on a slow box can miss one for seconds: wait for each to be served.
-  const servedAfter = (): boolean => BUCKETS.every((b) => acks.some((a) => a.bucket === b && a.atMs > phase3EndMs));
+  const servedAfter = (): boolean => {
+    const served = new Set(acks.filter((a) => a.atMs > phase3EndMs).map((a) => a.bucket));
+    return BUCKETS.every((b) => served.has(b));
+  };
   const afterStartMs = Date.now();
   while (Date.now() - afterStartMs < 2000 || (!servedAfter() && Date.now() - afterStartMs < AFTER_MOVES_MS_MAX)) await sleep(100);
   stopLoad = true;
