@@ -20,7 +20,9 @@ const vanishing = Number(process.argv[3] ?? 20);
 const waitMs = Number(process.argv[4] ?? 20_000);
 const maxClients = process.argv[5] === '-' ? undefined : process.argv[5];
 const keepAliveS = process.argv[6] === '-' ? undefined : process.argv[6];
-for (const [k, v] of [['tcp_keepalive_time', '2'], ['tcp_keepalive_intvl', '1'], ['tcp_keepalive_probes', '3']]) {
+// The clients bind local ports 40000+; the namespace's own connections (router to nodes, node to
+// node) take ephemeral ports, which by default include them (a CI run: bind EADDRINUSE 40008).
+for (const [k, v] of [['tcp_keepalive_time', '2'], ['tcp_keepalive_intvl', '1'], ['tcp_keepalive_probes', '3'], ['ip_local_port_range', '45000 60999']]) {
   execFileSync('sysctl', ['-q', '-w', `net.ipv4.${k}=${v}`]);
 }
 const data = mkdtempSync(join(tmpdir(), 'seqdb-halfopen-'));
