@@ -128,7 +128,6 @@ export class Cluster {
     }
   }
 
-  /** Polls until one live node is leader with `voters` voters; returns its index. */
   /** INFO of node i, asked again until it answers (a loaded CI box let one ask time out). */
   async infoSoon(i: number, withinMs = 15_000): Promise<Record<string, string>> {
     for (const until = Date.now() + withinMs; ;) {
@@ -139,6 +138,7 @@ export class Cluster {
     }
   }
 
+  /** Polls until one live node is leader with `voters` voters; returns its index. */
   async waitForLeader(voters: number, timeoutMs = 30_000, among = this.alive().map((n) => n.index)): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
