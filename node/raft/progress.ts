@@ -20,6 +20,8 @@ export class Progress {
   snapshotTicks = 0;
   /** Probe state: a message is out; wait for its answer or a heartbeat response. */
   probeSent = false;
+  /** The clock stamp of the probe out (leader-clock.ts); -1 when unstamped. */
+  probeStampMs = -1;
   /**
    * The commit index the last app message to this peer carried. A commit that moved only needs
    * an app of its own when the peer has not been sent it yet (replication.ts bcastAppend).
@@ -68,8 +70,8 @@ export class Progress {
     return updated;
   }
 
-  /** An app message with entries up to lastIndex (count of them) was sent. */
-  sentEntries(lastIndex: number, count: number): void {
+  /** An app message with entries up to lastIndex (count of them) was sent, stamped `stamp`. */
+  sentEntries(lastIndex: number, count: number, stamp?: number): void {
     if (this.state === 'replicate') {
       if (count > 0) {
         this.next = lastIndex + 1;
@@ -77,7 +79,21 @@ export class Progress {
       }
     } else if (this.state === 'probe') {
       this.probeSent = true;
+      this.probeStampMs = stamp ?? -1;
     }
+  }
+
+  /**
+   * A heartbeat response arrived that echoes `echoedStampMs`: whether the probe out should be
+   * taken as lost and sent again. Only when that heartbeat left after the probe did: on one
+   * ordered connection the probe then reached the peer first, so its answer is due. Answers to
+   * heartbeats sent before it prove the peer alive, not the probe lost; taking them as lost
+   * resent the probe once per such answer (a review: a follower restarted behind 200 ms of delay
+   * got its 100 KB probe 11 times, from the 10 answers its reconnect flushed at once, and the
+   * copies held back its heartbeats for 2 s). Unstamped (no clock, an older peer): always.
+   */
+  probeOverdue(echoedStampMs: number | undefined): boolean {
+    return echoedStampMs === undefined || this.probeStampMs < 0 || echoedStampMs >= this.probeStampMs;
   }
 
   /**

@@ -160,7 +160,8 @@ export class Raft {
     return { leader: this.lead, role: this.role };
   }
 
-  send(m: MessageInit): void {
+  /** Queues m for sending; returns the clock stamp it carries (app and heartbeat with a clock). */
+  send(m: MessageInit): number | undefined {
     const stamp = m.type === 'app' || m.type === 'heartbeat' ? sendStamp(this) : undefined;
     this.msgs.push({
       ...(stamp !== undefined ? { stamp } : {}),
@@ -174,6 +175,7 @@ export class Raft {
       rejectHint: 0,
       ...m,
     });
+    return stamp;
   }
 
   setVote(v: NodeId): void {

@@ -22,8 +22,8 @@ export function sendAppend(r: Raft, to: NodeId, sendIfEmpty = true): boolean {
     throw e;
   }
   if (ents.length === 0 && !sendIfEmpty) return false;
-  r.send({ type: 'app', to, index: prevIndex, logTerm: prevTerm, entries: ents, commit: r.log.committed });
-  pr.sentEntries(prevIndex + ents.length, ents.length);
+  const stamp = r.send({ type: 'app', to, index: prevIndex, logTerm: prevTerm, entries: ents, commit: r.log.committed });
+  pr.sentEntries(prevIndex + ents.length, ents.length, stamp);
   pr.sentCommit = Math.max(pr.sentCommit, r.log.committed);
   return true;
 }

@@ -59,7 +59,7 @@ function handleHeartbeatResp(r: Raft, m: Message): void {
   if (pr === undefined) return;
   pr.recentActive = true;
   recordEcho(r, pr, m);
-  pr.probeSent = false;
+  if (pr.probeOverdue(m.stamp)) pr.probeSent = false;
   // A full window with a live peer means app messages were lost: let one more through so
   // its rejection (or ack) resynchronizes us.
   if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();

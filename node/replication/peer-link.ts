@@ -68,6 +68,8 @@ export class PeerLink {
   /** Snapshots queued or being written: the peer answers only after installing one. */
   private snapshotsInFlight = 0;
   private connectTimer: NodeJS.Timeout | null = null;
+  /** Arms the next scout while a long dial waits (scoutWhile). */
+  private scoutTimer: NodeJS.Timeout | null = null;
   /** Armed while a snapshot image waits for the socket to drain (snapshotStallMsMax). */
   private stallTimer: NodeJS.Timeout | null = null;
   /** When the last image left, and how many left in a row each soon after the one before. */
@@ -166,46 +168,52 @@ export class PeerLink {
   private connect(): void {
     const addr = this.opts.addressOf(this.id);
     if (!addr) return this.fail(null);
-    const [host, port] = splitAddr(addr);
-    const s = dial(host, port, this.opts.tls);
+    const s = this.dialPeer(addr);
     this.socket = s;
     this.unansweredSinceMs = null;
-    s.setNoDelay(true);
-    s.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    const baseMs = this.opts.connectTimeoutMs ?? 250;
+    const waitMs = Math.min(CONNECT_TIMEOUT_MS_MAX, baseMs * 2 ** Math.min(this.connectTimeouts, 8));
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
       if (this.socket === s && s.connecting) {
         this.connectTimeouts++;
         this.drop(s);
+        // The dial's wait was the backoff: a pause on top left a gap with no SYN and no scout.
+        this.retryAtMs = 0;
       }
-    }, Math.min(CONNECT_TIMEOUT_MS_MAX, (this.opts.connectTimeoutMs ?? 250) * 2 ** Math.min(this.connectTimeouts, 8)));
+    }, waitMs);
     this.connectTimer.unref();
+    if (waitMs > baseMs) this.scoutWhile(s, addr, baseMs);
+  }
+
+  /**
+   * While a long dial waits for its handshake, a short dial (a scout) goes out every 2 x baseMs.
+   * The kernel resends a lost SYN only 1 s, then 3 s after the first: a partition that healed
+   * while the long dial waited stayed down up to 2 s longer (a CI run: a follower caught up
+   * 1.7 s after healing). The long dial still serves a slow path, a scout a healed fast one.
+   */
+  private scoutWhile(main: Socket, addr: string, baseMs: number): void {
+    this.scoutTimer = setTimeout(() => {
+      this.scoutTimer = null;
+      if (this.socket !== main || !main.connecting) return;
+      const scout = this.dialPeer(addr);
+      setTimeout(() => { if (scout.connecting) scout.destroy(); }, baseMs).unref();
+      this.scoutWhile(main, addr, baseMs);
+    }, 2 * baseMs);
+    this.scoutTimer.unref();
+  }
+
+  /** A connection to the peer with our hello written; it becomes the link's socket once connected. */
+  private dialPeer(addr: string): Socket {
+    const [host, port] = splitAddr(addr);
+    const s = dial(host, port, this.opts.tls);
+    s.setNoDelay(true);
+    s.setKeepAlive(true, KEEPALIVE_DELAY_MS);
     const hello = formatHello({ cluster: this.opts.cluster, shard: this.opts.shard, nodeId: this.opts.nodeId, addr: this.opts.advertise() });
     s.write(hello);
-    s.once('connect', () => {
-      this.connectTimeouts = 0;
-      const secret = this.opts.clusterSecret;
-      if (secret !== undefined) {
-        // Frames wait until the peer proved the secret (and we did).
-        offerPeerAuth(s, secret, hello.trimEnd()).then(
-          () => {
-            if (this.socket !== s) return;
-            this.connected = true;
-            this.failures = 0;
-            this.flush();
-          },
-          (err: Error) => {
-            this.opts.log(`peer ${this.id} at ${addr}: ${err.message}`);
-            s.destroy();
-          },
-        );
-        return;
-      }
-      this.connected = true;
-      this.failures = 0;
-      this.flush();
-    });
+    s.once('connect', () => this.onConnect(s, addr, hello));
     s.on('drain', () => {
+      if (this.socket !== s) return;
       this.writable = true;
       this.flush();
     });
@@ -214,6 +222,47 @@ export class PeerLink {
     });
     s.on('error', () => s.destroy());
     s.once('close', () => this.fail(s));
+    return s;
+  }
+
+  private onConnect(s: Socket, addr: string, hello: string): void {
+    if (this.socket !== s) {
+      // A scout: it replaces a dial still in its handshake (or a link backing off); else unneeded.
+      const main = this.socket;
+      if (this.closed || (main !== null && !main.connecting)) return void s.destroy();
+      this.socket = s; // first, so that the main dial's close is ignored
+      main?.destroy();
+      this.unansweredSinceMs = null;
+    }
+    this.clearDialTimers();
+    this.connectTimeouts = 0;
+    const secret = this.opts.clusterSecret;
+    if (secret !== undefined) {
+      // Frames wait until the peer proved the secret (and we did).
+      offerPeerAuth(s, secret, hello.trimEnd()).then(
+        () => {
+          if (this.socket !== s) return;
+          this.connected = true;
+          this.failures = 0;
+          this.flush();
+        },
+        (err: Error) => {
+          this.opts.log(`peer ${this.id} at ${addr}: ${err.message}`);
+          s.destroy();
+        },
+      );
+      return;
+    }
+    this.connected = true;
+    this.failures = 0;
+    this.flush();
+  }
+
+  private clearDialTimers(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+    if (this.scoutTimer) clearTimeout(this.scoutTimer);
+    this.scoutTimer = null;
   }
 
   private flush(): void {
@@ -292,8 +341,7 @@ export class PeerLink {
     this.connected = false;
     this.snapshotsInFlight = 0;
     this.unansweredSinceMs = null;
-    if (this.connectTimer) clearTimeout(this.connectTimer);
-    this.connectTimer = null;
+    this.clearDialTimers();
     this.writable = true;
     this.failures++;
     const min = this.opts.backoffMsMin ?? 50;

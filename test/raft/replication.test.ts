@@ -137,6 +137,49 @@ test('a follower in probe state gets one app at a time until it answers', (t) =>
   t.is(toC.length, 1);
 });
 
+/**
+ * A probe is sent again only on an answer to a heartbeat that left after it (on one ordered
+ * connection the probe arrived first, so its answer is due). A follower reconnecting behind a
+ * slow link flushed ten answers to earlier heartbeats at once, and each resent a 100 KB probe.
+ */
+function probing(clock: boolean) {
+  let nowMs = 1_000;
+  const net = new Network(['a', 'b', 'c'], clock ? { clockMs: () => nowMs, staleAfterMs: 1_000 } : {});
+  net.elect('a');
+  net.isolate('c');
+  net.propose('a', 'x');
+  const a = net.raw('a');
+  a.reportUnreachable('c');
+  net.queue = [];
+  nowMs = 2_000;
+  a.propose(enc('y'));
+  const probe = net.drain('a')!.messages.filter((m) => m.type === 'app' && m.to === 'c');
+  const term = a.status().term;
+  const answer = (stampMs: number | undefined) => {
+    a.step(msg({ type: 'heartbeatResp', from: 'c', to: 'a', term, ...(stampMs !== undefined ? { stamp: stampMs } : {}) }));
+    return (net.drain('a')?.messages ?? []).filter((m) => m.type === 'app' && m.to === 'c').length;
+  };
+  return { probe, answer, setNow: (ms: number) => { nowMs = ms; } };
+}
+
+test('a probe out is resent on an answer to a heartbeat sent after it, not on answers to earlier ones', (t) => {
+  const p = probing(true);
+  t.is(p.probe.length, 1);
+  t.is(p.probe[0]!.stamp, 2_000);
+  const early = Array.from({ length: 10 }, (_, k) => p.answer(1_500 + k * 50));
+  t.deepEqual(early, Array(10).fill(0), 'answers to heartbeats older than the probe resend nothing');
+  p.setNow(2_100);
+  t.is(p.answer(2_050), 1, 'an answer to a heartbeat sent after the probe resends it once');
+  t.is(p.answer(2_060), 0, 'the resent probe (stamped 2,100) waits in turn');
+});
+
+test('without stamps every heartbeat answer resends the probe (as before clocks)', (t) => {
+  const p = probing(false);
+  t.is(p.probe.length, 1);
+  t.is(p.probe[0]!.stamp, undefined);
+  t.deepEqual([p.answer(undefined), p.answer(undefined)], [1, 1]);
+});
+
 test('a whole inflight window lost in replicate state is recovered: no window slot leaks', (t) => {
   const net = new Network(['a', 'b', 'c'], { maxInflightMsgs: 2, maxMsgBytes: 1 });
   net.elect('a');
