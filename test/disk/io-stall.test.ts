@@ -72,9 +72,7 @@ async function stallAndHeal(t: ExecutionContext, k: Case): Promise<void> {
   const others = c.nodes.map((n) => n.index).filter((i) => i !== victim);
   const now = await c.waitForLeader(3, 15_000, others);
   // Asked again while the healed node's held writes land (a loaded CI box let a 1 s INFO time out).
-  let leaderInfo = null;
-  for (let i = 0; i < 10 && leaderInfo === null; i++) leaderInfo = await c.info(now, 3000);
-  const commit = Number(leaderInfo!.commit_index);
+  const commit = Number((await c.infoSoon(now, 30_000, 3000)).commit_index);
   const info = await c.waitApplied(victim, commit);
   t.is(info.role, 'follower');
   t.is(await getOnceLeading(c, now, victim, 'st'), `:${ops.length + 1}`, 'the healed node serves the same numbers once it leads');

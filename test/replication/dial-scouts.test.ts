@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { REPO_ROOT, requireNamespaces, runInPrivateLoopback } from '../helpers/netns.ts';
 import { haveNft } from '../chaos/net-faults.ts';
 
-/** Drops lifted at points spread over a 2 s and a 4 s dial's wait. */
-const CUTS_MS = [2_600, 3_000, 3_400, 3_800, 4_200, 4_600];
+/** Drops lifted at points spread over a 2 s and a 4 s dial's wait (3,800: 1,274 ms without scouts). */
+const CUTS_MS = [2_800, 3_400, 3_800, 4_400];
 /** A scout goes every 500 ms; loopback answers at once. */
 const HEAL_TO_ACCEPT_MS_MAX = 900;
 

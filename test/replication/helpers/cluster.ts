@@ -128,10 +128,13 @@ export class Cluster {
     }
   }
 
-  /** INFO of node i, asked again until it answers (a loaded CI box let one ask time out). */
-  async infoSoon(i: number, withinMs = 15_000): Promise<Record<string, string>> {
+  /**
+   * INFO of node i, asked again until it answers (a loaded CI box let one ask time out); each
+   * ask waits askMs (default: info's).
+   */
+  async infoSoon(i: number, withinMs = 15_000, askMs?: number): Promise<Record<string, string>> {
     for (const until = Date.now() + withinMs; ;) {
-      const info = await this.info(i);
+      const info = await this.info(i, askMs);
       if (info !== null) return info;
       if (Date.now() > until) throw new Error(`node ${i} did not answer INFO within ${withinMs} ms\n${this.dump()}`);
       await sleep(200);
