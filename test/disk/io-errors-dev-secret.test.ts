@@ -10,7 +10,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { startDev } from '../helpers/dev-process.ts';
 import { ioFault, ioFaultLibrary } from '../helpers/io-fault.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { command, freePort } from '../replication/helpers/cluster.ts';
+import { command } from '../replication/helpers/cluster.ts';
+import { freePortRange } from '../helpers/port-range.ts';
 
 const lib = ioFaultLibrary();
 
@@ -20,7 +21,7 @@ const lib = ioFaultLibrary();
   const dataDir = join(dir, 'data');
   const fault = ioFault(lib!, dir, `${dataDir}/cluster-secret`, 'write');
   fault.arm();
-  const port = await freePort();
+  const port = await freePortRange(4, true);
   const first = await startDev(t, dataDir, ['--port', String(port), '--nodes', '3'], 30_000, fault.env).then(
     async (d) => { d.child.kill('SIGTERM'); await d.exited; return `started (${d.output().slice(-300)})`; },
     (err: Error) => `refused: ${err.message.split('\n').filter((l) => /secret|EIO|i\/o/i.test(l)).slice(0, 3).join(' | ')}`,
@@ -30,7 +31,7 @@ const lib = ioFaultLibrary();
   t.log(`cluster-secret now ${existsSync(secretFile) ? `holds ${JSON.stringify(readFileSync(secretFile, 'utf8'))}` : 'absent'}`);
   fault.heal();
   // Healed: a restart must work (a new secret, or a refusal that says what to do; never a cluster without one).
-  const port2 = await freePort();
+  const port2 = await freePortRange(4, true);
   let again;
   try {
     again = await startDev(t, dataDir, ['--port', String(port2), '--nodes', '3'], 60_000);

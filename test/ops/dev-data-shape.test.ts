@@ -8,13 +8,13 @@ import test from 'ava';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { freePort, seqdb } from './helpers.ts';
+import { freeRange, seqdb } from './helpers.ts';
 
 test("a single node's dir started as a cluster, and a cluster's dir started as a single node: refused", async (t) => {
   const dir = await tempDir(t, 'seqdb-dev-shape-');
   const single = join(dir, 'single');
   await mkdir(join(single, 'lmdb'), { recursive: true });
-  const asCluster = seqdb(t, ['dev', '--nodes', '3', '--port', String(await freePort()), '--data', single]);
+  const asCluster = seqdb(t, ['dev', '--nodes', '3', '--port', String(await freeRange(4)), '--data', single]);
   const one = await asCluster.exited;
   t.is(one.code, 2);
   t.regex(asCluster.output(), /holds a single node's state/);

@@ -8,7 +8,7 @@ import test from 'ava';
 import { join } from 'node:path';
 import { startSingleNode } from '../../node/single/single-node.ts';
 import { ErrorCode } from '../../shared/errors.ts';
-import { freePort, incRetry, loneMember, seqdb, seqdbRun } from './helpers.ts';
+import { freeRange, incRetry, loneMember, seqdb, seqdbRun } from './helpers.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 test("a shard member's data dir is refused as a single node's, by the API and by seqdb dev", async (t) => {
@@ -20,11 +20,11 @@ test("a shard member's data dir is refused as a single node's, by the API and by
 
   const err = await t.throwsAsync(startSingleNode({ dataDir: dir, server: { host: '127.0.0.1', port: 0 } }));
   t.is((err as { code?: string }).code, ErrorCode.IDENTITY_MISMATCH);
-  const cli = await seqdbRun(['dev', '--port', String(await freePort()), '--data', dir]);
+  const cli = await seqdbRun(['dev', '--port', String(await freeRange(1)), '--data', dir]);
   t.not(cli.code, 0, cli.output);
   t.regex(cli.output, /seqdb node --data/);
   // ... and `seqdb dev --nodes` names the member's dir as one (it pointed at `seqdb dev --data`).
-  const devCluster = await seqdbRun(['dev', '--nodes', '3', '--port', String(await freePort()), '--data', dir]);
+  const devCluster = await seqdbRun(['dev', '--nodes', '3', '--port', String(await freeRange(4)), '--data', dir]);
   t.not(devCluster.code, 0, devCluster.output);
   t.regex(devCluster.output, /holds a shard member's data/);
 

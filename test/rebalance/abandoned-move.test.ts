@@ -36,7 +36,7 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
 async function devWithNumbers(t: ExecutionContext, idleMs = 3000, nodes = 1): Promise<{ port: number; secret: string; before: Map<string, number>; takeOver: () => string[] }> {
   t.timeout(180_000);
   const dir = await mkdtemp(join(tmpdir(), 'abandoned-move-'));
-  const port = await freePortRange(2 + 2 * nodes);
+  const port = await freePortRange(2 + 2 * nodes, true);
   const dev = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', String(nodes), '--port', String(port), '--data', dir, '--move-idle-ms', String(idleMs)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let devOut = '';
   dev.stdout!.on('data', (d: Buffer) => (devOut += d.toString()));

@@ -36,7 +36,7 @@ const call = callOnce;
 async function scenario(t: ExecutionContext, drive: (port: number, env: Record<string, string>) => Promise<{ ok: boolean; runs: string[] }>, nodes = 1): Promise<void> {
   t.timeout(300_000);
   const dir = await mkdtemp(join(tmpdir(), 'review-moves-'));
-  const port = await freePortRange(2 * nodes + 2);
+  const port = await freePortRange(2 * nodes + 2, true);
   const port2 = port + 2 * nodes + 1;
   const dev = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', String(nodes), '--port', String(port), '--data', dir],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

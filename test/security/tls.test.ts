@@ -8,12 +8,12 @@ import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createClient } from '../../client/index.ts';
 import { startDev } from '../helpers/dev-process.ts';
+import { freePortRange } from '../helpers/port-range.ts';
 import { RespClient } from '../helpers/resp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { makeCerts } from './helpers/certs.ts';
@@ -48,28 +48,10 @@ test('seqdb dev over TLS with a password: redis-cli, ioredis and the SeqDB clien
   await t.throwsAsync(plain.call('PING'));
 });
 
-function portFree(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-async function freeRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
-    if (ok) return base;
-  }
-  throw new Error('no free port range');
-}
-
 test('seqdb dev --shards 2 --nodes 2 over TLS with a generated cluster secret serves INC', async (t) => {
   const certs = makeCerts(await tempDir(t, 'seqdb-certs-'));
   const dir = await tempDir(t);
-  const port = await freeRange(5);
+  const port = await freePortRange(5, true);
   const child = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', '2', '--port', String(port),
     '--data', dir, '--requirepass', PASSWORD, '--tls-cert', certs.cert, '--tls-key', certs.key, '--tls-ca', certs.ca],
   { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SEQDB_CLUSTER_SECRET: '' } });
