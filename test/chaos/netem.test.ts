@@ -130,8 +130,9 @@ maybe('leader link: 200 ms ± 50 ms delay, 25% loss, dup + reorder', async (t) =
 
 ci('leader link: 50 kbit (appends back up): another node takes over', async (t) => {
   await runPhases(t, [
-    { name: 'leader-50kbit', target: 'leader', faults: both({ rateKbit: 50 }), durationMs: Number(process.env.NETEM_SLOW_MS ?? 12_000), bounds: { stallMsMax: 4_500, leadersMax: 2 } },
-    // Measured 3.1 s twice (one change of leader); before leader-clock.ts 5-12 s, or the whole fault.
+    { name: 'leader-50kbit', target: 'leader', faults: both({ rateKbit: 50 }), durationMs: Number(process.env.NETEM_SLOW_MS ?? 12_000), bounds: { stallMsMax: 4_800, leadersMax: 2 } },
+    // Measured 3.1 s twice (one change of leader), 3.9 s in a CI run (the queue passing 1 s, an
+    // election timeout, a client's 1.5 s attempt timeout); before leader-clock.ts 5-12 s, or the whole fault.
   ], Number(process.env.NETEM_SAMPLE_MS ?? 1_000));
 });
 
