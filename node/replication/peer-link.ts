@@ -188,9 +188,10 @@ export class PeerLink {
 
   /**
    * While a long dial waits for its handshake, a short dial (a scout) goes out every 2 x baseMs.
-   * The kernel resends a lost SYN only 1 s, then 3 s after the first: a partition that healed
-   * while the long dial waited stayed down up to 2 s longer (a CI run: a follower caught up
-   * 1.7 s after healing). The long dial still serves a slow path, a scout a healed fast one.
+   * The kernel resends a lost SYN only 1 s later (then every 1 s, or 2 s, 4 s on kernels without
+   * tcp_syn_linear_timeouts): a partition that healed while the long dial waited stayed down up to
+   * that long (a CI run: a follower caught up 1.7 s after healing). The long dial still serves a
+   * slow path, a scout a healed fast one.
    */
   private scoutWhile(main: Socket, addr: string, baseMs: number): void {
     this.scoutTimer = setTimeout(() => {

@@ -1,9 +1,10 @@
 /**
  * Runs alone in a private loopback namespace (dial-scouts.test.ts): a Transport keeps sending
  * heartbeats to a peer whose SYNs nftables drops for a while, so its dials time out and each next
- * one waits longer; then the drop is lifted and we time how long until the peer sees a connection.
+ * one waits longer; then the drop is lifted and we time how long until the peer gets a Raft frame
+ * (bytes after the hello line: a connection the link uses, not one it dialed and threw away).
  * Rounds lift the drop at different delays, so a long dial is caught at different points.
- * Prints { healToAcceptMs: (number | null)[] }.
+ * Prints { healToFrameMs: (number | null)[] }.
  */
 import { execFileSync } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
@@ -13,18 +14,22 @@ import { assertIsolatedNamespace, printResult } from '../../helpers/netns.ts';
 import { nftPath } from '../../chaos/net-faults.ts';
 
 const cutsMs = (process.argv[2] ?? '3300').split(',').map(Number);
-const ACCEPT_WAIT_MS = 5_000;
+const FRAME_WAIT_MS = 5_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const nft = (script: string): void => void execFileSync(nftPath(), ['-f', '-'], { input: script });
 
 assertIsolatedNamespace();
 const accepted: Socket[] = [];
-let acceptedAtMs: number | null = null;
+let frameAtMs: number | null = null;
 const server = createServer((s) => {
-  acceptedAtMs ??= Date.now();
   accepted.push(s);
-  s.resume();
+  let helloDone = false;
+  s.on('data', (d: Buffer) => {
+    const rest = helloDone ? d : d.subarray(d.indexOf(0x0a) + 1);
+    helloDone ||= d.includes(0x0a);
+    if (helloDone && rest.length > 0) frameAtMs ??= Date.now();
+  });
 });
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
 const port = (server.address() as { port: number }).port;
@@ -41,18 +46,18 @@ await t.listen('127.0.0.1', 0);
 const heartbeat: Message = { type: 'heartbeat', from: 'a', to: 'b', term: 1, index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0 };
 const beat = setInterval(() => t.send(heartbeat), 50);
 
-const healToAcceptMs: Array<number | null> = [];
+const healToFrameMs: Array<number | null> = [];
 try {
   for (const cutMs of cutsMs) {
     dropSyns();
     // The link's connection is cut from the peer's side: it re-dials into the drop.
     for (const s of accepted.splice(0)) s.destroy();
     await sleep(cutMs);
-    acceptedAtMs = null;
+    frameAtMs = null;
     const healedAtMs = Date.now();
     lift();
-    while (acceptedAtMs === null && Date.now() - healedAtMs < ACCEPT_WAIT_MS) await sleep(5);
-    healToAcceptMs.push(acceptedAtMs === null ? null : (acceptedAtMs as number) - healedAtMs);
+    while (frameAtMs === null && Date.now() - healedAtMs < FRAME_WAIT_MS) await sleep(5);
+    healToFrameMs.push(frameAtMs === null ? null : (frameAtMs as number) - healedAtMs);
   }
 } finally {
   clearInterval(beat);
@@ -60,4 +65,4 @@ try {
   for (const s of accepted) s.destroy();
   server.close();
 }
-printResult({ healToAcceptMs });
+printResult({ healToFrameMs });
