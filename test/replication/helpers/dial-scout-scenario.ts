@@ -12,11 +12,11 @@ import { Transport } from '../../../node/replication/transport.ts';
 import type { Message } from '../../../node/raft/types.ts';
 import { assertIsolatedNamespace, printResult } from '../../helpers/netns.ts';
 import { nftPath } from '../../chaos/net-faults.ts';
+import { sleep } from './cluster.ts';
 
 const cutsMs = (process.argv[2] ?? '3300').split(',').map(Number);
 const FRAME_WAIT_MS = 5_000;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const nft = (script: string): void => void execFileSync(nftPath(), ['-f', '-'], { input: script });
 
 assertIsolatedNamespace();
