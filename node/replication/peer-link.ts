@@ -29,11 +29,18 @@ interface QueueItem {
   readonly image?: Generator<Buffer>;
 }
 
-/** The longest a dial may wait for its handshake after earlier dials timed out. */
-const CONNECT_TIMEOUT_MS_MAX = 4_000;
+/** How long a dial waits for its handshake (scouts go beside it meanwhile). */
+const DIAL_WAIT_MS = 4_000;
 /** After this long without an image, the next one goes at once. */
 const IMAGE_STREAK_RESET_MS = 60_000;
 const IMAGE_GAP_MS_MAX = 32_000;
+/**
+ * Round trips added to peerSilenceMsMax: before a peer can answer our first message it must get
+ * it, dial back (a handshake) and send; on a slow path that alone is ~2 round trips.
+ */
+const SILENCE_ROUND_TRIPS = 3;
+/** A handshake this long included a resent SYN (the kernel's first resend is 1 s in): no round trip. */
+const SYN_RESEND_MS = 1_000;
 
 /** The pause before the next image after `streak` images in a row (0: none yet). */
 function imageGapMs(streak: number): number {
@@ -45,12 +52,9 @@ function imageGapMs(streak: number): number {
  *
  * Dead links: a partition that drops packets silently never errors a TCP connection; writes pile
  * up in the kernel and, once the network heals, TCP retransmits only at its next backoff step
- * (seconds later). So a link is also failed when its TCP handshake does not complete within
- * connectTimeoutMs, or when we keep sending and the peer stays silent for peerSilenceMsMax.
- * A handshake that timed out makes the next dial wait twice as long, up to
- * CONNECT_TIMEOUT_MS_MAX: a path whose round trip is longer than connectTimeoutMs is slow, not
- * dead, and with a fixed timeout both ends abandoned every dial and the link never came up (a
- * review: a shard over a 300 ms round trip never formed; test/chaos/netem.test.ts).
+ * (seconds later). So a link is also failed when we keep sending and the peer stays silent for
+ * peerSilenceMsMax (plus a few round trips of the path), and a dial is helped by scouts: see
+ * connect().
  */
 export class PeerLink {
   private socket: Socket | null = null;
@@ -58,11 +62,11 @@ export class PeerLink {
   private queue: QueueItem[] = [];
   private queuedBytes = 0;
   private failures = 0;
-  /** Dials in a row whose handshake timed out: each next one waits twice as long (a slow path, not a dead one). */
-  private connectTimeouts = 0;
   private retryAtMs = 0;
   private writable = true;
   private closed = false;
+  /** The last handshake's round trip: a slow path's silence limit grows with it. */
+  private handshakeRttMs = 0;
   /** When we first sent something the peer has not answered yet (null: all answered). */
   private unansweredSinceMs: number | null = null;
   /** Snapshots queued or being written: the peer answers only after installing one. */
@@ -70,6 +74,7 @@ export class PeerLink {
   private connectTimer: NodeJS.Timeout | null = null;
   /** Arms the next scout while a long dial waits (scoutWhile). */
   private scoutTimer: NodeJS.Timeout | null = null;
+  private scoutSocket: Socket | null = null;
   /** Armed while a snapshot image waits for the socket to drain (snapshotStallMsMax). */
   private stallTimer: NodeJS.Timeout | null = null;
   /** When the last image left, and how many left in a row each soon after the one before. */
@@ -81,7 +86,7 @@ export class PeerLink {
   send(m: Message): void {
     if (this.closed) return;
     if (this.socket && this.connected && this.silentTooLong(monoNowMs())) {
-      this.opts.log(`peer ${this.id}: nothing heard for ${this.opts.peerSilenceMsMax ?? 1000} ms while sending; reconnecting`);
+      this.opts.log(`peer ${this.id}: nothing heard for ${this.silenceMsMax()} ms while sending; reconnecting`);
       this.drop(this.socket);
     }
     const max = this.opts.queueMessagesMax ?? 4096;
@@ -138,10 +143,11 @@ export class PeerLink {
       this.retryAtMs = 0;
       this.failures = 0;
     } else if (this.socket.connecting) {
-      // Our SYN was probably lost while the path was down; the kernel would resend it only after 1 s+.
-      this.drop(this.socket);
-      this.retryAtMs = 0;
-      this.failures = 0;
+      // Our SYN was probably lost while the path was down (the kernel resends it only 1 s later),
+      // or the path is slow and it is on its way: a scout covers the first without losing the
+      // second (dropping the dial made a restarted follower behind 200 ms re-dial from scratch).
+      const addr = this.opts.addressOf(this.id);
+      if (addr) this.scout(addr, this.opts.connectTimeoutMs ?? 250);
     }
   }
 
@@ -156,7 +162,16 @@ export class PeerLink {
       this.unansweredSinceMs = now;
       return false;
     }
-    return now - since > (this.opts.peerSilenceMsMax ?? 1000);
+    return now - since > this.silenceMsMax();
+  }
+
+  /**
+   * peerSilenceMsMax, plus a few round trips of a slow path: over 450 ms ones a restarted follower
+   * answered ~1 s after our link came up (its own dial back first), so the link was dropped and
+   * re-dialed (TCP slow start again) over and over.
+   */
+  private silenceMsMax(): number {
+    return (this.opts.peerSilenceMsMax ?? 1000) + SILENCE_ROUND_TRIPS * this.handshakeRttMs;
   }
 
   /** Fails the link now (the socket's close event comes later and is then ignored). */
@@ -171,37 +186,45 @@ export class PeerLink {
     const s = this.dialPeer(addr);
     this.socket = s;
     this.unansweredSinceMs = null;
-    const baseMs = this.opts.connectTimeoutMs ?? 250;
-    const waitMs = Math.min(CONNECT_TIMEOUT_MS_MAX, baseMs * 2 ** Math.min(this.connectTimeouts, 8));
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
       if (this.socket === s && s.connecting) {
-        this.connectTimeouts++;
         this.drop(s);
         // The dial's wait was the backoff: a pause on top left a gap with no SYN and no scout.
         this.retryAtMs = 0;
       }
-    }, waitMs);
+    }, DIAL_WAIT_MS);
     this.connectTimer.unref();
-    if (waitMs > baseMs) this.scoutWhile(s, addr, baseMs);
+    this.scoutWhile(s, this.opts.connectTimeoutMs ?? 250);
   }
 
   /**
-   * While a long dial waits for its handshake, a short dial (a scout) goes out every 2 x baseMs.
-   * The kernel resends a lost SYN only 1 s later (then every 1 s, or 2 s, 4 s on kernels without
-   * tcp_syn_linear_timeouts): a partition that healed while the long dial waited stayed down up to
-   * that long (a CI run: a follower caught up 1.7 s after healing). The long dial still serves a
-   * slow path, a scout a healed fast one.
+   * A dial waits up to DIAL_WAIT_MS for its handshake, and while it waits a short dial (a scout)
+   * goes out every scoutMs, each with a fresh SYN to the peer's current address; the first to
+   * connect is the link. The long dial serves a slow path: with dials cut at 250 ms (then 500,
+   * 1,000) a restarted follower behind 250 ms each way first answered after 3 s, and with a fixed
+   * cut a shard over a 300 ms round trip never formed. Scouts serve a path that healed, or a peer
+   * that moved, while the dial waits: the kernel resends a lost SYN only 1 s later (then every
+   * 1 s, or 2 s, 4 s on kernels without tcp_syn_linear_timeouts), and a CI run's follower caught
+   * up 1.7 s after healing.
    */
-  private scoutWhile(main: Socket, addr: string, baseMs: number): void {
+  private scoutWhile(main: Socket, scoutMs: number): void {
     this.scoutTimer = setTimeout(() => {
       this.scoutTimer = null;
       if (this.socket !== main || !main.connecting) return;
-      const scout = this.dialPeer(addr);
-      setTimeout(() => { if (scout.connecting) scout.destroy(); }, baseMs).unref();
-      this.scoutWhile(main, addr, baseMs);
-    }, 2 * baseMs);
+      const addr = this.opts.addressOf(this.id);
+      if (addr) this.scout(addr, scoutMs);
+      this.scoutWhile(main, scoutMs);
+    }, scoutMs);
     this.scoutTimer.unref();
+  }
+
+  /** A short dial beside the link's own (one at a time: a newer replaces one still waiting). */
+  private scout(addr: string, lifeMs: number): void {
+    if (this.scoutSocket?.connecting === true) this.scoutSocket.destroy();
+    const scout = this.dialPeer(addr);
+    this.scoutSocket = scout;
+    setTimeout(() => { if (scout.connecting) scout.destroy(); }, lifeMs).unref();
   }
 
   /** A connection to the peer with our hello written; it becomes the link's socket once connected. */
@@ -212,7 +235,8 @@ export class PeerLink {
     s.setKeepAlive(true, KEEPALIVE_DELAY_MS);
     const hello = formatHello({ cluster: this.opts.cluster, shard: this.opts.shard, nodeId: this.opts.nodeId, addr: this.opts.advertise() });
     s.write(hello);
-    s.once('connect', () => this.onConnect(s, addr, hello));
+    const dialedMs = monoNowMs();
+    s.once('connect', () => this.onConnect(s, addr, hello, monoNowMs() - dialedMs));
     s.on('drain', () => {
       if (this.socket !== s) return;
       this.writable = true;
@@ -226,7 +250,7 @@ export class PeerLink {
     return s;
   }
 
-  private onConnect(s: Socket, addr: string, hello: string): void {
+  private onConnect(s: Socket, addr: string, hello: string, handshakeMs: number): void {
     if (this.socket !== s) {
       // A scout: it replaces a dial still in its handshake (or a link backing off); else unneeded.
       const main = this.socket;
@@ -236,7 +260,7 @@ export class PeerLink {
       this.unansweredSinceMs = null;
     }
     this.clearDialTimers();
-    this.connectTimeouts = 0;
+    if (handshakeMs < SYN_RESEND_MS) this.handshakeRttMs = handshakeMs;
     const secret = this.opts.clusterSecret;
     if (secret !== undefined) {
       // Frames wait until the peer proved the secret (and we did).

@@ -75,7 +75,8 @@ export interface TransportOptions {
    * long. Raft traffic is request/response (app/appResp, heartbeat/heartbeatResp, vote/voteResp),
    * so a healthy peer answers within a few ms; a silently dropping network (a partition, a downed
    * link) otherwise leaves the connection in TCP's retransmission backoff for seconds after it
-   * heals. About one election timeout at the default timing. Default 1,000.
+   * heals. About one election timeout at the default timing; the link adds three round trips of
+   * its last handshake (a slow path's peer needs them to dial back and answer). Default 1,000.
    */
   readonly peerSilenceMsMax?: number;
   /**
@@ -86,7 +87,11 @@ export interface TransportOptions {
    * 1 MiB chunk through the link: 60 s is ~17 KB/s. Default 60,000.
    */
   readonly snapshotStallMsMax?: number;
-  /** A dial whose TCP handshake has not completed within this long is abandoned. Default 250. */
+  /**
+   * While a dial waits for its TCP handshake (up to 4 s: a slow path is not a dead one), a short
+   * dial with a fresh SYN goes beside it every this long and lives this long (a SYN lost while
+   * the path was down is otherwise resent by the kernel only 1 s later). Default 250.
+   */
   readonly connectTimeoutMs?: number;
   readonly codec?: PeerCodecOptions;
   /**

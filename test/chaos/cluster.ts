@@ -205,10 +205,10 @@ export class ChaosCluster {
     }
   }
 
-  /** INFO of node i as key/value pairs, or null if it did not answer in time. */
-  async info(i: number, timeoutMs = 500): Promise<Record<string, string> | null> {
+  /** INFO of node i as key/value pairs, or null if it did not answer in time; `kept`: a connection the caller keeps open. */
+  async info(i: number, timeoutMs = 500, kept?: RespConn): Promise<Record<string, string> | null> {
     const n = this.#node(i);
-    const conn = new RespConn(n.address, NODE_PORT);
+    const conn = kept ?? new RespConn(n.address, NODE_PORT);
     try {
       const r = await conn.call(['INFO'], timeoutMs);
       if (r.kind !== 'reply' || r.reply.kind !== 'string') return null;
@@ -220,7 +220,7 @@ export class ChaosCluster {
       if (out.node_id !== undefined) n.nodeId = out.node_id;
       return out;
     } finally {
-      conn.close();
+      if (kept === undefined) conn.close();
     }
   }
 

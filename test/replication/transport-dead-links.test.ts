@@ -69,7 +69,8 @@ test('a peer that accepts our bytes but never answers is declared dead and re-di
     a.t.send(heartbeat('a', 'b'));
     await sleep(20);
   }
-  t.true(a.logs.some((l) => l.includes('nothing heard for 300 ms')), a.logs.join('\n'));
+  // 300 ms plus 3 handshake round trips (a few ms on loopback).
+  t.true(a.logs.some((l) => /nothing heard for 3\d\d ms/.test(l)), a.logs.join('\n'));
   t.true(a.unreachable.includes('b'));
   // 1.5 s of sending at a 300 ms silence limit: several connections, each given up on.
   t.true(hole.accepted.length >= 3, `connections: ${hole.accepted.length}`);
