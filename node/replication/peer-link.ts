@@ -39,6 +39,11 @@ const IMAGE_GAP_MS_MAX = 32_000;
  * it, dial back (a handshake) and send; on a slow path that alone is ~2 round trips.
  */
 const SILENCE_ROUND_TRIPS = 3;
+/**
+ * At most this much is added: a handshake's time includes any event-loop stall before its
+ * 'connect' callback ran, and a link made while the node was busy keeps it for its whole life.
+ */
+const SILENCE_EXTRA_MS_MAX = 2_000;
 /** A handshake this long included a resent SYN (the kernel's first resend is 1 s in): no round trip. */
 const SYN_RESEND_MS = 1_000;
 
@@ -171,7 +176,7 @@ export class PeerLink {
    * re-dialed (TCP slow start again) over and over.
    */
   private silenceMsMax(): number {
-    return (this.opts.peerSilenceMsMax ?? 1000) + SILENCE_ROUND_TRIPS * this.handshakeRttMs;
+    return (this.opts.peerSilenceMsMax ?? 1000) + Math.min(SILENCE_EXTRA_MS_MAX, SILENCE_ROUND_TRIPS * this.handshakeRttMs);
   }
 
   /** Fails the link now (the socket's close event comes later and is then ignored). */
@@ -208,13 +213,16 @@ export class PeerLink {
    * 1 s, or 2 s, 4 s on kernels without tcp_syn_linear_timeouts), and a CI run's follower caught
    * up 1.7 s after healing.
    */
-  private scoutWhile(main: Socket, scoutMs: number): void {
+  private scoutWhile(main: Socket, scoutMs: number, first = true): void {
     this.scoutTimer = setTimeout(() => {
       this.scoutTimer = null;
       if (this.socket !== main || !main.connecting) return;
+      // Raft hears of it now, as when dials were cut here: it stops streaming to the peer
+      // (messages would wait in the queue up to the dial's 4 s) and probes instead.
+      if (first) this.opts.onUnreachable(this.id);
       const addr = this.opts.addressOf(this.id);
       if (addr) this.scout(addr, scoutMs);
-      this.scoutWhile(main, scoutMs);
+      this.scoutWhile(main, scoutMs, false);
     }, scoutMs);
     this.scoutTimer.unref();
   }

@@ -76,7 +76,8 @@ export interface TransportOptions {
    * so a healthy peer answers within a few ms; a silently dropping network (a partition, a downed
    * link) otherwise leaves the connection in TCP's retransmission backoff for seconds after it
    * heals. About one election timeout at the default timing; the link adds three round trips of
-   * its last handshake (a slow path's peer needs them to dial back and answer). Default 1,000.
+   * its last handshake, at most 2 s (a slow path's peer needs them to dial back and answer).
+   * Default 1,000.
    */
   readonly peerSilenceMsMax?: number;
   /**
@@ -277,8 +278,9 @@ export class Transport {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
     const peer = hello.nodeId;
-    // The peer reached us, so the path works now: a link of ours to it that is backing off or
-    // stuck in a handshake (SYNs lost while the network was down) re-dials at once.
+    // The peer reached us, so the path works now: a link of ours to it that is backing off
+    // re-dials at once, one waiting on a handshake (its SYN maybe lost while the network was
+    // down) sends a scout beside it.
     this.heard.set(peer, monoNowMs());
     this.links.get(peer)?.peerReachable();
     socket.once('close', () => {

@@ -200,7 +200,7 @@ maybe('behind a router: leader link 200 ms ± 50 ms delay, 25% loss, dup + reord
   ], 500, { withRouter: true });
 });
 
-// A lossy long-haul link: a dropped peer link (nothing heard for 1 s) must be re-established at a
+// A lossy long-haul link: a dropped peer link (nothing heard for 1 s plus three round trips) must be re-established at a
 // 300-500 ms round trip, so the degraded node keeps applying. It was "trails by <= 500 entries at
 // the end" while the degraded node stayed leader; since leader-clock.ts the shard may move the
 // leadership to the healthy pair (~1,300 INC/s), which TCP over 10% loss and 450 ms RTT (~12 KB/s)

@@ -21,7 +21,7 @@ const SCRIPT = join(REPO_ROOT, 'test', 'replication', 'helpers', 'slow-path-peer
 const ONE_WAY_MS = 350;
 const FIRST_ANSWER_MS_MAX = 3_000;
 
-(unavailable === null ? test : test.skip)('over a 700 ms round trip a link comes up at the first handshake and is kept while the peer dials back to answer', async (t) => {
+(unavailable === null ? test : test.skip)('over a 700 ms round trip a link comes up without cut dials and is kept while the peer dials back to answer', async (t) => {
   t.timeout(60_000);
   const dir = await mkdtemp(join(tmpdir(), 'seqdb-slowpath-'));
   const net = await createEmulatedNetwork(2, 1, dir);
@@ -32,6 +32,15 @@ const FIRST_ANSWER_MS_MAX = 3_000;
   await setFaults(net.ctlFile, new Map([[2, { egress: { delayMs: ONE_WAY_MS }, ingress: { delayMs: ONE_WAY_MS } }]]));
   const b = net.spawn(1, SCRIPT, ['b']);
   t.teardown(() => killGroup(b));
+  // A refused first dial (b not listening yet) would cost a backoff and a round trip.
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('b did not start listening within 30 s')), 30_000);
+    let out = '';
+    b.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('ready\n')) { clearTimeout(timer); resolve(); }
+    });
+  });
   const a = net.spawn(0, SCRIPT, ['a', '6000']);
   t.teardown(() => killGroup(a));
   const r = await scenarioResult<{ silenceDrops: string[]; answers: number; firstAnswerMs: number | null }>(a, 40_000);

@@ -69,8 +69,9 @@ test('a peer that accepts our bytes but never answers is declared dead and re-di
     a.t.send(heartbeat('a', 'b'));
     await sleep(20);
   }
-  // 300 ms plus 3 handshake round trips (a few ms on loopback).
-  t.true(a.logs.some((l) => /nothing heard for 3\d\d ms/.test(l)), a.logs.join('\n'));
+  // 300 ms plus 3 handshake round trips (a few ms on loopback; at most 2 s however slow the handshake).
+  const limits = a.logs.map((l) => /nothing heard for (\d+) ms/.exec(l)?.[1]).filter((ms) => ms !== undefined).map(Number);
+  t.true(limits.length > 0 && limits.every((ms) => ms >= 300 && ms <= 2_300), a.logs.join('\n'));
   t.true(a.unreachable.includes('b'));
   // 1.5 s of sending at a 300 ms silence limit: several connections, each given up on.
   t.true(hole.accepted.length >= 3, `connections: ${hole.accepted.length}`);

@@ -1,9 +1,9 @@
 /**
  * Runs alone in a private loopback namespace (dial-scouts.test.ts): a Transport keeps sending
- * heartbeats to a peer whose SYNs nftables drops for a while, so its dials time out and each next
- * one waits longer; then the drop is lifted and we time how long until the peer gets a Raft frame
+ * heartbeats to a peer whose SYNs nftables drops for a while, so its dial waits (the kernel
+ * resending its SYN); then the drop is lifted and we time how long until the peer gets a Raft frame
  * (bytes after the hello line: a connection the link uses, not one it dialed and threw away).
- * Rounds lift the drop at different delays, so a long dial is caught at different points.
+ * Rounds lift the drop at different delays, so a dial is caught at different points.
  * Prints { healToFrameMs: (number | null)[] }.
  */
 import { execFileSync } from 'node:child_process';

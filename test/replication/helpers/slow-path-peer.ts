@@ -3,7 +3,8 @@
  * 10.77.0.1) sends heartbeats to `b` every 50 ms for a while, as a leader does, and counts the
  * answers and its link's silence drops; `b` (10.77.0.2) answers every heartbeat through its own
  * link to `a`, which it dials only once it hears from `a`, as a restarted follower does.
- * `a` prints { silenceDrops, answers, firstAnswerMs }; `b` runs until killed (or 60 s).
+ * `a` prints { silenceDrops, answers, firstAnswerMs }; `b` prints "ready" once it listens, then
+ * runs until killed (or 60 s).
  */
 import { Transport } from '../../../node/replication/transport.ts';
 import type { Message } from '../../../node/raft/types.ts';
@@ -39,6 +40,7 @@ const t: Transport = new Transport({
 });
 await t.listen(address(role).split(':')[0]!, PORT);
 if (role === 'b') {
+  process.stdout.write('ready\n');
   await sleep(60_000);
 } else {
   const stopAt = Date.now() + sendMs;
