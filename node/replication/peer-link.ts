@@ -77,8 +77,9 @@ export class PeerLink {
   /** Snapshots queued or being written: the peer answers only after installing one. */
   private snapshotsInFlight = 0;
   private connectTimer: NodeJS.Timeout | null = null;
-  /** Arms the next scout while a long dial waits (scoutWhile). */
+  /** Arms the next scout while a dial waits (scoutWhile). */
   private scoutTimer: NodeJS.Timeout | null = null;
+  /** The newest scout (scout()): one still in its handshake is replaced by the next. */
   private scoutSocket: Socket | null = null;
   /** Armed while a snapshot image waits for the socket to drain (snapshotStallMsMax). */
   private stallTimer: NodeJS.Timeout | null = null;
@@ -171,9 +172,9 @@ export class PeerLink {
   }
 
   /**
-   * peerSilenceMsMax, plus a few round trips of a slow path: over 450 ms ones a restarted follower
-   * answered ~1 s after our link came up (its own dial back first), so the link was dropped and
-   * re-dialed (TCP slow start again) over and over.
+   * peerSilenceMsMax, plus a few round trips of a slow path: over 400-500 ms ones a restarted
+   * follower answered ~1 s after our link came up (its own dial back first), so the link was
+   * dropped and its catch-up began again in TCP slow start.
    */
   private silenceMsMax(): number {
     return (this.opts.peerSilenceMsMax ?? 1000) + Math.min(SILENCE_EXTRA_MS_MAX, SILENCE_ROUND_TRIPS * this.handshakeRttMs);

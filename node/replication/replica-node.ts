@@ -310,7 +310,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   // Every node learns its peers' features ahead of need, so that a new leader can run INCS at
   // once instead of refusing it until it has asked (members are asked when due: peer-features.ts).
   // And a leader keeps the shard's token options those of its flags (token-options-sync.ts).
-  const tokenOptions = new TokenOptionsSync({ node: () => node, store, features, log, flags: tokenOptionFlags });
+  const tokenOptions = new TokenOptionsSync({ node: () => node, store, features, log, flags: tokenOptionFlags, membersMin: o.bootstrapExpect ?? 1 });
   const learnFeatures = setInterval(() => {
     const conf = node?.status().conf;
     if (conf === undefined || stopped) return;

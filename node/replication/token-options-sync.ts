@@ -29,6 +29,13 @@ export interface TokenOptionsSyncDeps {
   readonly features: PeerFeatures;
   /** This node's flags. */
   readonly flags: StoredTokenOptions;
+  /**
+   * Members the shard must have before its token rules are raised: --bootstrap-expect. A fresh
+   * shard starts as one voter and the other nodes join one by one, and one still joining may be
+   * an older build (a CI run of token-rules-upgrade: the leader raised the rules before the
+   * older node had joined). A shard that stays below it keeps rules 1. Default 1.
+   */
+  readonly membersMin?: number;
   readonly log: (line: string) => void;
 }
 
@@ -65,6 +72,7 @@ export class TokenOptionsSync {
     const st = node.status();
     const members = [...st.conf.voters, ...st.conf.learners];
     if (st.role !== 'leader' || !this.d.features.allHave(feature, members)) return false;
+    if (feature === 'tokenrules' && members.length < (this.d.membersMin ?? 1)) return false;
     // Every member asked now, not only known to have said yes once: one that is down may come
     // back on an older build (peer-features.ts confirm).
     return (await this.d.features.confirm(feature, members)) && node.status().role === 'leader';

@@ -2,9 +2,14 @@
  * One end of slow-path-silence.test.ts, in its own namespace of an emulated network: `a` (at
  * 10.77.0.1) sends heartbeats to `b` every 50 ms for a while, as a leader does, and counts the
  * answers and its link's silence drops; `b` (10.77.0.2) answers every heartbeat through its own
- * link to `a`, which it dials only once it hears from `a`, as a restarted follower does.
- * `a` prints { silenceDrops, answers, firstAnswerMs }; `b` prints "ready" once it listens, then
- * runs until killed (or 60 s).
+ * link to `a`, which it dials only once it has something to send, as a restarted follower does.
+ *
+ *   slow-path-peer.ts a <startAtMs> <sendMs>   prints { silenceDrops, answers, firstAnswerMs, firstHeardMs }
+ *   slow-path-peer.ts b [<beatFromMs>]         prints "ready" once it listens; runs until killed (60 s)
+ *
+ * Times are epoch ms: `a` starts sending at startAtMs and reports its first answer and the first
+ * message of any kind from `b` as ms after it; `b` given beatFromMs also sends heartbeats of its
+ * own from then on (so its link dials then, not at its first answer).
  */
 import { Transport } from '../../../node/replication/transport.ts';
 import type { Message } from '../../../node/raft/types.ts';
@@ -12,7 +17,6 @@ import { assertIsolatedNamespace, printResult } from '../../helpers/netns.ts';
 import { sleep } from './cluster.ts';
 
 const role = process.argv[2] === 'b' ? 'b' : 'a';
-const sendMs = Number(process.argv[3] ?? 6_000);
 const PORT = 7400;
 const address = (id: string): string => `10.77.0.${id === 'a' ? 1 : 2}:${PORT}`;
 const other = role === 'a' ? 'b' : 'a';
@@ -20,8 +24,9 @@ const other = role === 'a' ? 'b' : 'a';
 assertIsolatedNamespace(['veth0']);
 const logs: string[] = [];
 let answers = 0;
-const startedMs = Date.now();
+let startedMs = Number(process.argv[3] ?? Date.now());
 let firstAnswerMs: number | null = null;
+let firstHeardMs: number | null = null;
 const beat = (type: 'heartbeat' | 'heartbeatResp'): Message => ({
   type, from: role, to: other, term: 1, index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0,
 });
@@ -29,6 +34,7 @@ const t: Transport = new Transport({
   cluster: 'c1', shard: 's1', nodeId: role, advertise: () => address(role),
   addressOf: (peer) => (peer === other ? address(other) : undefined), isRemoved: () => false,
   onMessage: (m) => {
+    firstHeardMs ??= Date.now() - startedMs;
     if (m.type === 'heartbeat') t.send(beat('heartbeatResp'));
     if (m.type === 'heartbeatResp') {
       answers++;
@@ -39,15 +45,25 @@ const t: Transport = new Transport({
   onUnreachable: () => {}, onSnapshotSent: () => {}, log: (l) => logs.push(l),
 });
 await t.listen(address(role).split(':')[0]!, PORT);
-if (role === 'b') {
-  process.stdout.write('ready\n');
-  await sleep(60_000);
-} else {
-  const stopAt = Date.now() + sendMs;
-  while (Date.now() < stopAt) {
+
+/** Heartbeats to the peer every 50 ms from `fromMs` (epoch) until `untilMs`. */
+async function beatBetween(fromMs: number, untilMs: number): Promise<void> {
+  await sleep(Math.max(0, fromMs - Date.now()));
+  while (Date.now() < untilMs) {
     t.send(beat('heartbeat'));
     await sleep(50);
   }
-  printResult({ silenceDrops: logs.filter((l) => l.includes('nothing heard')), answers, firstAnswerMs });
+}
+
+if (role === 'b') {
+  process.stdout.write('ready\n');
+  const beatFromMs = Number(process.argv[3] ?? 0);
+  const endMs = Date.now() + 60_000;
+  if (beatFromMs > 0) await beatBetween(beatFromMs, endMs);
+  else await sleep(endMs - Date.now());
+} else {
+  startedMs = Number(process.argv[3]);
+  await beatBetween(startedMs, startedMs + Number(process.argv[4] ?? 6_000));
+  printResult({ silenceDrops: logs.filter((l) => l.includes('nothing heard')), answers, firstAnswerMs, firstHeardMs });
 }
 await t.close();
