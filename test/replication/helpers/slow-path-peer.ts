@@ -4,12 +4,13 @@
  * answers and its link's silence drops; `b` (10.77.0.2) answers every heartbeat through its own
  * link to `a`, which it dials only once it has something to send, as a restarted follower does.
  *
- *   slow-path-peer.ts a <startAtMs> <sendMs>   prints { silenceDrops, answers, firstAnswerMs, firstHeardMs }
- *   slow-path-peer.ts b [<beatFromMs>]         prints "ready" once it listens; runs until killed (60 s)
+ *   slow-path-peer.ts a <sendMs>       prints { silenceDrops, answers, firstAnswerMs, firstHeardMs }
+ *   slow-path-peer.ts b [<beatAfterMs>]  runs until killed (60 s)
  *
- * Times are epoch ms: `a` starts sending at startAtMs and reports its first answer and the first
- * message of any kind from `b` as ms after it; `b` given beatFromMs also sends heartbeats of its
- * own from then on (so its link dials then, not at its first answer).
+ * Each prints "ready" once it listens, then waits for "go <epoch ms>" on stdin (both processes
+ * start slowly, and unevenly): `a` sends from then and reports its first answer and the first
+ * message of any kind from `b` as ms after it; `b` given beatAfterMs also sends heartbeats of its
+ * own from that long after "go" (so its link dials then, not at its first answer).
  */
 import { Transport } from '../../../node/replication/transport.ts';
 import type { Message } from '../../../node/raft/types.ts';
@@ -24,7 +25,7 @@ const other = role === 'a' ? 'b' : 'a';
 assertIsolatedNamespace(['veth0']);
 const logs: string[] = [];
 let answers = 0;
-let startedMs = Number(process.argv[3] ?? Date.now());
+let startedMs = Date.now();
 let firstAnswerMs: number | null = null;
 let firstHeardMs: number | null = null;
 const beat = (type: 'heartbeat' | 'heartbeatResp'): Message => ({
@@ -55,15 +56,29 @@ async function beatBetween(fromMs: number, untilMs: number): Promise<void> {
   }
 }
 
+/** The time in the test's "go <epoch ms>" line on stdin. */
+function go(): Promise<number> {
+  return new Promise((resolve) => {
+    let input = '';
+    process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
+      input += chunk;
+      const m = /^go (\d+)\n/.exec(input);
+      if (m === null) return;
+      process.stdin.destroy(); // else the open pipe keeps the process alive
+      resolve(Number(m[1]));
+    });
+  });
+}
+
+process.stdout.write('ready\n');
+startedMs = await go();
 if (role === 'b') {
-  process.stdout.write('ready\n');
-  const beatFromMs = Number(process.argv[3] ?? 0);
+  const beatAfterMs = Number(process.argv[3] ?? 0);
   const endMs = Date.now() + 60_000;
-  if (beatFromMs > 0) await beatBetween(beatFromMs, endMs);
+  if (beatAfterMs > 0) await beatBetween(startedMs + beatAfterMs, endMs);
   else await sleep(endMs - Date.now());
 } else {
-  startedMs = Number(process.argv[3]);
-  await beatBetween(startedMs, startedMs + Number(process.argv[4] ?? 6_000));
+  await beatBetween(startedMs, startedMs + Number(process.argv[3] ?? 6_000));
   printResult({ silenceDrops: logs.filter((l) => l.includes('nothing heard')), answers, firstAnswerMs, firstHeardMs });
 }
 await t.close();
