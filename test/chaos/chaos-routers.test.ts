@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, requireNamespaces } from '../helpers/netns.ts';
+import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 
 const SEED = 40;
 
@@ -25,7 +26,7 @@ test(`a 60 s run behind two routers (seed ${SEED}, as npm run chaos:ci) passes e
   t.teardown(() => rm(out, { recursive: true, force: true }));
   const args = ['--seed', String(SEED), '--duration', '60', '--nodes', '3', '--shards', '2', '--routers', '2', '--out', out];
   const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import=tsx', join(REPO_ROOT, 'test', 'chaos', 'cli.ts'), ...args], { cwd: REPO_ROOT, timeout: 270_000, maxBuffer: 64 << 20 },
+    execFile(process.execPath, [TS_LOADER_ARG, join(REPO_ROOT, 'test', 'chaos', 'cli.ts'), ...args], { cwd: REPO_ROOT, timeout: 270_000, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }));
   });
   t.is(run.code, 0, `seed ${SEED}\n${run.stdout}\n${run.stderr.slice(-4000)}`);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, requireNamespaces } from '../helpers/netns.ts';
 import type { RawRun } from './run-in-namespace.ts';
+import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 
 const SEED = 3;
 
@@ -22,7 +23,7 @@ test.before(() => {
 
 function cli(args: readonly string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import=tsx', join(REPO_ROOT, 'test', 'chaos', 'cli.ts'), ...args],
+    execFile(process.execPath, [TS_LOADER_ARG, join(REPO_ROOT, 'test', 'chaos', 'cli.ts'), ...args],
       { cwd: REPO_ROOT, timeout: timeoutMs, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }));
   });

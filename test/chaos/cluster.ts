@@ -14,6 +14,7 @@ import { ioFaultLibrary } from '../helpers/io-fault.ts';
 import { REPO_ROOT, type NetnsNode } from '../helpers/netns.ts';
 import { applyDrops, type DropRules, NO_DROPS, setLink, throttle } from './net-faults.ts';
 import { RespConn } from './resp-conn.ts';
+import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 
 /** Offsets a process's Date.now by the number in SEQDB_CLOCK_OFFSET_FILE, re-read every 50 ms. */
 const CLOCK_HOOK = join(REPO_ROOT, 'test', 'helpers', 'clock-offset.mjs');
@@ -347,7 +348,7 @@ export class ChaosCluster {
     const join = this.shardNodes(n.shard).map((m) => m.addr).join(',');
     const args = [
       'netns', 'exec', n.ns, process.execPath,
-      ...(this.#o.system === 'broken' ? ['--import=tsx', 'test/chaos/broken-node.ts'] : ['bin/seqdb.js', 'node']),
+      ...(this.#o.system === 'broken' ? [TS_LOADER_ARG, 'test/chaos/broken-node.ts'] : ['bin/seqdb.js', 'node']),
       '--shard', n.shard, '--host', n.address, '--port', String(NODE_PORT), '--data', n.dataDir, '--join', join,
       ...(bootstrap ? ['--bootstrap-expect', String(this.#perShard)] : []),
       ...(this.#o.sharded === true ? ['--catalog', this.shardNodes('1').map((m) => m.addr).join(',')] : []),

@@ -9,6 +9,7 @@ import { classify, shardOf } from './clients.ts';
 import { leaderSpans } from './monitor.ts';
 import { throughputSvg } from './plot.ts';
 import { FAULT_KINDS, makeSchedule, NFT_KINDS, type ScheduleOptions } from './schedule.ts';
+import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 
 const BASE: ScheduleOptions = { seed: 7, durationMs: 120_000, nodesPerShard: 5, shards: 2 };
 
@@ -119,7 +120,7 @@ test('leaderSpans: the highest term among self-declared leaders, merged into spa
 
 test('the chaos CLI refuses a bad number for a node flag with exit 2, before it prints or starts anything', (t) => {
   for (const args of [['--snapshot-entries', '0'], ['--tick-ms', 'x'], ['--election-ticks', '1']]) {
-    const r = spawnSync(process.execPath, ['--import=tsx', 'test/chaos/cli.ts', ...args], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [TS_LOADER_ARG, 'test/chaos/cli.ts', ...args], { encoding: 'utf8', timeout: 20_000 });
     t.is(r.status, 2, args.join(' '));
     t.is(r.stdout, '', args.join(' '));
     t.regex(r.stderr, new RegExp(`${args[0]} must be an integer`), args.join(' '));

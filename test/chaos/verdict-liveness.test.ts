@@ -13,10 +13,11 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/netns.ts';
 import { type Op, opToJson } from './checker/history.ts';
 import { checkHistory } from './checker/check.ts';
+import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 
 function cli(args: readonly string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import=tsx', join(REPO_ROOT, 'test', 'chaos', 'cli.ts'), ...args], { cwd: REPO_ROOT, timeout: 60_000 },
+    execFile(process.execPath, [TS_LOADER_ARG, join(REPO_ROOT, 'test', 'chaos', 'cli.ts'), ...args], { cwd: REPO_ROOT, timeout: 60_000 },
       (err, stdout) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout }));
   });
 }

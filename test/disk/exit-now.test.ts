@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 
 const CHILD = fileURLToPath(new URL('./exit-child.ts', import.meta.url));
 const ENDS_WITHIN_MS = 10_000;
@@ -20,7 +21,7 @@ interface Ended {
 /** Runs the child; resolves with its exit code or signal, or 'hung' (then kills it). */
 function run(dir: string, how: string, delayMs: number): Promise<Ended> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['--import=tsx', CHILD, dir, how, String(delayMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [TS_LOADER_ARG, CHILD, dir, how, String(delayMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     c.stdout.on('data', (d) => (output += d));
     c.stderr.on('data', (d) => (output += d));

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { prepareStateDir } from '../../node/replication/state-reboot-guard.ts';
 import { ioFault, ioFaultLibrary } from '../helpers/io-fault.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const GUARD = join(ROOT, 'node/replication/state-reboot-guard.ts');
@@ -24,7 +25,7 @@ const lib = ioFaultLibrary();
   // Start 2, same boot, its disk failing writes: it fails (fine).
   const fault = ioFault(lib!, dir, `${state}/written-by-boot`, 'write');
   fault.arm();
-  const r = spawnSync(process.execPath, ['--import=tsx', '-e',
+  const r = spawnSync(process.execPath, [TS_LOADER_ARG, '-e',
     `import('${GUARD}').then((m) => { try { m.prepareStateDir(${JSON.stringify(state)}, 'boot-a', true); console.log('started'); } catch (e) { console.log('start failed: ' + e.code); } })`],
   { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...fault.env }, timeout: 30_000 });
   fault.heal();

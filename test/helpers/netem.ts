@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BRIDGE_SUBNET, cleanupLeftoverNamespaces, NS_PREFIX, type NetnsNode } from './netns.ts';
+import { TS_LOADER_ARG } from './ts-loader.ts';
 
 const SOURCE = fileURLToPath(new URL('./tunlink.c', import.meta.url));
 
@@ -122,7 +123,7 @@ export async function createEmulatedNetwork(n: number, seed: number, dir: string
     ctlFile,
     spawn: (i, script, args) => {
       const env = { ...process.env, SEQDB_OUTER_NETNS: execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).trim() };
-      return spawn('ip', ['netns', 'exec', nodes[i]!.ns, process.execPath, '--import=tsx', script, ...args],
+      return spawn('ip', ['netns', 'exec', nodes[i]!.ns, process.execPath, TS_LOADER_ARG, script, ...args],
         { cwd: join(fileURLToPath(new URL('.', import.meta.url)), '..', '..'), detached: true, env, stdio: ['pipe', 'pipe', 'pipe'] });
     },
     destroy,

@@ -8,9 +8,9 @@
  *   (`veth0`, 10.77.0.<i>/24) plugged into it. 10.77.0.0/24 exists only inside these namespaces;
  *   the bridge has no address, and nothing is added to the root namespace.
  *
- * A scenario is a script run with `node --import=tsx` inside the namespace; it prints one line
- * `SEQDB-RESULT <json>` (printResult) that the test parses. Scenarios call
- * assertIsolatedNamespace() before sending anything.
+ * A scenario is a .ts script run by `node` with the tests' loader (helpers/ts-loader.ts) inside
+ * the namespace; it prints one line `SEQDB-RESULT <json>` (printResult) that the test parses.
+ * Scenarios call assertIsolatedNamespace() before sending anything.
  *
  * Needs root (CI runs as root). Where namespaces are unavailable, requireNamespaces() throws
  * with the reason: tests fail, they do not skip.
@@ -19,6 +19,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TS_LOADER_ARG } from './ts-loader.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RESULT_PREFIX = 'SEQDB-RESULT ';
@@ -54,7 +55,7 @@ export interface ScenarioOptions {
 /** Runs `script args` alone in a fresh namespace with only lo (up); returns its result line. */
 export function runInPrivateLoopback<T>(script: string, args: readonly string[], opts: ScenarioOptions = {}): Promise<T> {
   const child = spawnScenario('unshare', ['-n', '--', 'sh', '-c',
-    'ip link set lo up && exec "$0" --import=tsx "$@"', process.execPath, script, ...args]);
+    'ip link set lo up && exec "$@"', 'sh', process.execPath, TS_LOADER_ARG, script, ...args]);
   return scenarioResult<T>(child, opts.timeoutMs ?? DEFAULT_SCENARIO_TIMEOUT_MS);
 }
 
@@ -107,7 +108,7 @@ export function createBridgedNetwork(count: number): BridgedNetwork {
     spawn: (i, script, args) => {
       const node = nodes[i];
       if (node === undefined) throw new RangeError(`no node ${i}`);
-      return spawnScenario('ip', ['netns', 'exec', node.ns, process.execPath, '--import=tsx', script, ...args]);
+      return spawnScenario('ip', ['netns', 'exec', node.ns, process.execPath, TS_LOADER_ARG, script, ...args]);
     },
     destroy,
   };

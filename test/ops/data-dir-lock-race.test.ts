@@ -9,13 +9,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 
 const CHILD = fileURLToPath(new URL('./lock-child.mjs', import.meta.url));
 
 interface Child { ready: Promise<void>; start(atMs: number): void; out: Promise<string> }
 
 function run(dir: string): Child {
-  const c = spawn(process.execPath, ['--import=tsx', CHILD, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const c = spawn(process.execPath, [TS_LOADER_ARG, CHILD, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   let readyNow = (): void => {};
   const ready = new Promise<void>((resolve) => (readyNow = resolve));

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { crc16, parseSlot, slotCount, slotOf } from '../../shared/placement/slot.ts';
+import HashRing from 'hashring';
 import { planSlots, slotsToMove } from '../../shared/placement/ring.ts';
 
 test('crc16 matches the Redis Cluster reference value', (t) => {
@@ -18,6 +19,21 @@ test('parseSlot refuses anything but a slot number', (t) => {
   for (const bad of ['', '-1', '16384', '__proto__', '1e3', '007a', '999999']) t.is(parseSlot(bad), null, bad);
   t.is(parseSlot('0'), 0);
   t.is(parseSlot('16383'), 16383);
+});
+
+test('the plan is what the ketama ring of hashring gives every slot (placement is stored: it may not drift)', (t) => {
+  const sets = [['1'], ['s9'], ['1', '2'], ['1', '2', '3'], ['a', 'b', 'c', 'd', 'e'], ['shard-x', 'shard-y'], Array.from({ length: 9 }, (_, i) => String(i + 1))];
+  for (const ids of sets) {
+    const ring = new HashRing([...ids].sort(), 'md5', { 'max cache size': 16 });
+    const plan = planSlots(ids);
+    let differ = 0;
+    for (let slot = 0; slot < slotCount; slot++) if (plan[slot] !== ring.get(`slot:${slot}`)) differ++;
+    t.is(differ, 0, ids.join(','));
+  }
+  // A caller may change its copy without changing the next plan.
+  const first = planSlots(['1', '2']);
+  first.fill('x');
+  t.false(planSlots(['1', '2']).includes('x'));
 });
 
 test('the plan depends only on the set of shard IDs, not their order', (t) => {

@@ -12,6 +12,7 @@ import { EntryType, type Entry, type HardState } from '../../node/raft/types.ts'
 import { ErrorCode } from '../../shared/errors.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { Rng } from '../sim/rng.ts';
+import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 
 const SECTOR = 512;
 
@@ -48,7 +49,7 @@ test('a roll that fails on a full disk leaves no segment without the hard state;
     const w = Wal.open({ dir: process.argv[1], segmentBytesMax: 300, preallocBytes: 0 });
     try { w.writeSync({ entries: [{ index: 5, term: 7, type: 1, data: Buffer.alloc(200, 5) }] }); console.log('WROTE'); }
     catch (err) { console.log('FAILED', err.code ?? err.message); }`;
-  const out = spawnSync('bash', ['-c', `ulimit -f 0; exec "${process.execPath}" --import=tsx --input-type=module -e "$0" "$1"`, script, dir], { encoding: 'utf8' });
+  const out = spawnSync('bash', ['-c', `ulimit -f 0; exec "${process.execPath}" "${TS_LOADER_ARG}" --input-type=module -e "$0" "$1"`, script, dir], { encoding: 'utf8' });
   t.regex(out.stdout, /FAILED/, out.stderr.slice(0, 300));
   t.deepEqual(segments(dir), ['seg-0000000000000001.wal'], 'no segment 2 without its head');
   // Space is back; the node restarts, writes into a new segment, and compacts segment 1 away.

@@ -9,6 +9,7 @@ import { EntryType, type Entry, type HardState } from '../../node/raft/types.ts'
 import { ErrorCode } from '../../shared/errors.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { Rng } from '../sim/rng.ts';
+import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 
 function ents(from: number, to: number, term: number, size = 8): Entry[] {
   const out: Entry[] = [];
@@ -135,7 +136,7 @@ test('preallocated zeros: written ahead of the records, read as the end of the l
 test('a nearly full disk: the zeros ahead may be cut short, a write whose records fit still succeeds', async (t) => {
   const dir = await tempDir(t);
   // 64 KiB file size limit: each write's 1 MiB of zeros is cut short, its records are not.
-  const out = spawnSync('bash', ['-c', `ulimit -f 64; exec "${process.execPath}" --import=tsx test/replication/helpers/wal-file-limit.ts "${dir}"`], { encoding: 'utf8', cwd: process.cwd() });
+  const out = spawnSync('bash', ['-c', `ulimit -f 64; exec "${process.execPath}" "${TS_LOADER_ARG}" test/replication/helpers/wal-file-limit.ts "${dir}"`], { encoding: 'utf8', cwd: process.cwd() });
   t.is(out.status, 0, out.stderr);
   t.deepEqual(JSON.parse(out.stdout.trim()), { last: 2, data: ['0101', '0202'] });
   t.true(statSync(join(dir, segments(dir)[0]!)).size <= 64 * 1024);
