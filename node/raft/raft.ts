@@ -163,18 +163,25 @@ export class Raft {
   /** Queues m for sending; returns the clock stamp it carries (app and heartbeat with a clock). */
   send(m: MessageInit): number | undefined {
     const stamp = m.type === 'app' || m.type === 'heartbeat' ? sendStamp(this) : undefined;
-    this.msgs.push({
-      ...(stamp !== undefined ? { stamp } : {}),
-      from: this.id,
-      term: this.term,
-      index: 0,
-      logTerm: 0,
-      commit: 0,
-      entries: [],
-      reject: false,
-      rejectHint: 0,
-      ...m,
-    });
+    // Field by field, not `{ ...defaults, ...m }`: that spread was a third of the simulator's CPU
+    // (V8 copies spread objects through its slow path), and every Raft message passes here.
+    const msg: { -readonly [K in keyof Message]: Message[K] } = {
+      type: m.type,
+      from: m.from ?? this.id,
+      to: m.to,
+      term: m.term ?? this.term,
+      index: m.index ?? 0,
+      logTerm: m.logTerm ?? 0,
+      commit: m.commit ?? 0,
+      entries: m.entries ?? [],
+      reject: m.reject ?? false,
+      rejectHint: m.rejectHint ?? 0,
+    };
+    if (m.snapshot !== undefined) msg.snapshot = m.snapshot;
+    if (m.context !== undefined) msg.context = m.context;
+    const carried = m.stamp ?? stamp;
+    if (carried !== undefined) msg.stamp = carried;
+    this.msgs.push(msg);
     return stamp;
   }
 
