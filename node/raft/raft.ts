@@ -160,7 +160,11 @@ export class Raft {
     return { leader: this.lead, role: this.role };
   }
 
-  /** Queues m for sending; returns the clock stamp it carries (app and heartbeat with a clock). */
+  /**
+   * Queues m for sending; returns the clock stamp it carries (app and heartbeat with a clock).
+   * A field of m left undefined takes its default, or stays absent if it is optional; answers
+   * pass `stamp: m.stamp` to echo the stamp of what they answer (leader-clock.ts).
+   */
   send(m: MessageInit): number | undefined {
     const stamp = m.type === 'app' || m.type === 'heartbeat' ? sendStamp(this) : undefined;
     // Field by field, not `{ ...defaults, ...m }`: that spread was a third of the simulator's CPU

@@ -78,7 +78,7 @@ export function bcastHeartbeat(r: Raft, context?: string): void {
   for (const [id, pr] of r.progress) {
     if (id === r.id) continue;
     const commit = Math.min(pr.match, r.log.committed);
-    r.send({ type: 'heartbeat', to: id, commit, ...(context !== undefined ? { context } : {}) });
+    r.send({ type: 'heartbeat', to: id, commit, context });
   }
 }
 

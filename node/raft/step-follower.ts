@@ -66,23 +66,23 @@ export function stepCandidate(r: Raft, m: Message): void {
 export function handleAppend(r: Raft, m: Message): void {
   invariant(r.role !== 'leader', Invariant.LEADER_APPEND_ONLY, () => `leader ${r.id} handling app from ${m.from}`);
   if (m.index < r.log.committed) {
-    r.send({ type: 'appResp', to: m.from, index: r.log.committed, ...echo(m) });
+    r.send({ type: 'appResp', to: m.from, index: r.log.committed, stamp: m.stamp });
     return;
   }
   const lastNew = r.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
   if (lastNew !== undefined) {
-    r.send({ type: 'appResp', to: m.from, index: lastNew, ...echo(m) });
+    r.send({ type: 'appResp', to: m.from, index: lastNew, stamp: m.stamp });
     return;
   }
   // Tell the leader where to probe: the last index <= its prev index whose term is <= its prev
   // term; the leader skips every index in between (one round trip per term, not per entry).
   const hint = r.log.findConflictByTerm(Math.min(m.index, r.log.lastIndex()), m.logTerm);
-  r.send({ type: 'appResp', to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term, ...echo(m) });
+  r.send({ type: 'appResp', to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term, stamp: m.stamp });
 }
 
 export function handleHeartbeat(r: Raft, m: Message): void {
   r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
-  r.send({ type: 'heartbeatResp', to: m.from, ...(m.context !== undefined ? { context: m.context } : {}), ...echo(m) });
+  r.send({ type: 'heartbeatResp', to: m.from, context: m.context, stamp: m.stamp });
 }
 
 /** InstallSnapshot: restore unless our log already has it, then report our last index. */
@@ -90,22 +90,17 @@ export function handleSnapshot(r: Raft, m: Message): void {
   const s = m.snapshot;
   if (s === undefined) return;
   if (s.meta.index <= r.log.committed) {
-    r.send({ type: 'appResp', to: m.from, index: r.log.committed, ...echo(m) });
+    r.send({ type: 'appResp', to: m.from, index: r.log.committed, stamp: m.stamp });
     return;
   }
   if (r.log.matchTerm(s.meta.index, s.meta.term)) {
     // We hold the snapshot's last entry: by log matching everything before it agrees too.
     r.log.commitTo(s.meta.index);
-    r.send({ type: 'appResp', to: m.from, index: r.log.committed, ...echo(m) });
+    r.send({ type: 'appResp', to: m.from, index: r.log.committed, stamp: m.stamp });
     return;
   }
   r.log.restore(s);
   r.conf = { voters: [...s.meta.conf.voters], learners: [...s.meta.conf.learners] };
   r.confIndex = s.meta.index;
-  r.send({ type: 'appResp', to: m.from, index: r.log.lastIndex(), ...echo(m) });
-}
-
-/** An answer echoes the stamp of what it answers (leader-clock.ts). */
-function echo(m: Message): { stamp?: number } {
-  return m.stamp !== undefined ? { stamp: m.stamp } : {};
+  r.send({ type: 'appResp', to: m.from, index: r.log.lastIndex(), stamp: m.stamp });
 }

@@ -205,10 +205,12 @@ function decodeMessageBody(body: Buffer, maxSnapshot: number): { message: Messag
     if (snapBytes > maxSnapshot) throw bad(`snapshot of ${snapBytes} bytes exceeds ${maxSnapshot}`);
   }
   r.end();
-  const base = { type, from, to, term, index, logTerm, commit, entries, reject: rejectByte === 1, rejectHint };
-  const withStamp = stamp === undefined ? base : { ...base, stamp };
-  const withCtx = context === undefined ? withStamp : { ...withStamp, context };
-  const message: Message = snapMeta ? { ...withCtx, snapshot: { meta: snapMeta, data: new Uint8Array(0) } } : withCtx;
+  // Optional fields assigned, not spread in: every peer message passes here, and V8 copies
+  // spread objects through its slow path.
+  const message: { -readonly [K in keyof Message]: Message[K] } = { type, from, to, term, index, logTerm, commit, entries, reject: rejectByte === 1, rejectHint };
+  if (stamp !== undefined) message.stamp = stamp;
+  if (context !== undefined) message.context = context;
+  if (snapMeta) message.snapshot = { meta: snapMeta, data: new Uint8Array(0) };
   return { message, snapBytes };
 }
 
