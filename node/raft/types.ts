@@ -99,6 +99,9 @@ export interface Message {
   readonly stamp?: number;
 }
 
+/** A Message under construction: its builders (Raft.send, the peer codec) assign optional fields. */
+export type MessageDraft = { -readonly [K in keyof Message]: Message[K] };
+
 export type Role = 'follower' | 'candidate' | 'preCandidate' | 'leader';
 
 export interface SoftState {

@@ -11,7 +11,7 @@
  * then dead (the transport drops the connection); it never throws anything else.
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
-import type { Entry, EntryType, Message, MessageType, Snapshot, SnapshotMeta } from '../raft/types.ts';
+import type { Entry, EntryType, Message, MessageDraft, MessageType, Snapshot, SnapshotMeta } from '../raft/types.ts';
 import { FrameReader, FrameWriter, HEADER_BYTES, bad } from './peer-frame-fields.ts';
 import { isChunked, type ChunkedSnapshot } from './snapshot-images.ts';
 import { releaseSnapshot } from './snapshot-spool.ts';
@@ -207,7 +207,7 @@ function decodeMessageBody(body: Buffer, maxSnapshot: number): { message: Messag
   r.end();
   // Optional fields assigned, not spread in: every peer message passes here, and V8 copies
   // spread objects through its slow path.
-  const message: { -readonly [K in keyof Message]: Message[K] } = { type, from, to, term, index, logTerm, commit, entries, reject: rejectByte === 1, rejectHint };
+  const message: MessageDraft = { type, from, to, term, index, logTerm, commit, entries, reject: rejectByte === 1, rejectHint };
   if (stamp !== undefined) message.stamp = stamp;
   if (context !== undefined) message.context = context;
   if (snapMeta) message.snapshot = { meta: snapMeta, data: new Uint8Array(0) };
