@@ -3,7 +3,7 @@
  * ./page/, read once at start) with the JSON it polls (`/status.json`).
  */
 import { readFileSync } from 'node:fs';
-import { Gauge } from 'prom-client';
+import type { GaugeSample } from '../../shared/observability/prom-registry.ts';
 import type { ServerResponse } from 'node:http';
 import { startAdminServer, type AdminServer } from '../../shared/observability/admin-server.ts';
 import type { Metrics } from '../../shared/observability/metrics.ts';
@@ -84,33 +84,15 @@ export function startAdminForRouter(
  * (watch them converge during a rebalance), shard health, member count, catalog epoch.
  */
 function clusterGauges(metrics: Metrics, collector: StatusCollector, map: ShardMap): void {
-  const registers = [metrics.registry];
-  new Gauge({
-    name: 'seqdb_cluster_shard_slots', help: 'Slots each shard owns in the router\'s catalog view.', labelNames: ['shard'], registers,
-    collect() {
-      this.reset();
-      for (const s of map.list()) if (s.inCatalog) this.set({ shard: s.id }, s.slots);
-    },
-  });
-  new Gauge({
-    name: 'seqdb_cluster_shard_healthy', help: '1 if the shard has a leader and every member answers, else 0.', labelNames: ['shard'], registers,
-    collect() {
-      this.reset();
-      for (const s of collector.status().shards) this.set({ shard: s.id }, s.healthy ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'seqdb_cluster_nodes_up', help: 'Members of each shard answering INFO.', labelNames: ['shard'], registers,
-    collect() {
-      this.reset();
-      for (const s of collector.status().shards) this.set({ shard: s.id }, s.nodes.filter((n) => n.up).length);
-    },
-  });
-  new Gauge({
-    name: 'seqdb_rebalance_progress_ratio',
-    help: 'Fraction of slots owned by the shard the ring plans for them: drops when a shard joins, reaches 1 when the rebalance is done.',
-    registers,
-    collect() { this.set(map.placedRatio()); },
-  });
-  new Gauge({ name: 'seqdb_catalog_epoch', help: 'Epoch of the slot table the router uses.', registers, collect() { this.set(map.epoch); } });
+  const r = metrics.registry;
+  r.gauge('seqdb_cluster_shard_slots', 'Slots each shard owns in the router\'s catalog view.',
+    () => map.list().filter((s) => s.inCatalog).map((s): GaugeSample => [{ shard: s.id }, s.slots]));
+  r.gauge('seqdb_cluster_shard_healthy', '1 if the shard has a leader and every member answers, else 0.',
+    () => collector.status().shards.map((s): GaugeSample => [{ shard: s.id }, s.healthy ? 1 : 0]));
+  r.gauge('seqdb_cluster_nodes_up', 'Members of each shard answering INFO.',
+    () => collector.status().shards.map((s): GaugeSample => [{ shard: s.id }, s.nodes.filter((n) => n.up).length]));
+  r.gauge('seqdb_rebalance_progress_ratio',
+    'Fraction of slots owned by the shard the ring plans for them: drops when a shard joins, reaches 1 when the rebalance is done.',
+    () => [[null, map.placedRatio()]]);
+  r.gauge('seqdb_catalog_epoch', 'Epoch of the slot table the router uses.', () => [[null, map.epoch]]);
 }

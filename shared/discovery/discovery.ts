@@ -7,7 +7,7 @@
  * hostile host on the link can announce anything that passes validation. Liveness and identity
  * are the callers' job (TCP health checks, Raft).
  */
-import Bonjour from 'bonjour-service';
+import type { Bonjour } from 'bonjour-service';
 import { ErrorCode, SeqError } from '../errors.ts';
 import {
   type Announcement,
@@ -122,6 +122,9 @@ export async function startDiscovery(options: DiscoveryOptions): Promise<Discove
   // Without `interface`, multicast-dns joins and sends on every interface (the real network);
   // with `interface` alone it binds to that unicast address and hears nothing (multicast-dns
   // issue 53), hence bind 0.0.0.0. ttl 1: never routed beyond the link.
+  // Loaded here, not at the top: most nodes and routers run without discovery (--join, dev),
+  // and the module costs ~50 ms of CPU at every start.
+  const { Bonjour } = await import('bonjour-service');
   const bonjour = new Bonjour(multicast as object, () => { stats.socketWarnings++; });
   const mdns = (bonjour as unknown as { server: { mdns: MdnsLike } }).server.mdns;
   guardQueries((bonjour as unknown as { server: QueryResponder }).server, subnet, sourceAddress, stats);

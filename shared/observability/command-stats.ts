@@ -7,6 +7,7 @@
  * one hot sequence: 9% of the router's CPU (3.4 -> 2.5 us per INC without them). Here an
  * observation is two Map lookups of the command type and a bucket increment.
  */
+import { escapeLabel } from './prom-registry.ts';
 
 /** Upper bounds (seconds) of the latency buckets; +Inf is implied. */
 export const LATENCY_BUCKETS_S: readonly number[] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
@@ -68,8 +69,4 @@ export class CommandStats {
 function bucketOf(seconds: number): number {
   for (let i = 0; i < LATENCY_BUCKETS_S.length; i++) if (seconds <= LATENCY_BUCKETS_S[i]!) return i;
   return LATENCY_BUCKETS_S.length;
-}
-
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }

@@ -1,11 +1,11 @@
 /**
- * Prometheus metrics of one SeqDB process (node or router), on a Registry of its own rather
- * than prom-client's global one, so that tests can run several nodes in one process.
+ * Prometheus metrics of one SeqDB process (node or router), on a Registry of its own, so that
+ * tests can run several nodes in one process.
  *
  * Sources that change often (Raft status, open connections) are read at scrape time through
  * `collect` callbacks; event counts (commands, flushes) are recorded as they happen.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Registry, type Counter, type GaugeSample, type Histogram } from './prom-registry.ts';
 import { CommandStats, LATENCY_BUCKETS_S } from './command-stats.ts';
 import type { CommandObserver } from '../../node/server/engine.ts';
 
@@ -44,16 +44,13 @@ export class Metrics {
   constructor(labels: Readonly<Record<string, string>> = {}) {
     this.labels = labels;
     this.registry.setDefaultLabels(labels);
-    const registers = [this.registry];
-    this.flushBytes = new Counter({ name: 'seqdb_flush_bytes_total', help: 'Bytes written by durable flushes (Raft log entries, or commands in single-node mode).', registers });
-    this.flushSeconds = new Histogram({ name: 'seqdb_flush_duration_seconds', help: 'Latency of one durable flush (write + fsync).', buckets: [...LATENCY_BUCKETS_S], registers });
-    const self = this;
-    new Gauge({ name: 'seqdb_open_connections', help: 'Open client connections.', registers, collect() { this.set(self.connections()); } });
-    new Gauge({
-      name: 'seqdb_limit_events_total', help: 'Clients turned away or cut off by a limit or an access check, by reason (monotonic).', labelNames: ['limit'], registers,
-      collect() { for (const [limit, n] of Object.entries(self.limits())) this.set({ limit }, n); },
-    });
-    this.raftGauges(registers);
+    const r = this.registry;
+    this.flushBytes = r.counter('seqdb_flush_bytes_total', 'Bytes written by durable flushes (Raft log entries, or commands in single-node mode).');
+    this.flushSeconds = r.histogram('seqdb_flush_duration_seconds', 'Latency of one durable flush (write + fsync).', LATENCY_BUCKETS_S);
+    r.gauge('seqdb_open_connections', 'Open client connections.', () => [[null, this.connections()]]);
+    r.gauge('seqdb_limit_events_total', 'Clients turned away or cut off by a limit or an access check, by reason (monotonic).',
+      () => Object.entries(this.limits()).map(([limit, n]): GaugeSample => [{ limit }, n]));
+    this.raftGauges();
   }
 
   /** Replaces the labels every series of this process carries (e.g. once the node id is known). */
@@ -94,21 +91,17 @@ export class Metrics {
 
   /** The text exposition format. */
   async text(): Promise<string> {
-    return `${await this.registry.metrics()}\n${this.commands.text(this.labels)}`;
+    return `${this.registry.text()}\n${this.commands.text(this.labels)}`;
   }
 
-  private raftGauges(registers: Registry[]): void {
-    const self = this;
+  private raftGauges(): void {
+    const r = this.registry;
     const simple = (name: string, help: string, pick: (s: RaftGaugeSource) => number | null): void => {
-      new Gauge({
-        name, help, registers,
-        collect() {
-          this.reset();
-          const s = self.raft();
-          // Unknown (no Raft yet, no snapshot yet) is NaN, not a misleading 0.
-          const v = s === null ? null : pick(s);
-          this.set(v === null ? Number.NaN : v);
-        },
+      r.gauge(name, help, () => {
+        const s = this.raft();
+        // Unknown (no Raft yet, no snapshot yet) is NaN, not a misleading 0.
+        const v = s === null ? null : pick(s);
+        return [[null, v === null ? Number.NaN : v]];
       });
     };
     simple('seqdb_raft_term', 'Current Raft term.', (s) => s.term);
@@ -118,23 +111,14 @@ export class Metrics {
     simple('seqdb_raft_last_index', 'Last index in the Raft log.', (s) => s.lastIndex);
     simple('seqdb_snapshot_index', 'Index of the newest snapshot.', (s) => s.snapshotIndex);
     simple('seqdb_snapshot_age_seconds', 'Seconds since this process last took or installed a snapshot.', (s) => (s.snapshotAtMs === null ? null : (Date.now() - s.snapshotAtMs) / 1000));
-    new Gauge({
-      name: 'seqdb_raft_role', help: '1 for the current Raft role of this node, 0 for the others.', labelNames: ['role'], registers,
-      collect() {
-        this.reset();
-        const s = self.raft();
-        if (s === null) return;
-        for (const role of RAFT_ROLES) this.set({ role }, role === s.role ? 1 : 0);
-      },
+    r.gauge('seqdb_raft_role', '1 for the current Raft role of this node, 0 for the others.', () => {
+      const s = this.raft();
+      return s === null ? [] : RAFT_ROLES.map((role): GaugeSample => [{ role }, role === s.role ? 1 : 0]);
     });
-    new Gauge({
-      name: 'seqdb_follower_lag_entries', help: 'Leader only: entries each follower is behind the leader\'s last index.', labelNames: ['peer'], registers,
-      collect() {
-        this.reset();
-        const s = self.raft();
-        if (s?.matchByPeer === undefined) return;
-        for (const [peer, match] of Object.entries(s.matchByPeer)) this.set({ peer }, Math.max(0, s.lastIndex - match));
-      },
+    r.gauge('seqdb_follower_lag_entries', 'Leader only: entries each follower is behind the leader\'s last index.', () => {
+      const s = this.raft();
+      if (s?.matchByPeer === undefined) return [];
+      return Object.entries(s.matchByPeer).map(([peer, match]): GaugeSample => [{ peer }, Math.max(0, s.lastIndex - match)]);
     });
   }
 }
