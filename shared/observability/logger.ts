@@ -1,13 +1,35 @@
 /**
- * Structured logs: pino, one JSON object per line on stdout, every line carrying the process's
+ * Structured logs: one JSON object per line on stdout, every line carrying the process's
  * bindings (node id, shard, role) through child loggers. On a terminal the same events are
- * printed as short human-readable lines instead (a tiny formatter: no pino-pretty here).
+ * printed as short human-readable lines instead.
+ *
+ * The lines are pino's (level numbers 10-60, ISO `time`, `pid`, the bindings, the event's
+ * fields, `msg`), so log tooling written for pino reads them; pino itself is not used: loading
+ * it was ~40 ms of CPU at every start of every node and router (node/DESIGN.md, "How the process
+ * runs"), and what we use of it is a few lines. Writes are synchronous, one write per line.
  */
-import { pino, type Logger, type LevelWithSilent } from 'pino';
 
-export type { Logger };
+export type LevelWithSilent = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+type LogMethod = {
+  (fields: Readonly<Record<string, unknown>>, msg?: string): void;
+  (msg: string): void;
+};
+
+export interface Logger {
+  trace: LogMethod;
+  debug: LogMethod;
+  info: LogMethod;
+  warn: LogMethod;
+  error: LogMethod;
+  fatal: LogMethod;
+  /** A logger whose lines also carry `bindings`. */
+  child(bindings: Readonly<Record<string, unknown>>): Logger;
+}
 
 export const LOG_LEVELS: readonly LevelWithSilent[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+const LEVEL_VALUES: Readonly<Record<LevelWithSilent, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Number.POSITIVE_INFINITY };
 
 export interface LoggerOptions {
   /** Default 'info'. */
@@ -27,15 +49,56 @@ export function isLogLevel(text: string): text is LevelWithSilent {
 export function createLogger(o: LoggerOptions = {}): Logger {
   const write = o.write ?? ((line: string) => void process.stdout.write(line));
   const pretty = o.pretty ?? process.stdout.isTTY === true;
-  const stream = { write: pretty ? (line: string) => write(formatLine(line)) : write };
-  return pino({ level: o.level ?? 'info', base: { pid: process.pid, ...o.bindings }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+  const sink = pretty ? (line: string) => write(formatLine(line)) : write;
+  const threshold = LEVEL_VALUES[o.level ?? 'info'];
+  // `{"pid":1,"role":"node"` and so on: rendered once per logger, not per line.
+  return makeLogger(sink, threshold, fieldsJson({ pid: process.pid, ...o.bindings }));
+}
+
+function makeLogger(sink: (line: string) => void, threshold: number, bound: string): Logger {
+  const method = (level: number): LogMethod => {
+    if (level < threshold) return () => {};
+    return (first: Readonly<Record<string, unknown>> | string, msg?: string): void => {
+      const fields = typeof first === 'string' ? '' : fieldsJson(first);
+      const text = typeof first === 'string' ? first : msg;
+      const head = `{"level":${level},"time":"${new Date().toISOString()}"`;
+      sink(`${head}${bound}${fields}${text === undefined ? '' : `,"msg":${JSON.stringify(text)}`}}\n`);
+    };
+  };
+  return {
+    trace: method(10), debug: method(20), info: method(30), warn: method(40), error: method(50), fatal: method(60),
+    child: (bindings) => makeLogger(sink, threshold, bound + fieldsJson(bindings)),
+  };
+}
+
+/**
+ * `,"k":v` for each field. An Error as its type, message and stack (JSON.stringify gives {}), a
+ * bigint as its digits; a value that cannot be written (a cycle) as its String(): a log call
+ * never throws.
+ */
+function fieldsJson(fields: Readonly<Record<string, unknown>>): string {
+  let out = '';
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    out += `,${JSON.stringify(k)}:${valueJson(v)}`;
+  }
+  return out;
+}
+
+function valueJson(v: unknown): string {
+  const value = v instanceof Error ? { type: v.name, message: v.message, stack: v.stack } : v;
+  try {
+    return JSON.stringify(value, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+  } catch {
+    return JSON.stringify(String(value));
+  }
 }
 
 const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
 const COLORS: Readonly<Record<number, string>> = { 40: '\x1b[33m', 50: '\x1b[31m', 60: '\x1b[31m' };
 const HIDDEN = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'node', 'shard', 'role']);
 
-/** One pino JSON line as `12:00:00.123 INFO  [router s1 n7f3a] message key=value`. */
+/** One JSON log line as `12:00:00.123 INFO  [router s1 n7f3a] message key=value`. */
 export function formatLine(json: string): string {
   let o: Record<string, unknown>;
   try {
