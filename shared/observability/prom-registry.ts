@@ -27,9 +27,9 @@ export class Counter {
   inc(n = 1): void {
     this.value += n;
   }
-  /** @internal */
-  lines(name: string, extra: readonly string[]): string[] {
-    return [`${name}${labelBlock(extra)} ${formatValue(this.value)}`];
+  /** The sample line, with `labels` (rendered `k="v"`). */
+  lines(name: string, labels: readonly string[]): string[] {
+    return [`${name}${labelBlock(labels)} ${formatValue(this.value)}`];
   }
 }
 
@@ -51,16 +51,16 @@ export class Histogram {
     this.count += 1;
   }
 
-  /** @internal */
-  lines(name: string, extra: readonly string[]): string[] {
+  /** The bucket, sum and count lines, each with `labels` (rendered `k="v"`; `le` goes first). */
+  lines(name: string, labels: readonly string[]): string[] {
     const out: string[] = [];
     let cumulative = 0;
     for (let i = 0; i <= this.bounds.length; i++) {
       cumulative += this.counts[i]!;
       const le = i < this.bounds.length ? String(this.bounds[i]) : '+Inf';
-      out.push(`${name}_bucket${labelBlock([`le="${le}"`, ...extra])} ${cumulative}`);
+      out.push(`${name}_bucket${labelBlock([`le="${le}"`, ...labels])} ${cumulative}`);
     }
-    out.push(`${name}_sum${labelBlock(extra)} ${formatValue(this.sum)}`, `${name}_count${labelBlock(extra)} ${this.count}`);
+    out.push(`${name}_sum${labelBlock(labels)} ${formatValue(this.sum)}`, `${name}_count${labelBlock(labels)} ${this.count}`);
     return out;
   }
 }
@@ -108,7 +108,8 @@ export class Registry {
   }
 }
 
-function renderLabels(labels: Labels): string[] {
+/** `k="v"` for each label, escaped. */
+export function renderLabels(labels: Labels): string[] {
   return Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
 }
 
