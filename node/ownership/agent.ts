@@ -2,10 +2,10 @@
  * The shard agent: what the leader of each shard of a sharded cluster does on its own.
  * - Every shard leader registers its shard (and its members' addresses) in the catalog.
  * - The catalog shard's leader initializes the slot table once the shards present at start are
- *   registered (every shard seen by discovery, at least `shardsExpect`, and no new registration
- *   for `settleMs`), then pushes each shard's committed slots to that shard (SETSLOTS, committed
- *   in the target's own log) until acknowledged. Pushes are idempotent (epoch-guarded), so a new
- *   catalog leader simply pushes again.
+ *   registered (every shard seen by discovery, and `shardsExpect` if given, else no new
+ *   registration for `settleMs`: init-due.ts), then pushes each shard's committed slots to that
+ *   shard (SETSLOTS, committed in the target's own log) until acknowledged. Pushes are
+ *   idempotent (epoch-guarded), so a new catalog leader simply pushes again.
  * Only safety-neutral decisions are taken from hints (when to initialize, where to send); what a
  * shard owns always comes from the committed table.
  */
@@ -18,6 +18,7 @@ import { CATALOG_SHARD_ID, catalogEpoch, readCatalog, readShards, type CatalogVi
 import { REGISTER_ADDRS_MAX, clusterArgs, type ClusterCommand } from './cluster-command.ts';
 import { shardedAs } from './ownership.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
+import { initDue } from './init-due.ts';
 
 export interface ShardAgentDeps {
   readonly shard: string;
@@ -32,9 +33,9 @@ export interface ShardAgentDeps {
   readonly catalogSeeds: () => string[];
   /** Shard ids seen by discovery (initialization waits for them). */
   readonly knownShards: () => string[];
-  /** Initialization waits for at least this many registered shards. Default 1. */
+  /** Initialization waits for this many registered shards, then runs at once. Default: 1, then settleMs. */
   readonly shardsExpect?: number;
-  /** Registrations must be quiet this long before initializing. Default 1500 ms. */
+  /** Without shardsExpect, registrations must be quiet this long before initializing. Default 1500 ms. */
   readonly settleMs?: number;
   /**
    * A shard seen by discovery that never registers (its nodes never form a group) delays the
@@ -121,10 +122,11 @@ export function startShardAgent(d: ShardAgentDeps): ShardAgent {
       lastShardSetChangeMs = monoNowMs();
     }
     if (registered.length > 0 && firstRegisteredMs === 0) firstRegisteredMs = monoNowMs();
-    const missing = d.knownShards().filter((id) => !registered.includes(id));
-    const waitedOut = firstRegisteredMs > 0 && monoNowMs() - firstRegisteredMs > (d.initWaitMaxMs ?? 30_000);
-    if ((missing.length > 0 && !waitedOut) || registered.length < (d.shardsExpect ?? 1)) return;
-    if (monoNowMs() - lastShardSetChangeMs < (d.settleMs ?? 1500)) return;
+    const due = initDue({
+      registered, known: d.knownShards(), shardsExpect: d.shardsExpect, firstRegisteredMs, lastChangeMs: lastShardSetChangeMs,
+      nowMs: monoNowMs(), settleMs: d.settleMs ?? 1500, initWaitMaxMs: d.initWaitMaxMs ?? 30_000,
+    });
+    if (!due) return;
     const r = await d.engine.execute({ type: 'cluster', op: 'initslots' });
     if (r.type === 'int') d.log(`slot table initialized over shards ${setKey} (epoch ${r.value})`);
   };
