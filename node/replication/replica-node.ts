@@ -314,11 +314,24 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   const learnFeatures = setInterval(() => {
     const conf = node?.status().conf;
     if (conf === undefined || stopped) return;
-    features.allHave('incs', [...conf.voters, ...conf.learners]);
     diskReport.tick();
     void tokenOptions.check().catch((err: Error) => log(`setting the token options failed: ${err.message}`));
   }, 1000);
   learnFeatures.unref();
+  // Every 100 ms while some member is not known to have them, else every second (each member is
+  // asked at most once per retryMs either way: peer-features.ts). At one second, a brand-new
+  // shard's leader refused INCS (FEATURE_OFF) for up to a second after forming, and a pipelined
+  // burst of INCs of one bucket through a router got TRYAGAIN (a CI run, once the slot table no
+  // longer waited 1.5 s: ownership/init-due.ts).
+  let askFeatures: NodeJS.Timeout | undefined;
+  const askFeaturesDue = (): void => {
+    if (stopped) return;
+    const conf = node?.status().conf;
+    const known = conf !== undefined && features.allHave('incs', [...conf.voters, ...conf.learners]);
+    askFeatures = setTimeout(askFeaturesDue, known ? 1000 : 100);
+    askFeatures.unref();
+  };
+  askFeaturesDue();
 
   // The catalog shard's leader finishes or rolls back a slot move whose coordinator died; only in
   // a sharded cluster (a standalone shard 1 holds no catalog: its polls were log writes, a review).
@@ -396,6 +409,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     await nodeCluster?.stop();
     clearInterval(persistMembers);
     clearInterval(learnFeatures);
+    clearTimeout(askFeatures);
     clearInterval(watchMoves?.timer);
     observed.stop();
     await n?.stop();
