@@ -159,10 +159,12 @@ export function startShardAgent(d: ShardAgentDeps): ShardAgent {
     // The slot table (16,384 owners) is built only when a shard waits for its first push: built
     // four times a second it was the top JavaScript item of an idle catalog leader's profile.
     const registered = d.readState((kv) => readShards(kv).map((s) => s.id));
-    if (d.readState(catalogEpoch) === 0) await maybeInit(registered);
-    // A table built just now is pushed in the same round, not the next (a dev cluster's first INC
-    // waits for it).
-    if (d.readState(catalogEpoch) === 0) return;
+    if (d.readState(catalogEpoch) === 0) {
+      await maybeInit(registered);
+      // A table built just now is pushed in the same round, not the next (a dev cluster's first
+      // INC waits for it).
+      if (d.readState(catalogEpoch) === 0) return;
+    }
     if (registered.some((id) => !pushed.has(id))) await push(d.readState(readCatalog));
   };
 

@@ -307,22 +307,21 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     stopped: () => stopped,
   });
 
-  // Every node learns its peers' features ahead of need, so that a new leader can run INCS at
-  // once instead of refusing it until it has asked (members are asked when due: peer-features.ts).
-  // And a leader keeps the shard's token options those of its flags (token-options-sync.ts).
+  // A leader keeps the shard's token options those of its flags (token-options-sync.ts).
   const tokenOptions = new TokenOptionsSync({ node: () => node, store, features, log, flags: tokenOptionFlags, membersMin: o.bootstrapExpect ?? 1 });
-  const learnFeatures = setInterval(() => {
+  const everySecond = setInterval(() => {
     const conf = node?.status().conf;
     if (conf === undefined || stopped) return;
     diskReport.tick();
     void tokenOptions.check().catch((err: Error) => log(`setting the token options failed: ${err.message}`));
   }, 1000);
-  learnFeatures.unref();
-  // Every 100 ms while some member is not known to have them, else every second (each member is
-  // asked at most once per retryMs either way: peer-features.ts). At one second, a brand-new
-  // shard's leader refused INCS (FEATURE_OFF) for up to a second after forming, and a pipelined
-  // burst of INCs of one bucket through a router got TRYAGAIN (a CI run, once the slot table no
-  // longer waited 1.5 s: ownership/init-due.ts).
+  everySecond.unref();
+  // Every node learns its peers' features ahead of need, so that a new leader can run INCS at
+  // once instead of refusing it until it has asked: every 100 ms while some member is not known
+  // to have them, else every second (each member is asked at most once per retryMs either way:
+  // peer-features.ts). At one second, a brand-new shard's leader refused INCS (FEATURE_OFF) for up
+  // to a second after forming, and a pipelined burst of INCs of one bucket through a router got
+  // TRYAGAIN (a CI run, once the slot table no longer waited 1.5 s: ownership/init-due.ts).
   let askFeatures: NodeJS.Timeout | undefined;
   const askFeaturesDue = (): void => {
     if (stopped) return;
@@ -408,7 +407,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     await transport.stopAccepting();
     await nodeCluster?.stop();
     clearInterval(persistMembers);
-    clearInterval(learnFeatures);
+    clearInterval(everySecond);
     clearTimeout(askFeatures);
     clearInterval(watchMoves?.timer);
     observed.stop();
