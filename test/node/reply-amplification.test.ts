@@ -23,8 +23,17 @@ async function fillBucketL(client: RespClient): Promise<boolean> {
   const names = Array.from({ length: 1000 }, (_, i) => String(i).padStart(4, '0') + 'x'.repeat(252));
   let ok = true;
   for (let i = 0; i < names.length; i += 100) {
-    client.write(Buffer.concat(names.slice(i, i + 100).map((name) => encodeRequest('INC', 'L', name))));
-    ok = (await client.take(100)).every((r) => r === ':1\r\n') && ok;
+    // A shard's first moments may refuse a merged burst with TRYAGAIN (nothing taken: its leader
+    // has not yet heard every member say it applies INCS); clients send those again, so do we.
+    let batch = names.slice(i, i + 100);
+    for (let attempt = 0; batch.length > 0 && attempt < 50; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 100));
+      client.write(Buffer.concat(batch.map((name) => encodeRequest('INC', 'L', name))));
+      const replies = await client.take(batch.length);
+      ok = replies.every((r) => r === ':1\r\n' || r.startsWith('-TRYAGAIN')) && ok;
+      batch = batch.filter((_, j) => replies[j]!.startsWith('-TRYAGAIN'));
+    }
+    ok = batch.length === 0 && ok;
   }
   return ok;
 }
