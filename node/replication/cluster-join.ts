@@ -23,6 +23,8 @@ export interface ProbeReply {
   readonly leader: string | null;
   /** Not in a shard yet, but holding a state (a `seqdb restore` output): the shard forms from it. */
   readonly hasState: boolean;
+  /** What it announced (peer-features.ts): the leader that adds it knows it from then on. */
+  readonly features: readonly string[];
 }
 
 export interface JoinDeps {
@@ -66,7 +68,7 @@ async function probeAll(d: JoinDeps): Promise<{ replies: ProbeReply[]; answered:
     const r = s.value as Partial<ProbeReply>;
     if (typeof r.nodeId !== 'string' || typeof r.initialized !== 'boolean') continue;
     answered++;
-    if (r.nodeId !== d.selfId) replies.push({ nodeId: r.nodeId, addr: String(r.addr), initialized: r.initialized, leader: typeof r.leader === 'string' ? r.leader : null, hasState: r.hasState === true });
+    if (r.nodeId !== d.selfId) replies.push({ nodeId: r.nodeId, addr: String(r.addr), initialized: r.initialized, leader: typeof r.leader === 'string' ? r.leader : null, hasState: r.hasState === true, features: Array.isArray(r.features) ? r.features.filter((f): f is string => typeof f === 'string') : [] });
   }
   return { replies, answered };
 }

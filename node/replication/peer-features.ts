@@ -8,8 +8,10 @@
  * once its last member runs this version.
  *
  * Known from each member's latest answer to the `probe` control request (`features`), or its
- * own probe request that says them (`heard`), by node id. A member without it (older) or not answering is asked again after `retryMs`, so an upgraded
- * member is noticed within that; one with it is asked again after `recheckMs`, and its newest
+ * own probe request that says them (`heard`), by node id. A member that answers without it (older) is asked again after `retryMs`, so an upgraded
+ * member is noticed within that. One that does not answer is asked again sooner, `failRetryMs` doubling with each failure in a row up to
+ * `retryMs`: a brand-new shard's members start within a second of each other, and one that missed its first ask while it
+ * started kept its leader refusing series commands for a whole `retryMs` (a pipelined burst through a router got TRYAGAIN). One with it is asked again after `recheckMs`, and its newest
  * answer wins, so a member restarted on an older build (a rollback in place, which nothing
  * forbids between builds that share the log format) loses it within that. A member that does
  * not answer keeps what it said last (it is down; when it is back, it is asked again). Learners
@@ -31,6 +33,8 @@ export interface PeerFeaturesOptions {
   readonly probe: (addr: string) => Promise<Control>;
   /** How long after an answer without the feature, or none, a member is asked again. Default 2,000 ms. */
   readonly retryMs?: number;
+  /** How long after a failed probe a member is asked again, doubled with each failure in a row (at most retryMs). Default 100 ms. */
+  readonly failRetryMs?: number;
   /** How long after an answer with every feature a member is asked again. Default 10,000 ms. */
   readonly recheckMs?: number;
   /** What this node announces (tests stand in for an older version with []). Default FEATURES. */
@@ -47,6 +51,7 @@ export interface PeerFeaturesOptions {
 
 export class PeerFeatures {
   private readonly retryMs: number;
+  private readonly failRetryMs: number;
   private readonly recheckMs: number;
   private readonly nowMs: () => number;
   /** Members seen with each feature. */
@@ -54,9 +59,12 @@ export class PeerFeatures {
   /** When each member may be asked again (retryMs after an ask, recheckMs after a full yes). */
   private readonly nextAskMs = new Map<NodeId, number>();
   private readonly asking = new Set<NodeId>();
+  /** Probes of each member that failed in a row (none answered since). */
+  private readonly failures = new Map<NodeId, number>();
 
   constructor(private readonly o: PeerFeaturesOptions) {
     this.retryMs = o.retryMs ?? 2000;
+    this.failRetryMs = Math.min(o.failRetryMs ?? 100, this.retryMs);
     this.recheckMs = o.recheckMs ?? 10_000;
     // Monotonic: with Date.now a clock stepped back held every ask (and the clock readings riding on them) for the step.
     this.nowMs = o.nowMs ?? monoNowMs;
@@ -133,6 +141,16 @@ export class PeerFeatures {
     this.learn(id, FEATURES.filter((f) => said.includes(f)));
   }
 
+  /**
+   * The leader is adding `id`, having asked it (checkJoiner, or a bootstrap's probe): what it
+   * announced then is its newest word (only features this version knows are kept). Without it, a leader whose shard had just grown refused INCS (FEATURE_OFF) until its
+   * own ask of the new member came back, and a pipelined burst of INCs of one bucket through a
+   * router got TRYAGAIN in a brand-new shard's first seconds (a CI run).
+   */
+  joined(id: NodeId, said: readonly string[]): void {
+    if (id !== this.o.selfId) this.learn(id, FEATURES.filter((f) => said.includes(f)));
+  }
+
   private ask(id: NodeId): void {
     const now = this.nowMs();
     if (this.asking.has(id) || (this.nextAskMs.get(id) ?? 0) > now) return;
@@ -143,12 +161,18 @@ export class PeerFeatures {
     this.o.probe(addr).then(
       (reply) => {
         this.asking.delete(id);
+        this.failures.delete(id);
         if (reply.nodeId !== id) return; // another node now listens there: it says nothing about id
         // Only features this version knows are kept: what a peer sends cannot grow the table.
         const said: unknown[] = Array.isArray(reply.features) ? reply.features : [];
         this.learn(id, FEATURES.filter((f) => said.includes(f)));
       },
-      () => this.asking.delete(id),
+      () => {
+        this.asking.delete(id);
+        const failures = (this.failures.get(id) ?? 0) + 1;
+        this.failures.set(id, failures);
+        this.nextAskMs.set(id, this.nowMs() + Math.min(this.retryMs, this.failRetryMs * 2 ** Math.min(failures - 1, 30)));
+      },
     );
   }
 
@@ -171,20 +195,25 @@ export class PeerFeatures {
   }
 }
 
+/** What the leader learned asking a joiner: why it must not join, or the features it announced. */
+export type JoinCheck = { readonly ok: true; readonly features: readonly Feature[] } | { readonly ok: false; readonly why: string };
+
 /**
- * Why a node asking to join must not (null: it may). A joiner replays the log from wherever its
- * snapshot leaves off, INCS entries included, so one that does not announce every feature of
- * this version (an older build) is refused; it keeps asking and is added once upgraded.
+ * Whether a node asking to join may. A joiner replays the log from wherever its snapshot leaves
+ * off, INCS entries included, so one that does not announce every feature of this version (an
+ * older build) is refused; it keeps asking and is added once upgraded. What it announced is the
+ * leader's first word on it (`joined`).
  */
-export async function joinRefusal(probe: (addr: string) => Promise<Control>, nodeId: NodeId, addr: string): Promise<string | null> {
+export async function checkJoiner(probe: (addr: string) => Promise<Control>, nodeId: NodeId, addr: string): Promise<JoinCheck> {
   let reply: Control;
   try {
     reply = await probe(addr);
   } catch (err) {
-    return `cannot ask ${nodeId} at ${addr} which features it has: ${(err as Error).message}`;
+    return { ok: false, why: `cannot ask ${nodeId} at ${addr} which features it has: ${(err as Error).message}` };
   }
-  if (reply.nodeId !== nodeId) return `${addr} answers as ${String(reply.nodeId)}, not ${nodeId}`;
+  if (reply.nodeId !== nodeId) return { ok: false, why: `${addr} answers as ${String(reply.nodeId)}, not ${nodeId}` };
   const said: unknown[] = Array.isArray(reply.features) ? reply.features : [];
   const missing = FEATURES.filter((f) => !said.includes(f));
-  return missing.length === 0 ? null : `${nodeId} runs a version without ${missing.join(', ')} (its log entries would stop it): upgrade it, then it joins`;
+  if (missing.length > 0) return { ok: false, why: `${nodeId} runs a version without ${missing.join(', ')} (its log entries would stop it): upgrade it, then it joins` };
+  return { ok: true, features: FEATURES.filter((f) => said.includes(f)) };
 }

@@ -57,8 +57,8 @@ async function transfer(node: RaftNode, to: string): Promise<CommandResult> {
 }
 
 // TRYAGAIN, not FEATUREOFF: series commands have no other way to go, and routers and the client
-// retry TRYAGAIN; a fresh shard's leader hears its members within a second of its start (a CI run
-// saw FEATUREOFF there), later leaders know them already (peer-records.ts).
+// retry TRYAGAIN; a fresh shard's leader knows each member from what it announced when added
+// (peer-features.ts `joined`), later leaders from asking (within ~100 ms; kept in the data dir).
 const SERIES_OFF = errorResult(ErrorCode.TRY_AGAIN, 'series commands wait until every member of this shard is known to run a version that applies them; nothing was taken, retry');
 
 /** How long SEQDB.TRANSFER waits for the target to lead: a few election timeouts. */

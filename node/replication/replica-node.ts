@@ -17,7 +17,7 @@ import { RaftEngine } from './raft-engine.ts';
 import { RaftNode, type RaftNodeTuning } from './raft-node.ts';
 import { spoolSinks } from './snapshot-spool.ts';
 import { PEER_SOCKETS_RESERVE, Transport, type Control } from './transport.ts';
-import { PeerFeatures, joinRefusal } from './peer-features.ts';
+import { PeerFeatures, checkJoiner } from './peer-features.ts';
 import type { PeerHello } from './peer-hello.ts';
 import { startNodeCluster, type NodeCluster, type ShardingOptions } from '../ownership/node-cluster.ts';
 import { observeReplica, replicaLog, type NodeObservability } from '../../shared/observability/node-observer.ts';
@@ -225,11 +225,13 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
         if (st.conf.voters.includes(c.nodeId) || st.conf.learners.includes(c.nodeId)) return { ok: true };
         if (members.isRemoved(c.nodeId)) return { error: `node ${c.nodeId} was removed; start it with a fresh data dir` };
         if (st.role !== 'leader') return node.leaderAddress() ? { redirect: node.leaderAddress() } : { retry: 'no leader' };
-        const refusal = await joinRefusal(probe, c.nodeId, c.addr);
-        if (refusal !== null) {
-          logJoinRefusal(c.nodeId, refusal);
-          return { error: refusal };
+        const check = await checkJoiner(probe, c.nodeId, c.addr);
+        if (!check.ok) {
+          logJoinRefusal(c.nodeId, check.why);
+          return { error: check.why };
         }
+        // Known before the change can apply: an INCS may come in before this await resumes.
+        features.joined(c.nodeId, check.features);
         const r = await withTimeout(node.changeMembers({ type: 'addLearner', nodeId: c.nodeId, context: c.addr }), 1000);
         if (r && r.type === 'error') return { retry: r.message };
         log(`adding learner ${c.nodeId} at ${c.addr}`);
@@ -318,8 +320,8 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   everySecond.unref();
   // Every node learns its peers' features ahead of need, so that a new leader can run INCS at
   // once instead of refusing it until it has asked: every 100 ms while some member is not known
-  // to have them, else every second (each member is asked at most once per retryMs either way:
-  // peer-features.ts). At one second, a brand-new shard's leader refused INCS (FEATURE_OFF) for up
+  // to have them, else every second (each member is asked at most once per retryMs, or sooner
+  // after a failed probe: peer-features.ts). At one second, a brand-new shard's leader refused INCS (FEATURE_OFF) for up
   // to a second after forming, and a pipelined burst of INCs of one bucket through a router got
   // TRYAGAIN (a CI run, once the slot table no longer waited 1.5 s: ownership/init-due.ts).
   let askFeatures: NodeJS.Timeout | undefined;
@@ -383,7 +385,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
       return conf.voters.includes(nodeId) || conf.learners.includes(nodeId);
     };
     if (!isMember() && joinDeps.joinAddrs.length > 0) void joinUntilMember(joinDeps, isMember);
-    if (bootstrapPeers.length > 0) void addLearnersAtOnce(node, bootstrapPeers, members, () => stopped, log);
+    if (bootstrapPeers.length > 0) void addLearnersAtOnce(node, bootstrapPeers, members, () => stopped, log, (peer) => features.joined(peer.nodeId, peer.features));
   };
 
   const starting = (async () => {

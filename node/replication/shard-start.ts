@@ -56,9 +56,10 @@ export async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbSto
  * flight at a time, each proposed as soon as the previous one applied), instead of waiting for
  * each node's next join request: the shard spends less time with one or two voters, the window
  * in which losing the bootstrap node stalls it (DESIGN.md, "Forming a shard"). Bounded by 30 s;
- * join requests add any node this misses.
+ * join requests add any node this misses. `added` hears of each node just before its change is
+ * proposed (what it announced when counted: the leader need not ask it again before INCS).
  */
-export async function addLearnersAtOnce(n: RaftNode, peers: readonly ProbeReply[], members: Members, stopped: () => boolean, log: (l: string) => void): Promise<void> {
+export async function addLearnersAtOnce(n: RaftNode, peers: readonly ProbeReply[], members: Members, stopped: () => boolean, log: (l: string) => void, added: (peer: ProbeReply) => void): Promise<void> {
   const deadline = monoNowMs() + 30_000;
   const pending = new Map(peers.map((p) => [p.nodeId, p.addr]));
   while (pending.size > 0 && !stopped() && monoNowMs() < deadline) {
@@ -74,6 +75,7 @@ export async function addLearnersAtOnce(n: RaftNode, peers: readonly ProbeReply[
       continue;
     }
     const [id, addr] = next.value;
+    added(peers.find((p) => p.nodeId === id)!);
     const r = await withTimeout(n.changeMembers({ type: 'addLearner', nodeId: id, context: addr }), 1000);
     if (r && r.type !== 'error') log(`adding learner ${id} at ${addr} (counted at bootstrap)`);
     // A pending conf change (a promotion, a join request's add) means: try again shortly.

@@ -2,7 +2,8 @@
  * How fast a shard forms with --bootstrap-expect 3: the bootstrap node leads a 1-voter
  * configuration first, and until the other two are voters, losing it stalls the shard
  * (DESIGN.md, "Forming a shard"). We measure that window with real processes: from the first
- * INFO showing a leader to the leader counting 3 voters.
+ * INFO showing a leader to the leader counting 3 voters. And from the first moment a member is
+ * listed, the leader runs INCS (it knows what each announced when counted).
  */
 import test from 'ava';
 import { Cluster, sleep } from './helpers/cluster.ts';
@@ -20,6 +21,8 @@ test('a 3-node shard formed with --bootstrap-expect 3 reaches 3 voters soon afte
   let firstLeaderAt = 0;
   let firstVoters = 0;
   let formedAt = 0;
+  /** Leader INFOs seen with another member but INCS off (it would refuse a router's merged INCs). */
+  const incsOff: string[] = [];
   const deadline = Date.now() + 30_000;
   while (formedAt === 0 && Date.now() < deadline) {
     const infos = await Promise.all(c.nodes.map((n) => c.info(n.index, 300)));
@@ -28,6 +31,7 @@ test('a 3-node shard formed with --bootstrap-expect 3 reaches 3 voters soon afte
       firstLeaderAt = Date.now();
       firstVoters = voters(leader);
     }
+    if (leader !== null && (leader.members ?? '').split(',').length > 1 && leader.incs !== 'on') incsOff.push(`${leader.members} incs:${leader.incs}`);
     if (leader !== null && voters(leader) === 3) formedAt = Date.now();
     else await sleep(20);
   }
@@ -38,4 +42,7 @@ test('a 3-node shard formed with --bootstrap-expect 3 reaches 3 voters soon afte
   const leader = c.nodes.find((n) => n.output.includes('bootstrapping the shard'));
   t.truthy(leader, 'one node bootstrapped');
   t.regex(leader!.output, /counted at bootstrap/, 'the bootstrap leader added the nodes it counted without waiting for join requests');
+  // It knew what each announced when it counted them: INCS is on from the first INFO that lists
+  // them (it asked them only once INCS came in, and a router's first merged burst got TRYAGAIN).
+  t.deepEqual(incsOff, [], 'the leader knew each member it added could apply INCS');
 });

@@ -79,26 +79,61 @@ test('a member is asked again after recheckMs; its newest answer wins (restarted
   t.true(h.features.allHave('incs', ['a', 'b']), 'b, unreachable, keeps what it said');
 });
 
-test('an older member (no features field), a failed probe, or another node at the address: no, asked again after retryMs', async (t) => {
+test('an older member (no features field) or another node at the address: no, asked again after retryMs', async (t) => {
   const h = harness();
   t.false(h.features.allHave('incs', ['a', 'b', 'c']));
   h.answer(B, { nodeId: 'b', initialized: true }); // what an older version's probe reply looks like
-  h.answer(C, new Error('control request timed out'));
+  h.answer(C, { nodeId: 'x', features: ['incs'] }); // someone else now listens at c's address
   await settle();
+  t.false(h.features.allHave('incs', ['a', 'b', 'c']), "x's answer says nothing about c");
+  h.advance(1999);
   t.false(h.features.allHave('incs', ['a', 'b', 'c']));
   t.deepEqual(h.asked, [B, C], 'not before retryMs');
-  h.advance(2000);
+  h.advance(1);
   t.false(h.features.allHave('incs', ['a', 'b', 'c']));
   t.deepEqual(h.asked, [B, C, B, C]);
   h.answer(B, { nodeId: 'b', features: ['incs'] }); // upgraded meanwhile
-  h.answer(C, { nodeId: 'x', features: ['incs'] }); // someone else now listens at c's old address
-  await settle();
-  t.false(h.features.allHave('incs', ['a', 'b', 'c']), "x's answer says nothing about c");
-  h.advance(2000);
-  t.false(h.features.allHave('incs', ['a', 'b', 'c']));
   h.answer(C, { nodeId: 'c', features: ['incs'] });
   await settle();
   t.true(h.features.allHave('incs', ['a', 'b', 'c']));
+});
+
+test('a failed probe is asked again after failRetryMs, doubling with each failure in a row up to retryMs; an answer starts over', async (t) => {
+  const h = harness();
+  const askAfter = async (ms: number, label: string): Promise<void> => {
+    h.answer(C, new Error('connect ECONNREFUSED'));
+    await settle();
+    const before = h.asked.length;
+    h.advance(ms - 1);
+    h.features.allHave('incs', ['a', 'c']);
+    t.is(h.asked.length, before, `not before ${ms} ms (${label})`);
+    h.advance(1);
+    h.features.allHave('incs', ['a', 'c']);
+    t.is(h.asked.length, before + 1, `asked again after ${ms} ms (${label})`);
+  };
+  t.false(h.features.allHave('incs', ['a', 'c']));
+  for (const [i, ms] of [100, 200, 400, 800, 1600, 2000, 2000].entries()) await askAfter(ms, `failure ${i + 1}`);
+  h.answer(C, { nodeId: 'c', initialized: true }); // answers at last, an older build
+  await settle();
+  h.advance(2000);
+  t.false(h.features.allHave('incs', ['a', 'c']));
+  await askAfter(100, 'the count starts over after an answer');
+});
+
+test('a member the leader adds is known from what it announced when asked to join; a later answer replaces it', async (t) => {
+  const h = harness();
+  h.features.joined('b', [...FEATURES, 'later']);
+  h.features.joined('a', []); // this node: never noted
+  t.true(h.features.allHave('incs', ['a', 'b']), 'known without being asked');
+  t.deepEqual(h.asked, []);
+  t.deepEqual(h.features.saved(), { b: [...FEATURES] }, 'only features this version knows are kept');
+  h.features.joined('c', ['incs']); // a bootstrap peer of an older build
+  t.false(h.features.allHave('tokenrules', ['a', 'b', 'c']));
+  h.advance(10_000);
+  t.true(h.features.allHave('incs', ['a', 'b']));
+  h.answer(B, { nodeId: 'b', features: [] }); // rolled back in place
+  await settle();
+  t.false(h.features.allHave('incs', ['a', 'b']));
 });
 
 test('a member whose address is not known yet counts as not having it; announced features are this version\'s unless overridden', (t) => {
