@@ -21,6 +21,9 @@ import { monoNowMs } from '../../shared/mono-clock.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { Control } from './transport.ts';
 
+/** How many nodes beyond the members the table may hold (joiners not added after all, removed members) before they are dropped. */
+const KNOWN_IDS_SLACK = 64;
+
 /** What this version announces in its probe reply. */
 export const FEATURES = ['incs', 'tokenoptions', 'tokenrules'] as const;
 export type Feature = (typeof FEATURES)[number];
@@ -61,6 +64,8 @@ export class PeerFeatures {
   private readonly asking = new Set<NodeId>();
   /** Probes of each member that failed in a row (none answered since). */
   private readonly failures = new Map<NodeId, number>();
+  /** Every member noted in `have`: what joined() and `known` add for nodes never (or no longer) members is dropped past KNOWN_IDS_SLACK. */
+  private readonly noted = new Set<NodeId>();
 
   constructor(private readonly o: PeerFeaturesOptions) {
     this.retryMs = o.retryMs ?? 2000;
@@ -93,6 +98,7 @@ export class PeerFeatures {
    * background when due (see above), so a later call may answer otherwise.
    */
   allHave(feature: Feature, members: readonly NodeId[]): boolean {
+    if (this.noted.size > members.length + KNOWN_IDS_SLACK) this.forgetAllBut(members);
     const seen = this.have.get(feature);
     // A node standing in for an older build (announce) does not have it either: leading, it
     // switched the shard to what it stood in for not knowing (a CI run of token-rules-upgrade).
@@ -182,7 +188,18 @@ export class PeerFeatures {
     if (FEATURES.every((f) => features.includes(f))) this.nextAskMs.set(id, this.nowMs() + this.recheckMs);
   }
 
+  private forgetAllBut(members: readonly NodeId[]): void {
+    for (const id of [...this.noted]) {
+      if (members.includes(id)) continue;
+      this.noted.delete(id);
+      this.nextAskMs.delete(id);
+      this.failures.delete(id);
+      for (const set of this.have.values()) if (set.delete(id)) this.version++;
+    }
+  }
+
   private note(id: NodeId, features: readonly Feature[]): void {
+    this.noted.add(id);
     for (const [feature, set] of this.have) if (!features.includes(feature) && set.delete(id)) this.version++;
     for (const feature of features) {
       let set = this.have.get(feature);

@@ -8,6 +8,7 @@
  * are the callers' job (TCP health checks, Raft).
  */
 import type { Bonjour } from 'bonjour-service';
+import { destroyBounded } from './destroy-bounded.ts';
 import { ErrorCode, SeqError } from '../errors.ts';
 import {
   type Announcement,
@@ -141,7 +142,7 @@ export async function startDiscovery(options: DiscoveryOptions): Promise<Discove
     }
     return new DiscoverySession(bonjour, mdns, self, fqdn, subnet, o, multicast, stats);
   } catch (err) {
-    await new Promise<void>((resolve) => bonjour.destroy(() => resolve()));
+    await destroyBounded(bonjour, GOODBYE_WAIT_MS);
     throw err;
   }
 }
@@ -207,7 +208,7 @@ class DiscoverySession implements Discovery {
       // bounded wait if the send never completes.
       const destroy = (): void => {
         clearTimeout(guard);
-        this.#bonjour.destroy(() => resolve());
+        void destroyBounded(this.#bonjour, GOODBYE_WAIT_MS).then(resolve);
       };
       const guard = setTimeout(destroy, GOODBYE_WAIT_MS);
       this.#bonjour.unpublishAll(destroy);

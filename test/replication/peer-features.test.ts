@@ -136,6 +136,20 @@ test('a member the leader adds is known from what it announced when asked to joi
   t.false(h.features.allHave('incs', ['a', 'b']));
 });
 
+test('nodes noted but not members (joiners never added, removed members) are dropped once they pass a bound', (t) => {
+  const h = harness();
+  h.features.joined('b', [...FEATURES]);
+  for (let i = 0; i < 64; i++) h.features.joined(`gone${i}`, [...FEATURES]);
+  t.true(h.features.allHave('incs', ['a', 'b']));
+  t.is(Object.keys(h.features.saved()).length, 65, 'within the bound: kept');
+  h.features.joined('gone64', [...FEATURES]); // 66 noted: members (2) + the slack (64)
+  t.true(h.features.allHave('incs', ['a', 'b']));
+  t.is(Object.keys(h.features.saved()).length, 66, 'at the bound: kept');
+  h.features.joined('gone65', [...FEATURES]);
+  t.true(h.features.allHave('incs', ['a', 'b']));
+  t.deepEqual(Object.keys(h.features.saved()), ['b'], 'past it: only members are kept');
+});
+
 test('a member whose address is not known yet counts as not having it; announced features are this version\'s unless overridden', (t) => {
   const h = harness();
   t.false(h.features.allHave('incs', ['a', 'z']));
