@@ -2,9 +2,9 @@
  * Watches the free space of the file system under a node's data dir and says when it runs low,
  * so that the node stops taking writes before the disk is full rather than at it.
  *
- * Why before: a replica writes its state through LMDB's memory map (lmdb-store.ts, useWritemap),
- * and a page written into a file hole on a full disk is a SIGBUS that kills the process without
- * a word; a single node's failed commit stops it serving until a restart. With a reserve, the
+ * Why before: a replica whose log or state write fails on a full disk stops (FATAL; it wrote its
+ * state through LMDB's memory map until that was dropped, and was then killed by SIGBUS); a
+ * single node's failed commit stops it serving until a restart. With a reserve, the
  * node refuses new writes (NOSPACE, nothing taken), a follower stops taking log entries (its
  * leader carries on with the others), and all of it resumes by itself once space is freed.
  *

@@ -25,7 +25,7 @@ const FIRST_WINDOW_ENTRIES = 64;
 
 export class CachedTxn implements KvTxn {
   private readonly values = new Map<string, Buffer | undefined>();
-  private readonly firsts = new Map<string, FirstWindow>();
+  private readonly firsts: Map<string, FirstWindow>;
   /** Deferred writes: key id -> key, value (undefined = remove). */
   private readonly dirty = new Map<string, [Buffer, Buffer | undefined]>();
 
@@ -33,13 +33,33 @@ export class CachedTxn implements KvTxn {
    * @param deferredSpaces first key bytes whose writes wait for `flush()` (default: none).
    * @param uncachedSpaces first key bytes read and written straight through (default: none).
    * @param firstWindowEntries smallest keys `first` keeps per prefix (default 64).
+   * @param carried first-windows of the previous transaction (`carry`), exact for the state this
+   *   one starts from: the caller vouches that nothing else wrote it since (lmdb-store.ts). They
+   *   are updated in place: once this transaction aborts they are wrong, and must be dropped.
    */
   constructor(
     private readonly inner: KvTxn,
     private readonly deferredSpaces: readonly number[] = [],
     private readonly uncachedSpaces: readonly number[] = [],
     private readonly firstWindowEntries = FIRST_WINDOW_ENTRIES,
-  ) {}
+    carried?: ReadonlyMap<string, FirstWindow>,
+  ) {
+    this.firsts = new Map(carried);
+  }
+
+  /**
+   * The first-windows of `prefixes` this transaction holds, to carry into the next one once it
+   * has committed (a fixed set: per-series prefixes would grow the carried map without bound).
+   */
+  carry(prefixes: readonly Buffer[]): Map<string, FirstWindow> {
+    const out = new Map<string, FirstWindow>();
+    for (const prefix of prefixes) {
+      const id = prefix.toString('latin1');
+      const window = this.firsts.get(id);
+      if (window !== undefined) out.set(id, window);
+    }
+    return out;
+  }
 
   /** Writes the deferred keys to the transaction. */
   flush(): void {

@@ -8,6 +8,8 @@
  * Exact because every write of the transaction goes through `onPut`/`onRemove`: a key inside the
  * window (or anywhere, when the window holds every key of the prefix) is inserted in order; a key
  * beyond the window's last one is left to the next fill, which reads the transaction itself.
+ * It never holds more than `sizeMax` keys: past that, the largest are dropped and it is no longer
+ * complete.
  */
 import type { KvEntry } from './kv.ts';
 
@@ -51,6 +53,13 @@ export class FirstWindow {
       this.entries[i] = copyEntry({ key, value });
     } else if (i < this.entries.length || this.complete) {
       this.entries.splice(i, 0, copyEntry({ key, value }));
+      // Bounded: a window that held every key took each new one (every INC puts a token), and
+      // carried across transactions (lmdb-store.ts) it grew with the table. The smallest keys
+      // stay; the rest are left to the next fill.
+      if (this.entries.length > this.sizeMax) {
+        this.entries.length = this.sizeMax;
+        this.complete = false;
+      }
     }
   }
 

@@ -11,7 +11,9 @@ import { commitErrorHandled, ignoreDiscardedCommitRejections } from './lmdb-comm
 import type { KvEntry, KvReader, KvTxn } from './kv.ts';
 import { startsWith } from './kv.ts';
 import { CachedTxn } from './cached-txn.ts';
-import { SPACE_META, SPACE_SEQUENCE, SPACE_TOKEN } from './keys.ts';
+import { SPACE_META, SPACE_SEQUENCE, SPACE_TOKEN, TOKEN_HELD_PREFIX, TOKEN_ORDER_PREFIX } from './keys.ts';
+import { EXPIRY_PREFIX } from './series-keys.ts';
+import type { FirstWindow } from './first-window.ts';
 import { getAppliedIndex, stateSummary, type StateSummary } from './meta.ts';
 import { encodeSnapshot, snapshotEntryViews } from './snapshot.ts';
 import { probeNewLmdbDir } from '../disk/write-probe.ts';
@@ -25,16 +27,34 @@ export interface LmdbStoreOptions {
    * Fsync every commit. Default true: a standalone node's state is its only copy. A replica
    * passes false (node/replication/state-reboot-guard.ts): its state is rebuilt from the Raft log
    * and snapshot, so commits need not wait for the disk; writes then resolve once in the page
-   * cache, which survives a process crash but not an OS crash (the guard handles that). Such a
-   * store also writes through LMDB's writable memory map (MDB_WRITEMAP).
+   * cache, which survives a process crash but not an OS crash (the guard handles that).
    */
   readonly sync?: boolean;
 }
 
 const STATE_DB_NAME = 'state';
+/** lmdb-js's put options for MDB_APPEND. */
+const APPEND = { append: true } as const;
+
+/**
+ * Prefixes every apply transaction asks `first` of (the oldest token, the oldest held token, the
+ * next reservation to expire): their windows are carried from one `writeNow` to the next, so a
+ * transaction of one INC no longer opens two or three LMDB cursors (~a quarter of its cost in
+ * bench/apply.ts --batch 1).
+ */
+const CARRIED_PREFIXES: readonly Buffer[] = [TOKEN_ORDER_PREFIX, TOKEN_HELD_PREFIX, EXPIRY_PREFIX];
 
 export class LmdbStore {
   private closed = false;
+  /**
+   * First-windows of the last committed `writeNow`, exact for the state it left: every write of
+   * the state db since went through them. Dropped by anything else that writes it (an async
+   * `write`, a snapshot import) and by a transaction that throws (its writes are rolled back,
+   * the windows saw them).
+   */
+  private carried: ReadonlyMap<string, FirstWindow> = new Map();
+  /** Async writes under way: their callbacks write the state without the carried windows. */
+  private asyncWrites = 0;
 
   private constructor(
     /** The environment's root database: open further named databases from it. */
@@ -54,10 +74,13 @@ export class LmdbStore {
       // We acknowledge writes on that promise, so it must mean "on disk".
       overlappingSync: false,
       noSync: options.sync === false,
-      // Without fsync, commit in the memory map itself: no write() of every dirty page per
-      // commit (1-2 us per INC at small batches). A process crash still keeps every committed
-      // page (they are in the page cache); an OS crash is the reboot guard's case either way.
-      useWritemap: options.sync === false,
+      // Never MDB_WRITEMAP (it saved a write() of each dirty page per unsynced commit, 1-2 us per
+      // INC): with it, a transaction that frees many pages and then writes (a snapshot import
+      // replacing the state; random remove-all-and-put histories) aborted the process in
+      // liblmdb's mdb_freelist_save (Assertion 'x <= dl[0].mid'), 5 of 6 seeds of
+      // test/node/state-store-imports.test.ts; an LMDB bug still open upstream. Without it a
+      // full disk is also an ENOSPC the node reports, not a SIGBUS.
+      useWritemap: false,
     });
     const db = root.openDB<Buffer, Buffer>({ name: STATE_DB_NAME, keyEncoding: 'binary', encoding: 'binary' });
     return new LmdbStore(root, db, options.sync !== false);
@@ -70,8 +93,16 @@ export class LmdbStore {
    */
   write<T>(fn: (txn: KvTxn) => T): Promise<T> {
     this.assertOpen();
-    return this.root.transaction(() => this.inTxn(fn)).catch((err: unknown) => {
+    this.asyncWrites++;
+    this.carried = new Map();
+    return this.root.transaction(() => {
+      this.carried = new Map();
+      return this.inTxn(fn).result;
+    }).catch((err: unknown) => {
       throw commitErrorHandled(err);
+    }).finally(() => {
+      this.asyncWrites--;
+      this.carried = new Map();
     });
   }
 
@@ -82,7 +113,17 @@ export class LmdbStore {
    */
   writeNow<T>(fn: (txn: KvTxn) => T): T {
     this.assertOpen();
-    return this.root.transactionSync(() => this.inTxn(fn));
+    const carried = this.asyncWrites === 0 ? this.carried : new Map<string, FirstWindow>();
+    // Gone unless this transaction commits: a throw (fn's, or the commit's) leaves them empty.
+    this.carried = new Map();
+    let view: CachedTxn | undefined;
+    const result = this.root.transactionSync(() => {
+      const ran = this.inTxn(fn, carried);
+      view = ran.view;
+      return ran.result;
+    });
+    if (this.asyncWrites === 0 && view !== undefined) this.carried = view.carry(CARRIED_PREFIXES);
+    return result;
   }
 
   /** Runs `fn` over the latest committed state. */
@@ -124,8 +165,10 @@ export class LmdbStore {
 
   /**
    * Replaces the whole state with a snapshot image, in one durable transaction, decoding it as it
-   * is written; the old keys go a batch at a time: neither image, entries nor old state sit in the
-   * heap whole (at 1M sequences that was ~160 MB). A synchronous transaction on purpose: it
+   * is written: neither image nor entries sit in the heap whole (at 1M sequences that was ~160
+   * MB). The old state is dropped whole (mdb_drop frees its pages): removed key by key, each of
+   * its pages was copied into the transaction first, and without a writable memory map LMDB keeps
+   * a transaction's pages in the heap (a follower catching up at 1M sequences peaked at 204 MB). A synchronous transaction on purpose: it
    * aborts if anything throws (a damaged image, a chunk that cannot be read), where lmdb-js
    * commits a batched one whose callback threw, which would leave half a state behind, perhaps
    * with the image's applied index (written first: meta keys sort first) so that nothing would
@@ -133,15 +176,20 @@ export class LmdbStore {
    */
   async importSnapshot(chunks: Iterable<Uint8Array>): Promise<void> {
     this.assertOpen();
+    this.carried = new Map();
     this.root.transactionSync(() => {
-      for (let keys = this.someKeys(); keys.length > 0; keys = this.someKeys()) for (const key of keys) this.db.removeSync(key);
-      for (const { key, value } of snapshotEntryViews(chunks)) this.db.putSync(key, value);
+      this.db.clearSync();
+      // An image lists its keys in order (exportSnapshot): appended (MDB_APPEND), each leaf page
+      // is filled before the next is begun, not split in halves, so the transaction holds about
+      // half the pages. A key not above the last one (no image of ours has one) is put as usual.
+      let last: Buffer | undefined;
+      for (const { key, value } of snapshotEntryViews(chunks)) {
+        const inOrder = last === undefined || Buffer.compare(key, last) > 0;
+        if (inOrder) this.db.putSync(key, value, APPEND);
+        else this.db.putSync(key, value);
+        if (inOrder) last = Buffer.from(key);
+      }
     });
-  }
-
-  /** Up to 10,000 keys of the state db (removing while iterating a range is not allowed). */
-  private someKeys(): Buffer[] {
-    return [...this.db.getKeys({ limit: 10_000 })];
   }
 
   async close(): Promise<void> {
@@ -156,11 +204,11 @@ export class LmdbStore {
    * block its one, so caching them only cost a string id and a copy per part (bench/apply.ts
    * --incs over 10,000 sequences: 2.9 -> 2.45 us per part; one hot sequence unchanged).
    */
-  private inTxn<T>(fn: (txn: KvTxn) => T): T {
-    const view = new CachedTxn(this.txnView(), [SPACE_META], [SPACE_TOKEN, SPACE_SEQUENCE]);
+  private inTxn<T>(fn: (txn: KvTxn) => T, carried?: ReadonlyMap<string, FirstWindow>): { result: T; view: CachedTxn } {
+    const view = new CachedTxn(this.txnView(), [SPACE_META], [SPACE_TOKEN, SPACE_SEQUENCE], undefined, carried);
     const result = fn(view);
     view.flush();
-    return result;
+    return { result, view };
   }
 
   private txnView(): KvTxn {

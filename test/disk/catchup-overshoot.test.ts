@@ -2,7 +2,7 @@
  * A review found: a follower whose disk comes back (twice the reserve free) catches up a backlog
  * of log entries at full speed; the guard is read at most every 100 ms and the leader pipelines
  * many 1 MiB appends, so the follower can write far more than its reserve between two reads and
- * fill its disk (ENOSPC in its log: FATAL; or SIGBUS in its state's memory map).
+ * fill its disk (ENOSPC in its log or its state: FATAL).
  */
 import test from 'ava';
 import { truncateSync } from 'node:fs';

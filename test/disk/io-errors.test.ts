@@ -5,9 +5,8 @@
  * (it can no longer promise what it acknowledges; retrying a failed write or sync can report
  * success for data that never reached the disk), the rest of the shard serves on, every
  * acknowledged number is given once, in order, with no gap; on a healed disk the node restarts
- * from what it has and catches up. (A replica's state store is not fsynced and is written through
- * its memory map, no write calls to fail: its lost pages are the OS-crash case, rebuilt from the
- * log: test/replication/state-reboot.test.ts.)
+ * from what it has and catches up. (A replica's state store is not fsynced: its lost pages are
+ * the OS-crash case, rebuilt from the log: test/replication/state-reboot.test.ts.)
  */
 import test, { type ExecutionContext } from 'ava';
 import { ioFaultLibrary } from '../helpers/io-fault.ts';

@@ -93,12 +93,14 @@ for (const k of CASES) {
 /**
  * A stalled leader's graceful stop waits for its log writes, which never end: without a bound it
  * waited as long as the disk did (until a second signal or SIGKILL). --shutdown-timeout-ms ends
- * it (bin/stop-signals.ts). (A stalled follower runs no code at all until its write returns: only
- * SIGKILL ends it, which the README says.)
+ * it (bin/stop-signals.ts). Its log, which it writes off its loop: a node blocked in a write on
+ * its loop (a follower's log write; any node's state commit, since the state store no longer
+ * writes through LMDB's memory map: lmdb-store.ts) runs no code at all until the write returns,
+ * and only SIGKILL ends it, which the README says.
  */
-serialWithCc('a leader whose disk stops answering ends on SIGTERM within --shutdown-timeout-ms', async (t) => {
+serialWithCc('a leader whose Raft log stops answering ends on SIGTERM within --shutdown-timeout-ms', async (t) => {
   t.timeout(90_000);
-  const { c, faults } = await faultedShard(t, lib!, '', { mode: 'stall', args: ['--shutdown-timeout-ms', '3000'] });
+  const { c, faults } = await faultedShard(t, lib!, 'raft/wal/', { mode: 'stall', args: ['--shutdown-timeout-ms', '3000'] });
   const leader = await c.waitForLeader(3);
   const ports = c.nodes.map((n) => n.port);
   const endMs = Date.now() + 6000;
