@@ -7,11 +7,14 @@
  * time. So a router can keep INCS on through a rolling upgrade: the shard turns it on by itself
  * once its last member runs this version.
  *
- * Known from each member's latest answer to the `probe` control request (`features`), or its
- * own probe request that says them (`heard`), by node id. A member that answers without it (older) is asked again after `retryMs`, so an upgraded
- * member is noticed within that. One that does not answer is asked again sooner, `failRetryMs` doubling with each failure in a row up to
- * `retryMs`: a brand-new shard's members start within a second of each other, and one that missed its first ask while it
- * started kept its leader refusing series commands for a whole `retryMs` (a pipelined burst through a router got TRYAGAIN). One with it is asked again after `recheckMs`, and its newest
+ * Known from each member's latest answer to the `probe` control request (`features`), its own
+ * probe request that says them (`heard`), or, on the leader that adds it, what it announced when
+ * counted or asked to join (`joined`), by node id. A member that answers without it (older) is
+ * asked again after `retryMs`, so an upgraded member is noticed within that. One that does not
+ * answer is asked again sooner, `failRetryMs` doubling with each failure in a row up to
+ * `retryMs`: a brand-new shard's members start within a second of each other, and one that
+ * missed its first ask while it started kept series commands refused for a whole `retryMs`. One
+ * with it is asked again after `recheckMs`, and its newest
  * answer wins, so a member restarted on an older build (a rollback in place, which nothing
  * forbids between builds that share the log format) loses it within that. A member that does
  * not answer keeps what it said last (it is down; when it is back, it is asked again). Learners
@@ -149,9 +152,10 @@ export class PeerFeatures {
 
   /**
    * The leader is adding `id`, having asked it (checkJoiner, or a bootstrap's probe): what it
-   * announced then is its newest word (only features this version knows are kept). Without it, a leader whose shard had just grown refused INCS (FEATURE_OFF) until its
-   * own ask of the new member came back, and a pipelined burst of INCs of one bucket through a
-   * router got TRYAGAIN in a brand-new shard's first seconds (a CI run).
+   * announced then is its newest word (only features this version knows are kept). Without it,
+   * a leader whose shard had just grown refused INCS (FEATURE_OFF) until its own ask of the new
+   * member came back, and a router's pipelined burst of INCs of one bucket got TRYAGAIN in a
+   * brand-new shard's first seconds (a CI run).
    */
   joined(id: NodeId, said: readonly string[]): void {
     if (id !== this.o.selfId) this.learn(id, FEATURES.filter((f) => said.includes(f)));

@@ -61,7 +61,7 @@ export async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbSto
  */
 export async function addLearnersAtOnce(n: RaftNode, peers: readonly ProbeReply[], members: Members, stopped: () => boolean, log: (l: string) => void, added: (peer: ProbeReply) => void): Promise<void> {
   const deadline = monoNowMs() + 30_000;
-  const pending = new Map(peers.map((p) => [p.nodeId, p.addr]));
+  const pending = new Map(peers.map((p) => [p.nodeId, p]));
   while (pending.size > 0 && !stopped() && monoNowMs() < deadline) {
     const st = n.status();
     for (const id of [...pending.keys()]) {
@@ -74,8 +74,9 @@ export async function addLearnersAtOnce(n: RaftNode, peers: readonly ProbeReply[
       await new Promise((r) => setTimeout(r, 20));
       continue;
     }
-    const [id, addr] = next.value;
-    added(peers.find((p) => p.nodeId === id)!);
+    const [id, peer] = next.value;
+    const addr = peer.addr;
+    added(peer);
     const r = await withTimeout(n.changeMembers({ type: 'addLearner', nodeId: id, context: addr }), 1000);
     if (r && r.type !== 'error') log(`adding learner ${id} at ${addr} (counted at bootstrap)`);
     // A pending conf change (a promotion, a join request's add) means: try again shortly.
