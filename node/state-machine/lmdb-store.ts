@@ -55,6 +55,11 @@ export class LmdbStore {
   private carried: ReadonlyMap<string, FirstWindow> = new Map();
   /** Async writes under way: their callbacks write the state without the carried windows. */
   private asyncWrites = 0;
+  /**
+   * Inside a write transaction's callback: a `writeNow` there would be an LMDB child transaction
+   * whose windows the outer one never saw (and kept if the outer one aborts), so it is refused.
+   */
+  private writing = false;
 
   private constructor(
     /** The environment's root database: open further named databases from it. */
@@ -97,7 +102,7 @@ export class LmdbStore {
     this.carried = new Map();
     return this.root.transaction(() => {
       this.carried = new Map();
-      return this.inTxn(fn).result;
+      return this.guarded(() => this.inTxn(fn).result);
     }).catch((err: unknown) => {
       throw commitErrorHandled(err);
     }).finally(() => {
@@ -117,11 +122,13 @@ export class LmdbStore {
     // Gone unless this transaction commits: a throw (fn's, or the commit's) leaves them empty.
     this.carried = new Map();
     let view: CachedTxn | undefined;
-    const result = this.root.transactionSync(() => {
+    const result = this.root.transactionSync(() => this.guarded(() => {
       const ran = this.inTxn(fn, carried);
+      // lmdb-js would commit a promise's transaction later, after the windows were carried.
+      if (typeof (ran.result as { then?: unknown } | null)?.then === 'function') throw new Error('LmdbStore.writeNow: fn returned a promise');
       view = ran.view;
       return ran.result;
-    });
+    }));
     if (this.asyncWrites === 0 && view !== undefined) this.carried = view.carry(CARRIED_PREFIXES);
     return result;
   }
@@ -177,7 +184,7 @@ export class LmdbStore {
   async importSnapshot(chunks: Iterable<Uint8Array>): Promise<void> {
     this.assertOpen();
     this.carried = new Map();
-    this.root.transactionSync(() => {
+    this.root.transactionSync(() => this.guarded(() => {
       this.db.clearSync();
       // An image lists its keys in order (exportSnapshot): appended (MDB_APPEND), each leaf page
       // is filled before the next is begun, not split in halves, so the transaction holds about
@@ -189,7 +196,17 @@ export class LmdbStore {
         else this.db.putSync(key, value);
         if (inOrder) last = Buffer.from(key);
       }
-    });
+    }));
+  }
+
+  private guarded<T>(fn: () => T): T {
+    if (this.writing) throw new Error('LmdbStore: a write inside another write transaction');
+    this.writing = true;
+    try {
+      return fn();
+    } finally {
+      this.writing = false;
+    }
   }
 
   async close(): Promise<void> {

@@ -24,6 +24,10 @@ const op = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('first' as const), prefix }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('put' as const), key, value }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), key }) },
+  // Many keys at once under one space: windows pass their 64-key bound and are cut back.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('fill' as const), space, count: fc.integer({ min: 1, max: 90 }), value }) },
+  // The smallest keys of a space removed, as evictions do: a cut-back window runs dry and refills.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('drain' as const), space, count: fc.integer({ min: 1, max: 90 }) }) },
 );
 const txn = fc.record({
   how: fc.constantFrom('now', 'now', 'now', 'now', 'now', 'abort', 'async', 'import'),
@@ -31,7 +35,7 @@ const txn = fc.record({
   imported: fc.array(fc.tuple(key, value), { maxLength: 10 }),
 });
 
-type Op = { kind: 'first'; prefix: Buffer } | { kind: 'put'; key: Buffer; value: Buffer } | { kind: 'remove'; key: Buffer };
+type Op = { kind: 'first'; prefix: Buffer } | { kind: 'put'; key: Buffer; value: Buffer } | { kind: 'remove'; key: Buffer } | { kind: 'fill'; space: number; count: number; value: Buffer } | { kind: 'drain'; space: number; count: number };
 
 const show = (e: KvEntry | undefined): string => (e === undefined ? '-' : `${e.key.toString('hex')}=${e.value.toString('hex')}`);
 
@@ -51,6 +55,17 @@ function run(txn: KvTxn, model: MemoryKv, ops: readonly Op[]): string | null {
     } else if (o.kind === 'put') {
       txn.put(o.key, o.value);
       model.put(o.key, o.value);
+    } else if (o.kind === 'drain') {
+      for (const e of [...model.scan(Buffer.of(o.space))].slice(0, o.count)) {
+        txn.remove(e.key);
+        model.remove(e.key);
+      }
+    } else if (o.kind === 'fill') {
+      for (let i = 0; i < o.count; i++) {
+        const k = Buffer.of(o.space, 9, i);
+        txn.put(k, o.value);
+        model.put(k, o.value);
+      }
     } else {
       txn.remove(o.key);
       model.remove(o.key);
@@ -112,4 +127,40 @@ test('first answers stay exact across writeNow transactions, aborts, async write
     { numRuns: 150, seed: 20261129 },
   );
   t.pass();
+});
+
+test('a write inside a write transaction, or a writeNow whose fn returns a promise, is refused and leaves nothing behind', async (t) => {
+  const dir = await tempDir(t);
+  const store = LmdbStore.open({ path: `${dir}/s`, sync: false });
+  t.teardown(() => store.close());
+  const k = Buffer.of(SPACE_TOKEN_ORDER, 1);
+  store.writeNow((kv) => kv.put(k, Buffer.of(1)));
+  // A nested one would be an LMDB child transaction the outer windows never saw.
+  t.throws(() => store.writeNow((kv) => {
+    kv.put(Buffer.of(SPACE_TOKEN_ORDER, 0), Buffer.of(2));
+    store.writeNow((inner) => inner.put(Buffer.of(SPACE_TOKEN_ORDER, 0), Buffer.of(3)));
+  }), { message: /inside another write/ });
+  t.throws(() => store.writeNow((kv) => {
+    kv.put(Buffer.of(SPACE_TOKEN_ORDER, 0), Buffer.of(4));
+    return Promise.resolve();
+  }), { message: /returned a promise/ });
+  t.is(stateOf(store), show({ key: k, value: Buffer.of(1) }));
+  t.is(store.writeNow((kv) => show(kv.first(Buffer.of(SPACE_TOKEN_ORDER)))), show({ key: k, value: Buffer.of(1) }), 'the carried window was not left with what was refused');
+});
+
+test('a window that held every key and then took more than its bound is cut back, and refills once drained', async (t) => {
+  const dir = await tempDir(t);
+  const store = LmdbStore.open({ path: `${dir}/s`, sync: false });
+  t.teardown(() => store.close());
+  const prefix = Buffer.of(SPACE_TOKEN_ORDER);
+  const k = (i: number): Buffer => Buffer.of(SPACE_TOKEN_ORDER, i);
+  t.is(store.writeNow((kv) => kv.first(prefix)), undefined, 'empty: the window holds every key (none)');
+  store.writeNow((kv) => {
+    for (let i = 0; i < 90; i++) kv.put(k(i), Buffer.of(i));
+  });
+  const first = store.writeNow((kv) => {
+    for (let i = 0; i < 70; i++) kv.remove(k(i));
+    return kv.first(prefix);
+  });
+  t.is(first === undefined ? '-' : show(first), show({ key: k(70), value: Buffer.of(70) }));
 });
