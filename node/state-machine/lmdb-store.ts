@@ -175,11 +175,12 @@ export class LmdbStore {
    * is written: neither image nor entries sit in the heap whole (at 1M sequences that was ~160
    * MB). The old state is dropped whole (mdb_drop frees its pages): removed key by key, each of
    * its pages was copied into the transaction first, and without a writable memory map LMDB keeps
-   * a transaction's pages in the heap (a follower catching up at 1M sequences peaked at 204 MB). A synchronous transaction on purpose: it
-   * aborts if anything throws (a damaged image, a chunk that cannot be read), where lmdb-js
-   * commits a batched one whose callback threw, which would leave half a state behind, perhaps
-   * with the image's applied index (written first: meta keys sort first) so that nothing would
-   * ever import it again. The async write's callback blocked the loop just as long.
+   * a transaction's pages in the heap (a follower catching up at 1M sequences peaked at 204 MB).
+   * A synchronous transaction on purpose: it aborts if anything throws (a damaged image, a chunk
+   * that cannot be read), where lmdb-js commits a batched one whose callback threw, which would
+   * leave half a state behind, perhaps with the image's applied index (written first: meta keys
+   * sort first) so that nothing would ever import it again. The async write's callback blocked
+   * the loop just as long.
    */
   async importSnapshot(chunks: Iterable<Uint8Array>): Promise<void> {
     this.assertOpen();
