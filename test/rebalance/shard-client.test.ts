@@ -7,7 +7,8 @@ import { startTestNode } from '../helpers/single-node.ts';
 test('a NOTLEADER naming another shard is not followed: that shard leader is not the one asked for', async (t) => {
   const otherLeader = await fakeNode(() => '+OK\r\n');
   const otherFollower = await fakeNode(() => `-NOTLEADER 2 ${otherLeader.address}\r\n`);
-  const client = new ShardClient({ stepDeadlineMs: 300, backoffMs: 20 });
+  // Long enough for one answer on a loaded box: a CI run's 300 ms saw none, only its timeout.
+  const client = new ShardClient({ stepDeadlineMs: 2000, backoffMs: 20 });
   t.teardown(async () => {
     client.close();
     await Promise.all([otherLeader.close(), otherFollower.close()]);
