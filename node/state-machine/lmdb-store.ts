@@ -79,8 +79,8 @@ export class LmdbStore {
       // We acknowledge writes on that promise, so it must mean "on disk".
       overlappingSync: false,
       noSync: options.sync === false,
-      // Never MDB_WRITEMAP (it saved a write() of each dirty page per unsynced commit, 1-2 us per
-      // INC): with it, a transaction that frees many pages and then writes (a snapshot import
+      // Never MDB_WRITEMAP (it saved a write() of each dirty page per unsynced commit, ~15-20 us
+      // per one-INC transaction on the bench box): with it, a transaction that frees many pages and then writes (a snapshot import
       // replacing the state; random remove-all-and-put histories) aborted the process in
       // liblmdb's mdb_freelist_save (Assertion 'x <= dl[0].mid'), 5 of 6 seeds of
       // test/node/state-store-imports.test.ts; an LMDB bug still open upstream. Without it a
@@ -98,16 +98,13 @@ export class LmdbStore {
    */
   write<T>(fn: (txn: KvTxn) => T): Promise<T> {
     this.assertOpen();
+    // Dropped once: writeNow neither uses nor keeps windows while an async write is under way.
     this.asyncWrites++;
     this.carried = new Map();
-    return this.root.transaction(() => {
-      this.carried = new Map();
-      return this.guarded(() => this.inTxn(fn).result);
-    }).catch((err: unknown) => {
+    return this.root.transaction(() => this.guarded(() => this.inTxn(fn).result)).catch((err: unknown) => {
       throw commitErrorHandled(err);
     }).finally(() => {
       this.asyncWrites--;
-      this.carried = new Map();
     });
   }
 
@@ -192,10 +189,12 @@ export class LmdbStore {
       // half the pages. A key not above the last one (no image of ours has one) is put as usual.
       let last: Buffer | undefined;
       for (const { key, value } of snapshotEntryViews(chunks)) {
-        const inOrder = last === undefined || Buffer.compare(key, last) > 0;
-        if (inOrder) this.db.putSync(key, value, APPEND);
-        else this.db.putSync(key, value);
-        if (inOrder) last = Buffer.from(key);
+        if (last === undefined || Buffer.compare(key, last) > 0) {
+          this.db.putSync(key, value, APPEND);
+          last = Buffer.from(key);
+        } else {
+          this.db.putSync(key, value);
+        }
       }
     }));
   }
