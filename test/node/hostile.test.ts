@@ -152,7 +152,8 @@ test('connections beyond the bound are refused with -BUSY; existing ones keep wo
 });
 
 test('a request left half-sent past the request timeout is answered with a protocol error and dropped', async (t) => {
-  const node = await startTestNode(t, { server: { requestTimeoutMs: 300 } });
+  // 1 s bound, 200 ms steps: a loaded box may stall the steady writer for up to 800 ms.
+  const node = await startTestNode(t, { server: { requestTimeoutMs: 1000 } });
   const half = await rawSocket(node.address.port);
   let reply = '';
   half.on('data', (chunk: Buffer) => (reply += chunk.toString()));
@@ -163,13 +164,13 @@ test('a request left half-sent past the request timeout is answered with a proto
   const request = encodeRequest('INC', 'b', 's');
   steady.write(request.subarray(0, 5));
   for (let i = 0; i < 8; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    // Completes one request and starts the next in the same chunk: 800 ms of steady progress.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Completes one request and starts the next in the same chunk: 1.6 s of steady progress.
     steady.write(Buffer.concat([request.subarray(5), request.subarray(0, 5)]));
   }
   steady.write(request.subarray(5));
   t.deepEqual(await steady.take(9), Array.from({ length: 9 }, (_, i) => `:${i + 1}\r\n`));
   t.true(await closedWithin(half, 5000));
-  t.regex(reply, /^-ERR Protocol error: request not completed within 300 ms\r\n$/);
+  t.regex(reply, /^-ERR Protocol error: request not completed within 1000 ms\r\n$/);
   t.is(steady.socket.destroyed, false);
 });
