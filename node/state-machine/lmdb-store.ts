@@ -33,6 +33,13 @@ export interface LmdbStoreOptions {
 }
 
 const STATE_DB_NAME = 'state';
+/**
+ * Bytes of keys and values a snapshot import writes per transaction: LMDB holds that
+ * transaction's dirty pages (about twice as many bytes, at worst) in the heap until it commits.
+ */
+const IMPORT_TXN_BYTES_MAX = 4 << 20;
+/** An image's meta keys are a dozen counters; held back until the import's last transaction. */
+const IMPORT_META_BYTES_MAX = 64 << 10;
 /** lmdb-js's put options for MDB_APPEND. */
 const APPEND = { append: true } as const;
 
@@ -168,35 +175,65 @@ export class LmdbStore {
   }
 
   /**
-   * Replaces the whole state with a snapshot image, in one durable transaction, decoding it as it
-   * is written: neither image nor entries sit in the heap whole (at 1M sequences that was ~160
-   * MB). The old state is dropped whole (mdb_drop frees its pages): removed key by key, each of
-   * its pages was copied into the transaction first, and without a writable memory map LMDB keeps
-   * a transaction's pages in the heap (a follower catching up at 1M sequences peaked at 204 MB).
-   * A synchronous transaction on purpose: it aborts if anything throws (a damaged image, a chunk
-   * that cannot be read), where lmdb-js commits a batched one whose callback threw, which would
-   * leave half a state behind, perhaps with the image's applied index (written first: meta keys
-   * sort first) so that nothing would ever import it again. The async write's callback blocked
-   * the loop just as long.
+   * Replaces the whole state with a snapshot image, decoding it as it is written: neither image
+   * nor entries sit in the heap whole (at 1M sequences that was ~160 MB). Without a writable
+   * memory map LMDB keeps a transaction's dirty pages in the heap until it commits, so the image
+   * is written in transactions of about `txnBytesMax` bytes of keys and values each (one
+   * transaction at 1M sequences peaked a follower catching up at 145-148 MB, near the 150 MB
+   * goal). The old state is dropped whole first (mdb_drop frees its pages without copying them).
+   *
+   * Not atomic, but never wrong: the image's meta keys (applied index included; they sort first)
+   * are held back and written in the last transaction, so a state left by an import that failed
+   * or was killed part way has applied index 0, below any Raft snapshot's, and the node imports
+   * its stored image again at its next start (shard-start.ts recoverLocalState); a failure now
+   * also stops the node (raft-node.ts). If the first transaction fails the old state stays.
+   * Synchronous transactions on purpose: one aborts if anything throws (a damaged image, a chunk
+   * that cannot be read), where lmdb-js commits a batched one whose callback threw; and no other
+   * code runs between them, so nothing ever reads a half-imported state.
    */
-  async importSnapshot(chunks: Iterable<Uint8Array>): Promise<void> {
+  async importSnapshot(chunks: Iterable<Uint8Array>, txnBytesMax = IMPORT_TXN_BYTES_MAX): Promise<void> {
     this.assertOpen();
     this.carried = new Map();
-    this.root.transactionSync(() => this.guarded(() => {
-      this.db.clearSync();
-      // An image lists its keys in order (exportSnapshot): appended (MDB_APPEND), each leaf page
-      // is filled before the next is begun, not split in halves, so the transaction holds about
-      // half the pages. A key not above the last one (no image of ours has one) is put as usual.
-      let last: Buffer | undefined;
-      for (const { key, value } of snapshotEntryViews(chunks)) {
-        if (last === undefined || Buffer.compare(key, last) > 0) {
-          this.db.putSync(key, value, APPEND);
-          last = Buffer.from(key);
-        } else {
-          this.db.putSync(key, value);
-        }
+    const entries = snapshotEntryViews(chunks);
+    const meta: KvEntry[] = [];
+    let metaBytes = 0;
+    let last: Buffer | undefined;
+    let cleared = false;
+    let done = false;
+    try {
+      while (!done) {
+        this.root.transactionSync(() => this.guarded(() => {
+          if (!cleared) this.db.clearSync();
+          for (let bytes = 0; bytes < txnBytesMax; ) {
+            const next = entries.next();
+            if (next.done === true) {
+              for (const e of meta) this.db.putSync(e.key, e.value);
+              done = true;
+              return;
+            }
+            const { key, value } = next.value;
+            if (key[0] === SPACE_META) {
+              metaBytes += key.length + value.length;
+              if (metaBytes > IMPORT_META_BYTES_MAX) throw new Error(`snapshot image: meta keys over ${IMPORT_META_BYTES_MAX} bytes`);
+              meta.push({ key: Buffer.from(key), value: Buffer.from(value) });
+              continue;
+            }
+            // Appended (MDB_APPEND), each leaf page is filled before the next is begun, not split
+            // in halves. A key not above the last one (no image of ours has one) is put as usual.
+            if (last === undefined || Buffer.compare(key, last) > 0) {
+              this.db.putSync(key, value, APPEND);
+              last = Buffer.from(key);
+            } else {
+              this.db.putSync(key, value);
+            }
+            bytes += key.length + value.length;
+          }
+        }));
+        cleared = true;
       }
-    }));
+    } finally {
+      entries.return(undefined);
+    }
   }
 
   private guarded<T>(fn: () => T): T {
