@@ -7,7 +7,7 @@
  * after a simulated OS crash: the state LMDB is discarded and rebuilt from the snapshot and log.
  *
  *   node --import=tsx bench/memory-restart.ts [--sequences 1000000] [--connections 16] [--pipeline 64]
- *     [--port 17700] [--max-load-s 600]
+ *     [--port 17700] [--max-load-s 600] [--timeline]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -66,6 +66,8 @@ interface Restart {
   readonly peakAnonMb: { node: number; leader: number; nodeInfo: string; leaderInfo: string };
   /** The size of the snapshot image its log says it installed from the leader (false: none). */
   readonly installedSnapshot: number | false;
+  /** The restarted node's anonymous RSS every 200 ms from its start: "seconds:MB" (--timeline). */
+  readonly timeline: string[];
 }
 
 /**
@@ -99,9 +101,12 @@ async function restartFollower(
   closeSync(logFd);
   extra.push(child.pid!);
   const peak = { node: 0, leader: 0, nodeInfo: '-', leaderInfo: '-' };
+  const timeline: string[] = [];
+  let samples = 0;
   const sampler = setInterval(() => {
     try {
       const n = rssMb(child.pid!).anon;
+      if (samples++ % 4 === 0) timeline.push(`${((performance.now() - started) / 1000).toFixed(1)}:${n.toFixed(0)}`);
       const l = rssMb(leader.pid).anon;
       if (n > peak.node) void info(follower.port).then((i) => { peak.nodeInfo = heapOf(i); });
       if (l > peak.leader) void info(leader.port).then((i) => { peak.leaderInfo = heapOf(i); });
@@ -130,13 +135,14 @@ async function restartFollower(
   await sleep(500);
   const installed = /installed snapshot at index \d+ term \d+ \((\d+) bytes\)/.exec(readFileSync(logPath, 'utf8'));
   const installedSnapshot = installed === null ? false : Number(installed[1]);
-  return { pid: child.pid!, commit, answeredMs, appliedAtAnswer, caughtUpMs, rssMb: rssMb(child.pid!), peakAnonMb: peak, installedSnapshot };
+  return { pid: child.pid!, commit, answeredMs, appliedAtAnswer, caughtUpMs, rssMb: rssMb(child.pid!), peakAnonMb: peak, installedSnapshot, timeline };
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     sequences: { type: 'string', default: '1000000' }, connections: { type: 'string', default: '16' },
     pipeline: { type: 'string', default: '64' }, port: { type: 'string', default: '17700' }, 'max-load-s': { type: 'string', default: '600' },
+    timeline: { type: 'boolean', default: false },
   } });
   const port = Number(values.port);
   const cluster = await startDev(port, ['--nodes', '3']);
@@ -186,6 +192,7 @@ async function main(): Promise<void> {
       writeFileSync(join(dataDir, 'lmdb', 'written-by-boot'), 'an-earlier-boot');
     });
     console.log(`restart after an OS crash (state LMDB discarded, rebuilt from the Raft snapshot and log): answers INFO after ${rebuild.answeredMs.toFixed(0)} ms (applied index ${rebuild.appliedAtAnswer} of ${rebuild.commit}), applied index back at the commit index after ${rebuild.caughtUpMs.toFixed(0)} ms; RSS after ${rebuild.rssMb.total.toFixed(0)} MB (${rebuild.rssMb.anon.toFixed(0)} MB anonymous); ${peaks(rebuild)}`);
+    if (values.timeline) console.log(`  its anonymous MB over time (s:MB): ${rebuild.timeline.join(' ')}`);
     const leaderPort = leader.port;
     const behind = await restartFollower({ pid: rebuild.pid, port: follower.port }, leader, extra, async (_dataDir, env, shard) => {
       // While it is down: more writes, then a snapshot that compacts the log past them (through
@@ -196,6 +203,7 @@ async function main(): Promise<void> {
       if (r.status !== 0) throw new Error(`seqdb node admin snapshot: status ${r.status} ${r.signal ?? ""} ${r.error?.message ?? ""} ${r.stdout}${r.stderr}`);
     });
     console.log(`a follower down while 10,000 more sequences were written and the log compacted, catching up by InstallSnapshot: answers INFO after ${behind.answeredMs.toFixed(0)} ms, caught up after ${behind.caughtUpMs.toFixed(0)} ms${behind.installedSnapshot === false ? ' (NO InstallSnapshot in its log: the leader still had the entries)' : ` (image of ${(behind.installedSnapshot / 2 ** 20).toFixed(1)} MiB)`}; ${peaks(behind)} (goal < 150 MB)`);
+    if (values.timeline) console.log(`  its anonymous MB over time (s:MB): ${behind.timeline.join(' ')}`);
   } finally {
     for (const pid of extra) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     await cluster.stop();
