@@ -68,6 +68,9 @@ interface Restart {
   readonly installedSnapshot: number | false;
   /** The restarted node's anonymous RSS every 200 ms from its start: "seconds:MB" (--timeline). */
   readonly timeline: string[];
+  /** When it was started (ISO time) and its log lines about snapshots, to read beside the timeline. */
+  readonly startedAt: string;
+  readonly snapshotLog: string[];
 }
 
 /**
@@ -94,6 +97,7 @@ async function restartFollower(
   await prepare(dataDir, env, argv[argv.indexOf('--shard') + 1] ?? '1');
   const commit = Number(infoField(await info(leader.port), 'commit_index') ?? NaN);
   const started = performance.now();
+  const startedAt = new Date().toISOString();
   // stdin a pipe, as dev does: a node exits when its stdin ends.
   const logPath = join(dataDir, `bench-restart-${Date.now()}.log`);
   const logFd = openSync(logPath, 'w');
@@ -133,9 +137,16 @@ async function restartFollower(
   }
   const caughtUpMs = performance.now() - started;
   await sleep(500);
-  const installed = /installed snapshot at index \d+ term \d+ \((\d+) bytes\)/.exec(readFileSync(logPath, 'utf8'));
+  const log = readFileSync(logPath, 'utf8');
+  const installed = /installed snapshot at index \d+ term \d+ \((\d+) bytes\)/.exec(log);
+  const snapshotLog = log.split('\n').filter((l) => /snapshot/i.test(l)).map((l) => l.slice(0, 160));
   const installedSnapshot = installed === null ? false : Number(installed[1]);
-  return { pid: child.pid!, commit, answeredMs, appliedAtAnswer, caughtUpMs, rssMb: rssMb(child.pid!), peakAnonMb: peak, installedSnapshot, timeline };
+  return { pid: child.pid!, commit, answeredMs, appliedAtAnswer, caughtUpMs, rssMb: rssMb(child.pid!), peakAnonMb: peak, installedSnapshot, timeline, startedAt, snapshotLog };
+}
+
+function printTimeline(r: Restart): void {
+  console.log(`  started ${r.startedAt}; its anonymous MB over time (s:MB): ${r.timeline.join(' ')}`);
+  for (const line of r.snapshotLog) console.log(`  | ${line}`);
 }
 
 async function main(): Promise<void> {
@@ -192,7 +203,7 @@ async function main(): Promise<void> {
       writeFileSync(join(dataDir, 'lmdb', 'written-by-boot'), 'an-earlier-boot');
     });
     console.log(`restart after an OS crash (state LMDB discarded, rebuilt from the Raft snapshot and log): answers INFO after ${rebuild.answeredMs.toFixed(0)} ms (applied index ${rebuild.appliedAtAnswer} of ${rebuild.commit}), applied index back at the commit index after ${rebuild.caughtUpMs.toFixed(0)} ms; RSS after ${rebuild.rssMb.total.toFixed(0)} MB (${rebuild.rssMb.anon.toFixed(0)} MB anonymous); ${peaks(rebuild)}`);
-    if (values.timeline) console.log(`  its anonymous MB over time (s:MB): ${rebuild.timeline.join(' ')}`);
+    if (values.timeline) printTimeline(rebuild);
     const leaderPort = leader.port;
     const behind = await restartFollower({ pid: rebuild.pid, port: follower.port }, leader, extra, async (_dataDir, env, shard) => {
       // While it is down: more writes, then a snapshot that compacts the log past them (through
@@ -203,7 +214,7 @@ async function main(): Promise<void> {
       if (r.status !== 0) throw new Error(`seqdb node admin snapshot: status ${r.status} ${r.signal ?? ""} ${r.error?.message ?? ""} ${r.stdout}${r.stderr}`);
     });
     console.log(`a follower down while 10,000 more sequences were written and the log compacted, catching up by InstallSnapshot: answers INFO after ${behind.answeredMs.toFixed(0)} ms, caught up after ${behind.caughtUpMs.toFixed(0)} ms${behind.installedSnapshot === false ? ' (NO InstallSnapshot in its log: the leader still had the entries)' : ` (image of ${(behind.installedSnapshot / 2 ** 20).toFixed(1)} MiB)`}; ${peaks(behind)} (goal < 150 MB)`);
-    if (values.timeline) console.log(`  its anonymous MB over time (s:MB): ${behind.timeline.join(' ')}`);
+    if (values.timeline) printTimeline(behind);
   } finally {
     for (const pid of extra) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     await cluster.stop();

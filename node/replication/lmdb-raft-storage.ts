@@ -21,7 +21,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
-import { chunkedSnapshot, imageChunks, isChunked, SnapshotImages } from './snapshot-images.ts';
+import { chunkedSnapshot, imageChunks, isChunked, SnapshotImages, type ChunkReading } from './snapshot-images.ts';
 import { Wal, type WalWrite } from './wal.ts';
 import { migrateLmdbLog, reconcileWithSnapshot } from './raft-log-open.ts';
 import { loadNodeIdentity, type IdentityOptions, type NodeIdentity } from './node-identity.ts';
@@ -185,8 +185,8 @@ export class LmdbRaftStorage implements Storage {
   }
 
   /** The stored snapshot's image in chunks, without holding it whole (SnapshotImages.chunks). */
-  snapshotChunks(): Generator<Uint8Array> {
-    return this.images.chunks();
+  snapshotChunks(o: ChunkReading = {}): Generator<Uint8Array> {
+    return this.images.chunks(o);
   }
 
   // ---- Durable writes (driver) ----
@@ -309,7 +309,8 @@ export class LmdbRaftStorage implements Storage {
       });
       return;
     }
-    const chunks = isChunked(snapshot) ? snapshot.chunks() : imageChunks(snapshot.data);
+    // putStreamed copies what it keeps: a spooled image is read into one reused buffer.
+    const chunks = isChunked(snapshot) ? snapshot.chunks({ reuse: true }) : imageChunks(snapshot.data);
     const current = await this.images.putStreamed(chunks, snapshot.meta.index, (fn) => this.commit(fn), finish);
     if (!current) throw new SeqError(ErrorCode.INTERNAL, `received snapshot at ${snapshot.meta.index} is older than the stored one`);
   }

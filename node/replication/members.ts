@@ -114,7 +114,9 @@ export function unwrapSnapshotChunks(chunks: Iterator<Uint8Array>): { members: M
     const next = chunks.next();
     if (next.done === true) return none();
     const b = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
-    head = head.length === 0 ? b : Buffer.concat([head, b]); // a whole image is not copied
+    // Copied: the reader may reuse a chunk's buffer for the next (ChunkReading.reuse). The head
+    // is the envelope and at most one chunk of the state; the rest is never copied.
+    head = Buffer.concat([head, b]);
     if (head.length >= 4 && !head.subarray(0, 4).equals(MAGIC)) return none();
   }
   const env = unwrapSnapshot(head.subarray(0, want()));

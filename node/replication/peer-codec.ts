@@ -231,6 +231,8 @@ export class PeerDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private pending: PendingSnapshot | null = null;
+  /** Bytes of the SNAP_CHUNK frame body being streamed into the pending image (0: none). */
+  private chunkLeft = 0;
   private dead: SeqError | null = null;
 
   constructor(opts: PeerCodecOptions = {}) {
@@ -248,6 +250,7 @@ export class PeerDecoder {
       this.dead = err instanceof SeqError ? err : bad(String(err));
       this.chunks = [];
       this.buffered = 0;
+      this.chunkLeft = 0;
       this.close();
       throw this.dead;
     }
@@ -263,9 +266,25 @@ export class PeerDecoder {
     this.buffered += chunk.byteLength;
     const out: PeerFrame[] = [];
     try {
-      while (this.buffered >= 4) {
+      for (;;) {
+        if (this.chunkLeft > 0) {
+          if (this.buffered === 0) break;
+          const piece = this.takeUpTo(this.chunkLeft);
+          this.chunkLeft -= piece.length;
+          const frame = this.onChunk(piece);
+          if (frame) out.push(frame);
+          continue;
+        }
+        if (this.buffered < 4) break;
         const len = this.peekU32();
         if (len < 1 || len - 1 > this.maxFrame) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
+        if (this.buffered < 4 + len && this.pending && this.buffered >= 5 && this.peekByte(4) === FrameKind.SNAP_CHUNK) {
+          // A snapshot chunk not here whole: its body goes to the image as it comes, never joined
+          // (a 1 MiB join per frame was ~50 MB of garbage Buffers behind a 1M-sequence image).
+          this.take(5);
+          this.chunkLeft = len - 1;
+          continue;
+        }
         if (this.buffered < 4 + len) break;
         const bytes = this.take(4 + len);
         const frame = this.onFrame(bytes[4]!, bytes.subarray(5));
@@ -284,6 +303,25 @@ export class PeerDecoder {
     const first = this.chunks[0]!;
     if (first.length >= 4) return first.readUInt32BE(0);
     return Buffer.concat(this.chunks, 4).readUInt32BE(0);
+  }
+
+  /** The buffered byte at offset i (i < buffered). */
+  private peekByte(i: number): number {
+    for (const c of this.chunks) {
+      if (i < c.length) return c[i]!;
+      i -= c.length;
+    }
+    throw new Error('peekByte past the buffered bytes');
+  }
+
+  /** Removes and returns up to n of the first buffered bytes, from the first chunk only: a view, never a copy. */
+  private takeUpTo(n: number): Buffer {
+    const first = this.chunks[0]!;
+    const piece = first.subarray(0, Math.min(n, first.length));
+    if (piece.length === first.length) this.chunks.shift();
+    else this.chunks[0] = first.subarray(piece.length);
+    this.buffered -= piece.length;
+    return piece;
   }
 
   /** Removes and returns the first n buffered bytes (a view when one chunk holds them). */

@@ -12,7 +12,9 @@ import { refuseNewerTokenRules } from '../state-machine/token-options.ts';
  * ~160 MB more heap than the node needs otherwise.
  */
 export async function restoreStateFromSnapshot(store: LmdbStore, members: Members, storage: LmdbRaftStorage): Promise<void> {
-  const chunks = storage.snapshotChunks();
+  // Every consumer below copies what it keeps past the next chunk (unwrapSnapshotChunks,
+  // snapshotEntryViews): one reused buffer instead of a garbage one per chunk.
+  const chunks = storage.snapshotChunks({ reuse: true });
   try {
     const env = unwrapSnapshotChunks(chunks);
     if (!env) throw new SeqError(ErrorCode.INTERNAL, 'snapshot image has no SeqDB envelope');

@@ -9,7 +9,7 @@
  * the transaction that names it commits, so a crash mid-way leaves the previous image in force;
  * leftover chunks of other generations are deleted whenever a new one becomes current.
  */
-import type { Database } from 'lmdb';
+import type { Database, Transaction } from 'lmdb';
 import type { Snapshot, SnapshotMeta } from '../raft/types.ts';
 
 export const IMAGE_CHUNK_BYTES = 1 << 20;
@@ -65,7 +65,7 @@ export class SnapshotImages {
   readWhole(ref: Required<ImageRef>): Uint8Array {
     const out = Buffer.allocUnsafe(ref.bytes);
     let at = 0;
-    for (const chunk of this.chunksOf(ref)) {
+    for (const chunk of this.chunksOf(ref, { reuse: true })) {
       out.set(chunk, at);
       at += chunk.length;
     }
@@ -74,14 +74,14 @@ export class SnapshotImages {
   }
 
   /** The current image chunk by chunk (see chunksOf); a legacy whole image as one chunk. */
-  *chunks(): Generator<Uint8Array> {
+  *chunks(o: ChunkReading = {}): Generator<Uint8Array> {
     const ref = this.ref();
     if (ref === undefined) {
       const legacy = this.legacy();
       if (legacy.length > 0) yield legacy;
       return;
     }
-    yield* this.chunksOf(ref);
+    yield* this.chunksOf(ref, o);
   }
 
   /**
@@ -90,15 +90,17 @@ export class SnapshotImages {
    * it. Throws if `ref` was no longer current when the transaction opened. Iterate to the end or
    * call `return()` to release the transaction (held while a slow peer receives the image).
    */
-  *chunksOf(ref: ImageRef): Generator<Uint8Array> {
+  *chunksOf(ref: ImageRef, o: ChunkReading = {}): Generator<Uint8Array> {
+    const buf = o.reuse === true ? Buffer.allocUnsafeSlow(IMAGE_CHUNK_BYTES) : null;
     const txn = this.image.useReadTransaction();
     try {
       const now = this.meta.get('imageRef', { transaction: txn }) as ImageRef | undefined;
       if (now?.gen !== ref.gen) throw new Error(`snapshot image ${ref.gen} was replaced by ${now?.gen ?? 'none'}`);
       for (let i = 0; i < ref.chunks; i++) {
-        const chunk = this.image.get(chunkKey(ref.gen, i), { transaction: txn });
+        // getBinaryFast's buffer is lmdb-js's own, valid until its next read: copied at once.
+        const chunk = buf === null ? this.image.get(chunkKey(ref.gen, i), { transaction: txn }) : getFast(this.image, chunkKey(ref.gen, i), txn);
         if (chunk === undefined) throw new Error(`snapshot image chunk ${ref.gen}/${i} missing`);
-        yield chunk;
+        yield buf === null ? chunk : reusedChunk(buf, chunk);
       }
     } finally {
       txn.done();
@@ -142,6 +144,10 @@ export class SnapshotImages {
       let n = 0;
       let bytes = 0;
       let head: Buffer | null = null;
+      // Chunks wait for their transaction in buffers of our own, reused from one transaction to
+      // the next: `chunks` may reuse its buffer (ChunkReading.reuse), and a copy per chunk would
+      // be a chunk-sized garbage Buffer each.
+      const slots: Buffer[] = [];
       let pending: Buffer[] = [];
       const writePending = (): void => {
         for (const c of pending) this.image.putSync(chunkKey(gen, n++), c);
@@ -151,7 +157,8 @@ export class SnapshotImages {
         const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         head ??= Buffer.from(b.subarray(0, SNAPSHOT_HEAD_BYTES));
         bytes += b.length;
-        pending.push(b);
+        const slot = (slots[pending.length] ??= Buffer.allocUnsafeSlow(IMAGE_CHUNK_BYTES));
+        pending.push(reusedChunk(slot, b));
         if (pending.length >= CHUNKS_PER_TXN) await commit(writePending);
       }
       let current = false;
@@ -199,6 +206,17 @@ function chunkKey(gen: number, i: number): string {
   return `${gen}/${String(i).padStart(6, '0')}`;
 }
 
+/**
+ * lmdb-js's getBinaryFast in a given read transaction (its typings omit the options it takes),
+ * cut to the value's size: for a small value it hands out its own larger buffer, the size aside.
+ */
+function getFast(db: Database<Buffer, string>, key: string, txn: Transaction): Buffer | undefined {
+  const fast = db as unknown as { getBinaryFast(k: string, o: { transaction: Transaction }): Buffer | undefined; lastSize: number };
+  const bytes = fast.getBinaryFast(key, { transaction: txn });
+  // byteLength, not length: lmdb-js overrides the length property of its shared buffer.
+  return bytes === undefined || bytes.byteLength === fast.lastSize ? bytes : bytes.subarray(0, fast.lastSize);
+}
+
 function genOf(key: string): number {
   return Number(key.slice(0, key.indexOf('/')));
 }
@@ -211,7 +229,24 @@ function genOf(key: string): number {
 export interface ChunkedSnapshot extends Snapshot {
   readonly bytes: number;
   /** The image's chunks (SnapshotImages.chunksOf): throws if a newer image replaced it first. */
-  chunks(): Generator<Uint8Array>;
+  chunks(o?: ChunkReading): Generator<Uint8Array>;
+}
+
+export interface ChunkReading {
+  /**
+   * Yield every chunk in one buffer, overwritten by the next: valid only until the next chunk is
+   * asked for, for a reader that copies what it keeps. Default false: a new buffer per chunk,
+   * which a 1M-sequence image (~50 chunks of 1 MiB) left behind as ~50 MB of garbage before a GC
+   * came for it, most of a catching-up follower's memory peak.
+   */
+  readonly reuse?: boolean;
+}
+
+/** The buffer a reusing reader (ChunkReading.reuse) yields `bytes` in: `buf` if large enough. */
+export function reusedChunk(buf: Buffer, bytes: Uint8Array): Buffer {
+  if (bytes.length > buf.length) return Buffer.from(bytes);
+  buf.set(bytes);
+  return buf.subarray(0, bytes.length);
 }
 
 export function isChunked(s: Snapshot): s is ChunkedSnapshot {
@@ -222,7 +257,7 @@ export function chunkedSnapshot(meta: SnapshotMeta, ref: Required<ImageRef>, ima
   return {
     meta,
     bytes: ref.bytes,
-    chunks: () => images.chunksOf(ref),
+    chunks: (o) => images.chunksOf(ref, o),
     get data(): Uint8Array {
       return images.readWhole(ref);
     },

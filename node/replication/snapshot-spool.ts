@@ -115,9 +115,9 @@ function spool(path: string, bytes: number): SnapshotSink {
       const snapshot: SpooledSnapshot = {
         meta,
         bytes,
-        chunks: () => readChunks(file, bytes),
+        chunks: (o) => readChunks(file, bytes, o?.reuse === true),
         get data(): Uint8Array {
-          return Buffer.concat([...readChunks(file, bytes)], bytes);
+          return Buffer.concat([...readChunks(file, bytes, false)], bytes);
         },
         release(): void {
           unreleased.unregister(snapshot);
@@ -134,13 +134,16 @@ function spool(path: string, bytes: number): SnapshotSink {
 }
 
 /**
- * Fresh buffers of IMAGE_CHUNK_BYTES: a consumer may hold several before it writes them. Checks
- * the file is still open before every read: a closed descriptor's number may already belong to
- * another file (a log segment), whose bytes must never pass for the image's.
+ * Chunks of IMAGE_CHUNK_BYTES: fresh buffers (a consumer may hold several), or with `reuse` one
+ * buffer overwritten chunk after chunk (ChunkReading). Checks the file is still open before every
+ * read: a closed descriptor's number may already belong to another file (a log segment), whose
+ * bytes must never pass for the image's.
  */
-function* readChunks(file: SpoolFile, bytes: number): Generator<Uint8Array> {
+function* readChunks(file: SpoolFile, bytes: number, reuse: boolean): Generator<Uint8Array> {
+  const buf = reuse ? Buffer.allocUnsafeSlow(IMAGE_CHUNK_BYTES) : null;
   for (let at = 0; at < bytes;) {
-    const chunk = Buffer.allocUnsafe(Math.min(IMAGE_CHUNK_BYTES, bytes - at));
+    const size = Math.min(IMAGE_CHUNK_BYTES, bytes - at);
+    const chunk = buf === null ? Buffer.allocUnsafe(size) : buf.subarray(0, size);
     for (let got = 0; got < chunk.length;) {
       if (!file.open) throw new Error('snapshot spool already released');
       const n = readSync(file.fd, chunk, got, chunk.length - got, at + got);

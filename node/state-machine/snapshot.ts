@@ -114,7 +114,8 @@ export function* snapshotEntryViews(chunks: Iterable<Uint8Array>): Generator<KvE
       yield recordAt(b, at);
       at = end;
     }
-    carry = b.subarray(at); // a view: pins this chunk until the next one completes the record
+    // Copied (at most one record): the source may reuse this chunk's buffer for the next one.
+    carry = Buffer.from(b.subarray(at));
   }
   if (!sawMagic || carry.length !== 0) throw new Error('truncated SeqDB snapshot');
 }

@@ -440,6 +440,17 @@ test('a stored snapshot is read chunk by chunk from its own generation; once rep
   if (!isChunked(snap)) return;
   t.is(snap.bytes, 1_500_000);
   t.true(Buffer.concat([...snap.chunks()]).equals(Buffer.concat(parts)));
+  // Reusing one buffer (ChunkReading.reuse): the same bytes for a reader that copies each chunk,
+  // in one buffer throughout (no chunk-sized garbage per chunk).
+  const copied: Buffer[] = [];
+  const buffers = new Set<ArrayBufferLike>();
+  for (const c of s.snapshotChunks({ reuse: true })) {
+    copied.push(Buffer.from(c));
+    buffers.add(c.buffer);
+  }
+  t.true(Buffer.concat(copied).equals(Buffer.concat(parts)));
+  t.is(buffers.size, 1);
+  t.true(Buffer.from(snap.data).equals(Buffer.concat(parts)), 'read whole through one reused buffer');
   // A reader that started before the replacement keeps its pinned image to the end.
   const early = snap.chunks();
   const first = early.next().value as Uint8Array;

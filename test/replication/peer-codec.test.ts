@@ -219,6 +219,23 @@ const arbMessage: fc.Arbitrary<Message> = fc
     return snap ? { ...base, snapshot: snap } : base;
   });
 
+test('an image chunk streamed in pieces that runs past the declared size is a PROTOCOL error', (t) => {
+  const m = msg({ type: 'snap', snapshot: { meta: { index: 9, term: 2, conf: { voters: ['a'], learners: [] } }, data: Buffer.alloc(10, 1) } });
+  const [head] = encodeMessage(m, { maxFrameBytes: 1024 });
+  const long = Buffer.concat([Buffer.from([0, 0, 0, 21, 2]), Buffer.alloc(20, 7)]); // a SNAP_CHUNK of 20 bytes
+  const all = Buffer.concat([head!, long]);
+  const d = new PeerDecoder({ maxFrameBytes: 1024 });
+  let err: unknown = null;
+  for (let at = 0; at < all.length && err === null; at += 3) {
+    try {
+      d.push(all.subarray(at, at + 3));
+    } catch (e) {
+      err = e;
+    }
+  }
+  t.is((err as SeqError | null)?.code, ErrorCode.PROTOCOL);
+});
+
 test('fuzz: arbitrary messages round-trip under arbitrary splits', (t) => {
   fc.assert(
     fc.property(fc.array(arbMessage, { minLength: 1, maxLength: 4 }), fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1 }), (ms, cuts) => {
@@ -298,6 +315,9 @@ test('with a snapshot sink, a received image goes to a spool file, read back in 
   t.deepEqual(readdirSync(dir), [], 'the spool file is unlinked while open');
   t.true(Buffer.concat([...snap.chunks()]).equals(data));
   t.true(Buffer.concat([...snap.chunks()]).equals(data), 'read twice, same bytes');
+  const reused = [...(function* () { for (const c of snap.chunks({ reuse: true })) yield { copy: Buffer.from(c), buffer: c.buffer }; })()];
+  t.true(Buffer.concat(reused.map((r) => r.copy)).equals(data), 'read into one reused buffer, same bytes');
+  t.is(new Set(reused.map((r) => r.buffer)).size, 1);
   t.is(openFds(), before + 1);
   const reader = snap.chunks();
   releaseSnapshot(snap);
