@@ -39,7 +39,8 @@ export async function saveLocalSnapshot(
   conf: ConfState,
 ): Promise<number | null> {
   const term = d.storage.term(index);
-  const state = pinned(d.store.exportSnapshot());
+  // One reused chunk buffer (encodeSnapshot `reuse`): putStreamed copies each chunk before it asks for the next.
+  const state = pinned(d.store.exportSnapshot(undefined, true));
   const head = snapshotEnvelopeHead(d.members.image());
   let bytes = head.length;
   const chunks = (function* (): Generator<Uint8Array> {

@@ -161,14 +161,15 @@ export class LmdbStore {
   /**
    * The whole state (sequences, tokens, meta incl. applied index) from ONE read transaction,
    * as chunks of about `chunkBytes` bytes. Iterate it to the end (or return early) to release
-   * the read transaction.
+   * the read transaction. `reuse`: every chunk in one buffer, valid until the next is asked for
+   * (encodeSnapshot).
    */
-  *exportSnapshot(chunkBytes = 1 << 20): Generator<Buffer> {
+  *exportSnapshot(chunkBytes = 1 << 20, reuse = false): Generator<Buffer> {
     this.assertOpen();
     const txn = this.root.useReadTransaction();
     try {
       const entries = this.db.getRange({ transaction: txn });
-      yield* encodeSnapshot(mapEntries(entries), chunkBytes);
+      yield* encodeSnapshot(mapEntries(entries), chunkBytes, reuse);
     } finally {
       txn.done();
     }

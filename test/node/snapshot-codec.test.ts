@@ -74,3 +74,17 @@ test('an image cut anywhere short of its end, or with another magic, is an error
   other[0] = 0x58;
   t.throws(() => [...decodeSnapshot([other])], { message: 'not a SeqDB snapshot' });
 });
+
+test('encoding into one reused buffer gives the same chunks to a reader that copies each', (t) => {
+  const entries = Array.from({ length: 500 }, (_, i) => ({ key: Buffer.from(`key-${i}`), value: Buffer.alloc(i % 97, i % 251) }));
+  const fresh = [...encodeSnapshot(entries, 1024)];
+  const copies: Buffer[] = [];
+  const buffers = new Set<ArrayBufferLike>();
+  for (const c of encodeSnapshot(entries, 1024, true)) {
+    copies.push(Buffer.from(c));
+    buffers.add(c.buffer);
+  }
+  t.true(fresh.length > 10);
+  t.deepEqual(copies, fresh);
+  t.is(buffers.size, 1, 'one buffer throughout');
+});
