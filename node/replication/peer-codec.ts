@@ -148,7 +148,9 @@ export function encodeMessage(m: Message, opts: PeerCodecOptions = {}): Buffer[]
  * them as its socket drains): the MESSAGE frame of encodeMessage announced its size.
  */
 export function snapshotImageFrames(s: ChunkedSnapshot, opts: PeerCodecOptions = {}): Generator<Buffer> {
-  return snapChunkFrames(s.chunks(), opts.maxFrameBytes ?? DEFAULT_MAX_FRAME);
+  // Every frame is a copy of its part of a chunk, made before the next chunk is read: one reused
+  // chunk buffer (ChunkReading.reuse) instead of a garbage 1 MiB one per chunk on the leader.
+  return snapChunkFrames(s.chunks({ reuse: true }), opts.maxFrameBytes ?? DEFAULT_MAX_FRAME);
 }
 
 function* snapChunkFrames(chunks: Iterable<Uint8Array>, maxFrame: number): Generator<Buffer> {
