@@ -179,9 +179,9 @@ export class LmdbStore {
    * Replaces the whole state with a snapshot image, decoding it as it is written: neither image
    * nor entries sit in the heap whole (at 1M sequences that was ~160 MB). Without a writable
    * memory map LMDB keeps a transaction's dirty pages in the heap until it commits, so the image
-   * is written in transactions of about `txnBytesMax` bytes of keys and values each (one
-   * transaction at 1M sequences peaked a follower catching up at 145-148 MB, near the 150 MB
-   * goal). The old state is dropped whole first (mdb_drop frees its pages without copying them).
+   * is written in transactions of about `txnBytesMax` bytes of keys and values each (a 1M-key
+   * image in one transaction took 30 MB more than in 4 MiB ones, bench of the twenty-first round
+   * in bench/README.md). The old state is dropped whole first (mdb_drop frees its pages without copying them).
    *
    * Not atomic, but never wrong: the image's meta keys (applied index included; they sort first)
    * are held back and written in the last transaction, so a state left by an import that failed
@@ -198,8 +198,7 @@ export class LmdbStore {
     const entries = snapshotEntryViews(chunks);
     const meta: KvEntry[] = [];
     let metaBytes = 0;
-    // The last key appended, copied into one buffer: a Buffer.from per key left ~30 MB of pool
-    // slabs of garbage behind a 1M-key import before a GC came for them.
+    // The last key appended, copied into one buffer rather than a new Buffer per key.
     const last = Buffer.allocUnsafe(KEY_BYTES_MAX);
     let lastLength = -1;
     let cleared = false;
