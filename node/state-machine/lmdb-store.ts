@@ -122,8 +122,9 @@ export class LmdbStore {
    */
   writeNow<T>(fn: (txn: KvTxn) => T): T {
     this.assertOpen();
-    const carried = this.asyncWrites === 0 ? this.carried : new Map<string, FirstWindow>();
-    // Gone unless this transaction commits: a throw (fn's, or the commit's) leaves them empty.
+    // Empty while an async write is under way (write() dropped them, and nothing keeps new ones
+    // until it is done). Gone unless this transaction commits: a throw leaves them empty.
+    const carried = this.carried;
     this.carried = new Map();
     let view: CachedTxn | undefined;
     const result = this.root.transactionSync(() => this.guarded(() => {
