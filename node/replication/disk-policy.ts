@@ -8,7 +8,7 @@ import type { RawNode } from '../raft/raw-node.ts';
 import { EntryType, type Message, type NodeId } from '../raft/types.ts';
 import { errorResult, type Command, type CommandResult } from '../state-machine/index.ts';
 import { growsState, noSpaceMessage, type DiskGuard } from '../disk/disk-guard.ts';
-import { isChunked } from './snapshot-images.ts';
+import { snapshotBytes } from './snapshot-images.ts';
 import { isDiscarded } from './snapshot-spool.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
 
@@ -161,7 +161,7 @@ export class DiskPolicy {
     const disk = this.d.disk;
     if (disk === undefined) return false;
     if (m.type === 'snap' && m.snapshot !== undefined) {
-      const bytes = isChunked(m.snapshot) ? m.snapshot.bytes : m.snapshot.data.length;
+      const bytes = snapshotBytes(m.snapshot);
       if (!disk.low() && disk.freeBytesNow() >= disk.reserveBytes + 2 * bytes) return false;
     } else if (m.type !== 'app' || !m.entries.some(carriesData)) {
       return false;

@@ -13,7 +13,7 @@
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { Entry, EntryType, Message, MessageDraft, MessageType, Snapshot, SnapshotMeta } from '../raft/types.ts';
 import { FrameReader, FrameWriter, HEADER_BYTES, bad } from './peer-frame-fields.ts';
-import { isChunked, type ChunkedSnapshot } from './snapshot-images.ts';
+import { isChunked, snapshotBytes, type ChunkedSnapshot } from './snapshot-images.ts';
 import { releaseSnapshot } from './snapshot-spool.ts';
 
 export const FrameKind = { MESSAGE: 1, SNAP_CHUNK: 2, CONTROL: 3 } as const;
@@ -136,7 +136,7 @@ export function encodeMessage(m: Message, opts: PeerCodecOptions = {}): Buffer[]
   w.u8(m.snapshot ? 1 : 0);
   if (m.snapshot) {
     writeSnapMeta(w, m.snapshot.meta);
-    w.u64(isChunked(m.snapshot) ? m.snapshot.bytes : m.snapshot.data.length);
+    w.u64(snapshotBytes(m.snapshot));
   }
   const frames = [w.finish(FrameKind.MESSAGE, maxFrame)];
   if (m.snapshot && !isChunked(m.snapshot)) frames.push(...snapChunkFrames([m.snapshot.data], maxFrame));

@@ -25,7 +25,7 @@ import { Members } from './members.ts';
 import { Proposals, promoteCaughtUpLearner, proposeErrorResult } from './proposals.ts';
 import { restoreStateFromSnapshot } from './snapshot-image.ts';
 import { removalRefusal } from './reconfig-check.ts';
-import { isChunked } from './snapshot-images.ts';
+import { snapshotBytes } from './snapshot-images.ts';
 import { releaseSnapshot } from './snapshot-spool.ts';
 import { WriteBatch, distribute, type BatchedWrite } from './write-batch.ts';
 import { encodeBatch } from '../state-machine/batch-codec.ts';
@@ -445,7 +445,7 @@ export class RaftNode {
     // Imported from the copy just stored, chunk by chunk, never held whole.
     await restoreStateFromSnapshot(this.d.store, this.d.members, this.d.storage);
     this.applier.resetTo(snap.meta.index);
-    const bytes = isChunked(snap) ? snap.bytes : snap.data.length;
+    const bytes = snapshotBytes(snap);
     this.snapshots.installed(bytes);
     this.proposals.coveredBySnapshot(snap.meta.index);
     this.d.log(`installed snapshot at index ${snap.meta.index} term ${snap.meta.term} (${bytes} bytes)`);

@@ -253,6 +253,15 @@ export function isChunked(s: Snapshot): s is ChunkedSnapshot {
   return typeof (s as Partial<ChunkedSnapshot>).chunks === 'function';
 }
 
+/**
+ * The image's size, without reading it: a chunked snapshot's `data` reads the whole image into
+ * memory (a follower's observer asking a received image's size that way held ~2x the image, ~90
+ * MB at 1M sequences, after every InstallSnapshot).
+ */
+export function snapshotBytes(s: Snapshot): number {
+  return isChunked(s) ? s.bytes : s.data.length;
+}
+
 export function chunkedSnapshot(meta: SnapshotMeta, ref: Required<ImageRef>, images: SnapshotImages): ChunkedSnapshot {
   return {
     meta,

@@ -12,6 +12,7 @@ import type { LmdbRaftStorage } from '../../node/replication/lmdb-raft-storage.t
 import type { RaftNode } from '../../node/replication/raft-node.ts';
 import type { RaftStatus } from '../../node/raft/types.ts';
 import { Exporter } from '../../node/backup/export.ts';
+import { snapshotBytes } from '../../node/replication/snapshot-images.ts';
 import { lineLogger, type Logger } from './logger.ts';
 import type { Metrics, RaftGaugeSource } from './metrics.ts';
 import { withExportCommand } from './export-engine.ts';
@@ -58,7 +59,7 @@ export function observeReplica(obs: NodeObservability | undefined, p: ReplicaPar
     let bytes = 0;
     for (const e of batch.entries) bytes += e.data.length + 24;
     if (batch.snapshot) {
-      bytes += batch.snapshot.data.length;
+      bytes += snapshotBytes(batch.snapshot);
       snapshotAtMs = Date.now();
     }
     obs.metrics?.observeFlush(bytes, ms / 1000);
