@@ -5,13 +5,15 @@
  * time until the restarted process answers INFO with its applied index back at the shard's
  * commit index (restart = open LMDB, replay nothing already applied, rejoin). Then the same
  * after a simulated OS crash: the state LMDB is discarded and rebuilt from the snapshot and log.
+ * Before those, `seqdb backup` of the loaded cluster, with the leader's memory while it exports.
  *
  *   node --import=tsx bench/memory-restart.ts [--sequences 1000000] [--connections 16] [--pipeline 64]
  *     [--port 17700] [--max-load-s 600] [--timeline]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RespClient, rssMb, sleep, startDev } from './dev-cluster.ts';
 
@@ -144,6 +146,33 @@ async function restartFollower(
   return { pid: child.pid!, commit, answeredMs, appliedAtAnswer, caughtUpMs, rssMb: rssMb(child.pid!), peakAnonMb: peak, installedSnapshot, timeline, startedAt, snapshotLog };
 }
 
+/** `seqdb backup` through the router while the leader's anonymous memory is sampled every 100 ms. */
+async function backupPeak(routerPort: number, leader: { pid: number }): Promise<{ ms: number; bytes: number; before: number; peak: number }> {
+  const out = join(mkdtempSync(join(tmpdir(), 'seqdb-bench-backup-')), 'b.bak');
+  const before = rssMb(leader.pid).anon;
+  let peak = before;
+  const sampler = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssMb(leader.pid).anon);
+    } catch { /* exited */ }
+  }, 100);
+  const t0 = Date.now();
+  try {
+    const child = spawn(process.execPath, ['bin/seqdb.js', 'backup', '--router', `127.0.0.1:${routerPort}`, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+    const code = await new Promise<number | null>((done) => child.on('exit', done));
+    if (code !== 0) throw new Error(`seqdb backup: exit ${code}: ${text}`);
+    const ms = Date.now() - t0;
+    peak = Math.max(peak, rssMb(leader.pid).anon);
+    return { ms, bytes: statSync(out).size, before, peak };
+  } finally {
+    clearInterval(sampler);
+    rmSync(dirname(out), { recursive: true, force: true });
+  }
+}
+
 function printTimeline(r: Restart): void {
   console.log(`  started ${r.startedAt}; its anonymous MB over time (s:MB): ${r.timeline.join(' ')}`);
   for (const line of r.snapshotLog) console.log(`  | ${line}`);
@@ -196,6 +225,8 @@ async function main(): Promise<void> {
       if (role === 'leader') leader = n;
     }
     if (!follower || !leader) throw new Error('no follower or no leader found');
+    const b = await backupPeak(port, leader);
+    console.log(`seqdb backup of ${created.toLocaleString('en')} sequences: ${(b.bytes / 2 ** 20).toFixed(1)} MiB in ${b.ms} ms; the leader's anonymous memory ${b.before.toFixed(0)} MB before, peak ${b.peak.toFixed(0)} MB while it exported (goal < 150 MB)`);
     const peaks = (r: Restart): string => `anonymous peak ${r.peakAnonMb.node.toFixed(0)} MB on it (near it: ${r.peakAnonMb.nodeInfo}), ${r.peakAnonMb.leader.toFixed(0)} MB on the leader (${r.peakAnonMb.leaderInfo})`;
     const restart = await restartFollower(follower, leader, extra);
     console.log(`restart of a follower with ${created.toLocaleString('en')} sequences: answers INFO after ${restart.answeredMs.toFixed(0)} ms, applied index back at the commit index after ${restart.caughtUpMs.toFixed(0)} ms (goal < 2000 ms); RSS after restart ${restart.rssMb.total.toFixed(0)} MB (${restart.rssMb.anon.toFixed(0)} MB anonymous)`);

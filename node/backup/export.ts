@@ -7,13 +7,16 @@
  * The image is fetched in chunks, so that no reply outgrows a connection's output bound:
  *   SEQDB.EXPORT                 -> bulk JSON header {shard, index, bytes, id, chunkBytes}
  *   SEQDB.EXPORT <id> <offset>   -> bulk: up to chunkBytes of the image from offset
- * Images wait in a small per-node cache (bounded in count, dropped when idle).
+ * Images wait in a small per-node cache (bounded in count, dropped when idle), each in an
+ * unlinked file (export-file.ts), not in the heap.
  */
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { ErrorCode } from '../../shared/errors.ts';
 import { decodeSnapshot, errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
 import { META, readU64 } from '../state-machine/keys.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
+import { ExportFile } from './export-file.ts';
 
 export interface ExportHeader {
   readonly shard: string;
@@ -45,12 +48,17 @@ export interface ExportCacheOptions {
   readonly imagesMax?: number;
   /** An image not read for this long is dropped. Default 60,000 ms. */
   readonly idleMs?: number;
+  /** Where images wait while they are fetched (a node passes its data dir). Default os.tmpdir(). */
+  readonly dir?: string;
 }
 
 interface Held {
-  readonly image: Buffer;
+  readonly image: ExportFile;
   lastUsedMs: number;
 }
+
+/** Bytes of the image's start read for its applied index (its meta keys sort first). */
+const HEAD_READ_BYTES = 64 * 1024;
 
 /** SEQDB.EXPORT of one node. */
 export class Exporter {
@@ -58,12 +66,14 @@ export class Exporter {
   private readonly chunkBytes: number;
   private readonly imagesMax: number;
   private readonly idleMs: number;
+  private readonly dir: string;
 
   /** `deps` returns null while the node is not part of a shard yet (NOTLEADER, like data commands). */
   constructor(private readonly shard: string, private readonly deps: () => ExportDeps | null, o: ExportCacheOptions = {}) {
     this.chunkBytes = o.chunkBytes ?? 1 << 20;
     this.imagesMax = o.imagesMax ?? 2;
     this.idleMs = o.idleMs ?? 60_000;
+    this.dir = o.dir ?? tmpdir();
   }
 
   /** The SEQDB.EXPORT handler: no arguments starts an export, `<id> <offset>` reads a chunk. */
@@ -80,12 +90,19 @@ export class Exporter {
       const r = await d.barrier(BARRIER);
       if (r.type === 'error' && PASS_BACK.has(r.code)) return r;
     }
-    const image = Buffer.concat([...d.store.exportSnapshot()]);
     this.expire();
-    while (this.held.size >= this.imagesMax) this.held.delete(this.held.keys().next().value!);
+    while (this.held.size >= this.imagesMax) this.drop(this.held.keys().next().value!);
+    let image: ExportFile;
+    try {
+      // One reused chunk buffer: the file keeps the image.
+      image = ExportFile.write(this.dir, d.store.exportSnapshot(1 << 20, true));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return errorResult(code === 'ENOSPC' ? ErrorCode.NO_SPACE : ErrorCode.STORAGE, `export image not written: ${(err as Error).message}`);
+    }
     const id = randomBytes(8).toString('hex');
     this.held.set(id, { image, lastUsedMs: monoNowMs() });
-    const header: ExportHeader = { shard: d.shard, index: imageIndex(image), bytes: image.length, id, chunkBytes: this.chunkBytes, ...(d.nodeId ? { nodeId: d.nodeId } : {}) };
+    const header: ExportHeader = { shard: d.shard, index: imageIndex(image.chunks(HEAD_READ_BYTES)), bytes: image.bytes, id, chunkBytes: this.chunkBytes, ...(d.nodeId ? { nodeId: d.nodeId } : {}) };
     return { type: 'bulk', value: Buffer.from(JSON.stringify(header)) };
   }
 
@@ -94,21 +111,39 @@ export class Exporter {
     const held = this.held.get(id);
     const offset = Number(offsetText);
     if (held === undefined) return errorResult(ErrorCode.TRY_AGAIN, `export ${id.slice(0, 16)} expired or unknown: start again`);
-    if (!/^[0-9]+$/.test(offsetText) || offset > held.image.length) return errorResult(ErrorCode.SYNTAX, 'bad offset');
+    if (!/^[0-9]+$/.test(offsetText) || offset > held.image.bytes) return errorResult(ErrorCode.SYNTAX, 'bad offset');
     held.lastUsedMs = monoNowMs();
-    const end = Math.min(held.image.length, offset + this.chunkBytes);
-    if (end === held.image.length) this.held.delete(id); // the last chunk: done with it
-    return { type: 'bulk', value: held.image.subarray(offset, end) };
+    const value = held.image.read(offset, this.chunkBytes);
+    if (offset + value.length === held.image.bytes) this.drop(id); // the last chunk: done with it
+    return { type: 'bulk', value };
+  }
+
+  /** Images held now (tests). */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /** Drops every image (the node stops). */
+  close(): void {
+    for (const id of [...this.held.keys()]) this.drop(id);
+  }
+
+  private drop(id: string): void {
+    this.held.get(id)?.image.close();
+    this.held.delete(id);
   }
 
   private expire(): void {
     const now = monoNowMs();
-    for (const [id, h] of this.held) if (now - h.lastUsedMs > this.idleMs) this.held.delete(id);
+    for (const [id, h] of this.held) if (now - h.lastUsedMs > this.idleMs) this.drop(id);
   }
 }
 
-/** The applied index recorded inside a snapshot image (0 on a single node). */
-export function imageIndex(image: Buffer): number {
-  for (const { key, value } of decodeSnapshot([image])) if (key.equals(META.appliedIndex)) return Number(readU64(value));
+/**
+ * The applied index recorded inside a snapshot image (0 on a single node), from its chunks: read
+ * only up to that key, which sorts among the first.
+ */
+export function imageIndex(chunks: Iterable<Uint8Array>): number {
+  for (const { key, value } of decodeSnapshot(chunks)) if (key.equals(META.appliedIndex)) return Number(readU64(value));
   return 0;
 }

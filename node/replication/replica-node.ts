@@ -165,7 +165,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   });
   const observed = observeReplica(o.observability && { ...o.observability, ...(o.observability.logger ? { logger: o.observability.logger.child({ node: nodeId }) } : {}) }, {
     engine: new RaftEngine({ shard: o.shard, nodeId, store, members, features, clocks, node: () => node, close: async () => {}, moveAlive }),
-    shard: o.shard, nodeId, store, storage, node: () => node,
+    shard: o.shard, nodeId, store, storage, node: () => node, exportDir: o.dataDir,
   });
   const server = new SeqServer(
     observed.engine,

@@ -85,7 +85,7 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
       : log?.info({ event: 'disk_back', free_bytes: free }, `disk space back: ${mib(free)} MiB free under ${options.dataDir}: writes resume`)),
   });
   const executor = new SingleExecutor(store, new StateMachine({ tokenRules: TOKEN_RULES_LATEST, ...options.stateMachine }), { ...options.executor, ...(disk !== undefined ? { disk } : {}) });
-  const observed = observeSingle(options.observability, { engine: executor, store });
+  const observed = observeSingle(options.observability, { engine: executor, store, exportDir: options.dataDir });
   const server = new SeqServer(observed.engine, options.server);
   observed.attachServer(server);
   let address: AddressInfo;

@@ -13,6 +13,8 @@ import type { CommandResult } from '../../node/state-machine/index.ts';
 /** What answers SEQDB.EXPORT (node/backup/export.ts). */
 export interface ExportHandler {
   handle(args: readonly Buffer[]): Promise<CommandResult>;
+  /** Lets go of the images it holds (the engine closes). */
+  close?(): void;
 }
 
 export const EXPORT_COMMAND = 'seqdb.export';
@@ -21,7 +23,10 @@ export function withExportCommand(inner: Engine, exporter: ExportHandler): Engin
   return {
     execute: (command) => inner.execute(command),
     info: () => inner.info(),
-    close: () => inner.close(),
+    close: () => {
+      exporter.close?.();
+      return inner.close();
+    },
     extraCommand(name) {
       if (name === EXPORT_COMMAND) return (args) => exporter.handle(args);
       return inner.extraCommand?.(name);

@@ -40,14 +40,17 @@ export interface ReplicaParts {
   readonly store: LmdbStore;
   readonly storage: LmdbRaftStorage;
   readonly node: () => RaftNode | null;
+  /** Where SEQDB.EXPORT keeps images while they are fetched (the data dir). Default os.tmpdir(). */
+  readonly exportDir?: string;
 }
 
 export function observeReplica(obs: NodeObservability | undefined, p: ReplicaParts): ObservedParts {
-  const engine = withExportCommand(p.engine, new Exporter(p.shard, () => {
+  const exporter = new Exporter(p.shard, () => {
     const node = p.node();
     return node === null ? null : { shard: p.shard, nodeId: p.nodeId, store: p.store, barrier: (c) => node.execute(c) };
-  }));
-  if (obs === undefined) return { engine, attachServer: () => {}, stop: () => {} };
+  }, p.exportDir === undefined ? {} : { dir: p.exportDir });
+  const engine = withExportCommand(p.engine, exporter);
+  if (obs === undefined) return { engine, attachServer: () => {}, stop: () => exporter.close() };
   let snapshotAtMs: number | null = null;
   const slowMs = obs.slowFlushMs ?? 200;
   const storage = p.storage;
@@ -81,6 +84,7 @@ export function observeReplica(obs: NodeObservability | undefined, p: ReplicaPar
     attachServer: (server) => attachServerMetrics(obs.metrics, server),
     stop: () => {
       if (watcher) clearInterval(watcher);
+      exporter.close();
     },
   };
 }
@@ -88,11 +92,13 @@ export function observeReplica(obs: NodeObservability | undefined, p: ReplicaPar
 export interface SingleParts {
   readonly engine: Engine;
   readonly store: LmdbStore;
+  /** As ReplicaParts.exportDir. */
+  readonly exportDir?: string;
 }
 
 /** A single node: command metrics, flush timing of the executor's LMDB transactions, SEQDB.EXPORT. */
 export function observeSingle(obs: NodeObservability | undefined, p: SingleParts): ObservedParts {
-  const engine = withExportCommand(p.engine, new Exporter('single', () => ({ shard: 'single', store: p.store })));
+  const engine = withExportCommand(p.engine, new Exporter('single', () => ({ shard: 'single', store: p.store }), p.exportDir === undefined ? {} : { dir: p.exportDir }));
   if (obs === undefined) return { engine, attachServer: () => {}, stop: () => {} };
   const store = p.store;
   const write = store.write.bind(store);

@@ -22,7 +22,7 @@ test('backup file round-trips images and detects a flipped byte', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'seqdb-ops-file-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const image = Buffer.concat([...encodeSnapshot([{ key: META.appliedIndex, value: u64(42n) }], 1 << 20)]);
-  t.is(imageIndex(image), 42);
+  t.is(imageIndex([image]), 42);
   const path = join(dir, 'f.bak');
   await writeBackupFile(path, 'router', [{ meta: { shard: '1', index: 42, bytes: image.length, sha256: sha256(image), from: 'x:1' }, image }]);
   const back = await readBackupFile(path);
