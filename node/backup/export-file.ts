@@ -5,19 +5,15 @@
  * it by size. The file is unlinked as soon as it is open, so a crash leaves nothing behind; it
  * goes when the export is fully read, evicted or idle (Exporter).
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { openUnlinked, readAllAt, sweepScratch, writeAllAt } from '../disk/unlinked-file.ts';
 
 const PREFIX = 'export-image-';
 let made = 0;
 
-/** Removes export files a crash left between open and unlink (once per directory and process). */
+/** Directories swept of files a crash left between open and unlink (once per process). */
 const swept = new Set<string>();
-function sweep(dir: string): void {
-  if (swept.has(dir)) return;
-  swept.add(dir);
-  for (const f of readdirSync(dir)) if (f.startsWith(PREFIX)) rmSync(join(dir, f), { force: true });
-}
 
 export class ExportFile {
   private open = true;
@@ -27,15 +23,13 @@ export class ExportFile {
   /** Writes `chunks` (which may reuse one buffer) into a new unlinked file in `dir`. */
   static write(dir: string, chunks: Iterable<Uint8Array>): ExportFile {
     mkdirSync(dir, { recursive: true });
-    sweep(dir);
-    const path = join(dir, `${PREFIX}${process.pid}-${made++}`);
-    const fd = openSync(path, 'w+');
-    // force: another process's sweep of a shared directory (tmpdir) may have removed it already.
-    rmSync(path, { force: true });
+    if (!swept.has(dir)) sweepScratch(dir, PREFIX);
+    swept.add(dir);
+    const fd = openUnlinked(join(dir, `${PREFIX}${process.pid}-${made++}`));
     let bytes = 0;
     try {
       for (const chunk of chunks) {
-        for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at, chunk.length - at, bytes + at);
+        writeAllAt(fd, chunk, bytes);
         bytes += chunk.length;
       }
     } catch (err) {
@@ -49,11 +43,7 @@ export class ExportFile {
   read(offset: number, length: number): Buffer {
     if (!this.open) throw new Error('export image already closed');
     const out = Buffer.allocUnsafe(Math.max(0, Math.min(length, this.bytes - offset)));
-    for (let got = 0; got < out.length;) {
-      const n = readSync(this.fd, out, got, out.length - got, offset + got);
-      if (n === 0) throw new Error(`export image ends at ${offset + got} of ${this.bytes} bytes`);
-      got += n;
-    }
+    readAllAt(this.fd, out, offset);
     return out;
   }
 

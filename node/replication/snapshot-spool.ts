@@ -11,8 +11,9 @@
  * it does not deliver, the decoder on a dead connection); one that slips through is closed when
  * the snapshot object is collected.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { openUnlinked, readAllAt, sweepScratch, writeAllAt } from '../disk/unlinked-file.ts';
 import type { Snapshot, SnapshotMeta } from '../raft/types.ts';
 import type { SnapshotSink } from './peer-codec.ts';
 import { IMAGE_CHUNK_BYTES, type ChunkedSnapshot } from './snapshot-images.ts';
@@ -57,7 +58,7 @@ export function spoolSinks(
   onDiskFailure: (err: Error) => void = () => {},
 ): (bytes: number) => SnapshotSink {
   mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(dir)) if (f.startsWith(PREFIX)) rmSync(join(dir, f), { force: true });
+  sweepScratch(dir, PREFIX);
   let n = 0;
   const guarded = <T>(fn: () => T): T => {
     try {
@@ -102,12 +103,11 @@ function discard(bytes: number): SnapshotSink {
 }
 
 function spool(path: string, bytes: number): SnapshotSink {
-  const file: SpoolFile = { fd: openSync(path, 'w+'), open: true };
-  unlinkSync(path);
+  const file: SpoolFile = { fd: openUnlinked(path), open: true };
   let written = 0;
   return {
     write(chunk: Uint8Array): void {
-      for (let at = 0; at < chunk.length;) at += writeSync(file.fd, chunk, at, chunk.length - at, written + at);
+      writeAllAt(file.fd, chunk, written);
       written += chunk.length;
     },
     finish(meta: SnapshotMeta): Snapshot {
@@ -144,12 +144,9 @@ function* readChunks(file: SpoolFile, bytes: number, reuse: boolean): Generator<
   for (let at = 0; at < bytes;) {
     const size = Math.min(IMAGE_CHUNK_BYTES, bytes - at);
     const chunk = buf === null ? Buffer.allocUnsafe(size) : buf.subarray(0, size);
-    for (let got = 0; got < chunk.length;) {
-      if (!file.open) throw new Error('snapshot spool already released');
-      const n = readSync(file.fd, chunk, got, chunk.length - got, at + got);
-      if (n === 0) throw new Error(`snapshot spool ends at ${at + got} of ${bytes} bytes`);
-      got += n;
-    }
+    // Between chunks (the generator yields): nothing can close it within one synchronous read.
+    if (!file.open) throw new Error('snapshot spool already released');
+    readAllAt(file.fd, chunk, at);
     at += chunk.length;
     yield chunk;
   }
