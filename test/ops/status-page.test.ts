@@ -50,6 +50,8 @@ test('status page shows the cluster and follows a leader kill', async (t) => {
   t.is(await page.getAttribute('.shard[data-shard="1"]', 'data-leader'), leader.addr);
   t.regex((await page.textContent('.shard[data-shard="1"] .shard-head')) ?? '', /16,384 slots \(100%\)/);
   t.regex((await page.textContent('#requests')) ?? '', /^[1-9]/, 'request counter shows the INCs');
+  // Drawn from the second sample of the counters on: on a busy box that can come after the rest.
+  await page.waitForSelector('#chart path.ops', { timeout: 20_000 }).catch(() => undefined);
   t.true((await page.locator('#chart path.ops').count()) === 1, 'the ops/s chart is drawn');
 
   // Kill the leader (SIGKILL: no transfer) while load goes on; the page must follow.
