@@ -136,15 +136,15 @@ function spool(path: string, bytes: number): SnapshotSink {
 /**
  * Chunks of IMAGE_CHUNK_BYTES: fresh buffers (a consumer may hold several), or with `reuse` one
  * buffer overwritten chunk after chunk (ChunkReading). Checks the file is still open before every
- * read: a closed descriptor's number may already belong to another file (a log segment), whose
- * bytes must never pass for the image's.
+ * chunk (it can be released only while the generator waits between two): a closed descriptor's
+ * number may already belong to another file (a log segment), whose bytes must never pass for the
+ * image's.
  */
 function* readChunks(file: SpoolFile, bytes: number, reuse: boolean): Generator<Uint8Array> {
   const buf = reuse ? Buffer.allocUnsafeSlow(IMAGE_CHUNK_BYTES) : null;
   for (let at = 0; at < bytes;) {
     const size = Math.min(IMAGE_CHUNK_BYTES, bytes - at);
     const chunk = buf === null ? Buffer.allocUnsafe(size) : buf.subarray(0, size);
-    // Between chunks (the generator yields): nothing can close it within one synchronous read.
     if (!file.open) throw new Error('snapshot spool already released');
     readAllAt(file.fd, chunk, at);
     at += chunk.length;
