@@ -50,6 +50,11 @@ export interface ExportCacheOptions {
   readonly idleMs?: number;
   /** Where images wait while they are fetched (a node passes its data dir). Default os.tmpdir(). */
   readonly dir?: string;
+  /**
+   * Whether `bytes` more may be written to `dir` (a node: its disk guard's reserve stays free
+   * for the Raft log). Asked with the state's page bytes, an image's upper bound. Default: yes.
+   */
+  readonly room?: (bytes: number) => boolean;
 }
 
 interface Held {
@@ -67,6 +72,7 @@ export class Exporter {
   private readonly imagesMax: number;
   private readonly idleMs: number;
   private readonly dir: string;
+  private readonly room: (bytes: number) => boolean;
 
   /** `deps` returns null while the node is not part of a shard yet (NOTLEADER, like data commands). */
   constructor(private readonly shard: string, private readonly deps: () => ExportDeps | null, o: ExportCacheOptions = {}) {
@@ -74,6 +80,7 @@ export class Exporter {
     this.imagesMax = o.imagesMax ?? 2;
     this.idleMs = o.idleMs ?? 60_000;
     this.dir = o.dir ?? tmpdir();
+    this.room = o.room ?? (() => true);
   }
 
   /** The SEQDB.EXPORT handler: no arguments starts an export, `<id> <offset>` reads a chunk. */
@@ -92,6 +99,7 @@ export class Exporter {
     }
     this.expire();
     while (this.held.size >= this.imagesMax) this.drop(this.held.keys().next().value!);
+    if (!this.room(d.store.usedBytes())) return errorResult(ErrorCode.NO_SPACE, 'no room on disk for the export image above the reserve');
     let image: ExportFile;
     try {
       // One reused chunk buffer: the file keeps the image.

@@ -100,6 +100,14 @@ export class DiskGuard {
     }
   }
 
+  /**
+   * Whether one large write of `bytes` (an image) fits above the reserve, by a fresh reading:
+   * for writes outside the log's accounting (`admits`), which the reserve must outlast.
+   */
+  roomFor(bytes: number): boolean {
+    return !this.low() && this.freeBytesNow() >= this.reserveBytes + bytes;
+  }
+
   /** INFO fields. */
   info(): Record<string, number> {
     this.low();

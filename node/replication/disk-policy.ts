@@ -162,7 +162,7 @@ export class DiskPolicy {
     if (disk === undefined) return false;
     if (m.type === 'snap' && m.snapshot !== undefined) {
       const bytes = snapshotBytes(m.snapshot);
-      if (!disk.low() && disk.freeBytesNow() >= disk.reserveBytes + 2 * bytes) return false;
+      if (disk.roomFor(2 * bytes)) return false;
     } else if (m.type !== 'app' || !m.entries.some(carriesData)) {
       return false;
     } else if (!disk.low()) {

@@ -165,7 +165,9 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   });
   const observed = observeReplica(o.observability && { ...o.observability, ...(o.observability.logger ? { logger: o.observability.logger.child({ node: nodeId }) } : {}) }, {
     engine: new RaftEngine({ shard: o.shard, nodeId, store, members, features, clocks, node: () => node, close: async () => {}, moveAlive }),
-    shard: o.shard, nodeId, store, storage, node: () => node, exportDir: o.dataDir,
+    shard: o.shard, nodeId, store, storage, node: () => node,
+    // A backup's image waits in the data dir; the disk guard's reserve stays the Raft log's.
+    exports: { dir: o.dataDir, room: (bytes) => disk.roomFor(bytes) },
   });
   const server = new SeqServer(
     observed.engine,
@@ -190,7 +192,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     // A received snapshot image goes to a file as it arrives, never whole into memory.
     // Only with room for it and the two copies installing it makes (stored image, imported state).
     // A spool write failing on a bad disk stops the node, as a failed log write does.
-    codec: { snapshotSink: spoolSinks(o.dataDir, (bytes) => !disk.low() && disk.freeBytesNow() >= disk.reserveBytes + 3 * bytes, (err) => {
+    codec: { snapshotSink: spoolSinks(o.dataDir, (bytes) => disk.roomFor(3 * bytes), (err) => {
       log(`FATAL writing a received snapshot image failed: ${err.message}`);
       fatal(err);
     }) },

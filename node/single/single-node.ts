@@ -85,7 +85,12 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
       : log?.info({ event: 'disk_back', free_bytes: free }, `disk space back: ${mib(free)} MiB free under ${options.dataDir}: writes resume`)),
   });
   const executor = new SingleExecutor(store, new StateMachine({ tokenRules: TOKEN_RULES_LATEST, ...options.stateMachine }), { ...options.executor, ...(disk !== undefined ? { disk } : {}) });
-  const observed = observeSingle(options.observability, { engine: executor, store, exportDir: options.dataDir });
+  const observed = observeSingle(options.observability, {
+    engine: executor,
+    store,
+    // A backup's image waits in the data dir, within the disk guard's reserve rule when there is one.
+    exports: { dir: options.dataDir, ...(disk !== undefined ? { room: (bytes: number) => disk.roomFor(bytes) } : {}) },
+  });
   const server = new SeqServer(observed.engine, options.server);
   observed.attachServer(server);
   let address: AddressInfo;

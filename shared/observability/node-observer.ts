@@ -11,7 +11,7 @@ import type { LmdbStore } from '../../node/state-machine/index.ts';
 import type { LmdbRaftStorage } from '../../node/replication/lmdb-raft-storage.ts';
 import type { RaftNode } from '../../node/replication/raft-node.ts';
 import type { RaftStatus } from '../../node/raft/types.ts';
-import { Exporter } from '../../node/backup/export.ts';
+import { Exporter, type ExportCacheOptions } from '../../node/backup/export.ts';
 import { snapshotBytes } from '../../node/replication/snapshot-images.ts';
 import { lineLogger, type Logger } from './logger.ts';
 import type { Metrics, RaftGaugeSource } from './metrics.ts';
@@ -40,15 +40,15 @@ export interface ReplicaParts {
   readonly store: LmdbStore;
   readonly storage: LmdbRaftStorage;
   readonly node: () => RaftNode | null;
-  /** Where SEQDB.EXPORT keeps images while they are fetched (the data dir). Default os.tmpdir(). */
-  readonly exportDir?: string;
+  /** SEQDB.EXPORT's image cache: a node passes its data dir and disk guard (`dir`, `room`). */
+  readonly exports?: ExportCacheOptions;
 }
 
 export function observeReplica(obs: NodeObservability | undefined, p: ReplicaParts): ObservedParts {
   const exporter = new Exporter(p.shard, () => {
     const node = p.node();
     return node === null ? null : { shard: p.shard, nodeId: p.nodeId, store: p.store, barrier: (c) => node.execute(c) };
-  }, p.exportDir === undefined ? {} : { dir: p.exportDir });
+  }, p.exports);
   const engine = withExportCommand(p.engine, exporter);
   if (obs === undefined) return { engine, attachServer: () => {}, stop: () => exporter.close() };
   let snapshotAtMs: number | null = null;
@@ -92,13 +92,13 @@ export function observeReplica(obs: NodeObservability | undefined, p: ReplicaPar
 export interface SingleParts {
   readonly engine: Engine;
   readonly store: LmdbStore;
-  /** As ReplicaParts.exportDir. */
-  readonly exportDir?: string;
+  /** As ReplicaParts.exports. */
+  readonly exports?: ExportCacheOptions;
 }
 
 /** A single node: command metrics, flush timing of the executor's LMDB transactions, SEQDB.EXPORT. */
 export function observeSingle(obs: NodeObservability | undefined, p: SingleParts): ObservedParts {
-  const engine = withExportCommand(p.engine, new Exporter('single', () => ({ shard: 'single', store: p.store }), p.exportDir === undefined ? {} : { dir: p.exportDir }));
+  const engine = withExportCommand(p.engine, new Exporter('single', () => ({ shard: 'single', store: p.store }), p.exports));
   if (obs === undefined) return { engine, attachServer: () => {}, stop: () => {} };
   const store = p.store;
   const write = store.write.bind(store);

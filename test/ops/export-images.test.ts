@@ -107,3 +107,19 @@ test('an export that cannot write its file is an error reply, and the exporter k
   const h = await start(good);
   t.true((await fetchAll(good, h.id, h.bytes)).equals(Buffer.concat([...store.exportSnapshot()])));
 });
+
+test('an export without room above the disk reserve is NOSPACE before anything is written', async (t) => {
+  const { dir, store } = await filledStore(t, 500);
+  const images = join(dir, 'images');
+  const asked: number[] = [];
+  let roomy = false;
+  const exporter = new Exporter('z', () => ({ shard: 'z', store }), { dir: images, room: (bytes) => (asked.push(bytes), roomy) });
+  const r = await exporter.handle([EXPORT]);
+  t.is(r.type === 'error' ? r.code : r.type, 'NO_SPACE');
+  t.is(exporter.heldCount, 0);
+  t.is(openImages(images), 0, 'no file was opened');
+  t.true(asked[0]! >= Buffer.concat([...store.exportSnapshot()]).length, 'asked with an upper bound of the image');
+  roomy = true;
+  const h = await start(exporter);
+  t.true((await fetchAll(exporter, h.id, h.bytes)).equals(Buffer.concat([...store.exportSnapshot()])));
+});
