@@ -147,18 +147,22 @@ async function restartFollower(
 }
 
 /** `seqdb backup` through the router while the leader's anonymous memory is sampled every 100 ms. */
-async function backupPeak(routerPort: number, leader: { pid: number }): Promise<{ ms: number; bytes: number; before: number; peak: number }> {
+async function backupPeak(routerPort: number, leader: { pid: number }): Promise<{ ms: number; bytes: number; before: number; peak: number; cliPeak: number }> {
   const out = join(mkdtempSync(join(tmpdir(), 'seqdb-bench-backup-')), 'b.bak');
   const before = rssMb(leader.pid).anon;
   let peak = before;
+  let cliPeak = 0;
+  let cliPid = 0;
   const sampler = setInterval(() => {
     try {
       peak = Math.max(peak, rssMb(leader.pid).anon);
+      if (cliPid !== 0) cliPeak = Math.max(cliPeak, rssMb(cliPid).anon);
     } catch { /* exited */ }
   }, 100);
   const t0 = Date.now();
   try {
     const child = spawn(process.execPath, ['bin/seqdb.js', 'backup', '--router', `127.0.0.1:${routerPort}`, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    cliPid = child.pid ?? 0;
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.stderr.on('data', (d: Buffer) => (text += d.toString()));
@@ -166,7 +170,7 @@ async function backupPeak(routerPort: number, leader: { pid: number }): Promise<
     if (code !== 0) throw new Error(`seqdb backup: exit ${code}: ${text}`);
     const ms = Date.now() - t0;
     peak = Math.max(peak, rssMb(leader.pid).anon);
-    return { ms, bytes: statSync(out).size, before, peak };
+    return { ms, bytes: statSync(out).size, before, peak, cliPeak };
   } finally {
     clearInterval(sampler);
     rmSync(dirname(out), { recursive: true, force: true });
@@ -226,7 +230,7 @@ async function main(): Promise<void> {
     }
     if (!follower || !leader) throw new Error('no follower or no leader found');
     const b = await backupPeak(port, leader);
-    console.log(`seqdb backup of ${created.toLocaleString('en')} sequences: ${(b.bytes / 2 ** 20).toFixed(1)} MiB in ${b.ms} ms; the leader's anonymous memory ${b.before.toFixed(0)} MB before, peak ${b.peak.toFixed(0)} MB while it exported (goal < 150 MB)`);
+    console.log(`seqdb backup of ${created.toLocaleString('en')} sequences: ${(b.bytes / 2 ** 20).toFixed(1)} MiB in ${b.ms} ms; the leader's anonymous memory ${b.before.toFixed(0)} MB before, peak ${b.peak.toFixed(0)} MB while it exported (goal < 150 MB); the seqdb backup process peaked at ${b.cliPeak.toFixed(0)} MB anonymous`);
     const peaks = (r: Restart): string => `anonymous peak ${r.peakAnonMb.node.toFixed(0)} MB on it (near it: ${r.peakAnonMb.nodeInfo}), ${r.peakAnonMb.leader.toFixed(0)} MB on the leader (${r.peakAnonMb.leaderInfo})`;
     const restart = await restartFollower(follower, leader, extra);
     console.log(`restart of a follower with ${created.toLocaleString('en')} sequences: answers INFO after ${restart.answeredMs.toFixed(0)} ms, applied index back at the commit index after ${restart.caughtUpMs.toFixed(0)} ms (goal < 2000 ms); RSS after restart ${restart.rssMb.total.toFixed(0)} MB (${restart.rssMb.anon.toFixed(0)} MB anonymous)`);

@@ -4,7 +4,7 @@
  * its own applied index; the manifest repeats it with the byte count and a SHA-256.
  */
 import { createHash } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 
 export const BACKUP_MAGIC = 'SEQDBBK1\n';
@@ -36,11 +36,37 @@ export function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Writes the file atomically (temp file + rename): a crash never leaves half a backup under `path`. */
-export async function writeBackupFile(path: string, source: string, images: readonly ShardImage[]): Promise<BackupManifest> {
+/** An image read from elsewhere as it is written (`seqdb backup`: its spool file), never whole. */
+export interface ShardImageStream {
+  readonly meta: ShardImageMeta;
+  chunks(): Iterable<Uint8Array>;
+}
+
+/**
+ * Writes the file atomically (temp file + rename): a crash never leaves half a backup under
+ * `path`. Images are written chunk by chunk as their sources give them.
+ */
+export async function writeBackupFile(path: string, source: string, images: readonly (ShardImage | ShardImageStream)[]): Promise<BackupManifest> {
   const manifest: BackupManifest = { version: 1, createdAt: new Date().toISOString(), source, shards: images.map((i) => i.meta) };
   const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, Buffer.concat([Buffer.from(BACKUP_MAGIC + JSON.stringify(manifest) + '\n'), ...images.map((i) => i.image)]), { flush: true });
+  const file = await open(tmp, 'w');
+  try {
+    await file.write(Buffer.from(BACKUP_MAGIC + JSON.stringify(manifest) + '\n'));
+    for (const i of images) {
+      let bytes = 0;
+      for (const chunk of 'image' in i ? [i.image] : i.chunks()) {
+        await file.write(chunk);
+        bytes += chunk.length;
+      }
+      if (bytes !== i.meta.bytes) throw new Error(`shard ${i.meta.shard}: ${bytes} image bytes, not ${i.meta.bytes}`);
+    }
+    await file.sync();
+  } catch (err) {
+    await file.close();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await file.close();
   await rename(tmp, path);
   return manifest;
 }

@@ -9,7 +9,8 @@
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { infoFields, respCall, type CallSecurity } from '../../shared/observability/resp-call.ts';
 import type { ExportHeader } from './export.ts';
-import { sha256, writeBackupFile, type BackupManifest, type ShardImage } from './backup-file.ts';
+import { writeBackupFile, type BackupManifest, type ShardImageStream } from './backup-file.ts';
+import { FetchedImages, type FetchedImage, type ImageWriter } from './fetched-images.ts';
 import { imageOwnership, slotOwners, slotsInTransit } from './image-ownership.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
 
@@ -56,19 +57,18 @@ export async function discoverShards(address: string, security: CallSecurity = {
   return { source: 'shard', targets: [{ shard: info.shard ?? '?', addrs: [...new Set([...leader, address, ...members])] }] };
 }
 
-/** Reads an export's image chunk by chunk from the node that took it. */
-async function fetchImage(addr: string, h: ExportHeader, imageBytesMax: number, onBytes: (n: number) => void, security: CallSecurity): Promise<Buffer> {
+/** Reads an export's image chunk by chunk from the node that took it, into `into`. */
+async function fetchImage(addr: string, h: ExportHeader, imageBytesMax: number, onBytes: (n: number) => void, security: CallSecurity, into: ImageWriter): Promise<FetchedImage> {
   if (!Number.isSafeInteger(h.bytes) || h.bytes < 0 || h.bytes > imageBytesMax) throw new SeqError(ErrorCode.REQUEST_TOO_LARGE, `image of ${h.bytes} bytes exceeds ${imageBytesMax}`);
-  const parts: Buffer[] = [];
   let offset = 0;
   while (offset < h.bytes) {
     const r = await respCall(addr, ['SEQDB.EXPORT', h.id, String(offset)], { ...security, timeoutMs: 10_000, replyBytesMax: h.chunkBytes + 1024 });
     if (r.kind !== 'string' || r.value.length === 0) throw new Error(`chunk at ${offset}: ${r.kind === 'error' ? `-${r.word} ${r.message}` : 'empty'}`);
-    parts.push(Buffer.from(r.value));
+    into.append(r.value);
     offset += r.value.length;
     onBytes(offset);
   }
-  return Buffer.concat(parts);
+  return into.finish();
 }
 
 /**
@@ -111,12 +111,12 @@ async function onLeader<T>(
 }
 
 export async function exportShard(
-  t: ShardTarget, deadlineMs: number, imageBytesMax: number, onBytes: (n: number) => void = () => {}, security: CallSecurity = {},
-): Promise<ShardImage> {
+  t: ShardTarget, deadlineMs: number, imageBytesMax: number, into: FetchedImages, onBytes: (n: number) => void = () => {}, security: CallSecurity = {},
+): Promise<ShardImageStream> {
   return onLeader(t, ['SEQDB.EXPORT'], deadlineMs, security, async (addr, reply) => {
     const header = JSON.parse(reply.toString('utf8')) as ExportHeader;
-    const image = await fetchImage(addr, header, imageBytesMax, onBytes, security);
-    return { meta: { shard: t.shard, index: header.index, bytes: image.length, sha256: sha256(image), from: addr }, image };
+    const image = await fetchImage(addr, header, imageBytesMax, onBytes, security, into.begin());
+    return { meta: { shard: t.shard, index: header.index, bytes: image.bytes, sha256: image.sha256, from: addr }, chunks: () => image.chunks() };
   });
 }
 
@@ -135,10 +135,16 @@ export async function backup(o: BackupOptions): Promise<BackupManifest> {
   const { source, targets } = await discoverShards(o.address, security);
   let inTransit: number[] = [];
   for (let attempt = 1; attempt <= ATTEMPTS_MAX; attempt++) {
-    const images = await exportAll(o, targets, security);
-    const owners = images.map((i) => imageOwnership(i.image));
-    inTransit = source === 'router' ? slotsInTransit(owners, slotOwners(owners)) : [];
-    if (inTransit.length === 0) return writeBackupFile(o.out, source, images);
+    // The images wait in a file beside the output until it is written, never in memory.
+    const fetched = FetchedImages.beside(o.out);
+    try {
+      const images = await exportAll(o, targets, security, fetched);
+      const owners = images.map((i) => imageOwnership(i.chunks()));
+      inTransit = source === 'router' ? slotsInTransit(owners, slotOwners(owners)) : [];
+      if (inTransit.length === 0) return await writeBackupFile(o.out, source, images);
+    } finally {
+      fetched.close();
+    }
   }
   throw new SeqError(
     ErrorCode.TRY_AGAIN,
@@ -146,15 +152,15 @@ export async function backup(o: BackupOptions): Promise<BackupManifest> {
   );
 }
 
-async function exportAll(o: BackupOptions, targets: readonly ShardTarget[], security: CallSecurity): Promise<ShardImage[]> {
-  const images: ShardImage[] = [];
+async function exportAll(o: BackupOptions, targets: readonly ShardTarget[], security: CallSecurity, into: FetchedImages): Promise<ShardImageStream[]> {
+  const images: ShardImageStream[] = [];
   let bytes = 0;
   o.onProgress?.(0, targets.length, 0, '');
   for (const t of targets) {
     const done = bytes;
-    const img = await exportShard(t, o.shardDeadlineMs ?? 15_000, o.imageBytesMax ?? 1 << 30, (n) => void o.onProgress?.(images.length, targets.length, done + n, t.shard), security);
+    const img = await exportShard(t, o.shardDeadlineMs ?? 15_000, o.imageBytesMax ?? 1 << 30, into, (n) => void o.onProgress?.(images.length, targets.length, done + n, t.shard), security);
     images.push(img);
-    bytes += img.image.length;
+    bytes += img.meta.bytes;
     await o.onProgress?.(images.length, targets.length, bytes, t.shard);
   }
   return images;

@@ -30,14 +30,14 @@ export interface ImageOwnership {
   readonly slotEpochs: ReadonlyMap<number, number>;
 }
 
-/** Reads an image's ownership records (one pass over the image). */
-export function imageOwnership(image: Buffer): ImageOwnership {
+/** Reads an image's ownership records (one pass over the image's chunks). */
+export function imageOwnership(chunks: Iterable<Uint8Array>): ImageOwnership {
   let sharded = false;
   let epoch = 0;
   let slots = new SlotSet();
   let frozen = new SlotSet();
   const slotEpochs = new Map<number, number>();
-  for (const { key, value } of decodeSnapshot([image])) {
+  for (const { key, value } of decodeSnapshot(chunks)) {
     if (key[0] !== SPACE_OWNERSHIP) continue;
     if (key.equals(OWN.mode)) sharded = true;
     else if (key.equals(OWN.epoch)) epoch = u64(value);

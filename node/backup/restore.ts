@@ -74,7 +74,7 @@ export async function restore(o: RestoreOptions): Promise<RestoreSummary> {
     }
     // Shards exported on either side of a slot move can both hold a bucket: only the copy of the
     // slot's current owner counts (image-ownership.ts), never whichever image came last.
-    const owners = slotOwners(chosen.map(({ image }) => imageOwnership(image)));
+    const owners = slotOwners(chosen.map(({ image }) => imageOwnership([image])));
     for (const { image, meta } of chosen) refuseNewerImageRules(image, `${o.in} (shard ${meta.shard})`);
     const partial = join(o.dataDir, RESTORING);
     mkdirSync(partial, { recursive: true });

@@ -1,0 +1,69 @@
+/**
+ * Where `seqdb backup` keeps the shard images it fetched until it writes its file: one unlinked
+ * file beside the output, not memory. Held in memory, a backup cost its process every image of
+ * the cluster at once, plus a joined copy of each.
+ */
+import { closeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { openUnlinked, readAllAt, writeAllAt } from '../disk/unlinked-file.ts';
+
+const READ_CHUNK_BYTES = 1 << 20;
+
+/** One image being fetched: its bytes as they come, then its size, hash and a way to read it. */
+export interface ImageWriter {
+  append(chunk: Uint8Array): void;
+  finish(): FetchedImage;
+}
+
+export interface FetchedImage {
+  readonly bytes: number;
+  readonly sha256: string;
+  /** The image in chunks of fresh buffers (a reader may keep them). */
+  chunks(): Iterable<Uint8Array>;
+}
+
+export class FetchedImages {
+  /** Where the last finished image ends: a fetch that failed part way is overwritten by the next. */
+  private end = 0;
+  private open = true;
+
+  private constructor(private readonly fd: number) {}
+
+  /** A new store beside `outPath` (same directory, so the same file system as the backup). */
+  static beside(outPath: string): FetchedImages {
+    return new FetchedImages(openUnlinked(`${outPath}.images-${process.pid}`));
+  }
+
+  /** Starts an image after the last finished one. */
+  begin(): ImageWriter {
+    const start = this.end;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    return {
+      append: (chunk) => {
+        writeAllAt(this.fd, chunk, start + bytes);
+        hash.update(chunk);
+        bytes += chunk.length;
+      },
+      finish: () => {
+        this.end = start + bytes;
+        return { bytes, sha256: hash.digest('hex'), chunks: () => this.read(start, bytes) };
+      },
+    };
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    closeSync(this.fd);
+  }
+
+  private *read(start: number, bytes: number): Generator<Uint8Array> {
+    for (let at = 0; at < bytes; at += READ_CHUNK_BYTES) {
+      if (!this.open) throw new Error('fetched images already closed');
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, bytes - at));
+      readAllAt(this.fd, chunk, start + at);
+      yield chunk;
+    }
+  }
+}
