@@ -26,7 +26,7 @@ import { getMeta, setMeta } from '../state-machine/meta.ts';
 import { adoptTokenRecord } from '../state-machine/tokens.ts';
 import { refuseTokenRulesVersion } from '../state-machine/token-options.ts';
 import { SERIES_SPACES } from '../state-machine/series-keys.ts';
-import { readBackupFile, type BackupManifest } from './backup-file.ts';
+import { openBackupFile, type BackupManifest, type BackupReader, type ShardImageMeta } from './backup-file.ts';
 import { entryCounts, imageOwnership, slotOwners } from './image-ownership.ts';
 import { lockDataDir } from '../disk/data-dir-lock.ts';
 import { fsyncDir } from '../../shared/durable-file.ts';
@@ -60,42 +60,60 @@ export async function restore(o: RestoreOptions): Promise<RestoreSummary> {
   let sequences = 0;
   let tokens = 0;
   let seriesRecords = 0;
-  const { manifest, images } = await readBackupFile(o.in);
-  const chosen = o.shards === undefined ? images : images.filter((i) => o.shards!.includes(i.meta.shard));
-  if (chosen.length === 0) throw new SeqError(ErrorCode.SYNTAX, `no such shard in ${o.in} (it has ${images.map((i) => i.meta.shard).join(', ')})`);
-  if (existsSync(o.dataDir) && readdirSync(o.dataDir).length > 0) {
-    throw new SeqError(ErrorCode.IDENTITY_MISMATCH, `${o.dataDir} is not empty: restore only into a new data directory`);
-  }
-  const dirLock = lockDataDir(o.dataDir);
+  const backup = await openBackupFile(o.in);
+  const { manifest } = backup;
+  const chosen = manifest.shards.map((meta, i) => ({ meta, i })).filter(({ meta }) => o.shards === undefined || o.shards.includes(meta.shard));
   try {
-    // Taken after the check: a node that started on the dir in between left more than our LOCK.
-    if (readdirSync(o.dataDir).some((f) => f !== 'LOCK')) {
+    if (chosen.length === 0) throw new SeqError(ErrorCode.SYNTAX, `no such shard in ${o.in} (it has ${manifest.shards.map((m) => m.shard).join(', ')})`);
+    if (existsSync(o.dataDir) && readdirSync(o.dataDir).length > 0) {
       throw new SeqError(ErrorCode.IDENTITY_MISMATCH, `${o.dataDir} is not empty: restore only into a new data directory`);
     }
-    // Shards exported on either side of a slot move can both hold a bucket: only the copy of the
-    // slot's current owner counts (image-ownership.ts), never whichever image came last.
-    const owners = slotOwners(chosen.map(({ image }) => imageOwnership([image])));
-    for (const { image, meta } of chosen) refuseNewerImageRules(image, `${o.in} (shard ${meta.shard})`);
-    const partial = join(o.dataDir, RESTORING);
-    mkdirSync(partial, { recursive: true });
-    const store = LmdbStore.open({ path: partial });
+    const dirLock = lockDataDir(o.dataDir);
     try {
-      for (const [index, { image }] of chosen.entries()) {
-        const entries = [...decodeSnapshot([image])].filter((e) => entryCounts(e.key, index, owners));
-        const r = await store.write((txn) => mergeImage(txn, entries));
-        sequences += r.sequences;
-        tokens += r.tokens;
-        seriesRecords += r.seriesRecords;
+      // Taken after the check: a node that started on the dir in between left more than our LOCK.
+      if (readdirSync(o.dataDir).some((f) => f !== 'LOCK')) {
+        throw new SeqError(ErrorCode.IDENTITY_MISMATCH, `${o.dataDir} is not empty: restore only into a new data directory`);
       }
+      const owners = await checkImages(backup, chosen, o.in);
+      const partial = join(o.dataDir, RESTORING);
+      mkdirSync(partial, { recursive: true });
+      const store = LmdbStore.open({ path: partial });
+      try {
+        for (const [index, { i }] of chosen.entries()) {
+          // One image in memory at a time (read again: checkImages let go of it).
+          const entries = [...decodeSnapshot([await backup.image(i)])].filter((e) => entryCounts(e.key, index, owners));
+          const r = await store.write((txn) => mergeImage(txn, entries));
+          sequences += r.sequences;
+          tokens += r.tokens;
+          seriesRecords += r.seriesRecords;
+        }
+      } finally {
+        await store.close();
+      }
+      renameSync(partial, join(o.dataDir, 'lmdb'));
+      fsyncDir(o.dataDir);
     } finally {
-      await store.close();
+      dirLock.release();
     }
-    renameSync(partial, join(o.dataDir, 'lmdb'));
-    fsyncDir(o.dataDir);
   } finally {
-    dirLock.release();
+    await backup.close();
   }
-  return { manifest, shards: chosen.map((i) => i.meta.shard), sequences, tokens, seriesRecords };
+  return { manifest, shards: chosen.map(({ meta }) => meta.shard), sequences, tokens, seriesRecords };
+}
+
+/**
+ * Reads every chosen image once, before anything is written: its checksum, its token rules, and
+ * the slots it owns. Shards exported on either side of a slot move can both hold a bucket: only
+ * the copy of the slot's current owner counts (image-ownership.ts), never whichever came last.
+ */
+async function checkImages(backup: BackupReader, chosen: readonly { meta: ShardImageMeta; i: number }[], file: string): Promise<ReturnType<typeof slotOwners>> {
+  const ownerships = [];
+  for (const { meta, i } of chosen) {
+    const image = await backup.image(i);
+    refuseNewerImageRules(image, `${file} (shard ${meta.shard})`);
+    ownerships.push(imageOwnership([image]));
+  }
+  return slotOwners(ownerships);
 }
 
 type Txn = Parameters<Parameters<LmdbStore['write']>[0]>[0];

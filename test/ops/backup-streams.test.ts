@@ -69,3 +69,34 @@ test('an image shorter than its manifest entry leaves no backup file and no temp
   await t.throwsAsync(writeBackupFile(out, 'router', [{ meta: { shard: '1', index: 1, bytes: 2000, sha256: sha256(image), from: 'x:1' }, chunks: () => [image] }]));
   t.deepEqual(await readdir(dir), []);
 });
+
+test('a backup file opens without reading its images; each is checked when read; a cut or padded file is refused', async (t) => {
+  const { openBackupFile } = await import('../../node/backup/backup-file.ts');
+  const { readFile, writeFile, truncate } = await import('node:fs/promises');
+  const dir = await mkdtemp(join(tmpdir(), 'seqdb-backup-streams-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'b.bak');
+  const a = random(5000);
+  const b = random(7000);
+  const meta = (shard: string, image: Buffer) => ({ shard, index: 1, bytes: image.length, sha256: sha256(image), from: 'x:1' });
+  await writeBackupFile(path, 'router', [{ meta: meta('1', a), image: a }, { meta: meta('2', b), image: b }]);
+  const bytes = await readFile(path);
+  bytes[bytes.length - 1] ^= 0xff; // the second image's last byte
+  await writeFile(path, bytes);
+
+  const backup = await openBackupFile(path);
+  t.teardown(() => backup.close());
+  t.deepEqual(backup.manifest.shards.map((s) => s.shard), ['1', '2']);
+  t.true((await backup.image(0)).equals(a), 'an intact image reads back');
+  const damaged = await t.throwsAsync(backup.image(1));
+  t.is((damaged as { code?: string }).code, 'SYNTAX');
+  t.regex(damaged!.message, /shard 2 image is damaged/);
+
+  await writeFile(join(dir, 'padded.bak'), Buffer.concat([bytes, Buffer.from('x')]));
+  t.is(((await t.throwsAsync(openBackupFile(join(dir, 'padded.bak')))) as { code?: string }).code, 'SYNTAX');
+  await writeFile(join(dir, 'cut.bak'), bytes);
+  await truncate(join(dir, 'cut.bak'), bytes.length - 10);
+  t.is(((await t.throwsAsync(openBackupFile(join(dir, 'cut.bak')))) as { code?: string }).code, 'SYNTAX');
+  await writeFile(join(dir, 'json.bak'), 'SEQDBBK1\n{not json\n');
+  t.is(((await t.throwsAsync(openBackupFile(join(dir, 'json.bak')))) as { code?: string }).code, 'SYNTAX');
+});
