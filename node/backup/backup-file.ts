@@ -36,7 +36,7 @@ export function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** An image read from elsewhere as it is written (`seqdb backup`: its spool file), never whole. */
+/** An image read from elsewhere as it is written (`seqdb backup`: fetched-images.ts), never whole. */
 export interface ShardImageStream {
   readonly meta: ShardImageMeta;
   chunks(): Iterable<Uint8Array>;
