@@ -5,9 +5,9 @@
  * it by size. The file is unlinked as soon as it is open, so a crash leaves nothing behind; it
  * goes when the export is fully read, evicted or idle (Exporter).
  */
-import { closeSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openUnlinked, readAllAt, sweepScratch, writeAllAt } from '../disk/unlinked-file.ts';
+import { ScratchFile, sweepScratch } from '../disk/unlinked-file.ts';
 
 const PREFIX = 'export-image-';
 let made = 0;
@@ -16,35 +16,30 @@ let made = 0;
 const swept = new Set<string>();
 
 export class ExportFile {
-  private open = true;
-
-  private constructor(private readonly fd: number, readonly bytes: number) {}
+  private constructor(private readonly file: ScratchFile, readonly bytes: number) {}
 
   /** Writes `chunks` (which may reuse one buffer) into a new unlinked file in `dir`. */
   static write(dir: string, chunks: Iterable<Uint8Array>): ExportFile {
     mkdirSync(dir, { recursive: true });
     if (!swept.has(dir)) sweepScratch(dir, PREFIX);
     swept.add(dir);
-    const fd = openUnlinked(join(dir, `${PREFIX}${process.pid}-${made++}`));
+    const file = ScratchFile.create(join(dir, `${PREFIX}${process.pid}-${made++}`));
     let bytes = 0;
     try {
       for (const chunk of chunks) {
-        writeAllAt(fd, chunk, bytes);
+        file.write(chunk, bytes);
         bytes += chunk.length;
       }
     } catch (err) {
-      closeSync(fd);
+      file.close();
       throw err;
     }
-    return new ExportFile(fd, bytes);
+    return new ExportFile(file, bytes);
   }
 
   /** `length` bytes from `offset` (cut at the end of the image), in a new Buffer. */
   read(offset: number, length: number): Buffer {
-    if (!this.open) throw new Error('export image already closed');
-    const out = Buffer.allocUnsafe(Math.max(0, Math.min(length, this.bytes - offset)));
-    readAllAt(this.fd, out, offset);
-    return out;
+    return this.file.read(offset, Math.max(0, Math.min(length, this.bytes - offset)));
   }
 
   /** The image from the start, `chunkBytes` at a time (read lazily: stop early to read less). */
@@ -53,8 +48,6 @@ export class ExportFile {
   }
 
   close(): void {
-    if (!this.open) return;
-    this.open = false;
-    closeSync(this.fd);
+    this.file.close();
   }
 }

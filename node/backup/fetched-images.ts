@@ -3,9 +3,8 @@
  * file beside the output, not memory. Held in memory, a backup cost its process every image of
  * the cluster at once, plus a joined copy of each.
  */
-import { closeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { openUnlinked, readAllAt, writeAllAt } from '../disk/unlinked-file.ts';
+import { ScratchFile } from '../disk/unlinked-file.ts';
 
 const READ_CHUNK_BYTES = 1 << 20;
 
@@ -25,13 +24,12 @@ export interface FetchedImage {
 export class FetchedImages {
   /** Where the last finished image ends: a fetch that failed part way is overwritten by the next. */
   private end = 0;
-  private open = true;
 
-  private constructor(private readonly fd: number) {}
+  private constructor(private readonly file: ScratchFile) {}
 
   /** A new store beside `outPath` (same directory, so the same file system as the backup). */
   static beside(outPath: string): FetchedImages {
-    return new FetchedImages(openUnlinked(`${outPath}.images-${process.pid}`));
+    return new FetchedImages(ScratchFile.create(`${outPath}.images-${process.pid}`));
   }
 
   /** Starts an image after the last finished one. */
@@ -41,7 +39,7 @@ export class FetchedImages {
     let bytes = 0;
     return {
       append: (chunk) => {
-        writeAllAt(this.fd, chunk, start + bytes);
+        this.file.write(chunk, start + bytes);
         hash.update(chunk);
         bytes += chunk.length;
       },
@@ -53,17 +51,10 @@ export class FetchedImages {
   }
 
   close(): void {
-    if (!this.open) return;
-    this.open = false;
-    closeSync(this.fd);
+    this.file.close();
   }
 
   private *read(start: number, bytes: number): Generator<Uint8Array> {
-    for (let at = 0; at < bytes; at += READ_CHUNK_BYTES) {
-      if (!this.open) throw new Error('fetched images already closed');
-      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, bytes - at));
-      readAllAt(this.fd, chunk, start + at);
-      yield chunk;
-    }
+    for (let at = 0; at < bytes; at += READ_CHUNK_BYTES) yield this.file.read(start + at, Math.min(READ_CHUNK_BYTES, bytes - at));
   }
 }

@@ -11,9 +11,9 @@
  * it does not deliver, the decoder on a dead connection); one that slips through is closed when
  * the snapshot object is collected.
  */
-import { closeSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openUnlinked, readAllAt, sweepScratch, writeAllAt } from '../disk/unlinked-file.ts';
+import { ScratchFile, sweepScratch } from '../disk/unlinked-file.ts';
 import type { Snapshot, SnapshotMeta } from '../raft/types.ts';
 import type { SnapshotSink } from './peer-codec.ts';
 import { IMAGE_CHUNK_BYTES, type ChunkedSnapshot } from './snapshot-images.ts';
@@ -25,19 +25,7 @@ export interface SpooledSnapshot extends ChunkedSnapshot {
   release(): void;
 }
 
-/** The spool file: `open` turns false once its descriptor is closed, whoever closed it. */
-interface SpoolFile {
-  readonly fd: number;
-  open: boolean;
-}
-
-function closeFile(file: SpoolFile): void {
-  if (!file.open) return;
-  file.open = false;
-  closeSync(file.fd);
-}
-
-const unreleased = new FinalizationRegistry<SpoolFile>(closeFile);
+const unreleased = new FinalizationRegistry<ScratchFile>((file) => file.close());
 
 /**
  * Sinks spooling into `dir` (created; spool files a crash left between open and unlink are
@@ -103,11 +91,11 @@ function discard(bytes: number): SnapshotSink {
 }
 
 function spool(path: string, bytes: number): SnapshotSink {
-  const file: SpoolFile = { fd: openUnlinked(path), open: true };
+  const file = ScratchFile.create(path);
   let written = 0;
   return {
     write(chunk: Uint8Array): void {
-      writeAllAt(file.fd, chunk, written);
+      file.write(chunk, written);
       written += chunk.length;
     },
     finish(meta: SnapshotMeta): Snapshot {
@@ -121,14 +109,14 @@ function spool(path: string, bytes: number): SnapshotSink {
         },
         release(): void {
           unreleased.unregister(snapshot);
-          closeFile(file);
+          file.close();
         },
       };
       unreleased.register(snapshot, file, snapshot);
       return snapshot;
     },
     abort(): void {
-      closeFile(file);
+      file.close();
     },
   };
 }
@@ -140,13 +128,13 @@ function spool(path: string, bytes: number): SnapshotSink {
  * number may already belong to another file (a log segment), whose bytes must never pass for the
  * image's.
  */
-function* readChunks(file: SpoolFile, bytes: number, reuse: boolean): Generator<Uint8Array> {
+function* readChunks(file: ScratchFile, bytes: number, reuse: boolean): Generator<Uint8Array> {
   const buf = reuse ? Buffer.allocUnsafeSlow(IMAGE_CHUNK_BYTES) : null;
   for (let at = 0; at < bytes;) {
     const size = Math.min(IMAGE_CHUNK_BYTES, bytes - at);
     const chunk = buf === null ? Buffer.allocUnsafe(size) : buf.subarray(0, size);
     if (!file.open) throw new Error('snapshot spool already released');
-    readAllAt(file.fd, chunk, at);
+    file.readInto(chunk, at);
     at += chunk.length;
     yield chunk;
   }
