@@ -83,6 +83,20 @@ function walError(message: string): SeqError {
   return new SeqError(ErrorCode.STORAGE, `raft log: ${message}`);
 }
 
+/**
+ * Runs a read of segment `path`; a failed read (EIO: a sector that cannot be read back) names
+ * the file and stops whatever needed the entries, never reads as the end of the log (which
+ * would drop acknowledged entries: test/disk/io-errors-reads.test.ts).
+ */
+function reading<T>(path: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof SeqError) throw err;
+    throw walError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
 export class Wal {
   private readonly dir: string;
   private readonly segmentBytesMax: number;
@@ -400,7 +414,9 @@ export class Wal {
     this.assertOpen();
     const len = this.lengths[i]!;
     const out = Buffer.allocUnsafe(len);
-    if (len > 0 && readSync(this.segs[i]!.fd, out, 0, len, this.offsets[i]!) !== len) throw walError(`short read of entry ${this.start + i}`);
+    const seg = this.segs[i]!;
+    const n = len > 0 ? reading(seg.path, () => readSync(seg.fd, out, 0, len, this.offsets[i]!)) : 0;
+    if (n !== len) throw walError(`short read of entry ${this.start + i} from ${seg.path}`);
     return out;
   }
 
@@ -422,10 +438,10 @@ export class Wal {
     const seg: Segment = { seq, path, fd, salt: 0, size: 0, allocated: 0, maxIndex: 0 };
     this.segments.push(seg);
     const size = fstatSync(fd).size;
-    const { end, salt } = scanRecords(fd, size, (rec, at) => this.applyRecord(rec, seg, at));
+    const { end, salt } = reading(path, () => scanRecords(fd, size, (rec, at) => this.applyRecord(rec, seg, at)));
     if (end < size) {
       if (!last) throw walError(`damaged record at byte ${end} of ${path}, which is not the last segment`);
-      if (!isTornWrite(fd, size, end, salt)) {
+      if (!reading(path, () => isTornWrite(fd, size, end, salt))) {
         throw walError(`damaged record at byte ${end} of ${path}: written whole, so not a torn write (wal-torn.ts); the records after it were acknowledged`);
       }
       // A torn tail (the write that never finished was never acknowledged) or preallocated zeros.

@@ -2,6 +2,9 @@
  * Disk I/O errors for tests, loaded with LD_PRELOAD into a real seqdb process: write and sync
  * calls on regular files whose path contains $SEQDB_FAULT_MATCH fail with EIO while the file
  * $SEQDB_FAULT_TRIGGER exists (the test arms and heals the "disk" by creating and removing it).
+ * $SEQDB_FAULT_OPS picks the calls: "write", "sync" (the default is both) and "read" (a sector
+ * that can no longer be read back: reads through read/pread/readv; LMDB reads its pages through
+ * mmap, which this cannot fail).
  * With $SEQDB_FAULT_MAXLEN only writes of at most that many bytes fail (LMDB's ~150-byte meta-page
  * write, never a data page: a bad sector under the meta page).
  * With $SEQDB_FAULT_MODE=stall, or a trigger file that begins with "stall", the calls do not fail:
@@ -72,5 +75,12 @@ ssize_t writev(int fd, const struct iovec *v, int c) { REAL(writev); FAIL_IF(fd,
 ssize_t pwritev(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev); FAIL_IF(fd, "write", total(v, c)); return real(fd, v, c, o); }
 ssize_t pwritev64(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev64); FAIL_IF(fd, "write", total(v, c)); return real(fd, v, c, o); }
 ssize_t pwritev2(int fd, const struct iovec *v, int c, off_t o, int f) { REAL(pwritev2); FAIL_IF(fd, "write", total(v, c)); return real(fd, v, c, o, f); }
+ssize_t read(int fd, void *b, size_t n) { REAL(read); FAIL_IF(fd, "read", n); return real(fd, b, n); }
+ssize_t pread(int fd, void *b, size_t n, off_t o) { REAL(pread); FAIL_IF(fd, "read", n); return real(fd, b, n, o); }
+ssize_t pread64(int fd, void *b, size_t n, off_t o) { REAL(pread64); FAIL_IF(fd, "read", n); return real(fd, b, n, o); }
+ssize_t readv(int fd, const struct iovec *v, int c) { REAL(readv); FAIL_IF(fd, "read", total(v, c)); return real(fd, v, c); }
+ssize_t preadv(int fd, const struct iovec *v, int c, off_t o) { REAL(preadv); FAIL_IF(fd, "read", total(v, c)); return real(fd, v, c, o); }
+ssize_t preadv64(int fd, const struct iovec *v, int c, off_t o) { REAL(preadv64); FAIL_IF(fd, "read", total(v, c)); return real(fd, v, c, o); }
+ssize_t preadv2(int fd, const struct iovec *v, int c, off_t o, int f) { REAL(preadv2); FAIL_IF(fd, "read", total(v, c)); return real(fd, v, c, o, f); }
 int fsync(int fd) { REAL(fsync); FAIL_IF(fd, "sync", 0); return real(fd); }
 int fdatasync(int fd) { REAL(fdatasync); FAIL_IF(fd, "sync", 0); return real(fd); }

@@ -1,7 +1,7 @@
 /**
  * A disk that fails on command, for real processes: io-fault.c built once with the system's C
- * compiler and loaded with LD_PRELOAD. While armed, write and sync calls on the process's files
- * whose path contains `match` fail with EIO; disarmed, the disk is healthy again. Tests skip
+ * compiler and loaded with LD_PRELOAD. While armed, write and sync (or read) calls on the process's
+ * files whose path contains `match` fail with EIO; disarmed, the disk is healthy again. Tests skip
  * (with a note) where no C compiler is installed; CI installs one (.ci/run).
  */
 import { spawnSync } from 'node:child_process';
@@ -47,9 +47,10 @@ export interface IoFault {
 
 /**
  * A fault for files whose path contains `match`; `ops` picks the calls that fail (`write`,
- * `sync`, or both); with `writeBytesMax` only writes of at most that many bytes fail (LMDB's
- * meta-page write). With `mode` 'stall' those calls block while armed instead of failing, and
- * go through once healed. The trigger file lives in `dir` (the test's temp dir).
+ * `sync`, `read`, comma-separated; default writes and syncs); with `writeBytesMax` only writes of
+ * at most that many bytes fail (LMDB's meta-page write). With `mode` 'stall' those calls block
+ * while armed instead of failing, and go through once healed. The trigger file lives in `dir`
+ * (the test's temp dir).
  */
 export function ioFault(lib: string, dir: string, match: string, ops = 'write,sync', writeBytesMax?: number, mode: 'fail' | 'stall' = 'fail'): IoFault {
   const trigger = join(dir, `io-fault-armed-${createHash('sha256').update(match).digest('hex').slice(0, 8)}`);
