@@ -118,6 +118,11 @@ export class LmdbRaftStorage implements Storage {
     this.lastIssued = this.wal.lastIndex();
   }
 
+  /** A torn write the log's recovery cut off at open (wal.ts), for the node to report. */
+  get tornTail(): Wal['tornTail'] {
+    return this.wal.tornTail;
+  }
+
   // ---- Storage (read by the core, synchronous) ----
 
   initialState(): { hardState: HardState; confState: ConfState } {

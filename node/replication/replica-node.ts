@@ -112,6 +112,8 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   const log = o.log ?? replicaLog(o.observability, nodeId) ?? ((line: string) => process.stderr.write(`[node ${nodeId}] ${line}\n`));
   const statePlan = prepareStateDir(join(o.dataDir, 'lmdb'), currentBootId(), storage.isInitialized());
   if (statePlan.discarded) log('the OS restarted since the state was last written without fsync: rebuilding it from the Raft snapshot and log');
+  const torn = storage.tornTail;
+  if (torn !== null) log(`raft log: cut a torn write after byte ${torn.at} of ${torn.path}: the process died inside it, so nothing in it was acknowledged`);
   const store = LmdbStore.open({ path: join(o.dataDir, 'lmdb'), sync: statePlan.sync });
   try {
     store.read((kv) => refuseNewerTokenRules(kv, o.dataDir));

@@ -102,3 +102,18 @@ function isZero(buf: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
   return true;
 }
+
+/**
+ * Whether the file's bytes [from, to) are all zeros: the preallocated space after the last
+ * record, as opposed to a torn write's bytes (recovery reports the latter). Read 64 KiB at a time.
+ */
+export function isZeroTail(fd: number, from: number, to: number): boolean {
+  const piece = Buffer.allocUnsafe(Math.min(64 << 10, Math.max(0, to - from)));
+  for (let pos = from; pos < to;) {
+    const n = readSync(fd, piece, 0, Math.min(piece.length, to - pos), pos);
+    if (n <= 0) return true;
+    if (!isZero(piece, 0, n)) return false;
+    pos += n;
+  }
+  return true;
+}

@@ -38,7 +38,7 @@ import { SeqError, ErrorCode } from '../../shared/errors.ts';
 import { EntryCache } from './wal-cache.ts';
 import { createSegment, hasSegmentFiles, segmentPath, segmentSeqs } from './wal-segment-files.ts';
 import { fsyncDir } from '../../shared/durable-file.ts';
-import { isTornWrite } from './wal-torn.ts';
+import { isTornWrite, isZeroTail } from './wal-torn.ts';
 import { RESET_RECORD_BYTES, RecordKind, encodeHardState, encodeSegmentHeader, encodeWrite, entrySlots, scanRecords, type EncodedWrite, type WalRecord, type WalWrite } from './wal-codec.ts';
 
 export type { WalWrite };
@@ -152,6 +152,12 @@ export class Wal {
       throw err;
     }
   }
+
+  /**
+   * The torn write recovery cut off the last segment at open (bytes that were not all zeros after
+   * the last whole record: a write the process died inside), for the node to report; null if none.
+   */
+  tornTail: { readonly path: string; readonly at: number } | null = null;
 
   /** True if no segment existed (a fresh log, or one still in LMDB from an older version). */
   get isEmpty(): boolean {
@@ -445,6 +451,7 @@ export class Wal {
         throw walError(`damaged record at byte ${end} of ${path}: written whole, so not a torn write (wal-torn.ts); the records after it were acknowledged`);
       }
       // A torn tail (the write that never finished was never acknowledged) or preallocated zeros.
+      if (!reading(path, () => isZeroTail(fd, end, size))) this.tornTail = { path, at: end };
       ftruncateSync(fd, end);
       fdatasyncSync(fd);
     }

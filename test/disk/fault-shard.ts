@@ -11,7 +11,7 @@ import { Cluster, command, sleep } from '../replication/helpers/cluster.ts';
  * A 3-node shard whose node i's files containing `/n<i>/<files>` can be made to fail (the data
  * dirs are <base>/n<i>, helpers/cluster.ts), each fault its own.
  */
-export async function faultedShard(t: ExecutionContext, lib: string, files: string, o: { ops?: string; args?: readonly string[]; mode?: 'fail' | 'stall' } = {}): Promise<{ c: Cluster; faults: IoFault[] }> {
+export async function faultedShard(t: ExecutionContext, lib: string, files: string, o: { ops?: string; args?: readonly string[]; mode?: 'fail' | 'stall' | 'tear' } = {}): Promise<{ c: Cluster; faults: IoFault[] }> {
   const dir = await tempDir(t);
   const faults = [0, 1, 2].map((i) => ioFault(lib, dir, `/n${i}/${files}`, o.ops, undefined, o.mode));
   const c = await Cluster.start(t, { size: 3, extraArgs: o.args ?? [], envOf: (i) => faults[i]!.env });

@@ -10,12 +10,19 @@
  * With $SEQDB_FAULT_MODE=stall, or a trigger file that begins with "stall", the calls do not fail:
  * they block while the trigger exists, then go through (a disk that stops answering: a
  * hard-mounted NFS server gone, a dying drive).
+ * With $SEQDB_FAULT_MODE=tear, or a trigger file that begins with "tear", the first matching write
+ * that covers at least one whole 512-byte sector before its middle puts only those sectors on the
+ * file and the process dies (SIGKILL) inside the call: a machine that lost power in the middle of
+ * a write, which never returned, so nothing it held was acknowledged (kill -9 alone cannot do
+ * that: the kernel finishes a write(2) in progress). Smaller writes go through. What was torn is
+ * written to <trigger>.torn ("<offset> <bytes written> <bytes asked>") for the test to check.
  * Everything else passes through to libc, so the process runs its own code against a failing disk.
  * Node's fs (libuv) and LMDB both write through these libc calls.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,17 +49,19 @@ static int failing(int fd, const char *op, size_t len) {
 }
 
 #define REAL(name) static __typeof__(name) *real; if (real == NULL) real = dlsym(RTLD_NEXT, #name)
-static int stalling(void) {
+/* Whether the fault's mode is `name` ("stall", "tear"): from the environment, or the trigger's
+ * content at run time (the chaos runs' disk-stall fault). */
+static int in_mode(const char *name) {
   const char *mode = getenv("SEQDB_FAULT_MODE");
-  if (mode != NULL && strcmp(mode, "stall") == 0) return 1;
-  /* The trigger's content picks the mode at run time (the chaos runs' disk-stall fault). */
+  if (mode != NULL && strcmp(mode, name) == 0) return 1;
   FILE *f = fopen(getenv("SEQDB_FAULT_TRIGGER"), "r");
   if (f == NULL) return 0;
-  char head[6] = {0};
-  size_t n = fread(head, 1, 5, f);
+  char head[8] = {0};
+  size_t len = strlen(name), n = fread(head, 1, len, f);
   fclose(f);
-  return n == 5 && strcmp(head, "stall") == 0;
+  return n == len && strncmp(head, name, len) == 0;
 }
+static int stalling(void) { return in_mode("stall"); }
 
 /* Blocks while the trigger exists (rechecked every 5 ms). */
 static void stall(void) {
@@ -68,13 +77,48 @@ static size_t total(const struct iovec *v, int c) {
   return n;
 }
 
-ssize_t write(int fd, const void *b, size_t n) { REAL(write); FAIL_IF(fd, "write", n); return real(fd, b, n); }
-ssize_t pwrite(int fd, const void *b, size_t n, off_t o) { REAL(pwrite); FAIL_IF(fd, "write", n); return real(fd, b, n, o); }
-ssize_t pwrite64(int fd, const void *b, size_t n, off_t o) { REAL(pwrite64); FAIL_IF(fd, "write", n); return real(fd, b, n, o); }
-ssize_t writev(int fd, const struct iovec *v, int c) { REAL(writev); FAIL_IF(fd, "write", total(v, c)); return real(fd, v, c); }
-ssize_t pwritev(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev); FAIL_IF(fd, "write", total(v, c)); return real(fd, v, c, o); }
-ssize_t pwritev64(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev64); FAIL_IF(fd, "write", total(v, c)); return real(fd, v, c, o); }
-ssize_t pwritev2(int fd, const struct iovec *v, int c, off_t o, int f) { REAL(pwritev2); FAIL_IF(fd, "write", total(v, c)); return real(fd, v, c, o, f); }
+/* Writes the whole sectors of the write (at `at`, or the file's offset when -1) that lie before its
+ * middle, then dies: see "tear" above. Returns (the write goes through) when there is none. */
+static void tear(int fd, const struct iovec *v, int c, off_t at) {
+  static __typeof__(pwrite64) *real_pwrite;
+  if (real_pwrite == NULL) real_pwrite = dlsym(RTLD_NEXT, "pwrite64");
+  off_t start = at >= 0 ? at : lseek(fd, 0, SEEK_CUR);
+  off_t cut = (start + (off_t)(total(v, c) / 2)) / 512 * 512;
+  if (start < 0 || cut <= start) return;
+  size_t keep = (size_t)(cut - start);
+  char *buf = malloc(keep);
+  size_t got = 0;
+  for (int i = 0; i < c && got < keep; i++) {
+    size_t take = v[i].iov_len < keep - got ? v[i].iov_len : keep - got;
+    memcpy(buf + got, v[i].iov_base, take);
+    got += take;
+  }
+  ssize_t wrote = buf != NULL ? real_pwrite(fd, buf, keep, start) : -1;
+  char report[4200];
+  snprintf(report, sizeof report, "%s.torn", getenv("SEQDB_FAULT_TRIGGER"));
+  FILE *f = fopen(report, "w");
+  if (f != NULL) {
+    fprintf(f, "%lld %zd %zu\n", (long long)start, wrote, total(v, c));
+    fclose(f);
+  }
+  for (;;) {
+    kill(getpid(), SIGKILL);
+    pause();
+  }
+}
+
+/* A write call's fault: fail, stall, or tear. */
+#define WRITE_FAULT(fd, v, c, at) \
+  if (failing(fd, "write", total(v, c))) { if (stalling()) stall(); else if (in_mode("tear")) tear(fd, v, c, at); else { errno = EIO; return -1; } }
+
+#define ONE(b, n) (&(struct iovec){ .iov_base = (void *)(b), .iov_len = (n) })
+ssize_t write(int fd, const void *b, size_t n) { REAL(write); WRITE_FAULT(fd, ONE(b, n), 1, -1); return real(fd, b, n); }
+ssize_t pwrite(int fd, const void *b, size_t n, off_t o) { REAL(pwrite); WRITE_FAULT(fd, ONE(b, n), 1, o); return real(fd, b, n, o); }
+ssize_t pwrite64(int fd, const void *b, size_t n, off_t o) { REAL(pwrite64); WRITE_FAULT(fd, ONE(b, n), 1, o); return real(fd, b, n, o); }
+ssize_t writev(int fd, const struct iovec *v, int c) { REAL(writev); WRITE_FAULT(fd, v, c, -1); return real(fd, v, c); }
+ssize_t pwritev(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev); WRITE_FAULT(fd, v, c, o); return real(fd, v, c, o); }
+ssize_t pwritev64(int fd, const struct iovec *v, int c, off_t o) { REAL(pwritev64); WRITE_FAULT(fd, v, c, o); return real(fd, v, c, o); }
+ssize_t pwritev2(int fd, const struct iovec *v, int c, off_t o, int f) { REAL(pwritev2); WRITE_FAULT(fd, v, c, o < 0 ? -1 : o); return real(fd, v, c, o, f); }
 ssize_t read(int fd, void *b, size_t n) { REAL(read); FAIL_IF(fd, "read", n); return real(fd, b, n); }
 ssize_t pread(int fd, void *b, size_t n, off_t o) { REAL(pread); FAIL_IF(fd, "read", n); return real(fd, b, n, o); }
 ssize_t pread64(int fd, void *b, size_t n, off_t o) { REAL(pread64); FAIL_IF(fd, "read", n); return real(fd, b, n, o); }

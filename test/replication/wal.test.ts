@@ -74,12 +74,16 @@ test('a torn tail (a write cut short by a crash) is cut off at open; the log goe
     const r = Wal.open({ dir });
     t.is(r.lastIndex(), 3, `cut at ${cut}`);
     t.is(statSync(file).size, good, 'the torn bytes are removed');
+    // Reported unless the bytes cut were all zeros (the same as the space after the records).
+    const reported = copy.subarray(good, cut).some((b) => b !== 0) ? { path: file, at: good } : null;
+    t.deepEqual(r.tornTail, reported, 'and reported');
     await r.close();
     writeFileSync(file, copy);
   }
   appendFileSync(file, Buffer.from([0, 0, 0, 40, 1, 2, 3]));
   const r = Wal.open({ dir });
   t.is(r.lastIndex(), 6, 'garbage after the last record is a torn tail too');
+  t.is(r.tornTail?.path, file);
   r.writeSync({ entries: ents(7, 7, 2) });
   await r.close();
   const r2 = Wal.open({ dir });
@@ -106,6 +110,7 @@ test('preallocated zeros: written ahead of the records, read as the end of the l
   writeFileSync(file, crashed);
   const r = Wal.open({ dir, preallocBytes: prealloc, segmentBytesMax: 3000 });
   t.is(r.lastIndex(), 5);
+  t.is(r.tornTail, null, 'zeros after the records are not a torn write');
   const logical = statSync(file).size;
   t.true(logical > records && logical < size1, 'reopening cut the zeros');
   // A write torn inside the zeros (its head on disk, its later sectors still zeros) is a torn tail.
@@ -119,6 +124,7 @@ test('preallocated zeros: written ahead of the records, read as the end of the l
   writeFileSync(file, torn);
   const r2 = Wal.open({ dir, preallocBytes: prealloc, segmentBytesMax: 3000 });
   t.is(r2.lastIndex(), 5, 'the torn entry is gone, the ones before it stay');
+  t.deepEqual(r2.tornTail, { path: file, at: logical }, 'and reported');
   t.is(statSync(file).size, logical);
   // Rotation cuts the zeros off the segment it leaves: only the last segment may end in zeros.
   for (let i = 6; i <= 60; i += 5) r2.writeSync({ entries: ents(i, i + 4, 2, 100) });
