@@ -326,13 +326,14 @@ export class ChaosCluster {
   }
 
   /**
-   * From now on (or no longer) node i's writes and syncs of its data dir's files fail with EIO, or
-   * with `how` 'stall' block until healed (io-fault.c, loaded into every node where a C compiler
+   * From now on (or no longer) node i's writes and syncs of its data dir's files fail with EIO,
+   * with `how` 'stall' block until healed, with 'tear' its next write of whole sectors is torn
+   * part-way and the node dies inside it (io-fault.c, loaded into every node where a C compiler
    * built it). A healed node that stopped is restarted by the caller.
    */
-  failDisk(i: number, failing: boolean, how: 'fail' | 'stall' = 'fail'): void {
+  failDisk(i: number, failing: boolean, how: 'fail' | 'stall' | 'tear' = 'fail'): void {
     const trigger = this.#diskFaultFile(this.#node(i));
-    if (failing) writeFileSync(trigger, how === 'stall' ? 'stall' : '');
+    if (failing) writeFileSync(trigger, how === 'fail' ? '' : how);
     else rmSync(trigger, { force: true });
   }
 

@@ -163,6 +163,9 @@ async function start(
     case 'disk-stall':
       cluster.failDisk(nodes[0]!, true, 'stall');
       return { targets: [nodes[0]!], note: 'its writes and syncs block' };
+    case 'disk-tear':
+      cluster.failDisk(nodes[0]!, true, 'tear');
+      return { targets: [nodes[0]!], note: 'its next write of whole sectors is torn part-way and it dies inside it (a power cut)' };
     case 'transfer-leader': {
       const l = await cluster.leader(shard);
       if (l === null) return { targets: [], note: 'skipped: no leader' };
@@ -225,6 +228,7 @@ async function end(
       return;
     case 'disk-fail':
     case 'disk-stall':
+    case 'disk-tear':
       // Healed; a node that stopped on the failing disk starts again from what reached it (a
       // stalled one goes on with its held writes: restart leaves a running node alone).
       for (const i of targets) {
