@@ -7,8 +7,9 @@
  * Every node listens on NODE_PORT at its own 10.77.0.x address. Node output goes to
  * <runDir>/n<i>.log. shutdown() kills every process this cluster started.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ioFaultLibrary } from '../helpers/io-fault.ts';
 import { REPO_ROOT, type NetnsNode } from '../helpers/netns.ts';
@@ -62,6 +63,12 @@ export interface ClusterOptions {
   readonly sharded?: boolean;
   /** Sharded only: shards started later (startShards), which the catalog does not wait for. Default 0. */
   readonly lateShards?: number;
+  /**
+   * Each node's data dir on a tmpfs of this many MiB of its own (the `disk-full` fault fills one),
+   * mounted in the run's mount namespace (`ip netns exec` gives the run one; nothing reaches the
+   * host, and the file systems go with the run). Default: none, the data dirs are plain dirs.
+   */
+  readonly diskMiB?: number;
 }
 
 export class ChaosCluster {
@@ -85,6 +92,8 @@ export class ChaosCluster {
         state: 'dead', nodeId: null, child: null, drops: NO_DROPS, linkUp: true, throttledKbit: null,
       });
     });
+    // Before any node starts: a node's own mount namespace (its `ip netns exec`) copies ours.
+    if (o.diskMiB !== undefined) for (const n of this.nodes) mountTmpfs(n.dataDir, o.diskMiB);
   }
 
   shardNodes(shard: string): ChaosNode[] {
@@ -265,7 +274,8 @@ export class ChaosCluster {
     if (!reply.startsWith('OK')) return reply;
     this.kill(i);
     await sleep(200);
-    rmSync(n.dataDir, { recursive: true, force: true });
+    // Emptied, not removed: it may be a mount point (a tmpfs of its own).
+    for (const entry of readdirSync(n.dataDir)) rmSync(join(n.dataDir, entry), { recursive: true, force: true });
     n.state = 'removed';
     n.nodeId = null;
     return reply;
@@ -337,6 +347,31 @@ export class ChaosCluster {
     else rmSync(trigger, { force: true });
   }
 
+  /**
+   * Fills node i's disk (its tmpfs, `diskMiB`) with a file that leaves `leaveBytes` free (0: full),
+   * or removes that file. The node refuses writes below its reserve (64 MiB by default), or, with
+   * nothing left, fails the write it is in.
+   */
+  async fillDisk(i: number, filling: boolean, leaveBytes = 0): Promise<void> {
+    const n = this.#node(i);
+    const filler = join(n.dataDir, 'chaos-filler');
+    if (!filling) return rmSync(filler, { force: true });
+    const s = statfsSync(n.dataDir);
+    const size = s.bavail * s.bsize - leaveBytes;
+    if (size <= 0) return;
+    const file = await open(filler, 'w');
+    try {
+      // A MiB at a time, without holding up the clients' loop; the node writes meanwhile, so the
+      // last chunk may not fit (then the disk is full).
+      const chunk = Buffer.alloc(1 << 20);
+      for (let left = size; left > 0; left -= chunk.length) await file.write(chunk, 0, Math.min(chunk.length, left));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    } finally {
+      await file.close();
+    }
+  }
+
   #diskFaultFile(n: ChaosNode): string {
     return `${n.logPath}.disk-fail`;
   }
@@ -398,3 +433,8 @@ export class ChaosCluster {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function mountTmpfs(dir: string, mib: number): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mib}m`, 'tmpfs', dir], { stdio: 'pipe' });
+}

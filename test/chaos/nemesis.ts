@@ -163,6 +163,9 @@ async function start(
     case 'disk-stall':
       cluster.failDisk(nodes[0]!, true, 'stall');
       return { targets: [nodes[0]!], note: 'its writes and syncs block' };
+    case 'disk-full':
+      await cluster.fillDisk(nodes[0]!, true, e.leaveBytes ?? 0);
+      return { targets: [nodes[0]!], note: `its disk filled, ${(e.leaveBytes ?? 0) >> 20} MiB left` };
     case 'disk-tear':
       cluster.failDisk(nodes[0]!, true, 'tear');
       return { targets: [nodes[0]!], note: 'its next write of whole sectors is torn part-way and it dies inside it (a power cut)' };
@@ -233,6 +236,13 @@ async function end(
       // stalled one goes on with its held writes: restart leaves a running node alone).
       for (const i of targets) {
         cluster.failDisk(i, false);
+        cluster.restart(i);
+      }
+      return;
+    case 'disk-full':
+      // Space again: a node that refused writes goes on by itself; one whose write failed stopped.
+      for (const i of targets) {
+        await cluster.fillDisk(i, false);
         cluster.restart(i);
       }
       return;

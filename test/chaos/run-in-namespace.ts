@@ -56,6 +56,8 @@ export interface RawRun {
 }
 
 const SAMPLE_INTERVAL_MS = 250;
+/** Each node's disk in a run that fills one (tmpfs: memory only as far as it is written). */
+const DISK_MIB = 512;
 /** Lines kept in raw.json's log. */
 const LOG_LINES_MAX = 2_000;
 
@@ -76,6 +78,8 @@ async function main(): Promise<void> {
     ...(config.tickMs !== undefined ? { tickMs: config.tickMs } : {}),
     ...(config.electionTicks !== undefined ? { electionTicks: config.electionTicks } : {}),
     ...(config.snapshotEntries !== undefined ? { snapshotEntries: config.snapshotEntries } : {}),
+    // A disk to fill only when the schedule fills one: the other runs keep plain data dirs.
+    ...(config.schedule.events.some((e) => e.kind === 'disk-full') ? { diskMiB: DISK_MIB } : {}),
   });
   let history: Op[] = [];
   let faults: AppliedFault[] = [];

@@ -11,7 +11,7 @@ import { Rng } from '../sim/rng.ts';
 export const FAULT_KINDS = [
   'kill', 'kill-leader', 'kill-majority', 'pause', 'pause-leader', 'partition-half', 'isolate-leader', 'bridge',
   'loss', 'slow', 'link-down', 'transfer-leader', 'member-cycle', 'kill-router', 'pause-router',
-  'rebalance', 'clock', 'partition-router', 'disk-fail', 'disk-stall', 'disk-tear',
+  'rebalance', 'clock', 'partition-router', 'disk-fail', 'disk-stall', 'disk-tear', 'disk-full',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -35,6 +35,8 @@ export interface FaultEvent {
   readonly rateKbit?: number;
   /** `clock`: how far the target node's wall clock is stepped (ms; back to true at the end). */
   readonly clockOffsetMs?: number;
+  /** `disk-full`: bytes left free on the target node's disk (0: none at all). */
+  readonly leaveBytes?: number;
 }
 
 export interface ScheduleOptions {
@@ -101,10 +103,16 @@ function usable(kind: FaultKind, n: number, routers: number, shards: number): bo
   return true;
 }
 
+/**
+ * What a full disk leaves: nothing (the node's next write that needs space fails), or less than
+ * a node's default reserve (64 MiB: it refuses writes before that happens).
+ */
+const DISK_LEAVE_BYTES = [0, 1 << 20, 16 << 20, 48 << 20] as const;
+
 /** Clock steps: NTP at boot, a VM restored from a snapshot, an operator's typo. */
 const CLOCK_STEPS_MS = [2 * 86_400_000, -300_000, 3_600_000, -86_400_000, 90_000] as const;
 
-function targets(rng: Rng, kind: FaultKind, n: number): Pick<FaultEvent, 'nodes' | 'lossPercent' | 'rateKbit' | 'clockOffsetMs'> {
+function targets(rng: Rng, kind: FaultKind, n: number): Pick<FaultEvent, 'nodes' | 'lossPercent' | 'rateKbit' | 'clockOffsetMs' | 'leaveBytes'> {
   const order = shuffle(rng, n);
   switch (kind) {
     case 'partition-half':
@@ -119,6 +127,8 @@ function targets(rng: Rng, kind: FaultKind, n: number): Pick<FaultEvent, 'nodes'
       return { nodes: [order[0]!], rateKbit: rng.pick([64, 256, 1024]) };
     case 'clock':
       return { nodes: [order[0]!], clockOffsetMs: rng.pick(CLOCK_STEPS_MS) };
+    case 'disk-full':
+      return { nodes: [order[0]!], leaveBytes: rng.pick(DISK_LEAVE_BYTES) };
     default:
       return { nodes: order };
   }
@@ -135,6 +145,7 @@ function shuffle(rng: Rng, n: number): number[] {
 
 /** One line per event, for logs and the report. */
 export function describeEvent(e: FaultEvent): string {
-  const extra = e.lossPercent !== undefined ? ` ${e.lossPercent}%` : e.rateKbit !== undefined ? ` ${e.rateKbit}kbit` : e.clockOffsetMs !== undefined ? ` ${e.clockOffsetMs}ms` : '';
+  const extra = e.lossPercent !== undefined ? ` ${e.lossPercent}%` : e.rateKbit !== undefined ? ` ${e.rateKbit}kbit`
+    : e.clockOffsetMs !== undefined ? ` ${e.clockOffsetMs}ms` : e.leaveBytes !== undefined ? ` ${e.leaveBytes >> 20}MiB left` : '';
   return `#${e.id} ${(e.startMs / 1000).toFixed(1)}s-${(e.endMs / 1000).toFixed(1)}s ${e.kind}${extra} shard ${e.shard} nodes [${e.nodes.join(',')}]`;
 }

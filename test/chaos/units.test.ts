@@ -8,7 +8,7 @@ import type { Op } from './checker/history.ts';
 import { classify, shardOf } from './clients.ts';
 import { leaderSpans } from './monitor.ts';
 import { throughputSvg } from './plot.ts';
-import { FAULT_KINDS, makeSchedule, NFT_KINDS, type ScheduleOptions } from './schedule.ts';
+import { describeEvent, FAULT_KINDS, makeSchedule, NFT_KINDS, type ScheduleOptions } from './schedule.ts';
 import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 
 const BASE: ScheduleOptions = { seed: 7, durationMs: 120_000, nodesPerShard: 5, shards: 2 };
@@ -135,6 +135,17 @@ test('a clock fault steps one node of its shard by a seeded amount, and every of
     t.true([2 * 86_400_000, -300_000, 3_600_000, -86_400_000, 90_000].includes(e.clockOffsetMs!), String(e.clockOffsetMs));
     t.true(e.endMs > e.startMs, 'a step lasts, then the clock is set right');
   }
+});
+
+test('a full disk fills one node, leaving nothing or less than its reserve, freed at its end', (t) => {
+  const s = makeSchedule({ ...BASE, kinds: ['disk-full'] });
+  t.true(s.events.length > 3);
+  for (const e of s.events) {
+    t.is(e.nodes.length, 1);
+    t.true([0, 1 << 20, 16 << 20, 48 << 20].includes(e.leaveBytes!), String(e.leaveBytes));
+    t.true(e.endMs > e.startMs, 'the disk is freed at the end');
+  }
+  t.regex(describeEvent(s.events[0]!), /disk-full \d+MiB left/);
 });
 
 test('stalls: a bucket asked and not answered is listed, idle ones are not, and one outlasting its faults is warned of', async (t) => {
