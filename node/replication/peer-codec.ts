@@ -51,6 +51,12 @@ export type PeerFrame =
   | { readonly kind: 'control'; readonly control: Record<string, unknown> };
 
 const DEFAULT_MAX_FRAME = 4 << 20;
+/**
+ * "SEQD" read as a frame's length: the `SEQDB-AUTH ...` line of a peer with a cluster secret,
+ * sent where this node, without one, expects frames (past any frame bound, so only the message
+ * changes).
+ */
+const SECRET_LINE_AS_LENGTH = Buffer.from('SEQD').readUInt32BE(0);
 const DEFAULT_MAX_SNAPSHOT = 256 << 20;
 const DEFAULT_MAX_SPOOLED_SNAPSHOT = 16 * 2 ** 30;
 
@@ -279,6 +285,7 @@ export class PeerDecoder {
         }
         if (this.buffered < 4) break;
         const len = this.peekU32();
+        if (len === SECRET_LINE_AS_LENGTH) throw bad('a cluster-secret handshake line where a frame was due: the peer runs with a cluster secret and this node without one (every node and router needs the same)');
         if (len < 1 || len - 1 > this.maxFrame) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
         if (this.buffered < 4 + len && this.pending && this.buffered >= 5 && this.peekByte(4) === FrameKind.SNAP_CHUNK) {
           // A snapshot chunk not here whole: its body goes to the image as it comes, never joined

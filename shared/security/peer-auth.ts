@@ -18,6 +18,8 @@ import { readLine } from './line-reader.ts';
 const LINE_BYTES_MAX = 256;
 /** Default time the other side has to answer each step. */
 export const PEER_AUTH_TIMEOUT_MS = 5000;
+/** What an acceptor with a secret says of a dialer without one (both logs read it). */
+const NO_OFFER = 'no cluster-secret handshake: the dialing node runs without a cluster secret and this one with one (every node and router needs the same)';
 
 /**
  * Dialer side; call right after writing the hello line `context` (without its LF). Resolves once
@@ -52,11 +54,12 @@ export async function acceptPeerAuth(
   head: Buffer,
   timeoutMs = PEER_AUTH_TIMEOUT_MS,
 ): Promise<Buffer> {
-  const first = await readLine(socket, head, { bytesMax: LINE_BYTES_MAX, timeoutMs, pauseAfter: true });
+  const first = await readLine(socket, head, { bytesMax: LINE_BYTES_MAX, timeoutMs, pauseAfter: true }).catch((err: Error) => {
+    // A node without a secret sends its binary frames right after the hello: no line comes.
+    throw err.message === 'handshake line too long' ? new Error(NO_OFFER) : err;
+  });
   const offer = first.line.split(' ');
-  if (offer.length !== 2 || offer[0] !== 'SEQDB-AUTH' || !HEX_TOKEN.test(offer[1]!)) {
-    throw new Error('no cluster-secret handshake (the peer has no cluster secret?)');
-  }
+  if (offer.length !== 2 || offer[0] !== 'SEQDB-AUTH' || !HEX_TOKEN.test(offer[1]!)) throw new Error(NO_OFFER);
   const clientNonce = offer[1]!;
   const serverNonce = newNonce();
   socket.write(`SEQDB-AUTH ${serverNonce} ${secret.proof('server', context, clientNonce, serverNonce)}\n`);

@@ -85,6 +85,11 @@ for (const [name, impostorSecret] of [['no secret', undefined], ['a wrong secret
     t.deepEqual(fake.got, [], 'the real node sent the impostor nothing');
     t.true(real.logs.some((l) => /refused peer fake/.test(l)), real.logs.join('\n'));
     t.false(real.logs.join('\n').includes(SECRET));
+    if (impostorSecret === undefined) {
+      // A node merely started without the secret: both sides say so, not "line too long".
+      t.true(real.logs.some((l) => /runs without a cluster secret/.test(l)), real.logs.join('\n'));
+      t.true(fake.logs.some((l) => /without a cluster secret|without one/.test(l)), fake.logs.join('\n'));
+    }
   });
 }
 
