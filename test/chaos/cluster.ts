@@ -172,6 +172,11 @@ export class ChaosCluster {
     }
   }
 
+  /** Node i drops everything from and to `addresses` (the clients': a cut between them and it); [] heals. */
+  cutOffFrom(i: number, addresses: readonly string[]): void {
+    this.#setDrops(i, { ...this.#node(i).drops, blocked: [...addresses] });
+  }
+
   /** Jepsen's "bridge": `middle` talks to both halves, the halves not to each other. */
   bridge(left: readonly number[], middle: number, right: readonly number[]): void {
     const addr = (ids: readonly number[]): string[] => ids.map((j) => this.#node(j).address);

@@ -27,6 +27,8 @@ export interface NemesisOptions {
   readonly routers?: ChaosRouters;
   /** Runs `seqdb rebalance` (rebalance faults need it). */
   readonly rebalancer?: Rebalancer;
+  /** The clients' own address on the bridge (partition-clients cuts it off). */
+  readonly clientsAddress?: string;
 }
 
 export async function runNemesis(cluster: ChaosCluster, schedule: Schedule, o: NemesisOptions): Promise<AppliedFault[]> {
@@ -38,7 +40,9 @@ export async function runNemesis(cluster: ChaosCluster, schedule: Schedule, o: N
     const at = (pos: number): number => members[pos]!;
     let record: AppliedFault;
     try {
-      const started = e.kind === 'rebalance' ? startRebalance(o.rebalancer) : await start(cluster, e, shard, at, o.routers);
+      const started = e.kind === 'rebalance' ? startRebalance(o.rebalancer)
+        : e.kind === 'partition-clients' ? cutOffClients(cluster, e, at, o)
+        : await start(cluster, e, shard, at, o.routers);
       record = { id: e.id, kind: e.kind, shard, targets: started.targets, startMs: now(o.t0), endMs: 0, note: started.note };
     } catch (err) {
       record = { id: e.id, kind: e.kind, shard, targets: [], startMs: now(o.t0), endMs: 0, note: `failed to apply: ${(err as Error).message}` };
@@ -48,6 +52,7 @@ export async function runNemesis(cluster: ChaosCluster, schedule: Schedule, o: N
     await sleepUntil(o.t0 + e.endMs);
     try {
       if (e.kind === 'rebalance') record.note += await endRebalance(o.rebalancer);
+      else if (e.kind === 'partition-clients') cutOffClients(cluster, e, at, o, record.targets);
       else await end(cluster, e, record.targets, members, o.routers);
     } catch (err) {
       record.note += ` (undo failed: ${(err as Error).message})`;
@@ -73,6 +78,26 @@ async function endRebalance(rebalancer: Rebalancer | undefined): Promise<string>
     return `; interrupted (SIGKILL): ${rebalancer.tail(1)}`;
   }
   return `; finished (exit ${String(await rebalancer.wait(0))}): ${rebalancer.tail(1)}`;
+}
+
+/**
+ * The clients lose one router (in runs with routers) or one node: nft drops in its namespace of
+ * everything from and to the clients' address, so requests and replies in flight are lost, its
+ * connections hang until the clients' timeouts, and the clients retry elsewhere (tokens). With
+ * `healing` (the targets it cut) it undoes that.
+ */
+function cutOffClients(cluster: ChaosCluster, e: FaultEvent, at: (pos: number) => number, o: NemesisOptions, healing?: readonly number[]): { targets: number[]; note: string } {
+  const addr = o.clientsAddress;
+  if (addr === undefined) return { targets: [], note: 'skipped: clients address unknown' };
+  const cut = healing === undefined ? [addr] : [];
+  if (o.routers !== undefined) {
+    const r = healing?.[0] ?? e.nodes[0]!;
+    o.routers.cutOff(r, cut);
+    return { targets: [r], note: `clients cut off from router ${r}` };
+  }
+  const i = healing?.[0] ?? at(e.nodes[0]!);
+  cluster.cutOffFrom(i, cut);
+  return { targets: [i], note: `clients cut off from node ${i}` };
 }
 
 async function start(
@@ -107,6 +132,8 @@ async function start(
   switch (e.kind) {
     case 'rebalance':
       return { targets: [], note: 'handled by startRebalance' };
+    case 'partition-clients':
+      return { targets: [], note: 'handled by cutOffClients' };
     case 'kill':
       cluster.kill(nodes[0]!);
       return { targets: [nodes[0]!], note: '' };
@@ -202,6 +229,8 @@ async function end(
       return;
     case 'partition-router':
       for (const r of targets) routers?.cutOff(r, []);
+      return;
+    case 'partition-clients': // cutOffClients
       return;
     case 'kill':
     case 'kill-leader':

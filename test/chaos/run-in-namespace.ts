@@ -7,6 +7,7 @@
  *   node --import=tsx test/chaos/run-in-namespace.ts <config.json>
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { assertIsolatedNamespace, type NetnsNode, printResult } from '../helpers/netns.ts';
 import { type Op, opToJson } from './checker/history.ts';
@@ -115,8 +116,11 @@ async function main(): Promise<void> {
     };
     workload.then(markDone, markDone);
     const monitor = monitorCluster(cluster, t0, SAMPLE_INTERVAL_MS, () => workloadDone);
+    // The clients run here: our address on the bridge is theirs.
+    const clientsAddress = networkInterfaces().veth0?.find((a) => a.family === 'IPv4')?.address;
     const nemesis = runNemesis(cluster, config.schedule, {
       t0, log, ...(routers !== null ? { routers } : {}), ...(rebalancer !== null ? { rebalancer } : {}),
+      ...(clientsAddress !== undefined ? { clientsAddress } : {}),
     });
     faults = await nemesis;
     // Whatever the schedule left behind is undone before the workload's last ops.

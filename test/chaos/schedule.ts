@@ -12,6 +12,7 @@ export const FAULT_KINDS = [
   'kill', 'kill-leader', 'kill-majority', 'pause', 'pause-leader', 'partition-half', 'isolate-leader', 'bridge',
   'loss', 'slow', 'link-down', 'transfer-leader', 'member-cycle', 'kill-router', 'pause-router',
   'rebalance', 'clock', 'partition-router', 'disk-fail', 'disk-stall', 'disk-tear', 'disk-full',
+  'partition-clients',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -19,7 +20,7 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 export const CC_KINDS: ReadonlySet<FaultKind> = new Set(['disk-fail', 'disk-stall', 'disk-tear']);
 
 /** Kinds that need nftables in the node (or router) namespaces. */
-export const NFT_KINDS: ReadonlySet<FaultKind> = new Set(['partition-half', 'isolate-leader', 'bridge', 'loss', 'partition-router']);
+export const NFT_KINDS: ReadonlySet<FaultKind> = new Set(['partition-half', 'isolate-leader', 'bridge', 'loss', 'partition-router', 'partition-clients']);
 
 export interface FaultEvent {
   readonly id: number;
@@ -84,7 +85,9 @@ export function makeSchedule(o: ScheduleOptions): Schedule {
     const endMs = INSTANT.has(kind) ? startMs : Math.min(startMs + rng.range(lenMin, lenMax), lastEnd);
     if (startMs >= lastEnd || endMs < startMs) break;
     const shard = rng.int(o.shards);
-    const picked = ROUTER_KINDS.has(kind) ? { nodes: [rng.int(routers)] } : targets(rng, kind, o.nodesPerShard);
+    // The clients lose a router where they talk to routers, else a node.
+    const atRouter = ROUTER_KINDS.has(kind) || (kind === 'partition-clients' && routers > 0);
+    const picked = atRouter ? { nodes: [rng.int(routers)] } : targets(rng, kind, o.nodesPerShard);
     events.push({ id: events.length, kind, shard, startMs, endMs, ...picked });
     t = endMs;
   }

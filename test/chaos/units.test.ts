@@ -148,6 +148,14 @@ test('a full disk fills one node, leaving nothing or less than its reserve, free
   t.regex(describeEvent(s.events[0]!), /disk-full \d+MiB left/);
 });
 
+test('partition-clients aims at a router where the clients talk to routers, else at a node', (t) => {
+  const direct = makeSchedule({ ...BASE, kinds: ['partition-clients'] });
+  const routed = makeSchedule({ ...BASE, routers: 2, kinds: ['partition-clients'] });
+  t.true(direct.events.length > 3 && routed.events.length > 3);
+  for (const e of direct.events) t.true(e.nodes.length >= 1 && e.nodes.every((i) => i < BASE.nodesPerShard));
+  for (const e of routed.events) t.true(e.nodes.length === 1 && e.nodes[0]! < 2, JSON.stringify(e.nodes));
+});
+
 test('stalls: a bucket asked and not answered is listed, idle ones are not, and one outlasting its faults is warned of', async (t) => {
   const { describeStalls, longestStalls } = await import('./stalls.ts');
   const op = (bucket: string, invokeMs: number, completeMs: number, status: 'ok' | 'fail'): Op => ({ process: 0, type: 'inc', bucket, sequence: 's', invokeMs, completeMs, status, ...(status === 'ok' ? { value: 1n } : {}) });
