@@ -31,9 +31,14 @@ test('status page shows the cluster and follows a leader kill', async (t) => {
   t.regex(routerMetrics, /seqdb_cluster_shard_slots\{shard="1",component="router"\} 16384/);
   t.regex(routerMetrics, /seqdb_commands_total\{type="inc",result="ok",component="router"\} [1-9]/);
   const adminPort = Number(admin.split(':')[1]);
-  const nodeMetrics = await Promise.all([1, 2, 3].map(async (i) => (await fetch(`http://127.0.0.1:${adminPort + i}/metrics`)).text()));
+  // Every node has committed entries: asked again for a while, since on a loaded box a node may
+  // still be joining when the leader answers (its Raft gauges are NaN until it has a Raft).
+  const readNodeMetrics = (): Promise<string[]> => Promise.all([1, 2, 3].map(async (i) => (await fetch(`http://127.0.0.1:${adminPort + i}/metrics`)).text()));
+  const committed = (m: string): boolean => /seqdb_raft_commit_index\{[^}]*\} [1-9]/.test(m);
+  let nodeMetrics = await readNodeMetrics();
+  for (const until = Date.now() + 20_000; !nodeMetrics.every(committed) && Date.now() < until; nodeMetrics = await readNodeMetrics()) await new Promise((r) => setTimeout(r, 200));
+  t.true(nodeMetrics.every(committed), nodeMetrics.map((m) => /seqdb_raft_(commit_index|role\{role="(leader|follower|joining|learner)")[^\n]*/g.exec(m)?.[0] ?? '').join(' | '));
   t.is(nodeMetrics.filter((m) => /seqdb_raft_role\{role="leader",component="node",shard="1",node="[0-9a-f]+"\} 1/.test(m)).length, 1, 'exactly one node reports itself leader');
-  t.true(nodeMetrics.every((m) => /seqdb_raft_commit_index\{[^}]*\} [1-9]/.test(m)));
 
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
