@@ -92,7 +92,8 @@ function reading<T>(path: string, read: () => T): T {
   try {
     return read();
   } catch (err) {
-    if (err instanceof SeqError) throw err;
+    // Only the system's errors (EIO, ...): a bug's exception stays what it is.
+    if (typeof (err as NodeJS.ErrnoException).syscall !== 'string') throw err;
     throw walError(`cannot read ${path}: ${(err as Error).message}`);
   }
 }
