@@ -4,6 +4,9 @@
  */
 import type { Socket } from 'node:net';
 
+/** The reason a line longer than `bytesMax` (or binary bytes with no LF) fails with. */
+export const LINE_TOO_LONG = 'handshake line too long';
+
 export interface LineRead {
   readonly line: string;
   /** Bytes received after the line's LF. */
@@ -35,11 +38,11 @@ export function readLine(socket: Socket, head: Buffer, o: LineReadOptions): Prom
     const check = (): boolean => {
       const nl = buffered.indexOf(0x0a);
       if (nl < 0) {
-        if (buffered.length > o.bytesMax) fail('handshake line too long');
+        if (buffered.length > o.bytesMax) fail(LINE_TOO_LONG);
         return false;
       }
       if (nl > o.bytesMax) {
-        fail('handshake line too long');
+        fail(LINE_TOO_LONG);
         return true;
       }
       cleanup();

@@ -12,7 +12,7 @@
  */
 import type { Socket } from 'node:net';
 import { ClusterSecret, HEX_TOKEN, newNonce } from './cluster-proof.ts';
-import { readLine } from './line-reader.ts';
+import { LINE_TOO_LONG, readLine } from './line-reader.ts';
 
 /** Longest handshake line accepted. */
 const LINE_BYTES_MAX = 256;
@@ -56,7 +56,7 @@ export async function acceptPeerAuth(
 ): Promise<Buffer> {
   const first = await readLine(socket, head, { bytesMax: LINE_BYTES_MAX, timeoutMs, pauseAfter: true }).catch((err: Error) => {
     // A node without a secret sends its binary frames right after the hello: no line comes.
-    throw err.message === 'handshake line too long' ? new Error(NO_OFFER) : err;
+    throw err.message === LINE_TOO_LONG ? new Error(NO_OFFER) : err;
   });
   const offer = first.line.split(' ');
   if (offer.length !== 2 || offer[0] !== 'SEQDB-AUTH' || !HEX_TOKEN.test(offer[1]!)) throw new Error(NO_OFFER);
