@@ -161,6 +161,9 @@ export class RaftNode {
       try {
         this.raw.step(m);
       } catch (err) {
+        // The log could not be read (EIO, wal.ts): the node cannot go on (a review found this
+        // logged and left, the node stopping only later by another path).
+        if (err instanceof SeqError && err.code === ErrorCode.STORAGE) return this.fail(err);
         this.d.log(`step ${m.type} from ${m.from} failed: ${(err as Error).message}`);
         return;
       }

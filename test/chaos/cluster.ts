@@ -8,7 +8,7 @@
  * <runDir>/n<i>.log. shutdown() kills every process this cluster started.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ioFaultLibrary } from '../helpers/io-fault.ts';
@@ -214,6 +214,8 @@ export class ChaosCluster {
   healAll(): void {
     this.healNetwork();
     for (const n of this.nodes) this.failDisk(n.index, false);
+    // A fill whose fault recorded no target (it failed half-way) is undone here at the latest.
+    if (this.#o.diskMiB !== undefined) for (const n of this.nodes) rmSync(join(n.dataDir, FILLER), { force: true });
     for (const n of this.nodes) {
       if (n.state === 'paused') this.resume(n.index);
       else if (n.state === 'dead') this.restart(n.index);
@@ -348,8 +350,11 @@ export class ChaosCluster {
    */
   failDisk(i: number, failing: boolean, how: 'fail' | 'stall' | 'tear' = 'fail'): void {
     const trigger = this.#diskFaultFile(this.#node(i));
-    if (failing) writeFileSync(trigger, how === 'fail' ? '' : how);
-    else rmSync(trigger, { force: true });
+    if (!failing) return rmSync(trigger, { force: true });
+    // Renamed into place: a node's call that looks while it is being written would read it
+    // empty (fail) instead of stall or tear.
+    writeFileSync(`${trigger}.tmp`, how === 'fail' ? '' : how);
+    renameSync(`${trigger}.tmp`, trigger);
   }
 
   /**
@@ -358,8 +363,10 @@ export class ChaosCluster {
    * nothing left, fails the write it is in.
    */
   async fillDisk(i: number, filling: boolean, leaveBytes = 0): Promise<void> {
+    // Only a disk of the node's own: never the file system the run's directory is on.
+    if (this.#o.diskMiB === undefined) throw new Error('fillDisk needs diskMiB (each node on a tmpfs of its own)');
     const n = this.#node(i);
-    const filler = join(n.dataDir, 'chaos-filler');
+    const filler = join(n.dataDir, FILLER);
     if (!filling) return rmSync(filler, { force: true });
     const s = statfsSync(n.dataDir);
     const size = s.bavail * s.bsize - leaveBytes;
@@ -440,6 +447,9 @@ export class ChaosCluster {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The file a `disk-full` fault fills a node's disk with. */
+const FILLER = 'chaos-filler';
 
 function mountTmpfs(dir: string, mib: number): void {
   mkdirSync(dir, { recursive: true });

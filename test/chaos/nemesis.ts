@@ -270,6 +270,7 @@ async function end(
       return;
     case 'disk-full':
       // Space again: a node that refused writes goes on by itself; one whose write failed stopped.
+      // (A fill that failed half-way recorded no target; the final healAll removes its file.)
       for (const i of targets) {
         await cluster.fillDisk(i, false);
         cluster.restart(i);

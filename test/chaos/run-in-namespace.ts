@@ -57,7 +57,10 @@ export interface RawRun {
 }
 
 const SAMPLE_INTERVAL_MS = 250;
-/** Each node's disk in a run that fills one (tmpfs: memory only as far as it is written). */
+/**
+ * Each node's disk in a run that fills one (tmpfs: memory as far as it is written; a fill takes
+ * up to this much of it while the fault lasts).
+ */
 const DISK_MIB = 512;
 /** Lines kept in raw.json's log. */
 const LOG_LINES_MAX = 2_000;

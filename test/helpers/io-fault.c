@@ -11,11 +11,13 @@
  * they block while the trigger exists, then go through (a disk that stops answering: a
  * hard-mounted NFS server gone, a dying drive).
  * With $SEQDB_FAULT_MODE=tear, or a trigger file that begins with "tear", the first matching write
- * that covers at least one whole 512-byte sector before its middle puts only those sectors on the
- * file and the process dies (SIGKILL) inside the call: a machine that lost power in the middle of
- * a write, which never returned, so nothing it held was acknowledged (kill -9 alone cannot do
- * that: the kernel finishes a write(2) in progress). Smaller writes go through. What was torn is
- * written to <trigger>.torn ("<offset> <bytes written> <bytes asked>") for the test to check.
+ * that crosses a 512-byte sector boundary before the middle of its content (trailing zeros, such
+ * as the log's preallocation written with its records, do not count) puts only its part up to
+ * that boundary on the file and the process dies (SIGKILL) inside the call: a machine that lost
+ * power in the middle of a write, which never returned, so nothing it held was acknowledged
+ * (kill -9 alone cannot do that: the kernel finishes a write(2) in progress). Other writes, and
+ * syncs and reads, go through. What was torn is written to <trigger>.torn ("<offset> <bytes
+ * written> <bytes asked>") for the test to check.
  * Everything else passes through to libc, so the process runs its own code against a failing disk.
  * Node's fs (libuv) and LMDB both write through these libc calls.
  */
@@ -70,7 +72,8 @@ static void stall(void) {
   while (access(trigger, F_OK) == 0) usleep(5000);
 }
 
-#define FAIL_IF(fd, op, len) if (failing(fd, op, len)) { if (stalling()) stall(); else { errno = EIO; return -1; } }
+/* Syncs and reads: fail, stall, or (tearing: only writes are torn) go through. */
+#define FAIL_IF(fd, op, len) if (failing(fd, op, len) && !in_mode("tear")) { if (stalling()) stall(); else { errno = EIO; return -1; } }
 
 static size_t total(const struct iovec *v, int c) {
   size_t n = 0;
@@ -80,21 +83,37 @@ static size_t total(const struct iovec *v, int c) {
 
 /* Writes the whole sectors of the write (at `at`, or the file's offset when -1) that lie before its
  * middle, then dies: see "tear" above. Returns (the write goes through) when there is none. */
+/* Bytes of the write before its trailing zeros. */
+static size_t content(const struct iovec *v, int c) {
+  size_t n = total(v, c);
+  for (int i = c - 1; i >= 0; i--) {
+    const unsigned char *p = v[i].iov_base;
+    for (size_t j = v[i].iov_len; j > 0; j--, n--) if (p[j - 1] != 0) return n;
+  }
+  return 0;
+}
+
 static void tear(int fd, const struct iovec *v, int c, off_t at) {
   static __typeof__(pwrite64) *real_pwrite;
+  static volatile int tearing_now;
   if (real_pwrite == NULL) real_pwrite = dlsym(RTLD_NEXT, "pwrite64");
   off_t start = at >= 0 ? at : lseek(fd, 0, SEEK_CUR);
-  off_t cut = (start + (off_t)(total(v, c) / 2)) / 512 * 512;
+  off_t cut = (start + (off_t)(content(v, c) / 2)) / 512 * 512;
   if (start < 0 || cut <= start) return;
+  /* One tear per process: another thread's write waits here for the SIGKILL. */
+  if (__sync_lock_test_and_set(&tearing_now, 1)) for (;;) pause();
   size_t keep = (size_t)(cut - start);
   char *buf = malloc(keep);
-  size_t got = 0;
-  for (int i = 0; i < c && got < keep; i++) {
-    size_t take = v[i].iov_len < keep - got ? v[i].iov_len : keep - got;
-    memcpy(buf + got, v[i].iov_base, take);
-    got += take;
+  ssize_t wrote = -1;
+  if (buf != NULL) {
+    size_t got = 0;
+    for (int i = 0; i < c && got < keep; i++) {
+      size_t take = v[i].iov_len < keep - got ? v[i].iov_len : keep - got;
+      memcpy(buf + got, v[i].iov_base, take);
+      got += take;
+    }
+    wrote = real_pwrite(fd, buf, keep, start);
   }
-  ssize_t wrote = buf != NULL ? real_pwrite(fd, buf, keep, start) : -1;
   char report[4200];
   snprintf(report, sizeof report, "%s.torn", getenv("SEQDB_FAULT_TRIGGER"));
   FILE *f = fopen(report, "w");
