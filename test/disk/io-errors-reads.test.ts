@@ -90,6 +90,7 @@ serialWithCc('a leader that cannot read back the entries a lagging follower need
   t.not(code, 'running', `the leader kept running on a log it cannot read:\n${output.slice(-2000)}`);
   t.not(code, 0);
   t.regex(output, /EIO|input\/output error/i, 'the node says why it stopped');
+  t.regex(output, /FATAL[^\n]*cannot read/, 'the failed read itself stopped it (not logged and left)');
   t.log(`exit ${code}; its last words: ${/.*(EIO|input\/output error).*/i.exec(output)?.[0]?.slice(0, 200)}`);
 
   await incs(t, c, [first, lagging], 30, ops);
