@@ -1,7 +1,7 @@
 /**
  * A follower that needs an InstallSnapshot while its disk fails (EIO, io-fault.c): the spool file
- * the image is written to as it arrives (snapshot-spool.ts), the Raft metadata store it is stored
- * in (raft/data.mdb), or its log as it resumes. It must stop (a review found it retrying the
+ * the image is written to as it arrives (snapshot-spool.ts) or read back from, the Raft metadata
+ * store it is stored in (raft/data.mdb), or its log as it resumes. It must stop (a review found it retrying the
  * spool forever: never caught up, INFO silent), and healed it catches up with the right numbers.
  * The follower is SIGSTOPped while the leader compacts past it, the fault armed, then SIGCONT.
  */
@@ -49,6 +49,14 @@ serialWithCc('a follower whose InstallSnapshot spool writes fail (EIO) stops; he
   t.not(code, 0);
   t.regex(c.nodes[f]!.output, /FATAL writing a received snapshot image failed/);
   t.true(last > 1000);
+  await healedCatchesUp(t, c, f, last);
+});
+
+serialWithCc('a follower that cannot read back its InstallSnapshot spool (EIO on reads) stops, never installs a cut image; healed, it catches up with the right numbers', async (t) => {
+  const { c, f, last, code } = await laggingFollower(t, 'incoming-snapshot-', 'read');
+  t.not(code, 'running', 'a follower kept running on a spool it cannot read');
+  t.not(code, 0);
+  t.regex(c.nodes[f]!.output, /FATAL[^\n]*(EIO|i\/o error)/);
   await healedCatchesUp(t, c, f, last);
 });
 
