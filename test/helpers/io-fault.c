@@ -53,7 +53,7 @@ static int failing(int fd, const char *op, size_t len) {
 
 #define REAL(name) static __typeof__(name) *real; if (real == NULL) real = dlsym(RTLD_NEXT, #name)
 /* Whether the fault's mode is `name` ("stall", "tear"): from the environment, or the trigger's
- * content at run time (the chaos runs' disk-stall fault). */
+ * content at run time (the chaos runs' disk-stall and disk-tear faults). */
 static int in_mode(const char *name) {
   const char *mode = getenv("SEQDB_FAULT_MODE");
   if (mode != NULL && strcmp(mode, name) == 0) return 1;
@@ -81,8 +81,6 @@ static size_t total(const struct iovec *v, int c) {
   return n;
 }
 
-/* Writes the whole sectors of the write (at `at`, or the file's offset when -1) that lie before its
- * middle, then dies: see "tear" above. Returns (the write goes through) when there is none. */
 /* Bytes of the write before its trailing zeros. */
 static size_t content(const struct iovec *v, int c) {
   size_t n = total(v, c);
@@ -93,6 +91,9 @@ static size_t content(const struct iovec *v, int c) {
   return 0;
 }
 
+/* Writes the write (at `at`, or the file's offset when -1) up to the last sector boundary before
+ * the middle of its content, then dies: see "tear" above. Returns (the write goes through) when
+ * there is no such boundary. */
 static void tear(int fd, const struct iovec *v, int c, off_t at) {
   static __typeof__(pwrite64) *real_pwrite;
   static volatile int tearing_now;
