@@ -33,6 +33,8 @@ export const ErrorCode = {
   BUSY: 'BUSY',
   /** Storage failed; the node stops serving rather than risk an unflushed acknowledgement. */
   STORAGE: 'STORAGE',
+  /** Bytes that do not match their checksum (a peer frame changed on the way). */
+  CORRUPT: 'CORRUPT',
   /**
    * The node's disk is under its free-space reserve (node/disk/disk-guard.ts): the write was
    * refused before anything was taken; writes resume once space is freed.

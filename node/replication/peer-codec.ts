@@ -1,5 +1,10 @@
 /**
- * Binary encoding of Raft messages between peers, framed as `u32 length | u8 kind | payload`.
+ * Binary encoding of Raft messages between peers, framed as `u32 length | u8 kind | payload`, or
+ * `u32 length | u8 kind+0x80 | payload | u32 crc32` where the kind has CHECKSUM_FLAG: a CRC-32 of
+ * everything before it (peer-frame-fields.ts says why). Senders checksum a peer's frames once it
+ * announced the `framesums` feature (peer-features.ts): an older build refuses the flag as an
+ * unknown kind. The decoder takes both; once a connection sent a checksummed frame, a frame
+ * without one is refused (a flipped flag must not turn the check off).
  *
  * - kind 1 (MESSAGE): one Raft Message. A `snap` message carries only the snapshot's meta and total
  *   size; its image follows in kind 2 (SNAP_CHUNK) frames, so no frame is ever larger than
@@ -12,7 +17,8 @@
  */
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { Entry, EntryType, Message, MessageDraft, MessageType, Snapshot, SnapshotMeta } from '../raft/types.ts';
-import { FrameReader, FrameWriter, HEADER_BYTES, bad } from './peer-frame-fields.ts';
+import { crc32 } from 'node:zlib';
+import { CHECKSUM_BYTES, CHECKSUM_FLAG, FrameReader, FrameWriter, HEADER_BYTES, bad, corrupt } from './peer-frame-fields.ts';
 import { isChunked, snapshotBytes, type ChunkedSnapshot } from './snapshot-images.ts';
 import { releaseSnapshot } from './snapshot-spool.ts';
 
@@ -114,8 +120,11 @@ function splitContextField(field: string | undefined): { context?: string; stamp
   return end < 0 ? { stamp } : { stamp, context: field.slice(end + 1) };
 }
 
-/** Encodes a message as frames: one MESSAGE frame, plus SNAP_CHUNK frames for a snapshot image. */
-export function encodeMessage(m: Message, opts: PeerCodecOptions = {}): Buffer[] {
+/**
+ * Encodes a message as frames: one MESSAGE frame, plus SNAP_CHUNK frames for a snapshot image;
+ * each checksummed when `checksum` (only for a peer that announced `framesums`).
+ */
+export function encodeMessage(m: Message, opts: PeerCodecOptions = {}, checksum = false): Buffer[] {
   const maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
   const w = new FrameWriter();
   const code = TYPE_CODE.get(m.type);
@@ -144,8 +153,8 @@ export function encodeMessage(m: Message, opts: PeerCodecOptions = {}): Buffer[]
     writeSnapMeta(w, m.snapshot.meta);
     w.u64(snapshotBytes(m.snapshot));
   }
-  const frames = [w.finish(FrameKind.MESSAGE, maxFrame)];
-  if (m.snapshot && !isChunked(m.snapshot)) frames.push(...snapChunkFrames([m.snapshot.data], maxFrame));
+  const frames = [w.finish(FrameKind.MESSAGE, maxFrame, checksum)];
+  if (m.snapshot && !isChunked(m.snapshot)) frames.push(...snapChunkFrames([m.snapshot.data], maxFrame, checksum));
   return frames;
 }
 
@@ -153,21 +162,23 @@ export function encodeMessage(m: Message, opts: PeerCodecOptions = {}): Buffer[]
  * The SNAP_CHUNK frames of a chunked snapshot's image, made as they are taken (the sender pulls
  * them as its socket drains): the MESSAGE frame of encodeMessage announced its size.
  */
-export function snapshotImageFrames(s: ChunkedSnapshot, opts: PeerCodecOptions = {}): Generator<Buffer> {
+export function snapshotImageFrames(s: ChunkedSnapshot, opts: PeerCodecOptions = {}, checksum = false): Generator<Buffer> {
   // Every frame is a copy of its part of a chunk, made before the next chunk is read: one reused
   // chunk buffer (ChunkReading.reuse) instead of a garbage 1 MiB one per chunk on the leader.
-  return snapChunkFrames(s.chunks({ reuse: true }), opts.maxFrameBytes ?? DEFAULT_MAX_FRAME);
+  return snapChunkFrames(s.chunks({ reuse: true }), opts.maxFrameBytes ?? DEFAULT_MAX_FRAME, checksum);
 }
 
-function* snapChunkFrames(chunks: Iterable<Uint8Array>, maxFrame: number): Generator<Buffer> {
+function* snapChunkFrames(chunks: Iterable<Uint8Array>, maxFrame: number, checksum: boolean): Generator<Buffer> {
   const size = Math.max(1, maxFrame - 8);
+  const tail = checksum ? CHECKSUM_BYTES : 0;
   for (const data of chunks) {
     for (let off = 0; off < data.length; off += size) {
       const piece = data.subarray(off, Math.min(data.length, off + size));
-      const f = Buffer.allocUnsafe(HEADER_BYTES + piece.length);
-      f.writeUInt32BE(1 + piece.length, 0);
-      f[4] = FrameKind.SNAP_CHUNK;
+      const f = Buffer.allocUnsafe(HEADER_BYTES + piece.length + tail);
+      f.writeUInt32BE(1 + piece.length + tail, 0);
+      f[4] = checksum ? FrameKind.SNAP_CHUNK | CHECKSUM_FLAG : FrameKind.SNAP_CHUNK;
       f.set(piece, HEADER_BYTES);
+      if (checksum) f.writeUInt32BE(crc32(f.subarray(0, HEADER_BYTES + piece.length)), HEADER_BYTES + piece.length);
       yield f;
     }
   }
@@ -241,6 +252,10 @@ export class PeerDecoder {
   private pending: PendingSnapshot | null = null;
   /** Bytes of the SNAP_CHUNK frame body being streamed into the pending image (0: none). */
   private chunkLeft = 0;
+  /** The running CRC-32 of a checksummed SNAP_CHUNK frame being streamed (null: none, or no checksum). */
+  private streamSum: number | null = null;
+  /** This connection has sent a checksummed frame: every later one must have one too. */
+  private checksummed = false;
   private dead: SeqError | null = null;
 
   constructor(opts: PeerCodecOptions = {}) {
@@ -259,6 +274,7 @@ export class PeerDecoder {
       this.chunks = [];
       this.buffered = 0;
       this.chunkLeft = 0;
+      this.streamSum = null;
       this.close();
       throw this.dead;
     }
@@ -279,25 +295,44 @@ export class PeerDecoder {
           if (this.buffered === 0) break;
           const piece = this.takeUpTo(this.chunkLeft);
           this.chunkLeft -= piece.length;
-          const frame = this.onChunk(piece);
-          if (frame) out.push(frame);
+          if (this.streamSum !== null) this.streamSum = crc32(piece, this.streamSum);
+          this.writeChunk(piece);
+          if (this.chunkLeft === 0 && this.streamSum === null) this.emit(out, this.chunkFrameEnd());
+          continue;
+        }
+        if (this.streamSum !== null) {
+          // The streamed chunk's checksum: its image is finished only once it matched.
+          if (this.buffered < CHECKSUM_BYTES) break;
+          if (this.take(CHECKSUM_BYTES).readUInt32BE(0) !== this.streamSum) throw corrupt(FrameKind.SNAP_CHUNK);
+          this.streamSum = null;
+          this.emit(out, this.chunkFrameEnd());
           continue;
         }
         if (this.buffered < 4) break;
         const len = this.peekU32();
         if (len === SECRET_LINE_AS_LENGTH) throw bad('a cluster-secret handshake line where a frame was due: the peer runs with a cluster secret and this node without one (every node and router needs the same)');
-        if (len < 1 || len - 1 > this.maxFrame) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
-        if (this.buffered < 4 + len && this.pending && this.buffered >= 5 && this.peekByte(4) === FrameKind.SNAP_CHUNK) {
+        if (len < 1 || len - 1 > this.maxFrame + CHECKSUM_BYTES) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
+        if (this.buffered < HEADER_BYTES) break;
+        const head = this.peekByte(4);
+        const summed = (head & CHECKSUM_FLAG) !== 0;
+        const kind = head & ~CHECKSUM_FLAG;
+        if (summed) this.checksummed = true;
+        else if (this.checksummed) throw bad('a frame without a checksum after checksummed ones');
+        const body = len - 1 - (summed ? CHECKSUM_BYTES : 0);
+        if (body < 0 || body > this.maxFrame) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
+        if (this.buffered < 4 + len && this.pending && kind === FrameKind.SNAP_CHUNK) {
           // A snapshot chunk not here whole: its body goes to the image as it comes, never joined
           // (a 1 MiB join per frame was ~50 MB of garbage Buffers behind a 1M-sequence image).
-          this.take(5);
-          this.chunkLeft = len - 1;
+          const header = this.take(HEADER_BYTES);
+          this.streamSum = summed ? crc32(header) : null;
+          this.chunkLeft = body;
           continue;
         }
         if (this.buffered < 4 + len) break;
         const bytes = this.take(4 + len);
-        const frame = this.onFrame(bytes[4]!, bytes.subarray(5));
-        if (frame) out.push(frame);
+        const end = HEADER_BYTES + body;
+        if (summed && crc32(bytes.subarray(0, end)) !== bytes.readUInt32BE(end)) throw corrupt(kind);
+        this.emit(out, this.onFrame(kind, bytes.subarray(HEADER_BYTES, end)));
       }
     } catch (err) {
       // Frames decoded before the bad one are dropped with it: let go of a spooled image among them.
@@ -366,7 +401,8 @@ export class PeerDecoder {
         return null;
       }
       case FrameKind.SNAP_CHUNK:
-        return this.onChunk(body);
+        this.writeChunk(body);
+        return this.chunkFrameEnd();
       case FrameKind.CONTROL: {
         const r = new FrameReader(body);
         const json = Buffer.from(r.bytes()).toString('utf8');
@@ -385,14 +421,24 @@ export class PeerDecoder {
     }
   }
 
-  private onChunk(body: Buffer): PeerFrame | null {
+  private emit(out: PeerFrame[], frame: PeerFrame | null): void {
+    if (frame) out.push(frame);
+  }
+
+  /** A SNAP_CHUNK frame's body, or a part of it, into the pending image. */
+  private writeChunk(body: Buffer): void {
     const p = this.pending;
     if (!p) throw bad('snapshot chunk without a snapshot message');
     if (p.filled + body.length > p.bytes) throw bad('snapshot chunk beyond declared size');
     if (p.sink) p.sink.write(body);
     else p.data!.set(body, p.filled);
     p.filled += body.length;
-    if (p.filled < p.bytes) return null;
+  }
+
+  /** A SNAP_CHUNK frame ended (its checksum, if any, matched): the snap message once its image is whole. */
+  private chunkFrameEnd(): PeerFrame | null {
+    const p = this.pending;
+    if (!p || p.filled < p.bytes) return null;
     this.pending = null;
     const meta = p.message.snapshot!.meta;
     const snapshot: Snapshot = p.sink ? p.sink.finish(meta) : { meta, data: p.data! };

@@ -5,7 +5,8 @@
  * CLUSTER TOKENRULES entry and the eviction rules it switches on, same file). A leader runs such a command only when every other member is
  * known to have the feature; otherwise it answers FEATURE_OFF and routers send the INCs one at a
  * time. So a router can keep INCS on through a rolling upgrade: the shard turns it on by itself
- * once its last member runs this version.
+ * once its last member runs this version. `framesums` is not about entries: a peer that has it
+ * takes checksummed frames (peer-codec.ts), so links to it send them (has()).
  *
  * Known from each member's latest answer to the `probe` control request (`features`), its own
  * probe request that says them (`heard`), or, on the leader that adds it, what it announced when
@@ -28,7 +29,7 @@ import type { Control } from './transport.ts';
 const KNOWN_IDS_SLACK = 64;
 
 /** What this version announces in its probe reply. */
-export const FEATURES = ['incs', 'tokenoptions', 'tokenrules'] as const;
+export const FEATURES = ['incs', 'tokenoptions', 'tokenrules', 'framesums'] as const;
 export type Feature = (typeof FEATURES)[number];
 
 export interface PeerFeaturesOptions {
@@ -112,6 +113,16 @@ export class PeerFeatures {
       this.ask(id);
     }
     return all;
+  }
+
+  /**
+   * Whether `id` is known to have `feature` (asked in the background when due). For what one
+   * peer is sent (`framesums`: checksummed peer frames, peer-codec.ts), not for log entries.
+   */
+  has(id: NodeId, feature: Feature): boolean {
+    if (!(this.o.announce ?? FEATURES).includes(feature)) return false; // standing in for an older build
+    this.ask(id);
+    return this.have.get(feature)?.has(id) === true;
   }
 
   /**

@@ -4,11 +4,20 @@
  * frame header (`u32 length | u8 kind`) and fills it in `finish`; the reader reports any
  * truncation or leftover as one PROTOCOL error, so a bad peer never gets past a frame.
  */
+import { crc32 } from 'node:zlib';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 
 const TWO_32 = 2 ** 32;
 /** `u32 length | u8 kind` in front of every frame. */
 export const HEADER_BYTES = 5;
+/**
+ * Set in a frame's kind byte: a CRC-32 of the header and body follows the body (counted in the
+ * length). TCP's 16-bit checksum lets through corruption that a NIC, a middlebox or memory adds
+ * after it was computed; an entry changed on the way would be written to the follower's log under
+ * a fresh checksum of its own and diverge the replicas silently.
+ */
+export const CHECKSUM_FLAG = 0x80;
+export const CHECKSUM_BYTES = 4;
 
 export class FrameWriter {
   private buf = Buffer.allocUnsafe(256);
@@ -43,12 +52,20 @@ export class FrameWriter {
   str(s: string): void {
     this.bytes(Buffer.from(s, 'utf8'));
   }
-  finish(kind: number, maxFrameBytes: number): Buffer {
-    const len = this.pos - 4;
-    if (len - 1 > maxFrameBytes) throw new SeqError(ErrorCode.INTERNAL, `peer frame of ${len} bytes exceeds ${maxFrameBytes}`);
-    this.buf.writeUInt32BE(len, 0);
-    this.buf[4] = kind;
-    return this.buf.subarray(0, this.pos);
+  /** The frame, with a checksum after the body when `checksum` (CHECKSUM_FLAG). */
+  finish(kind: number, maxFrameBytes: number, checksum = false): Buffer {
+    const body = this.pos - HEADER_BYTES;
+    if (body > maxFrameBytes) throw new SeqError(ErrorCode.INTERNAL, `peer frame of ${body + 1} bytes exceeds ${maxFrameBytes}`);
+    if (!checksum) {
+      this.buf.writeUInt32BE(body + 1, 0);
+      this.buf[4] = kind;
+      return this.buf.subarray(0, this.pos);
+    }
+    this.ensure(CHECKSUM_BYTES);
+    this.buf.writeUInt32BE(body + 1 + CHECKSUM_BYTES, 0);
+    this.buf[4] = kind | CHECKSUM_FLAG;
+    this.buf.writeUInt32BE(crc32(this.buf.subarray(0, this.pos)), this.pos);
+    return this.buf.subarray(0, this.pos + CHECKSUM_BYTES);
   }
 }
 
@@ -97,4 +114,9 @@ export class FrameReader {
 
 export function bad(what: string): SeqError {
   return new SeqError(ErrorCode.PROTOCOL, `peer stream: ${what}`);
+}
+
+/** A frame whose bytes do not match its checksum: changed on the way. */
+export function corrupt(kind: number): SeqError {
+  return new SeqError(ErrorCode.CORRUPT, `peer stream: a frame of kind ${kind} does not match its checksum (changed on the way)`);
 }

@@ -86,6 +86,11 @@ export class PeerLink {
   /** When the last image left, and how many left in a row each soon after the one before. */
   private imageSentMs = Number.NEGATIVE_INFINITY;
   private imageStreak = 0;
+  /**
+   * Frames on this connection carry checksums: decided once the peer is known to take them, and
+   * kept (its decoder refuses a plain frame after a checksummed one) until the connection goes.
+   */
+  private checksums = false;
 
   constructor(private readonly id: NodeId, private readonly opts: TransportOptions, private readonly inbound: InboundView) {}
 
@@ -96,7 +101,8 @@ export class PeerLink {
       this.drop(this.socket);
     }
     const max = this.opts.queueMessagesMax ?? 4096;
-    const frames = encodeMessage(m, this.opts.codec);
+    if (!this.checksums) this.checksums = this.opts.frameChecksums?.(this.id) ?? false;
+    const frames = encodeMessage(m, this.opts.codec, this.checksums);
     const bytes = frames.reduce((n, f) => n + f.length, 0);
     if (this.queue.length >= max || this.queuedBytes + bytes > (this.opts.queueBytesMax ?? 64 << 20)) {
       if (m.type === 'snap') this.opts.onSnapshotSent(this.id, false);
@@ -117,7 +123,7 @@ export class PeerLink {
       this.opts.onSnapshotSent(this.id, false);
       return;
     }
-    const image = chunked ? snapshotImageFrames(m.snapshot as ChunkedSnapshot, this.opts.codec) : undefined;
+    const image = chunked ? snapshotImageFrames(m.snapshot as ChunkedSnapshot, this.opts.codec, this.checksums) : undefined;
     this.queue.push({ frames, snapshot: m.type === 'snap', ...(image ? { image } : {}) });
     if (m.type === 'snap') this.snapshotsInFlight++;
     this.queuedBytes += bytes;
@@ -373,6 +379,8 @@ export class PeerLink {
     this.queuedBytes = 0;
     this.socket = null;
     this.connected = false;
+    // A new connection asks again: a peer restarted on an older build refuses checksummed frames.
+    this.checksums = false;
     this.snapshotsInFlight = 0;
     this.unansweredSinceMs = null;
     this.clearDialTimers();

@@ -191,6 +191,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     onUnreachable: (id) => node?.reportUnreachable(id),
     onPeerGone: (id) => node?.peerGone(id),
     onSnapshotSent: (id, ok) => node?.reportSnapshot(id, ok),
+    frameChecksums: (id) => features.has(id, 'framesums'),
     // A received snapshot image goes to a file as it arrives, never whole into memory.
     // Only with room for it and the two copies installing it makes (stored image, imported state).
     // A spool write failing on a bad disk stops the node, as a failed log write does.

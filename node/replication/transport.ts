@@ -96,6 +96,11 @@ export interface TransportOptions {
   readonly connectTimeoutMs?: number;
   readonly codec?: PeerCodecOptions;
   /**
+   * Whether frames to this peer carry a checksum (peer-codec.ts): once it says so for a
+   * connection, that connection keeps them. Default: never (every build decodes plain frames).
+   */
+  readonly frameChecksums?: (id: NodeId) => boolean;
+  /**
    * Both ends of every peer connection prove it (shared/security/peer-auth.ts) before any frame;
    * a peer that cannot is refused and logged. Default: none (peers are trusted on their hello).
    */
@@ -297,6 +302,9 @@ export class Transport {
         frames = decoder.push(chunk);
       } catch (err) {
         this.opts.log(`dropping peer ${hello.nodeId}: ${(err as Error).message}`);
+        // We cut it, the peer did not go: not a sign of a dead leader (onPeerGone). It sends
+        // again on a new connection; Raft resends what this one lost.
+        if (this.inboundOf.get(peer) === socket) this.inboundOf.delete(peer);
         socket.destroy();
         return;
       }

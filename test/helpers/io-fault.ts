@@ -4,36 +4,15 @@
  * files whose path contains `match` fail with EIO; disarmed, the disk is healthy again. Tests skip
  * (with a note) where no C compiler is installed; CI installs one (.ci/run).
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-const SOURCE = fileURLToPath(new URL('./io-fault.c', import.meta.url));
-
-let built: string | null | undefined;
+import { preloadLibrary } from './preload-lib.ts';
 
 /** The built library's path, or null when it cannot be built here (no C compiler). */
 export function ioFaultLibrary(): string | null {
-  if (built === undefined) built = buildLibrary();
-  return built;
-}
-
-function buildLibrary(): string | null {
-  const source = readFileSync(SOURCE);
-  const lib = join(tmpdir(), `seqdb-io-fault-${createHash('sha256').update(source).digest('hex').slice(0, 12)}.so`);
-  if (existsSync(lib)) return lib;
-  // Built under a private name and renamed: concurrent test files never load a half-written one.
-  const building = `${lib}.${process.pid}`;
-  const r = spawnSync('cc', ['-shared', '-fPIC', '-O1', '-o', building, SOURCE, '-ldl'], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) {
-    rmSync(building, { force: true });
-    return null;
-  }
-  renameSync(building, lib);
-  return lib;
+  return preloadLibrary(fileURLToPath(new URL('./io-fault.c', import.meta.url)));
 }
 
 export interface IoFault {

@@ -202,3 +202,24 @@ test('a node that does not announce a feature does not have it, whatever its mem
   t.false(h.features.allHave('tokenrules', ['a', 'b']));
   t.true(h.features.allHave('incs', ['a', 'b']), 'what it announces, it has');
 });
+
+test('has(): one peer, asked in the background; framesums only once it said so, never for a stand-in of an older build', async (t) => {
+  const h = harness();
+  t.false(h.features.has('b', 'framesums'), 'not known yet');
+  t.deepEqual(h.asked, [B]);
+  t.false(h.features.has('b', 'framesums'));
+  t.deepEqual(h.asked, [B], 'asked once while the question is open');
+  h.answer(B, { nodeId: 'b', features: ['incs'] }); // a build before checksummed frames
+  await settle();
+  t.false(h.features.has('b', 'framesums'));
+  h.advance(2_000);
+  t.false(h.features.has('b', 'framesums'));
+  h.answer(B, { nodeId: 'b', features: [...FEATURES] }); // upgraded meanwhile
+  await settle();
+  t.true(h.features.has('b', 'framesums'));
+  const older = harness(['incs', 'tokenoptions', 'tokenrules']);
+  older.features.allHave('incs', ['a', 'b']);
+  older.answer(B, { nodeId: 'b', features: [...FEATURES] });
+  await settle();
+  t.false(older.features.has('b', 'framesums'), 'a node standing in for an older build sends plain frames');
+});

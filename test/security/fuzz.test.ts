@@ -2,7 +2,8 @@
  * Property tests (fast-check, seeded: FC_SEED replays) of what a process without the cluster
  * secret or password can send us: the peer frame decoder fed well-framed random bodies, several
  * mutations at once, spliced frames and huge declared sizes; the peer hello sniffer; and the
- * AUTH gate. No crash (only PROTOCOL errors), no hang (a time bound per input), bounded memory.
+ * AUTH gate. No crash (only PROTOCOL errors, or CORRUPT for a frame flagged checksummed), no
+ * hang (a time bound per input), bounded memory.
  */
 import test from 'ava';
 import fc from 'fast-check';
@@ -110,10 +111,12 @@ function decodeOnce(bytes: Buffer, chunk: number): boolean | { slowMs: number } 
   try {
     for (let i = 0; i < bytes.length; i += chunk) {
       d.push(bytes.subarray(i, i + chunk));
-      if (d.bufferedBytes() > MAX_FRAME + 4 + chunk) return false;
+      // A frame's length, kind and checksum around at most MAX_FRAME bytes of body, plus one read.
+      if (d.bufferedBytes() > MAX_FRAME + 9 + chunk) return false;
     }
   } catch (err) {
-    if (!(err instanceof SeqError) || err.code !== ErrorCode.PROTOCOL) return false;
+    // CORRUPT: a kind byte with the checksum flag over bytes that do not match it.
+    if (!(err instanceof SeqError) || (err.code !== ErrorCode.PROTOCOL && err.code !== ErrorCode.CORRUPT)) return false;
     // Once dead, it stays dead: later bytes are never interpreted as frames.
     try {
       d.push(Buffer.from([0, 0, 0, 2, 3, 0]));
