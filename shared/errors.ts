@@ -33,7 +33,7 @@ export const ErrorCode = {
   BUSY: 'BUSY',
   /** Storage failed; the node stops serving rather than risk an unflushed acknowledgement. */
   STORAGE: 'STORAGE',
-  /** Bytes that do not match their checksum (a peer frame changed on the way). */
+  /** Bytes that do not match their checksum (a peer frame changed on the way, a stored snapshot image damaged). */
   CORRUPT: 'CORRUPT',
   /**
    * The node's disk is under its free-space reserve (node/disk/disk-guard.ts): the write was

@@ -8,8 +8,15 @@
  * state is ~150 MB) and the Ready loop keeps running meanwhile. A generation is current only once
  * the transaction that names it commits, so a crash mid-way leaves the previous image in force;
  * leftover chunks of other generations are deleted whenever a new one becomes current.
+ *
+ * The ref also holds a CRC-32 of the whole image, computed as it is stored: LMDB checks nothing it
+ * reads back, and a damaged image would be imported (a rebuild after an OS crash) or sent to a
+ * follower as good (under frame checksums of its own) with its numbers changed. A reader gets the
+ * last chunk only once the sum matched, so no consumer ever has a damaged image whole.
  */
 import type { Database, Transaction } from 'lmdb';
+import { crc32 } from 'node:zlib';
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { Snapshot, SnapshotMeta } from '../raft/types.ts';
 
 export const IMAGE_CHUNK_BYTES = 1 << 20;
@@ -22,7 +29,12 @@ export interface ImageRef {
   readonly chunks: number;
   /** Total bytes; absent in refs written before it was recorded. */
   readonly bytes?: number;
+  /** CRC-32 of the whole image; absent in refs written before it was recorded (not checked). */
+  readonly crc?: number;
 }
+
+/** A ref with its size known (the crc stays optional: older refs have none). */
+export type SizedImageRef = ImageRef & { readonly bytes: number };
 
 export class SnapshotImages {
   private nextGen: number;
@@ -52,7 +64,7 @@ export class SnapshotImages {
   }
 
   /** The current image's generation, chunk count and size (undefined: none, or a legacy whole image). */
-  ref(): Required<ImageRef> | undefined {
+  ref(): SizedImageRef | undefined {
     const ref = this.meta.get('imageRef') as ImageRef | undefined;
     if (ref === undefined) return undefined;
     if (ref.bytes !== undefined) return { ...ref, bytes: ref.bytes };
@@ -62,7 +74,7 @@ export class SnapshotImages {
   }
 
   /** The image of `ref`, whole, in one allocation (the chunks are copied into place). */
-  readWhole(ref: Required<ImageRef>): Uint8Array {
+  readWhole(ref: SizedImageRef): Uint8Array {
     const out = Buffer.allocUnsafe(ref.bytes);
     let at = 0;
     for (const chunk of this.chunksOf(ref, { reuse: true })) {
@@ -87,8 +99,9 @@ export class SnapshotImages {
   /**
    * The chunks of image `ref` (about IMAGE_CHUNK_BYTES each), all from one read transaction
    * opened at the first: chunks that a newer image's commit deletes meanwhile stay readable in
-   * it. Throws if `ref` was no longer current when the transaction opened. Iterate to the end or
-   * call `return()` to release the transaction (held while a slow peer receives the image).
+   * it. Throws if `ref` was no longer current when the transaction opened, and CORRUPT instead of
+   * the last chunk if the image does not match its checksum. Iterate to the end or call
+   * `return()` to release the transaction (held while a slow peer receives the image).
    */
   *chunksOf(ref: ImageRef, o: ChunkReading = {}): Generator<Uint8Array> {
     const buf = o.reuse === true ? Buffer.allocUnsafeSlow(IMAGE_CHUNK_BYTES) : null;
@@ -96,10 +109,15 @@ export class SnapshotImages {
     try {
       const now = this.meta.get('imageRef', { transaction: txn }) as ImageRef | undefined;
       if (now?.gen !== ref.gen) throw new Error(`snapshot image ${ref.gen} was replaced by ${now?.gen ?? 'none'}`);
+      let sum = 0;
       for (let i = 0; i < ref.chunks; i++) {
         // getBinaryFast's buffer is lmdb-js's own, valid until its next read: copied at once.
         const chunk = buf === null ? this.image.get(chunkKey(ref.gen, i), { transaction: txn }) : getFast(this.image, chunkKey(ref.gen, i), txn);
         if (chunk === undefined) throw new Error(`snapshot image chunk ${ref.gen}/${i} missing`);
+        if (ref.crc !== undefined) {
+          sum = crc32(chunk, sum);
+          if (i === ref.chunks - 1 && sum !== ref.crc) throw damaged(ref);
+        }
         yield buf === null ? chunk : reusedChunk(buf, chunk);
       }
     } finally {
@@ -123,7 +141,7 @@ export class SnapshotImages {
     const gen = this.nextGen++;
     let n = 0;
     for (const chunk of imageChunks(data)) this.image.putSync(chunkKey(gen, n++), chunk);
-    this.makeCurrent(gen, n, data.length, data.subarray(0, SNAPSHOT_HEAD_BYTES), index);
+    this.makeCurrent({ gen, chunks: n, bytes: data.length, crc: crc32(data) }, data.subarray(0, SNAPSHOT_HEAD_BYTES), index);
   }
 
   /**
@@ -143,6 +161,7 @@ export class SnapshotImages {
     try {
       let n = 0;
       let bytes = 0;
+      let sum = 0;
       let head: Buffer | null = null;
       // Chunks wait for their transaction in buffers of our own, reused from one transaction to
       // the next: `chunks` may reuse its buffer (ChunkReading.reuse), and a copy per chunk would
@@ -157,6 +176,7 @@ export class SnapshotImages {
         const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         head ??= Buffer.from(b.subarray(0, SNAPSHOT_HEAD_BYTES));
         bytes += b.length;
+        sum = crc32(b, sum);
         const slot = (slots[pending.length] ??= Buffer.allocUnsafeSlow(IMAGE_CHUNK_BYTES));
         pending.push(reusedChunk(slot, b));
         if (pending.length >= CHUNKS_PER_TXN) await commit(writePending);
@@ -165,7 +185,7 @@ export class SnapshotImages {
       await commit(() => {
         if (index < this.currentIndex) return this.dropGen(gen);
         writePending();
-        this.makeCurrent(gen, n, bytes, head ?? Buffer.alloc(0), index);
+        this.makeCurrent({ gen, chunks: n, bytes, crc: sum }, head ?? Buffer.alloc(0), index);
         finish();
         current = true;
       });
@@ -180,9 +200,10 @@ export class SnapshotImages {
    * and a received one can be written at the same time, each over several transactions, and
    * whichever finishes first must not delete the other's chunks (the later index wins at its end).
    */
-  private makeCurrent(gen: number, chunks: number, bytes: number, head: Uint8Array, index: number): void {
+  private makeCurrent(ref: Required<ImageRef>, head: Uint8Array, index: number): void {
+    const gen = ref.gen;
     this.currentIndex = index;
-    this.meta.putSync('imageRef', { gen, chunks, bytes } satisfies ImageRef);
+    this.meta.putSync('imageRef', ref satisfies ImageRef);
     this.meta.putSync('snapHead', Buffer.from(head));
     this.meta.removeSync('snapData');
     for (const key of this.image.getKeys({})) {
@@ -215,6 +236,10 @@ function getFast(db: Database<Buffer, string>, key: string, txn: Transaction): B
   const bytes = fast.getBinaryFast(key, { transaction: txn });
   // byteLength, not length: lmdb-js overrides the length property of its shared buffer.
   return bytes === undefined || bytes.byteLength === fast.lastSize ? bytes : bytes.subarray(0, fast.lastSize);
+}
+
+function damaged(ref: ImageRef): SeqError {
+  return new SeqError(ErrorCode.CORRUPT, `snapshot image ${ref.gen} does not match its checksum: the stored copy is damaged`);
 }
 
 function genOf(key: string): number {
@@ -262,7 +287,7 @@ export function snapshotBytes(s: Snapshot): number {
   return isChunked(s) ? s.bytes : s.data.length;
 }
 
-export function chunkedSnapshot(meta: SnapshotMeta, ref: Required<ImageRef>, images: SnapshotImages): ChunkedSnapshot {
+export function chunkedSnapshot(meta: SnapshotMeta, ref: SizedImageRef, images: SnapshotImages): ChunkedSnapshot {
   return {
     meta,
     bytes: ref.bytes,

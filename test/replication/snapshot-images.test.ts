@@ -1,7 +1,9 @@
 import test from 'ava';
 import { open } from 'lmdb';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { SnapshotImages } from '../../node/replication/snapshot-images.ts';
+import { crc32 } from 'node:zlib';
+import { IMAGE_CHUNK_BYTES, SnapshotImages, imageChunks } from '../../node/replication/snapshot-images.ts';
+import { ErrorCode, type SeqError } from '../../shared/errors.ts';
 
 test('a generation left by a crash mid-write is never reused: its chunks cannot mix into a new image', async (t) => {
   const env = open({ path: await tempDir(t), maxDbs: 4 });
@@ -20,4 +22,43 @@ test('a generation left by a crash mid-write is never reused: its chunks cannot 
   t.is(Buffer.from(reopened.read()).toString(), 'image two');
   const keys = [...image.getKeys({})] as string[];
   t.is(keys.length, 1, `only the current image's chunk is left: ${keys.join(' ')}`);
+});
+
+test('a stored image whose bytes changed on disk is refused (CORRUPT) before its last chunk: no reader ever has it whole; refs without a checksum still read', async (t) => {
+  const env = open({ path: await tempDir(t), maxDbs: 4 });
+  t.teardown(() => env.close());
+  const image = env.openDB<Buffer, string>({ name: 'image', encoding: 'binary' });
+  const meta = env.openDB<unknown, string>({ name: 'meta' });
+  const images = new SnapshotImages(image, meta, 0);
+  const data = Buffer.alloc(IMAGE_CHUNK_BYTES * 2 + 1000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 256;
+  const commit = async (fn: () => void): Promise<void> => void (await env.transaction(fn));
+  t.true(await images.putStreamed(imageChunks(data), 10, commit, () => {}));
+  const ref = images.ref()!;
+  t.is(ref.chunks, 3);
+  t.is(typeof ref.crc, 'number');
+  t.true(Buffer.concat([...images.chunks()]).equals(data), 'read back whole while intact');
+
+  // Bit rot in the middle chunk, then in the last one.
+  for (const i of [1, 2]) {
+    const key = `${ref.gen}/${String(i).padStart(6, '0')}`;
+    const good = Buffer.from(image.get(key)!);
+    const bad = Buffer.from(good);
+    bad[100]! ^= 0x04;
+    env.transactionSync(() => image.putSync(key, bad));
+    const got: Uint8Array[] = [];
+    const err = t.throws(() => { for (const c of images.chunks({ reuse: true })) got.push(Buffer.from(c)); }) as SeqError;
+    t.is(err.code, ErrorCode.CORRUPT, `chunk ${i}`);
+    t.is(got.length, 2, 'every chunk but the last was read; the last never is');
+    t.is((t.throws(() => images.read()) as SeqError).code, ErrorCode.CORRUPT);
+    env.transactionSync(() => image.putSync(key, good));
+  }
+  t.true(Buffer.from(images.read()).equals(data), 'repaired: reads again');
+
+  // A ref written before checksums (no crc) reads as before, unchecked.
+  env.transactionSync(() => meta.putSync('imageRef', { gen: ref.gen, chunks: ref.chunks, bytes: ref.bytes }));
+  t.true(Buffer.from(images.read()).equals(data));
+  // putWhole records one too.
+  env.transactionSync(() => images.putWhole(Buffer.from('a small first image'), 20));
+  t.is(images.ref()!.crc, crc32(Buffer.from('a small first image')));
 });
