@@ -42,6 +42,8 @@ export class LocalSnapshots {
   private running: Promise<void> | null = null;
   /** The last snapshot's image size (the snapshot rule). */
   private lastBytes = 0;
+  /** The stored image is damaged: the next snapshot replaces it even at its own index. */
+  private rewrite = false;
 
   constructor(
     private readonly d: LocalSnapshotDeps,
@@ -57,6 +59,16 @@ export class LocalSnapshots {
   /** Resolves once a snapshot taken after this call is stored (and the log compacted). */
   request(): Promise<void> {
     return new Promise((resolve, reject) => this.waiters.push((err) => (err ? reject(err) : resolve())));
+  }
+
+  /**
+   * The stored image was found damaged (CORRUPT reading it to send it, snapshot-images.ts):
+   * resolves once a new image of the state replaced it. The state itself is what it was (only
+   * the image's bytes rotted), so an image of it at the same index is a good copy.
+   */
+  repair(): Promise<void> {
+    this.rewrite = true;
+    return this.request();
   }
 
   /** A snapshot from the leader replaced the state: its size feeds the snapshot rule. */
@@ -102,7 +114,9 @@ export class LocalSnapshots {
 
   /** Call with no state-machine commit in flight (`applier.drain()`): the image is the state at `index`. */
   private async take(index: number, conf: ConfState): Promise<void> {
-    if (index <= this.d.storage.snapshotMeta().index) return;
+    const stored = this.d.storage.snapshotMeta().index;
+    if (index < stored || (index === stored && !this.rewrite)) return;
+    this.rewrite = false;
     this.d.applier.resetBytes();
     const bytes = await saveLocalSnapshot(this.d, index, conf);
     if (bytes === null) return;

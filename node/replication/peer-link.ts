@@ -4,6 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Message, NodeId } from '../raft/types.ts';
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { dial } from '../../shared/security/tls-config.ts';
 import { offerPeerAuth } from '../../shared/security/peer-auth.ts';
 import { encodeMessage, snapshotImageFrames } from './peer-codec.ts';
@@ -347,6 +348,7 @@ export class PeerLink {
         next = image.next();
       } catch (err) {
         this.opts.log(`peer ${this.id}: snapshot image unreadable while sending (${(err as Error).message}); reconnecting`);
+        if (err instanceof SeqError && err.code === ErrorCode.CORRUPT) this.opts.onImageDamaged?.(err);
         this.drop(s);
         return false;
       }

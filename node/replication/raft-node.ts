@@ -265,6 +265,13 @@ export class RaftNode {
     this.schedule();
   }
 
+  /** Replaces a damaged stored image with a new one (LocalSnapshots.repair). */
+  repairSnapshot(): Promise<void> {
+    const done = this.snapshots.repair();
+    this.schedule();
+    return done;
+  }
+
   /** Takes a snapshot now (and compacts the log to it). */
   snapshotNow(): Promise<void> {
     const done = this.snapshots.request();

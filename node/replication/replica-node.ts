@@ -176,6 +176,17 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     { ...o.server, host: o.host, port: o.port, cluster },
   );
   observed.attachServer(server);
+  /** A damaged stored image, found sending it: one new snapshot at a time replaces it. */
+  let repairing = false;
+  const repairImage = (): void => {
+    if (repairing || node === null) return;
+    repairing = true;
+    log('the stored snapshot image is damaged (it does not match its checksum): taking a new one of the state');
+    node.repairSnapshot().then(
+      () => log('a new snapshot image replaced the damaged one'),
+      (err: Error) => log(`replacing the damaged snapshot image failed: ${err.message}`),
+    ).finally(() => { repairing = false; });
+  };
   const transport = new Transport({
     cluster,
     shard: o.shard,
@@ -192,6 +203,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     onPeerGone: (id) => node?.peerGone(id),
     onSnapshotSent: (id, ok) => node?.reportSnapshot(id, ok),
     frameChecksums: (id) => features.has(id, 'framesums'),
+    onImageDamaged: () => repairImage(),
     // A received snapshot image goes to a file as it arrives, never whole into memory.
     // Only with room for it and the two copies installing it makes (stored image, imported state).
     // A spool write failing on a bad disk stops the node, as a failed log write does.

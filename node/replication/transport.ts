@@ -49,6 +49,11 @@ export interface TransportOptions {
    * the leader, its process is most likely gone (raft-node.ts peerGone). Optional.
    */
   readonly onPeerGone?: (id: NodeId) => void;
+  /**
+   * The stored snapshot image being sent did not match its checksum (CORRUPT): the follower gets
+   * none of it (the link drops mid-image) until a new image replaces it. Optional.
+   */
+  readonly onImageDamaged?: (err: Error) => void;
   /** A snap message was written to the socket (ok) or lost with the connection (!ok). */
   readonly onSnapshotSent: (id: NodeId, ok: boolean) => void;
   readonly log: (line: string) => void;

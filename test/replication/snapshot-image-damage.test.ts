@@ -1,17 +1,21 @@
 /**
  * A node's stored snapshot image damaged on disk (bit rot under LMDB, which checks nothing it
- * reads back): one bit of a sequence's value in a follower's image changed while it was down,
- * and the node then rebuilding its state from that image (its state LMDB, unsynced, is from
- * another boot). It must refuse (CORRUPT: the image's checksum, snapshot-images.ts) instead of
- * serving the changed number; the shard serves on without it. Without the checksum the node
- * starts with the sequence one off, which is a repeated or skipped number once it leads.
+ * reads back): one bit of a sequence's value in the image changed.
+ * - A follower's, while it was down, the node then rebuilding its state from that image (its
+ *   state LMDB, unsynced, is from another boot): it must refuse (CORRUPT: the image's checksum,
+ *   snapshot-images.ts) instead of serving the changed number; the shard serves on without it.
+ * - The leader's, while it runs, just before it must send the image to a follower that fell
+ *   behind its log: it must not send it whole, and it replaces it with a new image of its state
+ *   (local-snapshots.ts repair), which the follower installs.
+ * Without the checksum the node starts with (or is sent) the sequence one off: a repeated or
+ * skipped number once it leads.
  */
 import test from 'ava';
 import { open } from 'lmdb';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageRef } from '../../node/replication/snapshot-images.ts';
-import { exitOf } from '../disk/fault-shard.ts';
+import { exitOf, getOnceLeading } from '../disk/fault-shard.ts';
 import { Cluster, RetryingIncClient, command, sleep } from './helpers/cluster.ts';
 
 const SEQ = 'rot-target-sequence';
@@ -69,4 +73,35 @@ test('a follower whose stored snapshot image rotted on disk refuses to rebuild i
 
   const now = await c.waitForLeader(3, 15_000, c.alive().map((n) => n.index));
   t.is((await command(c.nodes[now]!.port, ['INC', 'b', SEQ], 5000)).trim(), `:${INCS + 1}`, 'the shard serves on, numbers unchanged');
+});
+
+test('a leader whose stored snapshot image rotted sends none of it whole, takes a new one, and the lagging follower installs that', async (t) => {
+  t.timeout(90_000);
+  const c = await Cluster.start(t, { size: 3, extraArgs: ['--snapshot-entries', '100'] });
+  const leader = await c.waitForLeader(3);
+  const victim = c.nodes.find((n) => n.index !== leader)!;
+  const others = c.nodes.filter((n) => n !== victim).map((n) => n.port);
+  const client = new RetryingIncClient(0, others);
+  for (let op = 0; op < 20; op++) t.not((await client.inc('b', SEQ, op, Date.now() + 10_000)).value, null);
+  // The follower goes down; the leader's log moves past what it has (snapshots, compaction).
+  await c.waitApplied(victim.index, Number((await c.infoSoon(leader)).commit_index));
+  const behind = Number((await c.infoSoon(victim.index)).last_index);
+  c.kill(victim.index, 'SIGKILL');
+  while (victim.child !== null) await sleep(20);
+  for (let op = 20; op < INCS; op++) t.not((await client.inc('b', SEQ, op, Date.now() + 10_000)).value, null);
+  client.close();
+  for (const deadline = Date.now() + 15_000; Number((await c.infoSoon(leader)).first_index) <= behind + 1 && Date.now() < deadline;) await sleep(100);
+  t.true(Number((await c.infoSoon(leader)).first_index) > behind + 1, 'the leader compacted past the follower');
+
+  // Rot under the running leader (LMDB takes another process's write), then the follower is back.
+  t.true(rotValue(c.nodes[leader]!.dataDir), `${SEQ}'s value was found in the leader's stored image`);
+  c.spawn(victim.index);
+  const commit = Number((await c.infoSoon(leader)).commit_index);
+  await c.waitApplied(victim.index, commit);
+  const leaderLog = c.nodes[leader]!.output;
+  t.regex(leaderLog, /snapshot image \d+ does not match its checksum/);
+  t.regex(leaderLog, /a new snapshot image replaced the damaged one/);
+  t.regex(victim.output, /installed snapshot at index/);
+  t.is(await getOnceLeading(c, leader, victim.index, SEQ), `:${INCS}`, 'the follower holds the numbers as they were');
+  t.is((await command(victim.port, ['INC', 'b', SEQ], 5000)).trim(), `:${INCS + 1}`);
 });
