@@ -12,6 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ioFaultLibrary } from '../helpers/io-fault.ts';
+import { netFlipLibrary } from '../helpers/net-flip.ts';
 import { REPO_ROOT, type NetnsNode } from '../helpers/netns.ts';
 import { applyDrops, type DropRules, NO_DROPS, setLink, throttle } from './net-faults.ts';
 import { RespConn } from './resp-conn.ts';
@@ -21,6 +22,8 @@ import { TS_LOADER_ARG } from '../helpers/ts-loader.ts';
 const CLOCK_HOOK = join(REPO_ROOT, 'test', 'helpers', 'clock-offset.mjs');
 
 export const NODE_PORT = 7379;
+/** The `wire-flip` fault changes one in this many of the target's writes to other nodes. */
+const WIRE_FLIP_EVERY = 20;
 
 export type NodeState = 'running' | 'paused' | 'dead' | 'removed';
 
@@ -214,6 +217,7 @@ export class ChaosCluster {
   healAll(): void {
     this.healNetwork();
     for (const n of this.nodes) this.failDisk(n.index, false);
+    for (const n of this.nodes) this.flipWire(n.index, false);
     // A fill whose fault recorded no target (it failed half-way) is undone here at the latest.
     if (this.#o.diskMiB !== undefined) for (const n of this.nodes) rmSync(join(n.dataDir, FILLER), { force: true });
     for (const n of this.nodes) {
@@ -390,6 +394,22 @@ export class ChaosCluster {
     return `${n.logPath}.disk-fail`;
   }
 
+  #wireFlipFile(n: ChaosNode): string {
+    return `${n.logPath}.wire-flip`;
+  }
+
+  /**
+   * From now on (or no longer) one in WIRE_FLIP_EVERY of node i's writes to other nodes leaves
+   * with a bit flipped past TCP's checksum (net-flip.c, loaded into every node where a C compiler
+   * built it): its hello lines, handshakes, Raft frames and control requests.
+   */
+  flipWire(i: number, flipping: boolean): void {
+    const trigger = this.#wireFlipFile(this.#node(i));
+    if (!flipping) return rmSync(trigger, { force: true });
+    writeFileSync(`${trigger}.tmp`, `${NODE_PORT}\n`);
+    renameSync(`${trigger}.tmp`, trigger);
+  }
+
   #clockFile(n: ChaosNode): string {
     return `${n.logPath}.clock`;
   }
@@ -426,10 +446,18 @@ export class ChaosCluster {
     });
   }
 
-  /** Its disk can fail (the `disk-fail` fault), where the fault library can be built. */
+  /**
+   * Its disk can fail (the `disk-fail` fault) and its writes to other nodes can be changed on the
+   * wire (`wire-flip`), where the fault libraries can be built.
+   */
   #diskFaultEnv(n: ChaosNode): Record<string, string> {
     const lib = ioFaultLibrary();
-    return lib === null ? {} : { LD_PRELOAD: lib, SEQDB_FAULT_MATCH: `${n.dataDir}/`, SEQDB_FAULT_TRIGGER: this.#diskFaultFile(n) };
+    const flip = netFlipLibrary();
+    if (lib === null || flip === null) return {};
+    return {
+      LD_PRELOAD: `${lib}:${flip}`, SEQDB_FAULT_MATCH: `${n.dataDir}/`, SEQDB_FAULT_TRIGGER: this.#diskFaultFile(n),
+      SEQDB_FLIP_TRIGGER: this.#wireFlipFile(n), SEQDB_FLIP_EVERY: String(WIRE_FLIP_EVERY), SEQDB_FLIP_SEED: String(n.index + 1),
+    };
   }
 
   #setDrops(i: number, rules: DropRules): void {

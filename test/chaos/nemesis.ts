@@ -193,6 +193,9 @@ async function start(
     case 'disk-full':
       await cluster.fillDisk(nodes[0]!, true, e.leaveBytes ?? 0);
       return { targets: [nodes[0]!], note: `its disk filled, ${(e.leaveBytes ?? 0) >> 20} MiB left` };
+    case 'wire-flip':
+      cluster.flipWire(nodes[0]!, true);
+      return { targets: [nodes[0]!], note: 'one in 20 of its writes to other nodes has a bit flipped past TCP\'s checksum' };
     case 'disk-tear':
       cluster.failDisk(nodes[0]!, true, 'tear');
       return { targets: [nodes[0]!], note: 'its next write of whole sectors is torn part-way and it dies inside it (a power cut)' };
@@ -278,6 +281,9 @@ async function end(
       return;
     case 'member-cycle':
       for (const i of targets) cluster.addBack(i);
+      return;
+    case 'wire-flip':
+      for (const i of targets) cluster.flipWire(i, false);
       return;
     case 'transfer-leader':
       return;

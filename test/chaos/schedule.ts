@@ -12,12 +12,12 @@ export const FAULT_KINDS = [
   'kill', 'kill-leader', 'kill-majority', 'pause', 'pause-leader', 'partition-half', 'isolate-leader', 'bridge',
   'loss', 'slow', 'link-down', 'transfer-leader', 'member-cycle', 'kill-router', 'pause-router',
   'rebalance', 'clock', 'partition-router', 'disk-fail', 'disk-stall', 'disk-tear', 'disk-full',
-  'partition-clients',
+  'partition-clients', 'wire-flip',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Kinds that need a C compiler (the LD_PRELOAD disk-fault library, test/helpers/io-fault.c). */
-export const CC_KINDS: ReadonlySet<FaultKind> = new Set(['disk-fail', 'disk-stall', 'disk-tear']);
+/** Kinds that need a C compiler (the LD_PRELOAD fault libraries, test/helpers/io-fault.c, net-flip.c). */
+export const CC_KINDS: ReadonlySet<FaultKind> = new Set(['disk-fail', 'disk-stall', 'disk-tear', 'wire-flip']);
 
 /** Kinds that need nftables in the node (or router) namespaces. */
 export const NFT_KINDS: ReadonlySet<FaultKind> = new Set(['partition-half', 'isolate-leader', 'bridge', 'loss', 'partition-router', 'partition-clients']);
