@@ -84,6 +84,7 @@ export class LocalSnapshots {
     // The next image is at most the pages the state fills now (read only when one is due).
     if (this.d.paused?.() === true || (this.d.room !== undefined && !this.d.room(this.d.store.usedBytes()))) {
       for (const w of this.waiters.splice(0)) w(new SeqError(ErrorCode.NO_SPACE, 'no snapshot while the disk has no room for one above its reserve'));
+      this.rewrite = false; // the repair was refused with them: a later one asks again
       return;
     }
     await applier.drain();
@@ -115,8 +116,10 @@ export class LocalSnapshots {
   /** Call with no state-machine commit in flight (`applier.drain()`): the image is the state at `index`. */
   private async take(index: number, conf: ConfState): Promise<void> {
     const stored = this.d.storage.snapshotMeta().index;
-    if (index < stored || (index === stored && !this.rewrite)) return;
+    // A newer image installed meanwhile replaced the damaged one too.
+    const rewrite = this.rewrite;
     this.rewrite = false;
+    if (index < stored || (index === stored && !rewrite)) return;
     this.d.applier.resetBytes();
     const bytes = await saveLocalSnapshot(this.d, index, conf);
     if (bytes === null) return;

@@ -1,7 +1,7 @@
 /**
  * Binary encoding of Raft messages between peers, framed as `u32 length | u8 kind | payload`, or
- * `u32 length | u8 kind+0x80 | payload | u32 crc32` where the kind has CHECKSUM_FLAG: a CRC-32 of
- * everything before it (peer-frame-fields.ts says why). Senders checksum a peer's frames once it
+ * `u32 length | u8 kind+0x80 | u32 crc32 | payload | u32 crc32` where the kind has CHECKSUM_FLAG:
+ * a CRC-32 of the length and kind, and one of everything before it (peer-frame-fields.ts says why). Senders checksum a peer's frames once it
  * announced the `framesums` feature (peer-features.ts): an older build refuses the flag as an
  * unknown kind. The decoder takes both; once a connection sent a checksummed frame, a frame
  * without one is refused (a flipped flag must not turn the check off).
@@ -18,7 +18,7 @@
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { Entry, EntryType, Message, MessageDraft, MessageType, Snapshot, SnapshotMeta } from '../raft/types.ts';
 import { crc32 } from 'node:zlib';
-import { CHECKSUM_BYTES, CHECKSUM_FLAG, FrameReader, FrameWriter, HEADER_BYTES, bad, corrupt } from './peer-frame-fields.ts';
+import { CHECKED_HEADER_BYTES, CHECKSUM_BYTES, CHECKSUM_FLAG, FrameReader, FrameWriter, HEADER_BYTES, bad, checkedHeader, corrupt } from './peer-frame-fields.ts';
 import { isChunked, snapshotBytes, type ChunkedSnapshot } from './snapshot-images.ts';
 import { releaseSnapshot } from './snapshot-spool.ts';
 
@@ -126,7 +126,7 @@ function splitContextField(field: string | undefined): { context?: string; stamp
  */
 export function encodeMessage(m: Message, opts: PeerCodecOptions = {}, checksum = false): Buffer[] {
   const maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
-  const w = new FrameWriter();
+  const w = new FrameWriter(checksum);
   const code = TYPE_CODE.get(m.type);
   if (code === undefined) throw new SeqError(ErrorCode.INTERNAL, `unknown message type ${m.type}`);
   w.u8(code);
@@ -153,7 +153,7 @@ export function encodeMessage(m: Message, opts: PeerCodecOptions = {}, checksum 
     writeSnapMeta(w, m.snapshot.meta);
     w.u64(snapshotBytes(m.snapshot));
   }
-  const frames = [w.finish(FrameKind.MESSAGE, maxFrame, checksum)];
+  const frames = [w.finish(FrameKind.MESSAGE, maxFrame)];
   if (m.snapshot && !isChunked(m.snapshot)) frames.push(...snapChunkFrames([m.snapshot.data], maxFrame, checksum));
   return frames;
 }
@@ -170,15 +170,20 @@ export function snapshotImageFrames(s: ChunkedSnapshot, opts: PeerCodecOptions =
 
 function* snapChunkFrames(chunks: Iterable<Uint8Array>, maxFrame: number, checksum: boolean): Generator<Buffer> {
   const size = Math.max(1, maxFrame - 8);
-  const tail = checksum ? CHECKSUM_BYTES : 0;
+  const head = checksum ? CHECKED_HEADER_BYTES : HEADER_BYTES;
   for (const data of chunks) {
     for (let off = 0; off < data.length; off += size) {
       const piece = data.subarray(off, Math.min(data.length, off + size));
-      const f = Buffer.allocUnsafe(HEADER_BYTES + piece.length + tail);
-      f.writeUInt32BE(1 + piece.length + tail, 0);
-      f[4] = checksum ? FrameKind.SNAP_CHUNK | CHECKSUM_FLAG : FrameKind.SNAP_CHUNK;
-      f.set(piece, HEADER_BYTES);
-      if (checksum) f.writeUInt32BE(crc32(f.subarray(0, HEADER_BYTES + piece.length)), HEADER_BYTES + piece.length);
+      const end = head + piece.length;
+      const f = Buffer.allocUnsafe(end + (checksum ? CHECKSUM_BYTES : 0));
+      f.set(piece, head);
+      if (checksum) {
+        checkedHeader(f, piece.length, FrameKind.SNAP_CHUNK);
+        f.writeUInt32BE(crc32(f.subarray(0, end)), end);
+      } else {
+        f.writeUInt32BE(1 + piece.length, 0);
+        f[4] = FrameKind.SNAP_CHUNK;
+      }
       yield f;
     }
   }
@@ -311,28 +316,35 @@ export class PeerDecoder {
         if (this.buffered < 4) break;
         const len = this.peekU32();
         if (len === SECRET_LINE_AS_LENGTH) throw bad('a cluster-secret handshake line where a frame was due: the peer runs with a cluster secret and this node without one (every node and router needs the same)');
-        if (len < 1 || len - 1 > this.maxFrame + CHECKSUM_BYTES) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
+        if (len < 1 || len - 1 > this.maxFrame + 2 * CHECKSUM_BYTES) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
         if (this.buffered < HEADER_BYTES) break;
-        const head = this.peekByte(4);
-        const summed = (head & CHECKSUM_FLAG) !== 0;
-        const kind = head & ~CHECKSUM_FLAG;
+        const flagged = this.peekByte(4);
+        const summed = (flagged & CHECKSUM_FLAG) !== 0;
+        const kind = flagged & ~CHECKSUM_FLAG;
         if (summed) this.checksummed = true;
         else if (this.checksummed) throw bad('a frame without a checksum after checksummed ones');
-        const body = len - 1 - (summed ? CHECKSUM_BYTES : 0);
+        const head = summed ? CHECKED_HEADER_BYTES : HEADER_BYTES;
+        if (summed) {
+          // The length is trusted only once its own checksum matched.
+          if (this.buffered < head) break;
+          const header = this.peek(head);
+          if (crc32(header.subarray(0, HEADER_BYTES)) !== header.readUInt32BE(HEADER_BYTES)) throw corrupt(kind);
+        }
+        const body = len + 4 - head - (summed ? CHECKSUM_BYTES : 0);
         if (body < 0 || body > this.maxFrame) throw bad(`frame of ${len} bytes (max ${this.maxFrame})`);
         if (this.buffered < 4 + len && this.pending && kind === FrameKind.SNAP_CHUNK) {
           // A snapshot chunk not here whole: its body goes to the image as it comes, never joined
           // (a 1 MiB join per frame was ~50 MB of garbage Buffers behind a 1M-sequence image).
-          const header = this.take(HEADER_BYTES);
+          const header = this.take(head);
           this.streamSum = summed ? crc32(header) : null;
           this.chunkLeft = body;
           continue;
         }
         if (this.buffered < 4 + len) break;
         const bytes = this.take(4 + len);
-        const end = HEADER_BYTES + body;
+        const end = head + body;
         if (summed && crc32(bytes.subarray(0, end)) !== bytes.readUInt32BE(end)) throw corrupt(kind);
-        this.emit(out, this.onFrame(kind, bytes.subarray(HEADER_BYTES, end)));
+        this.emit(out, this.onFrame(kind, bytes.subarray(head, end)));
       }
     } catch (err) {
       // Frames decoded before the bad one are dropped with it: let go of a spooled image among them.
@@ -347,6 +359,12 @@ export class PeerDecoder {
     const first = this.chunks[0]!;
     if (first.length >= 4) return first.readUInt32BE(0);
     return Buffer.concat(this.chunks, 4).readUInt32BE(0);
+  }
+
+  /** The first n buffered bytes (n <= buffered), without taking them: a view when one chunk holds them. */
+  private peek(n: number): Buffer {
+    const first = this.chunks[0]!;
+    return first.length >= n ? first.subarray(0, n) : Buffer.concat(this.chunks, n);
   }
 
   /** The buffered byte at offset i (i < buffered). */

@@ -29,7 +29,10 @@ import type { Control } from './transport.ts';
 const KNOWN_IDS_SLACK = 64;
 
 /** What this version announces in its probe reply. */
-export const FEATURES = ['incs', 'tokenoptions', 'tokenrules', 'framesums'] as const;
+/** Features with log entries an older replica could not apply: a joiner must have them all. */
+export const ENTRY_FEATURES = ['incs', 'tokenoptions', 'tokenrules'] as const;
+/** What this version announces: ENTRY_FEATURES, and `framesums` (it takes checksummed frames). */
+export const FEATURES = [...ENTRY_FEATURES, 'framesums'] as const;
 export type Feature = (typeof FEATURES)[number];
 
 export interface PeerFeaturesOptions {
@@ -232,8 +235,8 @@ export type JoinCheck = { readonly ok: true; readonly features: readonly Feature
 
 /**
  * Whether a node asking to join may. A joiner replays the log from wherever its snapshot leaves
- * off, INCS entries included, so one that does not announce every feature of this version (an
- * older build) is refused; it keeps asking and is added once upgraded. What it announced is the
+ * off, INCS entries included, so one that does not announce every entry feature of this version
+ * (an older build) is refused; it keeps asking and is added once upgraded. What it announced is the
  * leader's first word on it (`joined`).
  */
 export async function checkJoiner(probe: (addr: string) => Promise<Control>, nodeId: NodeId, addr: string): Promise<JoinCheck> {
@@ -245,7 +248,8 @@ export async function checkJoiner(probe: (addr: string) => Promise<Control>, nod
   }
   if (reply.nodeId !== nodeId) return { ok: false, why: `${addr} answers as ${String(reply.nodeId)}, not ${nodeId}` };
   const said: unknown[] = Array.isArray(reply.features) ? reply.features : [];
-  const missing = FEATURES.filter((f) => !said.includes(f));
+  // Not framesums: a member without it is sent plain frames, which every build takes.
+  const missing = ENTRY_FEATURES.filter((f) => !said.includes(f));
   if (missing.length > 0) return { ok: false, why: `${nodeId} runs a version without ${missing.join(', ')} (its log entries would stop it): upgrade it, then it joins` };
   return { ok: true, features: FEATURES.filter((f) => said.includes(f)) };
 }

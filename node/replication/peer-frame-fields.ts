@@ -11,17 +11,27 @@ const TWO_32 = 2 ** 32;
 /** `u32 length | u8 kind` in front of every frame. */
 export const HEADER_BYTES = 5;
 /**
- * Set in a frame's kind byte: a CRC-32 of the header and body follows the body (counted in the
- * length). TCP's 16-bit checksum lets through corruption that a NIC, a middlebox or memory adds
- * after it was computed; an entry changed on the way would be written to the follower's log under
- * a fresh checksum of its own and diverge the replicas silently.
+ * Set in a frame's kind byte: a CRC-32 of the length and kind follows them, and a CRC-32 of
+ * everything before it follows the body (both counted in the length). TCP's 16-bit checksum lets
+ * through corruption that a NIC, a middlebox or memory adds after it was computed; an entry
+ * changed on the way would be written to the follower's log under a fresh checksum of its own
+ * and diverge the replicas silently. The header's own check refuses a changed length at once:
+ * trusted, a length grown by a flipped bit left the receiver waiting for bytes that were the
+ * next frames, while the link stayed up (a test run's follower never caught up).
  */
 export const CHECKSUM_FLAG = 0x80;
 export const CHECKSUM_BYTES = 4;
+/** A checksummed frame's header: `u32 length | u8 kind | u32 crc32 of those five bytes`. */
+export const CHECKED_HEADER_BYTES = HEADER_BYTES + CHECKSUM_BYTES;
 
 export class FrameWriter {
   private buf = Buffer.allocUnsafe(256);
-  private pos = HEADER_BYTES;
+  private pos: number;
+
+  /** `checksum`: the frame carries CHECKSUM_FLAG's two checksums. */
+  constructor(private readonly checksum = false) {
+    this.pos = checksum ? CHECKED_HEADER_BYTES : HEADER_BYTES;
+  }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -52,18 +62,17 @@ export class FrameWriter {
   str(s: string): void {
     this.bytes(Buffer.from(s, 'utf8'));
   }
-  /** The frame, with a checksum after the body when `checksum` (CHECKSUM_FLAG). */
-  finish(kind: number, maxFrameBytes: number, checksum = false): Buffer {
-    const body = this.pos - HEADER_BYTES;
+  finish(kind: number, maxFrameBytes: number): Buffer {
+    const head = this.checksum ? CHECKED_HEADER_BYTES : HEADER_BYTES;
+    const body = this.pos - head;
     if (body > maxFrameBytes) throw new SeqError(ErrorCode.INTERNAL, `peer frame of ${body + 1} bytes exceeds ${maxFrameBytes}`);
-    if (!checksum) {
+    if (!this.checksum) {
       this.buf.writeUInt32BE(body + 1, 0);
       this.buf[4] = kind;
       return this.buf.subarray(0, this.pos);
     }
     this.ensure(CHECKSUM_BYTES);
-    this.buf.writeUInt32BE(body + 1 + CHECKSUM_BYTES, 0);
-    this.buf[4] = kind | CHECKSUM_FLAG;
+    checkedHeader(this.buf, body, kind);
     this.buf.writeUInt32BE(crc32(this.buf.subarray(0, this.pos)), this.pos);
     return this.buf.subarray(0, this.pos + CHECKSUM_BYTES);
   }
@@ -110,6 +119,13 @@ export class FrameReader {
   end(): void {
     if (this.pos !== this.buf.length) throw bad('trailing bytes in frame');
   }
+}
+
+/** Writes a checksummed frame's header (CHECKED_HEADER_BYTES) for a body of `body` bytes. */
+export function checkedHeader(buf: Buffer, body: number, kind: number): void {
+  buf.writeUInt32BE(CHECKED_HEADER_BYTES - 4 + body + CHECKSUM_BYTES, 0);
+  buf[4] = kind | CHECKSUM_FLAG;
+  buf.writeUInt32BE(crc32(buf.subarray(0, HEADER_BYTES)), HEADER_BYTES);
 }
 
 export function bad(what: string): SeqError {

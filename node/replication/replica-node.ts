@@ -183,7 +183,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     repairing = true;
     log('the stored snapshot image is damaged (it does not match its checksum): taking a new one of the state');
     node.repairSnapshot().then(
-      () => log('a new snapshot image replaced the damaged one'),
+      () => log('the damaged snapshot image is replaced'),
       (err: Error) => log(`replacing the damaged snapshot image failed: ${err.message}`),
     ).finally(() => { repairing = false; });
   };
@@ -279,6 +279,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     return { error: `unknown op ${String(c.op)}` };
   }
 
+  o.observability?.metrics?.setPeerRefusalsSource(() => transport.refusedFrames());
   const port = await transport.listen(o.host, o.port);
   advertise = `${o.host}:${port}`;
   members.restore({ ...members.image(), members: { ...members.image().members, [nodeId]: advertise } });

@@ -24,6 +24,7 @@ import type { ClusterSecret } from '../../shared/security/cluster-proof.ts';
 import { acceptPeerAuth } from '../../shared/security/peer-auth.ts';
 import { guardTlsServer, type TlsConfig } from '../../shared/security/tls-config.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
 
 export type Control = Record<string, unknown>;
 
@@ -131,6 +132,8 @@ export class Transport {
   private readonly heard = new Map<NodeId, number>();
   /** The accepted socket each peer last sent Raft messages on; an older one is a dead leftover. */
   private readonly inboundOf = new Map<NodeId, Socket>();
+  /** Peer connections dropped on a bad frame, by reason (refusedFrames). */
+  private readonly refused = { corrupt: 0, malformed: 0 };
   private readonly inbound: InboundView = { heardMs: (id) => this.heard.get(id) ?? Number.NEGATIVE_INFINITY };
   /** Every accepted socket still open (peers, clients, and those still being sniffed). */
   private readonly accepted = new Set<Socket>();
@@ -252,6 +255,11 @@ export class Transport {
     prev?.destroy();
   }
 
+  /** Peer connections dropped on a frame that did not match its checksum (`corrupt`) or did not decode (`malformed`). */
+  refusedFrames(): Readonly<Record<'corrupt' | 'malformed', number>> {
+    return { ...this.refused };
+  }
+
   private refusal(h: PeerHello): string | null {
     if (h.cluster !== this.opts.cluster) return `cluster ${h.cluster} is not ${this.opts.cluster}`;
     if (h.shard !== this.opts.shard) return `shard ${h.shard} is not ${this.opts.shard}`;
@@ -307,6 +315,8 @@ export class Transport {
         frames = decoder.push(chunk);
       } catch (err) {
         this.opts.log(`dropping peer ${hello.nodeId}: ${(err as Error).message}`);
+        if (err instanceof SeqError && err.code === ErrorCode.CORRUPT) this.refused.corrupt++;
+        else this.refused.malformed++;
         // We cut it, the peer did not go: not a sign of a dead leader (onPeerGone). It sends
         // again on a new connection; Raft resends what this one lost.
         if (this.inboundOf.get(peer) === socket) this.inboundOf.delete(peer);

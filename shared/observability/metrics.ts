@@ -35,6 +35,7 @@ export class Metrics {
   private connections: () => number = () => 0;
   private raft: () => RaftGaugeSource | null = () => null;
   private limits: () => Readonly<Record<string, number>> = () => ({});
+  private peerRefusals: () => Readonly<Record<string, number>> = () => ({});
   private labels: Readonly<Record<string, string>>;
 
   /**
@@ -50,6 +51,8 @@ export class Metrics {
     r.gauge('seqdb_open_connections', 'Open client connections.', () => [[null, this.connections()]]);
     r.gauge('seqdb_limit_events_total', 'Clients turned away or cut off by a limit or an access check, by reason (monotonic).',
       () => Object.entries(this.limits()).map(([limit, n]): GaugeSample => [{ limit }, n]));
+    r.gauge('seqdb_peer_frames_refused_total', 'Connections from other nodes dropped on a frame that did not match its checksum (reason="corrupt": changed on the way) or did not decode (reason="malformed") (monotonic).',
+      () => Object.entries(this.peerRefusals()).map(([reason, n]): GaugeSample => [{ reason }, n]));
     this.raftGauges();
   }
 
@@ -67,6 +70,11 @@ export class Metrics {
   /** Where `seqdb_limit_events_total` reads from (SeqServer.limitCounters). */
   setLimitsSource(fn: () => Readonly<Record<string, number>>): void {
     this.limits = fn;
+  }
+
+  /** Where `seqdb_peer_frames_refused_total` reads from (Transport.refusedFrames). */
+  setPeerRefusalsSource(fn: () => Readonly<Record<string, number>>): void {
+    this.peerRefusals = fn;
   }
 
   /** Where the Raft gauges read from; null (or a source returning null) leaves them empty. */

@@ -6,12 +6,14 @@
  * generator seeded with $SEQDB_FLIP_SEED. That is what a NIC, a middlebox or bad memory does
  * after TCP's checksum was computed: the kernel checksums the changed bytes, so the receiving
  * TCP takes them. The caller's buffer is left alone (the bytes are copied), so only what leaves
- * differs. Each flip appends "<bytes written> <byte offset> <bit>" to <trigger>.flips.
+ * differs. Each flip that left (the write got that far) appends "<bytes written> <byte offset>
+ * <bit>" to <trigger>.flips.
  * Everything else passes through to libc; Node's sockets (libuv) write through these calls.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +81,13 @@ static ssize_t flipped(int fd, const struct iovec *v, int c, size_t len) {
   int bit = rand_r(&rng) % 8;
   copy[offset] ^= (char)(1 << bit);
   ssize_t r = real(fd, copy, len);
+  int saved = errno;
   free(copy);
+  /* Only a flip that left: a failed or short write resends the rest from the caller's bytes. */
+  if (r <= (ssize_t)offset) {
+    errno = saved;
+    return r;
+  }
   char path[4200];
   snprintf(path, sizeof path, "%s.flips", getenv("SEQDB_FLIP_TRIGGER"));
   FILE *f = fopen(path, "a");
@@ -87,6 +95,7 @@ static ssize_t flipped(int fd, const struct iovec *v, int c, size_t len) {
     fprintf(f, "%zd %zu %d\n", r, offset, bit);
     fclose(f);
   }
+  errno = saved;
   return r;
 }
 

@@ -49,7 +49,7 @@ serialWithCc('frames changed on the wire are refused by checksum: the follower c
   t.timeout(120_000);
   const dir = await tempDir(t);
   const flip = netFlip(lib!, dir, { every: 25, bytesMin: FLIP_BYTES_MIN, seed: SEED });
-  const c = await Cluster.start(t, { size: 3, envOf: () => flip.env });
+  const c = await Cluster.start(t, { size: 3, envOf: () => flip.env, extraArgs: ['--admin-port', '0'] });
   const leader = await c.waitForLeader(3);
   // Checksummed frames need the peers' features (each link asks once a member announced them).
   await c.waitFeatures();
@@ -70,6 +70,10 @@ serialWithCc('frames changed on the wire are refused by checksum: the follower c
   const refused = victim.output.match(/does not match its checksum/g)?.length ?? 0;
   t.log(`node ${victim.index} refused ${refused} changed frame(s)`);
   t.true(refused >= 1, 'the follower refused changed frames by their checksum');
+  const admin = /admin listening on http:\/\/([0-9.:]+)\//.exec(victim.output)?.[1];
+  const metrics = await (await fetch(`http://${admin}/metrics`)).text();
+  const counted = Number(/seqdb_peer_frames_refused_total\{reason="corrupt"[^}]*\} (\d+)/.exec(metrics)?.[1]);
+  t.true(counted >= refused, `seqdb_peer_frames_refused_total{reason="corrupt"} ${counted}, ${refused} logged`);
 
   // Converged: every node applies the leader's last index, then all stop and their states compare.
   const now = await c.waitForLeader(3);

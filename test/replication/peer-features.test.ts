@@ -2,7 +2,7 @@
 // probe replies by node id, asked in the background at most once per retry interval, never
 // trusting an answer from another node at the same address.
 import test from 'ava';
-import { FEATURES, PeerFeatures } from '../../node/replication/peer-features.ts';
+import { ENTRY_FEATURES, FEATURES, PeerFeatures, checkJoiner } from '../../node/replication/peer-features.ts';
 import type { Control } from '../../node/replication/transport.ts';
 
 interface Harness {
@@ -222,4 +222,13 @@ test('has(): one peer, asked in the background; framesums only once it said so, 
   older.answer(B, { nodeId: 'b', features: [...FEATURES] });
   await settle();
   t.false(older.features.has('b', 'framesums'), 'a node standing in for an older build sends plain frames');
+});
+
+test('a joiner needs every feature with log entries, not framesums: a build before checksummed frames joins and is sent plain ones', async (t) => {
+  const previous = ['incs', 'tokenoptions', 'tokenrules'];
+  const ok = await checkJoiner(async () => ({ nodeId: 'n4', features: previous }), 'n4', '127.0.0.1:9');
+  t.deepEqual(ok, { ok: true, features: previous });
+  const older = await checkJoiner(async () => ({ nodeId: 'n4', features: ['incs'] }), 'n4', '127.0.0.1:9');
+  t.false(older.ok);
+  t.deepEqual([...ENTRY_FEATURES, 'framesums'], [...FEATURES]);
 });

@@ -100,7 +100,7 @@ test('a leader whose stored snapshot image rotted sends none of it whole, takes 
   await c.waitApplied(victim.index, commit);
   const leaderLog = c.nodes[leader]!.output;
   t.regex(leaderLog, /snapshot image \d+ does not match its checksum/);
-  t.regex(leaderLog, /a new snapshot image replaced the damaged one/);
+  t.regex(leaderLog, /the damaged snapshot image is replaced/);
   t.regex(victim.output, /installed snapshot at index/);
   t.is(await getOnceLeading(c, leader, victim.index, SEQ), `:${INCS}`, 'the follower holds the numbers as they were');
   t.is((await command(victim.port, ['INC', 'b', SEQ], 5000)).trim(), `:${INCS + 1}`);

@@ -111,8 +111,8 @@ function decodeOnce(bytes: Buffer, chunk: number): boolean | { slowMs: number } 
   try {
     for (let i = 0; i < bytes.length; i += chunk) {
       d.push(bytes.subarray(i, i + chunk));
-      // A frame's length, kind and checksum around at most MAX_FRAME bytes of body, plus one read.
-      if (d.bufferedBytes() > MAX_FRAME + 9 + chunk) return false;
+      // A frame's length, kind and two checksums around at most MAX_FRAME bytes of body, plus one read.
+      if (d.bufferedBytes() > MAX_FRAME + 13 + chunk) return false;
     }
   } catch (err) {
     // CORRUPT: a kind byte with the checksum flag over bytes that do not match it.
