@@ -21,6 +21,8 @@ export const KEEPALIVE_DELAY_MS = 5_000;
 export interface InboundView {
   /** When anything last arrived from this peer (monoNowMs; -Infinity: never). */
   heardMs(id: NodeId): number;
+  /** When this peer last answered an append or heartbeat (monoNowMs; -Infinity: never). */
+  answeredMs(id: NodeId): number;
 }
 
 /** A message's frames; a chunked snapshot's image frames are pulled as the socket drains. */
@@ -75,6 +77,8 @@ export class PeerLink {
   private handshakeRttMs = 0;
   /** When we first sent something the peer has not answered yet (null: all answered). */
   private unansweredSinceMs: number | null = null;
+  /** When we first sent an append or heartbeat the peer has not answered yet (null: all answered). */
+  private awaitingSinceMs: number | null = null;
   /** Snapshots queued or being written: the peer answers only after installing one. */
   private snapshotsInFlight = 0;
   private connectTimer: NodeJS.Timeout | null = null;
@@ -97,9 +101,15 @@ export class PeerLink {
 
   send(m: Message): void {
     if (this.closed) return;
-    if (this.socket && this.connected && this.silentTooLong(monoNowMs())) {
-      this.opts.log(`peer ${this.id}: nothing heard for ${this.silenceMsMax()} ms while sending; reconnecting`);
-      this.drop(this.socket);
+    if (this.socket && this.connected) {
+      const now = monoNowMs();
+      if (this.silentTooLong(now)) {
+        this.opts.log(`peer ${this.id}: nothing heard for ${this.silenceMsMax()} ms while sending; reconnecting`);
+        this.drop(this.socket);
+      } else if (this.unansweredTooLong(now, m)) {
+        this.opts.log(`peer ${this.id}: appends and heartbeats unanswered for ${this.silenceMsMax()} ms while it sends us other traffic; reconnecting`);
+        this.drop(this.socket);
+      }
     }
     const max = this.opts.queueMessagesMax ?? 4096;
     if (!this.checksums) this.checksums = this.opts.frameChecksums?.(this.id) ?? false;
@@ -168,11 +178,34 @@ export class PeerLink {
   private silentTooLong(now: number): boolean {
     if (this.snapshotsInFlight > 0) {
       this.unansweredSinceMs = null;
+      this.awaitingSinceMs = null;
       return false;
     }
     const since = this.unansweredSinceMs;
     if (since === null || this.inbound.heardMs(this.id) >= since) {
       this.unansweredSinceMs = now;
+      return false;
+    }
+    return now - since > this.silenceMsMax();
+  }
+
+  /**
+   * Called on every send: true when the peer has left our appends and heartbeats unanswered for
+   * too long though it still sends us other traffic. A follower always answers both (a stale
+   * leader too); one that does not has lost this connection's bytes while its own reach us: a
+   * frame it cannot finish (its length changed on the way, plain frames have no check for it),
+   * packets lost one way only. Its pre-votes kept silentTooLong quiet, the leader in its lease
+   * ignored them, and the follower never caught up.
+   */
+  private unansweredTooLong(now: number, m: Message): boolean {
+    if (m.type !== 'app' && m.type !== 'heartbeat') return false;
+    if (this.snapshotsInFlight > 0) {
+      this.awaitingSinceMs = null;
+      return false;
+    }
+    const since = this.awaitingSinceMs;
+    if (since === null || this.inbound.answeredMs(this.id) >= since) {
+      this.awaitingSinceMs = now;
       return false;
     }
     return now - since > this.silenceMsMax();
@@ -199,6 +232,7 @@ export class PeerLink {
     const s = this.dialPeer(addr);
     this.socket = s;
     this.unansweredSinceMs = null;
+    this.awaitingSinceMs = null;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
       if (this.socket === s && s.connecting) {
@@ -274,6 +308,7 @@ export class PeerLink {
       this.socket = s; // first, so that the main dial's close is ignored
       main?.destroy();
       this.unansweredSinceMs = null;
+      this.awaitingSinceMs = null;
     }
     this.clearDialTimers();
     if (handshakeMs < SYN_RESEND_MS) this.handshakeRttMs = handshakeMs;
@@ -385,6 +420,7 @@ export class PeerLink {
     this.checksums = false;
     this.snapshotsInFlight = 0;
     this.unansweredSinceMs = null;
+    this.awaitingSinceMs = null;
     this.clearDialTimers();
     this.writable = true;
     this.failures++;
