@@ -1,10 +1,11 @@
 /**
  * Binary encoding of Raft messages between peers, framed as `u32 length | u8 kind | payload`, or
  * `u32 length | u8 kind+0x80 | u32 crc32 | payload | u32 crc32` where the kind has CHECKSUM_FLAG:
- * a CRC-32 of the length and kind, and one of everything before it (peer-frame-fields.ts says why). Senders checksum a peer's frames once it
- * announced the `framesums` feature (peer-features.ts): an older build refuses the flag as an
- * unknown kind. The decoder takes both; once a connection sent a checksummed frame, a frame
- * without one is refused (a flipped flag must not turn the check off).
+ * a CRC-32 of the length and kind, and one of everything before it (peer-frame-fields.ts says
+ * why). Senders checksum a peer's frames once it announced the `framesums` feature
+ * (peer-features.ts): an older build refuses the flag as an unknown kind. The decoder takes both;
+ * once a connection sent a checksummed frame, a frame without one is refused (a flipped flag must
+ * not turn the check off).
  *
  * - kind 1 (MESSAGE): one Raft Message. A `snap` message carries only the snapshot's meta and total
  *   size; its image follows in kind 2 (SNAP_CHUNK) frames, so no frame is ever larger than

@@ -120,6 +120,18 @@ const SILENT_CLIENT_MS = 1000;
 /** A connection stuck inside a partial hello this long is dropped. */
 const SNIFF_TIMEOUT_MS = 10_000;
 
+/**
+ * Peer ids whose last-heard times are kept: a hello names any id, and without a cluster secret
+ * anyone may send one. Far above any shard's members; past it the oldest entry goes.
+ */
+const PEER_IDS_MAX = 4096;
+
+/** Records now as `peer`'s time in `times`, bounded by PEER_IDS_MAX. */
+function stamp(times: Map<NodeId, number>, peer: NodeId): void {
+  if (!times.has(peer) && times.size >= PEER_IDS_MAX) times.delete(times.keys().next().value as NodeId);
+  times.set(peer, monoNowMs());
+}
+
 /** Sockets kept for peers and sniffing above the client connection limit. */
 export const PEER_SOCKETS_RESERVE = 1_024;
 
@@ -304,7 +316,7 @@ export class Transport {
     // The peer reached us, so the path works now: a link of ours to it that is backing off
     // re-dials at once, one waiting on a handshake (its SYN maybe lost while the network was
     // down) sends a scout beside it.
-    this.heard.set(peer, monoNowMs());
+    stamp(this.heard, peer);
     this.links.get(peer)?.peerReachable();
     socket.once('close', () => {
       if (this.inboundOf.get(peer) !== socket) return;
@@ -314,7 +326,7 @@ export class Transport {
     const decoder = new PeerDecoder(this.opts.codec);
     socket.once('close', () => decoder.close());
     const onData = (chunk: Buffer): void => {
-      this.heard.set(peer, monoNowMs());
+      stamp(this.heard, peer);
       let frames;
       try {
         frames = decoder.push(chunk);
@@ -336,7 +348,7 @@ export class Transport {
       for (const f of frames) {
         if (f.kind === 'message') {
           if (f.message.from === hello.nodeId && f.message.to === this.opts.nodeId) {
-            if (f.message.type === 'appResp' || f.message.type === 'heartbeatResp') this.answered.set(peer, monoNowMs());
+            if (f.message.type === 'appResp' || f.message.type === 'heartbeatResp') stamp(this.answered, peer);
             this.supersede(peer, socket);
             this.opts.onMessage(f.message);
           } else if (f.message.snapshot) {

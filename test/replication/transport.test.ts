@@ -165,3 +165,22 @@ test('a connection that stays silent is a client (a person at nc), not dropped',
   s.write('PING\r\n');
   t.is(await got, 'PING\r\n');
 });
+
+test('hellos naming ever new ids keep a bounded table of last-heard times (the oldest goes)', async (t) => {
+  t.timeout(60_000);
+  const a = await start(t, 'a', new Map());
+  const ids = Array.from({ length: 4200 }, (_, i) => `p${i}`);
+  for (let at = 0; at < ids.length; at += 200) {
+    await Promise.all(ids.slice(at, at + 200).map((id) => new Promise<void>((resolve) => {
+      const s = connect(a.port, '127.0.0.1', () => s.write(`SEQDB-PEER 1 c1 s1 ${id} 127.0.0.1:9\n`));
+      s.on('error', () => resolve());
+      const poll = setInterval(() => {
+        if (a.t.heardMs(id) > Number.NEGATIVE_INFINITY) { clearInterval(poll); s.destroy(); resolve(); }
+      }, 5);
+      setTimeout(() => { clearInterval(poll); s.destroy(); resolve(); }, 5000);
+    })));
+  }
+  t.is(a.t.heardMs('p0'), Number.NEGATIVE_INFINITY, 'the oldest id was dropped');
+  t.true(a.t.heardMs('p4199') > Number.NEGATIVE_INFINITY);
+  t.true(ids.filter((id) => a.t.heardMs(id) > Number.NEGATIVE_INFINITY).length <= 4096);
+});
