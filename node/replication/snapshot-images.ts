@@ -31,6 +31,8 @@ export interface ImageRef {
   readonly bytes?: number;
   /** CRC-32 of the whole image; absent in refs written before it was recorded (not checked). */
   readonly crc?: number;
+  /** CRC-32 of `snapHead` (read at restart without the image); absent as `crc`. */
+  readonly headCrc?: number;
 }
 
 /** A ref with its size known (the crc stays optional: older refs have none). */
@@ -129,8 +131,15 @@ export class SnapshotImages {
     return (this.meta.get('snapData') as Uint8Array | undefined) ?? new Uint8Array(0);
   }
 
+  /**
+   * The image's first bytes, kept beside it for a restart's members envelope; undefined if there
+   * are none or they do not match their checksum (the caller then reads the image, checked whole).
+   */
   head(): Uint8Array | undefined {
-    return this.meta.get('snapHead') as Uint8Array | undefined;
+    const head = this.meta.get('snapHead') as Uint8Array | undefined;
+    const ref = this.meta.get('imageRef') as ImageRef | undefined;
+    if (head !== undefined && ref?.headCrc !== undefined && crc32(head) !== ref.headCrc) return undefined;
+    return head;
   }
 
   /**
@@ -200,10 +209,10 @@ export class SnapshotImages {
    * and a received one can be written at the same time, each over several transactions, and
    * whichever finishes first must not delete the other's chunks (the later index wins at its end).
    */
-  private makeCurrent(ref: Required<ImageRef>, head: Uint8Array, index: number): void {
+  private makeCurrent(ref: Omit<Required<ImageRef>, 'headCrc'>, head: Uint8Array, index: number): void {
     const gen = ref.gen;
     this.currentIndex = index;
-    this.meta.putSync('imageRef', ref satisfies ImageRef);
+    this.meta.putSync('imageRef', { ...ref, headCrc: crc32(head) } satisfies ImageRef);
     this.meta.putSync('snapHead', Buffer.from(head));
     this.meta.removeSync('snapData');
     for (const key of this.image.getKeys({})) {

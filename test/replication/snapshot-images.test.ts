@@ -62,3 +62,18 @@ test('a stored image whose bytes changed on disk is refused (CORRUPT) before its
   env.transactionSync(() => images.putWhole(Buffer.from('a small first image'), 20));
   t.is(images.ref()!.crc, crc32(Buffer.from('a small first image')));
 });
+
+test('the head kept beside the image for a restart is not used if it rotted (the caller reads the image, checked whole)', async (t) => {
+  const env = open({ path: await tempDir(t), maxDbs: 4 });
+  t.teardown(() => env.close());
+  const image = env.openDB<Buffer, string>({ name: 'image', encoding: 'binary' });
+  const meta = env.openDB<unknown, string>({ name: 'meta' });
+  const images = new SnapshotImages(image, meta, 0);
+  env.transactionSync(() => images.putWhole(Buffer.from('{"members":{"a":"127.0.0.1:1"}} and the state'), 10));
+  t.is(Buffer.from(images.head()!).toString().slice(0, 10), '{"members"');
+  const rotted = Buffer.from(meta.get('snapHead') as Uint8Array);
+  rotted[20]! ^= 0x01; // "127.0.0.1:1" -> another address, still valid JSON
+  env.transactionSync(() => meta.putSync('snapHead', rotted));
+  t.is(images.head(), undefined);
+  t.true(Buffer.from(images.read()).toString().startsWith('{"members":{"a":"127.0.0.1:1"}}'), 'the image itself is intact');
+});
