@@ -13,6 +13,7 @@ import { formatHello } from './peer-hello.ts';
 import { splitAddr } from './control-request.ts';
 import type { TransportOptions } from './transport.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
+import { Unanswered } from './unanswered.ts';
 
 /** TCP keepalive on peer connections: a dead, idle connection is found by the kernel eventually. */
 export const KEEPALIVE_DELAY_MS = 5_000;
@@ -75,10 +76,10 @@ export class PeerLink {
   private closed = false;
   /** The last handshake's round trip: a slow path's silence limit grows with it. */
   private handshakeRttMs = 0;
-  /** When we first sent something the peer has not answered yet (null: all answered). */
-  private unansweredSinceMs: number | null = null;
-  /** When we first sent an append or heartbeat the peer has not answered yet (null: all answered). */
-  private awaitingSinceMs: number | null = null;
+  /** Anything we sent, answered by anything from the peer (silentTooLong). */
+  private readonly unanswered = new Unanswered();
+  /** Our appends and heartbeats, answered by the peer's appResp or heartbeatResp (unansweredTooLong). */
+  private readonly awaiting = new Unanswered();
   /** Snapshots queued or being written: the peer answers only after installing one. */
   private snapshotsInFlight = 0;
   private connectTimer: NodeJS.Timeout | null = null;
@@ -177,16 +178,11 @@ export class PeerLink {
   /** Called on every send: true when the peer has left our traffic unanswered for too long. */
   private silentTooLong(now: number): boolean {
     if (this.snapshotsInFlight > 0) {
-      this.unansweredSinceMs = null;
-      this.awaitingSinceMs = null;
+      this.unanswered.reset();
+      this.awaiting.reset();
       return false;
     }
-    const since = this.unansweredSinceMs;
-    if (since === null || this.inbound.heardMs(this.id) >= since) {
-      this.unansweredSinceMs = now;
-      return false;
-    }
-    return now - since > this.silenceMsMax();
+    return this.unanswered.overdue(now, this.inbound.heardMs(this.id), this.silenceMsMax());
   }
 
   /**
@@ -199,16 +195,7 @@ export class PeerLink {
    */
   private unansweredTooLong(now: number, m: Message): boolean {
     if (m.type !== 'app' && m.type !== 'heartbeat') return false;
-    if (this.snapshotsInFlight > 0) {
-      this.awaitingSinceMs = null;
-      return false;
-    }
-    const since = this.awaitingSinceMs;
-    if (since === null || this.inbound.answeredMs(this.id) >= since) {
-      this.awaitingSinceMs = now;
-      return false;
-    }
-    return now - since > this.silenceMsMax();
+    return this.awaiting.overdue(now, this.inbound.answeredMs(this.id), this.silenceMsMax());
   }
 
   /**
@@ -231,8 +218,8 @@ export class PeerLink {
     if (!addr) return this.fail(null);
     const s = this.dialPeer(addr);
     this.socket = s;
-    this.unansweredSinceMs = null;
-    this.awaitingSinceMs = null;
+    this.unanswered.reset();
+    this.awaiting.reset();
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
       if (this.socket === s && s.connecting) {
@@ -307,8 +294,8 @@ export class PeerLink {
       if (this.closed || (main !== null && !main.connecting)) return void s.destroy();
       this.socket = s; // first, so that the main dial's close is ignored
       main?.destroy();
-      this.unansweredSinceMs = null;
-      this.awaitingSinceMs = null;
+      this.unanswered.reset();
+      this.awaiting.reset();
     }
     this.clearDialTimers();
     if (handshakeMs < SYN_RESEND_MS) this.handshakeRttMs = handshakeMs;
@@ -419,8 +406,8 @@ export class PeerLink {
     // A new connection asks again: a peer restarted on an older build refuses checksummed frames.
     this.checksums = false;
     this.snapshotsInFlight = 0;
-    this.unansweredSinceMs = null;
-    this.awaitingSinceMs = null;
+    this.unanswered.reset();
+    this.awaiting.reset();
     this.clearDialTimers();
     this.writable = true;
     this.failures++;

@@ -1,15 +1,19 @@
 import test from 'ava';
-import { open } from 'lmdb';
+import { open, type Database, type RootDatabase } from 'lmdb';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { crc32 } from 'node:zlib';
 import { IMAGE_CHUNK_BYTES, SnapshotImages, imageChunks } from '../../node/replication/snapshot-images.ts';
 import { ErrorCode, type SeqError } from '../../shared/errors.ts';
 
-test('a generation left by a crash mid-write is never reused: its chunks cannot mix into a new image', async (t) => {
+/** A fresh LMDB environment with the storage's two dbs, closed at the test's end. */
+async function imageDbs(t: { teardown(fn: () => unknown): void }): Promise<{ env: RootDatabase; image: Database<Buffer, string>; meta: Database<unknown, string> }> {
   const env = open({ path: await tempDir(t), maxDbs: 4 });
   t.teardown(() => env.close());
-  const image = env.openDB<Buffer, string>({ name: 'image', encoding: 'binary' });
-  const meta = env.openDB<unknown, string>({ name: 'meta' });
+  return { env, image: env.openDB<Buffer, string>({ name: 'image', encoding: 'binary' }), meta: env.openDB<unknown, string>({ name: 'meta' }) };
+}
+
+test('a generation left by a crash mid-write is never reused: its chunks cannot mix into a new image', async (t) => {
+  const { env, image, meta } = await imageDbs(t);
   const first = new SnapshotImages(image, meta, 0);
   env.transactionSync(() => first.putWhole(Buffer.from('image one'), 10));
   // A crash while generation 2 was written: ten chunks, never made current.
@@ -25,10 +29,7 @@ test('a generation left by a crash mid-write is never reused: its chunks cannot 
 });
 
 test('a stored image whose bytes changed on disk is refused (CORRUPT) before its last chunk: no reader ever has it whole; refs without a checksum still read', async (t) => {
-  const env = open({ path: await tempDir(t), maxDbs: 4 });
-  t.teardown(() => env.close());
-  const image = env.openDB<Buffer, string>({ name: 'image', encoding: 'binary' });
-  const meta = env.openDB<unknown, string>({ name: 'meta' });
+  const { env, image, meta } = await imageDbs(t);
   const images = new SnapshotImages(image, meta, 0);
   const data = Buffer.alloc(IMAGE_CHUNK_BYTES * 2 + 1000);
   for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 256;
@@ -64,10 +65,7 @@ test('a stored image whose bytes changed on disk is refused (CORRUPT) before its
 });
 
 test('the head kept beside the image for a restart is not used if it rotted (the caller reads the image, checked whole)', async (t) => {
-  const env = open({ path: await tempDir(t), maxDbs: 4 });
-  t.teardown(() => env.close());
-  const image = env.openDB<Buffer, string>({ name: 'image', encoding: 'binary' });
-  const meta = env.openDB<unknown, string>({ name: 'meta' });
+  const { env, image, meta } = await imageDbs(t);
   const images = new SnapshotImages(image, meta, 0);
   env.transactionSync(() => images.putWhole(Buffer.from('{"members":{"a":"127.0.0.1:1"}} and the state'), 10));
   t.is(Buffer.from(images.head()!).toString().slice(0, 10), '{"members"');
