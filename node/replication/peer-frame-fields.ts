@@ -1,7 +1,8 @@
 /**
  * The field encoding inside peer frames (peer-codec.ts): big-endian u8/u32/u64 (u64 as two u32s,
  * safe integers only), length-prefixed bytes and UTF-8 strings. The writer leaves room for the
- * frame header (`u32 length | u8 kind`) and fills it in `finish`; the reader reports any
+ * frame header (`u32 length | u8 kind`, and the header's checksum in a checksummed frame) and
+ * fills it in `finish`, with the frame's checksum after the body; the reader reports any
  * truncation or leftover as one PROTOCOL error, so a bad peer never gets past a frame.
  */
 import { crc32 } from 'node:zlib';
@@ -123,7 +124,8 @@ export class FrameReader {
 
 /** Writes a checksummed frame's header (CHECKED_HEADER_BYTES) for a body of `body` bytes. */
 export function checkedHeader(buf: Buffer, body: number, kind: number): void {
-  buf.writeUInt32BE(CHECKED_HEADER_BYTES - 4 + body + CHECKSUM_BYTES, 0);
+  // The length counts what follows it: kind, header checksum, body, frame checksum.
+  buf.writeUInt32BE(1 + CHECKSUM_BYTES + body + CHECKSUM_BYTES, 0);
   buf[4] = kind | CHECKSUM_FLAG;
   buf.writeUInt32BE(crc32(buf.subarray(0, HEADER_BYTES)), HEADER_BYTES);
 }
