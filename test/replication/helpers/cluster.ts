@@ -36,6 +36,8 @@ export interface NodeProc {
   readonly dataDir: string;
   child: ChildProcess | null;
   output: string;
+  /** The checkout whose bin/seqdb.js it runs (another build's); default this one. */
+  readonly root?: string;
 }
 
 export interface ClusterOptions {
@@ -49,6 +51,8 @@ export interface ClusterOptions {
    * `/proc/<pid>/root<dataDir>`; a restart starts on an empty one.
    */
   readonly tmpfsOf?: (index: number) => string | undefined;
+  /** The checkout node i runs from (another build of SeqDB); default this one. */
+  readonly rootOf?: (index: number) => string | undefined;
 }
 
 export class Cluster {
@@ -63,7 +67,10 @@ export class Cluster {
       if (!ports.includes(p)) ports.push(p);
     }
     const c = new Cluster(ports.map((p) => `127.0.0.1:${p}`).join(','), o.extraArgs ?? [], o.tmpfsOf);
-    ports.forEach((port, index) => c.nodes.push({ index, port, addr: `127.0.0.1:${port}`, dataDir: join(base, `n${index}`), child: null, output: '' }));
+    ports.forEach((port, index) => {
+      const root = o.rootOf?.(index);
+      c.nodes.push({ index, port, addr: `127.0.0.1:${port}`, dataDir: join(base, `n${index}`), child: null, output: '', ...(root !== undefined ? { root } : {}) });
+    });
     t.teardown(async () => {
       for (const n of c.nodes) c.kill(n.index, 'SIGKILL');
       await new Promise((r) => setTimeout(r, 100));
@@ -73,12 +80,12 @@ export class Cluster {
     return c;
   }
 
-  /** A new node (fresh data dir, free port) started with --join to the existing ones. */
-  async addNode(env: Record<string, string> = {}): Promise<number> {
+  /** A new node (fresh data dir, free port) started with --join to the existing ones; `root` as ClusterOptions.rootOf. */
+  async addNode(env: Record<string, string> = {}, root?: string): Promise<number> {
     const port = await freePort();
     const index = this.nodes.length;
     const dataDir = join(this.nodes[0]!.dataDir, '..', `n${index}`);
-    this.nodes.push({ index, port, addr: `127.0.0.1:${port}`, dataDir, child: null, output: '' });
+    this.nodes.push({ index, port, addr: `127.0.0.1:${port}`, dataDir, child: null, output: '', ...(root !== undefined ? { root } : {}) });
     this.spawn(index, [], env);
     return index;
   }
@@ -91,7 +98,7 @@ export class Cluster {
     // unshare and sh exec into the node: the child's pid is the node's.
     const [file, ...rest] = tmpfs === undefined ? argv : ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
       `mkdir -p '${n.dataDir}' && mount -t tmpfs -o size=${tmpfs} tmpfs '${n.dataDir}' && exec "$@"`, 'sh', ...argv];
-    const child = spawn(file!, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(file!, rest, { cwd: n.root ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     n.child = child;
     const onData = (d: Buffer): void => {
       n.output += d.toString();
