@@ -13,6 +13,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import { ScratchFile, sweepScratch } from '../disk/unlinked-file.ts';
 import type { Snapshot, SnapshotMeta } from '../raft/types.ts';
 import type { SnapshotSink } from './peer-codec.ts';
@@ -93,19 +95,22 @@ function discard(bytes: number): SnapshotSink {
 function spool(path: string, bytes: number): SnapshotSink {
   const file = ScratchFile.create(path);
   let written = 0;
+  // Of what arrived (past the frames' checksums): the file read back must match it.
+  let sum = 0;
   return {
     write(chunk: Uint8Array): void {
       file.write(chunk, written);
       written += chunk.length;
+      sum = crc32(chunk, sum);
     },
     finish(meta: SnapshotMeta): Snapshot {
       if (written !== bytes) throw new Error(`spooled ${written} of ${bytes} snapshot bytes`);
       const snapshot: SpooledSnapshot = {
         meta,
         bytes,
-        chunks: (o) => readChunks(file, bytes, o?.reuse === true),
+        chunks: (o) => readChunks(file, bytes, o?.reuse === true, sum),
         get data(): Uint8Array {
-          return Buffer.concat([...readChunks(file, bytes, false)], bytes);
+          return Buffer.concat([...readChunks(file, bytes, false, sum)], bytes);
         },
         release(): void {
           unreleased.unregister(snapshot);
@@ -126,16 +131,20 @@ function spool(path: string, bytes: number): SnapshotSink {
  * buffer overwritten chunk after chunk (ChunkReading). Checks the file is still open before every
  * chunk (it can be released only while the generator waits between two): a closed descriptor's
  * number may already belong to another file (a log segment), whose bytes must never pass for the
- * image's.
+ * image's. The last chunk comes only if what was read matches `sum`, the CRC-32 of what arrived
+ * (else CORRUPT): the file is on a disk, which may return other bytes than were written.
  */
-function* readChunks(file: ScratchFile, bytes: number, reuse: boolean): Generator<Uint8Array> {
+function* readChunks(file: ScratchFile, bytes: number, reuse: boolean, sum: number): Generator<Uint8Array> {
   const buf = reuse ? Buffer.allocUnsafeSlow(IMAGE_CHUNK_BYTES) : null;
+  let read = 0;
   for (let at = 0; at < bytes;) {
     const size = Math.min(IMAGE_CHUNK_BYTES, bytes - at);
     const chunk = buf === null ? Buffer.allocUnsafe(size) : buf.subarray(0, size);
     if (!file.open) throw new Error('snapshot spool already released');
     file.readInto(chunk, at);
     at += chunk.length;
+    read = crc32(chunk, read);
+    if (at >= bytes && read !== sum) throw new SeqError(ErrorCode.CORRUPT, 'snapshot spool file read back does not match the image received');
     yield chunk;
   }
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { encodeControl, encodeMessage, PeerDecoder, snapshotImageFrames, type PeerFrame } from '../../node/replication/peer-codec.ts';
 import { isChunked, type ChunkedSnapshot } from '../../node/replication/snapshot-images.ts';
 import { releaseSnapshot, spoolSinks } from '../../node/replication/snapshot-spool.ts';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SeqError, ErrorCode } from '../../shared/errors.ts';
@@ -336,4 +336,31 @@ test('with a snapshot sink, a received image goes to a spool file, read back in 
   t.is(openFds(), before + 1);
   cut.close();
   t.is(openFds(), before);
+});
+
+test('a spool file that reads back other bytes than arrived is refused (CORRUPT) before its last chunk', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'seqdb-spool-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const data = Buffer.alloc(2_500_000);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32BE(i, i);
+  const m = msg({ type: 'snap', snapshot: { meta: { index: 9, term: 2, conf: { voters: ['a'], learners: [] } }, data } });
+  const d = new PeerDecoder({ maxFrameBytes: 100_000, snapshotSink: spoolSinks(dir) });
+  const [got] = d.push(Buffer.concat(encodeMessage(m, { maxFrameBytes: 100_000 })));
+  const snap = (got as { message: Message }).message.snapshot!;
+  t.teardown(() => releaseSnapshot(snap));
+  if (!isChunked(snap)) return t.fail('not spooled');
+  t.true(Buffer.concat([...snap.chunks()]).equals(data), 'intact: read back whole');
+  // The disk returns one other byte (the spool is unlinked: reached through its descriptor).
+  const fd = readdirSync('/proc/self/fd').map(Number).find((n) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${n}`).startsWith(dir);
+    } catch {
+      return false;
+    }
+  })!;
+  writeSync(fd, Buffer.from([data[1_500_000]! ^ 0x20]), 0, 1, 1_500_000);
+  const chunks: number[] = [];
+  const err = t.throws(() => { for (const c of snap.chunks({ reuse: true })) chunks.push(c.length); }) as SeqError;
+  t.is(err.code, ErrorCode.CORRUPT);
+  t.is(chunks.length, Math.ceil(data.length / (1 << 20)) - 1, 'every chunk but the last');
 });
