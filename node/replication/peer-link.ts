@@ -22,8 +22,6 @@ export const KEEPALIVE_DELAY_MS = 5_000;
 export interface InboundView {
   /** When anything last arrived from this peer (monoNowMs; -Infinity: never). */
   heardMs(id: NodeId): number;
-  /** When this peer last answered an append or heartbeat (monoNowMs; -Infinity: never). */
-  answeredMs(id: NodeId): number;
 }
 
 /** A message's frames; a chunked snapshot's image frames are pulled as the socket drains. */
@@ -78,8 +76,6 @@ export class PeerLink {
   private handshakeRttMs = 0;
   /** Anything we sent, answered by anything from the peer (silentTooLong). */
   private readonly unanswered = new Unanswered();
-  /** Our appends and heartbeats, answered by the peer's appResp or heartbeatResp (unansweredTooLong). */
-  private readonly awaiting = new Unanswered();
   /** Snapshots queued or being written: the peer answers only after installing one. */
   private snapshotsInFlight = 0;
   private connectTimer: NodeJS.Timeout | null = null;
@@ -102,15 +98,9 @@ export class PeerLink {
 
   send(m: Message): void {
     if (this.closed) return;
-    if (this.socket && this.connected) {
-      const now = monoNowMs();
-      if (this.silentTooLong(now)) {
-        this.opts.log(`peer ${this.id}: nothing heard for ${this.silenceMsMax()} ms while sending; reconnecting`);
-        this.drop(this.socket);
-      } else if (this.unansweredTooLong(now, m)) {
-        this.opts.log(`peer ${this.id}: appends and heartbeats unanswered for ${this.silenceMsMax()} ms while it sends us other traffic; reconnecting`);
-        this.drop(this.socket);
-      }
+    if (this.socket && this.connected && this.silentTooLong(monoNowMs())) {
+      this.opts.log(`peer ${this.id}: nothing heard for ${this.silenceMsMax()} ms while sending; reconnecting`);
+      this.drop(this.socket);
     }
     const max = this.opts.queueMessagesMax ?? 4096;
     if (!this.checksums) this.checksums = this.opts.frameChecksums?.(this.id) ?? false;
@@ -179,23 +169,9 @@ export class PeerLink {
   private silentTooLong(now: number): boolean {
     if (this.snapshotsInFlight > 0) {
       this.unanswered.reset();
-      this.awaiting.reset();
       return false;
     }
     return this.unanswered.overdue(now, this.inbound.heardMs(this.id), this.silenceMsMax());
-  }
-
-  /**
-   * Called on every send: true when the peer has left our appends and heartbeats unanswered for
-   * too long though it still sends us other traffic. A follower always answers both (a stale
-   * leader too); one that does not has lost this connection's bytes while its own reach us: a
-   * frame it cannot finish (its length changed on the way, plain frames have no check for it),
-   * packets lost one way only. Its pre-votes kept silentTooLong quiet, the leader in its lease
-   * ignored them, and the follower never caught up.
-   */
-  private unansweredTooLong(now: number, m: Message): boolean {
-    if (m.type !== 'app' && m.type !== 'heartbeat') return false;
-    return this.awaiting.overdue(now, this.inbound.answeredMs(this.id), this.silenceMsMax());
   }
 
   /**
@@ -219,7 +195,6 @@ export class PeerLink {
     const s = this.dialPeer(addr);
     this.socket = s;
     this.unanswered.reset();
-    this.awaiting.reset();
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
       if (this.socket === s && s.connecting) {
@@ -295,7 +270,6 @@ export class PeerLink {
       this.socket = s; // first, so that the main dial's close is ignored
       main?.destroy();
       this.unanswered.reset();
-      this.awaiting.reset();
     }
     this.clearDialTimers();
     if (handshakeMs < SYN_RESEND_MS) this.handshakeRttMs = handshakeMs;
@@ -407,7 +381,6 @@ export class PeerLink {
     this.checksums = false;
     this.snapshotsInFlight = 0;
     this.unanswered.reset();
-    this.awaiting.reset();
     this.clearDialTimers();
     this.writable = true;
     this.failures++;

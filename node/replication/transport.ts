@@ -146,11 +146,8 @@ export class Transport {
   private readonly inboundOf = new Map<NodeId, Socket>();
   /** Peer connections dropped on a bad frame, by reason (refusedFrames). */
   private readonly refused = { corrupt: 0, malformed: 0 };
-  /** When each peer last answered an append or heartbeat of ours (appResp, heartbeatResp). */
-  private readonly answered = new Map<NodeId, number>();
   private readonly inbound: InboundView = {
     heardMs: (id) => this.heard.get(id) ?? Number.NEGATIVE_INFINITY,
-    answeredMs: (id) => this.answered.get(id) ?? Number.NEGATIVE_INFINITY,
   };
   /** Every accepted socket still open (peers, clients, and those still being sniffed). */
   private readonly accepted = new Set<Socket>();
@@ -348,7 +345,6 @@ export class Transport {
       for (const f of frames) {
         if (f.kind === 'message') {
           if (f.message.from === hello.nodeId && f.message.to === this.opts.nodeId) {
-            if (f.message.type === 'appResp' || f.message.type === 'heartbeatResp') stamp(this.answered, peer);
             this.supersede(peer, socket);
             this.opts.onMessage(f.message);
           } else if (f.message.snapshot) {

@@ -1,7 +1,4 @@
-/**
- * Since when what a peer link sent has gone unanswered (peer-link.ts): the clock of its dead-peer
- * checks, one per kind of answer it waits for.
- */
+/** Since when what a peer link sent has gone unanswered (peer-link.ts): its dead-peer check's clock. */
 export class Unanswered {
   /** When we first sent something not answered since (null: all answered). */
   private sinceMs: number | null = null;
