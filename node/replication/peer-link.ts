@@ -13,7 +13,6 @@ import { formatHello } from './peer-hello.ts';
 import { splitAddr } from './control-request.ts';
 import type { TransportOptions } from './transport.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
-import { Unanswered } from './unanswered.ts';
 
 /** TCP keepalive on peer connections: a dead, idle connection is found by the kernel eventually. */
 export const KEEPALIVE_DELAY_MS = 5_000;
@@ -74,8 +73,8 @@ export class PeerLink {
   private closed = false;
   /** The last handshake's round trip: a slow path's silence limit grows with it. */
   private handshakeRttMs = 0;
-  /** Anything we sent, answered by anything from the peer (silentTooLong). */
-  private readonly unanswered = new Unanswered();
+  /** When we first sent something the peer has not answered yet (null: all answered). */
+  private unansweredSinceMs: number | null = null;
   /** Snapshots queued or being written: the peer answers only after installing one. */
   private snapshotsInFlight = 0;
   private connectTimer: NodeJS.Timeout | null = null;
@@ -168,10 +167,15 @@ export class PeerLink {
   /** Called on every send: true when the peer has left our traffic unanswered for too long. */
   private silentTooLong(now: number): boolean {
     if (this.snapshotsInFlight > 0) {
-      this.unanswered.reset();
+      this.unansweredSinceMs = null;
       return false;
     }
-    return this.unanswered.overdue(now, this.inbound.heardMs(this.id), this.silenceMsMax());
+    const since = this.unansweredSinceMs;
+    if (since === null || this.inbound.heardMs(this.id) >= since) {
+      this.unansweredSinceMs = now;
+      return false;
+    }
+    return now - since > this.silenceMsMax();
   }
 
   /**
@@ -194,7 +198,7 @@ export class PeerLink {
     if (!addr) return this.fail(null);
     const s = this.dialPeer(addr);
     this.socket = s;
-    this.unanswered.reset();
+    this.unansweredSinceMs = null;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
       if (this.socket === s && s.connecting) {
@@ -269,7 +273,7 @@ export class PeerLink {
       if (this.closed || (main !== null && !main.connecting)) return void s.destroy();
       this.socket = s; // first, so that the main dial's close is ignored
       main?.destroy();
-      this.unanswered.reset();
+      this.unansweredSinceMs = null;
     }
     this.clearDialTimers();
     if (handshakeMs < SYN_RESEND_MS) this.handshakeRttMs = handshakeMs;
@@ -380,7 +384,7 @@ export class PeerLink {
     // A new connection asks again: a peer restarted on an older build refuses checksummed frames.
     this.checksums = false;
     this.snapshotsInFlight = 0;
-    this.unanswered.reset();
+    this.unansweredSinceMs = null;
     this.clearDialTimers();
     this.writable = true;
     this.failures++;
