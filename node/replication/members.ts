@@ -10,6 +10,12 @@ import { decodeConfChange } from '../raft/conf-change-codec.ts';
 import { EntryType, type Entry, type NodeId } from '../raft/types.ts';
 
 const MAGIC = Buffer.from('SQRS', 'latin1');
+/**
+ * Most addresses kept for ids that no conf change or snapshot named (default 256). Any process
+ * that knows the cluster and shard names (mDNS tells them) may send hellos under new ids when
+ * no cluster secret is set: those must not grow the table, nor the records persisted from it.
+ */
+export const STRANGERS_MAX = 256;
 
 export interface MembersImage {
   readonly members: Record<NodeId, string>;
@@ -19,6 +25,12 @@ export interface MembersImage {
 export class Members {
   private readonly addrs = new Map<NodeId, string>();
   private readonly removedIds = new Set<NodeId>();
+  /**
+   * Where ids the log has not named (yet) said they listen, oldest first; not persisted. Kept at
+   * all because a follower may have to answer a leader added by a conf change it has not
+   * received yet, and it learns where that leader listens only from its hello.
+   */
+  private readonly strangers = new Map<NodeId, string>();
   /** Bumped on every change, so the owner knows when to persist the map. */
   version = 0;
 
@@ -27,7 +39,7 @@ export class Members {
   }
 
   addressOf(id: NodeId): string | undefined {
-    return this.addrs.get(id);
+    return this.addrs.get(id) ?? this.strangers.get(id);
   }
 
   isRemoved(id: NodeId): boolean {
@@ -37,6 +49,12 @@ export class Members {
   /** A peer that passed the cluster/shard check told us (hello line) where it listens now. */
   learnAddress(id: NodeId, addr: string): void {
     if (this.removedIds.has(id) || this.addrs.get(id) === addr) return;
+    if (!this.addrs.has(id)) {
+      this.strangers.delete(id); // re-inserted last: the oldest goes first
+      this.strangers.set(id, addr);
+      if (this.strangers.size > STRANGERS_MAX) this.strangers.delete(this.strangers.keys().next().value!);
+      return;
+    }
     this.addrs.set(id, addr);
     this.version++;
   }
@@ -53,8 +71,10 @@ export class Members {
     this.version++;
     if (cc.type === 'remove') {
       this.removedIds.add(cc.nodeId);
+      this.strangers.delete(cc.nodeId);
       if (cc.nodeId !== this.selfId) this.addrs.delete(cc.nodeId);
     } else if (cc.context && !this.removedIds.has(cc.nodeId) && cc.nodeId !== this.selfId) {
+      this.strangers.delete(cc.nodeId);
       this.addrs.set(cc.nodeId, cc.context);
     }
   }
@@ -69,6 +89,7 @@ export class Members {
     this.addrs.set(this.selfId, this.selfAddr);
     this.removedIds.clear();
     for (const id of img.removed) this.removedIds.add(id);
+    for (const id of this.strangers.keys()) if (this.addrs.has(id) || this.removedIds.has(id)) this.strangers.delete(id);
     this.version++;
   }
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Members, unwrapSnapshot, unwrapSnapshotChunks, wrapSnapshot } from '../../node/replication/members.ts';
+import { Members, STRANGERS_MAX, unwrapSnapshot, unwrapSnapshotChunks, wrapSnapshot } from '../../node/replication/members.ts';
 import { encodeConfChange } from '../../node/raft/conf-change-codec.ts';
 import { EntryType, type ConfChange, type Entry } from '../../node/raft/types.ts';
 
@@ -53,4 +53,32 @@ test('an image in chunks unwraps like the whole, wherever the chunks split it', 
   }
   t.is(unwrapSnapshotChunks([Buffer.from('garbage')][Symbol.iterator]()), null);
   t.is(unwrapSnapshotChunks([data.subarray(0, 10)][Symbol.iterator]()), null, 'envelope cut short');
+});
+
+test('hellos of ids the log never named are kept apart, bounded, and never persisted', (t) => {
+  const m = new Members('self', 'h:1');
+  m.applyEntry(cc(2, { type: 'addLearner', nodeId: 'a', context: 'h:2' }));
+  const version = m.version;
+  for (let i = 0; i < STRANGERS_MAX + 100; i++) m.learnAddress(`x${i}`, `h:${1000 + i}`);
+  t.is(m.version, version, 'a stranger is not a change to persist');
+  t.deepEqual(Object.keys(m.image().members).sort(), ['a', 'self'], 'neither in the records nor in snapshots');
+  t.is(m.addressOf('x0'), undefined, 'the oldest stranger went');
+  t.is(m.addressOf(`x${STRANGERS_MAX + 99}`), `h:${1000 + STRANGERS_MAX + 99}`, 'a recent one is dialable');
+  // Heard again: the newest, so it outlives the others.
+  m.learnAddress('x150', 'h:7');
+  for (let i = 0; i < STRANGERS_MAX - 1; i++) m.learnAddress(`y${i}`, 'h:8');
+  t.is(m.addressOf('x150'), 'h:7');
+  t.is(m.addressOf(`x${STRANGERS_MAX + 99}`), undefined);
+  // A member's new address is a change, and named by the log a stranger becomes a member.
+  m.learnAddress('a', 'h:3');
+  t.is(m.version, version + 1);
+  t.is(m.image().members.a, 'h:3');
+  m.applyEntry(cc(3, { type: 'addLearner', nodeId: 'x150', context: 'h:9' }));
+  t.is(m.image().members.x150, 'h:9');
+  m.learnAddress('x150', 'h:10');
+  t.is(m.image().members.x150, 'h:10');
+  m.applyEntry(cc(4, { type: 'remove', nodeId: 'y0' }));
+  t.is(m.addressOf('y0'), undefined, 'a removed stranger is forgotten');
+  m.learnAddress('y0', 'h:11');
+  t.is(m.addressOf('y0'), undefined, 'and never learned again');
 });
