@@ -39,6 +39,8 @@ Options:
                              as that snapshot
   --apply-hold-ms <n>        a follower may keep committed entries back this long to apply them
                              together (default 10; 0 applies each batch at once; at most 1000)
+  --state-check-entries <n>  every n log indexes each replica digests its state and compares it
+                             with the others' (default 10000; 0 off; see README, Durability)
   --token-retention-ms <n>   how long INC ... ID tokens are remembered (default 86400000 = 24 h)
   --tokens-max <n>           most tokens remembered (default 1000000)
 ${DISK_RESERVE_USAGE}
@@ -62,6 +64,7 @@ const FLAGS = {
   'election-ticks': { type: 'string' },
   'snapshot-entries': { type: 'string' },
   'apply-hold-ms': { type: 'string' },
+  'state-check-entries': { type: 'string' },
   'token-retention-ms': { type: 'string' },
   'tokens-max': { type: 'string' },
   'disk-reserve-mb': { type: 'string' },
@@ -101,6 +104,7 @@ export const node: Subcommand = {
     if (electionTimeoutTicks !== undefined && electionTimeoutTicks < 2) throw new CliError('--election-ticks must be at least 2');
     const snapshotEntries = parsePositiveInt('snapshot-entries', values['snapshot-entries']);
     const applyHoldMs = parseIntInRange('apply-hold-ms', values['apply-hold-ms'], 0, 1000);
+    const stateCheckEntries = parseIntInRange('state-check-entries', values['state-check-entries'], 0, 1_000_000_000);
     const diskReserveBytes = parseDiskReserve(values['disk-reserve-mb']);
     const moveIdleMs = parsePositiveInt('move-idle-ms', values['move-idle-ms']);
     const dataDir = resolve(values.data ?? './data');
@@ -129,7 +133,7 @@ export const node: Subcommand = {
       port: parsePort(values.port, 7379),
       join,
       ...(bootstrapExpect !== undefined ? { bootstrapExpect } : {}),
-      tuning: { tickMs, electionTimeoutTicks, snapshotEntries, applyHoldMs },
+      tuning: { tickMs, electionTimeoutTicks, snapshotEntries, applyHoldMs, stateCheckEntries },
       ...(diskReserveBytes !== undefined ? { diskReserveBytes } : {}),
       ...(moveIdleMs !== undefined ? { moveIdleMs } : {}),
       stateMachine: {

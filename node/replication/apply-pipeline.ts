@@ -46,6 +46,13 @@ export interface ApplyDeps {
   readonly beforeEntry?: (index: number, txn: KvTxn) => void;
   /** The state-machine commit failed: the node must stop. */
   readonly onFatal: (err: Error) => void;
+  /**
+   * Entries whose index is a multiple of this end their apply transaction, and `onCheckpoint`
+   * hears of it right after that transaction committed, before the next one (state-checks.ts).
+   * 0 or absent: never. Only a state committed in place (no fsync) has checkpoints.
+   */
+  readonly checkpointEvery?: number;
+  readonly onCheckpoint?: (index: number) => void;
 }
 
 export class ApplyPipeline {
@@ -149,7 +156,28 @@ export class ApplyPipeline {
     const held = this.held.length > 0 ? this.takeHeld() : [];
     const newer = entries.filter((e) => e.index > heldLast);
     const fresh = held.length > 0 ? [...held, ...newer] : newer;
-    if (fresh.length === 0) return;
+    const parts = this.segments(fresh);
+    if (parts.length === 1) return this.applySegment(parts[0]!);
+    for (const part of parts) await this.applySegment(part);
+  }
+
+  /** `fresh` cut after every checkpoint index (one transaction each). */
+  private segments(fresh: readonly Entry[]): (readonly Entry[])[] {
+    const every = this.d.store.syncs ? 0 : this.d.checkpointEvery ?? 0;
+    if (every <= 0 || fresh.length === 0) return fresh.length === 0 ? [] : [fresh];
+    const out: (readonly Entry[])[] = [];
+    let from = 0;
+    fresh.forEach((e, i) => {
+      if (e.index % every === 0) {
+        out.push(fresh.slice(from, i + 1));
+        from = i + 1;
+      }
+    });
+    if (from < fresh.length) out.push(fresh.slice(from));
+    return out;
+  }
+
+  private async applySegment(fresh: readonly Entry[]): Promise<void> {
     const last = fresh[fresh.length - 1]!.index;
     this.started = last;
     const late: [Entry, EntryResult][] = [];
@@ -167,7 +195,12 @@ export class ApplyPipeline {
     };
     const store = this.d.store;
     // A state store without fsync commits in place: no worker-thread round trip per batch.
-    const committed = store.syncs ? store.write(applyAll) : Promise.resolve().then(() => store.writeNow(applyAll));
+    const every = this.d.checkpointEvery ?? 0;
+    const checkpoint = every > 0 && last % every === 0 ? this.d.onCheckpoint : undefined;
+    const committed = store.syncs ? store.write(applyAll) : Promise.resolve().then(() => {
+      store.writeNow(applyAll);
+      checkpoint?.(last); // before the next transaction: what it reads is the state as of `last`
+    });
     this.inFlight++;
     const done = committed.then(() => {
       this.inFlight--;

@@ -7,6 +7,7 @@ import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { Engine } from '../server/engine.ts';
 import { errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
 import type { Members } from './members.ts';
+import type { StateChecks } from './state-checks.ts';
 import type { PeerClocks } from './peer-clocks.ts';
 import { isSeriesCommand } from '../state-machine/series-command.ts';
 import type { Feature, PeerFeatures } from './peer-features.ts';
@@ -26,6 +27,8 @@ export interface RaftEngineDeps {
   readonly close: () => Promise<void>;
   /** The voters' clocks (peer-clocks.ts), for INFO's clock_offset_ms. */
   readonly clocks?: PeerClocks;
+  /** Cross-replica state digests (state-checks.ts), for INFO. */
+  readonly stateChecks?: StateChecks;
   /**
    * A slot-move coordinator's heartbeat for the move of `epoch` (node/rebalance/abandoned-move.ts);
    * false where no move is watched (not the catalog shard). Absent: none.
@@ -117,6 +120,7 @@ export class RaftEngine implements Engine {
       ...this.tokenOptionsInfo(),
       // This node's clock less the voters' median, the time a leader stamps on writes: a large one names the wrong clock.
       ...(this.d.clocks !== undefined ? { clock_offset_ms: this.d.clocks.offsetMs(st.conf.voters) } : {}),
+      ...this.d.stateChecks?.info(),
     };
   }
 

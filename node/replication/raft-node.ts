@@ -57,6 +57,8 @@ export interface RaftNodeDeps {
   readonly disk?: DiskGuard;
   /** The time stamped on writes, given the voters (peer-clocks.ts: their median clock). Default: Date.now(). */
   readonly stampMs?: (voters: readonly NodeId[]) => number;
+  /** The state as of this index was just committed (every `stateCheckEntries`): state-checks.ts. */
+  readonly onStateCheckpoint?: (index: number) => void;
 }
 
 export class RaftNode {
@@ -108,6 +110,8 @@ export class RaftNode {
       onDurable: () => this.serveReads(),
       beforeEntry: (index, txn) => this.reads.capture(index, (c) => read(txn, c)),
       onFatal: (err) => this.fail(err),
+      checkpointEvery: t.stateCheckEntries ?? 10_000,
+      ...(d.onStateCheckpoint !== undefined ? { onCheckpoint: d.onStateCheckpoint } : {}),
     });
     this.snapshots = new LocalSnapshots({
       storage: d.storage, store: d.store, members: d.members, applier: this.applier,

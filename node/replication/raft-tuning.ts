@@ -25,4 +25,9 @@ export interface RaftNodeTuning {
    * state transaction (apply-pipeline.ts `hold`); 0 applies each Ready's at once. Default 10.
    */
   readonly applyHoldMs?: number;
+  /**
+   * Every this many log indexes each replica digests its state and compares the digest with the
+   * other replicas' (state-checks.ts); 0 turns it off. Default 10,000.
+   */
+  readonly stateCheckEntries?: number;
 }

@@ -36,6 +36,7 @@ import { readMove } from '../ownership/move-catalog.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
 import { addLearnersAtOnce, bootstrapShard, recoverLocalState } from './shard-start.ts';
 import { withTimeout } from '../../shared/with-timeout.ts';
+import { StateChecks } from './state-checks.ts';
 import { refuseUnfinishedRestore } from '../backup/restore.ts';
 
 export interface ReplicaNodeOptions {
@@ -143,11 +144,16 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
 
   // Every probe reply says the member's wall clock: a leader stamps writes with the voters' median (peer-clocks.ts).
   const clocks = new PeerClocks({ selfId: nodeId });
+  // Replicas compare digests of their states at the same indexes (on the same probe replies).
+  const stateChecks = new StateChecks({ store, log, selfId: nodeId, voters: () => node?.status().conf.voters ?? [] });
   const probe = (addr: string): Promise<Control> => {
     const sentMs = clocks.sent();
     // Saying our features in the request teaches the member asked (peer-features.ts heard).
-    return transport.request(addr, { op: 'probe', features: features.announced() }, 1000).then((reply) => {
-      if (typeof reply.nodeId === 'string') clocks.read(reply.nodeId, reply.nowMs, sentMs);
+    return transport.request(addr, { op: 'probe', features: features.announced(), stateChecks: stateChecks.list() }, 1000).then((reply) => {
+      if (typeof reply.nodeId === 'string') {
+        clocks.read(reply.nodeId, reply.nowMs, sentMs);
+        stateChecks.heard(reply.nodeId, reply.stateChecks);
+      }
       return reply;
     });
   };
@@ -166,7 +172,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     ...(o.announceFeatures !== undefined ? { announce: o.announceFeatures } : {}),
   });
   const observed = observeReplica(o.observability && { ...o.observability, ...(o.observability.logger ? { logger: o.observability.logger.child({ node: nodeId }) } : {}) }, {
-    engine: new RaftEngine({ shard: o.shard, nodeId, store, members, features, clocks, node: () => node, close: async () => {}, moveAlive }),
+    engine: new RaftEngine({ shard: o.shard, nodeId, store, members, features, clocks, stateChecks, node: () => node, close: async () => {}, moveAlive }),
     shard: o.shard, nodeId, store, storage, node: () => node,
     // A backup's image waits in the data dir; the disk guard's reserve stays the Raft log's.
     exports: { dir: o.dataDir, room: (bytes) => disk.roomFor(bytes) },
@@ -231,7 +237,8 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     switch (c.op) {
       case 'probe':
         if (st !== undefined) features.heard(_from.nodeId, c.features, [...st.conf.voters, ...st.conf.learners]);
-        return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null, features: features.announced(), hasState: holdsRestoredState(), nowMs: Date.now() };
+        stateChecks.heard(_from.nodeId, c.stateChecks);
+        return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null, features: features.announced(), hasState: holdsRestoredState(), nowMs: Date.now(), stateChecks: stateChecks.list() };
       case 'disk':
         // A follower's disk is low, or back (disk-report.ts): the leader's write refusals count it.
         node?.peerDisk(_from.nodeId, c.low === true);
@@ -280,6 +287,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   }
 
   o.observability?.metrics?.setPeerRefusalsSource(() => transport.refusedFrames());
+  o.observability?.metrics?.setStateChecksSource(() => stateChecks.counts());
   const port = await transport.listen(o.host, o.port);
   advertise = `${o.host}:${port}`;
   members.restore({ ...members.image(), members: { ...members.image().members, [nodeId]: advertise } });
@@ -329,10 +337,20 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
 
   // A leader keeps the shard's token options those of its flags (token-options-sync.ts).
   const tokenOptions = new TokenOptionsSync({ node: () => node, store, features, log, flags: tokenOptionFlags, membersMin: o.bootstrapExpect ?? 1 });
+  /** A leader whose state a majority of the voters found damaged (state-checks.ts) must not hand out numbers from it. */
+  const handOverIfDamaged = (): void => {
+    const st = node?.status();
+    if (!stateChecks.damaged() || st === undefined || st.role !== 'leader') return;
+    const to = st.conf.voters.find((v) => v !== nodeId);
+    if (to === undefined) return;
+    log(`handing leadership to ${to}: this node's state is damaged (state check)`);
+    node!.transferLeadership(to);
+  };
   const everySecond = setInterval(() => {
     const conf = node?.status().conf;
     if (conf === undefined || stopped) return;
     diskReport.tick();
+    handOverIfDamaged();
     void tokenOptions.check().catch((err: Error) => log(`setting the token options failed: ${err.message}`));
   }, 1000);
   everySecond.unref();
@@ -396,6 +414,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
       heardMs: (id) => transport.heardMs(id),
       disk,
       stampMs: (voters) => clocks.stampMs(voters),
+      onStateCheckpoint: (index) => stateChecks.checkpoint(index),
     });
     node.start();
     const isMember = (): boolean => {
@@ -428,6 +447,7 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     await nodeCluster?.stop();
     clearInterval(persistMembers);
     clearInterval(everySecond);
+    stateChecks.stop();
     clearTimeout(askFeatures);
     clearInterval(watchMoves?.timer);
     observed.stop();

@@ -36,6 +36,7 @@ export class Metrics {
   private raft: () => RaftGaugeSource | null = () => null;
   private limits: () => Readonly<Record<string, number>> = () => ({});
   private peerRefusals: () => Readonly<Record<string, number>> = () => ({});
+  private stateChecks: () => { readonly agreed: number; readonly mismatches: number } | null = () => null;
   private labels: Readonly<Record<string, string>>;
 
   /**
@@ -53,6 +54,10 @@ export class Metrics {
       () => Object.entries(this.limits()).map(([limit, n]): GaugeSample => [{ limit }, n]));
     r.gauge('seqdb_peer_frames_refused_total', 'Connections from other nodes dropped on a frame that did not match its checksum (reason="corrupt": changed on the way) or did not decode (reason="malformed") (monotonic).',
       () => Object.entries(this.peerRefusals()).map(([reason, n]): GaugeSample => [{ reason }, n]));
+    r.gauge('seqdb_state_check_mismatches_total', "Comparisons of this replica's state digest with another replica's at the same log index that differed (monotonic; any is a damaged state, see the log).",
+      () => { const c = this.stateChecks(); return c === null ? [] : [[null, c.mismatches]]; });
+    r.gauge('seqdb_state_checks_agreed_total', "Comparisons of this replica's state digest with another replica's at the same log index that matched (monotonic).",
+      () => { const c = this.stateChecks(); return c === null ? [] : [[null, c.agreed]]; });
     this.raftGauges();
   }
 
@@ -75,6 +80,11 @@ export class Metrics {
   /** Where `seqdb_peer_frames_refused_total` reads from (Transport.refusedFrames). */
   setPeerRefusalsSource(fn: () => Readonly<Record<string, number>>): void {
     this.peerRefusals = fn;
+  }
+
+  /** Where `seqdb_state_check_mismatches_total` and `seqdb_state_checks_agreed_total` read from (StateChecks.counts). */
+  setStateChecksSource(fn: () => { readonly agreed: number; readonly mismatches: number }): void {
+    this.stateChecks = fn;
   }
 
   /** Where the Raft gauges read from; null (or a source returning null) leaves them empty. */

@@ -7,7 +7,7 @@
  * `--check DIR` re-checks a finished run's raw.json without running anything.
  * Needs root and Linux network namespaces; partitions and loss need nftables (`nft`).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -126,6 +126,12 @@ function checkAndReport(outDir: string): number {
   console.log(`\nwritten: ${written.paths.join(', ')} (history: ${join(outDir, 'raw.json')})`);
   // Safety alone is not enough: a cluster that never came back after the final heal passed as
   // VALID (a checker review). Liveness after the heal is a verdict of its own.
+  // Replicas of a shard must hold the same state at the same index (node/replication/state-checks.ts).
+  const differing = stateDifferences(join(outDir, 'nodes'));
+  if (check.verdict === 'valid' && differing.length > 0) {
+    console.log(`STATE DIFFERS between replicas (exit ${EXIT.invalid}):\n  ${differing.slice(0, 10).join('\n  ')}`);
+    return EXIT.invalid;
+  }
   const unrecovered = raw.recoveryMs.flatMap((ms, i) => (ms === null ? [i + 1] : []));
   if (check.verdict === 'valid' && unrecovered.length > 0) {
     console.log(`NOT RECOVERED: shard(s) ${unrecovered.join(', ')} had no leader within 20 s of the final heal (exit ${EXIT.unrecovered})`);
@@ -140,6 +146,13 @@ function checkAndReport(outDir: string): number {
     return EXIT.unrecovered;
   }
   return EXIT[check.verdict];
+}
+
+/** Nodes' log lines that report a state check failed: `<log file>: <message>`. */
+function stateDifferences(nodesDir: string): string[] {
+  if (!existsSync(nodesDir)) return [];
+  return readdirSync(nodesDir).filter((f) => f.endsWith('.log')).flatMap((f) => readFileSync(join(nodesDir, f), 'utf8')
+    .split('\n').filter((line) => line.includes('state check failed')).map((line) => `${f}: ${line.slice(0, 300)}`));
 }
 
 function pickKinds(text: string | undefined, nft: boolean, cc: boolean): FaultKind[] {

@@ -27,6 +27,9 @@ const WIRE_FLIP_EVERY = 20;
 
 export type NodeState = 'running' | 'paused' | 'dead' | 'removed';
 
+/** How often (log indexes) chaos nodes digest and compare their states. */
+const STATE_CHECK_ENTRIES = 200;
+
 export interface ChaosNode {
   readonly index: number;
   readonly shard: string;
@@ -426,6 +429,8 @@ export class ChaosCluster {
       ...(this.#o.tickMs !== undefined ? ['--tick-ms', String(this.#o.tickMs)] : []),
       ...(this.#o.electionTicks !== undefined ? ['--election-ticks', String(this.#o.electionTicks)] : []),
       ...(this.#o.snapshotEntries !== undefined ? ['--snapshot-entries', String(this.#o.snapshotEntries)] : []),
+      // Replicas compare digests of their states often: any difference fails the run (cli.ts).
+      ...(this.#o.system === 'broken' ? [] : ['--state-check-entries', String(STATE_CHECK_ENTRIES)]),
     ];
     const fd = openSync(n.logPath, 'a');
     // Its wall clock can be stepped (the `clock` fault): Date.now offset by a file it re-reads.
