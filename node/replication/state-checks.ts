@@ -15,6 +15,10 @@
  * leadership over). It does not repair: the state is rebuilt from the snapshot and log by
  * restarting the node after deleting its `lmdb` directory (README, Durability).
  *
+ * A build that changes what the state holds after the same log (a new meta key, another value
+ * layout) must rename the probes' `stateChecks` field: replicas of the two builds would otherwise
+ * call each other damaged during a rolling upgrade.
+ *
  * The digest streams the state's snapshot image (LmdbStore.exportSnapshot, one read transaction
  * opened right after the checkpoint's own apply transaction, so pinned at i) in slices between
  * event-loop turns; one at a time (a checkpoint reached while one runs is skipped).
