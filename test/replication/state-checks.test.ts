@@ -13,9 +13,10 @@ async function incs(c: Cluster, leader: number, n: number, prefix: string): Prom
 }
 
 /** Polls INFO of node i until `ok` holds for it. */
-async function infoUntil(c: Cluster, i: number, ok: (info: Record<string, string>) => boolean, what: string, withinMs = 40_000): Promise<Record<string, string>> {
+/** `work` runs between polls (more writes: more checkpoints, a node may skip one). */
+async function infoUntil(c: Cluster, i: number, ok: (info: Record<string, string>) => boolean, what: string, work?: () => Promise<void>, withinMs = 40_000): Promise<Record<string, string>> {
   let last: Record<string, string> | null = null;
-  for (const deadline = Date.now() + withinMs; Date.now() < deadline; await sleep(200)) {
+  for (const deadline = Date.now() + withinMs; Date.now() < deadline; await (work?.() ?? sleep(200))) {
     last = await c.info(i);
     if (last !== null && ok(last)) return last;
   }
@@ -37,7 +38,7 @@ test('replicas digest their states at the same indexes and agree: through a tran
   await c.waitForLeader(4, 30_000);
   await incs(c, leader, 80, 'd');
   for (const n of c.nodes) {
-    const info = await infoUntil(c, n.index, (i) => Number(i.state_checks_agreed) >= 2, 'two agreeing comparisons');
+    const info = await infoUntil(c, n.index, (i) => Number(i.state_checks_agreed) >= 2, 'two agreeing comparisons', () => incs(c, leader, 5, 'e'));
     t.is(info.state_check_mismatches, '0', `node ${n.index}`);
     t.is(info.state_damaged, '0', `node ${n.index}`);
     t.is(Number(info.state_check_last_index) % CHECK_EVERY, 0);
@@ -55,7 +56,7 @@ test('a sequence value changed on one replica\'s disk is found: that replica cal
   await incs(c, leader, 45, 'a');
   const victim = c.nodes.find((n) => n.index !== leader)!;
   await c.waitApplied(victim.index, Number((await c.info(leader))!.applied_index));
-  await infoUntil(c, victim.index, (i) => Number(i.state_checks_agreed) >= 1, 'an agreeing comparison before the damage');
+  await infoUntil(c, victim.index, (i) => Number(i.state_checks_agreed) >= 1, 'an agreeing comparison before the damage', () => incs(c, leader, 5, 'p'));
   c.kill(victim.index, 'SIGTERM');
   for (const deadline = Date.now() + 15_000; victim.child !== null && Date.now() < deadline;) await sleep(100);
   t.is(victim.child, null);
@@ -74,13 +75,14 @@ test('a sequence value changed on one replica\'s disk is found: that replica cal
 
   c.spawn(victim.index);
   await c.waitForLeader(3);
-  await incs(c, leader, 45, 'b');
-  const damaged = await infoUntil(c, victim.index, (i) => Number(i.state_damaged) > 0, 'state_damaged');
+  // Between polls: more writes through whoever leads (a moving leadership may refuse one: wait).
+  const more = (): Promise<void> => c.waitForLeader(3).then((l) => incs(c, l, 5, 'b')).catch(() => sleep(200));
+  const damaged = await infoUntil(c, victim.index, (i) => Number(i.state_damaged) > 0, 'state_damaged', more);
   t.true(Number(damaged.state_check_mismatches) >= 2, 'it differs from both others');
   t.regex(victim.output, /state check failed: this node's state at index \d+ differs from the one a majority/);
   const victimId = damaged.node_id!;
   for (const n of c.nodes.filter((x) => x.index !== victim.index)) {
-    const info = await infoUntil(c, n.index, (i) => Number(i.state_check_mismatches) >= 1, 'a mismatch');
+    const info = await infoUntil(c, n.index, (i) => Number(i.state_check_mismatches) >= 1, 'a mismatch', more);
     t.is(info.state_damaged, '0', 'the healthy ones are not damaged');
     t.regex(n.output, new RegExp(`state check failed: the state at index \\d+ differs from node ${victimId}'s`));
   }
@@ -101,8 +103,7 @@ test('a sequence value changed on one replica\'s disk is found: that replica cal
   rmSync(join(victim.dataDir, 'lmdb'), { recursive: true, force: true });
   victim.output = '';
   c.spawn(victim.index);
-  await incs(c, now, 45, 'c');
-  const repaired = await infoUntil(c, victim.index, (i) => Number(i.state_checks_agreed) >= 2, 'agreeing comparisons after the rebuild');
+  const repaired = await infoUntil(c, victim.index, (i) => Number(i.state_checks_agreed) >= 2, 'agreeing comparisons after the rebuild', more);
   t.is(repaired.state_damaged, '0');
   t.is(repaired.state_check_mismatches, '0');
   t.notRegex(victim.output, /state check failed/);
