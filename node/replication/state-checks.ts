@@ -29,7 +29,7 @@ import type { NodeId } from '../raft/types.ts';
 import type { LmdbStore } from '../state-machine/index.ts';
 
 /** This node's latest digests kept and announced (oldest dropped first). */
-const CHECKS_KEPT = 4;
+const CHECKS_KEPT = 16;
 /** Peers' digests kept per peer; differences remembered (each logged once). */
 const MISMATCHES_KEPT = 64;
 /** A comparison that agreed is logged at most this often (the first one always). */
