@@ -341,7 +341,8 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   const handOverIfDamaged = (): void => {
     const st = node?.status();
     if (!stateChecks.damaged() || st === undefined || st.role !== 'leader') return;
-    const to = st.conf.voters.find((v) => v !== nodeId);
+    // The voter heard from last: a dead one would lose the TimeoutNow (asked again in a second anyway).
+    const to = st.conf.voters.filter((v) => v !== nodeId).sort((a, b) => transport.heardMs(b) - transport.heardMs(a))[0];
     if (to === undefined) return;
     log(`handing leadership to ${to}: this node's state is damaged (state check)`);
     node!.transferLeadership(to);
