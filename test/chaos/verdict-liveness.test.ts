@@ -3,11 +3,12 @@
  * After the heal every bucket (or shard) must hand out a number to a probe INC and every sequence
  * must be read back (read-back.ts); a run whose probe got no number is NOT RECOVERED (exit 5). A
  * chaos review saw runs with frozen slots, every shard led, judged VALID. Checked on a recorded
- * run (`--check`); the read-back itself runs in every chaos run (npm run chaos:ci).
+ * run (`--check`); the read-back itself runs in every chaos run (npm run chaos:ci). So does the
+ * state verdict: a node that logged a failed state check (state-checks.ts) makes the run invalid.
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/netns.ts';
@@ -45,6 +46,17 @@ test('a bucket whose probe INC got no number after the heal is NOT RECOVERED (ex
 test('every probe answered and every sequence read is VALID (exit 0)', async (t) => {
   const run = await cli(['--check', await rawDir(t, { readBack: { unread: [], deadProbes: [] } })]);
   t.is(run.code, 0, run.stdout.slice(-400));
+});
+
+test('a node that logged a state check failed makes the run invalid whatever the history says (exit 1)', async (t) => {
+  const dir = await rawDir(t, { readBack: { unread: [], deadProbes: [] } });
+  await mkdir(join(dir, 'nodes'));
+  await writeFile(join(dir, 'nodes', 'n0.log'), '{"level":30,"msg":"state check: the state at index 200 is the same as node b\'s"}\n');
+  t.is((await cli(['--check', dir])).code, 0, 'an agreeing check is no violation');
+  await writeFile(join(dir, 'nodes', 'n1.log'), '{"level":50,"msg":"state check failed: the state at index 400 differs from node a\'s (crc 1 here, 2 there)"}\n');
+  const run = await cli(['--check', dir]);
+  t.is(run.code, 1, run.stdout.slice(-400));
+  t.regex(run.stdout, /STATE DIFFERS between replicas[\s\S]*n1\.log: .*index 400/);
 });
 
 test('the read-back GET shows a number taken after a sequence\'s last acknowledged INC (a refusal that applied)', (t) => {
