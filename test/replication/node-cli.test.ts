@@ -37,4 +37,9 @@ test('seqdb node rejects bad flags with a one-line reason', (t) => {
     t.is(h.status, 2, bad);
     t.regex(h.out, /--apply-hold-ms must be an integer from 0 to 1000/, bad);
   }
+  for (const bad of ['-1', '1.5', 'x', '1000000001']) {
+    const h = seqdb(['node', '--shard', 's1', `--state-check-entries=${bad}`]);
+    t.is(h.status, 2, bad);
+    t.regex(h.out, /--state-check-entries must be an integer from 0 to 1000000000/, bad);
+  }
 });
