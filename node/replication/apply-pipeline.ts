@@ -62,6 +62,8 @@ export class ApplyPipeline {
   private started: number;
   /** The newest commit in flight; LMDB commits in order, so it settles last. */
   private newest: Promise<void> = Promise.resolve();
+  /** The last state commit handed out (in place: each runs after the one before it). */
+  private committedTail: Promise<void> = Promise.resolve();
   private inFlight = 0;
   /** Bytes of the entries applied since `resetBytes` (the snapshot rule). */
   bytesSinceReset = 0;
@@ -156,9 +158,11 @@ export class ApplyPipeline {
     const held = this.held.length > 0 ? this.takeHeld() : [];
     const newer = entries.filter((e) => e.index > heldLast);
     const fresh = held.length > 0 ? [...held, ...newer] : newer;
-    const parts = this.segments(fresh);
-    if (parts.length === 1) return this.applySegment(parts[0]!);
-    for (const part of parts) await this.applySegment(part);
+    // Every segment is handed out now, none awaited in between (a review: awaiting let drain()
+    // and the next Ready's apply see `newest` before the later segments existed).
+    let done: Promise<void> | undefined;
+    for (const part of this.segments(fresh)) done = this.startSegment(part);
+    if (done !== undefined && this.inFlight >= APPLIES_IN_FLIGHT_MAX) await done;
   }
 
   /** `fresh` cut after every checkpoint index (one transaction each). */
@@ -177,7 +181,8 @@ export class ApplyPipeline {
     return out;
   }
 
-  private async applySegment(fresh: readonly Entry[]): Promise<void> {
+  /** Hands one transaction of `fresh` out; resolves once it committed. */
+  private startSegment(fresh: readonly Entry[]): Promise<void> {
     const last = fresh[fresh.length - 1]!.index;
     this.started = last;
     const late: [Entry, EntryResult][] = [];
@@ -197,10 +202,12 @@ export class ApplyPipeline {
     // A state store without fsync commits in place: no worker-thread round trip per batch.
     const every = this.d.checkpointEvery ?? 0;
     const checkpoint = every > 0 && last % every === 0 ? this.d.onCheckpoint : undefined;
-    const committed = store.syncs ? store.write(applyAll) : Promise.resolve().then(() => {
+    // Each commits after the one handed out before it (a failed one takes none after it along).
+    const committed = store.syncs ? store.write(applyAll) : this.committedTail.then(() => {
       store.writeNow(applyAll);
       checkpoint?.(last); // before the next transaction: what it reads is the state as of `last`
     });
+    this.committedTail = committed;
     this.inFlight++;
     const done = committed.then(() => {
       this.inFlight--;
@@ -212,7 +219,7 @@ export class ApplyPipeline {
     });
     this.newest = done;
     done.catch((err: Error) => this.d.onFatal(err));
-    if (this.inFlight >= APPLIES_IN_FLIGHT_MAX) await done;
+    return done;
   }
 
   /** The entry's result(s), and whether they may be released before the state commit. */

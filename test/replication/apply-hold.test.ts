@@ -23,13 +23,17 @@ const conf = (index: number): Entry => ({
 const incs = (from: number, to: number): Entry[] => Array.from({ length: to - from + 1 }, (_, i) => inc(from + i));
 const LONG_MS = 60_000;
 
-async function pipeline(t: ExecutionContext) {
+async function pipeline(t: ExecutionContext, checkpointEvery = 0) {
   const store = LmdbStore.open({ path: await tempDir(t), sync: false });
   t.teardown(() => store.close());
+  /** [checkpoint index, the stored applied index and value read right then]. */
+  const checkpoints: [number, number, number | null][] = [];
   const applier = new ApplyPipeline({
     store, machine: new StateMachine(), members: new Members('n1', '127.0.0.1:0'),
     onResult: () => {}, onDurable: () => {},
     onFatal: (err) => t.fail(err.message),
+    checkpointEvery,
+    onCheckpoint: (index) => checkpoints.push([index, store.appliedIndex(), state().value]),
   });
   t.teardown(() => applier.drain());
   /** The sequence's value in the committed state, and the stored applied index. */
@@ -42,7 +46,7 @@ async function pipeline(t: ExecutionContext) {
     await tick();
     await applier.drain();
   };
-  return { applier, state, settle };
+  return { applier, state, settle, checkpoints };
 }
 
 test('held entries stay unapplied until the hold time passes, then apply together', async (t) => {
@@ -102,4 +106,25 @@ test('the hold is bounded: the 64th entry held applies all of them', async (t) =
   await applier.hold([inc(64)], LONG_MS);
   await tick();
   t.deepEqual(state(), { value: 64, applied: 64 });
+});
+
+test('checkpoints cut the transactions: each sees the state as of its index; drain waits for every cut', async (t) => {
+  const { applier, state, checkpoints } = await pipeline(t, 10);
+  await applier.hold(incs(5, 25), LONG_MS); // held, spanning checkpoints 10 and 20
+  await applier.drain(); // a review: drain resolved after the first cut, applied 10 with 25 in the store
+  t.deepEqual(state(), { value: 21, applied: 25 });
+  t.is(applier.applied, 25);
+  t.deepEqual(checkpoints, [[10, 10, 6], [20, 20, 16]]);
+});
+
+test('with a checkpoint at every index, applies handed out back to back commit in order, none lost', async (t) => {
+  const { applier, state, settle, checkpoints } = await pipeline(t, 1);
+  await applier.hold(incs(1, 30), LONG_MS);
+  // The next Ready's apply, in the same turn: its transaction must wait for every earlier cut.
+  void applier.apply(incs(31, 40));
+  void applier.apply(incs(41, 45));
+  await settle();
+  t.deepEqual(state(), { value: 45, applied: 45 });
+  t.deepEqual(checkpoints.map(([i]) => i), Array.from({ length: 45 }, (_, i) => i + 1));
+  t.true(checkpoints.every(([i, applied, value]) => applied === i && value === i), 'each read sees exactly its own index');
 });
