@@ -37,6 +37,7 @@ export interface RaftEngineDeps {
 }
 
 const OK: CommandResult = { type: 'ok' };
+const STATE_DAMAGED = errorResult(ErrorCode.TRY_AGAIN, "this node's state differs from the one a majority of the shard's voters hold (state check): the leadership is moving to another node; retry");
 
 /**
  * Asks `to` to take over and waits (bounded) until this node follows `to`: +OK means the
@@ -84,6 +85,9 @@ export class RaftEngine implements Engine {
     // series review). Every build that announces features applies them (issue 12 came first).
     if (isSeriesCommand(command) && !this.allHave(node, 'incs')) return Promise.resolve(SERIES_OFF);
     if (isTokenOptions(command)) return Promise.resolve(TOKEN_OPTIONS_REFUSED);
+    // Led by a node whose state a majority of the voters found damaged: no number or value from
+    // it; the leadership moves within a second (replica-node.ts), and routers retry TRYAGAIN.
+    if (this.d.stateChecks?.damaged() === true && node.status().role === 'leader') return Promise.resolve(STATE_DAMAGED);
     return node.execute(command);
   }
 

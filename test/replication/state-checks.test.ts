@@ -91,6 +91,10 @@ test('a sequence value changed on one replica\'s disk is found: that replica cal
   leader = await c.waitForLeader(3);
   const reply = (await command(c.nodes[leader]!.port, ['SEQDB.TRANSFER', victimId], 5000)).trim();
   t.true(reply === '+OK' || reply.startsWith('-TRYAGAIN'), reply);
+  // While it leads (until its next second's handover) it hands out nothing from its state.
+  const asked = (await command(victim.port, ['INC', 'b', 'v'], 5000)).trim();
+  t.false(asked.startsWith(':'), `the damaged node answered ${asked}`);
+  t.regex(asked, /^-(TRYAGAIN|NOTLEADER|MOVED)/);
   await sleep(2500);
   const now = await c.waitForLeader(3);
   t.not(now, victim.index, 'the damaged node does not keep the leadership');
