@@ -135,7 +135,10 @@ export class StateChecks {
       if (!Array.isArray(item) || !Number.isSafeInteger(item[0]) || !Number.isInteger(item[1]) || item[0] <= 0) continue;
       const [index, crc] = item as [number, number];
       if (checks === undefined) {
-        if (!this.d.voters().includes(peer)) return; // a bound: only voters' word is kept
+        const voters = this.d.voters();
+        if (!voters.includes(peer)) return; // a bound: only voters' word is kept
+        // Ids removed from the voters since go (replaced nodes would otherwise pile up).
+        for (const id of this.theirs.keys()) if (!voters.includes(id)) this.theirs.delete(id);
         this.theirs.set(peer, (checks = new Map()));
       }
       if (checks.get(index) === crc) continue;
@@ -202,6 +205,8 @@ export class StateChecks {
       state_checks_agreed: this.agreed,
       state_check_mismatches: this.mismatches,
       state_damaged: this.damagedAt ?? 0,
+      // Voters whose digests this node holds (those of ids no longer voters are dropped).
+      state_check_peers: this.theirs.size,
     };
   }
 

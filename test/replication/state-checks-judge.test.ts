@@ -84,3 +84,17 @@ test('a peer\'s digest heard before this node\'s own is compared once its own is
   checks.checkpoint(40);
   t.deepEqual(checks.list(), [[20, crc]], 'stopped: no more digests');
 });
+
+test('digests are kept for voters only; ids that stopped being voters are dropped', async (t) => {
+  const { store, crc } = await storeWithState(t);
+  let voters = ['a', 'b', 'c'];
+  const checks = new StateChecks({ store, log: () => {}, selfId: 'a', voters: () => voters });
+  checks.heard('b', [[20, crc]]);
+  checks.heard('c', [[20, crc]]);
+  t.is(checks.info().state_check_peers, 2);
+  for (let i = 0; i < 50; i++) {
+    voters = ['a', `r${i}`, `r${i + 1}`]; // nodes replaced one after another
+    checks.heard(`r${i + 1}`, [[20, crc]]);
+  }
+  t.true(Number(checks.info().state_check_peers) <= 2, String(checks.info().state_check_peers));
+});
