@@ -149,10 +149,10 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
   const probe = (addr: string): Promise<Control> => {
     const sentMs = clocks.sent();
     // Saying our features in the request teaches the member asked (peer-features.ts heard).
-    return transport.request(addr, { op: 'probe', features: features.announced(), stateChecks: stateChecks.list() }, 1000).then((reply) => {
+    return transport.request(addr, { op: 'probe', features: features.announced(), ...stateChecks.announce() }, 1000).then((reply) => {
       if (typeof reply.nodeId === 'string') {
         clocks.read(reply.nodeId, reply.nowMs, sentMs);
-        stateChecks.heard(reply.nodeId, reply.stateChecks);
+        stateChecks.heard(reply.nodeId, reply);
       }
       return reply;
     });
@@ -237,8 +237,8 @@ export async function startReplicaNode(o: ReplicaNodeOptions): Promise<ReplicaNo
     switch (c.op) {
       case 'probe':
         if (st !== undefined) features.heard(_from.nodeId, c.features, [...st.conf.voters, ...st.conf.learners]);
-        stateChecks.heard(_from.nodeId, c.stateChecks);
-        return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null, features: features.announced(), hasState: holdsRestoredState(), nowMs: Date.now(), stateChecks: stateChecks.list() };
+        stateChecks.heard(_from.nodeId, c);
+        return { nodeId, addr: advertise, initialized: storage.isInitialized(), leader: node?.leaderAddress() ?? null, features: features.announced(), hasState: holdsRestoredState(), nowMs: Date.now(), ...stateChecks.announce() };
       case 'disk':
         // A follower's disk is low, or back (disk-report.ts): the leader's write refusals count it.
         node?.peerDisk(_from.nodeId, c.low === true);

@@ -122,14 +122,23 @@ export class StateChecks {
     }
   }
 
-  /** What this node announces in its probe replies. */
-  list(): StateCheckList {
-    return [...this.mine];
+  /**
+   * What this node announces on its probes: the digests and a CRC-32 of them. Control requests
+   * carry no checksum of their own, and a digit changed on the way would read as a damaged state
+   * (the chaos runs' wire-flip fault would have made one).
+   */
+  announce(): { readonly stateChecks: StateCheckList; readonly stateChecksCrc: number } {
+    const list = [...this.mine];
+    return { stateChecks: list, stateChecksCrc: crc32(JSON.stringify(list)) };
   }
 
-  /** A peer's probe reply said these digests (anything malformed is ignored: older builds say nothing). */
-  heard(peer: NodeId, list: unknown): void {
-    if (!Array.isArray(list) || peer === this.d.selfId) return;
+  /**
+   * A peer's probe said these digests (a probe object's `stateChecks` and `stateChecksCrc`).
+   * Anything malformed or not matching its CRC is ignored; older builds say nothing.
+   */
+  heard(peer: NodeId, said: { readonly stateChecks?: unknown; readonly stateChecksCrc?: unknown }): void {
+    const list = said.stateChecks;
+    if (!Array.isArray(list) || peer === this.d.selfId || said.stateChecksCrc !== crc32(JSON.stringify(list))) return;
     let checks = this.theirs.get(peer);
     for (const item of list.slice(-CHECKS_KEPT)) {
       if (!Array.isArray(item) || !Number.isSafeInteger(item[0]) || !Number.isInteger(item[1]) || item[0] <= 0) continue;

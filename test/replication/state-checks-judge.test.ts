@@ -18,9 +18,14 @@ async function storeWithState(t: Parameters<typeof tempDir>[0]): Promise<{ store
   return { store, crc };
 }
 
+/** A probe's digest fields, as StateChecks.announce() makes them. */
+function said(list: unknown): { stateChecks: unknown; stateChecksCrc: number } {
+  return { stateChecks: list, stateChecksCrc: crc32(JSON.stringify(list) ?? '') };
+}
+
 async function digested(checks: StateChecks): Promise<void> {
   checks.checkpoint(20);
-  for (let i = 0; i < 100 && checks.list().length === 0; i++) await new Promise((r) => setImmediate(r));
+  for (let i = 0; i < 100 && checks.announce().stateChecks.length === 0; i++) await new Promise((r) => setImmediate(r));
 }
 
 test('the digest is the CRC-32 of the state image as of the checkpoint; equal digests agree', async (t) => {
@@ -28,9 +33,9 @@ test('the digest is the CRC-32 of the state image as of the checkpoint; equal di
   const lines: string[] = [];
   const checks = new StateChecks({ store, log: (l) => lines.push(l), selfId: 'a', voters: () => ['a', 'b', 'c'] });
   await digested(checks);
-  t.deepEqual(checks.list(), [[20, crc]]);
-  checks.heard('b', [[20, crc]]);
-  checks.heard('c', [[20, crc], [40, 7]]); // an index not digested here: nothing to compare
+  t.deepEqual(checks.announce().stateChecks, [[20, crc]]);
+  checks.heard('b', said([[20, crc]]));
+  checks.heard('c', said([[20, crc], [40, 7]])); // an index not digested here: nothing to compare
   t.deepEqual(checks.counts(), { agreed: 2, mismatches: 0 });
   t.false(checks.damaged());
   t.is(lines.filter((l) => l.includes('state check failed')).length, 0);
@@ -44,15 +49,15 @@ test('a digest unlike a majority of the voters\' marks this state damaged; a min
   const checks = new StateChecks({ store, log: (l) => lines.push(l), selfId: 'a', voters: () => voters, onDamaged: (i) => { damagedAt = i; } });
   await digested(checks);
   const other = (crc ^ 1) >>> 0;
-  checks.heard('b', [[20, other]]);
-  checks.heard('c', [[20, other]]);
+  checks.heard('b', said([[20, other]]));
+  checks.heard('c', said([[20, other]]));
   t.false(checks.damaged(), 'two of five are no majority');
   t.is(checks.counts().mismatches, 2);
-  checks.heard('b', [[20, other]]); // said again: neither counted nor logged again
+  checks.heard('b', said([[20, other]])); // said again: neither counted nor logged again
   t.is(checks.counts().mismatches, 2);
-  checks.heard('zz', [[20, other]]); // not a voter: ignored
+  checks.heard('zz', said([[20, other]])); // not a voter: ignored
   t.false(checks.damaged());
-  checks.heard('d', [[20, other]]);
+  checks.heard('d', said([[20, other]]));
   t.true(checks.damaged(), 'three of five agree on another digest');
   t.is(damagedAt, 20);
   t.is(checks.info().state_damaged, 20);
@@ -64,10 +69,13 @@ test('a healthy node among a damaged minority is not damaged; malformed lists ar
   const { store, crc } = await storeWithState(t);
   const checks = new StateChecks({ store, log: () => {}, selfId: 'a', voters: () => ['a', 'b', 'c'] });
   await digested(checks);
-  for (const junk of [null, 'x', [[20]], [['20', crc]], [[-1, crc]], [[20.5, crc]], {}]) checks.heard('b', junk);
+  for (const junk of [null, 'x', [[20]], [['20', crc]], [[-1, crc]], [[20.5, crc]], {}]) checks.heard('b', said(junk));
+  checks.heard('b', {});
+  // A digest changed on the way (control requests carry no checksum of their own): not its CRC.
+  checks.heard('b', { stateChecks: [[20, (crc ^ 8) >>> 0]], stateChecksCrc: crc32(JSON.stringify([[20, crc]])) });
   t.deepEqual(checks.counts(), { agreed: 0, mismatches: 0 });
-  checks.heard('b', [[20, (crc ^ 4) >>> 0]]);
-  checks.heard('c', [[20, crc]]);
+  checks.heard('b', said([[20, (crc ^ 4) >>> 0]]));
+  checks.heard('c', said([[20, crc]]));
   t.deepEqual(checks.counts(), { agreed: 1, mismatches: 1 });
   t.false(checks.damaged(), 'this node and c agree: b is the damaged one');
 });
@@ -75,26 +83,26 @@ test('a healthy node among a damaged minority is not damaged; malformed lists ar
 test('a peer\'s digest heard before this node\'s own is compared once its own is done', async (t) => {
   const { store, crc } = await storeWithState(t);
   const checks = new StateChecks({ store, log: () => {}, selfId: 'a', voters: () => ['a', 'b', 'c'] });
-  checks.heard('b', [[20, crc]]);
-  checks.heard('c', [[20, (crc ^ 2) >>> 0]]);
+  checks.heard('b', said([[20, crc]]));
+  checks.heard('c', said([[20, (crc ^ 2) >>> 0]]));
   t.deepEqual(checks.counts(), { agreed: 0, mismatches: 0 });
   await digested(checks);
   t.deepEqual(checks.counts(), { agreed: 1, mismatches: 1 });
   checks.stop();
   checks.checkpoint(40);
-  t.deepEqual(checks.list(), [[20, crc]], 'stopped: no more digests');
+  t.deepEqual(checks.announce().stateChecks, [[20, crc]], 'stopped: no more digests');
 });
 
 test('digests are kept for voters only; ids that stopped being voters are dropped', async (t) => {
   const { store, crc } = await storeWithState(t);
   let voters = ['a', 'b', 'c'];
   const checks = new StateChecks({ store, log: () => {}, selfId: 'a', voters: () => voters });
-  checks.heard('b', [[20, crc]]);
-  checks.heard('c', [[20, crc]]);
+  checks.heard('b', said([[20, crc]]));
+  checks.heard('c', said([[20, crc]]));
   t.is(checks.info().state_check_peers, 2);
   for (let i = 0; i < 50; i++) {
     voters = ['a', `r${i}`, `r${i + 1}`]; // nodes replaced one after another
-    checks.heard(`r${i + 1}`, [[20, crc]]);
+    checks.heard(`r${i + 1}`, said([[20, crc]]));
   }
   t.true(Number(checks.info().state_check_peers) <= 2, String(checks.info().state_check_peers));
 });
