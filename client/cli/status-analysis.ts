@@ -79,6 +79,9 @@ function nodeProblems(fields: Record<string, string>, summary: Record<string, st
   const problems: string[] = [];
   if (fields.loading === '1') problems.push('still loading');
   if (fields.storage_failed === '1') problems.push('storage failed: refusing every command until restarted');
+  if (isCount(fields.state_damaged) && Number(fields.state_damaged) > 0) {
+    problems.push(`state damaged: it differs from the state a majority of the voters hold at index ${fields.state_damaged}; rebuild it (README, Durability)`);
+  }
   const role = (summary.role ?? '').toLowerCase();
   if (role === 'candidate') problems.push('candidate: an election is under way (no leader)');
   if (role === 'joining') problems.push('joining a shard: not serving yet');

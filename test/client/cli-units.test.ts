@@ -90,6 +90,10 @@ test('status reads what INFO offers and flags unhealthy parts', (t) => {
   const failed = analyzeInfo('n1', 'role:standalone\r\nloading:0\r\nstorage_failed:1\r\n', 3);
   t.is(failed.problems.length, 1, 'a node whose storage failed is flagged');
   t.deepEqual(analyzeInfo('n1', 'role:standalone\r\nstorage_failed:0\r\n', 3).problems, []);
+  const damaged = analyzeInfo('n3', 'role:follower\r\nleader:127.0.0.1:1\r\nstate_damaged:400\r\nstate_check_mismatches:2\r\n', 1);
+  t.is(damaged.problems.length, 1, 'a node whose state checks found it damaged is flagged');
+  t.regex(damaged.problems[0]!, /state damaged: .* at index 400/);
+  t.deepEqual(analyzeInfo('n3', 'role:follower\r\nleader:127.0.0.1:1\r\nstate_damaged:0\r\n', 1).problems, []);
   const raft = analyzeInfo('n2', 'role:follower\r\nterm:4\r\nleader:?\r\ncommit_index:5000\r\napplied_index:10\r\n', 1);
   t.is(raft.summary.lag, '4990');
   t.is(raft.problems.length, 2);

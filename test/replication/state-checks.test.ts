@@ -1,4 +1,5 @@
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, command, sleep } from './helpers/cluster.ts';
@@ -80,6 +81,9 @@ test('a sequence value changed on one replica\'s disk is found: that replica cal
   const damaged = await infoUntil(c, victim.index, (i) => Number(i.state_damaged) > 0, 'state_damaged', more);
   t.true(Number(damaged.state_check_mismatches) >= 2, 'it differs from both others');
   t.regex(victim.output, /state check failed: this node's state at index \d+ differs from the one a majority/);
+  const status = spawnSync(process.execPath, ['bin/seqdb.js', 'status', '--router', victim.addr], { encoding: 'utf8', timeout: 30_000 });
+  t.is(status.status, 1, 'seqdb status: unhealthy');
+  t.regex(status.stdout, /! state damaged: it differs from the state a majority of the voters hold at index \d+/);
   const victimId = damaged.node_id!;
   for (const n of c.nodes.filter((x) => x.index !== victim.index)) {
     const info = await infoUntil(c, n.index, (i) => Number(i.state_check_mismatches) >= 1, 'a mismatch', more);
