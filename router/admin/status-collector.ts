@@ -17,6 +17,8 @@ export interface NodeStatus {
   readonly applied?: number;
   /** Entries behind the shard leader's commit index. */
   readonly lag?: number;
+  /** The index at which its state checks found its state damaged (node/replication/state-checks.ts). */
+  readonly stateDamaged?: number;
   readonly error?: string;
 }
 
@@ -124,6 +126,7 @@ export class StatusCollector {
             ...(f.term ? { term: Number(f.term) } : {}),
             ...(f.commit_index ? { commit: Number(f.commit_index) } : {}),
             ...(f.applied_index ? { applied: Number(f.applied_index) } : {}),
+            ...(Number(f.state_damaged) > 0 ? { stateDamaged: Number(f.state_damaged) } : {}),
           };
         } catch (err) {
           // Keep who it was: an unreachable row still names its node.
@@ -150,6 +153,8 @@ export class StatusCollector {
     const lagWarn = this.o.lagWarnEntries ?? 1000;
     const lagging = withLag.filter((n) => (n.lag ?? 0) > lagWarn);
     if (lagging.length > 0) problems.push(`${lagging.length} node(s) lagging`);
+    const damaged = withLag.filter((n) => n.up && n.stateDamaged !== undefined);
+    if (damaged.length > 0) problems.push(`${damaged.length} node(s) with a damaged state`);
     if (down.length * 2 >= nodes.length && nodes.length > 0) problems.push('quorum at risk');
     return {
       id, leader: leader?.addr ?? cachedLeader, slots, sharePct: Math.round((slots * 10000) / SLOTS) / 100,
