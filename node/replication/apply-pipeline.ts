@@ -167,8 +167,10 @@ export class ApplyPipeline {
 
   /** `fresh` cut after every checkpoint index (one transaction each). */
   private segments(fresh: readonly Entry[]): (readonly Entry[])[] {
-    const every = this.d.store.syncs ? 0 : this.d.checkpointEvery ?? 0;
-    if (every <= 0 || fresh.length === 0) return fresh.length === 0 ? [] : [fresh];
+    const every = this.checkpointEvery();
+    if (fresh.length === 0) return [];
+    // The usual case on the hot path: no checkpoint among them, no copy.
+    if (every <= 0 || !fresh.some((e) => e.index % every === 0)) return [fresh];
     const out: (readonly Entry[])[] = [];
     let from = 0;
     fresh.forEach((e, i) => {
@@ -179,6 +181,11 @@ export class ApplyPipeline {
     });
     if (from < fresh.length) out.push(fresh.slice(from));
     return out;
+  }
+
+  /** Only a state committed in place has checkpoints (ApplyDeps.checkpointEvery). */
+  private checkpointEvery(): number {
+    return this.d.store.syncs ? 0 : this.d.checkpointEvery ?? 0;
   }
 
   /** Hands one transaction of `fresh` out; resolves once it committed. */
@@ -200,7 +207,7 @@ export class ApplyPipeline {
     };
     const store = this.d.store;
     // A state store without fsync commits in place: no worker-thread round trip per batch.
-    const every = this.d.checkpointEvery ?? 0;
+    const every = this.checkpointEvery();
     const checkpoint = every > 0 && last % every === 0 ? this.d.onCheckpoint : undefined;
     // Each commits after the one handed out before it (a failed one takes none after it along).
     const committed = store.syncs ? store.write(applyAll) : this.committedTail.then(() => {
