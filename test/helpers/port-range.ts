@@ -4,21 +4,89 @@
  * there can be handed to any outgoing connection of a test running in parallel between our check
  * and the child's bind (dev-shards failed with EADDRINUSE that way).
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const LOW_PORT = 20_000;
+
+/**
+ * Ports handed out are also claimed in a directory shared by every test process (one file per
+ * port, created exclusively, holding the claimer's pid): two test files running in parallel
+ * could otherwise both find a range free before either bound it, and one test's client reached
+ * another's admin port (a fresh-clone run: "not a RESP reply: HTTP/1.1 400").
+ */
+const CLAIMS_DIR = join(tmpdir(), 'seqdb-test-ports');
+const claimed: number[] = [];
+let releaseHooked = false;
 
 /** A base port with base..base+count free, and base+1000.. too when `withAdmin`. */
 export async function freePortRange(count: number, withAdmin = false): Promise<number> {
   const high = ephemeralLow() - (withAdmin ? 1000 : 0) - count - 1;
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = LOW_PORT + Math.floor(Math.random() * (high - LOW_PORT));
+    const ports: number[] = [];
+    for (let p = base; p <= base + count; p++) ports.push(p, ...(withAdmin ? [p + 1000] : []));
+    if (!claimAll(ports)) continue;
     let ok = true;
-    for (let p = base; p <= base + count && ok; p++) ok = (await portFree(p)) && (!withAdmin || (await portFree(p + 1000)));
+    for (const p of ports) if (ok) ok = await portFree(p);
     if (ok) return base;
   }
   throw new Error('no free port range');
+}
+
+/** Claims every port or none. */
+function claimAll(ports: readonly number[]): boolean {
+  mkdirSync(CLAIMS_DIR, { recursive: true });
+  if (!releaseHooked) {
+    releaseHooked = true;
+    process.on('exit', () => {
+      for (const p of claimed) unclaim(p);
+    });
+  }
+  const mine: number[] = [];
+  for (const p of ports) {
+    if (!claim(p)) {
+      for (const q of mine) unclaim(q);
+      return false;
+    }
+    mine.push(p);
+  }
+  claimed.push(...mine);
+  return true;
+}
+
+function claim(port: number): boolean {
+  const file = join(CLAIMS_DIR, String(port));
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch {
+    // Held. A claim left by a killed process is removed for a later attempt, not taken here:
+    // two processes taking over the same stale claim at once could both believe they hold it.
+    if (!holderAlive(file)) unclaim(port);
+    return false;
+  }
+}
+
+function holderAlive(file: string): boolean {
+  try {
+    const pid = Number(readFileSync(file, 'utf8'));
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function unclaim(port: number): void {
+  try {
+    unlinkSync(join(CLAIMS_DIR, String(port)));
+  } catch {
+    // gone already
+  }
 }
 
 export function portFree(port: number): Promise<boolean> {
