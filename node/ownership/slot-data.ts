@@ -59,10 +59,12 @@ export function bucketOfKey(key: Buffer): Buffer | null {
 
 /**
  * Keys of one bucket outside the slots that a scan steps over before it seeks past the rest of
- * that bucket. A seek (a new LMDB cursor) costs a few steps, so buckets of a few keys are
- * stepped as before and only large ones are jumped.
+ * that bucket. A seek opens a new LMDB cursor, and in a write transaction (the apply step) each
+ * one costs lmdb-js ~300 B of native memory that is never freed (bench/apply-memory.ts). With
+ * 16 a move leaked up to ~20 B per key of the shard per scan; with 256 at most ~1.2 B, and only
+ * buckets of more than 256 keys (the large token tables that made moves slow) are jumped.
  */
-export const BUCKET_STEPS_BEFORE_SEEK = 16;
+export const BUCKET_STEPS_BEFORE_SEEK = 256;
 
 function* slotEntries(kv: KvReader, slots: SlotSet): Generator<KvEntry> {
   for (const space of MOVABLE_SPACES) yield* spaceSlotEntries(kv, space, slots);
@@ -84,7 +86,7 @@ function* spaceSlotEntries(kv: KvReader, space: MovableSpace, slots: SlotSet, af
   for (;;) {
     let past: Buffer | undefined;
     let stepped = 0;
-    for (const entry of kv.scan(prefix, from)) {
+    for (const entry of from !== undefined && from !== after ? scanFrom(kv, prefix, from) : kv.scan(prefix, from)) {
       const bucket = bucketOfKey(entry.key);
       if (bucket === null) continue;
       if (current === null || !current.equals(bucket)) {
@@ -107,11 +109,17 @@ function* spaceSlotEntries(kv: KvReader, space: MovableSpace, slots: SlotSet, af
 }
 
 /**
- * The smallest byte string greater than every key that starts with `prefix` (its last byte
- * below 0xff raised, what follows dropped). Used as a scan's exclusive `after`: no key of a
- * bucket space equals it, since it is shorter than the length its own u16 field announces (and
- * such a malformed key would be skipped by bucketOfKey anyway).
+ * Keys with `prefix` from `from` on, `from` itself included. After a jump `from` may itself be
+ * a key: `tag | lp(B')` with nothing after it (B' the skipped name with its last byte raised),
+ * which no command writes but an import could carry, and which the plain filter returns.
  */
+function* scanFrom(kv: KvReader, prefix: Buffer, from: Buffer): Generator<KvEntry> {
+  const value = from.subarray(0, prefix.length).equals(prefix) ? kv.get(from) : undefined;
+  if (value !== undefined) yield { key: from, value };
+  yield* kv.scan(prefix, from);
+}
+
+/** The smallest byte string greater than every key that starts with `prefix` (its last byte below 0xff raised, what follows dropped). */
 export function prefixSuccessor(prefix: Buffer): Buffer {
   let end = prefix.length;
   while (end > 0 && prefix[end - 1] === 0xff) end--;

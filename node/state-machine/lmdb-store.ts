@@ -12,7 +12,7 @@ import type { KvEntry, KvReader, KvTxn } from './kv.ts';
 import { startsWith } from './kv.ts';
 import { CachedTxn } from './cached-txn.ts';
 import { SPACE_META, SPACE_SEQUENCE, SPACE_TOKEN, TOKEN_HELD_PREFIX, TOKEN_ORDER_PREFIX } from './keys.ts';
-import { EXPIRY_PREFIX } from './series-keys.ts';
+import { EXPIRY_PREFIX, SERIES_HEADERS_PREFIX } from './series-keys.ts';
 import type { FirstWindow } from './first-window.ts';
 import { getAppliedIndex, stateSummary, type StateSummary } from './meta.ts';
 import { KEY_BYTES_MAX, encodeSnapshot, snapshotEntryViews } from './snapshot.ts';
@@ -49,7 +49,7 @@ const APPEND = { append: true } as const;
  * transaction of one INC no longer opens two or three LMDB cursors (~a quarter of its cost in
  * bench/apply.ts --batch 1).
  */
-const CARRIED_PREFIXES: readonly Buffer[] = [TOKEN_ORDER_PREFIX, TOKEN_HELD_PREFIX, EXPIRY_PREFIX];
+const CARRIED_PREFIXES: readonly Buffer[] = [TOKEN_ORDER_PREFIX, TOKEN_HELD_PREFIX, EXPIRY_PREFIX, SERIES_HEADERS_PREFIX];
 
 export class LmdbStore {
   private closed = false;

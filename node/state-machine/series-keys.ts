@@ -26,6 +26,8 @@ export const SERIES_BUCKET_SPACES: readonly number[] = [SPACE_SERIES, SPACE_SERI
 export const SERIES_SPACES: readonly number[] = [...SERIES_BUCKET_SPACES, SPACE_SERIES_EXPIRY];
 
 export const EXPIRY_PREFIX = Buffer.of(SPACE_SERIES_EXPIRY);
+/** Every series header: empty in a shard that has no series. */
+export const SERIES_HEADERS_PREFIX = Buffer.of(SPACE_SERIES);
 
 function lp(bytes: Buffer): Buffer {
   const out = Buffer.allocUnsafe(2 + bytes.length);

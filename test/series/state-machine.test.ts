@@ -145,6 +145,24 @@ test('plain INC on a series is kept as runs; numbers before the series are pre',
   t.deepEqual(rows(await run(T0 + 5005, 'AUDIT', 'b', 'plain', 'FROM', '1', 'TO', '5')).map((r) => r.state), ['pre']);
 });
 
+test('an INCS over a series bucket keeps the series\' numbers as runs, the series begun in an earlier transaction of a store that carries its windows', async (t) => {
+  const { store } = await openStore(t);
+  const machine = new StateMachine();
+  // writeNow: the path of a replica's apply, which carries the header space's window across
+  // transactions (lmdb-store.ts); an INCS asks it whether any series exists at all.
+  const runNow = (timeMs: number, ...args: string[]): CommandResult => {
+    const logged = decodeCommand(encodeCommand(parseCommand(args.map((a) => Buffer.from(a, 'latin1'))), timeMs));
+    return store.writeNow((txn) => machine.apply(txn, logged.command, logged.timeMs));
+  };
+  t.is(code(runNow(T0, 'INCS', 'b', `${T0}-aaaaaaaaaaaaaaaa+2`, 'plain', 's')), 'array');
+  t.is(int(runNow(T0 + 1, 'RESERVE', 'b', 's', 'TTL', '60')), 2n);
+  const incs = runNow(T0 + 2, 'INCS', 'b', `${T0 + 2}-bbbbbbbbbbbbbbbb+2`, 'plain', 's');
+  t.deepEqual(incs.type === 'array' ? incs.value : incs, [2n, 3n]);
+  const audit = rows(runNow(T0 + 3, 'AUDIT', 'b', 's', 'FROM', '1', 'TO', '5'));
+  t.deepEqual(audit.map((r) => [r.n, r.state]), [[1n, 'pre'], [2n, 'reserved'], [3n, 'inc']]);
+  t.like(infoMap(runNow(T0 + 4, 'SEQ.INFO', 'b', 's')), { value: 3n, inc: 1n, reserved: 1n });
+});
+
 test('RESERVE ... ID is exactly-once and its token cannot be reused by INC', async (t) => {
   const { run } = await openStore(t);
   const token = `${T0}-abc`;
