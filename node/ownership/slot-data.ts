@@ -59,12 +59,13 @@ export function bucketOfKey(key: Buffer): Buffer | null {
 
 /**
  * Keys of one bucket outside the slots that a scan steps over before it seeks past the rest of
- * that bucket. A seek opens a new LMDB cursor, and in a write transaction (the apply step) each
- * one costs lmdb-js ~300 B of native memory that is never freed (bench/apply-memory.ts). With
- * 16 a move leaked up to ~20 B per key of the shard per scan; with 256 at most ~1.2 B, and only
- * buckets of more than 256 keys (the large token tables that made moves slow) are jumped.
+ * that bucket. A seek opens a new LMDB cursor: a few steps' worth of time, and in a write
+ * transaction (the apply step) a new lmdb-js Cursor whose ~300 B of native memory is freed only
+ * by a finalizer on a later turn of the event loop. So a scan holds at most ~18 B per key it
+ * passes until its apply step ends (buckets of 17 keys, the worst case), and buckets of up to 16
+ * keys are stepped as before.
  */
-export const BUCKET_STEPS_BEFORE_SEEK = 256;
+export const BUCKET_STEPS_BEFORE_SEEK = 16;
 
 function* slotEntries(kv: KvReader, slots: SlotSet): Generator<KvEntry> {
   for (const space of MOVABLE_SPACES) yield* spaceSlotEntries(kv, space, slots);
@@ -73,8 +74,8 @@ function* slotEntries(kv: KvReader, slots: SlotSet): Generator<KvEntry> {
 /**
  * The entries of `slots` in one space, in key order, strictly after `after` when given. In the
  * spaces keyed `tag | lp(bucket) | ...` each bucket's keys are contiguous, so the rest of a
- * bucket outside `slots` is jumped with a seek: a move reads the buckets it moves plus a few keys
- * and a seek per other bucket, not the whole shard (which took ~1.5 s per million keys, in the
+ * bucket outside `slots` is jumped with a seek: a move reads the buckets it moves plus up to 16
+ * keys and a seek per other bucket, not the whole shard (which took ~1.5 s per million keys, in the
  * apply step of every replica, while all of the shard's writes waited).
  */
 function* spaceSlotEntries(kv: KvReader, space: MovableSpace, slots: SlotSet, after?: Buffer): Generator<KvEntry> {

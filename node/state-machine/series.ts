@@ -251,9 +251,9 @@ export function sweepExpiredReservations(txn: KvTxn, nowMs: number, max = EXPIRY
 export function bucketHasSeries(txn: KvTxn, bucket: Buffer): boolean {
   // Most shards have no series at all (they are opt-in): then the answer comes from the window
   // of the whole header space that lmdb-store.ts carries across transactions, with no cursor.
-  // Each LMDB cursor opened in a write transaction costs lmdb-js ~300 B of native memory that
-  // is never freed (measured: 40 MB per 100,000 INCS, a node's heap flat), so one per INCS was
-  // a leak of ~1 GB an hour under load.
+  // Each cursor opened in a write transaction is a new lmdb-js Cursor whose ~300 B of native
+  // memory only a finalizer frees, on a later turn of the event loop: a follower applying a
+  // long catch-up batch held 40 MB per 100,000 INCS until it yielded (bench/apply-memory.ts).
   if (txn.first(SERIES_HEADERS_PREFIX) === undefined) return false;
   for (const _header of txn.scan(bucketHeadersPrefix(bucket))) return true;
   return false;
