@@ -4,7 +4,7 @@
  * there can be handed to any outgoing connection of a test running in parallel between our check
  * and the child's bind (dev-shards failed with EADDRINUSE that way).
  */
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,7 @@ export async function freePortRange(count: number, withAdmin = false): Promise<n
     let ok = true;
     for (const p of ports) if (ok) ok = await portFree(p);
     if (ok) return base;
+    release(ports); // bound by something else: no use to anyone as a claim
   }
   throw new Error('no free port range');
 }
@@ -57,6 +58,14 @@ function claimAll(ports: readonly number[]): boolean {
   return true;
 }
 
+function release(ports: readonly number[]): void {
+  for (const p of ports) {
+    unclaim(p);
+    const at = claimed.indexOf(p);
+    if (at >= 0) claimed.splice(at, 1);
+  }
+}
+
 function claim(port: number): boolean {
   const file = join(CLAIMS_DIR, String(port));
   try {
@@ -73,7 +82,8 @@ function claim(port: number): boolean {
 function holderAlive(file: string): boolean {
   try {
     const pid = Number(readFileSync(file, 'utf8'));
-    if (!Number.isInteger(pid) || pid <= 0) return false;
+    // Empty: its claimer is between creating and writing it (or died there, long ago).
+    if (!Number.isInteger(pid) || pid <= 0) return Date.now() - statSync(file).mtimeMs < 10_000;
     process.kill(pid, 0);
     return true;
   } catch (err) {
