@@ -252,8 +252,8 @@ export function bucketHasSeries(txn: KvTxn, bucket: Buffer): boolean {
   // Most shards have no series at all (they are opt-in): then the answer comes from the window
   // of the whole header space that lmdb-store.ts carries across transactions, with no cursor.
   // Each cursor opened in a write transaction is a new lmdb-js Cursor whose ~300 B of native
-  // memory only a finalizer frees, on a later turn of the event loop: a follower applying a
-  // long catch-up batch held 40 MB per 100,000 INCS until it yielded (bench/apply-memory.ts).
+  // memory only a finalizer frees, on a later turn of the event loop: 100,000 INCS applied
+  // without a turn held 40 MB until then (bench/apply-memory.ts --no-yield).
   if (txn.first(SERIES_HEADERS_PREFIX) === undefined) return false;
   for (const _header of txn.scan(bucketHeadersPrefix(bucket))) return true;
   return false;
