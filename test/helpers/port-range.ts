@@ -37,6 +37,16 @@ export async function freePortRange(count: number, withAdmin = false): Promise<n
   throw new Error('no free port range');
 }
 
+/**
+ * One free port, claimed like a range. Port 0's answer is no use for a port handed to a child
+ * process: it comes from the ephemeral range, where another test's freePort or outgoing
+ * connection may take it before the child binds (a fresh-clone run: a replication test's node
+ * lost its port to another test's node, and INFO there named a stranger).
+ */
+export function freePort(): Promise<number> {
+  return freePortRange(0);
+}
+
 /** Claims every port or none. */
 function claimAll(ports: readonly number[]): boolean {
   mkdirSync(CLAIMS_DIR, { recursive: true });

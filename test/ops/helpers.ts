@@ -3,8 +3,7 @@
  * SIGKILL on teardown. Plus small RESP/HTTP helpers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { freePortRange } from '../helpers/port-range.ts';
+import { freePort, freePortRange } from '../helpers/port-range.ts';
 import { fileURLToPath } from 'node:url';
 import { respCall, infoFields } from '../../shared/observability/resp-call.ts';
 
@@ -58,16 +57,7 @@ export async function seqdbRun(args: readonly string[], timeoutMs = 60_000): Pro
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** A base port with `count` free ports after it, and the same at base + 1000 (dev admin ports). */
 export function freeRange(count: number): Promise<number> {

@@ -13,13 +13,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { startDev } from '../helpers/dev-process.ts';
+import { freePort } from '../helpers/port-range.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  return new Promise((res) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => res(p)); }); });
-}
 function call(port: number, line: string): Promise<string> {
   return new Promise((res) => {
     const s = net.connect(port, '127.0.0.1'); let out = '';
