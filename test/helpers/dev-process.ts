@@ -3,6 +3,7 @@
  * it prints where it listens, and kills it on teardown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { exitWithParent } from './exit-with-parent.ts';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -31,7 +32,7 @@ export async function startDev(
   const child = spawn(
     process.execPath,
     ['bin/seqdb.js', 'dev', '--port', '0', '--data', dataDir, ...extraArgs],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+    exitWithParent('dev', { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }),
   );
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

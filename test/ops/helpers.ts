@@ -3,6 +3,7 @@
  * SIGKILL on teardown. Plus small RESP/HTTP helpers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { exitWithParent } from '../helpers/exit-with-parent.ts';
 import { freePort, freePortRange } from '../helpers/port-range.ts';
 import { fileURLToPath } from 'node:url';
 import { respCall, infoFields } from '../../shared/observability/resp-call.ts';
@@ -17,7 +18,7 @@ export interface Proc {
 }
 
 export function seqdb(t: { teardown(fn: () => unknown): void }, args: readonly string[]): Proc {
-  const child = spawn(process.execPath, ['bin/seqdb.js', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/seqdb.js', ...args], exitWithParent(args[0], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   const onData = (d: Buffer): void => {
     out += d.toString();

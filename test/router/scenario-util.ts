@@ -1,5 +1,6 @@
 /** Process and client helpers for router scenarios (scripts run inside a test namespace). */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { exitWithParent } from '../helpers/exit-with-parent.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ export function start(name: string, args: readonly string[]): Proc {
 }
 
 export function respawn(p: Proc): void {
-  const child = spawn(process.execPath, ['bin/seqdb.js', ...p.args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/seqdb.js', ...p.args], exitWithParent(p.args[0], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   p.child = child;
   const onData = (d: Buffer): void => {
     p.output += d.toString();

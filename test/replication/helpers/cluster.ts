@@ -4,6 +4,7 @@
  * records a history (invoke/ack times, values) for the INC checker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { exitWithParent } from '../../helpers/exit-with-parent.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,7 +90,7 @@ export class Cluster {
     // unshare and sh exec into the node: the child's pid is the node's.
     const [file, ...rest] = tmpfs === undefined ? argv : ['unshare', '-m', '--propagation', 'private', 'sh', '-c',
       `mkdir -p '${n.dataDir}' && mount -t tmpfs -o size=${tmpfs} tmpfs '${n.dataDir}' && exec "$@"`, 'sh', ...argv];
-    const child = spawn(file!, rest, { cwd: n.root ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(file!, rest, exitWithParent('node', { cwd: n.root ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
     n.child = child;
     const onData = (d: Buffer): void => {
       n.output += d.toString();

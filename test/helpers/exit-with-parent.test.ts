@@ -1,0 +1,30 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('seqdb processes started by the test helpers end when their test process dies without teardown', async (t) => {
+  const scenario = spawn(process.execPath, ['--import=./test/loader/register.mjs', 'test/helpers/exit-with-parent-scenario.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  scenario.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  scenario.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => scenario.once('exit', (c) => r(c)));
+  const pids = (/pids ([\d ]+)/.exec(out)?.[1] ?? '').split(' ').map(Number);
+  t.teardown(() => pids.forEach((pid) => alive(pid) && process.kill(pid, 'SIGKILL')));
+  t.not(code, 0);
+  t.regex(out, /worker dies/);
+  t.is(pids.length, 3, out);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && pids.some(alive)) await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual(pids.filter(alive), [], 'still running after their parent died');
+});

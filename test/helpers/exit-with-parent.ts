@@ -1,0 +1,17 @@
+/**
+ * Spawn options that make a long-lived `seqdb` process (node, router, dev) end when the test
+ * process that started it ends, however it ends. Teardowns do not run when an ava worker dies of
+ * an uncaught exception (or is killed): a run of test/rebalance/ left two `seqdb dev` clusters
+ * running that way. The product's own guard does it (bin/seqdb.ts exitWithParent, which
+ * `seqdb dev` uses for its nodes): stdin is a pipe from us, and its EOF is a SIGTERM.
+ */
+import type { SpawnOptions } from 'node:child_process';
+
+const LONG_LIVED = new Set(['node', 'router', 'dev']);
+
+/** `options` with stdin a pipe and SEQDB_EXIT_WITH_PARENT=1 when `command` is long-lived. */
+export function exitWithParent(command: string | undefined, options: SpawnOptions & { env?: NodeJS.ProcessEnv }): SpawnOptions {
+  if (command === undefined || !LONG_LIVED.has(command)) return options;
+  const stdio = Array.isArray(options.stdio) ? ['pipe', ...options.stdio.slice(1)] : ['pipe', 'pipe', 'pipe'];
+  return { ...options, stdio: stdio as SpawnOptions['stdio'], env: { ...(options.env ?? process.env), SEQDB_EXIT_WITH_PARENT: '1' } };
+}
