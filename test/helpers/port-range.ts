@@ -47,9 +47,13 @@ export function freePort(): Promise<number> {
   return freePortRange(0);
 }
 
-/** Claims every port or none. */
-function claimAll(ports: readonly number[]): boolean {
-  mkdirSync(CLAIMS_DIR, { recursive: true });
+/** Claims every port or none (exported for its test). */
+export function claimAll(ports: readonly number[]): boolean {
+  try {
+    mkdirSync(CLAIMS_DIR, { recursive: true });
+  } catch {
+    return true; // no claims possible here (see claim): the bind check alone, as before them
+  }
   if (!releaseHooked) {
     releaseHooked = true;
     process.on('exit', () => {
@@ -79,9 +83,11 @@ function release(ports: readonly number[]): void {
 function claim(port: number): boolean {
   const file = join(CLAIMS_DIR, String(port));
   try {
-    writeFileSync(file, String(process.pid), { flag: 'wx' });
+    writeFileSync(file, holderStamp(process.pid), { flag: 'wx' });
     return true;
-  } catch {
+  } catch (err) {
+    // A directory we cannot write (another user's): claims cannot work, the bind check still does.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true;
     // Held. A claim left by a killed process is removed for a later attempt, not taken here:
     // two processes taking over the same stale claim at once could both believe they hold it.
     if (!holderAlive(file)) unclaim(port);
@@ -89,13 +95,24 @@ function claim(port: number): boolean {
   }
 }
 
+/** A process named by pid and start time (field 22 of /proc/<pid>/stat): a reused pid differs. */
+function holderStamp(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return `${pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+  } catch {
+    return String(pid);
+  }
+}
+
 function holderAlive(file: string): boolean {
   try {
-    const pid = Number(readFileSync(file, 'utf8'));
+    const stamp = readFileSync(file, 'utf8');
+    const pid = Number(stamp.split(' ')[0]);
     // Empty: its claimer is between creating and writing it (or died there, long ago).
     if (!Number.isInteger(pid) || pid <= 0) return Date.now() - statSync(file).mtimeMs < 10_000;
     process.kill(pid, 0);
-    return true;
+    return !stamp.includes(' ') || holderStamp(pid) === stamp;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
