@@ -42,6 +42,7 @@ import { errorResult, intResult, type Command, type CommandResult, type IncComma
 import { INCS_SEQUENCES_MAX, blockToken, multiToken, partRetry, partValue } from '../shared/protocol/part-token.ts';
 import { routerToken } from './token.ts';
 import { monoNowMs } from '../shared/mono-clock.ts';
+import { bytesEqual } from '../shared/bytes-equal.ts';
 
 /** What forwarding one command ended with. */
 export interface Forwarded {
@@ -157,7 +158,7 @@ export class IncCoalescer {
   /** The bucket's open block: most INCs are of the bucket of the one before (no key string made). */
   private openBlock(bucket: Buffer): Block | undefined {
     const last = this.last;
-    if (last !== undefined && this.open.get(last.bucketKey) === last && last.bucket.equals(bucket)) return last;
+    if (last !== undefined && this.open.get(last.bucketKey) === last && bytesEqual(last.bucket, bucket)) return last;
     if (this.open.size === 0) return undefined;
     const block = this.open.get(bucket.toString('latin1'));
     if (block !== undefined) this.last = block;
@@ -171,7 +172,7 @@ export class IncCoalescer {
   private joins(block: Block, sequence: Buffer): Buffer | null {
     const size = block.members.length;
     const first = block.members[0]!.sequence;
-    if (!block.mixed && first.equals(sequence)) return size < this.options.blockMax ? first : null;
+    if (!block.mixed && bytesEqual(first, sequence)) return size < this.options.blockMax ? first : null;
     if (size >= this.incsMax || monoNowMs() < this.incsRefusedUntilMs) return null;
     block.mixed = true;
     return Buffer.from(sequence);
