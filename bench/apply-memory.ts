@@ -16,12 +16,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { toolArgs } from './tool-args.ts';
 import { LmdbStore, StateMachine } from '../node/state-machine/index.ts';
 import { routerToken } from '../router/token.ts';
 import { multiToken } from '../shared/protocol/part-token.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, 'no-yield': { type: 'boolean', default: false } } });
+const USAGE = 'Usage: node --expose-gc --import=tsx bench/apply-memory.ts [--rounds 5] [--no-yield]';
+
+const { values } = toolArgs('bench/apply-memory.ts', USAGE, { options: { rounds: { type: 'string', default: '5' }, 'no-yield': { type: 'boolean', default: false } } });
 const yields = !values['no-yield'];
 const rounds = Number(values.rounds);
 const gc = (globalThis as { gc?: () => void }).gc;

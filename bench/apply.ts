@@ -17,17 +17,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { toolArgs } from './tool-args.ts';
 import { LmdbStore, StateMachine, setAppliedIndex } from '../node/state-machine/index.ts';
 import { encodeCommand } from '../node/state-machine/codec.ts';
 import { BATCH_PARTS_MAX, decodeEntryCommands, encodeBatch } from '../node/state-machine/batch-codec.ts';
 import { routerToken } from '../router/token.ts';
 import { INCS_SEQUENCES_MAX, multiToken } from '../shared/protocol/part-token.ts';
 
+const USAGE = 'Usage: node --import=tsx bench/apply.ts [--seconds 3] [--batch 64] [--no-tokens] [--tokens-max N] [--incs]';
+
 /** INCs encoded ahead per row: every token is fresh, as for new INCs (the run stops at the end). */
 const INCS_MAX = 600_000;
 
-const { values } = parseArgs({
+const { values } = toolArgs('bench/apply.ts', USAGE, {
   options: {
     seconds: { type: 'string', default: '3' },
     batch: { type: 'string', default: '64' },

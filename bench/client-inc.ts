@@ -7,9 +7,11 @@
  *
  *   node --import=tsx bench/client-inc.ts [--callers 50] [--seconds 5] [--rounds 2] [--port 17700] [--sequences 1]
  */
-import { parseArgs } from 'node:util';
+import { toolArgs } from './tool-args.ts';
 import { createClient } from '../client/index.ts';
 import { startDev } from './dev-cluster.ts';
+
+const USAGE = 'Usage: node --import=tsx bench/client-inc.ts [--callers 50] [--seconds 5] [--rounds 2] [--port 17700] [--sequences 1]';
 
 interface Result { merge: boolean; perSecond: number; p50Ms: number; p99Ms: number; duplicates: number; errors: number }
 
@@ -56,7 +58,7 @@ async function load(client: ReturnType<typeof createClient>, callers: number, ms
   return { errors, duplicates };
 }
 
-const { values } = parseArgs({ options: { callers: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' }, port: { type: 'string' }, sequences: { type: 'string' } } });
+const { values } = toolArgs('bench/client-inc.ts', USAGE, { options: { callers: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' }, port: { type: 'string' }, sequences: { type: 'string' } } });
 const sequences = Number(values.sequences ?? 1);
 const callers = Number(values.callers ?? 50);
 const seconds = Number(values.seconds ?? 5);

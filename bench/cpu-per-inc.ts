@@ -15,11 +15,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { toolArgs } from './tool-args.ts';
 import { RespClient, startDev, type DevCluster } from './dev-cluster.ts';
 import { runSeqbench, seqbenchDir } from './seqbench.ts';
 
-const { values } = parseArgs({
+const USAGE = 'Usage: node --import=tsx bench/cpu-per-inc.ts [--clients 50] [--pipeline 1] [--keys 1] [--buckets]\n    [--seconds 5] [--warmup 6] [--runs 3] [--port 17800] [--split]';
+
+const { values } = toolArgs('bench/cpu-per-inc.ts', USAGE, {
   options: {
     clients: { type: 'string', default: '50' },
     pipeline: { type: 'string', default: '1' },

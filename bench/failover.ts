@@ -6,8 +6,10 @@
  *
  *   node --import=tsx bench/failover.ts [--rounds 3] [--clients 8] [--port 17600]
  */
-import { parseArgs } from 'node:util';
+import { toolArgs } from './tool-args.ts';
 import { RespClient, sleep, startDev, type DevCluster } from './dev-cluster.ts';
+
+const USAGE = 'Usage: node --import=tsx bench/failover.ts [--rounds 3] [--clients 8] [--port 17600]';
 
 interface Round { pauseMs: number; maxGapMs: number; maxLatencyMs: number; acked: number; errors: number; duplicates: number }
 
@@ -71,7 +73,7 @@ async function round(port: number, clients: number): Promise<Round> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: {
+  const { values } = toolArgs('bench/failover.ts', USAGE, { options: {
     rounds: { type: 'string', default: '3' }, clients: { type: 'string', default: '8' }, port: { type: 'string', default: '17600' },
   } });
   const rounds: Round[] = [];

@@ -15,7 +15,9 @@ import { fork, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { toolArgs } from './tool-args.ts';
+
+const USAGE = 'Usage: node --import=tsx bench/loopback-floor.ts [--exchanges 20000] [--bytes 100] [--runs 3]';
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
 const TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -29,7 +31,7 @@ if (process.argv[2] === '--echo') {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = toolArgs('bench/loopback-floor.ts', USAGE, {
     options: {
       exchanges: { type: 'string', default: '20000' },
       bytes: { type: 'string', default: '100' },

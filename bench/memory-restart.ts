@@ -14,8 +14,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { toolArgs } from './tool-args.ts';
 import { RespClient, rssMb, sleep, startDev } from './dev-cluster.ts';
+
+const USAGE = 'Usage: node --import=tsx bench/memory-restart.ts [--sequences 1000000] [--connections 16] [--pipeline 64]\n    [--port 17700] [--max-load-s 600] [--timeline]';
 
 /** What INFO says the heap and Buffers hold. */
 function heapOf(i: string | null): string {
@@ -183,7 +185,7 @@ function printTimeline(r: Restart): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: {
+  const { values } = toolArgs('bench/memory-restart.ts', USAGE, { options: {
     sequences: { type: 'string', default: '1000000' }, connections: { type: 'string', default: '16' },
     pipeline: { type: 'string', default: '64' }, port: { type: 'string', default: '17700' }, 'max-load-s': { type: 'string', default: '600' },
     timeline: { type: 'boolean', default: false },

@@ -7,11 +7,13 @@
  *
  * Not part of npm test. Wall-clock time is fine here: this measures, it decides nothing.
  */
-import { parseArgs } from 'node:util';
+import { toolArgs } from './tool-args.ts';
 import { MemoryStorage } from '../node/raft/memory-storage.ts';
 import { RawNode } from '../node/raft/raw-node.ts';
 import type { Message, NodeId } from '../node/raft/types.ts';
 import { Rng } from '../test/sim/rng.ts';
+
+const USAGE = 'Usage: node --import=tsx bench/raft-core.ts [--seconds 2] [--batches 1,16,256] [--bytes 16]';
 
 interface Member {
   readonly id: NodeId;
@@ -124,7 +126,7 @@ function runBatch(batch: number, seconds: number, payloadBytes: number): { perSe
 }
 
 function main(): void {
-  const { values } = parseArgs({
+  const { values } = toolArgs('bench/raft-core.ts', USAGE, {
     options: {
       seconds: { type: 'string', default: '2' },
       batches: { type: 'string', default: '1,16,256' },

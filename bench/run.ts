@@ -9,7 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { toolArgs } from './tool-args.ts';
 import { repoDir } from './dev-cluster.ts';
 import { runSeqbench, seqbenchDir } from './seqbench.ts';
 import { targets, type RunningTarget } from './targets.ts';
@@ -73,17 +73,14 @@ function printTable(cells: Cell[], targetNames: string[]): void {
   }
 }
 
+const USAGE = 'Usage: npm run bench -- [--targets seqdb-3,seqdb-1,seqdb-3x2,seqdb-3x4,redis-always,etcd-3nodes] [--duration S]\n    [--runs N] [--warmup S] [--quick | --scaling] [--port 17400]';
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: {
+  const { values } = toolArgs('npm run bench', USAGE, { options: {
     targets: { type: 'string', default: 'seqdb-3,redis-always,etcd-3nodes' },
     duration: { type: 'string', default: '10' }, runs: { type: 'string', default: '3' }, warmup: { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false }, scaling: { type: 'boolean', default: false }, port: { type: 'string', default: '17400' },
-    help: { type: 'boolean', default: false },
   }, strict: true });
-  if (values.help) {
-    console.log('npm run bench -- [--targets seqdb-3,seqdb-1,seqdb-3x2,seqdb-3x4,redis-always,etcd-3nodes] [--duration S] [--runs N] [--warmup S] [--quick | --scaling]');
-    return;
-  }
   const durationS = values.quick ? 2 : Number(values.duration);
   const runs = values.quick ? 1 : Number(values.runs);
   const warmupS = values.quick ? 1 : Number(values.warmup);

@@ -13,14 +13,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { toolArgs } from './tool-args.ts';
 import { LmdbStore, StateMachine } from '../node/state-machine/index.ts';
 import { deleteSlotData, exportSlotPage } from '../node/ownership/slot-data.ts';
 import { SlotSet } from '../node/ownership/slot-set.ts';
 import { slotCount, slotOf } from '../shared/placement/slot.ts';
 import { routerToken } from '../router/token.ts';
 
-const { values } = parseArgs({
+const USAGE = 'Usage: node --import=tsx bench/slot-move-scan.ts [--incs 1000000] [--buckets 100] [--sequences 1000]';
+
+const { values } = toolArgs('bench/slot-move-scan.ts', USAGE, {
   options: {
     incs: { type: 'string', default: '1000000' },
     buckets: { type: 'string', default: '100' },

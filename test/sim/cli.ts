@@ -1,20 +1,25 @@
 /**
  * npm run sim -- [--seeds N] [--start S] [--seed X] [--nodes 3|5] [--ms FAULT_PHASE_MS]
  *                [--mutant NAME] [--verbose] [--keep-going] [--prevote on|off|mixed] [--async-writes]
- *                [--checkquorum on|off|mixed]
+ *                [--checkquorum on|off|mixed] [--extra FAULT,...]
  * Runs seeds S..S+N-1 (default 100 seeds from 1; cluster size alternates 3/5 unless --nodes)
  * and exits 1 on the first violation with the seed, the property and the last trace events
  * (--keep-going: run them all and summarize the failing seeds by property).
  */
-import { parseArgs } from 'node:util';
+import { toolArgs } from '../../bench/tool-args.ts';
 import { MUTANTS, type Mutant } from './sim-node.ts';
 import { EXTRA_FAULTS, emptyStats, type SimResult, type SimStats } from './sim-config.ts';
 import { runSeed } from './simulator.ts';
 
+const USAGE = 'Usage: npm run sim -- [--seeds N] [--start S] [--seed X] [--nodes 3|5] [--ms FAULT_PHASE_MS]\n    [--mutant NAME] [--verbose] [--keep-going] [--prevote on|off|mixed] [--async-writes]\n    [--checkquorum on|off|mixed] [--extra FAULT,...]';
+
 const PROGRESS_EVERY = 250;
 
+/** A bad argument: one line and the usage, exit 2 (anything else thrown is a bug, with its trace). */
+class UsageError extends Error {}
+
 function main(): number {
-  const { values } = parseArgs({
+  const { values } = toolArgs('npm run sim', USAGE, {
     options: {
       seeds: { type: 'string', default: '100' },
       start: { type: 'string', default: '1' },
@@ -32,14 +37,14 @@ function main(): number {
     strict: true,
   });
   const mutant = values.mutant as Mutant;
-  if (!MUTANTS.includes(mutant)) throw new Error(`--mutant must be one of ${MUTANTS.join(', ')}`);
+  if (!MUTANTS.includes(mutant)) throw new UsageError(`--mutant must be one of ${MUTANTS.join(', ')}`);
   const extra = new Set(values.extra.split(',').filter((x) => x !== ''));
-  for (const x of extra) if (!(EXTRA_FAULTS as readonly string[]).includes(x)) throw new Error(`--extra takes ${EXTRA_FAULTS.join(', ')}`);
+  for (const x of extra) if (!(EXTRA_FAULTS as readonly string[]).includes(x)) throw new UsageError(`--extra takes ${EXTRA_FAULTS.join(', ')}`);
   const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
-  if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new Error('--nodes must be 3 or 5');
+  if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new UsageError('--nodes must be 3 or 5');
   const first = Number(values.seed ?? values.start);
   const count = values.seed !== undefined ? 1 : Number(values.seeds);
-  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count) || count < 1) throw new Error('bad --seed/--start/--seeds');
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count) || count < 1) throw new UsageError('bad --seed/--start/--seeds');
   const faultPhaseMs = values.ms === undefined ? undefined : Number(values.ms);
   const tuning = { ...onOff('prevote', values.prevote, 'preVote'), ...onOff('checkquorum', values.checkquorum, 'checkQuorum') };
   const total = emptyStats();
@@ -113,7 +118,7 @@ function report(r: SimResult, flags: string, verbose: boolean): number {
 /** --prevote / --checkquorum: on, off, or mixed (drawn per seed, the default). */
 function onOff(flag: string, v: string, key: 'preVote' | 'checkQuorum'): Partial<Record<typeof key, boolean>> {
   if (v === 'mixed') return {};
-  if (v !== 'on' && v !== 'off') throw new Error(`--${flag} must be on, off or mixed`);
+  if (v !== 'on' && v !== 'off') throw new UsageError(`--${flag} must be on, off or mixed`);
   return { [key]: v === 'on' };
 }
 
@@ -121,4 +126,10 @@ function add(t: SimStats, s: SimStats): void {
   for (const k of Object.keys(t) as (keyof SimStats)[]) t[k] += s[k];
 }
 
-process.exitCode = main();
+try {
+  process.exitCode = main();
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  console.error(`npm run sim: ${err.message}\n${USAGE}`);
+  process.exitCode = 2;
+}
