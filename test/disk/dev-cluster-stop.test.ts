@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { freePortRange } from '../helpers/port-range.ts';
 import { command, sleep } from '../replication/helpers/cluster.ts';
+import { alive } from '../helpers/process-state.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -34,15 +35,6 @@ function nodeChildrenOf(pid: number): number[] {
     });
   } catch {
     return [];
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -1,17 +1,9 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { alive } from './process-state.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('seqdb processes started by the test helpers end when their test process dies without teardown', async (t) => {
   const scenario = spawn(process.execPath, ['--import=./test/loader/register.mjs', 'test/helpers/exit-with-parent-scenario.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -10,3 +10,13 @@ export function processState(pid: number | undefined): string {
     return (err as Error).message;
   }
 }
+
+/** Whether a process of that pid exists (a zombie not yet reaped counts). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
