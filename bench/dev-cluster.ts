@@ -8,6 +8,7 @@ import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exitWithParent } from '../test/helpers/exit-with-parent.ts';
 
 export const repoDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -23,7 +24,7 @@ export interface DevCluster {
 /** Starts `seqdb dev --port port ...args` and resolves once an INC through it succeeds. */
 export async function startDev(port: number, args: string[], dir = mkdtempSync(join(tmpdir(), 'seqdb-bench-'))): Promise<DevCluster> {
   const child = spawn(process.execPath, [join(repoDir, 'bin/seqdb.js'), 'dev', '--port', String(port), '--data', dir, ...args],
-    { cwd: repoDir, stdio: ['ignore', 'ignore', 'ignore'] });
+    exitWithParent('dev', { cwd: repoDir, stdio: ['ignore', 'ignore', 'ignore'] }));
   const c = await RespClient.connectRetry(port, 30_000);
   try {
     const deadline = Date.now() + 30_000;

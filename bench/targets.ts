@@ -8,6 +8,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exitWithParent } from '../test/helpers/exit-with-parent.ts';
 
 const repoDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -88,7 +89,7 @@ function seqdbTarget(name: string, extraArgs: string[]): TargetSpec {
     async start(basePort) {
       const dir = mkdtempSync(join(tmpdir(), 'seqdb-bench-'));
       const child = spawn(process.execPath, [join(repoDir, 'bin/seqdb.js'), 'dev',
-        '--port', String(basePort), '--data', dir, ...extraArgs], { cwd: repoDir, stdio: ['ignore', 'ignore', 'inherit'] });
+        '--port', String(basePort), '--data', dir, ...extraArgs], exitWithParent('dev', { cwd: repoDir, stdio: ['ignore', 'ignore', 'inherit'] }));
       // An INC on a key the workload never uses: ready means a shard leader answers writes.
       await waitForReply(basePort, 120_000, 'INC benchready probe', /^:\d+/);
       return {

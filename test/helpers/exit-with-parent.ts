@@ -1,9 +1,10 @@
 /**
- * Spawn options that make a long-lived `seqdb` process (node, router, dev) end when the test
- * process that started it ends, however it ends. Teardowns do not run when an ava worker dies of
- * an uncaught exception (or is killed): a run of test/rebalance/ left two `seqdb dev` clusters
- * running that way. The product's own guard does it (bin/seqdb.ts exitWithParent, which
- * `seqdb dev` uses for its nodes): stdin is a pipe from us, and its EOF is a SIGTERM.
+ * Spawn options that make a long-lived `seqdb` process (node, router, dev) end when the test or
+ * bench process that started it ends, however it ends. Teardowns do not run when an ava worker
+ * dies of an uncaught exception (or is killed): a run of test/rebalance/ left two `seqdb dev`
+ * clusters running that way, and a bench killed mid-run left its cluster on its fixed port. The
+ * product's own guard does it (bin/seqdb.ts exitWithParent, which `seqdb dev` uses for its
+ * nodes): stdin is a pipe from us, and its EOF is a SIGTERM.
  */
 import type { SpawnOptions } from 'node:child_process';
 
