@@ -75,6 +75,8 @@ test.serial('Ctrl-C on seqdb dev --nodes 3 (SIGINT to the process group): every 
   t.log(c.output().split('\n').filter((l) => /shutdown|SIGINT|SIGTERM|transferring/.test(l)).slice(0, 8).join('\n'));
   t.is(code, '0');
   t.deepEqual(locks(c.data), [], 'nodes were killed (LOCK left), not shut down');
+  // A finished node that its stdin pipe kept alive until bin/seqdb.ts's 2 s fallback says so.
+  t.notRegex(c.output(), /still running 2 s after finishing/);
 });
 
 test.serial('seqdb dev --nodes 3 killed -9: its nodes shut down gracefully (exitWithParent)', async (t) => {
