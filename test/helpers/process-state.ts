@@ -11,8 +11,13 @@ export function processState(pid: number | undefined): string {
   }
 }
 
-/** Whether a process of that pid exists (a zombie not yet reaped counts). */
+/**
+ * Whether a process of that pid exists (a zombie not yet reaped counts). Never for pid <= 0 or
+ * NaN: kill(0) names our own process group, and a teardown that then kills "survivors" would
+ * kill ava and the CI run.
+ */
 export function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
