@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './temp-dir.ts';
+import { ephemeralLow } from './port-range.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -29,10 +30,10 @@ test('processes claiming ports at once never share one, and their claims go when
   const ports = claimers.flatMap((c) => c.line.replace('ports ', '').split(' ').map(Number));
   t.is(ports.length, 160);
   t.is(new Set(ports).size, 160, 'a port handed to two processes');
-  t.true(ports.every((p) => p >= 20_000 && p < 32_768), 'below the ephemeral range');
-  t.is(readdirSync(join(tmp, 'seqdb-test-ports')).length, 160);
+  t.true(ports.every((p) => p >= 20_000 && p < ephemeralLow()), 'below the ephemeral range');
+  t.is(readdirSync(join(tmp, 'seqdb-test-ports-2')).length, 160);
   await Promise.all(claimers.map((c) => c.end()));
-  t.deepEqual(readdirSync(join(tmp, 'seqdb-test-ports')), []);
+  t.deepEqual(readdirSync(join(tmp, 'seqdb-test-ports-2')), []);
 });
 
 /** A claimer's line; the claimer is ended at once. */
@@ -44,7 +45,7 @@ async function claimOnce(tmp: string, ports: readonly string[]): Promise<string>
 
 test('a claim is held by a live claimer; one of a dead or reused pid is cleared, not taken', async (t) => {
   const tmp = await tempDir(t);
-  const dir = join(tmp, 'seqdb-test-ports');
+  const dir = join(tmp, 'seqdb-test-ports-2');
   mkdirSync(dir);
   const live = await claimer(tmp, ['claim', '21000']);
   t.is(live.line, 'claimed true');

@@ -17,7 +17,9 @@ const LOW_PORT = 20_000;
  * could otherwise both find a range free before either bound it, and one test's client reached
  * another's admin port (a fresh-clone run: "not a RESP reply: HTTP/1.1 400").
  */
-const CLAIMS_DIR = join(tmpdir(), 'seqdb-test-ports');
+// "-2": claims now hold "pid starttime"; checkouts of older builds read that as an empty claim
+// and would take it over after 10 s, so they keep their own directory.
+const CLAIMS_DIR = join(tmpdir(), 'seqdb-test-ports-2');
 const claimed: number[] = [];
 let releaseHooked = false;
 
@@ -62,7 +64,13 @@ export function claimAll(ports: readonly number[]): boolean {
   }
   const mine: number[] = [];
   for (const p of ports) {
-    if (!claim(p)) {
+    const got = claim(p);
+    if (got === 'unclaimable') {
+      // Nothing of ours to record (a later release must not unlink another process's file).
+      for (const q of mine) unclaim(q);
+      return true;
+    }
+    if (!got) {
       for (const q of mine) unclaim(q);
       return false;
     }
@@ -80,14 +88,17 @@ function release(ports: readonly number[]): void {
   }
 }
 
-function claim(port: number): boolean {
+/** true: ours now; false: held; 'unclaimable': this directory cannot hold claims (no write access). */
+function claim(port: number): boolean | 'unclaimable' {
   const file = join(CLAIMS_DIR, String(port));
   try {
     writeFileSync(file, holderStamp(process.pid), { flag: 'wx' });
     return true;
   } catch (err) {
-    // A directory we cannot write (another user's): claims cannot work, the bind check still does.
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return true;
+    const code = (err as NodeJS.ErrnoException).code;
+    // Another user's directory: claims cannot work here, the bind check still does.
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return 'unclaimable';
+    if (code !== 'EEXIST') return false; // EMFILE and the like: try another range
     // Held. A claim left by a killed process is removed for a later attempt, not taken here:
     // two processes taking over the same stale claim at once could both believe they hold it.
     if (!holderAlive(file)) unclaim(port);
@@ -134,7 +145,8 @@ export function portFree(port: number): Promise<boolean> {
   });
 }
 
-function ephemeralLow(): number {
+/** The first port of the kernel's ephemeral range (exported for its test). */
+export function ephemeralLow(): number {
   try {
     const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
     return Number.isInteger(low) && low > LOW_PORT + 2000 ? low : 32_768;
