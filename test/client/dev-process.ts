@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { exitWithParent } from '../helpers/exit-with-parent.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const SEQDB = join(ROOT, 'bin/seqdb.js');
@@ -21,10 +22,10 @@ export async function tempDir(prefix: string): Promise<{ path: string; remove():
 
 /** Starts `seqdb dev` on `port` (0: any) and resolves once it printed its address. */
 export function startDev(dataDir: string, port = 0, timeoutMs = 20_000, extraArgs: readonly string[] = []): Promise<DevProcess> {
-  const child = spawn(process.execPath, [SEQDB, 'dev', '--port', String(port), '--data', dataDir, ...extraArgs], {
+  const child = spawn(process.execPath, [SEQDB, 'dev', '--port', String(port), '--data', dataDir, ...extraArgs], exitWithParent('dev', {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   return new Promise((resolvePromise, reject) => {
     let out = '';
     const timer = setTimeout(() => {

@@ -10,9 +10,14 @@ import type { SpawnOptions } from 'node:child_process';
 
 const LONG_LIVED = new Set(['node', 'router', 'dev']);
 
-/** `options` with stdin a pipe and SEQDB_EXIT_WITH_PARENT=1 when `command` is long-lived. */
-export function exitWithParent(command: string | undefined, options: SpawnOptions & { env?: NodeJS.ProcessEnv }): SpawnOptions {
+/**
+ * `options` with stdin a pipe and SEQDB_EXIT_WITH_PARENT=1 when `command` is long-lived. Typed as
+ * the options given, so spawn still types stdout and stderr; stdin is then typed as given
+ * although it is a pipe: nothing writes to it, it only has to stay open while we live.
+ */
+export function exitWithParent<O extends SpawnOptions>(command: string | undefined, options: O): O {
   if (command === undefined || !LONG_LIVED.has(command)) return options;
-  const stdio = Array.isArray(options.stdio) ? ['pipe', ...options.stdio.slice(1)] : ['pipe', 'pipe', 'pipe'];
-  return { ...options, stdio: stdio as SpawnOptions['stdio'], env: { ...(options.env ?? process.env), SEQDB_EXIT_WITH_PARENT: '1' } };
+  const given = options.stdio ?? 'pipe';
+  const stdio = Array.isArray(given) ? ['pipe', ...given.slice(1)] : ['pipe', given, given];
+  return { ...options, stdio, env: { ...(options.env ?? process.env), SEQDB_EXIT_WITH_PARENT: '1' } } as O;
 }

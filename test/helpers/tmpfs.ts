@@ -8,7 +8,9 @@ import { rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import { tempDir } from './temp-dir.ts';
-import { freePort, sleep } from '../replication/helpers/cluster.ts';
+import { sleep } from '../replication/helpers/cluster.ts';
+import { freePortRange } from './port-range.ts';
+import { exitWithParent } from './exit-with-parent.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -52,10 +54,10 @@ export interface DevOnTmpfs {
 /** `seqdb dev` with its data dir on a fresh tmpfs of `size` (its own mount namespace: gone with it). */
 export async function devOnTmpfs(t: ExecutionContext, size: string, reserveMiB: number): Promise<DevOnTmpfs> {
   const mountDir = await tempDir(t);
-  const port = await freePort();
+  const port = await freePortRange(0, true); // dev binds its admin port 1,000 above
   const cmd = `mount -t tmpfs -o size=${size} tmpfs '${mountDir}' && exec '${process.execPath}' bin/seqdb.js dev --port ${port} --data '${mountDir}/d' --log-level warn --disk-reserve-mb ${reserveMiB}`;
   // unshare and sh exec into the node: the child's pid is the server's.
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', cmd], exitWithParent('dev', { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
   child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));

@@ -17,6 +17,7 @@ import { callOnce } from '../helpers/resp-client.ts';
 import { freePortRange } from '../helpers/port-range.ts';
 import { rebalance } from '../../node/rebalance/rebalance.ts';
 import { ClusterSecret } from '../../shared/security/cluster-proof.ts';
+import { exitWithParent } from '../helpers/exit-with-parent.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -24,10 +25,10 @@ const BUCKETS = Array.from({ length: 32 }, (_, i) => `k${i}`);
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/seqdb.js', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ['bin/seqdb.js', ...args], exitWithParent(args[0], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', (code) => resolve({ code, out }));
   });
 }
@@ -37,7 +38,7 @@ async function devWithNumbers(t: ExecutionContext, idleMs = 3000, nodes = 1): Pr
   t.timeout(180_000);
   const dir = await mkdtemp(join(tmpdir(), 'abandoned-move-'));
   const port = await freePortRange(2 + 2 * nodes, true);
-  const dev = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', String(nodes), '--port', String(port), '--data', dir, '--move-idle-ms', String(idleMs)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const dev = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', String(nodes), '--port', String(port), '--data', dir, '--move-idle-ms', String(idleMs)], exitWithParent('dev', { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   let devOut = '';
   dev.stdout!.on('data', (d: Buffer) => (devOut += d.toString()));
   dev.stderr!.on('data', (d: Buffer) => (devOut += d.toString()));

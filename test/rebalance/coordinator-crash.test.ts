@@ -13,16 +13,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RespClient, callOnce } from '../helpers/resp-client.ts';
 import { freePortRange } from '../helpers/port-range.ts';
+import { exitWithParent } from '../helpers/exit-with-parent.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function run(args: string[], env: Record<string, string>, timeoutMs = 90_000): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/seqdb.js', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ['bin/seqdb.js', ...args], exitWithParent(args[0], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -39,7 +40,7 @@ async function scenario(t: ExecutionContext, drive: (port: number, env: Record<s
   const port = await freePortRange(2 * nodes + 2, true);
   const port2 = port + 2 * nodes + 1;
   const dev = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', String(nodes), '--port', String(port), '--data', dir],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    exitWithParent('dev', { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   let devOut = '';
   dev.stdout!.on('data', (d: Buffer) => (devOut += d.toString()));
   dev.stderr!.on('data', (d: Buffer) => (devOut += d.toString()));
@@ -72,7 +73,7 @@ async function scenario(t: ExecutionContext, drive: (port: number, env: Record<s
   const env = { SEQDB_CLUSTER_SECRET: secret };
   // A second router (a separate process, its own map).
   router2 = spawn(process.execPath, ['bin/seqdb.js', 'router', '--port', String(port2), '--join', `127.0.0.1:${port + 1}`],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, SEQDB_PASSWORD: '' } });
+    exitWithParent('router', { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, SEQDB_PASSWORD: '' } }));
   let r2Out = '';
   router2.stdout!.on('data', (d: Buffer) => (r2Out += d.toString()));
   router2.stderr!.on('data', (d: Buffer) => (r2Out += d.toString()));

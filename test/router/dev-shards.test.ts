@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RespClient, intOf } from '../helpers/resp-client.ts';
 import { freePortRange } from '../helpers/port-range.ts';
+import { exitWithParent } from '../helpers/exit-with-parent.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -26,7 +27,7 @@ test('seqdb dev --shards 2 --nodes 3 spreads buckets over both shards and stops 
   const dir = await mkdtemp(join(tmpdir(), 'seqdb-dev-shards-'));
   const port = await freePortRange(6, true);
   const child = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', '3', '--port', String(port), '--data', dir],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    exitWithParent('dev', { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

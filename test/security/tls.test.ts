@@ -17,6 +17,7 @@ import { freePortRange } from '../helpers/port-range.ts';
 import { RespClient } from '../helpers/resp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { makeCerts } from './helpers/certs.ts';
+import { exitWithParent } from '../helpers/exit-with-parent.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -54,7 +55,7 @@ test('seqdb dev --shards 2 --nodes 2 over TLS with a generated cluster secret se
   const port = await freePortRange(5, true);
   const child = spawn(process.execPath, ['bin/seqdb.js', 'dev', '--shards', '2', '--nodes', '2', '--port', String(port),
     '--data', dir, '--requirepass', PASSWORD, '--tls-cert', certs.cert, '--tls-key', certs.key, '--tls-ca', certs.ca],
-  { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SEQDB_CLUSTER_SECRET: '' } });
+  exitWithParent('dev', { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SEQDB_CLUSTER_SECRET: '' } }));
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
