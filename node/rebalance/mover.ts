@@ -65,9 +65,16 @@ async function copyData(ctx: MoverContext, move: MoveSpec): Promise<string | nul
       let parts = int(status[1]);
       let count = int(status[3]);
       let cursor = bytes(status[2]);
+      const exportPage = (after: Buffer): Promise<Reply> => step(ctx, move.from, ['CLUSTER', 'EXPORTPAGE', m, slots, cursorText(after)]);
+      // The next page is read from A while this one is staged on B: two shards' log commits at
+      // once instead of in turn, and the slots are frozen all along (a page reads only a frozen
+      // slot's data, so where it starts is known as soon as the page before it is).
+      let next = exportPage(cursor);
       for (;;) {
-        const page = items(await step(ctx, move.from, ['CLUSTER', 'EXPORTPAGE', m, slots, cursorText(cursor)]));
+        const page = items(await next);
         const entries = int(page[1]);
+        const done = int(page[3]) === 1;
+        if (!done) next = settledLater(exportPage(entries > 0 ? bytes(page[2]) : cursor));
         if (entries > 0) {
           const data = bytes(page[0]).toString('base64');
           await step(ctx, move.to, ['CLUSTER', 'IMPORTPART', m, slots, String(parts), cursorText(cursor), data]);
@@ -76,7 +83,7 @@ async function copyData(ctx: MoverContext, move: MoveSpec): Promise<string | nul
           cursor = bytes(page[2]);
           await ctx.afterStep?.('part', move);
         }
-        if (int(page[3]) === 1) break;
+        if (done) break;
       }
       await step(ctx, move.to, ['CLUSTER', 'IMPORTDONE', m, slots, String(parts), String(count)]);
       return null;
@@ -90,6 +97,12 @@ async function copyData(ctx: MoverContext, move: MoveSpec): Promise<string | nul
     }
   }
   throw new Error(`move of epoch ${move.epoch}: the chunked import was interrupted ${IMPORT_ROUNDS_MAX} times (another coordinator running?)`);
+}
+
+/** `p`, with its rejection seen now too: it may be abandoned (this round failed first) unawaited. */
+function settledLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
 
 function items(r: Reply): Reply[] {

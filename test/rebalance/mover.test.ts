@@ -128,6 +128,39 @@ test('a slot far larger than one import (5,000 tokens) moves in pages, exactly',
   t.is(apply(s[2]!, inc(a)).type, 'error', 'the source no longer serves it');
 });
 
+test('the next page is read from the source while the current one is staged on the target; parts stay in order', async (t) => {
+  const s = setup();
+  const [a] = bucketsOf(s, '2', 1) as [string];
+  for (let k = 0; k < 3000; k++) apply(s[2]!, inc(a, `1000-${a}-${k}`));
+  const log: string[] = [];
+  const inner = fakeClient(s, log);
+  // Each step takes a few ms, as a log commit does; note which steps overlap.
+  const inFlight = new Set<string>();
+  let overlaps = 0;
+  const slow = {
+    call: async (shard: string, addrs: () => readonly string[], args: readonly string[]): Promise<Reply> => {
+      const name = `${shard} ${args[1]} ${args[4] ?? ''}`;
+      inFlight.add(name);
+      const names = [...inFlight];
+      if (names.some((n) => n.includes(' EXPORTPAGE ')) && names.some((n) => n.includes(' IMPORTPART '))) overlaps++;
+      await new Promise((r) => setTimeout(r, 3));
+      try {
+        return await inner.call(shard, addrs, args);
+      } finally {
+        inFlight.delete(name);
+      }
+    },
+  } as unknown as ShardClient;
+  const outcome = await runMove({ client: slow, addrsOf: () => [], log: () => {} }, begin(s, SlotSet.of([slotOf(a)])));
+  t.is(outcome.result, 'moved');
+  const parts = log.filter((l) => l.startsWith('3 IMPORTPART int')).length;
+  t.true(parts >= 3, `${parts} parts`);
+  t.true(overlaps >= parts - 1, `exports overlapping an import: ${overlaps} of ${parts} parts`);
+  t.false(log.some((l) => l.includes('IMPORTPART') && !l.endsWith(' int')), `a part refused: ${log.join(', ')}`);
+  t.deepEqual(apply(s[3]!, inc(a)), { type: 'int', value: 3001n }, 'numbers continue from the source');
+  for (const k of [0, 1500, 2999]) t.deepEqual(apply(s[3]!, inc(a, `1000-${a}-${k}`)), { type: 'int', value: BigInt(k + 1) }, `token ${k} moved`);
+});
+
 test('a coordinator killed between parts resumes from the staged parts: no part sent twice, one owner throughout', async (t) => {
   const s = setup();
   const [a] = bucketsOf(s, '2', 1) as [string];
