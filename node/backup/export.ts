@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { ErrorCode } from '../../shared/errors.ts';
+import { readBarrier } from '../replication/read-barrier.ts';
 import { decodeSnapshot, errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
 import { META, readU64 } from '../state-machine/keys.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
@@ -28,10 +29,6 @@ export interface ExportHeader {
   readonly chunkBytes: number;
 }
 
-/** Results of the barrier read that mean "not here / not now": passed back to the caller. */
-const PASS_BACK = new Set<string>([ErrorCode.NOT_LEADER, ErrorCode.TRY_AGAIN, ErrorCode.BUSY, ErrorCode.SHUTTING_DOWN, ErrorCode.CLUSTER_DOWN, ErrorCode.STORAGE, ErrorCode.OUTCOME_UNKNOWN]);
-
-const BARRIER: Command = { type: 'get', bucket: Buffer.from('\0seqdb-backup'), sequence: Buffer.from('\0') };
 
 export interface ExportDeps {
   readonly shard: string;
@@ -94,8 +91,8 @@ export class Exporter {
     const d = this.deps();
     if (d === null) return errorResult(ErrorCode.NOT_LEADER, `${this.shard} ?`);
     if (d.barrier !== undefined) {
-      const r = await d.barrier(BARRIER);
-      if (r.type === 'error' && PASS_BACK.has(r.code)) return r;
+      const refused = await readBarrier(d.barrier);
+      if (refused !== null) return refused;
     }
     this.expire();
     while (this.held.size >= this.imagesMax) this.drop(this.held.keys().next().value!);

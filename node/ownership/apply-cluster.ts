@@ -4,7 +4,7 @@
  */
 import { ErrorCode } from '../../shared/errors.ts';
 import { OK_RESULT, errorResult, intResult, type CommandResult } from '../state-machine/command.ts';
-import type { KvTxn } from '../state-machine/kv.ts';
+import type { KvReader, KvTxn } from '../state-machine/kv.ts';
 import { CATALOG_SHARD_ID, catalogToJson, initSlots, readCatalog, registerShard } from './catalog.ts';
 import type { ClusterCommand } from './cluster-command.ts';
 import { readOwnership, setOwnership, shardedAs } from './ownership.ts';
@@ -12,9 +12,11 @@ import { drainShard, forgetShard, moveAbort, moveBegin, moveCommit, moveEnd, mov
 import { exportPage, importDone, importPart, importStatus } from './move-import.ts';
 import { exportFrozen, freezeSlots, importSlots, rejectSlots, releaseSlots, unfreezeSlots } from './move-shard.ts';
 
+const NOT_SHARDED = errorResult(ErrorCode.CLUSTER_DOWN, 'this node is not part of a sharded cluster');
+
 export function applyClusterCommand(txn: KvTxn, command: ClusterCommand): CommandResult {
   const shard = shardedAs(txn);
-  if (shard === null) return errorResult(ErrorCode.CLUSTER_DOWN, 'this node is not part of a sharded cluster');
+  if (shard === null) return NOT_SHARDED;
   switch (command.op) {
     case 'register':
     case 'initslots':
@@ -57,6 +59,21 @@ export function applyClusterCommand(txn: KvTxn, command: ClusterCommand): Comman
   return applyMoveStep(txn, shard, command);
 }
 
+function ownershipPending(kv: KvReader, shard: string): CommandResult | null {
+  if (readOwnership(kv)!.epoch !== 0) return null;
+  return errorResult(ErrorCode.TRY_AGAIN, `shard ${shard} has no slot ownership committed yet (its first SETSLOTS): a move waits for it`);
+}
+
+/**
+ * EXPORTPAGE answered from a read instead of an entry (node/replication/export-page-read.ts):
+ * the same guards and the same page as applying it.
+ */
+export function exportPageFromState(kv: KvReader, command: Extract<ClusterCommand, { op: 'exportpage' }>): CommandResult {
+  const shard = shardedAs(kv);
+  if (shard === null) return NOT_SHARDED;
+  return ownershipPending(kv, shard) ?? exportPage(kv, command.epoch, command.slots, command.after);
+}
+
 /**
  * A slot move's steps on this shard (move-shard.ts, move-import.ts), only once its ownership is
  * initialized (the first SETSLOTS push of the committed table): several steps raise the shard's
@@ -65,9 +82,8 @@ export function applyClusterCommand(txn: KvTxn, command: ClusterCommand): Comman
  * never served the slots the table gives it. TRYAGAIN: the coordinator retries the step.
  */
 function applyMoveStep(txn: KvTxn, shard: string, command: ClusterCommand): CommandResult {
-  if (readOwnership(txn)!.epoch === 0) {
-    return errorResult(ErrorCode.TRY_AGAIN, `shard ${shard} has no slot ownership committed yet (its first SETSLOTS): a move waits for it`);
-  }
+  const pending = ownershipPending(txn, shard);
+  if (pending !== null) return pending;
   switch (command.op) {
     case 'freeze':
       return freezeSlots(txn, command.epoch, command.slots);

@@ -13,6 +13,7 @@ import { isSeriesCommand } from '../state-machine/series-command.ts';
 import type { Feature, PeerFeatures } from './peer-features.ts';
 import { TOKEN_OPTIONS_REFUSED, isTokenOptions, storedTokenOptions, storedTokenRules } from '../state-machine/token-options.ts';
 import type { RaftNode } from './raft-node.ts';
+import { exportPageRead, isExportPage } from './export-page-read.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
 
 export interface RaftEngineDeps {
@@ -88,6 +89,7 @@ export class RaftEngine implements Engine {
     // Led by a node whose state a majority of the voters found damaged: no number or value from
     // it; the leadership moves within a second (replica-node.ts), and routers retry TRYAGAIN.
     if (this.d.stateChecks?.damaged() === true && node.status().role === 'leader') return Promise.resolve(STATE_DAMAGED);
+    if (isExportPage(command)) return exportPageRead((c) => node.execute(c), this.d.store, command);
     return node.execute(command);
   }
 

@@ -90,6 +90,7 @@ function applyInc(txn: KvTxn, command: IncCommand, nowMs: number, options: Resol
 
 /** GET: the value, or nil if the sequence was never set or incremented. Pure read. */
 export function read(kv: KvReader, command: GetCommand): CommandResult {
+  if (command.barrier === true) return NIL_RESULT;
   const refusal = ownershipRefusal(kv, command.bucket);
   if (refusal !== null) return refusal;
   const bytes = kv.get(sequenceKey(command.bucket, command.sequence));

@@ -59,6 +59,11 @@ export interface GetCommand {
   readonly type: 'get';
   readonly bucket: Buffer;
   readonly sequence: Buffer;
+  /**
+   * Internal (node/replication/read-barrier.ts): only the ReadIndex round matters; it reads nothing
+   * and no slot's ownership applies (a frozen slot's TRYAGAIN would read as "not now" forever).
+   */
+  readonly barrier?: true;
 }
 
 /** ClusterCommand: internal catalog/ownership commands (node/ownership/), applied in the same log. */
