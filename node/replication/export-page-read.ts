@@ -12,7 +12,8 @@
  */
 import type { ClusterCommand } from '../ownership/cluster-command.ts';
 import { exportPageFromState } from '../ownership/apply-cluster.ts';
-import type { Command, CommandResult, LmdbStore } from '../state-machine/index.ts';
+import { ErrorCode } from '../../shared/errors.ts';
+import { errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
 import { readBarrier } from './read-barrier.ts';
 
 export type ExportPageCommand = Extract<ClusterCommand, { op: 'exportpage' }>;
@@ -24,5 +25,11 @@ export function isExportPage(command: Command): command is ExportPageCommand {
 export async function exportPageRead(execute: (c: Command) => Promise<CommandResult>, store: LmdbStore, command: ExportPageCommand): Promise<CommandResult> {
   const refused = await readBarrier(execute);
   if (refused !== null) return refused;
-  return store.read((kv) => exportPageFromState(kv, command));
+  try {
+    return store.read((kv) => exportPageFromState(kv, command));
+  } catch (err) {
+    // In an apply step this failure stopped the node; as a read it refuses the page (the
+    // coordinator aborts the move: nothing was changed) and the node goes on. Said, not hidden.
+    return errorResult(ErrorCode.STORAGE, `export page not read: ${(err as Error).message}`);
+  }
 }
