@@ -29,7 +29,6 @@ export interface ExportHeader {
   readonly chunkBytes: number;
 }
 
-
 export interface ExportDeps {
   readonly shard: string;
   readonly nodeId?: string;
