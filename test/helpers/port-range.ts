@@ -65,14 +65,11 @@ export function claimAll(ports: readonly number[]): boolean {
   const mine: number[] = [];
   for (const p of ports) {
     const got = claim(p);
-    if (got === 'unclaimable') {
-      // Nothing of ours to record (a later release must not unlink another process's file).
+    if (got !== true) {
       for (const q of mine) unclaim(q);
-      return true;
-    }
-    if (!got) {
-      for (const q of mine) unclaim(q);
-      return false;
+      // Unclaimable: go on with the bind check alone, recording nothing (a later release must
+      // not unlink another process's file).
+      return got === 'unclaimable';
     }
     mine.push(p);
   }
