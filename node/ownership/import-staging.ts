@@ -48,7 +48,11 @@ export function readPart(kv: KvReader, epoch: number, part: number): StagedPart 
   return { after, last, count, data: Buffer.from(bytes.subarray(at + 4)) };
 }
 
-/** Stages part `part` and drops any later part of the epoch (they belonged to another chain). */
+/**
+ * Stages part `part` and drops any later part of the epoch (they belonged to another chain).
+ * Only keys after `part` are visited: when every staged part was read here, each IMPORTPART's
+ * apply step grew with the parts before it and a move's copy was quadratic in its pages.
+ */
 export function writePart(txn: KvTxn, epoch: number, part: number, staged: StagedPart): void {
   const head = Buffer.alloc(2);
   head.writeUInt16BE(staged.after.length, 0);
@@ -56,16 +60,32 @@ export function writePart(txn: KvTxn, epoch: number, part: number, staged: Stage
   mid.writeUInt16BE(staged.last.length, 0);
   const count = Buffer.alloc(4);
   count.writeUInt32BE(staged.count, 0);
-  txn.put(stagingKey(epoch, part), Buffer.concat([head, staged.after, mid, staged.last, count, staged.data]));
-  const later = [...txn.scan(epochPrefix(epoch))].map((e) => Buffer.from(e.key)).filter((k) => k.readUInt32BE(9) > part);
-  for (const key of later) txn.remove(key);
+  const key = stagingKey(epoch, part);
+  txn.put(key, Buffer.concat([head, staged.after, mid, staged.last, count, staged.data]));
+  // Collect first: no writes while a scan is open.
+  const later = [...txn.scan(epochPrefix(epoch), key)].map((e) => Buffer.from(e.key));
+  for (const k of later) txn.remove(k);
 }
 
-/** How many parts of the epoch are staged (a chain 0..n-1). */
+/**
+ * How many parts of the epoch are staged. The chain 0..n-1 has no holes (a part is staged only
+ * after the one before it, and restaging one drops those after it), so n is found by probing keys,
+ * doubling then halving: O(log n) lookups, no part read.
+ */
 export function stagedParts(kv: KvReader, epoch: number): number {
-  let n = 0;
-  for (const _ of kv.scan(epochPrefix(epoch))) n++;
-  return n;
+  if (!kv.has(stagingKey(epoch, 0))) return 0;
+  let present = 0;
+  let absent = 1;
+  while (kv.has(stagingKey(epoch, absent))) {
+    present = absent;
+    absent *= 2;
+  }
+  while (absent - present > 1) {
+    const mid = present + Math.floor((absent - present) / 2);
+    if (kv.has(stagingKey(epoch, mid))) present = mid;
+    else absent = mid;
+  }
+  return absent;
 }
 
 /** Drops every staged part of epochs <= `epoch` (done, rejected, or superseded moves). */

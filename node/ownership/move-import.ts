@@ -67,24 +67,23 @@ export function importStatus(kv: KvReader, epoch: number, slots: SlotSet): Comma
   return { type: 'array', value: [fresh.length === 0 ? 1n : 0n, BigInt(parts), cursor, BigInt(count)] };
 }
 
-/** IMPORTDONE: installs parts 0..n-1 (exactly those, `count` entries) and takes S, atomically. */
+/**
+ * IMPORTDONE: installs parts 0..n-1 (exactly those, `count` entries) and takes S, atomically.
+ * Parts are read one at a time, twice (counted, then installed), so the apply step holds one
+ * ~55 KiB part, not the whole move: a move may stage up to IMPORT_PARTS_MAX parts (2.5 GiB).
+ */
 export function importDone(txn: KvTxn, epoch: number, slots: SlotSet, parts: number, count: number): CommandResult {
   const fresh = importableSlots(txn, epoch, slots);
   if (!Array.isArray(fresh)) return fresh;
   if (fresh.length === 0) return intResult(0n);
   const staged = stagedParts(txn, epoch);
   if (staged !== parts) return errorResult(ErrorCode.SYNTAX, `${IMPORT_ORDER_TEXT}: ${staged} parts staged, not ${parts}`);
-  const datas: Buffer[] = [];
   let total = 0;
-  for (let k = 0; k < parts; k++) {
-    const part = readPart(txn, epoch, k)!;
-    total += part.count;
-    datas.push(part.data);
-  }
+  for (let k = 0; k < parts; k++) total += readPart(txn, epoch, k)!.count;
   if (total !== count) return errorResult(ErrorCode.SYNTAX, `${IMPORT_ORDER_TEXT}: ${total} entries staged, not ${count}`);
   const set = SlotSet.of(fresh);
   deleteSlotData(txn, set);
-  for (const data of datas) installSlotData(txn, set, data);
+  for (let k = 0; k < parts; k++) installSlotData(txn, set, readPart(txn, epoch, k)!.data);
   adoptSlots(txn, epoch, fresh);
   clearStaging(txn, epoch);
   return intResult(BigInt(fresh.length));

@@ -79,6 +79,13 @@ export class CachedTxn implements KvTxn {
     return value;
   }
 
+  has(key: Buffer): boolean {
+    if (this.isUncached(key)) return this.inner.has(key);
+    const id = this.isDeferred(key) ? deferredId(key) : key.toString('latin1');
+    if (this.values.has(id)) return this.values.get(id) !== undefined;
+    return this.inner.has(key);
+  }
+
   first(prefix: Buffer): KvEntry | undefined {
     this.flushIfDeferred(prefix);
     const id = prefix.toString('latin1');

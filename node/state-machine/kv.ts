@@ -10,6 +10,8 @@ export interface KvEntry {
 
 export interface KvReader {
   get(key: Buffer): Buffer | undefined;
+  /** Whether `key` is present, without copying its value out (staged import parts are ~55 KiB). */
+  has(key: Buffer): boolean;
   /** The entry with the smallest key that starts with `prefix`, if any. */
   first(prefix: Buffer): KvEntry | undefined;
   /**
@@ -34,6 +36,10 @@ export class MemoryKv implements KvTxn {
 
   get(key: Buffer): Buffer | undefined {
     return this.values.get(key.toString('hex'));
+  }
+
+  has(key: Buffer): boolean {
+    return this.values.has(key.toString('hex'));
   }
 
   first(prefix: Buffer): KvEntry | undefined {

@@ -273,6 +273,7 @@ export class LmdbStore {
     const db = this.db;
     return {
       get: (key) => db.get(key),
+      has: (key) => db.doesExist(key),
       first: (prefix) => firstWithPrefix(db, prefix),
       scan: (prefix, after) => scanPrefix(db, prefix, after),
       put: (key, value) => void db.putSync(key, value),

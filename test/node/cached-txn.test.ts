@@ -11,6 +11,7 @@ const prefix = fc.uint8Array({ minLength: 0, maxLength: 2, max: 2 }).map((b) => 
 const value = fc.uint8Array({ minLength: 0, maxLength: 5 }).map((b) => Buffer.from(b));
 const op = fc.oneof(
   fc.record({ kind: fc.constant('get' as const), key }),
+  fc.record({ kind: fc.constant('has' as const), key }),
   fc.record({ kind: fc.constant('first' as const), prefix }),
   fc.record({ kind: fc.constant('scan' as const), prefix }),
   fc.record({ kind: fc.constant('put' as const), key, value }),
@@ -35,6 +36,9 @@ test(`CachedTxn answers exactly like the transaction under it, and leaves the sa
         switch (o.kind) {
           case 'get':
             if (plain.get(o.key)?.toString('hex') !== cached.get(o.key)?.toString('hex')) return false;
+            break;
+          case 'has':
+            if (plain.has(o.key) !== cached.has(o.key)) return false;
             break;
           case 'first':
             if (show(plain.first(o.prefix)) !== show(cached.first(o.prefix))) return false;

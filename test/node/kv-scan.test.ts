@@ -33,3 +33,26 @@ test('scan after a cursor: real LMDB and the in-memory store agree with a filter
   );
   t.pass();
 });
+
+test('has: real LMDB answers as the in-memory store, in a write transaction after its own puts and removes, for values of 60 KiB', async (t) => {
+  const store = LmdbStore.open({ path: await tempDir(t), sync: false });
+  t.teardown(() => store.close());
+  const memory = new MemoryKv();
+  const big = Buffer.alloc(60 * 1024, 7);
+  const keys = fc.sample(fc.uniqueArray(key, { minLength: 20, maxLength: 40, selector: (k) => k.toString('hex') }), { numRuns: 1, seed: 43 })[0]!;
+  const [kept, removed, added] = [keys.slice(0, 10), keys.slice(10, 15), keys.slice(15)];
+  await store.write((txn) => {
+    for (const k of [...kept, ...removed]) txn.put(k, big);
+  });
+  for (const k of kept) memory.put(k, big);
+  const probes = [...keys, Buffer.from([0x05]), Buffer.from([0x06])];
+  const inWrite = await store.write((txn) => {
+    for (const k of removed) txn.remove(k);
+    for (const k of added) txn.put(k, big);
+    return probes.map((k) => txn.has(k));
+  });
+  for (const k of added) memory.put(k, big);
+  t.deepEqual(inWrite, probes.map((k) => memory.has(k)));
+  t.deepEqual(store.read((kv) => probes.map((k) => kv.has(k))), probes.map((k) => memory.has(k)));
+  t.is(inWrite.filter(Boolean).length, kept.length + added.length);
+});

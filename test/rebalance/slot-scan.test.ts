@@ -180,6 +180,7 @@ test('a move of one small bucket reads a few keys of every other bucket, not all
   let read = 0;
   const counting: KvReader = {
     get: (key) => kv.get(key),
+    has: (key) => kv.has(key),
     first: (prefix) => kv.first(prefix),
     *scan(prefix, after) {
       for (const e of kv.scan(prefix, after)) {
