@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, mkdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from './temp-dir.ts';
@@ -61,4 +61,23 @@ test('a claim is held by a live claimer; one of a dead or reused pid is cleared,
     t.false(readdirSync(dir).includes(port), `stale claim ${port} left`);
     t.is(await claimOnce(tmp, [port]), 'claimed true');
   }
+});
+
+test('a stale claim is removed only under its lock: a fresh lock leaves it, a lock older than 10 s is cleared first', async (t) => {
+  const tmp = await tempDir(t);
+  const dir = join(tmp, 'seqdb-test-ports-2');
+  mkdirSync(dir);
+  writeFileSync(join(dir, '21003'), '4194304 5'); // dead holder
+  writeFileSync(join(dir, '21003.lock'), ''); // another process judging it right now
+  t.is(await claimOnce(tmp, ['21003']), 'claimed false');
+  t.true(readdirSync(dir).includes('21003'), 'removed while another process held its lock');
+  t.true(readdirSync(dir).includes('21003.lock'), 'a fresh lock is not taken away');
+
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(join(dir, '21003.lock'), old, old); // its holder was killed holding it
+  t.is(await claimOnce(tmp, ['21003']), 'claimed false');
+  t.false(readdirSync(dir).includes('21003.lock'), 'an abandoned lock is cleared');
+  t.is(await claimOnce(tmp, ['21003']), 'claimed false', 'the stale claim is removed under a lock of its own');
+  t.deepEqual(readdirSync(dir).filter((f) => f.startsWith('21003')), []);
+  t.is(await claimOnce(tmp, ['21003']), 'claimed true');
 });

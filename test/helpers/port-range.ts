@@ -98,8 +98,37 @@ function claim(port: number): boolean | 'unclaimable' {
     if (code !== 'EEXIST') return false; // EMFILE and the like: try another range
     // Held. A claim left by a killed process is removed for a later attempt, not taken here:
     // two processes taking over the same stale claim at once could both believe they hold it.
-    if (!holderAlive(file)) unclaim(port);
+    if (!holderAlive(file)) removeStale(port);
     return false;
+  }
+}
+
+/** A lock older than this was left by a process killed while it held it (held for microseconds). */
+const STALE_LOCK_MS = 10_000;
+
+/**
+ * Removes a claim judged stale, under a per-port lock (`<port>.lock`, created exclusively) and
+ * judged again inside it. Without the lock, two processes that both judged one claim stale could
+ * interleave: one removes it, a third process claims the port, and the second then unlinks that
+ * fresh claim, so a fourth could take the port while the third holds it.
+ */
+function removeStale(port: number): void {
+  const file = join(CLAIMS_DIR, String(port));
+  const lock = `${file}.lock`;
+  try {
+    writeFileSync(lock, '', { flag: 'wx' });
+  } catch {
+    try {
+      if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) unlinkSync(lock);
+    } catch {
+      // gone already
+    }
+    return; // another process is removing it; a later attempt finds the port free or held
+  }
+  try {
+    if (!holderAlive(file)) removeStale(port);
+  } finally {
+    unlinkSync(lock);
   }
 }
 
