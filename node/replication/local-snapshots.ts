@@ -76,11 +76,20 @@ export class LocalSnapshots {
     this.lastBytes = bytes;
   }
 
+  /**
+   * Whether `maybeTake` has anything to do: asked after every Ready, so the loop awaits (and
+   * allocates) nothing when no snapshot is due.
+   */
+  get due(): boolean {
+    if (this.running !== null) return false;
+    const { applier, storage } = this.d;
+    return this.waiters.length > 0 || applier.snapshotDue(storage.snapshotMeta().index, this.entriesMin, this.lastBytes);
+  }
+
   /** Starts a snapshot in the background if one is due or wanted and none is running. */
   async maybeTake(): Promise<void> {
+    if (!this.due) return;
     const { applier, storage } = this.d;
-    const due = applier.snapshotDue(storage.snapshotMeta().index, this.entriesMin, this.lastBytes);
-    if ((!due && this.waiters.length === 0) || this.running !== null) return;
     // The next image is at most the pages the state fills now (read only when one is due).
     if (this.d.paused?.() === true || (this.d.room !== undefined && !this.d.room(this.d.store.usedBytes()))) {
       for (const w of this.waiters.splice(0)) w(new SeqError(ErrorCode.NO_SPACE, 'no snapshot while the disk has no room for one above its reserve'));

@@ -84,6 +84,9 @@ export class RaftNode {
   private failed: SeqError | null = null;
   private readonly snapshots: LocalSnapshots;
   private idleWaiters: (() => void)[] = [];
+  // Bound once: the loop hands them to the read queue on every turn.
+  private readonly readIndex = (ctx: string): void => this.raw.readIndex(ctx);
+  private readonly notLeaderResult = (): CommandResult => this.notLeader();
   private readonly diskPolicy: DiskPolicy;
 
   constructor(private readonly d: RaftNodeDeps) {
@@ -364,7 +367,7 @@ export class RaftNode {
       // Bounded so timers and sockets get their turn; the tail reschedules.
       for (let i = 0; i < 64 && !this.stopped; i++) {
         this.flushWrites();
-        this.reads.issue((ctx) => this.raw.readIndex(ctx), () => this.notLeader());
+        this.reads.issue(this.readIndex, this.notLeaderResult);
         if (this.raw.hasReady()) {
           const rd = this.raw.ready();
           if (writesInBackground(this.raw.role, rd, this.d.storage.hardState())) {
@@ -378,7 +381,8 @@ export class RaftNode {
         } else if (!this.snapshots.wanted) {
           break;
         }
-        await this.afterAdvance();
+        this.afterAdvance();
+        if (this.snapshots.due) await this.snapshots.maybeTake();
       }
     } catch (err) {
       this.fail(err as Error);
@@ -470,8 +474,7 @@ export class RaftNode {
     this.reads.serve(this.applier.applied, (cmds) => this.d.store.read((kv) => cmds.map((c) => read(kv, c))));
   }
 
-  private async afterAdvance(): Promise<void> {
+  private afterAdvance(): void {
     if (this.raw.role === 'leader' && this.raw.hasLearners && promoteCaughtUpLearner(this.raw, this.raw.status(), this.d.log)) this.schedule();
-    await this.snapshots.maybeTake();
   }
 }

@@ -1,5 +1,6 @@
 /** The stamp a leader puts on writes: the voters' median clock (node/replication/peer-clocks.ts). */
 import test from 'ava';
+import fc from 'fast-check';
 import { PeerClocks } from '../../node/replication/peer-clocks.ts';
 
 function clocks(ownOffsetMs: number) {
@@ -60,4 +61,42 @@ test('readings of this node, of non-numbers, and of non-voters are not counted',
   read('y', 0);
   t.is(c.stampMs(['a', 'b', 'c']), trueWall() - 10_000);
   t.is(c.offsetMs(['a', 'b', 'c']), 0);
+});
+
+/** The rule as first written (an array sorted per call): the reference for the scratch-array version. */
+function referenceStamp(own: number, others: readonly (number | undefined)[], voters: number): number {
+  const estimates = [own, ...others.filter((e): e is number => e !== undefined)];
+  if (voters < 2 || estimates.length <= voters / 2) return own;
+  estimates.sort((a, b) => a - b);
+  const lower = estimates[Math.floor((estimates.length - 1) / 2)]!;
+  if (estimates.length % 2 === 1) return lower;
+  return Math.min(Math.max(own, lower), estimates[estimates.length / 2]!);
+}
+
+test('the stamp equals the reference median over random voter sets, readings, ages and offsets (seeded, reused scratch)', (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ offsetMs: fc.integer({ min: -1e9, max: 1e9 }), ageMs: fc.integer({ min: 0, max: 90_000 }), read: fc.boolean() }), { maxLength: 11 }),
+      fc.integer({ min: -1e9, max: 1e9 }),
+      (peers, ownOffsetMs) => {
+        const { c, read, trueWall, pass } = clocks(ownOffsetMs);
+        const byAge = peers.map((p, i) => ({ ...p, id: `p${i}` })).sort((x, y) => y.ageMs - x.ageMs);
+        let elapsed = 0;
+        const maxAge = byAge[0]?.ageMs ?? 0;
+        for (const p of byAge) {
+          pass(maxAge - p.ageMs - elapsed); // read it p.ageMs before the end
+          elapsed = maxAge - p.ageMs;
+          if (p.read) read(p.id, p.offsetMs, 0);
+        }
+        pass(maxAge - elapsed);
+        const others = peers.map((p) => (p.read && p.ageMs <= 60_000 ? trueWall() + p.offsetMs : undefined));
+        const voters = ['a', ...peers.map((_, i) => `p${i}`)];
+        // Twice: the second call reuses the scratch array the first filled.
+        const want = referenceStamp(trueWall() + ownOffsetMs, others, voters.length);
+        return c.stampMs(voters) === want && c.stampMs(voters) === want;
+      },
+    ),
+    { numRuns: 3000, seed: 11 },
+  );
+  t.pass();
 });

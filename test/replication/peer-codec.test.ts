@@ -204,7 +204,7 @@ const u53 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const arbEntry = fc.record({ index: u53, term: u53, type: fc.constantFrom(0 as const, 1 as const), data: fc.uint8Array({ maxLength: 64 }) });
 const arbMessage: fc.Arbitrary<Message> = fc
   .record({
-    type: fc.constantFrom(...messageTypes), from: fc.string({ maxLength: 20 }), to: fc.string({ maxLength: 20 }),
+    type: fc.constantFrom(...messageTypes), from: fc.string({ unit: 'binary', maxLength: 20 }), to: fc.string({ maxLength: 20 }),
     term: u53, index: u53, logTerm: u53, commit: u53, entries: fc.array(arbEntry, { maxLength: 5 }),
     reject: fc.boolean(), rejectHint: u53, context: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
     stamp: fc.option(u53, { nil: undefined }),
