@@ -126,7 +126,7 @@ function removeStale(port: number): void {
     return; // another process is removing it; a later attempt finds the port free or held
   }
   try {
-    if (!holderAlive(file)) removeStale(port);
+    if (!holderAlive(file)) unclaim(port);
   } finally {
     unlinkSync(lock);
   }
