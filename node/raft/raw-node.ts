@@ -167,7 +167,8 @@ export class RawNode {
     const r = this.r;
     if (r.role !== 'leader') return;
     r.progress.get(r.id)?.maybeUpdate(r.log.stableLastIndex());
-    if (maybeCommit(r)) commitMoved(r);
+    const from = r.log.committed;
+    if (maybeCommit(r)) commitMoved(r, from);
   }
 
   private applyCommitted(rd: Ready): void {

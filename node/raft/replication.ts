@@ -60,11 +60,19 @@ export function bcastAppend(r: Raft): void {
 }
 
 /**
- * The leader's commit index moved: tell the peers at the next Ready (RawNode.ready), not at
+ * The leader's commit index moved from `from`. With commitOnlyAppends, or when a conf change
+ * was among the entries just committed, tell the peers at the next Ready (RawNode.ready), not at
  * once, so that the proposals of this loop turn go out in the same app as the new commit.
+ * Otherwise (the default) the next app or heartbeat carries it: at one client the empty apps and
+ * their acks were ~15% of the shard's CPU per INC (bench/README), and the leader wrote them to
+ * its followers' sockets before it applied and answered. A conf change's commit still goes at
+ * once: a node it removes hears nothing from the leader once it is applied, and a deposed
+ * leader's proposals on that node would otherwise never learn their fate (the simulator's
+ * removed-but-running nodes found it); members also learn their new membership sooner.
  */
-export function commitMoved(r: Raft): void {
-  r.pendingBcast = true;
+export function commitMoved(r: Raft, from: number): void {
+  const confCommitted = r.pendingConfIndex > from && r.pendingConfIndex <= r.log.committed;
+  if (r.cfg.commitOnlyAppends || confCommitted) r.pendingBcast = true;
 }
 
 /** Keeps a replicating peer's window full with what remains to send (bounded by the window). */

@@ -47,7 +47,8 @@ function handleAppResp(r: Raft, m: Message): void {
     }
   } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
 
-  if (maybeCommit(r)) commitMoved(r);
+  const from = r.log.committed;
+  if (maybeCommit(r)) commitMoved(r, from);
   else if (wasPaused) sendAppend(r, m.from, pr.sentCommit < r.log.committed);
   // Keep the pipeline full: send what remains, within the inflight window.
   pipeline(r, m.from);

@@ -181,6 +181,14 @@ export interface RaftConfig {
    * arrive and still restart the election timer (and the leader lease). Default 1,000 ms.
    */
   readonly staleAfterMs?: number;
+  /**
+   * When the commit index moves and a follower has nothing new to be sent, send it an empty app
+   * at once to tell it. Default false: the commit rides that follower's next app or heartbeat (at
+   * most heartbeatTicks later), so a lone write costs one app and one ack per follower, not two of
+   * each, and only followers' apply waits (no one reads from a follower; a new leader commits an
+   * entry of its own term before it serves).
+   */
+  readonly commitOnlyAppends?: boolean;
 }
 
 export const RaftErrorCode = {

@@ -197,3 +197,19 @@ test('a new leader with an unapplied conf change in its log refuses another chan
   t.deepEqual(b.status().conf.learners, ['d']);
   t.notThrows(() => b.proposeConfChange({ type: 'addLearner', nodeId: 'e' }));
 });
+
+test('by default a committed conf change still goes to every peer at once in an empty app, the node it removes included (it hears nothing after)', (t) => {
+  const net = new Network(['a', 'b', 'c'], { commitOnlyAppends: false });
+  net.elect('a');
+  net.tickAll();
+  net.propose('a', 'before');
+  t.true(net.raw('c').status().commit < net.raw('a').status().commit, 'a plain write\'s commit waits for the next app or heartbeat');
+  net.log = [];
+  const ticket = net.raw('a').proposeConfChange({ type: 'remove', nodeId: 'c' });
+  net.deliver();
+  t.false('c' in net.raw('a').status().progress!, 'c removed');
+  const told = net.log.filter((m) => m.type === 'app' && m.from === 'a' && m.entries.length === 0 && m.commit >= ticket.index);
+  t.deepEqual(told.map((m) => m.to).sort(), ['b', 'c']);
+  t.true(net.raw('c').status().commit >= ticket.index, 'the removed node knows the commit of everything before its removal');
+  t.deepEqual(net.appliedData('c'), ['before']);
+});

@@ -225,11 +225,43 @@ test('a commit that moves while proposals are pending rides their app: one app p
   for (const id of ['a', 'b', 'c']) t.deepEqual(net.appliedData(id), ['p0', 'p1', 'p2'], id);
 });
 
-test('a commit with nothing else to send still reaches the followers at once (an empty app)', (t) => {
+test('with commitOnlyAppends a commit with nothing else to send reaches the followers at once (an empty app)', (t) => {
   const net = new Network(['a', 'b', 'c']);
   net.elect('a');
   net.log = [];
   net.propose('a', 'p1');
   t.true(net.log.some((m) => m.type === 'app' && m.from === 'a' && m.entries.length === 0 && m.commit === 2));
   for (const id of ['b', 'c']) t.is(net.raw(id).status().commit, 2, id);
+});
+
+test('by default a lone write costs one app and one ack per follower; the followers learn its commit at the next heartbeat', (t) => {
+  const net = new Network(['a', 'b', 'c'], { commitOnlyAppends: false });
+  net.elect('a');
+  net.tickAll(); // the no-op's commit reaches the followers with a heartbeat
+  net.deliver();
+  for (const id of ['b', 'c']) t.is(net.raw(id).status().commit, 1, `${id} knows the no-op committed`);
+  net.log = [];
+  net.propose('a', 'p1');
+  const apps = net.log.filter((m) => m.type === 'app');
+  t.is(apps.length, 2, 'one app per follower');
+  t.true(apps.every((m) => m.entries.length === 1), 'no empty app for the commit');
+  t.is(net.log.filter((m) => m.type === 'appResp').length, 2, 'one ack per follower');
+  t.deepEqual(net.appliedData('a'), ['p1'], 'the leader applied it');
+  for (const id of ['b', 'c']) t.is(net.raw(id).status().commit, 1, `${id} has not heard of the commit yet`);
+  net.tick('a');
+  net.deliver();
+  t.true(net.log.some((m) => m.type === 'heartbeat' && m.commit === 2), 'the heartbeat carries it');
+  for (const id of ['a', 'b', 'c']) t.deepEqual(net.appliedData(id), ['p1'], id);
+});
+
+test('by default a commit rides the next write\'s app: followers apply each write when the next one arrives', (t) => {
+  const net = new Network(['a', 'b', 'c'], { commitOnlyAppends: false });
+  net.elect('a');
+  for (let i = 1; i <= 5; i++) net.propose('a', `p${i}`);
+  const apps = net.log.filter((m) => m.type === 'app' && m.from === 'a');
+  t.false(apps.some((m) => m.entries.length === 0 && m.commit > 1), 'no app of its own for a commit');
+  for (const id of ['b', 'c']) t.deepEqual(net.appliedData(id), ['p1', 'p2', 'p3', 'p4'], `${id} applied all but the last`);
+  net.tick('a');
+  net.deliver();
+  for (const id of ['b', 'c']) t.deepEqual(net.appliedData(id), ['p1', 'p2', 'p3', 'p4', 'p5'], id);
 });

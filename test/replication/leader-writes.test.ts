@@ -63,3 +63,50 @@ test('a node whose state machine is ahead of its log (a leader that applied befo
   t.is((await command(victim.port, ['INC', 'b', 'ahead'], 5000)).trim(), `:${INCS + 1}`);
   t.notRegex(victim.output, /FATAL/);
 });
+
+test('a snapshot that lands between a restarted node\'s log and its state is stored, and the state kept, not taken back', async (t) => {
+  const c = await Cluster.start(t, { size: 3 });
+  const leader = await c.waitForLeader(3);
+  const victim = c.nodes.find((n) => n.index !== leader)!;
+  const client = new RetryingIncClient(0, c.nodes.map((n) => n.port));
+  let op = 0;
+  for (; op < INCS; op++) t.not((await client.inc('b', 'ahead', op, Date.now() + 10_000)).value, null);
+  // The leader's snapshot, and its log compacted to it; the others keep their logs.
+  t.is((await command(c.nodes[leader]!.port, ['SEQDB.SNAPSHOT'], 10_000)).trim(), '+OK');
+  for (; op < INCS + 60; op++) t.not((await client.inc('b', 'ahead', op, Date.now() + 10_000)).value, null);
+  client.close();
+  await sleep(300); // every node has applied the last commit
+  for (const n of c.nodes) c.kill(n.index, 'SIGKILL');
+  await sleep(300);
+  // The victim's log loses its last 70 entries (past the snapshot); its state keeps them all.
+  const logEnd = dropLogTail(victim.dataDir, 70);
+  const others = c.nodes.filter((n) => n !== victim).map((n) => n.index);
+  for (const i of others) c.spawn(i);
+  let now = await c.waitForLeader(3, 30_000, others);
+  if (now !== leader) {
+    const id = (await c.info(leader))!.node_id!;
+    t.is((await command(c.nodes[now]!.port, ['SEQDB.TRANSFER', id], 5000)).trim(), '+OK');
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && now !== leader; await sleep(100)) now = await c.waitForLeader(3, 30_000, others);
+  }
+  t.is(now, leader, 'the node with the snapshot leads: the victim can only get the snapshot from it');
+  c.spawn(victim.index);
+  const kept = /stored snapshot at index (\d+) .*the state, applied to (\d+), is kept/;
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline && !kept.test(victim.output); ) await sleep(100);
+  const m = kept.exec(victim.output);
+  t.truthy(m, `the victim kept its state\n${c.dump()}`);
+  t.true(logEnd < Number(m![1]) && Number(m![1]) <= Number(m![2]), `log ${logEnd} < snapshot ${m![1]} <= state ${m![2]}`);
+  t.false(victim.output.includes(`installed snapshot at index ${m![1]} `), 'the image was not imported over the state');
+  // Its state answers: nothing lost and nothing applied twice.
+  const id = (await c.info(victim.index))!.node_id!;
+  t.is((await command(c.nodes[leader]!.port, ['SEQDB.TRANSFER', id], 5000)).trim(), '+OK');
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline && now !== victim.index; await sleep(100)) now = await c.waitForLeader(3);
+  t.is(now, victim.index);
+  let reply = '';
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await sleep(100)) {
+    reply = (await command(victim.port, ['GET', 'b', 'ahead'], 3000)).trim();
+    if (!reply.startsWith('-')) break;
+  }
+  t.is(reply, `:${INCS + 60}`);
+  t.is((await command(victim.port, ['INC', 'b', 'ahead'], 5000)).trim(), `:${INCS + 61}`);
+  t.notRegex(victim.output, /FATAL/);
+});

@@ -157,10 +157,15 @@ export class SafetyChecker {
     if (known !== term) violation('committed-changed', `${id}: committed entry ${index} has term ${term}, was committed with term ${known}`);
   }
 
-  /** A snapshot installed by the driver: never behind applied, same state as the applied prefix. */
-  onSnapshot(id: NodeId, snap: Snapshot, appliedBefore: number, counters: ReadonlyMap<string, number>): void {
+  /**
+   * A snapshot installed by the driver: never behind applied, same state as the applied prefix.
+   * `kept`: the driver stored it but kept its state, already at or past it (its image is still
+   * checked against the applied prefix).
+   */
+  onSnapshot(id: NodeId, snap: Snapshot, appliedBefore: number, counters: ReadonlyMap<string, number>, kept = false): void {
     const s = snap.meta.index;
-    if (s < appliedBefore) violation('applied-monotonic', `${id}: snapshot at ${s} installed after applying ${appliedBefore}`);
+    if (kept && s > appliedBefore) violation('applied-monotonic', `${id}: snapshot at ${s} not installed over a state at ${appliedBefore}`);
+    if (!kept && s < appliedBefore) violation('applied-monotonic', `${id}: snapshot at ${s} installed after applying ${appliedBefore}`);
     if (s > this.appliedCount()) violation('snapshot-unapplied', `${id}: snapshot at ${s} beyond anything applied (${this.appliedCount()})`);
     const at = this.applied[s];
     if (s > 0 && at && at.term !== snap.meta.term) violation('snapshot-mismatch', `${id}: snapshot ${s}/t${snap.meta.term} but entry ${s} applied with term ${at.term}`);
@@ -170,7 +175,7 @@ export class SafetyChecker {
       if (k !== null) expected.set(k, (expected.get(k) ?? 0) + 1);
     }
     if (!sameCounters(expected, counters)) violation('snapshot-mismatch', `${id}: snapshot at ${s} state differs from the applied prefix`);
-    this.node(id).applied = s;
+    if (!kept) this.node(id).applied = s;
   }
 
   /** Before a message leaves: what it claims must already be durable on the sender. */

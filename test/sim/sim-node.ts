@@ -367,9 +367,12 @@ export class SimNode {
       const before = this.sm.applied;
       const image = new CounterMachine();
       image.restore(s.data, s.meta.index);
-      checker.onSnapshot(this.id, s, before, image.counters);
+      // raft-node.ts installSnapshot: a state already at or past the image is kept.
+      const kept = s.meta.index <= before;
+      checker.onSnapshot(this.id, s, before, image.counters, kept);
       this.storage.applySnapshot(s);
-      this.sm.restore(s.data, s.meta.index);
+      if (!kept) this.sm.restore(s.data, s.meta.index);
+      else this.ctx.trace(`${this.id} snapshot ${s.meta.index} behind its state at ${before}: stored, state kept`);
       for (const [index, t] of this.tickets) {
         if (index <= s.meta.index) (this.ctx.lose(t.opId), this.tickets.delete(index));
       }
