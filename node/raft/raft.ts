@@ -42,7 +42,7 @@ export interface ResolvedConfig {
   readonly rng: () => number;
   readonly clockMs: (() => number) | undefined;
   readonly staleAfterMs: number;
-  readonly commitOnlyAppends: boolean;
+  readonly sendCommitOnlyApps: boolean;
 }
 
 export type MessageInit = Partial<Message> & Pick<Message, 'type' | 'to'>;
@@ -61,7 +61,7 @@ function resolve(c: RaftConfig): ResolvedConfig {
     rng: c.rng,
     clockMs: c.clockMs,
     staleAfterMs: c.staleAfterMs ?? 1000,
-    commitOnlyAppends: c.commitOnlyAppends ?? false,
+    sendCommitOnlyApps: c.sendCommitOnlyApps ?? false,
   };
   if (!(r.heartbeatTicks >= 1 && r.electionTimeoutTicks > r.heartbeatTicks)) {
     throw new Error('raft config: need 1 <= heartbeatTicks < electionTimeoutTicks');

@@ -60,8 +60,9 @@ export function bcastAppend(r: Raft): void {
 }
 
 /**
- * The leader's commit index moved from `from`. With commitOnlyAppends, or when a conf change
- * was among the entries just committed, tell the peers at the next Ready (RawNode.ready), not at
+ * The leader's commit index moved from `from`. With sendCommitOnlyApps, or when the commit
+ * passed `pendingConfIndex` (a conf change just committed; or a term's first commit, since an
+ * election sets it to the last index), tell the peers at the next Ready (RawNode.ready), not at
  * once, so that the proposals of this loop turn go out in the same app as the new commit.
  * Otherwise (the default) the next app or heartbeat carries it: at one client the empty apps and
  * their acks were ~15% of the shard's CPU per INC (bench/README), and the leader wrote them to
@@ -72,7 +73,7 @@ export function bcastAppend(r: Raft): void {
  */
 export function commitMoved(r: Raft, from: number): void {
   const confCommitted = r.pendingConfIndex > from && r.pendingConfIndex <= r.log.committed;
-  if (r.cfg.commitOnlyAppends || confCommitted) r.pendingBcast = true;
+  if (r.cfg.sendCommitOnlyApps || confCommitted) r.pendingBcast = true;
 }
 
 /** Keeps a replicating peer's window full with what remains to send (bounded by the window). */

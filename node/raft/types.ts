@@ -183,12 +183,13 @@ export interface RaftConfig {
   readonly staleAfterMs?: number;
   /**
    * When the commit index moves and a follower has nothing new to be sent, send it an empty app
-   * at once to tell it. Default false: the commit rides that follower's next app or heartbeat (at
-   * most heartbeatTicks later), so a lone write costs one app and one ack per follower, not two of
-   * each, and only followers' apply waits (no one reads from a follower; a new leader commits an
-   * entry of its own term before it serves).
+   * at once to tell it. Default false: the commit rides that follower's next app or heartbeat
+   * (about heartbeatTicks later once the leader knows its match), so a lone write costs one app
+   * and one ack per follower, not two of each, and only followers' apply waits (no one reads from
+   * a follower; a new leader commits an entry of its own term before it serves). A commit that
+   * covers a conf change, or a term's first, still goes at once (replication.ts commitMoved).
    */
-  readonly commitOnlyAppends?: boolean;
+  readonly sendCommitOnlyApps?: boolean;
 }
 
 export const RaftErrorCode = {

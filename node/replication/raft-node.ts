@@ -467,7 +467,10 @@ export class RaftNode {
       // leader's snapshot may land in between. Only committed entries are ever applied, so the
       // state is the image plus the entries after it; importing the image would take it back
       // (the simulator's applied-monotonic check). The core re-delivers those entries and the
-      // applier skips them.
+      // applier skips them, so a write still waiting on one would never hear (none can today: a
+      // node's proposals are above its log); its outcome is unknown, as with an imported image.
+      // The members need nothing: no conf change lies between (node/replication/DESIGN.md).
+      this.proposals.coveredBySnapshot(this.applier.applied);
       this.snapshots.installed(bytes);
       this.d.log(`stored snapshot at index ${snap.meta.index} term ${snap.meta.term} (${bytes} bytes); the state, applied to ${this.applier.applied}, is kept`);
       return;

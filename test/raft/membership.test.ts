@@ -5,6 +5,9 @@ import { RaftError } from '../../node/raft/types.ts';
 import { decodeConfChange, encodeConfChange } from '../../node/raft/conf-change-codec.ts';
 import { Network, msg } from './helpers/network.ts';
 
+/** The core's own setting of sendCommitOnlyApps (the test network turns it on unless told). */
+const CORE_DEFAULT = { sendCommitOnlyApps: undefined };
+
 const code = (e: unknown) => (e instanceof RaftError ? e.code : String(e));
 
 /** Adds a fresh node with an empty storage (it learns membership from the log). */
@@ -199,7 +202,7 @@ test('a new leader with an unapplied conf change in its log refuses another chan
 });
 
 test('by default a committed conf change still goes to every peer at once in an empty app, the node it removes included (it hears nothing after)', (t) => {
-  const net = new Network(['a', 'b', 'c'], { commitOnlyAppends: false });
+  const net = new Network(['a', 'b', 'c'], CORE_DEFAULT);
   net.elect('a');
   net.tickAll();
   net.propose('a', 'before');

@@ -4,6 +4,9 @@ import { MemoryStorage } from '../../node/raft/memory-storage.ts';
 import { RawNode } from '../../node/raft/raw-node.ts';
 import { Network, enc, entry, msg, seededRng } from './helpers/network.ts';
 
+/** The core's own setting of sendCommitOnlyApps (the test network turns it on unless told). */
+const CORE_DEFAULT = { sendCommitOnlyApps: undefined };
+
 function follower(entries: [number, number][], term: number, commit = 0): RawNode {
   const s = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
   s.append(entries.map(([i, tm]) => entry(i, tm)));
@@ -225,7 +228,7 @@ test('a commit that moves while proposals are pending rides their app: one app p
   for (const id of ['a', 'b', 'c']) t.deepEqual(net.appliedData(id), ['p0', 'p1', 'p2'], id);
 });
 
-test('with commitOnlyAppends a commit with nothing else to send reaches the followers at once (an empty app)', (t) => {
+test('with sendCommitOnlyApps a commit with nothing else to send reaches the followers at once (an empty app)', (t) => {
   const net = new Network(['a', 'b', 'c']);
   net.elect('a');
   net.log = [];
@@ -235,7 +238,7 @@ test('with commitOnlyAppends a commit with nothing else to send reaches the foll
 });
 
 test('by default a lone write costs one app and one ack per follower; the followers learn its commit at the next heartbeat', (t) => {
-  const net = new Network(['a', 'b', 'c'], { commitOnlyAppends: false });
+  const net = new Network(['a', 'b', 'c'], CORE_DEFAULT);
   net.elect('a');
   net.tickAll(); // the no-op's commit reaches the followers with a heartbeat
   net.deliver();
@@ -255,7 +258,7 @@ test('by default a lone write costs one app and one ack per follower; the follow
 });
 
 test('by default a commit rides the next write\'s app: followers apply each write when the next one arrives', (t) => {
-  const net = new Network(['a', 'b', 'c'], { commitOnlyAppends: false });
+  const net = new Network(['a', 'b', 'c'], CORE_DEFAULT);
   net.elect('a');
   for (let i = 1; i <= 5; i++) net.propose('a', `p${i}`);
   const apps = net.log.filter((m) => m.type === 'app' && m.from === 'a');

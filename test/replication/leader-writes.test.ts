@@ -32,6 +32,17 @@ function dropLogTail(dataDir: string, count: number): number {
   return cut.first - 1;
 }
 
+/** Cuts the log's tail so that it ends below `index`; returns its new last index. */
+function dropLogTailBelow(dataDir: string, index: number): number {
+  const dir = join(dataDir, 'raft', 'wal');
+  const file = join(dir, readdirSync(dir).filter((f) => f.endsWith('.wal')).sort().pop()!);
+  let last = 0;
+  for (const { rec } of segmentRecords(readFileSync(file))) {
+    if (rec.kind === RecordKind.Entries && rec.slots.length > 0) last = rec.slots[rec.slots.length - 1]!.index;
+  }
+  return dropLogTail(dataDir, last - index + 2);
+}
+
 test('a node whose state machine is ahead of its log (a leader that applied before its write) catches up without applying twice', async (t) => {
   const c = await Cluster.start(t, { size: 3 });
   await c.waitForLeader(3);
@@ -73,13 +84,18 @@ test('a snapshot that lands between a restarted node\'s log and its state is sto
   for (; op < INCS; op++) t.not((await client.inc('b', 'ahead', op, Date.now() + 10_000)).value, null);
   // The leader's snapshot, and its log compacted to it; the others keep their logs.
   t.is((await command(c.nodes[leader]!.port, ['SEQDB.SNAPSHOT'], 10_000)).trim(), '+OK');
+  const taken = /snapshot at index (\d+) term \d+ \(\d+ bytes\); log compacted/;
+  for (const deadline = Date.now() + 3000; Date.now() < deadline && !taken.test(c.nodes[leader]!.output); ) await sleep(50);
+  const snapshotAt = Number(taken.exec(c.nodes[leader]!.output)?.[1]);
+  t.true(snapshotAt > 1, `the leader's snapshot at ${snapshotAt}`);
   for (; op < INCS + 60; op++) t.not((await client.inc('b', 'ahead', op, Date.now() + 10_000)).value, null);
   client.close();
   await sleep(300); // every node has applied the last commit
   for (const n of c.nodes) c.kill(n.index, 'SIGKILL');
   await sleep(300);
-  // The victim's log loses its last 70 entries (past the snapshot); its state keeps them all.
-  const logEnd = dropLogTail(victim.dataDir, 70);
+  // The victim's log loses its tail, down to below the leader's snapshot; its state keeps it all.
+  const logEnd = dropLogTailBelow(victim.dataDir, snapshotAt);
+  t.true(logEnd < snapshotAt, `log cut to ${logEnd}`);
   const others = c.nodes.filter((n) => n !== victim).map((n) => n.index);
   for (const i of others) c.spawn(i);
   let now = await c.waitForLeader(3, 30_000, others);

@@ -164,7 +164,6 @@ export class SafetyChecker {
    */
   onSnapshot(id: NodeId, snap: Snapshot, appliedBefore: number, counters: ReadonlyMap<string, number>, kept = false): void {
     const s = snap.meta.index;
-    if (kept && s > appliedBefore) violation('applied-monotonic', `${id}: snapshot at ${s} not installed over a state at ${appliedBefore}`);
     if (!kept && s < appliedBefore) violation('applied-monotonic', `${id}: snapshot at ${s} installed after applying ${appliedBefore}`);
     if (s > this.appliedCount()) violation('snapshot-unapplied', `${id}: snapshot at ${s} beyond anything applied (${this.appliedCount()})`);
     const at = this.applied[s];

@@ -42,7 +42,7 @@ test('gap: a node restarted on an older copy of its data dir breaks leader compl
 // A leader applies ahead of its own log (async writes, applyearly); it crashes with its state
 // beyond its log, and the next leader's snapshot lands in between (5400051: n3 restarts with its
 // state at 79 and its log at 77, and gets a snapshot at 78). raft-node.ts installSnapshot stores
-// it and keeps the state: importing the image took the state back (applied-monotonic; 2 of 2,000
+// it and keeps the state: importing the image took the state back (applied-monotonic; 5 of 2,000
 // seeds from 5400001 with these extras on the build before).
 test('a snapshot behind a restarted leader\'s state is stored and the state kept, not taken back', (t) => {
   const extra = new Set(['fsyncstall', 'skew', 'gone', 'early', 'applyearly', 'lazycommit']);

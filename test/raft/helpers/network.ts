@@ -50,13 +50,13 @@ export class Network {
   }
 
   /**
-   * Nodes here tell followers a moved commit at once (commitOnlyAppends) unless a test says
+   * Nodes here tell followers a moved commit at once (sendCommitOnlyApps) unless a test says
    * otherwise: these tests deliver until quiet without ticking, and check every node's applied
    * entries. The driver's default (the commit rides the next app or heartbeat) has its own tests
    * (replication.test.ts) and is what the simulator runs.
    */
   add(id: NodeId, storage: MemoryStorage, opts: NodeOptions = {}, applied = 0): SimNode {
-    const node = new RawNode({ id, storage, rng: seededRng(this.seed++), applied, commitOnlyAppends: true, ...opts });
+    const node = new RawNode({ id, storage, rng: seededRng(this.seed++), applied, sendCommitOnlyApps: true, ...opts });
     const n: SimNode = { id, node, storage, applied: [], readStates: [], readies: [], installed: [], opts };
     this.nodes.set(id, n);
     return n;
