@@ -14,34 +14,28 @@ const LOST_ENTRIES = 5;
 
 /**
  * What a crash between applying and writing leaves: the log's last entries never reached the disk.
- * Cuts the last segment file at a record boundary so that at least `count` entries are gone.
+ * Cuts the last segment file at a record boundary so that the log ends where `keep` allows (it
+ * gets the log's last index and a record's first index); returns the log's new last index.
  */
-function dropLogTail(dataDir: string, count: number): number {
+function cutLogTail(dataDir: string, keep: (last: number, first: number) => boolean): number {
   const dir = join(dataDir, 'raft', 'wal');
   const file = join(dir, readdirSync(dir).filter((f) => f.endsWith('.wal')).sort().pop()!);
-  const bytes = readFileSync(file);
   const starts: { at: number; first: number }[] = [];
   let last = 0;
-  for (const { rec, at } of segmentRecords(bytes)) {
+  for (const { rec, at } of segmentRecords(readFileSync(file))) {
     if (rec.kind !== RecordKind.Entries || rec.slots.length === 0) continue;
     starts.push({ at, first: rec.slots[0]!.index });
     last = rec.slots[rec.slots.length - 1]!.index;
   }
-  const cut = [...starts].reverse().find((s) => last - s.first + 1 >= count)!;
+  const cut = [...starts].reverse().find((s) => keep(last, s.first))!;
   truncateSync(file, cut.at);
   return cut.first - 1;
 }
 
-/** Cuts the log's tail so that it ends below `index`; returns its new last index. */
-function dropLogTailBelow(dataDir: string, index: number): number {
-  const dir = join(dataDir, 'raft', 'wal');
-  const file = join(dir, readdirSync(dir).filter((f) => f.endsWith('.wal')).sort().pop()!);
-  let last = 0;
-  for (const { rec } of segmentRecords(readFileSync(file))) {
-    if (rec.kind === RecordKind.Entries && rec.slots.length > 0) last = rec.slots[rec.slots.length - 1]!.index;
-  }
-  return dropLogTail(dataDir, last - index + 2);
-}
+/** At least `count` entries gone. */
+const dropLogTail = (dataDir: string, count: number): number => cutLogTail(dataDir, (last, first) => last - first + 1 >= count);
+/** The log ends below `index`. */
+const dropLogTailBelow = (dataDir: string, index: number): number => cutLogTail(dataDir, (_, first) => first - 1 < index);
 
 test('a node whose state machine is ahead of its log (a leader that applied before its write) catches up without applying twice', async (t) => {
   const c = await Cluster.start(t, { size: 3 });
