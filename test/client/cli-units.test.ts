@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from 'seqdb/client';
+import { createClient } from '../../client/index.ts';
 import { formatReply, quote } from '../../client/cli/format.ts';
 import { helpText } from '../../client/cli/help.ts';
 import { appendHistory, HISTORY_LINES_MAX, loadHistory, trimHistory } from '../../client/cli/history.ts';
