@@ -4,7 +4,9 @@
  * ID token, as in production). Reports every node's RSS, then kill -9 of one follower and the
  * time until the restarted process answers INFO with its applied index back at the shard's
  * commit index (restart = open LMDB, replay nothing already applied, rejoin). Then the same
- * after a simulated OS crash: the state LMDB is discarded and rebuilt from the snapshot and log.
+ * after a simulated OS crash: the state LMDB is discarded and rebuilt from the snapshot and log;
+ * then a follower down across one snapshot of the leader (it catches up from the log) and across
+ * two (InstallSnapshot).
  * Before those, `seqdb backup` of the loaded cluster, with the leader's memory while it exports.
  *
  *   node --import=tsx bench/memory-restart.ts [--sequences 1000000] [--connections 16] [--pipeline 64]
@@ -82,7 +84,8 @@ interface Restart {
  * its applied index is back at the leader's commit index. `prepare` runs while it is down (given
  * its data dir): e.g. changing the state dir's boot marker, as if the OS had restarted, so the
  * node must discard its unsynced state LMDB and rebuild it (state-reboot-guard.ts); or more
- * writes and a snapshot on the leader, so it must catch up by InstallSnapshot.
+ * writes and snapshots on the leader, so it catches up from the log (one snapshot) or by
+ * InstallSnapshot (two).
  */
 async function restartFollower(
   follower: { pid: number; port: number },
@@ -242,15 +245,29 @@ async function main(): Promise<void> {
     console.log(`restart after an OS crash (state LMDB discarded, rebuilt from the Raft snapshot and log): answers INFO after ${rebuild.answeredMs.toFixed(0)} ms (applied index ${rebuild.appliedAtAnswer} of ${rebuild.commit}), applied index back at the commit index after ${rebuild.caughtUpMs.toFixed(0)} ms; RSS after ${rebuild.rssMb.total.toFixed(0)} MB (${rebuild.rssMb.anon.toFixed(0)} MB anonymous); ${peaks(rebuild)}`);
     if (values.timeline) printTimeline(rebuild);
     const leaderPort = leader.port;
-    const behind = await restartFollower({ pid: rebuild.pid, port: follower.port }, leader, extra, async (_dataDir, env, shard) => {
-      // While it is down: more writes, then a snapshot that compacts the log past them (through
-      // the admin command, which proves the cluster secret dev gave its nodes).
-      await load(port, 10_000, 4, 16, 60, 'late');
+    // Through the admin command, which proves the cluster secret dev gave its nodes.
+    const snapshotLeader = (env: Record<string, string>, shard: string): void => {
       const { SEQDB_EXIT_WITH_PARENT: _, ...adminEnv } = env;
       const r = spawnSync(process.execPath, ['bin/seqdb.js', 'node', 'admin', 'snapshot', '--addr', `127.0.0.1:${leaderPort}`, '--shard', shard], { env: adminEnv, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`seqdb node admin snapshot: status ${r.status} ${r.signal ?? ""} ${r.error?.message ?? ""} ${r.stdout}${r.stderr}`);
+    };
+    const caughtUp = (r: Restart): string => `answers INFO after ${r.answeredMs.toFixed(0)} ms, caught up after ${r.caughtUpMs.toFixed(0)} ms${r.installedSnapshot === false ? ' (from the log: no InstallSnapshot in its log)' : ` (by InstallSnapshot, image of ${(r.installedSnapshot / 2 ** 20).toFixed(1)} MiB)`}; ${peaks(r)} (goal < 150 MB)`;
+    // Down across one snapshot of the leader: the leader keeps the log since its previous
+    // snapshot (node/replication/snapshot-image.ts), so the follower catches up from the log.
+    const acrossOne = await restartFollower({ pid: rebuild.pid, port: follower.port }, leader, extra, async (_dataDir, env, shard) => {
+      await load(port, 10_000, 4, 16, 60, 'late');
+      snapshotLeader(env, shard);
     });
-    console.log(`a follower down while 10,000 more sequences were written and the log compacted, catching up by InstallSnapshot: answers INFO after ${behind.answeredMs.toFixed(0)} ms, caught up after ${behind.caughtUpMs.toFixed(0)} ms${behind.installedSnapshot === false ? ' (NO InstallSnapshot in its log: the leader still had the entries)' : ` (image of ${(behind.installedSnapshot / 2 ** 20).toFixed(1)} MiB)`}; ${peaks(behind)} (goal < 150 MB)`);
+    console.log(`a follower down while 10,000 more sequences were written and the leader took a snapshot: ${caughtUp(acrossOne)}`);
+    if (values.timeline) printTimeline(acrossOne);
+    // Down across two: the log it needs is compacted away, so it is sent the whole image.
+    const behind = await restartFollower({ pid: acrossOne.pid, port: follower.port }, leader, extra, async (_dataDir, env, shard) => {
+      await load(port, 10_000, 4, 16, 60, 'later');
+      snapshotLeader(env, shard);
+      await load(port, 10_000, 4, 16, 60, 'latest');
+      snapshotLeader(env, shard);
+    });
+    console.log(`a follower down while 20,000 more sequences were written and the leader took two snapshots: ${caughtUp(behind)}`);
     if (values.timeline) printTimeline(behind);
   } finally {
     for (const pid of extra) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }

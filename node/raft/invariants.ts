@@ -25,4 +25,5 @@ export const Invariant = {
   COMMIT_MONOTONIC: 'commit never decreases',
   LEADER_VOTED_SELF: 'a leader voted for itself in its term',
   NO_SKIPPED_APPLY: 'committed entries are never skipped (storage compacted past applied)',
+  SNAPSHOT_IN_LOG: 'the stored snapshot lies between the compaction point and the last index',
 } as const;

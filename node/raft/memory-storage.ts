@@ -53,6 +53,10 @@ export class MemoryStorage implements Storage {
     return this.ents[0]!.index + this.ents.length - 1;
   }
 
+  snapshotIndex(): number {
+    return this.snap.meta.index;
+  }
+
   snapshot(): Snapshot {
     return this.snap;
   }

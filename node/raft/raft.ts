@@ -123,7 +123,10 @@ export class Raft {
     const storage = config.storage;
     const { hardState, confState } = storage.initialState();
     this.log = new RaftLog(storage);
-    const snapIndex = storage.firstIndex() - 1;
+    // The conf in confState is the snapshot's; the log may begin below it (entries kept for
+    // lagging followers), and conf changes at or below it are already in confState.
+    const snapIndex = storage.snapshotIndex();
+    invariant(snapIndex >= storage.firstIndex() - 1 && snapIndex <= this.log.lastIndex(), Invariant.SNAPSHOT_IN_LOG, () => `snapshot ${snapIndex}, log ${storage.firstIndex()}..${this.log.lastIndex()}`);
     invariant(hardState.commit <= this.log.lastIndex(), Invariant.COMMIT_LE_LAST, () => `stored commit ${hardState.commit}`);
     this.log.committed = Math.max(hardState.commit, snapIndex);
     const applied = Math.max(config.applied ?? 0, snapIndex);

@@ -140,6 +140,12 @@ export interface Storage {
   term(index: number): number;
   firstIndex(): number;
   lastIndex(): number;
+  /**
+   * Index of the latest stored snapshot: initialState()'s conf is the conf there. At least
+   * firstIndex() - 1; above it when the log keeps entries the snapshot covers (for followers
+   * that lag a little: they catch up from the log instead of a whole image).
+   */
+  snapshotIndex(): number;
   /** The latest snapshot; may throw RaftError UNAVAILABLE while one is being produced (retried later). */
   snapshot(): Snapshot;
 }

@@ -129,6 +129,10 @@ export class LmdbRaftStorage implements Storage {
     return { hardState: this.hs, confState: this.snapMeta.conf };
   }
 
+  snapshotIndex(): number {
+    return this.snapMeta.index;
+  }
+
   firstIndex(): number {
     return this.trunc.index + 1;
   }

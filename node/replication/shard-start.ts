@@ -31,7 +31,8 @@ export async function bootstrapShard(storage: LmdbRaftStorage, store: LmdbStore,
 
 /** Rebuilds what the log implies but the state machine may lack after a crash. */
 export async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbStore, members: Members, selfAddr: string): Promise<void> {
-  const snapIndex = storage.firstIndex() - 1;
+  // The log may begin below the snapshot (entries kept for lagging followers, snapshot-image.ts).
+  const snapIndex = storage.snapshotIndex();
   if (snapIndex > 0 && store.appliedIndex() < snapIndex) {
     // Crashed between persisting a received snapshot and importing it, or the unsynced state was
     // discarded after an OS restart (state-reboot-guard.ts): import the stored image now.
@@ -47,7 +48,7 @@ export async function recoverLocalState(storage: LmdbRaftStorage, store: LmdbSto
   // Applied entries are committed too, and the stored commit can lag them (a leader's commit is
   // written with its next entries, clamped to them): the members must see every applied conf change.
   const last = Math.min(Math.max(storage.hardState().commit, store.appliedIndex()), storage.lastIndex());
-  for (const e of storage.entriesOfType(EntryType.ConfChange, storage.firstIndex(), last + 1)) members.applyEntry(e);
+  for (const e of storage.entriesOfType(EntryType.ConfChange, snapIndex + 1, last + 1)) members.applyEntry(e);
   members.learnAddress(storage.identity.nodeId, selfAddr);
 }
 

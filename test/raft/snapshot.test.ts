@@ -134,6 +134,27 @@ test('a node restarts from a compacted storage with the snapshot conf', (t) => {
   t.is(net.raw('b').status().commit, 6);
 });
 
+test('a restart from a log kept below its snapshot starts at the snapshot, not at the compaction point', (t) => {
+  // Entries 6..10 stay for lagging followers while the snapshot is at 8 (snapshot-image.ts keeps
+  // the log since the previous snapshot); the stored commit lags at 6. Starting from the
+  // compaction point, the core took 6 for applied and handed 7 and 8 out again over a state
+  // that already holds them.
+  const s = new MemoryStorage({ voters: ['a'], learners: [] });
+  s.append([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => entry(i, 1, `v${i}`)));
+  s.createSnapshot(8, { voters: ['a'], learners: [] }, enc('img'));
+  s.compact(5);
+  s.setHardState({ term: 1, vote: 'a', commit: 6 });
+  t.is(s.snapshotIndex(), 8);
+  t.is(s.firstIndex(), 6);
+  const raw = new RawNode({ id: 'a', storage: s, rng: seededRng(1) });
+  const st = raw.status();
+  t.is(st.firstIndex, 6, 'the kept entries are still there to send');
+  t.is(st.applied, 8);
+  t.is(st.commit, 8);
+  const rd = raw.ready();
+  t.deepEqual(rd.committedEntries.map((e) => e.index), [], 'nothing at or below the snapshot is applied again');
+});
+
 test('a lost snapshot is retried after a few election timeouts even without reportSnapshot', (t) => {
   const net = new Network(['a', 'b', 'c'], { electionTimeoutTicks: 10 });
   net.elect('a');

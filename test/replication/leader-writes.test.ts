@@ -76,18 +76,27 @@ test('a snapshot that lands between a restarted node\'s log and its state is sto
   const client = new RetryingIncClient(0, c.nodes.map((n) => n.port));
   let op = 0;
   for (; op < INCS; op++) t.not((await client.inc('b', 'ahead', op, Date.now() + 10_000)).value, null);
-  // The leader's snapshot, and its log compacted to it; the others keep their logs.
-  t.is((await command(c.nodes[leader]!.port, ['SEQDB.SNAPSHOT'], 10_000)).trim(), '+OK');
-  const taken = /snapshot at index (\d+) term \d+ \(\d+ bytes\); log compacted/;
-  for (const deadline = Date.now() + 3000; Date.now() < deadline && !taken.test(c.nodes[leader]!.output); ) await sleep(50);
-  const snapshotAt = Number(taken.exec(c.nodes[leader]!.output)?.[1]);
-  t.true(snapshotAt > 1, `the leader's snapshot at ${snapshotAt}`);
+  // Two snapshots on the leader: its log is compacted to the first (it keeps the entries since
+  // its previous snapshot for lagging followers); the others keep their logs.
+  const taken = (): number[] => [...c.nodes[leader]!.output.matchAll(/snapshot at index (\d+) term \d+ \(\d+ bytes\); log compacted/g)].map((m) => Number(m[1]));
+  const snapshotNow = async (): Promise<number> => {
+    const before = taken().length;
+    t.is((await command(c.nodes[leader]!.port, ['SEQDB.SNAPSHOT'], 10_000)).trim(), '+OK');
+    for (const deadline = Date.now() + 3000; Date.now() < deadline && taken().length === before; ) await sleep(50);
+    return taken().at(-1) ?? 0;
+  };
+  const snapshotAt = await snapshotNow();
+  t.true(snapshotAt > 1, `the leader's first snapshot at ${snapshotAt}`);
+  for (; op < INCS + 30; op++) t.not((await client.inc('b', 'ahead', op, Date.now() + 10_000)).value, null);
+  const secondAt = await snapshotNow();
+  t.true(secondAt > snapshotAt, `the leader's second snapshot at ${secondAt}`);
+  t.is(Number((await c.info(leader))!.first_index), snapshotAt + 1, 'the leader\'s log begins after its first snapshot');
   for (; op < INCS + 60; op++) t.not((await client.inc('b', 'ahead', op, Date.now() + 10_000)).value, null);
   client.close();
   await sleep(300); // every node has applied the last commit
   for (const n of c.nodes) c.kill(n.index, 'SIGKILL');
   await sleep(300);
-  // The victim's log loses its tail, down to below the leader's snapshot; its state keeps it all.
+  // The victim's log loses its tail, down to below the leader's log; its state keeps it all.
   const logEnd = dropLogTailBelow(victim.dataDir, snapshotAt);
   t.true(logEnd < snapshotAt, `log cut to ${logEnd}`);
   const others = c.nodes.filter((n) => n !== victim).map((n) => n.index);
