@@ -36,8 +36,8 @@ Options:
   --election-ticks <n>       election timeout in ticks, randomized in [n, 2n) (default 10)
   --snapshot-entries <n>     applied entries (or writes) between snapshots (default 10000); a
                              snapshot also waits until the log since the last one is as large
-                             as that snapshot; the log keeps the entries since the one before,
-                             for followers that lag less than that
+                             as that snapshot; the log keeps the entries since the one before
+                             (at most 4 x n), for followers that lag less than that
   --apply-hold-ms <n>        a follower may keep committed entries back this long to apply them
                              together (default 10; 0 applies each batch at once; at most 1000)
   --state-check-entries <n>  every n log indexes each replica digests its state and compares it

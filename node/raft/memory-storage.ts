@@ -12,8 +12,9 @@ import { sliceWithin } from './entry-size.ts';
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
 
 /**
- * In-memory Storage for tests and the simulator. ents[0] is a dummy holding the snapshot
- * point, so term(firstIndex - 1) keeps answering after compaction.
+ * In-memory Storage for tests and the simulator. ents[0] is a dummy holding the compaction
+ * point (at or below the snapshot's index), so term(firstIndex - 1) keeps answering after
+ * compaction.
  */
 export class MemoryStorage implements Storage {
   private hardState: HardState = { term: 0, vote: null, commit: 0 };

@@ -136,7 +136,7 @@ export interface Storage {
   initialState(): { hardState: HardState; confState: ConfState };
   /** Entries in [lo, hi), at most maxBytes of data (always at least one if lo < hi). */
   entries(lo: number, hi: number, maxBytes: number): Entry[];
-  /** Term of entry i; works for firstIndex()-1 (the snapshot point). Throws RaftError COMPACTED / UNAVAILABLE. */
+  /** Term of entry i; works for firstIndex()-1 (the compaction point). Throws RaftError COMPACTED / UNAVAILABLE. */
   term(index: number): number;
   firstIndex(): number;
   lastIndex(): number;

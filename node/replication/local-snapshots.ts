@@ -37,6 +37,9 @@ export interface LocalSnapshotDeps {
   readonly room?: (bytes: number) => boolean;
 }
 
+/** Most entries a snapshot keeps below itself, in units of `snapshotEntries` (snapshot-image.ts). */
+const CATCH_UP_INTERVALS = 4;
+
 export class LocalSnapshots {
   private waiters: ((err: Error | null) => void)[] = [];
   private running: Promise<void> | null = null;
@@ -130,9 +133,11 @@ export class LocalSnapshots {
     this.rewrite = false;
     if (index < stored || (index === stored && !rewrite)) return;
     this.d.applier.resetBytes();
-    const bytes = await saveLocalSnapshot(this.d, index, conf);
-    if (bytes === null) return;
-    this.lastBytes = bytes;
-    this.d.log(`snapshot at index ${index} term ${this.d.storage.snapshotMeta().term} (${bytes} bytes); log compacted`);
+    // Entries kept below it for lagging followers: the last interval, at most four intervals'
+    // minimum (40,000 by default).
+    const saved = await saveLocalSnapshot(this.d, index, conf, CATCH_UP_INTERVALS * this.entriesMin);
+    if (saved === null) return;
+    this.lastBytes = saved.bytes;
+    this.d.log(`snapshot at index ${index} term ${this.d.storage.snapshotMeta().term} (${saved.bytes} bytes); log compacted to ${saved.compactedTo}`);
   }
 }

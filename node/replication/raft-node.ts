@@ -128,6 +128,11 @@ export class RaftNode {
     // Entries are applied while the hard state carrying their commit index may still be in
     // flight (see handleReady): after a crash the applied index can exceed the stored commit.
     d.storage.raiseCommitTo(this.applier.applied);
+    // The core starts at least at the snapshot (its log may begin below it): a state behind it
+    // would have entries skipped. recoverLocalState imports the image first; never silently.
+    if (this.applier.applied < d.storage.snapshotIndex()) {
+      throw new SeqError(ErrorCode.INTERNAL, `state applied to ${this.applier.applied}, below the stored snapshot at ${d.storage.snapshotIndex()}`);
+    }
     this.raw = new RawNode({
       id: this.id,
       storage: d.storage,

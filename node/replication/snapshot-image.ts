@@ -30,19 +30,21 @@ export async function restoreStateFromSnapshot(store: LmdbStore, members: Member
 
 /**
  * Saves the state at `index` (nothing applied beyond it may be committed to the store yet) as the
- * Raft storage's snapshot, streamed chunk by chunk, then compacts the log to the PREVIOUS
- * snapshot's index: the entries since then stay, so a follower that lags by less than one
- * snapshot interval (a restart, a short partition) catches up from the log instead of being
- * sent the whole image (46 MiB at 1M sequences), as etcd keeps SnapshotCatchUpEntries. The log
- * on disk is then at most about two intervals long, each bounded by the snapshot rule
- * (raft-tuning.ts `snapshotEntries`: entries, and bytes as many as the image). Resolves with
- * the image's size, or null if a newer snapshot was installed meanwhile.
+ * Raft storage's snapshot, streamed chunk by chunk, then compacts the log to the previous
+ * snapshot, keeping at most `catchUpEntriesMax` entries below this one: a follower that lags by
+ * less (a restart, a short partition) catches up from the log instead of being sent the whole
+ * image (46 MiB at 1M sequences), as etcd keeps SnapshotCatchUpEntries. Bounded by a count too
+ * because an interval is at least an image's worth of bytes (the snapshot rule), ~500,000 small
+ * entries at 1M sequences, whose per-entry index the log keeps in memory (a review) and which a
+ * follower near their start would be sent one by one. Resolves with the image's size and the
+ * compaction point, or null if a newer snapshot was installed meanwhile.
  */
 export async function saveLocalSnapshot(
   d: { readonly storage: LmdbRaftStorage; readonly store: LmdbStore; readonly members: Members },
   index: number,
   conf: ConfState,
-): Promise<number | null> {
+  catchUpEntriesMax: number,
+): Promise<{ readonly bytes: number; readonly compactedTo: number } | null> {
   const term = d.storage.term(index);
   const previous = d.storage.snapshotIndex();
   // One reused chunk buffer (encodeSnapshot `reuse`): putStreamed copies each chunk before it asks for the next.
@@ -57,8 +59,9 @@ export async function saveLocalSnapshot(
     }
   })();
   if (!(await d.storage.saveSnapshotStreamed({ index, term, conf }, chunks))) return null;
-  await d.storage.compact(Math.min(previous, index));
-  return bytes;
+  // A repair rewrites the image at the same index (local-snapshots.ts): the log stays as it is.
+  if (previous < index) await d.storage.compact(Math.max(previous, index - catchUpEntriesMax));
+  return { bytes, compactedTo: d.storage.firstIndex() - 1 };
 }
 
 /**

@@ -136,9 +136,8 @@ test('a node restarts from a compacted storage with the snapshot conf', (t) => {
 
 test('a restart from a log kept below its snapshot starts at the snapshot, not at the compaction point', (t) => {
   // Entries 6..10 stay for lagging followers while the snapshot is at 8 (snapshot-image.ts keeps
-  // the log since the previous snapshot); the stored commit lags at 6. Starting from the
-  // compaction point, the core took 6 for applied and handed 7 and 8 out again over a state
-  // that already holds them.
+  // some below it); the stored commit lags at 6. Starting from the compaction point, the core
+  // took 5 for applied and handed entry 6 out again over a state that already holds it.
   const s = new MemoryStorage({ voters: ['a'], learners: [] });
   s.append([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => entry(i, 1, `v${i}`)));
   s.createSnapshot(8, { voters: ['a'], learners: [] }, enc('img'));

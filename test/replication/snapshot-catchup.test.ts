@@ -10,8 +10,8 @@ test('a follower that missed a compacted part of the log catches up by InstallSn
   await sleep(200);
 
   // Enough writes to take several snapshots and compact past anything the follower has. The
-  // leader keeps the log since its previous snapshot (snapshot-image.ts), so it takes rounds of
-  // writes until two snapshots lie beyond the follower (bounded).
+  // leader keeps --snapshot-entries entries below its snapshot (snapshot-image.ts), so it takes
+  // rounds of writes until its log begins past the follower (bounded).
   const ports = c.nodes.map((n) => n.port);
   const clients = Array.from({ length: 4 }, (_, i) => new RetryingIncClient(i, ports));
   let acked = 0;
@@ -55,14 +55,16 @@ test('a follower that lags by less than a snapshot interval catches up from the 
   const incUntil = async (count: number): Promise<void> => {
     for (const opMax = op + 400; snapshots().length < count && op < opMax; op++) t.not((await client.inc('b', 'lag', op, Date.now() + 10_000)).value, null);
   };
-  // The leader's first snapshot; the follower has everything up to it, then goes down.
+  // The leader's first snapshot and 20 writes more; the follower has all of them, then goes down.
   await incUntil(1);
+  for (const end = op + 20; op < end; op++) t.not((await client.inc('b', 'lag', op, Date.now() + 10_000)).value, null);
   await c.waitApplied(follower.index, Number((await c.info(leader))!.commit_index));
   const behind = Number((await c.info(follower.index))!.last_index);
   t.true(behind >= snapshots()[0]!, `follower at ${behind}, the leader's snapshot at ${snapshots()[0]}`);
   c.kill(follower.index, 'SIGKILL');
   while (follower.child !== null) await sleep(20);
-  // One more snapshot on the leader, beyond the follower: it keeps the log since the first.
+  // One more snapshot on the leader, beyond the follower: it keeps --snapshot-entries (100)
+  // entries of log below it, which reach back to the follower's.
   await incUntil(2);
   client.close();
   t.true(snapshots()[1]! > behind, `the leader's second snapshot at ${snapshots()[1]}, beyond the follower's ${behind}`);

@@ -88,8 +88,8 @@ test('a leader whose stored snapshot image rotted sends none of it whole, takes 
   const behind = Number((await c.infoSoon(victim.index)).last_index);
   c.kill(victim.index, 'SIGKILL');
   while (victim.child !== null) await sleep(20);
-  // The leader keeps the log since its previous snapshot (snapshot-image.ts): write until two
-  // snapshots lie beyond the follower (bounded).
+  // The leader keeps --snapshot-entries entries below its snapshot (snapshot-image.ts): write
+  // until its log begins past the follower (bounded).
   let total = 20;
   for (let round = 0; round < 8 && (total < INCS || Number((await c.infoSoon(leader)).first_index) <= behind + 1); round++) {
     for (const end = total + 115; total < end; total++) t.not((await client.inc('b', SEQ, total, Date.now() + 10_000)).value, null);

@@ -83,7 +83,7 @@ export class SimNode {
         this.ctx.checker.onHardState(this.id, this.storage.initialState().hardState, this.storage);
       }
     }
-    if (this.ctx.extra.has('midsnap') && this.sm.applied < this.storage.firstIndex() - 1) {
+    if (this.ctx.extra.has('midsnap') && this.sm.applied < this.storage.snapshotIndex()) {
       const snap = this.storage.snapshot();
       this.sm.restore(snap.data, snap.meta.index);
       this.ctx.trace(`${this.id} recover: state restored from stored snapshot ${snap.meta.index}`);

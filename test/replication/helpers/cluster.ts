@@ -37,6 +37,8 @@ export interface ClusterOptions {
   readonly extraArgs?: readonly string[];
   /** Extra environment of node i's first start. */
   readonly envOf?: (index: number) => Record<string, string>;
+  /** Extra arguments of node i's first start (after extraArgs). */
+  readonly argsOf?: (index: number) => readonly string[];
   /**
    * A tmpfs of this size (`40m`) as node i's data dir, mounted in a mount namespace of its own
    * (needs root): a small disk for that node alone. The test reaches its files through
@@ -68,7 +70,7 @@ export class Cluster {
       await new Promise((r) => setTimeout(r, 100));
       await rm(base, { recursive: true, force: true });
     });
-    for (const n of c.nodes) c.spawn(n.index, ['--bootstrap-expect', String(o.size)], o.envOf?.(n.index));
+    for (const n of c.nodes) c.spawn(n.index, ['--bootstrap-expect', String(o.size), ...(o.argsOf?.(n.index) ?? [])], o.envOf?.(n.index));
     return c;
   }
 
