@@ -2,9 +2,13 @@
  * `npm run bench [-- options]`: starts each target, drives it with ../shared/tools/seqbench, and prints
  * a table of INC throughput and latency with the SeqDB/Redis ratio. Writes JSON to bench/results/.
  *
- * Method: closed-loop clients on the same 2-core machine as the servers; each cell is the median of
- * `--runs` runs of `--duration` seconds after a `--warmup` (default 3 s; the same for every target:
- * a JIT-compiled server needs more than a second at one client) ; every INC reply is checked for uniqueness.
+ * Method: closed-loop clients on the same 2-core machine as the servers; each cell starts a fresh
+ * server, drives it with the cell's own workload for `--settle` seconds (default 20, discarded),
+ * then takes the median of `--runs` runs of `--duration` seconds, each after a `--warmup` (default
+ * 3 s); the same for every target. Every INC reply, the settling run's too, is checked for
+ * uniqueness. Why settle: a Node.js server's first ~15-20 s of load run on code V8 is still
+ * compiling (at one client, p99 5-6 ms in the first 5 s, ~2 ms from 25 s on; bench/README.md).
+ * `--settle 0` measures a cold server.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -40,15 +44,16 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] ?? 0;
 }
 
-async function measure(dir: string, t: RunningTarget, w: Workload, runs: number, durationS: number, warmupS: number): Promise<Cell> {
+async function measure(dir: string, t: RunningTarget, w: Workload, runs: number, durationS: number, warmupS: number, settleS: number): Promise<Cell> {
+  const settled = settleS > 0 ? [await seqbenchOnce(dir, t, w, settleS, 0)] : [];
   const results = [];
   for (let i = 0; i < runs; i++) results.push(await seqbenchOnce(dir, t, w, durationS, warmupS));
   const mid = results.sort((a, b) => a.ops_per_s - b.ops_per_s)[Math.floor(results.length / 2)]!;
   return {
     target: t.name, workload: w, opsPerS: Math.round(median(results.map((r) => r.ops_per_s))),
     p50Ms: mid.latency_ms?.p50 ?? NaN, p99Ms: mid.latency_ms?.p99 ?? NaN,
-    errors: results.reduce((n, r) => n + (r.errors ?? 0), 0),
-    checkOk: results.every((r) => r.check?.ok !== false),
+    errors: [...settled, ...results].reduce((n, r) => n + (r.errors ?? 0), 0),
+    checkOk: [...settled, ...results].every((r) => r.check?.ok !== false),
   };
 }
 
@@ -73,18 +78,20 @@ function printTable(cells: Cell[], targetNames: string[]): void {
   }
 }
 
-const USAGE = 'Usage: npm run bench -- [--targets seqdb-3,seqdb-1,seqdb-3x2,seqdb-3x4,redis-always,etcd-3nodes] [--duration S]\n    [--runs N] [--warmup S] [--quick | --scaling] [--port 17400]';
+const USAGE = 'Usage: npm run bench -- [--targets seqdb-3,seqdb-1,seqdb-3x2,seqdb-3x4,redis-always,etcd-3nodes] [--duration S]\n    [--runs N] [--warmup S] [--settle S] [--quick | --scaling] [--port 17400]';
 
 async function main(): Promise<void> {
   const { values } = toolArgs('npm run bench', USAGE, { options: {
     targets: { type: 'string', default: 'seqdb-3,redis-always,etcd-3nodes' },
     duration: { type: 'string', default: '10' }, runs: { type: 'string', default: '3' }, warmup: { type: 'string', default: '3' },
+    settle: { type: 'string', default: '20' },
     quick: { type: 'boolean', default: false }, scaling: { type: 'boolean', default: false }, port: { type: 'string', default: '17400' },
   }, strict: true });
   const durationS = values.quick ? 2 : Number(values.duration);
   const runs = values.quick ? 1 : Number(values.runs);
   const warmupS = values.quick ? 1 : Number(values.warmup);
-  if (!(durationS > 0) || !(runs >= 1) || !(warmupS >= 0)) throw new Error('--duration and --runs must be positive numbers, --warmup not negative');
+  const settleS = values.quick ? 0 : Number(values.settle);
+  if (!(durationS > 0) || !(runs >= 1) || !(warmupS >= 0) || !(settleS >= 0)) throw new Error('--duration and --runs must be positive numbers, --warmup and --settle not negative');
   const dir = seqbenchDir();
   const names = values.targets.split(',');
   const cells: Cell[] = [];
@@ -99,7 +106,7 @@ async function main(): Promise<void> {
       // A fresh server per workload keeps one run's backlog out of the next.
       const running = await spec.start(port); port += 20;
       try {
-        const cell = await measure(dir, running, w, runs, durationS, warmupS);
+        const cell = await measure(dir, running, w, runs, durationS, warmupS, settleS);
         console.error(`${name} ${describe(w)}: ${cell.opsPerS} ops/s p50 ${cell.p50Ms} ms p99 ${cell.p99Ms} ms${cell.checkOk ? '' : ' CHECK FAILED'}`);
         cells.push(cell);
       } finally { await running.stop(); }
@@ -109,7 +116,7 @@ async function main(): Promise<void> {
   const out = join(repoDir, 'bench', 'results');
   mkdirSync(out, { recursive: true });
   const file = join(out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, durationS, warmupS, runs, cells }, null, 2));
+  writeFileSync(file, JSON.stringify({ machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, durationS, warmupS, settleS, runs, cells }, null, 2));
   console.log(`\nJSON: ${file}`);
   if (cells.some((c) => c.checkOk === false)) process.exitCode = 1;
 }

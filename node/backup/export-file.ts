@@ -8,6 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ScratchFile, sweepScratch } from '../disk/unlinked-file.ts';
+import { nextTurn } from '../../shared/next-turn.ts';
 
 const PREFIX = 'export-image-';
 let made = 0;
@@ -18,8 +19,14 @@ const swept = new Set<string>();
 export class ExportFile {
   private constructor(private readonly file: ScratchFile, readonly bytes: number) {}
 
-  /** Writes `chunks` (which may reuse one buffer) into a new unlinked file in `dir`. */
-  static write(dir: string, chunks: Iterable<Uint8Array>): ExportFile {
+  /**
+   * Writes `chunks` (which may reuse one buffer) into a new unlinked file in `dir`, one chunk per
+   * turn of the event loop: written in one turn, a 1M-sequence image held a leader's loop for
+   * longer than an election timeout (bench/README.md, thirtieth round). The first chunk is taken
+   * before this returns its promise, so a generator that opens its read transaction there
+   * (LmdbStore.exportSnapshot) is pinned at the state of the call. Fails once `stopped()`.
+   */
+  static async write(dir: string, chunks: Iterable<Uint8Array>, stopped: () => boolean = () => false): Promise<ExportFile> {
     mkdirSync(dir, { recursive: true });
     if (!swept.has(dir)) sweepScratch(dir, PREFIX);
     swept.add(dir);
@@ -29,7 +36,11 @@ export class ExportFile {
       for (const chunk of chunks) {
         file.write(chunk, bytes);
         bytes += chunk.length;
+        await nextTurn();
+        if (stopped()) throw new Error('export stopped: the node is closing');
       }
+      // A generator ended from outside (Exporter.close) just stops yielding: not a whole image.
+      if (stopped()) throw new Error('export stopped: the node is closing');
     } catch (err) {
       file.close();
       throw err;

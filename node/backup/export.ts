@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { ErrorCode } from '../../shared/errors.ts';
 import { readBarrier } from '../replication/read-barrier.ts';
 import { decodeSnapshot, errorResult, type Command, type CommandResult, type LmdbStore } from '../state-machine/index.ts';
+import { SLICE_BYTES } from '../state-machine/snapshot.ts';
 import { META, readU64 } from '../state-machine/keys.ts';
 import { monoNowMs } from '../../shared/mono-clock.ts';
 import { ExportFile } from './export-file.ts';
@@ -64,6 +65,12 @@ const HEAD_READ_BYTES = 64 * 1024;
 /** SEQDB.EXPORT of one node. */
 export class Exporter {
   private readonly held = new Map<string, Held>();
+  /**
+   * The state exports being written now (ExportFile.write takes several turns of the loop), each
+   * holding a read transaction that must end before the store closes.
+   */
+  private readonly writing = new Set<Generator<Buffer>>();
+  private closed = false;
   private readonly chunkBytes: number;
   private readonly imagesMax: number;
   private readonly idleMs: number;
@@ -94,15 +101,27 @@ export class Exporter {
       if (refused !== null) return refused;
     }
     this.expire();
-    while (this.held.size >= this.imagesMax) this.drop(this.held.keys().next().value!);
+    // Images being written count toward the bound (each is a file as large as the state).
+    if (this.writing.size >= this.imagesMax) return errorResult(ErrorCode.BUSY, `${this.writing.size} export images are being written: try again`);
+    while (this.held.size > 0 && this.held.size + this.writing.size >= this.imagesMax) this.drop(this.held.keys().next().value!);
     if (!this.room(d.store.usedBytes())) return errorResult(ErrorCode.NO_SPACE, 'no room on disk for the export image above the reserve');
+    if (this.closed) return errorResult(ErrorCode.SHUTTING_DOWN, 'the node is stopping');
     let image: ExportFile;
+    // One reused chunk buffer: the file keeps the image.
+    const state = d.store.exportSnapshot(SLICE_BYTES, true);
+    this.writing.add(state);
     try {
-      // One reused chunk buffer: the file keeps the image.
-      image = ExportFile.write(this.dir, d.store.exportSnapshot(1 << 20, true));
+      image = await ExportFile.write(this.dir, state, () => this.closed);
     } catch (err) {
+      if (this.closed) return errorResult(ErrorCode.SHUTTING_DOWN, 'the node is stopping');
       const code = (err as NodeJS.ErrnoException).code;
       return errorResult(code === 'ENOSPC' ? ErrorCode.NO_SPACE : ErrorCode.STORAGE, `export image not written: ${(err as Error).message}`);
+    } finally {
+      this.writing.delete(state);
+    }
+    if (this.closed) {
+      image.close();
+      return errorResult(ErrorCode.SHUTTING_DOWN, 'the node is stopping');
     }
     const id = randomBytes(8).toString('hex');
     this.held.set(id, { image, lastUsedMs: monoNowMs() });
@@ -129,7 +148,10 @@ export class Exporter {
 
   /** Drops every image (the node stops). */
   close(): void {
+    this.closed = true;
     for (const id of [...this.held.keys()]) this.drop(id);
+    // Ends their read transactions now, before the store closes; each write then fails.
+    for (const state of this.writing) state.return(undefined);
   }
 
   private drop(id: string): void {

@@ -2,6 +2,7 @@
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
 import type { ConfState } from '../raft/types.ts';
 import type { LmdbStore } from '../state-machine/index.ts';
+import { SLICE_BYTES } from '../state-machine/snapshot.ts';
 import type { LmdbRaftStorage } from './lmdb-raft-storage.ts';
 import { snapshotEnvelopeHead, unwrapSnapshotChunks, type Members } from './members.ts';
 import { refuseNewerTokenRules } from '../state-machine/token-options.ts';
@@ -47,8 +48,9 @@ export async function saveLocalSnapshot(
 ): Promise<{ readonly bytes: number; readonly compactedTo: number } | null> {
   const term = d.storage.term(index);
   const previous = d.storage.snapshotIndex();
-  // One reused chunk buffer (encodeSnapshot `reuse`): putStreamed copies each chunk before it asks for the next.
-  const state = pinned(d.store.exportSnapshot(undefined, true));
+  // One reused chunk buffer (encodeSnapshot `reuse`): putStreamed copies each chunk before it asks
+  // for the next, one per turn of the loop.
+  const state = pinned(d.store.exportSnapshot(SLICE_BYTES, true));
   const head = snapshotEnvelopeHead(d.members.image());
   let bytes = head.length;
   const chunks = (function* (): Generator<Uint8Array> {

@@ -17,12 +17,13 @@
 import type { Database, Transaction } from 'lmdb';
 import { crc32 } from 'node:zlib';
 import { ErrorCode, SeqError } from '../../shared/errors.ts';
+import { nextTurn } from '../../shared/next-turn.ts';
 import type { Snapshot, SnapshotMeta } from '../raft/types.ts';
 
 export const IMAGE_CHUNK_BYTES = 1 << 20;
 const SNAPSHOT_HEAD_BYTES = 64 * 1024;
-/** Chunks written per transaction while streaming. */
-const CHUNKS_PER_TXN = 8;
+/** Bytes of chunks written per transaction while streaming (the buffer they wait in). */
+const TXN_BYTES = 8 << 20;
 
 export interface ImageRef {
   readonly gen: number;
@@ -154,10 +155,12 @@ export class SnapshotImages {
   }
 
   /**
-   * Writes the image of the snapshot at `index` as its chunks come, CHUNKS_PER_TXN per
+   * Writes the image of the snapshot at `index` as its chunks come, about TXN_BYTES per
    * transaction, then (in the last transaction) makes it current and runs `finish` there, unless
    * an image of a later index became current meanwhile (then the chunks are dropped). Resolves
-   * with whether it became current.
+   * with whether it became current. Takes one chunk per turn of the event loop: pulling a chunk
+   * may encode it from the state (an own snapshot), and eight 1 MiB chunks pulled in one turn
+   * held a leader's loop for ~0.3 s (bench/README.md, thirtieth round).
    */
   async putStreamed(
     chunks: Iterable<Uint8Array>,
@@ -172,23 +175,30 @@ export class SnapshotImages {
       let bytes = 0;
       let sum = 0;
       let head: Buffer | null = null;
-      // Chunks wait for their transaction in buffers of our own, reused from one transaction to
-      // the next: `chunks` may reuse its buffer (ChunkReading.reuse), and a copy per chunk would
-      // be a chunk-sized garbage Buffer each.
-      const slots: Buffer[] = [];
+      // Chunks wait for their transaction in one buffer of our own, reused from one transaction
+      // to the next: `chunks` may reuse its buffer (ChunkReading.reuse), and a copy per chunk
+      // would be a chunk-sized garbage Buffer each.
+      const arena = Buffer.allocUnsafeSlow(TXN_BYTES);
+      let used = 0;
       let pending: Buffer[] = [];
       const writePending = (): void => {
         for (const c of pending) this.image.putSync(chunkKey(gen, n++), c);
         pending = [];
+        used = 0;
       };
       for (const chunk of chunks) {
         const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         head ??= Buffer.from(b.subarray(0, SNAPSHOT_HEAD_BYTES));
         bytes += b.length;
         sum = crc32(b, sum);
-        const slot = (slots[pending.length] ??= Buffer.allocUnsafeSlow(IMAGE_CHUNK_BYTES));
-        pending.push(reusedChunk(slot, b));
-        if (pending.length >= CHUNKS_PER_TXN) await commit(writePending);
+        if (used + b.length > TXN_BYTES && pending.length > 0) await commit(writePending);
+        if (b.length > TXN_BYTES) pending.push(Buffer.from(b));
+        else {
+          pending.push(arena.subarray(used, used + b.length));
+          b.copy(arena, used);
+          used += b.length;
+        }
+        await nextTurn();
       }
       let current = false;
       await commit(() => {

@@ -20,13 +20,16 @@
  * call each other damaged during a rolling upgrade.
  *
  * The digest streams the state's snapshot image (LmdbStore.exportSnapshot, one read transaction
- * opened right after the checkpoint's own apply transaction, so pinned at i) in slices between
- * event-loop turns; one at a time (a checkpoint reached while one runs is skipped).
+ * opened right after the checkpoint's own apply transaction, so pinned at i) one SLICE_BYTES
+ * chunk per event-loop turn (~1-2 ms each; 256 KiB slices held a loop up to ~8 ms, and every
+ * replica digests at the same index, so a 1-client INC met one at p99); one at a time (a
+ * checkpoint reached while one runs is skipped).
  */
 import { crc32 } from 'node:zlib';
 import { monoNowMs } from '../../shared/mono-clock.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { LmdbStore } from '../state-machine/index.ts';
+import { SLICE_BYTES } from '../state-machine/snapshot.ts';
 
 /** This node's latest digests kept and announced (oldest dropped first). */
 const CHECKS_KEPT = 16;
@@ -40,8 +43,6 @@ const AGREED_LOG_INTERVAL_MS = 600_000;
  * the time. Replicas skip alike when alike; a skipped index is only a comparison fewer.
  */
 const IDLE_PER_BUSY = 20;
-/** Bytes digested per slice before yielding to the event loop. */
-const SLICE_BYTES = 256 << 10;
 
 /** [index, crc32] pairs, newest last: what a probe reply carries as `stateChecks`. */
 export type StateCheckList = readonly (readonly [number, number])[];

@@ -7,6 +7,12 @@ import type { KvEntry } from './kv.ts';
 const MAGIC = Buffer.from('SEQDBSN1', 'ascii');
 /** An image's keys are at most this long (u16 length). */
 export const KEY_BYTES_MAX = 0xffff;
+/**
+ * Chunk size for an export that shares the event loop with requests (an own snapshot, a state
+ * digest, a backup image), which takes one chunk per turn: encoding one costs this box ~1-2 ms
+ * (bench/README.md, thirtieth round).
+ */
+export const SLICE_BYTES = 64 << 10;
 /** A chunk buffer starts at most this large and doubles up to chunkBytes as entries come. */
 const CHUNK_ALLOC_BYTES = 1 << 20;
 

@@ -10,9 +10,11 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Exporter } from '../../node/backup/export.ts';
-import { LmdbStore, StateMachine } from '../../node/state-machine/index.ts';
+import { LmdbStore, StateMachine, decodeSnapshot } from '../../node/state-machine/index.ts';
 import { withExportCommand } from '../../shared/observability/export-engine.ts';
 import type { Engine } from '../../node/server/engine.ts';
+import { SLICE_BYTES } from '../../node/state-machine/snapshot.ts';
+import { ErrorCode } from '../../shared/errors.ts';
 
 /** Descriptors of this process open on deleted export images in `dir`. */
 function openImages(dir: string): number {
@@ -122,4 +124,47 @@ test('an export without room above the disk reserve is NOSPACE before anything i
   roomy = true;
   const h = await start(exporter);
   t.true((await fetchAll(exporter, h.id, h.bytes)).equals(Buffer.concat([...store.exportSnapshot()])));
+});
+
+test('an export writes its image one chunk per turn of the event loop, as of its start: writes meanwhile are served and not in it', async (t) => {
+  const { dir, store } = await filledStore(t, 20_000);
+  const exporter = new Exporter('z', () => ({ shard: 'z', store }), { dir: join(dir, 'images') });
+  const machine = new StateMachine();
+  let turns = 0;
+  let on = true;
+  const writes: Promise<unknown>[] = [];
+  const tick = (): void => {
+    if (!on) return;
+    turns++;
+    // A write per turn while the image is made: it commits, and the image must not show it.
+    writes.push(store.write((txn) => machine.apply(txn, { type: 'inc', bucket: Buffer.from(`late${turns}`), sequence: Buffer.from('s'), count: 1 }, 1000)));
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const head = await start(exporter);
+  on = false;
+  await Promise.all(writes);
+  const chunks = Math.ceil(head.bytes / SLICE_BYTES);
+  t.true(chunks >= 8, `${head.bytes} bytes`);
+  t.true(turns >= chunks - 1, `${turns} turns of the loop while ${chunks} chunks were written`);
+  const keys = [...decodeSnapshot([await fetchAll(exporter, head.id, head.bytes)])].map((e) => e.key.toString('latin1'));
+  t.true(keys.some((k) => k.includes('b19999')));
+  t.false(keys.some((k) => k.includes('late')), 'no write made after the export started');
+  exporter.close();
+});
+
+test('an export under way when the node stops ends with SHUTTING_DOWN and lets go of its file', async (t) => {
+  const { dir, store } = await filledStore(t, 20_000);
+  const images = join(dir, 'images');
+  const exporter = new Exporter('z', () => ({ shard: 'z', store }), { dir: images });
+  const engine = withExportCommand({ close: () => Promise.resolve() } as unknown as Engine, exporter);
+  const started = exporter.handle([EXPORT]);
+  await new Promise((r) => setImmediate(r));
+  t.is(openImages(images), 1, 'the image is being written');
+  await engine.close();
+  await store.close();
+  const reply = await started;
+  t.is(reply.type, 'error');
+  t.is(reply.type === 'error' ? reply.code : null, ErrorCode.SHUTTING_DOWN);
+  t.is(openImages(images), 0);
 });

@@ -75,3 +75,42 @@ test('the head kept beside the image for a restart is not used if it rotted (the
   t.is(images.head(), undefined);
   t.true(Buffer.from(images.read()).toString().startsWith('{"members":{"a":"127.0.0.1:1"}}'), 'the image itself is intact');
 });
+
+/** Counts turns of the event loop (setImmediate) until stopped. */
+function turnCounter(): { readonly turns: () => number; stop(): void } {
+  let turns = 0;
+  let on = true;
+  const tick = (): void => {
+    turns++;
+    if (on) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return { turns: () => turns, stop: () => void (on = false) };
+}
+
+test('an image is taken one chunk per turn of the event loop (pulling one may encode it from the state), in transactions of several, and reads back whole', async (t) => {
+  const { env, image, meta } = await imageDbs(t);
+  const images = new SnapshotImages(image, meta, 0);
+  const counter = turnCounter();
+  const pulledAt: number[] = [];
+  // One reused buffer, as an own snapshot's export yields them; sizes around the transaction's.
+  const sizes = [64 << 10, 64 << 10, 3 << 20, 6 << 20, 9 << 20, 100, 1 << 20];
+  const reused = Buffer.alloc(9 << 20);
+  const expected: Buffer[] = [];
+  const chunks = function* (): Generator<Buffer> {
+    for (const [i, size] of sizes.entries()) {
+      pulledAt.push(counter.turns());
+      reused.fill(i + 1, 0, size);
+      expected.push(Buffer.alloc(size, i + 1));
+      yield reused.subarray(0, size);
+    }
+  };
+  let commits = 0;
+  const commit = async (fn: () => void): Promise<void> => void (commits++, await env.transaction(fn));
+  t.true(await images.putStreamed(chunks(), 10, commit, () => {}));
+  counter.stop();
+  for (let i = 1; i < pulledAt.length; i++) t.true(pulledAt[i]! > pulledAt[i - 1]!, `chunk ${i} pulled in a later turn than chunk ${i - 1}: ${pulledAt.join(' ')}`);
+  t.true(commits >= 3 && commits < sizes.length, `${commits} transactions for ${sizes.length} chunks`);
+  t.is(images.ref()!.chunks, sizes.length);
+  t.true(Buffer.concat([...images.chunks()]).equals(Buffer.concat(expected)));
+});
