@@ -3,8 +3,8 @@
  * `--sequences` distinct sequences, then one closed-loop client INCs a sequence of its own
  * through the router while, in turn, nothing else runs, the leader takes a snapshot (`seqdb node
  * admin snapshot`), `seqdb backup` exports the shard, and the replicas digest their state (the
- * cross-replica state check, every `--state-check-entries` indexes; the probe's own INCs reach
- * them). Each phase prints the probe's INC count and latency p50 / p99 / max: a job that holds a
+ * cross-replica state check every 10,000 indexes, which the probe's own INCs reach: at ~1,000 INC/s
+ * the phase of twice `--phase-s` meets about two). Each phase prints the probe's INC count and latency p50 / p99 / max: a job that holds a
  * node's event loop shows as the max (and, if it holds it often, the p99).
  *
  *   node --import=tsx bench/loop-stalls.ts [--sequences 1000000] [--port 17750] [--phase-s 10]

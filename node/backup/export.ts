@@ -100,12 +100,13 @@ export class Exporter {
       const refused = await readBarrier(d.barrier);
       if (refused !== null) return refused;
     }
+    if (this.closed) return errorResult(ErrorCode.SHUTTING_DOWN, 'the node is stopping');
     this.expire();
     // Images being written count toward the bound (each is a file as large as the state).
     if (this.writing.size >= this.imagesMax) return errorResult(ErrorCode.BUSY, `${this.writing.size} export images are being written: try again`);
     while (this.held.size > 0 && this.held.size + this.writing.size >= this.imagesMax) this.drop(this.held.keys().next().value!);
-    if (!this.room(d.store.usedBytes())) return errorResult(ErrorCode.NO_SPACE, 'no room on disk for the export image above the reserve');
-    if (this.closed) return errorResult(ErrorCode.SHUTTING_DOWN, 'the node is stopping');
+    // Room for this image and for the rest of those still being written (each up to the state's size).
+    if (!this.room(d.store.usedBytes() * (this.writing.size + 1))) return errorResult(ErrorCode.NO_SPACE, 'no room on disk for the export image above the reserve');
     let image: ExportFile;
     // One reused chunk buffer: the file keeps the image.
     const state = d.store.exportSnapshot(SLICE_BYTES, true);

@@ -156,11 +156,12 @@ export class SnapshotImages {
 
   /**
    * Writes the image of the snapshot at `index` as its chunks come, about TXN_BYTES per
-   * transaction, then (in the last transaction) makes it current and runs `finish` there, unless
-   * an image of a later index became current meanwhile (then the chunks are dropped). Resolves
-   * with whether it became current. Takes one chunk per turn of the event loop: pulling a chunk
-   * may encode it from the state (an own snapshot), and eight 1 MiB chunks pulled in one turn
-   * held a leader's loop for ~0.3 s (bench/README.md, thirtieth round).
+   * transaction and stored in IMAGE_CHUNK_BYTES values whatever the size of the chunks that came,
+   * then (in the last transaction) makes it current and runs `finish` there, unless an image of a
+   * later index became current meanwhile (then the chunks are dropped). Resolves with whether it
+   * became current. Takes one chunk per turn of the event loop: pulling a chunk may encode it from
+   * the state (an own snapshot), and eight 1 MiB chunks pulled in one turn held a leader's loop
+   * for 143 ms at 1M sequences (bench/README.md, thirtieth round).
    */
   async putStreamed(
     chunks: Iterable<Uint8Array>,
@@ -175,15 +176,16 @@ export class SnapshotImages {
       let bytes = 0;
       let sum = 0;
       let head: Buffer | null = null;
-      // Chunks wait for their transaction in one buffer of our own, reused from one transaction
-      // to the next: `chunks` may reuse its buffer (ChunkReading.reuse), and a copy per chunk
-      // would be a chunk-sized garbage Buffer each.
-      const arena = Buffer.allocUnsafeSlow(TXN_BYTES);
+      // The image's bytes wait for their transaction in one buffer of our own, grown up to
+      // TXN_BYTES and reused from one transaction to the next: `chunks` may reuse its buffer
+      // (ChunkReading.reuse), and a copy per chunk would be a chunk-sized garbage Buffer each.
+      let pending: Buffer = Buffer.alloc(0);
       let used = 0;
-      let pending: Buffer[] = [];
+      const writeSlices = (bytesOf: Buffer): void => {
+        for (let at = 0; at < bytesOf.length; at += IMAGE_CHUNK_BYTES) this.image.putSync(chunkKey(gen, n++), bytesOf.subarray(at, at + IMAGE_CHUNK_BYTES));
+      };
       const writePending = (): void => {
-        for (const c of pending) this.image.putSync(chunkKey(gen, n++), c);
-        pending = [];
+        writeSlices(pending.subarray(0, used));
         used = 0;
       };
       for (const chunk of chunks) {
@@ -191,11 +193,13 @@ export class SnapshotImages {
         head ??= Buffer.from(b.subarray(0, SNAPSHOT_HEAD_BYTES));
         bytes += b.length;
         sum = crc32(b, sum);
-        if (used + b.length > TXN_BYTES && pending.length > 0) await commit(writePending);
-        if (b.length > TXN_BYTES) pending.push(Buffer.from(b));
-        else {
-          pending.push(arena.subarray(used, used + b.length));
-          b.copy(arena, used);
+        if (used > 0 && used + b.length > TXN_BYTES) await commit(writePending);
+        if (b.length > TXN_BYTES) {
+          const whole = Buffer.from(b); // a whole image in one piece (saveSnapshot)
+          await commit(() => writeSlices(whole));
+        } else {
+          if (pending.length < used + b.length) pending = grown(pending, used, used + b.length);
+          b.copy(pending, used);
           used += b.length;
         }
         await nextTurn();
@@ -284,6 +288,13 @@ export interface ChunkReading {
    * came for it, most of a catching-up follower's memory peak.
    */
   readonly reuse?: boolean;
+}
+
+/** `buf` (its first `used` bytes kept) grown to hold `need` bytes: doubling from 1 MiB, at most TXN_BYTES. */
+function grown(buf: Buffer, used: number, need: number): Buffer {
+  const next = Buffer.allocUnsafeSlow(Math.min(TXN_BYTES, Math.max(need, IMAGE_CHUNK_BYTES, buf.length * 2)));
+  buf.copy(next, 0, 0, used);
+  return next;
 }
 
 /** The buffer a reusing reader (ChunkReading.reuse) yields `bytes` in: `buf` if large enough. */

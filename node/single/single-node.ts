@@ -104,6 +104,9 @@ export async function startSingleNode(options: SingleNodeOptions): Promise<Singl
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      // Exports under way end first (their read transactions, SHUTDOWN to the caller), so the
+      // server's close does not wait out its grace for them.
+      observed.stop();
       await server.close();
       await executor.close();
       dirLock.release();

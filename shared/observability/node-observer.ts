@@ -98,8 +98,9 @@ export interface SingleParts {
 
 /** A single node: command metrics, flush timing of the executor's LMDB transactions, SEQDB.EXPORT. */
 export function observeSingle(obs: NodeObservability | undefined, p: SingleParts): ObservedParts {
-  const engine = withExportCommand(p.engine, new Exporter('single', () => ({ shard: 'single', store: p.store }), p.exports));
-  if (obs === undefined) return { engine, attachServer: () => {}, stop: () => {} };
+  const exporter = new Exporter('single', () => ({ shard: 'single', store: p.store }), p.exports);
+  const engine = withExportCommand(p.engine, exporter);
+  if (obs === undefined) return { engine, attachServer: () => {}, stop: () => exporter.close() };
   const store = p.store;
   const write = store.write.bind(store);
   const slowMs = obs.slowFlushMs ?? 200;
@@ -112,7 +113,7 @@ export function observeSingle(obs: NodeObservability | undefined, p: SingleParts
     return out;
   }) as LmdbStore['write'];
   obs.metrics?.setRaftSource(() => null);
-  return { engine, attachServer: (server) => attachServerMetrics(obs.metrics, server), stop: () => {} };
+  return { engine, attachServer: (server) => attachServerMetrics(obs.metrics, server), stop: () => exporter.close() };
 }
 
 function raftSource(st: RaftStatus, applied: number, snapshotIndex: number, snapshotAtMs: number | null): RaftGaugeSource {

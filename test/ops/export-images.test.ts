@@ -141,6 +141,7 @@ test('an export writes its image one chunk per turn of the event loop, as of its
     setImmediate(tick);
   };
   setImmediate(tick);
+  t.teardown(() => void (on = false));
   const head = await start(exporter);
   on = false;
   await Promise.all(writes);
@@ -167,4 +168,15 @@ test('an export under way when the node stops ends with SHUTTING_DOWN and lets g
   t.is(reply.type, 'error');
   t.is(reply.type === 'error' ? reply.code : null, ErrorCode.SHUTTING_DOWN);
   t.is(openImages(images), 0);
+});
+
+test('an export being written counts toward the images kept: beyond them a start is BUSY, and one can start again once it is written', async (t) => {
+  const { dir, store } = await filledStore(t, 20_000);
+  const exporter = new Exporter('z', () => ({ shard: 'z', store }), { dir: join(dir, 'images'), imagesMax: 1 });
+  t.teardown(() => exporter.close());
+  const first = exporter.handle([EXPORT]);
+  const second = await exporter.handle([EXPORT]);
+  t.is(second.type === 'error' ? second.code : second.type, ErrorCode.BUSY);
+  t.is((await first).type, 'bulk');
+  t.is((await exporter.handle([EXPORT])).type, 'bulk', 'the written one is evicted for a new one');
 });
