@@ -3,9 +3,12 @@
  * `--sequences` distinct sequences, then one closed-loop client INCs a sequence of its own
  * through the router while, in turn, nothing else runs, the leader takes a snapshot (`seqdb node
  * admin snapshot`), `seqdb backup` exports the shard, and the replicas digest their state (the
- * cross-replica state check every 10,000 indexes, which the probe's own INCs reach: at ~1,000 INC/s
- * the phase of twice `--phase-s` meets about two). Each phase prints the probe's INC count and latency p50 / p99 / max: a job that holds a
- * node's event loop shows as the max (and, if it holds it often, the p99).
+ * cross-replica state check every 10,000 indexes, which the probe's own INCs reach: at ~1,000
+ * INC/s the phase of twice `--phase-s` meets about two). Each phase prints the probe's INC count
+ * and latency p50 / p99 / max (a job that holds a node's event loop shows as the max, and if it
+ * holds it often, the p99) and the longest stall of the leader's and the followers' event loops
+ * (`seqdb_event_loop_stall_max_seconds` on their admin ports, which `seqdb dev` opens 1000 above
+ * each node's port).
  *
  *   node --import=tsx bench/loop-stalls.ts [--sequences 1000000] [--port 17750] [--phase-s 10]
  */
@@ -50,10 +53,20 @@ class Probe {
   }
 }
 
-function summary(name: string, ms: number[], extra = ''): void {
+/** Each node's longest event-loop stall (ms) since the previous call, leader first. */
+async function stalls(nodes: { port: number }[], leaderPort: number): Promise<string> {
+  const ordered = [...nodes].sort((a, b) => Number(b.port === leaderPort) - Number(a.port === leaderPort));
+  const ms = await Promise.all(ordered.map(async (n) => {
+    const text = await (await fetch(`http://127.0.0.1:${n.port + 1000}/metrics`)).text();
+    return Number(/^seqdb_event_loop_stall_max_seconds\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
+  }));
+  return ms.map((m) => m.toFixed(0)).join(' / ');
+}
+
+function summary(name: string, ms: number[], stalled: string, extra = ''): void {
   const s = [...ms].sort((a, b) => a - b);
   const q = (p: number): string => (s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN).toFixed(2);
-  console.log(`| ${name} | ${s.length.toLocaleString('en')} | ${q(0.5)} | ${q(0.99)} | ${(s[s.length - 1] ?? NaN).toFixed(1)} | ${extra} |`);
+  console.log(`| ${name} | ${s.length.toLocaleString('en')} | ${q(0.5)} | ${q(0.99)} | ${(s[s.length - 1] ?? NaN).toFixed(1)} | ${stalled} | ${extra} |`);
 }
 
 /** Pipelined INCs creating sequences m0..m(n-1). */
@@ -99,16 +112,19 @@ async function main(): Promise<void> {
     const leader = await leaderOf(cluster.nodes());
     const probe = new Probe(await RespClient.connect(port));
     await sleep(3000); // the probe's code warms up
+    const nodes = cluster.nodes();
+    const stalled = (): Promise<string> => stalls(nodes, leader.port);
     probe.take();
-    console.log('| phase | INCs | p50 ms | p99 ms | max ms | job |\n| --- | --- | --- | --- | --- | --- |');
+    await stalled();
+    console.log('| phase | INCs | p50 ms | p99 ms | max ms | longest loop stall, leader / followers, ms | job |\n| --- | --- | --- | --- | --- | --- | --- |');
     await sleep(phaseMs);
-    summary('nothing else', probe.take());
+    summary('nothing else', probe.take(), await stalled());
     const snapMs = await seqdbCommand(['node', 'admin', 'snapshot', '--addr', `127.0.0.1:${leader.port}`, '--shard', '1'], leader.pid);
-    summary('the leader takes a snapshot', probe.take(), `${snapMs.toFixed(0)} ms`);
+    summary('the leader takes a snapshot', probe.take(), await stalled(), `${snapMs.toFixed(0)} ms`);
     const backupMs = await seqdbCommand(['backup', '--router', `127.0.0.1:${port}`, '--out', join(out, 'b.bak')], leader.pid);
-    summary('seqdb backup', probe.take(), `${backupMs.toFixed(0)} ms`);
+    summary('seqdb backup', probe.take(), await stalled(), `${backupMs.toFixed(0)} ms`);
     await sleep(phaseMs * 2);
-    summary('state checks (every 10,000 indexes)', probe.take(), `${(phaseMs * 2 / 1000).toFixed(0)} s`);
+    summary('state checks (every 10,000 indexes)', probe.take(), await stalled(), `${(phaseMs * 2 / 1000).toFixed(0)} s`);
     await probe.stop();
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -24,6 +24,9 @@ export interface RaftGaugeSource {
   readonly snapshotAtMs: number | null;
 }
 
+/** The event-loop stall sampler's timer period (a wake-up every 20 ms: ~50/s, negligible CPU). */
+const LOOP_SAMPLE_MS = 20;
+
 export const RAFT_ROLES = ['leader', 'follower', 'candidate', 'preCandidate', 'learner', 'joining', 'standalone'] as const;
 
 export class Metrics {
@@ -38,6 +41,8 @@ export class Metrics {
   private peerRefusals: () => Readonly<Record<string, number>> = () => ({});
   private stateChecks: () => { readonly agreed: number; readonly mismatches: number } | null = () => null;
   private labels: Readonly<Record<string, string>>;
+  /** The longest this process's event loop ran its sampling timer late since the previous scrape. */
+  private loopLateMaxMs = 0;
 
   /**
    * `labels` (e.g. component, node, shard) go on every series of this process. Not `role`:
@@ -58,6 +63,13 @@ export class Metrics {
       () => { const c = this.stateChecks(); return c === null ? [] : [[null, c.mismatches]]; });
     r.gauge('seqdb_state_checks_agreed_total', "Comparisons of this replica's state digest with another replica's at the same log index that matched (monotonic).",
       () => { const c = this.stateChecks(); return c === null ? [] : [[null, c.agreed]]; });
+    this.sampleLoop();
+    r.gauge('seqdb_event_loop_stall_max_seconds', "The longest this process's event loop ran a 20 ms timer late since the previous scrape (reset by each scrape): every request the process serves waits out such a stall (a GC, a long synchronous job).",
+      () => {
+        const ms = this.loopLateMaxMs;
+        this.loopLateMaxMs = 0;
+        return [[null, ms / 1000]];
+      });
     this.raftGauges();
   }
 
@@ -85,6 +97,19 @@ export class Metrics {
   /** Where `seqdb_state_check_mismatches_total` and `seqdb_state_checks_agreed_total` read from (StateChecks.counts). */
   setStateChecksSource(fn: () => { readonly agreed: number; readonly mismatches: number }): void {
     this.stateChecks = fn;
+  }
+
+  /**
+   * A timer every LOOP_SAMPLE_MS, not perf_hooks' monitorEventLoopDelay: on Node.js 20 that
+   * reported ~20 ms for a loop held 300 ms (its timer's lateness is not what it records).
+   */
+  private sampleLoop(): void {
+    let lastMs = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      this.loopLateMaxMs = Math.max(this.loopLateMaxMs, now - lastMs - LOOP_SAMPLE_MS);
+      lastMs = now;
+    }, LOOP_SAMPLE_MS).unref();
   }
 
   /** Where the Raft gauges read from; null (or a source returning null) leaves them empty. */

@@ -14,6 +14,21 @@ import { createLogger, formatLine, lineLogger } from '../../shared/observability
 import { Metrics } from '../../shared/observability/metrics.ts';
 import { inc } from './helpers.ts';
 
+test('the event-loop stall gauge reports how long the loop was held since the previous scrape, then starts over', async (t) => {
+  const metrics = new Metrics({ component: 'node' });
+  const maxOf = (text: string): number => Number(/^seqdb_event_loop_stall_max_seconds\{component="node"\} (\S+)$/m.exec(text)?.[1] ?? NaN);
+  await new Promise((r) => setTimeout(r, 60));
+  await metrics.text();
+  const until = performance.now() + 300;
+  while (performance.now() < until) { /* holds the loop, as a long synchronous job would */ }
+  await new Promise((r) => setTimeout(r, 60));
+  const stalled = maxOf(await metrics.text());
+  t.true(stalled >= 0.25, `max ${stalled} s after a 300 ms stall`);
+  await new Promise((r) => setTimeout(r, 100));
+  const after = maxOf(await metrics.text());
+  t.true(after < stalled, `max ${after} s once the stall was reported`);
+});
+
 test('two Metrics in one process do not collide, and gauges read their sources at scrape time', async (t) => {
   const a = new Metrics({ component: 'node', node: 'a' });
   const b = new Metrics({ component: 'node', node: 'b' });
