@@ -100,14 +100,23 @@ async function main(): Promise<void> {
   const { values } = toolArgs('bench/loop-stalls.ts', USAGE, { options: {
     sequences: { type: 'string', default: '1000000' }, port: { type: 'string', default: '17750' }, 'phase-s': { type: 'string', default: '10' },
   } });
-  const port = Number(values.port);
-  const phaseMs = Number(values['phase-s']) * 1000;
+  const n = (name: keyof typeof values, min: number): number => {
+    const v = Number(values[name]);
+    if (!Number.isInteger(v) || v < min) {
+      console.error(`bench/loop-stalls.ts: --${name} must be an integer >= ${min}`);
+      process.exit(2);
+    }
+    return v;
+  };
+  const sequences = n('sequences', 1);
+  const port = n('port', 1024);
+  const phaseMs = n('phase-s', 1) * 1000;
   const cluster = await startDev(port, ['--nodes', '3']);
   const out = mkdtempSync(join(tmpdir(), 'seqdb-bench-stalls-'));
   try {
     const t0 = Date.now();
-    await load(port, Number(values.sequences));
-    console.log(`loaded ${Number(values.sequences).toLocaleString('en')} sequences in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    await load(port, sequences);
+    console.log(`loaded ${sequences.toLocaleString('en')} sequences in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     await sleep(3000);
     const leader = await leaderOf(cluster.nodes());
     const probe = new Probe(await RespClient.connect(port));

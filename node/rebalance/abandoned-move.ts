@@ -27,6 +27,7 @@ import { monoNowMs } from '../../shared/mono-clock.ts';
 import { SlotSet } from '../ownership/slot-set.ts';
 import { ShardClient } from './shard-client.ts';
 import { runMove, type MoveSpec } from './mover.ts';
+import { nextTurn } from '../../shared/next-turn.ts';
 
 export interface AbandonedMoveOptions {
   /** This node's address: it leads the catalog shard when checking. */
@@ -96,7 +97,7 @@ export class AbandonedMoves {
       // Timers run before I/O in a loop turn: after a pause of this loop, heartbeats may be
       // waiting unread in a socket. Read them first (a review: a live coordinator taken over).
       this.running = true;
-      await new Promise<void>((r) => setImmediate(r));
+      await nextTurn();
       this.running = false;
       if (!this.due(local) || !this.o.leads()) return;
     }
