@@ -43,7 +43,9 @@ test('a node whose state machine is ahead of its log (a leader that applied befo
   const client = new RetryingIncClient(0, c.nodes.map((n) => n.port));
   for (let op = 0; op < INCS; op++) t.not((await client.inc('b', 'ahead', op, Date.now() + 10_000)).value, null);
   client.close();
-  await sleep(300); // every node has applied the last commit (heartbeats carry it)
+  // Every node has applied the last commit (heartbeats carry it to the followers).
+  const commit = Number((await c.infoSoon(await c.waitForLeader(3))).commit_index);
+  for (const n of c.nodes) await c.waitApplied(n.index, commit);
   for (const n of c.nodes) c.kill(n.index, 'SIGKILL');
   await sleep(300);
   const victim = c.nodes[0]!;
@@ -86,7 +88,10 @@ test('a snapshot that lands between a restarted node\'s log and its state is sto
   let op = 0;
   for (; op < INCS + 60; op++) t.not((await client.inc('b', 'ahead', op, Date.now() + 10_000)).value, null);
   client.close();
-  await sleep(300); // every node has applied the last commit
+  // Every node has applied the last commit (a follower learns it with the next heartbeat: on a
+  // loaded box a fixed 300 ms was once too short, and the victim then needed the image).
+  const commit = Number((await c.infoSoon(leader)).commit_index);
+  for (const n of c.nodes) await c.waitApplied(n.index, commit);
   const snapshotAt = Number((await c.info(leader))!.first_index) - 1;
   t.true(snapshotAt > 1, `the leader's snapshots compacted its log to ${snapshotAt}`);
   for (const n of c.nodes) c.kill(n.index, 'SIGKILL');
