@@ -22,9 +22,10 @@ export class ExportFile {
   /**
    * Writes `chunks` (which may reuse one buffer) into a new unlinked file in `dir`, one chunk per
    * turn of the event loop: written in one turn, a 1M-sequence image held a leader's loop for
-   * ~0.55 s, more than the shortest election timeout (0.5 s; bench/README.md, thirtieth round). The first chunk is taken
-   * before this returns its promise, so a generator that opens its read transaction there
-   * (LmdbStore.exportSnapshot) is pinned at the state of the call. Fails once `stopped()`.
+   * ~0.55 s, more than the shortest election timeout (0.5 s; bench/README.md, thirtieth round).
+   * The first chunk is taken before this returns its promise, so a generator that opens its read
+   * transaction there (LmdbStore.exportSnapshot) is pinned at the state of the call. Fails once
+   * `stopped()`.
    */
   static async write(dir: string, chunks: Iterable<Uint8Array>, stopped: () => boolean = () => false): Promise<ExportFile> {
     mkdirSync(dir, { recursive: true });

@@ -59,6 +59,8 @@ interface Held {
   lastUsedMs: number;
 }
 
+const stopping = (): CommandResult => errorResult(ErrorCode.SHUTTING_DOWN, 'the node is stopping');
+
 /** Bytes of the image's start read for its applied index (its meta keys sort first). */
 const HEAD_READ_BYTES = 64 * 1024;
 
@@ -100,7 +102,7 @@ export class Exporter {
       const refused = await readBarrier(d.barrier);
       if (refused !== null) return refused;
     }
-    if (this.closed) return errorResult(ErrorCode.SHUTTING_DOWN, 'the node is stopping');
+    if (this.closed) return stopping();
     this.expire();
     // Images being written count toward the bound (each is a file as large as the state).
     if (this.writing.size >= this.imagesMax) return errorResult(ErrorCode.BUSY, `${this.writing.size} export images are being written: try again`);
@@ -114,7 +116,7 @@ export class Exporter {
     try {
       image = await ExportFile.write(this.dir, state, () => this.closed);
     } catch (err) {
-      if (this.closed) return errorResult(ErrorCode.SHUTTING_DOWN, 'the node is stopping');
+      if (this.closed) return stopping();
       const code = (err as NodeJS.ErrnoException).code;
       return errorResult(code === 'ENOSPC' ? ErrorCode.NO_SPACE : ErrorCode.STORAGE, `export image not written: ${(err as Error).message}`);
     } finally {
@@ -122,7 +124,7 @@ export class Exporter {
     }
     if (this.closed) {
       image.close();
-      return errorResult(ErrorCode.SHUTTING_DOWN, 'the node is stopping');
+      return stopping();
     }
     const id = randomBytes(8).toString('hex');
     this.held.set(id, { image, lastUsedMs: monoNowMs() });

@@ -195,8 +195,8 @@ export class SnapshotImages {
         sum = crc32(b, sum);
         if (used > 0 && used + b.length > TXN_BYTES) await commit(writePending);
         if (b.length > TXN_BYTES) {
-          const whole = Buffer.from(b); // a whole image in one piece (saveSnapshot)
-          await commit(() => writeSlices(whole));
+          // A whole image in one piece (saveSnapshot): valid until the next chunk is asked for.
+          await commit(() => writeSlices(b));
         } else {
           if (pending.length < used + b.length) pending = grown(pending, used, used + b.length);
           b.copy(pending, used);
