@@ -2,11 +2,12 @@
  * Microbenchmark of what a slot move reads on a shard's replicas, in their apply step (where
  * every other write of the shard waits): the paged export of the moving slots (CLUSTER
  * EXPORTPAGE, page after page) and the delete of the moved data (CLUSTER RELEASE, one
- * transaction). The state is built by applying router-tokened INCs, as a busy shard's is: one
+ * transaction; or with --release-page N, CLUSTER RELEASEPAGE's pages of N entries, one
+ * transaction each, as the coordinator sends them: 2048). The state is built by applying router-tokened INCs, as a busy shard's is: one
  * sequence value and one token record per INC, spread over --buckets buckets; 1/16 of the slots
  * move (rebalance's share when a 16th shard joins).
  *
- *   node --import=tsx bench/slot-move-scan.ts [--incs 1000000] [--buckets 100] [--sequences 1000]
+ *   node --import=tsx bench/slot-move-scan.ts [--incs 1000000] [--buckets 100] [--sequences 1000] [--release-page 0]
  *
  * Not part of npm test: it measures, it decides nothing.
  */
@@ -15,25 +16,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toolArgs } from './tool-args.ts';
 import { LmdbStore, StateMachine } from '../node/state-machine/index.ts';
-import { deleteSlotData, exportSlotPage } from '../node/ownership/slot-data.ts';
+import { deleteSlotData, deleteSlotPage, exportSlotPage } from '../node/ownership/slot-data.ts';
 import { SlotSet } from '../node/ownership/slot-set.ts';
 import { slotCount, slotOf } from '../shared/placement/slot.ts';
 import { routerToken } from '../router/token.ts';
 
-const USAGE = 'Usage: node --import=tsx bench/slot-move-scan.ts [--incs 1000000] [--buckets 100] [--sequences 1000]';
+const USAGE = 'Usage: node --import=tsx bench/slot-move-scan.ts [--incs 1000000] [--buckets 100] [--sequences 1000] [--release-page 0]';
 
 const { values } = toolArgs('bench/slot-move-scan.ts', USAGE, {
   options: {
     incs: { type: 'string', default: '1000000' },
     buckets: { type: 'string', default: '100' },
     sequences: { type: 'string', default: '1000' },
+    'release-page': { type: 'string', default: '0' },
   },
 });
 const incs = Number(values.incs);
 const bucketCount = Number(values.buckets);
 const sequenceCount = Number(values.sequences);
-if (![incs, bucketCount, sequenceCount].every((n) => Number.isSafeInteger(n) && n >= 1)) {
-  console.error('bench/slot-move-scan.ts: --incs, --buckets and --sequences are integers >= 1');
+const releasePageKeys = Number(values['release-page']);
+if (![incs, bucketCount, sequenceCount].every((n) => Number.isSafeInteger(n) && n >= 1) || !Number.isSafeInteger(releasePageKeys) || releasePageKeys < 0) {
+  console.error('bench/slot-move-scan.ts: --incs, --buckets and --sequences are integers >= 1, --release-page an integer >= 0');
   process.exit(2);
 }
 
@@ -78,11 +81,27 @@ const exportMs = performance.now() - t0;
 const exportCpu = process.cpuUsage(cpu0);
 t0 = performance.now();
 cpu0 = process.cpuUsage();
-const deleted = store.writeNow((txn) => deleteSlotData(txn, slots));
+let deleted = 0;
+let releasePages = 0;
+let releasePageMsMax = 0;
+if (releasePageKeys === 0) {
+  deleted = store.writeNow((txn) => deleteSlotData(txn, slots));
+} else {
+  for (let after: Buffer = Buffer.alloc(0); ;) {
+    const p0 = performance.now();
+    const page = store.writeNow((txn) => deleteSlotPage(txn, slots, after, releasePageKeys));
+    releasePageMsMax = Math.max(releasePageMsMax, performance.now() - p0);
+    releasePages++;
+    deleted += page.count;
+    if (page.done) break;
+    after = page.last;
+  }
+}
 const releaseMs = performance.now() - t0;
 const releaseCpu = process.cpuUsage(cpu0);
 const ms = (c: NodeJS.CpuUsage): string => ((c.user + c.system) / 1000).toFixed(0);
 console.log(`1/16 of the slots (${moving} of ${bucketCount} buckets, ${entries} entries):`);
 console.log(`  export: ${pages} pages in ${exportMs.toFixed(0)} ms (CPU ${ms(exportCpu)} ms, longest page ${pageMsMax.toFixed(1)} ms)`);
-console.log(`  release: ${deleted} entries deleted in ${releaseMs.toFixed(0)} ms (CPU ${ms(releaseCpu)} ms, one transaction)`);
+const how = releasePageKeys === 0 ? 'one transaction' : `${releasePages} pages of at most ${releasePageKeys}, longest ${releasePageMsMax.toFixed(1)} ms`;
+console.log(`  release: ${deleted} entries deleted in ${releaseMs.toFixed(0)} ms (CPU ${ms(releaseCpu)} ms, ${how})`);
 void store.close().then(() => rmSync(dir, { recursive: true, force: true }));

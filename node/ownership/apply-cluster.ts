@@ -10,7 +10,7 @@ import type { ClusterCommand } from './cluster-command.ts';
 import { readOwnership, setOwnership, shardedAs } from './ownership.ts';
 import { drainShard, forgetShard, moveAbort, moveBegin, moveCommit, moveEnd, moveStatusJson, readRetired } from './move-catalog.ts';
 import { exportPage, importDone, importPart, importStatus } from './move-import.ts';
-import { exportFrozen, freezeSlots, importSlots, rejectSlots, releaseSlots, unfreezeSlots } from './move-shard.ts';
+import { exportFrozen, freezeSlots, importSlots, rejectSlots, releasePage, releaseSlots, unfreezeSlots } from './move-shard.ts';
 
 const NOT_SHARDED = errorResult(ErrorCode.CLUSTER_DOWN, 'this node is not part of a sharded cluster');
 
@@ -91,6 +91,8 @@ function applyMoveStep(txn: KvTxn, shard: string, command: ClusterCommand): Comm
       return exportFrozen(txn, command.epoch, command.slots);
     case 'release':
       return releaseSlots(txn, command.epoch, command.slots);
+    case 'releasepage':
+      return releasePage(txn, command.epoch, command.slots, command.after, command.keys);
     case 'unfreeze':
       return unfreezeSlots(txn, command.epoch, command.slots);
     case 'reject':

@@ -14,6 +14,7 @@
  *   CLUSTER FREEZE|EXPORT|RELEASE|UNFREEZE|REJECT <M> <base64>   a shard's move steps (move-shard.ts)
  *   CLUSTER IMPORT <M> <base64 slots> <base64 data>              the target's move step
  *   CLUSTER EXPORTPAGE <M> <slots> <cursor>                      a page of the source's data
+ *   CLUSTER RELEASEPAGE <M> <slots> <cursor> <n>                 RELEASE, n entries deleted a step
  *   CLUSTER IMPORTPART <M> <slots> <k> <cursor> <data>          the target stages part k
  *   CLUSTER IMPORTSTATUS <M> <slots> | IMPORTDONE <M> <slots> <n> <count>   (move-import.ts)
  *   (<cursor>: base64 of the last key before the page, or "-" for the start)
@@ -41,6 +42,7 @@ export type ClusterCommand =
   | { readonly type: 'cluster'; readonly op: MoveStepOp; readonly epoch: number; readonly slots: SlotSet }
   | { readonly type: 'cluster'; readonly op: 'import'; readonly epoch: number; readonly slots: SlotSet; readonly data: Buffer }
   | { readonly type: 'cluster'; readonly op: 'exportpage'; readonly epoch: number; readonly slots: SlotSet; readonly after: Buffer }
+  | { readonly type: 'cluster'; readonly op: 'releasepage'; readonly epoch: number; readonly slots: SlotSet; readonly after: Buffer; readonly keys: number }
   | { readonly type: 'cluster'; readonly op: 'importpart'; readonly epoch: number; readonly slots: SlotSet; readonly part: number; readonly after: Buffer; readonly data: Buffer }
   | { readonly type: 'cluster'; readonly op: 'importstatus'; readonly epoch: number; readonly slots: SlotSet }
   | { readonly type: 'cluster'; readonly op: 'importdone'; readonly epoch: number; readonly slots: SlotSet; readonly parts: number; readonly count: number }
@@ -56,6 +58,8 @@ const MOVE_STEP_OPS: readonly string[] = ['freeze', 'export', 'release', 'unfree
  * the client protocol's 64 KiB request and Raft's 1 MiB maxMsgBytes (node/replication/raft-node.ts).
  */
 export const IMPORT_DATA_BYTES_MAX = 48 * 1024;
+/** Most entries one RELEASEPAGE deletes (move-shard.ts releasePage): ~21 us each, ~1.4 s in all. */
+export const RELEASE_PAGE_KEYS_MAX = 65_536;
 /** Most bytes of an export cursor (a key: tag, two length-prefixed names, a token). */
 const CURSOR_BYTES_MAX = 1024;
 
@@ -110,6 +114,12 @@ export function parseClusterCommand(args: readonly Buffer[]): ClusterCommand {
     case 'exportpage':
       arity(5);
       return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), after: cursorArg(text(4)) };
+    case 'releasepage': {
+      arity(6);
+      const keys = positiveArg(text(5));
+      if (keys > RELEASE_PAGE_KEYS_MAX) throw syntax(`more than ${RELEASE_PAGE_KEYS_MAX} entries a page`);
+      return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), after: cursorArg(text(4)), keys };
+    }
     case 'importpart':
       arity(7);
       return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), part: countArg(text(4)), after: cursorArg(text(5)), data: dataArg(text(6)) };
@@ -165,6 +175,8 @@ export function clusterArgs(command: ClusterCommand): string[] {
       return ['CLUSTER', 'IMPORT', String(command.epoch), command.slots.toBase64(), command.data.toString('base64')];
     case 'exportpage':
       return ['CLUSTER', 'EXPORTPAGE', String(command.epoch), command.slots.toBase64(), cursorText(command.after)];
+    case 'releasepage':
+      return ['CLUSTER', 'RELEASEPAGE', String(command.epoch), command.slots.toBase64(), cursorText(command.after), String(command.keys)];
     case 'importpart':
       return ['CLUSTER', 'IMPORTPART', String(command.epoch), command.slots.toBase64(), String(command.part), cursorText(command.after), command.data.toString('base64')];
     case 'importstatus':

@@ -5,7 +5,7 @@
  *
  *   begun:      FREEZE on A -> EXPORTPAGE from A / IMPORTPART on B, page by page ->
  *               IMPORTDONE on B -> MOVECOMMIT
- *   committed:  RELEASE on A -> MOVEEND
+ *   committed:  RELEASEPAGE on A, page by page (RELEASE on older shards) -> MOVEEND
  *   aborting:   REJECT on B -> (MOVEABORT) -> UNFREEZE on A -> MOVEEND
  *
  * A move is aborted only when it cannot go on (A refuses to freeze, B refuses the import); if B
@@ -202,12 +202,57 @@ async function runMoveOnce(ctx: MoverContext, move: MoveSpec): Promise<MoveOutco
     const again = await forward(ctx, move);
     if (again.kind === 'abort') throw new Error(`move of epoch ${move.epoch} can neither finish nor abort`);
   }
-  await step(ctx, move.from, ['CLUSTER', 'RELEASE', String(move.epoch), move.slots.toBase64()]);
-  const windowMs = freezeAtMs === null ? null : monoNowMs() - freezeAtMs;
+  let windowMs: number | null = null;
+  await release(ctx, move, () => {
+    windowMs = freezeAtMs === null ? null : monoNowMs() - freezeAtMs;
+  });
   await ctx.afterStep?.('release', move);
   await catalog(ctx, ['CLUSTER', 'MOVEEND', String(move.epoch)]);
   await ctx.afterStep?.('end', move);
   return { move, result: 'moved', windowMs };
+}
+
+/**
+ * Entries one RELEASEPAGE deletes: ~21 us each on every replica (bench/slot-move-scan.ts), so an
+ * apply step of ~40 ms, where RELEASE held the source's writes ~1.6 s for 75,000 token records.
+ */
+const RELEASE_PAGE_KEYS = 2048;
+/** Pages of one release before giving up (each deletes RELEASE_PAGE_KEYS or ends it): 2 billion entries. */
+const RELEASE_PAGES_MAX = 1_000_000;
+
+/**
+ * RELEASE on A, in pages (RELEASEPAGE) until A holds none of S's data; `released` is called once
+ * A no longer owns S (after the first page). A shard that cannot run RELEASEPAGE (FEATUREOFF: a
+ * member of an older build; or an older leader, which does not know it) releases in one step.
+ */
+async function release(ctx: MoverContext, move: MoveSpec, released: () => void): Promise<void> {
+  const m = String(move.epoch);
+  const slots = move.slots.toBase64();
+  let cursor: Buffer = Buffer.alloc(0);
+  for (let page = 0; page < RELEASE_PAGES_MAX; page++) {
+    let reply: Reply;
+    try {
+      reply = await step(ctx, move.from, ['CLUSTER', 'RELEASEPAGE', m, slots, cursorText(cursor), String(RELEASE_PAGE_KEYS)]);
+    } catch (err) {
+      if (!releasePageOff(err)) throw err;
+      // After a first page (a member rolled back since), RELEASE finds S released and does
+      // nothing: the rest stays, inert, until an import of those slots here deletes it first.
+      if (page > 0) ctx.log(`move of epoch ${move.epoch}: shard ${move.from} stopped taking RELEASEPAGE (${err.reply}); the rest of the moved data stays there, unserved`);
+      await step(ctx, move.from, ['CLUSTER', 'RELEASE', m, slots]);
+      released();
+      return;
+    }
+    if (page === 0) released();
+    const out = items(reply);
+    if (int(out[3]) === 1) return;
+    cursor = bytes(out[2]);
+  }
+  throw new Error(`move of epoch ${move.epoch}: the release of shard ${move.from}'s data did not end within ${RELEASE_PAGES_MAX} pages`);
+}
+
+/** The source cannot run RELEASEPAGE: FEATUREOFF from a leader, unknown to an older one. */
+function releasePageOff(err: unknown): err is StepRefused {
+  return err instanceof StepRefused && (err.reply.startsWith('-FEATUREOFF') || err.reply.includes('unknown subcommand'));
 }
 
 type Forward = { kind: 'committed'; freezeAtMs: number } | { kind: 'abort'; why: string };

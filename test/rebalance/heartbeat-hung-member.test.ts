@@ -41,7 +41,8 @@ test('one unresponsive catalog follower does not make the catalog leader take ov
   });
   // A catalog follower that answers its first request, then hangs (its connection stays open).
   const follower = await fakeNode((_args, n) => (n <= 1 ? '+OK\r\n' : 'ignore'));
-  const source = await fakeNode(() => '+OK\r\n');
+  // RELEASEPAGE: the last page at once ([0 released, 0 deleted, cursor, done]).
+  const source = await fakeNode((args) => (args[1] === 'RELEASEPAGE' ? '*4\r\n:0\r\n:0\r\n$0\r\n\r\n:1\r\n' : '+OK\r\n'));
   moves = new AbandonedMoves({
     selfAddr: () => self.address,
     leads: () => true,

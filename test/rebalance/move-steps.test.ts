@@ -269,7 +269,7 @@ test('never two owners: a finishing and an aborting coordinator interleaved at r
   t.true(finished > 0 && aborted > 0, 'both outcomes were exercised');
 });
 
-test('never two owners with chunked imports: paged parts vs an aborting coordinator (seeded)', (t) => {
+test('never two owners with chunked imports: paged parts (and paged releases) vs an aborting coordinator (seeded)', (t) => {
   const seed = Number(process.env.SEQDB_SEED ?? Date.now() % 1_000_000);
   t.log(`seed ${seed} (SEQDB_SEED=${seed} to replay)`);
   const rand = rng(seed);
@@ -309,13 +309,24 @@ test('never two owners with chunked imports: paged parts vs an aborting coordina
       if (r.type === 'int' && !last) fwd.unshift(exportPage, partStep);
       return r;
     };
+    // Half the rounds release in pages of 300 entries (RELEASEPAGE), each page a step.
+    const paged = rand(2) === 0;
+    let releaseCursor = '-';
+    const releasePage = (): CommandResult => {
+      const r = apply(s2, cluster('RELEASEPAGE', m, slots, releaseCursor, '300'));
+      if (r.type !== 'array') return r;
+      const key = r.value[2] as Buffer;
+      releaseCursor = key.length === 0 ? '-' : key.toString('base64');
+      if (r.value[3] !== 1n) fwd.unshift(releasePage);
+      return r;
+    };
     const fwd: (() => CommandResult)[] = [
       () => apply(s2, cluster('FREEZE', m, slots)),
       exportPage,
       partStep,
       () => apply(s3, cluster('IMPORTDONE', m, slots, String(parts), String(count))),
       () => apply(s1, cluster('MOVECOMMIT', m)),
-      () => apply(s2, cluster('RELEASE', m, slots)),
+      paged ? releasePage : () => apply(s2, cluster('RELEASE', m, slots)),
     ];
     const back: (() => CommandResult)[] = [
       () => apply(s3, cluster('REJECT', m, slots)),
@@ -343,6 +354,7 @@ test('never two owners with chunked imports: paged parts vs an aborting coordina
     if (owner === s3) {
       finished++;
       t.true(parts >= 2, `round ${round}: ${parts} parts`);
+      t.is(stateSummary(s2).tokens, 0, `round ${round}: the source kept none of the slot's token records (${paged ? 'RELEASEPAGE' : 'RELEASE'})`);
     }
     if (owner === s2) aborted++;
     t.is([...s3.entries()].filter((e) => e.key[0] === 0x12).length, 0, `round ${round}: no staged part left behind`);

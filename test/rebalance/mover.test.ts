@@ -18,7 +18,7 @@ import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { exportSlotPage } from '../../node/ownership/slot-data.ts';
 import { runMove, type MoveSpec, type MoveStep } from '../../node/rebalance/mover.ts';
 import { StepRefused, type ShardClient } from '../../node/rebalance/shard-client.ts';
-import type { CommandResult } from '../../node/state-machine/index.ts';
+import { stateSummary, type CommandResult } from '../../node/state-machine/index.ts';
 import { apply, cluster, inc, threeShards, type Shards } from '../helpers/logged-apply.ts';
 
 
@@ -126,6 +126,56 @@ test('a slot far larger than one import (5,000 tokens) moves in pages, exactly',
   t.deepEqual(apply(s[3]!, inc(b)), { type: 'int', value: 2n });
   t.is([...s[3]!.entries()].filter((e) => e.key[0] === 0x12).length, 0, 'staging is empty after IMPORTDONE');
   t.is(apply(s[2]!, inc(a)).type, 'error', 'the source no longer serves it');
+  // 5,000 token records and two sequences at 2,048 a page: three RELEASEPAGE steps, no RELEASE.
+  t.deepEqual(log.filter((l) => l.startsWith('2 RELEASE')), ['2 RELEASEPAGE array', '2 RELEASEPAGE array', '2 RELEASEPAGE array']);
+  t.is(stateSummary(s[2]!).tokens, 0, 'the source dropped every token record of the slot');
+  t.is(stateSummary(s[2]!).sequences, 0);
+});
+
+/** fakeClient, except that RELEASEPAGE is refused with `reply` (from its `page`-th call on), as a shard that cannot run it. */
+function withoutReleasePage(inner: ShardClient, reply: string, page = 0): ShardClient {
+  let calls = 0;
+  const call = async (shard: string, addrs: () => readonly string[], args: readonly string[]): Promise<Reply> => {
+    if (args[1] === 'RELEASEPAGE' && calls++ >= page) throw new StepRefused(shard, reply);
+    return inner.call(shard, addrs, args);
+  };
+  return { call } as unknown as ShardClient;
+}
+
+for (const [why, reply] of [
+  ['a member of an older build (FEATUREOFF)', '-FEATUREOFF RELEASEPAGE is off on this shard'],
+  ['an older leader (unknown subcommand)', "-ERR unknown subcommand for 'cluster'"],
+] as const) {
+  test(`a source that cannot run RELEASEPAGE, ${why}, is released in one RELEASE`, async (t) => {
+    const s = setup();
+    const [a] = bucketsOf(s, '2', 1) as [string];
+    for (let k = 0; k < 3000; k++) apply(s[2]!, inc(a, `1000-${a}-${k}`));
+    const log: string[] = [];
+    const client = withoutReleasePage(fakeClient(s, log), reply);
+    const outcome = await runMove({ client, addrsOf: () => [], log: () => {} }, begin(s, SlotSet.of([slotOf(a)])));
+    t.is(outcome.result, 'moved');
+    t.not(outcome.windowMs, null, 'the window ends at the release');
+    t.deepEqual(log.filter((l) => l.startsWith('2 RELEASE')), ['2 RELEASE int']);
+    t.is(stateSummary(s[2]!).tokens, 0);
+    t.is(readMove(s[1]!), null, 'the move ended');
+    t.deepEqual(apply(s[3]!, inc(a)), { type: 'int', value: 3001n });
+  });
+}
+
+test('a source that stops taking RELEASEPAGE after a first page (a member rolled back): the move still ends, the rest stays unserved', async (t) => {
+  const s = setup();
+  const [a] = bucketsOf(s, '2', 1) as [string];
+  for (let k = 0; k < 5000; k++) apply(s[2]!, inc(a, `1000-${a}-${k}`));
+  const log: string[] = [];
+  const lines: string[] = [];
+  const client = withoutReleasePage(fakeClient(s, log), '-FEATUREOFF RELEASEPAGE is off on this shard', 1);
+  const outcome = await runMove({ client, addrsOf: () => [], log: (l) => lines.push(l) }, begin(s, SlotSet.of([slotOf(a)])));
+  t.is(outcome.result, 'moved');
+  t.deepEqual(log.filter((l) => l.startsWith('2 RELEASE')), ['2 RELEASEPAGE array', '2 RELEASE int']);
+  t.is(stateSummary(s[2]!).tokens, 5000 - 2047, 'one page deleted (the sequence and 2,047 token records)');
+  t.true(lines.some((l) => /stopped taking RELEASEPAGE/.test(l)), lines.join('\n'));
+  t.is(codeOf(apply(s[2]!, inc(a))), 'MOVED', 'the leftovers are not served');
+  t.is(readMove(s[1]!), null, 'the move ended');
 });
 
 test('the next page is read from the source while the current one is staged on the target; parts stay in order', async (t) => {

@@ -225,10 +225,13 @@ test('has(): one peer, asked in the background; framesums only once it said so, 
 });
 
 test('a joiner needs every feature with log entries, not framesums: a build before checksummed frames joins and is sent plain ones', async (t) => {
-  const previous = ['incs', 'tokenoptions', 'tokenrules'];
+  const previous = [...ENTRY_FEATURES];
   const ok = await checkJoiner(async () => ({ nodeId: 'n4', features: previous }), 'n4', '127.0.0.1:9');
   t.deepEqual(ok, { ok: true, features: previous });
   const older = await checkJoiner(async () => ({ nodeId: 'n4', features: ['incs'] }), 'n4', '127.0.0.1:9');
   t.false(older.ok);
+  // The build before RELEASEPAGE: its follower would stop at the first such entry.
+  const beforePagedRelease = await checkJoiner(async () => ({ nodeId: 'n4', features: ['incs', 'tokenoptions', 'tokenrules', 'framesums'] }), 'n4', '127.0.0.1:9');
+  t.false(beforePagedRelease.ok);
   t.deepEqual([...ENTRY_FEATURES, 'framesums'], [...FEATURES]);
 });
