@@ -3,7 +3,8 @@
  * every other write of the shard waits): the paged export of the moving slots (CLUSTER
  * EXPORTPAGE, page after page) and the delete of the moved data (CLUSTER RELEASE, one
  * transaction; or with --release-page N, CLUSTER RELEASEPAGE's pages of N entries, one
- * transaction each, as the coordinator sends them: 2048). The state is built by applying router-tokened INCs, as a busy shard's is: one
+ * transaction each, as the coordinator sends them: 2048); and on a target, the install of the
+ * exported pages: IMPORTDONE's one transaction, and IMPORTLIVE's one per page. The state is built by applying router-tokened INCs, as a busy shard's is: one
  * sequence value and one token record per INC, spread over --buckets buckets; 1/16 of the slots
  * move (rebalance's share when a 16th shard joins).
  *
@@ -16,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toolArgs } from './tool-args.ts';
 import { LmdbStore, StateMachine } from '../node/state-machine/index.ts';
-import { deleteSlotData, deleteSlotPage, exportSlotPage } from '../node/ownership/slot-data.ts';
+import { deleteSlotData, deleteSlotPage, exportSlotPage, installSlotData, installSlotDataLive } from '../node/ownership/slot-data.ts';
 import { SlotSet } from '../node/ownership/slot-set.ts';
 import { slotCount, slotOf } from '../shared/placement/slot.ts';
 import { routerToken } from '../router/token.ts';
@@ -68,10 +69,12 @@ let cpu0 = process.cpuUsage();
 let pages = 0;
 let entries = 0;
 let pageMsMax = 0;
+const exportedPages: Buffer[] = [];
 for (let after: Buffer = Buffer.alloc(0); ;) {
   const p0 = performance.now();
   const page = store.read((kv) => exportSlotPage(kv, slots, after));
   pageMsMax = Math.max(pageMsMax, performance.now() - p0);
+  exportedPages.push(page.data);
   pages++;
   entries += page.count;
   if (page.done) break;
@@ -104,4 +107,28 @@ console.log(`1/16 of the slots (${moving} of ${bucketCount} buckets, ${entries} 
 console.log(`  export: ${pages} pages in ${exportMs.toFixed(0)} ms (CPU ${ms(exportCpu)} ms, longest page ${pageMsMax.toFixed(1)} ms)`);
 const how = releasePageKeys === 0 ? 'one transaction' : `${releasePages} pages of at most ${releasePageKeys}, longest ${releasePageMsMax.toFixed(1)} ms`;
 console.log(`  release: ${deleted} entries deleted in ${releaseMs.toFixed(0)} ms (CPU ${ms(releaseCpu)} ms, ${how})`);
+
+// The target: a fresh store per way of installing (the slots' data is all it holds).
+for (const live of [false, true]) {
+  const target = LmdbStore.open({ path: join(dir, live ? 'target-live' : 'target-done'), sync: false });
+  t0 = performance.now();
+  cpu0 = process.cpuUsage();
+  let stepMsMax = 0;
+  if (live) {
+    for (const data of exportedPages) {
+      const p0 = performance.now();
+      target.writeNow((txn) => installSlotDataLive(txn, slots, data));
+      stepMsMax = Math.max(stepMsMax, performance.now() - p0);
+    }
+  } else {
+    target.writeNow((txn) => {
+      for (const data of exportedPages) installSlotData(txn, slots, data);
+    });
+    stepMsMax = performance.now() - t0;
+  }
+  const installCpu = process.cpuUsage(cpu0);
+  const how = live ? `IMPORTLIVE: ${exportedPages.length} steps, longest ${stepMsMax.toFixed(1)} ms` : 'IMPORTDONE: one step';
+  console.log(`  install on the target: ${(performance.now() - t0).toFixed(0)} ms (CPU ${ms(installCpu)} ms, ${how})`);
+  await target.close();
+}
 void store.close().then(() => rmSync(dir, { recursive: true, force: true }));

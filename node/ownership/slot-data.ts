@@ -191,7 +191,7 @@ export function exportSlotPage(kv: KvReader, slots: SlotSet, after: Buffer, byte
   const entries: KvEntry[] = [{ key: META.evictedTimedMaxMs, value: Buffer.from(kv.get(META.evictedTimedMaxMs) ?? Buffer.alloc(8)) }];
   let bytes = 0;
   let last = after;
-  for (const e of slotEntriesAfter(kv, slots, after)) {
+  for (const e of slotEntriesAfter(kv, slots, after, SPACES_BY_TAG)) {
     const size = 6 + e.key.length + e.value.length;
     if (entries.length > 1 && bytes + size > bytesMax) return page(entries, last, false);
     bytes += size;
@@ -203,13 +203,28 @@ export function exportSlotPage(kv: KvReader, slots: SlotSet, after: Buffer, byte
 
 const SPACES_BY_TAG = [...MOVABLE_SPACES].sort((a, b) => a.tag - b.tag);
 
-/** The entries of `slots` strictly after key `after` (empty: from the start), in bytewise key order over the movable spaces. */
-function* slotEntriesAfter(kv: KvReader, slots: SlotSet, after: Buffer): Generator<KvEntry> {
-  for (const space of SPACES_BY_TAG) {
-    if (after.length > 0 && space.tag < after[0]!) continue;
+/**
+ * The order a paged delete goes through the spaces: the series expiry index first. The expiry
+ * sweep (state-machine/series.ts) skips due entries of buckets not owned only up to a bound, so
+ * entries of a released slot left behind (a release ended early by a member rolled back to an
+ * older build, or an older coordinator's RELEASE after a first page) would hold it up for good;
+ * gone first, they are left behind only if the release ends within its first 2,048 of them.
+ */
+const RELEASE_ORDER = [...MOVABLE_SPACES.filter((s) => s.tag === SPACE_SERIES_EXPIRY), ...SPACES_BY_TAG.filter((s) => s.tag !== SPACE_SERIES_EXPIRY)];
+
+/**
+ * The entries of `slots` strictly after key `after` (empty: from the start), space by space in
+ * `order`, in bytewise key order within a space. `after` names its space by its first byte.
+ */
+function* slotEntriesAfter(kv: KvReader, slots: SlotSet, after: Buffer, order: readonly MovableSpace[]): Generator<KvEntry> {
+  const at = after.length === 0 ? -1 : order.findIndex((space) => space.tag === after[0]);
+  // A cursor in no movable space (not one a page answered): the spaces of larger tags, whole.
+  const from = after.length === 0 ? 0 : at >= 0 ? at : order.findIndex((space) => space.tag > after[0]!);
+  if (from < 0) return;
+  for (let i = from; i < order.length; i++) {
     // From the cursor on (a seek), not from the start of the space: a review measured moves of
     // seconds per page at 100,000 tokens when every page stepped over the keys before it.
-    yield* spaceSlotEntries(kv, space, slots, after.length > 0 && after[0] === space.tag ? after : undefined);
+    yield* spaceSlotEntries(kv, order[i]!, slots, i === at ? after : undefined);
   }
 }
 
@@ -233,6 +248,21 @@ export function slotDataSummary(data: Buffer): { count: number; last: Buffer | n
 export function importSlotData(txn: KvTxn, slots: SlotSet, data: Buffer): void {
   deleteSlotData(txn, slots);
   installSlotData(txn, slots, data);
+}
+
+/**
+ * IMPORTLIVE's install of one checked page before the slots are owned here: every entry but the
+ * series expiry index's, which are returned as an image (empty when there are none) for
+ * IMPORTDONE. Installed entries of slots not owned are inert, but the expiry sweep stops after
+ * skipping a bounded number of due entries of buckets not owned, so an import aborted after its
+ * parts were installed (REJECT) must not leave expiry entries behind.
+ */
+export function installSlotDataLive(txn: KvTxn, slots: SlotSet, data: Buffer): Buffer {
+  const now: KvEntry[] = [];
+  const held: KvEntry[] = [];
+  for (const entry of decodeSnapshot([data])) (entry.key[0] === SPACE_SERIES_EXPIRY ? held : now).push(entry);
+  installSlotData(txn, slots, Buffer.concat([...encodeSnapshot(now, 1 << 30)]));
+  return held.length === 0 ? Buffer.alloc(0) : Buffer.concat([...encodeSnapshot(held, 1 << 30)]);
 }
 
 /** Installs the entries of `slots` from a checked export over what is there (one page of several). */
@@ -272,15 +302,15 @@ export interface DeletedPage {
 }
 
 /**
- * Deletes at most `keysMax` entries of `slots` strictly after key `after` (empty: from the
- * start), in the order exportSlotPage reads them. Deterministic (an apply step): the same state,
+ * Deletes at most `keysMax` entries of `slots` after cursor `after` (empty: from the start),
+ * the series expiry index first (RELEASE_ORDER), then as exportSlotPage reads them. Deterministic (an apply step): the same state,
  * cursor and bound delete the same keys on every replica.
  */
 export function deleteSlotPage(txn: KvTxn, slots: SlotSet, after: Buffer, keysMax: number): DeletedPage {
   const doomed: Buffer[] = [];
   let done = true;
   // Collect first: no writes while a scan is open.
-  for (const e of slotEntriesAfter(txn, slots, after)) {
+  for (const e of slotEntriesAfter(txn, slots, after, RELEASE_ORDER)) {
     if (doomed.length === keysMax) {
       done = false;
       break;

@@ -3,7 +3,7 @@
  * ../shared/notes/routing.md; the guards live in node/ownership/move-shard.ts and
  * move-catalog.ts). Resumable from any state of the record, since every step is idempotent:
  *
- *   begun:      FREEZE on A -> EXPORTPAGE from A / IMPORTPART on B, page by page ->
+ *   begun:      FREEZE on A -> EXPORTPAGE from A / IMPORTLIVE on B, page by page ->
  *               IMPORTDONE on B -> MOVECOMMIT
  *   committed:  RELEASEPAGE on A, page by page (RELEASE on older shards) -> MOVEEND
  *   aborting:   REJECT on B -> (MOVEABORT) -> UNFREEZE on A -> MOVEEND
@@ -35,6 +35,11 @@ export interface MoverContext {
   readonly log: (line: string) => void;
   /** Called after each committed step (tests stop or kill things here). */
   readonly afterStep?: (step: MoveStep, move: MoveSpec) => Promise<void> | void;
+  /**
+   * How long a release begun in pages waits for the source to take RELEASEPAGE again after a
+   * FEATUREOFF (a leader elected meanwhile has not heard from every member yet). Default 15,000.
+   */
+  readonly releasePageOffWaitMs?: number;
 }
 
 export type MoveStep = 'begin' | 'freeze' | 'part' | 'import' | 'commit' | 'release' | 'reject' | 'unfreeze' | 'end';
@@ -47,17 +52,32 @@ export interface MoveOutcome {
   readonly why?: string;
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 /** Rounds of a chunked import interrupted by another coordinator's parts before giving up. */
 const IMPORT_ROUNDS_MAX = 5;
 
 /**
  * Copies the frozen data A -> B in pages (node/ownership/move-import.ts), resuming after what B
- * already staged: IMPORTSTATUS, then EXPORTPAGE / IMPORTPART per page, then IMPORTDONE. Null when
- * B owns S at M; else why the move must be aborted (a guard refused a step).
+ * already staged: IMPORTSTATUS, then EXPORTPAGE / IMPORTLIVE per page, then IMPORTDONE. Null when
+ * B owns S at M; else why the move must be aborted (a guard refused a step). IMPORTLIVE installs
+ * each page as it comes, so that IMPORTDONE only takes S; a target that cannot run it
+ * (FEATUREOFF, or an older leader) gets IMPORTPART for the rest of the move, staged for IMPORTDONE.
  */
 async function copyData(ctx: MoverContext, move: MoveSpec): Promise<string | null> {
   const m = String(move.epoch);
   const slots = move.slots.toBase64();
+  let importOp = 'IMPORTLIVE';
+  const importPart = async (part: number, cursor: Buffer, data: string): Promise<void> => {
+    const args = (op: string): string[] => ['CLUSTER', op, m, slots, String(part), cursorText(cursor), data];
+    try {
+      await step(ctx, move.to, args(importOp));
+    } catch (err) {
+      if (importOp !== 'IMPORTLIVE' || !featureOff(err)) throw err;
+      importOp = 'IMPORTPART';
+      await step(ctx, move.to, args(importOp));
+    }
+  };
   for (let round = 0; round < IMPORT_ROUNDS_MAX; round++) {
     try {
       const status = items(await step(ctx, move.to, ['CLUSTER', 'IMPORTSTATUS', m, slots]));
@@ -77,7 +97,7 @@ async function copyData(ctx: MoverContext, move: MoveSpec): Promise<string | nul
         if (!done) next = settledLater(exportPage(entries > 0 ? bytes(page[2]) : cursor));
         if (entries > 0) {
           const data = bytes(page[0]).toString('base64');
-          await step(ctx, move.to, ['CLUSTER', 'IMPORTPART', m, slots, String(parts), cursorText(cursor), data]);
+          await importPart(parts, cursor, data);
           parts++;
           count += entries;
           cursor = bytes(page[2]);
@@ -219,6 +239,13 @@ async function runMoveOnce(ctx: MoverContext, move: MoveSpec): Promise<MoveOutco
 const RELEASE_PAGE_KEYS = 2048;
 /** Pages of one release before giving up (each deletes RELEASE_PAGE_KEYS or ends it): 2 billion entries. */
 const RELEASE_PAGES_MAX = 1_000_000;
+/**
+ * How long a release that had begun in pages waits for RELEASEPAGE to be taken again: a leader
+ * elected meanwhile answers FEATUREOFF until it has heard from every member (peer-features.ts),
+ * and RELEASE after a first page deletes nothing.
+ */
+const RELEASE_PAGE_OFF_WAIT_MS = 15_000;
+const RELEASE_PAGE_OFF_RETRY_MS = 250;
 
 /**
  * RELEASE on A, in pages (RELEASEPAGE) until A holds none of S's data; `released` is called once
@@ -229,29 +256,39 @@ async function release(ctx: MoverContext, move: MoveSpec, released: () => void):
   const m = String(move.epoch);
   const slots = move.slots.toBase64();
   let cursor: Buffer = Buffer.alloc(0);
-  for (let page = 0; page < RELEASE_PAGES_MAX; page++) {
+  let offSinceMs: number | null = null;
+  for (let page = 0; page < RELEASE_PAGES_MAX;) {
     let reply: Reply;
     try {
       reply = await step(ctx, move.from, ['CLUSTER', 'RELEASEPAGE', m, slots, cursorText(cursor), String(RELEASE_PAGE_KEYS)]);
     } catch (err) {
-      if (!releasePageOff(err)) throw err;
-      // After a first page (a member rolled back since), RELEASE finds S released and does
-      // nothing: the rest stays, inert, until an import of those slots here deletes it first.
-      if (page > 0) ctx.log(`move of epoch ${move.epoch}: shard ${move.from} stopped taking RELEASEPAGE (${err.reply}); the rest of the moved data stays there, unserved`);
+      if (!featureOff(err)) throw err;
+      if (page > 0) {
+        offSinceMs ??= monoNowMs();
+        if (monoNowMs() - offSinceMs < (ctx.releasePageOffWaitMs ?? RELEASE_PAGE_OFF_WAIT_MS)) {
+          await sleep(RELEASE_PAGE_OFF_RETRY_MS);
+          continue;
+        }
+        // RELEASE finds S released and does nothing: the rest stays, inert, until an import of
+        // those slots here deletes it first (the series expiry entries went first: slot-data.ts).
+        ctx.log(`move of epoch ${move.epoch}: shard ${move.from} stopped taking RELEASEPAGE (${err.reply}); the rest of the moved data stays there, unserved`);
+      }
       await step(ctx, move.from, ['CLUSTER', 'RELEASE', m, slots]);
       released();
       return;
     }
+    offSinceMs = null;
     if (page === 0) released();
     const out = items(reply);
     if (int(out[3]) === 1) return;
     cursor = bytes(out[2]);
+    page++;
   }
   throw new Error(`move of epoch ${move.epoch}: the release of shard ${move.from}'s data did not end within ${RELEASE_PAGES_MAX} pages`);
 }
 
-/** The source cannot run RELEASEPAGE: FEATUREOFF from a leader, unknown to an older one. */
-function releasePageOff(err: unknown): err is StepRefused {
+/** The shard cannot run a step (RELEASEPAGE, IMPORTLIVE): FEATUREOFF from a leader, unknown to an older one. */
+function featureOff(err: unknown): err is StepRefused {
   return err instanceof StepRefused && (err.reply.startsWith('-FEATUREOFF') || err.reply.includes('unknown subcommand'));
 }
 

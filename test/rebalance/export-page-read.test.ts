@@ -6,7 +6,8 @@
  * entry's, and the read barrier's GET ignores a frozen bucket that a client's GET is refused on.
  */
 import test from 'ava';
-import { Cluster, command } from '../replication/helpers/cluster.ts';
+import { Cluster, command, sleep } from '../replication/helpers/cluster.ts';
+import { TOKEN_RULES_LATEST } from '../../node/state-machine/options.ts';
 import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { slotOf } from '../../shared/placement/slot.ts';
 import { exportPageFromState } from '../../node/ownership/apply-cluster.ts';
@@ -21,6 +22,9 @@ test('EXPORTPAGE is served by the leader without a log entry; a follower answers
   const leader = await c.waitForLeader(3);
   const follower = c.nodes.find((n) => n.index !== leader)!.index;
   for (let i = 0; i < 5; i++) t.regex(await command(c.nodes[leader]!.port, ['INC', 'b', `s${i}`], 5000), /^:1/);
+  // A fresh shard's leader proposes its token options and rules once it has heard every member
+  // (token-options-sync.ts): wait for those entries, or one may land inside the window below.
+  for (const until = Date.now() + 15_000; Date.now() < until && (await c.infoSoon(leader)).token_rules !== String(TOKEN_RULES_LATEST); ) await sleep(100);
   const slots = SlotSet.of([1, 2, 3]).toBase64();
   const lastIndex = async (): Promise<number> => Number((await c.infoSoon(leader)).last_index);
   const before = await lastIndex();

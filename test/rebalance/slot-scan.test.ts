@@ -5,7 +5,7 @@
  * title is the seed, SLOT_SCAN_SEED=N replays one): bucket names with 0x00 and 0xff bytes, all
  * 0xff, one byte and long; buckets of 1 to 60 keys; malformed keys; every movable space,
  * including the series expiry index ordered by time. On MemoryKv and on a real LMDB store, as a
- * whole export, as pages of several sizes and as a delete. A reading count checks that a move no
+ * whole export, as pages of several sizes and as a delete, whole and in pages (RELEASEPAGE). A reading count checks that a move no
  * longer reads the whole shard.
  */
 import test from 'ava';
@@ -15,7 +15,7 @@ import { getMeta, setMeta } from '../../node/state-machine/meta.ts';
 import type { KvEntry, KvReader, KvTxn } from '../../node/state-machine/kv.ts';
 import { decodeSnapshot } from '../../node/state-machine/snapshot.ts';
 import { SERIES_BUCKET_SPACES, SPACE_SERIES_EXPIRY } from '../../node/state-machine/series-keys.ts';
-import { BUCKET_STEPS_BEFORE_SEEK, MOVABLE_SPACES, bucketOfKey, deleteSlotData, exportSlotData, exportSlotPage, prefixSuccessor } from '../../node/ownership/slot-data.ts';
+import { BUCKET_STEPS_BEFORE_SEEK, MOVABLE_SPACES, bucketOfKey, deleteSlotData, deleteSlotPage, exportSlotData, exportSlotPage, prefixSuccessor } from '../../node/ownership/slot-data.ts';
 import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { slotOf } from '../../shared/placement/slot.ts';
 import { Rng } from '../sim/rng.ts';
@@ -154,6 +154,7 @@ for (const seed of SEEDS) {
     store.writeNow((txn) => {
       for (const e of [...txn.scan(Buffer.of(SPACE_TOKEN))].map((x) => Buffer.from(x.key))) txn.remove(e);
     });
+    const before = copyKv(memory);
     const removed = deleteSlotData(memory, slots);
     t.is(removed, doomed.length);
     t.deepEqual([...memory.entries()].filter((e) => e.key[0] !== 0).map(show), kept, 'MemoryKv: exactly the slots\' entries deleted');
@@ -161,7 +162,53 @@ for (const seed of SEEDS) {
     t.is(store.writeNow((txn) => deleteSlotData(txn, slots)), removed, 'LMDB deletes as many');
     t.deepEqual(store.read((kv) => [...allEntries(kv)].filter((e) => e.key[0] !== 0).map(show)), kept, 'LMDB: the same entries left');
     t.is(store.read((kv) => getMeta(kv, 'sequences')), sequencesLeft);
+    checkPagedDelete(t, rng, before, slots, kept);
   });
+}
+
+/** The order a paged delete (RELEASEPAGE) goes in: the series expiry index first, then by tag. */
+function releaseOrder(kv: KvReader, slots: SlotSet): string[] {
+  const all = expected(kv, slots);
+  const expiry = SPACE_SERIES_EXPIRY.toString(16).padStart(2, '0');
+  return [...all.filter((e) => e.startsWith(expiry)), ...all.filter((e) => !e.startsWith(expiry))];
+}
+
+function copyKv(kv: MemoryKv): MemoryKv {
+  const out = new MemoryKv();
+  for (const e of kv.entries()) out.put(e.key, e.value);
+  return out;
+}
+
+/**
+ * deleteSlotPage, in pages of a random size: each page deletes the next entries in release
+ * order and no other; the pages end with exactly the slots' entries gone; a page from a cursor in
+ * the middle of a fresh state leaves every entry up to the cursor.
+ */
+function checkPagedDelete(t: import('ava').ExecutionContext, rng: Rng, before: MemoryKv, slots: SlotSet, kept: string[]): void {
+  const order = releaseOrder(before, slots);
+  const n = rng.range(1, 25);
+  const kv = copyKv(before);
+  const deleted: string[] = [];
+  let after: Buffer = Buffer.alloc(0);
+  for (let pages = 0; ; pages++) {
+    if (pages > 10_000) return void t.fail('no last page');
+    const gone = new Set(releaseOrder(kv, slots));
+    const page = deleteSlotPage(kv, slots, after, n);
+    const now = new Set(releaseOrder(kv, slots));
+    const these = [...gone].filter((e) => !now.has(e));
+    t.true(these.length <= n && these.length === page.count, `a page deletes at most ${n}, as many as it says`);
+    deleted.push(...these);
+    if (page.done) break;
+    after = page.last;
+  }
+  t.deepEqual(deleted, order, `pages of ${n} delete in release order, each entry once`);
+  t.deepEqual([...kv.entries()].filter((e) => e.key[0] !== 0).map(show), kept, 'paged: exactly the slots\' entries deleted');
+  if (order.length < 2) return;
+  const k = rng.int(order.length - 1);
+  const fresh = copyKv(before);
+  const cursor = Buffer.from(order[k]!.split('=')[0]!, 'hex');
+  deleteSlotPage(fresh, slots, cursor, 1 << 20);
+  t.deepEqual(releaseOrder(fresh, slots), order.slice(0, k + 1), 'a page from a cursor deletes only what follows it');
 }
 
 function* allEntries(kv: KvReader): Generator<KvEntry> {
