@@ -4,7 +4,7 @@
  * EXPORTPAGE, page after page) and the delete of the moved data (CLUSTER RELEASE, one
  * transaction; or with --release-page N, CLUSTER RELEASEPAGE's pages of N entries, one
  * transaction each, as the coordinator sends them: 2048); and on a target, the install of the
- * exported pages: IMPORTDONE's one transaction, and IMPORTLIVE's one per page. The state is built by applying router-tokened INCs, as a busy shard's is: one
+ * exported pages, as IMPORTDONE does it: in one transaction. The state is built by applying router-tokened INCs, as a busy shard's is: one
  * sequence value and one token record per INC, spread over --buckets buckets; 1/16 of the slots
  * move (rebalance's share when a 16th shard joins).
  *
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toolArgs } from './tool-args.ts';
 import { LmdbStore, StateMachine } from '../node/state-machine/index.ts';
-import { deleteSlotData, deleteSlotPage, exportSlotPage, installSlotData, installSlotDataLive } from '../node/ownership/slot-data.ts';
+import { deleteSlotData, deleteSlotPage, exportSlotPage, installSlotData } from '../node/ownership/slot-data.ts';
 import { SlotSet } from '../node/ownership/slot-set.ts';
 import { slotCount, slotOf } from '../shared/placement/slot.ts';
 import { routerToken } from '../router/token.ts';
@@ -108,27 +108,14 @@ console.log(`  export: ${pages} pages in ${exportMs.toFixed(0)} ms (CPU ${ms(exp
 const how = releasePageKeys === 0 ? 'one transaction' : `${releasePages} pages of at most ${releasePageKeys}, longest ${releasePageMsMax.toFixed(1)} ms`;
 console.log(`  release: ${deleted} entries deleted in ${releaseMs.toFixed(0)} ms (CPU ${ms(releaseCpu)} ms, ${how})`);
 
-// The target: a fresh store per way of installing (the slots' data is all it holds).
-for (const live of [false, true]) {
-  const target = LmdbStore.open({ path: join(dir, live ? 'target-live' : 'target-done'), sync: false });
-  t0 = performance.now();
-  cpu0 = process.cpuUsage();
-  let stepMsMax = 0;
-  if (live) {
-    for (const data of exportedPages) {
-      const p0 = performance.now();
-      target.writeNow((txn) => installSlotDataLive(txn, slots, data));
-      stepMsMax = Math.max(stepMsMax, performance.now() - p0);
-    }
-  } else {
-    target.writeNow((txn) => {
-      for (const data of exportedPages) installSlotData(txn, slots, data);
-    });
-    stepMsMax = performance.now() - t0;
-  }
-  const installCpu = process.cpuUsage(cpu0);
-  const how = live ? `IMPORTLIVE: ${exportedPages.length} steps, longest ${stepMsMax.toFixed(1)} ms` : 'IMPORTDONE: one step';
-  console.log(`  install on the target: ${(performance.now() - t0).toFixed(0)} ms (CPU ${ms(installCpu)} ms, ${how})`);
-  await target.close();
-}
+// The target: a fresh store (the slots' data is all it holds).
+const target = LmdbStore.open({ path: join(dir, 'target'), sync: false });
+t0 = performance.now();
+cpu0 = process.cpuUsage();
+target.writeNow((txn) => {
+  for (const data of exportedPages) installSlotData(txn, slots, data);
+});
+const installCpu = process.cpuUsage(cpu0);
+console.log(`  install on the target: ${exportedPages.length} pages in ${(performance.now() - t0).toFixed(0)} ms (CPU ${ms(installCpu)} ms, one transaction, as IMPORTDONE)`);
+await target.close();
 void store.close().then(() => rmSync(dir, { recursive: true, force: true }));

@@ -152,5 +152,5 @@ export function mib(bytes: number): string {
 export function growsState(command: Command): boolean {
   if (command.type === 'get') return false;
   if (command.type !== 'cluster') return true;
-  return command.op === 'import' || command.op === 'importpart' || command.op === 'importlive' || command.op === 'importdone';
+  return command.op === 'import' || command.op === 'importpart' || command.op === 'importdone';
 }

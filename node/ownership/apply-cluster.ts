@@ -9,7 +9,7 @@ import { CATALOG_SHARD_ID, catalogToJson, initSlots, readCatalog, registerShard 
 import type { ClusterCommand } from './cluster-command.ts';
 import { readOwnership, setOwnership, shardedAs } from './ownership.ts';
 import { drainShard, forgetShard, moveAbort, moveBegin, moveCommit, moveEnd, moveStatusJson, readRetired } from './move-catalog.ts';
-import { exportPage, importDone, importLive, importPart, importStatus } from './move-import.ts';
+import { exportPage, importDone, importPart, importStatus } from './move-import.ts';
 import { exportFrozen, freezeSlots, importSlots, rejectSlots, releasePage, releaseSlots, unfreezeSlots } from './move-shard.ts';
 
 const NOT_SHARDED = errorResult(ErrorCode.CLUSTER_DOWN, 'this node is not part of a sharded cluster');
@@ -103,8 +103,6 @@ function applyMoveStep(txn: KvTxn, shard: string, command: ClusterCommand): Comm
       return exportPage(txn, command.epoch, command.slots, command.after);
     case 'importpart':
       return importPart(txn, command.epoch, command.slots, command.part, command.after, command.data);
-    case 'importlive':
-      return importLive(txn, command.epoch, command.slots, command.part, command.after, command.data);
     case 'importstatus':
       return importStatus(txn, command.epoch, command.slots);
     case 'importdone':

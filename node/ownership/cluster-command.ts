@@ -16,7 +16,6 @@
  *   CLUSTER EXPORTPAGE <M> <slots> <cursor>                      a page of the source's data
  *   CLUSTER RELEASEPAGE <M> <slots> <cursor> <n>                 RELEASE, n entries deleted a step
  *   CLUSTER IMPORTPART <M> <slots> <k> <cursor> <data>          the target stages part k
- *   CLUSTER IMPORTLIVE <M> <slots> <k> <cursor> <data>          ... and installs it at once
  *   CLUSTER IMPORTSTATUS <M> <slots> | IMPORTDONE <M> <slots> <n> <count>   (move-import.ts)
  *   (<cursor>: base64 of the last key before the page, or "-" for the start)
  *   CLUSTER TOKENOPTIONS <retention ms> <tokens max>   any shard: the token options every replica
@@ -44,7 +43,7 @@ export type ClusterCommand =
   | { readonly type: 'cluster'; readonly op: 'import'; readonly epoch: number; readonly slots: SlotSet; readonly data: Buffer }
   | { readonly type: 'cluster'; readonly op: 'exportpage'; readonly epoch: number; readonly slots: SlotSet; readonly after: Buffer }
   | { readonly type: 'cluster'; readonly op: 'releasepage'; readonly epoch: number; readonly slots: SlotSet; readonly after: Buffer; readonly keys: number }
-  | { readonly type: 'cluster'; readonly op: 'importpart' | 'importlive'; readonly epoch: number; readonly slots: SlotSet; readonly part: number; readonly after: Buffer; readonly data: Buffer }
+  | { readonly type: 'cluster'; readonly op: 'importpart'; readonly epoch: number; readonly slots: SlotSet; readonly part: number; readonly after: Buffer; readonly data: Buffer }
   | { readonly type: 'cluster'; readonly op: 'importstatus'; readonly epoch: number; readonly slots: SlotSet }
   | { readonly type: 'cluster'; readonly op: 'importdone'; readonly epoch: number; readonly slots: SlotSet; readonly parts: number; readonly count: number }
   | { readonly type: 'cluster'; readonly op: 'tokenoptions'; readonly tokenRetentionMs: number; readonly tokensMax: number }
@@ -122,7 +121,6 @@ export function parseClusterCommand(args: readonly Buffer[]): ClusterCommand {
       return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), after: cursorArg(text(4)), keys };
     }
     case 'importpart':
-    case 'importlive':
       arity(7);
       return { type: 'cluster', op, epoch: epochArg(text(2)), slots: slotsArg(text(3)), part: countArg(text(4)), after: cursorArg(text(5)), data: dataArg(text(6)) };
     case 'importstatus':
@@ -180,8 +178,7 @@ export function clusterArgs(command: ClusterCommand): string[] {
     case 'releasepage':
       return ['CLUSTER', 'RELEASEPAGE', String(command.epoch), command.slots.toBase64(), cursorText(command.after), String(command.keys)];
     case 'importpart':
-    case 'importlive':
-      return ['CLUSTER', command.op.toUpperCase(), String(command.epoch), command.slots.toBase64(), String(command.part), cursorText(command.after), command.data.toString('base64')];
+      return ['CLUSTER', 'IMPORTPART', String(command.epoch), command.slots.toBase64(), String(command.part), cursorText(command.after), command.data.toString('base64')];
     case 'importstatus':
       return ['CLUSTER', 'IMPORTSTATUS', String(command.epoch), command.slots.toBase64()];
     case 'importdone':

@@ -3,13 +3,11 @@
  * the target before it owns anything. Keyed by the move epoch, so parts of different moves never
  * mix, and nothing here is served: only IMPORTDONE turns staged parts into live data.
  *
- *   0x12 u64 M u32 k -> u16 len | after | u16 len | last | u32 installed<<31 | count | data
+ *   0x12 u64 M u32 k -> u16 len | after | u16 len | last | u32 count | data
  *
  * `after` is the export cursor the part was read from (empty for the first part) and `last` the
  * last key it holds; staged parts 0..j of one epoch always form a chain (part i+1 starts where
  * part i ends), which is what lets a resumed coordinator continue from the last staged part.
- * A part installed when it arrived (IMPORTLIVE, move-import.ts) has the top bit of its count
- * word set, and `data` holds only what it kept for IMPORTDONE (its series expiry entries).
  */
 import type { KvReader, KvTxn } from '../state-machine/kv.ts';
 
@@ -20,12 +18,7 @@ export interface StagedPart {
   readonly last: Buffer;
   readonly count: number;
   readonly data: Buffer;
-  /** Installed when it arrived (IMPORTLIVE): `data` is what is left for IMPORTDONE. */
-  readonly installed?: boolean;
 }
-
-const INSTALLED_BIT = 0x8000_0000;
-const COUNT_MASK = 0x7fff_ffff;
 
 export function stagingKey(epoch: number, part: number): Buffer {
   const out = Buffer.alloc(13);
@@ -51,13 +44,8 @@ export function readPart(kv: KvReader, epoch: number, part: number): StagedPart 
   };
   const after = field();
   const last = field();
-  const word = bytes.readUInt32BE(at);
-  return { after, last, count: word & COUNT_MASK, data: Buffer.from(bytes.subarray(at + 4)), installed: (word & INSTALLED_BIT) !== 0 };
-}
-
-/** Whether a staged part was installed when it arrived (IMPORTLIVE) rather than kept for IMPORTDONE. */
-export function installedPart(part: StagedPart): boolean {
-  return part.installed === true;
+  const count = bytes.readUInt32BE(at);
+  return { after, last, count, data: Buffer.from(bytes.subarray(at + 4)) };
 }
 
 /**
@@ -71,7 +59,7 @@ export function writePart(txn: KvTxn, epoch: number, part: number, staged: Stage
   const mid = Buffer.alloc(2);
   mid.writeUInt16BE(staged.last.length, 0);
   const count = Buffer.alloc(4);
-  count.writeUInt32BE((staged.count | (staged.installed === true ? INSTALLED_BIT : 0)) >>> 0, 0);
+  count.writeUInt32BE(staged.count, 0);
   const key = stagingKey(epoch, part);
   txn.put(key, Buffer.concat([head, staged.after, mid, staged.last, count, staged.data]));
   // Collect first: no writes while a scan is open.
@@ -98,12 +86,6 @@ export function stagedParts(kv: KvReader, epoch: number): number {
     else absent = mid;
   }
   return absent;
-}
-
-/** Whether any part of an epoch after `epoch` is staged here (a later move is importing here). */
-export function stagedAfter(kv: KvReader, epoch: number): boolean {
-  for (const _ of kv.scan(Buffer.of(SPACE_STAGING), stagingKey(epoch, 0xffff_ffff))) return true;
-  return false;
 }
 
 /** Drops every staged part of epochs <= `epoch` (done, rejected, or superseded moves). */

@@ -4,7 +4,6 @@
  *
  *   source A  EXPORTPAGE M S cursor   S frozen at M: the page of S's data after `cursor`
  *   target B  IMPORTPART M S k cursor d   slot epochs < M: stage part k (read after `cursor`)
- *             IMPORTLIVE M S k cursor d   the same, but installed at once (S not owned yet)
  *             IMPORTSTATUS M S        [imported 0/1, parts staged, cursor after them, entries]
  *             IMPORTDONE M S n count  parts 0..n-1 staged, `count` entries in all: installs them
  *                                     and owns S (slot epoch M), in one apply step
@@ -18,9 +17,9 @@
 import { ErrorCode } from '../../shared/errors.ts';
 import { errorResult, intResult, type CommandResult } from '../state-machine/command.ts';
 import type { KvReader, KvTxn } from '../state-machine/kv.ts';
-import { clearStaging, installedPart, readPart, stagedParts, writePart } from './import-staging.ts';
+import { clearStaging, readPart, stagedParts, writePart } from './import-staging.ts';
 import { adoptSlots, exportFrozenCheck, importableSlots } from './move-shard.ts';
-import { checkSlotData, deleteSlotData, exportSlotPage, installSlotData, installSlotDataLive, slotDataSummary } from './slot-data.ts';
+import { checkSlotData, deleteSlotData, exportSlotPage, installSlotData, slotDataSummary } from './slot-data.ts';
 import { SlotSet } from './slot-set.ts';
 
 /** Text of the refusal of a part that does not continue the staged chain. */
@@ -38,28 +37,6 @@ export function exportPage(kv: KvReader, epoch: number, slots: SlotSet, after: B
 
 /** IMPORTPART: stages one page; answers the page's entry count (0 when S is already imported). */
 export function importPart(txn: KvTxn, epoch: number, slots: SlotSet, part: number, after: Buffer, data: Buffer): CommandResult {
-  return stagePart(txn, epoch, slots, part, after, data, false);
-}
-
-/**
- * IMPORTLIVE: IMPORTPART, except that the page is installed into the live spaces now instead of at
- * IMPORTDONE, which then only takes S. IMPORTDONE installed every staged part in one apply step,
- * the target's other writes waiting: ~1.5-1.9 s for the 126,000 entries of 1/16 of the slots of a
- * shard of 1M tokens. Installed data of a slot B does not own is inert, as a paged release's
- * leftovers are (move-shard.ts releasePage): nothing serves or reads it, and REJECT leaves it to
- * the next import of the slot, which deletes what is there first. So the first part deletes
- * S's leftovers before it installs, and a part installs at once only when the parts before it
- * did (IMPORTDONE deletes S's data before it installs a chain that did not start installed);
- * otherwise it is staged as by IMPORTPART. A part's series expiry entries stay staged for
- * IMPORTDONE (slot-data.ts installSlotDataLive); a RELEASEPAGE of an earlier move refuses while
- * parts of this one are staged here (move-shard.ts releasePage).
- */
-export function importLive(txn: KvTxn, epoch: number, slots: SlotSet, part: number, after: Buffer, data: Buffer): CommandResult {
-  const live = part === 0 || (readPart(txn, epoch, part - 1) !== undefined && installedPart(readPart(txn, epoch, part - 1)!));
-  return stagePart(txn, epoch, slots, part, after, data, live);
-}
-
-function stagePart(txn: KvTxn, epoch: number, slots: SlotSet, part: number, after: Buffer, data: Buffer, live: boolean): CommandResult {
   const fresh = importableSlots(txn, epoch, slots);
   if (!Array.isArray(fresh)) return fresh;
   if (fresh.length === 0) return intResult(0n);
@@ -71,13 +48,7 @@ function stagePart(txn: KvTxn, epoch: number, slots: SlotSet, part: number, afte
   if (!continues) return errorResult(ErrorCode.SYNTAX, `${IMPORT_ORDER_TEXT}: part ${part} does not continue the ${stagedParts(txn, epoch)} staged parts`);
   const { count, last } = slotDataSummary(data);
   if (last !== null && after.length > 0 && Buffer.compare(last, after) <= 0) return errorResult(ErrorCode.SYNTAX, 'bad slot data: page does not follow its cursor');
-  let held = data;
-  if (live) {
-    const set = SlotSet.of(fresh);
-    if (part === 0) deleteSlotData(txn, set);
-    held = installSlotDataLive(txn, set, data);
-  }
-  writePart(txn, epoch, part, { after, last: last ?? after, count, data: held, installed: live });
+  writePart(txn, epoch, part, { after, last: last ?? after, count, data });
   return intResult(BigInt(count));
 }
 
@@ -111,14 +82,8 @@ export function importDone(txn: KvTxn, epoch: number, slots: SlotSet, parts: num
   for (let k = 0; k < parts; k++) total += readPart(txn, epoch, k)!.count;
   if (total !== count) return errorResult(ErrorCode.SYNTAX, `${IMPORT_ORDER_TEXT}: ${total} entries staged, not ${count}`);
   const set = SlotSet.of(fresh);
-  // A chain that started installed (IMPORTLIVE) deleted S's leftovers with its first part, and
-  // its installed parts are in place; any part after them was staged and is installed here.
-  if (parts === 0 || !installedPart(readPart(txn, epoch, 0)!)) deleteSlotData(txn, set);
-  for (let k = 0; k < parts; k++) {
-    const staged = readPart(txn, epoch, k)!;
-    // An installed part keeps only its series expiry entries (installSlotDataLive).
-    if (!installedPart(staged) || staged.data.length > 0) installSlotData(txn, set, staged.data);
-  }
+  deleteSlotData(txn, set);
+  for (let k = 0; k < parts; k++) installSlotData(txn, set, readPart(txn, epoch, k)!.data);
   adoptSlots(txn, epoch, fresh);
   clearStaging(txn, epoch);
   return intResult(BigInt(fresh.length));

@@ -25,7 +25,7 @@ import type { KvReader, KvTxn } from '../state-machine/kv.ts';
 import { OWN, readU64, slotEpochKey, u64 } from './keys.ts';
 import { checkSlotData, deleteSlotData, deleteSlotPage, exportSlotData, importSlotData } from './slot-data.ts';
 import { SlotSet } from './slot-set.ts';
-import { clearStaging, stagedAfter } from './import-staging.ts';
+import { clearStaging } from './import-staging.ts';
 
 export function slotEpoch(kv: KvReader, slot: number): number {
   return readU64(kv.get(slotEpochKey(slot)));
@@ -125,17 +125,13 @@ export function releaseSlots(txn: KvTxn, epoch: number, slots: SlotSet): Command
  * after `cursor`. RELEASE deletes it all in one apply step, ~21 us an entry on every replica
  * while the shard's other writes wait: 1.6 s for a slot batch of 75,000 token records. Leftovers
  * between pages are inert: a slot not owned here is never read or served, and an import of it
- * deletes whatever is left before it installs (slot-data.ts importSlotData, move-import.ts);
- * a page refuses while a later move's parts are staged here (they may be installed already).
+ * deletes whatever is left before it installs (slot-data.ts importSlotData, move-import.ts).
  * Again after the last page: deletes nothing, answers done. Answers [slots released by this
  * step, entries deleted, cursor after them, done 0/1].
  */
 export function releasePage(txn: KvTxn, epoch: number, slots: SlotSet, after: Buffer, keysMax: number): CommandResult {
   const todo = releasable(txn, epoch, slots);
   if (!Array.isArray(todo)) return todo;
-  // A page of a stale coordinator, after S was released and is moving back here: the later
-  // move's IMPORTLIVE parts are S's data now (installed before this shard owns S), not leftovers.
-  if (stagedAfter(txn, epoch)) return refused(`a later move than epoch ${epoch} is importing here`);
   if (todo.length > 0) dropOwnership(txn, epoch, todo);
   // Every slot of S is now not owned here (released by this step or an earlier one).
   const page = deleteSlotPage(txn, slots, after, keysMax);

@@ -250,21 +250,6 @@ export function importSlotData(txn: KvTxn, slots: SlotSet, data: Buffer): void {
   installSlotData(txn, slots, data);
 }
 
-/**
- * IMPORTLIVE's install of one checked page before the slots are owned here: every entry but the
- * series expiry index's, which are returned as an image (empty when there are none) for
- * IMPORTDONE. Installed entries of slots not owned are inert, but the expiry sweep stops after
- * skipping a bounded number of due entries of buckets not owned, so an import aborted after its
- * parts were installed (REJECT) must not leave expiry entries behind.
- */
-export function installSlotDataLive(txn: KvTxn, slots: SlotSet, data: Buffer): Buffer {
-  const now: KvEntry[] = [];
-  const held: KvEntry[] = [];
-  for (const entry of decodeSnapshot([data])) (entry.key[0] === SPACE_SERIES_EXPIRY ? held : now).push(entry);
-  installSlotData(txn, slots, Buffer.concat([...encodeSnapshot(now, 1 << 30)]));
-  return held.length === 0 ? Buffer.alloc(0) : Buffer.concat([...encodeSnapshot(held, 1 << 30)]);
-}
-
 /** Installs the entries of `slots` from a checked export over what is there (one page of several). */
 export function installSlotData(txn: KvTxn, slots: SlotSet, data: Buffer): void {
   for (const { key, value } of decodeSnapshot([data])) {
@@ -303,8 +288,9 @@ export interface DeletedPage {
 
 /**
  * Deletes at most `keysMax` entries of `slots` after cursor `after` (empty: from the start),
- * the series expiry index first (RELEASE_ORDER), then as exportSlotPage reads them. Deterministic (an apply step): the same state,
- * cursor and bound delete the same keys on every replica.
+ * the series expiry index first (RELEASE_ORDER), then as exportSlotPage reads them.
+ * Deterministic (an apply step): the same state, cursor and bound delete the same keys on every
+ * replica.
  */
 export function deleteSlotPage(txn: KvTxn, slots: SlotSet, after: Buffer, keysMax: number): DeletedPage {
   const doomed: Buffer[] = [];

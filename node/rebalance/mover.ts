@@ -3,7 +3,7 @@
  * ../shared/notes/routing.md; the guards live in node/ownership/move-shard.ts and
  * move-catalog.ts). Resumable from any state of the record, since every step is idempotent:
  *
- *   begun:      FREEZE on A -> EXPORTPAGE from A / IMPORTLIVE on B, page by page ->
+ *   begun:      FREEZE on A -> EXPORTPAGE from A / IMPORTPART on B, page by page ->
  *               IMPORTDONE on B -> MOVECOMMIT
  *   committed:  RELEASEPAGE on A, page by page (RELEASE on older shards) -> MOVEEND
  *   aborting:   REJECT on B -> (MOVEABORT) -> UNFREEZE on A -> MOVEEND
@@ -59,25 +59,12 @@ const IMPORT_ROUNDS_MAX = 5;
 
 /**
  * Copies the frozen data A -> B in pages (node/ownership/move-import.ts), resuming after what B
- * already staged: IMPORTSTATUS, then EXPORTPAGE / IMPORTLIVE per page, then IMPORTDONE. Null when
- * B owns S at M; else why the move must be aborted (a guard refused a step). IMPORTLIVE installs
- * each page as it comes, so that IMPORTDONE only takes S; a target that cannot run it
- * (FEATUREOFF, or an older leader) gets IMPORTPART for the rest of the move, staged for IMPORTDONE.
+ * already staged: IMPORTSTATUS, then EXPORTPAGE / IMPORTPART per page, then IMPORTDONE. Null when
+ * B owns S at M; else why the move must be aborted (a guard refused a step).
  */
 async function copyData(ctx: MoverContext, move: MoveSpec): Promise<string | null> {
   const m = String(move.epoch);
   const slots = move.slots.toBase64();
-  let importOp = 'IMPORTLIVE';
-  const importPart = async (part: number, cursor: Buffer, data: string): Promise<void> => {
-    const args = (op: string): string[] => ['CLUSTER', op, m, slots, String(part), cursorText(cursor), data];
-    try {
-      await step(ctx, move.to, args(importOp));
-    } catch (err) {
-      if (importOp !== 'IMPORTLIVE' || !featureOff(err)) throw err;
-      importOp = 'IMPORTPART';
-      await step(ctx, move.to, args(importOp));
-    }
-  };
   for (let round = 0; round < IMPORT_ROUNDS_MAX; round++) {
     try {
       const status = items(await step(ctx, move.to, ['CLUSTER', 'IMPORTSTATUS', m, slots]));
@@ -97,7 +84,7 @@ async function copyData(ctx: MoverContext, move: MoveSpec): Promise<string | nul
         if (!done) next = settledLater(exportPage(entries > 0 ? bytes(page[2]) : cursor));
         if (entries > 0) {
           const data = bytes(page[0]).toString('base64');
-          await importPart(parts, cursor, data);
+          await step(ctx, move.to, ['CLUSTER', 'IMPORTPART', m, slots, String(parts), cursorText(cursor), data]);
           parts++;
           count += entries;
           cursor = bytes(page[2]);
@@ -274,7 +261,7 @@ async function release(ctx: MoverContext, move: MoveSpec, released: () => void):
         ctx.log(`move of epoch ${move.epoch}: shard ${move.from} stopped taking RELEASEPAGE (${err.reply}); the rest of the moved data stays there, unserved`);
       }
       await step(ctx, move.from, ['CLUSTER', 'RELEASE', m, slots]);
-      released();
+      if (page === 0) released();
       return;
     }
     offSinceMs = null;
@@ -287,7 +274,7 @@ async function release(ctx: MoverContext, move: MoveSpec, released: () => void):
   throw new Error(`move of epoch ${move.epoch}: the release of shard ${move.from}'s data did not end within ${RELEASE_PAGES_MAX} pages`);
 }
 
-/** The shard cannot run a step (RELEASEPAGE, IMPORTLIVE): FEATUREOFF from a leader, unknown to an older one. */
+/** The source cannot run RELEASEPAGE: FEATUREOFF from a leader, unknown to an older one. */
 function featureOff(err: unknown): err is StepRefused {
   return err instanceof StepRefused && (err.reply.startsWith('-FEATUREOFF') || err.reply.includes('unknown subcommand'));
 }

@@ -2,9 +2,8 @@
  * Which members of the shard are known to run a version with a feature whose log entries an
  * older replica could not apply (`incs`: an INCS entry stops an older follower at the first one
  * it cannot decode; `tokenoptions`: the CLUSTER TOKENOPTIONS entry, token-options-sync.ts; `tokenrules`: the
- * CLUSTER TOKENRULES entry and the eviction rules it switches on, same file; `pagedrelease`: the
- * CLUSTER RELEASEPAGE entry, node/ownership/move-shard.ts; `liveimport`: the CLUSTER IMPORTLIVE
- * entry, node/ownership/move-import.ts). A leader runs such a command only when every other member is
+ * CLUSTER TOKENRULES entry and the eviction rules it switches on, same file; `releasepages`: the
+ * CLUSTER RELEASEPAGE entry, node/ownership/move-shard.ts). A leader runs such a command only when every other member is
  * known to have the feature; otherwise it answers FEATURE_OFF and routers send the INCs one at a
  * time. So a router can keep INCS on through a rolling upgrade: the shard turns it on by itself
  * once its last member runs this version. `framesums` is not about entries: a peer that has it
@@ -32,7 +31,7 @@ const KNOWN_IDS_SLACK = 64;
 
 /** What this version announces in its probe reply. */
 /** Features with log entries an older replica could not apply: a joiner must have them all. */
-export const ENTRY_FEATURES = ['incs', 'tokenoptions', 'tokenrules', 'pagedrelease', 'liveimport'] as const;
+export const ENTRY_FEATURES = ['incs', 'tokenoptions', 'tokenrules', 'releasepages'] as const;
 /** What this version announces: ENTRY_FEATURES, and `framesums` (it takes checksummed frames). */
 export const FEATURES = [...ENTRY_FEATURES, 'framesums'] as const;
 export type Feature = (typeof FEATURES)[number];

@@ -66,7 +66,6 @@ async function transfer(node: RaftNode, to: string): Promise<CommandResult> {
 // (peer-features.ts `joined`), later leaders from asking (within ~100 ms; kept in the data dir).
 const SERIES_OFF = errorResult(ErrorCode.TRY_AGAIN, 'series commands wait until every member of this shard is known to run a version that applies them; nothing was taken, retry');
 
-const IMPORT_LIVE_OFF = errorResult(ErrorCode.FEATURE_OFF, 'IMPORTLIVE is off on this shard until every member is known to run a version that applies it; nothing was done, send IMPORTPART');
 const RELEASE_PAGE_OFF = errorResult(ErrorCode.FEATURE_OFF, 'RELEASEPAGE is off on this shard until every member is known to run a version that applies it; nothing was done, send RELEASE');
 
 /** How long SEQDB.TRANSFER waits for the target to lead: a few election timeouts. */
@@ -90,9 +89,7 @@ export class RaftEngine implements Engine {
     if (isSeriesCommand(command) && !this.allHave(node, 'incs')) return Promise.resolve(SERIES_OFF);
     if (isTokenOptions(command)) return Promise.resolve(TOKEN_OPTIONS_REFUSED);
     // The coordinator then releases in one step (CLUSTER RELEASE), as before (node/rebalance/mover.ts).
-    if (command.type === 'cluster' && command.op === 'releasepage' && !this.allHave(node, 'pagedrelease')) return Promise.resolve(RELEASE_PAGE_OFF);
-    // The coordinator then stages the rest of the move's parts with IMPORTPART.
-    if (command.type === 'cluster' && command.op === 'importlive' && !this.allHave(node, 'liveimport')) return Promise.resolve(IMPORT_LIVE_OFF);
+    if (command.type === 'cluster' && command.op === 'releasepage' && !this.allHave(node, 'releasepages')) return Promise.resolve(RELEASE_PAGE_OFF);
     // Led by a node whose state a majority of the voters found damaged: no number or value from
     // it; the leadership moves within a second (replica-node.ts), and routers retry TRYAGAIN.
     if (this.d.stateChecks?.damaged() === true && node.status().role === 'leader') return Promise.resolve(STATE_DAMAGED);

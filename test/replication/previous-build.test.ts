@@ -4,7 +4,7 @@
  * shard of two nodes of this build and one of the build before checksummed frames (PREVIOUS,
  * unpacked from git into a temp dir) forms and serves INCs through either kind of leader. One
  * more of that build asking to join late is refused since this build writes entries it could not
- * apply (RELEASEPAGE, IMPORTLIVE: peer-features.ts ENTRY_FEATURES); before them it joined (a
+ * apply (RELEASEPAGE: peer-features.ts ENTRY_FEATURES); before them it joined (a
  * leader of this build refused it once for wanting every announced feature, framesums included,
  * review of stop 44: the refusal must name an entry feature). Nothing any node sends is refused
  * by another.
@@ -57,8 +57,8 @@ async function incs(c: Cluster, ops: IncOp[], from: number, count: number): Prom
   const late = await c.addNode({}, old);
   await incs(c, ops, 400, 100);
   const refusedBy = (): string => c.nodes.slice(0, 3).map((n) => n.output).join('');
-  for (const until = Date.now() + 20_000; Date.now() < until && !/runs a version without pagedrelease/.test(refusedBy()); ) await sleep(200);
-  t.regex(refusedBy(), /runs a version without pagedrelease/, 'refused for an entry feature, not for framesums');
+  for (const until = Date.now() + 20_000; Date.now() < until && !/runs a version without releasepages/.test(refusedBy()); ) await sleep(200);
+  t.regex(refusedBy(), /runs a version without releasepages/, 'refused for an entry feature, not for framesums');
   const commit = Number((await c.infoSoon(leader)).commit_index);
   for (const n of c.nodes.slice(0, 3)) await c.waitApplied(n.index, commit);
   t.notRegex((await c.infoSoon(leader)).members ?? '', new RegExp(`127\\.0\\.0\\.1:${c.nodes[late]!.port}/`), 'the late node is not a member');
