@@ -62,7 +62,11 @@ async function tornAndRestarted(t: ExecutionContext, pick: 'leader' | 'follower'
   c.spawn(victim);
   const info = await c.waitApplied(victim, commit);
   t.is(info.role, 'follower');
-  t.regex(c.nodes[victim]!.output, /cut a torn write after byte \d+ of \S+seg-/, 'recovery found the torn write and cut it');
+  // A record starts with its u32 length, whose first bytes are zeros (a record under 16 MiB, 64
+  // KiB, 256 B): a write torn within them left only zeros, which recovery cannot tell from the
+  // preallocated tail and cuts without a word (wal.ts recover). A CI run tore one after 2 bytes.
+  if (torn!.written > 3) t.regex(c.nodes[victim]!.output, /cut a torn write after byte \d+ of \S+seg-/, 'recovery found the torn write and cut it');
+  else t.log(`torn after ${torn!.written} bytes (zeros of the length field): cut as a zero tail, so not reported`);
   t.is(await getOnceLeading(c, now, victim, SEQ), `:${ops.length + 1}`, 'the restarted node serves the same numbers once it leads');
   t.is((await command(c.nodes[victim]!.port, ['INC', 'b', SEQ], 3000)).trim(), `:${ops.length + 2}`);
 }
