@@ -220,8 +220,8 @@ async function runMoveOnce(ctx: MoverContext, move: MoveSpec): Promise<MoveOutco
 }
 
 /**
- * Entries one RELEASEPAGE deletes: ~21 us each on every replica (bench/slot-move-scan.ts), so an
- * apply step of ~40 ms, where RELEASE held the source's writes ~1.6 s for 75,000 token records.
+ * Entries one RELEASEPAGE deletes: ~13 us each on every replica (bench/slot-move-scan.ts), so an
+ * apply step of 40-50 ms, where RELEASE held the source's writes 1.7 s for 126,000 entries.
  */
 const RELEASE_PAGE_KEYS = 2048;
 /** Pages of one release before giving up (each deletes RELEASE_PAGE_KEYS or ends it): 2 billion entries. */
