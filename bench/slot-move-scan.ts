@@ -4,9 +4,10 @@
  * EXPORTPAGE, page after page) and the delete of the moved data (CLUSTER RELEASE, one
  * transaction; or with --release-page N, CLUSTER RELEASEPAGE's pages of N entries, one
  * transaction each, as the coordinator sends them: 2048); and on a target, the install of the
- * exported pages, as IMPORTDONE does it: in one transaction. The state is built by applying router-tokened INCs, as a busy shard's is: one
- * sequence value and one token record per INC, spread over --buckets buckets; 1/16 of the slots
- * move (rebalance's share when a 16th shard joins).
+ * exported pages, as IMPORTDONE does it: in one transaction. The state is built by applying
+ * router-tokened INCs, as a busy shard's is: one sequence value and one token record per INC,
+ * spread over --buckets buckets; 1/16 of the slots move (rebalance's share when a 16th shard
+ * joins).
  *
  *   node --import=tsx bench/slot-move-scan.ts [--incs 1000000] [--buckets 100] [--sequences 1000] [--release-page 0]
  *

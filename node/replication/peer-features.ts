@@ -1,11 +1,11 @@
 /**
  * Which members of the shard are known to run a version with a feature whose log entries an
  * older replica could not apply (`incs`: an INCS entry stops an older follower at the first one
- * it cannot decode; `tokenoptions`: the CLUSTER TOKENOPTIONS entry, token-options-sync.ts; `tokenrules`: the
- * CLUSTER TOKENRULES entry and the eviction rules it switches on, same file; `releasepages`: the
- * CLUSTER RELEASEPAGE entry, node/ownership/move-shard.ts). A leader runs such a command only when every other member is
- * known to have the feature; otherwise it answers FEATURE_OFF and routers send the INCs one at a
- * time. So a router can keep INCS on through a rolling upgrade: the shard turns it on by itself
+ * it cannot decode; `tokenoptions`: the CLUSTER TOKENOPTIONS entry, token-options-sync.ts;
+ * `tokenrules`: the CLUSTER TOKENRULES entry and the eviction rules it switches on, same file;
+ * `releasepages`: the CLUSTER RELEASEPAGE entry, node/ownership/move-shard.ts). A leader runs
+ * such a command only when every other member is known to have the feature; otherwise it
+ * answers FEATURE_OFF and routers send the INCs one at a time. So a router can keep INCS on through a rolling upgrade: the shard turns it on by itself
  * once its last member runs this version. `framesums` is not about entries: a peer that has it
  * takes checksummed frames (peer-codec.ts), so links to it send them (has()).
  *

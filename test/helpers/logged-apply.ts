@@ -6,6 +6,7 @@
 import { readCatalog } from '../../node/ownership/catalog.ts';
 import { parseClusterCommand } from '../../node/ownership/cluster-command.ts';
 import { markSharded } from '../../node/ownership/ownership.ts';
+import { copyKv } from './kv-copy.ts';
 import { MemoryKv, StateMachine, decodeCommand, encodeCommand, type Command, type CommandResult, type KvTxn } from '../../node/state-machine/index.ts';
 
 const machine = new StateMachine();
@@ -47,10 +48,6 @@ export function threeShards(): Shards {
     threeShardsBase = s;
   }
   const copy: Shards = {};
-  for (const [id, kv] of Object.entries(threeShardsBase)) {
-    const c = new MemoryKv();
-    for (const e of kv.entries()) c.put(e.key, e.value);
-    copy[id] = c;
-  }
+  for (const [id, kv] of Object.entries(threeShardsBase)) copy[id] = copyKv(kv);
   return copy;
 }

@@ -13,6 +13,7 @@ import { MemoryKv, type KvEntry, type KvTxn } from '../../node/state-machine/kv.
 import { SPACE_META, SPACE_TOKEN_HELD, SPACE_TOKEN_ORDER } from '../../node/state-machine/keys.ts';
 import { SPACE_SERIES_EXPIRY } from '../../node/state-machine/series-keys.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { copyKv } from '../helpers/kv-copy.ts';
 
 const SPACES = [SPACE_TOKEN_ORDER, SPACE_TOKEN_HELD, SPACE_SERIES_EXPIRY, SPACE_META, 0x05];
 const space = fc.constantFrom(...SPACES);
@@ -39,11 +40,6 @@ type Op = { kind: 'first'; prefix: Buffer } | { kind: 'put'; key: Buffer; value:
 
 const show = (e: KvEntry | undefined): string => (e === undefined ? '-' : `${e.key.toString('hex')}=${e.value.toString('hex')}`);
 
-function copyOf(kv: MemoryKv): MemoryKv {
-  const out = new MemoryKv();
-  for (const e of kv.entries()) out.put(Buffer.from(e.key), Buffer.from(e.value));
-  return out;
-}
 
 /** Runs `ops` on the store's transaction and on `model`; the first `first` that differs is returned. */
 function run(txn: KvTxn, model: MemoryKv, ops: readonly Op[]): string | null {
@@ -88,7 +84,7 @@ test('first answers stay exact across writeNow transactions, aborts, async write
       try {
         let model = new MemoryKv();
         for (const [i, h] of history.entries()) {
-          const next = copyOf(model);
+          const next = copyKv(model);
           let wrong: string | null = null;
           if (h.how === 'import') {
             donor.writeNow((kv) => {

@@ -14,6 +14,7 @@ import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { exportSlotData } from '../../node/ownership/slot-data.ts';
 import { apply, cluster, inc } from '../helpers/logged-apply.ts';
 import { LmdbStore, MemoryKv, read, type GetCommand, stateSummary, type Command, type CommandResult, type ResultItem } from '../../node/state-machine/index.ts';
+import { copyKv } from '../helpers/kv-copy.ts';
 
 const get = (bucket: string): Command => ({ type: 'get', bucket: Buffer.from(bucket), sequence: Buffer.from('s') });
 const codeOf = (r: CommandResult): string => (r.type === 'error' ? r.code : r.type);
@@ -31,14 +32,9 @@ let base: { s1: MemoryKv; s2: MemoryKv; s3: MemoryKv } | null = null;
 function cluster3(): { s1: MemoryKv; s2: MemoryKv; s3: MemoryKv } {
   // Planning the table (16384 ring lookups) once; every test gets fresh copies.
   base ??= buildCluster3();
-  return { s1: copy(base.s1), s2: copy(base.s2), s3: copy(base.s3) };
+  return { s1: copyKv(base.s1), s2: copyKv(base.s2), s3: copyKv(base.s3) };
 }
 
-function copy(kv: MemoryKv): MemoryKv {
-  const out = new MemoryKv();
-  for (const { key, value } of kv.entries()) out.put(key, value);
-  return out;
-}
 
 function buildCluster3(): { s1: MemoryKv; s2: MemoryKv; s3: MemoryKv } {
   const s1 = new MemoryKv();
@@ -280,7 +276,7 @@ test('never two owners with chunked imports: paged parts (and paged releases) vs
   let finished = 0;
   let aborted = 0;
   for (let round = 0; round < 60; round++) {
-    const [s1, s2, s3] = [copy(prepared.s1), copy(prepared.s2), copy(prepared.s3)];
+    const [s1, s2, s3] = [copyKv(prepared.s1), copyKv(prepared.s2), copyKv(prepared.s3)];
     const slots = SlotSet.of([slotOf(a)]).toBase64();
     const m = String(begin(s1, '2', '3', SlotSet.fromBase64(slots)!));
     let cursor = '-';

@@ -14,6 +14,7 @@ import { ownershipRefusal } from '../../node/ownership/ownership.ts';
 import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { LmdbStore, MemoryKv, type CommandResult, type KvReader, type KvTxn } from '../../node/state-machine/index.ts';
 import { apply, cluster, inc, threeShards } from '../helpers/logged-apply.ts';
+import { copyKv } from '../helpers/kv-copy.ts';
 
 const codeOf = (r: CommandResult | null): string => (r === null ? 'served' : r.type === 'error' ? r.code : r.type);
 
@@ -35,11 +36,6 @@ function dump(kv: KvReader): string[] {
   return [...kv.scan(Buffer.alloc(0))].map((e) => `${e.key.toString('hex')}=${e.value.toString('hex')}`);
 }
 
-function copyOf(kv: MemoryKv): MemoryKv {
-  const out = new MemoryKv();
-  for (const { key, value } of kv.entries()) out.put(key, value);
-  return out;
-}
 
 /**
  * Shard 2 with `tokens` token records in moving bucket `a`, a few INCs in moving bucket `b` and
@@ -65,7 +61,7 @@ function frozenSource(fill: (write: (txn: KvTxn) => void) => void, tokens: numbe
 test('RELEASEPAGE: the first page drops ownership, each page deletes at most n after its cursor, the end state is what RELEASE leaves', (t) => {
   const kv = new MemoryKv();
   const { m, slots, a, c } = frozenSource((write) => write(kv), 1000);
-  const reference = copyOf(kv);
+  const reference = copyKv(kv);
   apply(reference, cluster('RELEASE', m, slots));
   t.is(codeOf(ownershipRefusal(kv, Buffer.from(a))), 'TRY_AGAIN', 'frozen before the release');
 
@@ -101,12 +97,12 @@ test('RELEASEPAGE: the first page drops ownership, each page deletes at most n a
 test('RELEASEPAGE: a coordinator that starts over from the start (a restart) deletes what is left, and RELEASE after a first page is a no-op', (t) => {
   const kv = new MemoryKv();
   const { m, slots } = frozenSource((write) => write(kv), 500);
-  const reference = copyOf(kv);
+  const reference = copyKv(kv);
   apply(reference, cluster('RELEASE', m, slots));
   let p = pageOf(apply(kv, cluster('RELEASEPAGE', m, slots, '-', '64')));
   p = pageOf(apply(kv, cluster('RELEASEPAGE', m, slots, p.cursor, '64')));
   t.false(p.done);
-  const leftover = copyOf(kv);
+  const leftover = copyKv(kv);
   t.is((apply(leftover, cluster('RELEASE', m, slots)) as { value: bigint }).value, 0n, 'RELEASE finds S released');
   t.notDeepEqual(dump(leftover), dump(reference), 'and leaves the rest where it is');
   // Restarted from "-": pages find only what is left.

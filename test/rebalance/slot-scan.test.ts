@@ -5,8 +5,8 @@
  * title is the seed, SLOT_SCAN_SEED=N replays one): bucket names with 0x00 and 0xff bytes, all
  * 0xff, one byte and long; buckets of 1 to 60 keys; malformed keys; every movable space,
  * including the series expiry index ordered by time. On MemoryKv and on a real LMDB store, as a
- * whole export, as pages of several sizes and as a delete, whole and in pages (RELEASEPAGE). A reading count checks that a move no
- * longer reads the whole shard.
+ * whole export, as pages of several sizes and as a delete, whole and in pages (RELEASEPAGE). A
+ * reading count checks that a move no longer reads the whole shard.
  */
 import test from 'ava';
 import { LmdbStore, MemoryKv } from '../../node/state-machine/index.ts';
@@ -20,6 +20,7 @@ import { SlotSet } from '../../node/ownership/slot-set.ts';
 import { slotOf } from '../../shared/placement/slot.ts';
 import { Rng } from '../sim/rng.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { copyKv } from '../helpers/kv-copy.ts';
 
 const SEEDS = process.env.SLOT_SCAN_SEED !== undefined ? [Number(process.env.SLOT_SCAN_SEED)] : Array.from({ length: 12 }, (_, i) => i + 1);
 
@@ -173,11 +174,6 @@ function releaseOrder(kv: KvReader, slots: SlotSet): string[] {
   return [...all.filter((e) => e.startsWith(expiry)), ...all.filter((e) => !e.startsWith(expiry))];
 }
 
-function copyKv(kv: MemoryKv): MemoryKv {
-  const out = new MemoryKv();
-  for (const e of kv.entries()) out.put(e.key, e.value);
-  return out;
-}
 
 /**
  * deleteSlotPage, in pages of a random size: each page deletes the next entries in release
